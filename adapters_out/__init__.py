@@ -1,0 +1,1 @@
+"""Outbound adapters: what the core drives (storage, audit, rate limits, crypto, fetching)."""

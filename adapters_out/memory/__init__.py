@@ -1,0 +1,30 @@
+"""In-memory implementations of every port: fast, deterministic, and held to the same
+contract test suite as SQLite and PostgreSQL, so embedders can trust them in their tests."""
+
+from .clock import FakeClock, SequentialIds
+from .repositories import (
+    InMemoryApiKeyRepository,
+    InMemoryAuditLog,
+    InMemoryFeedImportLedger,
+    InMemoryFeedSkuRegister,
+    InMemoryJobRepository,
+    InMemoryPartnerRepository,
+    InMemoryProductRepository,
+    InMemoryScheduleRepository,
+)
+from .store import InMemoryStore, InMemoryUnitOfWork
+
+__all__ = [
+    "FakeClock",
+    "InMemoryApiKeyRepository",
+    "InMemoryAuditLog",
+    "InMemoryFeedImportLedger",
+    "InMemoryFeedSkuRegister",
+    "InMemoryJobRepository",
+    "InMemoryPartnerRepository",
+    "InMemoryProductRepository",
+    "InMemoryScheduleRepository",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "SequentialIds",
+]

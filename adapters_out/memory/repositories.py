@@ -1,0 +1,458 @@
+"""In-memory repositories: every repository port over plain dicts, writes undoable."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, BinaryIO
+
+import attrs
+
+from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
+from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.errors import ConflictError, NotFoundError
+from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
+from partner_ingest.domain.model.partner import Partner
+from partner_ingest.domain.model.product import Product, ProductRow
+from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.ports.repositories import UpsertCounts
+
+if TYPE_CHECKING:
+    from .store import UndoLog
+
+__all__ = [
+    "InMemoryApiKeyRepository",
+    "InMemoryAuditLog",
+    "InMemoryFeedImportLedger",
+    "InMemoryFeedSkuRegister",
+    "InMemoryJobRepository",
+    "InMemoryPartnerRepository",
+    "InMemoryProductRepository",
+    "InMemoryScheduleRepository",
+]
+
+
+class InMemoryProductRepository:
+    """Products keyed by (partner_id, sku), stored as rows like the SQL stores."""
+
+    def __init__(self, table: dict[tuple[str, str], ProductRow], undo: UndoLog) -> None:
+        self._table = table
+        self._undo = undo
+
+    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
+        """Insert new, rewrite changed (content hash differs), count the rest unchanged."""
+        created = updated = 0
+        for row in rows:
+            key = (row[0], row[1])
+            old = self._table.get(key)
+            if old is None:
+                created += 1
+            elif old[-1] != row[-1]:
+                updated += 1
+            else:
+                continue
+            self._undo.set(self._table, key, row)
+        return UpsertCounts(created, updated, len(rows) - created - updated)
+
+    def get(self, partner_id: str, sku: str) -> Product | None:
+        """One product, or None."""
+        row = self._table.get((partner_id, sku))
+        return None if row is None else Product.from_row(row)
+
+    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
+        """A page in SKU order."""
+        skus = sorted(
+            sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
+        )
+        return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
+
+    def count(self, partner_id: str) -> int:
+        """How many products a partner has."""
+        return sum(1 for pid, _ in self._table if pid == partner_id)
+
+
+class InMemoryFeedSkuRegister:
+    """The SKUs of the feed in progress, in a set (fine in memory: it is memory)."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def repeated(self, skus: Sequence[str]) -> list[int]:
+        """Record a batch; positions of SKUs seen before."""
+        seen = self._seen
+        out = []
+        for position, sku in enumerate(skus):
+            if sku in seen:
+                out.append(position)
+            else:
+                seen.add(sku)
+        return out
+
+
+class InMemoryFeedImportLedger:
+    """Feed imports by id."""
+
+    def __init__(self, table: dict[str, FeedImport], undo: UndoLog) -> None:
+        self._table = table
+        self._undo = undo
+
+    def add(self, entry: FeedImport) -> None:
+        """Record a processed feed."""
+        if entry.id in self._table:
+            raise ConflictError(f"feed import {entry.id!r} exists")
+        self._undo.set(self._table, entry.id, entry)
+
+    def get(self, feed_id: str) -> FeedImport | None:
+        """One entry, or None."""
+        return self._table.get(feed_id)
+
+    def latest_applied(self, partner_id: str) -> FeedImport | None:
+        """The partner's most recent applied import."""
+        applied = [
+            e for e in self._table.values() if e.partner_id == partner_id and e.status is ImportStatus.APPLIED
+        ]
+        return max(applied, key=lambda e: e.completed_at, default=None)
+
+    def by_idempotency_key(self, partner_id: str, key: str) -> FeedImport | None:
+        """The import made under this Idempotency-Key."""
+        for entry in self._table.values():
+            if entry.partner_id == partner_id and entry.idempotency_key == key:
+                return entry
+        return None
+
+    def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
+        """Most recent first."""
+        entries = [e for e in self._table.values() if partner_id is None or e.partner_id == partner_id]
+        return sorted(entries, key=lambda e: e.completed_at, reverse=True)[:limit]
+
+
+class InMemoryJobRepository:
+    """The job queue, with leases."""
+
+    def __init__(self, table: dict[str, Job], bodies: dict[str, bytes], undo: UndoLog) -> None:
+        self._table = table
+        self._bodies = bodies
+        self._undo = undo
+
+    def add(self, job: Job, body: BinaryIO) -> None:
+        """Store a job and its body."""
+        if job.id in self._table:
+            raise ConflictError(f"job {job.id!r} exists")
+        self._undo.set(self._bodies, job.id, body.read())
+        self._undo.set(self._table, job.id, job)
+
+    def get(self, job_id: str) -> Job | None:
+        """One job, or None."""
+        return self._table.get(job_id)
+
+    def open_body(self, job_id: str) -> BinaryIO:
+        """The stored body."""
+        body = self._bodies.get(job_id)
+        if body is None:
+            raise NotFoundError("job body", job_id)
+        return io.BytesIO(body)
+
+    def claim(self, now: datetime, lease_for: timedelta, token: str) -> Job | None:
+        """Oldest available job, marked running under `token`."""
+
+        def available(job: Job) -> bool:
+            if job.status is JobStatus.QUEUED:
+                return job.available_at <= now
+            return (
+                job.status is JobStatus.RUNNING
+                and job.lease_expires_at is not None
+                and job.lease_expires_at <= now
+            )
+
+        candidates = sorted(
+            (j for j in self._table.values() if available(j)),
+            key=lambda j: (j.available_at, j.created_at, j.id),
+        )
+        if not candidates:
+            return None
+        job = attrs.evolve(
+            candidates[0],
+            status=JobStatus.RUNNING,
+            attempts=candidates[0].attempts + 1,
+            lease_token=token,
+            lease_expires_at=now + lease_for,
+        )
+        self._undo.set(self._table, job.id, job)
+        return job
+
+    def _held(self, lease: Lease) -> Job | None:
+        job = self._table.get(lease.job_id)
+        if job is None or job.status is not JobStatus.RUNNING or job.lease_token != lease.token:
+            return None
+        return job
+
+    def extend(self, lease: Lease, until: datetime) -> bool:
+        """Push the lease further while held."""
+        job = self._held(lease)
+        if job is None:
+            return False
+        self._undo.set(self._table, job.id, attrs.evolve(job, lease_expires_at=until))
+        return True
+
+    def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
+        """Succeeded, with its report."""
+        job = self._held(lease)
+        if job is None:
+            return False
+        done = attrs.evolve(
+            job,
+            status=JobStatus.SUCCEEDED,
+            report=report,
+            finished_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+        )
+        self._undo.set(self._table, job.id, done)
+        return True
+
+    def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> bool:
+        """Queue again at retry_at, or dead."""
+        job = self._held(lease)
+        if job is None:
+            return False
+        if retry_at is None:
+            failed = attrs.evolve(
+                job,
+                status=JobStatus.DEAD,
+                last_error=error,
+                finished_at=now,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        else:
+            failed = attrs.evolve(
+                job,
+                status=JobStatus.QUEUED,
+                last_error=error,
+                available_at=retry_at,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        self._undo.set(self._table, job.id, failed)
+        return True
+
+    def release(self, lease: Lease, now: datetime) -> bool:
+        """Back to the queue, the attempt not counted."""
+        job = self._held(lease)
+        if job is None:
+            return False
+        released = attrs.evolve(
+            job,
+            status=JobStatus.QUEUED,
+            attempts=max(0, job.attempts - 1),
+            available_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+        )
+        self._undo.set(self._table, job.id, released)
+        return True
+
+    def retry(self, job_id: str, now: datetime) -> bool:
+        """Requeue a dead job."""
+        job = self._table.get(job_id)
+        if job is None or job.status is not JobStatus.DEAD:
+            return False
+        self._undo.set(
+            self._table,
+            job_id,
+            attrs.evolve(job, status=JobStatus.QUEUED, attempts=0, available_at=now, finished_at=None),
+        )
+        return True
+
+    def by_idempotency_key(self, partner_id: str, key: str) -> Job | None:
+        """The job submitted under this key."""
+        for job in self._table.values():
+            if job.partner_id == partner_id and job.idempotency_key == key:
+                return job
+        return None
+
+    def recent(
+        self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50
+    ) -> list[Job]:
+        """Most recent first."""
+        jobs = [
+            j for j in self._table.values()
+            if (partner_id is None or j.partner_id == partner_id) and (status is None or j.status is status)
+        ]  # fmt: skip
+        return sorted(jobs, key=lambda j: (j.created_at, j.id), reverse=True)[:limit]
+
+    def status_counts(self) -> Mapping[JobStatus, int]:
+        """Jobs per status."""
+        counts = dict.fromkeys(JobStatus, 0)
+        for job in self._table.values():
+            counts[job.status] += 1
+        return counts
+
+
+class InMemoryPartnerRepository:
+    """Partners by id."""
+
+    def __init__(self, table: dict[str, Partner], undo: UndoLog) -> None:
+        self._table = table
+        self._undo = undo
+
+    def add(self, partner: Partner) -> None:
+        """Store a new partner."""
+        if partner.id in self._table:
+            raise ConflictError(f"partner {partner.id!r} exists")
+        self._undo.set(self._table, partner.id, partner)
+
+    def get(self, partner_id: str) -> Partner | None:
+        """One partner, or None."""
+        return self._table.get(partner_id)
+
+    def update(self, partner: Partner) -> None:
+        """Replace a stored partner."""
+        if partner.id not in self._table:
+            raise NotFoundError("partner", partner.id)
+        self._undo.set(self._table, partner.id, partner)
+
+    def all(self) -> list[Partner]:
+        """Every partner, by id."""
+        return [self._table[k] for k in sorted(self._table)]
+
+
+class InMemoryApiKeyRepository:
+    """API key records by id."""
+
+    def __init__(self, table: dict[str, ApiKey], undo: UndoLog) -> None:
+        self._table = table
+        self._undo = undo
+
+    def add(self, key: ApiKey) -> None:
+        """Store a new key record."""
+        if key.id in self._table:
+            raise ConflictError(f"key {key.id!r} exists")
+        self._undo.set(self._table, key.id, key)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """One key record, or None."""
+        return self._table.get(key_id)
+
+    def for_partner(self, partner_id: str | None) -> list[ApiKey]:
+        """A partner's keys (admin keys when None), newest first."""
+        keys = [
+            k for k in self._table.values()
+            if (k.partner_id == partner_id if partner_id is not None else k.role is KeyRole.ADMIN)
+        ]  # fmt: skip
+        return sorted(keys, key=lambda k: (k.created_at, k.id), reverse=True)
+
+    def revoke(self, key_id: str, at: datetime) -> bool:
+        """Revoke from `at` on; an earlier revocation stands."""
+        key = self._table.get(key_id)
+        if key is None:
+            return False
+        if key.revoked_at is None or key.revoked_at > at:
+            self._undo.set(self._table, key_id, attrs.evolve(key, revoked_at=at))
+        return True
+
+    def touch(self, key_id: str, at: datetime) -> None:
+        """Record a use."""
+        key = self._table.get(key_id)
+        if key is not None:
+            self._undo.set(self._table, key_id, attrs.evolve(key, last_used_at=at))
+
+    def count(self) -> int:
+        """How many keys exist."""
+        return len(self._table)
+
+
+class InMemoryScheduleRepository:
+    """Schedules by id."""
+
+    def __init__(self, table: dict[str, Schedule], undo: UndoLog) -> None:
+        self._table = table
+        self._undo = undo
+
+    def add(self, schedule: Schedule) -> None:
+        """Store a new schedule."""
+        if schedule.id in self._table:
+            raise ConflictError(f"schedule {schedule.id!r} exists")
+        self._undo.set(self._table, schedule.id, schedule)
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        """One schedule, or None."""
+        return self._table.get(schedule_id)
+
+    def update(self, schedule: Schedule) -> None:
+        """Replace a stored schedule."""
+        if schedule.id not in self._table:
+            raise NotFoundError("schedule", schedule.id)
+        self._undo.set(self._table, schedule.id, schedule)
+
+    def delete(self, schedule_id: str) -> bool:
+        """Remove; False when unknown."""
+        if schedule_id not in self._table:
+            return False
+        self._undo.delete(self._table, schedule_id)
+        return True
+
+    def all(self, partner_id: str | None = None) -> list[Schedule]:
+        """Schedules by id."""
+        return [s for k, s in sorted(self._table.items()) if partner_id is None or s.partner_id == partner_id]
+
+    def claim_due(self, now: datetime, hold_until: datetime, limit: int) -> list[Schedule]:
+        """Due schedules, held until `hold_until`."""
+        due = sorted(
+            (s for s in self._table.values() if s.enabled and s.next_run_at <= now),
+            key=lambda s: (s.next_run_at, s.id),
+        )
+        claimed = []
+        for schedule in due[:limit]:
+            self._undo.set(self._table, schedule.id, attrs.evolve(schedule, next_run_at=hold_until))
+            claimed.append(schedule)
+        return claimed
+
+
+class InMemoryAuditLog:
+    """Append-only: there is no method that changes or removes an entry."""
+
+    def __init__(self, entries: list[AuditEntry], undo: UndoLog | None, lock: threading.RLock | None) -> None:
+        self._entries = entries
+        self._undo = undo
+        self._lock = lock
+
+    def append(self, entry: AuditEntry) -> None:
+        """Add one entry (numbered in order)."""
+        self.append_many([entry])
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Add entries in order."""
+        with self._lock if self._lock is not None else nullcontext():
+            for entry in entries:
+                numbered = attrs.evolve(entry, id=len(self._entries) + 1)
+                if self._undo is None:
+                    self._entries.append(numbered)
+                else:
+                    self._undo.append(self._entries, numbered)
+
+    def query(self, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first."""
+        out = []
+        for entry in reversed(self._entries):
+            if query.before_id is not None and entry.id is not None and entry.id >= query.before_id:
+                continue
+            if query.since is not None and entry.at < query.since:
+                continue
+            if query.until is not None and entry.at >= query.until:
+                continue
+            if query.partner_id is not None and entry.partner_id != query.partner_id:
+                continue
+            if query.action is not None and entry.action is not query.action:
+                continue
+            if query.outcome is not None and entry.outcome is not query.outcome:
+                continue
+            out.append(entry)
+            if len(out) >= query.limit:
+                break
+        return out

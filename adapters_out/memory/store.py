@@ -1,0 +1,159 @@
+"""The in-memory store and its unit of work: real transactions over Python dicts.
+
+A product feature, not a test double: embedders run the real use cases on it
+in their own (property-based) tests, and it passes the same contract suite as
+SQLite and PostgreSQL. One lock serializes units of work (like SQLite's single
+writer); an undo log makes rollback exact without copying the data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+import attrs
+
+from partner_ingest.domain.model.api_keys import ApiKey
+from partner_ingest.domain.model.audit import AuditEntry
+from partner_ingest.domain.model.feed_import import FeedImport
+from partner_ingest.domain.model.jobs import Job
+from partner_ingest.domain.model.partner import Partner
+from partner_ingest.domain.model.product import ProductRow
+from partner_ingest.domain.model.schedules import Schedule
+
+from .repositories import (
+    InMemoryApiKeyRepository,
+    InMemoryAuditLog,
+    InMemoryFeedImportLedger,
+    InMemoryFeedSkuRegister,
+    InMemoryJobRepository,
+    InMemoryPartnerRepository,
+    InMemoryProductRepository,
+    InMemoryScheduleRepository,
+)
+
+__all__ = ["InMemoryStore", "InMemoryUnitOfWork", "UndoLog"]
+
+_MISSING: Any = object()
+
+
+class UndoLog:
+    """Remembers the previous value of every key written, to restore them on rollback."""
+
+    def __init__(self) -> None:
+        self._entries: list[Callable[[], object]] = []
+
+    def set(self, table: dict[Any, Any], key: object, value: object) -> None:
+        """table[key] = value, undoably."""
+        old = table.get(key, _MISSING)
+        self._entries.append(lambda: _restore(table, key, old))
+        table[key] = value
+
+    def delete(self, table: dict[Any, Any], key: object) -> None:
+        """del table[key], undoably."""
+        old = table.pop(key, _MISSING)
+        self._entries.append(lambda: _restore(table, key, old))
+
+    def append(self, items: list[Any], value: object) -> None:
+        """items.append(value), undoably."""
+        items.append(value)
+        self._entries.append(items.pop)
+
+    def undo(self) -> None:
+        """Restore everything, newest change first."""
+        while self._entries:
+            self._entries.pop()()
+
+    def forget(self) -> None:
+        """Keep the changes (commit)."""
+        self._entries.clear()
+
+
+def _restore(table: dict[Any, Any], key: object, old: object) -> None:
+    if old is _MISSING:
+        table.pop(key, None)
+    else:
+        table[key] = old
+
+
+@attrs.define
+class _Tables:
+    products: dict[tuple[str, str], ProductRow] = attrs.Factory(dict)
+    imports: dict[str, FeedImport] = attrs.Factory(dict)
+    jobs: dict[str, Job] = attrs.Factory(dict)
+    bodies: dict[str, bytes] = attrs.Factory(dict)
+    partners: dict[str, Partner] = attrs.Factory(dict)
+    api_keys: dict[str, ApiKey] = attrs.Factory(dict)
+    schedules: dict[str, Schedule] = attrs.Factory(dict)
+    audit: list[AuditEntry] = attrs.Factory(list)
+
+
+class InMemoryStore:
+    """Every table in memory; `unit_of_work` is the UnitOfWorkFactory to hand to use cases."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+        self._lock = threading.RLock()
+        self.commits = 0
+        """How many units of work committed (handy for asserting on end state)."""
+
+    def unit_of_work(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        """A new unit of work over this store."""
+        return InMemoryUnitOfWork(self, self._lock, read_only=read_only)
+
+    @property
+    def audit_log(self) -> InMemoryAuditLog:
+        """The audit log outside any transaction (each append is its own commit)."""
+        return InMemoryAuditLog(self.tables.audit, None, self._lock)
+
+
+class InMemoryUnitOfWork:
+    """One transaction over an `InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore, lock: threading.RLock, *, read_only: bool = False) -> None:
+        self._store = store
+        self._lock = lock
+        self._undo = UndoLog()
+        self.read_only = read_only
+        self.committed = False
+        t = store.tables
+        undo = self._undo
+        self.products = InMemoryProductRepository(t.products, undo)
+        self.feed_skus = InMemoryFeedSkuRegister()
+        self.imports = InMemoryFeedImportLedger(t.imports, undo)
+        self.jobs = InMemoryJobRepository(t.jobs, t.bodies, undo)
+        self.partners = InMemoryPartnerRepository(t.partners, undo)
+        self.api_keys = InMemoryApiKeyRepository(t.api_keys, undo)
+        self.schedules = InMemoryScheduleRepository(t.schedules, undo)
+        self.audit = InMemoryAuditLog(t.audit, undo, None)
+
+    def __enter__(self) -> Self:
+        self._lock.acquire()
+        self.committed = False
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._lock.release()
+
+    def commit(self) -> None:
+        """Keep every change made in this unit of work."""
+        if self.read_only:
+            self._undo.undo()
+            raise PermissionError("a read-only unit of work cannot commit changes")
+        self._undo.forget()
+        self.committed = True
+        self._store.commits += 1
+
+    def rollback(self) -> None:
+        """Undo every change not committed."""
+        self._undo.undo()

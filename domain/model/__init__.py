@@ -1,0 +1,83 @@
+"""The domain model: canonical products, the contract's rules, validation and reports.
+
+Pure: the standard library and attrs only; no I/O, no clock, no adapters.
+"""
+
+from .api_keys import ApiKey, KeyRole
+from .audit import AuditAction, AuditEntry, AuditQuery, Outcome
+from .contract import example_product, item_schema, json_schema
+from .errors import (
+    ConflictError,
+    FeedRejectedError,
+    IngestError,
+    MalformedFeedError,
+    NotFoundError,
+    UnknownFormatError,
+    UnknownVersionError,
+)
+from .feed_import import FeedImport, ImportStatus
+from .jobs import Job, JobStatus, Lease, retry_delay
+from .partner import Partner, valid_partner_id
+from .policy import FeedLimits, Mode, ValidationPolicy
+from .product import PRODUCT_COLUMNS, Dimensions, Product, ProductRow
+from .report import (
+    ErrorCode,
+    FeedError,
+    FeedStatus,
+    IngestCounts,
+    IngestReport,
+    ItemError,
+    Location,
+)
+from .rules import CONTRACT_VERSION, CONTRACTS, FeedContract, FieldRule, Kind, contract_for
+from .schedules import Schedule
+from .validation import ItemValidator
+
+__all__ = [
+    "CONTRACTS",
+    "CONTRACT_VERSION",
+    "PRODUCT_COLUMNS",
+    "ApiKey",
+    "AuditAction",
+    "AuditEntry",
+    "AuditQuery",
+    "ConflictError",
+    "Dimensions",
+    "ErrorCode",
+    "FeedContract",
+    "FeedError",
+    "FeedImport",
+    "FeedLimits",
+    "FeedRejectedError",
+    "FeedStatus",
+    "FieldRule",
+    "ImportStatus",
+    "IngestCounts",
+    "IngestError",
+    "IngestReport",
+    "ItemError",
+    "ItemValidator",
+    "Job",
+    "JobStatus",
+    "KeyRole",
+    "Kind",
+    "Lease",
+    "Location",
+    "MalformedFeedError",
+    "Mode",
+    "NotFoundError",
+    "Outcome",
+    "Partner",
+    "Product",
+    "ProductRow",
+    "Schedule",
+    "UnknownFormatError",
+    "UnknownVersionError",
+    "ValidationPolicy",
+    "contract_for",
+    "example_product",
+    "item_schema",
+    "json_schema",
+    "retry_delay",
+    "valid_partner_id",
+]

@@ -1,0 +1,89 @@
+"""The domain's exceptions: one root, small subclasses carrying structured attributes.
+
+Item-level problems are values (`ItemError`), never exceptions. These are for
+what a caller must stop on. Only the inbound adapters turn them into HTTP
+responses or exit codes, each in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .report import ErrorCode, FeedError, Location
+
+__all__ = [
+    "ConflictError",
+    "FeedRejectedError",
+    "IngestError",
+    "MalformedFeedError",
+    "NotFoundError",
+    "UnknownFormatError",
+    "UnknownVersionError",
+]
+
+
+class IngestError(Exception):
+    """Root of every error this library raises on purpose."""
+
+    code: str = "ingest_error"
+
+
+class MalformedFeedError(IngestError):
+    """The document cannot be read as its format (syntax, encoding, markup, limits)."""
+
+    code = "malformed_feed"
+
+    def __init__(self, code: ErrorCode, message: str, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.error = FeedError(code, message, location)
+
+
+class FeedRejectedError(IngestError):
+    """A feed was refused as a whole; carries the feed error for the report."""
+
+    code = "feed_rejected"
+
+    def __init__(self, error: FeedError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class UnknownFormatError(IngestError):
+    """No registered feed format accepts this media type or name."""
+
+    code = "unsupported_media_type"
+
+    def __init__(self, requested: str, supported: Sequence[str]) -> None:
+        super().__init__(f"no feed format for {requested!r}; supported: {', '.join(supported)}")
+        self.requested = requested
+        self.supported = tuple(supported)
+
+
+class UnknownVersionError(IngestError):
+    """The format exists, but not in the requested version."""
+
+    code = "unknown_feed_version"
+
+    def __init__(self, format_name: str, version: object, available: Sequence[int]) -> None:
+        listed = ", ".join(str(v) for v in available)
+        super().__init__(f"{format_name} feeds have no version {version!r}; available: {listed}")
+        self.format_name = format_name
+        self.version = version
+        self.available = tuple(available)
+
+
+class NotFoundError(IngestError):
+    """The thing asked for does not exist (or is not the caller's to see)."""
+
+    code = "not_found"
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+
+class ConflictError(IngestError):
+    """The request contradicts what is stored (a duplicate id, a stale lease)."""
+
+    code = "conflict"

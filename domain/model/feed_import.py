@@ -1,0 +1,39 @@
+"""The feed-imports ledger entry: one per feed a partner sent, with its outcome."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from .report import IngestReport
+
+__all__ = ["FeedImport", "ImportStatus"]
+
+
+class ImportStatus(enum.StrEnum):
+    """Where a feed import stands."""
+
+    APPLIED = "applied"
+    """Processed and committed (accepted or partial)."""
+    REJECTED = "rejected"
+    """Processed; nothing was written."""
+
+
+@attrs.frozen
+class FeedImport:
+    """A ledger row: written in the same transaction as the products it applied."""
+
+    id: str
+    partner_id: str
+    format: str
+    version: int
+    content_hash: str
+    """SHA-256 of the feed body as received (hex): identical content is not applied twice."""
+    status: ImportStatus
+    report: IngestReport
+    received_at: datetime
+    completed_at: datetime
+    idempotency_key: str | None = None
+    job_id: str | None = None

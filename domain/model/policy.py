@@ -1,0 +1,74 @@
+"""How strictly a partner's feeds are judged, and how large they may be."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["FeedLimits", "Mode", "ValidationPolicy"]
+
+
+class Mode(enum.StrEnum):
+    """Strict: exact types, unknown fields are errors. Lenient: safe coercions
+    ("12.50" -> Decimal, " EUR " -> "EUR"), unknown fields kept in `extra`."""
+
+    STRICT = "strict"
+    LENIENT = "lenient"
+
+
+def _ratio(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
+
+
+@attrs.frozen
+class ValidationPolicy:
+    """Per partner, overridable per request where the partner allows it (ADR 0005)."""
+
+    mode: Mode = Mode.STRICT
+    atomic: bool = False
+    """True: one invalid item rejects the whole feed. False: valid items land."""
+    max_error_ratio: float = attrs.field(default=1.0, validator=_ratio)
+    """Reject the whole feed when more than this share of its items is invalid (1.0: never)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON form (stored with the partner)."""
+        return {
+            "mode": str(self.mode),
+            "atomic": self.atomic,
+            "max_error_ratio": self.max_error_ratio,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ValidationPolicy:
+        """Inverse of `to_json`; missing keys take their defaults."""
+        return cls(
+            mode=Mode(data.get("mode", Mode.STRICT)),
+            atomic=bool(data.get("atomic", False)),
+            max_error_ratio=float(data.get("max_error_ratio", 1.0)),
+        )
+
+
+def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
+
+
+@attrs.frozen
+class FeedLimits:
+    """Caps every parser enforces, each turned into a feed-level error when exceeded.
+
+    They exist because the standard parsers have none that are safe: json
+    raises RecursionError on deep nesting, defusedxml accepts any depth and
+    element count, csv accepts fields of any size.
+    """
+
+    max_items: int = attrs.field(default=5_000_000, validator=_positive)
+    max_item_bytes: int = attrs.field(default=256 * 1024, validator=_positive)
+    max_depth: int = attrs.field(default=16, validator=_positive)
+    """Nesting of objects/arrays (JSON) or elements (XML) below the item."""
+    max_field_chars: int = attrs.field(default=64 * 1024, validator=_positive)
+    max_number_chars: int = attrs.field(default=40, validator=_positive)

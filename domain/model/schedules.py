@@ -1,0 +1,29 @@
+"""Schedules: when the platform pulls a partner's feed from the partner's own URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+__all__ = ["Schedule"]
+
+
+@attrs.frozen
+class Schedule:
+    """A recurring pull of one partner's endpoint: every `interval_seconds`, or by `cron`."""
+
+    id: str
+    partner_id: str
+    next_run_at: datetime
+    interval_seconds: int | None = None
+    cron: str | None = None
+    """Five-field cron expression (minute hour day month weekday), UTC."""
+    enabled: bool = True
+    format: str | None = None
+    """Feed format of the pulled body; None: the partner's default."""
+    version: int | None = None
+    last_run_at: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_content_hash: str | None = None

@@ -1,0 +1,53 @@
+"""Use case: describe the published contract (I1, I2, U1): versions, formats, schemas, examples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from partner_ingest.domain.model.contract import UNEXPRESSED_RULES, example_product, json_schema
+from partner_ingest.domain.model.report import ErrorCode
+from partner_ingest.domain.model.rules import CONTRACT_VERSION, CONTRACTS
+from partner_ingest.ports.formats import FormatRegistry
+
+__all__ = ["DescribeContract"]
+
+
+class DescribeContract:
+    """The machine-readable contract, generated from the rules and the registered formats."""
+
+    def __init__(self, formats: FormatRegistry) -> None:
+        self._formats = formats
+
+    def __call__(self) -> dict[str, Any]:
+        """The contract document served at /partner/contract."""
+        return {
+            "contract_version": CONTRACT_VERSION,
+            "versions": sorted(CONTRACTS),
+            "default_version": 1,
+            "formats": [
+                {"format": f.name, "version": f.version, "media_types": list(f.media_types)}
+                for f in self._formats.all()
+                if f.version in CONTRACTS
+            ],
+            "schemas": {str(v): json_schema(c) for v, c in sorted(CONTRACTS.items())},
+            "rules_beyond_schema": list(UNEXPRESSED_RULES),
+            "error_codes": [str(code) for code in ErrorCode],
+        }
+
+    def examples(self) -> list[dict[str, Any]]:
+        """One example feed per (format, version), each valid under its contract (U1)."""
+        out = []
+        for fmt in self._formats.all():
+            contract = CONTRACTS.get(fmt.version)
+            if contract is None:
+                continue
+            document = fmt.render([example_product(contract)])
+            out.append(
+                {
+                    "format": fmt.name,
+                    "version": fmt.version,
+                    "media_type": fmt.media_types[0],
+                    "body": document.decode("utf-8"),
+                }
+            )
+        return out

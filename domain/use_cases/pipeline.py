@@ -1,0 +1,239 @@
+"""The streaming heart of every ingest: parse -> validate -> drop repeats -> upsert, in batches.
+
+One feed flows through here item by item. Nothing holds the whole feed: items
+are parsed one at a time, validated into storage rows, and written in bounded
+batches (bounded also so that CPython's cyclic GC never sees more than a batch
+of live objects). Writes go to a `FeedSink`, so the same loop serves a real
+ingest (the unit of work) and a dry validation (no database at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from typing import BinaryIO, Protocol
+
+import attrs
+
+from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
+from partner_ingest.domain.model.product import ProductRow
+from partner_ingest.domain.model.report import (
+    ErrorCode,
+    FeedError,
+    FeedStatus,
+    IngestCounts,
+    ItemError,
+)
+from partner_ingest.domain.model.validation import ItemValidator
+from partner_ingest.ports.formats import FeedFormat
+from partner_ingest.ports.repositories import UpsertCounts
+
+__all__ = ["FeedOutcome", "FeedSink", "HashingReader", "SetSink", "run_feed"]
+
+
+class FeedSink(Protocol):
+    """Where validated rows go: the unit of work's repositories, or nowhere."""
+
+    def repeated(self, skus: Sequence[str]) -> list[int]:
+        """Positions of SKUs already seen in this feed (see FeedSkuRegister)."""
+
+    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
+        """Write a batch; rows have distinct SKUs."""
+
+
+class SetSink:
+    """A sink for validation without storage: remembers SKUs, writes nothing.
+
+    Used by dry validation (partners' CI); it holds every SKU of the feed in
+    memory, which is fine for a check but is why real ingests use the store.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def repeated(self, skus: Sequence[str]) -> list[int]:
+        """Positions of SKUs seen before."""
+        seen = self._seen
+        out = []
+        for position, sku in enumerate(skus):
+            if sku in seen:
+                out.append(position)
+            else:
+                seen.add(sku)
+        return out
+
+    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
+        """Count every row as created: there is nothing to compare against."""
+        return UpsertCounts(len(rows), 0, 0)
+
+
+@attrs.frozen
+class FeedOutcome:
+    """What happened to one feed in the pipeline, before anything is committed."""
+
+    status: FeedStatus
+    counts: IngestCounts
+    errors: tuple[ItemError, ...]
+    errors_total: int
+    feed_error: FeedError | None
+
+    @property
+    def applied(self) -> bool:
+        """Should the sink's writes be committed?"""
+        return self.status is not FeedStatus.REJECTED
+
+
+class HashingReader(io.RawIOBase):
+    """Wraps a stream, computing SHA-256 and size of what is read through it."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self._hash.update(data)
+        self.size += n
+        return n
+
+    def hexdigest(self) -> str:
+        """SHA-256 of everything read so far."""
+        return self._hash.hexdigest()
+
+
+def run_feed(
+    fmt: FeedFormat,
+    stream: BinaryIO,
+    validator: ItemValidator,
+    policy: ValidationPolicy,
+    limits: FeedLimits,
+    sink: FeedSink,
+    *,
+    batch_size: int = 1000,
+    errors_cap: int = 100,
+) -> FeedOutcome:
+    """Stream one feed through validation into `sink`; never raises for bad input."""
+    counts = _Counts()
+    errors: list[ItemError] = []
+    feed_error: FeedError | None = None
+    atomic = policy.atomic
+    validate = validator.validate
+    max_items = limits.max_items
+
+    rows: list[ProductRow] = []
+    indexes: list[int] = []
+    markers: list[object] = []
+    # SKUs of invalid items count too: a valid item repeating them is a repeat.
+    invalid_skus: list[tuple[int, str]] = []
+
+    def record(found: list[ItemError], marker: object) -> None:
+        counts.rejected += 1
+        for error in found:
+            counts.errors_total += 1
+            if len(errors) < errors_cap:
+                errors.append(attrs.evolve(error, location=fmt.locate(error.index, marker, error.field)))
+
+    def repeated_rows() -> list[int]:
+        if not rows and not invalid_skus:
+            return []
+        if not invalid_skus:
+            return sink.repeated([row[1] for row in rows])
+        # Feed order across valid and invalid items; -1 marks an invalid one.
+        merged = sorted(
+            [
+                (index, row[1], position)
+                for position, (index, row) in enumerate(zip(indexes, rows, strict=True))
+            ]
+            + [(index, sku, -1) for index, sku in invalid_skus]
+        )
+        invalid_skus.clear()
+        found = sink.repeated([sku for _, sku, _ in merged])
+        return [merged[p][2] for p in found if merged[p][2] >= 0]
+
+    def flush() -> None:
+        for position in reversed(repeated_rows()):
+            row = rows.pop(position)
+            index = indexes.pop(position)
+            marker = markers.pop(position)
+            error = ItemError(
+                index,
+                row[1],
+                "sku",
+                ErrorCode.DUPLICATE,
+                f"sku: {row[1]!r} appears earlier in this feed",
+            )
+            record([error], marker)
+        if rows and not (atomic and counts.rejected):
+            written = sink.upsert(rows)
+            counts.created += written.created
+            counts.updated += written.updated
+            counts.unchanged += written.unchanged
+        rows.clear()
+        indexes.clear()
+        markers.clear()
+
+    index = -1
+    try:
+        for index, (raw, marker) in enumerate(fmt.parse(stream, limits)):
+            if index >= max_items:
+                raise MalformedFeedError(
+                    ErrorCode.TOO_MANY_ITEMS, f"a feed may hold at most {max_items} items"
+                )
+            result = validate(raw, index)
+            if type(result) is tuple:
+                rows.append(result)
+                indexes.append(index)
+                markers.append(marker)
+                if len(rows) >= batch_size:
+                    flush()
+            else:
+                assert isinstance(result, list)
+                record(result, marker)
+                sku = result[0].sku
+                if sku is not None:
+                    invalid_skus.append((index, sku))
+        flush()
+    except MalformedFeedError as problem:
+        feed_error = problem.error
+    except RecursionError:
+        feed_error = FeedError(ErrorCode.TOO_DEEP, "the document is nested too deeply to read")
+
+    received = index + 1
+    errors.sort(key=lambda e: e.index)
+    if feed_error is None and received and counts.rejected:
+        if atomic:
+            feed_error = FeedError(
+                ErrorCode.ATOMIC_REJECTED,
+                f"{counts.rejected} of {received} items are invalid and this feed is atomic: none was applied",
+            )
+        elif counts.rejected / received > policy.max_error_ratio:
+            feed_error = FeedError(
+                ErrorCode.ERROR_BUDGET,
+                f"{counts.rejected} of {received} items are invalid, more than the "
+                f"{policy.max_error_ratio:.0%} this partner's policy allows: none was applied",
+            )
+
+    if feed_error is not None or (received and counts.rejected == received):
+        status = FeedStatus.REJECTED
+        final = IngestCounts(received=received, rejected=counts.rejected)
+    else:
+        status = FeedStatus.PARTIAL if counts.rejected else FeedStatus.ACCEPTED
+        final = IngestCounts(received, counts.created, counts.updated, counts.unchanged, counts.rejected)
+    return FeedOutcome(status, final, tuple(errors), counts.errors_total, feed_error)
+
+
+@attrs.define
+class _Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors_total: int = 0

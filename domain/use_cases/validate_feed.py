@@ -1,0 +1,69 @@
+"""Use case: validate a feed exactly as the server would, without any database (I1).
+
+This is what `partner-ingest validate` runs in a partner's CI: same formats, same
+rules, same report, only nothing is stored and every valid item counts as created.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
+from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.rules import contract_for
+from partner_ingest.domain.model.validation import ItemValidator
+from partner_ingest.ports.formats import FormatRegistry
+
+from .pipeline import SetSink, run_feed
+
+__all__ = ["ValidateFeed"]
+
+
+class ValidateFeed:
+    """Dry validation against the contract; needs only the format registry."""
+
+    def __init__(
+        self, formats: FormatRegistry, *, limits: FeedLimits | None = None, errors_cap: int = 100
+    ) -> None:
+        self._formats = formats
+        self._limits = limits or FeedLimits()
+        self._errors_cap = errors_cap
+
+    def __call__(
+        self,
+        body: BinaryIO | bytes,
+        *,
+        format: str | None = None,
+        media_type: str | None = None,
+        version: int = 1,
+        policy: ValidationPolicy | None = None,
+        partner_id: str = "local",
+    ) -> IngestReport:
+        """The report the server would give this feed (counts: valid items as created)."""
+        name = format or self._formats.name_for_media_type(media_type or "application/json")
+        fmt = self._formats.get(name, version)
+        policy = policy or ValidationPolicy()
+        validator = ItemValidator(
+            contract_for(fmt.version),
+            policy.mode,
+            textual=fmt.textual,
+            partner_id=partner_id,
+            limits=self._limits,
+        )
+        stream = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
+        outcome = run_feed(
+            fmt, stream, validator, policy, self._limits, SetSink(), errors_cap=self._errors_cap
+        )
+        return IngestReport(
+            feed_id="dry-run",
+            partner_id=partner_id,
+            format=fmt.name,
+            version=fmt.version,
+            status=outcome.status,
+            counts=outcome.counts,
+            errors=outcome.errors,
+            errors_total=outcome.errors_total,
+            feed_error=outcome.feed_error,
+            dry_run=True,
+        )

@@ -1,0 +1,367 @@
+"""Streaming reads of JSON feeds: one item decoded at a time, in bounded memory.
+
+Neither the standard library nor msgspec can decode part of a document, so
+this reader finds where each item ends and decodes just that slice:
+
+- A candidate end is the next closing brace at which the counts of `{` and `}`
+  since the item's start balance. Decoding the slice up to it either succeeds,
+  which proves it is the item's real end (JSON is read left to right, so a
+  prefix that is a complete value is the value), or reports truncation (the
+  brace was inside a string), and the next candidate is tried.
+- After a few failed candidates (braces in strings, adversarial input) it falls
+  back to the standard library's `raw_decode`, which finds the end exactly.
+
+The slice length is the item's size, so `max_item_bytes` costs nothing to check.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import BinaryIO, Final
+
+from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.model.report import ErrorCode, Location
+
+__all__ = ["JsonDecoder", "read_document_items", "read_lines_items"]
+
+_CHUNK: Final = 1 << 20
+_MAX_CANDIDATES: Final = 16
+_WHITESPACE: Final = re.compile(rb"[ \t\r\n]*")
+_SCALAR_END: Final = re.compile(rb"[^,\]} \t\r\n]*")
+_BOM: Final = codecs.BOM_UTF8
+_CLOSERS: Final = {ord("{"): ord("}"), ord("["): ord("]"), ord('"'): ord('"')}
+
+
+class _Truncated(Exception):
+    """The slice ends before the value does."""
+
+
+def _too_long(kind: str, limit: int) -> MalformedFeedError:
+    return MalformedFeedError(
+        ErrorCode.NUMBER_TOO_LONG, f"a {kind} in the feed is longer than {limit} characters"
+    )
+
+
+class JsonDecoder:
+    """Decodes one complete JSON value from bytes: numbers with a fraction or an exponent
+    as exact Decimals, NaN and Infinity refused, number length capped."""
+
+    def __init__(self, limits: FeedLimits, *, prefer_msgspec: bool = True) -> None:
+        cap = limits.max_number_chars
+
+        def to_decimal(text: str) -> Decimal:
+            if len(text) > cap:
+                raise _too_long("number", cap)
+            return Decimal(text)
+
+        def to_int(text: str) -> int:
+            if len(text) > cap:
+                raise _too_long("number", cap)
+            return int(text)
+
+        def refuse(name: str) -> object:
+            raise MalformedFeedError(ErrorCode.MALFORMED, f"{name} is not a JSON number")
+
+        self._stdlib = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
+        self.decode: Callable[[bytes], object] = self._decode_stdlib
+        self.uses_msgspec = False
+        if prefer_msgspec:
+            try:
+                import msgspec
+            except ImportError:  # pragma: no cover - exercised by the no-msgspec CI leg
+                pass
+            else:
+                self._msgspec_decode = msgspec.json.Decoder(float_hook=to_decimal).decode
+                self._msgspec_error = msgspec.DecodeError
+                self.decode = self._decode_msgspec
+                self.uses_msgspec = True
+
+    def _decode_msgspec(self, data: bytes) -> object:
+        try:
+            return self._msgspec_decode(data)
+        except self._msgspec_error as error:
+            message = str(error)
+            if message.startswith("Input data was truncated"):
+                raise _Truncated from None
+            if "out of range" in message:
+                raise MalformedFeedError(
+                    ErrorCode.NUMBER_TOO_LONG, f"a number in the feed is out of range: {message}"
+                ) from None
+            if "utf-8" in message.lower():
+                raise MalformedFeedError(ErrorCode.ENCODING, "the feed is not valid UTF-8") from None
+            raise MalformedFeedError(ErrorCode.MALFORMED, f"invalid JSON: {message}") from None
+        except RecursionError:
+            raise MalformedFeedError(
+                ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
+            ) from None
+
+    def _decode_stdlib(self, data: bytes) -> object:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedFeedError(ErrorCode.ENCODING, "the feed is not valid UTF-8") from None
+        try:
+            value, end = self._stdlib.raw_decode(text)
+        except json.JSONDecodeError as error:
+            if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
+                raise _Truncated from None
+            raise MalformedFeedError(ErrorCode.MALFORMED, f"invalid JSON: {error.msg}") from None
+        except RecursionError:
+            raise MalformedFeedError(
+                ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
+            ) from None
+        if end != len(text) and text[end:].strip():
+            raise MalformedFeedError(ErrorCode.MALFORMED, "invalid JSON: extra data after a value")
+        return value
+
+    def raw_decode_prefix(self, text: str) -> tuple[object, int]:
+        """Exact end of the first value in `text` (characters); the slow, sure path."""
+        try:
+            return self._stdlib.raw_decode(text)
+        except json.JSONDecodeError as error:
+            if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
+                raise _Truncated from None
+            raise MalformedFeedError(ErrorCode.MALFORMED, f"invalid JSON: {error.msg}") from None
+        except RecursionError:
+            raise MalformedFeedError(
+                ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
+            ) from None
+
+
+class _Reader:
+    """A byte buffer over the stream that is refilled as the cursor moves on."""
+
+    def __init__(self, stream: BinaryIO, limits: FeedLimits, decoder: JsonDecoder) -> None:
+        self.stream = stream
+        self.limits = limits
+        self.decoder = decoder
+        self.buf = b""
+        self.pos = 0
+        self.base = 0
+        """Absolute offset of buf[0] in the document."""
+        self.eof = False
+
+    def more(self) -> int:
+        """Read the next chunk, dropping what is behind the cursor; returns the shift in
+        buffer positions (-1 at end of stream)."""
+        if self.eof:
+            return -1
+        chunk = self.stream.read(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return -1
+        shift = self.pos
+        self.buf = self.buf[shift:] + chunk
+        self.base += shift
+        self.pos = 0
+        return shift
+
+    def peek(self) -> int:
+        """The next byte after whitespace, or -1 at the end of the document."""
+        while True:
+            self.pos = _WHITESPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if self.more() < 0:
+                return -1
+
+    def fail(self, message: str, code: ErrorCode = ErrorCode.MALFORMED) -> MalformedFeedError:
+        """A feed error located at the cursor."""
+        return MalformedFeedError(
+            code,
+            f"{message} (at byte {self.base + self.pos})",
+            Location(offset=self.base + self.pos),
+        )
+
+    def value(self) -> object:
+        """Decode the JSON value at the cursor and move past it."""
+        first = self.buf[self.pos]
+        closer = _CLOSERS.get(first)
+        if closer is None:
+            return self._scalar()
+        limit = self.limits.max_item_bytes
+        start = self.pos
+        search = start + 1
+        tries = 0
+        balance = first != closer  # strings have no nesting to balance
+        while tries < _MAX_CANDIDATES:
+            end = self.buf.find(closer, search)
+            if end < 0:
+                if len(self.buf) - start > limit:
+                    break
+                shift = self.more()
+                if shift < 0:
+                    raise self.fail("the document ends in the middle of a value")
+                start -= shift
+                search -= shift
+                continue
+            search = end + 1
+            if search - start > limit:
+                break
+            if balance and self.buf.count(first, start, search) != self.buf.count(closer, start, search):
+                continue
+            tries += 1
+            try:
+                value = self.decoder.decode(self.buf[start:search])
+            except _Truncated:
+                continue
+            self.pos = search
+            return value
+        return self._exact(start)
+
+    def _scalar(self) -> object:
+        while True:
+            end = _SCALAR_END.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if end < len(self.buf) or self.eof:
+                break
+            if end - self.pos > self.limits.max_number_chars + 8:
+                break
+            self.more()
+        data = self.buf[self.pos : end]
+        if not data:
+            raise self.fail("expected a value")
+        try:
+            value = self.decoder.decode(data)
+        except _Truncated:
+            raise self.fail("the document ends in the middle of a value") from None
+        self.pos = end
+        return value
+
+    def _exact(self, start: int) -> object:
+        limit = self.limits.max_item_bytes
+        self.pos = start
+        while len(self.buf) - self.pos <= limit and self.more() >= 0:
+            pass
+        window = self.buf[self.pos : self.pos + limit + 1]
+        text = codecs.getincrementaldecoder("utf-8")().decode(window, final=False)
+        try:
+            value, chars = self.decoder.raw_decode_prefix(text)
+        except UnicodeDecodeError:
+            raise self.fail("the feed is not valid UTF-8", ErrorCode.ENCODING) from None
+        except _Truncated:
+            if len(window) > limit:
+                raise self.fail(f"an item is larger than {limit} bytes", ErrorCode.ITEM_TOO_LARGE) from None
+            raise self.fail("the document ends in the middle of a value") from None
+        self.pos += len(text[:chars].encode("utf-8"))
+        return value
+
+
+def read_document_items(
+    stream: BinaryIO, limits: FeedLimits, decoder: JsonDecoder
+) -> Iterator[tuple[object, int]]:
+    """Items of a `{"products": [...]}` document with the byte offset where each starts.
+
+    Other top-level members are read and ignored (they may carry metadata), each
+    within the item size cap.
+    """
+    reader = _Reader(stream, limits, decoder)
+    if reader.peek() < 0:
+        raise reader.fail("the document is empty")
+    if reader.buf.startswith(_BOM, reader.pos):
+        reader.pos += len(_BOM)
+    if reader.peek() != ord("{"):
+        raise reader.fail('a JSON feed is an object: {"products": [...]}')
+    reader.pos += 1
+    found = False
+    first = True
+    while True:
+        byte = reader.peek()
+        if byte == ord("}"):
+            reader.pos += 1
+            break
+        if not first:
+            if byte != ord(","):
+                raise reader.fail("expected ',' or '}' between members")
+            reader.pos += 1
+            byte = reader.peek()
+        first = False
+        if byte != ord('"'):
+            raise reader.fail("expected a member name in double quotes")
+        key = reader.value()
+        if reader.peek() != ord(":"):
+            raise reader.fail("expected ':' after a member name")
+        reader.pos += 1
+        byte = reader.peek()
+        if byte < 0:
+            raise reader.fail("the document ends in the middle of a value")
+        if key == "products":
+            if found:
+                raise reader.fail('"products" appears twice')
+            if byte != ord("["):
+                raise reader.fail('"products" must be an array')
+            found = True
+            yield from _array_items(reader)
+        else:
+            reader.value()
+    if not found:
+        raise reader.fail('the document has no "products" array')
+    if reader.peek() >= 0:
+        raise reader.fail("unexpected data after the document")
+
+
+def _array_items(reader: _Reader) -> Iterator[tuple[object, int]]:
+    reader.pos += 1  # the '['
+    byte = reader.peek()
+    if byte == ord("]"):
+        reader.pos += 1
+        return
+    while True:
+        if byte < 0:
+            raise reader.fail("the document ends inside the products array")
+        offset = reader.base + reader.pos
+        yield reader.value(), offset
+        byte = reader.peek()
+        if byte == ord(","):
+            reader.pos += 1
+            byte = reader.peek()
+        elif byte == ord("]"):
+            reader.pos += 1
+            return
+        elif byte < 0:
+            raise reader.fail("the document ends inside the products array")
+        else:
+            raise reader.fail("expected ',' or ']' after an item")
+
+
+def read_lines_items(
+    stream: BinaryIO, limits: FeedLimits, decoder: JsonDecoder
+) -> Iterator[tuple[object, int]]:
+    """Items of a JSON Lines feed (one object per line) with their line numbers; blank
+    lines are skipped."""
+    limit = limits.max_item_bytes
+    readline = stream.readline
+    decode = decoder.decode
+    number = 0
+    while True:
+        line = readline(limit + 2)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            raise MalformedFeedError(
+                ErrorCode.ITEM_TOO_LARGE,
+                f"line {number} is longer than {limit} bytes",
+                Location(line=number),
+            )
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM) :]
+        if line.isspace():
+            continue
+        try:
+            value = decode(line)
+        except _Truncated:
+            raise MalformedFeedError(
+                ErrorCode.MALFORMED,
+                f"line {number} is not a complete JSON value",
+                Location(line=number),
+            ) from None
+        except MalformedFeedError as error:
+            raise MalformedFeedError(
+                error.error.code, f"line {number}: {error.error.message}", Location(line=number)
+            ) from None
+        yield value, number

@@ -1,0 +1,144 @@
+"""Built-in CSV format: a header row naming the fields, one product per row.
+
+Nested fields use dotted headers (`dimensions.width`). UTF-8, with or without
+a byte-order mark; quoting as in RFC 4180. Every value arrives as text, so the
+format is `textual`: "12.50" in a price column is a number here, even in
+strict mode. An empty cell is an absent field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, cast
+
+import attrs
+
+from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.model.product import Product
+from partner_ingest.domain.model.report import ErrorCode, Location
+from partner_ingest.domain.model.rules import contract_for
+from partner_ingest.ports.formats import FormatRegistrar, RawItem
+from partner_ingest.ports.hookspecs import hookimpl
+
+from ._items import product_item
+
+__all__ = ["CsvFeed", "partner_ingest_register_formats"]
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+@attrs.frozen
+class CsvFeed:
+    """CSV with a header row; dotted headers for nested fields."""
+
+    version: int
+    name: str = "csv"
+    media_types: tuple[str, ...] = ("text/csv", "application/csv")
+    textual: bool = True
+
+    def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
+        """Rows as items, each with the line it starts on."""
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text, strict=True)
+        try:
+            yield from self._rows(reader, limits)
+        except UnicodeDecodeError as error:
+            line = reader.line_num + 1
+            raise MalformedFeedError(
+                ErrorCode.ENCODING,
+                f"the feed is not valid UTF-8 (near line {line}): {error.reason}",
+                Location(line=line),
+            ) from None
+        except csv.Error as error:
+            code = ErrorCode.FIELD_TOO_LARGE if "field larger" in str(error) else ErrorCode.MALFORMED
+            line = reader.line_num
+            raise MalformedFeedError(code, f"line {line}: {error}", Location(line=line)) from None
+        finally:
+            text.detach()
+
+    def _rows(self, reader: Iterator[list[str]], limits: FeedLimits) -> Iterator[RawItem]:
+        header = next(reader, None)
+        if header is None:
+            return
+        line_num = reader.line_num  # type: ignore[attr-defined]
+        header = [h.strip() for h in header]
+        if len(set(header)) != len(header) or "" in header:
+            raise MalformedFeedError(
+                ErrorCode.MALFORMED,
+                "line 1: header names must be unique and not empty",
+                Location(line=1),
+            )
+        width = len(header)
+        # The marker of every row carries this document's columns, so that locate()
+        # needs no state on this (shared, thread-safe) format object.
+        columns = {name: position + 1 for position, name in enumerate(header)}
+        nested: dict[str, list[tuple[str, str]]] = {}
+        for name in header:
+            if "." in name:
+                group, member = name.split(".", 1)
+                nested.setdefault(group, []).append((member, name))
+        max_chars = limits.max_item_bytes
+        for row in reader:
+            start = line_num + 1
+            line_num = reader.line_num  # type: ignore[attr-defined]
+            if len(row) != width:
+                if not row:
+                    continue  # a blank line
+                raise MalformedFeedError(
+                    ErrorCode.MALFORMED,
+                    f"line {start}: {len(row)} cells, but the header has {width}",
+                    Location(line=start),
+                )
+            item: dict[str, object] = {key: value for key, value in zip(header, row, strict=True) if value}
+            if nested:
+                for group, members in nested.items():
+                    sub = {member: item.pop(name) for member, name in members if name in item}
+                    if sub:
+                        item[group] = sub
+            if sum(map(len, row)) > max_chars:
+                raise MalformedFeedError(
+                    ErrorCode.ITEM_TOO_LARGE,
+                    f"line {start}: the row is larger than {max_chars} characters",
+                    Location(line=start),
+                )
+            yield item, (start, columns)
+
+    def locate(self, index: int, marker: object, field: str) -> Location:
+        """Line of the row and column of the field (1-based)."""
+        line, columns = cast("tuple[int, dict[str, int]]", marker)
+        return Location(line=line, column=columns.get(field))
+
+    def render(self, products: Iterable[Product]) -> bytes:
+        """Header of every field this version knows, then one row per product."""
+        columns: list[str] = []
+        for rule in contract_for(self.version).fields:
+            if rule.fields:
+                columns.extend(f"{rule.name}.{member.name}" for member in rule.fields)
+            else:
+                columns.append(rule.name)
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(columns)
+        for product in products:
+            item = product_item(product, self.version)
+            row = []
+            for column in columns:
+                group, _, member = column.partition(".")
+                value = item.get(group)
+                if member:
+                    value = value.get(member) if isinstance(value, dict) else None
+                row.append(_cell(value))
+            writer.writerow(row)
+        return out.getvalue().encode("utf-8")
+
+
+@hookimpl
+def partner_ingest_register_formats(register: FormatRegistrar) -> None:
+    """csv, in versions 1 and 2."""
+    for version in (1, 2):
+        register(CsvFeed(version))

@@ -1,0 +1,49 @@
+"""Ports: the Protocols the core needs from the world, and the pluggy hookspecs.
+
+Adapters implement these; the use cases take them as constructor arguments.
+"""
+
+from .clock import Clock, IdSource
+from .credentials import CredentialVault
+from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
+from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
+from .rate_limit import RateDecision, RateLimiter
+from .repositories import (
+    ApiKeyRepository,
+    AuditLog,
+    FeedImportLedger,
+    FeedSkuRegister,
+    JobRepository,
+    PartnerRepository,
+    ProductRepository,
+    ScheduleRepository,
+    UpsertCounts,
+)
+from .unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+__all__ = [
+    "ApiKeyRepository",
+    "AuditLog",
+    "Clock",
+    "CredentialVault",
+    "FeedFetcher",
+    "FeedFormat",
+    "FeedImportLedger",
+    "FeedSkuRegister",
+    "FetchOutcome",
+    "FetchRequest",
+    "FetchResult",
+    "FormatRegistrar",
+    "FormatRegistry",
+    "IdSource",
+    "JobRepository",
+    "PartnerRepository",
+    "ProductRepository",
+    "RateDecision",
+    "RateLimiter",
+    "RawItem",
+    "ScheduleRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UpsertCounts",
+]

@@ -1,0 +1,60 @@
+"""The feed fetcher port: pulling a partner's feed from the partner's own URL."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import BinaryIO, Protocol
+
+import attrs
+
+__all__ = ["FetchOutcome", "FetchRequest", "FetchResult", "FeedFetcher"]
+
+
+class FetchOutcome(enum.StrEnum):
+    """How a fetch ended; every outcome is audited."""
+
+    FETCHED = "fetched"
+    NOT_MODIFIED = "not_modified"
+    REFUSED_ADDRESS = "refused_address"
+    TIMEOUT = "timeout"
+    TOO_LARGE = "too_large"
+    HTTP_ERROR = "http_error"
+    BAD_CONTENT_TYPE = "bad_content_type"
+    CONNECTION_ERROR = "connection_error"
+    CIRCUIT_OPEN = "circuit_open"
+
+
+@attrs.frozen
+class FetchRequest:
+    """What to fetch; `headers` carry decrypted credentials and must never be logged."""
+
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    etag: str | None = None
+    last_modified: str | None = None
+    accept: tuple[str, ...] = ()
+    """Media types acceptable for the partner's format."""
+
+
+@attrs.frozen
+class FetchResult:
+    """What came back. `body` is set only when outcome is FETCHED; the caller closes it."""
+
+    outcome: FetchOutcome
+    host: str
+    status: int | None = None
+    bytes: int = 0
+    duration_seconds: float = 0.0
+    body: BinaryIO | None = attrs.field(default=None, repr=False, eq=False)
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    detail: str = ""
+
+
+class FeedFetcher(Protocol):
+    """Fetches one URL safely (address checks, timeouts, size cap) behind a circuit breaker."""
+
+    def fetch(self, request: FetchRequest) -> FetchResult:
+        """Never raises for network problems: every failure is an outcome."""

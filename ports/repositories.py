@@ -1,0 +1,209 @@
+"""The repository ports: one Protocol per aggregate, all reached through a unit of work.
+
+Every implementation (memory, SQLite, PostgreSQL) passes the same contract
+test suite (tests/integration/contracts/), so the in-memory fakes embedders
+use in their own tests behave like the real stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import BinaryIO, NamedTuple, Protocol
+
+from partner_ingest.domain.model.api_keys import ApiKey
+from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.feed_import import FeedImport
+from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
+from partner_ingest.domain.model.partner import Partner
+from partner_ingest.domain.model.product import Product, ProductRow
+from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.schedules import Schedule
+
+__all__ = [
+    "ApiKeyRepository",
+    "AuditLog",
+    "FeedImportLedger",
+    "FeedSkuRegister",
+    "JobRepository",
+    "PartnerRepository",
+    "ProductRepository",
+    "ScheduleRepository",
+    "UpsertCounts",
+]
+
+
+class UpsertCounts(NamedTuple):
+    """What one batch upsert did, counted by the store itself, not guessed."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ProductRepository(Protocol):
+    """The canonical products, keyed by (partner_id, sku)."""
+
+    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
+        """Insert new products, rewrite changed ones (content hash differs), leave the rest.
+
+        The rows of one call have distinct (partner_id, sku) keys.
+        """
+
+    def get(self, partner_id: str, sku: str) -> Product | None:
+        """One product, or None."""
+
+    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
+        """A page of a partner's products in SKU order, starting after `after_sku`."""
+
+    def count(self, partner_id: str) -> int:
+        """How many products a partner has."""
+
+
+class FeedSkuRegister(Protocol):
+    """The SKUs seen so far in the feed being ingested (lives as long as its unit of work).
+
+    It is a port, not a Python set in the use case, because a feed of a million
+    products would hold a million strings in memory; the SQLite and PostgreSQL
+    implementations keep them in a temporary table instead.
+    """
+
+    def repeated(self, skus: Sequence[str]) -> list[int]:
+        """Record a batch of SKUs; return the positions of those seen before (earlier in the
+        feed, or earlier in this batch), in ascending order."""
+
+
+class FeedImportLedger(Protocol):
+    """`partner_feed_imports`: one entry per processed feed."""
+
+    def add(self, entry: FeedImport) -> None:
+        """Record a processed feed; its id is new."""
+
+    def get(self, feed_id: str) -> FeedImport | None:
+        """One entry, or None."""
+
+    def latest_applied(self, partner_id: str) -> FeedImport | None:
+        """The partner's most recent applied import (for identical-content detection)."""
+
+    def by_idempotency_key(self, partner_id: str, key: str) -> FeedImport | None:
+        """The import made under a partner's Idempotency-Key, if any."""
+
+    def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
+        """Most recent first."""
+
+
+class JobRepository(Protocol):
+    """`partner_ingest_jobs`: the durable queue, with leases so a job is applied once."""
+
+    def add(self, job: Job, body: BinaryIO) -> None:
+        """Store a new job and its feed body (read to the end)."""
+
+    def get(self, job_id: str) -> Job | None:
+        """One job, or None."""
+
+    def open_body(self, job_id: str) -> BinaryIO:
+        """The stored feed body, as a stream; NotFoundError when there is none."""
+
+    def claim(self, now: datetime, lease_for: timedelta, token: str) -> Job | None:
+        """Take the oldest available job (queued and due, or running with an expired lease),
+        mark it running under `token` until now + lease_for, count the attempt."""
+
+    def extend(self, lease: Lease, until: datetime) -> bool:
+        """Push the lease further; False when the lease is no longer held."""
+
+    def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
+        """Mark succeeded with its report; False (and no change) when the lease is lost."""
+
+    def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> bool:
+        """Record a failed attempt: queue it again at retry_at, or dead when None."""
+
+    def release(self, lease: Lease, now: datetime) -> bool:
+        """Give a job back untouched (shutdown): queued again, the attempt not counted."""
+
+    def retry(self, job_id: str, now: datetime) -> bool:
+        """Admin: requeue a dead job with its attempts reset; False unless it was dead."""
+
+    def by_idempotency_key(self, partner_id: str, key: str) -> Job | None:
+        """The job submitted under a partner's Idempotency-Key, if any."""
+
+    def recent(
+        self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50
+    ) -> list[Job]:
+        """Most recent first."""
+
+    def status_counts(self) -> Mapping[JobStatus, int]:
+        """Jobs per status (queue depth for metrics)."""
+
+
+class PartnerRepository(Protocol):
+    """`partner`: who may send feeds, and how."""
+
+    def add(self, partner: Partner) -> None:
+        """Store a new partner; ConflictError when the id exists."""
+
+    def get(self, partner_id: str) -> Partner | None:
+        """One partner, or None."""
+
+    def update(self, partner: Partner) -> None:
+        """Replace a stored partner; NotFoundError when absent."""
+
+    def all(self) -> list[Partner]:
+        """Every partner, by id."""
+
+
+class ApiKeyRepository(Protocol):
+    """`partner_api_keys`: hashes of issued keys, never the keys."""
+
+    def add(self, key: ApiKey) -> None:
+        """Store a new key record."""
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """One key record by its public id, or None."""
+
+    def for_partner(self, partner_id: str | None) -> list[ApiKey]:
+        """Keys of a partner (or the admin keys when None), newest first."""
+
+    def revoke(self, key_id: str, at: datetime) -> bool:
+        """Revoke from `at` on (an earlier revocation stands); False when unknown."""
+
+    def touch(self, key_id: str, at: datetime) -> None:
+        """Record a successful use."""
+
+    def count(self) -> int:
+        """How many keys exist at all (first start creates the admin key when 0)."""
+
+
+class ScheduleRepository(Protocol):
+    """Partner feed pull schedules."""
+
+    def add(self, schedule: Schedule) -> None:
+        """Store a new schedule."""
+
+    def get(self, schedule_id: str) -> Schedule | None:
+        """One schedule, or None."""
+
+    def update(self, schedule: Schedule) -> None:
+        """Replace a stored schedule."""
+
+    def delete(self, schedule_id: str) -> bool:
+        """Remove; False when unknown."""
+
+    def all(self, partner_id: str | None = None) -> list[Schedule]:
+        """Schedules, by id."""
+
+    def claim_due(self, now: datetime, hold_until: datetime, limit: int) -> list[Schedule]:
+        """Enabled schedules due at `now`, pushed to `hold_until` so that no other scheduler
+        acts on them meanwhile (the caller sets the real next run when done)."""
+
+
+class AuditLog(Protocol):
+    """`partner_ingest_audit`: append-only. There is no update and no delete."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Add one entry."""
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Add several entries at once."""
+
+    def query(self, query: AuditQuery) -> list[AuditEntry]:
+        """Entries matching the query, newest first."""

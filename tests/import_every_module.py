@@ -1,0 +1,26 @@
+"""Import every module of the installed partner_ingest namespace (CI runs this against the
+built wheel in a clean virtualenv, so a subpackage missing from the wheel fails loudly)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+PORTIONS = ("domain", "ports", "adapters_in", "adapters_out", "plugins")
+
+
+def main() -> int:
+    count = 0
+    for portion in PORTIONS:
+        package = importlib.import_module(f"partner_ingest.{portion}")
+        count += 1
+        for module in pkgutil.walk_packages(package.__path__, prefix=f"partner_ingest.{portion}."):
+            importlib.import_module(module.name)
+            count += 1
+    print(f"imported {count} modules from {importlib.import_module('partner_ingest.domain').__file__}")
+    return 0 if count > len(PORTIONS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The namespace mapping of ARCHITECTURE.md: one name per module, no top-level `domain`."""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTIONS = ("domain", "ports", "adapters_in", "adapters_out", "plugins")
+
+
+def test_top_level_folders_are_not_importable_under_their_own_names() -> None:
+    for name in PORTIONS:
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(name)
+
+
+def test_every_code_folder_is_a_listed_package_with_py_typed() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = set()
+    for portion in PORTIONS:
+        for init in (ROOT / portion).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT)
+            found.add("partner_ingest." + ".".join(relative.parts))
+        assert (ROOT / portion / "py.typed").is_file(), f"{portion}/py.typed is missing"
+    assert found == listed, f"pyproject packages differ from the folders: missing {found - listed}, stale {listed - found}"
+
+
+def test_the_namespace_resolves_to_this_checkout() -> None:
+    module = importlib.import_module("partner_ingest.domain.model.product")
+    assert module.__name__ == "partner_ingest.domain.model.product"
+    assert module.__file__ is not None
+    assert Path(module.__file__).resolve() == ROOT / "domain" / "model" / "product.py"
