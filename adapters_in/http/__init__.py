@@ -1,0 +1,1 @@
+"""The HTTP adapter: a Starlette app over the use cases."""

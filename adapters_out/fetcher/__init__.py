@@ -1,0 +1,1 @@
+"""Fetching partner feeds safely: address checks, timeouts, size caps, circuit breaker."""

@@ -1,0 +1,1 @@
+"""Rate limiters behind the RateLimiter port: in-process sliding window and Redis."""
