@@ -35,6 +35,12 @@ _WHITESPACE: Final = re.compile(rb"[ \t\r\n]*")
 _SCALAR_END: Final = re.compile(rb"[^,\]} \t\r\n]*")
 _BOM: Final = codecs.BOM_UTF8
 _CLOSERS: Final = {ord("{"): ord("}"), ord("["): ord("]"), ord('"'): ord('"')}
+_SPACE: Final = frozenset(b" \t\r\n")
+_CLOSE_BRACKET: Final = ord("]")
+_UNKNOWN, _NEXT_ITEM, _ARRAY_CLOSED = 0, 1, 2
+# Where an item of the products array can end: a closing brace followed by the
+# next item or by the end of the array (never true of a nested object's brace).
+_ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
 
 
 class _Truncated(Exception):
@@ -145,6 +151,8 @@ class _Reader:
         self.base = 0
         """Absolute offset of buf[0] in the document."""
         self.eof = False
+        self.after_item = _UNKNOWN
+        """What `item()` saw after the item it read (saves re-reading the separator)."""
 
     def more(self) -> int:
         """Read the next chunk, dropping what is behind the cursor; returns the shift in
@@ -163,6 +171,9 @@ class _Reader:
 
     def peek(self) -> int:
         """The next byte after whitespace, or -1 at the end of the document."""
+        buf, pos = self.buf, self.pos
+        if pos < len(buf) and buf[pos] not in _SPACE:  # the common case, without the regex
+            return buf[pos]
         while True:
             self.pos = _WHITESPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
             if self.pos < len(self.buf):
@@ -172,11 +183,53 @@ class _Reader:
 
     def fail(self, message: str, code: ErrorCode = ErrorCode.MALFORMED) -> MalformedFeedError:
         """A feed error located at the cursor."""
-        return MalformedFeedError(
-            code,
-            f"{message} (at byte {self.base + self.pos})",
-            Location(offset=self.base + self.pos),
-        )
+        return MalformedFeedError(code, f"{message} (at byte {self.base + self.pos})", Location(offset=self.base + self.pos))
+
+    def item(self) -> object:
+        """Decode the array item at the cursor (an object, normally) and move past it.
+
+        Candidate ends are closing braces followed by `,{` or `]`, which a
+        nested object's brace never is outside a string; the first candidate
+        that decodes is the end. Anything unusual goes to `value()`.
+        """
+        if self.buf[self.pos] != ord("{"):
+            return self.value()
+        start = self.pos
+        limit = self.limits.max_item_bytes
+        search = start
+        for _ in range(_MAX_CANDIDATES):
+            found = _ITEM_END.search(self.buf, search)
+            if found is None:
+                if len(self.buf) - start > limit:
+                    break
+                shift = self.more()
+                if shift < 0:
+                    break
+                start -= shift
+                search = max(start, search - shift)
+                continue
+            end = found.start() + 1
+            if end - start > limit:
+                break
+            try:
+                value = self.decoder.decode(self.buf[start:end])
+            except _Truncated:
+                search = end
+                continue
+            except MalformedFeedError:
+                break  # let the exact path find the true end and the true error
+            # The separator is known already: step over it (to the next item's
+            # brace, or past the closing bracket) and tell the array loop.
+            after = found.end()
+            if self.buf[after - 1] == _CLOSE_BRACKET:
+                self.pos = after
+                self.after_item = _ARRAY_CLOSED
+            else:
+                self.pos = after - 1
+                self.after_item = _NEXT_ITEM
+            return value
+        self.pos = start
+        return self.value()
 
     def value(self) -> object:
         """Decode the JSON value at the cursor and move past it."""
@@ -314,7 +367,14 @@ def _array_items(reader: _Reader) -> Iterator[tuple[object, int]]:
         if byte < 0:
             raise reader.fail("the document ends inside the products array")
         offset = reader.base + reader.pos
-        yield reader.value(), offset
+        reader.after_item = _UNKNOWN
+        yield reader.item(), offset
+        after = reader.after_item
+        if after == _NEXT_ITEM:
+            byte = ord("{")
+            continue
+        if after == _ARRAY_CLOSED:
+            return
         byte = reader.peek()
         if byte == ord(","):
             reader.pos += 1

@@ -45,14 +45,14 @@ class InMemoryProductRepository:
         self._undo = undo
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed (content hash differs), count the rest unchanged."""
+        """Insert new, rewrite changed (any value differs), count the rest unchanged."""
         created = updated = 0
         for row in rows:
             key = (row[0], row[1])
             old = self._table.get(key)
             if old is None:
                 created += 1
-            elif old[-1] != row[-1]:
+            elif old != row:
                 updated += 1
             else:
                 continue

@@ -14,8 +14,6 @@ generated items.
 
 from __future__ import annotations
 
-import hashlib
-import marshal
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -130,12 +128,10 @@ def build_fast_path(
         PARTNER=partner_id,
         QUANTA={code: quantum(code) for code in MINOR_UNITS},
         GTIN_OK=gtin_check_digit_ok,
-        HASH=hashlib.blake2b,
-        DUMPS=marshal.dumps,
     )
     b.emit(0, "def validate(item, index):")
     b.emit(1, "if item.__class__ is not dict or not item.keys() <= KNOWN: return SLOW(item, index)")
-    slots = dict.fromkeys(PRODUCT_COLUMNS[:-1], "None")
+    slots = dict.fromkeys(PRODUCT_COLUMNS, "None")
     slots["partner_id"] = "PARTNER"
     for rule in contract.fields:
         if rule.name in _SLOW_FIELDS:
@@ -161,8 +157,7 @@ def build_fast_path(
     b.emit(1, "exact = v_price.quantize(step)")
     b.emit(1, "if exact != v_price: return SLOW(item, index)")
     slots["price"] = "str(exact)"
-    b.emit(1, f"values = ({', '.join(slots.values())})")
-    b.emit(1, "return (*values, HASH(DUMPS(values), digest_size=16).digest())")
+    b.emit(1, f"return ({', '.join(slots.values())})")
     source = "\n".join(b.lines)
     namespace: dict[str, Any] = dict(b.names)
     exec(compile(source, f"<fast validator v{contract.version} {mode}>", "exec"), namespace)  # noqa: S102 - our own generated code

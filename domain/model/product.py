@@ -13,13 +13,11 @@ Two shapes of the same record live here, on purpose:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import marshal
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Final, TypeAlias
+from typing import Final, TypeAlias
 
 import attrs
 
@@ -32,7 +30,6 @@ __all__ = [
     "JsonValue",
     "Product",
     "ProductRow",
-    "content_hash",
     "encode_extra",
 ]
 
@@ -60,19 +57,17 @@ PRODUCT_COLUMNS: Final = (
     "sale_starts_at",
     "sale_ends_at",
     "extra",
-    "content_hash",
 )
 """Column order of a `ProductRow`; the storage adapters use the same names."""
 
 # partner_id, sku, name, price, currency, quantity, brand, manufacturer, gtin,
 # description, image_url, width, height, depth, dimension_unit, sale_price,
-# sale_starts_at, sale_ends_at, extra, content_hash
+# sale_starts_at, sale_ends_at, extra
 ProductRow: TypeAlias = tuple[
     str, str, str, str, str, int,
     str | None, str | None, str | None, str | None, str | None,
     str | None, str | None, str | None, str | None,
     str | None, str | None, str | None, str | None,
-    bytes,
 ]  # fmt: skip
 
 
@@ -113,7 +108,7 @@ class Product:
         """Rebuild the typed record from its storage row."""
         (partner_id, sku, name, price, currency, quantity, brand, manufacturer, gtin,
          description, image_url, width, height, depth, unit, sale_price,
-         sale_starts_at, sale_ends_at, extra, _hash) = row  # fmt: skip
+         sale_starts_at, sale_ends_at, extra) = row  # fmt: skip
         dimensions = None
         if width is not None and height is not None and depth is not None and unit is not None:
             dimensions = Dimensions(Decimal(width), Decimal(height), Decimal(depth), unit)
@@ -137,9 +132,9 @@ class Product:
         )
 
     def to_row(self) -> ProductRow:
-        """The storage row of this product, content hash included."""
+        """The storage row of this product."""
         dims = self.dimensions
-        values = (
+        return (
             self.partner_id,
             self.sku,
             self.name,
@@ -160,17 +155,6 @@ class Product:
             None if self.sale_ends_at is None else self.sale_ends_at.isoformat(),
             encode_extra(self.extra),
         )
-        return (*values, content_hash(values))
-
-
-def content_hash(values: tuple[Any, ...]) -> bytes:
-    """A 16-byte digest of a row's values, so an unchanged product is never rewritten.
-
-    marshal is the cheapest stable serialization of a tuple of str/int/None in
-    the standard library (0.7 us against 2.4 us for str.join); should a future
-    Python change its format, every product counts as updated once, no more.
-    """
-    return hashlib.blake2b(marshal.dumps(values), digest_size=16).digest()
 
 
 def encode_extra(extra: Mapping[str, JsonValue]) -> str | None:

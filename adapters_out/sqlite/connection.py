@@ -1,0 +1,62 @@
+"""Opening SQLite connections the way this library needs them.
+
+- WAL journal: readers never block the writer, and the writer never blocks readers.
+- synchronous=NORMAL in WAL mode: a commit survives a crash of the process; on
+  power loss the last commits may be lost, never corrupt. A job accepted with
+  202 is committed with synchronous=FULL instead (see `durable_commit`).
+- busy_timeout: a writer waits for the lock instead of failing at once; the unit
+  of work adds a bounded retry on top (see store.py).
+- temp_store=FILE: the per-feed SKU register lives in a temp table that spills
+  to disk, so a feed of millions of items stays in bounded memory.
+- Autocommit mode at the driver level (`isolation_level=None`): transactions
+  are opened explicitly, BEGIN IMMEDIATE for writers, so a transaction never
+  has to upgrade from read to write (which is where SQLITE_BUSY escapes
+  busy_timeout).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = ["connect", "durable_commit", "from_timestamp", "timestamp"]
+
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def connect(path: str | Path, *, busy_timeout: float = 30.0) -> sqlite3.Connection:
+    """A connection with the pragmas above; `path` may be ":memory:" for throwaway stores."""
+    conn = sqlite3.connect(
+        str(path),
+        timeout=busy_timeout,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=256,
+    )
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    conn.execute("PRAGMA temp_store = FILE")
+    conn.execute("PRAGMA cache_size = -16000")  # 16 MB of page cache per connection
+    return conn
+
+
+def durable_commit(conn: sqlite3.Connection) -> None:
+    """COMMIT with synchronous=FULL: for what was promised to a caller (an accepted job)."""
+    conn.execute("PRAGMA synchronous = FULL")
+    try:
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def timestamp(moment: datetime) -> str:
+    """Fixed-width UTC text, so that text order is time order."""
+    return moment.astimezone(UTC).strftime(_FORMAT)
+
+
+def from_timestamp(text: str) -> datetime:
+    """Inverse of `timestamp`."""
+    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)

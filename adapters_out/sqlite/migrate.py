@@ -1,0 +1,123 @@
+"""Numbered SQL migrations, applied in order, each in its own transaction and recorded.
+
+Files `migrations/NNNN_name.sql` ship with the package. `migrate()` applies the
+missing ones at start-up (and from `partner-ingest migrate`); applying twice is
+a no-op. A database migrated by a newer release is refused with a clear
+message instead of being written by code that does not know its schema.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import UTC, datetime
+from importlib import resources
+
+import attrs
+
+from partner_ingest.domain.model.errors import IngestError
+
+from .connection import timestamp
+
+__all__ = ["Migration", "SchemaTooNewError", "available_migrations", "current_version", "migrate"]
+
+_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
+
+
+class SchemaTooNewError(IngestError):
+    """The database was migrated by a newer release than this one."""
+
+    code = "schema_too_new"
+
+
+@attrs.frozen
+class Migration:
+    """One numbered SQL file."""
+
+    version: int
+    name: str
+    sql: str
+
+    def statements(self) -> list[str]:
+        """The file split into complete statements (triggers keep their inner semicolons)."""
+        out: list[str] = []
+        pending = ""
+        for line in self.sql.splitlines(keepends=True):
+            if not pending and (not line.strip() or line.lstrip().startswith("--")):
+                continue
+            pending += line
+            if sqlite3.complete_statement(pending):
+                out.append(pending.strip())
+                pending = ""
+        if pending.strip():
+            raise ValueError(f"migration {self.version:04d}_{self.name} ends with an incomplete statement")
+        return out
+
+
+def available_migrations() -> list[Migration]:
+    """Every migration shipped with this release, in order."""
+    folder = resources.files(__package__).joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = _NAME.fullmatch(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return found
+
+
+def _ensure_table(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The newest migration applied to this database (0 for a new one)."""
+    _ensure_table(conn)
+    row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> list[int]:
+    """Apply the missing migrations up to `target` (default: all); return those applied."""
+    migrations = available_migrations()
+    newest = migrations[-1].version if migrations else 0
+    target = newest if target is None else target
+    conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then find nothing to do
+    try:
+        have = current_version(conn)
+        if have > newest:
+            raise SchemaTooNewError(
+                f"the database schema is at version {have}, newer than this release knows ({newest}): "
+                "upgrade partner-catalog-ingest, or point it at another database"
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    applied = []
+    for migration in migrations:
+        if migration.version > target:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) >= migration.version:
+                conn.execute("COMMIT")
+                continue
+            for statement in migration.statements():
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, timestamp(datetime.now(UTC))),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,201 @@
+"""The SQLite store: one database file, a connection per thread, units of work on top.
+
+`SqliteStore(path)` migrates the file on open and hands out units of work
+(`store.unit_of_work`, the UnitOfWorkFactory the use cases take). Writers
+begin with BEGIN IMMEDIATE, waiting up to the busy timeout for the lock, and
+retry that a bounded number of times, so concurrent threads and processes
+(HTTP ingest, workers, the scheduler) never see "database is locked".
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.errors import IngestError
+
+from .audit import SqliteAuditLog
+from .connection import connect, durable_commit
+from .jobs import SqliteJobRepository
+from .ledger import SqliteFeedImportLedger
+from .migrate import current_version, migrate
+from .partners import SqliteApiKeyRepository, SqlitePartnerRepository
+from .products import SqliteFeedSkuRegister, SqliteProductRepository
+from .schedules import SqliteScheduleRepository
+
+__all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
+
+_T = TypeVar("_T")
+
+
+class StoreBusyError(IngestError):
+    """The database stayed locked by other writers past the busy timeout and every retry."""
+
+    code = "store_busy"
+
+
+def _is_locked(error: sqlite3.OperationalError) -> bool:
+    message = str(error)
+    return "locked" in message or "busy" in message
+
+
+class SqliteStore:
+    """A database file shared by every thread (and process) that opens it."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 30.0,
+        lock_retries: int = 5,
+        migrate_on_open: bool = True,
+    ) -> None:
+        self.path = str(path)
+        self.busy_timeout = busy_timeout
+        self.lock_retries = lock_retries
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if migrate_on_open:
+            self.migrate()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (made on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, busy_timeout=self.busy_timeout)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def migrate(self) -> list[int]:
+        """Apply missing migrations; SchemaTooNewError for a database from a newer release."""
+        return self._retrying(lambda: migrate(self.connection()))
+
+    def schema_version(self) -> int:
+        """The newest migration applied."""
+        return current_version(self.connection())
+
+    def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
+        """A new unit of work on this thread's connection."""
+        return SqliteUnitOfWork(self, read_only=read_only)
+
+    @property
+    def audit_log(self) -> StandaloneAuditLog:
+        """The audit log outside any unit of work (each append commits on its own)."""
+        return StandaloneAuditLog(self)
+
+    def begin(self, conn: sqlite3.Connection, *, read_only: bool) -> None:
+        """BEGIN (readers) or BEGIN IMMEDIATE (writers), retried while the database is locked."""
+        statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        self._retrying(lambda: conn.execute(statement))
+
+    def _retrying(self, action: Callable[[], _T]) -> _T:
+        for attempt in range(self.lock_retries + 1):
+            try:
+                return action()
+            except sqlite3.OperationalError as error:
+                if not _is_locked(error) or attempt == self.lock_retries:
+                    if _is_locked(error):
+                        raise StoreBusyError(
+                            f"the database {self.path} stayed locked by other writers for "
+                            f"{(self.lock_retries + 1) * self.busy_timeout:.0f} s"
+                        ) from error
+                    raise
+                time.sleep(random.uniform(0.01, 0.1) * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close every connection this store opened (call once, at shutdown)."""
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class SqliteUnitOfWork:
+    """One transaction on one connection; leaving without commit() rolls back."""
+
+    def __init__(self, store: SqliteStore, *, read_only: bool = False) -> None:
+        self._store = store
+        self.read_only = read_only
+        self.conn = store.connection()
+        conn = self.conn
+        self.products = SqliteProductRepository(conn)
+        self.feed_skus = SqliteFeedSkuRegister(conn)
+        self.imports = SqliteFeedImportLedger(conn)
+        self.jobs = SqliteJobRepository(conn)
+        self.partners = SqlitePartnerRepository(conn)
+        self.api_keys = SqliteApiKeyRepository(conn)
+        self.schedules = SqliteScheduleRepository(conn)
+        self.audit = SqliteAuditLog(conn)
+        self.durable = False
+        """Commit with synchronous=FULL (set by use cases that promise durability, e.g. job submission)."""
+
+    def __enter__(self) -> Self:
+        if self.conn.in_transaction:
+            raise RuntimeError("this thread already has a unit of work open on its connection")
+        self._store.begin(self.conn, read_only=self.read_only)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        """Make every change durable, atomically."""
+        if self.read_only:
+            self.rollback()
+            raise PermissionError("a read-only unit of work cannot commit changes")
+        if self.conn.in_transaction:
+            if self.durable:
+                durable_commit(self.conn)
+            else:
+                self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Discard every change not committed."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+
+class StandaloneAuditLog(SqliteAuditLog):
+    """Audit appends outside a unit of work (a denied request has none): each one commits."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        super().__init__(store.connection())
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Add entries in their own short transaction."""
+        conn = self._store.connection()
+        if conn.in_transaction:
+            raise RuntimeError("inside a unit of work: append to uow.audit instead")
+        self._store.begin(conn, read_only=False)
+        try:
+            SqliteAuditLog(conn).append_many(entries)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def append(self, entry: AuditEntry) -> None:
+        """Add one entry in its own short transaction."""
+        self.append_many([entry])
+
+    def query(self, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first, read on this thread's connection."""
+        return SqliteAuditLog(self._store.connection()).query(query)

@@ -1,0 +1,42 @@
+"""The stores every contract test runs against: memory, SQLite, and PostgreSQL when configured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from partner_ingest.adapters_out.memory import InMemoryStore
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.ports import AuditLog, UnitOfWorkFactory
+
+
+class StoreUnderTest(Protocol):
+    """What a contract test needs from a store."""
+
+    @property
+    def unit_of_work(self) -> UnitOfWorkFactory: ...
+    @property
+    def audit_log(self) -> AuditLog: ...
+
+
+STORES = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTest]:
+    """One store per kind; PostgreSQL gets a schema of its own and drops it afterwards."""
+    kind = request.param
+    if kind == "memory":
+        yield InMemoryStore()
+    elif kind == "sqlite":
+        sqlite = SqliteStore(tmp_path / "contract.db")
+        yield sqlite
+        sqlite.close()
+    else:
+        from support.postgres import postgres_store  # noqa: PLC0415
+
+        with postgres_store() as pg:
+            yield pg

@@ -1,0 +1,45 @@
+"""The audit table refuses UPDATE and DELETE in the database itself (ADR 0004)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.domain.model import AuditAction, AuditEntry, AuditQuery, Outcome
+
+
+def test_audit_rows_cannot_be_changed_or_removed_even_with_raw_sql(tmp_path):
+    store = SqliteStore(tmp_path / "a.db")
+    store.audit_log.append(
+        AuditEntry(datetime(2026, 1, 1, tzinfo=UTC), AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous")
+    )
+    conn = store.connection()
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE partner_ingest_audit SET outcome = 'success'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM partner_ingest_audit")
+    assert [e.outcome for e in store.audit_log.query(AuditQuery())] == [Outcome.DENIED]
+    store.close()
+
+
+def test_every_audit_filter_has_an_index(tmp_path):
+    store = SqliteStore(tmp_path / "a.db")
+    conn = store.connection()
+    for column in ("at", "partner_id", "action", "outcome"):
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM partner_ingest_audit WHERE {column} = ?", ("x",))
+        )
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (column, plan)
+    store.close()
+
+
+def test_the_standalone_audit_log_refuses_to_run_inside_a_unit_of_work(tmp_path):
+    store = SqliteStore(tmp_path / "a.db")
+    entry = AuditEntry(datetime(2026, 1, 1, tzinfo=UTC), AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous")
+    with store.unit_of_work(), pytest.raises(RuntimeError, match="uow.audit"):
+        store.audit_log.append(entry)
+    store.close()
