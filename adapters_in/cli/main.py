@@ -1,0 +1,66 @@
+"""`partner-ingest`: the entry point, and the one place errors become exit codes.
+
+Each command group lives in its own module and registers its subcommands
+here. A command returns an exit code; anything the user got wrong ends as one
+line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from partner_ingest.domain.model.errors import IngestError
+
+from . import feeds, operations
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "EXIT_FAILURE", "main"]
+
+EXIT_FAILURE = 1
+"""The command ran and the answer is no (a rejected feed, a failed check)."""
+EXIT_USAGE = 2
+"""The command could not run: bad arguments, settings, input."""
+EXIT_INTERRUPTED = 130
+
+Command = Callable[[argparse.Namespace], int]
+
+GROUPS = (feeds, operations)
+"""Modules with a `register(subparsers)` function; each sets `command` on its parsers."""
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    root = argparse.ArgumentParser(
+        prog="partner-ingest",
+        description="Take partner product catalog feeds: serve the API, run workers, manage partners and keys, "
+        "ingest or validate a feed file.",
+    )
+    commands = root.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for group in GROUPS:
+        group.register(commands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (the console script exits with it)."""
+    args = parser().parse_args(argv)
+    command: Command = args.command
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except IngestError as error:
+        print(f"partner-ingest: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as error:
+        print(f"partner-ingest: no such file: {error.filename}", file=sys.stderr)
+        return EXIT_USAGE
+    except PermissionError as error:
+        print(f"partner-ingest: permission denied: {error.filename or error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

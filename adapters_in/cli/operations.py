@@ -1,0 +1,35 @@
+"""Operator commands: `migrate` the database, list the `settings`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import bootstrap
+from ..settings import Settings, describe_settings
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
+    """Add the operator commands."""
+    migrate = commands.add_parser("migrate", help="apply database migrations (also done at every start)")
+    migrate.set_defaults(command=run_migrate)
+    settings = commands.add_parser("settings", help="list every PARTNER_INGEST_* setting with its default")
+    settings.set_defaults(command=run_settings)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Open the store (which migrates it) and say where it stands."""
+    settings = Settings.from_env()
+    app = bootstrap.build(settings)
+    app.close()
+    print(f"database {settings.database_url} is migrated to the newest schema")
+    return 0
+
+
+def run_settings(args: argparse.Namespace) -> int:
+    """Every setting, its default and what it does."""
+    for name, default, doc in describe_settings():
+        print(f"{name}={default}\n    {doc}")
+    return 0

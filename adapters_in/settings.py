@@ -1,0 +1,216 @@
+"""Settings: every knob of the service, read from `PARTNER_INGEST_*` environment variables.
+
+Validated once, at start, with a one-line message naming the variable for any
+bad value (an operator at night should not have to read a traceback). The
+defaults run the embedded service: a SQLite file in the working directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Final
+
+import attrs
+
+from partner_ingest.domain.model.errors import IngestError
+
+__all__ = ["PREFIX", "Settings", "SettingsError", "describe_settings", "networks"]
+
+PREFIX: Final = "PARTNER_INGEST_"
+
+
+class SettingsError(IngestError):
+    """A setting has a value the service cannot run with."""
+
+    code = "bad_setting"
+
+
+@attrs.frozen
+class Settings:
+    """The service's configuration. Every field maps to `PARTNER_INGEST_<FIELD NAME>`."""
+
+    host: str = "127.0.0.1"
+    """Address `serve` listens on."""
+    port: int = 8000
+    """Port `serve` listens on."""
+    database_url: str = "sqlite:///partner-ingest.db"
+    """`sqlite:///relative.db`, `sqlite:////absolute.db`, or `postgresql://...`."""
+    redis_url: str | None = None
+    """When set, rate limits are shared by every instance through Redis."""
+    secrets_file: str | None = None
+    """Where the embedded default keeps generated secrets (default: beside the SQLite file)."""
+    key_hash_secret: str | None = attrs.field(default=None, repr=False)
+    """Server secret for API key hashes (HMAC-SHA256); required with PostgreSQL."""
+    vault_keys: str | None = attrs.field(default=None, repr=False)
+    """Fernet keys for partner credentials, newest first, comma separated."""
+    max_body_bytes: int = 512 * 1024 * 1024
+    """Largest feed body accepted at all (after gzip decompression)."""
+    max_sync_bytes: int = 16 * 1024 * 1024
+    """Largest feed processed synchronously; larger feeds must be sent as jobs."""
+    rate_limit_per_minute: int = 60
+    """Requests per minute per API key, unless the partner has its own limit."""
+    auth_failures_per_minute: int = 10
+    """Failed authentications per minute per client address before it is blocked."""
+    block_seconds: float = 60.0
+    """First block of a client that failed authentication too often; doubles for repeat offenders."""
+    max_block_seconds: float = 3600.0
+    trusted_proxies: str = ""
+    """CIDR networks whose X-Forwarded-For is believed (comma separated)."""
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 5
+    worker_poll_seconds: float = 1.0
+    scheduler_poll_seconds: float = 5.0
+    in_process_worker: bool = True
+    """`serve` runs a worker in-process (the embedded default)."""
+    in_process_scheduler: bool = True
+    """`serve` runs the scheduler in-process (the embedded default)."""
+    fetch_allow_networks: str = ""
+    """CIDR networks partner endpoints may resolve to although not public (tests: 127.0.0.0/8)."""
+    fetch_timeout_seconds: float = 30.0
+    fetch_max_bytes: int = 512 * 1024 * 1024
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 300.0
+    fetch_anomaly_per_hour: int = 60
+    """Fetches per partner per hour above which a `fetch_anomaly` is raised."""
+    log_level: str = "INFO"
+    log_format: str = "json"
+    """json (one object per line) or text."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for the embedded default."""
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file of a `sqlite:///path` URL."""
+        if not self.is_sqlite:
+            raise SettingsError(f"{PREFIX}DATABASE_URL is not a sqlite URL")
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every `PARTNER_INGEST_*` variable; SettingsError for a bad one."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        fields = {f.name: f for f in attrs.fields(cls)}
+        for name, field in fields.items():
+            raw = env.get(PREFIX + name.upper())
+            if raw is None or raw == "":
+                continue
+            values[name] = _parser_for(field.type)(name, raw)
+        unknown = sorted(k for k in env if k.startswith(PREFIX) and k[len(PREFIX) :].lower() not in fields)
+        unknown = [k for k in unknown if not k.startswith(PREFIX + "TEST_")]
+        if unknown:
+            raise SettingsError(f"unknown setting {unknown[0]} (see `partner-ingest settings` for the list)")
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field rules, each with a message naming the setting."""
+        if not (self.is_sqlite or self.database_url.startswith(("postgresql://", "postgres://"))):
+            raise SettingsError(
+                f"{PREFIX}DATABASE_URL must start with sqlite:/// or postgresql://, got {self.database_url!r}"
+            )
+        if self.is_sqlite and not str(self.sqlite_path):
+            raise SettingsError(f"{PREFIX}DATABASE_URL names no file: use sqlite:///partner-ingest.db")
+        if not self.is_sqlite and not self.key_hash_secret:
+            raise SettingsError(
+                f"{PREFIX}KEY_HASH_SECRET is required with PostgreSQL: every instance must hash API keys alike"
+            )
+        if self.max_sync_bytes > self.max_body_bytes:
+            raise SettingsError(f"{PREFIX}MAX_SYNC_BYTES cannot be larger than {PREFIX}MAX_BODY_BYTES")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError(f"{PREFIX}LOG_FORMAT must be json or text, got {self.log_format!r}")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(
+                f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+            )
+        for name in ("trusted_proxies", "fetch_allow_networks"):
+            networks(self, name)
+
+
+def networks(settings: Settings, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated CIDR setting, parsed; SettingsError naming it when malformed."""
+    text: str = getattr(settings, name)
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name.upper()} has {part!r}, which is not a CIDR network") from None
+    return tuple(out)
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name.upper()} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{PREFIX}{name.upper()} must not be negative, got {value}")
+    return value
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name.upper()} must be a number, got {raw!r}") from None
+    if not value >= 0:
+        raise SettingsError(f"{PREFIX}{name.upper()} must be a non-negative number, got {raw!r}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{PREFIX}{name.upper()} must be true or false, got {raw!r}")
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _parser_for(kind: object) -> Callable[[str, str], object]:
+    text = str(kind)
+    if text.startswith("int"):
+        return _int
+    if text.startswith("float"):
+        return _float
+    if text.startswith("bool"):
+        return _bool
+    return _str
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, description) of every setting, for `partner-ingest settings` and docs."""
+    out = []
+    defaults = Settings()
+    for field in attrs.fields(Settings):
+        default = getattr(defaults, field.name)
+        shown = "(secret)" if not field.repr else ("" if default is None else str(default))
+        out.append((PREFIX + field.name.upper(), shown, _doc(field.name)))
+    return out
+
+
+def _doc(name: str) -> str:
+    # The attribute docstrings above are the documentation; read them from the source.
+    import inspect
+
+    source = inspect.getsource(Settings)
+    marker = f"    {name}:"
+    start = source.find(marker)
+    if start < 0:
+        return ""
+    rest = source[start:].split("\n", 2)
+    if len(rest) > 1 and rest[1].strip().startswith('"""'):
+        return rest[1].strip().strip('"')
+    return ""
