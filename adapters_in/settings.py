@@ -40,6 +40,8 @@ class Settings:
     """`sqlite:///relative.db`, `sqlite:////absolute.db`, or `postgresql://...`."""
     redis_url: str | None = None
     """When set, rate limits are shared by every instance through Redis."""
+    redis_prefix: str = "partner-ingest"
+    """Prefix of every Redis key, so that deployments sharing a Redis never mix counters."""
     secrets_file: str | None = None
     """Where the embedded default keeps generated secrets (default: beside the SQLite file)."""
     key_hash_secret: str | None = attrs.field(default=None, repr=False)
@@ -122,6 +124,8 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}KEY_HASH_SECRET is required with PostgreSQL: every instance must hash API keys alike"
             )
+        if self.key_hash_secret is not None and len(self.key_hash_secret.encode()) < 32:
+            raise SettingsError(f"{PREFIX}KEY_HASH_SECRET must be at least 32 bytes long (use 32+ random characters)")
         if self.max_sync_bytes > self.max_body_bytes:
             raise SettingsError(f"{PREFIX}MAX_SYNC_BYTES cannot be larger than {PREFIX}MAX_BODY_BYTES")
         if self.log_format not in ("json", "text"):

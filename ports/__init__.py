@@ -7,7 +7,7 @@ from .clock import Clock, IdSource
 from .credentials import CredentialVault
 from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
 from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
-from .rate_limit import RateDecision, RateLimiter
+from .rate_limit import FailurePolicy, RateDecision, RateLimiter
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
@@ -26,6 +26,7 @@ __all__ = [
     "AuditLog",
     "Clock",
     "CredentialVault",
+    "FailurePolicy",
     "FeedFetcher",
     "FeedFormat",
     "FeedImportLedger",

@@ -8,7 +8,10 @@ __all__ = ["CredentialVault"]
 
 
 class CredentialVault(Protocol):
-    """Encrypts secrets before they reach storage and decrypts them only to use them."""
+    """Encrypts secrets before they reach storage and decrypts them only to use them.
+
+    Implementations never show a key or a plaintext in `repr()`, a log or an error message.
+    """
 
     def encrypt(self, plaintext: str) -> str:
         """Ciphertext token under the newest key."""
@@ -17,4 +20,4 @@ class CredentialVault(Protocol):
         """Plaintext of a token made under any configured key; ValueError when none fits."""
 
     def rotate(self, token: str) -> str:
-        """The same secret re-encrypted under the newest key."""
+        """The same secret re-encrypted under the newest key; ValueError when no key fits."""

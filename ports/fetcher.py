@@ -12,17 +12,23 @@ __all__ = ["FetchOutcome", "FetchRequest", "FetchResult", "FeedFetcher"]
 
 
 class FetchOutcome(enum.StrEnum):
-    """How a fetch ended; every outcome is audited."""
+    """How a fetch ended; every outcome is audited. Values are added, never renamed."""
 
     FETCHED = "fetched"
     NOT_MODIFIED = "not_modified"
     REFUSED_ADDRESS = "refused_address"
+    """The URL, or a redirect, leads to an address or scheme the platform never fetches."""
     TIMEOUT = "timeout"
     TOO_LARGE = "too_large"
     HTTP_ERROR = "http_error"
     BAD_CONTENT_TYPE = "bad_content_type"
     CONNECTION_ERROR = "connection_error"
     CIRCUIT_OPEN = "circuit_open"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    INVALID_RESPONSE = "invalid_response"
+    """The endpoint answered with something that is not valid HTTP (or a corrupt encoding)."""
+    INVALID_REQUEST = "invalid_request"
+    """The request itself is unusable (malformed URL or header): a configuration problem."""
 
 
 @attrs.frozen
@@ -34,12 +40,17 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     accept: tuple[str, ...] = ()
-    """Media types acceptable for the partner's format."""
+    """Media types acceptable for the partner's format (`type/*` and `*/*` allowed); empty: any."""
 
 
 @attrs.frozen
 class FetchResult:
-    """What came back. `body` is set only when outcome is FETCHED; the caller closes it."""
+    """What came back. `body` is set only when outcome is FETCHED; the caller closes it.
+
+    `host` is the host of the last URL tried (after redirects); `bytes` is the size of
+    `body` after content decoding. `detail` is for people and audit: it never holds a
+    header value, a URL path or query (either may carry a credential), or body content.
+    """
 
     outcome: FetchOutcome
     host: str

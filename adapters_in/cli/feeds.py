@@ -67,7 +67,7 @@ def run_ingest(args: argparse.Namespace) -> int:
             report = app.ingest(
                 FeedSubmission(
                     partner_id=args.partner,
-                    body=body,  # type: ignore[arg-type]
+                    body=body,
                     format=_format_of(args),
                     version=args.version,
                     dry_run=args.dry_run,

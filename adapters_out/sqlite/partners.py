@@ -93,7 +93,7 @@ class SqlitePartnerRepository:
         return [_partner(row) for row in self._conn.execute(f"SELECT {_PARTNER} FROM partner ORDER BY id")]
 
 
-_KEY = "id, role, partner_id, secret_hash, created_at, expires_at, revoked_at, last_used_at, label"
+_KEY = "id, role, partner_id, secret_hash, created_at, expires_at, revoked_at, last_used_at, label, replaces"
 
 
 def _key(row: Sequence[Any]) -> ApiKey:
@@ -107,6 +107,7 @@ def _key(row: Sequence[Any]) -> ApiKey:
         revoked_at=opt_dt(row[6]),
         last_used_at=opt_dt(row[7]),
         label=row[8],
+        replaces=row[9],
     )
 
 
@@ -120,7 +121,7 @@ class SqliteApiKeyRepository:
         """Store a new key record."""
         try:
             self._conn.execute(
-                f"INSERT INTO partner_api_keys ({_KEY}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO partner_api_keys ({_KEY}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.id,
                     str(key.role),
@@ -131,6 +132,7 @@ class SqliteApiKeyRepository:
                     opt_ts(key.revoked_at),
                     opt_ts(key.last_used_at),
                     key.label,
+                    key.replaces,
                 ),
             )
         except sqlite3.IntegrityError as error:

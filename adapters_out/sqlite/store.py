@@ -138,8 +138,6 @@ class SqliteUnitOfWork:
         self.api_keys = SqliteApiKeyRepository(conn)
         self.schedules = SqliteScheduleRepository(conn)
         self.audit = SqliteAuditLog(conn)
-        self.durable = False
-        """Commit with synchronous=FULL (set by use cases that promise durability, e.g. job submission)."""
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:
@@ -155,13 +153,13 @@ class SqliteUnitOfWork:
     ) -> None:
         self.rollback()
 
-    def commit(self) -> None:
-        """Make every change durable, atomically."""
+    def commit(self, *, durable: bool = False) -> None:
+        """Make every change permanent, atomically; `durable` commits with synchronous=FULL."""
         if self.read_only:
             self.rollback()
             raise PermissionError("a read-only unit of work cannot commit changes")
         if self.conn.in_transaction:
-            if self.durable:
+            if durable:
                 durable_commit(self.conn)
             else:
                 self.conn.execute("COMMIT")

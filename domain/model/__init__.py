@@ -3,7 +3,20 @@
 Pure: the standard library and attrs only; no I/O, no clock, no adapters.
 """
 
-from .api_keys import ApiKey, KeyRole
+from .api_keys import (
+    ApiKey,
+    IssuedKey,
+    KeyRole,
+    ParsedKey,
+    Principal,
+    hash_secret,
+    key_prefix,
+    masked_key,
+    new_api_key,
+    parse_api_key,
+    secrets_match,
+    validate_server_secret,
+)
 from .audit import AuditAction, AuditEntry, AuditQuery, Outcome
 from .contract import example_product, item_schema, json_schema
 from .errors import (
@@ -38,6 +51,9 @@ __all__ = [
     "CONTRACT_VERSION",
     "PRODUCT_COLUMNS",
     "ApiKey",
+    "IssuedKey",
+    "ParsedKey",
+    "Principal",
     "AuditAction",
     "AuditEntry",
     "AuditQuery",
@@ -76,6 +92,13 @@ __all__ = [
     "ValidationPolicy",
     "contract_for",
     "example_product",
+    "hash_secret",
+    "key_prefix",
+    "masked_key",
+    "new_api_key",
+    "parse_api_key",
+    "secrets_match",
+    "validate_server_secret",
     "item_schema",
     "json_schema",
     "retry_delay",

@@ -1,18 +1,51 @@
 """Use cases: what the platform does with feeds. Each takes ports as constructor
 arguments and nothing else, so any adapter (or any fake) can drive it."""
 
+from .access_errors import (
+    AccessError,
+    ClientBlocked,
+    Forbidden,
+    KeyRateLimited,
+    TooManyRequests,
+    Unauthenticated,
+)
+from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from .describe_contract import DescribeContract
-from .ingest_feed import FeedSubmission, IngestFeed, PolicyOverrideDenied, resolve_format
+from .ingest_feed import FeedSubmission, IngestFeed, PolicyOverrideDenied, effective_policy, resolve_format
+from .jobs import JobNotDeadError, JobOutcome, JobResult, ProcessNextJob, QueryJobs, SubmitFeedJob
+from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
 from .pipeline import FeedOutcome, run_feed
 from .validate_feed import ValidateFeed
 
 __all__ = [
+    "AccessError",
+    "AccessGuard",
+    "AccessLimits",
+    "ClientBlocked",
+    "CreatedKey",
     "DescribeContract",
     "FeedOutcome",
     "FeedSubmission",
+    "Forbidden",
+    "Granted",
     "IngestFeed",
+    "JobNotDeadError",
+    "JobOutcome",
+    "JobResult",
+    "KeyRateLimited",
+    "KeyRequestError",
+    "KeyStatus",
+    "KeySummary",
+    "ManageKeys",
     "PolicyOverrideDenied",
+    "ProcessNextJob",
+    "QueryJobs",
+    "SubmitFeedJob",
+    "TooManyRequests",
+    "Unauthenticated",
     "ValidateFeed",
+    "client_bucket",
+    "effective_policy",
     "resolve_format",
     "run_feed",
 ]

@@ -30,7 +30,7 @@ from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 from .pipeline import FeedOutcome, HashingReader, run_feed
 
-__all__ = ["FeedSubmission", "IngestFeed", "PolicyOverrideDenied", "resolve_format"]
+__all__ = ["FeedSubmission", "IngestFeed", "PolicyOverrideDenied", "effective_policy", "resolve_format"]
 
 
 class PolicyOverrideDenied(IngestError):
@@ -70,6 +70,15 @@ def resolve_format(formats: FormatRegistry, partner: Partner, submission: FeedSu
         name = formats.name_for_media_type(submission.media_type)
     version = submission.version if submission.version is not None else partner.default_version
     return formats.get(name or partner.default_format, version)
+
+
+def effective_policy(partner: Partner, requested: ValidationPolicy | None) -> ValidationPolicy:
+    """The partner's policy, or the one the request asks for where the partner allows it."""
+    if requested is None or requested == partner.policy:
+        return partner.policy
+    if not partner.allow_policy_override:
+        raise PolicyOverrideDenied(f"partner {partner.id!r} may not choose its own validation policy")
+    return requested
 
 
 class IngestFeed:
@@ -140,7 +149,7 @@ class IngestFeed:
         if partner is None or not partner.active:
             raise NotFoundError("partner", submission.partner_id)
         fmt = resolve_format(self._formats, partner, submission)
-        policy = self._policy(partner, submission)
+        policy = effective_policy(partner, submission.policy)
         validator = ItemValidator(
             contract_for(fmt.version),
             policy.mode,
@@ -149,8 +158,9 @@ class IngestFeed:
             limits=self._limits,
         )
         received_at = self._clock.now()
-        body = HashingReader(submission.body)
-        stream = io.BufferedReader(body, buffer_size=1 << 20)
+        # The body is hashed while it streams, unless the caller hashed it already.
+        hashing = None if submission.content_hash else HashingReader(submission.body)
+        stream: BinaryIO = submission.body if hashing is None else io.BufferedReader(hashing, 1 << 20)
         outcome = run_feed(
             fmt,
             stream,
@@ -163,7 +173,7 @@ class IngestFeed:
         )
         report = self._report(submission, fmt, outcome)
         if report.applied and not report.dry_run:
-            content_hash = submission.content_hash or body.hexdigest()
+            content_hash = submission.content_hash or (hashing.hexdigest() if hashing else "")
             self.record(uow, submission, report, received_at=received_at, content_hash=content_hash)
         return report
 
@@ -234,12 +244,6 @@ class IngestFeed:
         )
         uow.audit.append_many(entries)
 
-    def _policy(self, partner: Partner, submission: FeedSubmission) -> ValidationPolicy:
-        if submission.policy is None or submission.policy == partner.policy:
-            return partner.policy
-        if not partner.allow_policy_override:
-            raise PolicyOverrideDenied(f"partner {partner.id!r} may not choose its own validation policy")
-        return submission.policy
 
     def _report(self, submission: FeedSubmission, fmt: FeedFormat, outcome: FeedOutcome) -> IngestReport:
         return IngestReport(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import tomllib
 from pathlib import Path
 
@@ -13,9 +14,15 @@ PORTIONS = ("domain", "ports", "adapters_in", "adapters_out", "plugins")
 
 
 def test_top_level_folders_are_not_importable_under_their_own_names() -> None:
+    # `import domain` must fail, so no module is ever loaded under two names. (tests/
+    # is on the path for shared helpers, so `plugins` may find tests/plugins: a
+    # folder of tests, not the code folder, which is what matters.)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("domain")
     for name in PORTIONS:
-        with pytest.raises(ModuleNotFoundError):
-            importlib.import_module(name)
+        spec = importlib.util.find_spec(name)
+        locations = [] if spec is None else [Path(p).resolve() for p in spec.submodule_search_locations or []]
+        assert ROOT / name not in locations, f"the code folder {name}/ is importable as a top-level package"
 
 
 def test_every_code_folder_is_a_listed_package_with_py_typed() -> None:

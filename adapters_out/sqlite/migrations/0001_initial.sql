@@ -55,6 +55,7 @@ CREATE TABLE partner_api_keys (
     expires_at   TEXT,
     revoked_at   TEXT,
     last_used_at TEXT,
+    replaces     TEXT,                                           -- the key this one rotated out
     CHECK ((role = 'admin') = (partner_id IS NULL))
 );
 CREATE INDEX partner_api_keys_partner ON partner_api_keys (partner_id);

@@ -1,0 +1,87 @@
+"""Why a request may not proceed: the answers of `AccessGuard` (ADR 0003, ADR 0006).
+
+`AccessGuard.decide` returns one of these as a value (and `require` raises it).
+The HTTP layer maps them in one place:
+
+- `Unauthenticated`  -> 401, `WWW-Authenticate: Bearer`
+- `Forbidden`        -> 403
+- `TooManyRequests`  -> 429, `Retry-After: ceil(retry_after)`; a `KeyRateLimited` also
+  carries the key's `RateDecision` for the RateLimit fields.
+
+Each carries only what is safe to send back: never whether a key id exists.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from partner_ingest.domain.model.api_keys import Principal
+from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.ports.rate_limit import RateDecision
+
+__all__ = [
+    "AccessError",
+    "ClientBlocked",
+    "Forbidden",
+    "KeyRateLimited",
+    "TooManyRequests",
+    "Unauthenticated",
+]
+
+UNAUTHENTICATED_MESSAGE: Final = "a valid API key is required"
+
+
+class AccessError(IngestError):
+    """Root of the access answers: the request stops here."""
+
+    code = "access_denied"
+
+
+class Unauthenticated(AccessError):
+    """No valid key. Missing, malformed, unknown, revoked and expired look exactly alike."""
+
+    code = "unauthenticated"
+
+    def __init__(self) -> None:
+        super().__init__(UNAUTHENTICATED_MESSAGE)
+
+
+class Forbidden(AccessError):
+    """A valid key that may not do this (a partner key on an admin route)."""
+
+    code = "forbidden"
+
+    def __init__(self, principal: Principal, rate: RateDecision) -> None:
+        super().__init__("this key may not use this operation")
+        self.principal = principal
+        self.rate = rate
+
+
+class TooManyRequests(AccessError):
+    """Slow down: come back after `retry_after` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ClientBlocked(TooManyRequests):
+    """Too many failed authentications from this client address; it is blocked for a while."""
+
+    code = "too_many_failed_attempts"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many failed authentication attempts from this address", retry_after)
+
+
+class KeyRateLimited(TooManyRequests):
+    """A valid key over its own per-minute quota."""
+
+    code = "rate_limited"
+
+    def __init__(self, principal: Principal, rate: RateDecision) -> None:
+        super().__init__(f"rate limit of {rate.limit} requests per minute exceeded", rate.retry_after)
+        self.principal = principal
+        self.rate = rate

@@ -1,0 +1,301 @@
+"""Use case: decide whether one request may proceed, from the API key it presents (S1, S3).
+
+The order of the checks is the security design (ADR 0003, 0006, 0015):
+
+1. A blocked client address is refused before anything else: no hashing, no lookup.
+2. A key that does not parse (missing, wrong prefix, wrong length, bad checksum) is
+   refused without a database lookup.
+3. The secret is hashed *before* the lookup, and compared with a dummy hash when the
+   id is unknown, so unknown, wrong-secret, revoked and expired keys cost the same
+   work and get the same answer (401, same message).
+4. Every failed authentication counts against the client address, never against the
+   presented key's quota (an attacker must not be able to exhaust a victim's quota by
+   presenting its id). Past the failed-authentication limit, the address is blocked,
+   doubling for repeat offenders.
+5. A valid key spends its own per-minute quota (the partner's override, or the default).
+6. A valid key of the wrong role is 403: a partner key on an admin route, or an admin
+   key on a partner route (an admin key belongs to no partner to act as).
+
+Every refusal is appended to the standalone audit log (outside any ingest
+transaction, so it survives whatever the request does next), with the client
+address and the key id when the key parsed, never the presented text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta
+from typing import Final
+
+import attrs
+
+from partner_ingest.domain.model.api_keys import (
+    ApiKey,
+    KeyRole,
+    ParsedKey,
+    Principal,
+    hash_secret,
+    parse_api_key,
+    secrets_match,
+    validate_server_secret,
+)
+from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
+from partner_ingest.domain.model.partner import Partner
+from partner_ingest.ports.clock import Clock
+from partner_ingest.ports.rate_limit import RateDecision, RateLimiter
+from partner_ingest.ports.repositories import AuditLog
+from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
+
+from .access_errors import (
+    AccessError,
+    ClientBlocked,
+    Forbidden,
+    KeyRateLimited,
+    Unauthenticated,
+)
+
+__all__ = ["AccessGuard", "AccessLimits", "Granted", "client_bucket"]
+
+WINDOW_SECONDS: Final = 60.0
+"""Every limit here is per minute, like `Partner.rate_limit_per_minute`."""
+
+# Compared against when the key id is unknown, so that path does the same work.
+_DUMMY_HASH: Final = bytes(32)
+
+
+_positive_int = attrs.validators.gt(0)
+_positive_float = attrs.validators.gt(0.0)
+
+
+@attrs.frozen
+class AccessLimits:
+    """The guard's numbers (ADR 0003). Defaults suit a public ingest endpoint."""
+
+    per_key_per_minute: int = attrs.field(default=60, validator=_positive_int)
+    """A partner key's quota unless `Partner.rate_limit_per_minute` says otherwise."""
+    admin_per_minute: int = attrs.field(default=60, validator=_positive_int)
+    failed_auth_per_minute: int = attrs.field(default=10, validator=_positive_int)
+    """Failed authentications allowed per client address per minute before it is blocked."""
+    block_base_seconds: float = attrs.field(default=60.0, validator=_positive_float)
+    block_max_seconds: float = attrs.field(default=3600.0, validator=_positive_float)
+    block_forget_seconds: float = attrs.field(default=86400.0, validator=_positive_float)
+    """A block that ended longer ago than this no longer doubles the next one."""
+    touch_interval_seconds: float = attrs.field(default=60.0, validator=_positive_float)
+    """`last_used_at` is written at most this often per key: a write per request would put
+    a database write (and, on SQLite, the single writer lock) on every ingest call, to
+    learn nothing a minute's precision does not tell."""
+    ipv6_prefix: int = attrs.field(default=64, validator=[attrs.validators.ge(1), attrs.validators.le(128)])
+    """IPv6 clients are counted per network of this size: one host usually owns a whole /64
+    and could otherwise rotate addresses to escape the failed-authentication limit."""
+
+
+@attrs.frozen
+class Granted:
+    """The request may proceed as `principal`; `rate` feeds the RateLimit response fields."""
+
+    principal: Principal
+    rate: RateDecision
+
+
+def client_bucket(client: str, ipv6_prefix: int = 64) -> str:
+    """The address failed authentications are counted against: an IPv4 address as is, an
+    IPv6 one as its /64 network (IPv4-mapped IPv6 as the IPv4 address), anything else
+    (a unix socket path, a test name) as given, cut to a sane length."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:128]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
+    return str(address)
+
+
+class AccessGuard:
+    """Authenticate an API key, apply the rate limits, check the role; audit every refusal.
+
+    `failures` counts failed authentications and holds the blocks: give it a limiter that
+    fails CLOSED. `quotas` counts each valid key's requests: it may fail OPEN (its
+    decisions then say `degraded`). In one process both can be the same limiter.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        audit: AuditLog,
+        clock: Clock,
+        failures: RateLimiter,
+        *,
+        server_secret: bytes,
+        quotas: RateLimiter | None = None,
+        limits: AccessLimits | None = None,
+    ) -> None:
+        self._uow = uow
+        self._audit = audit
+        self._clock = clock
+        self._failures = failures
+        self._quotas = quotas if quotas is not None else failures
+        self._server_secret = validate_server_secret(server_secret)
+        self._limits = limits or AccessLimits()
+
+    def require(self, presented: str | None, client: str, *, role: KeyRole | None = None) -> Granted:
+        """`decide`, raising the refusal (for callers that map exceptions in one place)."""
+        outcome = self.decide(presented, client, role=role)
+        if isinstance(outcome, AccessError):
+            raise outcome
+        return outcome
+
+    def decide(
+        self, presented: str | None, client: str, *, role: KeyRole | None = None
+    ) -> Granted | AccessError:
+        """May this request proceed? `presented` is the key text as sent (None when absent),
+        `client` the caller's network address, `role` the kind of key the route needs:
+        ADMIN for admin routes, PARTNER for partner routes (which act as the key's
+        partner), None for any valid key."""
+        needs = str(role) if role is not None else "any"
+        bucket = client_bucket(client, self._limits.ipv6_prefix)
+        parsed = parse_api_key(presented)  # pure, no lookup: even a blocked client's audit names the key id
+        blocked = self._failures.blocked_for(_block_key(bucket))
+        if blocked > 0:
+            details: dict[str, AuditDetail] = {"reason": "blocked", "blocked_for": blocked, "needs": needs}
+            self._record(AuditAction.AUTH_THROTTLED, client, parsed, details)
+            return ClientBlocked(blocked)
+        if parsed is None:
+            malformed = "malformed" if presented else "missing"
+            details = {"reason": malformed, "length": len(presented or ""), "needs": needs}
+            return self._failed(bucket, client, None, None, details)
+
+        presented_hash = hash_secret(parsed.secret, self._server_secret)
+        now = self._clock.now()
+        partner: Partner | None = None
+        with self._uow(read_only=True) as uow:
+            key = uow.api_keys.get(parsed.key_id)
+            matches = secrets_match(presented_hash, key.secret_hash if key is not None else _DUMMY_HASH)
+            if key is not None and matches and key.usable_at(now) and key.partner_id is not None:
+                partner = uow.partners.get(key.partner_id)
+        refusal = _refusal(parsed, key, matches, partner, now)
+        if refusal is not None or key is None:
+            details = {"reason": refusal or "unknown_key", "needs": needs}
+            return self._failed(bucket, client, parsed, key, details)
+
+        principal = Principal(role=key.role, partner_id=key.partner_id, key_id=key.id)
+        rate = self._quotas.hit(_quota_key(key.id), self._quota(key, partner), WINDOW_SECONDS)
+        if not rate.allowed:
+            details = {**_rate_details(rate), "needs": needs}
+            self._record(AuditAction.RATE_LIMITED, client, parsed, details, principal)
+            return KeyRateLimited(principal, rate)
+        if role is not None and principal.role is not role:
+            # `admin.denied` covers both mismatches (S3's action); `reason` tells them apart.
+            details = {"reason": f"not_{role}", "needs": needs}
+            self._record(AuditAction.ADMIN_DENIED, client, parsed, details, principal)
+            return Forbidden(principal, rate)
+        self._touch(key, now)
+        return Granted(principal, rate)
+
+    def _failed(
+        self,
+        bucket: str,
+        client: str,
+        parsed: ParsedKey | None,
+        key: ApiKey | None,
+        details: dict[str, AuditDetail],
+    ) -> Unauthenticated | ClientBlocked:
+        """Count a failed authentication against the client address; block it past the limit."""
+        limits = self._limits
+        counted = self._failures.hit(_failure_key(bucket), limits.failed_auth_per_minute, WINDOW_SECONDS)
+        blocked = 0.0
+        if not counted.allowed:
+            blocked = self._failures.block(
+                _block_key(bucket),
+                limits.block_base_seconds,
+                limits.block_max_seconds,
+                limits.block_forget_seconds,
+            )
+        partner_id = key.partner_id if key is not None else None
+        if blocked > 0:
+            details = {**details, "blocked_for": blocked}
+            self._record(AuditAction.AUTH_THROTTLED, client, parsed, details, partner_id=partner_id)
+            return ClientBlocked(blocked)
+        self._record(AuditAction.AUTH_FAILED, client, parsed, details, partner_id=partner_id)
+        return Unauthenticated()
+
+    def _quota(self, key: ApiKey, partner: Partner | None) -> int:
+        if key.role is KeyRole.ADMIN:
+            return self._limits.admin_per_minute
+        if partner is not None and partner.rate_limit_per_minute is not None:
+            return partner.rate_limit_per_minute
+        return self._limits.per_key_per_minute
+
+    def _touch(self, key: ApiKey, now: datetime) -> None:
+        interval = timedelta(seconds=self._limits.touch_interval_seconds)
+        if key.last_used_at is not None and now - key.last_used_at < interval:
+            return
+        # Two instances may both write within the same minute; the later write wins, harmlessly.
+        with self._uow() as uow:
+            uow.api_keys.touch(key.id, now)
+            uow.commit()
+
+    def _record(
+        self,
+        action: AuditAction,
+        client: str,
+        parsed: ParsedKey | None,
+        details: dict[str, AuditDetail],
+        principal: Principal | None = None,
+        *,
+        partner_id: str | None = None,
+    ) -> None:
+        """Append one refusal to the audit log: never the presented text, only what parsed."""
+        if parsed is not None:
+            details = {"key_id": parsed.key_id, "key_prefix": parsed.prefix, **details}
+        self._audit.append(
+            AuditEntry(
+                at=self._clock.now(),
+                action=action,
+                outcome=Outcome.DENIED,
+                actor=principal.actor if principal is not None else "anonymous",
+                partner_id=principal.partner_id if principal is not None else partner_id,
+                client=client,
+                details=details,
+            )
+        )
+
+
+# Limiter keys. Failures and blocks are per client address; quotas per key id, so a
+# failed attempt naming a victim's key id never touches the victim's quota.
+def _failure_key(bucket: str) -> str:
+    return f"auth-fail:{bucket}"
+
+
+def _block_key(bucket: str) -> str:
+    return f"auth-block:{bucket}"
+
+
+def _quota_key(key_id: str) -> str:
+    return f"key:{key_id}"
+
+
+def _rate_details(rate: RateDecision) -> dict[str, AuditDetail]:
+    return {"limit": rate.limit, "retry_after": round(rate.retry_after, 3), "degraded": rate.degraded}
+
+
+def _refusal(
+    parsed: ParsedKey, key: ApiKey | None, matches: bool, partner: Partner | None, now: datetime
+) -> str | None:
+    """Why a well-formed key is refused (for the audit only: the caller answers alike), or None."""
+    if key is None:
+        return "unknown_key"
+    if not matches:
+        return "wrong_secret"
+    # The prefix is not covered by the hash: a partner could rewrite `pcik_` as `pcia_` and
+    # recompute the public checksum. The stored role is the only one that counts.
+    if parsed.role is not key.role:
+        return "wrong_role_prefix"
+    if key.revoked_at is not None and key.revoked_at <= now:
+        return "revoked"
+    if not key.usable_at(now):
+        return "expired"
+    if key.role is KeyRole.PARTNER and (partner is None or not partner.active):
+        return "partner_inactive"
+    return None

@@ -1,0 +1,285 @@
+"""Use cases of the job queue: submit a feed as a job, process the next job, look jobs up.
+
+A job, once accepted, is never lost and never applied twice:
+- submission commits the job and its body durably before the caller answers 202;
+- processing claims the job under a lease with a fresh token, and writes the
+  products, the ledger entry, the audit entries and the job's completion in
+  ONE unit of work, committed only while that token still holds the lease: a
+  worker that lost its lease (slept, was killed) changes nothing;
+- a crash rolls the whole feed back; after the lease expires another worker
+  takes the job again;
+- identical content from the same partner is recognized by hash (the ingest
+  answers with the earlier report) and not applied twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import BinaryIO
+
+import attrs
+
+from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
+from partner_ingest.domain.model.errors import IngestError, NotFoundError
+from partner_ingest.domain.model.jobs import Job, JobStatus, Lease, retry_delay
+from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.ports.clock import Clock, IdSource
+from partner_ingest.ports.formats import FormatRegistry
+from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
+
+from .ingest_feed import FeedSubmission, IngestFeed, effective_policy, resolve_format
+
+__all__ = ["JobOutcome", "JobResult", "ProcessNextJob", "QueryJobs", "SubmitFeedJob"]
+
+
+class SubmitFeedJob:
+    """Accept a feed now, process it later: the job and its body are stored durably."""
+
+    def __init__(
+        self, uow: UnitOfWorkFactory, formats: FormatRegistry, clock: Clock, ids: IdSource, *, max_attempts: int = 5
+    ) -> None:
+        self._uow = uow
+        self._formats = formats
+        self._clock = clock
+        self._ids = ids
+        self._max_attempts = max_attempts
+
+    def __call__(self, submission: FeedSubmission, *, body_bytes: int, content_hash: str) -> Job:
+        """The stored job (or the one already submitted under the same Idempotency-Key).
+
+        Everything that can be refused without reading the feed is refused here,
+        before anything is stored: unknown partner, format or version, a policy
+        override the partner may not make.
+        """
+        with self._uow() as uow:
+            partner = uow.partners.get(submission.partner_id)
+            if partner is None or not partner.active:
+                raise NotFoundError("partner", submission.partner_id)
+            fmt = resolve_format(self._formats, partner, submission)
+            policy = effective_policy(partner, submission.policy)
+            if submission.idempotency_key is not None:
+                earlier = uow.jobs.by_idempotency_key(partner.id, submission.idempotency_key)
+                if earlier is not None:
+                    return earlier
+            now = self._clock.now()
+            job = Job(
+                id=self._ids.new_id("job"),
+                partner_id=partner.id,
+                format=fmt.name,
+                version=fmt.version,
+                status=JobStatus.QUEUED,
+                created_at=now,
+                available_at=now,
+                content_hash=content_hash,
+                body_bytes=body_bytes,
+                max_attempts=self._max_attempts,
+                policy=None if policy == partner.policy else policy,
+                idempotency_key=submission.idempotency_key,
+                source=submission.source,
+            )
+            uow.jobs.add(job, submission.body)
+            uow.audit.append(
+                AuditEntry(
+                    at=now,
+                    action=AuditAction.JOB_SUBMITTED,
+                    outcome=Outcome.SUCCESS,
+                    actor=partner.id,
+                    partner_id=partner.id,
+                    client=submission.client,
+                    details={"job_id": job.id, "format": job.format, "version": job.version, "bytes": body_bytes, "source": job.source},
+                )
+            )
+            uow.commit(durable=True)
+            return job
+
+
+class JobOutcome(enum.StrEnum):
+    """What happened to a claimed job."""
+
+    SUCCEEDED = "succeeded"
+    """Processed (the feed itself may have been rejected: see the report)."""
+    RETRYING = "retrying"
+    DEAD = "dead"
+    LEASE_LOST = "lease_lost"
+    """Another worker holds the job now; nothing this worker did was kept."""
+
+
+@attrs.frozen
+class JobResult:
+    """One processed job."""
+
+    job: Job
+    outcome: JobOutcome
+    report: IngestReport | None = None
+    error: str | None = None
+
+
+class ProcessNextJob:
+    """Claim the next available job and process it under its lease: exactly once."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        ingest: IngestFeed,
+        clock: Clock,
+        ids: IdSource,
+        *,
+        lease_seconds: float = 60.0,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 600.0,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._uow = uow
+        self._ingest = ingest
+        self._clock = clock
+        self._ids = ids
+        self.lease_for = timedelta(seconds=lease_seconds)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._jitter = jitter
+
+    def claim(self) -> tuple[Job, Lease] | None:
+        """Take the next job under a fresh lease token (its own short transaction)."""
+        token = self._ids.new_id("lease")
+        now = self._clock.now()
+        with self._uow() as uow:
+            job = uow.jobs.claim(now, self.lease_for, token)
+            uow.commit()
+        if job is None:
+            return None
+        return job, Lease(job.id, token, now + self.lease_for)
+
+    def __call__(self) -> JobResult | None:
+        """Process one job, or return None when none is available."""
+        claimed = self.claim()
+        if claimed is None:
+            return None
+        return self.process(*claimed)
+
+    def process(self, job: Job, lease: Lease) -> JobResult:
+        """Ingest a claimed job's feed and finish the job, all or nothing."""
+        try:
+            return self._apply(job, lease)
+        except IngestError as error:
+            # The feed can never be processed as submitted (partner gone, format
+            # removed, policy no longer allowed): retrying would not help.
+            return self._fail(job, lease, f"{error.code}: {error}", permanent=True)
+        except Exception as error:  # noqa: BLE001 - any other failure is retried with backoff
+            return self._fail(job, lease, f"{type(error).__name__}: {error}", permanent=False)
+
+    def extend(self, lease: Lease) -> bool:
+        """Push the lease further while a long feed runs (called by the worker's heartbeat)."""
+        with self._uow() as uow:
+            held = uow.jobs.extend(lease, self._clock.now() + self.lease_for)
+            uow.commit()
+        return held
+
+    def _apply(self, job: Job, lease: Lease) -> JobResult:
+        ingest = self._ingest
+        with self._uow() as uow:
+            body: BinaryIO = uow.jobs.open_body(job.id)
+            try:
+                submission = FeedSubmission(
+                    partner_id=job.partner_id,
+                    body=body,
+                    format=job.format,
+                    version=job.version,
+                    policy=job.policy,
+                    content_hash=job.content_hash,
+                    job_id=job.id,
+                    source=job.source,
+                )
+                report = ingest.earlier_report(uow, submission) or ingest.apply(uow, submission)
+            finally:
+                body.close()
+            if report.applied:
+                if not uow.jobs.complete(lease, report, self._clock.now()):
+                    uow.rollback()
+                    return JobResult(job, JobOutcome.LEASE_LOST)
+                uow.commit()
+                return JobResult(job, JobOutcome.SUCCEEDED, report)
+            uow.rollback()
+        # A rejected feed is a processed job: record the rejection, finish the job.
+        with self._uow() as uow:
+            if not uow.jobs.complete(lease, report, self._clock.now()):
+                uow.rollback()
+                return JobResult(job, JobOutcome.LEASE_LOST)
+            ingest.record(uow, submission, report, content_hash=job.content_hash)
+            uow.commit()
+        return JobResult(job, JobOutcome.SUCCEEDED, report)
+
+    def _fail(self, job: Job, lease: Lease, error: str, *, permanent: bool) -> JobResult:
+        now = self._clock.now()
+        dead = permanent or job.attempts >= job.max_attempts
+        retry_at = None
+        if not dead:
+            delay = retry_delay(job.attempts, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter())
+            retry_at = now + delay
+        with self._uow() as uow:
+            if not uow.jobs.fail(lease, error[:2000], retry_at, now):
+                uow.rollback()
+                return JobResult(job, JobOutcome.LEASE_LOST, error=error)
+            uow.audit.append(
+                AuditEntry(
+                    at=now,
+                    action=AuditAction.JOB_DEAD if dead else AuditAction.JOB_FAILED,
+                    outcome=Outcome.FAILED,
+                    actor="system",
+                    partner_id=job.partner_id,
+                    details={"job_id": job.id, "attempt": job.attempts, "error": error[:500]},
+                )
+            )
+            uow.commit()
+        return JobResult(job, JobOutcome.DEAD if dead else JobOutcome.RETRYING, error=error)
+
+
+class QueryJobs:
+    """Jobs as partners and admins see them; a partner sees only its own."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def get(self, job_id: str, *, partner_id: str | None) -> Job:
+        """One job; NotFoundError also for another partner's job (404, not 403)."""
+        with self._uow(read_only=True) as uow:
+            job = uow.jobs.get(job_id)
+        if job is None or (partner_id is not None and job.partner_id != partner_id):
+            raise NotFoundError("job", job_id)
+        return job
+
+    def recent(self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50) -> list[Job]:
+        """Most recent first."""
+        with self._uow(read_only=True) as uow:
+            return uow.jobs.recent(partner_id=partner_id, status=status, limit=limit)
+
+    def retry(self, job_id: str, *, actor: str) -> Job:
+        """Admin: requeue a dead job; ConflictError-like NotFoundError when it is not dead."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            if not uow.jobs.retry(job_id, now):
+                job = uow.jobs.get(job_id)
+                if job is None:
+                    raise NotFoundError("job", job_id)
+                raise JobNotDeadError(f"job {job_id} is {job.status}, only dead jobs can be retried")
+            uow.audit.append(
+                AuditEntry(now, AuditAction.ADMIN_ACTION, Outcome.SUCCESS, actor, details={"retried_job": job_id})
+            )
+            job = uow.jobs.get(job_id)
+            uow.commit()
+        assert job is not None
+        return job
+
+    def queue_depth(self) -> dict[str, int]:
+        """Jobs per status (metrics)."""
+        with self._uow(read_only=True) as uow:
+            return {str(k): v for k, v in uow.jobs.status_counts().items()}
+
+
+class JobNotDeadError(IngestError):
+    """Only a dead job can be retried by hand."""
+
+    code = "job_not_dead"
