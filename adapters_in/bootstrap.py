@@ -18,15 +18,28 @@ from typing import BinaryIO
 import attrs
 
 from partner_ingest.adapters_out.crypto import FernetVault
+from partner_ingest.adapters_out.fetcher import (
+    AddressPolicy,
+    CircuitBreakerFetcher,
+    FetchLimits,
+    HttpFeedFetcher,
+)
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
+from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
+from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
+from partner_ingest.domain.use_cases.manage_partners import ManagePartners
+from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, RotateCredentials
+from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
+from partner_ingest.domain.use_cases.query_audit import QueryAudit
+from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
@@ -40,9 +53,17 @@ from partner_ingest.ports import (
 from partner_ingest.ports.rate_limit import FailurePolicy
 
 from .secrets_file import ServiceSecrets, load_or_create
-from .settings import Settings
+from .settings import Settings, networks
 
-__all__ = ["Application", "build", "in_memory", "validate_against_contract", "wire"]
+__all__ = ["Application", "Readiness", "build", "in_memory", "validate_against_contract", "wire"]
+
+
+@attrs.frozen
+class Readiness:
+    """Can this instance serve requests now? `checks` says what was looked at (for /readyz)."""
+
+    ready: bool
+    checks: dict[str, str]
 
 
 @attrs.frozen
@@ -61,6 +82,21 @@ class Application:
     validate: ValidateFeed
     guard: AccessGuard
     keys: ManageKeys
+    # --- jobs and scheduled pulls (issue 5) ---
+    submit_job: SubmitFeedJob
+    process_next_job: ProcessNextJob
+    jobs: QueryJobs
+    fetcher: CircuitBreakerFetcher
+    pull_feeds: PullDueFeeds
+    schedules: ManageSchedules
+    rotate_credentials: RotateCredentials
+    # --- HTTP delivery (issue 4): admin use cases, a partner's own reads, readiness ---
+    partners: ManagePartners
+    audit_trail: QueryAudit
+    imports: ReadImports
+    products: ReadProducts
+    ready: Callable[[], Readiness]
+    """Database reachable and schema current (never raises)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -80,6 +116,7 @@ def wire(
     settings: Settings | None = None,
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
     close: Callable[[], None] = lambda: None,
+    ready: Callable[[], Readiness] | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults."""
     settings = settings or Settings()
@@ -95,6 +132,24 @@ def wire(
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,
     )
+    ingest = IngestFeed(uow, formats, clock, ids, limits=limits)
+    vault = FernetVault(secrets_.vault_keys)
+    submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
+    fetcher = CircuitBreakerFetcher(
+        HttpFeedFetcher(
+            policy=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
+            limits=FetchLimits(
+                total_timeout=settings.fetch_timeout_seconds,
+                read_timeout=min(30.0, settings.fetch_timeout_seconds),
+                max_bytes=settings.fetch_max_bytes,
+                max_decoded_bytes=settings.fetch_max_bytes,
+            ),
+            clock=clock,
+        ),
+        clock,
+        settings.breaker_failures,
+        settings.breaker_reset_seconds,
+    )
     return Application(
         uow=uow,
         audit=audit,
@@ -102,8 +157,8 @@ def wire(
         clock=clock,
         ids=ids,
         limits=limits,
-        vault=FernetVault(secrets_.vault_keys),
-        ingest=IngestFeed(uow, formats, clock, ids, limits=limits),
+        vault=vault,
+        ingest=ingest,
         describe_contract=DescribeContract(formats),
         validate=ValidateFeed(formats, limits=limits),
         guard=AccessGuard(
@@ -116,14 +171,65 @@ def wire(
             limits=access,
         ),
         keys=ManageKeys(uow, clock, server_secret=secrets_.key_hash_secret, random_bytes=random_bytes),
+        submit_job=submit_job,
+        process_next_job=ProcessNextJob(uow, ingest, clock, ids, lease_seconds=settings.job_lease_seconds),
+        jobs=QueryJobs(uow, clock),
+        fetcher=fetcher,
+        pull_feeds=PullDueFeeds(
+            uow,
+            audit,
+            fetcher,
+            vault,
+            submit_job,
+            formats,
+            clock,
+            anomaly=AnomalyRule(per_hour=settings.fetch_anomaly_per_hour),
+        ),
+        schedules=ManageSchedules(uow, formats, clock, ids),
+        rotate_credentials=RotateCredentials(uow, vault, clock),
+        # --- HTTP delivery (issue 4) ---
+        partners=ManagePartners(uow, clock, vault, formats),
+        audit_trail=QueryAudit(audit),
+        imports=ReadImports(uow),
+        products=ReadProducts(uow),
+        ready=ready or _store_ready(uow),
         settings=settings,
         close=close,
     )
 
 
+def _store_ready(
+    uow: UnitOfWorkFactory, schema: Callable[[], str | None] = lambda: None
+) -> Callable[[], Readiness]:
+    """A readiness check: a read-only unit of work answers, and `schema` finds nothing wrong."""
+
+    def ready() -> Readiness:
+        try:
+            with uow(read_only=True) as work:
+                work.api_keys.count()
+            problem = schema()
+        except Exception as error:
+            return Readiness(False, {"database": f"unreachable ({type(error).__name__})"})
+        if problem is not None:
+            return Readiness(False, {"database": "reachable", "schema": problem})
+        return Readiness(True, {"database": "reachable", "schema": "current"})
+
+    return ready
+
+
+def _sqlite_schema(store: SqliteStore) -> Callable[[], str | None]:
+    newest = max((m.version for m in available_migrations()), default=0)
+
+    def check() -> str | None:
+        current = store.schema_version()
+        return None if current == newest else f"at migration {current}, this release needs {newest}"
+
+    return check
+
+
 def _secrets(settings: Settings) -> ServiceSecrets:
     if settings.key_hash_secret and settings.vault_keys:
-        return ServiceSecrets(settings.key_hash_secret.encode(), tuple(settings.vault_keys.split(",")))
+        return ServiceSecrets(settings.key_hash_secret.encode(), _vault_keys(settings.vault_keys))
     path = (
         Path(settings.secrets_file)
         if settings.secrets_file
@@ -132,8 +238,12 @@ def _secrets(settings: Settings) -> ServiceSecrets:
     stored = load_or_create(path)
     return ServiceSecrets(
         settings.key_hash_secret.encode() if settings.key_hash_secret else stored.key_hash_secret,
-        tuple(settings.vault_keys.split(",")) if settings.vault_keys else stored.vault_keys,
+        _vault_keys(settings.vault_keys) if settings.vault_keys else stored.vault_keys,
     )
+
+
+def _vault_keys(text: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in text.split(",") if key.strip())
 
 
 def build(settings: Settings) -> Application:
@@ -145,6 +255,7 @@ def build(settings: Settings) -> Application:
         closers.append(store.close)
         uow: UnitOfWorkFactory = store.unit_of_work
         audit: AuditLog = store.audit_log
+        ready = _store_ready(uow, _sqlite_schema(store))  # issue 4: /readyz checks migrations too
     else:
         from partner_ingest.adapters_out.postgres.store import (  # type: ignore[import-not-found]
             PostgresStore,
@@ -153,6 +264,7 @@ def build(settings: Settings) -> Application:
         pg = PostgresStore(settings.database_url)
         closers.append(pg.close)
         uow, audit = pg.unit_of_work, pg.audit_log
+        ready = _store_ready(uow)  # issue 4
     failures: RateLimiter = InProcessRateLimiter(clock)
     quotas: RateLimiter | None = None
     if settings.redis_url:
@@ -178,6 +290,7 @@ def build(settings: Settings) -> Application:
         secrets_=_secrets(settings),
         settings=settings,
         close=close,
+        ready=ready,
     )
 
 

@@ -125,7 +125,9 @@ class Settings:
                 f"{PREFIX}KEY_HASH_SECRET is required with PostgreSQL: every instance must hash API keys alike"
             )
         if self.key_hash_secret is not None and len(self.key_hash_secret.encode()) < 32:
-            raise SettingsError(f"{PREFIX}KEY_HASH_SECRET must be at least 32 bytes long (use 32+ random characters)")
+            raise SettingsError(
+                f"{PREFIX}KEY_HASH_SECRET must be at least 32 bytes long (use 32+ random characters)"
+            )
         if self.max_sync_bytes > self.max_body_bytes:
             raise SettingsError(f"{PREFIX}MAX_SYNC_BYTES cannot be larger than {PREFIX}MAX_BODY_BYTES")
         if self.log_format not in ("json", "text"):

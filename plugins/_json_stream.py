@@ -183,7 +183,9 @@ class _Reader:
 
     def fail(self, message: str, code: ErrorCode = ErrorCode.MALFORMED) -> MalformedFeedError:
         """A feed error located at the cursor."""
-        return MalformedFeedError(code, f"{message} (at byte {self.base + self.pos})", Location(offset=self.base + self.pos))
+        return MalformedFeedError(
+            code, f"{message} (at byte {self.base + self.pos})", Location(offset=self.base + self.pos)
+        )
 
     def item(self) -> object:
         """Decode the array item at the cursor (an object, normally) and move past it.
@@ -197,7 +199,8 @@ class _Reader:
         start = self.pos
         limit = self.limits.max_item_bytes
         search = start
-        for _ in range(_MAX_CANDIDATES):
+        tries = 0
+        while tries < _MAX_CANDIDATES:
             found = _ITEM_END.search(self.buf, search)
             if found is None:
                 if len(self.buf) - start > limit:
@@ -211,6 +214,7 @@ class _Reader:
             end = found.start() + 1
             if end - start > limit:
                 break
+            tries += 1
             try:
                 value = self.decoder.decode(self.buf[start:end])
             except _Truncated:
@@ -256,13 +260,15 @@ class _Reader:
             search = end + 1
             if search - start > limit:
                 break
+            tries += 1  # every candidate counts: braces inside strings must not make this quadratic
             if balance and self.buf.count(first, start, search) != self.buf.count(closer, start, search):
                 continue
-            tries += 1
             try:
                 value = self.decoder.decode(self.buf[start:search])
             except _Truncated:
                 continue
+            except MalformedFeedError:
+                break  # a brace inside a string misled the count: the exact path decides
             self.pos = search
             return value
         return self._exact(start)

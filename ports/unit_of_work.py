@@ -52,13 +52,9 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
-    def commit(self, *, durable: bool = False) -> None:
-        """Make every change of this unit of work permanent, atomically.
-
-        `durable`: the commit must also survive a power loss, because something
-        was promised on it (a job answered with 202). Stores that always commit
-        that way ignore it.
-        """
+    def commit(self) -> None:
+        """Make every change of this unit of work durable (it survives a crash, and for the
+        real stores a power loss), atomically."""
 
     def rollback(self) -> None:
         """Discard every change of this unit of work."""

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.use_cases import FeedSubmission
 
-from .. import bootstrap
-from ..settings import Settings
 from ._output import ProgressReader, print_report
 
 __all__ = ["register"]
@@ -32,7 +32,8 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     ingest.set_defaults(command=run_ingest)
 
     validate = commands.add_parser(
-        "validate", help="validate a feed file against the contract, exactly as the server would (no database)"
+        "validate",
+        help="validate a feed file against the contract, exactly as the server would (no database)",
     )
     validate.add_argument("file", type=Path, help="the feed file, or - for standard input")
     _format_arguments(validate)
@@ -101,5 +102,3 @@ def run_example(args: argparse.Namespace) -> int:
             return 0
     print(f"partner-ingest: no example for {args.format} v{args.version}", file=sys.stderr)
     return 2
-
-

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from partner_ingest.domain.model.errors import IngestError
 
-from . import feeds, operations
+from . import background, feeds, operations
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "EXIT_FAILURE", "main"]
 
@@ -25,7 +25,7 @@ EXIT_INTERRUPTED = 130
 
 Command = Callable[[argparse.Namespace], int]
 
-GROUPS = (feeds, operations)
+GROUPS = (feeds, operations, background)
 """Modules with a `register(subparsers)` function; each sets `command` on its parsers."""
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import bootstrap
-from ..settings import Settings, describe_settings
+from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.settings import Settings, describe_settings
 
 __all__ = ["register"]
 
@@ -17,6 +17,12 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     migrate.set_defaults(command=run_migrate)
     settings = commands.add_parser("settings", help="list every PARTNER_INGEST_* setting with its default")
     settings.set_defaults(command=run_settings)
+    credentials = commands.add_parser("credentials", help="partner fetch credentials")
+    actions = credentials.add_subparsers(title="actions", metavar="ACTION", required=True)
+    rotate = actions.add_parser(
+        "rotate", help="re-encrypt every stored credential under the newest vault key (after adding a key)"
+    )
+    rotate.set_defaults(command=run_rotate_credentials)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -32,4 +38,15 @@ def run_settings(args: argparse.Namespace) -> int:
     """Every setting, its default and what it does."""
     for name, default, doc in describe_settings():
         print(f"{name}={default}\n    {doc}")
+    return 0
+
+
+def run_rotate_credentials(args: argparse.Namespace) -> int:
+    """Re-encrypt partner credentials under the newest key of PARTNER_INGEST_VAULT_KEYS."""
+    app = bootstrap.build(Settings.from_env())
+    try:
+        count = app.rotate_credentials(actor="system:cli")
+    finally:
+        app.close()
+    print(f"re-encrypted the credentials of {count} partner(s) under the newest key")
     return 0

@@ -145,8 +145,8 @@ class InMemoryUnitOfWork:
         finally:
             self._lock.release()
 
-    def commit(self, *, durable: bool = False) -> None:
-        """Keep every change made in this unit of work (memory has no power to lose)."""
+    def commit(self) -> None:
+        """Keep every change made in this unit of work."""
         if self.read_only:
             self._undo.undo()
             raise PermissionError("a read-only unit of work cannot commit changes")

@@ -22,7 +22,7 @@ from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.errors import IngestError
 
 from .audit import SqliteAuditLog
-from .connection import connect, durable_commit
+from .connection import connect
 from .jobs import SqliteJobRepository
 from .ledger import SqliteFeedImportLedger
 from .migrate import current_version, migrate
@@ -153,16 +153,13 @@ class SqliteUnitOfWork:
     ) -> None:
         self.rollback()
 
-    def commit(self, *, durable: bool = False) -> None:
-        """Make every change permanent, atomically; `durable` commits with synchronous=FULL."""
+    def commit(self) -> None:
+        """Make every change durable, atomically."""
         if self.read_only:
             self.rollback()
             raise PermissionError("a read-only unit of work cannot commit changes")
         if self.conn.in_transaction:
-            if durable:
-                durable_commit(self.conn)
-            else:
-                self.conn.execute("COMMIT")
+            self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
         """Discard every change not committed."""

@@ -244,7 +244,6 @@ class IngestFeed:
         )
         uow.audit.append_many(entries)
 
-
     def _report(self, submission: FeedSubmission, fmt: FeedFormat, outcome: FeedOutcome) -> IngestReport:
         return IngestReport(
             feed_id=self._ids.new_id("feed"),

@@ -39,7 +39,13 @@ class SubmitFeedJob:
     """Accept a feed now, process it later: the job and its body are stored durably."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, formats: FormatRegistry, clock: Clock, ids: IdSource, *, max_attempts: int = 5
+        self,
+        uow: UnitOfWorkFactory,
+        formats: FormatRegistry,
+        clock: Clock,
+        ids: IdSource,
+        *,
+        max_attempts: int = 5,
     ) -> None:
         self._uow = uow
         self._formats = formats
@@ -89,10 +95,16 @@ class SubmitFeedJob:
                     actor=partner.id,
                     partner_id=partner.id,
                     client=submission.client,
-                    details={"job_id": job.id, "format": job.format, "version": job.version, "bytes": body_bytes, "source": job.source},
+                    details={
+                        "job_id": job.id,
+                        "format": job.format,
+                        "version": job.version,
+                        "bytes": body_bytes,
+                        "source": job.source,
+                    },
                 )
             )
-            uow.commit(durable=True)
+            uow.commit()  # durable: the caller answers 202 on it
             return job
 
 
@@ -167,7 +179,7 @@ class ProcessNextJob:
             # The feed can never be processed as submitted (partner gone, format
             # removed, policy no longer allowed): retrying would not help.
             return self._fail(job, lease, f"{error.code}: {error}", permanent=True)
-        except Exception as error:  # noqa: BLE001 - any other failure is retried with backoff
+        except Exception as error:
             return self._fail(job, lease, f"{type(error).__name__}: {error}", permanent=False)
 
     def extend(self, lease: Lease) -> bool:
@@ -216,7 +228,9 @@ class ProcessNextJob:
         dead = permanent or job.attempts >= job.max_attempts
         retry_at = None
         if not dead:
-            delay = retry_delay(job.attempts, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter())
+            delay = retry_delay(
+                job.attempts, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter()
+            )
             retry_at = now + delay
         with self._uow() as uow:
             if not uow.jobs.fail(lease, error[:2000], retry_at, now):
@@ -251,7 +265,9 @@ class QueryJobs:
             raise NotFoundError("job", job_id)
         return job
 
-    def recent(self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50) -> list[Job]:
+    def recent(
+        self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50
+    ) -> list[Job]:
         """Most recent first."""
         with self._uow(read_only=True) as uow:
             return uow.jobs.recent(partner_id=partner_id, status=status, limit=limit)
@@ -266,7 +282,9 @@ class QueryJobs:
                     raise NotFoundError("job", job_id)
                 raise JobNotDeadError(f"job {job_id} is {job.status}, only dead jobs can be retried")
             uow.audit.append(
-                AuditEntry(now, AuditAction.ADMIN_ACTION, Outcome.SUCCESS, actor, details={"retried_job": job_id})
+                AuditEntry(
+                    now, AuditAction.ADMIN_ACTION, Outcome.SUCCESS, actor, details={"retried_job": job_id}
+                )
             )
             job = uow.jobs.get(job_id)
             uow.commit()

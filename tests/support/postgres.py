@@ -25,7 +25,7 @@ def postgres_store() -> Iterator[Any]:
     """A PostgreSQL store in a fresh schema, dropped afterwards."""
     url = postgres_url()
     try:
-        from partner_ingest.adapters_out.postgres.store import PostgresStore  # noqa: PLC0415
+        from partner_ingest.adapters_out.postgres.store import PostgresStore
     except ImportError as error:  # the adapter lands with issue 6
         pytest.skip(f"the PostgreSQL adapter is not available: {error}")
     store = PostgresStore.for_tests(url)

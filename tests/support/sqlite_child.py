@@ -75,9 +75,17 @@ def hammer(db: str, partner: str, rounds: int) -> None:
         try:
             for r in range(rounds):
                 feed = b"".join(lines(20, tag=f"-{thread}-{r}"))
-                app.ingest(FeedSubmission(partner_id=partner, body=io.BytesIO(feed), format="jsonl", version=1))
+                app.ingest(
+                    FeedSubmission(partner_id=partner, body=io.BytesIO(feed), format="jsonl", version=1)
+                )
                 store.audit_log.append(
-                    AuditEntry(app.clock.now(), AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous", client=f"t{thread}")
+                    AuditEntry(
+                        app.clock.now(),
+                        AuditAction.AUTH_FAILED,
+                        Outcome.DENIED,
+                        "anonymous",
+                        client=f"t{thread}",
+                    )
                 )
                 done.append(1)
         except BaseException as error:

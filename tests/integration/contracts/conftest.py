@@ -36,7 +36,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnder
         yield sqlite
         sqlite.close()
     else:
-        from support.postgres import postgres_store  # noqa: PLC0415
+        from support.postgres import postgres_store
 
         with postgres_store() as pg:
             yield pg

@@ -101,10 +101,14 @@ def test_changes_without_commit_are_rolled_back(seeded):
 
 
 def test_an_exception_inside_rolls_everything_back(seeded):
-    with pytest.raises(RuntimeError), seeded.unit_of_work() as uow:
-        uow.products.upsert([product("A").to_row()])
-        uow.audit.append(AuditEntry(T0, AuditAction.FEED_INGESTED, Outcome.SUCCESS, "acme"))
-        raise RuntimeError("boom")
+    def fail_half_way() -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row()])
+            uow.audit.append(AuditEntry(T0, AuditAction.FEED_INGESTED, Outcome.SUCCESS, "acme"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_half_way()
     with seeded.unit_of_work() as uow:
         assert uow.products.count("acme") == 0
         assert uow.audit.query(AuditQuery()) == []
@@ -201,7 +205,9 @@ def test_feed_sku_register_reports_repeats_across_batches_and_within_one(seeded)
 # --- ledger -----------------------------------------------------------------------
 
 
-def _import(feed_id: str, *, at: datetime, status: ImportStatus = ImportStatus.APPLIED, key: str | None = None):
+def _import(
+    feed_id: str, *, at: datetime, status: ImportStatus = ImportStatus.APPLIED, key: str | None = None
+):
     return FeedImport(
         id=feed_id,
         partner_id="acme",
@@ -397,7 +403,9 @@ def test_api_keys_store_hashes_revoke_and_touch(seeded):
 
 def test_due_schedules_are_claimed_once_until_released(seeded):
     def schedule(sid: str, minutes: int, **kw: object) -> Schedule:
-        return Schedule(id=sid, partner_id="acme", next_run_at=T0 + timedelta(minutes=minutes), interval_seconds=300, **kw)
+        return Schedule(
+            id=sid, partner_id="acme", next_run_at=T0 + timedelta(minutes=minutes), interval_seconds=300, **kw
+        )
 
     with seeded.unit_of_work() as uow:
         uow.schedules.add(schedule("s1", 0))
@@ -426,10 +434,27 @@ def test_due_schedules_are_claimed_once_until_released(seeded):
 
 def test_audit_is_queryable_by_time_partner_action_and_outcome(seeded):
     entries = [
-        AuditEntry(T0, AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous", client="10.0.0.1", details={"key_id": "abc"}),
-        AuditEntry(T0 + timedelta(minutes=1), AuditAction.FEED_INGESTED, Outcome.SUCCESS, "acme", partner_id="acme"),
-        AuditEntry(T0 + timedelta(minutes=2), AuditAction.ITEM_REJECTED, Outcome.REJECTED, "acme", partner_id="acme"),
-        AuditEntry(T0 + timedelta(minutes=3), AuditAction.FEED_INGESTED, Outcome.SUCCESS, "globex", partner_id="globex"),
+        AuditEntry(
+            T0,
+            AuditAction.AUTH_FAILED,
+            Outcome.DENIED,
+            "anonymous",
+            client="10.0.0.1",
+            details={"key_id": "abc"},
+        ),
+        AuditEntry(
+            T0 + timedelta(minutes=1), AuditAction.FEED_INGESTED, Outcome.SUCCESS, "acme", partner_id="acme"
+        ),
+        AuditEntry(
+            T0 + timedelta(minutes=2), AuditAction.ITEM_REJECTED, Outcome.REJECTED, "acme", partner_id="acme"
+        ),
+        AuditEntry(
+            T0 + timedelta(minutes=3),
+            AuditAction.FEED_INGESTED,
+            Outcome.SUCCESS,
+            "globex",
+            partner_id="globex",
+        ),
     ]
     seeded.audit_log.append(entries[0])
     with seeded.unit_of_work() as uow:
@@ -439,7 +464,12 @@ def test_audit_is_queryable_by_time_partner_action_and_outcome(seeded):
     def actions(**query: object) -> list[str]:
         return [str(e.action) + ":" + e.actor for e in seeded.audit_log.query(AuditQuery(**query))]
 
-    assert actions() == ["feed.ingested:globex", "feed.item_rejected:acme", "feed.ingested:acme", "auth.failed:anonymous"]
+    assert actions() == [
+        "feed.ingested:globex",
+        "feed.item_rejected:acme",
+        "feed.ingested:acme",
+        "auth.failed:anonymous",
+    ]
     assert actions(partner_id="acme") == ["feed.item_rejected:acme", "feed.ingested:acme"]
     assert actions(action=AuditAction.FEED_INGESTED) == ["feed.ingested:globex", "feed.ingested:acme"]
     assert actions(outcome=Outcome.DENIED) == ["auth.failed:anonymous"]

@@ -31,7 +31,9 @@ def test_every_audit_filter_has_an_index(tmp_path):
     for column in ("at", "partner_id", "action", "outcome"):
         plan = " ".join(
             str(row[-1])
-            for row in conn.execute(f"EXPLAIN QUERY PLAN SELECT id FROM partner_ingest_audit WHERE {column} = ?", ("x",))
+            for row in conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT id FROM partner_ingest_audit WHERE {column} = ?", ("x",)
+            )
         )
         assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (column, plan)
     store.close()
@@ -40,6 +42,6 @@ def test_every_audit_filter_has_an_index(tmp_path):
 def test_the_standalone_audit_log_refuses_to_run_inside_a_unit_of_work(tmp_path):
     store = SqliteStore(tmp_path / "a.db")
     entry = AuditEntry(datetime(2026, 1, 1, tzinfo=UTC), AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous")
-    with store.unit_of_work(), pytest.raises(RuntimeError, match="uow.audit"):
+    with store.unit_of_work(), pytest.raises(RuntimeError, match=r"uow\.audit"):
         store.audit_log.append(entry)
     store.close()

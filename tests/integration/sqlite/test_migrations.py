@@ -32,7 +32,9 @@ def test_every_migration_is_applied_once_and_recorded(tmp_path):
 def test_a_database_from_a_newer_release_is_refused_with_a_clear_message(tmp_path):
     conn = connect(tmp_path / "m.db")
     migrate(conn)
-    conn.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', '2030-01-01T00:00:00.000000Z')")
+    conn.execute(
+        "INSERT INTO schema_migrations VALUES (999, 'from_the_future', '2030-01-01T00:00:00.000000Z')"
+    )
     with pytest.raises(SchemaTooNewError, match="version 999, newer than this release knows"):
         SqliteStore(tmp_path / "m.db")
 
@@ -64,11 +66,19 @@ def test_upgrading_a_first_migration_database_with_data_loses_nothing(tmp_path):
             id="acme", name="Acme", created_at=datetime(2026, 1, 1, tzinfo=UTC)
         )
         mug = uow.products.get("acme", "A-1")
-        assert mug is not None and mug.price == Product(
-            partner_id="acme", sku="A-1", name="Mug", price=mug.price, currency="EUR", quantity=3
-        ).price
+        assert (
+            mug is not None
+            and mug.price
+            == Product(
+                partner_id="acme", sku="A-1", name="Mug", price=mug.price, currency="EUR", quantity=3
+            ).price
+        )
         assert len(store.audit_log.query(AuditQuery())) == 1
-        uow.schedules.add(Schedule(id="s1", partner_id="acme", next_run_at=datetime(2026, 1, 2, tzinfo=UTC), interval_seconds=60))
+        uow.schedules.add(
+            Schedule(
+                id="s1", partner_id="acme", next_run_at=datetime(2026, 1, 2, tzinfo=UTC), interval_seconds=60
+            )
+        )
         uow.commit()
     assert current_version(store.connection()) == available_migrations()[-1].version
     store.close()

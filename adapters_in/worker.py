@@ -1,0 +1,121 @@
+"""The worker: claims jobs and processes them, one at a time, until told to stop.
+
+Run as its own process (`partner-ingest worker`, several at once if wanted) or
+as a thread inside `serve` on the embedded default. While a feed runs, a
+heartbeat extends the job's lease, so a long feed is not taken over by another
+worker; a worker that dies stops the heartbeat, its lease expires, and the job
+is claimed again. SIGTERM lets the current job finish and takes no new one.
+
+`process_next_job_once(app)` processes exactly one job synchronously, with no
+thread and no sleep: the helper deterministic tests use (T1, ADR 0012).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Final
+
+from partner_ingest.domain.model.jobs import Job, Lease
+from partner_ingest.domain.use_cases.jobs import JobResult, ProcessNextJob
+
+from .bootstrap import Application
+
+__all__ = ["BackgroundWorker", "Worker", "process_next_job_once"]
+
+log: Final = logging.getLogger("partner_ingest.worker")
+
+
+def process_next_job_once(app: Application) -> JobResult | None:
+    """Claim and process the next available job now, in this thread; None when there is none."""
+    return app.process_next_job()
+
+
+class Worker:
+    """The claim-process loop, with a lease heartbeat per job."""
+
+    def __init__(self, process: ProcessNextJob, *, poll_seconds: float = 1.0, name: str = "worker") -> None:
+        self._process = process
+        self._poll = poll_seconds
+        self.name = name
+        self.processed = 0
+
+    def run_once(self) -> JobResult | None:
+        """Claim one job and process it under a heartbeat; None when the queue is empty."""
+        claimed = self._process.claim()
+        if claimed is None:
+            return None
+        job, lease = claimed
+        beat_stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(lease, beat_stop), name=f"{self.name}-heartbeat", daemon=True
+        )
+        beat.start()
+        try:
+            result = self._process.process(job, lease)
+        finally:
+            beat_stop.set()
+            beat.join()
+        self.processed += 1
+        _log_result(job, result)
+        return result
+
+    def run(self, stop: threading.Event) -> None:
+        """Process jobs until `stop` is set; sleep `poll_seconds` when there is nothing to do."""
+        log.info("worker started", extra={"worker": self.name})
+        while not stop.is_set():
+            try:
+                result = self.run_once()
+            except Exception:  # the loop must outlive a database hiccup; the job's lease covers it
+                log.exception("worker could not claim or finish a job; retrying", extra={"worker": self.name})
+                stop.wait(self._poll)
+                continue
+            if result is None:
+                stop.wait(self._poll)
+        log.info("worker stopped", extra={"worker": self.name, "processed": self.processed})
+
+    def _heartbeat(self, lease: Lease, stop: threading.Event) -> None:
+        interval = max(self._process.lease_for.total_seconds() / 3, 0.05)
+        while not stop.wait(interval):
+            try:
+                if not self._process.extend(lease):
+                    return  # finished or taken over: nothing left to extend
+            except Exception:
+                log.debug("lease heartbeat could not write; will try again", extra={"job_id": lease.job_id})
+
+
+class BackgroundWorker:
+    """A `Worker` in a daemon thread, for `serve` (the embedded default)."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start processing in the background."""
+        self._thread = threading.Thread(
+            target=self._worker.run, args=(self._stop,), name=self._worker.name, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Take no new job, let the current one finish (up to `timeout` seconds)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def _log_result(job: Job, result: JobResult) -> None:
+    report = result.report
+    log.info(
+        "job processed",
+        extra={
+            "job_id": job.id,
+            "partner_id": job.partner_id,
+            "outcome": str(result.outcome),
+            "attempt": job.attempts,
+            "status": None if report is None else str(report.status),
+            "error": result.error,
+        },
+    )

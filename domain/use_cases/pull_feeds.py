@@ -1,0 +1,293 @@
+"""Use case: pull due partner feeds from the partners' own endpoints and submit them as jobs (S4).
+
+For each due schedule (claimed, so no other scheduler acts on it meanwhile):
+decrypt the partner's stored credentials only to build the request, fetch
+through the `FeedFetcher` port (address checks, timeouts, size cap, circuit
+breaker), audit the fetch (host, status, bytes, duration, outcome; never a
+header), and submit the body as a job unless it did not change (conditional
+GET, or the same content hash as last time). A partner fetched far more often
+than allowed or than usual raises a `fetch_anomaly` audit entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import BinaryIO, Final
+
+import attrs
+
+from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, AuditQuery, Outcome
+from partner_ingest.domain.model.cron import InvalidScheduleError, next_run
+from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.domain.model.partner import Partner
+from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.ports.clock import Clock
+from partner_ingest.ports.credentials import CredentialVault
+from partner_ingest.ports.fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
+from partner_ingest.ports.formats import FormatRegistry
+from partner_ingest.ports.repositories import AuditLog
+from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
+
+from .ingest_feed import FeedSubmission
+from .jobs import SubmitFeedJob
+
+__all__ = ["PullDueFeeds", "PullResult"]
+
+_CHUNK: Final = 1 << 20
+UNCHANGED: Final = "unchanged"
+NO_ENDPOINT: Final = "no_endpoint"
+BAD_SCHEDULE: Final = "bad_schedule"
+
+
+@attrs.frozen
+class PullResult:
+    """What one due schedule came to."""
+
+    schedule_id: str
+    partner_id: str
+    outcome: str
+    """A FetchOutcome, or `unchanged`, `no_endpoint`, `bad_schedule`."""
+    job_id: str | None = None
+    anomaly: bool = False
+    duration_seconds: float = 0.0
+
+
+@attrs.frozen
+class AnomalyRule:
+    """When fetches of one partner look wrong: above `per_hour`, or `factor` times its usual hourly rate."""
+
+    per_hour: int = 60
+    factor: float = 5.0
+    min_fetches: int = 5
+    """Below this many fetches in an hour nothing is anomalous, whatever the usual rate."""
+
+
+class PullDueFeeds:
+    """One scheduler pass: every due schedule fetched once, by this scheduler only."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        audit: AuditLog,
+        fetcher: FeedFetcher,
+        vault: CredentialVault,
+        submit: SubmitFeedJob,
+        formats: FormatRegistry,
+        clock: Clock,
+        *,
+        hold_seconds: float = 900.0,
+        batch: int = 20,
+        anomaly: AnomalyRule | None = None,
+    ) -> None:
+        self._uow = uow
+        self._audit = audit
+        self._fetcher = fetcher
+        self._vault = vault
+        self._submit = submit
+        self._formats = formats
+        self._clock = clock
+        self._hold = timedelta(seconds=hold_seconds)
+        self._batch = batch
+        self._anomaly = anomaly or AnomalyRule()
+
+    def __call__(self) -> list[PullResult]:
+        """Claim the due schedules and pull each; returns what happened to each."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            due = uow.schedules.claim_due(now, now + self._hold, self._batch)
+            uow.commit()
+        return [self._pull(schedule) for schedule in due]
+
+    def _pull(self, schedule: Schedule) -> PullResult:
+        now = self._clock.now()
+        with self._uow(read_only=True) as uow:
+            partner = uow.partners.get(schedule.partner_id)
+        if partner is None or not partner.active or not partner.endpoint:
+            self._audit_skip(schedule, NO_ENDPOINT, now)
+            self._reschedule(schedule, now)
+            return PullResult(schedule.id, schedule.partner_id, NO_ENDPOINT)
+        try:
+            fmt = self._formats.get(
+                schedule.format or partner.default_format, schedule.version or partner.default_version
+            )
+            request = FetchRequest(
+                url=partner.endpoint,
+                headers=self._headers(partner),
+                etag=schedule.etag,
+                last_modified=schedule.last_modified,
+                accept=fmt.media_types,
+            )
+        except (IngestError, ValueError) as error:
+            # A format since removed, or credentials no key can decrypt: an operator must act.
+            self._audit_skip(schedule, f"{BAD_SCHEDULE}: {type(error).__name__}", now)
+            self._reschedule(schedule, now)
+            return PullResult(schedule.id, partner.id, BAD_SCHEDULE)
+
+        result = self._fetcher.fetch(request)
+        try:
+            anomaly = self._audit_fetch(partner, schedule, result, now)
+            job_id = None
+            outcome = str(result.outcome)
+            content_hash = schedule.last_content_hash
+            if result.outcome is FetchOutcome.FETCHED and result.body is not None:
+                content_hash = _sha256(result.body)
+                if content_hash == schedule.last_content_hash:
+                    outcome = UNCHANGED
+                else:
+                    job = self._submit(
+                        FeedSubmission(
+                            partner_id=partner.id,
+                            body=result.body,
+                            format=fmt.name,
+                            version=fmt.version,
+                            source="pull",
+                        ),
+                        body_bytes=result.bytes,
+                        content_hash=content_hash,
+                    )
+                    job_id = job.id
+        finally:
+            if result.body is not None:
+                result.body.close()
+        fetched = result.outcome in (FetchOutcome.FETCHED, FetchOutcome.NOT_MODIFIED)
+        self._reschedule(
+            schedule,
+            now,
+            etag=result.etag if fetched else schedule.etag,
+            last_modified=result.last_modified if fetched else schedule.last_modified,
+            content_hash=content_hash,
+        )
+        return PullResult(schedule.id, partner.id, outcome, job_id, anomaly, result.duration_seconds)
+
+    def _headers(self, partner: Partner) -> dict[str, str]:
+        # Decrypted here, used for this one request, never stored, logged or audited.
+        headers = {name: self._vault.decrypt(value) for name, value in partner.endpoint_headers.items()}
+        if partner.endpoint_auth:
+            headers["Authorization"] = self._vault.decrypt(partner.endpoint_auth)
+        return headers
+
+    def _reschedule(
+        self,
+        schedule: Schedule,
+        now: datetime,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        content_hash: str | None = None,
+    ) -> None:
+        try:
+            upcoming = next_run(schedule, now)
+            enabled = schedule.enabled
+        except InvalidScheduleError:
+            upcoming, enabled = now + self._hold, False  # a stored schedule that cannot run: stop it
+        done = attrs.evolve(
+            schedule,
+            next_run_at=upcoming,
+            enabled=enabled,
+            last_run_at=now,
+            etag=etag if etag is not None else schedule.etag,
+            last_modified=last_modified if last_modified is not None else schedule.last_modified,
+            last_content_hash=content_hash if content_hash is not None else schedule.last_content_hash,
+        )
+        with self._uow() as uow:
+            if uow.schedules.get(schedule.id) is not None:  # deleted meanwhile: leave it deleted
+                uow.schedules.update(done)
+            uow.commit()
+
+    def _audit_fetch(self, partner: Partner, schedule: Schedule, result: FetchResult, now: datetime) -> bool:
+        skipped = result.outcome is FetchOutcome.CIRCUIT_OPEN
+        details: dict[str, AuditDetail] = {
+            "schedule_id": schedule.id,
+            "host": result.host,
+            "status": result.status,
+            "bytes": result.bytes,
+            "duration_ms": round(result.duration_seconds * 1000),
+            "outcome": str(result.outcome),
+        }
+        if result.detail:
+            details["detail"] = result.detail[:200]
+        ok = result.outcome in (FetchOutcome.FETCHED, FetchOutcome.NOT_MODIFIED)
+        self._audit.append(
+            AuditEntry(
+                at=now,
+                action=AuditAction.FETCH_SKIPPED if skipped else AuditAction.FETCH,
+                outcome=Outcome.SKIPPED if skipped else (Outcome.SUCCESS if ok else Outcome.FAILED),
+                actor="system",
+                partner_id=partner.id,
+                details=details,
+            )
+        )
+        return self._check_anomaly(partner.id, now)
+
+    def _check_anomaly(self, partner_id: str, now: datetime) -> bool:
+        rule = self._anomaly
+        hour = self._audit.query(
+            AuditQuery(
+                since=now - timedelta(hours=1),
+                partner_id=partner_id,
+                action=AuditAction.FETCH,
+                limit=rule.per_hour * 10,
+            )
+        )
+        if len(hour) < rule.min_fetches:
+            return False
+        day = self._audit.query(
+            AuditQuery(
+                since=now - timedelta(hours=25),
+                until=now - timedelta(hours=1),
+                partner_id=partner_id,
+                action=AuditAction.FETCH,
+                limit=rule.per_hour * 24 * 10,
+            )
+        )
+        usual = len(day) / 24
+        above_cap = len(hour) > rule.per_hour
+        above_usual = usual > 0 and len(hour) > rule.factor * usual
+        if not (above_cap or above_usual):
+            return False
+        already = self._audit.query(
+            AuditQuery(
+                since=now - timedelta(hours=1),
+                partner_id=partner_id,
+                action=AuditAction.FETCH_ANOMALY,
+                limit=1,
+            )
+        )
+        if not already:  # one entry per partner and hour, not one per fetch
+            self._audit.append(
+                AuditEntry(
+                    at=now,
+                    action=AuditAction.FETCH_ANOMALY,
+                    outcome=Outcome.FAILED,
+                    actor="system",
+                    partner_id=partner_id,
+                    details={
+                        "fetches_last_hour": len(hour),
+                        "usual_per_hour": round(usual, 2),
+                        "limit_per_hour": rule.per_hour,
+                        "reason": "above limit" if above_cap else "far above usual",
+                    },
+                )
+            )
+        return True
+
+    def _audit_skip(self, schedule: Schedule, reason: str, now: datetime) -> None:
+        self._audit.append(
+            AuditEntry(
+                at=now,
+                action=AuditAction.FETCH_SKIPPED,
+                outcome=Outcome.SKIPPED,
+                actor="system",
+                partner_id=schedule.partner_id,
+                details={"schedule_id": schedule.id, "reason": reason},
+            )
+        )
+
+
+def _sha256(body: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while chunk := body.read(_CHUNK):
+        digest.update(chunk)
+    body.seek(0)
+    return digest.hexdigest()
