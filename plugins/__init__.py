@@ -4,12 +4,13 @@ registry that also loads third-party formats from the `partner_ingest` entry poi
 from partner_ingest.ports.hookspecs import hookimpl
 
 from .manager import BUILTIN_PLUGINS, build_plugin_manager, load_formats
-from .registry import DuplicateFormatError, FormatRegistry, media_type_of
+from .registry import DuplicateFormatError, FormatRegistry, InvalidFormatError, media_type_of
 
 __all__ = [
     "BUILTIN_PLUGINS",
     "DuplicateFormatError",
     "FormatRegistry",
+    "InvalidFormatError",
     "build_plugin_manager",
     "hookimpl",
     "load_formats",

@@ -20,7 +20,7 @@ import codecs
 import json
 import re
 from collections.abc import Callable, Iterator
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, Final
 
 from partner_ingest.domain.model.errors import MalformedFeedError
@@ -43,6 +43,21 @@ _UNKNOWN, _NEXT_ITEM, _ARRAY_CLOSED = 0, 1, 2
 _ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
 
 
+def _refuse_other_encodings(head: bytes) -> None:
+    """Refuse a UTF-16 or UTF-32 document up front (RFC 8259: JSON on the wire is UTF-8).
+
+    Without this a UTF-16 feed would fail as "not an object" at byte 0, which
+    sends the partner looking for a syntax error that is not there. The test is
+    RFC 4627's: a BOM, or a NUL among the first bytes (ASCII JSON never has one).
+    """
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or 0 in head[:4]:
+        raise MalformedFeedError(
+            ErrorCode.ENCODING,
+            "the feed looks like UTF-16 or UTF-32: JSON feeds must be UTF-8",
+            Location(offset=0),
+        )
+
+
 class _Truncated(Exception):
     """The slice ends before the value does."""
 
@@ -63,7 +78,12 @@ class JsonDecoder:
         def to_decimal(text: str) -> Decimal:
             if len(text) > cap:
                 raise _too_long("number", cap)
-            return Decimal(text)
+            try:
+                return Decimal(text)
+            except InvalidOperation:  # an exponent past Decimal's range (1e99999999999999999999)
+                raise MalformedFeedError(
+                    ErrorCode.NUMBER_TOO_LONG, f"the number {text!r} in the feed is out of range"
+                ) from None
 
         def to_int(text: str) -> int:
             if len(text) > cap:
@@ -187,6 +207,48 @@ class _Reader:
             code, f"{message} (at byte {self.base + self.pos})", Location(offset=self.base + self.pos)
         )
 
+    def batch(self) -> list[object] | None:
+        """Decode every complete item in the next `max_item_bytes` at once, or None.
+
+        One C-level decode of `[item, item, ...]` instead of one call per item:
+        the slice ends at an item boundary (a brace followed by `,{` or `]`), and
+        if the slice decodes as an array, its elements are exactly the items
+        (the same left-to-right reading as the document's). The window is the
+        item size cap, so no item in a batch can exceed it. Anything unusual
+        (no boundary in the window, a decode error) returns None and the
+        item-by-item path takes over, with its exact errors.
+        """
+        limit = self.limits.max_item_bytes
+        while len(self.buf) - self.pos < limit and self.more() >= 0:
+            pass
+        buf, start = self.buf, self.pos
+        window_end = min(len(buf), start + limit)
+        brace = buf.rfind(b"}", start, window_end)
+        found = None
+        for _ in range(_MAX_CANDIDATES):
+            if brace < 0:
+                return None
+            found = _ITEM_END.match(buf, brace)
+            if found is not None:
+                break
+            brace = buf.rfind(b"}", start, brace)
+        if found is None:
+            return None
+        try:
+            items = self.decoder.decode(b"[" + buf[start : brace + 1] + b"]")
+        except (_Truncated, MalformedFeedError):
+            return None
+        if not isinstance(items, list):  # pragma: no cover - an array decodes to a list
+            return None
+        after = found.end()
+        if buf[after - 1] == _CLOSE_BRACKET:
+            self.pos = after
+            self.after_item = _ARRAY_CLOSED
+        else:
+            self.pos = after - 1
+            self.after_item = _NEXT_ITEM
+        return items
+
     def item(self) -> object:
         """Decode the array item at the cursor (an object, normally) and move past it.
 
@@ -253,7 +315,7 @@ class _Reader:
                     break
                 shift = self.more()
                 if shift < 0:
-                    raise self.fail("the document ends in the middle of a value")
+                    break  # a brace in a string misled the count, or the value is cut: exact path
                 start -= shift
                 search -= shift
                 continue
@@ -297,8 +359,8 @@ class _Reader:
         while len(self.buf) - self.pos <= limit and self.more() >= 0:
             pass
         window = self.buf[self.pos : self.pos + limit + 1]
-        text = codecs.getincrementaldecoder("utf-8")().decode(window, final=False)
         try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(window, final=False)
             value, chars = self.decoder.raw_decode_prefix(text)
         except UnicodeDecodeError:
             raise self.fail("the feed is not valid UTF-8", ErrorCode.ENCODING) from None
@@ -312,8 +374,9 @@ class _Reader:
 
 def read_document_items(
     stream: BinaryIO, limits: FeedLimits, decoder: JsonDecoder
-) -> Iterator[tuple[object, int]]:
-    """Items of a `{"products": [...]}` document with the byte offset where each starts.
+) -> Iterator[tuple[object, int | None]]:
+    """Items of a `{"products": [...]}` document, with the byte offset where each starts
+    when it was read on its own (None for items decoded in a batch).
 
     Other top-level members are read and ignored (they may carry metadata), each
     within the item size cap.
@@ -321,6 +384,7 @@ def read_document_items(
     reader = _Reader(stream, limits, decoder)
     if reader.peek() < 0:
         raise reader.fail("the document is empty")
+    _refuse_other_encodings(reader.buf)
     if reader.buf.startswith(_BOM, reader.pos):
         reader.pos += len(_BOM)
     if reader.peek() != ord("{"):
@@ -363,7 +427,7 @@ def read_document_items(
         raise reader.fail("unexpected data after the document")
 
 
-def _array_items(reader: _Reader) -> Iterator[tuple[object, int]]:
+def _array_items(reader: _Reader) -> Iterator[tuple[object, int | None]]:
     reader.pos += 1  # the '['
     byte = reader.peek()
     if byte == ord("]"):
@@ -372,9 +436,15 @@ def _array_items(reader: _Reader) -> Iterator[tuple[object, int]]:
     while True:
         if byte < 0:
             raise reader.fail("the document ends inside the products array")
-        offset = reader.base + reader.pos
         reader.after_item = _UNKNOWN
-        yield reader.item(), offset
+        items = reader.batch() if byte == ord("{") else None
+        if items is not None:
+            # A batch knows no per-item offsets; the JSON Pointer locates its items.
+            for item in items:
+                yield item, None
+        else:
+            offset = reader.base + reader.pos
+            yield reader.item(), offset
         after = reader.after_item
         if after == _NEXT_ITEM:
             byte = ord("{")
@@ -414,8 +484,10 @@ def read_lines_items(
                 f"line {number} is longer than {limit} bytes",
                 Location(line=number),
             )
-        if number == 1 and line.startswith(_BOM):
-            line = line[len(_BOM) :]
+        if number == 1:
+            _refuse_other_encodings(line)
+            if line.startswith(_BOM):
+                line = line[len(_BOM) :]
         if line.isspace():
             continue
         try:

@@ -1,13 +1,14 @@
 """Built-in CSV format: a header row naming the fields, one product per row.
 
 Nested fields use dotted headers (`dimensions.width`). UTF-8, with or without
-a byte-order mark; quoting as in RFC 4180. Every value arrives as text, so the
+a byte-order mark; quoting as in RFC 4180; CRLF or LF line endings. Every value arrives as text, so the
 format is `textual`: "12.50" in a price column is a number here, even in
 strict mode. An empty cell is an absent field.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator
@@ -43,29 +44,28 @@ class CsvFeed:
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Rows as items, each with the line it starts on."""
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text, strict=True)
+        lines = _Lines(stream, limits)
+        reader = csv.reader(lines, strict=True)
         try:
-            yield from self._rows(reader, limits)
-        except UnicodeDecodeError as error:
-            line = reader.line_num + 1
-            raise MalformedFeedError(
-                ErrorCode.ENCODING,
-                f"the feed is not valid UTF-8 (near line {line}): {error.reason}",
-                Location(line=line),
-            ) from None
+            yield from self._rows(reader, lines, limits)
         except csv.Error as error:
-            code = ErrorCode.FIELD_TOO_LARGE if "field larger" in str(error) else ErrorCode.MALFORMED
             line = reader.line_num
-            raise MalformedFeedError(code, f"line {line}: {error}", Location(line=line)) from None
-        finally:
-            text.detach()
+            message = str(error)
+            code = ErrorCode.MALFORMED
+            if "field larger" in message:
+                code = ErrorCode.FIELD_TOO_LARGE
+            elif "new-line character seen in unquoted field" in message:
+                message = "a bare carriage return (CR) ends a line; use CRLF or LF line endings"
+            raise MalformedFeedError(code, f"line {line}: {message}", Location(line=line)) from None
 
-    def _rows(self, reader: Iterator[list[str]], limits: FeedLimits) -> Iterator[RawItem]:
+    def _rows(self, reader: Iterator[list[str]], lines: _Lines, limits: FeedLimits) -> Iterator[RawItem]:
         header = next(reader, None)
         if header is None:
-            return
-        line_num = reader.line_num  # type: ignore[attr-defined]
+            raise MalformedFeedError(
+                ErrorCode.MALFORMED,
+                "the feed is empty: a CSV feed starts with a header row",
+                Location(line=1),
+            )
         header = [h.strip() for h in header]
         if len(set(header)) != len(header) or "" in header:
             raise MalformedFeedError(
@@ -82,10 +82,20 @@ class CsvFeed:
             if "." in name:
                 group, member = name.split(".", 1)
                 nested.setdefault(group, []).append((member, name))
-        max_chars = limits.max_item_bytes
+        max_field = limits.max_field_chars
+        lines.next_row()
         for row in reader:
-            start = line_num + 1
-            line_num = reader.line_num  # type: ignore[attr-defined]
+            start = lines.row_start
+            if lines.row_chars > max_field:
+                # Only a row longer than the cap can hold a cell longer than the cap.
+                for position, cell in enumerate(row):
+                    if len(cell) > max_field:
+                        raise MalformedFeedError(
+                            ErrorCode.FIELD_TOO_LARGE,
+                            f"line {start}: the cell in column {position + 1} is longer than {max_field} characters",
+                            Location(line=start, column=position + 1),
+                        )
+            lines.next_row()
             if len(row) != width:
                 if not row:
                     continue  # a blank line
@@ -100,12 +110,6 @@ class CsvFeed:
                     sub = {member: item.pop(name) for member, name in members if name in item}
                     if sub:
                         item[group] = sub
-            if sum(map(len, row)) > max_chars:
-                raise MalformedFeedError(
-                    ErrorCode.ITEM_TOO_LARGE,
-                    f"line {start}: the row is larger than {max_chars} characters",
-                    Location(line=start),
-                )
             yield item, (start, columns)
 
     def locate(self, index: int, marker: object, field: str) -> Location:
@@ -135,6 +139,71 @@ class CsvFeed:
                 row.append(_cell(value))
             writer.writerow(row)
         return out.getvalue().encode("utf-8")
+
+
+class _Lines:
+    """The document's physical lines, decoded one by one for csv.reader.
+
+    Reading line by line (not through a TextIOWrapper) bounds memory, since no
+    line and no row may grow past `max_item_bytes` however the document is
+    quoted, and it lets an encoding error name its exact line and column.
+    """
+
+    def __init__(self, stream: BinaryIO, limits: FeedLimits) -> None:
+        self._readline = stream.readline
+        self._limit = limits.max_item_bytes
+        self.number = 0
+        """Physical lines read so far."""
+        self.row_start = 1
+        """Line the row being read starts on."""
+        self.row_chars = 0
+        """Characters read for that row."""
+
+    def next_row(self) -> None:
+        """The reader has a whole row: the next line starts the next one."""
+        self.row_start = self.number + 1
+        self.row_chars = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        data = self._readline(self._limit + 1)
+        if not data:
+            raise StopIteration
+        self.number += 1
+        if self.number == 1:
+            data = _first_line(data)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            column = len(data[: error.start].decode("utf-8", "replace")) + 1
+            raise MalformedFeedError(
+                ErrorCode.ENCODING,
+                f"line {self.number}, column {column}: the feed is not valid UTF-8 ({error.reason})",
+                Location(line=self.number, column=column),
+            ) from None
+        self.row_chars += len(text)
+        if len(data) > self._limit or self.row_chars > self._limit:
+            raise MalformedFeedError(
+                ErrorCode.ITEM_TOO_LARGE,
+                f"line {self.row_start}: the row is larger than {self._limit} bytes",
+                Location(line=self.row_start),
+            )
+        return text
+
+
+def _first_line(data: bytes) -> bytes:
+    """The first line without its UTF-8 byte-order mark; an error for a UTF-16/32 document."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data:
+        raise MalformedFeedError(
+            ErrorCode.ENCODING,
+            "line 1: the feed looks like UTF-16 or UTF-32 (byte-order mark or NUL bytes); CSV feeds are UTF-8",
+            Location(line=1),
+        )
+    return data
 
 
 @hookimpl

@@ -41,7 +41,7 @@ def build_plugin_manager(
     if entry_points:
         pm.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
     for plugin in plugins:
-        pm.register(plugin)
+        pm.register(plugin, name=_free_name(pm, plugin))
     pm.check_pending()
     return pm
 
@@ -55,8 +55,26 @@ def load_formats(
     """Every feed format from every plugin, in a registry that refuses duplicates."""
     pm = build_plugin_manager(plugins=plugins, entry_points=entry_points, block=block)
     registry = FormatRegistry()
+    sources = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     # Each implementation is called on its own so the registry knows which plugin
     # registered what, and can name both sides of a conflict.
     for impl in pm.hook.partner_ingest_register_formats.get_hookimpls():
-        impl.function(register=registry.registrar(impl.plugin_name))
+        label = impl.plugin_name
+        dist = sources.get(id(impl.plugin))
+        if dist is not None:
+            label = f"{label} (entry point of {dist.project_name} {dist.version})"
+        impl.function(register=registry.registrar(label))
     return registry
+
+
+def _free_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    """A readable, unused name for a plugin object: errors name plugins by it."""
+    base = getattr(plugin, "__name__", None)
+    if not isinstance(base, str):
+        kind = type(plugin)
+        base = f"{kind.__module__}.{kind.__qualname__}"
+    name, number = base, 1
+    while pm.has_plugin(name):
+        number += 1
+        name = f"{base}#{number}"
+    return name

@@ -3,12 +3,16 @@
 Read through defusedxml with DTDs, entities and external references refused
 (billion laughs, XXE), streaming: each product element is turned into an item
 and cleared as soon as it ends, so memory stays flat however long the feed.
-defusedxml accepts any nesting depth and element count, so both are capped
-here (`max_depth`, `max_item_bytes`). Every value arrives as text (`textual`).
+defusedxml accepts any nesting depth, element and text size, so all are capped
+here (`max_depth`, `max_item_bytes`, `max_field_chars`), and bytes that are
+not UTF-8 in a UTF-8 document fail as `encoding`, not as a syntax error. Every
+value arrives as text (`textual`).
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, Final
 from xml.etree.ElementTree import Element, ParseError
@@ -64,8 +68,9 @@ class XmlFeed:
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Product elements as items, with their 0-based position as the marker."""
+        guard = _GuardedStream(stream, limits.max_item_bytes)
         events = iterparse(
-            stream,
+            guard,
             events=("start", "end"),
             forbid_dtd=True,
             forbid_entities=True,
@@ -73,6 +78,7 @@ class XmlFeed:
         )
         max_depth = limits.max_depth + 2  # the catalog and product elements do not count
         max_size = limits.max_item_bytes
+        max_field = limits.max_field_chars
         depth = 0
         size = 0
         index = 0
@@ -86,8 +92,10 @@ class XmlFeed:
                             raise MalformedFeedError(
                                 ErrorCode.TOO_DEEP,
                                 f"product {index + 1} is nested deeper than {limits.max_depth} levels",
-                                Location(pointer=f"/{ROOT}/{ITEM}[{index + 1}]"),
+                                _product_at(index),
                             )
+                        if element.attrib:
+                            size += sum(len(k) + len(v) + 4 for k, v in element.attrib.items())
                     elif depth == 2:
                         if _local(element.tag) != ITEM:
                             raise MalformedFeedError(
@@ -107,18 +115,32 @@ class XmlFeed:
                 depth -= 1
                 if depth >= 2:
                     # Approximate bytes of the element: its text and both tags.
-                    size += len(element.text or "") + 2 * len(element.tag) + 5
+                    text = len(element.text or "")
+                    if text > max_field:
+                        raise MalformedFeedError(
+                            ErrorCode.FIELD_TOO_LARGE,
+                            f"product {index + 1}: <{_local(element.tag)}> holds more than {max_field} characters",
+                            _product_at(index),
+                        )
+                    size += text + 2 * len(element.tag) + 5
                     if size > max_size:
                         raise MalformedFeedError(
                             ErrorCode.ITEM_TOO_LARGE,
                             f"product {index + 1} is larger than {max_size} bytes",
-                            Location(pointer=f"/{ROOT}/{ITEM}[{index + 1}]"),
+                            _product_at(index),
                         )
                 elif depth == 1:
                     yield _element_item(element), index
                     index += 1
+                    guard.unread = 0
                     if root is not None:
                         root.clear()  # the product is done: let it go
+        except _RunTooLong:
+            raise MalformedFeedError(
+                ErrorCode.ITEM_TOO_LARGE,
+                f"product {index + 1} (or the text before it) is larger than {max_size} bytes",
+                _product_at(index),
+            ) from None
         except ParseError as error:
             line, column = error.position
             raise MalformedFeedError(
@@ -129,9 +151,9 @@ class XmlFeed:
                 ErrorCode.FORBIDDEN_MARKUP,
                 f"DTDs, entity declarations and external references are not allowed ({type(error).__name__})",
             ) from None
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, LookupError) as error:
             raise MalformedFeedError(
-                ErrorCode.ENCODING, "the feed is not valid in its declared encoding"
+                ErrorCode.ENCODING, f"the feed cannot be read in its declared encoding ({error})"
             ) from None
 
     def locate(self, index: int, marker: object, field: str) -> Location:
@@ -151,6 +173,85 @@ class XmlFeed:
             out.append(f"  </{ITEM}>")
         out.append(f"</{ROOT}>\n")
         return "\n".join(out).encode("utf-8")
+
+
+def _product_at(index: int) -> Location:
+    return Location(pointer=f"/{ROOT}/{ITEM}[{index + 1}]")
+
+
+class _RunTooLong(Exception):
+    """More bytes than an item may have were read without a product ending."""
+
+
+_XML_DECLARATION: Final = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_HEAD: Final = 256
+
+
+class _GuardedStream:
+    """The document's bytes on their way into expat, with two checks expat cannot make.
+
+    - Bounded memory: expat hands text to the tree builder only at the next tag,
+      so one huge text node (or attribute, or comment) would be held whole before
+      any size check could run. This counts the bytes read since the last product
+      ended (`unread`, reset by the parser) and stops past `max_item_bytes` plus
+      one read.
+    - A clear encoding error: expat reports bytes that are not UTF-8 as "not
+      well-formed (invalid token)", like any syntax error. A document in UTF-8
+      (declared, or by default) is decoded here too, so it fails as `encoding`,
+      with its line.
+    """
+
+    def __init__(self, stream: BinaryIO, max_item_bytes: int) -> None:
+        self._stream = stream
+        self._cap = max_item_bytes
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._started = False
+        self._lines = 1
+        self.unread = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (a little more for the first read, to see the declaration)."""
+        data = self._stream.read(size)
+        if not self._started:
+            self._started = True
+            while data and len(data) < _HEAD:
+                more = self._stream.read(_HEAD - len(data))
+                if not more:
+                    break
+                data += more
+            if _declares_utf8(data):
+                self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.unread += len(data)
+        if self.unread > self._cap + max(size, _HEAD):
+            raise _RunTooLong
+        if self._decoder is not None:
+            try:
+                self._decoder.decode(data, final=not data)
+            except UnicodeDecodeError as error:
+                chunk = error.object
+                line = self._lines + chunk.count(b"\n", 0, error.start)
+                raise MalformedFeedError(
+                    ErrorCode.ENCODING,
+                    f"line {line}: the feed is not valid UTF-8 ({error.reason})",
+                    Location(line=line),
+                ) from None
+        self._lines += data.count(b"\n")
+        return data
+
+
+def _declares_utf8(head: bytes) -> bool:
+    """Is a document starting with `head` in UTF-8 (its declaration's encoding, else the default)?"""
+    if head.startswith(codecs.BOM_UTF8):
+        return True
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head[:4].count(0):
+        return False  # UTF-16 or UTF-32: expat detects and reads those itself
+    found = _XML_DECLARATION.match(head.lstrip())
+    if found is None:
+        return True
+    try:
+        return codecs.lookup(found.group(1).decode("ascii")).name == "utf-8"
+    except LookupError:
+        return False  # expat refuses the name itself, as `encoding`
 
 
 def _element(name: str, value: object) -> str:

@@ -11,7 +11,9 @@ from partner_ingest.adapters_in.bootstrap import Application, in_memory
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
 from partner_ingest.domain.model import Partner, ValidationPolicy
 
-settings.register_profile("default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("quick", max_examples=20, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

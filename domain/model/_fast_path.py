@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from .checksums import gtin_check_digit_ok
 from .currencies import MINOR_UNITS, quantum
-from .policy import Mode
+from .policy import FeedLimits, Mode
 from .product import PRODUCT_COLUMNS
 from .rules import FeedContract, FieldRule, Kind
 
@@ -39,9 +39,10 @@ _SLOW_FIELDS: Final = frozenset({"sale_price", "sale_starts_at", "sale_ends_at"}
 
 
 class _Builder:
-    def __init__(self, mode: Mode, textual: bool) -> None:
+    def __init__(self, mode: Mode, textual: bool, max_field_chars: int) -> None:
         self.lenient = mode is Mode.LENIENT
         self.textual = textual
+        self.max_field_chars = max_field_chars
         self.lines: list[str] = []
         self.names: dict[str, object] = {"Decimal": Decimal}
 
@@ -68,9 +69,9 @@ class _Builder:
         if rule.kind is Kind.TEXT:
             tests = [f"{var}.__class__ is str"]
             shortest = max(rule.min_length or 0, 1 if self.lenient else 0)
-            if shortest or rule.max_length is not None:
-                longest = rule.max_length if rule.max_length is not None else 1 << 62
-                tests.append(f"{shortest} <= len({var}) <= {longest}")
+            # Past the feed's field cap is a feed error, which only the reference path raises.
+            longest = min(rule.max_length or self.max_field_chars, self.max_field_chars)
+            tests.append(f"{shortest} <= len({var}) <= {longest}")
             if self.lenient:
                 tests.append(f"{var}.strip() is {var}")  # nothing to strip (CPython returns self)
             if rule.forbidden_chars:
@@ -118,10 +119,16 @@ class _Builder:
 
 
 def build_fast_path(
-    contract: FeedContract, mode: Mode, *, textual: bool, partner_id: str, slow: FastPath
+    contract: FeedContract,
+    mode: Mode,
+    *,
+    textual: bool,
+    partner_id: str,
+    slow: FastPath,
+    limits: FeedLimits,
 ) -> FastPath:
-    """The generated `validate(item, index)` for one (contract, mode, source kind)."""
-    b = _Builder(mode, textual)
+    """The generated `validate(item, index)` for one (contract, mode, source kind, limits)."""
+    b = _Builder(mode, textual, limits.max_field_chars)
     b.names.update(
         SLOW=slow,
         KNOWN=contract.field_names,

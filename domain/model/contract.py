@@ -3,6 +3,12 @@
 Generated from the same `FieldRule` objects the validator compiles, so the
 document partners validate against and the server can never disagree. Rules
 JSON Schema cannot express are listed under `x-rules` and in descriptions.
+
+Patterns are written in the common subset of ECMA-262 (the JSON Schema
+dialect) and Python's `re`, and each ends in `$(?!\n)`: in ECMA-262 `$` is the
+end of the text, but Python's `re.search` (used by the `jsonschema` package
+partners are likely to run) also lets `$` match before a final newline, which
+would let "SKU-1\n" pass the schema and fail the server.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from .product import Dimensions, Product
-from .rules import CONTRACT_VERSION, FeedContract, FieldRule, Kind
+from .rules import CONTRACT_VERSION, RFC3339_DATETIME, FeedContract, FieldRule, Kind
 
 __all__ = ["UNEXPRESSED_RULES", "example_product", "item_schema", "json_schema"]
 
@@ -24,6 +30,8 @@ UNEXPRESSED_RULES: Final = (
     "sale_price is at most price",
     "sale_ends_at is after sale_starts_at",
     "a sku appears at most once per feed (later repeats are rejected)",
+    "date-times are instants from year 1 to 9999 in UTC, without a leap second (:60)",
+    "a field that is null counts as absent (the schema itself does not allow null)",
 )
 """What the validator checks beyond the schema; stated in the contract document."""
 
@@ -43,9 +51,9 @@ def _field_schema(rule: FieldRule) -> dict[str, Any]:
             schema["maxLength"] = rule.max_length
         patterns = []
         if rule.pattern:
-            patterns.append(f"^(?:{rule.pattern})$")
+            patterns.append(_whole(rule.pattern))
         if rule.forbidden_chars:
-            patterns.append(f"^[^{rule.forbidden_chars}]*$")
+            patterns.append(_whole(f"[^{rule.forbidden_chars}]*"))
         if len(patterns) == 1:
             schema["pattern"] = patterns[0]
         elif patterns:
@@ -62,6 +70,9 @@ def _field_schema(rule: FieldRule) -> dict[str, Any]:
     elif rule.kind is Kind.DATETIME:
         schema["type"] = "string"
         schema["format"] = "date-time"
+        # 2020-12 treats `format` as an annotation unless a validator opts in:
+        # the pattern makes the syntax binding everywhere.
+        schema["pattern"] = _whole(RFC3339_DATETIME)
     elif rule.kind is Kind.OBJECT:
         schema["type"] = "object"
         schema["properties"] = {m.name: _field_schema(m) for m in rule.fields}
@@ -70,6 +81,11 @@ def _field_schema(rule: FieldRule) -> dict[str, Any]:
     example = _json_example(rule.example)
     schema["examples"] = [example]
     return schema
+
+
+def _whole(pattern: str) -> str:
+    """An ECMA-262 pattern matching the whole text, in every engine (see the module docstring)."""
+    return f"^(?:{pattern})$(?!\\n)"
 
 
 def _json_example(value: object) -> object:

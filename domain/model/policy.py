@@ -19,6 +19,12 @@ class Mode(enum.StrEnum):
     LENIENT = "lenient"
 
 
+def _as_mode(value: Mode) -> Mode:
+    # Typed as Mode, converted anyway: a policy built from plain text ("lenient", from
+    # settings or an untyped caller) must never be read as strict by an `is` test.
+    return Mode(value)
+
+
 def _ratio(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
@@ -28,7 +34,7 @@ def _ratio(_: object, attribute: attrs.Attribute[float], value: float) -> None:
 class ValidationPolicy:
     """Per partner, overridable per request where the partner allows it (ADR 0005)."""
 
-    mode: Mode = Mode.STRICT
+    mode: Mode = attrs.field(default=Mode.STRICT, converter=_as_mode)
     atomic: bool = False
     """True: one invalid item rejects the whole feed. False: valid items land."""
     max_error_ratio: float = attrs.field(default=1.0, validator=_ratio)

@@ -21,6 +21,7 @@ from .product import DIMENSION_UNITS
 
 __all__ = [
     "CONTRACT_VERSION",
+    "RFC3339_DATETIME",
     "CONTRACTS",
     "FeedContract",
     "FieldRule",
@@ -28,7 +29,7 @@ __all__ = [
     "contract_for",
 ]
 
-CONTRACT_VERSION: Final = "2.0.0"
+CONTRACT_VERSION: Final = "2.0.1"
 """Version of the published contract document (semver): bumped whenever a rule changes."""
 
 
@@ -49,6 +50,18 @@ class Kind(enum.StrEnum):
 NOT_TEXT: Final = r"\uD800-\uDFFF\uFFFE\uFFFF"
 CONTROL_CHARS: Final = r"\u0000-\u001F\u007F" + NOT_TEXT
 CONTROL_CHARS_EXCEPT_WHITESPACE: Final = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F" + NOT_TEXT
+
+RFC3339_DATETIME: Final = (
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+"""The syntax of an RFC 3339 date-time (section 5.6), for the validator and the schema.
+
+The calendar (no 30 February) and the instant's range are checked by the
+validator; a leap second (:60) and the year 0000 are syntax here but no
+instant Python or most databases can hold, so they are refused as `range`.
+"""
 
 
 @attrs.frozen

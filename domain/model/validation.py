@@ -12,6 +12,7 @@ constants and the output is a storage row, not a `Product` (see product.py).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -23,9 +24,9 @@ from .checksums import gtin_check_digit_ok
 from .currencies import quantum
 from .errors import MalformedFeedError
 from .policy import FeedLimits, Mode
-from .product import ProductRow, content_hash, encode_extra
+from .product import ProductRow, encode_extra
 from .report import ErrorCode, ItemError
-from .rules import FeedContract, FieldRule, Kind
+from .rules import RFC3339_DATETIME, FeedContract, FieldRule, Kind
 
 __all__ = ["ItemValidator", "gtin_check_digit_ok"]
 
@@ -34,25 +35,28 @@ Check = Callable[[object], object]
 
 _INTEGER_TEXT: Final = re.compile(r"-?[0-9]+")
 _DECIMAL_TEXT: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-_RFC3339: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
+_RFC3339: Final = re.compile(RFC3339_DATETIME)
+# Lenient mode also takes the space separator RFC 3339 mentions "for readability".
+_RFC3339_LENIENT: Final = re.compile(RFC3339_DATETIME.replace("[Tt]", "[Tt ]"))
+
+Problem = tuple[ErrorCode, str, str | None]
+"""One violation found by a compiled check: code, message, field path (None: the field checked)."""
 
 
 class _Rejected(Exception):
-    """Raised by a compiled check; turned into an `ItemError` right away."""
+    """Raised by a compiled check; turned into item errors right away."""
 
-    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
-        self.code = code
-        self.message = message
-        self.field = field
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
 
 
 def _reject(code: ErrorCode, message: str, field: str | None = None) -> NoReturn:
-    raise _Rejected(code, message, field)
+    raise _Rejected([(code, message, field)])
 
 
 def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int | Decimal | float):
@@ -69,7 +73,7 @@ def _type_name(value: object) -> str:
 # --- compiling one rule into a check -----------------------------------------
 
 
-def _text_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
+def _text_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits) -> Check:
     lenient = mode is Mode.LENIENT
     min_len = rule.min_length or 0
     max_len = rule.max_length
@@ -78,15 +82,21 @@ def _text_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
     choices = frozenset(rule.choices) if rule.choices else None
     checksum = rule.gtin_checksum
     hint = rule.pattern_hint
+    field_cap = limits.max_field_chars
 
     def check(value: object) -> object:
         if value.__class__ is not str:
             # Lenient JSON: a number where text is expected (a SKU of 1001) is safe.
-            if lenient and not textual and value.__class__ in (int, Decimal):
+            # str(Decimal(n)), not str(n): str() of an int past 4300 digits raises.
+            if lenient and not textual and value.__class__ is int:
+                value = str(Decimal(value))
+            elif lenient and not textual and value.__class__ is Decimal:
                 value = str(value)
             else:
                 _reject(ErrorCode.TYPE, f"expected a string, got {_type_name(value)}")
         assert isinstance(value, str)
+        if len(value) > field_cap:
+            raise _field_too_large(field_cap)
         if lenient:
             value = value.strip()
         size = len(value)
@@ -114,7 +124,9 @@ def _text_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
     return check
 
 
-def _number_from(value: object, lenient: bool, textual: bool, pattern: re.Pattern[str]) -> Decimal:
+def _number_from(
+    value: object, lenient: bool, textual: bool, pattern: re.Pattern[str], noun: str = "a decimal number"
+) -> Decimal:
     """A Decimal from a JSON number, or from text where the mode or source allows it."""
     if type(value) is Decimal:
         if value.is_finite():
@@ -125,12 +137,38 @@ def _number_from(value: object, lenient: bool, textual: bool, pattern: re.Patter
         text = value.strip() if lenient else value
         if pattern.fullmatch(text):
             return Decimal(text)
-        _reject(ErrorCode.FORMAT, f"{text[:40]!r} is not a decimal number")
+        _reject(ErrorCode.FORMAT, f"{text[:40]!r} is not {noun}")
     elif type(value) is float and lenient:  # a float from an embedder's dict, never from our parsers
         number = Decimal(repr(value))
         if number.is_finite():
             return number
     _reject(ErrorCode.TYPE, f"expected a finite number, got {_type_name(value)}")
+
+
+def _field_too_large(cap: int) -> MalformedFeedError:
+    return MalformedFeedError(ErrorCode.FIELD_TOO_LARGE, f"is longer than {cap} characters")
+
+
+def _refuse_long_number(value: object, textual: bool, limits: FeedLimits) -> None:
+    """Raise the feed-level error for a JSON number past `max_number_chars`.
+
+    Only reached for a number out of its field's range (every numeric rule has
+    one, and in-range numbers are short), so valid items pay nothing. msgspec
+    hands back integers of any length, so this is where JSON feeds meet the cap
+    the standard library's decoder enforces while parsing. Textual formats
+    (CSV, XML) carry numbers as text and their length is the field rules'
+    business (ADR 0005).
+    """
+    if textual or value.__class__ is str:
+        return
+    if value.__class__ is int:
+        too_long = value.bit_length() * 0.302 > limits.max_number_chars  # str() past 4300 digits raises
+    else:
+        too_long = len(str(value)) > limits.max_number_chars
+    if too_long:
+        raise MalformedFeedError(
+            ErrorCode.NUMBER_TOO_LONG, f"has more than {limits.max_number_chars} characters"
+        )
 
 
 def _range_check(rule: FieldRule, number: Decimal) -> None:
@@ -144,7 +182,7 @@ def _range_check(rule: FieldRule, number: Decimal) -> None:
         _reject(ErrorCode.RANGE, f"must be at most {high}")
 
 
-def _decimal_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
+def _decimal_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits) -> Check:
     lenient = mode is Mode.LENIENT
     low = rule.minimum if rule.minimum is not None else Decimal("-Infinity")
     high = rule.maximum if rule.maximum is not None else Decimal("Infinity")
@@ -153,60 +191,80 @@ def _decimal_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
     def check(value: object) -> object:
         number = _number_from(value, lenient, textual, _DECIMAL_TEXT)
         if (number <= low if exclusive else number < low) or number > high:
+            _refuse_long_number(value, textual, limits)
             _range_check(rule, number)
         return number
 
     return check
 
 
-def _integer_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
+def _integer_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits) -> Check:
     lenient = mode is Mode.LENIENT
     low = rule.minimum if rule.minimum is not None else Decimal("-Infinity")
     high = rule.maximum if rule.maximum is not None else Decimal("Infinity")
+    # Lenient text may say "12.0"; strict text is digits only.
+    pattern, noun = (_DECIMAL_TEXT, "a number") if lenient else (_INTEGER_TEXT, "an integer")
 
     def check(value: object) -> object:
         if value.__class__ is int:
             number: int = value
         else:
             # JSON Schema counts 5.0 as an integer, so strict mode does too.
-            pattern = _DECIMAL_TEXT if lenient else _INTEGER_TEXT
-            as_decimal = _number_from(value, lenient, textual, pattern)
+            as_decimal = _number_from(value, lenient, textual, pattern, noun)
             # Range first: int() of Decimal("1E+100000000") would build a huge number.
             if not low <= as_decimal <= high:
+                _refuse_long_number(value, textual, limits)
                 _range_check(rule, as_decimal)
             if as_decimal != as_decimal.to_integral_value():
                 _reject(ErrorCode.TYPE, f"expected an integer, got {as_decimal}")
             return int(as_decimal)
         if not low <= number <= high:
+            _refuse_long_number(number, textual, limits)
             _range_check(rule, Decimal(number))
         return number
 
     return check
 
 
-def _datetime_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
+def _datetime_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits) -> Check:
     lenient = mode is Mode.LENIENT
+    syntax = _RFC3339_LENIENT if lenient else _RFC3339
 
     def check(value: object) -> object:
         if value.__class__ is not str:
             _reject(ErrorCode.TYPE, f"expected an RFC 3339 date-time string, got {_type_name(value)}")
         text: str = value.strip() if lenient else value
-        if not _RFC3339.fullmatch(text):
+        if not syntax.fullmatch(text):
             _reject(
                 ErrorCode.FORMAT,
                 "must be an RFC 3339 date-time with offset, e.g. 2026-11-27T08:00:00Z",
             )
-        try:
-            moment = datetime.fromisoformat(text.upper().replace(" ", "T"))
-        except ValueError:
-            _reject(ErrorCode.FORMAT, f"{text!r} is not a valid date-time")
-        return moment.astimezone(UTC).isoformat()
+        return _instant(text.upper())
 
     return check
 
 
-def _object_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
-    members = tuple((m.name, m.required, _compile(m, mode, textual)) for m in rule.fields)
+def _instant(text: str) -> str:
+    """The UTC ISO 8601 form of an RFC 3339 date-time already known to be well-formed."""
+    date, _, time = text.replace(" ", "T").partition("T")
+    if date.startswith("0000") or time[6:8] == "60":
+        _reject(ErrorCode.RANGE, "must be an instant from year 1 to 9999, without a leap second")
+    offset_at = max(time.rfind("+"), time.rfind("-"), time.rfind("Z"))
+    clock, offset = time[:offset_at], time[offset_at:]
+    if len(clock) > 15:  # Python keeps microseconds: cut the fraction to six digits
+        clock = clock[:15]
+    try:
+        moment = datetime.fromisoformat(f"{date}T{clock}{'+00:00' if offset == 'Z' else offset}")
+    except ValueError:
+        _reject(ErrorCode.FORMAT, f"{text[:40]!r} is not a date on the calendar")
+    try:
+        return moment.astimezone(UTC).isoformat()
+    except OverflowError:
+        _reject(ErrorCode.RANGE, "must be an instant from year 1 to 9999 in UTC")
+
+
+def _object_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits) -> Check:
+    members = tuple((m.name, m.required, _compile(m, mode, textual, limits)) for m in rule.fields)
     known = frozenset(m.name for m in rule.fields)
     lenient = mode is Mode.LENIENT
     prefix = rule.name
@@ -214,29 +272,41 @@ def _object_check(rule: FieldRule, mode: Mode, textual: bool) -> Check:
     def check(value: object) -> object:
         if not isinstance(value, dict):
             _reject(ErrorCode.TYPE, f"expected an object, got {_type_name(value)}")
-        # One problem per object is reported: the first member that fails.
         out: dict[str, object] = {}
+        problems: list[Problem] = []
         for name, required, member_check in members:
             member = value.get(name)
-            if member is None:
+            if member is None or (lenient and member == ""):
                 if required:
-                    _reject(ErrorCode.MISSING, "is required", f"{prefix}.{name}")
+                    problems.append((ErrorCode.MISSING, "is required", f"{prefix}.{name}"))
                 continue
             try:
                 out[name] = member_check(member)
             except _Rejected as rejected:
-                _reject(rejected.code, rejected.message, rejected.field or f"{prefix}.{name}")
+                problems.extend(
+                    (code, message, field or f"{prefix}.{name}") for code, message, field in rejected.problems
+                )
         if not value.keys() <= known:
-            unknown = sorted(value.keys() - known)
-            if not lenient:
-                _reject(ErrorCode.UNKNOWN_FIELD, "is not part of the contract", f"{prefix}.{unknown[0]}")
-            out["__extra__"] = {f"{prefix}.{key}": value[key] for key in unknown}
+            unknown = sorted(value.keys() - known, key=str)
+            if lenient:
+                # Kept like top-level unknown fields, under a dotted name (see _finish).
+                out[_EXTRA] = {f"{prefix}.{key}": value[key] for key in unknown if value[key] is not None}
+            else:
+                problems.extend(
+                    (ErrorCode.UNKNOWN_FIELD, "is not part of the contract", f"{prefix}.{key}")
+                    for key in unknown
+                )
+        if problems:
+            raise _Rejected(problems)
         return out
 
     return check
 
 
-_COMPILERS: Final[dict[Kind, Callable[[FieldRule, Mode, bool], Check]]] = {
+_EXTRA: Final = "__extra__"
+"""Key under which an object check hands its unknown members to the item (lenient mode)."""
+
+_COMPILERS: Final[dict[Kind, Callable[[FieldRule, Mode, bool, FeedLimits], Check]]] = {
     Kind.TEXT: _text_check,
     Kind.DECIMAL: _decimal_check,
     Kind.INTEGER: _integer_check,
@@ -245,8 +315,8 @@ _COMPILERS: Final[dict[Kind, Callable[[FieldRule, Mode, bool], Check]]] = {
 }
 
 
-def _compile(rule: FieldRule, mode: Mode, textual: bool) -> Check:
-    return _COMPILERS[rule.kind](rule, mode, textual)
+def _compile(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits) -> Check:
+    return _COMPILERS[rule.kind](rule, mode, textual, limits)
 
 
 # --- the validator ------------------------------------------------------------
@@ -258,6 +328,12 @@ class ItemValidator:
     `textual` says the feed format carries every value as text (CSV, XML): then
     numbers written as text are the format's own notation, accepted in strict
     mode too.
+
+    Item problems are returned as values, never raised. The one exception is on
+    purpose: in lenient mode unknown fields are stored verbatim, and when one of
+    them exceeds a feed cap (`FeedLimits`: depth, text or number length) the
+    validator raises `MalformedFeedError`, the same feed-level error the parsers
+    raise for the same excess anywhere else in a document (ADR 0005).
     """
 
     def __init__(
@@ -270,21 +346,30 @@ class ItemValidator:
         limits: FeedLimits | None = None,
         fast: bool = True,
     ) -> None:
+        mode = Mode(mode)  # a policy built from plain text ("lenient") must not read as strict
         self.contract = contract
         self._limits = limits or FeedLimits()
         self.mode = mode
         self._partner_id = partner_id
         self._lenient = mode is Mode.LENIENT
+        self._textual = textual
         self._plan = tuple(
-            (rule.name, rule.required, _compile(rule, mode, textual)) for rule in contract.fields
+            (rule.name, rule.required, _compile(rule, mode, textual, self._limits))
+            for rule in contract.fields
         )
         self._known = contract.field_names
+        self._objects = tuple(rule.name for rule in contract.fields if rule.kind is Kind.OBJECT)
         self._requires = tuple((rule.name, rule.requires) for rule in contract.fields if rule.requires)
         self._has_sale = contract.field("sale_price") is not None
         self.validate: Callable[[object, int], ProductRow | list[ItemError]] = self.validate_exactly
         if fast:
             self.validate = build_fast_path(
-                contract, mode, textual=textual, partner_id=partner_id, slow=self.validate_exactly
+                contract,
+                mode,
+                textual=textual,
+                partner_id=partner_id,
+                slow=self.validate_exactly,
+                limits=self._limits,
             )
 
     def validate_exactly(self, raw: object, index: int) -> ProductRow | list[ItemError]:
@@ -293,7 +378,7 @@ class ItemValidator:
         `validate` is the same function behind a generated fast path for valid
         items (see _fast_path.py); this is the reference it defers to.
         """
-        if raw.__class__ is not dict:
+        if not isinstance(raw, dict):
             return [
                 ItemError(
                     index,
@@ -303,54 +388,76 @@ class ItemValidator:
                     f"an item must be an object, got {_type_name(raw)}",
                 )
             ]
-        item: dict[str, object] = raw
+        item: dict[object, object] = raw
         out: dict[str, object] = {}
         errors: list[ItemError] | None = None
         lenient = self._lenient
+        sku = _error_sku(item.get("sku"), lenient, self._textual)
         for name, required, check in self._plan:
             value = item.get(name)
             if value is None or (lenient and value == ""):
                 if required:
-                    errors = _add(errors, item, index, name, ErrorCode.MISSING, "is required")
+                    errors = _add(errors, sku, index, name, ErrorCode.MISSING, "is required")
                 continue
             try:
                 out[name] = check(value)
             except _Rejected as rejected:
-                errors = _add(errors, item, index, rejected.field or name, rejected.code, rejected.message)
+                for code, message, field in rejected.problems:
+                    errors = _add(errors, sku, index, field or name, code, message)
+            except MalformedFeedError as error:  # a feed cap (see _refuse_long_number)
+                raise MalformedFeedError(
+                    error.error.code, f"item {index}: {name} {error.error.message}"
+                ) from None
 
         extra: dict[str, object] | None = None
         if not item.keys() <= self._known:
-            unknown = sorted(k for k in item.keys() - self._known)
-            if self._lenient:
-                extra = {key: item[key] for key in unknown if item[key] is not None}
-                for key, value in extra.items():
-                    _check_kept_value(value, self._limits, index, key, 1)
+            unknown = sorted(item.keys() - self._known, key=str)
+            if lenient:
+                extra = {}
+                for key in unknown:
+                    if item[key] is None:
+                        continue
+                    if key.__class__ is not str:
+                        errors = _add(errors, sku, index, str(key), ErrorCode.TYPE, "field names are text")
+                        continue
+                    extra[key] = item[key]
             else:
                 for key in unknown:
                     errors = _add(
                         errors,
-                        item,
+                        sku,
                         index,
-                        key,
+                        str(key),
                         ErrorCode.UNKNOWN_FIELD,
                         "is not part of this feed version's contract",
                     )
+        for name in self._objects:
+            members = out.get(name)
+            if isinstance(members, dict) and _EXTRA in members:
+                extra = {**(extra or {}), **members.pop(_EXTRA)}
+        if extra:
+            for key, value in extra.items():
+                # A member kept from an object ("dimensions.x") sits one level deeper.
+                depth = 2 if key.partition(".")[0] in self._objects else 1
+                problem = _kept_value_problem(value, self._limits, index, key, depth, key)
+                if problem is not None:
+                    errors = _add(errors, sku, index, key, ErrorCode.TYPE, problem)
 
         for name, needed in self._requires:
             if name in out:
                 for other in needed:
                     if item.get(other) is None:
-                        errors = _add(errors, item, index, name, ErrorCode.RELATION, f"needs {other}")
+                        errors = _add(errors, sku, index, name, ErrorCode.RELATION, f"needs {other}")
 
         if errors is not None:
             return errors
-        return self._finish(out, extra, item, index)
+        return self._finish(out, extra, sku, index)
 
     def _finish(
         self,
         out: dict[str, object],
         extra: dict[str, object] | None,
-        item: dict[str, object],
+        sku: str | None,
         index: int,
     ) -> ProductRow | list[ItemError]:
         # Cross-field rules, which JSON Schema cannot express.
@@ -365,7 +472,7 @@ class ItemValidator:
         if exact_price != price:
             errors = _add(
                 errors,
-                item,
+                sku,
                 index,
                 "price",
                 ErrorCode.PRECISION,
@@ -373,7 +480,6 @@ class ItemValidator:
             )
 
         sale_text = starts = ends = None
-        dims = None
         if self._has_sale:
             sale = out.get("sale_price")
             if sale is not None:
@@ -382,7 +488,7 @@ class ItemValidator:
                 if exact_sale != sale:
                     errors = _add(
                         errors,
-                        item,
+                        sku,
                         index,
                         "sale_price",
                         ErrorCode.PRECISION,
@@ -391,7 +497,7 @@ class ItemValidator:
                 elif exact_sale > exact_price:
                     errors = _add(
                         errors,
-                        item,
+                        sku,
                         index,
                         "sale_price",
                         ErrorCode.RELATION,
@@ -407,17 +513,17 @@ class ItemValidator:
             ):
                 errors = _add(
                     errors,
-                    item,
+                    sku,
                     index,
                     "sale_ends_at",
                     ErrorCode.RELATION,
                     "must be after sale_starts_at",
                 )
-            dims = out.get("dimensions")
         if errors is not None:
             return errors
 
         width = height = depth = unit = None
+        dims = out.get("dimensions")
         if dims is not None:
             assert isinstance(dims, dict)
             width, height, depth, unit = (
@@ -426,11 +532,8 @@ class ItemValidator:
                 str(dims["depth"]),
                 dims["unit"],
             )
-            nested_extra = dims.get("__extra__")
-            if nested_extra:
-                extra = {**(extra or {}), **nested_extra}
 
-        values = (
+        return (
             self._partner_id,
             out["sku"],
             out["name"],
@@ -450,57 +553,104 @@ class ItemValidator:
             starts,
             ends,
             None if not extra else encode_extra(extra),  # type: ignore[arg-type]
-        )
-        return (*values, content_hash(values))  # type: ignore[return-value]
+        )  # type: ignore[return-value]
 
 
-def _check_kept_value(value: object, limits: FeedLimits, index: int, path: str, depth: int) -> None:
-    """Unknown fields are stored verbatim, so the feed caps apply to them in full."""
+def _kept_value_problem(
+    value: object, limits: FeedLimits, index: int, path: str, depth: int, field: str
+) -> str | None:
+    """Why an unknown field's value cannot be kept verbatim in `extra`, or None when it can.
+
+    The feed caps apply to kept values in full and raise `MalformedFeedError`
+    (feed level, like the parsers). A value with no JSON form (NaN, a set, a
+    key that is not text) can only come from an embedder's own dict: that is
+    a `type` problem of this item, returned.
+    """
     if depth > limits.max_depth:
         raise MalformedFeedError(
             ErrorCode.TOO_DEEP,
             f"item {index}: {path} is nested deeper than {limits.max_depth} levels",
         )
-    if isinstance(value, dict):
-        for key, member in value.items():
-            _check_kept_value(member, limits, index, f"{path}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for position, member in enumerate(value):
-            _check_kept_value(member, limits, index, f"{path}[{position}]", depth + 1)
-    elif isinstance(value, str):
+    if value is None or value is True or value is False:
+        return None
+    if isinstance(value, str):
         if len(value) > limits.max_field_chars:
             raise MalformedFeedError(
                 ErrorCode.FIELD_TOO_LARGE,
                 f"item {index}: {path} is longer than {limits.max_field_chars} characters",
             )
-    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return None
+    if isinstance(value, int):
         # bit_length, not str(): str() of an int past 4300 digits raises.
-        too_long = (
-            value.bit_length() * 0.302 > limits.max_number_chars
-            if isinstance(value, int)
-            else len(str(value)) > limits.max_number_chars
-        )
-        if too_long:
-            raise MalformedFeedError(
-                ErrorCode.NUMBER_TOO_LONG,
-                f"item {index}: {path} has more than {limits.max_number_chars} characters",
-            )
+        if value.bit_length() * 0.302 > limits.max_number_chars:
+            raise _number_too_long(index, path, limits)
+        return None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return f"{value} has no JSON form{_at(path, field)}"
+        if len(str(value)) > limits.max_number_chars:
+            raise _number_too_long(index, path, limits)
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} has no JSON form{_at(path, field)}"
+    if isinstance(value, dict):
+        for key, member in value.items():
+            if not isinstance(key, str):
+                return f"member names must be text{_at(path, field)}"
+            if len(key) > limits.max_field_chars:
+                raise MalformedFeedError(
+                    ErrorCode.FIELD_TOO_LARGE,
+                    f"item {index}: a member name in {path} is longer than {limits.max_field_chars} characters",
+                )
+            problem = _kept_value_problem(member, limits, index, f"{path}.{key}", depth + 1, field)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, list):
+        for position, member in enumerate(value):
+            problem = _kept_value_problem(member, limits, index, f"{path}[{position}]", depth + 1, field)
+            if problem is not None:
+                return problem
+        return None
+    return f"a {type(value).__name__} has no JSON form{_at(path, field)}"
+
+
+def _at(path: str, field: str) -> str:
+    return "" if path == field else f" (at {path})"
+
+
+def _number_too_long(index: int, path: str, limits: FeedLimits) -> MalformedFeedError:
+    return MalformedFeedError(
+        ErrorCode.NUMBER_TOO_LONG,
+        f"item {index}: {path} has more than {limits.max_number_chars} characters",
+    )
 
 
 def _decimals(step: Decimal) -> int:
     return -int(step.as_tuple().exponent)
 
 
+def _error_sku(sku: object, lenient: bool, textual: bool) -> str | None:
+    """The SKU an item's errors name: as the item would have stored it, where it can tell.
+
+    The pipeline also uses it to find a valid item that repeats an invalid one's SKU.
+    """
+    if sku.__class__ is str:
+        return sku.strip() if lenient else sku
+    if lenient and not textual and sku.__class__ is int:
+        return str(Decimal(sku))
+    return None
+
+
 def _add(
     errors: list[ItemError] | None,
-    item: Mapping[str, object],
+    sku: str | None,
     index: int,
     field: str,
     code: ErrorCode,
     message: str,
 ) -> list[ItemError]:
-    sku = item.get("sku")
-    error = ItemError(index, sku if isinstance(sku, str) else None, field, code, f"{field}: {message}")
+    error = ItemError(index, sku, field, code, f"{field}: {message}")
     if errors is None:
         return [error]
     errors.append(error)

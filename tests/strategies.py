@@ -1,0 +1,304 @@
+"""Hypothesis strategies for the whole suite: valid products per contract version,
+raw items (valid, slightly broken, junk), arbitrary JSON-like values, and feeds.
+
+Valid products are canonical: what the validator itself would produce. So a
+price has exactly its currency's decimals (JPY 0, EUR 2, KWD 3), numbers are
+written without an exponent, date-times are aware and in UTC, and optional
+text is never empty (an empty CSV cell or XML element means "absent", so an
+empty description could not survive those formats). Within that, they reach
+for the edges: unicode and C1 characters in names, the range bounds, GTIN-8 to
+GTIN-14, sale windows with microseconds, optional fields absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import strategies as st
+
+from partner_ingest.domain.model import Dimensions, Product, contract_for
+from partner_ingest.domain.model.currencies import MINOR_UNITS
+from partner_ingest.domain.model.product import DIMENSION_UNITS, JsonValue
+from partner_ingest.domain.model.rules import IMAGE_URL, SKU
+from partner_ingest.plugins._items import product_item
+
+__all__ = [
+    "PARTNER",
+    "broken_items",
+    "currencies",
+    "dimensions",
+    "extra_fields",
+    "feeds",
+    "gtins",
+    "json_values",
+    "junk_items",
+    "money",
+    "products",
+    "raw_items",
+    "texts",
+    "with_gtin_check_digit",
+]
+
+PARTNER = "acme"
+
+# Characters the contract forbids in names (CONTROL_CHARS); surrogates are left
+# out by hypothesis' own alphabet below.
+_FORBIDDEN = frozenset(chr(c) for c in [*range(0x20), 0x7F, 0xFFFE, 0xFFFF])
+_WHITESPACE_ALLOWED = frozenset("\t\n\r")
+
+# The currencies with 0, 2 and 3 decimals come up far more often than their
+# share of the table: they are where precision rules differ.
+_SPECIAL_CURRENCIES = ("JPY", "EUR", "KWD", "BHD", "CLP", "USD")
+
+
+def currencies() -> st.SearchStrategy[str]:
+    """ISO 4217 codes from the shipped table, JPY/EUR/KWD first."""
+    return st.sampled_from(_SPECIAL_CURRENCIES) | st.sampled_from(sorted(MINOR_UNITS))
+
+
+@functools.cache
+def money(currency: str, *, low: int = 0, high: Decimal = Decimal(10**12)) -> st.SearchStrategy[Decimal]:
+    """An amount with exactly the decimals of `currency`, between low and high."""
+    places = MINOR_UNITS[currency]
+    scale = 10**places
+    top = int(high * scale)
+    units = st.one_of(
+        st.integers(low * scale, min(top, 10_000 * scale)),
+        st.integers(low * scale, top),
+        st.sampled_from(sorted({low * scale, top, min(top, low * scale + 1)})),
+    )
+    return units.map(lambda n: Decimal(n).scaleb(-places))
+
+
+@functools.cache
+def texts(min_size: int, max_size: int, *, whitespace: bool = False) -> st.SearchStrategy[str]:
+    """Text the contract accepts: any code point but the forbidden ones (C1 controls,
+    U+2028, emoji, combining marks all allowed), with a bias to short strings."""
+    banned = _FORBIDDEN - _WHITESPACE_ALLOWED if whitespace else _FORBIDDEN
+    alphabet = st.characters(codec="utf-8", exclude_characters=banned)
+    if max_size <= 40:
+        return st.text(alphabet, min_size=min_size, max_size=max_size)
+    # Long text near the limit, built by repeating a short one: drawing thousands
+    # of characters one by one would make every example slow.
+    near_limit = st.tuples(
+        st.text(alphabet, min_size=1, max_size=8), st.integers(max_size - 2, max_size)
+    ).map(lambda t: (t[0] * max_size)[: t[1]])
+    return st.text(alphabet, min_size=min_size, max_size=min(max_size, 40)) | near_limit
+
+
+def with_gtin_check_digit(body: str) -> str:
+    """`body` followed by its GS1 check digit."""
+    total = sum(int(d) * (3 if position % 2 == 0 else 1) for position, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+@functools.cache
+def gtins() -> st.SearchStrategy[str]:
+    """Valid GTIN-8, -12, -13 and -14 (leading zeros included)."""
+    return st.sampled_from((8, 12, 13, 14)).flatmap(
+        lambda n: st.text("0123456789", min_size=n - 1, max_size=n - 1).map(with_gtin_check_digit)
+    )
+
+
+def _lengths() -> st.SearchStrategy[Decimal]:
+    # Greater than 0, at most 1e6, at most 6 decimals: plain notation, as str() writes it.
+    return st.integers(0, 6).flatmap(
+        lambda places: st.integers(1, 10**6 * 10**places).map(lambda n: Decimal(n).scaleb(-places))
+    )
+
+
+@functools.cache
+def dimensions() -> st.SearchStrategy[Dimensions]:
+    """Positive lengths in one of the contract's units."""
+    return st.builds(Dimensions, _lengths(), _lengths(), _lengths(), st.sampled_from(DIMENSION_UNITS))
+
+
+@functools.cache
+def _image_urls() -> st.SearchStrategy[str]:
+    assert IMAGE_URL.pattern is not None and IMAGE_URL.max_length is not None
+    generated = st.from_regex(re.compile(IMAGE_URL.pattern), fullmatch=True).filter(
+        lambda url: len(url) <= IMAGE_URL.max_length  # type: ignore[operator]
+    )
+    plain = st.sampled_from(
+        [
+            "https://img.example.com/a.jpg",
+            "http://example.com",
+            "HTTPS://EXAMPLE.COM/x?y=1&z=%20#frag",
+            "https://例え.jp/商品/1.png",
+        ]
+    )
+    return plain | generated
+
+
+@functools.cache
+def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | strategy
+
+
+def _fraction_of(price: Decimal, currency: str) -> st.SearchStrategy[Decimal]:
+    # A sale price at or below `price`, with the currency's decimals: built without a
+    # new strategy per price (strategies are cached; prices are not).
+    step = Decimal(1).scaleb(-MINOR_UNITS[currency])
+    return _PERCENT.map(lambda p: (price * p / 100).quantize(step, rounding="ROUND_DOWN"))
+
+
+_PERCENT = st.integers(0, 100)
+assert SKU.pattern is not None
+_SKUS = st.from_regex(re.compile(SKU.pattern), fullmatch=True)
+
+_MOMENTS = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.just(UTC),
+)
+
+
+@st.composite
+def products(draw: st.DrawFn, version: int = 2, partner_id: str = PARTNER) -> Product:
+    """A valid, canonical product of contract `version` (no unknown fields)."""
+    known = contract_for(version).field_names
+    currency = draw(currencies())
+    price = draw(money(currency))
+
+    def maybe(name: str, strategy: st.SearchStrategy[Any]) -> Any:
+        return draw(_optional(strategy)) if name in known else None
+
+    sale_price = maybe(
+        "sale_price", money(currency, high=price) if price < 100 else _fraction_of(price, currency)
+    )
+    starts = ends = None
+    if sale_price is not None:
+        starts = maybe("sale_starts_at", _MOMENTS)
+        ends = maybe("sale_ends_at", _MOMENTS)
+        if starts is not None and ends is not None and starts >= ends:
+            ends = starts + timedelta(microseconds=draw(st.integers(1, 10**12)))
+            if ends.year > 9999:  # pragma: no cover - only near the end of time
+                ends = None
+    return Product(
+        partner_id=partner_id,
+        sku=draw(_SKUS),
+        name=draw(texts(1, 256)),
+        price=price,
+        currency=currency,
+        quantity=draw(st.integers(0, 1_000_000_000)),
+        brand=maybe("brand", texts(1, 128)),
+        manufacturer=maybe("manufacturer", texts(1, 128)),
+        gtin=maybe("gtin", gtins()),
+        description=maybe("description", texts(1, 5000, whitespace=True)),
+        image_url=maybe("image_url", _image_urls()),
+        dimensions=maybe("dimensions", dimensions()),
+        sale_price=sale_price,
+        sale_starts_at=starts,
+        sale_ends_at=ends,
+    )
+
+
+def raw_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+    """The JSON-like item of a valid product, as a JSON feed carries it (Decimals kept)."""
+    return products(version).map(lambda p: product_item(p, version))
+
+
+def feeds(version: int = 2, *, max_size: int = 20) -> st.SearchStrategy[list[Product]]:
+    """Valid products with distinct SKUs: one feed's worth."""
+    return st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku)
+
+
+# --- arbitrary and broken input ---------------------------------------------------
+
+_SCALARS: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**30, max_value=10**5000),
+    st.floats(),  # NaN and infinities included
+    st.decimals(),  # NaN, sNaN and infinities included
+    st.text(),
+    st.text(st.characters(codec=None, categories=("Cs", "Cc"))),  # lone surrogates, controls
+    st.sampled_from(["", " ", "12.50", " EUR ", "eur", "2026-11-27T08:00:00Z", "NaN", "1e5", "-0"]),
+)
+
+
+def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
+    """Anything a JSON parser (or an embedder's dict) could hand the validator, and a bit more:
+    NaN and infinities, huge integers, bools, lone surrogates, nested lists and objects."""
+    return st.recursive(
+        _SCALARS,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=max_leaves,
+    )
+
+
+def _field_names(version: int) -> st.SearchStrategy[str]:
+    names = sorted(contract_for(version).field_names)
+    return (
+        st.sampled_from(names)
+        | st.sampled_from(["dimensions.width", "extra", "SKU", "price "])
+        | st.text(max_size=10)
+    )
+
+
+def junk_items(version: int = 2) -> st.SearchStrategy[Any]:
+    """Dicts with contract and random keys mapped to arbitrary values, or not a dict at all."""
+    return st.dictionaries(_field_names(version), json_values(8), max_size=12) | json_values(4)
+
+
+@st.composite
+def broken_items(draw: st.DrawFn, version: int = 2) -> dict[str, Any]:
+    """A valid raw item, then zero to three small edits: a field dropped, set to a value of
+    another kind, tweaked as text, or an unknown field added. Close to valid on purpose."""
+    item = draw(raw_items(version))
+    names = sorted(contract_for(version).field_names)
+    for _ in range(draw(st.integers(0, 3))):
+        name = draw(st.sampled_from(names))
+        edit = draw(st.sampled_from(["drop", "junk", "text", "number", "unknown", "nested"]))
+        if edit == "drop":
+            item.pop(name, None)
+        elif edit == "junk":
+            item[name] = draw(json_values(4))
+        elif edit == "text":
+            item[name] = draw(
+                st.sampled_from(["", " ", "x" * 300, "A B", "\x00", "12.5", "1,5", "2026-02-30T00:00:00Z"])
+                | st.text(max_size=12)
+            )
+        elif edit == "number":
+            item[name] = draw(
+                st.sampled_from(
+                    [Decimal("0.001"), Decimal("-1"), Decimal("1E+20"), Decimal("5.0"), 0, -1, 10**13]
+                )
+                | st.integers()
+                | st.decimals(allow_nan=False, allow_infinity=False)
+            )
+        elif edit == "unknown":
+            item[draw(st.text(min_size=1, max_size=8).filter(lambda k: k not in names))] = draw(
+                json_values(4)
+            )
+        elif isinstance(item.get("dimensions"), dict):
+            dims = dict(item["dimensions"])
+            member = draw(st.sampled_from(["width", "height", "depth", "unit", "extra"]))
+            dims[member] = draw(json_values(2) | st.just(Decimal(0)))
+            item["dimensions"] = dims
+    return item
+
+
+def extra_fields(version: int = 2) -> st.SearchStrategy[dict[str, JsonValue]]:
+    """Unknown fields as lenient mode keeps them: text keys outside the contract, JSON values
+    with exact Decimals (never floats), nothing null at the top."""
+    known = contract_for(version).field_names
+    value: st.SearchStrategy[JsonValue] = st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**12), 10**12)
+        | st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-(10**6), max_value=10**6)
+        | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=8,
+    )
+    return st.dictionaries(
+        st.text(min_size=1, max_size=12).filter(lambda k: k not in known and "." not in k),
+        value.filter(lambda v: v is not None),
+        max_size=4,
+    )

@@ -1,0 +1,106 @@
+"""The JSON stream reader's item boundaries, against adversarial items and short reads.
+
+The reader finds where an item ends by balancing braces and confirming with a
+decode, so the hard cases are strings full of `{`, `}` and escaped quotes, items
+that straddle its 1 MiB read, and streams that return a few bytes per read. Both
+decoders (msgspec and the standard library's) must read exactly what `json.loads`
+reads, with each item's byte offset.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from partner_ingest.domain.model import FeedLimits, jsontext
+from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
+from partner_ingest.plugins.testing import TrickleStream, parse_all
+
+DECODERS = pytest.mark.parametrize("msgspec", [True, False], ids=["msgspec", "stdlib"])
+MiB = 1 << 20
+LARGE = FeedLimits(max_item_bytes=3 * MiB, max_field_chars=2 * MiB)
+
+# Text built from the characters that mislead a brace counter or a string scanner.
+tricky_text = st.text(st.sampled_from('{}[]"\\,:/ \n\t\u00e9\u2028\U0001f600ab'), max_size=30)
+tricky_values = st.recursive(
+    tricky_text | st.integers(-(10**15), 10**15) | st.booleans() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+    max_leaves=10,
+)
+tricky_items = st.dictionaries(tricky_text, tricky_values, max_size=5)
+
+
+def expected(document: bytes) -> list[Any]:
+    return list(json.loads(document, parse_float=Decimal)["products"])
+
+
+@DECODERS
+@settings(max_examples=150)
+@given(items=st.lists(tricky_items, max_size=6), other=tricky_values, trickle=st.booleans())
+def test_items_with_braces_and_quotes_in_strings_are_read_exactly(
+    msgspec: bool, items: list[dict[str, Any]], other: Any, trickle: bool
+) -> None:
+    # Another top-level member before the products: it must be skipped just as exactly.
+    document = jsontext.dumps({"meta": other, "products": items}).encode()
+    stream = TrickleStream(document) if trickle else io.BytesIO(document)
+    parsed = parse_all(JsonFeed(1, prefer_msgspec=msgspec), stream)
+    assert [item for item, _ in parsed] == expected(document)
+    for item, offset in parsed:
+        if offset is not None:  # items decoded in a batch carry no offset (see test_item_rules)
+            assert json.loads(document[offset:].decode(), cls=_Prefix) == item
+
+
+class _Prefix(json.JSONDecoder):
+    """Decodes the first value of a text and ignores the rest (to check item offsets)."""
+
+    def decode(self, s: str, _w: Any = None) -> Any:
+        return self.raw_decode(s)[0]
+
+
+@DECODERS
+@given(items=st.lists(tricky_items, max_size=6))
+def test_json_lines_with_tricky_strings(msgspec: bool, items: list[dict[str, Any]]) -> None:
+    document = "".join(jsontext.dumps(item) + "\n" for item in items).encode()
+    parsed = parse_all(JsonLinesFeed(1, prefer_msgspec=msgspec), TrickleStream(document))
+    assert [item for item, _ in parsed] == items
+    assert [line for _, line in parsed] == list(range(1, len(items) + 1))
+
+
+# Where an item is cut by the reader's 1 MiB read: inside a string of braces, right
+# after an escaping backslash, inside a multi-byte character, at the item's last brace.
+SPLITS = {
+    "inside a string of braces": '{"sku":"A","name":"}}}}}}{{{{"}',
+    "after an escaping backslash": '{"sku":"A","name":"x\\\\\\"}\\""}',
+    "inside a multi-byte character": '{"sku":"A","name":"\u00e9\u00e9\u00e9\U0001f600"}',
+    "at the closing brace": '{"sku":"A","name":"plain"}',
+}
+
+
+@DECODERS
+@pytest.mark.parametrize("item", SPLITS.values(), ids=SPLITS.keys())
+def test_an_item_across_the_1_mib_read_boundary(msgspec: bool, item: str) -> None:
+    encoded = item.encode()
+    prefix = b'{"products":[{"pad":"'
+    for cut in range(1, len(encoded)):  # the boundary falls after `cut` bytes of the item
+        pad = MiB - len(prefix) - len(b'"},') - cut
+        document = prefix + b"x" * pad + b'"},' + encoded + b"]}"
+        assert document.index(encoded) + cut == MiB
+        parsed = parse_all(
+            JsonFeed(1, prefer_msgspec=msgspec), io.BufferedReader(io.BytesIO(document)), LARGE
+        )
+        assert [i for i, _ in parsed] == expected(document), f"cut after {cut} bytes"
+        assert parsed[1][1] in (None, MiB - cut)
+
+
+@DECODERS
+def test_an_item_larger_than_one_read_fits_when_the_cap_allows(msgspec: bool) -> None:
+    item = {"sku": "A", "description": "{" * (MiB + 10)}
+    document = jsontext.dumps({"products": [item, item]}).encode()
+    parsed = list(JsonFeed(1, prefer_msgspec=msgspec).parse(io.BytesIO(document), LARGE))
+    assert [i for i, _ in parsed] == [item, item]
