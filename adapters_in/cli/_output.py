@@ -32,7 +32,10 @@ def print_report(report: IngestReport, *, as_json: bool, out: TextIO | None = No
     )
     if report.feed_error is not None:
         where = report.feed_error.location.to_json() if report.feed_error.location else {}
-        print(f"  feed error [{report.feed_error.code}] {report.feed_error.message} {where or ''}".rstrip(), file=out)
+        print(
+            f"  feed error [{report.feed_error.code}] {report.feed_error.message} {where or ''}".rstrip(),
+            file=out,
+        )
     for error in report.errors:
         where = error.location.to_json() if error.location else {}
         print(f"  item {error.index} [{error.code}] {error.message} {where or ''}".rstrip(), file=out)

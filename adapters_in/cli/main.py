@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from partner_ingest.domain.model.errors import IngestError
 
-from . import background, feeds, operations
+from . import admin, background, feeds, operations, serve
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "EXIT_FAILURE", "main"]
 
@@ -25,7 +25,7 @@ EXIT_INTERRUPTED = 130
 
 Command = Callable[[argparse.Namespace], int]
 
-GROUPS = (feeds, operations, background)
+GROUPS = (feeds, operations, background, serve, admin)
 """Modules with a `register(subparsers)` function; each sets `command` on its parsers."""
 
 

@@ -34,7 +34,9 @@ def test_every_code_folder_is_a_listed_package_with_py_typed() -> None:
             relative = init.parent.relative_to(ROOT)
             found.add("partner_ingest." + ".".join(relative.parts))
         assert (ROOT / portion / "py.typed").is_file(), f"{portion}/py.typed is missing"
-    assert found == listed, f"pyproject packages differ from the folders: missing {found - listed}, stale {listed - found}"
+    assert found == listed, (
+        f"pyproject packages differ from the folders: missing {found - listed}, stale {listed - found}"
+    )
 
 
 def test_the_namespace_resolves_to_this_checkout() -> None:

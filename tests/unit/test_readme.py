@@ -23,4 +23,6 @@ def test_embedding_snippet_ingests_a_feed_in_at_most_15_lines() -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
-    assert out.getvalue().startswith("accepted IngestCounts(received=1, created=1, updated=0, unchanged=0, rejected=0)")
+    assert out.getvalue().startswith(
+        "accepted IngestCounts(received=1, created=1, updated=0, unchanged=0, rejected=0)"
+    )

@@ -1,0 +1,160 @@
+"""`partner-ingest serve`: the HTTP API under uvicorn, on the settings' store (SQLite by default).
+
+- On the first start against an empty database (no key at all) it creates an
+  admin key and prints it once, on stdout, with a copy-paste quickstart; the
+  key never reaches a log.
+- Uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes the requests
+  in flight, runs the app's lifespan shutdown (which stops the background
+  services), and only then is the application closed here.
+- Background services (the worker and the scheduler, issue 5) run in this
+  process: `background_services(app)` lists them and `create_app` starts and
+  stops them with the server.
+- Client addresses come from this app's own trusted-proxy rule
+  (PARTNER_INGEST_TRUSTED_PROXIES), so uvicorn's X-Forwarded-For handling is off.
+
+uvicorn and Starlette are imported when the command runs, so the rest of the
+command line works on an install without the `server` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.settings import Settings
+
+if TYPE_CHECKING:
+    from partner_ingest.adapters_in.http import BackgroundService
+
+__all__ = ["background_services", "first_start_banner", "register"]
+
+
+def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
+    """Add `serve`."""
+    serve = commands.add_parser(
+        "serve", help="run the HTTP API (the embedded default: SQLite, all in one process)"
+    )
+    serve.add_argument("--host", help="address to listen on (default: PARTNER_INGEST_HOST, 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, help="port (default: PARTNER_INGEST_PORT, 8000; 0 picks a free one)"
+    )
+    serve.set_defaults(command=run_serve)
+
+
+def background_services(app: bootstrap.Application) -> list[BackgroundService]:
+    """What runs beside the HTTP server in this process, started in this order.
+
+    Issue 5 adds the worker (when `settings.in_process_worker`) and the scheduler
+    (when `settings.in_process_scheduler`) here; each needs `start()` and `stop()`.
+    """
+    return []
+
+
+def _url(host: str, port: int) -> str:
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104 - displayed, not bound
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def first_start_banner(url: str, admin_key: str, examples: list[dict[str, Any]]) -> str:
+    """The once-only message: the admin key and the commands from nothing to a stored feed."""
+    from partner_ingest.adapters_in.http.help import quickstart
+
+    guide = quickstart(url, examples)
+    steps = {step["id"]: step["command"] for step in [*guide["steps"], *guide["operator_steps"]]}
+    take_key = "python3 -c 'import json, sys; print(json.load(sys.stdin)[\"api_key\"])'"
+    rule = "=" * 78
+    lines = [
+        rule,
+        "First start: an admin key was created. It is shown this once and stored only as a hash.",
+        "",
+        f"    ADMIN_KEY={admin_key}",
+        "",
+        "Quickstart (paste into a shell in an empty directory):",
+        "",
+        f"export PARTNER_INGEST_URL={shlex.quote(url)}",
+        f"export ADMIN_KEY={admin_key}",
+        "# 1. create a partner",
+        steps["create-partner"],
+        "# 2. issue its API key (shown once) and keep it in API_KEY",
+        f"export API_KEY=$({steps['create-key']} | {take_key})",
+        "# 3. download the example feed and send it",
+        steps["example"],
+        steps["ingest"],
+        "# then: the partner quickstart at $PARTNER_INGEST_URL/partner/help",
+        rule,
+    ]
+    return "\n".join(lines)
+
+
+@contextmanager
+def _survive_stop_signals() -> Iterator[list[int]]:
+    """Uvicorn handles SIGTERM and SIGINT itself and, once shut down, raises the signal again
+    for the handler that was there before it. With the default one, SIGTERM would then kill
+    the process before the application is closed; this one just notes it."""
+    received: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT; 0 after a clean shutdown."""
+    import uvicorn
+
+    from partner_ingest.adapters_in.http import create_app
+    from partner_ingest.adapters_in.http.logging import configure_logging
+
+    settings = Settings.from_env()
+    host = args.host if args.host is not None else settings.host
+    port = args.port if args.port is not None else settings.port
+    configure_logging(settings)
+    app = bootstrap.build(settings)
+    try:
+        first = app.keys.ensure_admin_key()
+        web = create_app(app, services=background_services(app))
+        config = uvicorn.Config(
+            web,
+            host=host,
+            port=port,
+            lifespan="on",
+            proxy_headers=False,
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+        server = uvicorn.Server(config)
+        sock = config.bind_socket()
+        url = _url(host, sock.getsockname()[1])
+        if first is not None:
+            print(first_start_banner(url, first.plaintext, app.describe_contract.examples()), flush=True)
+        print(
+            f"partner-ingest: serving {url} on {settings.database_url}; stop with Ctrl+C or SIGTERM",
+            flush=True,
+        )
+        try:
+            with _survive_stop_signals():
+                server.run(sockets=[sock])
+        finally:
+            sock.close()
+    finally:
+        app.close()
+    if not server.started:
+        print("partner-ingest: the server did not start (see the log above)", file=sys.stderr)
+        return 1
+    print("partner-ingest: stopped", flush=True)
+    return 0

@@ -1,0 +1,76 @@
+"""What every endpoint reaches through the request: the wired application and this request's facts.
+
+The middleware puts both into the ASGI scope, so endpoints stay plain module-level
+functions, and the app works the same when an embedding service mounts it under
+a prefix of its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+from starlette.requests import HTTPConnection
+
+from partner_ingest.adapters_in.bootstrap import Application
+from partner_ingest.domain.model.api_keys import Principal
+from partner_ingest.ports.rate_limit import RateDecision
+
+from .metrics import Metrics
+
+__all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_info"]
+
+CONTEXT_KEY: Final = "partner_ingest.context"
+INFO_KEY: Final = "partner_ingest.request"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@attrs.frozen
+class HttpContext:
+    """Shared by every request of one `create_app` app."""
+
+    app: Application
+    metrics: Metrics
+    trusted_proxies: tuple[Network, ...]
+    openapi: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    """The OpenAPI document of this app's routes."""
+
+
+@attrs.define
+class RequestInfo:
+    """Facts about one request, filled in as it is handled; the access log line reads them."""
+
+    request_id: str
+    client: str
+    principal: Principal | None = None
+    rate: RateDecision | None = None
+    """The key's quota decision: the middleware turns it into the RateLimit fields."""
+    error: str | None = None
+    """The machine code of the error answered, if any."""
+    fields: dict[str, str | int | None] = attrs.field(factory=dict)
+    """Endpoint-specific log fields (feed id, feed status)."""
+
+
+def context(conn: HTTPConnection) -> HttpContext:
+    """The app's context; only requests that passed through create_app's middleware have one."""
+    found = conn.scope.get(CONTEXT_KEY)
+    if not isinstance(found, HttpContext):
+        raise RuntimeError("request did not pass through the partner-ingest middleware")
+    return found
+
+
+def request_info(conn: HTTPConnection) -> RequestInfo:
+    """This request's facts (see `RequestInfo`)."""
+    found = conn.scope.get(INFO_KEY)
+    if not isinstance(found, RequestInfo):
+        raise RuntimeError("request did not pass through the partner-ingest middleware")
+    return found
+
+
+def base_url(conn: HTTPConnection) -> str:
+    """Where this app is served, mount prefix included (`http://host:8000/ingest-api`)."""
+    url = conn.url
+    return f"{url.scheme}://{url.netloc}{conn.scope.get('root_path', '')}"

@@ -1,0 +1,143 @@
+"""Reading a feed request, shared by `POST /partner/ingest` and the dry run `POST /partner/validate`.
+
+The order matters and is the same for both:
+
+1. authenticate (a partner key) before anything else, so an anonymous caller
+   learns nothing and spends nothing;
+2. read the headers (format from Content-Type, `X-Feed-Version`, the policy
+   override, `Idempotency-Key`) and refuse what cannot work (415, 400) before a
+   byte of the body is read;
+3. read the body, capped at `max_sync_bytes` (413: send it as a job), spooled and
+   hashed;
+4. run `IngestFeed` (for real, or with `dry_run=True`) and answer its report:
+   200, or 422 when nothing was accepted (an atomic feed with one bad item, a
+   malformed document, every item invalid).
+"""
+
+from __future__ import annotations
+
+import attrs
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from partner_ingest.domain.model.api_keys import KeyRole, Principal
+from partner_ingest.domain.model.errors import UnknownFormatError
+from partner_ingest.domain.model.policy import Mode, ValidationPolicy
+from partner_ingest.domain.model.report import FeedStatus
+from partner_ingest.domain.use_cases import FeedSubmission
+
+from ._context import HttpContext, context, request_info
+from .auth import authorize
+from .body import check_declared_length, read_body
+from .errors import BodyTooLarge, FeedTooLargeForSync, UnsupportedMediaType
+from .params import header_bool, header_int, header_mode, header_token
+from .views import JsonResponse
+
+__all__ = ["FeedHeaders", "answer_feed", "feed_headers"]
+
+_DEFAULT_FORMAT_TYPES = ("", "application/octet-stream")
+
+
+@attrs.frozen
+class FeedHeaders:
+    """What the headers of a feed request ask for."""
+
+    media_type: str | None
+    """None: no Content-Type (or application/octet-stream), so the partner's default format."""
+    version: int | None
+    mode: Mode | None
+    atomic: bool | None
+    idempotency_key: str | None
+
+
+def feed_headers(request: Request, ctx: HttpContext) -> FeedHeaders:
+    """The feed headers, checked against the registered formats (415, 400) before any body is read."""
+    formats = ctx.app.formats
+    media_type: str | None = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    version = header_int(request, "X-Feed-Version")
+    if media_type in _DEFAULT_FORMAT_TYPES:
+        media_type = None
+    else:
+        try:
+            name = formats.name_for_media_type(media_type or "")
+        except UnknownFormatError:
+            raise UnsupportedMediaType(
+                f"no feed format for Content-Type {media_type!r}",
+                details={"requested": media_type, "supported": list(formats.media_types())},
+            ) from None
+        if version is not None:
+            formats.get(
+                name, version
+            )  # UnknownVersionError (400, with the available versions) now, not after the upload
+    return FeedHeaders(
+        media_type=media_type,
+        version=version,
+        mode=header_mode(request, "X-Validation-Mode"),
+        atomic=header_bool(request, "X-Atomic"),
+        idempotency_key=header_token(request, "Idempotency-Key"),
+    )
+
+
+async def requested_policy(
+    ctx: HttpContext, principal: Principal, headers: FeedHeaders
+) -> ValidationPolicy | None:
+    """The policy the headers ask for, or None to use the partner's.
+
+    `FeedSubmission.policy` is a whole policy, so the fields the headers do not name
+    come from the partner's own; `IngestFeed` then refuses (403) a policy that differs
+    from the partner's unless the partner may override it.
+    """
+    if headers.mode is None and headers.atomic is None:
+        return None
+    assert principal.partner_id is not None  # a PARTNER key always names its partner
+    own = (await run_in_threadpool(ctx.app.partners.get, principal.partner_id)).policy
+    return attrs.evolve(
+        own,
+        mode=own.mode if headers.mode is None else headers.mode,
+        atomic=own.atomic if headers.atomic is None else headers.atomic,
+    )
+
+
+async def answer_feed(request: Request, *, dry_run: bool) -> Response:
+    """The whole exchange (see the module docstring); one `IngestFeed` call."""
+    ctx = context(request)
+    settings = ctx.app.settings
+    principal = await authorize(request, KeyRole.PARTNER)
+    headers = feed_headers(request, ctx)
+    policy = await requested_policy(ctx, principal, headers)
+    # Jobs (issue 5): `Prefer: respond-async` branches off here, reading up to
+    # max_body_bytes and answering 202 through `app.submit_job`.
+    check_declared_length(request, settings.max_body_bytes)
+    try:
+        body = await read_body(request, limit=settings.max_sync_bytes)
+    except BodyTooLarge:
+        raise FeedTooLargeForSync(
+            f"feeds over {settings.max_sync_bytes} bytes are not processed while you wait: "
+            "send it as a job (add the header `Prefer: respond-async`)",
+            details={"max_sync_bytes": settings.max_sync_bytes, "max_body_bytes": settings.max_body_bytes},
+        ) from None
+    assert principal.partner_id is not None
+    with body:
+        submission = FeedSubmission(
+            partner_id=principal.partner_id,
+            body=body.stream,
+            media_type=headers.media_type,
+            version=headers.version,
+            policy=policy,
+            idempotency_key=None if dry_run else headers.idempotency_key,
+            content_hash=body.sha256,
+            dry_run=dry_run,
+            client=request_info(request).client,
+            source="push",
+        )
+        report = await run_in_threadpool(ctx.app.ingest, submission)
+    ctx.metrics.observe_report(report)
+    request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
+    answer_headers = {}
+    if not dry_run:
+        answer_headers["Content-Location"] = (
+            f"{request.scope.get('root_path', '')}/partner/imports/{report.feed_id}"
+        )
+    status = 422 if report.status is FeedStatus.REJECTED else 200
+    return JsonResponse(report.to_json(), status_code=status, headers=answer_headers)

@@ -1,0 +1,338 @@
+"""The OpenAPI components shared by every operation: schemas, error responses, headers, security.
+
+Kept apart from openapi.py because it is long and purely declarative. The
+shapes mirror views.py and `IngestReport.to_json`; the e2e tests validate real
+answers against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from partner_ingest.domain.model.audit import AuditAction, Outcome
+from partner_ingest.domain.model.report import ErrorCode
+
+__all__ = ["COMPONENTS"]
+
+_STR: Final = {"type": "string"}
+_OPT_STR: Final = {"type": ["string", "null"]}
+_INT: Final = {"type": "integer"}
+_TIME: Final = {"type": "string", "format": "date-time"}
+_OPT_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
+_DECIMAL: Final = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "exact decimal, as text"}
+
+
+def _obj(required: list[str], properties: dict[str, Any], *, extra: bool = False) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": extra}
+
+
+_LOCATION: Final = _obj([], {"pointer": _STR, "line": _INT, "column": _INT, "offset": _INT})
+_POLICY: Final = _obj(
+    [],
+    {
+        "mode": {"type": "string", "enum": ["strict", "lenient"]},
+        "atomic": {"type": "boolean"},
+        "max_error_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+)
+_PARTNER_FIELDS: Final = {
+    "name": {"type": "string", "maxLength": 200},
+    "default_format": {"type": "string", "description": "json, jsonl, csv, xml (see /partner/contract)"},
+    "default_version": {"type": "integer", "minimum": 1},
+    "policy": {"$ref": "#/components/schemas/Policy"},
+    "allow_policy_override": {"type": "boolean"},
+    "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1},
+    "endpoint": {
+        "type": ["string", "null"],
+        "format": "uri",
+        "description": "http(s) URL feeds are pulled from",
+    },
+    "endpoint_auth": {
+        "type": ["string", "null"],
+        "writeOnly": True,
+        "description": "credential for the endpoint (stored encrypted, answered as ****)",
+    },
+    "endpoint_headers": {
+        "type": "object",
+        "additionalProperties": _STR,
+        "description": "extra request headers for pulls (values stored encrypted, answered as ****)",
+    },
+    "active": {"type": "boolean"},
+}
+_KEY: Final = _obj(
+    ["id", "role", "masked", "status", "created_at"],
+    {
+        "id": _STR,
+        "role": {"type": "string", "enum": ["partner", "admin"]},
+        "partner_id": _OPT_STR,
+        "masked": {"type": "string", "description": "pcik_<id>_**** (never the secret)"},
+        "label": _STR,
+        "status": {"type": "string", "enum": ["active", "retiring", "expired", "revoked"]},
+        "created_at": _TIME,
+        "expires_at": _OPT_TIME,
+        "revoked_at": _OPT_TIME,
+        "last_used_at": _OPT_TIME,
+        "replaces": _OPT_STR,
+    },
+)
+_REPORT: Final = _obj(
+    ["feed_id", "partner_id", "format", "version", "status", "dry_run", "counts", "errors", "errors_total"],
+    {
+        "feed_id": _STR,
+        "partner_id": _STR,
+        "format": _STR,
+        "version": _INT,
+        "status": {"type": "string", "enum": ["accepted", "partial", "rejected"]},
+        "dry_run": {"type": "boolean"},
+        "counts": _obj(
+            ["received", "created", "updated", "unchanged", "rejected"],
+            dict.fromkeys(("received", "created", "updated", "unchanged", "rejected"), _INT),
+        ),
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ItemError"}},
+        "errors_total": _INT,
+        "errors_truncated": {"type": "boolean"},
+        "feed_error": {"oneOf": [{"$ref": "#/components/schemas/FeedError"}, {"type": "null"}]},
+    },
+)
+_PRODUCT: Final = _obj(
+    ["sku", "name", "price", "currency", "quantity"],
+    {
+        "sku": _STR,
+        "name": _STR,
+        "price": _DECIMAL,
+        "currency": _STR,
+        "quantity": _INT,
+        "brand": _OPT_STR,
+        "manufacturer": _OPT_STR,
+        "gtin": _OPT_STR,
+        "description": _OPT_STR,
+        "image_url": _OPT_STR,
+        "dimensions": {"type": ["object", "null"]},
+        "sale_price": {"type": ["string", "null"]},
+        "sale_starts_at": _OPT_STR,
+        "sale_ends_at": _OPT_STR,
+        "extra": {"type": "object", "description": "fields the contract does not know yet (lenient mode)"},
+    },
+)
+
+_SCHEMAS: Final[dict[str, Any]] = {
+    "Error": _obj(
+        ["error", "details"],
+        {
+            "error": {"type": "string", "description": "stable machine code; branch on this"},
+            "details": _obj(
+                ["message"],
+                {"message": _STR, "request_id": {"type": "string", "description": "as in X-Request-ID"}},
+                extra=True,
+            ),
+        },
+    ),
+    "Location": _LOCATION,
+    "ItemError": _obj(
+        ["index", "field", "code", "message"],
+        {
+            "index": _INT,
+            "sku": _OPT_STR,
+            "field": _STR,
+            "code": {"type": "string", "enum": [str(c) for c in ErrorCode]},
+            "message": _STR,
+            "location": {"$ref": "#/components/schemas/Location"},
+        },
+    ),
+    "FeedError": _obj(
+        ["code", "message"],
+        {"code": _STR, "message": _STR, "location": {"$ref": "#/components/schemas/Location"}},
+    ),
+    "IngestReport": _REPORT,
+    "FeedImport": _obj(
+        ["feed_id", "partner_id", "status", "report"],
+        {
+            "feed_id": _STR,
+            "partner_id": _STR,
+            "format": _STR,
+            "version": _INT,
+            "status": {"type": "string", "enum": ["applied", "rejected"]},
+            "content_hash": _STR,
+            "received_at": _TIME,
+            "completed_at": _TIME,
+            "idempotency_key": _OPT_STR,
+            "job_id": _OPT_STR,
+            "report": {"$ref": "#/components/schemas/IngestReport"},
+        },
+    ),
+    "FeedImportList": _obj(
+        ["imports"], {"imports": {"type": "array", "items": {"$ref": "#/components/schemas/FeedImport"}}}
+    ),
+    "Product": _PRODUCT,
+    "ProductPage": _obj(
+        ["products", "next_after"],
+        {
+            "products": {"type": "array", "items": {"$ref": "#/components/schemas/Product"}},
+            "next_after": _OPT_STR,
+        },
+    ),
+    "Policy": _POLICY,
+    "Partner": _obj(
+        ["id", "name", "created_at", "default_format", "default_version", "policy", "active"],
+        {"id": _STR, "created_at": _TIME, **_PARTNER_FIELDS},
+    ),
+    "PartnerList": _obj(
+        ["partners"], {"partners": {"type": "array", "items": {"$ref": "#/components/schemas/Partner"}}}
+    ),
+    "PartnerCreate": _obj(
+        ["id", "name"], {"id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}, **_PARTNER_FIELDS}
+    ),
+    "PartnerUpdate": _obj([], _PARTNER_FIELDS),
+    "Key": _KEY,
+    "KeyList": _obj(["keys"], {"keys": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}),
+    "CreatedKey": {
+        "allOf": [
+            {"$ref": "#/components/schemas/Key"},
+            _obj(
+                ["api_key"],
+                {"api_key": {"type": "string", "description": "the key itself, shown once"}},
+                extra=True,
+            ),
+        ]
+    },
+    "KeyCreate": _obj([], {"label": {"type": "string", "maxLength": 200}, "expires_at": _TIME}),
+    "KeyRotate": _obj(
+        [],
+        {
+            "overlap_seconds": {"type": "integer", "minimum": 0, "default": 86400},
+            "expires_at": _TIME,
+        },
+    ),
+    "AuditEntry": _obj(
+        ["id", "at", "action", "outcome", "actor"],
+        {
+            "id": _INT,
+            "at": _TIME,
+            "action": {"type": "string", "enum": [str(a) for a in AuditAction]},
+            "outcome": {"type": "string", "enum": [str(o) for o in Outcome]},
+            "actor": _STR,
+            "partner_id": _OPT_STR,
+            "client": _OPT_STR,
+            "details": {"type": "object"},
+        },
+    ),
+    "AuditPage": _obj(
+        ["entries", "next_before_id"],
+        {
+            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
+            "next_before_id": {"type": ["integer", "null"]},
+            "next": {"type": ["string", "null"], "description": "URL of the next (older) page"},
+        },
+    ),
+    "Contract": {
+        "type": "object",
+        "description": "versions, formats with media types, JSON Schemas, error codes",
+    },
+    "Examples": _obj(
+        ["examples"],
+        {
+            "examples": {
+                "type": "array",
+                "items": _obj(
+                    ["format", "version", "media_type", "body"],
+                    {"format": _STR, "version": _INT, "media_type": _STR, "body": _STR},
+                ),
+            }
+        },
+    ),
+    "Help": {"type": "object", "description": "a quickstart: steps, each with a copy-paste curl command"},
+    "Health": _obj(["status"], {"status": _STR}),
+    "Readiness": _obj(["ready", "checks"], {"ready": {"type": "boolean"}, "checks": {"type": "object"}}),
+}
+
+
+def _error(description: str, headers: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}},
+    }
+    for name in headers:
+        out["headers"][name] = {"$ref": f"#/components/headers/{name}"}
+    return out
+
+
+_RESPONSES: Final = {
+    "BadRequest": _error(
+        "a header, parameter or body cannot be read (invalid_header, invalid_parameter, "
+        "malformed_json, malformed_body, unknown_feed_version: details.available)"
+    ),
+    "Unauthenticated": _error(
+        "no valid API key (unauthenticated); missing, unknown, revoked and expired look alike",
+        ("WWW-Authenticate",),
+    ),
+    "Forbidden": _error(
+        "a valid key of the wrong role (forbidden), or a policy override the partner may not make "
+        "(policy_override_denied)",
+        ("RateLimit", "RateLimit-Policy"),
+    ),
+    "NotFound": _error("no such route or resource, or not yours (not_found)"),
+    "MethodNotAllowed": _error(
+        "the route exists without this method (method_not_allowed; details.allowed)", ("Allow",)
+    ),
+    "Conflict": _error("it exists already (conflict)"),
+    "BodyTooLarge": _error(
+        "body_too_large, or feed_too_large_for_sync: send it as a job (Prefer: respond-async)"
+    ),
+    "UnsupportedMediaType": _error(
+        "unsupported_media_type or unsupported_content_encoding; details.supported lists what is"
+    ),
+    "Invalid": _error(
+        "the request or the feed is well-formed but wrong (invalid_request: details.problems, ...)"
+    ),
+    "TooManyRequests": _error(
+        "rate_limited (the key's quota) or too_many_failed_attempts (this address is blocked)",
+        ("Retry-After", "RateLimit", "RateLimit-Policy"),
+    ),
+    "InternalError": _error("internal_error: nothing about the cause; quote details.request_id"),
+    "Unavailable": _error("the database is busy or not ready (store_busy)", ("Retry-After",)),
+}
+
+_HEADERS: Final = {
+    "X-Request-ID": {
+        "description": "this request's id, also in the server log and error bodies",
+        "schema": _STR,
+    },
+    "Retry-After": {"description": "seconds to wait before trying again", "schema": _INT},
+    "RateLimit": {"description": 'the key\'s quota left: "key";r=<remaining>;t=<seconds>', "schema": _STR},
+    "RateLimit-Policy": {"description": 'the key\'s quota: "key";q=<limit>;w=60', "schema": _STR},
+    "WWW-Authenticate": {"description": "Bearer", "schema": _STR},
+    "Allow": {"description": "methods this route accepts", "schema": _STR},
+}
+
+_SECURITY: Final = {
+    "partnerKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "a partner key (pcik_...)",
+    },
+    "partnerBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the same partner key as a bearer token",
+    },
+    "adminKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "an admin key (pcia_...)",
+    },
+    "adminBearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the same admin key as a bearer token",
+    },
+}
+
+COMPONENTS: Final = {
+    "schemas": _SCHEMAS,
+    "responses": _RESPONSES,
+    "headers": _HEADERS,
+    "securitySchemes": _SECURITY,
+}

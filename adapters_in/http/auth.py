@@ -1,0 +1,124 @@
+"""Who is calling: the client address (behind trusted proxies only) and the API key (S1, S3).
+
+The decision itself is `AccessGuard`'s (ADR 0003, 0006): this module finds the
+address and the presented key, asks the guard, and keeps the key's quota
+decision for the RateLimit response fields (set by the middleware on every
+answer, errors included). A refusal is raised as the guard's own `AccessError`;
+errors.py maps it.
+
+The presented key is passed to the guard and nowhere else: never logged,
+never echoed, never put in an exception message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Sequence
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import Scope
+
+from partner_ingest.domain.model.api_keys import KeyRole, Principal
+from partner_ingest.domain.use_cases.access_errors import Forbidden, KeyRateLimited, TooManyRequests
+from partner_ingest.domain.use_cases.authenticate import WINDOW_SECONDS, Granted
+from partner_ingest.ports.rate_limit import RateDecision
+
+from ._context import Network, context, request_info
+
+__all__ = ["authorize", "client_address", "presented_key", "rate_limit_headers", "retry_after"]
+
+MAX_FORWARDED_HOPS: Final = 32
+"""More hops than any real proxy chain; the rest of a longer header is not read."""
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.7:51234"
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[Network]) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address.version == net.version and address in net for net in trusted)
+
+
+def client_address(scope: Scope, trusted: Sequence[Network]) -> str:
+    """The address failed authentications count against.
+
+    The TCP peer, unless the peer is a trusted proxy: then X-Forwarded-For is read
+    from the right (the hop our own proxy appended) leftwards, skipping trusted
+    proxies, and the first address that is not one is the client. Entries left of
+    it were written by the client itself and prove nothing. An untrusted peer's
+    X-Forwarded-For is ignored entirely, so no caller can choose its own address.
+    """
+    peer = scope.get("client")
+    host = str(peer[0]) if peer and peer[0] else None
+    if not host:
+        return "unknown"
+    address = _ip(host)
+    if address is None or not trusted or not _trusted(address, trusted):
+        return host
+    hops: list[str] = []
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            hops.extend(part for part in value.decode("latin-1").split(","))
+    client = str(address)
+    for hop in reversed(hops[-MAX_FORWARDED_HOPS:]):
+        found = _ip(hop)
+        if found is None:
+            break  # a garbled entry can only come from the client's side: stop at the last trusted hop
+        client = str(found)
+        if not _trusted(found, trusted):
+            break
+    return client
+
+
+def presented_key(request: Request) -> str | None:
+    """The key from `X-API-Key`, else from `Authorization: Bearer <key>`; None when absent."""
+    key = request.headers.get("x-api-key")
+    if key is not None:
+        return key.strip()
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+async def authorize(request: Request, role: KeyRole) -> Principal:
+    """The principal of this request's key for a route needing `role`; raises the guard's refusal."""
+    ctx = context(request)
+    info = request_info(request)
+    outcome = await run_in_threadpool(ctx.app.guard.decide, presented_key(request), info.client, role=role)
+    if isinstance(outcome, Granted | Forbidden | KeyRateLimited):
+        info.principal = outcome.principal
+        info.rate = outcome.rate
+        if outcome.rate.degraded:
+            ctx.metrics.degraded.inc()
+    if isinstance(outcome, Granted):
+        return outcome.principal
+    if isinstance(outcome, TooManyRequests):
+        ctx.metrics.rate_limited.labels(reason=outcome.code).inc()
+    raise outcome
+
+
+def retry_after(seconds: float) -> str:
+    """Retry-After (RFC 9110): whole seconds, rounded up, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
+def rate_limit_headers(rate: RateDecision) -> dict[str, str]:
+    """The key's quota as IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers, ADR 0003)."""
+    return {
+        "RateLimit-Policy": f'"key";q={rate.limit};w={int(WINDOW_SECONDS)}',
+        "RateLimit": f'"key";r={max(rate.remaining, 0)};t={math.ceil(rate.reset_after)}',
+    }

@@ -1,0 +1,172 @@
+"""Request bodies: read as a stream with a size cap, gunzipped with a cap, spooled and hashed.
+
+A feed body is never held in memory whole: chunks go to a SpooledTemporaryFile
+(memory up to 1 MiB, then a temporary file) while SHA-256 is computed, so the
+ingest use case recognizes identical content before doing any work. The cap
+applies to the *decompressed* size, checked as the data is inflated in bounded
+steps, so a 10 KB gzip bomb stops at the cap instead of filling the disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import zlib
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, BinaryIO, Final, Self, cast
+
+from starlette.requests import Request
+
+from .errors import BadRequest, BodyTooLarge, InvalidRequest, UnsupportedMediaType
+
+__all__ = ["SpooledBody", "check_declared_length", "read_body", "read_json"]
+
+SPOOL_IN_MEMORY: Final = 1 << 20
+INFLATE_STEP: Final = 1 << 16
+"""Most bytes one decompression step may produce."""
+MAX_JSON_BODY: Final = 64 * 1024
+"""Admin request bodies are small documents; anything larger is not one."""
+_GZIP: Final = frozenset({"gzip", "x-gzip"})
+
+
+class SpooledBody:
+    """A received body: the stream to read it from, its size and its SHA-256 (hex)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+b")  # noqa: SIM115 - closed by close()
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        """Append a decoded chunk."""
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the decoded body, hex."""
+        return self._hash.hexdigest()
+
+    @property
+    def stream(self) -> BinaryIO:
+        """The body from its start (call once, after the last write)."""
+        self._file.seek(0)
+        # SpooledTemporaryFile is an IO[bytes] that typeshed does not declare a BinaryIO.
+        return cast("BinaryIO", self._file)
+
+    def close(self) -> None:
+        """Remove the temporary file, if one was made."""
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class _Gunzip:
+    """Inflates gzip (several members too, as `cat a.gz b.gz` makes) in bounded steps."""
+
+    def __init__(self) -> None:
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._fed = False
+        """Has the current member received input it has not finished?"""
+        self._members = 0
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The decompressed pieces of one received chunk, at most INFLATE_STEP bytes each."""
+        while True:
+            self._fed = self._fed or bool(data)
+            try:
+                out = self._z.decompress(data, INFLATE_STEP)
+            except zlib.error:
+                raise BadRequest("the body is not valid gzip", code="malformed_body") from None
+            if out:
+                yield out
+            data = self._z.unconsumed_tail
+            if self._z.eof:
+                self._members += 1
+                data = self._z.unused_data + data
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._fed = False
+            # A full step may leave output inside zlib with no input left: ask again to drain it.
+            if not data and len(out) < INFLATE_STEP:
+                return
+
+    def finish(self) -> None:
+        """BadRequest unless the body ended exactly at the end of a gzip member."""
+        if self._fed or self._members == 0:
+            raise BadRequest("the gzip body is truncated", code="malformed_body")
+
+
+def _decoder(request: Request) -> _Gunzip | None:
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in _GZIP:
+        return _Gunzip()
+    raise UnsupportedMediaType(
+        f"Content-Encoding {encoding!r} is not supported",
+        code="unsupported_content_encoding",
+        details={"supported": ["gzip", "identity"]},
+    )
+
+
+def check_declared_length(request: Request, limit: int) -> None:
+    """413 before reading anything when Content-Length already says the body is too large."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is larger than {limit} bytes", details={"max_bytes": limit})
+
+
+async def read_body(request: Request, *, limit: int) -> SpooledBody:
+    """The whole body, decoded, spooled and hashed; BodyTooLarge past `limit` decoded bytes."""
+    decoder = _decoder(request)
+    check_declared_length(request, limit)
+    body = SpooledBody()
+    try:
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:  # compressed data larger than the cap: no need to inflate it
+                raise BodyTooLarge(f"the body is larger than {limit} bytes", details={"max_bytes": limit})
+            for piece in [chunk] if decoder is None else decoder.feed(chunk):
+                body.write(piece)
+                if body.size > limit:
+                    raise BodyTooLarge(
+                        f"the body is larger than {limit} bytes once decompressed",
+                        details={"max_bytes": limit},
+                    )
+        if decoder is not None:
+            decoder.finish()
+    except BaseException:
+        body.close()
+        raise
+    return body
+
+
+async def read_json(request: Request, *, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
+    """A small JSON object body (admin requests); an empty body reads as `{}`."""
+    with await read_body(request, limit=limit) as body:
+        data = body.stream.read()
+    if not data.strip():
+        return {}
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"send this body as application/json, not {media_type or 'without a Content-Type'}",
+            details={"supported": ["application/json"]},
+        )
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"the body is not valid JSON: {error}", code="malformed_json") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("the body must be a JSON object", details={"problems": {"": "not an object"}})
+    return parsed

@@ -1,0 +1,136 @@
+"""Contract routes (I1, I2, U1; ADR 0010, 0011, 0013): the contract, examples, a dry run, the quickstart.
+
+The contract, the examples and the quickstart are public: a partner can read
+them before it has a key. The dry run needs a partner key, because it runs the
+real `IngestFeed` with `dry_run=True` against the partner's stored catalog (so
+its counts say what an ingest would create, update or leave unchanged) and
+under the partner's own policy, then rolls everything back.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from partner_ingest.domain.model.errors import NotFoundError
+
+from ._context import base_url, context
+from ._feed import answer_feed
+from .help import markdown, quickstart
+from .ingest import FEED_BODY, FEED_PARAMETERS
+from .openapi import Operation, op
+from .params import query_optional_int, query_text
+from .views import JsonResponse
+
+__all__ = ["OPERATIONS", "ROUTES"]
+
+_PUBLIC: Final = {"Cache-Control": "public, max-age=300"}
+
+
+async def get_contract(request: Request) -> Response:
+    """The machine-readable contract."""
+    document = await run_in_threadpool(context(request).app.describe_contract)
+    return JsonResponse(document, headers=_PUBLIC)
+
+
+async def get_examples(request: Request) -> Response:
+    """Every example; with `format` and `version`, that example's document itself (for `curl -o`)."""
+    wanted_format = query_text(request, "format", max_length=32)
+    wanted_version = query_optional_int(request, "version")
+    examples = await run_in_threadpool(context(request).app.describe_contract.examples)
+    chosen = [
+        e
+        for e in examples
+        if (wanted_format is None or e["format"] == wanted_format)
+        and (wanted_version is None or e["version"] == wanted_version)
+    ]
+    if not chosen:
+        raise NotFoundError("example", f"{wanted_format or '*'} v{wanted_version or '*'}")
+    if wanted_format is not None and wanted_version is not None:
+        example = chosen[0]
+        return Response(example["body"].encode("utf-8"), media_type=example["media_type"], headers=_PUBLIC)
+    return JsonResponse({"examples": chosen}, headers=_PUBLIC)
+
+
+async def validate(request: Request) -> Response:
+    """A dry run of an ingest: the report, nothing written."""
+    return await answer_feed(request, dry_run=True)
+
+
+async def get_help(request: Request) -> Response:
+    """The quickstart, as JSON or (Accept: text/markdown) Markdown."""
+    examples = await run_in_threadpool(context(request).app.describe_contract.examples)
+    document = quickstart(base_url(request), examples)
+    if "text/markdown" in request.headers.get("accept", ""):
+        return PlainTextResponse(markdown(document), media_type="text/markdown", headers=_PUBLIC)
+    return JsonResponse(document, headers=_PUBLIC)
+
+
+ROUTES: Final[list[BaseRoute]] = [
+    Route("/partner/contract", get_contract, methods=["GET"], name="contract"),
+    Route("/partner/contract/example", get_examples, methods=["GET"], name="contract_examples"),
+    Route("/partner/validate", validate, methods=["POST"], name="validate"),
+    Route("/partner/help", get_help, methods=["GET"], name="help"),
+]
+
+OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
+    ("/partner/contract", "get"): op(
+        "The feed contract",
+        tag="contract",
+        description="contract_version, versions, formats with their Content-Types, the JSON Schema (2020-12) "
+        "of an item per version, rules beyond the schema, and every item error code.",
+        ok=(200, "the contract", "Contract"),
+    ),
+    ("/partner/contract/example", "get"): op(
+        "Example feeds that validate",
+        tag="contract",
+        description="One example per format and version. With both `format` and `version`, the answer is that "
+        "example's document itself, with its Content-Type, ready for `curl -o`.",
+        parameters=[
+            {"name": "format", "in": "query", "schema": {"type": "string"}},
+            {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        ],
+        ok=(200, "the examples (or one example document)", "Examples"),
+        errors=(400, 404),
+    ),
+    ("/partner/validate", "post"): op(
+        "Dry run: the report of a feed, nothing stored",
+        tag="contract",
+        auth="partner",
+        description="Runs the real ingest with dry_run=true for the calling partner: same formats, rules and "
+        "policy, counts compared with the partner's stored products (created/updated/unchanged), then "
+        "rolled back; no ledger entry, no audit entry, no Idempotency-Key. Answers like POST /partner/ingest "
+        "would (200, or 422 when nothing would be accepted). For a check with no account at all, run "
+        "`partner-ingest validate` locally.",
+        parameters=FEED_PARAMETERS,
+        body=FEED_BODY,
+        ok=(200, "the report (dry_run: true)", "IngestReport"),
+        extra_ok={
+            422: {
+                "description": "the report with status rejected",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestReport"}}},
+            }
+        },
+        errors=(400, 413, 415),
+    ),
+    ("/partner/help", "get"): op(
+        "Quickstart: copy-paste commands from zero to a stored feed",
+        tag="contract",
+        description="JSON by default (steps with shell commands using $PARTNER_INGEST_URL and $API_KEY); "
+        "Markdown with Accept: text/markdown.",
+        ok=(200, "the quickstart", "Help"),
+    ),
+}
+OPERATIONS[("/partner/help", "get")]["responses"]["200"]["content"]["text/markdown"] = {
+    "schema": {"type": "string"}
+}
+OPERATIONS[("/partner/contract/example", "get")]["responses"]["200"]["content"].update(
+    {
+        media: {"schema": {"type": "string"}}
+        for media in ("application/x-ndjson", "text/csv", "application/xml")
+    }
+)

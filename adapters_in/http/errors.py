@@ -1,0 +1,250 @@
+"""Every error becomes `{"error": <code>, "details": {...}}` here, and only here (U1, ADR 0013).
+
+- The code is stable and machine-readable: partners branch on it. Domain errors
+  bring their own (`IngestError.code`); the HTTP adapter's own errors are the
+  `ApiError` classes below; Starlette's 404 and 405 get `not_found` and
+  `method_not_allowed`.
+- `details.message` is for people; `details.request_id` matches the
+  `X-Request-ID` header and the server's log line.
+- A 500 says nothing about its cause: the traceback goes to the log, under
+  the request id, and never into the response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
+
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from partner_ingest.domain.model.errors import (
+    ConflictError,
+    FeedRejectedError,
+    IngestError,
+    MalformedFeedError,
+    NotFoundError,
+    UnknownFormatError,
+    UnknownVersionError,
+)
+from partner_ingest.domain.use_cases.access_errors import (
+    Forbidden,
+    KeyRateLimited,
+    TooManyRequests,
+    Unauthenticated,
+)
+from partner_ingest.domain.use_cases.ingest_feed import PolicyOverrideDenied
+from partner_ingest.domain.use_cases.manage_keys import KeyRequestError
+from partner_ingest.domain.use_cases.manage_partners import PartnerRequestError
+from partner_ingest.domain.use_cases.paging import PageRequestError
+
+from ._context import INFO_KEY, RequestInfo
+from .auth import retry_after
+from .views import JsonResponse
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "BodyTooLarge",
+    "FeedTooLargeForSync",
+    "InvalidRequest",
+    "UnsupportedMediaType",
+    "error_response",
+    "exception_handlers",
+    "internal_error_response",
+]
+
+log: Final = logging.getLogger("partner_ingest.http")
+
+
+class ApiError(Exception):
+    """An error of the HTTP request itself (headers, body, size), before any use case runs."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = code or self.code
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+
+
+class BadRequest(ApiError):
+    """A header, a query parameter or a JSON body that cannot be read (`invalid_header`, ...)."""
+
+
+class InvalidRequest(ApiError):
+    """A well-formed JSON body whose fields are wrong; `details.problems` maps field -> why."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class BodyTooLarge(ApiError):
+    """The body (after decompression) is larger than this endpoint accepts."""
+
+    status = 413
+    code = "body_too_large"
+
+
+class FeedTooLargeForSync(ApiError):
+    """A feed too large to process while the partner waits: send it as a job instead."""
+
+    status = 413
+    code = "feed_too_large_for_sync"
+
+
+class UnsupportedMediaType(ApiError):
+    """A Content-Type or Content-Encoding this endpoint does not read; details list the supported ones."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+# Domain errors by class (the most specific class in the MRO wins).
+_STATUS: Final[Mapping[type[Exception], int]] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
+    PolicyOverrideDenied: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    UnknownFormatError: 415,
+    UnknownVersionError: 400,
+    KeyRequestError: 422,
+    PartnerRequestError: 422,
+    PageRequestError: 422,
+    MalformedFeedError: 422,
+    FeedRejectedError: 422,
+    TooManyRequests: 429,
+}
+# Errors of outbound adapters, which this layer may not import: matched by their code.
+_UNAVAILABLE: Final = {"store_busy": "the database is busy; retry shortly", "schema_too_new": "not ready"}
+_HTTP_CODES: Final = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The one shape of every error answer."""
+    info = request.scope.get(INFO_KEY)
+    body_details: dict[str, Any] = {"message": message, **(details or {})}
+    if isinstance(info, RequestInfo):
+        info.error = code
+        body_details["request_id"] = info.request_id
+    return JsonResponse(
+        {"error": code, "details": body_details}, status_code=status, headers=dict(headers or {})
+    )
+
+
+def internal_error_response(request_id: str) -> Response:
+    """The 500 answer: a code, a request id to quote, and nothing about the cause."""
+    details = {"message": "internal error: quote the request id when reporting it", "request_id": request_id}
+    return JsonResponse({"error": "internal_error", "details": details}, status_code=500)
+
+
+def _status_of(error: IngestError) -> int | None:
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return None
+
+
+def _domain_details(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]:
+    details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="partner-ingest"'
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = retry_after(error.retry_after)
+        details["retry_after"] = int(headers["Retry-After"])
+    if isinstance(error, KeyRateLimited):
+        details["limit_per_minute"] = error.rate.limit
+    if isinstance(error, UnknownFormatError):
+        details.update(requested=error.requested, supported=list(error.supported))
+    if isinstance(error, UnknownVersionError):
+        details.update(format=error.format_name, requested=error.version, available=list(error.available))
+    if isinstance(error, PartnerRequestError):
+        details["problems"] = error.problems
+    if isinstance(error, PageRequestError):
+        details["field"] = error.field
+    if isinstance(error, NotFoundError):
+        details.update(kind=error.kind, id=error.key)
+    if isinstance(error, MalformedFeedError | FeedRejectedError):
+        details["feed_error"] = error.error.to_json()
+    return details, headers
+
+
+async def _ingest_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IngestError)
+    status = _status_of(exc)
+    if status is None and exc.code in _UNAVAILABLE:
+        return error_response(request, 503, exc.code, _UNAVAILABLE[exc.code], headers={"Retry-After": "1"})
+    if status is None:
+        # An error raised on purpose but never given an answer here is a bug of this table.
+        log.error("unmapped %s", type(exc).__name__, exc_info=exc)
+        return error_response(
+            request, 500, "internal_error", "internal error: quote the request id when reporting it"
+        )
+    details, headers = _domain_details(exc)
+    return error_response(request, status, exc.code, str(exc), details, headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc.status, exc.error_code, exc.message, exc.details, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    details: dict[str, Any] = {}
+    if exc.status_code == 404:
+        details["path"] = request.url.path
+    allow = (exc.headers or {}).get("Allow")
+    if allow:
+        details["allowed"] = [m.strip() for m in allow.split(",")]
+    return error_response(request, exc.status_code, code, str(exc.detail), details, exc.headers)
+
+
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    # Nobody will read this answer; it exists so the access log records the code.
+    return error_response(request, 400, "client_disconnected", "the client closed the connection")
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    # Reached only when the request middleware itself fails; it handles every other 500.
+    info = request.scope.get(INFO_KEY)
+    request_id = info.request_id if isinstance(info, RequestInfo) else "unknown"
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return internal_error_response(request_id)
+
+
+exception_handlers: Final = {
+    ApiError: _api_error,
+    IngestError: _ingest_error,
+    HTTPException: _http_error,
+    ClientDisconnect: _disconnected,
+    Exception: _unhandled,
+}
+"""For `Starlette(exception_handlers=...)`."""

@@ -1,0 +1,141 @@
+"""The quickstart served at /partner/help: copy-paste commands a partner can onboard from alone (U1).
+
+One document, two renderings: JSON (the default: steps a script or a test can
+run as they are) and Markdown (`Accept: text/markdown`, for people). Commands
+use two shell variables, `PARTNER_INGEST_URL` (filled in with the address the
+request reached) and `API_KEY`, so they paste unchanged into a terminal or a
+CI job. The e2e suite runs every command with the real curl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["markdown", "quickstart"]
+
+_KEY = '-H "X-API-Key: $API_KEY"'
+_ADMIN = '-H "X-API-Key: $ADMIN_KEY"'
+
+
+def _step(key: str, title: str, why: str, command: str) -> dict[str, str]:
+    return {"id": key, "title": title, "why": why, "command": command}
+
+
+def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The quickstart for a service reached at `base_url`, sending the newest JSON example."""
+    json_examples = [e for e in examples if e["format"] == "json"] or list(examples)
+    newest = max(json_examples, key=lambda e: e["version"])
+    fmt, version, media = newest["format"], newest["version"], newest["media_type"]
+    send = f'-H "Content-Type: {media}" -H "X-Feed-Version: {version}" --data-binary @feed.{fmt}'
+    url = '"$PARTNER_INGEST_URL'
+    operator = [
+        _step(
+            "create-partner",
+            "Create the partner",
+            "Operators only, with an admin key (pcia_...). The id appears in URLs and reports.",
+            f'curl -sS -X POST {url}/admin/partners" {_ADMIN} -H "Content-Type: application/json" '
+            f'-d \'{{"id": "acme", "name": "Acme Ltd", "default_version": {version}}}\'',
+        ),
+        _step(
+            "create-key",
+            "Issue the partner's API key",
+            "The answer's api_key is shown once: hand it to the partner over a safe channel.",
+            f'curl -sS -X POST {url}/admin/partners/acme/keys" {_ADMIN} -H "Content-Type: application/json" '
+            '-d \'{"label": "acme production"}\'',
+        ),
+    ]
+    partner = [
+        _step(
+            "setup",
+            "Point your shell at the service",
+            "Every command below reads these two variables; your key comes from your platform operator.",
+            f"export PARTNER_INGEST_URL={base_url}\nexport API_KEY=pcik_your_key_here",
+        ),
+        _step(
+            "contract",
+            "Read the contract",
+            "Versions, formats and their Content-Types, the JSON Schema of an item, every error code.",
+            f'curl -sS {url}/partner/contract"',
+        ),
+        _step(
+            "example",
+            "Download an example feed",
+            f"A {fmt} v{version} feed that validates; /partner/contract/example lists one per format and version.",
+            f'curl -sS -o feed.{fmt} {url}/partner/contract/example?format={fmt}&version={version}"',
+        ),
+        _step(
+            "validate",
+            "Dry run: validate without storing",
+            "The same report a real ingest gives, counted against your stored catalog; nothing is written.",
+            f'curl -sS -X POST {url}/partner/validate" {_KEY} {send}',
+        ),
+        _step(
+            "ingest",
+            "Send the feed",
+            "200 with the report (422 when nothing was accepted). Repeat with the same Idempotency-Key "
+            "or the same content and you get the same report back, applied once.",
+            f'curl -sS -X POST {url}/partner/ingest" {_KEY} -H "Idempotency-Key: first-feed" {send}',
+        ),
+        _step(
+            "imports",
+            "Read your reports later",
+            "Your latest imports, each with its report; GET /partner/imports/{feed_id} reads one.",
+            f'curl -sS {url}/partner/imports?limit=5" {_KEY}',
+        ),
+        _step(
+            "products",
+            "See what is stored",
+            "Your products in SKU order; pass next_after as ?after= for the next page.",
+            f'curl -sS {url}/partner/products?limit=10" {_KEY}',
+        ),
+        _step(
+            "gzip",
+            "Compress large feeds",
+            "gzip bodies are accepted; the size limit applies to the decompressed feed.",
+            f'gzip -c feed.{fmt} | curl -sS -X POST {url}/partner/ingest" {_KEY} '
+            f'-H "Content-Encoding: gzip" -H "Content-Type: {media}" -H "X-Feed-Version: {version}" --data-binary @-',
+        ),
+    ]
+    return {
+        "title": "partner-catalog-ingest: send your first feed in five commands",
+        "base_url": base_url,
+        "steps": partner,
+        "operator_steps": operator,
+        "formats": [
+            {"format": e["format"], "version": e["version"], "content_type": e["media_type"]}
+            for e in examples
+        ],
+        "headers": {
+            "X-API-Key": "your key (or Authorization: Bearer <key>)",
+            "Content-Type": "selects the format (see formats)",
+            "X-Feed-Version": "the contract version; default: yours",
+            "Idempotency-Key": "send a feed at most once, whatever the retries",
+            "X-Validation-Mode / X-Atomic": "strict|lenient, true|false: per-feed policy, if your account allows it",
+            "Content-Encoding": "gzip",
+        },
+        "errors": 'Every error is JSON {"error": <code>, "details": {"message", "request_id", ...}}: '
+        "branch on error, show details.message, quote details.request_id to support. "
+        "429 answers carry Retry-After; every answer carries your key's RateLimit fields.",
+        "links": {
+            "contract": f"{base_url}/partner/contract",
+            "examples": f"{base_url}/partner/contract/example",
+            "openapi": f"{base_url}/openapi.json",
+        },
+    }
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The same quickstart for people."""
+    lines = [f"# {doc['title']}", ""]
+    for number, step in enumerate(doc["steps"], start=1):
+        lines += [f"## {number}. {step['title']}", "", step["why"], "", "```sh", step["command"], "```", ""]
+    lines += ["## Formats", "", "| format | version | Content-Type |", "| --- | --- | --- |"]
+    lines += [f"| {f['format']} | {f['version']} | `{f['content_type']}` |" for f in doc["formats"]]
+    lines += ["", "## Headers", ""]
+    lines += [f"- `{name}`: {text}" for name, text in doc["headers"].items()]
+    lines += ["", "## Errors", "", doc["errors"], "", "## For operators", ""]
+    for step in doc["operator_steps"]:
+        lines += [f"### {step['title']}", "", step["why"], "", "```sh", step["command"], "```", ""]
+    lines += [f"OpenAPI: {doc['links']['openapi']}", ""]
+    return "\n".join(lines)

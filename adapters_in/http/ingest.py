@@ -1,0 +1,166 @@
+"""Partner routes: send a feed, read back its report, and browse one's own products (ADR 0006).
+
+Every route here needs a partner key and acts as that key's partner only: a
+partner asking for another partner's feed gets the same 404 as for a feed
+that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from partner_ingest.domain.model.api_keys import KeyRole
+
+from ._context import context
+from ._feed import answer_feed
+from .auth import authorize
+from .openapi import Operation, op
+from .params import query_int, query_text
+from .views import JsonResponse, feed_import_json, product_json
+
+__all__ = ["OPERATIONS", "ROUTES"]
+
+
+async def ingest(request: Request) -> Response:
+    """Ingest a feed now and answer its report."""
+    return await answer_feed(request, dry_run=False)
+
+
+async def list_imports(request: Request) -> Response:
+    """The partner's latest feed imports."""
+    principal = await authorize(request, KeyRole.PARTNER)
+    limit = query_int(request, "limit", 20)
+    assert principal.partner_id is not None
+    found = await run_in_threadpool(context(request).app.imports.recent, principal.partner_id, limit=limit)
+    return JsonResponse({"imports": [feed_import_json(entry) for entry in found]})
+
+
+async def get_import(request: Request) -> Response:
+    """One of the partner's feed imports, with its report."""
+    principal = await authorize(request, KeyRole.PARTNER)
+    assert principal.partner_id is not None
+    feed_id = request.path_params["feed_id"]
+    found = await run_in_threadpool(context(request).app.imports.get, principal.partner_id, feed_id)
+    return JsonResponse(feed_import_json(found))
+
+
+async def list_products(request: Request) -> Response:
+    """A page of the partner's products, in SKU order."""
+    principal = await authorize(request, KeyRole.PARTNER)
+    assert principal.partner_id is not None
+    after = query_text(request, "after", max_length=1024)
+    limit = query_int(request, "limit", 100)
+    page = await run_in_threadpool(
+        context(request).app.products.page, principal.partner_id, after_sku=after, limit=limit
+    )
+    return JsonResponse({"products": [product_json(p) for p in page.products], "next_after": page.next_after})
+
+
+async def get_product(request: Request) -> Response:
+    """One of the partner's products."""
+    principal = await authorize(request, KeyRole.PARTNER)
+    assert principal.partner_id is not None
+    product = await run_in_threadpool(
+        context(request).app.products.get, principal.partner_id, request.path_params["sku"]
+    )
+    return JsonResponse(product_json(product))
+
+
+ROUTES: Final[list[BaseRoute]] = [
+    Route("/partner/ingest", ingest, methods=["POST"], name="ingest"),
+    Route("/partner/imports", list_imports, methods=["GET"], name="list_imports"),
+    Route("/partner/imports/{feed_id}", get_import, methods=["GET"], name="get_import"),
+    Route("/partner/products", list_products, methods=["GET"], name="list_products"),
+    Route("/partner/products/{sku:path}", get_product, methods=["GET"], name="get_product"),
+]
+
+# --- OpenAPI -------------------------------------------------------------------------
+
+FEED_PARAMETERS: Final = [
+    {
+        "name": "X-Feed-Version",
+        "in": "header",
+        "schema": {"type": "integer", "minimum": 1},
+        "description": "contract version of the feed; default: the partner's (400 lists the available ones)",
+    },
+    {
+        "name": "X-Validation-Mode",
+        "in": "header",
+        "schema": {"type": "string", "enum": ["strict", "lenient"]},
+        "description": "override the partner's mode for this feed (403 policy_override_denied unless allowed)",
+    },
+    {
+        "name": "X-Atomic",
+        "in": "header",
+        "schema": {"type": "boolean"},
+        "description": "true: one invalid item rejects the whole feed (an override like X-Validation-Mode)",
+    },
+    {
+        "name": "Content-Encoding",
+        "in": "header",
+        "schema": {"type": "string", "enum": ["gzip", "identity"]},
+        "description": "gzip bodies are accepted; the size cap applies after decompression",
+    },
+]
+FEED_BODY: Final = {
+    "required": True,
+    "description": "the feed document in the format its Content-Type names (see GET /partner/contract); "
+    "no Content-Type or application/octet-stream: the partner's default format",
+    "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in ("application/json", "application/x-ndjson", "text/csv", "application/xml")
+    },
+}
+_REPORT_OK: Final = (
+    200,
+    "the report: counts and every rejected item (status accepted or partial)",
+    "IngestReport",
+)
+_REJECTED: Final = {
+    422: {
+        "description": "the feed report with status rejected: nothing was stored",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestReport"}}},
+    }
+}
+_LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+
+OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
+    ("/partner/ingest", "post"): op(
+        "Send a feed and get its report",
+        tag="partner",
+        auth="partner",
+        description="Synchronous: the answer is the report. Identical content (or a repeated Idempotency-Key) "
+        "is answered with the earlier report and not applied twice. Feeds over max_sync_bytes answer 413 "
+        "feed_too_large_for_sync: send them as jobs. Content-Location names the stored import.",
+        parameters=[
+            *FEED_PARAMETERS,
+            {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}},
+        ],
+        body=FEED_BODY,
+        ok=_REPORT_OK,
+        extra_ok=_REJECTED,
+        errors=(400, 413, 415),
+    ),
+    ("/partner/imports", "get"): op(
+        "Your latest feed imports", tag="partner", auth="partner", parameters=[_LIMIT],
+        ok=(200, "most recent first", "FeedImportList"), errors=(400, 422),
+    ),
+    ("/partner/imports/{feed_id}", "get"): op(
+        "One of your feed imports and its report", tag="partner", auth="partner",
+        ok=(200, "the import", "FeedImport"), errors=(404,),
+        description="Another partner's feed id answers 404, exactly like an unknown one.",
+    ),
+    ("/partner/products", "get"): op(
+        "Your products, a page at a time, in SKU order", tag="partner", auth="partner",
+        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}}, _LIMIT],
+        ok=(200, "a page; pass next_after as `after` for the next one", "ProductPage"), errors=(400, 422),
+    ),
+    ("/partner/products/{sku:path}", "get"): op(
+        "One of your products", tag="partner", auth="partner", ok=(200, "the product", "Product"), errors=(404,),
+    ),
+}  # fmt: skip

@@ -1,0 +1,95 @@
+"""The request middleware: request id, client address, response headers, metrics, the access log.
+
+A plain ASGI middleware (not BaseHTTPMiddleware, which buffers and breaks
+streaming bodies). For every HTTP request it
+
+- takes the caller's `X-Request-ID` when it is a short safe token, else makes one,
+  and sends it back on every answer;
+- resolves the client address once (auth.client_address) for the guard and the log;
+- adds the key's RateLimit fields to any answer the guard has a quota decision for;
+- turns an unhandled exception into the 500 of errors.py, logging the traceback
+  under the request id (the answer carries nothing of it);
+- counts the request and writes one access line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Final
+
+from starlette.datastructures import MutableHeaders
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._context import CONTEXT_KEY, INFO_KEY, HttpContext, RequestInfo
+from .auth import client_address, rate_limit_headers
+from .errors import internal_error_response
+from .logging import log_request
+
+__all__ = ["RequestMiddleware"]
+
+log: Final = logging.getLogger("partner_ingest.http")
+_SAFE_ID: Final = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = str(value.decode("latin-1")).strip()
+            # Taken only when it cannot forge a log line or smuggle a header.
+            if _SAFE_ID.fullmatch(text):
+                return text
+    return uuid.uuid4().hex
+
+
+class RequestMiddleware:
+    """Wraps the router of one app; see the module docstring."""
+
+    def __init__(self, app: ASGIApp, ctx: HttpContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        info = RequestInfo(
+            request_id=_request_id(scope), client=client_address(scope, self.ctx.trusted_proxies)
+        )
+        scope[CONTEXT_KEY] = self.ctx
+        scope[INFO_KEY] = info
+        outer_route = scope.get("route")
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = info.request_id
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+                if info.rate is not None:
+                    headers.update(rate_limit_headers(info.rate))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error", extra={"request_id": info.request_id})
+            if status:
+                raise  # the answer has begun; nothing better can be sent now
+            info.error = "internal_error"
+            await internal_error_response(info.request_id)(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            template = route.path if isinstance(route, Route) and route is not outer_route else "unmatched"
+            seconds = time.perf_counter() - started
+            method = scope["method"]
+            # 499: the client went away before any answer (nginx's code for it).
+            self.ctx.metrics.observe_request(template, method, status or 499, seconds)
+            log_request(info, method=method, route=template, status=status or 499, seconds=seconds)

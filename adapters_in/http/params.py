@@ -1,0 +1,249 @@
+"""Reading typed values out of headers, query strings and JSON bodies, with precise errors.
+
+Headers and query parameters fail on the first bad one (400 `invalid_header`,
+`invalid_parameter`); a JSON body collects every problem of every field before
+answering (422 `invalid_request`, `details.problems`), like the feed validator.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+from starlette.requests import Request
+
+from partner_ingest.domain.model.policy import Mode, ValidationPolicy
+from partner_ingest.domain.use_cases.manage_partners import UNSET, Unset
+
+from .errors import BadRequest, InvalidRequest
+
+__all__ = [
+    "JsonFields",
+    "header_bool",
+    "header_int",
+    "header_mode",
+    "header_token",
+    "query_datetime",
+    "query_enum",
+    "query_int",
+    "query_optional_int",
+    "query_text",
+]
+
+E = TypeVar("E", bound=enum.Enum)
+_TOKEN: Final = re.compile(r"[\x21-\x7e]{1,255}")
+_TRUE: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _bad_header(name: str, message: str) -> BadRequest:
+    return BadRequest(f"header {name}: {message}", code="invalid_header", details={"header": name})
+
+
+def header_int(request: Request, name: str, *, minimum: int = 1) -> int | None:
+    """A whole-number header (None when absent)."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < minimum:
+        raise _bad_header(name, f"must be a whole number of at least {minimum}, got {raw[:40]!r}")
+    return int(raw)
+
+
+def header_bool(request: Request, name: str) -> bool | None:
+    """`true` or `false` (None when absent)."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    value = _TRUE.get(raw.strip().lower())
+    if value is None:
+        raise _bad_header(name, f"must be true or false, got {raw[:40]!r}")
+    return value
+
+
+def header_token(request: Request, name: str) -> str | None:
+    """1-255 visible ASCII characters (an Idempotency-Key), None when absent."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    if not _TOKEN.fullmatch(raw.strip()):
+        raise _bad_header(name, "must be 1-255 visible ASCII characters")
+    return raw.strip()
+
+
+def header_mode(request: Request, name: str) -> Mode | None:
+    """`strict` or `lenient` (None when absent)."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return Mode(raw.strip().lower())
+    except ValueError:
+        raise _bad_header(name, f"must be strict or lenient, got {raw[:40]!r}") from None
+
+
+def _bad_param(name: str, message: str) -> BadRequest:
+    return BadRequest(f"parameter {name}: {message}", code="invalid_parameter", details={"parameter": name})
+
+
+def query_int(request: Request, name: str, default: int) -> int:
+    """A whole-number query parameter, `default` when absent."""
+    found = query_optional_int(request, name)
+    return default if found is None else found
+
+
+def query_optional_int(request: Request, name: str) -> int | None:
+    """A whole-number query parameter, None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise _bad_param(name, f"must be a whole number, got {raw[:40]!r}")
+    return int(raw)
+
+
+def query_text(request: Request, name: str, *, max_length: int = 200) -> str | None:
+    """A text query parameter (None when absent or empty)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > max_length:
+        raise _bad_param(name, f"at most {max_length} characters")
+    return raw
+
+
+def query_enum(request: Request, name: str, kind: type[E]) -> E | None:
+    """One of an enum's values."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        known = ", ".join(str(m.value) for m in kind)
+        raise _bad_param(name, f"must be one of {known}") from None
+
+
+def query_datetime(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 moment; without a zone it is read as UTC."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    except ValueError:
+        raise _bad_param(
+            name, f"must be an ISO 8601 time such as 2026-01-31T12:00:00Z, got {raw[:40]!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class JsonFields:
+    """Typed reads of a JSON object's fields, collecting every problem; `done()` raises them.
+
+    An absent field reads as UNSET (so an update leaves it alone); `null` is a value
+    only where the field is nullable.
+    """
+
+    def __init__(self, data: Mapping[str, Any], known: Collection[str]) -> None:
+        self._data = data
+        self.problems: dict[str, str] = {name: "unknown field" for name in data if name not in known}
+
+    def _get(self, name: str, kinds: tuple[type, ...], what: str, nullable: bool) -> Any:  # noqa: ANN401
+        if name not in self._data:
+            return UNSET
+        value = self._data[name]
+        if value is None and nullable:
+            return None
+        # bool is an int in Python, never in JSON.
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            self.problems[name] = f"must be {what}{' or null' if nullable else ''}"
+            return UNSET
+        return value
+
+    def text(self, name: str) -> str | Unset:
+        """A string field."""
+        result: str | Unset = self._get(name, (str,), "a string", False)
+        return result
+
+    def optional_text(self, name: str) -> str | Unset | None:
+        """A string field that may be null."""
+        result: str | Unset | None = self._get(name, (str,), "a string", True)
+        return result
+
+    def integer(self, name: str) -> int | Unset:
+        """A whole-number field."""
+        result: int | Unset = self._get(name, (int,), "a whole number", False)
+        return result
+
+    def optional_integer(self, name: str) -> int | Unset | None:
+        """A whole-number field that may be null."""
+        result: int | Unset | None = self._get(name, (int,), "a whole number", True)
+        return result
+
+    def boolean(self, name: str) -> bool | Unset:
+        """true or false."""
+        result: bool | Unset = self._get(name, (bool,), "true or false", False)
+        return result
+
+    def moment(self, name: str) -> datetime | Unset:
+        """An ISO 8601 time; without a zone it is read as UTC."""
+        value = self._get(name, (str,), "an ISO 8601 time", False)
+        if not isinstance(value, str):
+            return UNSET
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            self.problems[name] = "must be an ISO 8601 time such as 2026-01-31T12:00:00Z"
+            return UNSET
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+    def string_map(self, name: str) -> dict[str, str] | Unset:
+        """An object of string values."""
+        value = self._get(name, (dict,), "an object of strings", False)
+        if isinstance(value, dict) and not all(isinstance(v, str) for v in value.values()):
+            self.problems[name] = "must be an object of strings"
+            return UNSET
+        result: dict[str, str] | Unset = value
+        return result
+
+    def policy(self, name: str) -> ValidationPolicy | Unset:
+        """A validation policy `{mode, atomic, max_error_ratio}`; missing keys take their defaults."""
+        value = self._get(name, (dict,), "an object", False)
+        if not isinstance(value, dict):
+            return UNSET
+        inner = JsonFields(value, ("mode", "atomic", "max_error_ratio"))
+        mode = inner.text("mode")
+        atomic = inner.boolean("atomic")
+        ratio = self._ratio(inner, value.get("max_error_ratio"))
+        if mode is not UNSET and mode not in tuple(Mode):
+            inner.problems["mode"] = "must be strict or lenient"
+        for key, why in inner.problems.items():
+            self.problems[f"{name}.{key}"] = why
+        if inner.problems:
+            return UNSET
+        return ValidationPolicy(
+            mode=Mode(mode) if isinstance(mode, str) else Mode.STRICT,
+            atomic=atomic if isinstance(atomic, bool) else False,
+            max_error_ratio=ratio,
+        )
+
+    @staticmethod
+    def _ratio(inner: JsonFields, raw: object) -> float:
+        if raw is None:
+            return 1.0
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0.0 <= raw <= 1.0:
+            inner.problems["max_error_ratio"] = "must be a number from 0 to 1"
+            return 1.0
+        return float(raw)
+
+    def done(self) -> None:
+        """InvalidRequest listing every problem found, if any."""
+        if self.problems:
+            raise InvalidRequest(
+                "the request body has invalid fields",
+                details={"problems": dict(sorted(self.problems.items()))},
+            )

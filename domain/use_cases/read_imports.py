@@ -1,0 +1,77 @@
+"""Use case: a partner reads its own feed imports and products (ADR 0006).
+
+Another partner's import answers exactly like one that does not exist
+(NotFoundError): saying "forbidden" would confirm that the id exists and let
+partners enumerate one another's feeds.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+from partner_ingest.domain.model.errors import NotFoundError
+from partner_ingest.domain.model.feed_import import FeedImport
+from partner_ingest.domain.model.product import Product
+from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
+
+from .paging import check_limit
+
+__all__ = ["MAX_IMPORTS_PAGE", "MAX_PRODUCTS_PAGE", "ProductPage", "ReadImports", "ReadProducts"]
+
+MAX_IMPORTS_PAGE: Final = 200
+MAX_PRODUCTS_PAGE: Final = 1000
+
+
+class ReadImports:
+    """The ledger, as one partner may see it."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def get(self, partner_id: str, feed_id: str) -> FeedImport:
+        """One of the partner's imports; NotFoundError when unknown or another partner's."""
+        with self._uow(read_only=True) as uow:
+            found = uow.imports.get(feed_id)
+        if found is None or found.partner_id != partner_id:
+            raise NotFoundError("feed", feed_id)
+        return found
+
+    def recent(self, partner_id: str, *, limit: int = 50) -> list[FeedImport]:
+        """The partner's latest imports, most recent first."""
+        check_limit(limit, MAX_IMPORTS_PAGE)
+        with self._uow(read_only=True) as uow:
+            return uow.imports.recent(partner_id, limit=limit)
+
+
+@attrs.frozen
+class ProductPage:
+    """Products in SKU order and the cursor of the next page."""
+
+    products: tuple[Product, ...]
+    next_after: str | None
+    """Pass as `after_sku` to read the next page; None on the last page."""
+
+
+class ReadProducts:
+    """The catalog, as one partner may see it: its own products only."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def get(self, partner_id: str, sku: str) -> Product:
+        """One of the partner's products; NotFoundError otherwise."""
+        with self._uow(read_only=True) as uow:
+            found = uow.products.get(partner_id, sku)
+        if found is None:
+            raise NotFoundError("product", sku)
+        return found
+
+    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> ProductPage:
+        """A page of the partner's products in SKU order, after `after_sku`."""
+        check_limit(limit, MAX_PRODUCTS_PAGE)
+        with self._uow(read_only=True) as uow:
+            found = uow.products.page(partner_id, after_sku=after_sku, limit=limit + 1)
+        page = tuple(found[:limit])
+        return ProductPage(products=page, next_after=page[-1].sku if len(found) > limit else None)

@@ -1,0 +1,106 @@
+"""HTTP test support: a real uvicorn server on loopback, client addresses, Starlette's TestClient.
+
+`running_server(app)` serves `create_app(app)` from a thread on 127.0.0.1 and a
+free port, exactly as `partner-ingest serve` configures uvicorn (its own
+X-Forwarded-For handling off), and stops it cleanly: the lifespan shutdown runs
+and the thread is joined before the context exits.
+
+Every test speaks from addresses of its own (`new_address()`, sent as
+X-Forwarded-For through the trusted loopback proxy), so that one test's failed
+authentications never block another's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+import uvicorn
+from starlette.testclient import TestClient
+
+from partner_ingest.adapters_in.bootstrap import Application
+from partner_ingest.adapters_in.http import BackgroundService, create_app
+from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.domain.model.api_keys import KeyRole
+
+__all__ = [
+    "LOOPBACK_PROXY",
+    "TestClient",
+    "admin_key",
+    "e2e_settings",
+    "new_address",
+    "new_partner",
+    "running_server",
+]
+
+LOOPBACK_PROXY = "127.0.0.1/32"
+_addresses = itertools.count(1)
+
+
+def new_address() -> str:
+    """A client address no other test in this process uses (documentation and private ranges)."""
+    n = next(_addresses)
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+def e2e_settings(database: str, **overrides: Any) -> Settings:
+    """Settings for a test server: a SQLite file, loopback as the trusted proxy."""
+    values: dict[str, Any] = {"database_url": f"sqlite:///{database}", "trusted_proxies": LOOPBACK_PROXY}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextmanager
+def running_server(app: Application, *, services: Sequence[BackgroundService] = ()) -> Iterator[str]:
+    """Serve the app on 127.0.0.1:<free port> in a thread; yield its base URL."""
+    config = uvicorn.Config(
+        create_app(app, services=services),
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        proxy_headers=False,
+        access_log=False,
+        log_config=None,
+    )
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-e2e")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+        assert not thread.is_alive(), "the test server did not stop"
+
+
+def admin_key(app: Application) -> str:
+    """A fresh admin key (each test its own, so each has its own per-minute quota)."""
+    return app.keys.create(KeyRole.ADMIN, actor="system", label="e2e").plaintext
+
+
+_partners = itertools.count(1)
+
+
+def new_partner(client: httpx2.Client, admin: str, **fields: Any) -> tuple[str, str]:
+    """Create a partner and its key through the admin API; (partner id, key)."""
+    partner_id = fields.pop("id", None) or f"partner-{next(_partners)}-{int(time.time() * 1000) % 100000}"
+    body = {"id": partner_id, "name": f"Partner {partner_id}", **fields}
+    created = client.post("/admin/partners", json=body, headers={"X-API-Key": admin})
+    assert created.status_code == 201, created.text
+    key = client.post(
+        f"/admin/partners/{partner_id}/keys", json={"label": "e2e"}, headers={"X-API-Key": admin}
+    )
+    assert key.status_code == 201, key.text
+    return partner_id, str(key.json()["api_key"])
