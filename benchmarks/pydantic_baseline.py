@@ -45,11 +45,16 @@ class Item(BaseModel):
     sku: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     name: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
     price: Annotated[Decimal, Field(ge=0, le=1_000_000_000_000)]
-    currency: Annotated[str, AfterValidator(lambda c: c if c in MINOR_UNITS else (_ for _ in ()).throw(ValueError(c)))]
+    currency: Annotated[
+        str, AfterValidator(lambda c: c if c in MINOR_UNITS else (_ for _ in ()).throw(ValueError(c)))
+    ]
     quantity: Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]
     gtin: Annotated[str, Field(pattern=r"^(?:[0-9]{8}|[0-9]{12,14})$"), AfterValidator(_gtin)] | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None
-    image_url: Annotated[str, Field(max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(?:[/?#]\S*)?$")] | None = None
+    image_url: (
+        Annotated[str, Field(max_length=2048, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(?:[/?#]\S*)?$")]
+        | None
+    ) = None
     brand: Text | None = None
     manufacturer: Text | None = None
     dimensions: Dimensions | None = None

@@ -1,0 +1,310 @@
+"""Ingest benchmark: the library against SQLite's own speed, and against what a user would write.
+
+    .venv/bin/python benchmarks/ingest_benchmark.py            # everything (1M-product RSS runs included)
+    .venv/bin/python benchmarks/ingest_benchmark.py --quick    # 100,000 products only
+
+In one run, on the same machine and the same table:
+(a) the limit: raw sqlite3 `executemany` of the very upsert statement the
+    library uses, with the rows already built as tuples, in one transaction;
+(b) the library's full sync ingest (parse, validate, repeats, upsert, ledger,
+    audit) through `IngestFeed` and the SQLite adapter, per format;
+(c) pydantic v2 models plus `executemany` (benchmarks/pydantic_baseline.py);
+and the peak RSS of ingesting 100,000 and 1,000,000 products per format, each
+in a fresh process. Figures are printed with their ratios and the targets of
+issue #3; nothing here asserts (benchmarks inform, tests decide).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
+from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.domain.model import Dimensions, Partner, Product
+from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
+from partner_ingest.plugins import load_formats
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+FORMATS = ("json", "jsonl", "csv", "xml")
+TARGETS = {"json": 0.45, "jsonl": 0.45, "csv": 0.35, "xml": 0.15}
+RSS_LIMIT_MB = 150
+RSS_GROWTH = 1.3
+
+
+def products(count: int, *, seed: int = 7) -> Iterator[Product]:
+    """Realistic, valid products: every v2 field but the sale window."""
+    rnd = random.Random(seed)
+    for n in range(count):
+        yield Product(
+            partner_id="bench",
+            sku=f"SKU-{n:08d}",
+            name=f"Product number {n} deluxe",
+            price=Decimal(rnd.randint(100, 999_999)).scaleb(-2),
+            currency="EUR",
+            quantity=rnd.randint(0, 5000),
+            brand="Acme",
+            manufacturer="Acme Industries",
+            gtin="4006381333931",
+            description="A sturdy product for everyday use, with a two-year warranty.",
+            image_url=f"https://img.example.com/p/{n}.jpg",
+            dimensions=Dimensions(Decimal("10.5"), Decimal("20"), Decimal("3.25"), "cm"),
+        )
+
+
+def write_feed(fmt_name: str, count: int) -> Path:
+    """The feed file (cached in benchmarks/.data), written in chunks: never whole in memory."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"feed-{count}.{fmt_name}"
+    if path.exists():
+        return path
+    fmt = load_formats().get(fmt_name, 2)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as out:
+        chunk: list[Product] = []
+        first = True
+        for n, product in enumerate(products(count), start=1):
+            chunk.append(product)
+            if len(chunk) == 10_000 or n == count:
+                out.write(_piece(fmt_name, fmt.render(chunk), first=first, last=n == count))
+                chunk, first = [], False
+    tmp.rename(path)
+    return path
+
+
+def _piece(fmt_name: str, rendered: bytes, *, first: bool, last: bool) -> bytes:
+    # Splice chunk renderings into one document: keep the head of the first,
+    # the tail of the last, and only the items of the rest.
+    if fmt_name == "jsonl":
+        return rendered
+    if fmt_name == "csv":
+        return rendered if first else rendered.split(b"\r\n", 1)[1]
+    if fmt_name == "json":
+        head, body = rendered.split(b"\n", 1)
+        body, tail = body.rsplit(b"\n]", 1)
+        return (head + b"\n" if first else b",\n") + body + (b"\n]" + tail if last else b"")
+    head, rest = rendered.split(b"<catalog>\n", 1)
+    body, tail = rest.rsplit(b"</catalog>", 1)
+    return (head + b"<catalog>\n" if first else b"") + body + (b"</catalog>" + tail if last else b"")
+
+
+def fresh_store(directory: Path, name: str) -> SqliteStore:
+    for suffix in ("", "-wal", "-shm"):
+        (directory / f"{name}{suffix}").unlink(missing_ok=True)
+    return SqliteStore(directory / name)
+
+
+def raw_limit(directory: Path, count: int) -> float:
+    """(a) products/s of executemany alone, rows prebuilt, one transaction (best of 3)."""
+    rows = [p.to_row() for p in products(count)]
+    best = 0.0
+    for _ in range(3):
+        store = fresh_store(directory, "raw.db")
+        conn = store.connection()
+        gc.collect()
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        for start in range(0, count, 1000):
+            conn.executemany(UPSERT_SQL, rows[start : start + 1000])
+        conn.execute("COMMIT")
+        best = max(best, count / (time.perf_counter() - started))
+        store.close()
+    return best
+
+
+def library(directory: Path, fmt_name: str, path: Path) -> tuple[float, str]:
+    """(b) products/s of the full ingest through the use case (best of 2)."""
+    best, status = 0.0, ""
+    count = int(path.stem.split("-")[1])
+    formats = load_formats()
+    for _ in range(2):
+        store = fresh_store(directory, "lib.db")
+        clock = FakeClock()
+        with store.unit_of_work() as uow:
+            uow.partners.add(Partner(id="bench", name="Bench", created_at=clock.now(), default_version=2))
+            uow.commit()
+        ingest = IngestFeed(store.unit_of_work, formats, clock, SequentialIds())
+        gc.collect()
+        with path.open("rb") as body:
+            started = time.perf_counter()
+            report = ingest(FeedSubmission(partner_id="bench", body=body, format=fmt_name, version=2))
+            elapsed = time.perf_counter() - started
+        status = f"{report.status}, {report.counts.created} created"
+        best = max(best, count / elapsed)
+        store.close()
+    return best, status
+
+
+def pydantic_rate(directory: Path, path: Path) -> float:
+    """(c) products/s of pydantic v2 + executemany on the json v2 feed."""
+    sys.path.insert(0, str(HERE))
+    import pydantic_baseline
+
+    count = int(path.stem.split("-")[1])
+    document = path.read_bytes()
+    best = 0.0
+    for _ in range(2):
+        store = fresh_store(directory, "pyd.db")
+        gc.collect()
+        started = time.perf_counter()
+        pydantic_baseline.ingest(store.connection(), "bench", document)
+        best = max(best, count / (time.perf_counter() - started))
+        store.close()
+    return best
+
+
+def defusedxml_rate(path: Path) -> float:
+    """Elements of the bare defusedxml streaming parse, as products/s (no work per item)."""
+    from defusedxml.ElementTree import iterparse
+
+    count = int(path.stem.split("-")[1])
+    started = time.perf_counter()
+    root = None
+    for event, element in iterparse(str(path), events=("start", "end")):
+        if event == "start" and root is None:
+            root = element
+        elif event == "end" and element.tag == "product" and root is not None:
+            root.clear()
+    return count / (time.perf_counter() - started)
+
+
+def rss_child(fmt_name: str, path: Path, directory: Path) -> None:
+    """Runs in a fresh process: ingest one file, print peak RSS in MB."""
+    store = fresh_store(directory, f"rss-{fmt_name}-{os.getpid()}.db")
+    clock = FakeClock()
+    with store.unit_of_work() as uow:
+        uow.partners.add(Partner(id="bench", name="Bench", created_at=clock.now(), default_version=2))
+        uow.commit()
+    ingest = IngestFeed(store.unit_of_work, load_formats(), clock, SequentialIds())
+    with path.open("rb") as body:
+        report = ingest(FeedSubmission(partner_id="bench", body=body, format=fmt_name, version=2))
+    store.close()
+    print(f"{_peak_rss_mb():.1f} {report.counts.created}")
+
+
+def _peak_rss_mb() -> float:
+    # VmHWM, not getrusage's ru_maxrss: after fork + exec, Linux carries the
+    # parent's high-water mark into ru_maxrss, which would report the parent.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss(fmt_name: str, path: Path, directory: Path) -> tuple[float, int]:
+    """Peak RSS (MB) and products created, of ingesting `path` in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", fmt_name, str(path), str(directory)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def table(rows: Iterable[tuple[str, ...]]) -> None:
+    rows = list(rows)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 products only (no 1M RSS runs)")
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rss-child", nargs=3, metavar=("FORMAT", "PATH", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args.rss_child[0], Path(args.rss_child[1]), Path(args.rss_child[2]))
+        return
+
+    count = args.count
+    print(
+        f"partner-catalog-ingest ingest benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
+    print(f"generating {count:,}-product feeds (cached in {DATA}) ...", flush=True)
+    feeds = {name: write_feed(name, count) for name in FORMATS}
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        limit = raw_limit(directory, count)
+        rows = [("what", "products/s", "ratio to (a)", "target", "", "notes")]
+        rows.append(
+            ("(a) raw executemany upsert", f"{limit:,.0f}", "1.00", "", "", "rows prebuilt, one transaction")
+        )
+        rates = {}
+        for name in FORMATS:
+            rate, status = library(directory, name, feeds[name])
+            rates[name] = rate
+            ratio = rate / limit
+            ok = "ok" if ratio >= TARGETS[name] else "BELOW"
+            note = f"{feeds[name].stat().st_size / count:.0f} B/item; {status}"
+            if name == "xml":
+                note += f"; bare defusedxml parse {defusedxml_rate(feeds['xml']):,.0f}/s"
+            rows.append(
+                (
+                    f"(b) library, {name} v2",
+                    f"{rate:,.0f}",
+                    f"{ratio:.2f}",
+                    f">= {TARGETS[name]:.2f}",
+                    ok,
+                    note,
+                )
+            )
+        baseline = pydantic_rate(directory, feeds["json"])
+        rows.append(
+            (
+                "(c) pydantic v2 + executemany",
+                f"{baseline:,.0f}",
+                f"{baseline / limit:.2f}",
+                "",
+                "",
+                "json v2, whole document",
+            )
+        )
+        table(rows)
+        print()
+        speedup = rates["json"] / baseline
+        print(
+            f"library json v2 / pydantic baseline: {speedup:.2f}x (target >= 2x: {'ok' if speedup >= 2 else 'BELOW'})"
+        )
+        jsonl_speedup = rates["jsonl"] / baseline
+        print(f"library jsonl  / pydantic baseline: {jsonl_speedup:.2f}x")
+
+        print("\npeak RSS of a full ingest, fresh process per run:")
+        sizes = [count] if args.quick else [count, 10 * count]
+        big = {name: write_feed(name, 10 * count) for name in FORMATS} if not args.quick else {}
+        rss_rows = [("format", *(f"{n:,} products" for n in sizes), "growth", "targets")]
+        for name in FORMATS:
+            small_mb, _ = peak_rss(name, feeds[name], directory)
+            cells = [f"{small_mb:.1f} MB"]
+            growth = ""
+            verdict = ""
+            if not args.quick:
+                large_mb, created = peak_rss(name, big[name], directory)
+                cells.append(f"{large_mb:.1f} MB ({created:,} created)")
+                growth = f"{large_mb / small_mb:.2f}x"
+                verdict = "ok" if large_mb < RSS_LIMIT_MB and large_mb / small_mb < RSS_GROWTH else "BELOW"
+            rss_rows.append((name, *cells, growth, verdict))
+        table(rss_rows)
+        print(
+            f"(targets: under {RSS_LIMIT_MB} MB for 1,000,000 products and under {RSS_GROWTH}x the 100,000 figure)"
+        )
+
+
+if __name__ == "__main__":
+    main()
