@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
-from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL
+from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL, batch_time, stamped
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.domain.model import Dimensions, Partner, Product
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
@@ -109,7 +109,7 @@ def fresh_store(directory: Path, name: str) -> SqliteStore:
 
 def raw_limit(directory: Path, count: int) -> float:
     """(a) products/s of executemany alone, rows prebuilt, one transaction (best of 3)."""
-    rows = [p.to_row() for p in products(count)]
+    rows = stamped([p.to_row() for p in products(count)], batch_time())
     best = 0.0
     for _ in range(3):
         store = fresh_store(directory, "raw.db")

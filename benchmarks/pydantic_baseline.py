@@ -17,7 +17,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL
+from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL, batch_time
 from partner_ingest.domain.model.checksums import gtin_check_digit_ok
 from partner_ingest.domain.model.currencies import MINOR_UNITS, quantum
 
@@ -81,6 +81,7 @@ class Feed(BaseModel):
 def ingest(conn: sqlite3.Connection, partner_id: str, document: bytes) -> int:
     """Validate the whole document, then upsert it in one transaction; returns rows written."""
     feed = Feed.model_validate_json(document)
+    now = batch_time()
     rows = []
     for item in feed.products:
         d = item.dimensions
@@ -92,7 +93,7 @@ def ingest(conn: sqlite3.Connection, partner_id: str, document: bytes) -> int:
             None if item.sale_price is None else str(item.sale_price),
             None if item.sale_starts_at is None else item.sale_starts_at.isoformat(),
             None if item.sale_ends_at is None else item.sale_ends_at.isoformat(),
-            None,
+            None, now,
         )  # fmt: skip
         rows.append(values)
     conn.execute("BEGIN IMMEDIATE")

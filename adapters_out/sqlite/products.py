@@ -2,7 +2,9 @@
 
 One `executemany` per batch: INSERT ... ON CONFLICT DO UPDATE ... WHERE the
 stored values differ from the new ones (one row-value comparison, done by
-SQLite), so an unchanged product is never rewritten. Comparing the columns
+SQLite), so an unchanged product is never rewritten. The batch's bookkeeping
+time is taken once and bound as the last parameter of every row: SQLite's
+`strftime(..., 'now')`, evaluated twice per row, cost about 20% of the write. Comparing the columns
 costs nothing measurable, where a content hash computed in Python cost about
 1 us per item, a tenth of the whole per-item budget (ADR 0002). The counts
 come from the database, not from guesses:
@@ -18,14 +20,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
 from partner_ingest.ports.repositories import UpsertCounts
 
-__all__ = ["UPSERT_SQL", "SqliteFeedSkuRegister", "SqliteProductRepository"]
+__all__ = ["UPSERT_SQL", "SqliteFeedSkuRegister", "SqliteProductRepository", "batch_time", "stamped"]
 
 _DATA = PRODUCT_COLUMNS[2:]  # every column an upsert rewrites
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"  # bookkeeping time, read by SQLite per statement
+_NOW = f"?{len(PRODUCT_COLUMNS) + 1}"  # the batch's time: the parameter after the row's columns
 
 UPSERT_SQL = (
     f"INSERT INTO product ({', '.join(PRODUCT_COLUMNS)}, created_at, updated_at) "
@@ -35,7 +38,19 @@ UPSERT_SQL = (
     + ", updated_at = excluded.updated_at "
     f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS NOT ({', '.join(f'excluded.{c}' for c in _DATA)})"
 )
-"""The statement of every product write; the benchmark's raw limit uses it too."""
+"""The statement of every product write (parameters: `stamped` rows); the benchmark's raw limit uses it too."""
+
+
+def batch_time() -> str:
+    """Now, as stored in `created_at` / `updated_at` (UTC, milliseconds, like the other tables)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def stamped(rows: Sequence[ProductRow], at: str) -> list[tuple[object, ...]]:
+    """The parameters of `UPSERT_SQL` for `rows` written at `at`."""
+    time = (at,)
+    return [row + time for row in rows]
+
 
 _SELECT = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product"
 
@@ -52,7 +67,7 @@ class SqliteProductRepository:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
         top = conn.execute("SELECT max(id) FROM product").fetchone()[0] or 0
-        changed = conn.executemany(UPSERT_SQL, rows).rowcount
+        changed = conn.executemany(UPSERT_SQL, stamped(rows, batch_time())).rowcount
         created = conn.execute("SELECT count(*) FROM product WHERE id > ?", (top,)).fetchone()[0]
         return UpsertCounts(created, changed - created, len(rows) - changed)
 
