@@ -245,17 +245,8 @@ class IngestFeed:
         uow.audit.append_many(entries)
 
     def _report(self, submission: FeedSubmission, fmt: FeedFormat, outcome: FeedOutcome) -> IngestReport:
-        return IngestReport(
-            feed_id=self._ids.new_id("feed"),
-            partner_id=submission.partner_id,
-            format=fmt.name,
-            version=fmt.version,
-            status=outcome.status,
-            counts=outcome.counts,
-            errors=outcome.errors,
-            errors_total=outcome.errors_total,
-            feed_error=outcome.feed_error,
-            dry_run=submission.dry_run,
+        return outcome.report(
+            self._ids.new_id("feed"), submission.partner_id, fmt, dry_run=submission.dry_run
         )
 
     def _audit(

@@ -24,6 +24,7 @@ from partner_ingest.domain.model.report import (
     FeedError,
     FeedStatus,
     IngestCounts,
+    IngestReport,
     ItemError,
 )
 from partner_ingest.domain.model.validation import ItemValidator
@@ -83,6 +84,21 @@ class FeedOutcome:
     def applied(self) -> bool:
         """Should the sink's writes be committed?"""
         return self.status is not FeedStatus.REJECTED
+
+    def report(self, feed_id: str, partner_id: str, fmt: FeedFormat, *, dry_run: bool) -> IngestReport:
+        """The partner's report of this outcome."""
+        return IngestReport(
+            feed_id=feed_id,
+            partner_id=partner_id,
+            format=fmt.name,
+            version=fmt.version,
+            status=self.status,
+            counts=self.counts,
+            errors=self.errors,
+            errors_total=self.errors_total,
+            feed_error=self.feed_error,
+            dry_run=dry_run,
+        )
 
 
 class HashingReader(io.RawIOBase):

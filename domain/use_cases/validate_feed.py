@@ -55,15 +55,4 @@ class ValidateFeed:
         outcome = run_feed(
             fmt, stream, validator, policy, self._limits, SetSink(), errors_cap=self._errors_cap
         )
-        return IngestReport(
-            feed_id="dry-run",
-            partner_id=partner_id,
-            format=fmt.name,
-            version=fmt.version,
-            status=outcome.status,
-            counts=outcome.counts,
-            errors=outcome.errors,
-            errors_total=outcome.errors_total,
-            feed_error=outcome.feed_error,
-            dry_run=True,
-        )
+        return outcome.report("dry-run", partner_id, fmt, dry_run=True)
