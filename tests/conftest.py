@@ -6,9 +6,9 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from support.memory import MemoryApp
 
-from partner_ingest.adapters_in.bootstrap import Application, in_memory
-from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
+from partner_ingest.adapters_in.bootstrap import in_memory
 from partner_ingest.domain.model import Partner, ValidationPolicy
 
 settings.register_profile(
@@ -20,7 +20,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
-def memory_app() -> tuple[Application, InMemoryStore, FakeClock]:
+def memory_app() -> MemoryApp:
     """The application on the in-memory store, with partner `acme` (v2 by default)."""
     app, store, clock = in_memory()
     with store.unit_of_work() as uow:

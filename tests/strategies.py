@@ -120,8 +120,13 @@ def dimensions() -> st.SearchStrategy[Dimensions]:
 @functools.cache
 def _image_urls() -> st.SearchStrategy[str]:
     assert IMAGE_URL.pattern is not None and IMAGE_URL.max_length is not None
-    generated = st.from_regex(re.compile(IMAGE_URL.pattern), fullmatch=True).filter(
-        lambda url: len(url) <= IMAGE_URL.max_length  # type: ignore[operator]
+    limit = IMAGE_URL.max_length
+
+    def short_enough(url: str) -> bool:
+        return len(url) <= limit
+
+    generated: st.SearchStrategy[str] = st.from_regex(re.compile(IMAGE_URL.pattern), fullmatch=True).filter(
+        short_enough
     )
     plain = st.sampled_from(
         [

@@ -139,7 +139,9 @@ def audit(app: Application, partner: str) -> list[tuple[str, dict[str, object]]]
     return [(str(e.action), dict(e.details)) for e in reversed(entries) if e.action.value.startswith("fetch")]
 
 
-def test_a_due_feed_is_fetched_with_its_credentials_and_submitted_as_a_job(app, server):
+def test_a_due_feed_is_fetched_with_its_credentials_and_submitted_as_a_job(
+    app: Application, server: str
+) -> None:
     add_partner(app, "acme", f"{server}/feed.json")
     [result] = Scheduler(app.pull_feeds).run_once()
     assert result.outcome == "fetched" and result.job_id is not None
@@ -147,11 +149,15 @@ def test_a_due_feed_is_fetched_with_its_credentials_and_submitted_as_a_job(app, 
     [(action, details)] = audit(app, "acme")
     assert action == "fetch" and details["status"] == 200 and details["bytes"] == len(FEED)
     assert details["host"] == "127.0.0.1" and details["outcome"] == "fetched"
-    assert process_next_job_once(app).report.counts.created == 1
+    processed = process_next_job_once(app)
+    assert processed is not None and processed.report is not None, (
+        f"the fetched feed was not ingested: {processed}"
+    )
+    assert processed.report.counts.created == 1
     assert app.jobs.get(result.job_id, partner_id="acme").status is JobStatus.SUCCEEDED
 
 
-def test_the_next_pull_is_conditional_and_nothing_to_do_when_unchanged(app, server):
+def test_the_next_pull_is_conditional_and_nothing_to_do_when_unchanged(app: Application, server: str) -> None:
     add_partner(app, "acme", f"{server}/feed.json")
     add_partner(app, "same", f"{server}/same.json")
     first = Scheduler(app.pull_feeds).run_once()
@@ -176,7 +182,9 @@ def test_the_next_pull_is_conditional_and_nothing_to_do_when_unchanged(app, serv
         ("/missing.json", "http_error"),
     ],
 )
-def test_every_failed_fetch_ends_in_a_clear_outcome_and_an_audit_entry(app, server, path, outcome):
+def test_every_failed_fetch_ends_in_a_clear_outcome_and_an_audit_entry(
+    app: Application, server: str, path: str, outcome: str
+) -> None:
     add_partner(app, "acme", server + path)
     [result] = Scheduler(app.pull_feeds).run_once()
     assert result.outcome == outcome and result.job_id is None
@@ -187,7 +195,9 @@ def test_every_failed_fetch_ends_in_a_clear_outcome_and_an_audit_entry(app, serv
     assert schedule.next_run_at > app.clock.now()  # rescheduled, not stuck
 
 
-def test_an_endpoint_that_keeps_failing_opens_its_circuit_and_later_fetches_are_skipped(app, server):
+def test_an_endpoint_that_keeps_failing_opens_its_circuit_and_later_fetches_are_skipped(
+    app: Application, server: str
+) -> None:
     add_partner(app, "acme", f"{server}/error.json")
     scheduler = Scheduler(app.pull_feeds)
     for _ in range(3):
@@ -203,9 +213,9 @@ def test_an_endpoint_that_keeps_failing_opens_its_circuit_and_later_fetches_are_
     assert str(snapshot.state) == "open"
 
 
-def test_fetching_far_more_often_than_allowed_raises_a_fetch_anomaly(app, server):
+def test_fetching_far_more_often_than_allowed_raises_a_fetch_anomaly(app: Application, server: str) -> None:
     add_partner(app, "acme", f"{server}/same.json")
-    anomalies = []
+    anomalies: list[bool] = []
     for _ in range(8):
         with app.uow() as uow:
             [s] = uow.schedules.all()
@@ -214,8 +224,8 @@ def test_fetching_far_more_often_than_allowed_raises_a_fetch_anomaly(app, server
         anomalies += [r.anomaly for r in Scheduler(app.pull_feeds).run_once()]
     assert anomalies[:4] == [False] * 4  # below the minimum that can be anomalous
     assert not any(anomalies)  # 8 an hour is within the default 60
-    tight = attrs.evolve(app.pull_feeds._anomaly, per_hour=5)  # type: ignore[attr-defined]
-    app.pull_feeds._anomaly = tight  # type: ignore[attr-defined]
+    tight = attrs.evolve(app.pull_feeds._anomaly, per_hour=5)
+    app.pull_feeds._anomaly = tight
     with app.uow() as uow:
         [s] = uow.schedules.all()
         uow.schedules.update(attrs.evolve(s, next_run_at=app.clock.now() - timedelta(seconds=1)))
@@ -226,7 +236,9 @@ def test_fetching_far_more_often_than_allowed_raises_a_fetch_anomaly(app, server
     assert entry.partner_id == "acme" and entry.details["fetches_last_hour"] == 9
 
 
-def test_no_plaintext_credential_in_the_database_files_or_the_logs(app, server, tmp_path, caplog):
+def test_no_plaintext_credential_in_the_database_files_or_the_logs(
+    app: Application, server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     add_partner(app, "acme", f"{server}/feed.json")
     Scheduler(app.pull_feeds).run_once()
@@ -244,4 +256,7 @@ def test_no_plaintext_credential_in_the_database_files_or_the_logs(app, server, 
             assert secret not in str(entry.details)
     with app.uow() as uow:
         partner = uow.partners.get("acme")
+    assert partner is not None and partner.endpoint_auth is not None, (
+        "acme keeps its encrypted fetch credentials"
+    )
     assert app.vault.decrypt(partner.endpoint_auth) == SECRET  # still usable after rotation

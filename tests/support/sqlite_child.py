@@ -61,7 +61,7 @@ def ingest(db: str, partner: str, items: int, signal_after: int | None) -> None:
     store = SqliteStore(db)
     app = wire(store.unit_of_work, store.audit_log)
     body = io.BufferedReader(SignallingStream(items, signal_after), buffer_size=64 * 1024)
-    report = app.ingest(FeedSubmission(partner_id=partner, body=body, format="jsonl", version=1))  # type: ignore[arg-type]
+    report = app.ingest(FeedSubmission(partner_id=partner, body=body, format="jsonl", version=1))
     print("DONE", report.status, report.counts.created, flush=True)
 
 

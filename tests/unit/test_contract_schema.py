@@ -22,16 +22,18 @@ from __future__ import annotations
 import calendar
 import io
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
+from strategies import PARTNER, broken_items, junk_items, raw_items, with_gtin_check_digit
 
 from partner_ingest.domain.model import (
     ErrorCode,
@@ -48,7 +50,6 @@ from partner_ingest.domain.model.contract import UNEXPRESSED_RULES
 from partner_ingest.domain.model.currencies import quantum
 from partner_ingest.domain.model.rules import Kind
 from partner_ingest.plugins.json_feed import JsonFeed
-from tests.strategies import PARTNER, broken_items, junk_items, raw_items, with_gtin_check_digit
 
 SCHEMA_EXPRESSIBLE = {
     ErrorCode.MISSING,
@@ -117,12 +118,22 @@ _TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
 _Draft = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
 
 
+class SchemaValidator(Protocol):
+    """A Draft 2020-12 validator whose numbers include Decimal (`_TYPES`): it takes items
+    exactly as the feed formats read them, which the stubs' JSON type does not spell."""
+
+    def is_valid(self, instance: object) -> bool: ...
+
+    def iter_errors(self, instance: object) -> Iterator[jsonschema.ValidationError]: ...
+
+
 @cache
-def schema_validator(version: int) -> jsonschema.protocols.Validator:
+def schema_validator(version: int) -> SchemaValidator:
     schema = json_schema(contract_for(version))
     jsonschema.Draft202012Validator.check_schema(schema)
     item = {**schema["$defs"]["product"], "$schema": schema["$schema"]}
-    return _Draft(item, format_checker=_FORMATS)  # type: ignore[no-any-return]
+    validator: SchemaValidator = _Draft(item, format_checker=_FORMATS)
+    return validator
 
 
 @cache

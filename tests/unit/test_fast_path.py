@@ -14,10 +14,10 @@ from typing import Any
 
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
+from strategies import PARTNER, broken_items, junk_items, raw_items
 
 from partner_ingest.domain.model import FeedLimits, ItemValidator, MalformedFeedError, Mode, contract_for
 from partner_ingest.domain.model._fast_path import build_fast_path
-from tests.strategies import PARTNER, broken_items, junk_items, raw_items
 
 SETUPS = [
     (version, mode, textual)

@@ -12,12 +12,12 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import PARTNER, broken_items, feeds
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.domain.model import FeedStatus, IngestCounts, IngestReport, Partner, jsontext
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import load_formats
-from tests.strategies import PARTNER, broken_items, feeds
 
 REGISTRY = load_formats(entry_points=False)
 FORMATS = REGISTRY.all()

@@ -8,24 +8,46 @@ from datetime import timedelta
 
 import attrs
 import pytest
+from support.memory import MemoryApp
 
+from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.worker import Worker, process_next_job_once
-from partner_ingest.domain.model import AuditAction, AuditQuery, FeedStatus, JobStatus, NotFoundError
+from partner_ingest.adapters_out.memory import InMemoryStore
+from partner_ingest.domain.model import AuditAction, AuditQuery, FeedStatus, Job, JobStatus, NotFoundError
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
-from partner_ingest.domain.use_cases import FeedSubmission, JobNotDeadError, JobOutcome, PolicyOverrideDenied
-from partner_ingest.domain.use_cases.jobs import ProcessNextJob
+from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.use_cases import (
+    FeedSubmission,
+    IngestFeed,
+    JobNotDeadError,
+    JobOutcome,
+    PolicyOverrideDenied,
+)
+from partner_ingest.domain.use_cases.jobs import JobResult, ProcessNextJob
+from partner_ingest.ports.unit_of_work import UnitOfWork
 
 FEED = b'{"products": [{"sku": "A-1", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}]}'
 
 
-def submit(app, body: bytes = FEED, **kw):
+def submit(
+    app: Application,
+    body: bytes = FEED,
+    *,
+    partner_id: str = "acme",
+    policy: ValidationPolicy | None = None,
+    idempotency_key: str | None = None,
+) -> Job:
     submission = FeedSubmission(
-        partner_id=kw.pop("partner_id", "acme"), body=io.BytesIO(body), format="json", **kw
+        partner_id=partner_id,
+        body=io.BytesIO(body),
+        format="json",
+        policy=policy,
+        idempotency_key=idempotency_key,
     )
     return app.submit_job(submission, body_bytes=len(body), content_hash=hashlib.sha256(body).hexdigest())
 
 
-def test_enqueue_process_once_and_assert_the_store_no_threads_no_sleeps(memory_app):
+def test_enqueue_process_once_and_assert_the_store_no_threads_no_sleeps(memory_app: MemoryApp) -> None:
     app, store, _ = memory_app
     job = submit(app)
     assert job.status is JobStatus.QUEUED
@@ -36,15 +58,16 @@ def test_enqueue_process_once_and_assert_the_store_no_threads_no_sleeps(memory_a
 
     assert result is not None and result.outcome is JobOutcome.SUCCEEDED
     with store.unit_of_work() as uow:
-        assert uow.products.get("acme", "A-1").name == "Mug"
-        done = uow.jobs.get(job.id)
+        product = uow.products.get("acme", "A-1")
         [entry] = uow.imports.recent("acme")
+    assert product is not None and product.name == "Mug"
+    done = uow_job(store, job.id)
     assert done.status is JobStatus.SUCCEEDED and done.report == result.report
     assert entry.job_id == job.id and entry.report.counts.created == 1
     assert process_next_job_once(app) is None
 
 
-def test_submission_is_audited_and_refuses_what_can_be_refused_up_front(memory_app):
+def test_submission_is_audited_and_refuses_what_can_be_refused_up_front(memory_app: MemoryApp) -> None:
     app, store, _ = memory_app
     submit(app)
     assert [e.action for e in store.audit_log.query(AuditQuery())] == [AuditAction.JOB_SUBMITTED]
@@ -56,7 +79,7 @@ def test_submission_is_audited_and_refuses_what_can_be_refused_up_front(memory_a
         assert len(uow.jobs.recent()) == 1
 
 
-def test_the_same_idempotency_key_returns_the_same_job(memory_app):
+def test_the_same_idempotency_key_returns_the_same_job(memory_app: MemoryApp) -> None:
     app, store, _ = memory_app
     first = submit(app, idempotency_key="k-1")
     again = submit(app, idempotency_key="k-1")
@@ -65,64 +88,78 @@ def test_the_same_idempotency_key_returns_the_same_job(memory_app):
         assert len(uow.jobs.recent()) == 1
 
 
-def test_identical_content_is_not_applied_twice(memory_app):
+def test_identical_content_is_not_applied_twice(memory_app: MemoryApp) -> None:
     app, store, _ = memory_app
     submit(app)
     submit(app)
-    first, second = process_next_job_once(app), process_next_job_once(app)
+    first, second = processed(process_next_job_once(app)), processed(process_next_job_once(app))
     assert first.report == second.report  # the second job answers with the first report
     with store.unit_of_work() as uow:
         assert len(uow.imports.recent("acme")) == 1
     assert [e.action for e in store.audit_log.query(AuditQuery(action=AuditAction.FEED_DUPLICATE))]
 
 
-def test_a_rejected_feed_is_a_processed_job_with_a_rejected_report(memory_app):
+def test_a_rejected_feed_is_a_processed_job_with_a_rejected_report(memory_app: MemoryApp) -> None:
     app, store, _ = memory_app
     job = submit(app, body=b'{"products": [{"sku": "A-1"}]}')
-    result = process_next_job_once(app)
-    assert result.outcome is JobOutcome.SUCCEEDED and result.report.status is FeedStatus.REJECTED
+    result = processed(process_next_job_once(app))
+    assert result.outcome is JobOutcome.SUCCEEDED and reported(result).status is FeedStatus.REJECTED
+    assert uow_job(store, job.id).status is JobStatus.SUCCEEDED
     with store.unit_of_work() as uow:
-        assert uow.jobs.get(job.id).status is JobStatus.SUCCEEDED
         assert uow.products.count("acme") == 0
         [entry] = uow.imports.recent("acme")
     assert entry.report.status is FeedStatus.REJECTED
 
 
-class FlakyIngest:
+class FlakyIngest(IngestFeed):
     """A real ingest that fails the first `failures` times: the database went away, say."""
 
-    def __init__(self, inner, failures: int) -> None:
-        self._inner = inner
+    def __init__(self, app: Application, failures: int) -> None:
+        super().__init__(app.uow, app.formats, app.clock, app.ids, limits=app.limits)
         self.failures = failures
 
-    def earlier_report(self, uow, submission):
-        return self._inner.earlier_report(uow, submission)
-
-    def apply(self, uow, submission):
+    def apply(self, uow: UnitOfWork, submission: FeedSubmission) -> IngestReport:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("database went away")
-        return self._inner.apply(uow, submission)
-
-    def record(self, *args, **kw):
-        return self._inner.record(*args, **kw)
+        return super().apply(uow, submission)
 
 
-def test_failures_are_retried_with_backoff_then_the_job_dies_and_can_be_revived(memory_app):
+def processed(result: JobResult | None) -> JobResult:
+    """The result of a job that was processed (None would mean the queue had nothing due)."""
+    assert result is not None, "expected a job to be processed, but no job was due"
+    return result
+
+
+def reported(result: JobResult) -> IngestReport:
+    """The ingest report of a processed job (None would mean it failed before ingesting)."""
+    assert result.report is not None, f"job {result.job.id} ended {result.outcome} with no report"
+    return result.report
+
+
+def error_of(result: JobResult | None) -> str:
+    """The error of a job that failed (None would mean it succeeded or was never processed)."""
+    assert result is not None and result.error is not None, f"expected a failed job, got {result!r}"
+    return result.error
+
+
+def test_failures_are_retried_with_backoff_then_the_job_dies_and_can_be_revived(
+    memory_app: MemoryApp,
+) -> None:
     app, store, clock = memory_app
-    flaky = FlakyIngest(app.ingest, failures=5)
+    flaky = FlakyIngest(app, failures=5)
     process = ProcessNextJob(app.uow, flaky, clock, app.ids, backoff_base=2.0, jitter=lambda: 0.0)
     job = submit(app)
-    delays = []
+    delays: list[float] = []
     for _ in range(4):
-        result = process()
-        assert result.outcome is JobOutcome.RETRYING and "database went away" in result.error
+        result = processed(process())
+        assert result.outcome is JobOutcome.RETRYING and "database went away" in error_of(result)
         assert process() is None  # backing off: not due yet
         waiting = uow_job(store, job.id).available_at - clock.now()
         delays.append(waiting.total_seconds())
         clock.advance(waiting.total_seconds())
     assert delays == [2.0, 4.0, 8.0, 16.0]
-    last = process()
+    last = processed(process())
     assert last.outcome is JobOutcome.DEAD
     assert uow_job(store, job.id).status is JobStatus.DEAD
     assert [e.action for e in store.audit_log.query(AuditQuery(action=AuditAction.JOB_DEAD))]
@@ -131,26 +168,30 @@ def test_failures_are_retried_with_backoff_then_the_job_dies_and_can_be_revived(
     assert revived.status is JobStatus.QUEUED and revived.attempts == 0
     with pytest.raises(JobNotDeadError):
         app.jobs.retry(job.id, actor="admin:k1")
-    assert process().outcome is JobOutcome.SUCCEEDED  # flaky has no failures left
+    assert processed(process()).outcome is JobOutcome.SUCCEEDED  # flaky has no failures left
 
 
-def uow_job(store, job_id):
+def uow_job(store: InMemoryStore, job_id: str) -> Job:
     with store.unit_of_work() as uow:
-        return uow.jobs.get(job_id)
+        job = uow.jobs.get(job_id)
+    assert job is not None, f"job {job_id} is not in the store"
+    return job
 
 
-def test_a_partner_gone_since_submission_kills_the_job_without_retries(memory_app):
+def test_a_partner_gone_since_submission_kills_the_job_without_retries(memory_app: MemoryApp) -> None:
     app, store, _ = memory_app
     job = submit(app)
     with store.unit_of_work() as uow:
-        uow.partners.update(attrs.evolve(uow.partners.get("acme"), active=False))
+        partner = uow.partners.get("acme")
+        assert partner is not None, "the memory_app fixture adds partner acme"
+        uow.partners.update(attrs.evolve(partner, active=False))
         uow.commit()
-    result = process_next_job_once(app)
-    assert result.outcome is JobOutcome.DEAD and "partner" in result.error
+    result = processed(process_next_job_once(app))
+    assert result.outcome is JobOutcome.DEAD and "partner" in error_of(result)
     assert uow_job(store, job.id).attempts == 1
 
 
-def test_a_worker_whose_lease_was_taken_over_changes_nothing(memory_app):
+def test_a_worker_whose_lease_was_taken_over_changes_nothing(memory_app: MemoryApp) -> None:
     app, store, clock = memory_app
     submit(app)
     slow = app.process_next_job
@@ -171,7 +212,7 @@ def test_a_worker_whose_lease_was_taken_over_changes_nothing(memory_app):
         assert uow.products.count("acme") == 1 and len(uow.imports.recent()) == 1
 
 
-def test_partners_see_only_their_own_jobs(memory_app):
+def test_partners_see_only_their_own_jobs(memory_app: MemoryApp) -> None:
     app, _, _ = memory_app
     job = submit(app)
     assert app.jobs.get(job.id, partner_id="acme") == job
@@ -182,7 +223,7 @@ def test_partners_see_only_their_own_jobs(memory_app):
         app.jobs.get("job_nope", partner_id="acme")
 
 
-def test_the_worker_loop_drains_the_queue_and_counts(memory_app):
+def test_the_worker_loop_drains_the_queue_and_counts(memory_app: MemoryApp) -> None:
     app, _, _ = memory_app
     for n in range(3):
         submit(app, body=FEED.replace(b"A-1", f"A-{n}".encode()))
@@ -193,13 +234,14 @@ def test_the_worker_loop_drains_the_queue_and_counts(memory_app):
     assert app.jobs.queue_depth()["succeeded"] == 3
 
 
-def test_a_long_feed_keeps_its_lease_through_the_heartbeat(memory_app):
+def test_a_long_feed_keeps_its_lease_through_the_heartbeat(memory_app: MemoryApp) -> None:
     app, store, clock = memory_app
     job = submit(app)
     process = ProcessNextJob(app.uow, app.ingest, clock, app.ids, lease_seconds=0.15)
     claimed = process.claim()
     assert claimed is not None
     before = uow_job(store, job.id).lease_expires_at
+    assert before is not None, "a claimed job has a lease expiry"
     clock.advance(0.1)
     assert process.extend(claimed[1])
     assert uow_job(store, job.id).lease_expires_at == before + timedelta(seconds=0.1)

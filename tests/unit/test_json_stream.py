@@ -53,6 +53,7 @@ def test_items_with_braces_and_quotes_in_strings_are_read_exactly(
     assert [item for item, _ in parsed] == expected(document)
     for item, offset in parsed:
         if offset is not None:  # items decoded in a batch carry no offset (see test_item_rules)
+            assert isinstance(offset, int), f"a JSON item's marker is its byte offset, not {offset!r}"
             assert json.loads(document[offset:].decode(), cls=_Prefix) == item
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import PARTNER, feeds
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.domain.model import (
@@ -34,7 +35,6 @@ from partner_ingest.domain.model import (
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import FormatRegistry, load_formats
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
-from tests.strategies import PARTNER, feeds
 
 BUILT_IN = load_formats(entry_points=False)
 # The JSON formats again, on the standard library's decoder (msgspec is the default).

@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import feeds, products
 
 from partner_ingest.domain.model import Product
 from partner_ingest.plugins import load_formats
 from partner_ingest.plugins.testing import assert_round_trips
 from partner_ingest.ports.formats import FeedFormat
-from tests.strategies import feeds, products
 
 FORMATS = load_formats(entry_points=False).all()
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from hypothesis import example, given
+from strategies import PARTNER, broken_items, json_values, junk_items
 
 from partner_ingest.domain.model import (
     PRODUCT_COLUMNS,
@@ -27,7 +28,6 @@ from partner_ingest.domain.model import (
     Mode,
     contract_for,
 )
-from tests.strategies import PARTNER, broken_items, json_values, junk_items
 
 SETUPS = [
     (version, mode, textual)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.domain.model import AuditAction, AuditEntry, AuditQuery, Outcome
 
 
-def test_audit_rows_cannot_be_changed_or_removed_even_with_raw_sql(tmp_path):
+def test_audit_rows_cannot_be_changed_or_removed_even_with_raw_sql(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "a.db")
     store.audit_log.append(
         AuditEntry(datetime(2026, 1, 1, tzinfo=UTC), AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous")
@@ -25,7 +26,7 @@ def test_audit_rows_cannot_be_changed_or_removed_even_with_raw_sql(tmp_path):
     store.close()
 
 
-def test_every_audit_filter_has_an_index(tmp_path):
+def test_every_audit_filter_has_an_index(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "a.db")
     conn = store.connection()
     for column in ("at", "partner_id", "action", "outcome"):
@@ -39,7 +40,7 @@ def test_every_audit_filter_has_an_index(tmp_path):
     store.close()
 
 
-def test_the_standalone_audit_log_refuses_to_run_inside_a_unit_of_work(tmp_path):
+def test_the_standalone_audit_log_refuses_to_run_inside_a_unit_of_work(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "a.db")
     entry = AuditEntry(datetime(2026, 1, 1, tzinfo=UTC), AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous")
     with store.unit_of_work(), pytest.raises(RuntimeError, match=r"uow\.audit"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ from partner_ingest.domain.model import AuditQuery, Partner, Product
 from partner_ingest.domain.model.schedules import Schedule
 
 
-def test_every_migration_is_applied_once_and_recorded(tmp_path):
+def test_every_migration_is_applied_once_and_recorded(tmp_path: Path) -> None:
     conn = connect(tmp_path / "m.db")
     newest = available_migrations()[-1].version
     assert migrate(conn) == list(range(1, newest + 1))
@@ -29,7 +30,7 @@ def test_every_migration_is_applied_once_and_recorded(tmp_path):
     assert rows[0][1] == "initial"
 
 
-def test_a_database_from_a_newer_release_is_refused_with_a_clear_message(tmp_path):
+def test_a_database_from_a_newer_release_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     conn = connect(tmp_path / "m.db")
     migrate(conn)
     conn.execute(
@@ -39,7 +40,7 @@ def test_a_database_from_a_newer_release_is_refused_with_a_clear_message(tmp_pat
         SqliteStore(tmp_path / "m.db")
 
 
-def test_upgrading_a_first_migration_database_with_data_loses_nothing(tmp_path):
+def test_upgrading_a_first_migration_database_with_data_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = connect(path)
     assert migrate(conn, target=1) == [1]
@@ -84,7 +85,7 @@ def test_upgrading_a_first_migration_database_with_data_loses_nothing(tmp_path):
     store.close()
 
 
-def test_migration_statements_keep_trigger_bodies_whole():
+def test_migration_statements_keep_trigger_bodies_whole() -> None:
     initial = available_migrations()[0]
     triggers = [s for s in initial.statements() if s.startswith("CREATE TRIGGER")]
     assert len(triggers) == 2

@@ -39,7 +39,7 @@ def seeded_store(path: Path, *partners: str) -> SqliteStore:
 
 
 @pytest.mark.slow
-def test_concurrent_processes_and_threads_never_see_a_locked_database(tmp_path):
+def test_concurrent_processes_and_threads_never_see_a_locked_database(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     store = seeded_store(db, "p0", "p1", "p2", "p3")
     procs = [child("hammer", str(db), f"p{n}", "8") for n in range(4)]
@@ -56,7 +56,7 @@ def test_concurrent_processes_and_threads_never_see_a_locked_database(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_process_killed_mid_feed_leaves_all_or_nothing_and_the_ledger_agrees(tmp_path):
+def test_a_process_killed_mid_feed_leaves_all_or_nothing_and_the_ledger_agrees(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     store = seeded_store(db, "acme")
     proc = child("ingest", str(db), "acme", "300000", "--signal-after", "150000")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 from partner_ingest.adapters_in.bootstrap import wire
 from partner_ingest.adapters_in.secrets_file import ServiceSecrets
@@ -16,7 +17,7 @@ from partner_ingest.domain.use_cases import FeedSubmission
 SECRET = b"k" * 32
 
 
-def test_create_seed_enqueue_process_once_and_assert(tmp_path):
+def test_create_seed_enqueue_process_once_and_assert(tmp_path: Path) -> None:
     store = create_test_db(tmp_path / "t1.db")
     partner, key = seed_partner_and_key(store, "acme", server_secret=SECRET, default_version=2)
     assert partner.default_version == 2
@@ -36,11 +37,12 @@ def test_create_seed_enqueue_process_once_and_assert(tmp_path):
 
     assert result is not None
     with store.unit_of_work() as uow:
-        assert uow.products.get("acme", "T-1").quantity == 2
+        product = uow.products.get("acme", "T-1")
+    assert product is not None and product.quantity == 2
     store.close()
 
 
-def test_every_test_db_is_its_own_file():
+def test_every_test_db_is_its_own_file() -> None:
     first, second = create_test_db(), create_test_db()
     assert first.path != second.path
     seed_partner(first, "only-here")

@@ -8,17 +8,20 @@ import hashlib
 import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from partner_ingest.adapters_in.bootstrap import build
+from partner_ingest.adapters_in.bootstrap import Application, build
 from partner_ingest.adapters_in.settings import Settings
-from partner_ingest.domain.model import JobStatus, Partner
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.domain.model import Job, JobStatus, Partner
 from partner_ingest.domain.use_cases import FeedSubmission
 
 
@@ -52,7 +55,7 @@ def start_worker(db: Path, **extra: str) -> subprocess.Popen[bytes]:
     )
 
 
-def app_for(db: Path):
+def app_for(db: Path) -> Application:
     app = build(Settings(database_url=f"sqlite:///{db}"))
     with app.uow() as uow:
         if uow.partners.get("acme") is None:
@@ -61,7 +64,7 @@ def app_for(db: Path):
     return app
 
 
-def submit(app, body: bytes):
+def submit(app: Application, body: bytes) -> Job:
     return app.submit_job(
         FeedSubmission(partner_id="acme", body=io.BytesIO(body), format="jsonl", version=1),
         body_bytes=len(body),
@@ -69,7 +72,7 @@ def submit(app, body: bytes):
     )
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -77,16 +80,19 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def product_table(app) -> list[tuple[object, ...]]:
+def product_table(app: Application) -> list[tuple[object, ...]]:
     conn = app_store_connection(app)
-    return conn.execute(
+    rows: list[tuple[object, ...]] = conn.execute(
         "SELECT partner_id, sku, name, price, currency, quantity, gtin FROM product ORDER BY partner_id, sku"
     ).fetchall()
+    return rows
 
 
-def app_store_connection(app):
+def app_store_connection(app: Application) -> sqlite3.Connection:
     # The SQLite store behind the application's unit of work (test-only peek at the table).
-    return app.uow.__self__.connection()
+    store = getattr(app.uow, "__self__", None)
+    assert isinstance(store, SqliteStore), f"app.uow should be a SqliteStore's unit_of_work, got {app.uow!r}"
+    return store.connection()
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -98,7 +104,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_feed_leaves_nothing_and_another_finishes_it_as_if_uninterrupted(tmp_path):
+def test_a_worker_killed_mid_feed_leaves_nothing_and_another_finishes_it_as_if_uninterrupted(
+    tmp_path: Path,
+) -> None:
     body = feed(250_000)
     reference = app_for(tmp_path / "reference.db")
     reference.ingest(FeedSubmission(partner_id="acme", body=io.BytesIO(body), format="jsonl", version=1))
@@ -140,7 +148,7 @@ def test_a_worker_killed_mid_feed_leaves_nothing_and_another_finishes_it_as_if_u
 
 
 @pytest.mark.slow
-def test_a_thousand_jobs_over_three_worker_processes_are_each_completed_exactly_once(tmp_path):
+def test_a_thousand_jobs_over_three_worker_processes_are_each_completed_exactly_once(tmp_path: Path) -> None:
     db = tmp_path / "many.db"
     app = app_for(db)
     jobs = [submit(app, feed(2, first=2 * n)) for n in range(1000)]
