@@ -67,8 +67,9 @@ class InProcessRateLimiter:
                 self._logs.move_to_end(key)
                 log.window = window_seconds
             times = log.times
-            horizon = now - window_seconds
-            while times and times[0] <= horizon:
+            # A hit has left the window when hit + window <= now: the same sum as the wait
+            # below, so a refused hit never gets a wait of 0 from a rounding difference.
+            while times and times[0] + window_seconds <= now:
                 times.popleft()
             if len(times) < limit:
                 times.append(now)
@@ -133,7 +134,7 @@ class InProcessRateLimiter:
         logs = self._logs
         while logs:
             log = next(iter(logs.values()))
-            if log.times and log.times[-1] > now - log.window:
+            if log.times and log.times[-1] + log.window > now:
                 break
             logs.popitem(last=False)
         self._calls += 1
@@ -141,7 +142,7 @@ class InProcessRateLimiter:
             self._sweep(now)
 
     def _sweep(self, now: float) -> None:
-        idle = [key for key, log in self._logs.items() if not log.times or log.times[-1] <= now - log.window]
+        idle = [key for key, log in self._logs.items() if not log.times or log.times[-1] + log.window <= now]
         for key in idle:
             del self._logs[key]
         # A block is kept until it can no longer double the next one.

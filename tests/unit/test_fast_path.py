@@ -12,7 +12,7 @@ import functools
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import assume, example, given
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from strategies import PARTNER, broken_items, junk_items, raw_items
 
@@ -86,6 +86,10 @@ def test_junk(raw: Any) -> None:
     assert_agree(raw)
 
 
+# The assume() below discards the items whose text str.isprintable() doubts, often enough
+# under small profiles to trip the filter health check; too few survivors still fails
+# (hypothesis raises Unsatisfiable), so the check guards nothing here.
+@settings(suppress_health_check=[HealthCheck.filter_too_much])
 @given(version=st.sampled_from([1, 2]), raw=raw_items(2))
 def test_a_valid_item_goes_the_fast_way(version: int, raw: dict[str, Any]) -> None:
     # Without the sale fields (always the reference path) a valid strict item must not
