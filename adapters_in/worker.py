@@ -4,9 +4,11 @@ Run as its own process (`partner-ingest worker`, several at once if wanted) or
 as a thread inside `serve` on the embedded default. While a feed runs, a
 heartbeat extends the job's lease, so a long feed is not taken over by another
 worker; a worker that dies stops the heartbeat, its lease expires, and the job
-is claimed again. SIGTERM lets the current job finish and takes no new one; in
-`serve`, a job still running when the shutdown grace period ends is given back
-(`BackgroundWorker.stop`), so no job waits out a lease nobody renews.
+is claimed again. SIGTERM lets the current job finish and takes no new one; a
+job still running when the shutdown grace period ends is interrupted
+(`Worker.interrupt`): its feed stops at the next read, everything it wrote is
+rolled back, and the job is released, queued again for the next worker with the
+attempt not counted. No job is lost, and none waits out a lease nobody renews.
 
 `process_next_job_once(app)` processes exactly one job synchronously, with no
 thread and no sleep: the helper deterministic tests use (T1, ADR 0012).
@@ -41,8 +43,7 @@ class Worker:
         self._poll = poll_seconds
         self.name = name
         self.processed = 0
-        self._current: tuple[Lease, threading.Event] | None = None
-        """The lease being worked on and its heartbeat's stop event (for `give_back`)."""
+        self._interrupt = threading.Event()
 
     def run_once(self) -> JobResult | None:
         """Claim one job and process it under a heartbeat; None when the queue is empty."""
@@ -55,11 +56,9 @@ class Worker:
             target=self._heartbeat, args=(lease, beat_stop), name=f"{self.name}-heartbeat", daemon=True
         )
         beat.start()
-        self._current = (lease, beat_stop)
         try:
-            result = self._process.process(job, lease)
+            result = self._process.process(job, lease, interrupted=self._interrupt.is_set)
         finally:
-            self._current = None
             beat_stop.set()
             beat.join()
         self.processed += 1
@@ -80,33 +79,13 @@ class Worker:
                 stop.wait(self._poll)
         log.info("worker stopped", extra={"worker": self.name, "processed": self.processed})
 
-    def give_back(self) -> str | None:
-        """Stop renewing the current job's lease and release it; the job id, or None if idle.
+    def interrupt(self) -> None:
+        """Stop the current job at its next read and release it (from any thread; shutdown).
 
-        Called from another thread when the job cannot finish in time (shutdown). Safe
-        whatever the processing thread does next: once released (or once its lease
-        lapses, if the release cannot be written now) that thread can no longer
-        complete or fail the job, and its work is rolled back.
+        Sticky: a worker interrupted once releases every job it claims afterwards, so
+        call it only when this worker is to take no more work (set the `run` stop event too).
         """
-        current = self._current
-        if current is None:
-            return None
-        lease, beat_stop = current
-        beat_stop.set()
-        try:
-            released = self._process.release(lease)
-        except Exception:  # e.g. SQLite still locked by the feed itself: the lease lapses instead
-            log.warning(
-                "could not release the job; it is taken again when its lease expires",
-                extra={"worker": self.name, "job_id": lease.job_id},
-                exc_info=True,
-            )
-            return lease.job_id
-        log.info(
-            "job given back" if released else "job finished or taken over before it could be given back",
-            extra={"worker": self.name, "job_id": lease.job_id},
-        )
-        return lease.job_id
+        self._interrupt.set()
 
     def _heartbeat(self, lease: Lease, stop: threading.Event) -> None:
         interval = max(self._process.lease_for.total_seconds() / 3, 0.05)
@@ -121,7 +100,7 @@ class Worker:
 class BackgroundWorker:
     """A `Worker` in a daemon thread, for `serve` (the embedded default)."""
 
-    def __init__(self, worker: Worker, *, grace_seconds: float = 30.0, release_seconds: float = 5.0) -> None:
+    def __init__(self, worker: Worker, *, grace_seconds: float = 30.0, release_seconds: float = 30.0) -> None:
         self._worker = worker
         self._grace = grace_seconds
         self._release = release_seconds
@@ -137,13 +116,11 @@ class BackgroundWorker:
         self._thread.start()
 
     def stop(self) -> None:
-        """Take no new job; let the current one finish, or give it back after the grace period.
+        """Take no new job; let the current one finish, or release it after `grace_seconds`.
 
-        The release runs in a thread of its own and is waited for at most
-        `release_seconds`: on SQLite the running feed holds the write lock, so the
-        release may have to wait for it. If it cannot be written in time, the lease is
-        no longer renewed and lapses within `job_lease_seconds`: no job is lost, and
-        none stays leased to a process that has gone.
+        Waits for the thread to end either way (the interrupted feed rolls back first,
+        at most `release_seconds`), so that nothing uses the store once this returns:
+        the caller closes it next.
         """
         self._stop.set()
         thread = self._thread
@@ -152,9 +129,14 @@ class BackgroundWorker:
         thread.join(self._grace)
         if not thread.is_alive():
             return
-        giver = threading.Thread(target=self._worker.give_back, name=f"{self.name}-release", daemon=True)
-        giver.start()
-        giver.join(self._release)
+        log.info("shutdown grace period over: releasing the current job", extra={"worker": self.name})
+        self._worker.interrupt()
+        thread.join(self._release)
+        if thread.is_alive():
+            log.error(
+                "worker still busy after the interrupt; its job is taken again once its lease lapses",
+                extra={"worker": self.name},
+            )
 
 
 def _log_result(job: Job, result: JobResult) -> None:

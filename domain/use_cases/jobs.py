@@ -15,6 +15,7 @@ A job, once accepted, is never lost and never applied twice:
 from __future__ import annotations
 
 import enum
+import io
 import random
 from collections.abc import Callable
 from datetime import timedelta
@@ -132,6 +133,8 @@ class JobOutcome(enum.StrEnum):
     DEAD = "dead"
     LEASE_LOST = "lease_lost"
     """Another worker holds the job now; nothing this worker did was kept."""
+    RELEASED = "released"
+    """Interrupted (shutdown): nothing was kept, the job is queued again, the attempt not counted."""
 
 
 @attrs.frozen
@@ -186,10 +189,19 @@ class ProcessNextJob:
             return None
         return self.process(*claimed)
 
-    def process(self, job: Job, lease: Lease) -> JobResult:
-        """Ingest a claimed job's feed and finish the job, all or nothing."""
+    def process(
+        self, job: Job, lease: Lease, *, interrupted: Callable[[], bool] = lambda: False
+    ) -> JobResult:
+        """Ingest a claimed job's feed and finish the job, all or nothing.
+
+        `interrupted` is asked before each read of the feed body: once it answers
+        True (the worker is shutting down) the feed stops where it is, everything
+        it wrote is rolled back, and the job is released for another worker.
+        """
         try:
-            return self._apply(job, lease)
+            return self._apply(job, lease, interrupted)
+        except _Interrupted:
+            return self._release(job, lease)
         except IngestError as error:
             # The feed can never be processed as submitted (partner gone, format
             # removed, policy no longer allowed): retrying would not help.
@@ -215,10 +227,16 @@ class ProcessNextJob:
             uow.commit()
         return released
 
-    def _apply(self, job: Job, lease: Lease) -> JobResult:
+    def _release(self, job: Job, lease: Lease) -> JobResult:
+        # The feed's unit of work has rolled back, so nothing holds a lock this needs.
+        self.release(lease)
+        return JobResult(job, JobOutcome.RELEASED)
+
+    def _apply(self, job: Job, lease: Lease, interrupted: Callable[[], bool]) -> JobResult:
         ingest = self._ingest
         with self._uow() as uow:
-            body: BinaryIO = uow.jobs.open_body(job.id)
+            stored = uow.jobs.open_body(job.id)
+            body: BinaryIO = io.BufferedReader(_InterruptibleReader(stored, interrupted), _READ_CHUNK)
             try:
                 submission = FeedSubmission(
                     partner_id=job.partner_id,
@@ -233,6 +251,7 @@ class ProcessNextJob:
                 report = ingest.earlier_report(uow, submission) or ingest.apply(uow, submission)
             finally:
                 body.close()
+                stored.close()
             if report.applied:
                 if not uow.jobs.complete(lease, report, self._clock.now()):
                     uow.rollback()
@@ -355,6 +374,32 @@ class QueryJobs:
         """Jobs per status (metrics)."""
         with self._uow(read_only=True) as uow:
             return {str(k): v for k, v in uow.jobs.status_counts().items()}
+
+
+_READ_CHUNK: Final = 1 << 20
+
+
+class _Interrupted(BaseException):
+    """The worker was told to stop mid-feed. A BaseException, like KeyboardInterrupt, so that
+    no parser's `except Exception` can turn a shutdown into a rejected feed."""
+
+
+class _InterruptibleReader(io.RawIOBase):
+    """A job's stored body that raises `_Interrupted` at the next read once told to stop."""
+
+    def __init__(self, inner: BinaryIO, interrupted: Callable[[], bool]) -> None:
+        self._inner = inner
+        self._interrupted = interrupted
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # typeshed: Buffer
+        if self._interrupted():
+            raise _Interrupted
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 @attrs.frozen
