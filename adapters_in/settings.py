@@ -70,11 +70,11 @@ class Settings:
     scheduler_poll_seconds: float = 5.0
     """How often the scheduler looks for due schedules."""
     in_process_worker: bool | None = None
-    """`serve` runs a worker in its own process (default: yes with SQLite, no with PostgreSQL)."""
+    """true: `serve` processes jobs inside its own process; unset: yes with SQLite, no with PostgreSQL."""
     in_process_scheduler: bool | None = None
-    """`serve` runs the scheduler in its own process (default: yes with SQLite, no with PostgreSQL)."""
+    """true: `serve` pulls due partner feeds inside its own process; unset: yes with SQLite, no with PostgreSQL."""
     shutdown_grace_seconds: float = 30.0
-    """On SIGTERM, how long `serve` waits for its worker's current job before giving it back."""
+    """On SIGTERM, how long `serve` lets its worker's current job run before releasing it to the queue."""
     fetch_allow_networks: str = ""
     """CIDR networks partner endpoints may resolve to although not public (tests: 127.0.0.0/8)."""
     fetch_timeout_seconds: float = 30.0
