@@ -87,7 +87,7 @@ def parse_all(
         stream: BinaryIO = io.BytesIO(document)
     else:
         # A TrickleStream is a RawIOBase: the read() and readline() parsers use, not all of BinaryIO.
-        stream = cast(BinaryIO, document)
+        stream = cast("BinaryIO", document)
     return list(feed_format.parse(stream, limits or FeedLimits()))
 
 
