@@ -33,6 +33,7 @@ from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolic
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
+from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 from partner_ingest.domain.use_cases.manage_partners import ManagePartners
@@ -90,6 +91,8 @@ class Application:
     pull_feeds: PullDueFeeds
     schedules: ManageSchedules
     rotate_credentials: RotateCredentials
+    fetch_health: ReadFetchHealth
+    """Circuit states per partner endpoint and recent fetch anomalies (admins, metrics)."""
     # --- HTTP delivery (issue 4): admin use cases, a partner's own reads, readiness ---
     partners: ManagePartners
     audit_trail: QueryAudit
@@ -187,6 +190,7 @@ def wire(
         ),
         schedules=ManageSchedules(uow, formats, clock, ids),
         rotate_credentials=RotateCredentials(uow, vault, clock),
+        fetch_health=ReadFetchHealth(uow, audit, fetcher, clock),
         # --- HTTP delivery (issue 4) ---
         partners=ManagePartners(uow, clock, vault, formats),
         audit_trail=QueryAudit(audit),

@@ -62,13 +62,19 @@ class Settings:
     trusted_proxies: str = ""
     """CIDR networks whose X-Forwarded-For is believed (comma separated)."""
     job_lease_seconds: float = 60.0
+    """How long a worker holds a job without renewing its lease (a dead worker's job waits this long)."""
     job_max_attempts: int = 5
+    """Attempts of a job before it is dead (admins retry dead jobs: POST /admin/jobs/{id}/retry)."""
     worker_poll_seconds: float = 1.0
+    """How often an idle worker looks for a job."""
     scheduler_poll_seconds: float = 5.0
-    in_process_worker: bool = True
-    """`serve` runs a worker in-process (the embedded default)."""
-    in_process_scheduler: bool = True
-    """`serve` runs the scheduler in-process (the embedded default)."""
+    """How often the scheduler looks for due schedules."""
+    in_process_worker: bool | None = None
+    """true: `serve` processes jobs inside its own process; unset: yes with SQLite, no with PostgreSQL."""
+    in_process_scheduler: bool | None = None
+    """true: `serve` pulls due partner feeds inside its own process; unset: yes with SQLite, no with PostgreSQL."""
+    shutdown_grace_seconds: float = 30.0
+    """On SIGTERM, how long `serve` lets its worker's current job run before releasing it to the queue."""
     fetch_allow_networks: str = ""
     """CIDR networks partner endpoints may resolve to although not public (tests: 127.0.0.0/8)."""
     fetch_timeout_seconds: float = 30.0
@@ -85,6 +91,17 @@ class Settings:
     def is_sqlite(self) -> bool:
         """True for the embedded default."""
         return self.database_url.startswith("sqlite:")
+
+    @property
+    def runs_worker(self) -> bool:
+        """Does `serve` run a worker in-process? Unset: on the embedded default (SQLite) only,
+        since PostgreSQL deployments scale `partner-ingest worker` processes on their own."""
+        return self.is_sqlite if self.in_process_worker is None else self.in_process_worker
+
+    @property
+    def runs_scheduler(self) -> bool:
+        """Does `serve` run the scheduler in-process? Unset: on SQLite only (see `runs_worker`)."""
+        return self.is_sqlite if self.in_process_scheduler is None else self.in_process_scheduler
 
     @property
     def sqlite_path(self) -> Path:

@@ -4,7 +4,11 @@ Run as its own process (`partner-ingest worker`, several at once if wanted) or
 as a thread inside `serve` on the embedded default. While a feed runs, a
 heartbeat extends the job's lease, so a long feed is not taken over by another
 worker; a worker that dies stops the heartbeat, its lease expires, and the job
-is claimed again. SIGTERM lets the current job finish and takes no new one.
+is claimed again. SIGTERM lets the current job finish and takes no new one; a
+job still running when the shutdown grace period ends is interrupted
+(`Worker.interrupt`): its feed stops at the next read, everything it wrote is
+rolled back, and the job is released, queued again for the next worker with the
+attempt not counted. No job is lost, and none waits out a lease nobody renews.
 
 `process_next_job_once(app)` processes exactly one job synchronously, with no
 thread and no sleep: the helper deterministic tests use (T1, ADR 0012).
@@ -39,6 +43,7 @@ class Worker:
         self._poll = poll_seconds
         self.name = name
         self.processed = 0
+        self._interrupt = threading.Event()
 
     def run_once(self) -> JobResult | None:
         """Claim one job and process it under a heartbeat; None when the queue is empty."""
@@ -52,7 +57,7 @@ class Worker:
         )
         beat.start()
         try:
-            result = self._process.process(job, lease)
+            result = self._process.process(job, lease, interrupted=self._interrupt.is_set)
         finally:
             beat_stop.set()
             beat.join()
@@ -74,6 +79,14 @@ class Worker:
                 stop.wait(self._poll)
         log.info("worker stopped", extra={"worker": self.name, "processed": self.processed})
 
+    def interrupt(self) -> None:
+        """Stop the current job at its next read and release it (from any thread; shutdown).
+
+        Sticky: a worker interrupted once releases every job it claims afterwards, so
+        call it only when this worker is to take no more work (set the `run` stop event too).
+        """
+        self._interrupt.set()
+
     def _heartbeat(self, lease: Lease, stop: threading.Event) -> None:
         interval = max(self._process.lease_for.total_seconds() / 3, 0.05)
         while not stop.wait(interval):
@@ -87,10 +100,13 @@ class Worker:
 class BackgroundWorker:
     """A `Worker` in a daemon thread, for `serve` (the embedded default)."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Worker, *, grace_seconds: float = 30.0, release_seconds: float = 30.0) -> None:
         self._worker = worker
+        self._grace = grace_seconds
+        self._release = release_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.name = worker.name
 
     def start(self) -> None:
         """Start processing in the background."""
@@ -99,11 +115,28 @@ class BackgroundWorker:
         )
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Take no new job, let the current one finish (up to `timeout` seconds)."""
+    def stop(self) -> None:
+        """Take no new job; let the current one finish, or release it after `grace_seconds`.
+
+        Waits for the thread to end either way (the interrupted feed rolls back first,
+        at most `release_seconds`), so that nothing uses the store once this returns:
+        the caller closes it next.
+        """
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is None:
+            return
+        thread.join(self._grace)
+        if not thread.is_alive():
+            return
+        log.info("shutdown grace period over: releasing the current job", extra={"worker": self.name})
+        self._worker.interrupt()
+        thread.join(self._release)
+        if thread.is_alive():
+            log.error(
+                "worker still busy after the interrupt; its job is taken again once its lease lapses",
+                extra={"worker": self.name},
+            )
 
 
 def _log_result(job: Job, result: JobResult) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
@@ -21,7 +22,8 @@ __all__ = ["register", "stop_on_signals"]
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     """Add the background commands."""
     worker = commands.add_parser(
-        "worker", help="process submitted jobs until SIGTERM (several may run at once)"
+        "worker",
+        help="process submitted jobs until SIGTERM (several may run at once); a second SIGTERM releases the current job",
     )
     worker.add_argument("--once", action="store_true", help="process at most one job, then exit")
     worker.set_defaults(command=run_worker)
@@ -32,12 +34,21 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     scheduler.set_defaults(command=run_scheduler)
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT: the current job finishes, no new one starts."""
+def stop_on_signals(on_repeat: Callable[[], None] | None = None) -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the current job finishes, no new one starts.
+
+    A second signal calls `on_repeat` (the worker's `interrupt`: the job is released now
+    rather than finished), for an operator or a supervisor that cannot wait.
+    """
     stop = threading.Event()
 
     def handle(signum: int, frame: object) -> None:
-        logging.getLogger("partner_ingest").info("stopping on %s", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if stop.is_set() and on_repeat is not None:
+            logging.getLogger("partner_ingest").info("%s again: releasing the current job", name)
+            on_repeat()
+            return
+        logging.getLogger("partner_ingest").info("stopping on %s", name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
@@ -61,7 +72,7 @@ def run_worker(args: argparse.Namespace) -> int:
         if args.once:
             worker.run_once()
             return 0
-        worker.run(stop_on_signals())
+        worker.run(stop_on_signals(on_repeat=worker.interrupt))
         return 0
     finally:
         app.close()

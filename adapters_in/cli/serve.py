@@ -6,9 +6,10 @@
 - Uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes the requests
   in flight, runs the app's lifespan shutdown (which stops the background
   services), and only then is the application closed here.
-- Background services (the worker and the scheduler, issue 5) run in this
-  process: `background_services(app)` lists them and `create_app` starts and
-  stops them with the server.
+- Background services (the worker and the scheduler) run in this process on
+  the embedded default: `background_services(app)` lists them and `create_app`
+  starts them with the server and stops them with it. On SIGTERM the worker's
+  current job finishes, or is given back after PARTNER_INGEST_SHUTDOWN_GRACE_SECONDS.
 - Client addresses come from this app's own trusted-proxy rule
   (PARTNER_INGEST_TRUSTED_PROXIES), so uvicorn's X-Forwarded-For handling is off.
 
@@ -19,8 +20,10 @@ command line works on an install without the `server` extra.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +31,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.scheduler import BackgroundScheduler, Scheduler
 from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.adapters_in.worker import BackgroundWorker, Worker
 
 if TYPE_CHECKING:
     from partner_ingest.adapters_in.http import BackgroundService
@@ -51,10 +56,24 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 def background_services(app: bootstrap.Application) -> list[BackgroundService]:
     """What runs beside the HTTP server in this process, started in this order.
 
-    Issue 5 adds the worker (when `settings.in_process_worker`) and the scheduler
-    (when `settings.in_process_scheduler`) here; each needs `start()` and `stop()`.
+    The worker (when `settings.runs_worker`: PARTNER_INGEST_IN_PROCESS_WORKER, on by
+    default with SQLite) and the scheduler (`settings.runs_scheduler`). The scheduler
+    submits jobs the worker processes, so it starts last and stops first.
     """
-    return []
+    settings = app.settings
+    services: list[BackgroundService] = []
+    if settings.runs_worker:
+        worker = Worker(
+            app.process_next_job,
+            poll_seconds=settings.worker_poll_seconds,
+            name=f"worker-{socket.gethostname()}-{os.getpid()}",
+        )
+        services.append(BackgroundWorker(worker, grace_seconds=settings.shutdown_grace_seconds))
+    if settings.runs_scheduler:
+        services.append(
+            BackgroundScheduler(Scheduler(app.pull_feeds, poll_seconds=settings.scheduler_poll_seconds))
+        )
+    return services
 
 
 def _url(host: str, port: int) -> str:

@@ -7,8 +7,9 @@ The order matters and is the same for both:
 2. read the headers (format from Content-Type, `X-Feed-Version`, the policy
    override, `Idempotency-Key`) and refuse what cannot work (415, 400) before a
    byte of the body is read;
-3. read the body, capped at `max_sync_bytes` (413: send it as a job), spooled and
-   hashed;
+3. a feed sent as a job (`Prefer: respond-async`, `?mode=async`; not for the dry
+   run) branches off to _async_feed.py here; otherwise read the body, capped at
+   `max_sync_bytes` (413: send it as a job), spooled and hashed;
 4. run `IngestFeed` (for real, or with `dry_run=True`) and answer its report:
    200, or 422 when nothing was accepted (an atomic feed with one bad item, a
    malformed document, every item invalid).
@@ -27,6 +28,7 @@ from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.use_cases import FeedSubmission
 
+from ._async_feed import submit_feed_job, wants_async
 from ._context import HttpContext, context, request_info
 from .auth import authorize
 from .body import check_declared_length, read_body
@@ -106,8 +108,9 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
     principal = await authorize(request, KeyRole.PARTNER)
     headers = feed_headers(request, ctx)
     policy = await requested_policy(ctx, principal, headers)
-    # Jobs (issue 5): `Prefer: respond-async` branches off here, reading up to
-    # max_body_bytes and answering 202 through `app.submit_job`.
+    if not dry_run and wants_async(request):
+        # A job: read up to max_body_bytes, store it, answer 202 (see _async_feed.py).
+        return await submit_feed_job(request, principal, headers, policy)
     check_declared_length(request, settings.max_body_bytes)
     try:
         body = await read_body(request, limit=settings.max_sync_bytes)

@@ -12,6 +12,8 @@ from typing import Any, Final
 from partner_ingest.domain.model.audit import AuditAction, Outcome
 from partner_ingest.domain.model.report import ErrorCode
 
+from ._job_schemas import JOB_SCHEMAS
+
 __all__ = ["COMPONENTS"]
 
 _STR: Final = {"type": "string"}
@@ -275,7 +277,9 @@ _RESPONSES: Final = {
     "MethodNotAllowed": _error(
         "the route exists without this method (method_not_allowed; details.allowed)", ("Allow",)
     ),
-    "Conflict": _error("it exists already (conflict)"),
+    "Conflict": _error(
+        "it exists already (conflict), or a job that is not dead cannot be retried (job_not_dead)"
+    ),
     "BodyTooLarge": _error(
         "body_too_large, or feed_too_large_for_sync: send it as a job (Prefer: respond-async)"
     ),
@@ -331,7 +335,7 @@ _SECURITY: Final = {
 }
 
 COMPONENTS: Final = {
-    "schemas": _SCHEMAS,
+    "schemas": {**_SCHEMAS, **JOB_SCHEMAS},
     "responses": _RESPONSES,
     "headers": _HEADERS,
     "securitySchemes": _SECURITY,

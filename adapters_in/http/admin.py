@@ -2,8 +2,8 @@
 
 Every route needs an admin key: no valid key is 401, a partner key is 403, and
 the guard audits each refusal. The audit trail names the admin as
-`admin:<key id>` with the client address. Jobs and schedules join this list in
-issue 5 (see the marked places in ROUTES and OPERATIONS).
+`admin:<key id>` with the client address. Jobs and circuit breakers are in
+admin_jobs.py, pull schedules in admin_schedules.py, under the same rules.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/admin/keys/{key_id}/revoke", revoke_key, methods=["POST"], name="revoke_key"),
     Route("/admin/keys/{key_id}/rotate", rotate_key, methods=["POST"], name="rotate_key"),
     Route("/admin/audit", query_audit, methods=["GET"], name="query_audit"),
-    # --- jobs and schedules (issue 5): /admin/jobs, /admin/jobs/{job_id}/retry, /admin/schedules ...
+    # jobs and circuits: admin_jobs.py; schedules: admin_schedules.py
 ]
 
 _WRITES: Final = (400, 404, 409, 415, 422)
@@ -283,5 +283,5 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         ],
         ok=(200, "a page of entries", "AuditPage"), errors=(400, 422),
     ),
-    # --- jobs and schedules (issue 5) ---
+    # jobs and circuits: admin_jobs.py; schedules: admin_schedules.py
 }  # fmt: skip

@@ -1,9 +1,10 @@
 """The app factory: `create_app(application) -> Starlette`, the HTTP delivery of the use cases.
 
-Routes by area (ingest.py: a partner's feeds and reads; contract.py: the
-contract, examples, dry run and quickstart; admin.py: partners, keys, audit;
-ops.py: health, readiness, metrics, OpenAPI), one middleware (middleware.py)
-and one error mapping (errors.py). The app holds nothing global: two apps in
+Routes by area (ingest.py: a partner's feeds and reads; jobs.py: a partner's
+jobs; contract.py: the contract, examples, dry run and quickstart; admin.py:
+partners, keys, audit; admin_jobs.py: jobs and circuit breakers;
+admin_schedules.py: pull schedules; ops.py: health, readiness, metrics,
+OpenAPI), one middleware (middleware.py) and one error mapping (errors.py). The app holds nothing global: two apps in
 one process, or one mounted under a prefix in an embedding service's ASGI app,
 work independently.
 
@@ -25,8 +26,9 @@ from starlette.middleware import Middleware
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.settings import networks
 
-from . import admin, contract, ingest, ops
+from . import admin, admin_jobs, admin_schedules, contract, ingest, jobs, ops
 from ._context import HttpContext
+from .collectors import FetchHealthCollector, JobQueueCollector
 from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
@@ -35,7 +37,7 @@ from .openapi import document
 
 __all__ = ["create_app"]
 
-_AREAS = (ingest, contract, admin, ops)
+_AREAS = (ingest, jobs, contract, admin, admin_jobs, admin_schedules, ops)
 
 
 def _version() -> str:
@@ -55,12 +57,16 @@ def create_app(
 
     `services` are started with the app and stopped with it, in reverse order (see
     lifespan.py): `serve` passes the in-process worker and scheduler. Pass `metrics`
-    to add collectors of your own (e.g. the job queue depth) before serving.
+    to add collectors of your own before serving; the job queue and fetch-health
+    collectors (collectors.py) are registered in it here, so give each app its own.
     """
     operations = {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}
+    metrics = metrics or Metrics()
+    metrics.add_collector(JobQueueCollector(app))
+    metrics.add_collector(FetchHealthCollector(app))
     ctx = HttpContext(
         app=app,
-        metrics=metrics or Metrics(),
+        metrics=metrics,
         trusted_proxies=networks(app.settings, "trusted_proxies"),
         openapi=document(operations, version=_version()),
     )

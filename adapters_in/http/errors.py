@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.errors import (
     ConflictError,
     FeedRejectedError,
@@ -36,6 +37,7 @@ from partner_ingest.domain.use_cases.access_errors import (
     Unauthenticated,
 )
 from partner_ingest.domain.use_cases.ingest_feed import PolicyOverrideDenied
+from partner_ingest.domain.use_cases.jobs import JobNotDeadError
 from partner_ingest.domain.use_cases.manage_keys import KeyRequestError
 from partner_ingest.domain.use_cases.manage_partners import PartnerRequestError
 from partner_ingest.domain.use_cases.paging import PageRequestError
@@ -124,6 +126,7 @@ _STATUS: Final[Mapping[type[Exception], int]] = {
     KeyRequestError: 422,
     PartnerRequestError: 422,
     PageRequestError: 422,
+    InvalidScheduleError: 422,
     MalformedFeedError: 422,
     FeedRejectedError: 422,
     TooManyRequests: 429,
@@ -190,6 +193,8 @@ def _domain_details(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]
         details["field"] = error.field
     if isinstance(error, NotFoundError):
         details.update(kind=error.kind, id=error.key)
+    if isinstance(error, JobNotDeadError):
+        details.update(job_id=error.job_id, status=str(error.status))
     if isinstance(error, MalformedFeedError | FeedRejectedError):
         details["feed_error"] = error.error.to_json()
     return details, headers

@@ -19,6 +19,7 @@ from partner_ingest.domain.model.api_keys import KeyRole
 from ._context import context
 from ._feed import answer_feed
 from .auth import authorize
+from .jobs import ASYNC_PARAMETERS, JOB_ACCEPTED
 from .openapi import Operation, op
 from .params import query_int, query_text
 from .views import JsonResponse, feed_import_json, product_json
@@ -131,19 +132,23 @@ _LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "
 
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/partner/ingest", "post"): op(
-        "Send a feed and get its report",
+        "Send a feed and get its report (or, as a job, its job)",
         tag="partner",
         auth="partner",
         description="Synchronous: the answer is the report. Identical content (or a repeated Idempotency-Key) "
         "is answered with the earlier report and not applied twice. Feeds over max_sync_bytes answer 413 "
-        "feed_too_large_for_sync: send them as jobs. Content-Location names the stored import.",
+        "feed_too_large_for_sync: send them as jobs. Content-Location names the stored import.\n\n"
+        "As a job (`Prefer: respond-async` or `?mode=async`): the feed, up to max_body_bytes, is stored "
+        "durably and answered 202 with the job and `Location: /partner/jobs/{job_id}`; poll that URL for "
+        "the report. A repeated Idempotency-Key answers the job first submitted under it.",
         parameters=[
             *FEED_PARAMETERS,
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}},
+            *ASYNC_PARAMETERS,
         ],
         body=FEED_BODY,
         ok=_REPORT_OK,
-        extra_ok=_REJECTED,
+        extra_ok={**_REJECTED, **JOB_ACCEPTED},
         errors=(400, 413, 415),
     ),
     ("/partner/imports", "get"): op(

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: requests, feed items by outcome, rate-limit denials.
+"""Prometheus metrics of one app: requests, feed items by outcome, rate-limit denials
+(and, through collectors.py, the job queue and partner fetches).
 
 Each `create_app` gets its own registry (never prometheus-client's global one),
 so two apps in one process (tests, an embedder mounting two instances) never
@@ -69,8 +70,8 @@ class Metrics:
             "Requests let through because the shared rate-limit store was unreachable (ADR 0015).",
             registry=r,
         )
-        # Job queue depth (the lead, issue 5): `add_collector(...)` a collector reading
-        # `app.jobs.queue_depth()` at scrape time, rather than a gauge set on every change.
+        # The job queue depth and fetch health are read at scrape time by the collectors
+        # of collectors.py, which create_app registers here with `add_collector`.
 
     def add_collector(self, collector: Collector) -> None:
         """Register one more collector (e.g. the job queue depth) in this app's registry."""

@@ -46,7 +46,8 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     """Prometheus exposition text."""
-    text, content_type = context(request).metrics.render()
+    # In a thread: the job queue and fetch-health collectors read the database.
+    text, content_type = await run_in_threadpool(context(request).metrics.render)
     return Response(text, media_type=content_type)
 
 

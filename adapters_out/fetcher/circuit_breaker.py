@@ -15,7 +15,8 @@ answer (2xx, 304, 4xx, too large, wrong content type, a redirect loop) proves th
 endpoint is up and resets the run; those are the scheduler's to audit and report.
 
 Endpoints are keyed by the request URL's scheme, host and port; redirect targets are
-charged to the endpoint that was asked for.
+charged to the endpoint that was asked for. The states are this process's: admins and
+metrics read them through the `CircuitStates` port (`states()`, `circuit_for(url)`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from urllib.parse import urlsplit
 import attrs
 
 from partner_ingest.ports.clock import Clock
-from partner_ingest.ports.fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
+from partner_ingest.ports.fetcher import (
+    CircuitSnapshot,
+    CircuitState,
+    FeedFetcher,
+    FetchOutcome,
+    FetchRequest,
+    FetchResult,
+)
 
 __all__ = [
     "CircuitBreakerFetcher",
@@ -48,15 +56,6 @@ _ENDPOINT_FAILURES = frozenset(
     {FetchOutcome.TIMEOUT, FetchOutcome.CONNECTION_ERROR, FetchOutcome.INVALID_RESPONSE}
 )
 _NEUTRAL = frozenset({FetchOutcome.REFUSED_ADDRESS, FetchOutcome.INVALID_REQUEST, FetchOutcome.CIRCUIT_OPEN})
-
-
-class CircuitState(enum.StrEnum):
-    """Where an endpoint's circuit stands."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-    """Open for long enough: the next fetch is the probe (or the probe is in flight)."""
 
 
 class Verdict(enum.Enum):
@@ -91,18 +90,6 @@ def endpoint_of(url: str) -> str | None:
         return None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"{scheme}://{host}:{port or _DEFAULT_PORTS[scheme]}"
-
-
-@attrs.frozen
-class CircuitSnapshot:
-    """One endpoint's circuit, for admin endpoints and metrics."""
-
-    endpoint: str
-    state: CircuitState
-    failures: int
-    """Consecutive endpoint failures so far."""
-    opened_at: datetime | None
-    next_probe_at: datetime | None
 
 
 @attrs.define
@@ -159,6 +146,15 @@ class CircuitBreakerFetcher:
             return {
                 endpoint: self._snapshot(endpoint, circuit) for endpoint, circuit in self._circuits.items()
             }
+
+    def circuit_for(self, url: str) -> CircuitSnapshot | None:
+        """The circuit of `url`'s endpoint (closed with no failures when never fetched)."""
+        endpoint = endpoint_of(url)
+        if endpoint is None:
+            return None
+        with self._lock:
+            circuit = self._circuits.get(endpoint)
+            return self._snapshot(endpoint, circuit if circuit is not None else _Circuit())
 
     def _admit(self, endpoint: str, request: FetchRequest) -> tuple[FetchResult | None, bool]:
         """(a CIRCUIT_OPEN result, or None to go ahead; whether this call is the probe)."""

@@ -15,15 +15,16 @@ A job, once accepted, is never lost and never applied twice:
 from __future__ import annotations
 
 import enum
+import io
 import random
 from collections.abc import Callable
 from datetime import timedelta
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import IngestError, NotFoundError
+from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease, retry_delay
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.ports.clock import Clock, IdSource
@@ -31,8 +32,23 @@ from partner_ingest.ports.formats import FormatRegistry
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .ingest_feed import FeedSubmission, IngestFeed, effective_policy, resolve_format
+from .paging import PageRequestError, check_limit
 
-__all__ = ["JobOutcome", "JobResult", "ProcessNextJob", "QueryJobs", "SubmitFeedJob"]
+__all__ = [
+    "MAX_JOB_PAGE",
+    "MAX_JOB_SCAN",
+    "JobNotDeadError",
+    "JobOutcome",
+    "JobPage",
+    "JobResult",
+    "ProcessNextJob",
+    "QueryJobs",
+    "SubmitFeedJob",
+]
+
+MAX_JOB_PAGE: Final = 200
+MAX_JOB_SCAN: Final = 10_000
+"""Deepest job a page may reach (offset + limit): see `QueryJobs.page`."""
 
 
 class SubmitFeedJob:
@@ -117,6 +133,8 @@ class JobOutcome(enum.StrEnum):
     DEAD = "dead"
     LEASE_LOST = "lease_lost"
     """Another worker holds the job now; nothing this worker did was kept."""
+    RELEASED = "released"
+    """Interrupted (shutdown): nothing was kept, the job is queued again, the attempt not counted."""
 
 
 @attrs.frozen
@@ -171,10 +189,19 @@ class ProcessNextJob:
             return None
         return self.process(*claimed)
 
-    def process(self, job: Job, lease: Lease) -> JobResult:
-        """Ingest a claimed job's feed and finish the job, all or nothing."""
+    def process(
+        self, job: Job, lease: Lease, *, interrupted: Callable[[], bool] = lambda: False
+    ) -> JobResult:
+        """Ingest a claimed job's feed and finish the job, all or nothing.
+
+        `interrupted` is asked before each read of the feed body: once it answers
+        True (the worker is shutting down) the feed stops where it is, everything
+        it wrote is rolled back, and the job is released for another worker.
+        """
         try:
-            return self._apply(job, lease)
+            return self._apply(job, lease, interrupted)
+        except _Interrupted:
+            return self._release(job, lease)
         except IngestError as error:
             # The feed can never be processed as submitted (partner gone, format
             # removed, policy no longer allowed): retrying would not help.
@@ -189,10 +216,27 @@ class ProcessNextJob:
             uow.commit()
         return held
 
-    def _apply(self, job: Job, lease: Lease) -> JobResult:
+    def release(self, lease: Lease) -> bool:
+        """Give a claimed job back untouched (shutdown): queued again, the attempt not counted.
+
+        False when the lease is no longer held (the job finished, or another worker has
+        it). Whatever the holder is still doing can no longer commit: its token is gone.
+        """
+        with self._uow() as uow:
+            released = uow.jobs.release(lease, self._clock.now())
+            uow.commit()
+        return released
+
+    def _release(self, job: Job, lease: Lease) -> JobResult:
+        # The feed's unit of work has rolled back, so nothing holds a lock this needs.
+        self.release(lease)
+        return JobResult(job, JobOutcome.RELEASED)
+
+    def _apply(self, job: Job, lease: Lease, interrupted: Callable[[], bool]) -> JobResult:
         ingest = self._ingest
         with self._uow() as uow:
-            body: BinaryIO = uow.jobs.open_body(job.id)
+            stored = uow.jobs.open_body(job.id)
+            body: BinaryIO = io.BufferedReader(_InterruptibleReader(stored, interrupted), _READ_CHUNK)
             try:
                 submission = FeedSubmission(
                     partner_id=job.partner_id,
@@ -207,6 +251,7 @@ class ProcessNextJob:
                 report = ingest.earlier_report(uow, submission) or ingest.apply(uow, submission)
             finally:
                 body.close()
+                stored.close()
             if report.applied:
                 if not uow.jobs.complete(lease, report, self._clock.now()):
                     uow.rollback()
@@ -272,23 +317,57 @@ class QueryJobs:
         with self._uow(read_only=True) as uow:
             return uow.jobs.recent(partner_id=partner_id, status=status, limit=limit)
 
-    def retry(self, job_id: str, *, actor: str) -> Job:
-        """Admin: requeue a dead job; ConflictError-like NotFoundError when it is not dead."""
+    def page(
+        self,
+        *,
+        partner_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> JobPage:
+        """A page of jobs, most recent first; PageRequestError for a limit or offset out of bounds.
+
+        Paged by offset, because the job repository can only list the most recent jobs:
+        new jobs arriving between two pages push older ones down, so a page may repeat
+        a job of the previous one (it never skips one). Deep pages cost their offset,
+        hence MAX_JOB_SCAN; filter by status or partner to go further back.
+        """
+        check_limit(limit, MAX_JOB_PAGE)
+        if offset < 0 or offset + limit > MAX_JOB_SCAN:
+            raise PageRequestError(
+                f"offset + limit may reach at most {MAX_JOB_SCAN} jobs; filter by status or partner",
+                field="offset",
+            )
+        # One job more than asked tells whether there is a next page, without a count.
+        found = self.recent(partner_id=partner_id, status=status, limit=offset + limit + 1)
+        jobs = tuple(found[offset : offset + limit])
+        more = len(found) > offset + limit
+        return JobPage(jobs=jobs, next_offset=offset + limit if more else None)
+
+    def retry(self, job_id: str, *, actor: str, client: str | None = None) -> Job:
+        """Admin: requeue a dead job with its attempts reset; NotFoundError when unknown,
+        JobNotDeadError (a conflict) when it is not dead."""
         now = self._clock.now()
         with self._uow() as uow:
             if not uow.jobs.retry(job_id, now):
                 job = uow.jobs.get(job_id)
                 if job is None:
                     raise NotFoundError("job", job_id)
-                raise JobNotDeadError(f"job {job_id} is {job.status}, only dead jobs can be retried")
+                raise JobNotDeadError(job_id, job.status)
+            job = uow.jobs.get(job_id)
+            assert job is not None  # retried just now, in this unit of work
             uow.audit.append(
                 AuditEntry(
-                    now, AuditAction.ADMIN_ACTION, Outcome.SUCCESS, actor, details={"retried_job": job_id}
+                    now,
+                    AuditAction.ADMIN_ACTION,
+                    Outcome.SUCCESS,
+                    actor,
+                    partner_id=job.partner_id,
+                    client=client,
+                    details={"retried_job": job_id},
                 )
             )
-            job = uow.jobs.get(job_id)
             uow.commit()
-        assert job is not None
         return job
 
     def queue_depth(self) -> dict[str, int]:
@@ -297,7 +376,47 @@ class QueryJobs:
             return {str(k): v for k, v in uow.jobs.status_counts().items()}
 
 
-class JobNotDeadError(IngestError):
-    """Only a dead job can be retried by hand."""
+_READ_CHUNK: Final = 1 << 20
+
+
+class _Interrupted(BaseException):
+    """The worker was told to stop mid-feed. A BaseException, like KeyboardInterrupt, so that
+    no parser's `except Exception` can turn a shutdown into a rejected feed."""
+
+
+class _InterruptibleReader(io.RawIOBase):
+    """A job's stored body that raises `_Interrupted` at the next read once told to stop."""
+
+    def __init__(self, inner: BinaryIO, interrupted: Callable[[], bool]) -> None:
+        self._inner = inner
+        self._interrupted = interrupted
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # typeshed: Buffer
+        if self._interrupted():
+            raise _Interrupted
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@attrs.frozen
+class JobPage:
+    """One page of jobs, most recent first, and the offset of the next page."""
+
+    jobs: tuple[Job, ...]
+    next_offset: int | None
+    """Pass as `offset` to read the next page; None on the last page."""
+
+
+class JobNotDeadError(ConflictError):
+    """Only a dead job can be retried by hand; this one is queued, running or succeeded."""
 
     code = "job_not_dead"
+
+    def __init__(self, job_id: str, status: JobStatus) -> None:
+        super().__init__(f"job {job_id!r} is {status}: only dead jobs can be retried")
+        self.job_id = job_id
+        self.status = status

@@ -8,7 +8,7 @@ import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.cron import InvalidScheduleError, next_run, parse_cron
-from partner_ingest.domain.model.errors import NotFoundError
+from partner_ingest.domain.model.errors import NotFoundError, UnknownFormatError, UnknownVersionError
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.credentials import CredentialVault
@@ -39,6 +39,7 @@ class ManageSchedules:
         format: str | None = None,
         version: int | None = None,
         enabled: bool = True,
+        client: str | None = None,
     ) -> Schedule:
         """A new schedule; its first run is the next one its rule allows from now."""
         now = self._clock.now()
@@ -59,7 +60,7 @@ class ManageSchedules:
                 raise NotFoundError("partner", partner_id)
             self._check_format(schedule, partner.default_format, partner.default_version)
             uow.schedules.add(schedule)
-            uow.audit.append(self._entry(actor, schedule, "created", now))
+            uow.audit.append(self._entry(actor, schedule, "created", now, client))
             uow.commit()
         return schedule
 
@@ -71,6 +72,7 @@ class ManageSchedules:
         interval_seconds: int | None = None,
         cron: str | None = None,
         enabled: bool | None = None,
+        client: str | None = None,
     ) -> Schedule:
         """Change the rule (interval or cron) or switch the schedule on or off."""
         now = self._clock.now()
@@ -85,18 +87,18 @@ class ManageSchedules:
             if enabled is not None:
                 changed = attrs.evolve(changed, enabled=enabled)
             uow.schedules.update(changed)
-            uow.audit.append(self._entry(actor, changed, "updated", now))
+            uow.audit.append(self._entry(actor, changed, "updated", now, client))
             uow.commit()
         return changed
 
-    def delete(self, schedule_id: str, *, actor: str) -> None:
+    def delete(self, schedule_id: str, *, actor: str, client: str | None = None) -> None:
         """Remove a schedule; NotFoundError when unknown."""
         now = self._clock.now()
         with self._uow() as uow:
             current = uow.schedules.get(schedule_id)
             if current is None or not uow.schedules.delete(schedule_id):
                 raise NotFoundError("schedule", schedule_id)
-            uow.audit.append(self._entry(actor, current, "deleted", now))
+            uow.audit.append(self._entry(actor, current, "deleted", now, client))
             uow.commit()
 
     def get(self, schedule_id: str) -> Schedule:
@@ -125,15 +127,22 @@ class ManageSchedules:
         return now  # an interval schedule runs at once, then every interval
 
     def _check_format(self, schedule: Schedule, default_format: str, default_version: int) -> None:
-        self._formats.get(schedule.format or default_format, schedule.version or default_version)
+        # A schedule names no media type: an unknown format is a wrong schedule, not a 415.
+        try:
+            self._formats.get(schedule.format or default_format, schedule.version or default_version)
+        except (UnknownFormatError, UnknownVersionError) as error:
+            raise InvalidScheduleError(f"the pulled feed's format: {error}") from None
 
-    def _entry(self, actor: str, schedule: Schedule, change: str, now: datetime) -> AuditEntry:
+    def _entry(
+        self, actor: str, schedule: Schedule, change: str, now: datetime, client: str | None
+    ) -> AuditEntry:
         return AuditEntry(
             at=now,
             action=AuditAction.ADMIN_ACTION,
             outcome=Outcome.SUCCESS,
             actor=actor,
             partner_id=schedule.partner_id,
+            client=client,
             details={
                 "schedule_id": schedule.id,
                 "change": change,

@@ -1,0 +1,107 @@
+"""`POST /partner/ingest` as a job: the feed is stored durably and answered 202 at once.
+
+A partner asks for it with `Prefer: respond-async` (RFC 7240) or `?mode=async`
+(for clients that cannot set headers; `?mode=sync` forces the synchronous path
+whatever Prefer says). Feeds larger than `max_sync_bytes` are accepted only
+this way.
+
+Up to the body, the request is read exactly as the synchronous one (see
+_feed.py: key, format, version and policy checked before a byte is read). Then:
+
+1. the body is read as a stream with the same reader (`body.read_body`: gzip
+   inflated in bounded steps), capped at `max_body_bytes` after decompression
+   (413 `body_too_large`), spooled and hashed;
+2. `SubmitFeedJob` stores the job and its body and commits (for SQLite a fully
+   synchronous commit) before anything is answered;
+3. the answer is 202 with `Location: <mount prefix>/partner/jobs/{id}` and the
+   job. A repeated `Idempotency-Key` is answered with the job submitted under it,
+   not stored twice; identical content is stored, and its job reports the
+   earlier import without applying it again (the ingest recognizes the hash).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from partner_ingest.domain.model.api_keys import Principal
+from partner_ingest.domain.model.policy import ValidationPolicy
+from partner_ingest.domain.use_cases import FeedSubmission
+
+from ._context import context, request_info
+from .body import check_declared_length, read_body
+from .errors import BadRequest
+from .job_views import job_json
+from .params import query_text
+from .views import JsonResponse
+
+if TYPE_CHECKING:
+    from ._feed import FeedHeaders
+
+__all__ = ["MODES", "job_location", "submit_feed_job", "wants_async"]
+
+MODES: Final = ("sync", "async")
+_RESPOND_ASYNC: Final = "respond-async"
+
+
+def _prefers_async(request: Request) -> bool:
+    # Prefer: respond-async, wait=10 ; several Prefer fields may be sent.
+    for value in request.headers.getlist("prefer"):
+        for preference in value.split(","):
+            token = preference.split(";", 1)[0].split("=", 1)[0].strip().lower()
+            if token == _RESPOND_ASYNC:
+                return True
+    return False
+
+
+def wants_async(request: Request) -> bool:
+    """Does this feed request ask to be processed as a job? 400 for an unknown `mode`."""
+    mode = query_text(request, "mode", max_length=16)
+    if mode is not None:
+        if mode not in MODES:
+            raise BadRequest(
+                "parameter mode: must be sync or async",
+                code="invalid_parameter",
+                details={"parameter": "mode", "allowed": list(MODES)},
+            )
+        return mode == "async"
+    return _prefers_async(request)
+
+
+def job_location(request: Request, job_id: str) -> str:
+    """The partner's URL of a job, under the app's mount prefix."""
+    return f"{request.scope.get('root_path', '')}/partner/jobs/{job_id}"
+
+
+async def submit_feed_job(
+    request: Request, principal: Principal, headers: FeedHeaders, policy: ValidationPolicy | None
+) -> Response:
+    """Steps 1-3 of the module docstring; one `SubmitFeedJob` call."""
+    ctx = context(request)
+    limit = ctx.app.settings.max_body_bytes
+    assert principal.partner_id is not None  # a PARTNER key always names its partner
+    check_declared_length(request, limit)
+    info = request_info(request)
+    with await read_body(request, limit=limit) as body:
+        submission = FeedSubmission(
+            partner_id=principal.partner_id,
+            body=body.stream,
+            media_type=headers.media_type,
+            version=headers.version,
+            policy=policy,
+            idempotency_key=headers.idempotency_key,
+            client=info.client,
+            source="push",
+        )
+        job = await run_in_threadpool(
+            ctx.app.submit_job, submission, body_bytes=body.size, content_hash=body.sha256
+        )
+    info.fields.update(job_id=job.id, job_status=str(job.status))
+    location = job_location(request, job.id)
+    answer_headers = {"Location": location}
+    if _prefers_async(request):
+        answer_headers["Preference-Applied"] = _RESPOND_ASYNC
+    return JsonResponse(job_json(job, location=location), status_code=202, headers=answer_headers)

@@ -1,0 +1,103 @@
+"""Prometheus collectors read at scrape time: the job queue and partner fetches.
+
+Read when /metrics is scraped, through the use cases, rather than gauges set
+on every change: the queue is shared by every process (HTTP instances,
+workers, schedulers), so only the database knows its depth.
+
+- `partner_ingest_jobs{status}`: jobs per status (queued, running, succeeded,
+  dead); scale workers on `queued`, alert on `dead`.
+- `partner_ingest_fetch_anomalies`: `fetch_anomaly` audit entries of the last
+  hour (one per partner flagged, see `PullDueFeeds`).
+- `partner_ingest_fetch_circuits{state}`: partner endpoints per circuit state
+  (closed, open, half_open), as this process's fetcher sees them (ADR 0014).
+
+Labels stay bounded: statuses and states, never a partner or an endpoint (the
+admin API has those: /admin/jobs, /admin/circuits). A scrape that cannot read
+the database leaves the series out and logs why, rather than failing /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Final
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from partner_ingest.adapters_in.bootstrap import Application
+from partner_ingest.domain.model.jobs import JobStatus
+
+__all__ = ["FetchHealthCollector", "JobQueueCollector"]
+
+log: Final = logging.getLogger("partner_ingest.http")
+
+
+def _jobs_family() -> GaugeMetricFamily:
+    return GaugeMetricFamily("partner_ingest_jobs", "Jobs in the queue by status.", labels=["status"])
+
+
+def _anomalies_family() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "partner_ingest_fetch_anomalies",
+        "fetch_anomaly audit entries of the last hour (partners fetched far too often).",
+    )
+
+
+def _circuits_family() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "partner_ingest_fetch_circuits",
+        "Partner endpoints by circuit-breaker state, as this process's fetcher sees them.",
+        labels=["state"],
+    )
+
+
+class JobQueueCollector(Collector):
+    """`partner_ingest_jobs{status}` from `QueryJobs.queue_depth`."""
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+
+    def describe(self) -> Iterator[Metric]:
+        # Without this, registering would call collect() and read the database at once.
+        yield _jobs_family()
+
+    def collect(self) -> Iterator[Metric]:
+        """Read at scrape time."""
+        try:
+            depth = self._app.jobs.queue_depth()
+        except Exception:
+            log.warning("metrics: could not read the job queue", exc_info=True)
+            return
+        family = _jobs_family()
+        for status in JobStatus:
+            family.add_metric([str(status)], depth.get(str(status), 0))
+        yield family
+
+
+class FetchHealthCollector(Collector):
+    """`partner_ingest_fetch_anomalies` and `partner_ingest_fetch_circuits{state}`."""
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+
+    def describe(self) -> Iterator[Metric]:
+        yield _anomalies_family()
+        yield _circuits_family()
+
+    def collect(self) -> Iterator[Metric]:
+        """Read at scrape time."""
+        health = self._app.fetch_health
+        circuits = _circuits_family()
+        for state, count in health.circuit_counts().items():
+            circuits.add_metric([str(state)], count)
+        yield circuits
+        try:
+            anomalies = health.recent_anomalies()
+        except Exception:
+            log.warning("metrics: could not read fetch anomalies", exc_info=True)
+            return
+        family = _anomalies_family()
+        family.add_metric([], anomalies)
+        yield family

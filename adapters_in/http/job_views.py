@@ -1,0 +1,73 @@
+"""JSON forms of jobs, schedules and endpoint circuits (see views.py for the conventions).
+
+Nothing here carries a secret: a job's lease token (only its holder may finish
+the job) stays in the database, a schedule holds no credential (the partner's
+are answered masked by `views.partner_json`), and a circuit names its endpoint
+as `scheme://host:port`, never a path or query that could carry a token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from partner_ingest.domain.model.jobs import Job, JobStatus
+from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.domain.use_cases.fetch_health import EndpointCircuit
+
+__all__ = ["circuit_json", "job_json", "schedule_json"]
+
+
+def job_json(job: Job, *, location: str) -> dict[str, Any]:
+    """A job as its partner and admins see it; `report` once it is done."""
+    waiting = job.status is JobStatus.QUEUED
+    return {
+        "id": job.id,
+        "partner_id": job.partner_id,
+        "status": job.status,
+        "format": job.format,
+        "version": job.version,
+        "source": job.source,
+        "bytes": job.body_bytes,
+        "content_hash": job.content_hash,
+        "idempotency_key": job.idempotency_key,
+        "created_at": job.created_at,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "next_attempt_at": job.available_at if waiting else None,
+        "lease_expires_at": job.lease_expires_at if job.status is JobStatus.RUNNING else None,
+        "last_error": job.last_error,
+        "finished_at": job.finished_at,
+        "report": None if job.report is None else job.report.to_json(),
+        "location": location,
+    }
+
+
+def schedule_json(schedule: Schedule) -> dict[str, Any]:
+    """A pull schedule: its rule, the format of what it pulls, and how the last pull went."""
+    return {
+        "id": schedule.id,
+        "partner_id": schedule.partner_id,
+        "interval_seconds": schedule.interval_seconds,
+        "cron": schedule.cron,
+        "enabled": schedule.enabled,
+        "format": schedule.format,
+        "version": schedule.version,
+        "next_run_at": schedule.next_run_at,
+        "last_run_at": schedule.last_run_at,
+        "etag": schedule.etag,
+        "last_modified": schedule.last_modified,
+        "last_content_hash": schedule.last_content_hash,
+    }
+
+
+def circuit_json(entry: EndpointCircuit) -> dict[str, Any]:
+    """One endpoint's circuit breaker and the partners pulled from it."""
+    circuit = entry.circuit
+    return {
+        "endpoint": circuit.endpoint,
+        "partner_ids": list(entry.partner_ids),
+        "state": circuit.state,
+        "failures": circuit.failures,
+        "opened_at": circuit.opened_at,
+        "next_probe_at": circuit.next_probe_at,
+    }

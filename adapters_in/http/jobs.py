@@ -1,0 +1,116 @@
+"""Partner routes of jobs: a feed sent as a job (see _async_feed.py) is followed here.
+
+`GET /partner/jobs/{job_id}` shows status, attempts, the next attempt, the last
+error and, once done, the report; `GET /partner/jobs` lists the partner's
+latest jobs. A partner sees only its own: another partner's job id answers the
+same 404 as one that does not exist (ADR 0006).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from partner_ingest.domain.model.api_keys import KeyRole
+from partner_ingest.domain.model.jobs import JobStatus
+
+from ._async_feed import MODES, job_location
+from ._context import context
+from .auth import authorize
+from .job_views import job_json
+from .openapi import Operation, op, ref
+from .params import query_enum, query_int
+from .views import JsonResponse
+
+__all__ = ["ASYNC_PARAMETERS", "JOB_ACCEPTED", "JOB_LIST_PARAMETERS", "OPERATIONS", "ROUTES"]
+
+
+async def list_jobs(request: Request) -> Response:
+    """The partner's latest jobs, a page at a time."""
+    principal = await authorize(request, KeyRole.PARTNER)
+    assert principal.partner_id is not None
+    page = await run_in_threadpool(
+        context(request).app.jobs.page,
+        partner_id=principal.partner_id,
+        status=query_enum(request, "status", JobStatus),
+        limit=query_int(request, "limit", 50),
+        offset=query_int(request, "offset", 0),
+    )
+    following = None
+    if page.next_offset is not None:
+        following = str(request.url.include_query_params(offset=page.next_offset))
+    return JsonResponse(
+        {
+            "jobs": [job_json(job, location=job_location(request, job.id)) for job in page.jobs],
+            "next_offset": page.next_offset,
+            "next": following,
+        }
+    )
+
+
+async def get_job(request: Request) -> Response:
+    """One of the partner's jobs."""
+    principal = await authorize(request, KeyRole.PARTNER)
+    job_id = request.path_params["job_id"]
+    job = await run_in_threadpool(context(request).app.jobs.get, job_id, partner_id=principal.partner_id)
+    return JsonResponse(job_json(job, location=job_location(request, job.id)))
+
+
+ROUTES: Final[list[BaseRoute]] = [
+    Route("/partner/jobs", list_jobs, methods=["GET"], name="list_jobs"),
+    Route("/partner/jobs/{job_id}", get_job, methods=["GET"], name="get_job"),
+]
+
+# --- OpenAPI -------------------------------------------------------------------------
+
+ASYNC_PARAMETERS: Final = [
+    {
+        "name": "Prefer",
+        "in": "header",
+        "schema": {"type": "string", "examples": ["respond-async"]},
+        "description": "respond-async: store the feed as a job and answer 202 at once "
+        "(Preference-Applied: respond-async); required for feeds over max_sync_bytes",
+    },
+    {
+        "name": "mode",
+        "in": "query",
+        "schema": {"type": "string", "enum": list(MODES)},
+        "description": "async: the same as Prefer: respond-async; sync: process now whatever Prefer says",
+    },
+]
+JOB_ACCEPTED: Final = {
+    202: {
+        "description": "stored as a job (committed before this answer); poll Location for its report",
+        "headers": {
+            "Location": {"description": "the job: /partner/jobs/{job_id}", "schema": {"type": "string"}},
+            "Preference-Applied": {"description": "respond-async", "schema": {"type": "string"}},
+            "X-Request-ID": ref("headers", "X-Request-ID"),
+        },
+        "content": {"application/json": {"schema": ref("schemas", "Job")}},
+    }
+}
+JOB_LIST_PARAMETERS: Final = [
+    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [str(s) for s in JobStatus]}},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+]
+
+OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
+    ("/partner/jobs", "get"): op(
+        "Your latest jobs", tag="partner", auth="partner", parameters=JOB_LIST_PARAMETERS,
+        description="Most recent first; page with offset=<next_offset> (or follow `next`). Jobs arriving "
+        "meanwhile push older ones down, so a page may repeat a job of the previous one.",
+        ok=(200, "a page of jobs", "JobPage"), errors=(400, 422),
+    ),
+    ("/partner/jobs/{job_id}", "get"): op(
+        "One of your jobs: status, attempts, next attempt, last error, and the report when done",
+        tag="partner", auth="partner", ok=(200, "the job", "Job"), errors=(404,),
+        description="Another partner's job id answers 404, exactly like an unknown one. status: queued "
+        "(next_attempt_at says when), running, succeeded (report: accepted, partial or rejected), dead "
+        "(every attempt failed: last_error says why; an admin can retry it).",
+    ),
+}  # fmt: skip
