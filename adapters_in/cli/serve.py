@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +32,11 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from partner_ingest.adapters_in.http import BackgroundService
 
-__all__ = ["background_services", "first_start_banner", "register"]
+__all__ = ["background_services", "bind", "first_start_banner", "register"]
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -55,6 +58,21 @@ def background_services(app: bootstrap.Application) -> list[BackgroundService]:
     (when `settings.in_process_scheduler`) here; each needs `start()` and `stop()`.
     """
     return []
+
+
+def bind(config: uvicorn.Config) -> socket.socket:
+    """The listening socket for `config`, with Nagle's algorithm off for every connection it accepts.
+
+    asyncio turns Nagle off only on sockets it creates itself (it checks for
+    `proto == IPPROTO_TCP`, which a socket made by `config.bind_socket()` does not
+    have). Left on, every keep-alive answer, written as headers then body, waits
+    for the client's delayed ACK: about 40 ms per request on Linux. Accepted
+    sockets inherit the option from the listening one.
+    """
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _url(host: str, port: int) -> str:
@@ -138,7 +156,7 @@ def run_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=30,
         )
         server = uvicorn.Server(config)
-        sock = config.bind_socket()
+        sock = bind(config)
         url = _url(host, sock.getsockname()[1])
         if first is not None:
             print(first_start_banner(url, first.plaintext, app.describe_contract.examples()), flush=True)
