@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from partner_ingest.domain.model.errors import (
     ConflictError,
@@ -215,16 +216,34 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status, exc.error_code, exc.message, exc.details, exc.headers)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers.
+
+    Starlette's 405 names only the methods of the first route whose path matched, and
+    this app declares one Route per method (`GET /admin/keys` and `POST /admin/keys`
+    are two), so its Allow header would leave the others out.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     details: dict[str, Any] = {}
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         details["path"] = request.url.path
-    allow = (exc.headers or {}).get("Allow")
-    if allow:
-        details["allowed"] = [m.strip() for m in allow.split(",")]
-    return error_response(request, exc.status_code, code, str(exc.detail), details, exc.headers)
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request) or [
+            m.strip() for m in headers.get("Allow", "").split(",") if m.strip()
+        ]
+        headers["Allow"] = ", ".join(allowed)
+        details["allowed"] = allowed
+    return error_response(request, exc.status_code, code, str(exc.detail), details, headers)
 
 
 async def _disconnected(request: Request, exc: Exception) -> Response:
