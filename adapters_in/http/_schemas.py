@@ -94,6 +94,26 @@ _REPORT: Final = _obj(
         "feed_error": {"oneOf": [{"$ref": "#/components/schemas/FeedError"}, {"type": "null"}]},
     },
 )
+# A feed of which nothing was accepted (422): the report, and the error fields every error answer has.
+_REJECTED_FEED: Final = _obj(
+    [*_REPORT["required"], "error", "details"],
+    {
+        **_REPORT["properties"],
+        "error": {"const": "feed_rejected"},
+        "details": _obj(
+            ["message", "feed_error", "rejected"],
+            {
+                "message": _STR,
+                "request_id": _STR,
+                "feed_error": {
+                    "type": ["string", "null"],
+                    "description": "feed_error.code, if the feed as a whole failed",
+                },
+                "rejected": _INT,
+            },
+        ),
+    },
+)
 _PRODUCT: Final = _obj(
     ["sku", "name", "price", "currency", "quantity"],
     {
@@ -144,6 +164,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
         {"code": _STR, "message": _STR, "location": {"$ref": "#/components/schemas/Location"}},
     ),
     "IngestReport": _REPORT,
+    "RejectedFeed": _REJECTED_FEED,
     "FeedImport": _obj(
         ["feed_id", "partner_id", "status", "report"],
         {

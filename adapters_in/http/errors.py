@@ -30,6 +30,7 @@ from partner_ingest.domain.model.errors import (
     UnknownFormatError,
     UnknownVersionError,
 )
+from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases.access_errors import (
     Forbidden,
     KeyRateLimited,
@@ -55,6 +56,7 @@ __all__ = [
     "error_response",
     "exception_handlers",
     "internal_error_response",
+    "rejected_feed_response",
 ]
 
 log: Final = logging.getLogger("partner_ingest.http")
@@ -156,6 +158,28 @@ def error_response(
     return JsonResponse(
         {"error": code, "details": body_details}, status_code=status, headers=dict(headers or {})
     )
+
+
+def rejected_feed_response(request: Request, report: IngestReport, headers: Mapping[str, str]) -> Response:
+    """A feed of which nothing was (or, in a dry run, would be) accepted: 422 with its report,
+    plus the `error` and `details` every error answer has, so a client that branches on
+    `error` needs no special case for feeds.
+
+    The report's own fields stay at the top level, exactly as in a 200 answer.
+    """
+    counts = report.counts
+    if report.feed_error is not None:
+        message = f"the feed was rejected: {report.feed_error.message}"
+    else:
+        message = f"the feed was rejected: none of its {counts.received} items is valid (see errors)"
+    feed_error = None if report.feed_error is None else str(report.feed_error.code)
+    details: dict[str, Any] = {"message": message, "feed_error": feed_error, "rejected": counts.rejected}
+    info = request.scope.get(INFO_KEY)
+    if isinstance(info, RequestInfo):
+        info.error = FeedRejectedError.code
+        details["request_id"] = info.request_id
+    body = {**report.to_json(), "error": FeedRejectedError.code, "details": details}
+    return JsonResponse(body, status_code=422, headers=dict(headers))
 
 
 def internal_error_response(request_id: str) -> Response:
