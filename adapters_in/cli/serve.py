@@ -1,8 +1,9 @@
 """`partner-ingest serve`: the HTTP API under uvicorn, on the settings' store (SQLite by default).
 
 - On the first start against an empty database (no key at all) it creates an
-  admin key and prints it once, on stdout, with a copy-paste quickstart; the
-  key never reaches a log.
+  admin key, once it holds its address, and prints it once, on stdout, with a
+  copy-paste quickstart; the key never reaches a log. An address it cannot
+  listen on is one line on stderr, like a bad setting.
 - Uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes the requests
   in flight, runs the app's lifespan shutdown (which stops the background
   services), and only then is the application closed here.
@@ -29,7 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError
 
 if TYPE_CHECKING:
     import uvicorn
@@ -61,17 +62,28 @@ def background_services(app: bootstrap.Application) -> list[BackgroundService]:
 
 
 def bind(config: uvicorn.Config) -> socket.socket:
-    """The listening socket for `config`, with Nagle's algorithm off for every connection it accepts.
+    """The listening socket for `config.host` and `config.port`; SettingsError (one line) when
+    the address cannot be had (taken, not this machine's, not resolvable).
 
-    asyncio turns Nagle off only on sockets it creates itself (it checks for
-    `proto == IPPROTO_TCP`, which a socket made by `config.bind_socket()` does not
-    have). Left on, every keep-alive answer, written as headers then body, waits
-    for the client's delayed ACK: about 40 ms per request on Linux. Accepted
-    sockets inherit the option from the listening one.
+    Not uvicorn's `config.bind_socket()`, which logs and calls `sys.exit` on failure.
+    Nagle's algorithm is off on it, and so on every connection it accepts: asyncio
+    turns it off only on sockets it creates itself (it checks `proto == IPPROTO_TCP`),
+    and left on, every keep-alive answer, written as headers then body, waits for
+    the client's delayed ACK, about 40 ms a request on Linux.
     """
-    sock = config.bind_socket()
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
+    host, port = config.host, config.port
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except (OSError, OverflowError) as error:
+        sock.close()
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise SettingsError(
+            f"cannot listen on {_url(host, port)} ({reason}): see --host/--port, {PREFIX}HOST/{PREFIX}PORT"
+        ) from None
+    sock.set_inheritable(True)
     return sock
 
 
@@ -142,7 +154,6 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(settings)
     app = bootstrap.build(settings)
     try:
-        first = app.keys.ensure_admin_key()
         web = create_app(app, services=background_services(app))
         config = uvicorn.Config(
             web,
@@ -157,6 +168,13 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         server = uvicorn.Server(config)
         sock = bind(config)
+        # Only once the address is ours: a first-start key made before a failed bind would
+        # never be shown, and the next start, finding a key, would not make another.
+        try:
+            first = app.keys.ensure_admin_key()
+        except BaseException:
+            sock.close()
+            raise
         url = _url(host, sock.getsockname()[1])
         if first is not None:
             print(first_start_banner(url, first.plaintext, app.describe_contract.examples()), flush=True)
