@@ -66,7 +66,7 @@ def bind(config: uvicorn.Config) -> socket.socket:
     the address cannot be had (taken, not this machine's, not resolvable).
 
     Not uvicorn's `config.bind_socket()`, which logs and calls `sys.exit` on failure.
-    Nagle's algorithm is off on it, and so on every connection it accepts: asyncio
+    The socket listens at once. Nagle's algorithm is off on it, and so on every connection it accepts: asyncio
     turns it off only on sockets it creates itself (it checks `proto == IPPROTO_TCP`),
     and left on, every keep-alive answer, written as headers then body, waits for
     the client's delayed ACK, about 40 ms a request on Linux.
@@ -77,6 +77,9 @@ def bind(config: uvicorn.Config) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
+        # Listening now, not when uvicorn starts: a client that connects as soon as the
+        # "serving" line appears waits in the backlog instead of being refused.
+        sock.listen(config.backlog)
     except (OSError, OverflowError) as error:
         sock.close()
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
