@@ -75,12 +75,13 @@ def logs() -> Iterator[LogCapture]:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Service]]:
-    """Start a server on a database file of its own: `serve(**settings)` -> Service."""
+    """Start a server on a database file of its own: `serve(**settings)` -> Service.
+    `serve(database=other.database, ...)` starts a second instance on another's file."""
     with ExitStack() as stack:
         started = itertools.count(1)
 
-        def start(**settings: Any) -> Service:
-            database = tmp_path / f"service-{next(started)}.db"
+        def start(database: Path | None = None, **settings: Any) -> Service:
+            database = database or tmp_path / f"service-{next(started)}.db"
             return stack.enter_context(serving(database, **settings))
 
         yield start

@@ -85,6 +85,7 @@ def test_a_partner_key_answers_403_and_is_audited(
         answer = service.client(address, **{"X-API-Key": key}).request(method.upper(), path, json={})
         assert answer.status_code == 403, (method, path, answer.text)
         assert json_of(answer)["error"] == "forbidden"
+        assert answer.headers["RateLimit-Policy"] == '"key";q=60;w=60'  # its quota was spent
         entries = service.audit("client = ?", [address])
         assert len(entries) == 1, (method, path)
         entry = entries[0]
@@ -106,6 +107,15 @@ def test_a_partner_key_answers_403_and_is_audited(
     answer = service.client(address, **{"X-API-Key": rewritten}).get("/admin/partners")
     assert answer.status_code == 401
     assert service.audit("client = ?", [address])[0]["details"]["reason"] == "wrong_role_prefix"
+
+
+def test_an_admin_key_works_as_a_header_or_a_bearer_token(
+    service: Service, admin_operations: list[tuple[str, str]]
+) -> None:
+    admin = service.admin_key()
+    assert service.client(**{"X-API-Key": admin}).get("/admin/partners").status_code == 200
+    assert service.client(Authorization=f"Bearer {admin}").get("/admin/audit").status_code == 200
+    assert service.audit("action IN ('auth.failed', 'admin.denied')") == []
 
 
 def test_an_admin_key_is_no_partner(service: Service) -> None:

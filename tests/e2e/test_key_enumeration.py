@@ -8,9 +8,11 @@ both at its default of 60 a minute and at a partner's own lower limit.
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
 import httpx2
 import pytest
@@ -19,6 +21,7 @@ from support.service import LogCapture, Service, forge_key, json_of, key_id_of
 
 THRESHOLD = 10
 """Failed authentications per minute per address (the default, spelled out for the test)."""
+REDIS_URL = os.environ.get("PARTNER_INGEST_TEST_REDIS_URL")
 
 
 def _guesses(count: int) -> list[tuple[str, bool]]:
@@ -106,6 +109,7 @@ def test_a_hundred_guesses_are_throttled_audited_and_blocked_for_longer(
         secret = guess[19:62] if well_formed else guess
         assert secret not in audit_text
         assert secret not in log_text
+    assert partner_key[19:] not in audit_text + log_text, "nor a valid key's"
 
     # Repeat offenders: each block that follows one that just ended lasts twice as long.
     def blocks() -> list[float]:
@@ -203,3 +207,45 @@ def test_the_default_limit_is_60_requests_a_minute_per_key(service: Service) -> 
     assert _rate_fields(answers[59])[:2] == (60, 0)
     assert _rate_fields(answers[60])[:2] == (60, 0)
     assert 1 <= int(answers[60].headers["Retry-After"]) <= 60
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own; every key under it is deleted afterwards."""
+    import redis
+
+    assert REDIS_URL is not None
+    prefix = f"pci-e2e-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="set PARTNER_INGEST_TEST_REDIS_URL to run S1 on the shared limiter")
+def test_two_instances_sharing_redis_count_together(serve: Callable[..., Service], redis_prefix: str) -> None:
+    settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix, "auth_failures_per_minute": 4}
+    first = serve(**settings)
+    second = serve(database=first.database, **settings)
+    _, key = first.partner(first.admin_key(), rate_limit_per_minute=5)
+    address = new_address()
+    instances = [s.client(address, **{"X-API-Key": key}) for s in (first, second)]
+
+    # One quota for the key, whichever instance answers.
+    statuses = [instances[n % 2].get("/partner/products").status_code for n in range(7)]
+    assert statuses == [200] * 5 + [429] * 2
+    # One count of failures for the address: the fifth guess blocks it on both instances.
+    attacker = new_address()
+    guesses = [
+        (first, second)[n % 2].client(attacker).get("/partner/products", headers={"X-API-Key": forge_key()})
+        for n in range(6)
+    ]
+    assert [g.status_code for g in guesses] == [401] * 4 + [429] * 2
+    assert second.client(attacker).get("/partner/products", headers={"X-API-Key": key}).status_code == 429
+    entries = first.audit("client = ?", [attacker])
+    assert [e["action"] for e in entries] == ["auth.failed"] * 4 + ["auth.throttled"] * 3
