@@ -144,3 +144,22 @@ def test_a_partner_reading_another_partners_import_gets_404(service: Service) ->
     assert b.get("/partner/products/SKU-1001").status_code == 404
     assert json_of(b.get("/partner/products"))["products"] == []
     assert a.get("/partner/products/SKU-1001").status_code == 200
+
+
+def test_a_deactivated_partners_key_is_refused_like_an_unknown_one(service: Service) -> None:
+    admin = service.client(**{"X-API-Key": service.admin_key()})
+    partner_id, key = service.partner(admin.headers["X-API-Key"])
+    address = new_address()
+    partner = service.client(address, **{"X-API-Key": key})
+    assert partner.get("/partner/products").status_code == 200
+    assert admin.patch(f"/admin/partners/{partner_id}", json={"active": False}).status_code == 200
+    refused = partner.get("/partner/products")
+    unknown = service.client(address).get("/partner/products", headers={"X-API-Key": forge_key()})
+    assert refused.status_code == unknown.status_code == 401
+    assert json_of(refused)["details"]["message"] == json_of(unknown)["details"]["message"]
+    reasons = [
+        e["details"]["reason"] for e in service.audit("client = ? AND action = 'auth.failed'", [address])
+    ]
+    assert reasons == ["partner_inactive", "unknown_key"]
+    assert admin.patch(f"/admin/partners/{partner_id}", json={"active": True}).status_code == 200
+    assert partner.get("/partner/products").status_code == 200
