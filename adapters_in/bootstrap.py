@@ -11,6 +11,7 @@ entry point (HTTP app, worker, scheduler, CLI) gets its wiring from here:
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -54,7 +55,7 @@ from partner_ingest.ports import (
 from partner_ingest.ports.rate_limit import FailurePolicy
 
 from .secrets_file import ServiceSecrets, load_or_create
-from .settings import Settings, networks
+from .settings import PREFIX, Settings, SettingsError, networks
 
 __all__ = ["Application", "Readiness", "build", "in_memory", "validate_against_contract", "wire"]
 
@@ -247,7 +248,23 @@ def _secrets(settings: Settings) -> ServiceSecrets:
 
 
 def _vault_keys(text: str) -> tuple[str, ...]:
-    return tuple(key.strip() for key in text.split(",") if key.strip())
+    keys = tuple(key.strip() for key in text.split(",") if key.strip())
+    try:
+        FernetVault(keys)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}VAULT_KEYS: {error}") from None
+    return keys
+
+
+def _open_sqlite(settings: Settings) -> SqliteStore:
+    """The embedded store; a file that cannot be opened (no such directory, no permission, not a
+    database) is a bad setting, said in one line, not a traceback."""
+    try:
+        return SqliteStore(settings.sqlite_path)
+    except (sqlite3.Error, OSError) as error:
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: {error}"
+        ) from error
 
 
 def build(settings: Settings) -> Application:
@@ -255,7 +272,7 @@ def build(settings: Settings) -> Application:
     closers: list[Callable[[], None]] = []
     clock = SystemClock()
     if settings.is_sqlite:
-        store = SqliteStore(settings.sqlite_path)
+        store = _open_sqlite(settings)
         closers.append(store.close)
         uow: UnitOfWorkFactory = store.unit_of_work
         audit: AuditLog = store.audit_log

@@ -135,8 +135,22 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}DATABASE_URL must start with sqlite:/// or postgresql://, got {self.database_url!r}"
             )
-        if self.is_sqlite and not str(self.sqlite_path):
+        # Not `str(self.sqlite_path)`: Path("") is ".", which is never empty.
+        if self.is_sqlite and not self.database_url.removeprefix("sqlite:///").strip():
             raise SettingsError(f"{PREFIX}DATABASE_URL names no file: use sqlite:///partner-ingest.db")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"{PREFIX}PORT must be from 0 to 65535 (0 picks a free one), got {self.port}")
+        # Zero would not mean "off" for any of these: it would be refused deep inside
+        # (a traceback at start) or make a loop spin; say so here, naming the variable.
+        for name in _POSITIVE:
+            if not getattr(self, name) > 0:
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()} must be greater than 0, got {getattr(self, name)}"
+                )
+        if self.max_block_seconds < self.block_seconds:
+            raise SettingsError(f"{PREFIX}MAX_BLOCK_SECONDS cannot be smaller than {PREFIX}BLOCK_SECONDS")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
         if not self.is_sqlite and not self.key_hash_secret:
             raise SettingsError(
                 f"{PREFIX}KEY_HASH_SECRET is required with PostgreSQL: every instance must hash API keys alike"
@@ -155,6 +169,26 @@ class Settings:
             )
         for name in ("trusted_proxies", "fetch_allow_networks"):
             networks(self, name)
+
+
+_POSITIVE: Final = (
+    "max_body_bytes",
+    "max_sync_bytes",
+    "rate_limit_per_minute",
+    "auth_failures_per_minute",
+    "block_seconds",
+    "max_block_seconds",
+    "job_lease_seconds",
+    "job_max_attempts",
+    "worker_poll_seconds",
+    "scheduler_poll_seconds",
+    "fetch_timeout_seconds",
+    "fetch_max_bytes",
+    "breaker_failures",
+    "breaker_reset_seconds",
+    "fetch_anomaly_per_hour",
+)
+"""Settings that must be above zero."""
 
 
 def networks(settings: Settings, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -1,8 +1,9 @@
 """`partner-ingest serve`: the HTTP API under uvicorn, on the settings' store (SQLite by default).
 
 - On the first start against an empty database (no key at all) it creates an
-  admin key and prints it once, on stdout, with a copy-paste quickstart; the
-  key never reaches a log.
+  admin key, once it holds its address, and prints it once, on stdout, with a
+  copy-paste quickstart; the key never reaches a log. An address it cannot
+  listen on is one line on stderr, like a bad setting.
 - Uvicorn handles SIGTERM and SIGINT: it stops accepting, finishes the requests
   in flight, runs the app's lifespan shutdown (which stops the background
   services), and only then is the application closed here.
@@ -32,13 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.scheduler import BackgroundScheduler, Scheduler
-from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError
 from partner_ingest.adapters_in.worker import BackgroundWorker, Worker
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from partner_ingest.adapters_in.http import BackgroundService
 
-__all__ = ["background_services", "first_start_banner", "register"]
+__all__ = ["background_services", "bind", "first_start_banner", "register"]
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -74,6 +77,35 @@ def background_services(app: bootstrap.Application) -> list[BackgroundService]:
             BackgroundScheduler(Scheduler(app.pull_feeds, poll_seconds=settings.scheduler_poll_seconds))
         )
     return services
+
+
+def bind(config: uvicorn.Config) -> socket.socket:
+    """The listening socket for `config.host` and `config.port`; SettingsError (one line) when
+    the address cannot be had (taken, not this machine's, not resolvable).
+
+    Not uvicorn's `config.bind_socket()`, which logs and calls `sys.exit` on failure.
+    The socket listens at once. Nagle's algorithm is off on it, and so on every connection it accepts: asyncio
+    turns it off only on sockets it creates itself (it checks `proto == IPPROTO_TCP`),
+    and left on, every keep-alive answer, written as headers then body, waits for
+    the client's delayed ACK, about 40 ms a request on Linux.
+    """
+    host, port = config.host, config.port
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        # Listening now, not when uvicorn starts: a client that connects as soon as the
+        # "serving" line appears waits in the backlog instead of being refused.
+        sock.listen(config.backlog)
+    except (OSError, OverflowError) as error:
+        sock.close()
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise SettingsError(
+            f"cannot listen on {_url(host, port)} ({reason}): see --host/--port, {PREFIX}HOST/{PREFIX}PORT"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _url(host: str, port: int) -> str:
@@ -143,7 +175,6 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(settings)
     app = bootstrap.build(settings)
     try:
-        first = app.keys.ensure_admin_key()
         web = create_app(app, services=background_services(app))
         config = uvicorn.Config(
             web,
@@ -157,7 +188,14 @@ def run_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=30,
         )
         server = uvicorn.Server(config)
-        sock = config.bind_socket()
+        sock = bind(config)
+        # Only once the address is ours: a first-start key made before a failed bind would
+        # never be shown, and the next start, finding a key, would not make another.
+        try:
+            first = app.keys.ensure_admin_key()
+        except BaseException:
+            sock.close()
+            raise
         url = _url(host, sock.getsockname()[1])
         if first is not None:
             print(first_start_banner(url, first.plaintext, app.describe_contract.examples()), flush=True)

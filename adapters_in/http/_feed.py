@@ -12,7 +12,8 @@ The order matters and is the same for both:
    `max_sync_bytes` (413: send it as a job), spooled and hashed;
 4. run `IngestFeed` (for real, or with `dry_run=True`) and answer its report:
    200, or 422 when nothing was accepted (an atomic feed with one bad item, a
-   malformed document, every item invalid).
+   malformed document, every item invalid), then with the `error` and
+   `details` of every error answer beside the report's fields (errors.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ._async_feed import submit_feed_job, wants_async
 from ._context import HttpContext, context, request_info
 from .auth import authorize
 from .body import check_declared_length, read_body
-from .errors import BodyTooLarge, FeedTooLargeForSync, UnsupportedMediaType
+from .errors import BodyTooLarge, FeedTooLargeForSync, UnsupportedMediaType, rejected_feed_response
 from .params import header_bool, header_int, header_mode, header_token
 from .views import JsonResponse
 
@@ -142,5 +143,6 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
         answer_headers["Content-Location"] = (
             f"{request.scope.get('root_path', '')}/partner/imports/{report.feed_id}"
         )
-    status = 422 if report.status is FeedStatus.REJECTED else 200
-    return JsonResponse(report.to_json(), status_code=status, headers=answer_headers)
+    if report.status is FeedStatus.REJECTED:
+        return rejected_feed_response(request, report, answer_headers)
+    return JsonResponse(report.to_json(), status_code=200, headers=answer_headers)

@@ -96,6 +96,26 @@ _REPORT: Final = _obj(
         "feed_error": {"oneOf": [{"$ref": "#/components/schemas/FeedError"}, {"type": "null"}]},
     },
 )
+# A feed of which nothing was accepted (422): the report, and the error fields every error answer has.
+_REJECTED_FEED: Final = _obj(
+    [*_REPORT["required"], "error", "details"],
+    {
+        **_REPORT["properties"],
+        "error": {"const": "feed_rejected"},
+        "details": _obj(
+            ["message", "feed_error", "rejected"],
+            {
+                "message": _STR,
+                "request_id": _STR,
+                "feed_error": {
+                    "type": ["string", "null"],
+                    "description": "feed_error.code, if the feed as a whole failed",
+                },
+                "rejected": _INT,
+            },
+        ),
+    },
+)
 _PRODUCT: Final = _obj(
     ["sku", "name", "price", "currency", "quantity"],
     {
@@ -146,6 +166,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
         {"code": _STR, "message": _STR, "location": {"$ref": "#/components/schemas/Location"}},
     ),
     "IngestReport": _REPORT,
+    "RejectedFeed": _REJECTED_FEED,
     "FeedImport": _obj(
         ["feed_id", "partner_id", "status", "report"],
         {
@@ -187,16 +208,16 @@ _SCHEMAS: Final[dict[str, Any]] = {
     "PartnerUpdate": _obj([], _PARTNER_FIELDS),
     "Key": _KEY,
     "KeyList": _obj(["keys"], {"keys": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}),
-    "CreatedKey": {
-        "allOf": [
-            {"$ref": "#/components/schemas/Key"},
-            _obj(
-                ["api_key"],
-                {"api_key": {"type": "string", "description": "the key itself, shown once"}},
-                extra=True,
-            ),
-        ]
-    },
+    # Not allOf [Key, {api_key}]: Key allows no other properties, so nothing could match both.
+    "CreatedKey": _obj(
+        ["api_key", "shown_once", *_KEY["required"]],
+        {
+            "api_key": {"type": "string", "description": "the key itself, shown this once"},
+            "shown_once": {"const": True},
+            "note": _STR,
+            **_KEY["properties"],
+        },
+    ),
     "KeyCreate": _obj([], {"label": {"type": "string", "maxLength": 200}, "expires_at": _TIME}),
     "KeyRotate": _obj(
         [],
@@ -287,14 +308,19 @@ _RESPONSES: Final = {
         "unsupported_media_type or unsupported_content_encoding; details.supported lists what is"
     ),
     "Invalid": _error(
-        "the request or the feed is well-formed but wrong (invalid_request: details.problems, ...)"
+        "the request is well-formed but wrong: invalid_request (details.problems: field -> why), "
+        "invalid_partner (details.problems), invalid_key_request, invalid_page (details.field)"
     ),
     "TooManyRequests": _error(
         "rate_limited (the key's quota) or too_many_failed_attempts (this address is blocked)",
         ("Retry-After", "RateLimit", "RateLimit-Policy"),
     ),
     "InternalError": _error("internal_error: nothing about the cause; quote details.request_id"),
-    "Unavailable": _error("the database is busy or not ready (store_busy)", ("Retry-After",)),
+    "Unavailable": _error(
+        "the database is busy (store_busy), newer than this release (schema_too_new), or not ready "
+        "(not_ready): retry after Retry-After seconds",
+        ("Retry-After",),
+    ),
 }
 
 _HEADERS: Final = {

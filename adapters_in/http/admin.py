@@ -251,6 +251,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/admin/partners/{partner_id}/keys", "get"): op(
         "List a partner's keys (masked)", tag="admin", auth="admin", ok=(200, "newest first", "KeyList"),
+        errors=(404,),
     ),
     ("/admin/keys", "post"): op(
         "Issue an admin key", tag="admin", auth="admin", body=json_body("KeyCreate", required=False),

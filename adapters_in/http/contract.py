@@ -111,8 +111,8 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         ok=(200, "the report (dry_run: true)", "IngestReport"),
         extra_ok={
             422: {
-                "description": "the report with status rejected",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestReport"}}},
+                "description": "feed_rejected: nothing would be accepted; the report with error and details",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RejectedFeed"}}},
             }
         },
         errors=(400, 413, 415),

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.errors import (
@@ -30,6 +31,7 @@ from partner_ingest.domain.model.errors import (
     UnknownFormatError,
     UnknownVersionError,
 )
+from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases.access_errors import (
     Forbidden,
     KeyRateLimited,
@@ -56,6 +58,7 @@ __all__ = [
     "error_response",
     "exception_handlers",
     "internal_error_response",
+    "rejected_feed_response",
 ]
 
 log: Final = logging.getLogger("partner_ingest.http")
@@ -160,6 +163,28 @@ def error_response(
     )
 
 
+def rejected_feed_response(request: Request, report: IngestReport, headers: Mapping[str, str]) -> Response:
+    """A feed of which nothing was (or, in a dry run, would be) accepted: 422 with its report,
+    plus the `error` and `details` every error answer has, so a client that branches on
+    `error` needs no special case for feeds.
+
+    The report's own fields stay at the top level, exactly as in a 200 answer.
+    """
+    counts = report.counts
+    if report.feed_error is not None:
+        message = f"the feed was rejected: {report.feed_error.message}"
+    else:
+        message = f"the feed was rejected: none of its {counts.received} items is valid (see errors)"
+    feed_error = None if report.feed_error is None else str(report.feed_error.code)
+    details: dict[str, Any] = {"message": message, "feed_error": feed_error, "rejected": counts.rejected}
+    info = request.scope.get(INFO_KEY)
+    if isinstance(info, RequestInfo):
+        info.error = FeedRejectedError.code
+        details["request_id"] = info.request_id
+    body = {**report.to_json(), "error": FeedRejectedError.code, "details": details}
+    return JsonResponse(body, status_code=422, headers=dict(headers))
+
+
 def internal_error_response(request_id: str) -> Response:
     """The 500 answer: a code, a request id to quote, and nothing about the cause."""
     details = {"message": "internal error: quote the request id when reporting it", "request_id": request_id}
@@ -220,16 +245,34 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status, exc.error_code, exc.message, exc.details, exc.headers)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers.
+
+    Starlette's 405 names only the methods of the first route whose path matched, and
+    this app declares one Route per method (`GET /admin/keys` and `POST /admin/keys`
+    are two), so its Allow header would leave the others out.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     details: dict[str, Any] = {}
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         details["path"] = request.url.path
-    allow = (exc.headers or {}).get("Allow")
-    if allow:
-        details["allowed"] = [m.strip() for m in allow.split(",")]
-    return error_response(request, exc.status_code, code, str(exc.detail), details, exc.headers)
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request) or [
+            m.strip() for m in headers.get("Allow", "").split(",") if m.strip()
+        ]
+        headers["Allow"] = ", ".join(allowed)
+        details["allowed"] = allowed
+    return error_response(request, exc.status_code, code, str(exc.detail), details, headers)
 
 
 async def _disconnected(request: Request, exc: Exception) -> Response:

@@ -124,8 +124,8 @@ _REPORT_OK: Final = (
 )
 _REJECTED: Final = {
     422: {
-        "description": "the feed report with status rejected: nothing was stored",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestReport"}}},
+        "description": "feed_rejected: nothing was accepted; the report (status rejected) with error and details",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RejectedFeed"}}},
     }
 }
 _LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}

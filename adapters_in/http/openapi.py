@@ -66,8 +66,9 @@ def op(
     extra_ok: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Operation:
     """One operation. `ok` is (status, description, schema name or inline schema or None);
-    `auth` is `partner`, `admin` or None (public); every operation may answer 405 and 500,
-    and an authenticated one 401, 403 and 429 as well."""
+    `auth` is `partner`, `admin` or None (public). Every operation may answer 405 and 500;
+    one with a request body 400, 413 and 415 (the body is read before its fields are);
+    an authenticated one 401, 403 and 429, and 503 (authentication reads the database)."""
     status, ok_description, schema = ok
     success: dict[str, Any] = {
         "description": ok_description,
@@ -81,8 +82,10 @@ def op(
             RateLimit=ref("headers", "RateLimit"), **{"RateLimit-Policy": ref("headers", "RateLimit-Policy")}
         )
     codes = set(errors) | {405, 500}
+    if body is not None:
+        codes |= {400, 413, 415}
     if auth is not None:
-        codes |= {401, 403, 429}
+        codes |= {401, 403, 429, 503}
     responses: dict[str, Any] = {str(status): success}
     for code, extra in (extra_ok or {}).items():
         responses[str(code)] = dict(extra)

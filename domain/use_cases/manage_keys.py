@@ -138,9 +138,12 @@ class ManageKeys:
         return created
 
     def list_keys(self, partner_id: str | None) -> list[KeySummary]:
-        """A partner's keys, or the admin keys when `partner_id` is None; newest first."""
+        """A partner's keys, or the admin keys when `partner_id` is None; newest first.
+        NotFoundError for a partner that does not exist (an empty list would say it has no keys)."""
         now = self._clock.now()
         with self._uow(read_only=True) as uow:
+            if partner_id is not None and uow.partners.get(partner_id) is None:
+                raise NotFoundError("partner", partner_id)
             return [KeySummary.of(key, now) for key in uow.api_keys.for_partner(partner_id)]
 
     def get(self, key_id: str) -> KeySummary:

@@ -1,13 +1,21 @@
-"""The e2e fixtures: one real server per test module, on a SQLite file, through bootstrap.build."""
+"""The e2e fixtures: real servers on loopback, on SQLite files, through bootstrap.build.
+
+`base_url`/`client` share one server per test module; `serve`/`service` give a
+test a server on a database file of its own (with settings of its own).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 from support.http import admin_key, e2e_settings, new_address, running_server
+from support.service import LogCapture, Service, serving
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.bootstrap import Application
@@ -53,3 +61,33 @@ def client(base_url: str, address: str) -> Iterator[httpx2.Client]:
 def admin(application: Application) -> str:
     """A fresh admin key."""
     return admin_key(application)
+
+
+# --- one server per test, on its own database file -------------------------------
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """Every log line of this test, formatted as `serve` writes them."""
+    with LogCapture.installed() as capture:
+        yield capture
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """Start a server on a database file of its own: `serve(**settings)` -> Service.
+    `serve(database=other.database, ...)` starts a second instance on another's file."""
+    with ExitStack() as stack:
+        started = itertools.count(1)
+
+        def start(database: Path | None = None, **settings: Any) -> Service:
+            database = database or tmp_path / f"service-{next(started)}.db"
+            return stack.enter_context(serving(database, **settings))
+
+        yield start
+
+
+@pytest.fixture
+def service(serve: Callable[..., Service]) -> Service:
+    """A server with the default settings on this test's own database file."""
+    return serve()

@@ -24,6 +24,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from partner_ingest.adapters_in.bootstrap import Application
+from partner_ingest.adapters_in.cli.serve import bind
 from partner_ingest.adapters_in.http import BackgroundService, create_app
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.api_keys import KeyRole
@@ -68,7 +69,7 @@ def running_server(app: Application, *, services: Sequence[BackgroundService] = 
         log_config=None,
     )
     server = uvicorn.Server(config)
-    sock = config.bind_socket()
+    sock = bind(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-e2e")
     thread.start()
     try:
