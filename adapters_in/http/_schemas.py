@@ -309,7 +309,8 @@ _RESPONSES: Final = {
     ),
     "Invalid": _error(
         "the request is well-formed but wrong: invalid_request (details.problems: field -> why), "
-        "invalid_partner (details.problems), invalid_key_request, invalid_page (details.field)"
+        "invalid_partner (details.problems), invalid_key_request, invalid_page (details.field), "
+        "invalid_schedule or invalid_cron (a schedule rule that cannot run)"
     ),
     "TooManyRequests": _error(
         "rate_limited (the key's quota) or too_many_failed_attempts (this address is blocked)",

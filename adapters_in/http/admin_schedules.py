@@ -155,11 +155,13 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/admin/partners/{partner_id}/schedules", "get"): op(
         "List a partner's schedules", tag="admin", auth="admin", ok=(200, "by id", "ScheduleList"),
+        errors=(404,), description="An unknown partner is a 404, not an empty list.",
     ),
     ("/admin/schedules", "get"): op(
         "List schedules", tag="admin", auth="admin",
         parameters=[{"name": "partner_id", "in": "query", "schema": {"type": "string"}}],
-        ok=(200, "by id", "ScheduleList"), errors=(400,),
+        ok=(200, "by id", "ScheduleList"), errors=(400, 404),
+        description="Every schedule, or one partner's (an unknown partner_id is a 404).",
     ),
     ("/admin/schedules/{schedule_id}", "get"): op(
         "Show a schedule", tag="admin", auth="admin", ok=(200, "the schedule", "Schedule"), errors=(404,),

@@ -41,7 +41,8 @@ class ManageSchedules:
         enabled: bool = True,
         client: str | None = None,
     ) -> Schedule:
-        """A new schedule; its first run is the next one its rule allows from now."""
+        """A new schedule; its first run is the next one its rule allows from now.
+        NotFoundError for an unknown partner (checked before the rule itself)."""
         now = self._clock.now()
         draft = Schedule(
             id=self._ids.new_id("schedule"),
@@ -53,11 +54,11 @@ class ManageSchedules:
             format=format,
             version=version,
         )
-        schedule = attrs.evolve(draft, next_run_at=self._first_run(draft, now))
         with self._uow() as uow:
             partner = uow.partners.get(partner_id)
             if partner is None:
                 raise NotFoundError("partner", partner_id)
+            schedule = attrs.evolve(draft, next_run_at=self._first_run(draft, now))
             self._check_format(schedule, partner.default_format, partner.default_version)
             uow.schedules.add(schedule)
             uow.audit.append(self._entry(actor, schedule, "created", now, client))
@@ -110,8 +111,11 @@ class ManageSchedules:
         return found
 
     def all(self, partner_id: str | None = None) -> list[Schedule]:
-        """Schedules, by id."""
+        """Schedules, by id: every one, or a partner's. NotFoundError for a partner that does
+        not exist (an empty list would say it has no schedules)."""
         with self._uow(read_only=True) as uow:
+            if partner_id is not None and uow.partners.get(partner_id) is None:
+                raise NotFoundError("partner", partner_id)
             return uow.schedules.all(partner_id)
 
     def _first_run(self, schedule: Schedule, now: datetime) -> datetime:

@@ -258,9 +258,12 @@ def _query_cases(method: str, path: str, key: str | None, parameters: list[dict[
                     params={parameter["name"]: value},
                 )
             )
-        if schema.get("type") == "integer":
+        if schema.get("type") == "integer" and "minimum" in schema:
+            below = str(schema["minimum"] - 1)  # one below the documented minimum must be refused
             cases.append(
-                Case(f"query {parameter['name']}=0", method, path, key, params={parameter["name"]: "0"})
+                Case(
+                    f"query {parameter['name']}={below}", method, path, key, params={parameter["name"]: below}
+                )
             )
         if parameter["name"] == "limit":
             cases.append(Case("query limit huge", method, path, key, params={"limit": "99999999"}))
@@ -372,7 +375,26 @@ def test_answers_to_good_requests_match_their_documented_schemas(walk: Walk) -> 
     )
     partner_id = report["partner_id"]
     key_id = key_id_of(walk.partner_key)
-    values = {"partner_id": partner_id, "key_id": key_id, "feed_id": report["feed_id"], "sku": "SKU-1001"}
+    job = json_of(
+        partner.post(
+            "/partner/ingest",
+            content=example,
+            headers={"Content-Type": "application/json", "Prefer": "respond-async"},
+        )
+    )
+    schedule = json_of(
+        service.client(**{"X-API-Key": admin}).post(
+            f"/admin/partners/{partner_id}/schedules", json={"interval_seconds": 3600, "enabled": False}
+        )
+    )
+    values = {
+        "partner_id": partner_id,
+        "key_id": key_id,
+        "feed_id": report["feed_id"],
+        "sku": "SKU-1001",
+        "job_id": job["id"],
+        "schedule_id": schedule["id"],
+    }
 
     def check(method: str, template: str, answer: httpx2.Response) -> None:
         operation = document["paths"][template][method]
