@@ -139,9 +139,10 @@ class PostgresProductRepository:
 # as much to build and to parse. Every key is "." + SKU, so no key is empty (string_to_array
 # drops a lone empty string); a SKU the text cannot carry (a newline, NUL, a lone surrogate:
 # only invalid items have them) is "\x1b" + its UTF-8 in hex instead, which no "." key equals.
-_BATCH: Final = "unnest(string_to_array(%s, E'\\n')) WITH ORDINALITY AS batch (sku, position)"
-_SEEN: Final = f"SELECT batch.position - 1 FROM {_BATCH} JOIN {_FEED_SKU} AS seen ON seen.sku = batch.sku"
-_RECORD: Final = f"INSERT INTO {_FEED_SKU} (sku) SELECT unnest(string_to_array(%s, E'\\n'))"
+# ON CONFLICT DO NOTHING with RETURNING answers "which keys are new" through the primary key
+# alone, with no plan to choose: a join against the table let the planner pick a hash join
+# that scans the whole table for every batch once it had grown (quadratic in the feed).
+_RECORD: Final = f"INSERT INTO {_FEED_SKU} (sku) SELECT unnest(string_to_array(%s, E'\\n')) ON CONFLICT DO NOTHING RETURNING sku"
 
 
 def _key(sku: str) -> str:
@@ -170,9 +171,9 @@ def _keys(skus: Sequence[str]) -> str:
 class PostgresFeedSkuRegister:
     """The SKUs of the feed in progress, in a session temp table emptied at every commit.
 
-    Per batch, one query finds the SKUs recorded by earlier batches and one plain INSERT records
-    the new ones (no ON CONFLICT: only this session writes the table, and it inserts only keys
-    it has just seen are absent). Repeats within the batch are found in Python.
+    One statement per batch records its keys and returns those that were new; when that is
+    all of them (the common batch) nothing else is read. Otherwise a position repeats when its
+    key was not new (an earlier batch had it) or came earlier in this batch.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -183,17 +184,15 @@ class PostgresFeedSkuRegister:
         if not skus:
             return []
         keys = _keys(skus)
-        earlier = {int(row[0]) for row in self._conn.execute(_SEEN, (keys,))}
-        if not earlier and len(set(skus)) == len(skus):
-            self._conn.execute(_RECORD, (keys,))
+        cursor = self._conn.execute(_RECORD, (keys,))
+        if cursor.rowcount == len(skus):
             return []
+        new = {str(row[0]) for row in cursor}
         seen: set[str] = set()
         out = []
-        for position, sku in enumerate(skus):
-            if position in earlier or sku in seen:
-                out.append(position)
+        for position, key in enumerate(keys.split("\n")):
+            if key in new and key not in seen:
+                seen.add(key)
             else:
-                seen.add(sku)
-        if seen:
-            self._conn.execute(_RECORD, (_keys(list(seen)),))
+                out.append(position)
         return out
