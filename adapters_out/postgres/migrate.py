@@ -34,10 +34,14 @@ def available_migrations() -> list[MigrationFile]:
     return numbered_files(__package__)
 
 
+def _has_table(conn: Connection) -> bool:
+    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    return row is not None and bool(row[0])
+
+
 def current_version(conn: Connection) -> int:
     """The newest migration applied in the session's schema (0 for a new one); creates nothing."""
-    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-    if row is None or not row[0]:
+    if not _has_table(conn):
         return 0
     row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return 0 if row is None else int(row[0])
@@ -56,10 +60,11 @@ def migrate(conn: Connection, schema: str, *, target: int | None = None) -> list
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (schema,)).fetchone()
         if exists is None or not exists[0]:
-            # Only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the
-            # database even when the schema exists, which a least-privileged role lacks.
+            # Only when missing: CREATE ... IF NOT EXISTS checks the CREATE privilege even when
+            # the object exists, and a service role that only uses a migrated schema lacks it.
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        conn.execute(_TABLE)
+        if not _has_table(conn):
+            conn.execute(_TABLE)  # only when missing, for the same reason as the schema
         refuse_newer(current_version(conn), newest)
         conn.commit()
     except BaseException:
