@@ -62,8 +62,11 @@ class PostgresStore:
                 if migrate_on_open:
                     migrate(conn, self.schema)
         except psycopg.OperationalError as error:
-            reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-            raise StoreUnreachableError(f"cannot use {self._where}: {reason}") from error
+            # libpq's message spans lines (and never holds the password): one line for the operator.
+            reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+            raise StoreUnreachableError(
+                f"cannot use {self._where}: {reason or type(error).__name__}"
+            ) from error
         self._pool = make_pool(
             url,
             self.schema,
@@ -78,10 +81,10 @@ class PostgresStore:
         """The audit log outside any unit of work (each append commits on its own)."""
 
     @classmethod
-    def for_tests(cls, url: str, **options: float | bool) -> PostgresStore:
+    def for_tests(cls, url: str, *, pool_size: int = 4, pool_timeout: float = 30.0) -> PostgresStore:
         """A store in a new schema of its own (drop it with `drop_schema_and_close`)."""
         schema = TEST_SCHEMA_PREFIX + secrets.token_hex(6)
-        return cls(url, schema=schema, pool_size=int(options.pop("pool_size", 4)), **options)  # type: ignore[arg-type]
+        return cls(url, schema=schema, pool_size=pool_size, pool_timeout=pool_timeout)
 
     def unit_of_work(self, *, read_only: bool = False) -> PostgresUnitOfWork:
         """A new unit of work (it takes a pooled connection when entered)."""
@@ -159,8 +162,12 @@ class PostgresUnitOfWork:
         if self._conn is not None:
             raise RuntimeError("this unit of work is already open")
         conn = self._store.borrow()
-        # psycopg opens the transaction with the next statement: BEGIN READ ONLY for readers.
-        conn.read_only = self.read_only
+        try:
+            # psycopg opens the transaction with the next statement: BEGIN READ ONLY for readers.
+            conn.read_only = self.read_only
+        except BaseException:
+            self._store.give_back(conn)
+            raise
         self._conn = conn
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
