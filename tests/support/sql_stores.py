@@ -51,6 +51,8 @@ class SqlKit(Protocol):
     """PARTNER_INGEST_DATABASE_URL for this database (child processes, bootstrap.build)."""
     append_only_error: type[Exception]
     """What the database raises when a statement tries to change the audit trail."""
+    newest: int
+    """The newest migration this release ships for this kind of store."""
 
     def open_store(self) -> SqlStore:
         """A store on this database (it migrates on open)."""
@@ -80,6 +82,7 @@ class _SqliteKit:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.url = f"sqlite:///{path}"
+        self.newest = sqlite_migrate.available_migrations()[-1].version
 
     def open_store(self) -> SqlStore:
         return SqliteStore(self.path)
@@ -114,8 +117,10 @@ class _PostgresKit:
         import psycopg
 
         from partner_ingest.adapters_out.postgres.connection import schema_from_url
+        from partner_ingest.adapters_out.postgres.migrate import available_migrations
 
         self.url = url
+        self.newest = available_migrations()[-1].version
         schema = schema_from_url(url)
         assert schema is not None
         self.schema = schema
