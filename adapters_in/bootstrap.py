@@ -222,11 +222,11 @@ def _store_ready(
     return ready
 
 
-def _sqlite_schema(store: SqliteStore) -> Callable[[], str | None]:
-    newest = max((m.version for m in available_migrations()), default=0)
+def _schema_current(version: Callable[[], int], newest: int) -> Callable[[], str | None]:
+    """A schema check for `_store_ready`: None while the store is at this release's newest migration."""
 
     def check() -> str | None:
-        current = store.schema_version()
+        current = version()
         return None if current == newest else f"at migration {current}, this release needs {newest}"
 
     return check
@@ -276,16 +276,18 @@ def build(settings: Settings) -> Application:
         closers.append(store.close)
         uow: UnitOfWorkFactory = store.unit_of_work
         audit: AuditLog = store.audit_log
-        ready = _store_ready(uow, _sqlite_schema(store))  # issue 4: /readyz checks migrations too
+        newest = max((m.version for m in available_migrations()), default=0)
+        ready = _store_ready(uow, _schema_current(store.schema_version, newest))  # /readyz checks migrations
     else:
-        from partner_ingest.adapters_out.postgres.store import (  # type: ignore[import-not-found]
-            PostgresStore,
-        )
+        # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
+        from partner_ingest.adapters_out.postgres.migrate import available_migrations as postgres_migrations
+        from partner_ingest.adapters_out.postgres.store import PostgresStore
 
-        pg = PostgresStore(settings.database_url)
+        pg = PostgresStore(settings.database_url, pool_size=settings.database_pool_size)
         closers.append(pg.close)
         uow, audit = pg.unit_of_work, pg.audit_log
-        ready = _store_ready(uow)  # issue 4
+        newest = max((m.version for m in postgres_migrations()), default=0)
+        ready = _store_ready(uow, _schema_current(pg.schema_version, newest))
     failures: RateLimiter = InProcessRateLimiter(clock)
     quotas: RateLimiter | None = None
     if settings.redis_url:

@@ -37,7 +37,9 @@ class Settings:
     port: int = 8000
     """Port `serve` listens on."""
     database_url: str = "sqlite:///partner-ingest.db"
-    """`sqlite:///relative.db`, `sqlite:////absolute.db`, or `postgresql://...`."""
+    """`sqlite:///relative.db`, `sqlite:////absolute.db`, or `postgresql://...` (schema: `?options=-csearch_path=NAME`)."""
+    database_pool_size: int = 10
+    """PostgreSQL: most connections one process holds open (a unit of work holds one while it runs)."""
     redis_url: str | None = None
     """When set, rate limits are shared by every instance through Redis."""
     redis_prefix: str = "partner-ingest"
@@ -154,6 +156,15 @@ class Settings:
         if not self.is_sqlite and not self.key_hash_secret:
             raise SettingsError(
                 f"{PREFIX}KEY_HASH_SECRET is required with PostgreSQL: every instance must hash API keys alike"
+            )
+        if not self.is_sqlite and not (self.vault_keys or self.secrets_file):
+            raise SettingsError(
+                f"{PREFIX}VAULT_KEYS is required with PostgreSQL (or {PREFIX}SECRETS_FILE shared by every instance):"
+                " every instance must decrypt partner credentials alike"
+            )
+        if self.database_pool_size < 1:
+            raise SettingsError(
+                f"{PREFIX}DATABASE_POOL_SIZE must be at least 1, got {self.database_pool_size}"
             )
         if self.key_hash_secret is not None and len(self.key_hash_secret.encode()) < 32:
             raise SettingsError(

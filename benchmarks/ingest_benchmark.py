@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/ingest_benchmark.py            # everything (1M-product RSS runs included)
     .venv/bin/python benchmarks/ingest_benchmark.py --quick    # 100,000 products only
+    .venv/bin/python benchmarks/ingest_benchmark.py --quick --postgres postgresql://postgres@127.0.0.1/test
 
 In one run, on the same machine and the same table:
 (a) the limit: raw sqlite3 `executemany` of the very upsert statement the
@@ -12,6 +13,15 @@ In one run, on the same machine and the same table:
 and the peak RSS of ingesting 100,000 and 1,000,000 products per format, each
 in a fresh process. Figures are printed with their ratios and the targets of
 issue #3; nothing here asserts (benchmarks inform, tests decide).
+
+With a PostgreSQL URL (--postgres, or PARTNER_INGEST_TEST_POSTGRES_URL) a
+PostgreSQL section follows (issue #6), in a schema of its own dropped at the
+end: (p-a) the limit, COPY of the prebuilt rows into the staging table plus the
+adapter's own upsert statement, one transaction; (p-b) `executemany` of the
+same upsert one row per statement, the alternative the adapter rejected;
+(p-c) a bare COPY into the empty table, the server's floor; (p-d) the full
+json v2 ingest through `IngestFeed` and the PostgreSQL store, whose ratio to
+(p-a) has the target; (p-e) the same feed again, every product unchanged.
 """
 
 from __future__ import annotations
@@ -21,11 +31,12 @@ import gc
 import os
 import random
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +44,9 @@ from pathlib import Path
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
 from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL, batch_time, stamped
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import Dimensions, Partner, Product
+from partner_ingest.domain.model.product import PRODUCT_COLUMNS
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import load_formats
 
@@ -41,6 +54,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
 FORMATS = ("json", "jsonl", "csv", "xml")
 TARGETS = {"json": 0.45, "jsonl": 0.45, "csv": 0.35, "xml": 0.15}
+POSTGRES_TARGET = 0.35
+BATCH = 1000  # rows per upsert, as IngestFeed batches them
 RSS_LIMIT_MB = 150
 RSS_GROWTH = 1.3
 
@@ -215,6 +230,140 @@ def peak_rss(fmt_name: str, path: Path, directory: Path) -> tuple[float, int]:
     return float(out[0]), int(out[1])
 
 
+def best_of(runs: int, measure: Callable[[], float]) -> float:
+    """The best of `runs` measurements (products/s): the least disturbed by the shared machine."""
+    return max(measure() for _ in range(runs))
+
+
+def postgres_section(url: str, path: Path, count: int) -> None:
+    """The PostgreSQL rows: the library against the raw limit, in a schema dropped afterwards."""
+    from partner_ingest.adapters_out.postgres.connection import Connection, describe_url
+    from partner_ingest.adapters_out.postgres.products import (
+        COPY_SQL,
+        STAGE,
+        UPSERT_FROM_STAGE_SQL,
+        UPSERT_ROW_SQL,
+    )
+    from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+    rows = [p.to_row() for p in products(count)]
+    store = PostgresStore(url, schema=f"partner_ingest_bench_{secrets.token_hex(4)}", pool_size=2)
+
+    def timed(work: Callable[[Connection], None]) -> float:
+        with store.connection() as conn:
+            conn.execute("TRUNCATE product")
+        gc.collect()
+        with store.connection() as conn:  # one transaction, committed by the context
+            started = time.perf_counter()
+            work(conn)
+            conn.commit()
+            return count / (time.perf_counter() - started)
+
+    def copy_upsert(conn: Connection) -> None:
+        with conn.cursor() as cur:
+            for start in range(0, count, BATCH):
+                with cur.copy(COPY_SQL) as copy:
+                    for row in rows[start : start + BATCH]:
+                        copy.write_row(row)
+                cur.execute(UPSERT_FROM_STAGE_SQL).fetchone()
+                cur.execute(f"TRUNCATE {STAGE}")
+
+    def executemany_upsert(conn: Connection) -> None:
+        with conn.cursor() as cur:
+            for start in range(0, count, BATCH):
+                cur.executemany(UPSERT_ROW_SQL, rows[start : start + BATCH], returning=True)
+                while True:  # read every count, as an adapter built on executemany would
+                    cur.fetchall()
+                    if not cur.nextset():
+                        break
+
+    def bare_copy(conn: Connection) -> None:
+        columns = ", ".join(PRODUCT_COLUMNS)
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"COPY product ({columns}, created_at, updated_at) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row((*row, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"))
+
+    clock = FakeClock()
+    formats = load_formats()
+    statuses: list[str] = []
+
+    def library(*, again: bool = False) -> float:
+        if not again:
+            with store.connection() as conn:
+                conn.execute("TRUNCATE product, partner_feed_imports")
+        gc.collect()
+        ingest = IngestFeed(store.unit_of_work, formats, clock, UuidIds())  # new feed ids every run
+        with path.open("rb") as body:
+            started = time.perf_counter()
+            report = ingest(FeedSubmission(partner_id="bench", body=body, format="json", version=2))
+            elapsed = time.perf_counter() - started
+        counts = report.counts
+        statuses.append(f"{report.status}, {counts.created} created, {counts.unchanged} unchanged")
+        return count / elapsed
+
+    try:
+        with store.unit_of_work() as uow:
+            uow.partners.add(Partner(id="bench", name="Bench", created_at=clock.now(), default_version=2))
+            uow.commit()
+        with store.connection() as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+        limit = best_of(3, lambda: timed(copy_upsert))
+        many = timed(executemany_upsert)  # once: it is the slow one
+        floor = best_of(3, lambda: timed(bare_copy))
+        rate = best_of(2, library)
+        fresh_status = statuses[-1]
+        again = library(again=True)
+    finally:
+        store.drop_schema_and_close()
+
+    ratio = rate / limit
+    print(
+        f"\nPostgreSQL {version[0] if version else '?'} at {describe_url(url)}, schema {store.schema} (dropped):"
+    )
+    table(
+        [
+            ("what", "products/s", "ratio to (p-a)", "target", "", "notes"),
+            (
+                "(p-a) raw COPY + upsert",
+                f"{limit:,.0f}",
+                "1.00",
+                "",
+                "",
+                "rows prebuilt, the adapter's statements",
+            ),
+            (
+                "(p-b) raw executemany upsert",
+                f"{many:,.0f}",
+                f"{many / limit:.2f}",
+                "",
+                "",
+                "same upsert, a statement per row",
+            ),
+            (
+                "(p-c) raw COPY, no upsert",
+                f"{floor:,.0f}",
+                f"{floor / limit:.2f}",
+                "",
+                "",
+                "plain insert, empty table",
+            ),
+            (
+                "(p-d) library, json v2",
+                f"{rate:,.0f}",
+                f"{ratio:.2f}",
+                f">= {POSTGRES_TARGET:.2f}",
+                "ok" if ratio >= POSTGRES_TARGET else "BELOW",
+                fresh_status,
+            ),
+            ("(p-e) library, same feed again", f"{again:,.0f}", f"{again / limit:.2f}", "", "", statuses[-1]),
+        ]
+    )
+    print(f"COPY + upsert / executemany upsert: {limit / many:.2f}x")
+
+
 def table(rows: Iterable[tuple[str, ...]]) -> None:
     rows = list(rows)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -226,6 +375,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="100,000 products only (no 1M RSS runs)")
     parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("PARTNER_INGEST_TEST_POSTGRES_URL"),
+        help="also run the PostgreSQL section on this server (default: $PARTNER_INGEST_TEST_POSTGRES_URL)",
+    )
+    parser.add_argument("--postgres-only", action="store_true", help="run only the PostgreSQL section")
     parser.add_argument("--rss-child", nargs=3, metavar=("FORMAT", "PATH", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -239,6 +395,11 @@ def main() -> None:
     )
     print(f"generating {count:,}-product feeds (cached in {DATA}) ...", flush=True)
     feeds = {name: write_feed(name, count) for name in FORMATS}
+    if args.postgres_only:
+        if not args.postgres:
+            parser.error("--postgres-only needs --postgres URL (or PARTNER_INGEST_TEST_POSTGRES_URL)")
+        postgres_section(args.postgres, feeds["json"], count)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         limit = raw_limit(directory, count)
@@ -304,6 +465,8 @@ def main() -> None:
         print(
             f"(targets: under {RSS_LIMIT_MB} MB for 1,000,000 products and under {RSS_GROWTH}x the 100,000 figure)"
         )
+    if args.postgres:
+        postgres_section(args.postgres, feeds["json"], count)
 
 
 if __name__ == "__main__":

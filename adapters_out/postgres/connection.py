@@ -4,8 +4,13 @@
   `options=-csearch_path=...`, or an explicit `schema`, default `public`), so
   one database can hold several stores (and each test run a schema of its own).
 - Every session runs in UTC, so timestamps come back as UTC datetimes.
+- Every session creates the temporary tables the ingest path writes through
+  (`setup`, once per connection, `ON COMMIT DELETE ROWS`), so a feed pays for
+  no DDL and the catalog never churns.
 - Connections are checked when taken from the pool (a cheap empty query), so a
-  server restart costs a reconnect, not a failed request.
+  server restart costs a reconnect, not a failed request. Waiting longer than
+  `timeout` for a free connection raises psycopg_pool's PoolTimeout (the store
+  turns it into StoreBusyError, a 503).
 - Transactions are psycopg's implicit ones (autocommit off): the first
   statement of a unit of work begins one, commit or rollback ends it. Nested
   undo points are plain SAVEPOINT statements (`savepoint()`), never
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
@@ -25,7 +30,17 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-__all__ = ["Connection", "Pool", "advisory_key", "make_pool", "savepoint", "schema_from_url"]
+__all__ = [
+    "Connection",
+    "Pool",
+    "advisory_key",
+    "configure_session",
+    "connect",
+    "describe_url",
+    "make_pool",
+    "savepoint",
+    "schema_from_url",
+]
 
 Connection: TypeAlias = psycopg.Connection[tuple[Any, ...]]
 Pool: TypeAlias = ConnectionPool[Connection]
@@ -46,12 +61,45 @@ def schema_from_url(url: str) -> str | None:
     return first.strip('"') or None
 
 
-def make_pool(url: str, schema: str, *, min_size: int, max_size: int, name: str) -> Pool:
-    """A pool (not yet open) whose every session searches `schema` and runs in UTC."""
+def describe_url(url: str) -> str:
+    """host:port/dbname of a connection URL, for messages: never its password."""
+    info = conninfo_to_dict(url)
+    return f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
+
+
+def configure_session(conn: Connection, schema: str, setup: Sequence[str] = ()) -> None:
+    """Search `schema`, run in UTC, run `setup`; committed, so it outlives any later rollback."""
+    conn.execute(_SESSION, (schema,))
+    for statement in setup:
+        conn.execute(statement)
+    conn.commit()
+
+
+def connect(url: str, schema: str, *, timeout: float) -> Connection:
+    """One connection outside the pool, set up like the pool's (migrations run on it at start-up)."""
+    conn: Connection = psycopg.connect(url, autocommit=False, connect_timeout=max(1, int(timeout)))
+    try:
+        configure_session(conn, schema)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def make_pool(
+    url: str,
+    schema: str,
+    *,
+    min_size: int,
+    max_size: int,
+    timeout: float,
+    name: str,
+    setup: Sequence[str] = (),
+) -> Pool:
+    """A pool (not yet open) whose every session searches `schema`, runs in UTC and has run `setup`."""
 
     def configure(conn: Connection) -> None:
-        conn.execute(_SESSION, (schema,))
-        conn.commit()
+        configure_session(conn, schema, setup)
 
     def reset(conn: Connection) -> None:
         # A read-only unit of work changes these; the next borrower gets the defaults back.
@@ -66,6 +114,7 @@ def make_pool(url: str, schema: str, *, min_size: int, max_size: int, name: str)
         configure=configure,
         reset=reset,
         check=ConnectionPool.check_connection,
+        timeout=timeout,
         kwargs={"autocommit": False},
         name=name,
     )

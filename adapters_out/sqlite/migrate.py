@@ -8,35 +8,22 @@ message instead of being written by code that does not know its schema.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from datetime import UTC, datetime
-from importlib import resources
 
 import attrs
 
-from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.adapters_out.migration_files import MigrationFile, numbered_files, refuse_newer
+from partner_ingest.adapters_out.store_errors import SchemaTooNewError
 
 from .connection import timestamp
 
 __all__ = ["Migration", "SchemaTooNewError", "available_migrations", "current_version", "migrate"]
 
-_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
-
-
-class SchemaTooNewError(IngestError):
-    """The database was migrated by a newer release than this one."""
-
-    code = "schema_too_new"
-
 
 @attrs.frozen
-class Migration:
-    """One numbered SQL file."""
-
-    version: int
-    name: str
-    sql: str
+class Migration(MigrationFile):
+    """One numbered SQL file, split into statements the way sqlite3 executes them."""
 
     def statements(self) -> list[str]:
         """The file split into complete statements (triggers keep their inner semicolons)."""
@@ -56,17 +43,7 @@ class Migration:
 
 def available_migrations() -> list[Migration]:
     """Every migration shipped with this release, in order."""
-    folder = resources.files(__package__).joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        match = _NAME.fullmatch(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
-    return found
+    return [Migration(m.version, m.name, m.sql) for m in numbered_files(__package__)]
 
 
 def _ensure_table(conn: sqlite3.Connection) -> None:
@@ -90,12 +67,7 @@ def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> list[int]
     target = newest if target is None else target
     conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then find nothing to do
     try:
-        have = current_version(conn)
-        if have > newest:
-            raise SchemaTooNewError(
-                f"the database schema is at version {have}, newer than this release knows ({newest}): "
-                "upgrade partner-catalog-ingest, or point it at another database"
-            )
+        refuse_newer(current_version(conn), newest)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

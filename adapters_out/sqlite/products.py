@@ -115,6 +115,8 @@ class SqliteFeedSkuRegister:
             conn.execute("DELETE FROM temp.feed_sku")
             self._ready = True
         payload = json.dumps(skus)
+        if "\\u0000" in payload or "\\u001b" in payload:  # rare: only invalid items carry these
+            payload = json.dumps([_key(sku) for sku in skus])
         conn.execute("SAVEPOINT feed_sku")
         inserted = conn.execute(_RECORD, (payload,)).rowcount
         if inserted == len(skus):
@@ -140,3 +142,12 @@ class SqliteFeedSkuRegister:
 
 
 _RECORD = "INSERT OR IGNORE INTO temp.feed_sku (sku) SELECT value FROM json_each(?)"
+
+
+def _key(sku: str) -> str:
+    # SQLite's JSON functions end a text value at NUL, so "ABC\x00junk" (an invalid item's SKU)
+    # would be recorded as "ABC" and a valid "ABC" after it reported as a repeat. Such SKUs are
+    # recorded as ESC + their UTF-8 in hex; a SKU starting with ESC is too, so no two collide.
+    if "\x00" in sku or sku.startswith("\x1b"):
+        return "\x1b" + sku.encode("utf-8", "surrogatepass").hex()
+    return sku

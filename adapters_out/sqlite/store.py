@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
+from partner_ingest.adapters_out.store_errors import StoreBusyError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
-from partner_ingest.domain.model.errors import IngestError
 
 from .audit import SqliteAuditLog
 from .connection import connect
@@ -33,12 +33,6 @@ from .schedules import SqliteScheduleRepository
 __all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
 
 _T = TypeVar("_T")
-
-
-class StoreBusyError(IngestError):
-    """The database stayed locked by other writers past the busy timeout and every retry."""
-
-    code = "store_busy"
 
 
 def _is_locked(error: sqlite3.OperationalError) -> bool:

@@ -125,14 +125,19 @@ CREATE INDEX partner_ingest_jobs_partner ON partner_ingest_jobs (partner_id, cre
 CREATE UNIQUE INDEX partner_ingest_jobs_idempotency
     ON partner_ingest_jobs (partner_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
--- Feed bodies apart from the jobs, so listing jobs never reads megabytes. bytea holds up to
--- 1 GB (the default body cap is 512 MiB). STORAGE EXTERNAL keeps it uncompressed in TOAST, so
--- reading it back in slices (substring) fetches only the chunks of each slice.
+-- Feed bodies apart from the jobs, so listing jobs never reads megabytes. A body is stored as
+-- numbered chunks (1 MiB each, seq 0..n; an empty body is one empty chunk), written and read
+-- back one chunk at a time: neither this process nor the server ever holds a whole feed (up to
+-- 512 MiB by default), where a single bytea value would have to be built whole on both sides
+-- (and caps at 1 GB). STORAGE EXTERNAL keeps chunks uncompressed in TOAST: pglz would cost more
+-- CPU on every job than the disk it saves.
 CREATE TABLE partner_ingest_job_bodies (
-    job_id text COLLATE "C" PRIMARY KEY REFERENCES partner_ingest_jobs (id) ON DELETE CASCADE,
-    body   bytea NOT NULL
+    job_id text COLLATE "C" NOT NULL REFERENCES partner_ingest_jobs (id) ON DELETE CASCADE,
+    seq    integer NOT NULL CHECK (seq >= 0),
+    chunk  bytea NOT NULL,
+    PRIMARY KEY (job_id, seq)
 );
-ALTER TABLE partner_ingest_job_bodies ALTER COLUMN body SET STORAGE EXTERNAL;
+ALTER TABLE partner_ingest_job_bodies ALTER COLUMN chunk SET STORAGE EXTERNAL;
 
 -- The audit trail: append-only, enforced by the database itself.
 CREATE TABLE partner_ingest_audit (

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
+from support.stores import StoreUnderTest
 
 from partner_ingest.adapters_out.memory import InMemoryStore
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
-from partner_ingest.ports import AuditLog, UnitOfWorkFactory
-
-
-class StoreUnderTest(Protocol):
-    """What a contract test needs from a store."""
-
-    @property
-    def unit_of_work(self) -> UnitOfWorkFactory: ...
-    @property
-    def audit_log(self) -> AuditLog: ...
-
 
 STORES = ["memory", "sqlite", "postgres"]
 

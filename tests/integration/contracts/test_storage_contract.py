@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import attrs
 import pytest
+from support.stores import StoreUnderTest
 
 from partner_ingest.domain.model import (
     ApiKey,
@@ -39,9 +41,16 @@ from partner_ingest.domain.model import (
 from partner_ingest.domain.model.policy import Mode
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
-def product(sku: str, **changes: object) -> Product:
+def present(value: T | None) -> T:
+    """The value a store returned, which the test expects to exist."""
+    assert value is not None
+    return value
+
+
+def product(sku: str, **changes: Any) -> Product:
     base = Product(
         partner_id="acme",
         sku=sku,
@@ -82,7 +91,7 @@ def job(job_id: str, *, at: datetime = T0, key: str | None = None, body: bytes =
 
 
 @pytest.fixture
-def seeded(store):
+def seeded(store: StoreUnderTest) -> StoreUnderTest:
     with store.unit_of_work() as uow:
         uow.partners.add(partner("acme"))
         uow.partners.add(partner("globex"))
@@ -93,14 +102,14 @@ def seeded(store):
 # --- unit of work -----------------------------------------------------------------
 
 
-def test_changes_without_commit_are_rolled_back(seeded):
+def test_changes_without_commit_are_rolled_back(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         uow.products.upsert([product("A").to_row()])
     with seeded.unit_of_work() as uow:
         assert uow.products.get("acme", "A") is None
 
 
-def test_an_exception_inside_rolls_everything_back(seeded):
+def test_an_exception_inside_rolls_everything_back(seeded: StoreUnderTest) -> None:
     def fail_half_way() -> None:
         with seeded.unit_of_work() as uow:
             uow.products.upsert([product("A").to_row()])
@@ -114,7 +123,7 @@ def test_an_exception_inside_rolls_everything_back(seeded):
         assert uow.audit.query(AuditQuery()) == []
 
 
-def test_read_only_units_of_work_refuse_to_commit(seeded):
+def test_read_only_units_of_work_refuse_to_commit(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work(read_only=True) as uow:
         assert uow.partners.get("acme") is not None
         with pytest.raises(PermissionError):
@@ -124,7 +133,7 @@ def test_read_only_units_of_work_refuse_to_commit(seeded):
 # --- products ---------------------------------------------------------------------
 
 
-def test_upsert_counts_created_updated_and_unchanged(seeded):
+def test_upsert_counts_created_updated_and_unchanged(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         first = uow.products.upsert([product("A").to_row(), product("B").to_row()])
         uow.commit()
@@ -136,12 +145,12 @@ def test_upsert_counts_created_updated_and_unchanged(seeded):
         uow.commit()
     assert second == (1, 1, 1)
     with seeded.unit_of_work(read_only=True) as uow:
-        assert uow.products.get("acme", "B").price == Decimal("11.00")
+        assert present(uow.products.get("acme", "B")).price == Decimal("11.00")
         assert uow.products.count("acme") == 3
 
 
-def test_a_change_in_any_single_field_is_an_update(seeded):
-    changes = {
+def test_a_change_in_any_single_field_is_an_update(seeded: StoreUnderTest) -> None:
+    changes: dict[str, Any] = {
         "name": "Renamed",
         "quantity": 6,
         "brand": None,
@@ -164,7 +173,7 @@ def test_a_change_in_any_single_field_is_an_update(seeded):
         assert uow.products.get("acme", "A") == current
 
 
-def test_products_round_trip_exactly(seeded):
+def test_products_round_trip_exactly(seeded: StoreUnderTest) -> None:
     original = product(
         "Z-1",
         price=Decimal("1234.50"),
@@ -181,7 +190,7 @@ def test_products_round_trip_exactly(seeded):
         assert uow.products.get("acme", "Z-1") == original
 
 
-def test_products_are_paged_in_sku_order_per_partner(seeded):
+def test_products_are_paged_in_sku_order_per_partner(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         uow.products.upsert([product(s).to_row() for s in ("C", "A", "B")])
         uow.products.upsert([attrs.evolve(product("A"), partner_id="globex").to_row()])
@@ -192,7 +201,7 @@ def test_products_are_paged_in_sku_order_per_partner(seeded):
         assert uow.products.count("globex") == 1
 
 
-def test_feed_sku_register_reports_repeats_across_batches_and_within_one(seeded):
+def test_feed_sku_register_reports_repeats_across_batches_and_within_one(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         assert uow.feed_skus.repeated(["A", "B"]) == []
         assert uow.feed_skus.repeated(["C", "A", "C", "D"]) == [1, 2]
@@ -207,7 +216,7 @@ def test_feed_sku_register_reports_repeats_across_batches_and_within_one(seeded)
 
 def _import(
     feed_id: str, *, at: datetime, status: ImportStatus = ImportStatus.APPLIED, key: str | None = None
-):
+) -> FeedImport:
     return FeedImport(
         id=feed_id,
         partner_id="acme",
@@ -222,16 +231,16 @@ def _import(
     )
 
 
-def test_ledger_finds_latest_applied_and_idempotency_keys(seeded):
+def test_ledger_finds_latest_applied_and_idempotency_keys(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         uow.imports.add(_import("f1", at=T0, key="k1"))
         uow.imports.add(_import("f2", at=T0 + timedelta(minutes=1)))
         uow.imports.add(_import("f3", at=T0 + timedelta(minutes=2), status=ImportStatus.REJECTED))
         uow.commit()
     with seeded.unit_of_work(read_only=True) as uow:
-        assert uow.imports.latest_applied("acme").id == "f2"
+        assert present(uow.imports.latest_applied("acme")).id == "f2"
         assert uow.imports.latest_applied("globex") is None
-        assert uow.imports.by_idempotency_key("acme", "k1").id == "f1"
+        assert present(uow.imports.by_idempotency_key("acme", "k1")).id == "f1"
         assert uow.imports.by_idempotency_key("globex", "k1") is None
         assert [e.id for e in uow.imports.recent("acme")] == ["f3", "f2", "f1"]
         assert uow.imports.get("f1") == _import("f1", at=T0, key="k1")
@@ -241,7 +250,7 @@ def test_ledger_finds_latest_applied_and_idempotency_keys(seeded):
 # --- jobs -------------------------------------------------------------------------
 
 
-def test_jobs_are_claimed_oldest_first_once(seeded):
+def test_jobs_are_claimed_oldest_first_once(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         for n in range(3):
             j, body = job(f"j{n}", at=T0 + timedelta(seconds=n))
@@ -261,7 +270,7 @@ def test_jobs_are_claimed_oldest_first_once(seeded):
     ]
 
 
-def test_only_the_current_lease_holder_finishes_a_job(seeded):
+def test_only_the_current_lease_holder_finishes_a_job(seeded: StoreUnderTest) -> None:
     j, body = job("j1")
     with seeded.unit_of_work() as uow:
         uow.jobs.add(j, io.BytesIO(body))
@@ -282,11 +291,11 @@ def test_only_the_current_lease_holder_finishes_a_job(seeded):
         assert uow.jobs.complete(fresh, report("f1"), expired) is False
         uow.commit()
     with seeded.unit_of_work(read_only=True) as uow:
-        done = uow.jobs.get("j1")
+        done = present(uow.jobs.get("j1"))
     assert done.status is JobStatus.SUCCEEDED and done.report == report("f1") and done.lease_token is None
 
 
-def test_failed_jobs_are_retried_later_then_dead_and_revivable(seeded):
+def test_failed_jobs_are_retried_later_then_dead_and_revivable(seeded: StoreUnderTest) -> None:
     j, body = job("j1")
     with seeded.unit_of_work() as uow:
         uow.jobs.add(j, io.BytesIO(body))
@@ -296,26 +305,26 @@ def test_failed_jobs_are_retried_later_then_dead_and_revivable(seeded):
         again = uow.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=10), "t3")
         assert again is not None and again.last_error == "boom"
         assert uow.jobs.fail(Lease("j1", "t3", T0), "boom again", None, T0)
-        assert uow.jobs.get("j1").status is JobStatus.DEAD
+        assert present(uow.jobs.get("j1")).status is JobStatus.DEAD
         assert uow.jobs.retry("j1", T0) is True
         assert uow.jobs.retry("j1", T0) is False  # no longer dead
-        revived = uow.jobs.get("j1")
+        revived = present(uow.jobs.get("j1"))
         uow.commit()
     assert revived.status is JobStatus.QUEUED and revived.attempts == 0
 
 
-def test_released_jobs_go_back_without_counting_the_attempt(seeded):
+def test_released_jobs_go_back_without_counting_the_attempt(seeded: StoreUnderTest) -> None:
     j, body = job("j1")
     with seeded.unit_of_work() as uow:
         uow.jobs.add(j, io.BytesIO(body))
         uow.jobs.claim(T0, timedelta(seconds=10), "t1")
         assert uow.jobs.release(Lease("j1", "t1", T0), T0)
-        got = uow.jobs.get("j1")
+        got = present(uow.jobs.get("j1"))
         uow.commit()
     assert got.status is JobStatus.QUEUED and got.attempts == 0
 
 
-def test_job_bodies_stream_back_byte_for_byte(seeded):
+def test_job_bodies_stream_back_byte_for_byte(seeded: StoreUnderTest) -> None:
     body = bytes(range(256)) * 5000  # 1.28 MB, several chunks
     j, _ = job("big", body=body)
     with seeded.unit_of_work() as uow:
@@ -330,7 +339,7 @@ def test_job_bodies_stream_back_byte_for_byte(seeded):
     assert read == body
 
 
-def test_jobs_by_idempotency_key_listing_and_counts(seeded):
+def test_jobs_by_idempotency_key_listing_and_counts(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         for n, key in enumerate(["a", None, "b"]):
             j, body = job(f"j{n}", at=T0 + timedelta(seconds=n), key=key)
@@ -342,7 +351,7 @@ def test_jobs_by_idempotency_key_listing_and_counts(seeded):
         uow.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=5), "t")
         uow.commit()
     with seeded.unit_of_work(read_only=True) as uow:
-        assert uow.jobs.by_idempotency_key("acme", "b").id == "j2"
+        assert present(uow.jobs.by_idempotency_key("acme", "b")).id == "j2"
         assert uow.jobs.by_idempotency_key("acme", "zzz") is None
         assert [j.id for j in uow.jobs.recent()] == ["j2", "j1", "j0"]
         assert [j.id for j in uow.jobs.recent(status=JobStatus.RUNNING)] == ["j0"]
@@ -353,7 +362,7 @@ def test_jobs_by_idempotency_key_listing_and_counts(seeded):
 # --- partners and keys --------------------------------------------------------------
 
 
-def test_partners_add_update_list_and_conflict(seeded):
+def test_partners_add_update_list_and_conflict(seeded: StoreUnderTest) -> None:
     changed = attrs.evolve(
         partner("acme"),
         policy=ValidationPolicy(mode=Mode.LENIENT, atomic=True, max_error_ratio=0.1),
@@ -376,7 +385,7 @@ def test_partners_add_update_list_and_conflict(seeded):
         assert uow.partners.get("nobody") is None
 
 
-def test_api_keys_store_hashes_revoke_and_touch(seeded):
+def test_api_keys_store_hashes_revoke_and_touch(seeded: StoreUnderTest) -> None:
     partner_key = ApiKey("k1", KeyRole.PARTNER, "acme", b"\x01" * 32, T0, expires_at=T0 + timedelta(days=90))
     admin_key = ApiKey("k2", KeyRole.ADMIN, None, b"\x02" * 32, T0 + timedelta(seconds=1), label="ops")
     with seeded.unit_of_work() as uow:
@@ -390,19 +399,19 @@ def test_api_keys_store_hashes_revoke_and_touch(seeded):
         uow.api_keys.touch("k2", T0 + timedelta(minutes=5))
         uow.commit()
     with seeded.unit_of_work(read_only=True) as uow:
-        assert uow.api_keys.get("k1").revoked_at == T0 + timedelta(hours=1)
-        assert uow.api_keys.get("k2").last_used_at == T0 + timedelta(minutes=5)
+        assert present(uow.api_keys.get("k1")).revoked_at == T0 + timedelta(hours=1)
+        assert present(uow.api_keys.get("k2")).last_used_at == T0 + timedelta(minutes=5)
         assert [k.id for k in uow.api_keys.for_partner("acme")] == ["k1"]
         assert [k.id for k in uow.api_keys.for_partner(None)] == ["k2"]
         assert uow.api_keys.count() == 2
-        assert uow.api_keys.get("k1").secret_hash == b"\x01" * 32
+        assert present(uow.api_keys.get("k1")).secret_hash == b"\x01" * 32
 
 
 # --- schedules ----------------------------------------------------------------------
 
 
-def test_due_schedules_are_claimed_once_until_released(seeded):
-    def schedule(sid: str, minutes: int, **kw: object) -> Schedule:
+def test_due_schedules_are_claimed_once_until_released(seeded: StoreUnderTest) -> None:
+    def schedule(sid: str, minutes: int, **kw: Any) -> Schedule:
         return Schedule(
             id=sid, partner_id="acme", next_run_at=T0 + timedelta(minutes=minutes), interval_seconds=300, **kw
         )
@@ -432,7 +441,7 @@ def test_due_schedules_are_claimed_once_until_released(seeded):
 # --- audit --------------------------------------------------------------------------
 
 
-def test_audit_is_queryable_by_time_partner_action_and_outcome(seeded):
+def test_audit_is_queryable_by_time_partner_action_and_outcome(seeded: StoreUnderTest) -> None:
     entries = [
         AuditEntry(
             T0,
@@ -461,7 +470,7 @@ def test_audit_is_queryable_by_time_partner_action_and_outcome(seeded):
         uow.audit.append_many(entries[1:])
         uow.commit()
 
-    def actions(**query: object) -> list[str]:
+    def actions(**query: Any) -> list[str]:
         return [str(e.action) + ":" + e.actor for e in seeded.audit_log.query(AuditQuery(**query))]
 
     assert actions() == [
@@ -479,6 +488,7 @@ def test_audit_is_queryable_by_time_partner_action_and_outcome(seeded):
     ]
     assert actions(limit=1) == ["feed.ingested:globex"]
     newest = seeded.audit_log.query(AuditQuery())
-    assert [e.id for e in newest] == sorted((e.id for e in newest), reverse=True)
-    assert actions(before_id=newest[1].id) == ["feed.ingested:acme", "auth.failed:anonymous"]
+    ids = [present(e.id) for e in newest]
+    assert ids == sorted(ids, reverse=True)
+    assert actions(before_id=ids[1]) == ["feed.ingested:acme", "auth.failed:anonymous"]
     assert newest[-1].details == {"key_id": "abc"} and newest[-1].client == "10.0.0.1"

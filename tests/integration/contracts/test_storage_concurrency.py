@@ -1,0 +1,126 @@
+"""The queue and the schedules under concurrency, for every store: what one worker or scheduler
+claims, no other gets, while all of them claim at once."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from support.stores import StoreUnderTest
+
+from partner_ingest.domain.model import (
+    FeedStatus,
+    IngestCounts,
+    IngestReport,
+    Job,
+    JobStatus,
+    Lease,
+    Partner,
+    Schedule,
+)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=1)
+THREADS = 4
+
+
+@pytest.fixture
+def seeded(store: StoreUnderTest) -> StoreUnderTest:
+    with store.unit_of_work() as uow:
+        uow.partners.add(Partner(id="acme", name="Acme", created_at=T0))
+        uow.commit()
+    return store
+
+
+def run_together(work: Callable[[int], None]) -> None:
+    """Run `work(n)` on THREADS threads released at the same moment; re-raise the first failure."""
+    barrier = threading.Barrier(THREADS)
+    failures: list[BaseException] = []
+
+    def run(n: int) -> None:
+        barrier.wait()
+        try:
+            work(n)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
+    if failures:
+        raise failures[0]
+
+
+def test_workers_claiming_at_once_take_each_job_exactly_once(seeded: StoreUnderTest) -> None:
+    count = 60
+    with seeded.unit_of_work() as uow:
+        for n in range(count):
+            at = T0 + timedelta(milliseconds=n)
+            job = Job(f"j{n:03d}", "acme", "json", 2, JobStatus.QUEUED, at, at, f"h{n}", 2)
+            uow.jobs.add(job, io.BytesIO(b"{}"))
+        uow.commit()
+    claims: list[tuple[str, str]] = []
+
+    def worker(n: int) -> None:
+        for attempt in range(count + 1):
+            token = f"w{n}-{attempt}"
+            with seeded.unit_of_work() as uow:
+                job = uow.jobs.claim(NOW, timedelta(minutes=5), token)
+                time.sleep(0.005)  # hold the claimed row while the other workers claim
+                uow.commit()
+            if job is None:
+                return
+            claims.append((job.id, token))
+            report = IngestReport(job.id, "acme", "json", 2, FeedStatus.ACCEPTED, IngestCounts(0, 0, 0, 0, 0))
+            with seeded.unit_of_work() as uow:
+                assert uow.jobs.complete(Lease(job.id, token, NOW), report, NOW)
+                uow.commit()
+        raise AssertionError("more claims than jobs")
+
+    run_together(worker)
+    per_job = Counter(job_id for job_id, _ in claims)
+    assert per_job == Counter({f"j{n:03d}": 1 for n in range(count)})
+    assert len({token for _, token in claims}) == count
+    with seeded.unit_of_work(read_only=True) as uow:
+        counts = uow.jobs.status_counts()
+    assert counts[JobStatus.SUCCEEDED] == count and counts[JobStatus.RUNNING] == 0
+
+
+def test_schedulers_claiming_at_once_take_each_due_schedule_exactly_once(seeded: StoreUnderTest) -> None:
+    count = 40
+    with seeded.unit_of_work() as uow:
+        for n in range(count):
+            uow.schedules.add(
+                Schedule(f"s{n:03d}", "acme", next_run_at=T0 + timedelta(seconds=n), interval_seconds=300)
+            )
+        uow.schedules.add(
+            Schedule("later", "acme", next_run_at=NOW + timedelta(minutes=1), interval_seconds=300)
+        )
+        uow.commit()
+    claimed: list[str] = []
+
+    def scheduler(n: int) -> None:
+        for _ in range(count + 1):
+            with seeded.unit_of_work() as uow:
+                due = uow.schedules.claim_due(NOW, NOW + timedelta(minutes=10), limit=3)
+                time.sleep(0.005)  # hold the claimed rows while the other schedulers claim
+                uow.commit()
+            if not due:
+                return
+            claimed.extend(s.id for s in due)
+        raise AssertionError("more claims than due schedules")
+
+    run_together(scheduler)
+    assert sorted(claimed) == [f"s{n:03d}" for n in range(count)]  # each once, "later" never
+    with seeded.unit_of_work(read_only=True) as uow:
+        held = {s.id: s.next_run_at for s in uow.schedules.all("acme")}
+    assert held.pop("later") == NOW + timedelta(minutes=1)
+    assert set(held.values()) == {NOW + timedelta(minutes=10)}

@@ -1,0 +1,57 @@
+"""bootstrap.build on a postgresql:// URL: the PostgreSQL store, and /readyz checking its schema."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from support.postgres import postgres_database
+
+from partner_ingest.adapters_in.bootstrap import Readiness, build
+from partner_ingest.adapters_in.settings import Settings, SettingsError
+from partner_ingest.adapters_out.crypto import FernetVault
+from partner_ingest.adapters_out.postgres.connection import schema_from_url
+from partner_ingest.adapters_out.postgres.migrate import available_migrations
+from partner_ingest.domain.model import Partner
+
+SECRET = "k" * 32
+
+
+def test_a_postgresql_url_selects_the_postgres_store_and_readyz_checks_its_schema() -> None:
+    newest = available_migrations()[-1].version
+    with postgres_database() as url:
+        schema = schema_from_url(url)
+        app = build(Settings(database_url=url, key_hash_secret=SECRET, vault_keys=FernetVault.generate_key()))
+        try:
+            assert app.ready() == Readiness(True, {"database": "reachable", "schema": "current"})
+            with app.uow() as uow:
+                uow.partners.add(Partner(id="acme", name="Acme", created_at=app.clock.now()))
+                uow.commit()
+            with psycopg.connect(url) as conn:  # the URL's schema, nowhere else
+                assert conn.execute(f'SELECT id FROM "{schema}".partner').fetchall() == [("acme",)]
+                conn.execute(f'DELETE FROM "{schema}".schema_migrations WHERE version = %s', (newest,))
+            assert app.ready() == Readiness(
+                False,
+                {
+                    "database": "reachable",
+                    "schema": f"at migration {newest - 1}, this release needs {newest}",
+                },
+            )
+        finally:
+            app.close()
+
+
+def test_postgresql_settings_need_the_secrets_every_instance_shares() -> None:
+    url = "postgresql://ingest@db.internal/catalog"
+    with pytest.raises(SettingsError, match="KEY_HASH_SECRET is required with PostgreSQL"):
+        Settings.from_env({"PARTNER_INGEST_DATABASE_URL": url})
+    with pytest.raises(SettingsError, match="VAULT_KEYS is required with PostgreSQL"):
+        Settings.from_env({"PARTNER_INGEST_DATABASE_URL": url, "PARTNER_INGEST_KEY_HASH_SECRET": SECRET})
+    with pytest.raises(SettingsError, match="DATABASE_POOL_SIZE must be at least 1"):
+        Settings.from_env(
+            {
+                "PARTNER_INGEST_DATABASE_URL": url,
+                "PARTNER_INGEST_KEY_HASH_SECRET": SECRET,
+                "PARTNER_INGEST_VAULT_KEYS": "key",
+                "PARTNER_INGEST_DATABASE_POOL_SIZE": "0",
+            }
+        )

@@ -1,0 +1,131 @@
+"""Real processes on every SQL store: a process killed mid-feed leaves all of the feed or none
+of it; a worker killed mid-job leaves nothing and another finishes the job as if uninterrupted;
+jobs spread over three worker processes are each completed exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import pytest
+from support import workers
+from support.sql_stores import SqlKit
+
+from partner_ingest.domain.model import JobStatus
+
+
+def products_table(kit: SqlKit) -> list[tuple[str, str, Decimal, int]]:
+    rows = kit.query("SELECT sku, name, price, quantity FROM product WHERE partner_id = 'acme' ORDER BY sku")
+    return [(str(sku), str(name), Decimal(price), int(quantity)) for sku, name, price, quantity in rows]
+
+
+def child(kit: SqlKit, items: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "support.store_child", kit.url, "acme", str(items), *extra],
+        env=workers.settings_env(kit.url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_a_process_killed_mid_feed_leaves_all_or_nothing_and_the_ledger_agrees(kit: SqlKit) -> None:
+    items = 60_000
+    workers.app_for(kit.url).close()  # migrated, with partner acme
+    proc = child(kit, items, "--signal-after", str(items // 2))
+    assert proc.stdout is not None and proc.stderr is not None
+    line = proc.stdout.readline()
+    assert line.strip() == "HALFWAY", proc.stderr.read()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    proc.stdout.close()
+    proc.stderr.close()
+
+    app = workers.app_for(kit.url)
+    try:
+        with app.uow(read_only=True) as uow:
+            assert uow.products.count("acme") == 0
+            assert uow.imports.recent("acme") == []
+
+        finished = child(kit, items)  # the same feed, uninterrupted: all of it, one ledger entry
+        out, err = finished.communicate(timeout=300)
+        assert finished.returncode == 0, err[-2000:]
+        assert out.split() == ["DONE", "accepted", str(items)]
+        with app.uow(read_only=True) as uow:
+            assert uow.products.count("acme") == items
+            [entry] = uow.imports.recent("acme")
+            assert entry.report.counts.created == items
+    finally:
+        app.close()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_uninterrupted(
+    kit: SqlKit,
+) -> None:
+    items = 150_000
+    app = workers.app_for(kit.url)
+    try:
+        job = workers.submit(app, workers.feed(items))
+        first = workers.start(kit.url, "worker", job_lease_seconds="2")
+        workers.wait_for(
+            lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.RUNNING, 60, "the first claim"
+        )
+        time.sleep(1.0)  # well inside the feed: it takes several seconds
+        first.kill()
+        first.wait(timeout=30)
+        if first.stderr:
+            first.stderr.close()
+
+        killed = app.jobs.get(job.id, partner_id=None)
+        assert killed.status is JobStatus.RUNNING and killed.attempts == 1
+        with app.uow(read_only=True) as uow:
+            assert uow.products.count("acme") == 0
+            assert uow.imports.recent() == []
+
+        second = workers.start(kit.url, "worker", job_lease_seconds="2")
+        try:
+            workers.wait_for(
+                lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.SUCCEEDED, 300, "the retry"
+            )
+        finally:
+            workers.stop(second)
+        done = app.jobs.get(job.id, partner_id=None)
+        assert done.attempts == 2 and done.report is not None and done.report.counts.created == items
+        expected = [(f"SKU-{n:08d}", f"Item {n}", Decimal(f"{n % 997}.50"), n % 13) for n in range(items)]
+        assert products_table(kit) == expected
+        with app.uow(read_only=True) as uow:
+            [entry] = uow.imports.recent()
+        assert entry.job_id == job.id
+    finally:
+        app.close()
+
+
+@pytest.mark.slow
+def test_jobs_over_three_worker_processes_are_each_completed_exactly_once(kit: SqlKit) -> None:
+    count = 300
+    app = workers.app_for(kit.url)
+    try:
+        jobs = [workers.submit(app, workers.feed(2, first=2 * n)) for n in range(count)]
+        procs = [workers.start(kit.url, "worker") for _ in range(3)]
+        try:
+            workers.wait_for(
+                lambda: app.jobs.queue_depth()["succeeded"] == count, 300, f"{count} succeeded jobs"
+            )
+        finally:
+            for proc in procs:
+                workers.stop(proc)
+        assert [proc.returncode for proc in procs] == [0, 0, 0]
+        per_job = dict(kit.query("SELECT job_id, count(*) FROM partner_feed_imports GROUP BY job_id"))
+        assert per_job == {job.id: 1 for job in jobs}
+        assert kit.query("SELECT count(*), max(attempts) FROM partner_ingest_jobs") == [(count, 1)]
+        with app.uow(read_only=True) as uow:
+            assert uow.products.count("acme") == 2 * count
+    finally:
+        app.close()
