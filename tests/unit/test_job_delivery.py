@@ -9,6 +9,7 @@ import io
 
 import attrs
 import pytest
+from cryptography.fernet import Fernet
 
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.cli.serve import background_services
@@ -203,13 +204,15 @@ def test_serve_runs_the_worker_and_scheduler_in_process_on_sqlite_unless_switche
 
 
 def test_postgresql_deployments_run_workers_and_schedulers_as_processes_unless_asked() -> None:
-    secret = "k" * 32
-    postgres = Settings(database_url="postgresql://db/catalog", key_hash_secret=secret)
+    # PostgreSQL needs the secrets every instance shares (see test_bootstrap in tests/integration/postgres).
+    secret, vault = "k" * 32, Fernet.generate_key().decode()
+    postgres = Settings(database_url="postgresql://db/catalog", key_hash_secret=secret, vault_keys=vault)
     assert not postgres.runs_worker and not postgres.runs_scheduler
     both = Settings.from_env(
         {
             "PARTNER_INGEST_DATABASE_URL": "postgresql://db/catalog",
             "PARTNER_INGEST_KEY_HASH_SECRET": secret,
+            "PARTNER_INGEST_VAULT_KEYS": vault,
             "PARTNER_INGEST_IN_PROCESS_WORKER": "true",
         }
     )

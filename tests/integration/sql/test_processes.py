@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
 
 @pytest.mark.slow
 def test_jobs_over_three_worker_processes_are_each_completed_exactly_once(kit: SqlKit) -> None:
-    count = 300
+    count = 1000  # issue 5's figure
     app = workers.app_for(kit.url)
     try:
         jobs = [workers.submit(app, workers.feed(2, first=2 * n)) for n in range(count)]

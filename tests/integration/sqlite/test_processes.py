@@ -1,10 +1,11 @@
-"""Real processes on one SQLite file: concurrent writers never see "database is locked",
-and a process killed mid-feed leaves all of the feed or none of it."""
+"""Real processes on one SQLite file: concurrent writers never see "database is locked".
+
+What holds for every SQL store (a process killed mid-feed, a worker killed mid-job,
+jobs over three worker processes) is in tests/integration/sql/test_processes.py."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -52,35 +53,4 @@ def test_concurrent_processes_and_threads_never_see_a_locked_database(tmp_path: 
         # Each thread's 8 feeds reuse the same 20 SKUs: 20 products per partner.
         assert [uow.products.count(f"p{n}") for n in range(4)] == [20, 20, 20, 20]
     assert len(store.audit_log.query(AuditQuery(action=AuditAction.AUTH_FAILED, limit=1000))) == 4 * 24
-    store.close()
-
-
-@pytest.mark.slow
-def test_a_process_killed_mid_feed_leaves_all_or_nothing_and_the_ledger_agrees(tmp_path: Path) -> None:
-    db = tmp_path / "crash.db"
-    store = seeded_store(db, "acme")
-    proc = child("ingest", str(db), "acme", "300000", "--signal-after", "150000")
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.strip() == "HALFWAY", proc.stderr.read() if proc.stderr else ""
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-    proc.stdout.close()
-    if proc.stderr:
-        proc.stderr.close()
-
-    with store.unit_of_work(read_only=True) as uow:
-        assert uow.products.count("acme") == 0
-        assert uow.imports.recent("acme") == []
-
-    # The same feed, uninterrupted: all of it, and one ledger entry saying so.
-    finished = child("ingest", str(db), "acme", "300000")
-    out, err = finished.communicate(timeout=240)
-    assert finished.returncode == 0, err[-2000:]
-    assert out.split() == ["DONE", "accepted", "300000"]
-    with store.unit_of_work(read_only=True) as uow:
-        assert uow.products.count("acme") == 300000
-        [entry] = uow.imports.recent("acme")
-        assert entry.report.counts.created == 300000
     store.close()
