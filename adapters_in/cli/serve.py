@@ -32,6 +32,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.logs import configure_logging
 from partner_ingest.adapters_in.scheduler import BackgroundScheduler, Scheduler
 from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError, shown_url
 from partner_ingest.adapters_in.worker import BackgroundWorker, Worker
@@ -167,7 +168,6 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from partner_ingest.adapters_in.http import create_app
-    from partner_ingest.adapters_in.http.logging import configure_logging
 
     settings = Settings.from_env()
     host = args.host if args.host is not None else settings.host
