@@ -96,7 +96,8 @@ class JobRepository(Protocol):
     """`partner_ingest_jobs`: the durable queue, with leases so a job is applied once."""
 
     def add(self, job: Job, body: BinaryIO) -> None:
-        """Store a new job and its feed body (read to the end)."""
+        """Store a new job and its feed body (read to the end); ConflictError when its id, or
+        its partner's `idempotency_key`, is stored already (whoever stored it, however recently)."""
 
     def get(self, job_id: str) -> Job | None:
         """One job, or None."""

@@ -143,6 +143,9 @@ class InMemoryJobRepository:
         """Store a job and its body."""
         if job.id in self._table:
             raise ConflictError(f"job {job.id!r} exists")
+        key = job.idempotency_key
+        if key is not None and self.by_idempotency_key(job.partner_id, key) is not None:
+            raise ConflictError(f"job {job.id!r}: {job.partner_id} has a job under this Idempotency-Key")
         self._undo.set(self._bodies, job.id, body.read())
         self._undo.set(self._table, job.id, job)
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support.stores import StoreUnderTest
 
+from partner_ingest.adapters_out.memory import FakeClock
+from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import (
     FeedStatus,
     IngestCounts,
@@ -23,6 +25,9 @@ from partner_ingest.domain.model import (
     Partner,
     Schedule,
 )
+from partner_ingest.domain.use_cases import FeedSubmission
+from partner_ingest.domain.use_cases.jobs import SubmitFeedJob
+from partner_ingest.plugins import load_formats
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)
@@ -124,3 +129,29 @@ def test_schedulers_claiming_at_once_take_each_due_schedule_exactly_once(seeded:
         held = {s.id: s.next_run_at for s in uow.schedules.all("acme")}
     assert held.pop("later") == NOW + timedelta(minutes=1)
     assert set(held.values()) == {NOW + timedelta(minutes=10)}
+
+
+def test_submissions_racing_under_one_idempotency_key_store_one_job_and_all_answer_it(
+    seeded: StoreUnderTest,
+) -> None:
+    """A client's retry that reaches another instance while the first submission still runs:
+    every submitter is answered with the one job stored, none with a conflict."""
+    submit = SubmitFeedJob(seeded.unit_of_work, load_formats(), FakeClock(NOW), UuidIds())
+    body = b'{"products": []}'
+    for round_ in range(5):  # a few rounds: the race is between the lookup and the insert
+        key = f"retried-{round_}"
+        answered: list[str] = []
+
+        def client(n: int, key: str = key, answered: list[str] = answered) -> None:
+            sent = FeedSubmission(
+                partner_id="acme", body=io.BytesIO(body), format="json", version=1, idempotency_key=key
+            )
+            answered.append(submit(sent, body_bytes=len(body), content_hash="h").id)
+
+        run_together(client)
+        with seeded.unit_of_work(read_only=True) as uow:
+            stored = uow.jobs.by_idempotency_key("acme", key)
+            jobs = [j for j in uow.jobs.recent(partner_id="acme", limit=100) if j.idempotency_key == key]
+        assert stored is not None
+        assert answered == [stored.id] * THREADS
+        assert [j.id for j in jobs] == [stored.id]
