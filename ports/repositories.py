@@ -77,7 +77,8 @@ class FeedImportLedger(Protocol):
     """`partner_feed_imports`: one entry per processed feed."""
 
     def add(self, entry: FeedImport) -> None:
-        """Record a processed feed; its id is new."""
+        """Record a processed feed; ConflictError when its id, or its partner's
+        `idempotency_key`, is stored already (whoever stored it, however recently)."""
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""

@@ -105,6 +105,11 @@ class InMemoryFeedImportLedger:
         """Record a processed feed."""
         if entry.id in self._table:
             raise ConflictError(f"feed import {entry.id!r} exists")
+        key = entry.idempotency_key
+        if key is not None and self.by_idempotency_key(entry.partner_id, key) is not None:
+            raise ConflictError(
+                f"feed import {entry.id!r}: {entry.partner_id} has one under this Idempotency-Key"
+            )
         self._undo.set(self._table, entry.id, entry)
 
     def get(self, feed_id: str) -> FeedImport | None:

@@ -17,6 +17,7 @@ from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import (
     FeedStatus,
+    ImportStatus,
     IngestCounts,
     IngestReport,
     Job,
@@ -25,7 +26,7 @@ from partner_ingest.domain.model import (
     Partner,
     Schedule,
 )
-from partner_ingest.domain.use_cases import FeedSubmission
+from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.domain.use_cases.jobs import SubmitFeedJob
 from partner_ingest.plugins import load_formats
 
@@ -155,3 +156,28 @@ def test_submissions_racing_under_one_idempotency_key_store_one_job_and_all_answ
         assert stored is not None
         assert answered == [stored.id] * THREADS
         assert [j.id for j in jobs] == [stored.id]
+
+
+def test_feeds_racing_under_one_idempotency_key_are_applied_once_and_all_answer_its_report(
+    seeded: StoreUnderTest,
+) -> None:
+    """The same for a feed ingested while the client waits: one import, one report for all."""
+    ingest = IngestFeed(seeded.unit_of_work, load_formats(), FakeClock(NOW), UuidIds())
+    for round_ in range(5):
+        key = f"sync-{round_}"
+        body = f'{{"products": [{{"sku": "S-{round_}", "name": "N", "price": 1, "currency": "EUR", "quantity": 1}}]}}'
+        answered: list[str] = []
+
+        def client(
+            n: int, key: str = key, body: bytes = body.encode(), answered: list[str] = answered
+        ) -> None:
+            sent = FeedSubmission(
+                partner_id="acme", body=io.BytesIO(body), format="json", version=1, idempotency_key=key
+            )
+            answered.append(ingest(sent).feed_id)
+
+        run_together(client)
+        with seeded.unit_of_work(read_only=True) as uow:
+            stored = uow.imports.by_idempotency_key("acme", key)
+        assert stored is not None and stored.status is ImportStatus.APPLIED
+        assert answered == [stored.id] * THREADS

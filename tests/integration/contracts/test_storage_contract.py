@@ -247,6 +247,23 @@ def test_ledger_finds_latest_applied_and_idempotency_keys(seeded: StoreUnderTest
         assert uow.imports.get("nope") is None
 
 
+def test_a_second_import_under_a_partners_idempotency_key_is_a_conflict(seeded: StoreUnderTest) -> None:
+    with seeded.unit_of_work() as uow:
+        uow.imports.add(_import("f1", at=T0, key="retried"))
+        uow.commit()
+    with seeded.unit_of_work() as uow:
+        for duplicate in (_import("f2", at=T0, key="retried"), _import("f1", at=T0)):
+            with pytest.raises(ConflictError):
+                uow.imports.add(duplicate)
+        # Another partner's key is its own, and the unit of work is still usable after the conflicts.
+        uow.imports.add(attrs.evolve(_import("f3", at=T0, key="retried"), partner_id="globex"))
+        uow.commit()
+    with seeded.unit_of_work(read_only=True) as uow:
+        assert present(uow.imports.by_idempotency_key("acme", "retried")).id == "f1"
+        assert present(uow.imports.by_idempotency_key("globex", "retried")).id == "f3"
+        assert uow.imports.get("f2") is None
+
+
 # --- jobs -------------------------------------------------------------------------
 
 
