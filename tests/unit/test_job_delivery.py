@@ -210,6 +210,7 @@ def test_postgresql_deployments_run_workers_and_schedulers_as_processes_unless_a
         {
             "PARTNER_INGEST_DATABASE_URL": "postgresql://db/catalog",
             "PARTNER_INGEST_KEY_HASH_SECRET": secret,
+            "PARTNER_INGEST_VAULT_KEYS": "dGVzdC12YXVsdC1rZXktdGVzdC12YXVsdC1rZXktMDA=",
             "PARTNER_INGEST_IN_PROCESS_WORKER": "true",
         }
     )
