@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
@@ -17,7 +18,7 @@ import attrs
 
 from partner_ingest.domain.model.errors import IngestError
 
-__all__ = ["PREFIX", "Settings", "SettingsError", "describe_settings", "networks"]
+__all__ = ["PREFIX", "Settings", "SettingsError", "describe_settings", "networks", "shown_url"]
 
 PREFIX: Final = "PARTNER_INGEST_"
 
@@ -28,6 +29,11 @@ class SettingsError(IngestError):
     code = "bad_setting"
 
 
+def _url_repr(url: str | None) -> str:
+    # A URL may carry a password: a logged or printed Settings must not show it.
+    return repr(url if url is None else shown_url(url))
+
+
 @attrs.frozen
 class Settings:
     """The service's configuration. Every field maps to `PARTNER_INGEST_<FIELD NAME>`."""
@@ -36,11 +42,11 @@ class Settings:
     """Address `serve` listens on."""
     port: int = 8000
     """Port `serve` listens on."""
-    database_url: str = "sqlite:///partner-ingest.db"
+    database_url: str = attrs.field(default="sqlite:///partner-ingest.db", repr=_url_repr)
     """`sqlite:///relative.db`, `sqlite:////absolute.db`, or `postgresql://...` (schema: `?options=-csearch_path=NAME`)."""
     database_pool_size: int = 10
     """PostgreSQL: most connections one process holds open (a unit of work holds one while it runs)."""
-    redis_url: str | None = None
+    redis_url: str | None = attrs.field(default=None, repr=_url_repr)
     """When set, rate limits are shared by every instance through Redis."""
     redis_prefix: str = "partner-ingest"
     """Prefix of every Redis key, so that deployments sharing a Redis never mix counters."""
@@ -200,6 +206,24 @@ _POSITIVE: Final = (
     "fetch_anomaly_per_hour",
 )
 """Settings that must be above zero."""
+
+
+_QUERY_PASSWORD: Final = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+"""libpq also reads a password from the URL's query (`?password=...`)."""
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be printed or logged: any password in it (`user:PASSWORD@`, or libpq's
+    `?password=`) replaced by `****`, the rest exactly as written. A SQLite URL has none."""
+    scheme, separator, rest = url.partition("://")
+    if separator:
+        end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+        authority = rest[:end]
+        credentials, at, host = authority.rpartition("@")
+        if at and ":" in credentials:
+            authority = f"{credentials.partition(':')[0]}:****@{host}"
+        url = f"{scheme}://{authority}{rest[end:]}"
+    return _QUERY_PASSWORD.sub(r"\1****", url)
 
 
 def networks(settings: Settings, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

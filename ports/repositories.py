@@ -77,7 +77,8 @@ class FeedImportLedger(Protocol):
     """`partner_feed_imports`: one entry per processed feed."""
 
     def add(self, entry: FeedImport) -> None:
-        """Record a processed feed; its id is new."""
+        """Record a processed feed; ConflictError when its id, or its partner's
+        `idempotency_key`, is stored already (whoever stored it, however recently)."""
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""
@@ -96,7 +97,8 @@ class JobRepository(Protocol):
     """`partner_ingest_jobs`: the durable queue, with leases so a job is applied once."""
 
     def add(self, job: Job, body: BinaryIO) -> None:
-        """Store a new job and its feed body (read to the end)."""
+        """Store a new job and its feed body (read to the end); ConflictError when its id, or
+        its partner's `idempotency_key`, is stored already (whoever stored it, however recently)."""
 
     def get(self, job_id: str) -> Job | None:
         """One job, or None."""

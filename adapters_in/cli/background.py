@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.logs import configure_logging
 from partner_ingest.adapters_in.scheduler import Scheduler
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.adapters_in.worker import Worker
@@ -59,9 +60,7 @@ def stop_on_signals(on_repeat: Callable[[], None] | None = None) -> threading.Ev
 def run_worker(args: argparse.Namespace) -> int:
     """Run a worker process."""
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
     app = bootstrap.build(settings)
     try:
         worker = Worker(
@@ -81,9 +80,7 @@ def run_worker(args: argparse.Namespace) -> int:
 def run_scheduler(args: argparse.Namespace) -> int:
     """Run a scheduler process."""
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
     app = bootstrap.build(settings)
     try:
         scheduler = Scheduler(app.pull_feeds, poll_seconds=settings.scheduler_poll_seconds)

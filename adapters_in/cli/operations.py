@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings, describe_settings
+from partner_ingest.adapters_in.settings import Settings, describe_settings, shown_url
 
 __all__ = ["register"]
 
@@ -30,7 +30,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     app = bootstrap.build(settings)
     app.close()
-    print(f"database {settings.database_url} is migrated to the newest schema")
+    print(f"database {shown_url(settings.database_url)} is migrated to the newest schema")
     return 0
 
 

@@ -32,8 +32,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.logs import configure_logging
 from partner_ingest.adapters_in.scheduler import BackgroundScheduler, Scheduler
-from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError
+from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError, shown_url
 from partner_ingest.adapters_in.worker import BackgroundWorker, Worker
 
 if TYPE_CHECKING:
@@ -167,7 +168,6 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from partner_ingest.adapters_in.http import create_app
-    from partner_ingest.adapters_in.http.logging import configure_logging
 
     settings = Settings.from_env()
     host = args.host if args.host is not None else settings.host
@@ -200,7 +200,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if first is not None:
             print(first_start_banner(url, first.plaintext, app.describe_contract.examples()), flush=True)
         print(
-            f"partner-ingest: serving {url} on {settings.database_url}; stop with Ctrl+C or SIGTERM",
+            f"partner-ingest: serving {url} on {shown_url(settings.database_url)}; stop with Ctrl+C or SIGTERM",
             flush=True,
         )
         try:

@@ -1,4 +1,4 @@
-"""Structured logs: one JSON object per line, one access line per request.
+"""The access log: one line per answered request, in the format of every other line (../logs.py).
 
 The access line carries the request id (also in the `X-Request-ID` header and
 every error body), the route template, status, duration, client address,
@@ -10,73 +10,16 @@ formatter before a line is written.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import sys
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.adapters_in.logs import JsonFormatter, configure_logging, mask_keys
 
 from ._context import RequestInfo
 
 __all__ = ["JsonFormatter", "access_log", "configure_logging", "log_request", "mask_keys"]
 
 access_log: Final = logging.getLogger("partner_ingest.http")
-
-# Record attributes that are not "extra" fields (uvicorn adds an ANSI-coloured copy of its message).
-_STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message",
-    "asctime",
-    "color_message",
-}
-_KEY: Final = re.compile(r"\b(pci[ka]_[0-9A-Za-z]{13}_)[0-9A-Za-z]{10,}")
-
-
-def mask_keys(text: str) -> str:
-    """Replace the secret part of anything that looks like an API key by `****`."""
-    return _KEY.sub(r"\1****", text)
-
-
-class JsonFormatter(logging.Formatter):
-    """`{"ts", "level", "logger", "message", ...extra fields, "exception"?}` on one line."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for name, value in vars(record).items():
-            if name not in _STANDARD and not name.startswith("_"):
-                out[name] = value
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return mask_keys(json.dumps(out, default=str, ensure_ascii=False))
-
-
-class _TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return mask_keys(super().format(record))
-
-
-def configure_logging(settings: Settings) -> None:
-    """Send every logger (ours and uvicorn's) to stderr in the configured format and level."""
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
 
 
 def log_request(info: RequestInfo, *, method: str, route: str, status: int, seconds: float) -> None:

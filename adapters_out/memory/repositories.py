@@ -105,6 +105,11 @@ class InMemoryFeedImportLedger:
         """Record a processed feed."""
         if entry.id in self._table:
             raise ConflictError(f"feed import {entry.id!r} exists")
+        key = entry.idempotency_key
+        if key is not None and self.by_idempotency_key(entry.partner_id, key) is not None:
+            raise ConflictError(
+                f"feed import {entry.id!r}: {entry.partner_id} has one under this Idempotency-Key"
+            )
         self._undo.set(self._table, entry.id, entry)
 
     def get(self, feed_id: str) -> FeedImport | None:
@@ -143,6 +148,9 @@ class InMemoryJobRepository:
         """Store a job and its body."""
         if job.id in self._table:
             raise ConflictError(f"job {job.id!r} exists")
+        key = job.idempotency_key
+        if key is not None and self.by_idempotency_key(job.partner_id, key) is not None:
+            raise ConflictError(f"job {job.id!r}: {job.partner_id} has a job under this Idempotency-Key")
         self._undo.set(self._bodies, job.id, body.read())
         self._undo.set(self._table, job.id, job)
 

@@ -9,6 +9,7 @@ from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.report import IngestReport
 
 from ._codec import dump_json, load_json
+from ._errors import conflicts
 from .connection import Connection
 
 __all__ = ["PostgresFeedImportLedger"]
@@ -44,31 +45,32 @@ class PostgresFeedImportLedger:
         self._conn = conn
 
     def add(self, entry: FeedImport) -> None:
-        """Record a processed feed."""
+        """Record a processed feed; ConflictError for a stored id or Idempotency-Key."""
         counts = entry.report.counts
-        self._conn.execute(
-            "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
-            " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
-            " received_at, completed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                entry.id,
-                entry.partner_id,
-                entry.format,
-                entry.version,
-                entry.content_hash,
-                str(entry.status),
-                counts.received,
-                counts.created,
-                counts.updated,
-                counts.unchanged,
-                counts.rejected,
-                dump_json(entry.report.to_json()),
-                entry.idempotency_key,
-                entry.job_id,
-                entry.received_at,
-                entry.completed_at,
-            ),
-        )
+        with conflicts(self._conn, f"feed import {entry.id!r} cannot be stored"):
+            self._conn.execute(
+                "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
+                " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
+                " received_at, completed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    entry.id,
+                    entry.partner_id,
+                    entry.format,
+                    entry.version,
+                    entry.content_hash,
+                    str(entry.status),
+                    counts.received,
+                    counts.created,
+                    counts.updated,
+                    counts.unchanged,
+                    counts.rejected,
+                    dump_json(entry.report.to_json()),
+                    entry.idempotency_key,
+                    entry.job_id,
+                    entry.received_at,
+                    entry.completed_at,
+                ),
+            )
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""

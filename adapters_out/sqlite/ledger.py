@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from partner_ingest.domain.model.errors import ConflictError
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.report import IngestReport
 
@@ -40,31 +41,34 @@ class SqliteFeedImportLedger:
         self._conn = conn
 
     def add(self, entry: FeedImport) -> None:
-        """Record a processed feed."""
+        """Record a processed feed; ConflictError for a stored id or Idempotency-Key."""
         counts = entry.report.counts
-        self._conn.execute(
-            "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
-            " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
-            " received_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.id,
-                entry.partner_id,
-                entry.format,
-                entry.version,
-                entry.content_hash,
-                str(entry.status),
-                counts.received,
-                counts.created,
-                counts.updated,
-                counts.unchanged,
-                counts.rejected,
-                dump_json(entry.report.to_json()),
-                entry.idempotency_key,
-                entry.job_id,
-                timestamp(entry.received_at),
-                timestamp(entry.completed_at),
-            ),
-        )
+        try:
+            self._conn.execute(
+                "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
+                " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
+                " received_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.id,
+                    entry.partner_id,
+                    entry.format,
+                    entry.version,
+                    entry.content_hash,
+                    str(entry.status),
+                    counts.received,
+                    counts.created,
+                    counts.updated,
+                    counts.unchanged,
+                    counts.rejected,
+                    dump_json(entry.report.to_json()),
+                    entry.idempotency_key,
+                    entry.job_id,
+                    timestamp(entry.received_at),
+                    timestamp(entry.completed_at),
+                ),
+            )
+        except sqlite3.IntegrityError as error:
+            raise ConflictError(f"feed import {entry.id!r} cannot be stored: {error}") from None
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""

@@ -15,7 +15,7 @@ from typing import BinaryIO
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import IngestError, NotFoundError
+from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
@@ -106,7 +106,27 @@ class IngestFeed:
     def __call__(self, submission: FeedSubmission) -> IngestReport:
         """Ingest now. Raises only for what the caller must answer itself (unknown partner,
         format or version, a refused policy override); everything about the feed's content
-        is in the report."""
+        is in the report.
+
+        Two requests under one Idempotency-Key at the same moment (a client's retry that a
+        load balancer sends to another instance) both find no import under the key; the
+        ledger takes the first one's entry and refuses the other's (ConflictError), whose
+        products roll back with it: it answers with the first one's report, as a duplicate.
+        """
+        try:
+            return self._ingest(submission)
+        except ConflictError:
+            if submission.idempotency_key is None or submission.dry_run:
+                raise
+            # The conflict came once the other request had committed: a new unit of work sees it.
+            with self._uow() as uow:
+                earlier = self.earlier_report(uow, submission)
+                if earlier is None:
+                    raise
+                uow.commit()
+            return earlier
+
+    def _ingest(self, submission: FeedSubmission) -> IngestReport:
         with self._uow() as uow:
             earlier = self.earlier_report(uow, submission)
             if earlier is not None:

@@ -75,7 +75,26 @@ class SubmitFeedJob:
         Everything that can be refused without reading the feed is refused here,
         before anything is stored: unknown partner, format or version, a policy
         override the partner may not make.
+
+        Two submissions under one Idempotency-Key at the same moment (a client's retry
+        that a load balancer sends to another instance while the first still stores the
+        body) both find no job under the key; the store lets one of them add its job
+        and refuses the other (ConflictError), which then answers with the winner's job.
         """
+        try:
+            return self._submit(submission, body_bytes=body_bytes, content_hash=content_hash)
+        except ConflictError:
+            key = submission.idempotency_key
+            if key is None:
+                raise
+            # The conflict came once the other submission had committed: a new unit of work sees it.
+            with self._uow(read_only=True) as uow:
+                earlier = uow.jobs.by_idempotency_key(submission.partner_id, key)
+            if earlier is None:
+                raise
+            return earlier
+
+    def _submit(self, submission: FeedSubmission, *, body_bytes: int, content_hash: str) -> Job:
         with self._uow() as uow:
             partner = uow.partners.get(submission.partner_id)
             if partner is None or not partner.active:

@@ -11,17 +11,18 @@ import math
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import httpx2
 import pytest
 from support.http import new_address
+from support.redis import ENV as REDIS_ENV
+from support.redis import redis_prefix
 from support.service import LogCapture, Service, forge_key, json_of, key_id_of
 
 THRESHOLD = 10
 """Failed authentications per minute per address (the default, spelled out for the test)."""
-REDIS_URL = os.environ.get("PARTNER_INGEST_TEST_REDIS_URL")
+REDIS_URL = os.environ.get(REDIS_ENV)
 
 
 def _guesses(count: int) -> list[tuple[str, bool]]:
@@ -210,26 +211,19 @@ def test_the_default_limit_is_60_requests_a_minute_per_key(service: Service) -> 
 
 
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A Redis key prefix of this test's own; every key under it is deleted afterwards."""
-    import redis
-
+def shared_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own, cleaned up afterwards."""
     assert REDIS_URL is not None
-    prefix = f"pci-e2e-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    with redis_prefix(REDIS_URL) as prefix:
+        yield prefix
 
 
 @pytest.mark.redis
 @pytest.mark.skipif(not REDIS_URL, reason="set PARTNER_INGEST_TEST_REDIS_URL to run S1 on the shared limiter")
-def test_two_instances_sharing_redis_count_together(serve: Callable[..., Service], redis_prefix: str) -> None:
-    settings = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix, "auth_failures_per_minute": 4}
+def test_two_instances_sharing_redis_count_together(
+    serve: Callable[..., Service], shared_prefix: str
+) -> None:
+    settings = {"redis_url": REDIS_URL, "redis_prefix": shared_prefix, "auth_failures_per_minute": 4}
     first = serve(**settings)
     second = serve(database=first.database, **settings)
     _, key = first.partner(first.admin_key(), rate_limit_per_minute=5)

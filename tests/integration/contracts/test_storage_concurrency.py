@@ -13,8 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from support.stores import StoreUnderTest
 
+from partner_ingest.adapters_out.memory import FakeClock
+from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import (
     FeedStatus,
+    ImportStatus,
     IngestCounts,
     IngestReport,
     Job,
@@ -23,6 +26,9 @@ from partner_ingest.domain.model import (
     Partner,
     Schedule,
 )
+from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
+from partner_ingest.domain.use_cases.jobs import SubmitFeedJob
+from partner_ingest.plugins import load_formats
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)
@@ -124,3 +130,54 @@ def test_schedulers_claiming_at_once_take_each_due_schedule_exactly_once(seeded:
         held = {s.id: s.next_run_at for s in uow.schedules.all("acme")}
     assert held.pop("later") == NOW + timedelta(minutes=1)
     assert set(held.values()) == {NOW + timedelta(minutes=10)}
+
+
+def test_submissions_racing_under_one_idempotency_key_store_one_job_and_all_answer_it(
+    seeded: StoreUnderTest,
+) -> None:
+    """A client's retry that reaches another instance while the first submission still runs:
+    every submitter is answered with the one job stored, none with a conflict."""
+    submit = SubmitFeedJob(seeded.unit_of_work, load_formats(), FakeClock(NOW), UuidIds())
+    body = b'{"products": []}'
+    for round_ in range(5):  # a few rounds: the race is between the lookup and the insert
+        key = f"retried-{round_}"
+        answered: list[str] = []
+
+        def client(n: int, key: str = key, answered: list[str] = answered) -> None:
+            sent = FeedSubmission(
+                partner_id="acme", body=io.BytesIO(body), format="json", version=1, idempotency_key=key
+            )
+            answered.append(submit(sent, body_bytes=len(body), content_hash="h").id)
+
+        run_together(client)
+        with seeded.unit_of_work(read_only=True) as uow:
+            stored = uow.jobs.by_idempotency_key("acme", key)
+            jobs = [j for j in uow.jobs.recent(partner_id="acme", limit=100) if j.idempotency_key == key]
+        assert stored is not None
+        assert answered == [stored.id] * THREADS
+        assert [j.id for j in jobs] == [stored.id]
+
+
+def test_feeds_racing_under_one_idempotency_key_are_applied_once_and_all_answer_its_report(
+    seeded: StoreUnderTest,
+) -> None:
+    """The same for a feed ingested while the client waits: one import, one report for all."""
+    ingest = IngestFeed(seeded.unit_of_work, load_formats(), FakeClock(NOW), UuidIds())
+    for round_ in range(5):
+        key = f"sync-{round_}"
+        body = f'{{"products": [{{"sku": "S-{round_}", "name": "N", "price": 1, "currency": "EUR", "quantity": 1}}]}}'
+        answered: list[str] = []
+
+        def client(
+            n: int, key: str = key, body: bytes = body.encode(), answered: list[str] = answered
+        ) -> None:
+            sent = FeedSubmission(
+                partner_id="acme", body=io.BytesIO(body), format="json", version=1, idempotency_key=key
+            )
+            answered.append(ingest(sent).feed_id)
+
+        run_together(client)
+        with seeded.unit_of_work(read_only=True) as uow:
+            stored = uow.imports.by_idempotency_key("acme", key)
+        assert stored is not None and stored.status is ImportStatus.APPLIED
+        assert answered == [stored.id] * THREADS

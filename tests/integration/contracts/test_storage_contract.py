@@ -247,6 +247,23 @@ def test_ledger_finds_latest_applied_and_idempotency_keys(seeded: StoreUnderTest
         assert uow.imports.get("nope") is None
 
 
+def test_a_second_import_under_a_partners_idempotency_key_is_a_conflict(seeded: StoreUnderTest) -> None:
+    with seeded.unit_of_work() as uow:
+        uow.imports.add(_import("f1", at=T0, key="retried"))
+        uow.commit()
+    with seeded.unit_of_work() as uow:
+        for duplicate in (_import("f2", at=T0, key="retried"), _import("f1", at=T0)):
+            with pytest.raises(ConflictError):
+                uow.imports.add(duplicate)
+        # Another partner's key is its own, and the unit of work is still usable after the conflicts.
+        uow.imports.add(attrs.evolve(_import("f3", at=T0, key="retried"), partner_id="globex"))
+        uow.commit()
+    with seeded.unit_of_work(read_only=True) as uow:
+        assert present(uow.imports.by_idempotency_key("acme", "retried")).id == "f1"
+        assert present(uow.imports.by_idempotency_key("globex", "retried")).id == "f3"
+        assert uow.imports.get("f2") is None
+
+
 # --- jobs -------------------------------------------------------------------------
 
 
@@ -357,6 +374,23 @@ def test_jobs_by_idempotency_key_listing_and_counts(seeded: StoreUnderTest) -> N
         assert [j.id for j in uow.jobs.recent(status=JobStatus.RUNNING)] == ["j0"]
         counts = uow.jobs.status_counts()
     assert counts[JobStatus.QUEUED] == 2 and counts[JobStatus.RUNNING] == 1 and counts[JobStatus.DEAD] == 0
+
+
+def test_a_second_job_under_a_partners_idempotency_key_is_a_conflict(seeded: StoreUnderTest) -> None:
+    with seeded.unit_of_work() as uow:
+        first, body = job("j1", key="retried")
+        uow.jobs.add(first, io.BytesIO(body))
+        uow.commit()
+    with seeded.unit_of_work() as uow:
+        with pytest.raises(ConflictError):
+            uow.jobs.add(job("j2", key="retried")[0], io.BytesIO(b"{}"))
+        # Another partner's key is its own, and the unit of work is still usable after the conflict.
+        uow.jobs.add(attrs.evolve(job("j3", key="retried")[0], partner_id="globex"), io.BytesIO(b"{}"))
+        uow.commit()
+    with seeded.unit_of_work(read_only=True) as uow:
+        assert present(uow.jobs.by_idempotency_key("acme", "retried")).id == "j1"
+        assert present(uow.jobs.by_idempotency_key("globex", "retried")).id == "j3"
+        assert uow.jobs.get("j2") is None
 
 
 # --- partners and keys --------------------------------------------------------------

@@ -1,0 +1,87 @@
+"""Log lines of every `partner-ingest` process: one JSON object per line (or text), keys masked.
+
+`configure_logging(settings)` sends every logger to stderr in the format and at the
+level the settings name (PARTNER_INGEST_LOG_FORMAT, PARTNER_INGEST_LOG_LEVEL). Every
+process calls it: `serve`, `worker` and `scheduler` alike, so a deployment's log
+pipeline reads one format, with the fields the code logs (job id, outcome,
+schedule...) on every line. Anything shaped like one of our API keys is masked by
+the formatter before a line is written.
+
+No Starlette here: `worker` and `scheduler` run on an install without the `server` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from partner_ingest.adapters_in.settings import Settings
+
+__all__ = ["JsonFormatter", "configure_logging", "mask_keys"]
+
+# Record attributes that are not "extra" fields (uvicorn adds an ANSI-coloured copy of its message).
+_STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+_KEY: Final = re.compile(r"\b(pci[ka]_[0-9A-Za-z]{13}_)[0-9A-Za-z]{10,}")
+
+
+def mask_keys(text: str) -> str:
+    """Replace the secret part of anything that looks like an API key by `****`."""
+    return _KEY.sub(r"\1****", text)
+
+
+def _extra(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields the code passed with `extra=` (job id, outcome, ...)."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "message", ...extra fields, "exception"?}` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_extra(record),
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return mask_keys(json.dumps(out, default=str, ensure_ascii=False))
+
+
+class _TextFormatter(logging.Formatter):
+    """`time LEVEL logger message key=value ...`: the extra fields too, or a job id is lost."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in _extra(record).items())
+        if fields:
+            head, newline, rest = line.partition("\n")  # after the message, before a traceback
+            line = f"{head} {fields}{newline}{rest}"
+        return mask_keys(line)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send every logger (ours and uvicorn's) to stderr in the configured format and level."""
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
