@@ -21,7 +21,7 @@ from partner_ingest.domain.model.jobs import JobStatus
 
 from ._context import context, request_info
 from .auth import authorize
-from .job_views import circuit_json, job_json
+from .job_views import circuit_json, job_json, job_page_json
 from .jobs import JOB_LIST_PARAMETERS
 from .openapi import Operation, op
 from .params import query_enum, query_int, query_text
@@ -44,16 +44,7 @@ async def list_jobs(request: Request) -> Response:
         limit=query_int(request, "limit", 50),
         offset=query_int(request, "offset", 0),
     )
-    following = None
-    if page.next_offset is not None:
-        following = str(request.url.include_query_params(offset=page.next_offset))
-    return JsonResponse(
-        {
-            "jobs": [job_json(job, location=_location(request, job.id)) for job in page.jobs],
-            "next_offset": page.next_offset,
-            "next": following,
-        }
-    )
+    return JsonResponse(job_page_json(request, page, lambda job_id: _location(request, job_id)))
 
 
 async def get_job(request: Request) -> Response:

@@ -8,13 +8,29 @@ as `scheme://host:port`, never a path or query that could carry a token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from starlette.requests import Request
 
 from partner_ingest.domain.model.jobs import Job, JobStatus
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.domain.use_cases.fetch_health import EndpointCircuit
+from partner_ingest.domain.use_cases.jobs import JobPage
 
-__all__ = ["circuit_json", "job_json", "schedule_json"]
+__all__ = ["circuit_json", "job_json", "job_page_json", "schedule_json"]
+
+
+def job_page_json(request: Request, page: JobPage, location: Callable[[str], str]) -> dict[str, Any]:
+    """A page of jobs, each with its URL (`location(job_id)`), and the URL of the next page."""
+    following = None
+    if page.next_offset is not None:
+        following = str(request.url.include_query_params(offset=page.next_offset))
+    return {
+        "jobs": [job_json(job, location=location(job.id)) for job in page.jobs],
+        "next_offset": page.next_offset,
+        "next": following,
+    }
 
 
 def job_json(job: Job, *, location: str) -> dict[str, Any]:

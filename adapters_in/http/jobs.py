@@ -21,7 +21,7 @@ from partner_ingest.domain.model.jobs import JobStatus
 from ._async_feed import MODES, job_location
 from ._context import context
 from .auth import authorize
-from .job_views import job_json
+from .job_views import job_json, job_page_json
 from .openapi import Operation, op, ref
 from .params import query_enum, query_int
 from .views import JsonResponse
@@ -40,16 +40,7 @@ async def list_jobs(request: Request) -> Response:
         limit=query_int(request, "limit", 50),
         offset=query_int(request, "offset", 0),
     )
-    following = None
-    if page.next_offset is not None:
-        following = str(request.url.include_query_params(offset=page.next_offset))
-    return JsonResponse(
-        {
-            "jobs": [job_json(job, location=job_location(request, job.id)) for job in page.jobs],
-            "next_offset": page.next_offset,
-            "next": following,
-        }
-    )
+    return JsonResponse(job_page_json(request, page, lambda job_id: job_location(request, job_id)))
 
 
 async def get_job(request: Request) -> Response:
