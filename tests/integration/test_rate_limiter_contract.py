@@ -19,7 +19,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ import attrs
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support.redis import redis_prefix as shared_redis_prefix
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
@@ -66,19 +66,9 @@ def _redis_limiter(prefix: str, on_error: FailurePolicy = FailurePolicy.CLOSED) 
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A prefix of its own for one test; every key under it is deleted afterwards."""
-    import redis
-
     assert REDIS_URL is not None
-    prefix = f"pci-test-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        assert list(client.scan_iter(match=f"{prefix}:*")) == []
-    finally:
-        client.close()
+    with shared_redis_prefix(REDIS_URL) as prefix:
+        yield prefix
 
 
 @pytest.fixture(params=[pytest.param("memory"), pytest.param("redis", marks=NEEDS_REDIS)])
