@@ -29,9 +29,9 @@ from starlette.responses import Response
 
 from partner_ingest.domain.model.api_keys import Principal
 from partner_ingest.domain.model.policy import ValidationPolicy
-from partner_ingest.domain.use_cases import FeedSubmission
 
 from ._context import context, request_info
+from ._submission import feed_submission
 from .body import check_declared_length, read_body
 from .errors import BadRequest
 from .job_views import job_json
@@ -82,20 +82,10 @@ async def submit_feed_job(
     """Steps 1-3 of the module docstring; one `SubmitFeedJob` call."""
     ctx = context(request)
     limit = ctx.app.settings.max_body_bytes
-    assert principal.partner_id is not None  # a PARTNER key always names its partner
     check_declared_length(request, limit)
     info = request_info(request)
     with await read_body(request, limit=limit) as body:
-        submission = FeedSubmission(
-            partner_id=principal.partner_id,
-            body=body.stream,
-            media_type=headers.media_type,
-            version=headers.version,
-            policy=policy,
-            idempotency_key=headers.idempotency_key,
-            client=info.client,
-            source="push",
-        )
+        submission = feed_submission(request, principal, headers, policy, body)
         job = await run_in_threadpool(
             ctx.app.submit_job, submission, body_bytes=body.size, content_hash=body.sha256
         )

@@ -27,10 +27,10 @@ from partner_ingest.domain.model.api_keys import KeyRole, Principal
 from partner_ingest.domain.model.errors import UnknownFormatError
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 from partner_ingest.domain.model.report import FeedStatus
-from partner_ingest.domain.use_cases import FeedSubmission
 
 from ._async_feed import submit_feed_job, wants_async
 from ._context import HttpContext, context, request_info
+from ._submission import feed_submission
 from .auth import authorize
 from .body import check_declared_length, read_body
 from .errors import BodyTooLarge, FeedTooLargeForSync, UnsupportedMediaType, rejected_feed_response
@@ -121,20 +121,8 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
             "send it as a job (add the header `Prefer: respond-async`)",
             details={"max_sync_bytes": settings.max_sync_bytes, "max_body_bytes": settings.max_body_bytes},
         ) from None
-    assert principal.partner_id is not None
     with body:
-        submission = FeedSubmission(
-            partner_id=principal.partner_id,
-            body=body.stream,
-            media_type=headers.media_type,
-            version=headers.version,
-            policy=policy,
-            idempotency_key=None if dry_run else headers.idempotency_key,
-            content_hash=body.sha256,
-            dry_run=dry_run,
-            client=request_info(request).client,
-            source="push",
-        )
+        submission = feed_submission(request, principal, headers, policy, body, dry_run=dry_run)
         report = await run_in_threadpool(ctx.app.ingest, submission)
     ctx.metrics.observe_report(report)
     request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
