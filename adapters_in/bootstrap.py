@@ -26,6 +26,7 @@ from partner_ingest.adapters_out.fetcher import (
     HttpFeedFetcher,
 )
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
+from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
@@ -52,6 +53,7 @@ from partner_ingest.ports import (
     RateLimiter,
     UnitOfWorkFactory,
 )
+from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.rate_limit import FailurePolicy
 
 from .secrets_file import ServiceSecrets, load_or_create
@@ -121,8 +123,10 @@ def wire(
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
     close: Callable[[], None] = lambda: None,
     ready: Callable[[], Readiness] | None = None,
+    parsing: FeedParsing | None = None,
 ) -> Application:
-    """Build the use cases over the given ports; unnamed ones get in-process defaults."""
+    """Build the use cases over the given ports; unnamed ones get in-process defaults
+    (feeds are parsed in the ingesting thread unless `parsing` says otherwise)."""
     settings = settings or Settings()
     formats = formats if formats is not None else load_formats()
     clock = clock if clock is not None else SystemClock()
@@ -136,7 +140,7 @@ def wire(
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,
     )
-    ingest = IngestFeed(uow, formats, clock, ids, limits=limits)
+    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing)
     vault = FernetVault(secrets_.vault_keys)
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
     fetcher = CircuitBreakerFetcher(
@@ -300,6 +304,13 @@ def build(settings: Settings) -> Application:
         failures = shared
         quotas = shared.with_policy(FailurePolicy.OPEN)
 
+    parsing = None
+    if settings.parser_processes != 0:
+        parsing = ParserProcesses(
+            min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes
+        )
+        closers.append(parsing.close)
+
     def close() -> None:
         for closer in reversed(closers):
             closer()
@@ -314,6 +325,7 @@ def build(settings: Settings) -> Application:
         settings=settings,
         close=close,
         ready=ready,
+        parsing=parsing,
     )
 
 

@@ -91,6 +91,10 @@ class Settings:
     breaker_reset_seconds: float = 300.0
     fetch_anomaly_per_hour: int = 60
     """Fetches per partner per hour above which a `fetch_anomaly` is raised."""
+    parser_processes: int | None = None
+    """Helper processes that parse and validate large feeds while the ingesting thread writes (ADR 0019); unset: one less than the CPUs, at most 4; 0: every feed is parsed in the ingesting thread."""
+    parser_min_bytes: int = 2 * 1024 * 1024
+    """Feeds smaller than this are parsed in the ingesting thread (a helper would not pay off)."""
     log_level: str = "INFO"
     log_format: str = "json"
     """json (one object per line) or text."""
@@ -178,6 +182,10 @@ class Settings:
             )
         if self.max_sync_bytes > self.max_body_bytes:
             raise SettingsError(f"{PREFIX}MAX_SYNC_BYTES cannot be larger than {PREFIX}MAX_BODY_BYTES")
+        if self.parser_processes is not None and self.parser_processes < 0:
+            raise SettingsError(
+                f"{PREFIX}PARSER_PROCESSES must be 0 (off) or more, got {self.parser_processes}"
+            )
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"{PREFIX}LOG_FORMAT must be json or text, got {self.log_format!r}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -190,6 +198,7 @@ class Settings:
 
 _POSITIVE: Final = (
     "max_body_bytes",
+    "parser_min_bytes",
     "max_sync_bytes",
     "rate_limit_per_minute",
     "auth_failures_per_minute",

@@ -7,6 +7,7 @@ from .clock import Clock, IdSource
 from .credentials import CredentialVault
 from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
 from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
+from .parsing import FeedParsing
 from .rate_limit import FailurePolicy, RateDecision, RateLimiter
 from .repositories import (
     ApiKeyRepository,
@@ -30,6 +31,7 @@ __all__ = [
     "FeedFetcher",
     "FeedFormat",
     "FeedImportLedger",
+    "FeedParsing",
     "FeedSkuRegister",
     "FetchOutcome",
     "FetchRequest",

@@ -18,6 +18,7 @@ from .api_keys import (
     validate_server_secret,
 )
 from .audit import AuditAction, AuditEntry, AuditQuery, Outcome
+from .chunk import ValidatedChunk
 from .contract import example_product, item_schema, json_schema
 from .errors import (
     ConflictError,
@@ -89,6 +90,7 @@ __all__ = [
     "Schedule",
     "UnknownFormatError",
     "UnknownVersionError",
+    "ValidatedChunk",
     "ValidationPolicy",
     "contract_for",
     "example_product",

@@ -361,6 +361,7 @@ class ItemValidator:
         self._objects = tuple(rule.name for rule in contract.fields if rule.kind is Kind.OBJECT)
         self._requires = tuple((rule.name, rule.requires) for rule in contract.fields if rule.requires)
         self._has_sale = contract.field("sale_price") is not None
+        self._fast = fast
         self.validate: Callable[[object, int], ProductRow | list[ItemError]] = self.validate_exactly
         if fast:
             self.validate = build_fast_path(
@@ -371,6 +372,14 @@ class ItemValidator:
                 slow=self.validate_exactly,
                 limits=self._limits,
             )
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Pickled as what it was built from (a parser process rebuilds it, ADR 0019):
+        # the generated fast path is code, compiled again where it is unpickled.
+        return (
+            _rebuild_validator,
+            (self.contract, self.mode, self._textual, self._partner_id, self._limits, self._fast),
+        )
 
     def validate_exactly(self, raw: object, index: int) -> ProductRow | list[ItemError]:
         """The product row of a valid item, or every item error of an invalid one.
@@ -655,3 +664,9 @@ def _add(
         return [error]
     errors.append(error)
     return errors
+
+
+def _rebuild_validator(
+    contract: FeedContract, mode: Mode, textual: bool, partner_id: str, limits: FeedLimits, fast: bool
+) -> ItemValidator:
+    return ItemValidator(contract, mode, textual=textual, partner_id=partner_id, limits=limits, fast=fast)

@@ -25,6 +25,7 @@ from partner_ingest.domain.model.rules import contract_for
 from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FeedFormat, FormatRegistry
+from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -94,7 +95,10 @@ class IngestFeed:
         limits: FeedLimits | None = None,
         batch_size: int = 1000,
         errors_cap: int = 100,
+        parsing: FeedParsing | None = None,
     ) -> None:
+        """`parsing` says where feeds are parsed and validated: here by default, or in a
+        parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing."""
         self._uow = uow
         self._formats = formats
         self._clock = clock
@@ -102,6 +106,7 @@ class IngestFeed:
         self._limits = limits or FeedLimits()
         self._batch_size = batch_size
         self._errors_cap = errors_cap
+        self._parsing = parsing
 
     def __call__(self, submission: FeedSubmission) -> IngestReport:
         """Ingest now. Raises only for what the caller must answer itself (unknown partner,
@@ -190,6 +195,7 @@ class IngestFeed:
             _StoreSink(uow),
             batch_size=self._batch_size,
             errors_cap=self._errors_cap,
+            parsing=self._parsing,
         )
         report = self._report(submission, fmt, outcome)
         if report.applied and not report.dry_run:

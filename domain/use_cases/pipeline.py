@@ -5,17 +5,23 @@ are parsed one at a time, validated into storage rows, and written in bounded
 batches (bounded also so that CPython's cyclic GC never sees more than a batch
 of live objects). Writes go to a `FeedSink`, so the same loop serves a real
 ingest (the unit of work) and a dry validation (no database at all).
+
+Two halves: `validated_chunks` parses and validates (pure computation), and
+`run_feed` drops repeats, writes and counts. A `FeedParsing` may run the
+first half in another process while this one writes (ADR 0019); the chunks,
+and so the outcome, are the same wherever it ran.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
 import attrs
 
+from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
@@ -29,9 +35,10 @@ from partner_ingest.domain.model.report import (
 )
 from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.ports.formats import FeedFormat
+from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 
-__all__ = ["FeedOutcome", "FeedSink", "HashingReader", "SetSink", "run_feed"]
+__all__ = ["FeedOutcome", "FeedSink", "HashingReader", "SetSink", "run_feed", "validated_chunks"]
 
 
 class FeedSink(Protocol):
@@ -125,6 +132,51 @@ class HashingReader(io.RawIOBase):
         return self._hash.hexdigest()
 
 
+def validated_chunks(
+    fmt: FeedFormat,
+    stream: BinaryIO,
+    validator: ItemValidator,
+    limits: FeedLimits,
+    batch_size: int,
+) -> Iterator[ValidatedChunk]:
+    """The pipeline's front half: parse and validate `stream`, a chunk per `batch_size` valid
+    rows; the last chunk says why reading stopped early, if it did. Never raises for bad input.
+
+    This is the work a `FeedParsing` may move to another process (ADR 0019): it only
+    computes, and everything it yields is plain data.
+    """
+    validate = validator.validate
+    max_items = limits.max_items
+    rows: list[ProductRow] = []
+    indexes: list[int] = []
+    markers: list[object] = []
+    rejected: list[tuple[list[ItemError], object]] = []
+    index = -1
+    feed_error: FeedError | None = None
+    try:
+        for index, (raw, marker) in enumerate(fmt.parse(stream, limits)):
+            if index >= max_items:
+                raise MalformedFeedError(
+                    ErrorCode.TOO_MANY_ITEMS, f"a feed may hold at most {max_items} items"
+                )
+            result = validate(raw, index)
+            if type(result) is tuple:
+                rows.append(result)
+                indexes.append(index)
+                markers.append(marker)
+                if len(rows) >= batch_size:
+                    yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
+                    rows, indexes, markers, rejected = [], [], [], []
+            else:
+                assert isinstance(result, list)
+                rejected.append((result, marker))
+    except MalformedFeedError as problem:
+        feed_error = problem.error
+    except RecursionError:
+        feed_error = FeedError(ErrorCode.TOO_DEEP, "the document is nested too deeply to read")
+    yield ValidatedChunk(rows, indexes, markers, rejected, index + 1, feed_error, last=True)
+
+
 def run_feed(
     fmt: FeedFormat,
     stream: BinaryIO,
@@ -135,14 +187,17 @@ def run_feed(
     *,
     batch_size: int = 1000,
     errors_cap: int = 100,
+    parsing: FeedParsing | None = None,
 ) -> FeedOutcome:
-    """Stream one feed through validation into `sink`; never raises for bad input."""
+    """Stream one feed through validation into `sink`; never raises for bad input.
+
+    The front half runs where `parsing` says (here, by default); the back half,
+    which writes, always runs here, in the caller's unit of work.
+    """
     counts = _Counts()
     errors: list[ItemError] = []
     feed_error: FeedError | None = None
     atomic = policy.atomic
-    validate = validator.validate
-    max_items = limits.max_items
 
     rows: list[ProductRow] = []
     indexes: list[int] = []
@@ -192,37 +247,30 @@ def run_feed(
             counts.created += written.created
             counts.updated += written.updated
             counts.unchanged += written.unchanged
-        rows.clear()
-        indexes.clear()
-        markers.clear()
 
-    index = -1
+    received = 0
+    if parsing is None:
+        chunks = validated_chunks(fmt, stream, validator, limits, batch_size)
+    else:
+        chunks = parsing.chunks(fmt, stream, validator, limits, batch_size)
     try:
-        for index, (raw, marker) in enumerate(fmt.parse(stream, limits)):
-            if index >= max_items:
-                raise MalformedFeedError(
-                    ErrorCode.TOO_MANY_ITEMS, f"a feed may hold at most {max_items} items"
-                )
-            result = validate(raw, index)
-            if type(result) is tuple:
-                rows.append(result)
-                indexes.append(index)
-                markers.append(marker)
-                if len(rows) >= batch_size:
-                    flush()
-            else:
-                assert isinstance(result, list)
-                record(result, marker)
-                sku = result[0].sku
-                if sku is not None:
-                    invalid_skus.append((index, sku))
-        flush()
-    except MalformedFeedError as problem:
-        feed_error = problem.error
-    except RecursionError:
-        feed_error = FeedError(ErrorCode.TOO_DEEP, "the document is nested too deeply to read")
+        for chunk in chunks:
+            for found, marker in chunk.rejected:
+                record(found, marker)
+                first = found[0]
+                if first.sku is not None:
+                    invalid_skus.append((first.index, first.sku))
+            received = chunk.received
+            if chunk.feed_error is not None:
+                feed_error = chunk.feed_error  # a feed that cannot be read is not written
+                break
+            rows, indexes, markers = chunk.rows, chunk.indexes, chunk.markers
+            flush()
+    finally:
+        close = getattr(chunks, "close", None)  # a parser process is released or stopped
+        if close is not None:
+            close()
 
-    received = index + 1
     errors.sort(key=lambda e: e.index)
     if feed_error is None and received and counts.rejected:
         if atomic:

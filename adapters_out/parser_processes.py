@@ -1,0 +1,442 @@
+"""`ParserProcesses`: large feeds are parsed and validated in a helper process while this one writes.
+
+Why (ADR 0019): a feed's time goes two-thirds to parsing and validating, in
+Python, and one third to SQLite; in one thread they take turns, and SQLite
+waits. With a helper process doing the front half (`validated_chunks`),
+parsing batch n+1 overlaps writing batch n, and a two-core machine ingests
+at the speed of the slower half. Threads cannot do this: the front half holds
+the GIL, and sqlite3 gives it up around every row it steps.
+
+How:
+- A feed smaller than `min_bytes` (read ahead to find out) is parsed here:
+  it is over before a helper would make a difference.
+- Helpers are started once (`python -c`, never `multiprocessing`'s spawn,
+  which would re-run the embedding application's `__main__`) and reused; at
+  most `max_processes` run, and a feed that finds none free is parsed here.
+- Per feed, the helper gets the format, the validator and the limits
+  (pickled), then the feed's bytes from a feeder thread, and sends back
+  pickled `ValidatedChunk`s: exactly what `validated_chunks` yields here.
+- A format that cannot be pickled, or that the helper cannot import, is
+  parsed here. A helper that fails mid-feed is killed and the feed fails like
+  any unexpected error (its unit of work rolls back); the next feed starts a
+  new helper. If no helper can be started at all, every feed is parsed here
+  and that is logged once.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import BinaryIO, Final
+
+from partner_ingest.domain.model.chunk import ValidatedChunk
+from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.model.validation import ItemValidator
+from partner_ingest.domain.use_cases.pipeline import validated_chunks
+from partner_ingest.ports.formats import FeedFormat
+
+__all__ = ["ParserProcessError", "ParserProcesses", "serve"]
+
+log = logging.getLogger(__name__)
+
+_FRAME: Final = 1 << 18
+"""Bytes per message of feed data to a helper."""
+_START_TIMEOUT: Final = 60.0
+"""Seconds a new helper may take to import the library and report ready."""
+_BOOT: Final = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
+    "from partner_ingest.adapters_out.parser_processes import serve; "
+    "serve(int(sys.argv[1]), int(sys.argv[2]))"
+)
+
+
+class ParserProcessError(RuntimeError):
+    """A helper process failed or ended in the middle of a feed."""
+
+
+class ParserProcesses:
+    """A `FeedParsing` that runs the front half of large feeds in helper processes."""
+
+    def __init__(
+        self,
+        *,
+        min_bytes: int = 2 << 20,
+        max_processes: int | None = None,
+        executable: str | None = None,
+    ) -> None:
+        """`max_processes` defaults to one less than the CPUs (none on one CPU), at most 4."""
+        self.min_bytes = min_bytes
+        self.max_processes = (
+            max_processes if max_processes is not None else max(0, min(4, (os.cpu_count() or 1) - 1))
+        )
+        self._executable = executable or sys.executable
+        self._lock = threading.Lock()
+        self._idle: list[_Helper] = []
+        self._busy = 0
+        self._closed = False
+        self._disabled = False
+        self._refused: set[type] = set()
+
+    def chunks(
+        self,
+        fmt: FeedFormat,
+        stream: BinaryIO,
+        validator: ItemValidator,
+        limits: FeedLimits,
+        batch_size: int,
+    ) -> Iterator[ValidatedChunk]:
+        """The feed's chunks, from a helper when the feed is large and one is free."""
+        head = _read_up_to(stream, self.min_bytes)
+        if len(head) < self.min_bytes:  # the whole feed, and a small one
+            return validated_chunks(fmt, io.BytesIO(head), validator, limits, batch_size)
+        rest = io.BufferedReader(_Prefixed(head, stream), _FRAME)
+        job = self._job(fmt, validator, limits, batch_size)
+        helper = None if job is None else self._acquire()
+        if job is None or helper is None:
+            return validated_chunks(fmt, rest, validator, limits, batch_size)
+        try:
+            accepted = helper.offer(job)
+        except ParserProcessError as error:
+            self._release(helper, reusable=False)
+            log.warning("parsing a feed in this process: %s", error)
+            return validated_chunks(fmt, rest, validator, limits, batch_size)
+        if accepted is not None:  # the helper cannot unpickle this format: parse such feeds here
+            self._release(helper, reusable=True)
+            with self._lock:
+                self._refused.add(type(fmt))
+            log.warning("feeds in %s %s are parsed in this process: %s", fmt.name, fmt.version, accepted)
+            return validated_chunks(fmt, rest, validator, limits, batch_size)
+        return _RemoteChunks(self, helper, rest)
+
+    def warm(self) -> None:
+        """Start one helper now rather than on the first large feed."""
+        helper = self._acquire()
+        if helper is not None:
+            self._release(helper, reusable=True)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the idle helpers (benchmarks read their memory)."""
+        with self._lock:
+            return [helper.pid for helper in self._idle]
+
+    def close(self) -> None:
+        """Stop every idle helper; busy ones stop when their feed ends."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for helper in idle:
+            helper.stop()
+
+    def _job(
+        self, fmt: FeedFormat, validator: ItemValidator, limits: FeedLimits, batch_size: int
+    ) -> bytes | None:
+        if self.max_processes < 1 or type(fmt) in self._refused or type(fmt).__module__ == "__main__":
+            return None  # (a class of __main__ would be another class in the helper)
+        try:
+            return pickle.dumps((fmt, validator, limits, batch_size), protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return None
+
+    def _acquire(self) -> _Helper | None:
+        with self._lock:
+            if self._closed or self._disabled:
+                return None
+            while self._idle:
+                helper = self._idle.pop()
+                if helper.alive():
+                    self._busy += 1
+                    return helper
+            if self._busy >= self.max_processes:
+                return None
+            self._busy += 1
+        try:
+            return _Helper.start(self._executable)
+        except (OSError, ParserProcessError) as error:
+            with self._lock:
+                self._busy -= 1
+                self._disabled = True
+            log.warning("every feed is parsed in this process: no parser process could start (%s)", error)
+            return None
+
+    def _release(self, helper: _Helper, *, reusable: bool) -> None:
+        with self._lock:
+            self._busy -= 1
+            keep = reusable and not self._closed
+            if keep:
+                self._idle.append(helper)
+        if not keep:
+            helper.stop()
+
+
+class _RemoteChunks:
+    """The chunks of one feed as a helper sends them; `close` (always called by the
+    pipeline) hands the helper back, or kills it if the feed did not end cleanly."""
+
+    def __init__(self, pool: ParserProcesses, helper: _Helper, stream: BinaryIO) -> None:
+        self._pool = pool
+        self._helper: _Helper | None = helper
+        self._feeder = _Feeder(helper.inbox, stream)
+        self._feeder.start()
+        self._done = False
+
+    def __iter__(self) -> _RemoteChunks:
+        return self
+
+    def __next__(self) -> ValidatedChunk:
+        helper = self._helper
+        if helper is None or self._done:
+            raise StopIteration
+        try:
+            chunk = helper.receive()
+            if chunk.last:
+                self._feeder.finish()  # re-raises what reading the stream raised, if anything
+                helper.wait_ready()
+                self._done = True
+                self._helper = None
+                self._pool._release(helper, reusable=True)
+        except BaseException:
+            self.close()
+            raise
+        return chunk
+
+    def close(self) -> None:
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return
+        helper.kill()  # first: a feeder blocked on the pipe then fails instead of waiting
+        self._feeder.abandon()
+        self._feeder.join()
+        self._pool._release(helper, reusable=False)
+
+
+class _Helper:
+    """One helper process and its two pipes."""
+
+    def __init__(self, process: subprocess.Popen[bytes], inbox: Connection, outbox: Connection) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.inbox = inbox  # what the helper reads
+        self._outbox = outbox  # what it writes
+
+    @classmethod
+    def start(cls, executable: str) -> _Helper:
+        to_helper, helper_in = os.pipe()
+        helper_out, from_helper = os.pipe()
+        try:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                [executable, "-c", _BOOT, str(to_helper), str(from_helper), json.dumps(sys.path)],
+                pass_fds=(to_helper, from_helper),
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError:
+            for fd in (to_helper, helper_in, helper_out, from_helper):
+                os.close(fd)
+            raise
+        os.close(to_helper)
+        os.close(from_helper)
+        helper = cls(process, Connection(helper_in, readable=False), Connection(helper_out, writable=False))
+        if not helper._outbox.poll(_START_TIMEOUT):
+            helper.stop()
+            raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
+        kind, detail = helper._message()
+        if kind != "hello":
+            helper.stop()
+            raise ParserProcessError(f"a parser process failed to start: {detail}")
+        return helper
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def offer(self, job: bytes) -> str | None:
+        """Hand over a feed's job; None when accepted, else why not."""
+        try:
+            self.inbox.send_bytes(job)
+        except OSError as error:
+            raise ParserProcessError(f"the parser process is gone ({error})") from None
+        kind, detail = self._message()
+        return None if kind == "accepted" else str(detail)
+
+    def receive(self) -> ValidatedChunk:
+        kind, detail = self._message()
+        if kind != "chunk" or not isinstance(detail, ValidatedChunk):
+            raise ParserProcessError(f"the parser process failed: {detail}")
+        return detail
+
+    def wait_ready(self) -> None:
+        kind, detail = self._message()
+        if kind != "ready":
+            raise ParserProcessError(f"the parser process failed: {detail}")
+
+    def _message(self) -> tuple[str, object]:
+        try:
+            kind, detail = pickle.loads(self._outbox.recv_bytes())  # noqa: S301 - from our own helper
+        except (EOFError, OSError):
+            raise ParserProcessError("the parser process ended unexpectedly") from None
+        return str(kind), detail
+
+    def kill(self) -> None:
+        self._process.kill()
+        self._process.wait()
+
+    def stop(self) -> None:
+        for connection in (self.inbox, self._outbox):
+            connection.close()  # the helper reads end of file and exits
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+class _Feeder(threading.Thread):
+    """Copies the feed's bytes to the helper, then an empty frame for its end."""
+
+    def __init__(self, inbox: Connection, stream: BinaryIO) -> None:
+        super().__init__(name="partner-ingest-feeder", daemon=True)
+        self._inbox = inbox
+        self._stream = stream
+        self._stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    data = self._stream.read(_FRAME)
+                except BaseException as error:  # re-raised by finish(), in the ingesting thread
+                    self.error = error
+                    break
+                if not data:
+                    break
+                self._inbox.send_bytes(data)
+            self._inbox.send_bytes(b"")  # the helper's parser sees the end (or a truncated feed)
+        except OSError:  # the helper is gone: whoever reads its chunks finds out
+            pass
+
+    def finish(self) -> None:
+        """Stop reading (the helper has all it needs) and re-raise what reading the stream raised."""
+        self._stopping.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        self._stopping.set()
+
+
+class _Prefixed(io.RawIOBase):
+    """`head`, then the rest of `stream`."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    parts: list[bytes] = []
+    have = 0
+    while have < size:
+        data = stream.read(size - have)
+        if not data:
+            break
+        parts.append(data)
+        have += len(data)
+    return b"".join(parts)
+
+
+class _InboxReader(io.RawIOBase):
+    """The helper's side: the feed's bytes as they arrive, to the empty frame that ends them."""
+
+    def __init__(self, inbox: Connection) -> None:
+        self._inbox = inbox
+        self._pending = memoryview(b"")
+        self.ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            if self.ended:
+                return 0
+            data = self._inbox.recv_bytes()
+            if not data:
+                self.ended = True
+                return 0
+            self._pending = memoryview(data)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def drain(self) -> None:
+        """Skip to the end of the feed (the parser may stop early; the feeder stops soon after)."""
+        self._pending = memoryview(b"")
+        while not self.ended:
+            if not self._inbox.recv_bytes():
+                self.ended = True
+
+
+def serve(inbox_fd: int, outbox_fd: int) -> None:
+    """A helper's life: one feed after another, until its parent closes the pipe."""
+    try:
+        _serve(Connection(inbox_fd, writable=False), Connection(outbox_fd, readable=False))
+    except (EOFError, OSError):  # the parent went away (or killed the feed): nothing to report to
+        return
+
+
+def _serve(inbox: Connection, outbox: Connection) -> None:
+    """One feed after another, until end of file on `inbox`."""
+
+    def send(kind: str, detail: object = None) -> None:
+        outbox.send_bytes(pickle.dumps((kind, detail), protocol=pickle.HIGHEST_PROTOCOL))
+
+    # The cyclic GC, left to itself, scans every live row of the batch in progress again and
+    # again (up to 2.5x the cost of the work per item). Here it runs once per chunk, when
+    # no batch is alive: what a feed leaves in cycles is collected, nothing else is scanned.
+    gc.disable()
+    send("hello", os.getpid())
+    while True:
+        job = inbox.recv_bytes()
+        try:
+            fmt, validator, limits, batch_size = pickle.loads(job)  # noqa: S301 - from our parent
+        except Exception as error:  # any import failure means "parse it there"
+            send("refused", f"{type(error).__name__}: {error}")
+            continue
+        send("accepted")
+        reader = _InboxReader(inbox)
+        try:
+            for chunk in validated_chunks(
+                fmt, io.BufferedReader(reader, _FRAME), validator, limits, batch_size
+            ):
+                send("chunk", chunk)
+                del chunk
+                gc.collect(0)
+        except Exception as error:  # reported to the parent, which fails the feed
+            send("failed", f"{type(error).__name__}: {error}")
+        reader.drain()
+        gc.collect()
+        send("ready")
