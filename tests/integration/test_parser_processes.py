@@ -1,0 +1,343 @@
+"""ParserProcesses (ADR 0019): a feed parsed in a helper process comes out exactly as parsed here.
+
+Real helper processes throughout: the property runs every generated feed
+through one (min_bytes=0), and the failure tests kill one mid-feed, feed it a
+format it cannot import and a stream that fails, and check that nothing is
+half-written and the next feed still works.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import sys
+import types
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import attrs
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from strategies import PARTNER, broken_items, feeds, junk_items
+
+from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
+from partner_ingest.adapters_out.parser_processes import ParserProcessError, ParserProcesses
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.adapters_out.sqlite.testing import seed_partner
+from partner_ingest.domain.model import (
+    FeedLimits,
+    ItemValidator,
+    Mode,
+    ProductRow,
+    ValidationPolicy,
+    contract_for,
+    jsontext,
+)
+from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
+from partner_ingest.domain.use_cases.pipeline import FeedOutcome, SetSink, run_feed
+from partner_ingest.plugins import load_formats
+from partner_ingest.plugins._items import product_item
+from partner_ingest.plugins.json_feed import JsonFeed
+from partner_ingest.ports import FeedFormat
+from partner_ingest.ports.repositories import UpsertCounts
+
+FORMATS = load_formats(entry_points=False)
+LIMITS = FeedLimits(max_items=60)
+
+
+@pytest.fixture(scope="module")
+def helpers() -> Iterator[ParserProcesses]:
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    yield pool
+    pool.close()
+
+
+class RecordingSink(SetSink):
+    """SetSink that also keeps every row it was asked to write, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[ProductRow] = []
+
+    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
+        self.written.extend(rows)
+        return super().upsert(rows)
+
+
+def ingest(
+    fmt: FeedFormat,
+    body: bytes,
+    parsing: ParserProcesses | None,
+    *,
+    mode: Mode = Mode.STRICT,
+    atomic: bool = False,
+    batch_size: int = 3,
+) -> tuple[FeedOutcome, list[ProductRow]]:
+    validator = ItemValidator(
+        contract_for(fmt.version), mode, textual=fmt.textual, partner_id=PARTNER, limits=LIMITS
+    )
+    sink = RecordingSink()
+    policy = ValidationPolicy(mode=mode, atomic=atomic, max_error_ratio=1.0)
+    outcome = run_feed(
+        fmt,
+        io.BytesIO(body),
+        validator,
+        policy,
+        LIMITS,
+        sink,
+        batch_size=batch_size,
+        errors_cap=5,
+        parsing=parsing,
+    )
+    return outcome, sink.written
+
+
+def json_document(items: list[Any]) -> bytes:
+    return ('{"products": [' + ",".join(jsontext.dumps(item) for item in items) + "]}").encode()
+
+
+def jsonl_document(items: list[Any]) -> bytes:
+    return "".join(jsontext.dumps(item) + "\n" for item in items).encode()
+
+
+_ITEMS = st.lists(
+    st.one_of(
+        feeds(2, max_size=1).map(lambda ps: product_item(ps[0], 2) if ps else {}),
+        broken_items(2),
+        junk_items(2),
+    ),
+    max_size=70,  # past LIMITS.max_items, sometimes
+)
+
+
+@settings(max_examples=40)
+@given(
+    items=_ITEMS,
+    repeat=st.booleans(),
+    cut=st.integers(0, 200) | st.none(),
+    fmt_name=st.sampled_from(["json", "jsonl"]),
+    mode=st.sampled_from([Mode.STRICT, Mode.LENIENT]),
+    atomic=st.booleans(),
+)
+def test_json_feeds_come_out_the_same_from_a_helper(
+    helpers: ParserProcesses,
+    items: list[Any],
+    repeat: bool,
+    cut: int | None,
+    fmt_name: str,
+    mode: Mode,
+    atomic: bool,
+) -> None:
+    if repeat and items:
+        items = [*items, items[0]]  # a repeated SKU, maybe across a batch boundary
+    try:
+        body = (json_document if fmt_name == "json" else jsonl_document)(items)
+    except ValueError:  # an int past Python's 4300-digit str() limit: not a document to send
+        assume(False)
+        raise
+    if cut is not None:
+        body = body[: max(0, len(body) - cut)]  # truncated: a feed error part way
+    fmt = FORMATS.get(fmt_name, 2)
+    here = ingest(fmt, body, None, mode=mode, atomic=atomic)
+    assert ingest(fmt, body, helpers, mode=mode, atomic=atomic) == here
+
+
+@settings(max_examples=25)
+@given(
+    products=feeds(2, max_size=12),
+    fmt_name=st.sampled_from(["csv", "xml"]),
+    cut=st.integers(0, 40) | st.none(),
+)
+def test_textual_feeds_come_out_the_same_from_a_helper(
+    helpers: ParserProcesses, products: list[Any], fmt_name: str, cut: int | None
+) -> None:
+    fmt = FORMATS.get(fmt_name, 2)
+    body = fmt.render([*products, *products[:1]])  # and a repeat
+    if cut is not None:
+        body = body[: max(0, len(body) - cut)]
+    assert ingest(fmt, body, helpers) == ingest(fmt, body, None)
+
+
+def sample_feed(count: int, *, first: int = 0) -> bytes:
+    return json_document(
+        [
+            {
+                "sku": f"P-{n}",
+                "name": f"Product {n}",
+                "price": Decimal("9.99"),
+                "currency": "EUR",
+                "quantity": n,
+            }
+            for n in range(first, first + count)
+        ]
+    )
+
+
+def test_a_small_feed_is_parsed_here_and_starts_no_helper() -> None:
+    pool = ParserProcesses(min_bytes=1 << 20, max_processes=1)
+    try:
+        outcome, written = ingest(FORMATS.get("json", 2), sample_feed(10), pool)
+        assert outcome.counts.created == 10 and len(written) == 10
+        assert pool.pids == []
+    finally:
+        pool.close()
+
+
+def test_a_helper_is_reused_from_feed_to_feed(helpers: ParserProcesses) -> None:
+    fmt = FORMATS.get("json", 2)
+    ingest(fmt, sample_feed(5), helpers)
+    first = helpers.pids
+    ingest(fmt, sample_feed(5), helpers)
+    assert helpers.pids == first and len(first) == 1
+
+
+def test_formats_a_helper_cannot_have_are_parsed_here(caplog: pytest.LogCaptureFixture) -> None:
+    # A class of a module that exists only in this process: pickled by reference, it
+    # cannot be imported in the helper, which refuses it; the feed is parsed here.
+    module = types.ModuleType("partner_ingest_test_only_here")
+    cls = attrs.frozen(type("OnlyHere", (JsonFeed,), {"__module__": module.__name__}))
+    module.OnlyHere = cls  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    try:
+        with caplog.at_level(logging.WARNING):
+            outcome, written = ingest(cls(version=2), sample_feed(7), pool)
+        assert outcome.counts.created == 7 and len(written) == 7
+        assert "parsed in this process" in caplog.text
+        outcome, _ = ingest(cls(version=2), sample_feed(7), pool)  # remembered: not offered again
+        assert outcome.counts.created == 7
+    finally:
+        pool.close()
+        del sys.modules[module.__name__]
+
+
+class FailingStream(io.RawIOBase):
+    """Yields `good` bytes, then fails the way a broken disk or socket does."""
+
+    def __init__(self, good: bytes) -> None:
+        self._good = io.BytesIO(good)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._good.readinto(buffer)
+        if not n:
+            raise ConnectionResetError("the stream broke")
+        return n
+
+
+def test_a_stream_that_fails_raises_the_same_error_as_parsed_here(helpers: ParserProcesses) -> None:
+    fmt = FORMATS.get("json", 2)
+    validator = ItemValidator(contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER)
+    body = sample_feed(50)[:-10]
+    for parsing in (None, helpers):
+        stream: BinaryIO = io.BufferedReader(FailingStream(body))
+        with pytest.raises(ConnectionResetError, match="the stream broke"):
+            run_feed(fmt, stream, validator, ValidationPolicy(), FeedLimits(), SetSink(), parsing=parsing)
+    assert ingest(fmt, sample_feed(3), helpers)[0].counts.created == 3  # and the next feed is fine
+
+
+def seeded_store(tmp_path: Path) -> SqliteStore:
+    store = SqliteStore(tmp_path / "killed.db")
+    seed_partner(store, PARTNER)
+    return store
+
+
+def test_a_helper_killed_mid_feed_fails_the_feed_and_writes_nothing(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    pool.warm()
+    (victim,) = pool.pids
+
+    class KillingStream(io.RawIOBase):
+        # Kills the helper once a good part of the feed has gone to it.
+        def __init__(self, body: bytes) -> None:
+            self._body = io.BytesIO(body)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            if self._body.tell() > 200_000:
+                os.kill(victim, signal.SIGKILL)
+            return self._body.readinto(buffer)
+
+    use_case = IngestFeed(
+        store.unit_of_work, FORMATS, FakeClock(), SequentialIds(), parsing=pool, batch_size=100
+    )
+    try:
+        body = io.BufferedReader(KillingStream(sample_feed(20_000)), 4096)
+        with pytest.raises(ParserProcessError, match=r"ended unexpectedly|is gone"):
+            use_case(FeedSubmission(partner_id=PARTNER, body=body, format="json", version=2))
+        with store.unit_of_work(read_only=True) as uow:
+            assert uow.products.count(PARTNER) == 0
+            assert uow.imports.latest_applied(PARTNER) is None
+        report = use_case(
+            FeedSubmission(partner_id=PARTNER, body=io.BytesIO(sample_feed(300)), format="json")
+        )
+        assert report.counts.created == 300
+        assert pool.pids != [victim]
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_close_stops_the_helpers() -> None:
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    pool.warm()
+    (pid,) = pool.pids
+    pool.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # gone (and reaped: close waits for it)
+    outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(4), pool)  # a closed pool parses here
+    assert outcome.counts.created == 4
+
+
+def test_no_helper_when_none_may_run() -> None:
+    pool = ParserProcesses(min_bytes=0, max_processes=0)
+    outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(4), pool)
+    assert outcome.counts.created == 4 and pool.pids == []
+
+
+def test_an_interpreter_that_cannot_start_means_parsing_here(caplog: pytest.LogCaptureFixture) -> None:
+    pool = ParserProcesses(min_bytes=0, max_processes=1, executable="/nonexistent/python")
+    with caplog.at_level(logging.WARNING):
+        outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(4), pool)
+    assert outcome.counts.created == 4
+    assert "no parser process could start" in caplog.text
+
+
+def test_the_service_parses_large_feeds_in_a_helper_unless_told_not_to(tmp_path: Path) -> None:
+    from partner_ingest.adapters_in.bootstrap import build
+    from partner_ingest.adapters_in.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="PARSER_PROCESSES must not be negative"):
+        Settings.from_env({"PARTNER_INGEST_PARSER_PROCESSES": "-1"})
+    with pytest.raises(SettingsError, match="PARSER_MIN_BYTES must be greater than 0"):
+        Settings.from_env({"PARTNER_INGEST_PARSER_MIN_BYTES": "0"})
+    with pytest.raises(SettingsError, match="PARSER_PROCESSES must be 0"):
+        Settings(parser_processes=-1).check()  # built in code, not from the environment
+    for env, helpers_expected in (({}, True), ({"PARTNER_INGEST_PARSER_PROCESSES": "0"}, False)):
+        settings = Settings.from_env(
+            {
+                "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path}/svc-{len(env)}.db",
+                "PARTNER_INGEST_PARSER_MIN_BYTES": "1",
+                **env,
+            }
+        )
+        app = build(settings)
+        try:
+            parsing = app.ingest._parsing
+            assert isinstance(parsing, ParserProcesses) is helpers_expected
+            if isinstance(parsing, ParserProcesses):
+                assert parsing.min_bytes == 1
+        finally:
+            app.close()
+        if isinstance(parsing, ParserProcesses):
+            assert parsing.pids == []  # closed with the application
