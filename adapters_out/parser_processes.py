@@ -144,21 +144,28 @@ class ParserProcesses:
             return None  # (a class of __main__ would be another class in the helper)
         try:
             return pickle.dumps((fmt, validator, limits, batch_size), protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError):
+        except Exception:  # whatever pickling a plugin's object raises: parse it here
             return None
 
     def _acquire(self) -> _Helper | None:
         with self._lock:
             if self._closed or self._disabled:
                 return None
-            while self._idle:
+            dead: list[_Helper] = []
+            found: _Helper | None = None
+            while self._idle and found is None:
                 helper = self._idle.pop()
                 if helper.alive():
-                    self._busy += 1
-                    return helper
-            if self._busy >= self.max_processes:
+                    found = helper
+                else:
+                    dead.append(helper)  # killed from outside while idle
+            if found is None and self._busy >= self.max_processes:
                 return None
             self._busy += 1
+        for helper in dead:
+            helper.stop()
+        if found is not None:
+            return found
         try:
             return _Helper.start(self._executable)
         except (OSError, ParserProcessError) as error:
@@ -245,13 +252,16 @@ class _Helper:
         os.close(to_helper)
         os.close(from_helper)
         helper = cls(process, Connection(helper_in, readable=False), Connection(helper_out, writable=False))
-        if not helper._outbox.poll(_START_TIMEOUT):
+        try:
+            if not helper._outbox.poll(_START_TIMEOUT):
+                raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
+            kind, detail = helper._message()
+            if kind != "hello":
+                raise ParserProcessError(f"a parser process failed to start: {detail}")
+        except BaseException:
+            helper.kill()
             helper.stop()
-            raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
-        kind, detail = helper._message()
-        if kind != "hello":
-            helper.stop()
-            raise ParserProcessError(f"a parser process failed to start: {detail}")
+            raise
         return helper
 
     def alive(self) -> bool:

@@ -341,3 +341,21 @@ def test_the_service_parses_large_feeds_in_a_helper_unless_told_not_to(tmp_path:
             app.close()
         if isinstance(parsing, ParserProcesses):
             assert parsing.pids == []  # closed with the application
+
+
+def test_a_helper_killed_while_idle_is_replaced() -> None:
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    try:
+        pool.warm()
+        (victim,) = pool.pids
+        os.kill(victim, signal.SIGKILL)
+        # Whether the pool notices before offering it a feed (dead) or after (the offer
+        # fails, the feed is parsed here), every feed comes out right, and one more
+        # feed later a new helper is running.
+        for _ in range(2):
+            outcome, written = ingest(FORMATS.get("json", 2), sample_feed(8), pool)
+            assert outcome.counts.created == 8 and len(written) == 8
+        (replacement,) = pool.pids
+        assert replacement != victim
+    finally:
+        pool.close()
