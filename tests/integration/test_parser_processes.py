@@ -216,11 +216,17 @@ def test_formats_a_helper_cannot_have_are_parsed_here(caplog: pytest.LogCaptureF
         del sys.modules[module.__name__]
 
 
-class FailingStream(io.RawIOBase):
-    """Yields `good` bytes, then fails the way a broken disk or socket does."""
+class Stopped(BaseException):
+    """Like the worker's interruption at shutdown: raised by a read, not an Exception."""
 
-    def __init__(self, good: bytes) -> None:
+
+class FailingStream(io.RawIOBase):
+    """Yields `good` bytes, then fails the way a broken disk or socket does (or a
+    worker's stored body when the worker is told to stop)."""
+
+    def __init__(self, good: bytes, error: BaseException) -> None:
         self._good = io.BytesIO(good)
+        self._error = error
 
     def readable(self) -> bool:
         return True
@@ -228,17 +234,20 @@ class FailingStream(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         n = self._good.readinto(buffer)
         if not n:
-            raise ConnectionResetError("the stream broke")
+            raise self._error
         return n
 
 
-def test_a_stream_that_fails_raises_the_same_error_as_parsed_here(helpers: ParserProcesses) -> None:
+@pytest.mark.parametrize("error", [ConnectionResetError("the stream broke"), Stopped("the stream broke")])
+def test_a_stream_that_fails_raises_the_same_error_as_parsed_here(
+    helpers: ParserProcesses, error: BaseException
+) -> None:
     fmt = FORMATS.get("json", 2)
     validator = ItemValidator(contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER)
     body = sample_feed(50)[:-10]
     for parsing in (None, helpers):
-        stream: BinaryIO = io.BufferedReader(FailingStream(body))
-        with pytest.raises(ConnectionResetError, match="the stream broke"):
+        stream: BinaryIO = io.BufferedReader(FailingStream(body, error))
+        with pytest.raises(type(error), match="the stream broke"):
             run_feed(fmt, stream, validator, ValidationPolicy(), FeedLimits(), SetSink(), parsing=parsing)
     assert ingest(fmt, sample_feed(3), helpers)[0].counts.created == 3  # and the next feed is fine
 
