@@ -140,7 +140,8 @@ def validated_chunks(
     batch_size: int,
 ) -> Iterator[ValidatedChunk]:
     """The pipeline's front half: parse and validate `stream`, a chunk per `batch_size` valid
-    rows; the last chunk says why reading stopped early, if it did. Never raises for bad input.
+    rows or invalid items, whichever comes first; the last chunk says why reading stopped
+    early, if it did. Never raises for bad input.
 
     This is the work a `FeedParsing` may move to another process (ADR 0019): it only
     computes, and everything it yields is plain data.
@@ -170,6 +171,9 @@ def validated_chunks(
             else:
                 assert isinstance(result, list)
                 rejected.append((result, marker))
+                if len(rejected) >= batch_size:  # a feed of invalid items is held no more than valid ones
+                    yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
+                    rows, indexes, markers, rejected = [], [], [], []
     except MalformedFeedError as problem:
         feed_error = problem.error
     except RecursionError:

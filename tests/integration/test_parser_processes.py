@@ -39,7 +39,7 @@ from partner_ingest.domain.model import (
     jsontext,
 )
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
-from partner_ingest.domain.use_cases.pipeline import FeedOutcome, SetSink, run_feed
+from partner_ingest.domain.use_cases.pipeline import FeedOutcome, SetSink, run_feed, validated_chunks
 from partner_ingest.plugins import load_formats
 from partner_ingest.plugins._items import product_item
 from partner_ingest.plugins.json_feed import JsonFeed
@@ -368,3 +368,14 @@ def test_a_helper_killed_while_idle_is_replaced() -> None:
         assert replacement != victim
     finally:
         pool.close()
+
+
+def test_a_feed_of_invalid_items_is_held_a_batch_at_a_time() -> None:
+    # Invalid items' errors wait in a chunk like valid rows do, so a feed of a million
+    # invalid items never holds a million error lists (the back half keeps 100 errors).
+    fmt = FORMATS.get("jsonl", 2)
+    body = jsonl_document([{"sku": f"X-{n}", "price": "free"} for n in range(2_500)])
+    validator = ItemValidator(contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER)
+    chunks = list(validated_chunks(fmt, io.BytesIO(body), validator, FeedLimits(), 1000))
+    assert [len(c.rejected) for c in chunks] == [1000, 1000, 500]
+    assert [c.received for c in chunks] == [1000, 2000, 2500] and chunks[-1].last
