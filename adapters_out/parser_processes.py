@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -412,6 +413,11 @@ class _InboxReader(io.RawIOBase):
 
 def serve(inbox_fd: int, outbox_fd: int) -> None:
     """A helper's life: one feed after another, until its parent closes the pipe."""
+    # Ctrl+C in a terminal, or a service manager's SIGTERM to the whole group, is for the
+    # parent: it lets the current feed finish (a worker's graceful stop), then closes
+    # the pipe, and that is what ends a helper. If the parent dies, the pipe closes too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         _serve(Connection(inbox_fd, writable=False), Connection(outbox_fd, readable=False))
     except (EOFError, OSError):  # the parent went away (or killed the feed): nothing to report to

@@ -379,3 +379,21 @@ def test_a_feed_of_invalid_items_is_held_a_batch_at_a_time() -> None:
     chunks = list(validated_chunks(fmt, io.BytesIO(body), validator, FeedLimits(), 1000))
     assert [len(c.rejected) for c in chunks] == [1000, 1000, 500]
     assert [c.received for c in chunks] == [1000, 2000, 2500] and chunks[-1].last
+
+
+def test_signals_for_the_whole_group_leave_the_helper_to_its_parent() -> None:
+    # Ctrl+C or a group-wide SIGTERM must not kill a helper mid-feed (the worker finishes
+    # its job on SIGTERM) nor print a traceback; closing the pipe ends it.
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    try:
+        pool.warm()
+        (pid,) = pool.pids
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(6), pool)
+        assert outcome.counts.created == 6
+        assert pool.pids == [pid]
+    finally:
+        pool.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
