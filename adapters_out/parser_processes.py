@@ -43,6 +43,7 @@ from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.domain.use_cases.pipeline import validated_chunks
+from partner_ingest.domain.use_cases.streams import RawReader
 from partner_ingest.ports.formats import FeedFormat
 
 __all__ = ["ParserProcessError", "ParserProcesses", "serve"]
@@ -345,25 +346,18 @@ class _Feeder(threading.Thread):
         self._stopping.set()
 
 
-class _Prefixed(io.RawIOBase):
+class _Prefixed(RawReader):
     """`head`, then the rest of `stream`."""
 
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
         self._head = memoryview(head)
         self._stream = stream
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def read_some(self, size: int) -> bytes | memoryview:
         if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+            part, self._head = self._head[:size], self._head[size:]
+            return part
+        return self._stream.read(size)
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
@@ -378,7 +372,7 @@ def _read_up_to(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-class _InboxReader(io.RawIOBase):
+class _InboxReader(RawReader):
     """The helper's side: the feed's bytes as they arrive, to the empty frame that ends them."""
 
     def __init__(self, inbox: Connection) -> None:
@@ -386,22 +380,17 @@ class _InboxReader(io.RawIOBase):
         self._pending = memoryview(b"")
         self.ended = False
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def read_some(self, size: int) -> bytes | memoryview:
         while not self._pending:
             if self.ended:
-                return 0
+                return b""
             data = self._inbox.recv_bytes()
             if not data:
                 self.ended = True
-                return 0
+                return b""
             self._pending = memoryview(data)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        part, self._pending = self._pending[:size], self._pending[size:]
+        return part
 
     def drain(self) -> None:
         """Skip to the end of the feed (the parser may stop early; the feeder stops soon after)."""

@@ -33,6 +33,7 @@ from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .ingest_feed import FeedSubmission, IngestFeed, effective_policy, resolve_format
 from .paging import PageRequestError, check_limit
+from .streams import RawReader
 
 __all__ = [
     "MAX_JOB_PAGE",
@@ -403,22 +404,17 @@ class _Interrupted(BaseException):
     no parser's `except Exception` can turn a shutdown into a rejected feed."""
 
 
-class _InterruptibleReader(io.RawIOBase):
+class _InterruptibleReader(RawReader):
     """A job's stored body that raises `_Interrupted` at the next read once told to stop."""
 
     def __init__(self, inner: BinaryIO, interrupted: Callable[[], bool]) -> None:
         self._inner = inner
         self._interrupted = interrupted
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # typeshed: Buffer
+    def read_some(self, size: int) -> bytes:
         if self._interrupted():
             raise _Interrupted
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        return self._inner.read(size)
 
 
 @attrs.frozen

@@ -15,7 +15,6 @@ and so the outcome, are the same wherever it ran.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
@@ -37,6 +36,8 @@ from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.ports.formats import FeedFormat
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
+
+from .streams import RawReader
 
 __all__ = ["FeedOutcome", "FeedSink", "HashingReader", "SetSink", "run_feed", "validated_chunks"]
 
@@ -108,7 +109,7 @@ class FeedOutcome:
         )
 
 
-class HashingReader(io.RawIOBase):
+class HashingReader(RawReader):
     """Wraps a stream, computing SHA-256 and size of what is read through it."""
 
     def __init__(self, inner: BinaryIO) -> None:
@@ -116,16 +117,11 @@ class HashingReader(io.RawIOBase):
         self._hash = hashlib.sha256()
         self.size = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
+    def read_some(self, size: int) -> bytes:
+        data = self._inner.read(size)
         self._hash.update(data)
-        self.size += n
-        return n
+        self.size += len(data)
+        return data
 
     def hexdigest(self) -> str:
         """SHA-256 of everything read so far."""

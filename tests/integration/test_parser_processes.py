@@ -15,7 +15,6 @@ import signal
 import sys
 import types
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,6 +23,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import PARTNER, broken_items, feeds, junk_items
+from support.feeds import jsonl_feed
 
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcessError, ParserProcesses
@@ -40,13 +40,15 @@ from partner_ingest.domain.model import (
 )
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.domain.use_cases.pipeline import FeedOutcome, SetSink, run_feed, validated_chunks
+from partner_ingest.domain.use_cases.streams import RawReader
 from partner_ingest.plugins import load_formats
 from partner_ingest.plugins._items import product_item
-from partner_ingest.plugins.json_feed import JsonFeed
+from partner_ingest.plugins.json_feed import JsonLinesFeed
 from partner_ingest.ports import FeedFormat
 from partner_ingest.ports.repositories import UpsertCounts
 
 FORMATS = load_formats(entry_points=False)
+JSONL = FORMATS.get("jsonl", 2)
 LIMITS = FeedLimits(max_items=60)
 
 
@@ -163,25 +165,10 @@ def test_textual_feeds_come_out_the_same_from_a_helper(
     assert ingest(fmt, body, helpers) == ingest(fmt, body, None)
 
 
-def sample_feed(count: int, *, first: int = 0) -> bytes:
-    return json_document(
-        [
-            {
-                "sku": f"P-{n}",
-                "name": f"Product {n}",
-                "price": Decimal("9.99"),
-                "currency": "EUR",
-                "quantity": n,
-            }
-            for n in range(first, first + count)
-        ]
-    )
-
-
 def test_a_small_feed_is_parsed_here_and_starts_no_helper() -> None:
     pool = ParserProcesses(min_bytes=1 << 20, max_processes=1)
     try:
-        outcome, written = ingest(FORMATS.get("json", 2), sample_feed(10), pool)
+        outcome, written = ingest(JSONL, jsonl_feed(10), pool)
         assert outcome.counts.created == 10 and len(written) == 10
         assert pool.pids == []
     finally:
@@ -189,10 +176,9 @@ def test_a_small_feed_is_parsed_here_and_starts_no_helper() -> None:
 
 
 def test_a_helper_is_reused_from_feed_to_feed(helpers: ParserProcesses) -> None:
-    fmt = FORMATS.get("json", 2)
-    ingest(fmt, sample_feed(5), helpers)
+    ingest(JSONL, jsonl_feed(5), helpers)
     first = helpers.pids
-    ingest(fmt, sample_feed(5), helpers)
+    ingest(JSONL, jsonl_feed(5), helpers)
     assert helpers.pids == first and len(first) == 1
 
 
@@ -200,16 +186,16 @@ def test_formats_a_helper_cannot_have_are_parsed_here(caplog: pytest.LogCaptureF
     # A class of a module that exists only in this process: pickled by reference, it
     # cannot be imported in the helper, which refuses it; the feed is parsed here.
     module = types.ModuleType("partner_ingest_test_only_here")
-    cls = attrs.frozen(type("OnlyHere", (JsonFeed,), {"__module__": module.__name__}))
+    cls = attrs.frozen(type("OnlyHere", (JsonLinesFeed,), {"__module__": module.__name__}))
     module.OnlyHere = cls  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
     pool = ParserProcesses(min_bytes=0, max_processes=1)
     try:
         with caplog.at_level(logging.WARNING):
-            outcome, written = ingest(cls(version=2), sample_feed(7), pool)
+            outcome, written = ingest(cls(version=2), jsonl_feed(7), pool)
         assert outcome.counts.created == 7 and len(written) == 7
         assert "parsed in this process" in caplog.text
-        outcome, _ = ingest(cls(version=2), sample_feed(7), pool)  # remembered: not offered again
+        outcome, _ = ingest(cls(version=2), jsonl_feed(7), pool)  # remembered: not offered again
         assert outcome.counts.created == 7
     finally:
         pool.close()
@@ -220,7 +206,7 @@ class Stopped(BaseException):
     """Like the worker's interruption at shutdown: raised by a read, not an Exception."""
 
 
-class FailingStream(io.RawIOBase):
+class FailingStream(RawReader):
     """Yields `good` bytes, then fails the way a broken disk or socket does (or a
     worker's stored body when the worker is told to stop)."""
 
@@ -228,28 +214,25 @@ class FailingStream(io.RawIOBase):
         self._good = io.BytesIO(good)
         self._error = error
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._good.readinto(buffer)
-        if not n:
+    def read_some(self, size: int) -> bytes:
+        data = self._good.read(size)
+        if not data:
             raise self._error
-        return n
+        return data
 
 
 @pytest.mark.parametrize("error", [ConnectionResetError("the stream broke"), Stopped("the stream broke")])
 def test_a_stream_that_fails_raises_the_same_error_as_parsed_here(
     helpers: ParserProcesses, error: BaseException
 ) -> None:
-    fmt = FORMATS.get("json", 2)
+    fmt = JSONL
     validator = ItemValidator(contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER)
-    body = sample_feed(50)[:-10]
+    body = jsonl_feed(50)[:-10]
     for parsing in (None, helpers):
         stream: BinaryIO = io.BufferedReader(FailingStream(body, error))
         with pytest.raises(type(error), match="the stream broke"):
             run_feed(fmt, stream, validator, ValidationPolicy(), FeedLimits(), SetSink(), parsing=parsing)
-    assert ingest(fmt, sample_feed(3), helpers)[0].counts.created == 3  # and the next feed is fine
+    assert ingest(fmt, jsonl_feed(3), helpers)[0].counts.created == 3  # and the next feed is fine
 
 
 def seeded_store(tmp_path: Path) -> SqliteStore:
@@ -264,31 +247,28 @@ def test_a_helper_killed_mid_feed_fails_the_feed_and_writes_nothing(tmp_path: Pa
     pool.warm()
     (victim,) = pool.pids
 
-    class KillingStream(io.RawIOBase):
+    class KillingStream(RawReader):
         # Kills the helper once a good part of the feed has gone to it.
         def __init__(self, body: bytes) -> None:
             self._body = io.BytesIO(body)
 
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: Any) -> int:
+        def read_some(self, size: int) -> bytes:
             if self._body.tell() > 200_000:
                 os.kill(victim, signal.SIGKILL)
-            return self._body.readinto(buffer)
+            return self._body.read(size)
 
     use_case = IngestFeed(
         store.unit_of_work, FORMATS, FakeClock(), SequentialIds(), parsing=pool, batch_size=100
     )
     try:
-        body = io.BufferedReader(KillingStream(sample_feed(20_000)), 4096)
+        body = io.BufferedReader(KillingStream(jsonl_feed(20_000)), 4096)
         with pytest.raises(ParserProcessError, match=r"ended unexpectedly|is gone"):
-            use_case(FeedSubmission(partner_id=PARTNER, body=body, format="json", version=2))
+            use_case(FeedSubmission(partner_id=PARTNER, body=body, format="jsonl", version=2))
         with store.unit_of_work(read_only=True) as uow:
             assert uow.products.count(PARTNER) == 0
             assert uow.imports.latest_applied(PARTNER) is None
         report = use_case(
-            FeedSubmission(partner_id=PARTNER, body=io.BytesIO(sample_feed(300)), format="json")
+            FeedSubmission(partner_id=PARTNER, body=io.BytesIO(jsonl_feed(300)), format="jsonl")
         )
         assert report.counts.created == 300
         assert pool.pids != [victim]
@@ -304,20 +284,20 @@ def test_close_stops_the_helpers() -> None:
     pool.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone (and reaped: close waits for it)
-    outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(4), pool)  # a closed pool parses here
+    outcome, _ = ingest(JSONL, jsonl_feed(4), pool)  # a closed pool parses here
     assert outcome.counts.created == 4
 
 
 def test_no_helper_when_none_may_run() -> None:
     pool = ParserProcesses(min_bytes=0, max_processes=0)
-    outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(4), pool)
+    outcome, _ = ingest(JSONL, jsonl_feed(4), pool)
     assert outcome.counts.created == 4 and pool.pids == []
 
 
 def test_an_interpreter_that_cannot_start_means_parsing_here(caplog: pytest.LogCaptureFixture) -> None:
     pool = ParserProcesses(min_bytes=0, max_processes=1, executable="/nonexistent/python")
     with caplog.at_level(logging.WARNING):
-        outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(4), pool)
+        outcome, _ = ingest(JSONL, jsonl_feed(4), pool)
     assert outcome.counts.created == 4
     assert "no parser process could start" in caplog.text
 
@@ -362,7 +342,7 @@ def test_a_helper_killed_while_idle_is_replaced() -> None:
         # fails, the feed is parsed here), every feed comes out right, and one more
         # feed later a new helper is running.
         for _ in range(2):
-            outcome, written = ingest(FORMATS.get("json", 2), sample_feed(8), pool)
+            outcome, written = ingest(JSONL, jsonl_feed(8), pool)
             assert outcome.counts.created == 8 and len(written) == 8
         (replacement,) = pool.pids
         assert replacement != victim
@@ -390,7 +370,7 @@ def test_signals_for_the_whole_group_leave_the_helper_to_its_parent() -> None:
         (pid,) = pool.pids
         os.kill(pid, signal.SIGINT)
         os.kill(pid, signal.SIGTERM)
-        outcome, _ = ingest(FORMATS.get("json", 2), sample_feed(6), pool)
+        outcome, _ = ingest(JSONL, jsonl_feed(6), pool)
         assert outcome.counts.created == 6
         assert pool.pids == [pid]
     finally:
