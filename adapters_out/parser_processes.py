@@ -37,7 +37,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, Protocol
 
 from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.policy import FeedLimits
@@ -101,23 +101,10 @@ class ParserProcesses:
         if len(head) < self.min_bytes:  # the whole feed, and a small one
             return validated_chunks(fmt, io.BytesIO(head), validator, limits, batch_size)
         rest = io.BufferedReader(_Prefixed(head, stream), _FRAME)
-        job = self._job(fmt, validator, limits, batch_size)
-        helper = None if job is None else self._acquire()
-        if job is None or helper is None:
+        helper = self._helper_for(fmt, validator, limits, batch_size)
+        if helper is None:
             return validated_chunks(fmt, rest, validator, limits, batch_size)
-        try:
-            accepted = helper.offer(job)
-        except ParserProcessError as error:
-            self._release(helper, reusable=False)
-            log.warning("parsing a feed in this process: %s", error)
-            return validated_chunks(fmt, rest, validator, limits, batch_size)
-        if accepted is not None:  # the helper cannot unpickle this format: parse such feeds here
-            self._release(helper, reusable=True)
-            with self._lock:
-                self._refused.add(type(fmt))
-            log.warning("feeds in %s %s are parsed in this process: %s", fmt.name, fmt.version, accepted)
-            return validated_chunks(fmt, rest, validator, limits, batch_size)
-        return _RemoteChunks(self, helper, rest)
+        return _RemoteChunks(helper, rest, self._release)
 
     def warm(self) -> None:
         """Start one helper now rather than on the first large feed."""
@@ -139,15 +126,32 @@ class ParserProcesses:
         for helper in idle:
             helper.stop()
 
-    def _job(
+    def _helper_for(
         self, fmt: FeedFormat, validator: ItemValidator, limits: FeedLimits, batch_size: int
-    ) -> bytes | None:
+    ) -> _Helper | None:
+        """A helper that has accepted this feed's job, or None: parse it here."""
         if self.max_processes < 1 or type(fmt) in self._refused or type(fmt).__module__ == "__main__":
             return None  # (a class of __main__ would be another class in the helper)
         try:
-            return pickle.dumps((fmt, validator, limits, batch_size), protocol=pickle.HIGHEST_PROTOCOL)
+            job = pickle.dumps((fmt, validator, limits, batch_size), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # whatever pickling a plugin's object raises: parse it here
             return None
+        helper = self._acquire()
+        if helper is None:
+            return None
+        try:
+            refusal = helper.offer(job)
+        except ParserProcessError as error:
+            self._release(helper, reusable=False)
+            log.warning("parsing a feed in this process: %s", error)
+            return None
+        if refusal is not None:  # the helper cannot unpickle this format: parse such feeds here
+            self._release(helper, reusable=True)
+            with self._lock:
+                self._refused.add(type(fmt))
+            log.warning("feeds in %s %s are parsed in this process: %s", fmt.name, fmt.version, refusal)
+            return None
+        return helper
 
     def _acquire(self) -> _Helper | None:
         with self._lock:
@@ -187,12 +191,18 @@ class ParserProcesses:
             helper.stop()
 
 
+class _Release(Protocol):
+    """How a feed hands its helper back to the pool (`ParserProcesses._release`)."""
+
+    def __call__(self, helper: _Helper, *, reusable: bool) -> None: ...
+
+
 class _RemoteChunks:
     """The chunks of one feed as a helper sends them; `close` (always called by the
     pipeline) hands the helper back, or kills it if the feed did not end cleanly."""
 
-    def __init__(self, pool: ParserProcesses, helper: _Helper, stream: BinaryIO) -> None:
-        self._pool = pool
+    def __init__(self, helper: _Helper, stream: BinaryIO, release: _Release) -> None:
+        self._release = release
         self._helper: _Helper | None = helper
         self._feeder = _Feeder(helper.inbox, stream)
         self._feeder.start()
@@ -212,7 +222,7 @@ class _RemoteChunks:
                 helper.wait_ready()
                 self._done = True
                 self._helper = None
-                self._pool._release(helper, reusable=True)
+                self._release(helper, reusable=True)
         except BaseException:
             self.close()
             raise
@@ -225,7 +235,7 @@ class _RemoteChunks:
         helper.kill()  # first: a feeder blocked on the pipe then fails instead of waiting
         self._feeder.abandon()
         self._feeder.join()
-        self._pool._release(helper, reusable=False)
+        self._release(helper, reusable=False)
 
 
 class _Helper:
