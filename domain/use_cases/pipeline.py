@@ -199,12 +199,6 @@ def run_feed(
     feed_error: FeedError | None = None
     atomic = policy.atomic
 
-    rows: list[ProductRow] = []
-    indexes: list[int] = []
-    markers: list[object] = []
-    # SKUs of invalid items count too: a valid item repeating them is a repeat.
-    invalid_skus: list[tuple[int, str]] = []
-
     def record(found: list[ItemError], marker: object) -> None:
         counts.rejected += 1
         for error in found:
@@ -212,25 +206,28 @@ def run_feed(
             if len(errors) < errors_cap:
                 errors.append(attrs.evolve(error, location=fmt.locate(error.index, marker, error.field)))
 
-    def repeated_rows() -> list[int]:
-        if not rows and not invalid_skus:
-            return []
-        if not invalid_skus:
-            return sink.repeated([row[1] for row in rows])
+    def repeated_rows(chunk: ValidatedChunk) -> list[int]:
+        """Positions of the chunk's rows whose SKU came earlier in the feed."""
+        rows = chunk.rows
+        # SKUs of invalid items count too: a valid item repeating them is a repeat.
+        invalid = [(found[0].index, found[0].sku) for found, _ in chunk.rejected if found[0].sku is not None]
+        if not invalid:
+            return sink.repeated([row[1] for row in rows]) if rows else []
         # Feed order across valid and invalid items; -1 marks an invalid one.
         merged = sorted(
             [
                 (index, row[1], position)
-                for position, (index, row) in enumerate(zip(indexes, rows, strict=True))
+                for position, (index, row) in enumerate(zip(chunk.indexes, rows, strict=True))
             ]
-            + [(index, sku, -1) for index, sku in invalid_skus]
+            + [(index, sku, -1) for index, sku in invalid]
         )
-        invalid_skus.clear()
         found = sink.repeated([sku for _, sku, _ in merged])
         return [merged[p][2] for p in found if merged[p][2] >= 0]
 
-    def flush() -> None:
-        for position in reversed(repeated_rows()):
+    def write(chunk: ValidatedChunk) -> None:
+        """Report the chunk's repeats, then upsert the rest (unless an atomic feed failed)."""
+        rows, indexes, markers = chunk.rows, chunk.indexes, chunk.markers
+        for position in reversed(repeated_rows(chunk)):
             row = rows.pop(position)
             index = indexes.pop(position)
             marker = markers.pop(position)
@@ -257,15 +254,11 @@ def run_feed(
         for chunk in chunks:
             for found, marker in chunk.rejected:
                 record(found, marker)
-                first = found[0]
-                if first.sku is not None:
-                    invalid_skus.append((first.index, first.sku))
             received = chunk.received
             if chunk.feed_error is not None:
                 feed_error = chunk.feed_error  # a feed that cannot be read is not written
                 break
-            rows, indexes, markers = chunk.rows, chunk.indexes, chunk.markers
-            flush()
+            write(chunk)
     finally:
         close = getattr(chunks, "close", None)  # a parser process is released or stopped
         if close is not None:
