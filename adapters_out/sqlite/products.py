@@ -6,8 +6,15 @@ SQLite), so an unchanged product is never rewritten. The batch's bookkeeping
 time is taken once and bound as the last parameter of every row: SQLite's
 `strftime(..., 'now')`, evaluated twice per row, cost about 20% of the write. Comparing the columns
 costs nothing measurable, where a content hash computed in Python cost about
-1 us per item, a tenth of the whole per-item budget (ADR 0002). The counts
-come from the database, not from guesses:
+1 us per item, a tenth of the whole per-item budget (ADR 0002).
+
+A column that is NULL in every row of a batch (the sale window and `extra` of
+most feeds, an optional field a partner never sends) is written as a NULL
+literal instead of a parameter: the sqlite3 module binds None through its
+adapter lookup, which raises and clears an AttributeError inside C each time,
+and four such parameters cost a quarter of the write (`upsert_sql`, ADR 0002).
+
+The counts come from the database, not from guesses:
 - created: rows whose id is above the highest id before the batch (a new row
   always gets max(id) + 1, and the writer holds the lock for the batch);
 - created + updated: the rows the statement changed (`rowcount`);
@@ -17,28 +24,77 @@ No per-item SELECT, no per-item commit.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Final
 
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
 from partner_ingest.ports.repositories import UpsertCounts
 
-__all__ = ["UPSERT_SQL", "SqliteFeedSkuRegister", "SqliteProductRepository", "batch_time", "stamped"]
+__all__ = [
+    "UPSERT_SQL",
+    "SqliteFeedSkuRegister",
+    "SqliteProductRepository",
+    "batch_time",
+    "null_columns",
+    "stamped",
+    "upsert_sql",
+]
 
 _DATA = PRODUCT_COLUMNS[2:]  # every column an upsert rewrites
-_NOW = f"?{len(PRODUCT_COLUMNS) + 1}"  # the batch's time: the parameter after the row's columns
+_NULLABLE: Final = tuple(PRODUCT_COLUMNS.index(c) for c in PRODUCT_COLUMNS[6:])
+"""Positions of the columns that may be NULL (brand onwards), the ones a batch may fold."""
 
-UPSERT_SQL = (
-    f"INSERT INTO product ({', '.join(PRODUCT_COLUMNS)}, created_at, updated_at) "
-    f"VALUES ({', '.join('?' * len(PRODUCT_COLUMNS))}, {_NOW}, {_NOW}) "
-    "ON CONFLICT (partner_id, sku) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _DATA)
-    + ", updated_at = excluded.updated_at "
-    f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS NOT ({', '.join(f'excluded.{c}' for c in _DATA)})"
-)
-"""The statement of every product write (parameters: `stamped` rows); the benchmark's raw limit uses it too."""
+
+def upsert_sql(nulls: frozenset[int] = frozenset()) -> str:
+    """The statement of a product write whose rows are NULL at the `nulls` positions:
+    those are NULL literals, every other column a parameter in `PRODUCT_COLUMNS` order, and
+    the batch's time the last parameter (see `stamped`)."""
+    values = []
+    bound = 0
+    for position in range(len(PRODUCT_COLUMNS)):
+        if position in nulls:
+            values.append("NULL")
+        else:
+            bound += 1
+            values.append(f"?{bound}")
+    now = f"?{bound + 1}"
+    return (
+        f"INSERT INTO product ({', '.join(PRODUCT_COLUMNS)}, created_at, updated_at) "
+        f"VALUES ({', '.join(values)}, {now}, {now}) "
+        "ON CONFLICT (partner_id, sku) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in _DATA)
+        + ", updated_at = excluded.updated_at "
+        f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS NOT ({', '.join(f'excluded.{c}' for c in _DATA)})"
+    )
+
+
+UPSERT_SQL: Final = upsert_sql()
+"""The statement with every column bound (parameters: `stamped` rows): what the benchmark's
+raw limit and its pydantic baseline execute."""
+
+
+@functools.lru_cache(maxsize=64)
+def _folded(nulls: frozenset[int]) -> tuple[str, Callable[[ProductRow], tuple[object, ...]]]:
+    """The statement for rows NULL at `nulls`, and what picks the other values of a row."""
+    kept = [position for position in range(len(PRODUCT_COLUMNS)) if position not in nulls]
+    return upsert_sql(nulls), itemgetter(*kept)
+
+
+def null_columns(rows: Sequence[ProductRow]) -> frozenset[int]:
+    """Positions of the nullable columns that are None in every one of `rows`."""
+    found = []
+    for position in _NULLABLE:
+        pick = itemgetter(position)
+        # any() stops at the first value that is set, so a filled column costs one look;
+        # a column of falsy values ("" or 0) is told from an empty one by counting.
+        if not any(map(pick, rows)) and list(map(pick, rows)).count(None) == len(rows):
+            found.append(position)
+    return frozenset(found)
 
 
 def batch_time() -> str:
@@ -67,7 +123,9 @@ class SqliteProductRepository:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
         top = conn.execute("SELECT max(id) FROM product").fetchone()[0] or 0
-        changed = conn.executemany(UPSERT_SQL, stamped(rows, batch_time())).rowcount
+        sql, values = _folded(null_columns(rows))
+        at = (batch_time(),)
+        changed = conn.executemany(sql, [values(row) + at for row in rows]).rowcount
         created = conn.execute("SELECT count(*) FROM product WHERE id > ?", (top,)).fetchone()[0]
         return UpsertCounts(created, changed - created, len(rows) - changed)
 
