@@ -43,6 +43,7 @@ __all__ = [
     "null_columns",
     "stamped",
     "upsert_sql",
+    "upsert_statement",
 ]
 
 _DATA = PRODUCT_COLUMNS[2:]  # every column an upsert rewrites
@@ -97,6 +98,14 @@ def null_columns(rows: Sequence[ProductRow]) -> frozenset[int]:
     return frozenset(found)
 
 
+def upsert_statement(rows: Sequence[ProductRow], at: str) -> tuple[str, list[tuple[object, ...]]]:
+    """The statement and parameters that write `rows` at `at`, the columns the batch leaves
+    empty folded into NULL literals."""
+    sql, values = _folded(null_columns(rows))
+    time = (at,)
+    return sql, [values(row) + time for row in rows]
+
+
 def batch_time() -> str:
     """Now, as stored in `created_at` / `updated_at` (UTC, milliseconds, like the other tables)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -123,9 +132,7 @@ class SqliteProductRepository:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
         top = conn.execute("SELECT max(id) FROM product").fetchone()[0] or 0
-        sql, values = _folded(null_columns(rows))
-        at = (batch_time(),)
-        changed = conn.executemany(sql, [values(row) + at for row in rows]).rowcount
+        changed = conn.executemany(*upsert_statement(rows, batch_time())).rowcount
         created = conn.execute("SELECT count(*) FROM product WHERE id > ?", (top,)).fetchone()[0]
         return UpsertCounts(created, changed - created, len(rows) - changed)
 
