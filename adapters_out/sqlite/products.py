@@ -158,30 +158,46 @@ class SqliteProductRepository:
         )
 
 
-class SqliteFeedSkuRegister:
-    """The SKUs of the feed in progress, in a temp table (spills to disk, not to RAM).
+_IN_MEMORY: Final = 100_000
+"""SKUs a feed's register keeps in a set (about 10 MB of them) before it moves them to a temp table."""
 
-    The common batch (no repeats) costs one statement: an INSERT OR IGNORE fed a
-    JSON array, whose row count proves that every SKU was new. Only a batch
-    with a repeat is rolled back to a savepoint and looked at closely.
+
+class SqliteFeedSkuRegister:
+    """The SKUs of the feed in progress: in a set, then in a temp table (disk, not RAM).
+
+    Most feeds fit the set: a set lookup is about 0.05 us per SKU, where the temp
+    table's B-tree insert costs 0.6 us, a fifth of the write it precedes. Past
+    `in_memory` SKUs they move to the table, so a feed of millions holds no more
+    memory than one of a hundred thousand. There, the common batch (no repeats) costs one statement: an INSERT OR IGNORE fed a JSON array,
+    whose row count proves that every SKU was new. Only a batch with a repeat is
+    rolled back to a savepoint and looked at closely.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, in_memory: int = _IN_MEMORY) -> None:
         self._conn = conn
-        self._ready = False
+        self._seen: set[str] | None = set()
+        self._in_memory = in_memory
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Record a batch; positions of SKUs seen earlier in the feed or in the batch."""
         if not skus:
             return []
+        seen = self._seen
+        if seen is None:
+            return self._repeated_in_table(skus)
+        out = _repeated_in_set(seen, skus)
+        if len(seen) > self._in_memory:
+            self._seen = None
+            self._conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS feed_sku (sku TEXT PRIMARY KEY) WITHOUT ROWID"
+            )
+            self._conn.execute("DELETE FROM temp.feed_sku")
+            self._conn.execute(_RECORD, (_payload(list(seen)),))
+        return out
+
+    def _repeated_in_table(self, skus: Sequence[str]) -> list[int]:
         conn = self._conn
-        if not self._ready:
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS feed_sku (sku TEXT PRIMARY KEY) WITHOUT ROWID")
-            conn.execute("DELETE FROM temp.feed_sku")
-            self._ready = True
-        payload = json.dumps(skus)
-        if "\\u0000" in payload or "\\u001b" in payload:  # rare: only invalid items carry these
-            payload = json.dumps([_key(sku) for sku in skus])
+        payload = _payload(skus)
         conn.execute("SAVEPOINT feed_sku")
         inserted = conn.execute(_RECORD, (payload,)).rowcount
         if inserted == len(skus):
@@ -204,6 +220,31 @@ class SqliteFeedSkuRegister:
             else:
                 seen.add(sku)
         return out
+
+
+def _repeated_in_set(seen: set[str], skus: Sequence[str]) -> list[int]:
+    """Record `skus` in `seen`; positions of those seen before or earlier in `skus`."""
+    if seen.isdisjoint(skus):
+        before = len(seen)
+        seen.update(skus)
+        if len(seen) == before + len(skus):
+            return []  # the common batch: all new, in three calls into C
+        seen.difference_update(skus)  # a repeat within the batch: look closely
+    out = []
+    for position, sku in enumerate(skus):
+        if sku in seen:
+            out.append(position)
+        else:
+            seen.add(sku)
+    return out
+
+
+def _payload(skus: Sequence[str]) -> str:
+    """SKUs as the JSON array `_RECORD` reads."""
+    payload = json.dumps(skus)
+    if "\\u0000" in payload or "\\u001b" in payload:  # rare: only invalid items carry these
+        payload = json.dumps([_key(sku) for sku in skus])
+    return payload
 
 
 _RECORD = "INSERT OR IGNORE INTO temp.feed_sku (sku) SELECT value FROM json_each(?)"

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import feeds
 
-from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL, batch_time, null_columns, stamped
+from partner_ingest.adapters_out.sqlite.products import (
+    UPSERT_SQL,
+    SqliteFeedSkuRegister,
+    batch_time,
+    null_columns,
+    stamped,
+)
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.domain.model import Partner, Product
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS
@@ -98,3 +104,17 @@ def test_the_folded_statement_writes_what_the_full_one_writes(tmp_path: Path) ->
     assert len(folded.connection().execute(query).fetchall()) == 3
     full.close()
     folded.close()
+
+
+def test_a_feeds_skus_move_from_memory_to_a_temp_table_and_repeats_are_found_in_both(tmp_path: Path) -> None:
+    store = _store(str(tmp_path))
+    conn = store.connection()
+    with store.unit_of_work():
+        register = SqliteFeedSkuRegister(conn, in_memory=3)
+        assert register.repeated(["A", "B\x00x", "A"]) == [2]  # within a batch, in the set
+        assert register.repeated(["C", "B"]) == []  # "B" is not "B\x00x"
+        # Four SKUs now: past the set's size, they moved to the temp table.
+        assert conn.execute("SELECT count(*) FROM temp.feed_sku").fetchone() == (4,)
+        assert register.repeated(["D", "A", "D", "B\x00x"]) == [1, 2, 3]
+        assert register.repeated(["E", "C"]) == [1]
+    store.close()
