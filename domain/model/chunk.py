@@ -36,6 +36,7 @@ class ValidatedChunk:
     last: bool = False
     """No chunk follows."""
     deferred: list[tuple[object, object]] = attrs.field(factory=list)
-    """Items read but not yet validated, each with its marker; they follow the validated ones."""
+    """Items read but not yet validated, each with its marker; a chunk that has them has no
+    rows or rejections yet (`pipeline.settled` makes them)."""
     deferred_from: int = 0
     """Feed position of the first deferred item."""

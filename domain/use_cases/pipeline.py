@@ -192,17 +192,8 @@ def settled(chunk: ValidatedChunk, validator: ItemValidator) -> ValidatedChunk:
     """`chunk` with its deferred items validated here, exactly as the front half would have."""
     if not chunk.deferred:
         return chunk
-    done = _validated(
+    return _validated(
         chunk.deferred, chunk.deferred_from, chunk.received, validator, chunk.feed_error, last=chunk.last
-    )
-    if not (chunk.rows or chunk.rejected):
-        return done
-    return attrs.evolve(
-        done,
-        rows=chunk.rows + done.rows,
-        indexes=chunk.indexes + done.indexes,
-        markers=chunk.markers + done.markers,
-        rejected=chunk.rejected + done.rejected,
     )
 
 
