@@ -1,22 +1,61 @@
 """Built-in XML format: `<catalog><product><sku>...</sku>...</product>...</catalog>`.
 
-Read through defusedxml's parser with DTDs, entities and external references
-refused (billion laughs, XXE), streaming: expat's callbacks build each product's
-item as its elements close (no element tree), and the document is fed in 64 KiB
-chunks, so memory stays flat however long the feed.
-defusedxml accepts any nesting depth, element and text size, so all are capped
-here (`max_depth`, `max_item_bytes`, `max_field_chars`), and bytes that are
-not UTF-8 in a UTF-8 document fail as `encoding`, not as a syntax error. Every
-value arrives as text (`textual`).
+Streaming: the document is read in 64 KiB chunks, and each product leaves memory
+once it is an item. Every value arrives as text (`textual`).
+
+Two expat parsers read the bytes, each with one job:
+
+- defusedxml's `DefusedXMLParser` (DTDs, entity declarations and external
+  references refused: billion laughs, XXE) reads the prolog, from the first byte
+  until the root element starts, and is then dropped (`_Prolog`);
+- the standard library's C `XMLParser` and `TreeBuilder` read the whole
+  document, also from its first byte, and build the elements (`_Tree`); each
+  product becomes an item dict in one Python pass over its elements (`Fields`)
+  and is taken out of the tree.
+
+Why two: defusedxml offers only the pure-Python parser, and its callbacks (a
+Python call per start tag, end tag and text) were most of the cost of reading a
+feed. The C parser builds the elements without running any Python.
+
+Why defusedxml may stop at the root element (a security decision): everything it
+refuses comes from a document type declaration. Entities (billion laughs,
+quadratic blowup, external and parameter entities) are declared only in a DTD,
+and an external DTD is named only by one. XML allows a DTD only in the prolog,
+and expat fails a `<!DOCTYPE` after the root element's start as not well-formed.
+So once defusedxml has seen the root element start without objecting, the
+document has no DTD: the only entity references left are the five predefined
+ones and character references, and expat (the same library in both parsers)
+fails any other as an undefined entity. The C parser, on its own, would read a
+DTD and expand its entities; the order is what keeps it from ever seeing one:
+each chunk goes to defusedxml first, and to the C parser only if defusedxml read
+it without objecting. Both run the same expat over the same bytes, so the C
+parser never gets past a point defusedxml accepted (a DOCTYPE split across two
+chunks is refused when its second half arrives; that half never reaches the C
+parser). That the C parser installs no handler for external entities, and that
+expat caps entity amplification, are second lines, not the reason.
+
+The caps are the callbacks' own, checked the same way and in the same order:
+`max_depth` (nesting below a product), `max_item_bytes` (an item's size,
+approximated as its texts, tags and attributes) and `max_field_chars` (one
+text). A product over a cap, and the product the parser is inside when a chunk
+ends or the document breaks, are replayed element by element through those
+rules (`Replay`), so the error, and the items handed out before it, are the
+ones the callbacks gave. Memory per product stays bounded by `_GuardedStream`'s
+byte count, though elements weigh more than the dicts the callbacks built: a
+product made of tiny elements, up to that count, can hold a few megabytes.
+Bytes that are not UTF-8 in a UTF-8 document fail as `encoding`, not as a
+syntax error (`_GuardedStream`).
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, Final
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLParser
 from xml.sax.saxutils import escape
 
 import attrs
@@ -31,128 +70,15 @@ from partner_ingest.ports.formats import FormatRegistrar, RawItem
 from partner_ingest.ports.hookspecs import hookimpl
 
 from ._items import product_item
+from ._xml_elements import ITEM, ROOT, Fields, Replay, check_item_tag, local_name, product_at
 
 __all__ = ["XmlFeed", "partner_ingest_register_formats"]
 
-ROOT: Final = "catalog"
-ITEM: Final = "product"
 _ENTITIES: Final = {"\r": "&#13;"}  # a bare CR would be read back as LF
 _CHUNK: Final = 64 * 1024
-
-
-def _local(tag: str) -> str:
-    # expat names a namespaced element "uri}local" (ElementTree's "{uri}local"): keep "local".
-    return tag.rpartition("}")[2] if "}" in tag else tag
-
-
-class _ItemBuilder:
-    """expat's element callbacks, building each product's item dict directly.
-
-    Why not ElementTree's tree builder: defusedxml runs the pure-Python XMLParser
-    and TreeBuilder, and building Element objects only to turn them into dicts
-    cost more than half of an XML ingest. These callbacks do the same job (a
-    field element's text, a nested element as a dict, a repeated element as a
-    list, empty elements skipped) with the caps checked as elements open and
-    close. defusedxml's own handlers (DTDs, entity declarations, external
-    references refused) stay installed on the same expat parser.
-    """
-
-    def __init__(self, limits: FeedLimits, guard: _GuardedStream) -> None:
-        self._guard = guard
-        self._max_depth = limits.max_depth + 2  # the catalog and product elements do not count
-        self._max_size = limits.max_item_bytes
-        self._max_field = limits.max_field_chars
-        self._limits = limits
-        self._depth = 0
-        self._frames: list[dict[str, Any]] = []
-        """The dicts of the open elements from <product> down."""
-        self._has_child: list[bool] = []
-        self._text = ""
-        self._size = 0
-        self.index = 0
-        self.done: list[RawItem] = []
-        """Products completed since the caller last took them."""
-
-    def install(self, parser: DefusedXMLParser) -> None:
-        """Hook into `parser`'s expat parser directly when it exposes one (saves a Python
-        call per element over the XMLParser target interface, which remains the fallback)."""
-        expat = getattr(parser, "parser", None)
-        if expat is not None:
-            expat.StartElementHandler = self.start
-            expat.EndElementHandler = self.end
-
-    def start(self, tag: str, attributes: list[str] | dict[str, str]) -> None:
-        depth = self._depth = self._depth + 1
-        if depth > 2:
-            if depth > self._max_depth:
-                raise MalformedFeedError(
-                    ErrorCode.TOO_DEEP,
-                    f"product {self.index + 1} is nested deeper than {self._limits.max_depth} levels",
-                    _product_at(self.index),
-                )
-            if attributes:
-                pairs = attributes.items() if isinstance(attributes, dict) else [attributes]
-                self._size += sum(len(part) + 2 for pair in pairs for part in pair)
-            self._has_child[-1] = True
-            self._frames.append({})
-            self._has_child.append(False)
-        elif depth == 2:
-            if _local(tag) != ITEM:
-                raise MalformedFeedError(
-                    ErrorCode.MALFORMED,
-                    f"unexpected element <{_local(tag)}> in <{ROOT}>; expected <{ITEM}>",
-                    Location(pointer=f"/{ROOT}"),
-                )
-            self._frames = [{}]
-            self._has_child = [False]
-            self._size = 0
-        elif _local(tag) != ROOT:
-            raise MalformedFeedError(
-                ErrorCode.MALFORMED, f"the root element must be <{ROOT}>, not <{_local(tag)}>"
-            )
-        self._text = ""
-
-    def data(self, text: str) -> None:
-        self._text += text
-
-    def end(self, tag: str) -> None:
-        depth = self._depth
-        self._depth = depth - 1
-        if depth > 2:
-            frame = self._frames.pop()
-            text = self._text
-            self._text = ""
-            if len(text) > self._max_field:
-                raise MalformedFeedError(
-                    ErrorCode.FIELD_TOO_LARGE,
-                    f"product {self.index + 1}: <{_local(tag)}> holds more than {self._max_field} characters",
-                    _product_at(self.index),
-                )
-            # Approximate bytes of the element: its text and both tags.
-            self._size += len(text) + 2 * len(tag) + 5
-            if self._size > self._max_size:
-                raise MalformedFeedError(
-                    ErrorCode.ITEM_TOO_LARGE,
-                    f"product {self.index + 1} is larger than {self._max_size} bytes",
-                    _product_at(self.index),
-                )
-            value: Any = frame if self._has_child.pop() else text
-            if not value:  # an empty element (no text, or only empty children) is an absent field
-                return
-            parent = self._frames[-1]
-            name = _local(tag)
-            if name in parent:  # a repeated element becomes a list (and fails a scalar field's type)
-                previous = parent[name]
-                parent[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
-            else:
-                parent[name] = value
-        elif depth == 2:
-            self.done.append((self._frames[0], self.index))
-            self.index += 1
-            self._guard.unread = 0
-
-    def close(self) -> None:
-        """The XMLParser target protocol's end of document (nothing to hand back)."""
+_SLICE: Final = 4 * 1024
+"""Bytes handed to the C parser at a time. Closed products leave the tree after each
+slice, so most elements die before the cyclic garbage collector ever visits them."""
 
 
 @attrs.frozen
@@ -167,26 +93,18 @@ class XmlFeed:
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Product elements as items, with their 0-based position as the marker."""
         guard = _GuardedStream(stream, limits.max_item_bytes)
-        builder = _ItemBuilder(limits, guard)
-        parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-        builder.install(parser)
+        reader = _Reader(limits, guard)
         try:
             while True:
                 chunk = guard.read(_CHUNK)
-                if chunk:
-                    parser.feed(chunk)
-                else:
-                    parser.close()
-                if builder.done:
-                    done, builder.done = builder.done, []
-                    yield from done
+                yield from reader.feed(chunk) if chunk else reader.close()
                 if not chunk:
                     return
         except _RunTooLong:
             raise MalformedFeedError(
                 ErrorCode.ITEM_TOO_LARGE,
-                f"product {builder.index + 1} (or the text before it) is larger than {limits.max_item_bytes} bytes",
-                _product_at(builder.index),
+                f"product {reader.index + 1} (or the text before it) is larger than {limits.max_item_bytes} bytes",
+                product_at(reader.index),
             ) from None
         except ParseError as error:
             line, column = error.position
@@ -222,8 +140,210 @@ class XmlFeed:
         return "\n".join(out).encode("utf-8")
 
 
-def _product_at(index: int) -> Location:
-    return Location(pointer=f"/{ROOT}/{ITEM}[{index + 1}]")
+class _Reader:
+    """The document's items, a chunk of bytes at a time: the two parsers fed in order,
+    closed products taken from the tree, the product still open checked as far as it goes.
+
+    A chunk's items are handed out only once the whole chunk is read, so a chunk that
+    breaks (a syntax error, a cap exceeded) hands out none of them, as the callbacks'
+    parser did.
+    """
+
+    def __init__(self, limits: FeedLimits, guard: _GuardedStream) -> None:
+        self._limits = limits
+        self._guard = guard
+        self._prolog: _Prolog | None = _Prolog()
+        self._tree = _Tree()
+        self._fields = Fields(limits)
+        self._root_checked = False
+        self._open: Replay | None = None
+        """The product the parser was inside when the last chunk ended, replayed so far."""
+        self._items: list[RawItem] = []
+        self.index = 0
+        """Products read so far, which is the 0-based index of the next one."""
+
+    def feed(self, chunk: bytes) -> list[RawItem]:
+        """The items that closed in `chunk`."""
+        if self._prolog is not None and self._prolog.feed(chunk):
+            self._prolog = None
+        for start in range(0, len(chunk), _SLICE):
+            self._parse(chunk[start : start + _SLICE])
+        self._follow_open()
+        return self._take()
+
+    def close(self) -> list[RawItem]:
+        """The last items, at the end of the document."""
+        if self._prolog is not None:  # no root element yet: defusedxml says what is wrong
+            self._prolog.close()
+            self._prolog = None
+        self._parse(None)
+        return self._take()
+
+    def _parse(self, data: bytes | None) -> None:
+        """Feed the C parser (None: the end of the document), then take the products it closed."""
+        try:
+            if data is None:
+                self._tree.close()
+            else:
+                self._tree.feed(data)
+        except (ParseError, UnicodeDecodeError, LookupError) as error:
+            broken = error
+        else:
+            self._collect()
+            return
+        # The callbacks failed on the first problem in the document: a cap exceeded in
+        # what the parser read before the break comes first.
+        self._collect()
+        self._follow_open()
+        raise broken
+
+    def _collect(self) -> None:
+        """Turn the products the parser has closed into items, and take them out of the tree."""
+        root = self._tree.root()
+        if root is None:
+            return
+        if not self._root_checked:
+            if local_name(root.tag) != ROOT:
+                raise MalformedFeedError(
+                    ErrorCode.MALFORMED, f"the root element must be <{ROOT}>, not <{local_name(root.tag)}>"
+                )
+            self._root_checked = True
+        closed = len(root)
+        if closed and not self._tree.closed(root[-1]):
+            closed -= 1
+        if not closed:
+            return
+        for product in root[:closed]:
+            if product.tag != ITEM:
+                check_item_tag(product)
+            item = self._fields.of(product)
+            if item is None:  # a cap may be exceeded: the replay raises the first, in document order
+                item = self._replayed(product)
+            self._items.append((item, self.index))
+            self.index += 1
+        del root[:closed]
+        self._guard.unread = 0
+        self._open = None
+
+    def _replayed(self, product: Element) -> dict[str, Any]:
+        replay = Replay(product, self.index, self._limits)
+        replay.advance(())
+        return replay.item
+
+    def _follow_open(self) -> None:
+        """Replay the product the parser is inside, as far as the tree goes, so that a cap
+        exceeded there fails this chunk, as it did when the callbacks read it."""
+        root = self._tree.root()
+        if root is None or not len(root):
+            return
+        product = root[-1]
+        check_item_tag(product)
+        if self._open is None or self._open.product is not product:
+            self._open = Replay(product, self.index, self._limits)
+        # The replay fails a product on its way down past `max_depth`: deeper elements
+        # are never asked about.
+        self._open.advance(self._tree.still_open(product, self._limits.max_depth))
+
+    def _take(self) -> list[RawItem]:
+        items, self._items = self._items, []
+        return items
+
+
+class _RootStarted(Exception):
+    """The prolog is over: defusedxml has nothing left to refuse."""
+
+
+class _RootSignal:
+    """defusedxml's parser target: it stops the parse when the root element starts."""
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        raise _RootStarted
+
+    def close(self) -> None:
+        """The target protocol's end of document, never reached: expat fails a document
+        without a root element first."""
+
+
+class _Prolog:
+    """defusedxml's parser over the document until its root element starts (see the module
+    docstring for why that is enough); it raises `DefusedXmlException` on a DTD."""
+
+    def __init__(self) -> None:
+        self._parser = DefusedXMLParser(
+            target=_RootSignal(), forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+
+    def feed(self, data: bytes) -> bool:
+        """Read on; True when the root element started in `data`."""
+        try:
+            self._parser.feed(data)
+        except _RootStarted:
+            return True
+        return False
+
+    def close(self) -> None:
+        """The end of the document: whatever expat makes of a prolog without a root element."""
+        with contextlib.suppress(_RootStarted):  # a root element only the end of the data completed
+            self._parser.close()
+
+
+class _Tree:
+    """The C parser, building the element tree, and what the reader must know of its progress:
+    the root element, and the last element to close.
+
+    Both come from the tree builder's events, which reading one by one in Python (what the
+    public `XMLPullParser.read_events` does) would cost much of what the C parser saves. So
+    the parser reports "start" and "end" into a list only until the root element starts, and
+    from then on only "end", into a deque that keeps the last one, appended to in C. This
+    uses `XMLParser._setevents`, private to the standard library but how `XMLPullParser`
+    itself asks for events (since Python 3.4); should it go, every parse fails loudly.
+    """
+
+    def __init__(self) -> None:
+        # Only ever fed bytes defusedxml has accepted (see the module docstring).
+        self._parser = XMLParser(target=TreeBuilder())  # noqa: S314
+        self._first: list[tuple[str, Element]] = []
+        self._last: deque[tuple[str, Element]] = deque(maxlen=1)
+        self._root: Element | None = None
+        self._parser._setevents(self._first, ("start", "end"))  # type: ignore[attr-defined]
+
+    def feed(self, data: bytes) -> None:
+        self._parser.feed(data)
+
+    def close(self) -> None:
+        self._parser.close()
+
+    def root(self) -> Element | None:
+        """The root element, once it has started."""
+        if self._root is None and self._first:
+            self._root = self._first[0][1]
+            self._last.extend(event for event in self._first if event[0] == "end")
+            self._first.clear()
+            self._parser._setevents(self._last, ("end",))  # type: ignore[attr-defined]
+        return self._root
+
+    def closed(self, product: Element) -> bool:
+        """Has the parser read the end of `product`, a child of the root?"""
+        last = self._last[-1][1] if self._last else None
+        return last is product or last is self._root
+
+    def still_open(self, top: Element, levels: int) -> set[Element]:
+        """`top`, a child of the root the parser has not closed, and those of its last
+        descendants the parser is still inside, down to `levels` below `top`.
+
+        The parser is inside the path from the root down its last children, the elements
+        that started last; the last element to close, if it is on that path, closed with
+        everything below it, and everything above it is open.
+        """
+        last = self._last[-1][1] if self._last else None
+        path: set[Element] = set()
+        element = top
+        while element is not last and len(path) <= levels:
+            path.add(element)
+            if not len(element):
+                break
+            element = element[-1]
+        return path
 
 
 class _RunTooLong(Exception):

@@ -436,7 +436,7 @@ def test_a_helper_validates_itself_the_items_it_cannot_hand_over() -> None:
         assert pickle.loads(parent_in.recv_bytes())[0] == "accepted"
         parent_out.send_bytes(body)
         parent_out.send_bytes(b"")
-        chunks = []
+        chunks: list[Any] = []
         while not chunks or not chunks[-1].last:
             kind, chunk = pickle.loads(parent_in.recv_bytes())
             assert kind == "chunk", chunk
