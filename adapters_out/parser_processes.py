@@ -16,12 +16,6 @@ How:
 - Per feed, the helper gets the format, the validator and the limits
   (pickled), then the feed's bytes from a feeder thread, and sends back
   pickled `ValidatedChunk`s: exactly what `validated_chunks` yields here.
-- Which half is slower depends on the format and the machine, so the helper
-  leaves a share of its chunks unvalidated for this process (`_Balance`),
-  found while the feed runs: more while this process waits for chunks, fewer
-  while it is busy writing. `pipeline.settled` validates them here, with
-  the same validator, so the outcome is the same either way. Items that do
-  not pickle are validated in the helper.
 - A format that cannot be pickled, or that the helper cannot import, is
   parsed here. A helper that fails mid-feed is killed and the feed fails like
   any unexpected error (its unit of work rolls back); the next feed starts a
@@ -41,7 +35,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import BinaryIO, Final, Protocol
@@ -49,7 +42,7 @@ from typing import BinaryIO, Final, Protocol
 from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.validation import ItemValidator
-from partner_ingest.domain.use_cases.pipeline import settled, validated_chunks
+from partner_ingest.domain.use_cases.pipeline import validated_chunks
 from partner_ingest.domain.use_cases.streams import RawReader
 from partner_ingest.ports.formats import FeedFormat
 
@@ -59,12 +52,6 @@ log = logging.getLogger(__name__)
 
 _FRAME: Final = 1 << 18
 """Bytes per message of feed data to a helper."""
-_START_SHARE: Final = 0.25
-"""Share of chunks a helper first leaves for the ingesting process to validate."""
-_MAX_SHARE: Final = 0.75
-_SHARE_STEP: Final = 0.05
-_IDLE_SEND: Final = 0.001
-"""A chunk taken within this many seconds found the ingesting process waiting for it."""
 _START_TIMEOUT: Final = 60.0
 """Seconds a new helper may take to import the library and report ready."""
 _BOOT: Final = (
@@ -87,13 +74,9 @@ class ParserProcesses:
         min_bytes: int = 2 << 20,
         max_processes: int | None = None,
         executable: str | None = None,
-        deferred_share: float | None = None,
     ) -> None:
-        """`max_processes` defaults to one less than the CPUs (none on one CPU), at most 4.
-        `deferred_share` pins the share of chunks a helper leaves for this process to
-        validate (tests); by default each feed finds the share that keeps both busy."""
+        """`max_processes` defaults to one less than the CPUs (none on one CPU), at most 4."""
         self.min_bytes = min_bytes
-        self.deferred_share = deferred_share
         self.max_processes = (
             max_processes if max_processes is not None else max(0, min(4, (os.cpu_count() or 1) - 1))
         )
@@ -150,9 +133,7 @@ class ParserProcesses:
         if self.max_processes < 1 or type(fmt) in self._refused or type(fmt).__module__ == "__main__":
             return None  # (a class of __main__ would be another class in the helper)
         try:
-            job = pickle.dumps(
-                (fmt, validator, limits, batch_size, self.deferred_share), protocol=pickle.HIGHEST_PROTOCOL
-            )
+            job = pickle.dumps((fmt, validator, limits, batch_size), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # whatever pickling a plugin's object raises: parse it here
             return None
         helper = self._acquire()
@@ -456,66 +437,21 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
     while True:
         job = inbox.recv_bytes()
         try:
-            fmt, validator, limits, batch_size, share = pickle.loads(job)  # noqa: S301 - from our parent
+            fmt, validator, limits, batch_size = pickle.loads(job)  # noqa: S301 - from our parent
         except Exception as error:  # any import failure means "parse it there"
             send("refused", f"{type(error).__name__}: {error}")
             continue
         send("accepted")
         reader = _InboxReader(inbox)
-        balance = _Balance(share)
         try:
             for chunk in validated_chunks(
-                fmt, io.BufferedReader(reader, _FRAME), validator, limits, batch_size, defer=balance.defer
+                fmt, io.BufferedReader(reader, _FRAME), validator, limits, batch_size
             ):
-                try:
-                    message = pickle.dumps(("chunk", chunk), protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception:
-                    if not chunk.deferred:
-                        raise
-                    balance.stop()  # this format's items do not pickle: validate them all here
-                    chunk = settled(chunk, validator)
-                    message = pickle.dumps(("chunk", chunk), protocol=pickle.HIGHEST_PROTOCOL)
-                started = time.monotonic()
-                outbox.send_bytes(message)
-                balance.sent(time.monotonic() - started)
-                del chunk, message
+                send("chunk", chunk)
+                del chunk
                 gc.collect(0)
         except Exception as error:  # reported to the parent, which fails the feed
             send("failed", f"{type(error).__name__}: {error}")
         reader.drain()
         gc.collect()
         send("ready")
-
-
-class _Balance:
-    """Which chunks a helper leaves for the ingesting process to validate (`defer`).
-
-    The two processes' work per item differs by format (XML parses slowly, JSON
-    validates slowly) and by machine, so the share is found while the feed runs:
-    a chunk the ingesting process takes at once means it was waiting for this
-    helper, which then leaves it a larger share; a send that has to wait means it
-    is the busier one, and the share shrinks. A fixed `share` (tests) stays put.
-    """
-
-    def __init__(self, share: float | None) -> None:
-        self.share = _START_SHARE if share is None else share
-        self._adapts = share is None
-        self._credit = 0.0
-
-    def defer(self) -> bool:
-        """Should the next chunk be validated by the ingesting process?"""
-        self._credit += self.share
-        if self._credit >= 1.0:
-            self._credit -= 1.0
-            return True
-        return False
-
-    def sent(self, waited: float) -> None:
-        """A chunk was taken after `waited` seconds."""
-        if self._adapts:
-            step = _SHARE_STEP if waited < _IDLE_SEND else -_SHARE_STEP
-            self.share = min(_MAX_SHARE, max(0.0, self.share + step))
-
-    def stop(self) -> None:
-        """Validate everything here from now on."""
-        self.share, self._adapts = 0.0, False

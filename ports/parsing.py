@@ -3,9 +3,8 @@
 By default it runs in the ingesting thread (`validated_chunks`). A large feed
 spends most of its time there, in Python, while SQLite waits; an adapter may run
 it in another process instead, so that parsing one batch overlaps writing the
-one before (ADR 0019). Whatever runs it must yield the chunks `validated_chunks`
-would, except that a chunk may leave its items for the caller to validate
-(`deferred`): once the pipeline has `settled` them, they are exactly the same.
+one before (ADR 0019). Whatever runs it must yield exactly the chunks
+`validated_chunks` would.
 """
 
 from __future__ import annotations
@@ -34,6 +33,6 @@ class FeedParsing(Protocol):
         batch_size: int,
     ) -> Iterator[ValidatedChunk]:
         """The feed's chunks, as `validated_chunks(fmt, stream, validator, limits, batch_size)`
-        yields them (some maybe with deferred items), reading `stream` at least as far as the
-        format's parser would (the caller may be hashing it). If the iterator has a `close`,
-        the pipeline calls it when done, early or not."""
+        yields them, reading `stream` at least as far as the format's parser would (the
+        caller may be hashing it). If the iterator has a `close`, the pipeline calls it
+        when done, early or not."""

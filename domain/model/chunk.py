@@ -3,9 +3,7 @@
 The pipeline has a front half (parse, validate: pure computation, the larger
 cost) and a back half (repeats, writes, counting: bound to the unit of work).
 A chunk is what crosses between them, in process or from a parser process
-(ADR 0019), so it holds only plain, picklable values. A parser process may
-leave a chunk's items for the back half to validate (`deferred`), so that
-neither process waits for the other; `pipeline.settled` validates them.
+(ADR 0019), so it holds only plain, picklable values.
 """
 
 from __future__ import annotations
@@ -35,8 +33,3 @@ class ValidatedChunk:
     """Why the feed could not be read past this chunk; its rows are then not written."""
     last: bool = False
     """No chunk follows."""
-    deferred: list[tuple[object, object]] = attrs.field(factory=list)
-    """Items read but not yet validated, each with its marker; a chunk that has them has no
-    rows or rejections yet (`pipeline.settled` makes them)."""
-    deferred_from: int = 0
-    """Feed position of the first deferred item."""

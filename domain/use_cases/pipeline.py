@@ -15,7 +15,7 @@ and so the outcome, are the same wherever it ran.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Protocol
 
 import attrs
@@ -39,7 +39,7 @@ from partner_ingest.ports.repositories import UpsertCounts
 
 from .streams import RawReader
 
-__all__ = ["FeedOutcome", "FeedSink", "HashingReader", "SetSink", "run_feed", "settled", "validated_chunks"]
+__all__ = ["FeedOutcome", "FeedSink", "HashingReader", "SetSink", "run_feed", "validated_chunks"]
 
 
 class FeedSink(Protocol):
@@ -134,99 +134,47 @@ def validated_chunks(
     validator: ItemValidator,
     limits: FeedLimits,
     batch_size: int,
-    *,
-    defer: Callable[[], bool] | None = None,
 ) -> Iterator[ValidatedChunk]:
-    """The pipeline's front half: parse and validate `stream`, a chunk per `batch_size` items;
-    the last chunk says why reading stopped early, if it did. Never raises for bad input.
+    """The pipeline's front half: parse and validate `stream`, a chunk per `batch_size` valid
+    rows or invalid items, whichever comes first; the last chunk says why reading stopped
+    early, if it did. Never raises for bad input.
 
     This is the work a `FeedParsing` may move to another process (ADR 0019): it only
-    computes, and everything it yields is plain data. There, `defer` is asked before each
-    chunk is validated; when it says so, the chunk carries its items unvalidated and the
-    back half validates them (`settled`), which keeps both processes busy.
+    computes, and everything it yields is plain data.
     """
-    max_items = limits.max_items
-    items: list[tuple[object, object]] = []
-    received = 0
-    feed_error: FeedError | None = None
-    try:
-        for index, item in enumerate(fmt.parse(stream, limits)):
-            received = index + 1
-            if index >= max_items:
-                raise MalformedFeedError(
-                    ErrorCode.TOO_MANY_ITEMS, f"a feed may hold at most {max_items} items"
-                )
-            items.append(item)
-            if len(items) >= batch_size:
-                chunk = _chunk(items, received - len(items), received, validator, defer)
-                yield chunk
-                if chunk.last:  # an item met a feed cap: the feed ends there
-                    return
-                items = []
-    except MalformedFeedError as problem:
-        feed_error = problem.error
-    except RecursionError:
-        feed_error = FeedError(ErrorCode.TOO_DEEP, "the document is nested too deeply to read")
-    # The items read before the end, or before the document broke, are reported too.
-    first = min(received, max_items) - len(items)
-    yield _chunk(items, first, received, validator, defer, feed_error, last=True)
-
-
-def _chunk(
-    items: list[tuple[object, object]],
-    first: int,
-    received: int,
-    validator: ItemValidator,
-    defer: Callable[[], bool] | None,
-    feed_error: FeedError | None = None,
-    *,
-    last: bool = False,
-) -> ValidatedChunk:
-    """The chunk of `items`: validated here, or left for the back half when `defer` says so."""
-    if defer is not None and items and defer():
-        return ValidatedChunk([], [], [], [], received, feed_error, last, deferred=items, deferred_from=first)
-    return _validated(items, first, received, validator, feed_error, last=last)
-
-
-def settled(chunk: ValidatedChunk, validator: ItemValidator) -> ValidatedChunk:
-    """`chunk` with its deferred items validated here, exactly as the front half would have."""
-    if not chunk.deferred:
-        return chunk
-    return _validated(
-        chunk.deferred, chunk.deferred_from, chunk.received, validator, chunk.feed_error, last=chunk.last
-    )
-
-
-def _validated(
-    items: list[tuple[object, object]],
-    first: int,
-    received: int,
-    validator: ItemValidator,
-    feed_error: FeedError | None,
-    *,
-    last: bool,
-) -> ValidatedChunk:
-    """The chunk of `items` (feed positions from `first`), each validated. An item that
-    meets a feed cap (lenient `extra`, ADR 0005) ends the feed there: the chunk is the last,
-    with that error, whatever came after it."""
     validate = validator.validate
+    max_items = limits.max_items
     rows: list[ProductRow] = []
     indexes: list[int] = []
     markers: list[object] = []
     rejected: list[tuple[list[ItemError], object]] = []
-    for index, (raw, marker) in enumerate(items, first):
-        try:
+    index = -1
+    feed_error: FeedError | None = None
+    try:
+        for index, (raw, marker) in enumerate(fmt.parse(stream, limits)):
+            if index >= max_items:
+                raise MalformedFeedError(
+                    ErrorCode.TOO_MANY_ITEMS, f"a feed may hold at most {max_items} items"
+                )
             result = validate(raw, index)
-        except MalformedFeedError as problem:
-            return ValidatedChunk(rows, indexes, markers, rejected, index + 1, problem.error, last=True)
-        if type(result) is tuple:
-            rows.append(result)
-            indexes.append(index)
-            markers.append(marker)
-        else:
-            assert isinstance(result, list)
-            rejected.append((result, marker))
-    return ValidatedChunk(rows, indexes, markers, rejected, received, feed_error, last=last)
+            if type(result) is tuple:
+                rows.append(result)
+                indexes.append(index)
+                markers.append(marker)
+                if len(rows) >= batch_size:
+                    yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
+                    rows, indexes, markers, rejected = [], [], [], []
+            else:
+                assert isinstance(result, list)
+                rejected.append((result, marker))
+                if len(rejected) >= batch_size:  # a feed of invalid items is held no more than valid ones
+                    yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
+                    rows, indexes, markers, rejected = [], [], [], []
+    except MalformedFeedError as problem:
+        feed_error = problem.error
+    except RecursionError:
+        feed_error = FeedError(ErrorCode.TOO_DEEP, "the document is nested too deeply to read")
+    yield ValidatedChunk(rows, indexes, markers, rejected, index + 1, feed_error, last=True)
 
 
 def run_feed(
@@ -304,7 +252,6 @@ def run_feed(
         chunks = parsing.chunks(fmt, stream, validator, limits, batch_size)
     try:
         for chunk in chunks:
-            chunk = settled(chunk, validator)
             for found, marker in chunk.rejected:
                 record(found, marker)
             received = chunk.received

@@ -8,15 +8,11 @@ half-written and the next feed still works.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
 import logging
 import os
-import pickle
 import signal
 import sys
-import threading
 import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,11 +52,9 @@ JSONL = FORMATS.get("jsonl", 2)
 LIMITS = FeedLimits(max_items=60)
 
 
-@pytest.fixture(scope="module", params=[None, 0.5, 1.0], ids=["adaptive", "half-deferred", "all-deferred"])
-def helpers(request: pytest.FixtureRequest) -> Iterator[ParserProcesses]:
-    """A pool of one helper, leaving a share of its chunks for this process to validate:
-    as it finds best, or pinned (half, all), so that every path is held to the same outcome."""
-    pool = ParserProcesses(min_bytes=0, max_processes=1, deferred_share=request.param)
+@pytest.fixture(scope="module")
+def helpers() -> Iterator[ParserProcesses]:
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
     yield pool
     pool.close()
 
@@ -385,10 +379,10 @@ def test_signals_for_the_whole_group_leave_the_helper_to_its_parent() -> None:
         os.kill(pid, 0)
 
 
-def test_an_item_at_a_feed_cap_ends_the_feed_at_it_wherever_it_is_validated(helpers: ParserProcesses) -> None:
+def test_an_item_at_a_feed_cap_ends_the_feed_at_it_in_a_helper_too(helpers: ParserProcesses) -> None:
     # Lenient mode keeps unknown fields, and one past max_field_chars is a feed error raised
-    # by the validator: in the helper, or here for a deferred chunk, the feed ends at that
-    # item with the same counts and error, and the next feed is fine.
+    # by the validator: in the helper as here, the feed ends at that item with the same
+    # counts and error, and the next feed is fine.
     items: list[Any] = [
         {"sku": f"C-{n}", "name": "Capped", "price": 1, "currency": "EUR", "quantity": 1} for n in range(20)
     ]
@@ -398,73 +392,3 @@ def test_an_item_at_a_feed_cap_ends_the_feed_at_it_wherever_it_is_validated(help
     assert here[0].feed_error is not None and here[0].counts.received == 14
     assert ingest(JSONL, body, helpers, mode=Mode.LENIENT) == here
     assert ingest(JSONL, jsonl_feed(4), helpers)[0].counts.created == 4
-
-
-@attrs.frozen
-class UnpicklableItems(JsonLinesFeed):
-    """JSON Lines whose raw items hold a value no pickle can carry (a lock)."""
-
-    def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[Any]:
-        for item, marker in super().parse(stream, limits):
-            if isinstance(item, dict):
-                item = {**item, "handle": threading.Lock()}
-            yield item, marker
-
-
-def test_a_helper_validates_itself_the_items_it_cannot_hand_over() -> None:
-    # The helper's loop, run here on real pipes: a deferred chunk whose items do not
-    # pickle is validated in the helper instead, and the feed comes out as parsed here.
-    from multiprocessing import Pipe
-
-    from partner_ingest.adapters_out.parser_processes import _serve
-
-    fmt = UnpicklableItems(version=2)
-    validator = ItemValidator(contract_for(2), Mode.LENIENT, textual=False, partner_id=PARTNER, limits=LIMITS)
-    body = jsonl_feed(7)
-    helper_in, parent_out = Pipe(duplex=False)
-    parent_in, helper_out = Pipe(duplex=False)
-
-    def helper() -> None:
-        with contextlib.suppress(EOFError):  # the parent closed the pipe: the helper's end
-            _serve(helper_in, helper_out)
-
-    server = threading.Thread(target=helper, daemon=True)
-    server.start()
-    try:
-        assert pickle.loads(parent_in.recv_bytes())[0] == "hello"
-        parent_out.send_bytes(pickle.dumps((fmt, validator, LIMITS, 3, 1.0)))
-        assert pickle.loads(parent_in.recv_bytes())[0] == "accepted"
-        parent_out.send_bytes(body)
-        parent_out.send_bytes(b"")
-        chunks: list[Any] = []
-        while not chunks or not chunks[-1].last:
-            kind, chunk = pickle.loads(parent_in.recv_bytes())
-            assert kind == "chunk", chunk
-            chunks.append(chunk)
-        assert pickle.loads(parent_in.recv_bytes())[0] == "ready"
-    finally:
-        parent_out.close()
-        server.join(timeout=10)
-        gc.enable()  # the helper's loop turns the collector off, for a whole (helper) process
-    assert not any(chunk.deferred for chunk in chunks)
-    expected = list(validated_chunks(fmt, io.BytesIO(body), validator, LIMITS, 3))
-    assert [(c.rejected, c.received) for c in chunks] == [(c.rejected, c.received) for c in expected]
-    assert sum(len(c.rejected) for c in chunks) == 7  # "handle" is no JSON value: each item is refused
-
-
-def test_a_helper_hands_over_more_while_this_process_waits_and_less_while_it_is_busy() -> None:
-    from partner_ingest.adapters_out.parser_processes import _Balance
-
-    balance = _Balance(None)
-    decisions = [balance.defer() for _ in range(8)]
-    assert decisions.count(True) == 2  # a quarter to start with
-    for _ in range(40):
-        balance.sent(0.0)  # taken at once: this process was waiting
-    assert balance.share == 0.75  # never all: the helper keeps parsing, at least
-    for _ in range(40):
-        balance.sent(0.05)  # this process was busy writing
-    assert balance.share == 0.0
-    assert not any(balance.defer() for _ in range(8))
-    pinned = _Balance(1.0)
-    pinned.sent(0.05)
-    assert all(pinned.defer() for _ in range(8))
