@@ -18,6 +18,7 @@ from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
+from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.repositories import UpsertCounts
@@ -84,14 +85,7 @@ class InMemoryFeedSkuRegister:
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Record a batch; positions of SKUs seen before."""
-        seen = self._seen
-        out = []
-        for position, sku in enumerate(skus):
-            if sku in seen:
-                out.append(position)
-            else:
-                seen.add(sku)
-        return out
+        return record_repeats(self._seen, skus)
 
 
 class InMemoryFeedImportLedger:

@@ -33,6 +33,7 @@ from operator import itemgetter
 from typing import Final
 
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
+from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.ports.repositories import UpsertCounts
 
 __all__ = [
@@ -185,7 +186,7 @@ class SqliteFeedSkuRegister:
         seen = self._seen
         if seen is None:
             return self._repeated_in_table(skus)
-        out = _repeated_in_set(seen, skus)
+        out = record_repeats(seen, skus)
         if len(seen) > self._in_memory:
             self._seen = None
             self._conn.execute(
@@ -220,23 +221,6 @@ class SqliteFeedSkuRegister:
             else:
                 seen.add(sku)
         return out
-
-
-def _repeated_in_set(seen: set[str], skus: Sequence[str]) -> list[int]:
-    """Record `skus` in `seen`; positions of those seen before or earlier in `skus`."""
-    if seen.isdisjoint(skus):
-        before = len(seen)
-        seen.update(skus)
-        if len(seen) == before + len(skus):
-            return []  # the common batch: all new, in three calls into C
-        seen.difference_update(skus)  # a repeat within the batch: look closely
-    out = []
-    for position, sku in enumerate(skus):
-        if sku in seen:
-            out.append(position)
-        else:
-            seen.add(sku)
-    return out
 
 
 def _payload(skus: Sequence[str]) -> str:

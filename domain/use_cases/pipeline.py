@@ -24,6 +24,7 @@ from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
+from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.domain.model.report import (
     ErrorCode,
     FeedError,
@@ -64,14 +65,7 @@ class SetSink:
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Positions of SKUs seen before."""
-        seen = self._seen
-        out = []
-        for position, sku in enumerate(skus):
-            if sku in seen:
-                out.append(position)
-            else:
-                seen.add(sku)
-        return out
+        return record_repeats(self._seen, skus)
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
         """Count every row as created: there is nothing to compare against."""
