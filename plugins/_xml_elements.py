@@ -16,7 +16,7 @@ from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.report import ErrorCode, Location
 
-__all__ = ["ITEM", "ROOT", "Fields", "Replay", "Unsure", "check_item_tag", "local_name", "product_at"]
+__all__ = ["ITEM", "ROOT", "Fields", "Replay", "check_item_tag", "local_name", "product_at"]
 
 ROOT: Final = "catalog"
 ITEM: Final = "product"
@@ -44,16 +44,24 @@ def _attributes_size(element: Element) -> int:
 
 
 def product_at(index: int) -> Location:
+    """Where product `index` (0-based) is, for a feed error."""
     return Location(pointer=f"/{ROOT}/{ITEM}[{index + 1}]")
 
 
 def check_item_tag(element: Element) -> None:
+    """Refuse a child of the root that is not a product."""
     if local_name(element.tag) != ITEM:
         raise MalformedFeedError(
             ErrorCode.MALFORMED,
             f"unexpected element <{local_name(element.tag)}> in <{ROOT}>; expected <{ITEM}>",
             Location(pointer=f"/{ROOT}"),
         )
+
+
+def _repeat(fields: dict[str, Any], name: str, value: object) -> None:
+    """A repeated element becomes a list (and fails a scalar field's type)."""
+    previous = fields[name]
+    fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
 
 
 class Unsure(Exception):
@@ -117,9 +125,8 @@ class Fields:
                 name, tags = self._name(child.tag)
             size += tags
             if value:  # an empty element (no text, or only empty children) is an absent field
-                if name in fields:  # a repeated element becomes a list (and fails a scalar field's type)
-                    previous = fields[name]
-                    fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+                if name in fields:
+                    _repeat(fields, name, value)
                 else:
                     fields[name] = value
         return fields, size
@@ -209,8 +216,7 @@ class Replay:
             return
         parent = self._frames[-1]
         name = local_name(tag)
-        if name in parent:  # a repeated element becomes a list (and fails a scalar field's type)
-            previous = parent[name]
-            parent[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        if name in parent:
+            _repeat(parent, name, value)
         else:
             parent[name] = value

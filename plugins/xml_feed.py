@@ -10,8 +10,8 @@ Two expat parsers read the bytes, each with one job:
   until the root element starts, and is then dropped (`_Prolog`);
 - the standard library's C `XMLParser` and `TreeBuilder` read the whole
   document, also from its first byte, and build the elements (`_Tree`); each
-  product becomes an item dict in one Python pass over its elements (`Fields`)
-  and is taken out of the tree.
+  product becomes an item dict in one Python pass over its elements (`Fields`,
+  in _xml_elements.py) and is taken out of the tree.
 
 Why two: defusedxml offers only the pure-Python parser, and its callbacks (a
 Python call per start tag, end tag and text) were most of the cost of reading a

@@ -169,9 +169,10 @@ class SqliteFeedSkuRegister:
     Most feeds fit the set: a set lookup is about 0.05 us per SKU, where the temp
     table's B-tree insert costs 0.6 us, a fifth of the write it precedes. Past
     `in_memory` SKUs they move to the table, so a feed of millions holds no more
-    memory than one of a hundred thousand. There, the common batch (no repeats) costs one statement: an INSERT OR IGNORE fed a JSON array,
-    whose row count proves that every SKU was new. Only a batch with a repeat is
-    rolled back to a savepoint and looked at closely.
+    memory than one of a hundred thousand. There, the common batch (no repeats)
+    costs one statement: an INSERT OR IGNORE fed a JSON array, whose row count
+    proves that every SKU was new. Only a batch with a repeat is rolled back to a
+    savepoint and looked at closely.
     """
 
     def __init__(self, conn: sqlite3.Connection, *, in_memory: int = _IN_MEMORY) -> None:
