@@ -29,10 +29,10 @@ __all__ = ["build_fast_path"]
 
 FastPath = Callable[[object, int], Any]
 
-# Numbers written as text that are unambiguous and short enough to convert
-# without any risk (int() of thousands of digits raises).
-_DECIMAL_TEXT: Final = r"-?[0-9]{1,18}(?:\.[0-9]{1,18})?"
-_INTEGER_TEXT: Final = r"-?[0-9]{1,18}"
+# Numbers written as text (CSV, XML) take the fast path when they are canonical
+# ("canonical numbers" below): the text is what str() writes for the number that int()
+# or Decimal() reads from it. That is exactly the reference's `-?[0-9]+(\.[0-9]+)?`
+# without leading zeros, at a third of the price of matching that regex first.
 
 # Fields the fast path never handles: their items go to the reference path.
 _SLOW_FIELDS: Final = frozenset({"sale_price", "sale_starts_at", "sale_ends_at"})
@@ -92,17 +92,25 @@ class _Builder:
             in_range = f"{low} {comparison} {var} <= {high}"
             if rule.kind is Kind.INTEGER:
                 if self.textual:
-                    match = self.const("INT_TEXT", re.compile(_INTEGER_TEXT).fullmatch)
-                    self.emit(depth, f"if {var}.__class__ is not str or {match}({var}) is None: {slow}")
-                    self.emit(depth, f"{var} = int({var})")
+                    # Canonical digits only: str(int(text)) == text rules out "+5", " 5", "5_0",
+                    # "05" and other scripts' digits, all of which int() takes (see "canonical numbers").
+                    self.emit(depth, f"if {var}.__class__ is not str or len({var}) > 19: {slow}")
+                    self.emit(depth, f"try: {var}_n = int({var})")
+                    self.emit(depth, f"except ValueError: {slow}")
+                    self.emit(depth, f"if str({var}_n) != {var}: {slow}")
+                    self.emit(depth, f"{var} = {var}_n")
                 else:
                     self.emit(depth, f"if {var}.__class__ is not int: {slow}")
                 self.emit(depth, f"if not ({in_range}): {slow}")
             else:
                 if self.textual:
-                    match = self.const("DECIMAL_TEXT", re.compile(_DECIMAL_TEXT).fullmatch)
-                    self.emit(depth, f"if {var}.__class__ is not str or {match}({var}) is None: {slow}")
-                    self.emit(depth, f"{var} = Decimal({var})")
+                    # As above, and "E" and is_finite() rule out 1E+5, NaN and Infinity, which
+                    # str() of a Decimal writes back as they came (see "canonical numbers").
+                    self.emit(depth, f"if {var}.__class__ is not str or 'E' in {var}: {slow}")
+                    self.emit(depth, f"try: {var}_n = Decimal({var})")
+                    self.emit(depth, f"except ArithmeticError: {slow}")
+                    self.emit(depth, f"if str({var}_n) != {var} or not {var}_n.is_finite(): {slow}")
+                    self.emit(depth, f"{var}_text = {var}; {var} = {var}_n")
                 else:
                     self.emit(depth, f"if {var}.__class__ is Decimal:")
                     self.emit(depth + 1, f"if not {var}.is_finite(): {slow}")
@@ -174,10 +182,13 @@ def _generate(
             b.emit(2, "w = h = d = u = None")
             b.emit(1, "else:")
             b.value(rule, var, 2)
-            b.emit(
-                2,
-                f"w = str({var}_width); h = str({var}_height); d = str({var}_depth); u = {var}_unit",
-            )
+            if textual:  # the text is the number's str() already (see "canonical numbers")
+                b.emit(2, f"w = {var}_width_text; h = {var}_height_text; d = {var}_depth_text; u = {var}_unit")
+            else:
+                b.emit(
+                    2,
+                    f"w = str({var}_width); h = str({var}_height); d = str({var}_depth); u = {var}_unit",
+                )
             slots.update(width="w", height="h", depth="d", dimension_unit="u")
             continue
         b.field(rule, "item", var, 1)
