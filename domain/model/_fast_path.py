@@ -183,7 +183,9 @@ def _generate(
             b.emit(1, "else:")
             b.value(rule, var, 2)
             if textual:  # the text is the number's str() already (see "canonical numbers")
-                b.emit(2, f"w = {var}_width_text; h = {var}_height_text; d = {var}_depth_text; u = {var}_unit")
+                b.emit(
+                    2, f"w = {var}_width_text; h = {var}_height_text; d = {var}_depth_text; u = {var}_unit"
+                )
             else:
                 b.emit(
                     2,
