@@ -213,6 +213,22 @@ def test_a_helper_is_reused_from_feed_to_feed(helpers: ParserProcesses) -> None:
     assert helpers.pids == first and len(first) == 1
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are set on Linux only")
+def test_a_helper_may_write_several_chunks_ahead() -> None:
+    import fcntl
+
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    try:
+        pool.warm()
+        (helper,) = pool._idle
+        room = fcntl.fcntl(helper._outbox.fileno(), fcntl.F_GETPIPE_SZ)
+    finally:
+        pool.close()
+    # A system whose pipes may not grow that much (pipe-max-size) keeps its default.
+    allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text()) >= 1 << 20
+    assert room >= 1 << 20 if allowed else room > 0
+
+
 def test_formats_a_helper_cannot_have_are_parsed_here(caplog: pytest.LogCaptureFixture) -> None:
     # A class of a module that exists only in this process: pickled by reference, it
     # cannot be imported in the helper, which refuses it; the feed is parsed here.
