@@ -221,7 +221,7 @@ def test_a_helper_may_write_several_chunks_ahead() -> None:
     try:
         pool.warm()
         (helper,) = pool._idle
-        room = fcntl.fcntl(helper._outbox.fileno(), fcntl.F_GETPIPE_SZ)
+        room = min(fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) for pipe in (helper._outbox, helper.inbox))
     finally:
         pool.close()
     # A system whose pipes may not grow that much (pipe-max-size) keeps its default.
