@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from partner_ingest.domain.model.errors import ConflictError
+from partner_ingest.adapters_out.store_errors import Refusal, stored_conflict
 
 from .connection import Connection, savepoint
 
@@ -16,7 +16,7 @@ __all__ = ["conflicts"]
 
 @contextmanager
 def conflicts(conn: Connection, what: str) -> Iterator[None]:
-    """Run a write under a savepoint; a violated constraint becomes ConflictError(`what`).
+    """Run a write under a savepoint; a violated constraint becomes ConflictError (`stored_conflict`).
 
     PostgreSQL aborts the whole transaction on a failed statement; the savepoint
     undoes only this write, so a caller that catches the ConflictError (as the
@@ -27,4 +27,8 @@ def conflicts(conn: Connection, what: str) -> Iterator[None]:
             yield
     except psycopg.errors.IntegrityError as error:
         detail = error.diag.message_primary or type(error).__name__
-        raise ConflictError(f"{what}: {detail}") from None
+        raise stored_conflict(what, _REFUSALS.get(error.sqlstate or "", "rule"), detail) from None
+
+
+_REFUSALS: dict[str, Refusal] = {"23505": "unique", "23503": "reference"}
+"""SQLSTATEs: unique_violation, foreign_key_violation; any other is a rule."""

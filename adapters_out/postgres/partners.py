@@ -82,7 +82,7 @@ class PostgresPartnerRepository:
 
     def add(self, partner: Partner) -> None:
         """Store a new partner; ConflictError when the id exists."""
-        with conflicts(self._conn, f"partner {partner.id!r} exists"):
+        with conflicts(self._conn, f"partner {partner.id!r} cannot be stored"):
             self._conn.execute(
                 f"INSERT INTO partner ({', '.join(_PARTNER_FIELDS)}) VALUES ({_PARTNER_PLACEHOLDERS})",
                 _partner_values(partner),

@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from partner_ingest.domain.model.errors import ConflictError, NotFoundError
+from partner_ingest.adapters_out.store_errors import stored_conflict
+from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
 from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 
 from ._codec import dump_json, load_json, opt_dt, opt_ts
+from ._refusals import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteJobRepository"]
@@ -111,7 +113,7 @@ class SqliteJobRepository:
                 ),
             )
         except sqlite3.IntegrityError as error:
-            raise ConflictError(f"job {job.id!r} cannot be stored: {error}") from None
+            raise stored_conflict(f"job {job.id!r} cannot be stored", refusal(error), str(error)) from None
         rowid = conn.execute(
             "INSERT INTO partner_ingest_job_bodies (job_id, body) VALUES (?, zeroblob(?))",
             (job.id, job.body_bytes),

@@ -6,11 +6,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from partner_ingest.domain.model.errors import ConflictError
+from partner_ingest.adapters_out.store_errors import stored_conflict
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.report import IngestReport
 
 from ._codec import dump_json, load_json
+from ._refusals import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteFeedImportLedger"]
@@ -68,7 +69,9 @@ class SqliteFeedImportLedger:
                 ),
             )
         except sqlite3.IntegrityError as error:
-            raise ConflictError(f"feed import {entry.id!r} cannot be stored: {error}") from None
+            raise stored_conflict(
+                f"feed import {entry.id!r} cannot be stored", refusal(error), str(error)
+            ) from None
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""

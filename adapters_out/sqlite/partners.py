@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from partner_ingest.adapters_out.store_errors import stored_conflict
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
-from partner_ingest.domain.model.errors import ConflictError, NotFoundError
+from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import ValidationPolicy
 
 from ._codec import dump_json, load_json, opt_dt, opt_ts
+from ._refusals import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteApiKeyRepository", "SqlitePartnerRepository"]
@@ -69,8 +71,10 @@ class SqlitePartnerRepository:
             self._conn.execute(
                 f"INSERT INTO partner ({_PARTNER}) VALUES ({', '.join('?' * 12)})", _partner_values(partner)
             )
-        except sqlite3.IntegrityError:
-            raise ConflictError(f"partner {partner.id!r} exists") from None
+        except sqlite3.IntegrityError as error:
+            raise stored_conflict(
+                f"partner {partner.id!r} cannot be stored", refusal(error), str(error)
+            ) from None
 
     def get(self, partner_id: str) -> Partner | None:
         """One partner, or None."""
@@ -136,7 +140,7 @@ class SqliteApiKeyRepository:
                 ),
             )
         except sqlite3.IntegrityError as error:
-            raise ConflictError(f"key {key.id!r} cannot be stored: {error}") from None
+            raise stored_conflict(f"key {key.id!r} cannot be stored", refusal(error), str(error)) from None
 
     def get(self, key_id: str) -> ApiKey | None:
         """One key record, or None."""

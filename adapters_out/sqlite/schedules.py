@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from partner_ingest.domain.model.errors import ConflictError, NotFoundError
+from partner_ingest.adapters_out.store_errors import stored_conflict
+from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.schedules import Schedule
 
 from ._codec import opt_dt, opt_ts
+from ._refusals import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteScheduleRepository"]
@@ -69,7 +71,9 @@ class SqliteScheduleRepository:
                 _values(schedule),
             )
         except sqlite3.IntegrityError as error:
-            raise ConflictError(f"schedule {schedule.id!r} cannot be stored: {error}") from None
+            raise stored_conflict(
+                f"schedule {schedule.id!r} cannot be stored", refusal(error), str(error)
+            ) from None
 
     def get(self, schedule_id: str) -> Schedule | None:
         """One schedule, or None."""

@@ -247,14 +247,26 @@ def test_ledger_finds_latest_applied_and_idempotency_keys(seeded: StoreUnderTest
         assert uow.imports.get("nope") is None
 
 
+_DATABASE_WORDS = ("constraint", "unique", "duplicate key", "violates", "partner_ingest_", "integrity")
+
+
+def assert_in_domain_words(error: ConflictError, name: str) -> None:
+    """A conflict names what conflicted, never the database's tables and constraints
+    (its text reaches the partner in a 409)."""
+    message = str(error)
+    assert repr(name) in message, message
+    assert not any(word in message.lower() for word in _DATABASE_WORDS), message
+
+
 def test_a_second_import_under_a_partners_idempotency_key_is_a_conflict(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         uow.imports.add(_import("f1", at=T0, key="retried"))
         uow.commit()
     with seeded.unit_of_work() as uow:
         for duplicate in (_import("f2", at=T0, key="retried"), _import("f1", at=T0)):
-            with pytest.raises(ConflictError):
+            with pytest.raises(ConflictError) as refused:
                 uow.imports.add(duplicate)
+            assert_in_domain_words(refused.value, duplicate.id)
         # Another partner's key is its own, and the unit of work is still usable after the conflicts.
         uow.imports.add(attrs.evolve(_import("f3", at=T0, key="retried"), partner_id="globex"))
         uow.commit()
@@ -382,8 +394,9 @@ def test_a_second_job_under_a_partners_idempotency_key_is_a_conflict(seeded: Sto
         uow.jobs.add(first, io.BytesIO(body))
         uow.commit()
     with seeded.unit_of_work() as uow:
-        with pytest.raises(ConflictError):
+        with pytest.raises(ConflictError) as refused:
             uow.jobs.add(job("j2", key="retried")[0], io.BytesIO(b"{}"))
+        assert_in_domain_words(refused.value, "j2")
         # Another partner's key is its own, and the unit of work is still usable after the conflict.
         uow.jobs.add(attrs.evolve(job("j3", key="retried")[0], partner_id="globex"), io.BytesIO(b"{}"))
         uow.commit()
@@ -408,8 +421,9 @@ def test_partners_add_update_list_and_conflict(seeded: StoreUnderTest) -> None:
     )
     with seeded.unit_of_work() as uow:
         uow.partners.update(changed)
-        with pytest.raises(ConflictError):
+        with pytest.raises(ConflictError) as refused:
             uow.partners.add(partner("acme"))
+        assert_in_domain_words(refused.value, "acme")
         with pytest.raises(NotFoundError):
             uow.partners.update(partner("nobody"))
         uow.commit()
