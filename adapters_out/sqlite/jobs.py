@@ -22,7 +22,7 @@ from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 
 from ._codec import dump_json, load_json, opt_dt, opt_ts
-from ._refusals import refusal
+from ._errors import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteJobRepository"]

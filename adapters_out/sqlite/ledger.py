@@ -11,7 +11,7 @@ from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.report import IngestReport
 
 from ._codec import dump_json, load_json
-from ._refusals import refusal
+from ._errors import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteFeedImportLedger"]

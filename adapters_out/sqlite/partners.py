@@ -14,7 +14,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import ValidationPolicy
 
 from ._codec import dump_json, load_json, opt_dt, opt_ts
-from ._refusals import refusal
+from ._errors import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteApiKeyRepository", "SqlitePartnerRepository"]

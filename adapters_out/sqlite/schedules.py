@@ -12,7 +12,7 @@ from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.schedules import Schedule
 
 from ._codec import opt_dt, opt_ts
-from ._refusals import refusal
+from ._errors import refusal
 from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteScheduleRepository"]
