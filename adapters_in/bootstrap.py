@@ -226,6 +226,19 @@ def _store_ready(
     return ready
 
 
+def _with_redis(ready: Callable[[], Readiness], ping: Callable[[], bool]) -> Callable[[], Readiness]:
+    """`ready`, and Redis answering: failure limits fail closed without it, so
+    every partner request would be refused (ADR 0015): the load balancer should look elsewhere."""
+
+    def check() -> Readiness:
+        store = ready()
+        reachable = ping()
+        checks = {**store.checks, "redis": "reachable" if reachable else "unreachable"}
+        return Readiness(store.ready and reachable, checks)
+
+    return check
+
+
 def _schema_current(version: Callable[[], int], newest: int) -> Callable[[], str | None]:
     """A schema check for `_store_ready`: None while the store is at this release's newest migration."""
 
@@ -303,6 +316,7 @@ def build(settings: Settings) -> Application:
         closers.append(shared.close)
         failures = shared
         quotas = shared.with_policy(FailurePolicy.OPEN)
+        ready = _with_redis(ready, shared.ping)
 
     parsing = None
     if settings.parser_processes != 0:

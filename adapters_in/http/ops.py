@@ -1,8 +1,9 @@
 """Operations routes: liveness, readiness, Prometheus metrics and the OpenAPI document.
 
 - `/healthz` answers while the process serves requests at all (restart it otherwise);
-- `/readyz` answers 200 only when the database is reachable and its schema is the
-  one this release needs (take the instance out of the load balancer otherwise);
+- `/readyz` answers 200 only when the database is reachable, its schema is the
+  one this release needs and, where one is set, Redis answers (take the instance
+  out of the load balancer otherwise);
 - `/metrics` is the Prometheus text of this app's registry;
 - `/openapi.json` describes every route, with this app's address as its server.
 
@@ -32,7 +33,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """The database is reachable and migrated: 200, else 503 saying what is wrong."""
+    """The database is reachable and migrated (and Redis answers, if set): 200, else 503 saying what is wrong."""
     readiness = await run_in_threadpool(context(request).app.ready)
     if readiness.ready:
         return JsonResponse({"ready": True, "checks": readiness.checks})
@@ -69,7 +70,10 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/readyz", "get"): op(
         "Readiness",
         tag="operations",
-        description="503 `not_ready` when the database is unreachable or its schema is not current.",
+        description=(
+            "503 `not_ready` when the database is unreachable or its schema is not current, "
+            "or a configured Redis does not answer."
+        ),
         ok=(200, "ready", "Readiness"),
         errors=(503,),
     ),

@@ -180,6 +180,13 @@ class RedisRateLimiter:
         """False since the last failed call, until one succeeds again (for health checks)."""
         return not self._down
 
+    def ping(self) -> bool:
+        """Does Redis answer now? (for /readyz; within the client's timeout)"""
+        try:
+            return bool(self._client.ping())
+        except _UNAVAILABLE:
+            return False
+
     def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
         """Count one hit if fewer than `limit` were allowed in the last `window_seconds`."""
         if limit < 1 or window_seconds <= 0:
