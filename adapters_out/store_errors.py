@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Final, Literal
 
-from partner_ingest.domain.model.errors import ConflictError, IngestError
+from partner_ingest.domain.model.errors import ConflictError, IngestError, UnavailableError
 
 __all__ = ["SchemaTooNewError", "StoreBusyError", "StoreUnreachableError", "stored_conflict"]
 
@@ -41,13 +41,13 @@ class SchemaTooNewError(IngestError):
     code = "schema_too_new"
 
 
-class StoreBusyError(IngestError):
+class StoreBusyError(UnavailableError):
     """The store could not serve in time: the database stayed locked, or no connection was free."""
 
     code = "store_busy"
 
 
-class StoreUnreachableError(IngestError):
+class StoreUnreachableError(UnavailableError):
     """The database server could not be reached (or refused the connection) at start-up."""
 
     code = "store_unreachable"

@@ -28,6 +28,7 @@ from partner_ingest.domain.model.errors import (
     IngestError,
     MalformedFeedError,
     NotFoundError,
+    UnavailableError,
     UnknownFormatError,
     UnknownVersionError,
 )
@@ -135,7 +136,11 @@ _STATUS: Final[Mapping[type[Exception], int]] = {
     TooManyRequests: 429,
 }
 # Errors of outbound adapters, which this layer may not import: matched by their code.
-_UNAVAILABLE: Final = {"store_busy": "the database is busy; retry shortly", "schema_too_new": "not ready"}
+_UNAVAILABLE: Final = {
+    "store_busy": "the database is busy; retry shortly",
+    "store_unreachable": "the database cannot be reached; retry shortly",
+    "schema_too_new": "not ready",
+}
 _HTTP_CODES: Final = {
     404: "not_found",
     405: "method_not_allowed",
@@ -228,8 +233,11 @@ def _domain_details(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]
 async def _ingest_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IngestError)
     status = _status_of(exc)
-    if status is None and exc.code in _UNAVAILABLE:
-        return error_response(request, 503, exc.code, _UNAVAILABLE[exc.code], headers={"Retry-After": "1"})
+    if status is None and (exc.code in _UNAVAILABLE or isinstance(exc, UnavailableError)):
+        # The operator's reason (which database, which pool) is logged; the caller learns to retry.
+        log.warning("answering 503 %s: %s", exc.code, exc)
+        message = _UNAVAILABLE.get(exc.code, "a service this depends on is unavailable; retry shortly")
+        return error_response(request, 503, exc.code, message, headers={"Retry-After": "1"})
     if status is None:
         # An error raised on purpose but never given an answer here is a bug of this table.
         log.error("unmapped %s", type(exc).__name__, exc_info=exc)

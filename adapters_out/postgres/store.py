@@ -110,6 +110,19 @@ class PostgresStore:
                 f"(pool of {self._pool.max_size}: raise PARTNER_INGEST_DATABASE_POOL_SIZE, or add capacity)"
             ) from error
 
+    def unavailable(
+        self, error: psycopg.OperationalError, *, lost: bool
+    ) -> StoreBusyError | StoreUnreachableError:
+        """What an operational error in a unit of work means to its caller: the connection
+        was lost (the server restarted or is down), or the server could not serve in time
+        (a deadlock, a serialization failure, a statement or lock timeout)."""
+        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        if lost:
+            return StoreUnreachableError(
+                f"lost the connection to {self._where}: {reason or type(error).__name__}"
+            )
+        return StoreBusyError(f"{self._where} could not serve in time: {reason or type(error).__name__}")
+
     def give_back(self, conn: Connection) -> None:
         """Return a borrowed connection (rolled back if a transaction was left open)."""
         self._pool.putconn(conn)
@@ -188,8 +201,9 @@ class PostgresUnitOfWork:
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        lost = conn.broken
         try:
-            if not conn.broken:
+            if not lost:
                 conn.rollback()
                 conn.read_only = None
         except psycopg.Error:
@@ -197,6 +211,10 @@ class PostgresUnitOfWork:
                 raise
         finally:
             self._store.give_back(conn)
+        if isinstance(exc, psycopg.OperationalError):
+            # The server went away (or could not serve in time) in the middle of this unit of
+            # work, which is rolled back: the caller's answer is "retry", a 503, not a crash.
+            raise self._store.unavailable(exc, lost=lost) from exc
 
     def commit(self) -> None:
         """Make every change durable, atomically."""

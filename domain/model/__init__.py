@@ -26,6 +26,7 @@ from .errors import (
     IngestError,
     MalformedFeedError,
     NotFoundError,
+    UnavailableError,
     UnknownFormatError,
     UnknownVersionError,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "Product",
     "ProductRow",
     "Schedule",
+    "UnavailableError",
     "UnknownFormatError",
     "UnknownVersionError",
     "ValidatedChunk",

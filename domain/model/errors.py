@@ -17,6 +17,7 @@ __all__ = [
     "IngestError",
     "MalformedFeedError",
     "NotFoundError",
+    "UnavailableError",
     "UnknownFormatError",
     "UnknownVersionError",
 ]
@@ -26,6 +27,14 @@ class IngestError(Exception):
     """Root of every error this library raises on purpose."""
 
     code: str = "ingest_error"
+
+
+class UnavailableError(IngestError):
+    """Something the library depends on (the store) cannot serve now; the same request may
+    succeed later. Callers retry: HTTP answers 503, a worker retries the job with backoff
+    instead of giving it up. The storage adapters raise its subclasses."""
+
+    code = "unavailable"
 
 
 class MalformedFeedError(IngestError):

@@ -24,7 +24,7 @@ from typing import BinaryIO, Final
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError
+from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError, UnavailableError
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease, retry_delay
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.ports.clock import Clock, IdSource
@@ -222,6 +222,8 @@ class ProcessNextJob:
             return self._apply(job, lease, interrupted)
         except _Interrupted:
             return self._release(job, lease)
+        except UnavailableError as error:  # the store is busy or gone for now: a later attempt may pass
+            return self._fail(job, lease, f"{error.code}: {error}", permanent=False)
         except IngestError as error:
             # The feed can never be processed as submitted (partner gone, format
             # removed, policy no longer allowed): retrying would not help.

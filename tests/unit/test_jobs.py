@@ -13,7 +13,15 @@ from support.memory import MemoryApp
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.worker import Worker, process_next_job_once
 from partner_ingest.adapters_out.memory import InMemoryStore
-from partner_ingest.domain.model import AuditAction, AuditQuery, FeedStatus, Job, JobStatus, NotFoundError
+from partner_ingest.domain.model import (
+    AuditAction,
+    AuditQuery,
+    FeedStatus,
+    Job,
+    JobStatus,
+    NotFoundError,
+    UnavailableError,
+)
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import (
@@ -114,14 +122,15 @@ def test_a_rejected_feed_is_a_processed_job_with_a_rejected_report(memory_app: M
 class FlakyIngest(IngestFeed):
     """A real ingest that fails the first `failures` times: the database went away, say."""
 
-    def __init__(self, app: Application, failures: int) -> None:
+    def __init__(self, app: Application, failures: int, error: Exception | None = None) -> None:
         super().__init__(app.uow, app.formats, app.clock, app.ids, limits=app.limits)
         self.failures = failures
+        self.error = error or ConnectionError("database went away")
 
     def apply(self, uow: UnitOfWork, submission: FeedSubmission) -> IngestReport:
         if self.failures:
             self.failures -= 1
-            raise ConnectionError("database went away")
+            raise self.error
         return super().apply(uow, submission)
 
 
@@ -169,6 +178,18 @@ def test_failures_are_retried_with_backoff_then_the_job_dies_and_can_be_revived(
     with pytest.raises(JobNotDeadError):
         app.jobs.retry(job.id, actor="admin:k1")
     assert processed(process()).outcome is JobOutcome.SUCCEEDED  # flaky has no failures left
+
+
+def test_a_store_that_cannot_serve_now_is_retried_not_given_up(memory_app: MemoryApp) -> None:
+    # UnavailableError is an IngestError, which otherwise means "never processable as sent".
+    app, store, clock = memory_app
+    busy = FlakyIngest(app, failures=1, error=UnavailableError("the database is busy"))
+    process = ProcessNextJob(app.uow, busy, clock, app.ids, backoff_base=2.0, jitter=lambda: 0.0)
+    job = submit(app)
+    first = processed(process())
+    assert first.outcome is JobOutcome.RETRYING and "unavailable: the database is busy" in error_of(first)
+    clock.advance((uow_job(store, job.id).available_at - clock.now()).total_seconds())
+    assert processed(process()).outcome is JobOutcome.SUCCEEDED
 
 
 def uow_job(store: InMemoryStore, job_id: str) -> Job:

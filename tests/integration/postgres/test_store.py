@@ -50,6 +50,23 @@ def test_a_pool_with_no_free_connection_answers_store_busy(pg: PostgresStore) ->
         small.close()
 
 
+def test_a_connection_lost_mid_unit_of_work_is_store_unreachable_and_nothing_is_written(
+    pg: PostgresStore,
+) -> None:
+    with (  # noqa: PT012 - the error leaves the unit of work, not one statement
+        pytest.raises(StoreUnreachableError, match="lost the connection") as raised,
+        pg.unit_of_work() as uow,
+    ):
+        uow.products.upsert([product("lost-1").to_row()])
+        pid = uow._open().info.backend_pid
+        with psycopg.connect(pg.url) as admin:  # an operator restarting the server, say
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        uow.products.upsert([product("lost-2").to_row()])
+    assert isinstance(raised.value.__cause__, psycopg.OperationalError)
+    with pg.unit_of_work(read_only=True) as uow:  # the pool hands out a working connection again
+        assert uow.products.get("acme", "lost-1") is None
+
+
 def test_a_claim_never_waits_for_a_job_another_worker_is_claiming(pg: PostgresStore) -> None:
     add_job(pg, "j0", b"{}", at=T0)
     add_job(pg, "j1", b"{}", at=T0 + timedelta(seconds=1))
