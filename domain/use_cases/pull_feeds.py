@@ -176,23 +176,29 @@ class PullDueFeeds:
         last_modified: str | None = None,
         content_hash: str | None = None,
     ) -> None:
-        try:
-            upcoming = next_run(schedule, now)
-            enabled = schedule.enabled
-        except InvalidScheduleError:
-            upcoming, enabled = now + self._hold, False  # a stored schedule that cannot run: stop it
-        done = attrs.evolve(
-            schedule,
-            next_run_at=upcoming,
-            enabled=enabled,
-            last_run_at=now,
-            etag=etag if etag is not None else schedule.etag,
-            last_modified=last_modified if last_modified is not None else schedule.last_modified,
-            last_content_hash=content_hash if content_hash is not None else schedule.last_content_hash,
-        )
+        """Record this run on the schedule as it is stored now, not as it was when the run
+        began: an admin's change made while the feed was being fetched (a new rule, the
+        schedule switched off) stands, and the next run follows it."""
         with self._uow() as uow:
-            if uow.schedules.get(schedule.id) is not None:  # deleted meanwhile: leave it deleted
-                uow.schedules.update(done)
+            current = uow.schedules.get(schedule.id)
+            if current is None:  # deleted meanwhile: leave it deleted
+                uow.commit()
+                return
+            try:
+                upcoming = next_run(current, now)
+                enabled = current.enabled
+            except InvalidScheduleError:
+                upcoming, enabled = now + self._hold, False  # a stored schedule that cannot run: stop it
+            done = attrs.evolve(
+                current,
+                next_run_at=upcoming,
+                enabled=enabled,
+                last_run_at=now,
+                etag=etag if etag is not None else current.etag,
+                last_modified=last_modified if last_modified is not None else current.last_modified,
+                last_content_hash=content_hash if content_hash is not None else current.last_content_hash,
+            )
+            uow.schedules.update(done)
             uow.commit()
 
     def _audit_fetch(self, partner: Partner, schedule: Schedule, result: FetchResult, now: datetime) -> bool:

@@ -260,3 +260,19 @@ def test_no_plaintext_credential_in_the_database_files_or_the_logs(
         "acme keeps its encrypted fetch credentials"
     )
     assert app.vault.decrypt(partner.endpoint_auth) == SECRET  # still usable after rotation
+
+
+def test_an_admins_change_made_while_a_feed_is_fetched_stands(app: Application, server: str) -> None:
+    add_partner(app, "acme", f"{server}/slow.json")  # the server takes 1.5 s, the fetch times out at 0.8
+    [schedule] = app.schedules.all("acme")
+    pulls = threading.Thread(target=Scheduler(app.pull_feeds).run_once)
+    pulls.start()
+    while Partners.hits.get("/slow.json", 0) == 0:  # the fetch is under way
+        time.sleep(0.01)
+    app.schedules.update(schedule.id, actor="admin", interval_seconds=3600, enabled=False)
+    pulls.join()
+    with app.uow(read_only=True) as uow:
+        stored = uow.schedules.get(schedule.id)
+    assert stored is not None
+    assert stored.enabled is False and stored.interval_seconds == 3600, stored  # the admin's change
+    assert stored.last_run_at is not None and schedule.last_run_at is None  # and the run's own record
