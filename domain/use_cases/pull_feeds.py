@@ -184,8 +184,12 @@ class PullDueFeeds:
             if current is None:  # deleted meanwhile: leave it deleted
                 uow.commit()
                 return
+            # The stored next_run_at is the claim's hold; the cadence counts from the run's
+            # own due time, unless an admin set a new rule (and its first run) meanwhile.
+            changed = (current.interval_seconds, current.cron) != (schedule.interval_seconds, schedule.cron)
+            timing = current if changed else attrs.evolve(current, next_run_at=schedule.next_run_at)
             try:
-                upcoming = next_run(current, now)
+                upcoming = next_run(timing, now)
                 enabled = current.enabled
             except InvalidScheduleError:
                 upcoming, enabled = now + self._hold, False  # a stored schedule that cannot run: stop it

@@ -276,3 +276,15 @@ def test_an_admins_change_made_while_a_feed_is_fetched_stands(app: Application, 
     assert stored is not None
     assert stored.enabled is False and stored.interval_seconds == 3600, stored  # the admin's change
     assert stored.last_run_at is not None and schedule.last_run_at is None  # and the run's own record
+
+
+def test_after_a_run_the_schedule_keeps_its_cadence_not_the_claims_hold(
+    app: Application, server: str
+) -> None:
+    add_partner(app, "acme", f"{server}/feed.json")  # every 300 s; the claim holds it for 900 s
+    [before] = app.schedules.all("acme")
+    Scheduler(app.pull_feeds).run_once()
+    [after] = app.schedules.all("acme")
+    assert after.last_run_at is not None
+    assert (after.next_run_at - before.next_run_at) % timedelta(seconds=300) == timedelta(0)
+    assert after.last_run_at < after.next_run_at <= after.last_run_at + timedelta(seconds=300)
