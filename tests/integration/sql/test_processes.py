@@ -69,7 +69,7 @@ def test_a_process_killed_mid_feed_leaves_all_or_nothing_and_the_ledger_agrees(k
 def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_uninterrupted(
     kit: SqlKit,
 ) -> None:
-    items = 150_000
+    items = 300_000  # 2-3 s of ingest here: killed 0.3 s in, the worker is well inside the feed
     app = workers.app_for(kit.url)
     try:
         job = workers.submit(app, workers.feed(items))
@@ -77,7 +77,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
         workers.wait_for(
             lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.RUNNING, 60, "the first claim"
         )
-        time.sleep(1.0)  # well inside the feed: it takes several seconds
+        time.sleep(0.3)
         first.kill()
         first.wait(timeout=30)
         if first.stderr:
