@@ -13,26 +13,41 @@ from typing import Final, Literal
 
 from partner_ingest.domain.model.errors import ConflictError, IngestError, UnavailableError
 
-__all__ = ["SchemaTooNewError", "StoreBusyError", "StoreUnreachableError", "stored_conflict"]
+__all__ = [
+    "EXISTS",
+    "IDEMPOTENCY_TAKEN",
+    "SchemaTooNewError",
+    "StoreBusyError",
+    "StoreUnreachableError",
+    "stored_conflict",
+]
 
 log = logging.getLogger(__name__)
 
+EXISTS: Final = "exists already"
+IDEMPOTENCY_TAKEN: Final = "repeats an Idempotency-Key its partner has used already"
+"""How every store, the in-memory one too, words its two conflicts (the contract suite holds them to it)."""
+
 Refusal = Literal["unique", "reference", "rule"]
 _REFUSALS: Final[dict[Refusal, str]] = {
-    "unique": "one like it is stored already",
-    "reference": "it refers to a record that is not stored",
-    "rule": "the store refused it",
+    "unique": EXISTS,
+    "reference": "refers to a record that is not stored",
+    "rule": "was refused by the store",
 }
 
 
-def stored_conflict(what: str, refusal: Refusal, detail: str) -> ConflictError:
-    """The ConflictError for a write the database refused, and a log line with its reason.
+def stored_conflict(subject: str, refusal: Refusal, detail: str) -> ConflictError:
+    """The ConflictError for a write of `subject` ("job 'j1'") that the database refused,
+    and a log line with the database's reason.
 
     The caller (a partner, over HTTP) reads what conflicted in the domain's words; the
     database's own (table, column and constraint names) are for the operator's log.
+    Both databases name the Idempotency-Key's unique index in `detail`.
     """
-    log.info("%s: the database refused the write: %s", what, detail)
-    return ConflictError(f"{what}: {_REFUSALS[refusal]}")
+    log.info("%s: the database refused the write: %s", subject, detail)
+    if refusal == "unique" and "idempotency" in detail:
+        return ConflictError(f"{subject} {IDEMPOTENCY_TAKEN}")
+    return ConflictError(f"{subject} {_REFUSALS[refusal]}")
 
 
 class SchemaTooNewError(IngestError):
@@ -48,6 +63,6 @@ class StoreBusyError(UnavailableError):
 
 
 class StoreUnreachableError(UnavailableError):
-    """The database server could not be reached (or refused the connection) at start-up."""
+    """The database server could not be reached at start-up, or the connection to it was lost."""
 
     code = "store_unreachable"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import attrs
 
+from partner_ingest.adapters_out.store_errors import EXISTS, IDEMPOTENCY_TAKEN
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.errors import ConflictError, NotFoundError
@@ -98,12 +99,10 @@ class InMemoryFeedImportLedger:
     def add(self, entry: FeedImport) -> None:
         """Record a processed feed."""
         if entry.id in self._table:
-            raise ConflictError(f"feed import {entry.id!r} exists")
+            raise ConflictError(f"feed import {entry.id!r} {EXISTS}")
         key = entry.idempotency_key
         if key is not None and self.by_idempotency_key(entry.partner_id, key) is not None:
-            raise ConflictError(
-                f"feed import {entry.id!r}: {entry.partner_id} has one under this Idempotency-Key"
-            )
+            raise ConflictError(f"feed import {entry.id!r} {IDEMPOTENCY_TAKEN}")
         self._undo.set(self._table, entry.id, entry)
 
     def get(self, feed_id: str) -> FeedImport | None:
@@ -141,10 +140,10 @@ class InMemoryJobRepository:
     def add(self, job: Job, body: BinaryIO) -> None:
         """Store a job and its body."""
         if job.id in self._table:
-            raise ConflictError(f"job {job.id!r} exists")
+            raise ConflictError(f"job {job.id!r} {EXISTS}")
         key = job.idempotency_key
         if key is not None and self.by_idempotency_key(job.partner_id, key) is not None:
-            raise ConflictError(f"job {job.id!r}: {job.partner_id} has a job under this Idempotency-Key")
+            raise ConflictError(f"job {job.id!r} {IDEMPOTENCY_TAKEN}")
         self._undo.set(self._bodies, job.id, body.read())
         self._undo.set(self._table, job.id, job)
 
@@ -306,7 +305,7 @@ class InMemoryPartnerRepository:
     def add(self, partner: Partner) -> None:
         """Store a new partner."""
         if partner.id in self._table:
-            raise ConflictError(f"partner {partner.id!r} exists")
+            raise ConflictError(f"partner {partner.id!r} {EXISTS}")
         self._undo.set(self._table, partner.id, partner)
 
     def get(self, partner_id: str) -> Partner | None:
@@ -334,7 +333,7 @@ class InMemoryApiKeyRepository:
     def add(self, key: ApiKey) -> None:
         """Store a new key record."""
         if key.id in self._table:
-            raise ConflictError(f"key {key.id!r} exists")
+            raise ConflictError(f"key {key.id!r} {EXISTS}")
         self._undo.set(self._table, key.id, key)
 
     def get(self, key_id: str) -> ApiKey | None:
@@ -379,7 +378,7 @@ class InMemoryScheduleRepository:
     def add(self, schedule: Schedule) -> None:
         """Store a new schedule."""
         if schedule.id in self._table:
-            raise ConflictError(f"schedule {schedule.id!r} exists")
+            raise ConflictError(f"schedule {schedule.id!r} {EXISTS}")
         self._undo.set(self._table, schedule.id, schedule)
 
     def get(self, schedule_id: str) -> Schedule | None:

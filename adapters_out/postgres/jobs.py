@@ -144,7 +144,7 @@ class PostgresJobRepository:
     def add(self, job: Job, body: BinaryIO) -> None:
         """Store a job and stream its body in chunks; exactly `job.body_bytes` bytes."""
         conn = self._conn
-        with conflicts(conn, f"job {job.id!r} cannot be stored"):
+        with conflicts(conn, f"job {job.id!r}"):
             conn.execute(
                 f"INSERT INTO partner_ingest_jobs ({_INSERT_COLUMNS}) VALUES ({_PLACEHOLDERS})", _values(job)
             )

@@ -47,7 +47,7 @@ class PostgresFeedImportLedger:
     def add(self, entry: FeedImport) -> None:
         """Record a processed feed; ConflictError for a stored id or Idempotency-Key."""
         counts = entry.report.counts
-        with conflicts(self._conn, f"feed import {entry.id!r} cannot be stored"):
+        with conflicts(self._conn, f"feed import {entry.id!r}"):
             self._conn.execute(
                 "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
                 " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"

@@ -82,7 +82,7 @@ class PostgresPartnerRepository:
 
     def add(self, partner: Partner) -> None:
         """Store a new partner; ConflictError when the id exists."""
-        with conflicts(self._conn, f"partner {partner.id!r} cannot be stored"):
+        with conflicts(self._conn, f"partner {partner.id!r}"):
             self._conn.execute(
                 f"INSERT INTO partner ({', '.join(_PARTNER_FIELDS)}) VALUES ({_PARTNER_PLACEHOLDERS})",
                 _partner_values(partner),
@@ -142,7 +142,7 @@ class PostgresApiKeyRepository:
 
     def add(self, key: ApiKey) -> None:
         """Store a new key record."""
-        with conflicts(self._conn, f"key {key.id!r} cannot be stored"):
+        with conflicts(self._conn, f"key {key.id!r}"):
             self._conn.execute(
                 f"INSERT INTO partner_api_keys ({_KEY}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (

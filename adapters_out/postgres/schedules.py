@@ -91,7 +91,7 @@ class PostgresScheduleRepository:
 
     def add(self, schedule: Schedule) -> None:
         """Store a new schedule."""
-        with conflicts(self._conn, f"schedule {schedule.id!r} cannot be stored"):
+        with conflicts(self._conn, f"schedule {schedule.id!r}"):
             self._conn.execute(
                 f"INSERT INTO partner_schedules ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(_FIELDS))})",
                 _values(schedule),
@@ -106,7 +106,7 @@ class PostgresScheduleRepository:
 
     def update(self, schedule: Schedule) -> None:
         """Replace a stored schedule."""
-        with conflicts(self._conn, f"schedule {schedule.id!r} cannot be stored"):
+        with conflicts(self._conn, f"schedule {schedule.id!r}"):
             cursor = self._conn.execute(
                 f"UPDATE partner_schedules SET {', '.join(f'{c} = %s' for c in _FIELDS[1:])} WHERE id = %s",
                 (*_values(schedule)[1:], schedule.id),

@@ -113,7 +113,7 @@ class SqliteJobRepository:
                 ),
             )
         except sqlite3.IntegrityError as error:
-            raise stored_conflict(f"job {job.id!r} cannot be stored", refusal(error), str(error)) from None
+            raise stored_conflict(f"job {job.id!r}", refusal(error), str(error)) from None
         rowid = conn.execute(
             "INSERT INTO partner_ingest_job_bodies (job_id, body) VALUES (?, zeroblob(?))",
             (job.id, job.body_bytes),

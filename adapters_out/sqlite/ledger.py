@@ -69,9 +69,7 @@ class SqliteFeedImportLedger:
                 ),
             )
         except sqlite3.IntegrityError as error:
-            raise stored_conflict(
-                f"feed import {entry.id!r} cannot be stored", refusal(error), str(error)
-            ) from None
+            raise stored_conflict(f"feed import {entry.id!r}", refusal(error), str(error)) from None
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""

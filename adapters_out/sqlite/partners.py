@@ -72,9 +72,7 @@ class SqlitePartnerRepository:
                 f"INSERT INTO partner ({_PARTNER}) VALUES ({', '.join('?' * 12)})", _partner_values(partner)
             )
         except sqlite3.IntegrityError as error:
-            raise stored_conflict(
-                f"partner {partner.id!r} cannot be stored", refusal(error), str(error)
-            ) from None
+            raise stored_conflict(f"partner {partner.id!r}", refusal(error), str(error)) from None
 
     def get(self, partner_id: str) -> Partner | None:
         """One partner, or None."""
@@ -140,7 +138,7 @@ class SqliteApiKeyRepository:
                 ),
             )
         except sqlite3.IntegrityError as error:
-            raise stored_conflict(f"key {key.id!r} cannot be stored", refusal(error), str(error)) from None
+            raise stored_conflict(f"key {key.id!r}", refusal(error), str(error)) from None
 
     def get(self, key_id: str) -> ApiKey | None:
         """One key record, or None."""

@@ -71,9 +71,7 @@ class SqliteScheduleRepository:
                 _values(schedule),
             )
         except sqlite3.IntegrityError as error:
-            raise stored_conflict(
-                f"schedule {schedule.id!r} cannot be stored", refusal(error), str(error)
-            ) from None
+            raise stored_conflict(f"schedule {schedule.id!r}", refusal(error), str(error)) from None
 
     def get(self, schedule_id: str) -> Schedule | None:
         """One schedule, or None."""
