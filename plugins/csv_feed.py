@@ -164,33 +164,34 @@ class _Lines:
         self.row_start = self.number + 1
         self.row_chars = 0
 
-    def __iter__(self) -> _Lines:
-        return self
+    def __iter__(self) -> Iterator[str]:
+        # A generator, not a __next__ method: csv.reader resumes it from C, where a method
+        # would be looked up and called as a Python function for every line.
+        return self._lines()
 
-    def __next__(self) -> str:
-        data = self._readline(self._limit + 1)
-        if not data:
-            raise StopIteration
-        self.number += 1
-        if self.number == 1:
-            data = _first_line(data)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            column = len(data[: error.start].decode("utf-8", "replace")) + 1
-            raise MalformedFeedError(
-                ErrorCode.ENCODING,
-                f"line {self.number}, column {column}: the feed is not valid UTF-8 ({error.reason})",
-                Location(line=self.number, column=column),
-            ) from None
-        self.row_chars += len(text)
-        if len(data) > self._limit or self.row_chars > self._limit:
-            raise MalformedFeedError(
-                ErrorCode.ITEM_TOO_LARGE,
-                f"line {self.row_start}: the row is larger than {self._limit} bytes",
-                Location(line=self.row_start),
-            )
-        return text
+    def _lines(self) -> Iterator[str]:
+        readline, limit = self._readline, self._limit
+        while data := readline(limit + 1):
+            self.number += 1
+            if self.number == 1:
+                data = _first_line(data)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                column = len(data[: error.start].decode("utf-8", "replace")) + 1
+                raise MalformedFeedError(
+                    ErrorCode.ENCODING,
+                    f"line {self.number}, column {column}: the feed is not valid UTF-8 ({error.reason})",
+                    Location(line=self.number, column=column),
+                ) from None
+            self.row_chars += len(text)
+            if len(data) > limit or self.row_chars > limit:
+                raise MalformedFeedError(
+                    ErrorCode.ITEM_TOO_LARGE,
+                    f"line {self.row_start}: the row is larger than {limit} bytes",
+                    Location(line=self.row_start),
+                )
+            yield text
 
 
 def _first_line(data: bytes) -> bytes:
