@@ -19,7 +19,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
-from .checksums import gtin_check_digit_ok
 from .currencies import MINOR_UNITS, quantum
 from .policy import FeedLimits, Mode
 from .product import PRODUCT_COLUMNS
@@ -83,7 +82,12 @@ class _Builder:
                     f"{self.const('MATCH_' + key, re.compile(rule.pattern).fullmatch)}({var}) is not None"
                 )
             if rule.gtin_checksum:
-                tests.append(f"GTIN_OK({var})")
+                # checksums.gtin_check_digit_ok written out: the call was 5k of its 6k instructions.
+                # The pattern has passed: ASCII digits, 8 to 14 of them (48 is the code of "0").
+                tests.append(
+                    f"(g := {var}.encode()) and (3 * sum(g[-2::-2]) + sum(g[-3::-2]) + g[-1]"
+                    " - 48 * (3 * (len(g) // 2) + (len(g) - 1) // 2 + 1)) % 10 == 0"
+                )
             self.emit(depth, f"if not ({' and '.join(tests)}): {slow}")
         elif rule.kind in (Kind.DECIMAL, Kind.INTEGER):
             low = self.const("LOW_" + key, rule.minimum)
@@ -165,7 +169,6 @@ def _generate(
     b.names.update(
         KNOWN=contract.field_names,
         QUANTA={code: quantum(code) for code in MINOR_UNITS},
-        GTIN_OK=gtin_check_digit_ok,
     )
     b.emit(0, "def validate(item, index):")
     b.emit(1, "if item.__class__ is not dict or not item.keys() <= KNOWN: return SLOW(item, index)")
