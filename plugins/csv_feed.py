@@ -178,12 +178,7 @@ class _Lines:
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as error:
-                column = len(data[: error.start].decode("utf-8", "replace")) + 1
-                raise MalformedFeedError(
-                    ErrorCode.ENCODING,
-                    f"line {self.number}, column {column}: the feed is not valid UTF-8 ({error.reason})",
-                    Location(line=self.number, column=column),
-                ) from None
+                raise MalformedFeedError.not_utf8(data, error, line=self.number) from None
             self.row_chars += len(text)
             if len(data) > limit or self.row_chars > limit:
                 raise MalformedFeedError(

@@ -46,6 +46,18 @@ class MalformedFeedError(IngestError):
         super().__init__(message)
         self.error = FeedError(code, message, location)
 
+    @classmethod
+    def not_utf8(cls, data: bytes, error: UnicodeDecodeError, *, line: int) -> MalformedFeedError:
+        """The error for line `line` of a text feed, `data`, that is not UTF-8 where `error`
+        says: located at the line and the character column, for the built-in formats and
+        third-party line-based ones alike."""
+        column = len(data[: error.start].decode("utf-8", "replace")) + 1
+        return cls(
+            ErrorCode.ENCODING,
+            f"line {line}, column {column}: the feed is not valid UTF-8 ({error.reason})",
+            Location(line=line, column=column),
+        )
+
 
 class FeedRejectedError(IngestError):
     """A feed was refused as a whole; carries the feed error for the report."""

@@ -126,12 +126,7 @@ def _lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, str]]:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
-            column = len(data[: error.start].decode("utf-8", "replace")) + 1
-            raise MalformedFeedError(
-                ErrorCode.ENCODING,
-                f"line {number}, column {column}: the feed is not valid UTF-8 ({error.reason})",
-                Location(line=number, column=column),
-            ) from None
+            raise MalformedFeedError.not_utf8(data, error, line=number) from None
         yield number, text.removesuffix("\n").removesuffix("\r")
 
 
