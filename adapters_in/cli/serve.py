@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from partner_ingest.adapters_in.http import BackgroundService
 
-__all__ = ["background_services", "bind", "first_start_banner", "register"]
+__all__ = ["background_services", "bind", "first_start_banner", "register", "server_config"]
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -55,6 +55,26 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         "--port", type=int, help="port (default: PARTNER_INGEST_PORT, 8000; 0 picks a free one)"
     )
     serve.set_defaults(command=run_serve)
+
+
+def server_config(web: Any, *, host: str, port: int) -> uvicorn.Config:  # noqa: ANN401 - an ASGI app
+    """How `serve` runs uvicorn; the end-to-end tests run their servers with it too."""
+    import uvicorn
+
+    from partner_ingest.adapters_in.http.malformed_requests import protocol
+
+    return uvicorn.Config(
+        web,
+        host=host,
+        port=port,
+        http=protocol(),  # a request uvicorn cannot parse gets the API's error shape too
+        lifespan="on",
+        proxy_headers=False,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
 
 
 def background_services(app: bootstrap.Application) -> list[BackgroundService]:
@@ -176,17 +196,7 @@ def run_serve(args: argparse.Namespace) -> int:
     app = bootstrap.build(settings)
     try:
         web = create_app(app, services=background_services(app))
-        config = uvicorn.Config(
-            web,
-            host=host,
-            port=port,
-            lifespan="on",
-            proxy_headers=False,
-            access_log=False,
-            log_config=None,
-            server_header=False,
-            timeout_graceful_shutdown=30,
-        )
+        config = server_config(web, host=host, port=port)
         server = uvicorn.Server(config)
         sock = bind(config)
         # Only once the address is ours: a first-start key made before a failed bind would

@@ -24,7 +24,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from partner_ingest.adapters_in.bootstrap import Application
-from partner_ingest.adapters_in.cli.serve import bind
+from partner_ingest.adapters_in.cli.serve import bind, server_config
 from partner_ingest.adapters_in.http import BackgroundService, create_app
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.api_keys import KeyRole
@@ -59,15 +59,7 @@ def e2e_settings(database: str, **overrides: Any) -> Settings:
 @contextmanager
 def running_server(app: Application, *, services: Sequence[BackgroundService] = ()) -> Iterator[str]:
     """Serve the app on 127.0.0.1:<free port> in a thread; yield its base URL."""
-    config = uvicorn.Config(
-        create_app(app, services=services),
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        proxy_headers=False,
-        access_log=False,
-        log_config=None,
-    )
+    config = server_config(create_app(app, services=services), host="127.0.0.1", port=0)
     server = uvicorn.Server(config)
     sock = bind(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-e2e")
