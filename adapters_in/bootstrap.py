@@ -136,6 +136,7 @@ def wire(
     failures = rate_limiter if rate_limiter is not None else InProcessRateLimiter(clock)
     access = AccessLimits(
         per_key_per_minute=settings.rate_limit_per_minute,
+        admin_per_minute=settings.admin_rate_limit_per_minute,
         failed_auth_per_minute=settings.auth_failures_per_minute,
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,

@@ -62,6 +62,8 @@ class Settings:
     """Largest feed processed synchronously; larger feeds must be sent as jobs."""
     rate_limit_per_minute: int = 60
     """Requests per minute per API key, unless the partner has its own limit."""
+    admin_rate_limit_per_minute: int = 60
+    """Requests per minute per admin key (operators' scripts may need more than a partner)."""
     auth_failures_per_minute: int = 10
     """Failed authentications per minute per client address before it is blocked."""
     block_seconds: float = 60.0
@@ -201,6 +203,7 @@ _POSITIVE: Final = (
     "parser_min_bytes",
     "max_sync_bytes",
     "rate_limit_per_minute",
+    "admin_rate_limit_per_minute",
     "auth_failures_per_minute",
     "block_seconds",
     "max_block_seconds",
