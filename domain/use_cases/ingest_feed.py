@@ -55,8 +55,10 @@ class FeedSubmission:
     """A per-request policy; only for partners that allow overrides."""
     idempotency_key: str | None = None
     content_hash: str | None = None
-    """SHA-256 (hex) of the body when the caller already knows it (then identical content
-    is recognized before any work); otherwise it is computed while streaming."""
+    """SHA-256 (hex) of the body when the caller already knows it: then a feed identical to the
+    partner's latest applied one is recognized before any work and answered with its report
+    (the HTTP layer always passes it). Otherwise it is computed while streaming, for the
+    ledger only, and the feed is processed again."""
     dry_run: bool = False
     client: str | None = None
     job_id: str | None = None
