@@ -76,13 +76,6 @@ class FeedSkuRegister(Protocol):
 class FeedImportLedger(Protocol):
     """`partner_feed_imports`: one entry per processed feed."""
 
-    def hold(self, partner_id: str) -> None:
-        """Take the partner's ledger until the unit of work ends, waiting for any other unit of
-        work holding it: feeds of one partner are then applied one after the other, and each
-        sees the entries of those before it (the same content twice at once is applied once).
-        StoreBusyError when the wait runs too long. A store whose writers take turns anyway
-        (SQLite, memory) has nothing to do."""
-
     def add(self, entry: FeedImport) -> None:
         """Record a processed feed; ConflictError when its id, or its partner's
         `idempotency_key`, is stored already (whoever stored it, however recently)."""

@@ -96,9 +96,6 @@ class InMemoryFeedImportLedger:
         self._table = table
         self._undo = undo
 
-    def hold(self, partner_id: str) -> None:
-        """Nothing to do: the store's lock lets one writing unit of work in at a time."""
-
     def add(self, entry: FeedImport) -> None:
         """Record a processed feed."""
         if entry.id in self._table:

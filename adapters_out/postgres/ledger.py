@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-import psycopg
-
-from partner_ingest.adapters_out.store_errors import StoreBusyError
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.report import IngestReport
 
@@ -21,11 +18,6 @@ _COLUMNS: Final = (
     "id, partner_id, format, version, content_hash, status, report, received_at, completed_at,"
     " idempotency_key, job_id"
 )
-_LEDGER_LOCKS: Final = 0x5049_4C47
-"""The advisory-lock class of partner ledgers (its object is hashtext(partner id)): two partners
-whose ids hash alike only take turns, which costs nothing but a wait."""
-_HOLD_WAIT: Final = "30s"
-"""The longest a feed waits for another feed of its partner (a sync feed is over in seconds)."""
 # `seq` is the insertion order: the tie-break between imports completed at the same moment.
 _RECENT: Final = "ORDER BY completed_at DESC, seq DESC LIMIT %s"
 
@@ -51,22 +43,6 @@ class PostgresFeedImportLedger:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-
-    def hold(self, partner_id: str) -> None:
-        """The partner's advisory lock for the rest of this transaction (see the port).
-
-        Without it two feeds of one partner run side by side here, unlike on SQLite: the
-        same content sent twice at once is applied twice, and two feeds writing the same
-        products in different batch orders can deadlock.
-        """
-        try:
-            self._conn.execute(f"SET LOCAL lock_timeout = '{_HOLD_WAIT}'")
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LEDGER_LOCKS, partner_id))
-            self._conn.execute("SET LOCAL lock_timeout = DEFAULT")
-        except psycopg.errors.LockNotAvailable as error:
-            raise StoreBusyError(
-                f"another feed of partner {partner_id!r} held its ledger for over {_HOLD_WAIT}; retry"
-            ) from error
 
     def add(self, entry: FeedImport) -> None:
         """Record a processed feed; ConflictError for a stored id or Idempotency-Key."""

@@ -12,12 +12,11 @@ One batch is three statements on the unit of work's connection:
 3. TRUNCATE the staging table for the next batch.
 
 Created and updated come from that count, unchanged is the rest: no per-item
-SELECT, no per-item commit. Rows are written in key order, so two writers
+SELECT, no per-item commit. Rows are written in key order, so two feeds
 touching the same products lock them in the same order and queue rather than
 deadlock; where they still do (the same SKUs in different batches), the
 loser gets StoreBusyError, which the HTTP layer answers 503 and a worker
-retries. Feeds do not meet here: each holds its partner's ledger first
-(`PostgresFeedImportLedger.hold`). COPY was measured against `executemany` of the
+retries. COPY was measured against `executemany` of the
 same upsert (ADR 0018): about 2.5x faster on the development machine, because
 executemany pays the server's per-statement cost once per product.
 """

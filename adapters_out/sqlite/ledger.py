@@ -41,9 +41,6 @@ class SqliteFeedImportLedger:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def hold(self, partner_id: str) -> None:
-        """Nothing to do: a writing unit of work holds SQLite's one write lock (BEGIN IMMEDIATE)."""
-
     def add(self, entry: FeedImport) -> None:
         """Record a processed feed; ConflictError for a stored id or Idempotency-Key."""
         counts = entry.report.counts

@@ -135,7 +135,6 @@ class IngestFeed:
 
     def _ingest(self, submission: FeedSubmission) -> IngestReport:
         with self._uow() as uow:
-            self.hold(uow, submission)
             earlier = self.earlier_report(uow, submission)
             if earlier is not None:
                 uow.commit()
@@ -150,13 +149,6 @@ class IngestFeed:
                 self.record(uow, submission, report)
                 uow.commit()
         return report
-
-    def hold(self, uow: UnitOfWork, submission: FeedSubmission) -> None:
-        """Before `earlier_report`: wait for any other feed of the partner to be done, so that
-        the duplicate check sees it (`FeedImportLedger.hold`). A dry run writes nothing and waits
-        for nobody."""
-        if not submission.dry_run:
-            uow.imports.hold(submission.partner_id)
 
     def earlier_report(self, uow: UnitOfWork, submission: FeedSubmission) -> IngestReport | None:
         """The report to answer again instead of processing: same Idempotency-Key, or the

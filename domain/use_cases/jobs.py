@@ -270,7 +270,6 @@ class ProcessNextJob:
                     job_id=job.id,
                     source=job.source,
                 )
-                ingest.hold(uow, submission)
                 report = ingest.earlier_report(uow, submission) or ingest.apply(uow, submission)
             finally:
                 body.close()

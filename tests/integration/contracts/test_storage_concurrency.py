@@ -3,7 +3,6 @@ claims, no other gets, while all of them claim at once."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 import time
@@ -182,29 +181,3 @@ def test_feeds_racing_under_one_idempotency_key_are_applied_once_and_all_answer_
             stored = uow.imports.by_idempotency_key("acme", key)
         assert stored is not None and stored.status is ImportStatus.APPLIED
         assert answered == [stored.id] * THREADS
-
-
-def test_the_same_feed_sent_at_once_without_a_key_is_applied_once(seeded: StoreUnderTest) -> None:
-    """No Idempotency-Key, the same content from several clients at once (a retrying client
-    behind a load balancer): the partner's ledger is held per feed, so the first applies and
-    the others find it as the latest import with that content and answer its report."""
-    ingest = IngestFeed(seeded.unit_of_work, load_formats(), FakeClock(NOW), UuidIds())
-    items = ",".join(
-        f'{{"sku": "R-{n}", "name": "N", "price": 1, "currency": "EUR", "quantity": {n}}}'
-        for n in range(2000)
-    )
-    body = f'{{"products": [{items}]}}'.encode()  # long enough for the feeds to overlap
-    digest = hashlib.sha256(body).hexdigest()  # as the HTTP layer hashes a body before ingesting it
-    answered: list[str] = []
-
-    def client(n: int) -> None:
-        sent = FeedSubmission(
-            partner_id="acme", body=io.BytesIO(body), format="json", version=1, content_hash=digest
-        )
-        answered.append(ingest(sent).feed_id)
-
-    run_together(client)
-    with seeded.unit_of_work(read_only=True) as uow:
-        imports = uow.imports.recent("acme")
-    assert [i.status for i in imports] == [ImportStatus.APPLIED]
-    assert answered == [imports[0].id] * THREADS

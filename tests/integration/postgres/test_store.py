@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from support.postgres import postgres_url
 
-from partner_ingest.adapters_out.postgres import ledger
 from partner_ingest.adapters_out.postgres.jobs import CHUNK_BYTES
 from partner_ingest.adapters_out.postgres.store import PostgresStore
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
@@ -66,23 +65,6 @@ def test_a_connection_lost_mid_unit_of_work_is_store_unreachable_and_nothing_is_
     assert isinstance(raised.value.__cause__, psycopg.OperationalError)
     with pg.unit_of_work(read_only=True) as uow:  # the pool hands out a working connection again
         assert uow.products.get("acme", "lost-1") is None
-
-
-def test_a_partners_ledger_is_held_by_one_feed_at_a_time_and_a_long_wait_is_store_busy(
-    pg: PostgresStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ledger, "_HOLD_WAIT", "200ms")
-    with pg.unit_of_work() as first:
-        first.imports.hold("acme")
-        with pg.unit_of_work() as other:
-            other.imports.hold("globex")  # another partner's feed does not wait
-        with (
-            pytest.raises(StoreBusyError, match="another feed of partner 'acme'"),
-            pg.unit_of_work() as second,
-        ):
-            second.imports.hold("acme")
-    with pg.unit_of_work() as later:  # the first unit of work has ended: its hold with it
-        later.imports.hold("acme")
 
 
 def test_a_claim_never_waits_for_a_job_another_worker_is_claiming(pg: PostgresStore) -> None:
