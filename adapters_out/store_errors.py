@@ -1,7 +1,7 @@
 """The errors the SQL stores (SQLite, PostgreSQL) raise, shared so that callers handle them once.
 
-Each carries a machine `code`; the HTTP error mapping answers store_busy and
-schema_too_new with 503, and the CLI prints any of them as one line. A refused
+Each is an UnavailableError with a machine `code`; the HTTP error mapping answers
+them 503 with a message per code, and the CLI prints any of them as one line. A refused
 write becomes the domain's ConflictError through `stored_conflict`, in the same
 words from either database.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Final, Literal
 
-from partner_ingest.domain.model.errors import ConflictError, IngestError, UnavailableError
+from partner_ingest.domain.model.errors import ConflictError, UnavailableError
 
 __all__ = [
     "EXISTS",
@@ -50,8 +50,9 @@ def stored_conflict(subject: str, refusal: Refusal, detail: str) -> ConflictErro
     return ConflictError(f"{subject} {_REFUSALS[refusal]}")
 
 
-class SchemaTooNewError(IngestError):
-    """The database was migrated by a newer release than this one."""
+class SchemaTooNewError(UnavailableError):
+    """The database was migrated by a newer release than this one (this instance is not ready;
+    a newer one is)."""
 
     code = "schema_too_new"
 

@@ -135,7 +135,8 @@ _STATUS: Final[Mapping[type[Exception], int]] = {
     FeedRejectedError: 422,
     TooManyRequests: 429,
 }
-# Errors of outbound adapters, which this layer may not import: matched by their code.
+# What a caller reads for each UnavailableError of the outbound adapters (which this layer
+# may not import): their codes pick the message, since the operator's detail is logged only.
 _UNAVAILABLE: Final = {
     "store_busy": "the database is busy; retry shortly",
     "store_unreachable": "the database cannot be reached; retry shortly",
@@ -232,12 +233,12 @@ def _domain_details(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]
 
 async def _ingest_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IngestError)
-    status = _status_of(exc)
-    if status is None and (exc.code in _UNAVAILABLE or isinstance(exc, UnavailableError)):
+    if isinstance(exc, UnavailableError):
         # The operator's reason (which database, which pool) is logged; the caller learns to retry.
         log.warning("answering 503 %s: %s", exc.code, exc)
         message = _UNAVAILABLE.get(exc.code, "a service this depends on is unavailable; retry shortly")
         return error_response(request, 503, exc.code, message, headers={"Retry-After": "1"})
+    status = _status_of(exc)
     if status is None:
         # An error raised on purpose but never given an answer here is a bug of this table.
         log.error("unmapped %s", type(exc).__name__, exc_info=exc)

@@ -39,6 +39,11 @@ __all__ = ["PostgresStore", "PostgresUnitOfWork"]
 TEST_SCHEMA_PREFIX = "partner_ingest_test_"
 
 
+def _one_line(error: psycopg.Error) -> str:
+    """libpq's message, which spans lines (and never holds the password), on one line for the operator."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+
+
 class PostgresStore:
     """One schema of a PostgreSQL database, shared by every thread and process that opens it."""
 
@@ -62,11 +67,7 @@ class PostgresStore:
                 if migrate_on_open:
                     migrate(conn, self.schema)
         except psycopg.OperationalError as error:
-            # libpq's message spans lines (and never holds the password): one line for the operator.
-            reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-            raise StoreUnreachableError(
-                f"cannot use {self._where}: {reason or type(error).__name__}"
-            ) from error
+            raise StoreUnreachableError(f"cannot use {self._where}: {_one_line(error)}") from error
         self._pool = make_pool(
             url,
             self.schema,
@@ -116,12 +117,9 @@ class PostgresStore:
         """What an operational error in a unit of work means to its caller: the connection
         was lost (the server restarted or is down), or the server could not serve in time
         (a deadlock, a serialization failure, a statement or lock timeout)."""
-        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
         if lost:
-            return StoreUnreachableError(
-                f"lost the connection to {self._where}: {reason or type(error).__name__}"
-            )
-        return StoreBusyError(f"{self._where} could not serve in time: {reason or type(error).__name__}")
+            return StoreUnreachableError(f"lost the connection to {self._where}: {_one_line(error)}")
+        return StoreBusyError(f"{self._where} could not serve in time: {_one_line(error)}")
 
     def give_back(self, conn: Connection) -> None:
         """Return a borrowed connection (rolled back if a transaction was left open)."""
