@@ -92,7 +92,7 @@ class Settings:
     breaker_failures: int = 5
     breaker_reset_seconds: float = 300.0
     fetch_anomaly_per_hour: int = 60
-    """Fetches per partner per hour above which a `fetch_anomaly` is raised."""
+    """Fetches per partner per hour above which a `fetch_anomaly` is raised (any value, 1 included); one is also raised for 5 or more fetches in an hour at 5 times the partner's usual hourly rate."""
     parser_processes: int | None = None
     """Helper processes that parse and validate large feeds while the ingesting thread writes (ADR 0019); unset: one less than the CPUs, at most 4; 0: every feed is parsed in the ingesting thread."""
     parser_min_bytes: int = 2 * 1024 * 1024

@@ -58,9 +58,11 @@ class AnomalyRule:
     """When fetches of one partner look wrong: above `per_hour`, or `factor` times its usual hourly rate."""
 
     per_hour: int = 60
+    """The cap: more fetches than this in the last hour are anomalous, however few that is."""
     factor: float = 5.0
     min_fetches: int = 5
-    """Below this many fetches in an hour nothing is anomalous, whatever the usual rate."""
+    """The "far above usual" comparison needs at least this many fetches in the hour, so that a
+    partner pulled once a day is not anomalous for being pulled twice; the cap ignores it."""
 
 
 class PullDueFeeds:
@@ -240,20 +242,20 @@ class PullDueFeeds:
                 limit=rule.per_hour * 10,
             )
         )
-        if len(hour) < rule.min_fetches:
-            return False
-        day = self._audit.query(
-            AuditQuery(
-                since=now - timedelta(hours=25),
-                until=now - timedelta(hours=1),
-                partner_id=partner_id,
-                action=AuditAction.FETCH,
-                limit=rule.per_hour * 24 * 10,
-            )
-        )
-        usual = len(day) / 24
         above_cap = len(hour) > rule.per_hour
-        above_usual = usual > 0 and len(hour) > rule.factor * usual
+        usual, above_usual = 0.0, False
+        if len(hour) >= rule.min_fetches:
+            day = self._audit.query(
+                AuditQuery(
+                    since=now - timedelta(hours=25),
+                    until=now - timedelta(hours=1),
+                    partner_id=partner_id,
+                    action=AuditAction.FETCH,
+                    limit=rule.per_hour * 24 * 10,
+                )
+            )
+            usual = len(day) / 24
+            above_usual = usual > 0 and len(hour) > rule.factor * usual
         if not (above_cap or above_usual):
             return False
         already = self._audit.query(

@@ -236,6 +236,33 @@ def test_fetching_far_more_often_than_allowed_raises_a_fetch_anomaly(app: Applic
     assert entry.partner_id == "acme" and entry.details["fetches_last_hour"] == 9
 
 
+def test_an_anomaly_limit_below_five_fetches_an_hour_governs(tmp_path: Path, server: str) -> None:
+    """`PARTNER_INGEST_FETCH_ANOMALY_PER_HOUR=2`: the third fetch in an hour is anomalous (no
+    floor of five fetches hides it)."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'tight.db'}",
+        fetch_allow_networks="127.0.0.0/8",
+        fetch_anomaly_per_hour=2,
+    )
+    app = build(settings)
+    try:
+        add_partner(app, "acme", f"{server}/same.json")
+        anomalies: list[bool] = []
+        for _ in range(3):
+            with app.uow() as uow:
+                [s] = uow.schedules.all()
+                uow.schedules.update(attrs.evolve(s, next_run_at=app.clock.now() - timedelta(seconds=1)))
+                uow.commit()
+            anomalies += [r.anomaly for r in Scheduler(app.pull_feeds).run_once()]
+        [entry] = app.audit.query(AuditQuery(action=AuditAction.FETCH_ANOMALY))
+    finally:
+        app.close()
+    assert anomalies == [False, False, True]
+    assert entry.partner_id == "acme"
+    assert entry.details["fetches_last_hour"] == 3 and entry.details["limit_per_hour"] == 2
+    assert entry.details["reason"] == "above limit"
+
+
 def test_no_plaintext_credential_in_the_database_files_or_the_logs(
     app: Application, server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
