@@ -174,6 +174,12 @@ class ApiKeyRepository(Protocol):
     def count(self) -> int:
         """How many keys exist at all (first start creates the admin key when 0)."""
 
+    def active_admin_keys(self, now: datetime) -> list[ApiKey]:
+        """The admin keys in service at `now` (neither revoked, nor being rotated out, nor
+        expired), by id, held until this unit of work ends: another unit of work asking the
+        same waits, then sees this one's changes, so two that each revoke one of the last two
+        admin keys cannot both count the other as remaining."""
+
 
 class ScheduleRepository(Protocol):
     """Partner feed pull schedules."""

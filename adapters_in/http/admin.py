@@ -262,8 +262,9 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "Show a key (masked)", tag="admin", auth="admin", ok=(200, "the key", "Key"), errors=(404,),
     ),
     ("/admin/keys/{key_id}/revoke", "post"): op(
-        "Revoke a key now", tag="admin", auth="admin", ok=(200, "the key, revoked", "Key"), errors=(404,),
-        description="Idempotent; audited as key.revoked every time.",
+        "Revoke a key now", tag="admin", auth="admin", ok=(200, "the key, revoked", "Key"), errors=(404, 409),
+        description="Idempotent; audited as key.revoked every time. The last admin key in service is not "
+        "revoked (409 last_admin_key, audited as denied): create another admin key first.",
     ),
     ("/admin/keys/{key_id}/rotate", "post"): op(
         "Rotate a key with an overlap", tag="admin", auth="admin", body=json_body("KeyRotate", required=False),

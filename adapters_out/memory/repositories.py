@@ -367,6 +367,13 @@ class InMemoryApiKeyRepository:
         """How many keys exist."""
         return len(self._table)
 
+    def active_admin_keys(self, now: datetime) -> list[ApiKey]:
+        """Admin keys in service at `now`, by id (the unit of work's store lock holds them)."""
+        return sorted(
+            (k for k in self._table.values() if k.role is KeyRole.ADMIN and _in_service(k, now)),
+            key=lambda k: k.id,
+        )
+
 
 class InMemoryScheduleRepository:
     """Schedules by id."""
@@ -457,3 +464,7 @@ class InMemoryAuditLog:
             if len(out) >= query.limit:
                 break
         return out
+
+
+def _in_service(key: ApiKey, now: datetime) -> bool:
+    return key.revoked_at is None and (key.expires_at is None or now < key.expires_at)

@@ -192,3 +192,17 @@ class PostgresApiKeyRepository:
         """How many keys exist."""
         row = self._conn.execute("SELECT count(*) FROM partner_api_keys").fetchone()
         return 0 if row is None else int(row[0])
+
+    def active_admin_keys(self, now: datetime) -> list[ApiKey]:
+        """Admin keys in service at `now`, by id, locked FOR UPDATE until the transaction ends.
+
+        Under READ COMMITTED a second transaction asking the same waits for the first to end,
+        then re-checks each row it waited for: a key the first revoked no longer qualifies.
+        The rows are locked in id order, so two such transactions never deadlock.
+        """
+        rows = self._conn.execute(
+            f"SELECT {_KEY} FROM partner_api_keys WHERE role = 'admin' AND revoked_at IS NULL"
+            " AND (expires_at IS NULL OR expires_at > %s) ORDER BY id FOR UPDATE",
+            (now,),
+        )
+        return [_key(row) for row in rows]

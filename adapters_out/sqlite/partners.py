@@ -176,3 +176,13 @@ class SqliteApiKeyRepository:
     def count(self) -> int:
         """How many keys exist."""
         return int(self._conn.execute("SELECT count(*) FROM partner_api_keys").fetchone()[0])
+
+    def active_admin_keys(self, now: datetime) -> list[ApiKey]:
+        """Admin keys in service at `now`, by id; a writing unit of work holds the database's
+        write lock (BEGIN IMMEDIATE), so no other writer changes them meanwhile."""
+        rows = self._conn.execute(
+            f"SELECT {_KEY} FROM partner_api_keys WHERE role = 'admin' AND revoked_at IS NULL"
+            " AND (expires_at IS NULL OR expires_at > ?) ORDER BY id",
+            (timestamp(now),),
+        )
+        return [_key(row) for row in rows]

@@ -4,6 +4,11 @@ A key's plaintext exists once, in the `CreatedKey` returned by `create`, `rotate
 or `ensure_admin_key`; the store only ever sees its keyed hash, and listings show
 the prefix and public id. Every change is audited in the same unit of work as the
 change itself, so the trail and the keys can never disagree.
+
+At least one admin key stays in service: revoking the last one would lock every
+admin out of the admin API, so it is refused (`LastAdminKeyError`) and the refusal
+audited. Rotation needs no such check: its replacement is in service before the old
+key starts retiring.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from partner_ingest.domain.model.api_keys import (
     validate_server_secret,
 )
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import IngestError, NotFoundError
+from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError
 from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["CreatedKey", "KeyRequestError", "KeyStatus", "KeySummary", "ManageKeys"]
+__all__ = ["CreatedKey", "KeyRequestError", "KeyStatus", "KeySummary", "LastAdminKeyError", "ManageKeys"]
 
 MAX_LABEL_LENGTH = 200
 
@@ -36,6 +41,19 @@ class KeyRequestError(IngestError):
     rotating a key that no longer works)."""
 
     code = "invalid_key_request"
+
+
+class LastAdminKeyError(ConflictError):
+    """Revoking this key would leave no admin key in service: nobody could use the admin API."""
+
+    code = "last_admin_key"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"key {key_id!r} is the last admin key in service: revoking it would lock every admin out;"
+            " create another admin key first"
+        )
+        self.key_id = key_id
 
 
 class KeyStatus(enum.StrEnum):
@@ -155,10 +173,24 @@ class ManageKeys:
         return KeySummary.of(key, self._clock.now())
 
     def revoke(self, key_id: str, *, actor: str, client: str | None = None) -> KeySummary:
-        """Stop a key now (an earlier revocation stands). Idempotent; audited every time."""
+        """Stop a key now (an earlier revocation stands). Idempotent; audited every time.
+        LastAdminKeyError (audited too) when it is the last admin key in service."""
         now = self._clock.now()
         with self._uow() as uow:
-            if not uow.api_keys.revoke(key_id, now):
+            found = uow.api_keys.get(key_id)
+            if found is None:
+                raise NotFoundError("key", key_id)
+            if found.role is KeyRole.ADMIN:
+                in_service = [k.id for k in uow.api_keys.active_admin_keys(now)]
+                if in_service == [key_id]:
+                    refused = KeySummary.of(found, now)
+                    details: dict[str, AuditDetail] = {"reason": LastAdminKeyError.code}
+                    uow.audit.append(
+                        self._entry(AuditAction.KEY_REVOKED, actor, client, refused, details, Outcome.DENIED)
+                    )
+                    uow.commit()
+                    raise LastAdminKeyError(key_id)
+            if not uow.api_keys.revoke(key_id, now):  # pragma: no cover - get() just found it
                 raise NotFoundError("key", key_id)
             key = uow.api_keys.get(key_id)
             if key is None:  # pragma: no cover - revoke() just found it
@@ -257,6 +289,7 @@ class ManageKeys:
         client: str | None,
         key: KeySummary,
         extra: dict[str, AuditDetail],
+        outcome: Outcome = Outcome.SUCCESS,
     ) -> AuditEntry:
         details: dict[str, AuditDetail] = {
             "key_id": key.id,
@@ -268,7 +301,7 @@ class ManageKeys:
         return AuditEntry(
             at=self._clock.now(),
             action=action,
-            outcome=Outcome.SUCCESS,
+            outcome=outcome,
             actor=actor,
             partner_id=key.partner_id,
             client=client,

@@ -163,3 +163,24 @@ def test_a_deactivated_partners_key_is_refused_like_an_unknown_one(service: Serv
     assert reasons == ["partner_inactive", "unknown_key"]
     assert admin.patch(f"/admin/partners/{partner_id}", json={"active": True}).status_code == 200
     assert partner.get("/partner/products").status_code == 200
+
+
+def test_the_last_admin_key_in_service_is_not_revoked_409_and_audited(service: Service) -> None:
+    admin = service.admin_key()
+    client = service.client(**{"X-API-Key": admin})
+    answer = client.post(f"/admin/keys/{key_id_of(admin)}/revoke")
+    assert answer.status_code == 409, answer.text
+    body = json_of(answer)
+    assert body["error"] == "last_admin_key"
+    assert "create another admin key first" in body["details"]["message"]
+    assert client.get("/admin/keys").status_code == 200  # still an admin
+    [entry] = service.audit("action = 'key.revoked'")
+    assert (entry["outcome"], entry["actor"]) == ("denied", f"admin:{key_id_of(admin)}")
+    assert entry["details"]["reason"] == "last_admin_key"
+
+    # Rotated: the replacement is the one in service, so it is the one that cannot go.
+    rotated = client.post(f"/admin/keys/{key_id_of(admin)}/rotate", json={"overlap_seconds": 3600})
+    assert rotated.status_code == 201, rotated.text
+    replacement = json_of(rotated)["id"]
+    assert client.post(f"/admin/keys/{replacement}/revoke").json()["error"] == "last_admin_key"
+    assert client.post(f"/admin/keys/{key_id_of(admin)}/revoke").status_code == 200  # the retiring one

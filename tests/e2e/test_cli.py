@@ -289,6 +289,17 @@ def test_partner_and_key_commands(tmp_path: Path) -> None:
     assert _one_line_error(_run(env, "partners", "update", "globex", "--rate-limit", "lots"))
 
 
+def test_the_cli_does_not_revoke_the_last_admin_key(tmp_path: Path) -> None:
+    env = _env(tmp_path, tmp_path / "service.db")
+    made = _run(env, "keys", "create", "--admin", "--json")
+    assert made.returncode == 0, made.stderr
+    only = json.loads(made.stdout)["id"]
+    refused = _one_line_error(_run(env, "keys", "revoke", only))
+    assert "last admin key in service" in refused and "create another admin key first" in refused
+    [listed] = json.loads(_run(env, "keys", "list", "--admin", "--json").stdout)
+    assert (listed["id"], listed["status"]) == (only, "active")
+
+
 def test_validate_a_good_and_a_bad_feed_file(tmp_path: Path) -> None:
     env = _env(tmp_path, tmp_path / "unused.db")
     example = _run(env, "example", "--format", "json", "--version", "1")

@@ -76,6 +76,9 @@ class CountingApiKeys:
     def count(self) -> int:
         return self._inner.count()
 
+    def active_admin_keys(self, now: datetime) -> list[ApiKey]:
+        return self._inner.active_admin_keys(now)
+
 
 class CountingUnitOfWork:
     """A memory unit of work whose key repository counts lookups."""

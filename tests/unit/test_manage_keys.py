@@ -16,7 +16,13 @@ from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.use_cases.access_errors import Unauthenticated
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, Granted
-from partner_ingest.domain.use_cases.manage_keys import KeyRequestError, KeyStatus, KeySummary, ManageKeys
+from partner_ingest.domain.use_cases.manage_keys import (
+    KeyRequestError,
+    KeyStatus,
+    KeySummary,
+    LastAdminKeyError,
+    ManageKeys,
+)
 
 SERVER_SECRET = b"m" * 32
 CLIENT = "192.0.2.10"
@@ -217,3 +223,47 @@ def test_the_first_start_creates_one_admin_key(setup: Setup) -> None:
 def test_no_admin_key_is_made_when_any_key_exists(setup: Setup) -> None:
     setup.keys.create(KeyRole.PARTNER, "acme", actor="system")
     assert setup.keys.ensure_admin_key() is None
+
+
+# --- at least one admin key stays in service ---------------------------------------
+
+
+def test_the_last_admin_key_cannot_be_revoked_and_the_refusal_is_audited(setup: Setup) -> None:
+    only = setup.keys.create(KeyRole.ADMIN, actor="system", label="ops")
+    with pytest.raises(LastAdminKeyError, match="last admin key") as refused:
+        setup.keys.revoke(only.key.id, actor="admin:k0", client=CLIENT)
+    assert refused.value.code == "last_admin_key" and refused.value.key_id == only.key.id
+    assert setup.works(only.plaintext, role=KeyRole.ADMIN)
+    assert setup.keys.get(only.key.id).status is KeyStatus.ACTIVE
+    [denied] = setup.store.audit_log.query(AuditQuery(action=AuditAction.KEY_REVOKED))
+    assert (denied.outcome, denied.actor, denied.client) == (Outcome.DENIED, "admin:k0", CLIENT)
+    assert denied.details["key_id"] == only.key.id and denied.details["reason"] == "last_admin_key"
+
+    second = setup.keys.create(KeyRole.ADMIN, actor="system")
+    assert setup.keys.revoke(only.key.id, actor="admin:k0").status is KeyStatus.REVOKED
+    with pytest.raises(LastAdminKeyError):
+        setup.keys.revoke(second.key.id, actor="admin:k0")
+    assert setup.works(second.plaintext, role=KeyRole.ADMIN)
+
+
+def test_revoking_the_replacement_of_a_retiring_admin_key_is_refused(setup: Setup) -> None:
+    """Rotating the last admin key is fine (its replacement is in service); revoking that
+    replacement while the old key retires would lock the admins out once the overlap ends."""
+    old = setup.keys.create(KeyRole.ADMIN, actor="system")
+    new = setup.keys.rotate(old.key.id, overlap=timedelta(hours=1), actor="admin:k0")
+    with pytest.raises(LastAdminKeyError):
+        setup.keys.revoke(new.key.id, actor="admin:k0")
+    setup.keys.revoke(old.key.id, actor="admin:k0")  # cutting the overlap short leaves `new`
+    setup.clock.advance(hours=2)
+    assert setup.works(new.plaintext, role=KeyRole.ADMIN)
+    assert not setup.works(old.plaintext, role=KeyRole.ADMIN)
+
+
+def test_expired_admin_keys_and_partner_keys_do_not_count_as_remaining(setup: Setup) -> None:
+    setup.keys.create(KeyRole.ADMIN, actor="system", expires_at=setup.clock.now() + timedelta(minutes=5))
+    kept = setup.keys.create(KeyRole.ADMIN, actor="system")
+    partner = setup.keys.create(KeyRole.PARTNER, "acme", actor="system")
+    setup.clock.advance(minutes=10)
+    with pytest.raises(LastAdminKeyError):
+        setup.keys.revoke(kept.key.id, actor="system")
+    assert setup.keys.revoke(partner.key.id, actor="system").status is KeyStatus.REVOKED

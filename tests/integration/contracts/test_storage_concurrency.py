@@ -1,9 +1,12 @@
-"""The queue and the schedules under concurrency, for every store: what one worker or scheduler
-claims, no other gets, while all of them claim at once."""
+"""The queue, the schedules and the admin keys under concurrency, for every store: what one worker
+or scheduler claims, no other gets, while all of them claim at once; two admins revoking the last
+two admin keys at once leave one."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import secrets
 import threading
 import time
 from collections import Counter
@@ -22,13 +25,16 @@ from partner_ingest.domain.model import (
     IngestReport,
     Job,
     JobStatus,
+    KeyRole,
     Lease,
     Partner,
     Schedule,
 )
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.domain.use_cases.jobs import SubmitFeedJob
+from partner_ingest.domain.use_cases.manage_keys import KeyStatus, LastAdminKeyError, ManageKeys
 from partner_ingest.plugins import load_formats
+from partner_ingest.ports import UnitOfWork
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)
@@ -181,3 +187,60 @@ def test_feeds_racing_under_one_idempotency_key_are_applied_once_and_all_answer_
             stored = uow.imports.by_idempotency_key("acme", key)
         assert stored is not None and stored.status is ImportStatus.APPLIED
         assert answered == [stored.id] * THREADS
+
+
+class _CommitsTogether:
+    """A store's writing units of work whose `commit` first waits (up to `patience` seconds)
+    for another thread's: two revocations that each read the admin keys before either
+    commits really overlap, unless the store itself makes the second one wait."""
+
+    def __init__(self, store: StoreUnderTest, patience: float) -> None:
+        self._store = store
+        self._barrier = threading.Barrier(2, timeout=patience)
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        inner = self._store.unit_of_work(read_only=read_only)
+        if read_only:
+            return inner
+        barrier = self._barrier
+        original = inner.commit
+
+        def commit() -> None:
+            # Broken: the other one waits for this one (the store serializes them), so go first.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+            original()
+
+        inner.commit = commit  # type: ignore[method-assign]
+        return inner
+
+
+def test_two_admins_revoking_the_last_two_admin_keys_at_once_leave_one(seeded: StoreUnderTest) -> None:
+    clock = FakeClock(NOW)
+    setup = ManageKeys(seeded.unit_of_work, clock, server_secret=b"s" * 32, random_bytes=secrets.token_bytes)
+    first, second = (setup.create(KeyRole.ADMIN, actor="system").key.id for _ in range(2))
+    racing = ManageKeys(
+        _CommitsTogether(seeded, patience=2.0),
+        clock,
+        server_secret=b"s" * 32,
+        random_bytes=secrets.token_bytes,
+    )
+    outcomes: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def revoke(key_id: str) -> None:
+        start.wait()
+        try:
+            racing.revoke(key_id, actor=f"admin:{key_id}")
+            outcomes[key_id] = "revoked"
+        except LastAdminKeyError:
+            outcomes[key_id] = "refused"
+
+    threads = [threading.Thread(target=revoke, args=(key_id,)) for key_id in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a revocation hung"
+    assert sorted(outcomes.values()) == ["refused", "revoked"], outcomes
+    assert [k.status for k in setup.list_keys(None)].count(KeyStatus.ACTIVE) == 1

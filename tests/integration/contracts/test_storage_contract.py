@@ -454,6 +454,29 @@ def test_api_keys_store_hashes_revoke_and_touch(seeded: StoreUnderTest) -> None:
         assert present(uow.api_keys.get("k1")).secret_hash == b"\x01" * 32
 
 
+def test_the_admin_keys_in_service_are_the_unrevoked_unexpired_admin_keys(seeded: StoreUnderTest) -> None:
+    now = T0 + timedelta(days=1)
+
+    def admin(key_id: str, **changes: Any) -> ApiKey:
+        return ApiKey(key_id, KeyRole.ADMIN, None, b"\x03" * 32, T0, **changes)
+
+    with seeded.unit_of_work() as uow:
+        uow.api_keys.add(admin("a-plain"))
+        uow.api_keys.add(admin("b-expiring", expires_at=now + timedelta(seconds=1)))
+        uow.api_keys.add(admin("c-expired", expires_at=now))
+        uow.api_keys.add(admin("d-revoked", revoked_at=T0 + timedelta(hours=1)))
+        uow.api_keys.add(admin("e-retiring", revoked_at=now + timedelta(hours=1)))
+        uow.api_keys.add(ApiKey("f-partner", KeyRole.PARTNER, "acme", b"\x04" * 32, T0))
+        assert [k.id for k in uow.api_keys.active_admin_keys(now)] == ["a-plain", "b-expiring"]
+        uow.commit()
+    with seeded.unit_of_work() as uow:
+        uow.api_keys.revoke("a-plain", now)
+        assert [k.id for k in uow.api_keys.active_admin_keys(now)] == ["b-expiring"]
+        assert uow.api_keys.active_admin_keys(now + timedelta(seconds=1)) == []
+        [key] = uow.api_keys.active_admin_keys(now)
+        assert key == admin("b-expiring", expires_at=now + timedelta(seconds=1))
+
+
 # --- schedules ----------------------------------------------------------------------
 
 
