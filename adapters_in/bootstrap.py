@@ -144,9 +144,11 @@ def wire(
     ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing)
     vault = FernetVault(secrets_.vault_keys)
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
+    # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
+    addresses = AddressPolicy(allowed=networks(settings, "fetch_allow_networks"))
     fetcher = CircuitBreakerFetcher(
         HttpFeedFetcher(
-            policy=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
+            policy=addresses,
             limits=FetchLimits(
                 total_timeout=settings.fetch_timeout_seconds,
                 read_timeout=min(30.0, settings.fetch_timeout_seconds),
@@ -194,11 +196,11 @@ def wire(
             clock,
             anomaly=AnomalyRule(per_hour=settings.fetch_anomaly_per_hour),
         ),
-        schedules=ManageSchedules(uow, formats, clock, ids),
+        schedules=ManageSchedules(uow, formats, clock, ids, addresses=addresses),
         rotate_credentials=RotateCredentials(uow, vault, clock),
         fetch_health=ReadFetchHealth(uow, audit, fetcher, clock),
         # --- HTTP delivery (issue 4) ---
-        partners=ManagePartners(uow, clock, vault, formats),
+        partners=ManagePartners(uow, clock, vault, formats, addresses=addresses),
         audit_trail=QueryAudit(audit),
         imports=ReadImports(uow),
         products=ReadProducts(uow),

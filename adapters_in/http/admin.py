@@ -233,7 +233,8 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/admin/partners", "post"): op(
         "Create a partner", tag="admin", auth="admin", body=json_body("PartnerCreate"),
         description="Audited as partner.changed (and credentials.changed when endpoint credentials are given). "
-        "endpoint_auth and endpoint_headers values are stored encrypted and answered as ****.",
+        "endpoint_auth and endpoint_headers values are stored encrypted and answered as ****. "
+        "An endpoint on a loopback, private, link-local or metadata address is refused (422).",
         ok=(201, "the partner (Location: its URL)", "Partner"), errors=_WRITES,
     ),
     ("/admin/partners", "get"): op("List partners", tag="admin", auth="admin", ok=(200, "every partner", "PartnerList")),

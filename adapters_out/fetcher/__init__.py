@@ -5,7 +5,8 @@ the breaker answers for an endpoint that keeps failing, the HTTP fetcher for eve
 a single fetch must never do (reach a private address, hang, or fill the disk).
 """
 
-from .addresses import AddressPolicy, special_purpose_range
+from partner_ingest.domain.model.addresses import AddressPolicy, special_purpose_range
+
 from .circuit_breaker import CircuitBreakerFetcher, CircuitSnapshot, CircuitState, Verdict, endpoint_of, judge
 from .http_fetcher import DEFAULT_USER_AGENT, FetchLimits, HttpFeedFetcher, Resolver, system_resolver
 

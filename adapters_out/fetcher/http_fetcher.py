@@ -26,6 +26,7 @@ from urllib.parse import urljoin
 import attrs
 
 from partner_ingest.adapters_out.system import SystemClock
+from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.fetcher import FetchOutcome, FetchRequest, FetchResult
 
@@ -43,7 +44,6 @@ from ._request import (
     parse_target,
     sendable,
 )
-from .addresses import AddressPolicy
 
 __all__ = ["DEFAULT_USER_AGENT", "FetchLimits", "HttpFeedFetcher", "Resolver", "system_resolver"]
 

@@ -3,7 +3,9 @@
 Every change is audited in the same unit of work as the change itself:
 `partner.changed` names the fields that changed, and `credentials.changed` is
 written as well whenever the pull endpoint or its credentials change (S4),
-naming which, never a value. Credentials go through the `CredentialVault`
+naming which, never a value. An endpoint on the platform's own network (loopback,
+private, link-local, metadata, in any spelling) is refused when it is set, by the
+address policy the fetcher applies at pull time (ADR 0021). Credentials go through the `CredentialVault`
 before they reach storage and never come back out of this use case: a
 `PartnerView` only says whether they are set.
 """
@@ -18,7 +20,9 @@ from typing import Any, Final
 
 import attrs
 
+from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
+from partner_ingest.domain.model.endpoints import endpoint_refusal
 from partner_ingest.domain.model.errors import IngestError, NotFoundError
 from partner_ingest.domain.model.partner import Partner, valid_partner_id
 from partner_ingest.domain.model.policy import ValidationPolicy
@@ -129,18 +133,26 @@ class ManagePartners:
     """Partners for operators. `actor` is `Principal.actor` (HTTP) or `system` (CLI)."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, vault: CredentialVault, formats: FormatRegistry
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        vault: CredentialVault,
+        formats: FormatRegistry,
+        *,
+        addresses: AddressPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._vault = vault
         self._formats = formats
+        self._addresses = addresses or AddressPolicy()
+        """The fetcher's policy (the operator's allow-list included), for endpoints."""
 
     def create(
         self, partner_id: str, changes: PartnerChanges, *, actor: str, client: str | None = None
     ) -> PartnerView:
         """A new partner; `changes.name` is required. ConflictError when the id exists."""
-        problems = _check_input(changes)
+        problems = _check_input(changes, self._addresses)
         if not valid_partner_id(partner_id):
             problems["id"] = "a partner id is 1-64 characters: lowercase letters, digits, - and _"
         if changes.name is UNSET:
@@ -160,7 +172,7 @@ class ManagePartners:
         self, partner_id: str, changes: PartnerChanges, *, actor: str, client: str | None = None
     ) -> PartnerView:
         """Change the given fields; NotFoundError for an unknown partner. Nothing given: no change."""
-        problems = _check_input(changes)
+        problems = _check_input(changes, self._addresses)
         with self._uow() as uow:
             stored = uow.partners.get(partner_id)
             if stored is None:
@@ -243,7 +255,7 @@ class ManagePartners:
         return entries
 
 
-def _check_input(changes: PartnerChanges) -> dict[str, str]:
+def _check_input(changes: PartnerChanges, addresses: AddressPolicy) -> dict[str, str]:
     """Every problem of the request's own values (collected, not the first one only)."""
     problems: dict[str, str] = {}
     if isinstance(changes.name, str) and not (0 < len(changes.name.strip()) <= MAX_NAME):
@@ -262,6 +274,8 @@ def _check_input(changes: PartnerChanges) -> dict[str, str]:
             problems["endpoint"] = "no credentials in the URL: put them in endpoint_auth (stored encrypted)"
         elif len(endpoint) > MAX_URL or not _URL.fullmatch(endpoint):
             problems["endpoint"] = f"an http or https URL of at most {MAX_URL} characters"
+        elif (refused := endpoint_refusal(endpoint, addresses)) is not None:
+            problems["endpoint"] = f"refused: {refused}"
     auth = changes.endpoint_auth
     if isinstance(auth, str) and not (0 < len(auth) <= MAX_SECRET and _one_line(auth)):
         problems["endpoint_auth"] = f"1-{MAX_SECRET} characters on one line"

@@ -1,4 +1,9 @@
-"""Use cases: admins manage pull schedules, and re-encrypt stored partner credentials."""
+"""Use cases: admins manage pull schedules, and re-encrypt stored partner credentials.
+
+An enabled schedule is refused while its partner's endpoint is one the fetcher would refuse
+(an endpoint stored before that check, or allowed by an operator list since narrowed): the
+admin hears why now instead of finding refused pulls in the audit trail (ADR 0021).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ from datetime import datetime
 
 import attrs
 
+from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.cron import InvalidScheduleError, next_run, parse_cron
+from partner_ingest.domain.model.endpoints import endpoint_refusal
 from partner_ingest.domain.model.errors import NotFoundError, UnknownFormatError, UnknownVersionError
+from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.credentials import CredentialVault
@@ -23,11 +31,21 @@ _MIN_INTERVAL = 60
 class ManageSchedules:
     """Create, change, list and delete partner pull schedules; every change audited."""
 
-    def __init__(self, uow: UnitOfWorkFactory, formats: FormatRegistry, clock: Clock, ids: IdSource) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        formats: FormatRegistry,
+        clock: Clock,
+        ids: IdSource,
+        *,
+        addresses: AddressPolicy | None = None,
+    ) -> None:
         self._uow = uow
         self._formats = formats
         self._clock = clock
         self._ids = ids
+        self._addresses = addresses or AddressPolicy()
+        """The fetcher's policy (the operator's allow-list included), for the partner's endpoint."""
 
     def create(
         self,
@@ -60,6 +78,7 @@ class ManageSchedules:
                 raise NotFoundError("partner", partner_id)
             schedule = attrs.evolve(draft, next_run_at=self._first_run(draft, now))
             self._check_format(schedule, partner.default_format, partner.default_version)
+            self._check_endpoint(schedule, partner)
             uow.schedules.add(schedule)
             uow.audit.append(self._entry(actor, schedule, "created", now, client))
             uow.commit()
@@ -87,6 +106,7 @@ class ManageSchedules:
                 changed = attrs.evolve(changed, next_run_at=self._first_run(changed, now))
             if enabled is not None:
                 changed = attrs.evolve(changed, enabled=enabled)
+            self._check_endpoint(changed, uow.partners.get(changed.partner_id))
             uow.schedules.update(changed)
             uow.audit.append(self._entry(actor, changed, "updated", now, client))
             uow.commit()
@@ -129,6 +149,15 @@ class ManageSchedules:
             parse_cron(schedule.cron)
             return next_run(schedule, now)
         return now  # an interval schedule runs at once, then every interval
+
+    def _check_endpoint(self, schedule: Schedule, partner: Partner | None) -> None:
+        if not schedule.enabled or partner is None or not partner.endpoint:
+            return  # never pulled, or pulled as `no_endpoint` until the partner has one
+        refused = endpoint_refusal(partner.endpoint, self._addresses)
+        if refused is not None:
+            raise InvalidScheduleError(
+                f"partner {partner.id!r} has its endpoint refused ({refused}); change the endpoint first"
+            )
 
     def _check_format(self, schedule: Schedule, default_format: str, default_version: int) -> None:
         # A schedule names no media type: an unknown format is a wrong schedule, not a 415.

@@ -69,7 +69,7 @@ def applied_imports(app: Application, partner: str) -> int:
 
 def test_the_scheduler_and_the_worker_run_as_processes_of_their_own(tmp_path: Path) -> None:
     database = tmp_path / "processes.db"
-    app = bootstrap.build(e2e_settings(str(database)))
+    app = bootstrap.build(e2e_settings(str(database), fetch_allow_networks="127.0.0.0/8"))
     try:
         with (
             feed_server({"/feed.json": Reply(200, FEED)}) as site,

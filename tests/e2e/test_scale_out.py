@@ -75,7 +75,8 @@ def _with_password(url: str) -> str:
 
 
 def deployment_env(database_url: str, redis: str, prefix: str, home: Path) -> dict[str, str]:
-    """Section 1 of the deployment guide ("What every process needs"), and nothing else of ours."""
+    """Section 1 of the deployment guide ("What every process needs"), this test's pace, and the
+    allow-list its loopback partners need in every process (section 4)."""
     from cryptography.fernet import Fernet
 
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LC_ALL": "C.UTF-8"}
@@ -91,6 +92,9 @@ def deployment_env(database_url: str, redis: str, prefix: str, home: Path) -> di
         PARTNER_INGEST_LOG_LEVEL="INFO",
         PARTNER_INGEST_WORKER_POLL_SECONDS="0.1",
         PARTNER_INGEST_SCHEDULER_POLL_SECONDS="0.25",
+        # The partners' feed servers listen on loopback: allowed alike wherever endpoints are
+        # configured or pulled.
+        PARTNER_INGEST_FETCH_ALLOW_NETWORKS="127.0.0.0/8",
     )
     return env
 
@@ -194,11 +198,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 deployment.serves.append(Process.start(f"serve-{n}", args, env, logs))
             for n in range(WORKERS):
                 deployment.workers.append(Process.start(f"worker-{n}", ["worker"], env, logs))
-            scheduler_env = {**env, "PARTNER_INGEST_FETCH_ALLOW_NETWORKS": "127.0.0.0/8"}
             for n in range(SCHEDULERS):
-                deployment.schedulers.append(
-                    Process.start(f"scheduler-{n}", ["scheduler"], scheduler_env, logs)
-                )
+                deployment.schedulers.append(Process.start(f"scheduler-{n}", ["scheduler"], env, logs))
             for process in deployment.serves:
                 found = process.wait_for_output(r"^partner-ingest: serving (http://\S+) on ")
                 deployment.urls.append(found.group(1))

@@ -1,4 +1,4 @@
-"""The fetcher's address policy: every non-global range is refused, in every IPv6 disguise."""
+"""The address policy: every non-global range is refused, in every IPv6 disguise."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from partner_ingest.adapters_out.fetcher.addresses import AddressPolicy, special_purpose_range
+from partner_ingest.domain.model.addresses import AddressPolicy, special_purpose_range
 
 # One or more addresses from each refused range, with a word the refusal must say.
 REFUSED_IPV4 = [

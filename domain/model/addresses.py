@@ -1,10 +1,12 @@
-"""Which IP addresses the fetcher may connect to: only globally routable ones (SSRF guard).
+"""Which IP addresses the platform may pull partner feeds from: only globally routable ones.
 
 A partner controls its endpoint URL, its DNS and its redirects, so without this check a
 scheduled pull could be pointed at the platform's own network: the cloud metadata
 service (169.254.169.254), a database on 10.0.0.5, an admin port on localhost. The
 fetcher resolves every host itself and asks `AddressPolicy.refusal()` about every
-address before it opens a connection, then connects to exactly that address.
+address before it opens a connection, then connects to exactly that address; the
+partner and schedule use cases ask the same policy about an endpoint when it is
+configured (`endpoints.py`), so both apply one set of rules (ADR 0021).
 
 The special-purpose ranges are listed explicitly (IANA IPv4 and IPv6 special-purpose
 address registries) rather than taken from `ipaddress`'s `is_global`, whose answers
@@ -134,7 +136,7 @@ class AddressPolicy:
 
     @classmethod
     def from_setting(cls, text: str) -> AddressPolicy:
-        """A policy from a comma-separated setting (e.g. `PARTNER_INGEST_FETCH_ALLOW`); blank: none."""
+        """A policy from a comma-separated list of networks (a setting); blank: none."""
         return cls.from_cidrs(part for part in text.split(",") if part.strip())
 
     def refusal(self, address: str | IPAddress) -> str | None:
