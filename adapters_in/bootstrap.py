@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import attrs
 
+from partner_ingest.adapters_out.cron import CronsimRules
 from partner_ingest.adapters_out.crypto import FernetVault
 from partner_ingest.adapters_out.fetcher import (
     AddressPolicy,
@@ -146,6 +147,7 @@ def wire(
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
     addresses = AddressPolicy(allowed=networks(settings, "fetch_allow_networks"))
+    cron = CronsimRules()
     fetcher = CircuitBreakerFetcher(
         HttpFeedFetcher(
             policy=addresses,
@@ -194,9 +196,10 @@ def wire(
             submit_job,
             formats,
             clock,
+            cron=cron,
             anomaly=AnomalyRule(per_hour=settings.fetch_anomaly_per_hour),
         ),
-        schedules=ManageSchedules(uow, formats, clock, ids, addresses=addresses),
+        schedules=ManageSchedules(uow, formats, clock, ids, cron=cron, addresses=addresses),
         rotate_credentials=RotateCredentials(uow, vault, clock),
         fetch_health=ReadFetchHealth(uow, audit, fetcher, clock),
         # --- HTTP delivery (issue 4) ---

@@ -5,6 +5,7 @@ Adapters implement these; the use cases take them as constructor arguments.
 
 from .clock import Clock, IdSource
 from .credentials import CredentialVault
+from .cron import CronRule, CronRules
 from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
 from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
 from .parsing import FeedParsing
@@ -27,6 +28,8 @@ __all__ = [
     "AuditLog",
     "Clock",
     "CredentialVault",
+    "CronRule",
+    "CronRules",
     "FailurePolicy",
     "FeedFetcher",
     "FeedFormat",

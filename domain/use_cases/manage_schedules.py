@@ -13,15 +13,18 @@ import attrs
 
 from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
-from partner_ingest.domain.model.cron import InvalidScheduleError, next_run, parse_cron
+from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.endpoints import endpoint_refusal
 from partner_ingest.domain.model.errors import NotFoundError, UnknownFormatError, UnknownVersionError
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.credentials import CredentialVault
+from partner_ingest.ports.cron import CronRules
 from partner_ingest.ports.formats import FormatRegistry
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
+
+from .schedule_runs import next_run
 
 __all__ = ["ManageSchedules", "RotateCredentials"]
 
@@ -38,12 +41,14 @@ class ManageSchedules:
         clock: Clock,
         ids: IdSource,
         *,
+        cron: CronRules,
         addresses: AddressPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._formats = formats
         self._clock = clock
         self._ids = ids
+        self._cron = cron
         self._addresses = addresses or AddressPolicy()
         """The fetcher's policy (the operator's allow-list included), for the partner's endpoint."""
 
@@ -146,8 +151,7 @@ class ManageSchedules:
         if schedule.interval_seconds is not None and schedule.interval_seconds < _MIN_INTERVAL:
             raise InvalidScheduleError(f"interval_seconds must be at least {_MIN_INTERVAL}")
         if schedule.cron is not None:
-            parse_cron(schedule.cron)
-            return next_run(schedule, now)
+            return next_run(schedule, now, self._cron)
         return now  # an interval schedule runs at once, then every interval
 
     def _check_endpoint(self, schedule: Schedule, partner: Partner | None) -> None:

@@ -18,12 +18,13 @@ from typing import BinaryIO, Final
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, AuditQuery, Outcome
-from partner_ingest.domain.model.cron import InvalidScheduleError, next_run
+from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.errors import IngestError
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.credentials import CredentialVault
+from partner_ingest.ports.cron import CronRules
 from partner_ingest.ports.fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
 from partner_ingest.ports.formats import FormatRegistry
 from partner_ingest.ports.repositories import AuditLog
@@ -31,6 +32,7 @@ from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .ingest_feed import FeedSubmission
 from .jobs import SubmitFeedJob
+from .schedule_runs import next_run
 
 __all__ = ["PullDueFeeds", "PullResult"]
 
@@ -78,6 +80,7 @@ class PullDueFeeds:
         formats: FormatRegistry,
         clock: Clock,
         *,
+        cron: CronRules,
         hold_seconds: float = 900.0,
         batch: int = 20,
         anomaly: AnomalyRule | None = None,
@@ -89,6 +92,7 @@ class PullDueFeeds:
         self._submit = submit
         self._formats = formats
         self._clock = clock
+        self._cron = cron
         self._hold = timedelta(seconds=hold_seconds)
         self._batch = batch
         self._anomaly = anomaly or AnomalyRule()
@@ -191,7 +195,7 @@ class PullDueFeeds:
             changed = (current.interval_seconds, current.cron) != (schedule.interval_seconds, schedule.cron)
             timing = current if changed else attrs.evolve(current, next_run_at=schedule.next_run_at)
             try:
-                upcoming = next_run(timing, now)
+                upcoming = next_run(timing, now, self._cron)
                 enabled = current.enabled
             except InvalidScheduleError:
                 upcoming, enabled = now + self._hold, False  # a stored schedule that cannot run: stop it

@@ -1,23 +1,41 @@
 """Cron expressions and next runs: examples for the grammar and Vixie semantics, and
-properties checked against a brute-force minute-by-minute search."""
+properties checked against a brute-force minute-by-minute search.
+
+The expressions are read by the `CronRules` port's implementation (cronsim behind
+`adapters_out/cron.py`, ADR 0022); `CronSchedule.parse` and `parse_cron` name it here as
+the tests have always named the parser.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from partner_ingest.domain.model.cron import (
-    CronExpressionError,
-    CronSchedule,
-    InvalidScheduleError,
-    next_run,
-    parse_cron,
-)
+from partner_ingest.adapters_out.cron import CronsimRule, CronsimRules
+from partner_ingest.domain.model.cron import CronExpressionError, InvalidScheduleError
 from partner_ingest.domain.model.errors import IngestError
 from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.domain.use_cases.schedule_runs import next_run as next_run_by
+from partner_ingest.ports.cron import CronRules
+
+RULES: CronRules = CronsimRules()
+
+
+class CronSchedule:
+    """The parser under test, under the name these tests have always used."""
+
+    parse = staticmethod(CronsimRules().parse)
+
+
+parse_cron = CronsimRules().parse
+
+
+def next_run(schedule: Schedule, after: datetime) -> datetime:
+    return next_run_by(schedule, after, RULES)
 
 
 def at(text: str) -> datetime:
@@ -114,6 +132,12 @@ def test_macros_stand_for_their_expressions(macro: str, expression: str) -> None
         ("0 0 30,31 2 *", "never occurs"),
         ("0 0 31 APR,JUN,SEP,NOV *", "never occurs"),
         ("٣ * * * *", "not a number"),
+        # cronsim reads these (Quartz and Debian extensions); the grammar admins were given does not.
+        ("0 0 L * *", "'L' in the day-of-month field is not a number"),
+        ("0 0 LW * *", "'LW' in the day-of-month field is not a number"),
+        ("0 0 * * 5L", "'5L' in the day-of-week field is not a number or a name (SUN"),
+        ("0 0 * * MON#2", "'MON#2' in the day-of-week field is not a number or a name"),
+        ("0 0 0 * * *", "got 6"),
     ],
 )
 def test_bad_expressions_say_what_is_wrong(expression: str, message: str) -> None:
@@ -204,6 +228,18 @@ def test_aware_moments_in_other_zones_are_taken_in_utc() -> None:
     assert parse_cron("0 5 * * *").matches(moment)
 
 
+def test_a_local_dst_change_moves_no_run_as_schedules_are_utc() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    # 2026-03-29: Berlin's clocks jump from 02:00 to 03:00, so 02:30 local never happens;
+    # in UTC, 02:30 happens as on every day.
+    spring = parse_cron("30 2 * * *").next_after(datetime(2026, 3, 29, 1, 0, tzinfo=berlin))
+    assert spring == at("2026-03-29T02:30") and spring.tzinfo is UTC
+    # 2026-10-25: 02:30 local happens twice; 01:30 UTC once a day.
+    autumn = parse_cron("30 1 * * *")
+    first = autumn.next_after(datetime(2026, 10, 24, 12, 0, tzinfo=berlin))
+    assert [first, autumn.next_after(first)] == [at("2026-10-25T01:30"), at("2026-10-26T01:30")]
+
+
 def test_naive_moments_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         parse_cron("* * * * *").next_after(datetime(2026, 1, 1))
@@ -241,7 +277,7 @@ DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
 
 @st.composite
-def cron_schedules(draw: st.DrawFn, dense: bool = False) -> CronSchedule:
+def cron_schedules(draw: st.DrawFn, dense: bool = False) -> CronsimRule:
     """Valid expressions; `dense` ones match often (every day or so) to keep brute force short."""
     weight = 4 if dense else 1
     fields = [
@@ -265,7 +301,7 @@ moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2200, 
 WINDOW_MINUTES = 3 * 24 * 60
 
 
-def brute_force(schedule: CronSchedule, moment: datetime, minutes: int) -> datetime | None:
+def brute_force(schedule: CronsimRule, moment: datetime, minutes: int) -> datetime | None:
     """The first matching minute after `moment`, looking at every minute of the window."""
     candidate = moment.replace(second=0, microsecond=0)
     for _ in range(minutes):
@@ -276,7 +312,7 @@ def brute_force(schedule: CronSchedule, moment: datetime, minutes: int) -> datet
 
 
 @given(cron_schedules(), moments)
-def test_next_after_is_a_later_matching_whole_minute(schedule: CronSchedule, moment: datetime) -> None:
+def test_next_after_is_a_later_matching_whole_minute(schedule: CronsimRule, moment: datetime) -> None:
     following = schedule.next_after(moment)
     assert following > moment
     assert following.tzinfo is UTC
@@ -285,7 +321,7 @@ def test_next_after_is_a_later_matching_whole_minute(schedule: CronSchedule, mom
 
 
 @given(cron_schedules(), moments)
-def test_next_after_is_strictly_increasing(schedule: CronSchedule, moment: datetime) -> None:
+def test_next_after_is_strictly_increasing(schedule: CronsimRule, moment: datetime) -> None:
     first = schedule.next_after(moment)
     second = schedule.next_after(first)
     assert first < second
@@ -294,7 +330,7 @@ def test_next_after_is_strictly_increasing(schedule: CronSchedule, moment: datet
 
 
 @given(cron_schedules(dense=True), moments)
-def test_no_matching_minute_is_skipped(schedule: CronSchedule, moment: datetime) -> None:
+def test_no_matching_minute_is_skipped(schedule: CronsimRule, moment: datetime) -> None:
     expected = brute_force(schedule, moment, WINDOW_MINUTES)
     found = schedule.next_after(moment)
     if expected is None:
