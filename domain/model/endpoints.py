@@ -12,8 +12,8 @@ setting an endpoint on the platform's own network hears why at once (ADR 0021):
   loopback, and the cloud metadata names mean 169.254.169.254.
 
 Any other name is left to pull time: it may resolve anywhere, and later to something
-else. A host is refused here only when the fetcher would certainly refuse it, so the
-operator's allow-list (`AddressPolicy.allowed`) admits here exactly what it admits there.
+else. A host is refused here only when the fetcher would certainly refuse it, so whatever
+the operator's allow-list (`AddressPolicy.allowed`) admits at pull time, it admits here.
 The host is read as the fetcher's URL parser (`urllib.parse.urlsplit`) reads it; the
 domain may not import urllib, so `endpoint_host` does the same few steps and a property
 test holds the two together.
