@@ -21,15 +21,13 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.report import FeedStatus, IngestReport
-from partner_ingest.domain.model.rules import contract_for
-from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FeedFormat, FormatRegistry
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-from .pipeline import FeedOutcome, HashingReader, run_feed
+from .pipeline import PARSE_HERE, FeedOutcome, HashingReader, reading_for, run_feed
 
 __all__ = ["FeedSubmission", "IngestFeed", "PolicyOverrideDenied", "effective_policy", "resolve_format"]
 
@@ -108,7 +106,7 @@ class IngestFeed:
         self._limits = limits or FeedLimits()
         self._batch_size = batch_size
         self._errors_cap = errors_cap
-        self._parsing = parsing
+        self._parsing = parsing or PARSE_HERE
 
     def __call__(self, submission: FeedSubmission) -> IngestReport:
         """Ingest now. Raises only for what the caller must answer itself (unknown partner,
@@ -177,27 +175,15 @@ class IngestFeed:
             raise NotFoundError("partner", submission.partner_id)
         fmt = resolve_format(self._formats, partner, submission)
         policy = effective_policy(partner, submission.policy)
-        validator = ItemValidator(
-            contract_for(fmt.version),
-            policy.mode,
-            textual=fmt.textual,
-            partner_id=partner.id,
-            limits=self._limits,
+        reading = reading_for(
+            fmt, policy.mode, partner_id=partner.id, limits=self._limits, batch_size=self._batch_size
         )
         received_at = self._clock.now()
         # The body is hashed while it streams, unless the caller hashed it already.
         hashing = None if submission.content_hash else HashingReader(submission.body)
         stream: BinaryIO = submission.body if hashing is None else io.BufferedReader(hashing, 1 << 20)
         outcome = run_feed(
-            fmt,
-            stream,
-            validator,
-            policy,
-            self._limits,
-            _StoreSink(uow),
-            batch_size=self._batch_size,
-            errors_cap=self._errors_cap,
-            parsing=self._parsing,
+            fmt, reading, stream, policy, _StoreSink(uow), errors_cap=self._errors_cap, parsing=self._parsing
         )
         report = self._report(submission, fmt, outcome)
         if report.applied and not report.dry_run:

@@ -27,13 +27,13 @@ from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError, UnavailableError
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease, retry_delay
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.streams import RawReader
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FormatRegistry
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .ingest_feed import FeedSubmission, IngestFeed, effective_policy, resolve_format
 from .paging import PageRequestError, check_limit
-from .streams import RawReader
 
 __all__ = [
     "MAX_JOB_PAGE",
