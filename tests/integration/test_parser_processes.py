@@ -43,9 +43,9 @@ from partner_ingest.domain.model import (
     contract_for,
     jsontext,
 )
-from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.domain.model.reading import FeedReading
 from partner_ingest.domain.model.streams import RawReader
+from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.domain.use_cases.pipeline import PARSE_HERE, FeedOutcome, SetSink, run_feed
 from partner_ingest.plugins import load_formats
 from partner_ingest.plugins._items import product_item
