@@ -25,9 +25,12 @@ from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.errors import (
     ConflictError,
     FeedRejectedError,
+    IdempotencyKeyNamesJob,
+    IdempotencyKeyReused,
     IngestError,
     MalformedFeedError,
     NotFoundError,
+    PolicyOverrideDenied,
     UnavailableError,
     UnknownFormatError,
     UnknownVersionError,
@@ -39,7 +42,6 @@ from partner_ingest.domain.use_cases.access_errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from partner_ingest.domain.use_cases.ingest_feed import PolicyOverrideDenied
 from partner_ingest.domain.use_cases.jobs import JobNotDeadError
 from partner_ingest.domain.use_cases.manage_keys import KeyRequestError
 from partner_ingest.domain.use_cases.manage_partners import PartnerRequestError
@@ -133,6 +135,7 @@ _STATUS: Final[Mapping[type[Exception], int]] = {
     InvalidScheduleError: 422,
     MalformedFeedError: 422,
     FeedRejectedError: 422,
+    IdempotencyKeyReused: 422,
     TooManyRequests: 429,
 }
 # What a caller reads for each UnavailableError of the outbound adapters (which this layer
@@ -204,7 +207,7 @@ def _status_of(error: IngestError) -> int | None:
     return None
 
 
-def _domain_details(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]:
+def _domain_details(error: IngestError, request_root: str) -> tuple[dict[str, Any], dict[str, str]]:
     details: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if isinstance(error, Unauthenticated):
@@ -224,6 +227,11 @@ def _domain_details(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]
         details["field"] = error.field
     if isinstance(error, NotFoundError):
         details.update(kind=error.kind, id=error.key)
+    if isinstance(error, IdempotencyKeyReused):
+        details["differs"] = list(error.differs)
+    if isinstance(error, IdempotencyKeyNamesJob):
+        details.update(job_id=error.job_id, status=error.status)
+        headers["Location"] = f"{request_root}/partner/jobs/{error.job_id}"
     if isinstance(error, JobNotDeadError):
         details.update(job_id=error.job_id, status=str(error.status))
     if isinstance(error, MalformedFeedError | FeedRejectedError):
@@ -245,7 +253,7 @@ async def _ingest_error(request: Request, exc: Exception) -> Response:
         return error_response(
             request, 500, "internal_error", "internal error: quote the request id when reporting it"
         )
-    details, headers = _domain_details(exc)
+    details, headers = _domain_details(exc, request.scope.get("root_path", ""))
     return error_response(request, status, exc.code, str(exc), details, headers)
 
 

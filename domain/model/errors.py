@@ -13,6 +13,10 @@ from .report import ErrorCode, FeedError, Location
 
 __all__ = [
     "ConflictError",
+    "IdempotencyKeyNamesJob",
+    "IdempotencyKeyReused",
+    "IdempotencyKeyTaken",
+    "PolicyOverrideDenied",
     "FeedRejectedError",
     "IngestError",
     "MalformedFeedError",
@@ -108,3 +112,47 @@ class ConflictError(IngestError):
     """The request contradicts what is stored (a duplicate id, a stale lease)."""
 
     code = "conflict"
+
+
+class PolicyOverrideDenied(IngestError):
+    """The request asked for its own validation policy; this partner may not."""
+
+    code = "policy_override_denied"
+
+
+class IdempotencyKeyReused(IngestError):
+    """An Idempotency-Key came back with a different request: what `differs` names
+    (body, format, version, validation mode, atomic, ...). The first request stands."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str, differs: Sequence[str]) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was first used for a different request ({', '.join(differs)} "
+            "differ): send a new key for a new request"
+        )
+        self.key = key
+        self.differs = tuple(differs)
+
+
+class IdempotencyKeyTaken(ConflictError):
+    """The store refused to record an Idempotency-Key another request recorded first
+    (two requests under one key at once); the loser answers as a repeat of the winner."""
+
+    code = "idempotency_key_taken"
+
+
+class IdempotencyKeyNamesJob(ConflictError):
+    """The Idempotency-Key was first used for a job that has no report yet (queued,
+    running) or never will (dead, cancelled): the job is the answer, not this request."""
+
+    code = "idempotency_key_names_job"
+
+    def __init__(self, key: str, job_id: str, status: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was first used for job {job_id!r}, which is {status}: "
+            f"its report will be at /partner/jobs/{job_id}"
+        )
+        self.key = key
+        self.job_id = job_id
+        self.status = status
