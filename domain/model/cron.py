@@ -21,13 +21,13 @@ from typing import Final
 
 import attrs
 
-from .errors import IngestError
+from .errors import InvalidError
 from .schedules import Schedule
 
 __all__ = ["CronExpressionError", "CronSchedule", "InvalidScheduleError", "next_run", "parse_cron"]
 
 
-class InvalidScheduleError(IngestError, ValueError):
+class InvalidScheduleError(InvalidError, ValueError):
     """A schedule that cannot say when it runs next (bad cron, bad interval, or neither)."""
 
     code = "invalid_schedule"

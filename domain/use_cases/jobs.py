@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import attrs
 
@@ -479,3 +479,7 @@ class JobNotDeadError(ConflictError):
         super().__init__(f"job {job_id!r} is {status}: only dead jobs can be retried")
         self.job_id = job_id
         self.status = status
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "status": str(self.status)}

@@ -19,7 +19,7 @@ from typing import Any, Final
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import IngestError, NotFoundError
+from partner_ingest.domain.model.errors import InvalidError, NotFoundError
 from partner_ingest.domain.model.partner import Partner, valid_partner_id
 from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.ports.clock import Clock
@@ -55,7 +55,7 @@ class Unset(enum.Enum):
 UNSET: Final = Unset.UNSET
 
 
-class PartnerRequestError(IngestError):
+class PartnerRequestError(InvalidError):
     """A partner cannot be created or changed as asked; `problems` maps each field to why."""
 
     code = "invalid_partner"
@@ -63,6 +63,10 @@ class PartnerRequestError(IngestError):
     def __init__(self, problems: Mapping[str, str]) -> None:
         super().__init__("; ".join(f"{field}: {why}" for field, why in problems.items()))
         self.problems = dict(problems)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"problems": self.problems}
 
 
 @attrs.frozen(kw_only=True)

@@ -110,7 +110,6 @@ def test_a_key_whose_job_has_no_report_yet_names_the_job(
     if answer.status_code == 409:
         assert answer.json()["error"] == "idempotency_key_names_job"
         assert answer.json()["details"]["job_id"] == job.json()["id"]
-        assert answer.headers["Location"].endswith(f"/partner/jobs/{job.json()['id']}")
     else:
         assert answer.status_code == 200
         assert (
