@@ -16,14 +16,14 @@ from typing import Final
 
 import attrs
 
-from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.domain.model.errors import InvalidError
 
 __all__ = ["PREFIX", "Settings", "SettingsError", "describe_settings", "networks", "shown_url"]
 
 PREFIX: Final = "PARTNER_INGEST_"
 
 
-class SettingsError(IngestError):
+class SettingsError(InvalidError):
     """A setting has a value the service cannot run with."""
 
     code = "bad_setting"

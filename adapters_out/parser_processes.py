@@ -2,7 +2,7 @@
 
 Why (ADR 0019): a feed's time goes two-thirds to parsing and validating, in
 Python, and one third to SQLite; in one thread they take turns, and SQLite
-waits. With a helper process doing the front half (`validated_chunks`),
+waits. With a helper process doing the front half (`FeedReading.chunks`),
 parsing batch n+1 overlaps writing batch n, and a two-core machine ingests
 at the speed of the slower half. Threads cannot do this: the front half holds
 the GIL, and sqlite3 gives it up around every row it steps.
@@ -13,9 +13,9 @@ How:
 - Helpers are started once (`python -c`, never `multiprocessing`'s spawn,
   which would re-run the embedding application's `__main__`) and reused; at
   most `max_processes` run, and a feed that finds none free is parsed here.
-- Per feed, the helper gets the format, the validator and the limits
-  (pickled), then the feed's bytes from a feeder thread, and sends back
-  `ValidatedChunk`s: exactly what `validated_chunks` yields here. A chunk's
+- Per feed, the helper gets the feed's `FeedReading` (pickled: the format,
+  the validator, the limits), then the feed's bytes from a feeder thread, and
+  sends back `ValidatedChunk`s: exactly what `reading.chunks` yields here. A chunk's
   rows travel as MessagePack when msgspec is installed (`_pack_rows`): pickle
   spent 1.3 us a row in the helper, a tenth of its work, where msgspec spends
   0.4, and unpacking costs no more than unpickling. Anything MessagePack
@@ -40,18 +40,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, closing, contextmanager
 from multiprocessing.connection import Connection
 from typing import Any, BinaryIO, Final, Protocol
 
 import attrs
 
 from partner_ingest.domain.model.chunk import ValidatedChunk
-from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.product import ProductRow
-from partner_ingest.domain.model.validation import ItemValidator
-from partner_ingest.domain.use_cases.pipeline import validated_chunks
-from partner_ingest.domain.use_cases.streams import RawReader
-from partner_ingest.ports.formats import FeedFormat
+from partner_ingest.domain.model.reading import FeedReading
+from partner_ingest.domain.model.streams import RawReader
 
 __all__ = ["ParserProcessError", "ParserProcesses", "serve"]
 
@@ -127,23 +125,19 @@ class ParserProcesses:
         self._disabled = False
         self._refused: set[type] = set()
 
-    def chunks(
-        self,
-        fmt: FeedFormat,
-        stream: BinaryIO,
-        validator: ItemValidator,
-        limits: FeedLimits,
-        batch_size: int,
-    ) -> Iterator[ValidatedChunk]:
-        """The feed's chunks, from a helper when the feed is large and one is free."""
+    def open(
+        self, reading: FeedReading, stream: BinaryIO
+    ) -> AbstractContextManager[Iterator[ValidatedChunk]]:
+        """The feed's chunks, from a helper when the feed is large and one is free; leaving
+        the context hands the helper back (or stops it, if the feed did not end cleanly)."""
         head = _read_up_to(stream, self.min_bytes)
         if len(head) < self.min_bytes:  # the whole feed, and a small one
-            return validated_chunks(fmt, io.BytesIO(head), validator, limits, batch_size)
+            return closing(reading.chunks(io.BytesIO(head)))
         rest = io.BufferedReader(_Prefixed(head, stream), _FRAME)
-        helper = self._helper_for(fmt, validator, limits, batch_size)
+        helper = self._helper_for(reading)
         if helper is None:
-            return validated_chunks(fmt, rest, validator, limits, batch_size)
-        return _RemoteChunks(helper, rest, self._release)
+            return closing(reading.chunks(rest))
+        return _remote(helper, rest, self._release)
 
     def warm(self) -> None:
         """Start one helper now rather than on the first large feed."""
@@ -165,14 +159,13 @@ class ParserProcesses:
         for helper in idle:
             helper.stop()
 
-    def _helper_for(
-        self, fmt: FeedFormat, validator: ItemValidator, limits: FeedLimits, batch_size: int
-    ) -> _Helper | None:
-        """A helper that has accepted this feed's job, or None: parse it here."""
-        if self.max_processes < 1 or type(fmt) in self._refused or type(fmt).__module__ == "__main__":
+    def _helper_for(self, reading: FeedReading) -> _Helper | None:
+        """A helper that has accepted this feed's reading, or None: parse it here."""
+        kind = type(reading.parser)
+        if self.max_processes < 1 or kind in self._refused or kind.__module__ == "__main__":
             return None  # (a class of __main__ would be another class in the helper)
         try:
-            job = pickle.dumps((fmt, validator, limits, batch_size), protocol=pickle.HIGHEST_PROTOCOL)
+            job = pickle.dumps(reading, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # whatever pickling a plugin's object raises: parse it here
             return None
         helper = self._acquire()
@@ -187,8 +180,8 @@ class ParserProcesses:
         if refusal is not None:  # the helper cannot unpickle this format: parse such feeds here
             self._release(helper, reusable=True)
             with self._lock:
-                self._refused.add(type(fmt))
-            log.warning("feeds in %s %s are parsed in this process: %s", fmt.name, fmt.version, refusal)
+                self._refused.add(kind)
+            log.warning("feeds parsed by %s are parsed in this process: %s", kind.__qualname__, refusal)
             return None
         return helper
 
@@ -236,9 +229,20 @@ class _Release(Protocol):
     def __call__(self, helper: _Helper, *, reusable: bool) -> None: ...
 
 
+@contextmanager
+def _remote(helper: _Helper, stream: BinaryIO, release: _Release) -> Iterator[Iterator[ValidatedChunk]]:
+    """The chunks `helper` sends for `stream`; on leaving, the helper is handed back, or killed
+    if the feed did not end cleanly."""
+    chunks = _RemoteChunks(helper, stream, release)
+    try:
+        yield chunks
+    finally:
+        chunks.close()
+
+
 class _RemoteChunks:
-    """The chunks of one feed as a helper sends them; `close` (always called by the
-    pipeline) hands the helper back, or kills it if the feed did not end cleanly."""
+    """The chunks of one feed as a helper sends them; `close` hands the helper back, or
+    kills it if the feed did not end cleanly."""
 
     def __init__(self, helper: _Helper, stream: BinaryIO, release: _Release) -> None:
         self._release = release
@@ -508,16 +512,14 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
     while True:
         job = inbox.recv_bytes()
         try:
-            fmt, validator, limits, batch_size = pickle.loads(job)  # noqa: S301 - from our parent
+            reading: FeedReading = pickle.loads(job)  # noqa: S301 - from our parent
         except Exception as error:  # any import failure means "parse it there"
             send("refused", f"{type(error).__name__}: {error}")
             continue
         send("accepted")
         reader = _InboxReader(inbox)
         try:
-            for chunk in validated_chunks(
-                fmt, io.BufferedReader(reader, _FRAME), validator, limits, batch_size
-            ):
+            for chunk in reading.chunks(io.BufferedReader(reader, _FRAME)):
                 send_chunk(chunk)
                 del chunk
                 gc.collect(0)

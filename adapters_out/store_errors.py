@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Final, Literal
 
-from partner_ingest.domain.model.errors import ConflictError, UnavailableError
+from partner_ingest.domain.model.errors import ConflictError, IdempotencyKeyTaken, UnavailableError
 
 __all__ = [
     "EXISTS",
@@ -46,7 +46,7 @@ def stored_conflict(subject: str, refusal: Refusal, detail: str) -> ConflictErro
     """
     log.info("%s: the database refused the write: %s", subject, detail)
     if refusal == "unique" and "idempotency" in detail:
-        return ConflictError(f"{subject} {IDEMPOTENCY_TAKEN}")
+        return IdempotencyKeyTaken(f"{subject} {IDEMPOTENCY_TAKEN}")
     return ConflictError(f"{subject} {_REFUSALS[refusal]}")
 
 

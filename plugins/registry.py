@@ -6,14 +6,19 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from partner_ingest.domain.model.errors import IngestError, UnknownFormatError, UnknownVersionError
+from partner_ingest.domain.model.errors import (
+    ConflictError,
+    InvalidError,
+    UnknownFormatError,
+    UnknownVersionError,
+)
 from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.ports.formats import FeedFormat, FormatRegistrar
 
 __all__ = ["DuplicateFormatError", "FormatRegistry", "InvalidFormatError"]
 
 
-class DuplicateFormatError(IngestError):
+class DuplicateFormatError(ConflictError):
     """Two plugins claim the same (format, version) or media type: refused at start-up."""
 
     code = "duplicate_format"
@@ -26,7 +31,7 @@ class DuplicateFormatError(IngestError):
         """The plugin that registered it first, and the one refused."""
 
 
-class InvalidFormatError(IngestError):
+class InvalidFormatError(InvalidError):
     """A plugin registered something that cannot serve as a feed format: refused at start-up."""
 
     code = "invalid_format"

@@ -1,22 +1,20 @@
 """The feed-parsing port: where the pipeline's front half (parse and validate) runs.
 
-By default it runs in the ingesting thread (`validated_chunks`). A large feed
-spends most of its time there, in Python, while SQLite waits; an adapter may run
-it in another process instead, so that parsing one batch overlaps writing the
-one before (ADR 0019). Whatever runs it must yield exactly the chunks
-`validated_chunks` would.
+The front half is a value of the model, `FeedReading`. By default it runs in
+the ingesting thread. A large feed spends most of its time there, in Python,
+while the store waits; an adapter may carry the reading to another process
+instead, so that parsing one batch overlaps writing the one before (ADR 0019).
+Whatever runs it must yield exactly the chunks `reading.chunks(stream)` would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol
 
 from partner_ingest.domain.model.chunk import ValidatedChunk
-from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.domain.model.validation import ItemValidator
-
-from .formats import FeedFormat
+from partner_ingest.domain.model.reading import FeedReading
 
 __all__ = ["FeedParsing"]
 
@@ -24,15 +22,11 @@ __all__ = ["FeedParsing"]
 class FeedParsing(Protocol):
     """Runs the front half of the pipeline for one feed."""
 
-    def chunks(
-        self,
-        fmt: FeedFormat,
-        stream: BinaryIO,
-        validator: ItemValidator,
-        limits: FeedLimits,
-        batch_size: int,
-    ) -> Iterator[ValidatedChunk]:
-        """The feed's chunks, as `validated_chunks(fmt, stream, validator, limits, batch_size)`
-        yields them, reading `stream` at least as far as the format's parser would (the
-        caller may be hashing it). If the iterator has a `close`, the pipeline calls it
-        when done, early or not."""
+    def open(
+        self, reading: FeedReading, stream: BinaryIO
+    ) -> AbstractContextManager[Iterator[ValidatedChunk]]:
+        """The feed's chunks, as `reading.chunks(stream)` yields them, reading `stream` at least
+        as far as the format's parser would (the caller may be hashing it). Leaving the
+        context releases whatever ran them (a helper process), whether every chunk was
+        taken or not."""
+        ...

@@ -14,6 +14,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.feed_import import FeedImport
+from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
@@ -25,6 +26,7 @@ __all__ = [
     "AuditLog",
     "FeedImportLedger",
     "FeedSkuRegister",
+    "IdempotencyKeyRepository",
     "JobRepository",
     "PartnerRepository",
     "ProductRepository",
@@ -77,8 +79,9 @@ class FeedImportLedger(Protocol):
     """`partner_feed_imports`: one entry per processed feed."""
 
     def add(self, entry: FeedImport) -> None:
-        """Record a processed feed; ConflictError when its id, or its partner's
-        `idempotency_key`, is stored already (whoever stored it, however recently)."""
+        """Record a processed feed; ConflictError when its id is stored already, and
+        IdempotencyKeyTaken when its partner's `idempotency_key` is (whoever stored it,
+        however recently)."""
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""
@@ -86,11 +89,20 @@ class FeedImportLedger(Protocol):
     def latest_applied(self, partner_id: str) -> FeedImport | None:
         """The partner's most recent applied import (for identical-content detection)."""
 
-    def by_idempotency_key(self, partner_id: str, key: str) -> FeedImport | None:
-        """The import made under a partner's Idempotency-Key, if any."""
-
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""
+
+
+class IdempotencyKeyRepository(Protocol):
+    """`partner_idempotency_keys`: one key space per partner, shared by feeds processed at once
+    and feeds submitted as jobs."""
+
+    def add(self, use: KeyUse) -> None:
+        """Record a key's first use; IdempotencyKeyTaken when the partner's key is stored
+        already (whoever stored it, however recently)."""
+
+    def get(self, partner_id: str, key: str) -> KeyUse | None:
+        """The first use of a partner's key, or None."""
 
 
 class JobRepository(Protocol):

@@ -10,6 +10,7 @@ from .repositories import (
     AuditLog,
     FeedImportLedger,
     FeedSkuRegister,
+    IdempotencyKeyRepository,
     JobRepository,
     PartnerRepository,
     ProductRepository,
@@ -32,6 +33,8 @@ class UnitOfWork(Protocol):
     def feed_skus(self) -> FeedSkuRegister: ...
     @property
     def imports(self) -> FeedImportLedger: ...
+    @property
+    def idempotency_keys(self) -> IdempotencyKeyRepository: ...
     @property
     def jobs(self) -> JobRepository: ...
     @property

@@ -11,16 +11,19 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.domain.model.errors import IngestError, UnavailableError
 
 from . import admin, background, feeds, operations, serve
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "EXIT_FAILURE", "main"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
 
 EXIT_FAILURE = 1
 """The command ran and the answer is no (a rejected feed, a failed check)."""
 EXIT_USAGE = 2
 """The command could not run: bad arguments, settings, input."""
+EXIT_UNAVAILABLE = 75
+"""The command could not run now (the database is busy or unreachable): try again later
+(sysexits' EX_TEMPFAIL, which service managers and schedulers read as "retry")."""
 EXIT_INTERRUPTED = 130
 
 Command = Callable[[argparse.Namespace], int]
@@ -51,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except UnavailableError as error:
+        print(f"partner-ingest: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except IngestError as error:
         print(f"partner-ingest: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -14,9 +14,11 @@ _feed.py: key, format, version and policy checked before a byte is read). Then:
 2. `SubmitFeedJob` stores the job and its body and commits (for SQLite a fully
    synchronous commit) before anything is answered;
 3. the answer is 202 with `Location: <mount prefix>/partner/jobs/{id}` and the
-   job. A repeated `Idempotency-Key` is answered with the job submitted under it,
-   not stored twice; identical content is stored, and its job reports the
-   earlier import without applying it again (the ingest recognizes the hash).
+   job. A repeated `Idempotency-Key` with the same request is answered with what
+   the first request got: the job submitted under it (not stored twice), or the
+   report of the feed processed at once under it; with a different request, 422
+   `idempotency_key_reused`. Identical content is stored, and its job reports the
+   earlier import without applying it again (the ingest recognizes the fingerprint).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from partner_ingest.domain.model.api_keys import Principal
-from partner_ingest.domain.model.policy import ValidationPolicy
+from partner_ingest.domain.model.report import IngestReport
 
 from ._context import context, request_info
+from ._report import report_response
 from ._submission import feed_submission
 from .body import check_declared_length, read_body
 from .errors import BadRequest
@@ -76,19 +79,19 @@ def job_location(request: Request, job_id: str) -> str:
     return f"{request.scope.get('root_path', '')}/partner/jobs/{job_id}"
 
 
-async def submit_feed_job(
-    request: Request, principal: Principal, headers: FeedHeaders, policy: ValidationPolicy | None
-) -> Response:
+async def submit_feed_job(request: Request, principal: Principal, headers: FeedHeaders) -> Response:
     """Steps 1-3 of the module docstring; one `SubmitFeedJob` call."""
     ctx = context(request)
     limit = ctx.app.settings.max_body_bytes
     check_declared_length(request, limit)
     info = request_info(request)
     with await read_body(request, limit=limit) as body:
-        submission = feed_submission(request, principal, headers, policy, body)
+        submission = feed_submission(request, principal, headers, body)
         job = await run_in_threadpool(
             ctx.app.submit_job, submission, body_bytes=body.size, content_hash=body.sha256
         )
+    if isinstance(job, IngestReport):  # the key was first used for a feed processed at once
+        return report_response(request, job)
     info.fields.update(job_id=job.id, job_status=str(job.status))
     location = job_location(request, job.id)
     answer_headers = {"Location": location}

@@ -5,8 +5,9 @@ The order matters and is the same for both:
 1. authenticate (a partner key) before anything else, so an anonymous caller
    learns nothing and spends nothing;
 2. read the headers (format from Content-Type, `X-Feed-Version`, the policy
-   override, `Idempotency-Key`) and refuse what cannot work (415, 400) before a
-   byte of the body is read;
+   overrides, `Idempotency-Key`) and refuse what cannot work (415, 400) before a
+   byte of the body is read (whether the partner may override its policy is the
+   use case's to say, from the partner it reads anyway);
 3. a feed sent as a job (`Prefer: respond-async`, `?mode=async`; not for the dry
    run) branches off to _async_feed.py here; otherwise read the body, capped at
    `max_sync_bytes` (413: send it as a job), spooled and hashed;
@@ -23,19 +24,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from partner_ingest.domain.model.api_keys import KeyRole, Principal
+from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.errors import UnknownFormatError
-from partner_ingest.domain.model.policy import Mode, ValidationPolicy
-from partner_ingest.domain.model.report import FeedStatus
+from partner_ingest.domain.model.policy import PolicyOverrides
 
 from ._async_feed import submit_feed_job, wants_async
-from ._context import HttpContext, context, request_info
+from ._context import HttpContext, context
+from ._report import report_response
 from ._submission import feed_submission
 from .auth import authorize
 from .body import check_declared_length, read_body
-from .errors import BodyTooLarge, FeedTooLargeForSync, UnsupportedMediaType, rejected_feed_response
+from .errors import BodyTooLarge, FeedTooLargeForSync, UnsupportedMediaType
 from .params import header_bool, header_int, header_mode, header_token
-from .views import JsonResponse
 
 __all__ = ["FeedHeaders", "answer_feed", "feed_headers"]
 
@@ -49,8 +49,7 @@ class FeedHeaders:
     media_type: str | None
     """None: no Content-Type (or application/octet-stream), so the partner's default format."""
     version: int | None
-    mode: Mode | None
-    atomic: bool | None
+    overrides: PolicyOverrides
     idempotency_key: str | None
 
 
@@ -76,29 +75,10 @@ def feed_headers(request: Request, ctx: HttpContext) -> FeedHeaders:
     return FeedHeaders(
         media_type=media_type,
         version=version,
-        mode=header_mode(request, "X-Validation-Mode"),
-        atomic=header_bool(request, "X-Atomic"),
+        overrides=PolicyOverrides(
+            mode=header_mode(request, "X-Validation-Mode"), atomic=header_bool(request, "X-Atomic")
+        ),
         idempotency_key=header_token(request, "Idempotency-Key"),
-    )
-
-
-async def requested_policy(
-    ctx: HttpContext, principal: Principal, headers: FeedHeaders
-) -> ValidationPolicy | None:
-    """The policy the headers ask for, or None to use the partner's.
-
-    `FeedSubmission.policy` is a whole policy, so the fields the headers do not name
-    come from the partner's own; `IngestFeed` then refuses (403) a policy that differs
-    from the partner's unless the partner may override it.
-    """
-    if headers.mode is None and headers.atomic is None:
-        return None
-    assert principal.partner_id is not None  # a PARTNER key always names its partner
-    own = (await run_in_threadpool(ctx.app.partners.get, principal.partner_id)).policy
-    return attrs.evolve(
-        own,
-        mode=own.mode if headers.mode is None else headers.mode,
-        atomic=own.atomic if headers.atomic is None else headers.atomic,
     )
 
 
@@ -108,10 +88,9 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
     settings = ctx.app.settings
     principal = await authorize(request, KeyRole.PARTNER)
     headers = feed_headers(request, ctx)
-    policy = await requested_policy(ctx, principal, headers)
     if not dry_run and wants_async(request):
         # A job: read up to max_body_bytes, store it, answer 202 (see _async_feed.py).
-        return await submit_feed_job(request, principal, headers, policy)
+        return await submit_feed_job(request, principal, headers)
     check_declared_length(request, settings.max_body_bytes)
     try:
         body = await read_body(request, limit=settings.max_sync_bytes)
@@ -122,15 +101,6 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
             details={"max_sync_bytes": settings.max_sync_bytes, "max_body_bytes": settings.max_body_bytes},
         ) from None
     with body:
-        submission = feed_submission(request, principal, headers, policy, body, dry_run=dry_run)
+        submission = feed_submission(request, principal, headers, body, dry_run=dry_run)
         report = await run_in_threadpool(ctx.app.ingest, submission)
-    ctx.metrics.observe_report(report)
-    request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
-    answer_headers = {}
-    if not dry_run:
-        answer_headers["Content-Location"] = (
-            f"{request.scope.get('root_path', '')}/partner/imports/{report.feed_id}"
-        )
-    if report.status is FeedStatus.REJECTED:
-        return rejected_feed_response(request, report, answer_headers)
-    return JsonResponse(report.to_json(), status_code=200, headers=answer_headers)
+    return report_response(request, report, dry_run=dry_run)

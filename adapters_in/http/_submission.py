@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from partner_ingest.domain.model.api_keys import Principal
-from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.domain.use_cases import FeedSubmission
 
 from ._context import request_info
@@ -28,7 +27,6 @@ def feed_submission(
     request: Request,
     principal: Principal,
     headers: FeedHeaders,
-    policy: ValidationPolicy | None,
     body: SpooledBody,
     *,
     dry_run: bool = False,
@@ -40,7 +38,7 @@ def feed_submission(
         body=body.stream,
         media_type=headers.media_type,
         version=headers.version,
-        policy=policy,
+        overrides=headers.overrides,
         idempotency_key=None if dry_run else headers.idempotency_key,
         content_hash=body.sha256,
         dry_run=dry_run,

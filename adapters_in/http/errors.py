@@ -1,8 +1,10 @@
 """Every error becomes `{"error": <code>, "details": {...}}` here, and only here (U1, ADR 0013).
 
-- The code is stable and machine-readable: partners branch on it. Domain errors
-  bring their own (`IngestError.code`); the HTTP adapter's own errors are the
-  `ApiError` classes below; Starlette's 404 and 405 get `not_found` and
+- The code is stable and machine-readable: partners branch on it. Every error
+  brings its own (`IngestError.code`) and its `details`; the status comes from
+  the base by meaning it derives from (domain/model/errors.py), the only classes
+  mapped here. The HTTP adapter's own errors are the `ApiError` classes below,
+  which derive from those bases too; Starlette's 404 and 405 get `not_found` and
   `method_not_allowed`.
 - `details.message` is for people; `details.request_id` matches the
   `X-Request-ID` header and the server's log line.
@@ -14,36 +16,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.errors import (
     ConflictError,
+    DeniedError,
     FeedRejectedError,
     IngestError,
-    MalformedFeedError,
+    InvalidError,
     NotFoundError,
+    RateLimitedError,
+    TooLargeError,
+    UnauthenticatedError,
     UnavailableError,
-    UnknownFormatError,
-    UnknownVersionError,
+    UnreadableError,
+    UnsupportedError,
 )
 from partner_ingest.domain.model.report import IngestReport
-from partner_ingest.domain.use_cases.access_errors import (
-    Forbidden,
-    KeyRateLimited,
-    TooManyRequests,
-    Unauthenticated,
-)
-from partner_ingest.domain.use_cases.ingest_feed import PolicyOverrideDenied
-from partner_ingest.domain.use_cases.jobs import JobNotDeadError
-from partner_ingest.domain.use_cases.manage_keys import KeyRequestError
-from partner_ingest.domain.use_cases.manage_partners import PartnerRequestError
-from partner_ingest.domain.use_cases.paging import PageRequestError
 
 from ._context import INFO_KEY, RequestInfo
 from .auth import retry_after
@@ -65,11 +59,15 @@ __all__ = [
 log: Final = logging.getLogger("partner_ingest.http")
 
 
-class ApiError(Exception):
-    """An error of the HTTP request itself (headers, body, size), before any use case runs."""
+class ApiError:
+    """What the errors of the HTTP request itself (headers, body, size, before any use case
+    runs) have in common: a code and details given where raised.
 
-    status: ClassVar[int] = 400
-    code: ClassVar[str] = "bad_request"
+    A mixin: each error also derives from the base that says what it means, which alone
+    decides its status.
+    """
+
+    code: str
 
     def __init__(
         self,
@@ -79,61 +77,61 @@ class ApiError(Exception):
         details: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_code = code or self.code
-        self.details = dict(details or {})
+        super().__init__(message)  # type: ignore[call-arg]  # the base by meaning is next in the MRO
+        if code is not None:
+            self.code = code
+        self._details = dict(details or {})
         self.headers = dict(headers or {})
 
+    @property
+    def details(self) -> dict[str, Any]:
+        """The details given where it was raised."""
+        return self._details
 
-class BadRequest(ApiError):
+
+class BadRequest(ApiError, UnreadableError):
     """A header, a query parameter or a JSON body that cannot be read (`invalid_header`, ...)."""
 
+    code = "bad_request"
 
-class InvalidRequest(ApiError):
+
+class InvalidRequest(ApiError, InvalidError):
     """A well-formed JSON body whose fields are wrong; `details.problems` maps field -> why."""
 
-    status = 422
     code = "invalid_request"
 
 
-class BodyTooLarge(ApiError):
+class BodyTooLarge(ApiError, TooLargeError):
     """The body (after decompression) is larger than this endpoint accepts."""
 
-    status = 413
     code = "body_too_large"
 
 
-class FeedTooLargeForSync(ApiError):
+class FeedTooLargeForSync(ApiError, TooLargeError):
     """A feed too large to process while the partner waits: send it as a job instead."""
 
-    status = 413
     code = "feed_too_large_for_sync"
 
 
-class UnsupportedMediaType(ApiError):
+class UnsupportedMediaType(ApiError, UnsupportedError):
     """A Content-Type or Content-Encoding this endpoint does not read; details list the supported ones."""
 
-    status = 415
     code = "unsupported_media_type"
 
 
-# Domain errors by class (the most specific class in the MRO wins).
-_STATUS: Final[Mapping[type[Exception], int]] = {
-    Unauthenticated: 401,
-    Forbidden: 403,
-    PolicyOverrideDenied: 403,
+# Every error derives from one of the domain's bases by meaning; only they are mapped here
+# (the most specific class in an error's MRO wins).
+_STATUS: Final[Mapping[type[IngestError], int]] = {
+    UnreadableError: 400,
+    UnauthenticatedError: 401,
+    DeniedError: 403,
     NotFoundError: 404,
     ConflictError: 409,
-    UnknownFormatError: 415,
-    UnknownVersionError: 400,
-    KeyRequestError: 422,
-    PartnerRequestError: 422,
-    PageRequestError: 422,
-    InvalidScheduleError: 422,
-    MalformedFeedError: 422,
-    FeedRejectedError: 422,
-    TooManyRequests: 429,
+    TooLargeError: 413,
+    UnsupportedError: 415,
+    InvalidError: 422,
+    RateLimitedError: 429,
+    UnavailableError: 503,
 }
 # What a caller reads for each UnavailableError of the outbound adapters (which this layer
 # may not import): their codes pick the message, since the operator's detail is logged only.
@@ -204,54 +202,34 @@ def _status_of(error: IngestError) -> int | None:
     return None
 
 
-def _domain_details(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]:
-    details: dict[str, Any] = {}
-    headers: dict[str, str] = {}
-    if isinstance(error, Unauthenticated):
+def _headers_of(error: IngestError) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the HTTP protocol adds to an error's own details, by its base."""
+    details = dict(error.details)
+    headers = dict(error.headers) if isinstance(error, ApiError) else {}
+    if isinstance(error, UnauthenticatedError):
         headers["WWW-Authenticate"] = 'Bearer realm="partner-ingest"'
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, RateLimitedError):
         headers["Retry-After"] = retry_after(error.retry_after)
         details["retry_after"] = int(headers["Retry-After"])
-    if isinstance(error, KeyRateLimited):
-        details["limit_per_minute"] = error.rate.limit
-    if isinstance(error, UnknownFormatError):
-        details.update(requested=error.requested, supported=list(error.supported))
-    if isinstance(error, UnknownVersionError):
-        details.update(format=error.format_name, requested=error.version, available=list(error.available))
-    if isinstance(error, PartnerRequestError):
-        details["problems"] = error.problems
-    if isinstance(error, PageRequestError):
-        details["field"] = error.field
-    if isinstance(error, NotFoundError):
-        details.update(kind=error.kind, id=error.key)
-    if isinstance(error, JobNotDeadError):
-        details.update(job_id=error.job_id, status=str(error.status))
-    if isinstance(error, MalformedFeedError | FeedRejectedError):
-        details["feed_error"] = error.error.to_json()
     return details, headers
 
 
 async def _ingest_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IngestError)
-    if isinstance(exc, UnavailableError):
+    status = _status_of(exc)
+    if status == 503:
         # The operator's reason (which database, which pool) is logged; the caller learns to retry.
         log.warning("answering 503 %s: %s", exc.code, exc)
         message = _UNAVAILABLE.get(exc.code, "a service this depends on is unavailable; retry shortly")
         return error_response(request, 503, exc.code, message, headers={"Retry-After": "1"})
-    status = _status_of(exc)
     if status is None:
-        # An error raised on purpose but never given an answer here is a bug of this table.
+        # An error raised on purpose that derives from no base is a bug of its class.
         log.error("unmapped %s", type(exc).__name__, exc_info=exc)
         return error_response(
             request, 500, "internal_error", "internal error: quote the request id when reporting it"
         )
-    details, headers = _domain_details(exc)
+    details, headers = _headers_of(exc)
     return error_response(request, status, exc.code, str(exc), details, headers)
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(request, exc.status, exc.error_code, exc.message, exc.details, exc.headers)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -298,7 +276,6 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
 
 
 exception_handlers: Final = {
-    ApiError: _api_error,
     IngestError: _ingest_error,
     HTTPException: _http_error,
     ClientDisconnect: _disconnected,

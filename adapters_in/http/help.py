@@ -74,7 +74,8 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
             "ingest",
             "Send the feed",
             "200 with the report (422 when nothing was accepted). Repeat with the same Idempotency-Key "
-            "or the same content and you get the same report back, applied once.",
+            "or the same content and you get the same report back, applied once; a key sent again "
+            "with a different feed is refused (422 idempotency_key_reused), so use a new key per feed.",
             f'curl -sS -X POST {url}/partner/ingest" {_KEY} -H "Idempotency-Key: first-feed" {send}',
         ),
         _step(
@@ -110,7 +111,8 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
             "X-API-Key": "your key (or Authorization: Bearer <key>)",
             "Content-Type": "selects the format (see formats)",
             "X-Feed-Version": "the contract version; default: yours",
-            "Idempotency-Key": "send a feed at most once, whatever the retries",
+            "Idempotency-Key": "send a feed at most once, whatever the retries; one key names one request, "
+            "sent now or as a job",
             "X-Validation-Mode / X-Atomic": "strict|lenient, true|false: per-feed policy, if your account allows it",
             "Content-Encoding": "gzip",
         },

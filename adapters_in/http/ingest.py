@@ -124,8 +124,18 @@ _REPORT_OK: Final = (
 )
 _REJECTED: Final = {
     422: {
-        "description": "feed_rejected: nothing was accepted; the report (status rejected) with error and details",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RejectedFeed"}}},
+        "description": "feed_rejected: nothing was accepted; the report (status rejected) with error and "
+        "details. Or idempotency_key_reused: the key was first used for a different request.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/RejectedFeed"},
+                        {"$ref": "#/components/schemas/Error"},
+                    ]
+                }
+            }
+        },
     }
 }
 _LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
@@ -135,12 +145,18 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "Send a feed and get its report (or, as a job, its job)",
         tag="partner",
         auth="partner",
-        description="Synchronous: the answer is the report. Identical content (or a repeated Idempotency-Key) "
-        "is answered with the earlier report and not applied twice. Feeds over max_sync_bytes answer 413 "
+        description="Synchronous: the answer is the report. Feeds over max_sync_bytes answer 413 "
         "feed_too_large_for_sync: send them as jobs. Content-Location names the stored import.\n\n"
         "As a job (`Prefer: respond-async` or `?mode=async`): the feed, up to max_body_bytes, is stored "
         "durably and answered 202 with the job and `Location: /partner/jobs/{job_id}`; poll that URL for "
-        "the report. A repeated Idempotency-Key answers the job first submitted under it.",
+        "the report.\n\n"
+        "Sent again: the same content under the same terms (format, X-Feed-Version, X-Validation-Mode, "
+        "X-Atomic) as your latest applied feed is answered with its report and not applied twice; under "
+        "other terms it is processed under those. An Idempotency-Key names one request, sent now or as a "
+        "job (one key space): repeated with the same request it answers what the first got (its report, "
+        "or its job: 409 idempotency_key_names_job while the job has no report yet); with anything "
+        "different, 422 idempotency_key_reused, `details.differs` naming what (body, format, version, "
+        "validation_mode, atomic).",
         parameters=[
             *FEED_PARAMETERS,
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}},
@@ -149,7 +165,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         body=FEED_BODY,
         ok=_REPORT_OK,
         extra_ok={**_REJECTED, **JOB_ACCEPTED},
-        errors=(400, 413, 415),
+        errors=(409,),
     ),
     ("/partner/imports", "get"): op(
         "Your latest feed imports", tag="partner", auth="partner", parameters=[_LIMIT],

@@ -14,7 +14,7 @@ import attrs
 from partner_ingest.adapters_out.store_errors import EXISTS, IDEMPOTENCY_TAKEN
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
-from partner_ingest.domain.model.errors import ConflictError, NotFoundError
+from partner_ingest.domain.model.errors import ConflictError, IdempotencyKeyTaken, NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
 from partner_ingest.domain.model.partner import Partner
@@ -101,8 +101,10 @@ class InMemoryFeedImportLedger:
         if entry.id in self._table:
             raise ConflictError(f"feed import {entry.id!r} {EXISTS}")
         key = entry.idempotency_key
-        if key is not None and self.by_idempotency_key(entry.partner_id, key) is not None:
-            raise ConflictError(f"feed import {entry.id!r} {IDEMPOTENCY_TAKEN}")
+        if key is not None and any(
+            e.partner_id == entry.partner_id and e.idempotency_key == key for e in self._table.values()
+        ):
+            raise IdempotencyKeyTaken(f"feed import {entry.id!r} {IDEMPOTENCY_TAKEN}")
         self._undo.set(self._table, entry.id, entry)
 
     def get(self, feed_id: str) -> FeedImport | None:
@@ -115,13 +117,6 @@ class InMemoryFeedImportLedger:
             e for e in self._table.values() if e.partner_id == partner_id and e.status is ImportStatus.APPLIED
         ]
         return max(applied, key=lambda e: e.completed_at, default=None)
-
-    def by_idempotency_key(self, partner_id: str, key: str) -> FeedImport | None:
-        """The import made under this Idempotency-Key."""
-        for entry in self._table.values():
-            if entry.partner_id == partner_id and entry.idempotency_key == key:
-                return entry
-        return None
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""
@@ -143,7 +138,7 @@ class InMemoryJobRepository:
             raise ConflictError(f"job {job.id!r} {EXISTS}")
         key = job.idempotency_key
         if key is not None and self.by_idempotency_key(job.partner_id, key) is not None:
-            raise ConflictError(f"job {job.id!r} {IDEMPOTENCY_TAKEN}")
+            raise IdempotencyKeyTaken(f"job {job.id!r} {IDEMPOTENCY_TAKEN}")
         self._undo.set(self._bodies, job.id, body.read())
         self._undo.set(self._table, job.id, job)
 

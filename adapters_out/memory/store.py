@@ -18,11 +18,13 @@ import attrs
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry
 from partner_ingest.domain.model.feed_import import FeedImport
+from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
 
+from .idempotency import InMemoryIdempotencyKeys
 from .repositories import (
     InMemoryApiKeyRepository,
     InMemoryAuditLog,
@@ -82,6 +84,7 @@ def _restore(table: dict[Any, Any], key: object, old: object) -> None:
 class _Tables:
     products: dict[tuple[str, str], ProductRow] = attrs.Factory(dict)
     imports: dict[str, FeedImport] = attrs.Factory(dict)
+    idempotency_keys: dict[tuple[str, str], KeyUse] = attrs.Factory(dict)
     jobs: dict[str, Job] = attrs.Factory(dict)
     bodies: dict[str, bytes] = attrs.Factory(dict)
     partners: dict[str, Partner] = attrs.Factory(dict)
@@ -123,6 +126,7 @@ class InMemoryUnitOfWork:
         self.products = InMemoryProductRepository(t.products, undo)
         self.feed_skus = InMemoryFeedSkuRegister()
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
+        self.idempotency_keys = InMemoryIdempotencyKeys(t.idempotency_keys, undo)
         self.jobs = InMemoryJobRepository(t.jobs, t.bodies, undo)
         self.partners = InMemoryPartnerRepository(t.partners, undo)
         self.api_keys = InMemoryApiKeyRepository(t.api_keys, undo)

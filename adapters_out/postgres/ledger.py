@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.idempotency import FeedFingerprint
 from partner_ingest.domain.model.report import IngestReport
 
 from ._codec import dump_json, load_json
@@ -16,7 +17,7 @@ __all__ = ["PostgresFeedImportLedger"]
 
 _COLUMNS: Final = (
     "id, partner_id, format, version, content_hash, status, report, received_at, completed_at,"
-    " idempotency_key, job_id"
+    " idempotency_key, job_id, fingerprint"
 )
 # `seq` is the insertion order: the tie-break between imports completed at the same moment.
 _RECENT: Final = "ORDER BY completed_at DESC, seq DESC LIMIT %s"
@@ -35,6 +36,7 @@ def _entry(row: Sequence[Any]) -> FeedImport:
         completed_at=row[8],
         idempotency_key=row[9],
         job_id=row[10],
+        fingerprint=None if row[11] is None else FeedFingerprint.from_json(load_json(row[11])),
     )
 
 
@@ -51,7 +53,7 @@ class PostgresFeedImportLedger:
             self._conn.execute(
                 "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
                 " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
-                " received_at, completed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " received_at, completed_at, fingerprint) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     entry.id,
                     entry.partner_id,
@@ -69,6 +71,7 @@ class PostgresFeedImportLedger:
                     entry.job_id,
                     entry.received_at,
                     entry.completed_at,
+                    None if entry.fingerprint is None else dump_json(entry.fingerprint.to_json()),
                 ),
             )
 
@@ -84,14 +87,6 @@ class PostgresFeedImportLedger:
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM partner_feed_imports WHERE partner_id = %s AND status = 'applied' {_RECENT}",
             (partner_id, 1),
-        ).fetchone()
-        return None if row is None else _entry(row)
-
-    def by_idempotency_key(self, partner_id: str, key: str) -> FeedImport | None:
-        """The import made under this Idempotency-Key."""
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM partner_feed_imports WHERE partner_id = %s AND idempotency_key = %s",
-            (partner_id, key),
         ).fetchone()
         return None if row is None else _entry(row)
 

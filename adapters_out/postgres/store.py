@@ -27,6 +27,7 @@ from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreac
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
+from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
 from .ledger import PostgresFeedImportLedger
 from .migrate import current_version, migrate
@@ -183,6 +184,7 @@ class PostgresUnitOfWork:
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
         self.imports = PostgresFeedImportLedger(conn)
+        self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.jobs = PostgresJobRepository(conn)
         self.partners = PostgresPartnerRepository(conn)
         self.api_keys = PostgresApiKeyRepository(conn)

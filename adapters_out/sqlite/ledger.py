@@ -8,6 +8,7 @@ from typing import Any
 
 from partner_ingest.adapters_out.store_errors import stored_conflict
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.idempotency import FeedFingerprint
 from partner_ingest.domain.model.report import IngestReport
 
 from ._codec import dump_json, load_json
@@ -16,7 +17,7 @@ from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteFeedImportLedger"]
 
-_COLUMNS = "id, partner_id, format, version, content_hash, status, report, received_at, completed_at, idempotency_key, job_id"
+_COLUMNS = "id, partner_id, format, version, content_hash, status, report, received_at, completed_at, idempotency_key, job_id, fingerprint"
 
 
 def _entry(row: Sequence[Any]) -> FeedImport:
@@ -32,6 +33,7 @@ def _entry(row: Sequence[Any]) -> FeedImport:
         completed_at=from_timestamp(row[8]),
         idempotency_key=row[9],
         job_id=row[10],
+        fingerprint=None if row[11] is None else FeedFingerprint.from_json(load_json(row[11])),
     )
 
 
@@ -48,7 +50,7 @@ class SqliteFeedImportLedger:
             self._conn.execute(
                 "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
                 " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
-                " received_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " received_at, completed_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.id,
                     entry.partner_id,
@@ -66,6 +68,7 @@ class SqliteFeedImportLedger:
                     entry.job_id,
                     timestamp(entry.received_at),
                     timestamp(entry.completed_at),
+                    None if entry.fingerprint is None else dump_json(entry.fingerprint.to_json()),
                 ),
             )
         except sqlite3.IntegrityError as error:
@@ -84,14 +87,6 @@ class SqliteFeedImportLedger:
             f"SELECT {_COLUMNS} FROM partner_feed_imports WHERE partner_id = ? AND status = 'applied'"
             " ORDER BY completed_at DESC, rowid DESC LIMIT 1",
             (partner_id,),
-        ).fetchone()
-        return None if row is None else _entry(row)
-
-    def by_idempotency_key(self, partner_id: str, key: str) -> FeedImport | None:
-        """The import made under this Idempotency-Key."""
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM partner_feed_imports WHERE partner_id = ? AND idempotency_key = ?",
-            (partner_id, key),
         ).fetchone()
         return None if row is None else _entry(row)
 

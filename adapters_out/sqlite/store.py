@@ -23,6 +23,7 @@ from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 
 from .audit import SqliteAuditLog
 from .connection import connect
+from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .ledger import SqliteFeedImportLedger
 from .migrate import current_version, migrate
@@ -127,6 +128,7 @@ class SqliteUnitOfWork:
         self.products = SqliteProductRepository(conn)
         self.feed_skus = SqliteFeedSkuRegister(conn)
         self.imports = SqliteFeedImportLedger(conn)
+        self.idempotency_keys = SqliteIdempotencyKeys(conn)
         self.jobs = SqliteJobRepository(conn)
         self.partners = SqlitePartnerRepository(conn)
         self.api_keys = SqliteApiKeyRepository(conn)

@@ -15,10 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from partner_ingest.adapters_out.system import SystemClock
-from partner_ingest.domain.model.api_keys import KeyRole
+from partner_ingest.domain.model.api_keys import KeyRole, new_api_key
 from partner_ingest.domain.model.partner import Partner
-from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 
 from .store import SqliteStore
 
@@ -55,8 +53,8 @@ def seed_partner_and_key(
 ) -> tuple[Partner, str]:
     """A partner and a usable API key for it; returns the key's plaintext (shown once)."""
     partner = seed_partner(store, partner_id, **fields)
-    keys = ManageKeys(
-        store.unit_of_work, SystemClock(), server_secret=server_secret, random_bytes=secrets.token_bytes
-    )
-    created = keys.create(KeyRole.PARTNER, partner_id, actor="system:test")
-    return partner, created.plaintext
+    issued = new_api_key(KeyRole.PARTNER, secrets.token_bytes)
+    with store.unit_of_work() as uow:
+        uow.api_keys.add(issued.record(server_secret, partner_id=partner_id, created_at=datetime.now(UTC)))
+        uow.commit()
+    return partner, issued.plaintext

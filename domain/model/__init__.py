@@ -23,17 +23,22 @@ from .contract import example_product, item_schema, json_schema
 from .errors import (
     ConflictError,
     FeedRejectedError,
+    IdempotencyKeyNamesJob,
+    IdempotencyKeyReused,
+    IdempotencyKeyTaken,
     IngestError,
     MalformedFeedError,
     NotFoundError,
+    PolicyOverrideDenied,
     UnavailableError,
     UnknownFormatError,
     UnknownVersionError,
 )
 from .feed_import import FeedImport, ImportStatus
+from .idempotency import FeedFingerprint, KeyUse
 from .jobs import Job, JobStatus, Lease, retry_delay
 from .partner import Partner, valid_partner_id
-from .policy import FeedLimits, Mode, ValidationPolicy
+from .policy import FeedLimits, Mode, PolicyOverrides, ValidationPolicy
 from .product import PRODUCT_COLUMNS, Dimensions, Product, ProductRow
 from .report import (
     ErrorCode,
@@ -64,11 +69,15 @@ __all__ = [
     "ErrorCode",
     "FeedContract",
     "FeedError",
+    "FeedFingerprint",
     "FeedImport",
     "FeedLimits",
     "FeedRejectedError",
     "FeedStatus",
     "FieldRule",
+    "IdempotencyKeyNamesJob",
+    "IdempotencyKeyReused",
+    "IdempotencyKeyTaken",
     "ImportStatus",
     "IngestCounts",
     "IngestError",
@@ -78,6 +87,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "KeyRole",
+    "KeyUse",
     "Kind",
     "Lease",
     "Location",
@@ -86,6 +96,8 @@ __all__ = [
     "NotFoundError",
     "Outcome",
     "Partner",
+    "PolicyOverrideDenied",
+    "PolicyOverrides",
     "Product",
     "ProductRow",
     "Schedule",

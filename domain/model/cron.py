@@ -7,12 +7,12 @@ answer every implementation's refusals alike.
 
 from __future__ import annotations
 
-from .errors import IngestError
+from .errors import InvalidError
 
 __all__ = ["CronExpressionError", "InvalidScheduleError"]
 
 
-class InvalidScheduleError(IngestError, ValueError):
+class InvalidScheduleError(InvalidError, ValueError):
     """A schedule that cannot say when it runs next (bad cron, bad interval, or neither)."""
 
     code = "invalid_schedule"

@@ -1,25 +1,40 @@
-"""The domain's exceptions: one root, small subclasses carrying structured attributes.
+"""The library's exceptions: one root, a few bases by meaning, small subclasses with structure.
 
 Item-level problems are values (`ItemError`), never exceptions. These are for
-what a caller must stop on. Only the inbound adapters turn them into HTTP
-responses or exit codes, each in one place.
+what a caller must stop on. Every error derives from one of the bases (invalid,
+denied, not found, conflict, too large, unavailable, and the refinements HTTP
+needs: unreadable, unsupported, unauthenticated, rate limited), and carries its
+own `code` and `details`; the inbound adapters map only the bases, each in one
+place, so a new error needs no new mapping.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from .report import ErrorCode, FeedError, Location
 
 __all__ = [
     "ConflictError",
+    "DeniedError",
+    "IdempotencyKeyNamesJob",
+    "IdempotencyKeyReused",
+    "IdempotencyKeyTaken",
+    "PolicyOverrideDenied",
+    "RateLimitedError",
+    "TooLargeError",
+    "UnauthenticatedError",
     "FeedRejectedError",
     "IngestError",
+    "InvalidError",
     "MalformedFeedError",
     "NotFoundError",
     "UnavailableError",
     "UnknownFormatError",
     "UnknownVersionError",
+    "UnreadableError",
+    "UnsupportedError",
 ]
 
 
@@ -27,6 +42,84 @@ class IngestError(Exception):
     """Root of every error this library raises on purpose."""
 
     code: str = "ingest_error"
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """What a caller may be told beyond the message, as plain JSON values (never a secret,
+        never whether something exists that the caller may not see)."""
+        return {}
+
+
+# --- The bases, by meaning: every error derives from one, and the inbound adapters map
+# --- only these (HTTP statuses in adapters_in/http/errors.py, exit codes in the CLI).
+
+
+class InvalidError(IngestError):
+    """The request, the document or the setting is wrong as sent; sending it again will not help."""
+
+    code = "invalid"
+
+
+class UnreadableError(InvalidError):
+    """The request names something this service cannot read at all (a header value, a version)."""
+
+    code = "bad_request"
+
+
+class UnsupportedError(InvalidError):
+    """The request is in a form (a media type, an encoding) this service does not take."""
+
+    code = "unsupported_media_type"
+
+
+class DeniedError(IngestError):
+    """The caller may not do this."""
+
+    code = "forbidden"
+
+
+class UnauthenticatedError(DeniedError):
+    """The caller could not be told apart from anybody (no valid credential)."""
+
+    code = "unauthenticated"
+
+
+class RateLimitedError(DeniedError):
+    """Too much, too fast: come back after `retry_after` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotFoundError(IngestError):
+    """The thing asked for does not exist (or is not the caller's to see)."""
+
+    code = "not_found"
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} not found")
+        self.kind = kind
+        self.key = key
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.key}
+
+
+class ConflictError(IngestError):
+    """The request contradicts what is stored (a duplicate id, a stale lease, a state that does
+    not allow it)."""
+
+    code = "conflict"
+
+
+class TooLargeError(IngestError):
+    """Larger than this operation takes (its details say how large it may be)."""
+
+    code = "too_large"
 
 
 class UnavailableError(IngestError):
@@ -37,7 +130,10 @@ class UnavailableError(IngestError):
     code = "unavailable"
 
 
-class MalformedFeedError(IngestError):
+# --- The domain's own errors.
+
+
+class MalformedFeedError(InvalidError):
     """The document cannot be read as its format (syntax, encoding, markup, limits)."""
 
     code = "malformed_feed"
@@ -45,6 +141,10 @@ class MalformedFeedError(IngestError):
     def __init__(self, code: ErrorCode, message: str, location: Location | None = None) -> None:
         super().__init__(message)
         self.error = FeedError(code, message, location)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"feed_error": self.error.to_json()}
 
     @classmethod
     def not_utf8(cls, data: bytes, error: UnicodeDecodeError, *, line: int) -> MalformedFeedError:
@@ -59,7 +159,7 @@ class MalformedFeedError(IngestError):
         )
 
 
-class FeedRejectedError(IngestError):
+class FeedRejectedError(InvalidError):
     """A feed was refused as a whole; carries the feed error for the report."""
 
     code = "feed_rejected"
@@ -68,8 +168,12 @@ class FeedRejectedError(IngestError):
         super().__init__(error.message)
         self.error = error
 
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"feed_error": self.error.to_json()}
 
-class UnknownFormatError(IngestError):
+
+class UnknownFormatError(UnsupportedError):
     """No registered feed format accepts this media type or name."""
 
     code = "unsupported_media_type"
@@ -79,8 +183,12 @@ class UnknownFormatError(IngestError):
         self.requested = requested
         self.supported = tuple(supported)
 
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"requested": self.requested, "supported": list(self.supported)}
 
-class UnknownVersionError(IngestError):
+
+class UnknownVersionError(UnreadableError):
     """The format exists, but not in the requested version."""
 
     code = "unknown_feed_version"
@@ -92,19 +200,58 @@ class UnknownVersionError(IngestError):
         self.version = version
         self.available = tuple(available)
 
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"format": self.format_name, "requested": self.version, "available": list(self.available)}
 
-class NotFoundError(IngestError):
-    """The thing asked for does not exist (or is not the caller's to see)."""
 
-    code = "not_found"
+class PolicyOverrideDenied(DeniedError):
+    """The request asked for its own validation policy; this partner may not."""
 
-    def __init__(self, kind: str, key: str) -> None:
-        super().__init__(f"{kind} {key!r} not found")
-        self.kind = kind
+    code = "policy_override_denied"
+
+
+class IdempotencyKeyReused(InvalidError):
+    """An Idempotency-Key came back with a different request: what `differs` names
+    (body, format, version, validation mode, atomic, ...). The first request stands."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str, differs: Sequence[str]) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was first used for a different request ({', '.join(differs)} "
+            "differ): send a new key for a new request"
+        )
         self.key = key
+        self.differs = tuple(differs)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"differs": list(self.differs)}
 
 
-class ConflictError(IngestError):
-    """The request contradicts what is stored (a duplicate id, a stale lease)."""
+class IdempotencyKeyTaken(ConflictError):
+    """The store refused to record an Idempotency-Key another request recorded first
+    (two requests under one key at once); the loser answers as a repeat of the winner."""
 
-    code = "conflict"
+    code = "idempotency_key_taken"
+
+
+class IdempotencyKeyNamesJob(ConflictError):
+    """The Idempotency-Key was first used for a job that has no report yet (queued,
+    running) or never will (dead, cancelled): the job is the answer, not this request."""
+
+    code = "idempotency_key_names_job"
+
+    def __init__(self, key: str, job_id: str, status: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was first used for job {job_id!r}, which is {status}: "
+            f"its report will be at /partner/jobs/{job_id}"
+        )
+        self.key = key
+        self.job_id = job_id
+        self.status = status
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "status": self.status}

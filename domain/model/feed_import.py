@@ -7,6 +7,7 @@ from datetime import datetime
 
 import attrs
 
+from .idempotency import FeedFingerprint
 from .report import IngestReport
 
 __all__ = ["FeedImport", "ImportStatus"]
@@ -37,3 +38,6 @@ class FeedImport:
     completed_at: datetime
     idempotency_key: str | None = None
     job_id: str | None = None
+    fingerprint: FeedFingerprint | None = None
+    """The body and the terms it was processed under; None for imports recorded before
+    fingerprints were kept (such an import is never taken for a repeat)."""

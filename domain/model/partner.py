@@ -9,7 +9,8 @@ from typing import Final
 
 import attrs
 
-from .policy import ValidationPolicy
+from .errors import PolicyOverrideDenied
+from .policy import PolicyOverrides, ValidationPolicy
 
 __all__ = ["PARTNER_ID_PATTERN", "Partner", "valid_partner_id"]
 
@@ -43,3 +44,11 @@ class Partner:
     endpoint_headers: Mapping[str, str] = attrs.field(factory=dict)
     """Extra request headers; values are encrypted like `endpoint_auth`."""
     active: bool = True
+
+    def policy_for(self, overrides: PolicyOverrides) -> ValidationPolicy:
+        """The policy one of this partner's feeds is judged by: the partner's own, changed as
+        `overrides` ask where the partner allows it; PolicyOverrideDenied otherwise."""
+        policy = overrides.applied_to(self.policy)
+        if policy != self.policy and not self.allow_policy_override:
+            raise PolicyOverrideDenied(f"partner {self.id!r} may not choose its own validation policy")
+        return policy

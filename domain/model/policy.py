@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["FeedLimits", "Mode", "ValidationPolicy"]
+__all__ = ["FeedLimits", "Mode", "PolicyOverrides", "ValidationPolicy"]
 
 
 class Mode(enum.StrEnum):
@@ -55,6 +55,29 @@ class ValidationPolicy:
             mode=Mode(data.get("mode", Mode.STRICT)),
             atomic=bool(data.get("atomic", False)),
             max_error_ratio=float(data.get("max_error_ratio", 1.0)),
+        )
+
+
+@attrs.frozen
+class PolicyOverrides:
+    """What one feed asks to change of its partner's policy (request headers, CLI options);
+    None keeps the partner's. Whether the partner may ask is `Partner.policy_for`'s to say."""
+
+    mode: Mode | None = attrs.field(default=None, converter=attrs.converters.optional(_as_mode))
+    atomic: bool | None = None
+
+    @classmethod
+    def of(cls, policy: ValidationPolicy | None) -> PolicyOverrides:
+        """The overrides that turn any partner's policy into `policy` where a request may
+        (mode and atomic); none for None."""
+        return cls() if policy is None else cls(mode=policy.mode, atomic=policy.atomic)
+
+    def applied_to(self, policy: ValidationPolicy) -> ValidationPolicy:
+        """`policy` with these overrides."""
+        return attrs.evolve(
+            policy,
+            mode=policy.mode if self.mode is None else self.mode,
+            atomic=policy.atomic if self.atomic is None else self.atomic,
         )
 
 

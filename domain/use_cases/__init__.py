@@ -11,7 +11,7 @@ from .access_errors import (
 )
 from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from .describe_contract import DescribeContract
-from .ingest_feed import FeedSubmission, IngestFeed, PolicyOverrideDenied, effective_policy, resolve_format
+from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody, resolve_format
 from .jobs import JobNotDeadError, JobOutcome, JobResult, ProcessNextJob, QueryJobs, SubmitFeedJob
 from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
 from .pipeline import FeedOutcome, run_feed
@@ -29,6 +29,8 @@ __all__ = [
     "Forbidden",
     "Granted",
     "IngestFeed",
+    "IngestStep",
+    "Ingested",
     "JobNotDeadError",
     "JobOutcome",
     "JobResult",
@@ -37,15 +39,14 @@ __all__ = [
     "KeyStatus",
     "KeySummary",
     "ManageKeys",
-    "PolicyOverrideDenied",
     "ProcessNextJob",
     "QueryJobs",
+    "StoredBody",
     "SubmitFeedJob",
     "TooManyRequests",
     "Unauthenticated",
     "ValidateFeed",
     "client_bucket",
-    "effective_policy",
     "resolve_format",
     "run_feed",
 ]

@@ -13,10 +13,10 @@ Each carries only what is safe to send back: never whether a key id exists.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final, TypeAlias
 
 from partner_ingest.domain.model.api_keys import Principal
-from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.domain.model.errors import DeniedError, RateLimitedError, UnauthenticatedError
 from partner_ingest.ports.rate_limit import RateDecision
 
 __all__ = [
@@ -31,13 +31,7 @@ __all__ = [
 UNAUTHENTICATED_MESSAGE: Final = "a valid API key is required"
 
 
-class AccessError(IngestError):
-    """Root of the access answers: the request stops here."""
-
-    code = "access_denied"
-
-
-class Unauthenticated(AccessError):
+class Unauthenticated(UnauthenticatedError):
     """No valid key. Missing, malformed, unknown, revoked and expired look exactly alike."""
 
     code = "unauthenticated"
@@ -46,7 +40,7 @@ class Unauthenticated(AccessError):
         super().__init__(UNAUTHENTICATED_MESSAGE)
 
 
-class Forbidden(AccessError):
+class Forbidden(DeniedError):
     """A valid key that may not do this (a partner key on an admin route)."""
 
     code = "forbidden"
@@ -57,14 +51,10 @@ class Forbidden(AccessError):
         self.rate = rate
 
 
-class TooManyRequests(AccessError):
+class TooManyRequests(RateLimitedError):
     """Slow down: come back after `retry_after` seconds."""
 
     code = "too_many_requests"
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class ClientBlocked(TooManyRequests):
@@ -85,3 +75,11 @@ class KeyRateLimited(TooManyRequests):
         super().__init__(f"rate limit of {rate.limit} requests per minute exceeded", rate.retry_after)
         self.principal = principal
         self.rate = rate
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"limit_per_minute": self.rate.limit}
+
+
+AccessError: TypeAlias = Unauthenticated | Forbidden | TooManyRequests
+"""Every answer that stops a request here."""

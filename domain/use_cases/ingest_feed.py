@@ -1,43 +1,79 @@
-"""Use case: ingest one partner feed now (synchronously) and report on every item.
+"""Use case: ingest one partner feed, all of it in one unit of work, with steps that commit with it.
 
-The products, the ledger entry and the audit entries of a feed are written in
-one unit of work: a crash, a malformed document, an atomic feed with an invalid
-item or a blown error budget leaves the product table exactly as it was.
+A feed's products, its ledger entry, its Idempotency-Key, its audit entries and
+whatever else must stand or fall with them (a job's completion, and later
+change records, kept diagnostics, queued notifications) are written in ONE
+unit of work: a crash, a malformed document, an atomic feed with an invalid
+item or a blown error budget leaves the store exactly as it was. Callers add
+their part as an `IngestStep`; no caller repeats the commit logic.
+
+The order, in one unit of work:
+1. resolve the partner, the format and version, the policy (the partner's, with
+   the submission's overrides where the partner allows them);
+2. a repeat is answered with the earlier report and nothing is processed: the
+   same Idempotency-Key with the same request, or the same content under the
+   same terms as the partner's latest applied feed (`FeedFingerprint`); the same
+   key with a different request is refused (`IdempotencyKeyReused`);
+3. run the pipeline; if the feed applies, record it (ledger, key, audit), run
+   the steps, commit. A rejected feed rolls its products back, and its record
+   and the steps commit in a second unit of work.
 """
 
 from __future__ import annotations
 
+import abc
+import hashlib
 import io
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from typing import BinaryIO
+from typing import BinaryIO, Final, Protocol
 
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError
+from partner_ingest.domain.model.errors import (
+    IdempotencyKeyNamesJob,
+    IdempotencyKeyReused,
+    IdempotencyKeyTaken,
+    NotFoundError,
+)
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.idempotency import FeedFingerprint, KeyUse
+from partner_ingest.domain.model.jobs import JobStatus
 from partner_ingest.domain.model.partner import Partner
-from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
+from partner_ingest.domain.model.policy import FeedLimits, PolicyOverrides, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.report import FeedStatus, IngestReport
-from partner_ingest.domain.model.rules import contract_for
-from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FeedFormat, FormatRegistry
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-from .pipeline import FeedOutcome, HashingReader, run_feed
+from .pipeline import PARSE_HERE, HashingReader, reading_for, run_feed
 
-__all__ = ["FeedSubmission", "IngestFeed", "PolicyOverrideDenied", "effective_policy", "resolve_format"]
+__all__ = [
+    "FeedSubmission",
+    "FeedTerms",
+    "IngestFeed",
+    "IngestStep",
+    "Ingested",
+    "StoredBody",
+    "earlier_use",
+    "resolve_format",
+    "resolve_terms",
+]
+
+_HASH_STEP: Final = 1 << 20
 
 
-class PolicyOverrideDenied(IngestError):
-    """The request asked for its own validation policy; this partner may not."""
+class StoredBody(abc.ABC):
+    """A feed body kept in the store (a job's), readable only inside a unit of work."""
 
-    code = "policy_override_denied"
+    @abc.abstractmethod
+    def open(self, uow: UnitOfWork) -> AbstractContextManager[BinaryIO]:
+        """The body as a stream, valid until the context is left."""
 
 
 @attrs.frozen
@@ -45,24 +81,62 @@ class FeedSubmission:
     """One feed as handed to the use case, whatever delivered it (HTTP, job, CLI)."""
 
     partner_id: str
-    body: BinaryIO = attrs.field(repr=False)
+    body: BinaryIO | StoredBody = attrs.field(repr=False)
     format: str | None = None
     """Format name (json, jsonl, csv, xml); else taken from `media_type`, else the partner's."""
     media_type: str | None = None
     version: int | None = None
     """Feed version; else the partner's default; else 1."""
-    policy: ValidationPolicy | None = None
-    """A per-request policy; only for partners that allow overrides."""
+    overrides: PolicyOverrides = attrs.field(factory=PolicyOverrides)
+    """What this feed asks to change of its partner's policy (only where the partner allows it)."""
     idempotency_key: str | None = None
     content_hash: str | None = None
-    """SHA-256 (hex) of the body when the caller already knows it: then a feed identical to the
-    partner's latest applied one is recognized before any work and answered with its report
-    (the HTTP layer always passes it). Otherwise it is computed while streaming, for the
-    ledger only, and the feed is processed again."""
+    """SHA-256 (hex) of the body, when the caller knows it already. Otherwise it is computed
+    before any work from a seekable body, and while streaming from any other (which then
+    gets no repeat check: an Idempotency-Key needs a seekable body or its hash)."""
     dry_run: bool = False
     client: str | None = None
     job_id: str | None = None
     source: str = "push"
+
+
+@attrs.frozen
+class Ingested:
+    """What an `IngestStep` is told: the feed's report, and whether it was a repeat."""
+
+    submission: FeedSubmission
+    report: IngestReport
+    repeat: bool
+    """True: answered with an earlier report (same key, or same content under the same terms);
+    nothing was processed."""
+
+
+class IngestStep(Protocol):
+    """Work that must commit with a feed's outcome, or not at all."""
+
+    def __call__(self, uow: UnitOfWork, ingested: Ingested) -> None:
+        """Write into the ingest's unit of work; raise to roll the whole ingest back."""
+        ...
+
+
+@attrs.frozen
+class FeedTerms:
+    """Who sent a feed and the terms it is processed under."""
+
+    partner: Partner
+    format: FeedFormat
+    policy: ValidationPolicy
+
+    def fingerprint(self, content_hash: str) -> FeedFingerprint:
+        """The feed's fingerprint, for a body with this hash."""
+        return FeedFingerprint(
+            content_hash=content_hash,
+            format=self.format.name,
+            version=self.format.version,
+            mode=self.policy.mode,
+            atomic=self.policy.atomic,
+            max_error_ratio=self.policy.max_error_ratio,
+        )
 
 
 def resolve_format(formats: FormatRegistry, partner: Partner, submission: FeedSubmission) -> FeedFormat:
@@ -75,13 +149,26 @@ def resolve_format(formats: FormatRegistry, partner: Partner, submission: FeedSu
     return formats.get(name or partner.default_format, version)
 
 
-def effective_policy(partner: Partner, requested: ValidationPolicy | None) -> ValidationPolicy:
-    """The partner's policy, or the one the request asks for where the partner allows it."""
-    if requested is None or requested == partner.policy:
-        return partner.policy
-    if not partner.allow_policy_override:
-        raise PolicyOverrideDenied(f"partner {partner.id!r} may not choose its own validation policy")
-    return requested
+def resolve_terms(uow: UnitOfWork, formats: FormatRegistry, submission: FeedSubmission) -> FeedTerms:
+    """The submission's partner (NotFoundError unless active), format and policy
+    (PolicyOverrideDenied for an override the partner may not make)."""
+    partner = uow.partners.get(submission.partner_id)
+    if partner is None or not partner.active:
+        raise NotFoundError("partner", submission.partner_id)
+    return FeedTerms(
+        partner, resolve_format(formats, partner, submission), partner.policy_for(submission.overrides)
+    )
+
+
+def earlier_use(uow: UnitOfWork, partner_id: str, key: str, fingerprint: FeedFingerprint) -> KeyUse | None:
+    """The first use of a partner's Idempotency-Key, if any; IdempotencyKeyReused when it was
+    used for another request (the key space is shared by feeds and jobs)."""
+    use = uow.idempotency_keys.get(partner_id, key)
+    if use is not None:
+        differs = fingerprint.differences(use.fingerprint)
+        if differs:
+            raise IdempotencyKeyReused(key, differs)
+    return use
 
 
 class IngestFeed:
@@ -108,129 +195,142 @@ class IngestFeed:
         self._limits = limits or FeedLimits()
         self._batch_size = batch_size
         self._errors_cap = errors_cap
-        self._parsing = parsing
+        self._parsing = parsing or PARSE_HERE
 
-    def __call__(self, submission: FeedSubmission) -> IngestReport:
-        """Ingest now. Raises only for what the caller must answer itself (unknown partner,
-        format or version, a refused policy override); everything about the feed's content
-        is in the report.
+    def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
+        """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
+        must answer itself (unknown partner, format or version, a refused policy override, a
+        reused Idempotency-Key); everything about the feed's content is in the report.
 
         Two requests under one Idempotency-Key at the same moment (a client's retry that a
-        load balancer sends to another instance) both find no import under the key; the
-        ledger takes the first one's entry and refuses the other's (ConflictError), whose
-        products roll back with it: it answers with the first one's report, as a duplicate.
+        load balancer sends to another instance) both find the key unused; the store takes
+        the first one's and refuses the other's (IdempotencyKeyTaken), whose products roll
+        back with it: it runs again, finds the key, and answers as a repeat of the first.
         """
+        submission = _with_content_hash(submission)
         try:
-            return self._ingest(submission)
-        except ConflictError:
-            if submission.idempotency_key is None or submission.dry_run:
-                raise
-            # The conflict came once the other request had committed: a new unit of work sees it.
-            with self._uow() as uow:
-                earlier = self.earlier_report(uow, submission)
-                if earlier is None:
-                    raise
-                uow.commit()
-            return earlier
+            return self._ingest(submission, steps)
+        except IdempotencyKeyTaken:
+            return self._ingest(submission, steps)
 
-    def _ingest(self, submission: FeedSubmission) -> IngestReport:
+    def _ingest(self, submission: FeedSubmission, steps: Sequence[IngestStep]) -> IngestReport:
         with self._uow() as uow:
-            earlier = self.earlier_report(uow, submission)
+            terms = resolve_terms(uow, self._formats, submission)
+            earlier = self._earlier_report(uow, submission, terms)
             if earlier is not None:
+                _run(steps, uow, Ingested(submission, earlier, repeat=True))
                 uow.commit()
                 return earlier
-            report = self.apply(uow, submission)
-            if report.applied and not report.dry_run:
+            received_at = self._clock.now()
+            report, content_hash = self._apply(uow, submission, terms)
+            if report.dry_run:
+                uow.rollback()
+                return report
+            if report.applied:
+                self._record(uow, submission, terms, report, content_hash, received_at)
+                _run(steps, uow, Ingested(submission, report, repeat=False))
                 uow.commit()
                 return report
             uow.rollback()
-        if not report.dry_run:
-            with self._uow() as uow:
-                self.record(uow, submission, report)
-                uow.commit()
+        with self._uow() as uow:
+            self._record(uow, submission, terms, report, content_hash, received_at)
+            _run(steps, uow, Ingested(submission, report, repeat=False))
+            uow.commit()
         return report
 
-    def earlier_report(self, uow: UnitOfWork, submission: FeedSubmission) -> IngestReport | None:
-        """The report to answer again instead of processing: same Idempotency-Key, or the
-        same content as the partner's latest applied feed. Audited as a duplicate."""
-        if submission.dry_run:
+    def _earlier_report(
+        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms
+    ) -> IngestReport | None:
+        """The report to answer again instead of processing (a repeat), audited as a duplicate."""
+        if submission.dry_run or submission.content_hash is None:
             return None
-        found: FeedImport | None = None
+        fingerprint = terms.fingerprint(submission.content_hash)
+        report: IngestReport | None = None
+        feed_id: str | None = None
         if submission.idempotency_key is not None:
-            found = uow.imports.by_idempotency_key(submission.partner_id, submission.idempotency_key)
-        if found is None and submission.content_hash is not None:
+            use = earlier_use(uow, submission.partner_id, submission.idempotency_key, fingerprint)
+            if use is not None:
+                report = _report_of(uow, use)
+                feed_id = report.feed_id
+        if report is None:
             latest = uow.imports.latest_applied(submission.partner_id)
-            if latest is not None and latest.content_hash == submission.content_hash:
-                found = latest
-        if found is None:
-            return None
+            if latest is None or latest.fingerprint != fingerprint:
+                return None
+            report, feed_id = latest.report, latest.id
+            if submission.idempotency_key is not None:  # the key now names that import
+                key = submission.idempotency_key
+                uow.idempotency_keys.add(
+                    KeyUse(report.partner_id, key, fingerprint, self._clock.now(), feed_id=feed_id)
+                )
         uow.audit.append(
-            self._audit(submission, AuditAction.FEED_DUPLICATE, Outcome.SKIPPED, {"feed_id": found.id})
+            self._audit(submission, AuditAction.FEED_DUPLICATE, Outcome.SKIPPED, {"feed_id": feed_id})
         )
-        return found.report
-
-    def apply(self, uow: UnitOfWork, submission: FeedSubmission) -> IngestReport:
-        """Run the feed through the pipeline into `uow` and, when it applies, add its ledger
-        and audit entries there too. The caller commits when `report.applied`."""
-        partner = uow.partners.get(submission.partner_id)
-        if partner is None or not partner.active:
-            raise NotFoundError("partner", submission.partner_id)
-        fmt = resolve_format(self._formats, partner, submission)
-        policy = effective_policy(partner, submission.policy)
-        validator = ItemValidator(
-            contract_for(fmt.version),
-            policy.mode,
-            textual=fmt.textual,
-            partner_id=partner.id,
-            limits=self._limits,
-        )
-        received_at = self._clock.now()
-        # The body is hashed while it streams, unless the caller hashed it already.
-        hashing = None if submission.content_hash else HashingReader(submission.body)
-        stream: BinaryIO = submission.body if hashing is None else io.BufferedReader(hashing, 1 << 20)
-        outcome = run_feed(
-            fmt,
-            stream,
-            validator,
-            policy,
-            self._limits,
-            _StoreSink(uow),
-            batch_size=self._batch_size,
-            errors_cap=self._errors_cap,
-            parsing=self._parsing,
-        )
-        report = self._report(submission, fmt, outcome)
-        if report.applied and not report.dry_run:
-            content_hash = submission.content_hash or (hashing.hexdigest() if hashing else "")
-            self.record(uow, submission, report, received_at=received_at, content_hash=content_hash)
         return report
 
-    def record(
+    def _apply(
+        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms
+    ) -> tuple[IngestReport, str]:
+        """Run the feed through the pipeline into `uow`; the report and the body's hash."""
+        fmt, policy = terms.format, terms.policy
+        reading = reading_for(
+            fmt, policy.mode, partner_id=terms.partner.id, limits=self._limits, batch_size=self._batch_size
+        )
+        with _open(submission.body, uow) as body:
+            # The body is hashed while it streams, unless its hash is known already.
+            hashing = None if submission.content_hash else HashingReader(body)
+            stream: BinaryIO = body if hashing is None else io.BufferedReader(hashing, 1 << 20)
+            outcome = run_feed(
+                fmt,
+                reading,
+                stream,
+                policy,
+                _StoreSink(uow),
+                errors_cap=self._errors_cap,
+                parsing=self._parsing,
+            )
+        content_hash = submission.content_hash or (hashing.hexdigest() if hashing else "")
+        report = outcome.report(
+            self._ids.new_id("feed"), submission.partner_id, fmt, dry_run=submission.dry_run
+        )
+        return report, content_hash
+
+    def _record(
         self,
         uow: UnitOfWork,
         submission: FeedSubmission,
+        terms: FeedTerms,
         report: IngestReport,
-        *,
-        received_at: datetime | None = None,
-        content_hash: str | None = None,
+        content_hash: str,
+        received_at: datetime,
     ) -> None:
-        """Write the ledger entry and the audit entries of a processed feed into `uow`."""
+        """Write the ledger entry, the Idempotency-Key and the audit entries of a processed feed."""
         now = self._clock.now()
+        fingerprint = terms.fingerprint(content_hash)
         uow.imports.add(
             FeedImport(
                 id=report.feed_id,
                 partner_id=report.partner_id,
                 format=report.format,
                 version=report.version,
-                content_hash=content_hash or submission.content_hash or "",
+                content_hash=content_hash,
                 status=ImportStatus.APPLIED if report.applied else ImportStatus.REJECTED,
                 report=report,
-                received_at=received_at or now,
+                received_at=received_at,
                 completed_at=now,
                 idempotency_key=submission.idempotency_key,
                 job_id=submission.job_id,
+                fingerprint=fingerprint,
             )
         )
+        if submission.idempotency_key is not None:
+            uow.idempotency_keys.add(
+                KeyUse(
+                    report.partner_id, submission.idempotency_key, fingerprint, now, feed_id=report.feed_id
+                )
+            )
+        uow.audit.append_many(self._audit_entries(submission, report))
+
+    def _audit_entries(self, submission: FeedSubmission, report: IngestReport) -> list[AuditEntry]:
         counts = report.counts
         summary: dict[str, str | int | float | bool | None] = {
             "feed_id": report.feed_id,
@@ -270,12 +370,7 @@ class IngestFeed:
             )
             for e in report.errors
         )
-        uow.audit.append_many(entries)
-
-    def _report(self, submission: FeedSubmission, fmt: FeedFormat, outcome: FeedOutcome) -> IngestReport:
-        return outcome.report(
-            self._ids.new_id("feed"), submission.partner_id, fmt, dry_run=submission.dry_run
-        )
+        return entries
 
     def _audit(
         self,
@@ -293,6 +388,50 @@ class IngestFeed:
             client=submission.client,
             details=details,
         )
+
+
+def _report_of(uow: UnitOfWork, use: KeyUse) -> IngestReport:
+    """The answer a key's first use got: its import's report, or its job's once it has one."""
+    if use.feed_id is not None:
+        entry = uow.imports.get(use.feed_id)
+        if entry is None:  # pragma: no cover - recorded in the same unit of work as the key
+            raise NotFoundError("feed import", use.feed_id)
+        return entry.report
+    assert use.job_id is not None
+    job = uow.jobs.get(use.job_id)
+    if job is None:  # pragma: no cover - recorded in the same unit of work as the key
+        raise NotFoundError("job", use.job_id)
+    if job.status is JobStatus.SUCCEEDED and job.report is not None:
+        return job.report
+    raise IdempotencyKeyNamesJob(use.key, job.id, str(job.status))
+
+
+def _run(steps: Sequence[IngestStep], uow: UnitOfWork, ingested: Ingested) -> None:
+    for step in steps:
+        step(uow, ingested)
+
+
+def _open(body: BinaryIO | StoredBody, uow: UnitOfWork) -> AbstractContextManager[BinaryIO]:
+    return body.open(uow) if isinstance(body, StoredBody) else nullcontext(body)
+
+
+def _with_content_hash(submission: FeedSubmission) -> FeedSubmission:
+    """The submission with its body's hash, computed now where the body can be read twice."""
+    body = submission.body
+    if submission.content_hash is not None or submission.dry_run:
+        return submission
+    if isinstance(body, StoredBody):
+        return submission
+    if body.seekable():
+        start = body.tell()
+        digest = hashlib.sha256()
+        while data := body.read(_HASH_STEP):
+            digest.update(data)
+        body.seek(start)
+        return attrs.evolve(submission, content_hash=digest.hexdigest())
+    if submission.idempotency_key is not None:
+        raise ValueError("a feed with an Idempotency-Key needs a seekable body or its content_hash")
+    return submission
 
 
 class _StoreSink:

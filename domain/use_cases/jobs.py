@@ -17,23 +17,40 @@ from __future__ import annotations
 import enum
 import io
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError, UnavailableError
+from partner_ingest.domain.model.errors import (
+    ConflictError,
+    IdempotencyKeyTaken,
+    IngestError,
+    NotFoundError,
+    UnavailableError,
+)
+from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease, retry_delay
+from partner_ingest.domain.model.policy import PolicyOverrides
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.streams import RawReader
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FormatRegistry
-from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
+from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-from .ingest_feed import FeedSubmission, IngestFeed, effective_policy, resolve_format
+from .ingest_feed import (
+    FeedSubmission,
+    Ingested,
+    IngestFeed,
+    IngestStep,
+    StoredBody,
+    earlier_use,
+    resolve_terms,
+)
 from .paging import PageRequestError, check_limit
-from .streams import RawReader
 
 __all__ = [
     "MAX_JOB_PAGE",
@@ -70,42 +87,39 @@ class SubmitFeedJob:
         self._ids = ids
         self._max_attempts = max_attempts
 
-    def __call__(self, submission: FeedSubmission, *, body_bytes: int, content_hash: str) -> Job:
-        """The stored job (or the one already submitted under the same Idempotency-Key).
+    def __call__(
+        self, submission: FeedSubmission, *, body_bytes: int, content_hash: str
+    ) -> Job | IngestReport:
+        """The stored job; or, for an Idempotency-Key used before with the same request, what
+        that request got: its job, or the report of the feed it had processed at once.
 
         Everything that can be refused without reading the feed is refused here,
         before anything is stored: unknown partner, format or version, a policy
-        override the partner may not make.
+        override the partner may not make, a key first used for another request.
 
         Two submissions under one Idempotency-Key at the same moment (a client's retry
         that a load balancer sends to another instance while the first still stores the
-        body) both find no job under the key; the store lets one of them add its job
-        and refuses the other (ConflictError), which then answers with the winner's job.
+        body) both find the key unused; the store lets one of them record it and refuses
+        the other (IdempotencyKeyTaken), which then answers as a repeat of the winner.
         """
+        submission = attrs.evolve(submission, content_hash=content_hash)
         try:
-            return self._submit(submission, body_bytes=body_bytes, content_hash=content_hash)
-        except ConflictError:
-            key = submission.idempotency_key
-            if key is None:
-                raise
-            # The conflict came once the other submission had committed: a new unit of work sees it.
-            with self._uow(read_only=True) as uow:
-                earlier = uow.jobs.by_idempotency_key(submission.partner_id, key)
-            if earlier is None:
-                raise
-            return earlier
+            return self._submit(submission, body_bytes=body_bytes)
+        except IdempotencyKeyTaken:
+            return self._submit(submission, body_bytes=body_bytes)
 
-    def _submit(self, submission: FeedSubmission, *, body_bytes: int, content_hash: str) -> Job:
+    def _submit(self, submission: FeedSubmission, *, body_bytes: int) -> Job | IngestReport:
+        assert submission.content_hash is not None
+        assert not isinstance(submission.body, StoredBody)
         with self._uow() as uow:
-            partner = uow.partners.get(submission.partner_id)
-            if partner is None or not partner.active:
-                raise NotFoundError("partner", submission.partner_id)
-            fmt = resolve_format(self._formats, partner, submission)
-            policy = effective_policy(partner, submission.policy)
-            if submission.idempotency_key is not None:
-                earlier = uow.jobs.by_idempotency_key(partner.id, submission.idempotency_key)
-                if earlier is not None:
-                    return earlier
+            terms = resolve_terms(uow, self._formats, submission)
+            partner, fmt = terms.partner, terms.format
+            fingerprint = terms.fingerprint(submission.content_hash)
+            key = submission.idempotency_key
+            if key is not None:
+                use = earlier_use(uow, partner.id, key, fingerprint)
+                if use is not None:
+                    return _answer_of(uow, use)
             now = self._clock.now()
             job = Job(
                 id=self._ids.new_id("job"),
@@ -115,13 +129,15 @@ class SubmitFeedJob:
                 status=JobStatus.QUEUED,
                 created_at=now,
                 available_at=now,
-                content_hash=content_hash,
+                content_hash=submission.content_hash,
                 body_bytes=body_bytes,
                 max_attempts=self._max_attempts,
-                policy=None if policy == partner.policy else policy,
-                idempotency_key=submission.idempotency_key,
+                policy=None if terms.policy == partner.policy else terms.policy,
+                idempotency_key=key,
                 source=submission.source,
             )
+            if key is not None:  # first: a request that lost the race stores no body
+                uow.idempotency_keys.add(KeyUse(partner.id, key, fingerprint, now, job_id=job.id))
             uow.jobs.add(job, submission.body)
             uow.audit.append(
                 AuditEntry(
@@ -142,6 +158,20 @@ class SubmitFeedJob:
             )
             uow.commit()  # durable: the caller answers 202 on it
             return job
+
+
+def _answer_of(uow: UnitOfWork, use: KeyUse) -> Job | IngestReport:
+    """What a key's first use got: its job, or its import's report."""
+    if use.job_id is not None:
+        job = uow.jobs.get(use.job_id)
+        if job is None:  # pragma: no cover - recorded in the same unit of work as the key
+            raise NotFoundError("job", use.job_id)
+        return job
+    assert use.feed_id is not None
+    entry = uow.imports.get(use.feed_id)
+    if entry is None:  # pragma: no cover - recorded in the same unit of work as the key
+        raise NotFoundError("feed import", use.feed_id)
+    return entry.report
 
 
 class JobOutcome(enum.StrEnum):
@@ -255,40 +285,31 @@ class ProcessNextJob:
         return JobResult(job, JobOutcome.RELEASED)
 
     def _apply(self, job: Job, lease: Lease, interrupted: Callable[[], bool]) -> JobResult:
-        ingest = self._ingest
-        with self._uow() as uow:
-            stored = uow.jobs.open_body(job.id)
-            body: BinaryIO = io.BufferedReader(_InterruptibleReader(stored, interrupted), _READ_CHUNK)
-            try:
-                submission = FeedSubmission(
-                    partner_id=job.partner_id,
-                    body=body,
-                    format=job.format,
-                    version=job.version,
-                    policy=job.policy,
-                    content_hash=job.content_hash,
-                    job_id=job.id,
-                    source=job.source,
-                )
-                report = ingest.earlier_report(uow, submission) or ingest.apply(uow, submission)
-            finally:
-                body.close()
-                stored.close()
-            if report.applied:
-                if not uow.jobs.complete(lease, report, self._clock.now()):
-                    uow.rollback()
-                    return JobResult(job, JobOutcome.LEASE_LOST)
-                uow.commit()
-                return JobResult(job, JobOutcome.SUCCEEDED, report)
-            uow.rollback()
-        # A rejected feed is a processed job: record the rejection, finish the job.
-        with self._uow() as uow:
-            if not uow.jobs.complete(lease, report, self._clock.now()):
-                uow.rollback()
-                return JobResult(job, JobOutcome.LEASE_LOST)
-            ingest.record(uow, submission, report, content_hash=job.content_hash)
-            uow.commit()
+        """One ingest whose last step completes the job: both commit, or neither."""
+        submission = FeedSubmission(
+            partner_id=job.partner_id,
+            body=_JobBody(job.id, interrupted),
+            format=job.format,
+            version=job.version,
+            overrides=PolicyOverrides.of(job.policy),
+            content_hash=job.content_hash,
+            job_id=job.id,
+            source=job.source,
+        )
+        try:
+            report = self._ingest(submission, steps=[self._completes(lease)])
+        except _LeaseLost:
+            return JobResult(job, JobOutcome.LEASE_LOST)
         return JobResult(job, JobOutcome.SUCCEEDED, report)
+
+    def _completes(self, lease: Lease) -> IngestStep:
+        """The step that marks the job succeeded with the feed's report, while `lease` holds."""
+
+        def complete(uow: UnitOfWork, ingested: Ingested) -> None:
+            if not uow.jobs.complete(lease, ingested.report, self._clock.now()):
+                raise _LeaseLost
+
+        return complete
 
     def _fail(self, job: Job, lease: Lease, error: str, *, permanent: bool) -> JobResult:
         now = self._clock.now()
@@ -406,6 +427,27 @@ class _Interrupted(BaseException):
     no parser's `except Exception` can turn a shutdown into a rejected feed."""
 
 
+class _LeaseLost(Exception):
+    """Another worker holds the job now: the ingest rolls back, nothing of it is kept."""
+
+
+class _JobBody(StoredBody):
+    """A job's stored body, which stops at its next read once the worker is told to stop."""
+
+    def __init__(self, job_id: str, interrupted: Callable[[], bool]) -> None:
+        self._job_id = job_id
+        self._interrupted = interrupted
+
+    @contextmanager
+    def open(self, uow: UnitOfWork) -> Iterator[BinaryIO]:
+        stored = uow.jobs.open_body(self._job_id)
+        try:
+            with io.BufferedReader(_InterruptibleReader(stored, self._interrupted), _READ_CHUNK) as body:
+                yield body
+        finally:
+            stored.close()
+
+
 class _InterruptibleReader(RawReader):
     """A job's stored body that raises `_Interrupted` at the next read once told to stop."""
 
@@ -437,3 +479,7 @@ class JobNotDeadError(ConflictError):
         super().__init__(f"job {job_id!r} is {status}: only dead jobs can be retried")
         self.job_id = job_id
         self.status = status
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "status": str(self.status)}

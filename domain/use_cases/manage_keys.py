@@ -27,7 +27,7 @@ from partner_ingest.domain.model.api_keys import (
     validate_server_secret,
 )
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
-from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError
+from partner_ingest.domain.model.errors import ConflictError, InvalidError, NotFoundError
 from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -36,7 +36,7 @@ __all__ = ["CreatedKey", "KeyRequestError", "KeyStatus", "KeySummary", "LastAdmi
 MAX_LABEL_LENGTH = 200
 
 
-class KeyRequestError(IngestError):
+class KeyRequestError(InvalidError):
     """A key operation that cannot be done as asked (wrong role for a partner, a past expiry,
     rotating a key that no longer works)."""
 

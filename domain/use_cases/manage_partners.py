@@ -23,7 +23,7 @@ import attrs
 from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
 from partner_ingest.domain.model.endpoints import endpoint_refusal
-from partner_ingest.domain.model.errors import IngestError, NotFoundError
+from partner_ingest.domain.model.errors import InvalidError, NotFoundError
 from partner_ingest.domain.model.partner import Partner, valid_partner_id
 from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.ports.clock import Clock
@@ -59,7 +59,7 @@ class Unset(enum.Enum):
 UNSET: Final = Unset.UNSET
 
 
-class PartnerRequestError(IngestError):
+class PartnerRequestError(InvalidError):
     """A partner cannot be created or changed as asked; `problems` maps each field to why."""
 
     code = "invalid_partner"
@@ -67,6 +67,10 @@ class PartnerRequestError(IngestError):
     def __init__(self, problems: Mapping[str, str]) -> None:
         super().__init__("; ".join(f"{field}: {why}" for field, why in problems.items()))
         self.problems = dict(problems)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"problems": self.problems}
 
 
 @attrs.frozen(kw_only=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from partner_ingest.domain.model.errors import IngestError
+from typing import Any
+
+from partner_ingest.domain.model.errors import InvalidError
 
 __all__ = ["PageRequestError", "check_limit"]
 
 
-class PageRequestError(IngestError):
+class PageRequestError(InvalidError):
     """A page request out of bounds (a size below 1 or above the maximum, a bad cursor)."""
 
     code = "invalid_page"
@@ -15,6 +17,10 @@ class PageRequestError(IngestError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return {"field": self.field}
 
 
 def check_limit(limit: int, maximum: int, *, field: str = "limit") -> int:

@@ -20,6 +20,7 @@ import attrs
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, AuditQuery, Outcome
 from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.clock import Clock
@@ -152,6 +153,7 @@ class PullDueFeeds:
                         body_bytes=result.bytes,
                         content_hash=content_hash,
                     )
+                    assert isinstance(job, Job)  # only an Idempotency-Key is answered otherwise
                     job_id = job.id
         finally:
             if result.body is not None:

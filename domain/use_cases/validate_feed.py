@@ -11,11 +11,9 @@ from typing import BinaryIO
 
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
-from partner_ingest.domain.model.rules import contract_for
-from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.ports.formats import FormatRegistry
 
-from .pipeline import SetSink, run_feed
+from .pipeline import SetSink, reading_for, run_feed
 
 __all__ = ["ValidateFeed"]
 
@@ -44,15 +42,7 @@ class ValidateFeed:
         name = format or self._formats.name_for_media_type(media_type or "application/json")
         fmt = self._formats.get(name, version)
         policy = policy or ValidationPolicy()
-        validator = ItemValidator(
-            contract_for(fmt.version),
-            policy.mode,
-            textual=fmt.textual,
-            partner_id=partner_id,
-            limits=self._limits,
-        )
+        reading = reading_for(fmt, policy.mode, partner_id=partner_id, limits=self._limits)
         stream = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
-        outcome = run_feed(
-            fmt, stream, validator, policy, self._limits, SetSink(), errors_cap=self._errors_cap
-        )
+        outcome = run_feed(fmt, reading, stream, policy, SetSink(), errors_cap=self._errors_cap)
         return outcome.report("dry-run", partner_id, fmt, dry_run=True)

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from typing import IO, Any
 
 import httpx2
 import pytest
+from cryptography.fernet import Fernet
 from support.http import new_address
 from support.service import forge_key, key_id_of, serving
 
@@ -376,3 +378,17 @@ def test_every_command_reads_settings_the_same_way(tmp_path: Path) -> None:
     ):
         line = _one_line_error(_run(env, *command))
         assert line == "partner-ingest: PARTNER_INGEST_PORT must be a whole number, got 'abc'", command
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_and_exit_75_try_again_later(tmp_path: Path) -> None:
+    # A closed port: the store is unavailable, not misconfigured; a service manager retries on 75.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    env = _env(tmp_path, tmp_path / "service.db")
+    env["PARTNER_INGEST_DATABASE_URL"] = f"postgresql://nobody@127.0.0.1:{closed_port}/none?connect_timeout=2"
+    env["PARTNER_INGEST_KEY_HASH_SECRET"] = "k" * 40
+    env["PARTNER_INGEST_VAULT_KEYS"] = Fernet.generate_key().decode()
+    done = _run(env, "partners", "list")
+    assert done.returncode == 75, (done.stdout, done.stderr)
+    assert "password" not in _one_line_error(done).lower()

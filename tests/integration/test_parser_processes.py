@@ -43,9 +43,10 @@ from partner_ingest.domain.model import (
     contract_for,
     jsontext,
 )
+from partner_ingest.domain.model.reading import FeedReading
+from partner_ingest.domain.model.streams import RawReader
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
-from partner_ingest.domain.use_cases.pipeline import FeedOutcome, SetSink, run_feed, validated_chunks
-from partner_ingest.domain.use_cases.streams import RawReader
+from partner_ingest.domain.use_cases.pipeline import PARSE_HERE, FeedOutcome, SetSink, run_feed
 from partner_ingest.plugins import load_formats
 from partner_ingest.plugins._items import product_item
 from partner_ingest.plugins.json_feed import JsonLinesFeed
@@ -92,14 +93,12 @@ def ingest(
     policy = ValidationPolicy(mode=mode, atomic=atomic, max_error_ratio=1.0)
     outcome = run_feed(
         fmt,
+        FeedReading(fmt, validator, LIMITS, batch_size),
         io.BytesIO(body),
-        validator,
         policy,
-        LIMITS,
         sink,
-        batch_size=batch_size,
         errors_cap=5,
-        parsing=parsing,
+        parsing=parsing or PARSE_HERE,
     )
     return outcome, sink.written
 
@@ -275,10 +274,11 @@ def test_a_stream_that_fails_raises_the_same_error_as_parsed_here(
     fmt = JSONL
     validator = ItemValidator(contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER)
     body = jsonl_feed(50)[:-10]
-    for parsing in (None, helpers):
+    reading = FeedReading(fmt, validator, FeedLimits())
+    for parsing in (PARSE_HERE, helpers):
         stream: BinaryIO = io.BufferedReader(FailingStream(body, error))
         with pytest.raises(type(error), match="the stream broke"):
-            run_feed(fmt, stream, validator, ValidationPolicy(), FeedLimits(), SetSink(), parsing=parsing)
+            run_feed(fmt, reading, stream, ValidationPolicy(), SetSink(), parsing=parsing)
     assert ingest(fmt, jsonl_feed(3), helpers)[0].counts.created == 3  # and the next feed is fine
 
 
@@ -403,7 +403,7 @@ def test_a_feed_of_invalid_items_is_held_a_batch_at_a_time() -> None:
     fmt = FORMATS.get("jsonl", 2)
     body = jsonl_document([{"sku": f"X-{n}", "price": "free"} for n in range(2_500)])
     validator = ItemValidator(contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER)
-    chunks = list(validated_chunks(fmt, io.BytesIO(body), validator, FeedLimits(), 1000))
+    chunks = list(FeedReading(fmt, validator, FeedLimits(), 1000).chunks(io.BytesIO(body)))
     assert [len(c.rejected) for c in chunks] == [1000, 1000, 500]
     assert [c.received for c in chunks] == [1000, 2000, 2500] and chunks[-1].last
 

@@ -679,7 +679,7 @@ def test_the_c_parser_never_reads_past_what_defusedxml_accepted(
 def test_billion_laughs_across_the_read_boundary_is_refused_without_expanding() -> None:
     body = _straddling(LAUGHS, 20)
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         _, error = outcome(new_parse, body, FeedLimits())
         peak = tracemalloc.get_traced_memory()[1]
@@ -687,7 +687,7 @@ def test_billion_laughs_across_the_read_boundary_is_refused_without_expanding() 
         tracemalloc.stop()
     assert error is not None
     assert error[0] is ErrorCode.FORBIDDEN_MARKUP
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0  # CPU time: bounded work, whatever the machine's load
     assert peak < 5 * len(body) + 2_000_000, f"{peak} bytes: the entities were expanded"
 
 

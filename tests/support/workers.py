@@ -67,11 +67,13 @@ def feed(items: int, *, first: int = 0) -> bytes:
 
 def submit(app: Application, body: bytes) -> Job:
     """Submit `body` as an async job of `acme`."""
-    return app.submit_job(
+    job = app.submit_job(
         FeedSubmission(partner_id="acme", body=io.BytesIO(body), format="jsonl", version=1),
         body_bytes=len(body),
         content_hash=hashlib.sha256(body).hexdigest(),
     )
+    assert isinstance(job, Job)  # no Idempotency-Key: always a new job
+    return job
 
 
 def start(database_url: str, *args: str, **extra: str) -> subprocess.Popen[bytes]:

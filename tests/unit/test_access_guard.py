@@ -34,6 +34,7 @@ from partner_ingest.ports.repositories import (
     AuditLog,
     FeedImportLedger,
     FeedSkuRegister,
+    IdempotencyKeyRepository,
     JobRepository,
     PartnerRepository,
     ProductRepository,
@@ -106,6 +107,10 @@ class CountingUnitOfWork:
     @property
     def imports(self) -> FeedImportLedger:
         return self._inner.imports
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeyRepository:
+        return self._inner.idempotency_keys
 
     @property
     def jobs(self) -> JobRepository:

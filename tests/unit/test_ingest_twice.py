@@ -33,8 +33,29 @@ def fresh_app() -> tuple[IngestFeed, InMemoryStore]:
     return IngestFeed(store.unit_of_work, REGISTRY, clock, SequentialIds()), store
 
 
+class Unseekable(io.BytesIO):
+    """A body that can be read once only (a pipe, a socket): it is processed again, since
+    nothing can hash it before the work."""
+
+    def seekable(self) -> bool:
+        return False
+
+
 def submit(ingest: IngestFeed, body: bytes, name: str, version: int) -> IngestReport:
-    return ingest(FeedSubmission(partner_id=PARTNER, body=io.BytesIO(body), format=name, version=version))
+    return ingest(FeedSubmission(partner_id=PARTNER, body=Unseekable(body), format=name, version=version))
+
+
+def test_the_same_feed_twice_from_a_seekable_body_is_answered_with_the_first_report() -> None:
+    ingest, store = fresh_app()
+    body = b'{"products": [{"sku": "A-1", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}]}'
+
+    def send() -> IngestReport:
+        return ingest(FeedSubmission(partner_id=PARTNER, body=io.BytesIO(body), format="json", version=2))
+
+    first = send()
+    commits = store.commits
+    assert send() == first  # recognized by its fingerprint before any work
+    assert store.commits == commits + 1  # the duplicate's audit entry, nothing else
 
 
 @settings(max_examples=60)

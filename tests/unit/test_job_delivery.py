@@ -39,7 +39,9 @@ def lines(items: int) -> bytes:
 
 def submit(app: Application, body: bytes, partner_id: str = "acme") -> Job:
     submission = FeedSubmission(partner_id=partner_id, body=io.BytesIO(body), format="jsonl", version=1)
-    return app.submit_job(submission, body_bytes=len(body), content_hash=hashlib.sha256(body).hexdigest())
+    job = app.submit_job(submission, body_bytes=len(body), content_hash=hashlib.sha256(body).hexdigest())
+    assert isinstance(job, Job)  # no Idempotency-Key: always a new job
+    return job
 
 
 def test_job_pages_cover_every_job_once_most_recent_first(memory_app: MemoryApp) -> None:

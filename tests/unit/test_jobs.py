@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Sequence
 from datetime import timedelta
 
 import attrs
@@ -22,17 +23,17 @@ from partner_ingest.domain.model import (
     NotFoundError,
     UnavailableError,
 )
-from partner_ingest.domain.model.policy import Mode, ValidationPolicy
+from partner_ingest.domain.model.errors import PolicyOverrideDenied
+from partner_ingest.domain.model.policy import Mode, PolicyOverrides, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import (
     FeedSubmission,
     IngestFeed,
+    IngestStep,
     JobNotDeadError,
     JobOutcome,
-    PolicyOverrideDenied,
 )
 from partner_ingest.domain.use_cases.jobs import JobResult, ProcessNextJob
-from partner_ingest.ports.unit_of_work import UnitOfWork
 
 FEED = b'{"products": [{"sku": "A-1", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}]}'
 
@@ -49,10 +50,12 @@ def submit(
         partner_id=partner_id,
         body=io.BytesIO(body),
         format="json",
-        policy=policy,
+        overrides=PolicyOverrides.of(policy),
         idempotency_key=idempotency_key,
     )
-    return app.submit_job(submission, body_bytes=len(body), content_hash=hashlib.sha256(body).hexdigest())
+    job = app.submit_job(submission, body_bytes=len(body), content_hash=hashlib.sha256(body).hexdigest())
+    assert isinstance(job, Job), f"expected a job, got the report {job}"
+    return job
 
 
 def test_enqueue_process_once_and_assert_the_store_no_threads_no_sleeps(memory_app: MemoryApp) -> None:
@@ -127,11 +130,11 @@ class FlakyIngest(IngestFeed):
         self.failures = failures
         self.error = error or ConnectionError("database went away")
 
-    def apply(self, uow: UnitOfWork, submission: FeedSubmission) -> IngestReport:
+    def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         if self.failures:
             self.failures -= 1
             raise self.error
-        return super().apply(uow, submission)
+        return super().__call__(submission, steps=steps)
 
 
 def processed(result: JobResult | None) -> JobResult:

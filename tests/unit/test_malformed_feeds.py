@@ -247,10 +247,12 @@ CASES: list[tuple[str, str, bytes, tuple[ErrorCode, ...]]] = [
 def test_a_malformed_document_is_one_feed_error(
     name: str, case: str, body: bytes, codes: tuple[ErrorCode, ...], version: int
 ) -> None:
-    started = time.perf_counter()
+    # CPU time of this process: the work is bounded whatever else the machine is doing.
+    started = time.process_time()
     report, store = ingest(body, name, version=version)
     assert_feed_error(report, store, *codes)
-    assert time.perf_counter() - started < 2.0, f"{case}: took {time.perf_counter() - started:.1f} s"
+    spent = time.process_time() - started
+    assert spent < 2.0, f"{case}: took {spent:.1f} s of CPU"
 
 
 JSON_CASES = [c for c in CASES if c[0] in ("json", "jsonl")]
@@ -425,13 +427,13 @@ QUADRATIC = (
 @pytest.mark.parametrize("bomb", [LAUGHS, QUADRATIC], ids=["billion laughs", "quadratic blowup"])
 def test_an_entity_bomb_is_refused_without_expanding(bomb: bytes) -> None:
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         report, store = ingest(bomb, "xml")
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0  # CPU time: bounded work, whatever the machine's load
     assert peak < 5 * len(bomb) + 2_000_000, f"{peak} bytes: the entities were expanded"
     assert_feed_error(report, store, ErrorCode.FORBIDDEN_MARKUP)
 

@@ -18,9 +18,10 @@ from partner_ingest.domain.model import (
     Partner,
     ValidationPolicy,
 )
-from partner_ingest.domain.model.policy import Mode
+from partner_ingest.domain.model.errors import PolicyOverrideDenied
+from partner_ingest.domain.model.policy import Mode, PolicyOverrides
 from partner_ingest.domain.model.report import IngestReport
-from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed, PolicyOverrideDenied
+from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import load_formats
 
 FORMATS = load_formats(entry_points=False)
@@ -54,7 +55,9 @@ def run(
         uow.commit()
     ingest = IngestFeed(store.unit_of_work, FORMATS, clock, SequentialIds(), limits=limits)
     return ingest(
-        FeedSubmission(partner_id="acme", body=io.BytesIO(body), format="json", policy=requested)
+        FeedSubmission(
+            partner_id="acme", body=io.BytesIO(body), format="json", overrides=PolicyOverrides.of(requested)
+        )
     ), store
 
 

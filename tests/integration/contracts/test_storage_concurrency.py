@@ -5,6 +5,7 @@ two admin keys at once leave one."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import secrets
 import threading
@@ -20,6 +21,8 @@ from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import (
     FeedStatus,
+    IdempotencyKeyNamesJob,
+    IdempotencyKeyReused,
     ImportStatus,
     IngestCounts,
     IngestReport,
@@ -153,15 +156,17 @@ def test_submissions_racing_under_one_idempotency_key_store_one_job_and_all_answ
             sent = FeedSubmission(
                 partner_id="acme", body=io.BytesIO(body), format="json", version=1, idempotency_key=key
             )
-            answered.append(submit(sent, body_bytes=len(body), content_hash="h").id)
+            job = submit(sent, body_bytes=len(body), content_hash="h")
+            assert isinstance(job, Job)
+            answered.append(job.id)
 
         run_together(client)
         with seeded.unit_of_work(read_only=True) as uow:
-            stored = uow.jobs.by_idempotency_key("acme", key)
+            use = uow.idempotency_keys.get("acme", key)
             jobs = [j for j in uow.jobs.recent(partner_id="acme", limit=100) if j.idempotency_key == key]
-        assert stored is not None
-        assert answered == [stored.id] * THREADS
-        assert [j.id for j in jobs] == [stored.id]
+        assert use is not None and use.job_id is not None
+        assert answered == [use.job_id] * THREADS
+        assert [j.id for j in jobs] == [use.job_id]
 
 
 def test_feeds_racing_under_one_idempotency_key_are_applied_once_and_all_answer_its_report(
@@ -184,7 +189,8 @@ def test_feeds_racing_under_one_idempotency_key_are_applied_once_and_all_answer_
 
         run_together(client)
         with seeded.unit_of_work(read_only=True) as uow:
-            stored = uow.imports.by_idempotency_key("acme", key)
+            use = uow.idempotency_keys.get("acme", key)
+            stored = uow.imports.get(use.feed_id) if use is not None and use.feed_id else None
         assert stored is not None and stored.status is ImportStatus.APPLIED
         assert answered == [stored.id] * THREADS
 
@@ -244,3 +250,66 @@ def test_two_admins_revoking_the_last_two_admin_keys_at_once_leave_one(seeded: S
     assert not any(thread.is_alive() for thread in threads), "a revocation hung"
     assert sorted(outcomes.values()) == ["refused", "revoked"], outcomes
     assert [k.status for k in setup.list_keys(None)].count(KeyStatus.ACTIVE) == 1
+
+
+def test_a_feed_and_a_job_racing_under_one_key_share_it_one_wins_and_the_others_answer_it(
+    seeded: StoreUnderTest,
+) -> None:
+    """One key space per partner: half the clients send the feed at once, half as a job, with
+    the same key; exactly one of them is processed or stored, and every one answers it (a
+    sync answer to a job still queued is the conflict naming the job)."""
+    formats = load_formats()
+    ingest = IngestFeed(seeded.unit_of_work, formats, FakeClock(NOW), UuidIds())
+    submit = SubmitFeedJob(seeded.unit_of_work, formats, FakeClock(NOW), UuidIds())
+    for round_ in range(4):
+        key = f"shared-{round_}"
+        body = f'{{"products": [{{"sku": "K-{round_}", "name": "N", "price": 1, "currency": "EUR", "quantity": 1}}]}}'.encode()
+        answers: list[str] = []
+
+        def client(n: int, key: str = key, body: bytes = body, answers: list[str] = answers) -> None:
+            sent = FeedSubmission(
+                partner_id="acme", body=io.BytesIO(body), format="json", version=1, idempotency_key=key
+            )
+            if n % 2:
+                result = submit(sent, body_bytes=len(body), content_hash=hashlib.sha256(body).hexdigest())
+                answers.append(result.id if isinstance(result, Job) else result.feed_id)
+            else:
+                try:
+                    answers.append(ingest(sent).feed_id)
+                except IdempotencyKeyNamesJob as named:
+                    answers.append(named.job_id)
+
+        run_together(client)
+        with seeded.unit_of_work(read_only=True) as uow:
+            use = uow.idempotency_keys.get("acme", key)
+            jobs = [j for j in uow.jobs.recent(partner_id="acme", limit=100) if j.idempotency_key == key]
+            imports = [e for e in uow.imports.recent("acme", limit=100) if e.idempotency_key == key]
+        assert use is not None
+        winner = use.feed_id or use.job_id
+        assert answers == [winner] * THREADS
+        assert len(jobs) + len(imports) == 1
+
+
+def test_different_requests_racing_under_one_key_apply_one_and_refuse_the_rest(
+    seeded: StoreUnderTest,
+) -> None:
+    ingest = IngestFeed(seeded.unit_of_work, load_formats(), FakeClock(NOW), UuidIds())
+    applied: list[str] = []
+    refused: list[tuple[str, ...]] = []
+
+    def client(n: int) -> None:
+        body = (
+            f'{{"products": [{{"sku": "D-{n}", "name": "N", "price": 1, "currency": "EUR", "quantity": 1}}]}}'
+        )
+        sent = FeedSubmission(
+            partner_id="acme", body=io.BytesIO(body.encode()), format="json", version=1, idempotency_key="k"
+        )
+        try:
+            applied.append(ingest(sent).feed_id)
+        except IdempotencyKeyReused as error:
+            refused.append(error.differs)
+
+    run_together(client)
+    assert len(applied) == 1 and refused == [("body",)] * (THREADS - 1)
+    with seeded.unit_of_work(read_only=True) as uow:
+        assert uow.products.count("acme") == 1

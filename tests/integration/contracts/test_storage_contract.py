@@ -23,14 +23,17 @@ from partner_ingest.domain.model import (
     AuditQuery,
     ConflictError,
     Dimensions,
+    FeedFingerprint,
     FeedImport,
     FeedStatus,
+    IdempotencyKeyTaken,
     ImportStatus,
     IngestCounts,
     IngestReport,
     Job,
     JobStatus,
     KeyRole,
+    KeyUse,
     Lease,
     NotFoundError,
     Outcome,
@@ -229,10 +232,23 @@ def _import(
         received_at=at,
         completed_at=at,
         idempotency_key=key,
+        fingerprint=_fingerprint("c" + feed_id),
     )
 
 
-def test_ledger_finds_latest_applied_and_idempotency_keys(seeded: StoreUnderTest) -> None:
+def _fingerprint(content_hash: str, **terms: Any) -> FeedFingerprint:
+    values: dict[str, Any] = {
+        "format": "json",
+        "version": 2,
+        "mode": Mode.LENIENT,
+        "atomic": True,
+        "max_error_ratio": 0.25,
+        **terms,
+    }
+    return FeedFingerprint(content_hash=content_hash, **values)
+
+
+def test_ledger_finds_latest_applied_and_keeps_each_fingerprint(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         uow.imports.add(_import("f1", at=T0, key="k1"))
         uow.imports.add(_import("f2", at=T0 + timedelta(minutes=1)))
@@ -241,11 +257,17 @@ def test_ledger_finds_latest_applied_and_idempotency_keys(seeded: StoreUnderTest
     with seeded.unit_of_work(read_only=True) as uow:
         assert present(uow.imports.latest_applied("acme")).id == "f2"
         assert uow.imports.latest_applied("globex") is None
-        assert present(uow.imports.by_idempotency_key("acme", "k1")).id == "f1"
-        assert uow.imports.by_idempotency_key("globex", "k1") is None
         assert [e.id for e in uow.imports.recent("acme")] == ["f3", "f2", "f1"]
         assert uow.imports.get("f1") == _import("f1", at=T0, key="k1")
         assert uow.imports.get("nope") is None
+
+
+def test_an_import_recorded_before_fingerprints_has_none(seeded: StoreUnderTest) -> None:
+    with seeded.unit_of_work() as uow:
+        uow.imports.add(attrs.evolve(_import("f1", at=T0), fingerprint=None))
+        uow.commit()
+    with seeded.unit_of_work(read_only=True) as uow:
+        assert present(uow.imports.get("f1")).fingerprint is None
 
 
 def assert_said(error: ConflictError, expected: str) -> None:
@@ -270,9 +292,36 @@ def test_a_second_import_under_a_partners_idempotency_key_is_a_conflict(seeded: 
         uow.imports.add(attrs.evolve(_import("f3", at=T0, key="retried"), partner_id="globex"))
         uow.commit()
     with seeded.unit_of_work(read_only=True) as uow:
-        assert present(uow.imports.by_idempotency_key("acme", "retried")).id == "f1"
-        assert present(uow.imports.by_idempotency_key("globex", "retried")).id == "f3"
+        assert present(uow.imports.get("f1")).idempotency_key == "retried"
+        assert present(uow.imports.get("f3")).partner_id == "globex"
         assert uow.imports.get("f2") is None
+
+
+# --- Idempotency-Keys ---------------------------------------------------------------
+
+
+def test_a_key_is_recorded_once_per_partner_with_its_fingerprint_and_what_it_named(
+    seeded: StoreUnderTest,
+) -> None:
+    first = KeyUse("acme", "nightly-1", _fingerprint("h1"), T0, feed_id="f1")
+    as_job = KeyUse("acme", "nightly-2", _fingerprint("h2", mode=None, atomic=None), T0, job_id="j1")
+    with seeded.unit_of_work() as uow:
+        uow.idempotency_keys.add(first)
+        uow.idempotency_keys.add(as_job)
+        with pytest.raises(IdempotencyKeyTaken) as refused:
+            uow.idempotency_keys.add(attrs.evolve(first, feed_id=None, job_id="j2"))
+        assert_said(refused.value, f"Idempotency-Key 'nightly-1' {IDEMPOTENCY_TAKEN}")
+        # Another partner's key is its own, and the unit of work is still usable after the conflict.
+        uow.idempotency_keys.add(attrs.evolve(first, partner_id="globex", feed_id="f9"))
+        uow.commit()
+    with seeded.unit_of_work() as uow:
+        uow.idempotency_keys.add(KeyUse("acme", "rolled-back", _fingerprint("h3"), T0, feed_id="f3"))
+    with seeded.unit_of_work(read_only=True) as uow:
+        assert uow.idempotency_keys.get("acme", "nightly-1") == first
+        assert uow.idempotency_keys.get("acme", "nightly-2") == as_job
+        assert present(uow.idempotency_keys.get("globex", "nightly-1")).feed_id == "f9"
+        assert uow.idempotency_keys.get("acme", "rolled-back") is None
+        assert uow.idempotency_keys.get("acme", "never") is None
 
 
 # --- jobs -------------------------------------------------------------------------

@@ -1,0 +1,29 @@
+"""A feed's report as an HTTP answer, for a feed processed now or a repeat answered with its report."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from partner_ingest.domain.model.report import FeedStatus, IngestReport
+
+from ._context import context, request_info
+from .errors import rejected_feed_response
+from .views import JsonResponse
+
+__all__ = ["report_response"]
+
+
+def report_response(request: Request, report: IngestReport, *, dry_run: bool = False) -> Response:
+    """A feed's report as the answer: 200, or 422 when nothing was accepted; Content-Location
+    names the stored import."""
+    context(request).metrics.observe_report(report)
+    request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
+    answer_headers = {}
+    if not dry_run:
+        answer_headers["Content-Location"] = (
+            f"{request.scope.get('root_path', '')}/partner/imports/{report.feed_id}"
+        )
+    if report.status is FeedStatus.REJECTED:
+        return rejected_feed_response(request, report, answer_headers)
+    return JsonResponse(report.to_json(), status_code=200, headers=answer_headers)

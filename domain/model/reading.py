@@ -1,0 +1,83 @@
+"""`FeedReading`: the front half of a feed's pipeline (parse, validate, chunk) as one plain value.
+
+The pipeline has two halves (domain/use_cases/pipeline.py). The front half only
+computes, so it is a value of the model: the format's parser, the validator,
+the limits and the batch size, with `chunks(stream)` to run it. Being plain
+data, it pickles, and a `FeedParsing` (ports/parsing.py) may carry it to
+another process and run it there (ADR 0019) without knowing the use cases;
+the chunks are the same wherever it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import BinaryIO, Protocol
+
+import attrs
+
+from .chunk import ValidatedChunk
+from .errors import MalformedFeedError
+from .policy import FeedLimits
+from .product import ProductRow
+from .report import ErrorCode, FeedError, ItemError
+from .validation import ItemValidator
+
+__all__ = ["FeedReading", "ItemParser"]
+
+
+class ItemParser(Protocol):
+    """What the front half needs of a feed format (`ports.formats.FeedFormat` is one)."""
+
+    def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[tuple[object, object]]:
+        """The feed's raw items and their markers, one at a time."""
+        ...
+
+
+@attrs.frozen
+class FeedReading:
+    """How to read one feed: parse with `parser`, validate with `validator`, within `limits`,
+    handing over a chunk per `batch_size` valid rows or invalid items."""
+
+    parser: ItemParser
+    validator: ItemValidator
+    limits: FeedLimits
+    batch_size: int = 1000
+
+    def chunks(self, stream: BinaryIO) -> Generator[ValidatedChunk, None, None]:
+        """Parse and validate `stream`, a chunk per `batch_size` valid rows or invalid items,
+        whichever comes first; the last chunk says why reading stopped early, if it did.
+        Never raises for bad input."""
+        validate = self.validator.validate
+        batch_size = self.batch_size
+        max_items = self.limits.max_items
+        rows: list[ProductRow] = []
+        indexes: list[int] = []
+        markers: list[object] = []
+        rejected: list[tuple[list[ItemError], object]] = []
+        index = -1
+        feed_error: FeedError | None = None
+        try:
+            for index, (raw, marker) in enumerate(self.parser.parse(stream, self.limits)):
+                if index >= max_items:
+                    raise MalformedFeedError(
+                        ErrorCode.TOO_MANY_ITEMS, f"a feed may hold at most {max_items} items"
+                    )
+                result = validate(raw, index)
+                if type(result) is tuple:
+                    rows.append(result)
+                    indexes.append(index)
+                    markers.append(marker)
+                    if len(rows) >= batch_size:
+                        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
+                        rows, indexes, markers, rejected = [], [], [], []
+                else:
+                    assert isinstance(result, list)
+                    rejected.append((result, marker))
+                    if len(rejected) >= batch_size:  # a feed of invalid items is held no more than valid ones
+                        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
+                        rows, indexes, markers, rejected = [], [], [], []
+        except MalformedFeedError as problem:
+            feed_error = problem.error
+        except RecursionError:
+            feed_error = FeedError(ErrorCode.TOO_DEEP, "the document is nested too deeply to read")
+        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1, feed_error, last=True)
