@@ -12,6 +12,7 @@ from .rate_limit import FailurePolicy, RateDecision, RateLimiter
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
+    CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
     JobRepository,
@@ -25,6 +26,7 @@ from .unit_of_work import UnitOfWork, UnitOfWorkFactory
 __all__ = [
     "ApiKeyRepository",
     "AuditLog",
+    "CircuitRepository",
     "Clock",
     "CredentialVault",
     "FailurePolicy",

@@ -17,12 +17,14 @@ import attrs
 
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry
+from partner_ingest.domain.model.circuits import Circuit
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
 
+from .circuits import InMemoryCircuitRepository
 from .repositories import (
     InMemoryApiKeyRepository,
     InMemoryAuditLog,
@@ -88,6 +90,7 @@ class _Tables:
     api_keys: dict[str, ApiKey] = attrs.Factory(dict)
     schedules: dict[str, Schedule] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
+    circuits: dict[tuple[str, str], Circuit] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -128,6 +131,7 @@ class InMemoryUnitOfWork:
         self.api_keys = InMemoryApiKeyRepository(t.api_keys, undo)
         self.schedules = InMemoryScheduleRepository(t.schedules, undo)
         self.audit = InMemoryAuditLog(t.audit, undo, None)
+        self.circuits = InMemoryCircuitRepository(t.circuits, undo)
 
     def __enter__(self) -> Self:
         self._lock.acquire()
