@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +33,7 @@ from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
+from partner_ingest.domain.model.circuits import BreakerPolicy
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
@@ -96,7 +98,7 @@ class Application:
     schedules: ManageSchedules
     rotate_credentials: RotateCredentials
     fetch_health: ReadFetchHealth
-    """Circuit states per partner endpoint and recent fetch anomalies (admins, metrics)."""
+    """Circuit states per partner feed (as the store holds them) and recent fetch anomalies (admins, metrics)."""
     # --- HTTP delivery (issue 4): admin use cases, a partner's own reads, readiness ---
     partners: ManagePartners
     audit_trail: QueryAudit
@@ -159,9 +161,14 @@ def wire(
             ),
             clock=clock,
         ),
+        uow,
         clock,
-        settings.breaker_failures,
-        settings.breaker_reset_seconds,
+        BreakerPolicy(
+            failure_threshold=settings.breaker_failures,
+            reset_after=timedelta(seconds=settings.breaker_reset_seconds),
+            # A probe cannot take longer than a fetch may; the margin covers the store's round trips.
+            probe_lease=timedelta(seconds=settings.fetch_timeout_seconds + 60),
+        ),
     )
     return Application(
         uow=uow,
@@ -201,7 +208,7 @@ def wire(
         ),
         schedules=ManageSchedules(uow, formats, clock, ids, cron=cron, addresses=addresses),
         rotate_credentials=RotateCredentials(uow, vault, clock),
-        fetch_health=ReadFetchHealth(uow, audit, fetcher, clock),
+        fetch_health=ReadFetchHealth(uow, audit, clock),
         # --- HTTP delivery (issue 4) ---
         partners=ManagePartners(uow, clock, vault, formats, addresses=addresses),
         audit_trail=QueryAudit(audit),

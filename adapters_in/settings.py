@@ -90,7 +90,9 @@ class Settings:
     fetch_timeout_seconds: float = 30.0
     fetch_max_bytes: int = 512 * 1024 * 1024
     breaker_failures: int = 5
+    """Consecutive failed pulls of a partner's feed, counted over every process, that open its circuit (ADR 0014)."""
     breaker_reset_seconds: float = 300.0
+    """How long an open circuit skips its feed's pulls before one probe is let through (a probe holds it for the fetch timeout plus 60 s at most)."""
     fetch_anomaly_per_hour: int = 60
     """Fetches per partner per hour above which a `fetch_anomaly` is raised (any value, 1 included); one is also raised for 5 or more fetches in an hour at 5 times the partner's usual hourly rate."""
     parser_processes: int | None = None

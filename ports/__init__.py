@@ -13,6 +13,7 @@ from .rate_limit import FailurePolicy, RateDecision, RateLimiter
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
+    CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
     IdempotencyKeyRepository,
@@ -27,6 +28,7 @@ from .unit_of_work import UnitOfWork, UnitOfWorkFactory
 __all__ = [
     "ApiKeyRepository",
     "AuditLog",
+    "CircuitRepository",
     "Clock",
     "CredentialVault",
     "CronRule",

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
 from typing import BinaryIO, Protocol
 
 import attrs
 
+from partner_ingest.domain.model.circuits import CircuitState
+
 __all__ = [
-    "CircuitSnapshot",
     "CircuitState",
-    "CircuitStates",
     "FeedFetcher",
     "FetchOutcome",
     "FetchRequest",
@@ -50,6 +49,8 @@ class FetchRequest:
     last_modified: str | None = None
     accept: tuple[str, ...] = ()
     """Media types acceptable for the partner's format (`type/*` and `*/*` allowed); empty: any."""
+    partner_id: str | None = None
+    """Whose feed this is: a circuit breaker keeps one circuit per partner and URL (ADR 0014)."""
 
 
 @attrs.frozen
@@ -74,40 +75,8 @@ class FetchResult:
 
 
 class FeedFetcher(Protocol):
-    """Fetches one URL safely (address checks, timeouts, size cap) behind a circuit breaker."""
+    """Fetches one URL safely (address checks, timeouts, size cap) behind a circuit breaker
+    (`CIRCUIT_OPEN`: no request was made; `CircuitState` names where a circuit stands)."""
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         """Never raises for network problems: every failure is an outcome."""
-
-
-class CircuitState(enum.StrEnum):
-    """Where an endpoint's circuit breaker stands (ADR 0014)."""
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-    """Open for long enough: the next fetch is the probe (or the probe is in flight)."""
-
-
-@attrs.frozen
-class CircuitSnapshot:
-    """One endpoint's circuit, for admins and metrics. `endpoint` is `scheme://host:port` only:
-    never a path, query or user info, any of which may carry a credential."""
-
-    endpoint: str
-    state: CircuitState
-    failures: int
-    """Consecutive endpoint failures so far."""
-    opened_at: datetime | None
-    next_probe_at: datetime | None
-
-
-class CircuitStates(Protocol):
-    """What a circuit-breaking fetcher tells about its endpoints (read only)."""
-
-    def states(self) -> Mapping[str, CircuitSnapshot]:
-        """Every endpoint seen so far, by endpoint."""
-
-    def circuit_for(self, url: str) -> CircuitSnapshot | None:
-        """The circuit of the endpoint `url` belongs to (closed when never fetched); None when
-        the URL names no fetchable endpoint."""

@@ -13,6 +13,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.circuits import Circuit, CircuitKey
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
@@ -24,6 +25,7 @@ from partner_ingest.domain.model.schedules import Schedule
 __all__ = [
     "ApiKeyRepository",
     "AuditLog",
+    "CircuitRepository",
     "FeedImportLedger",
     "FeedSkuRegister",
     "IdempotencyKeyRepository",
@@ -214,6 +216,26 @@ class ScheduleRepository(Protocol):
     def claim_due(self, now: datetime, hold_until: datetime, limit: int) -> list[Schedule]:
         """Enabled schedules due at `now`, pushed to `hold_until` so that no other scheduler
         acts on them meanwhile (the caller sets the real next run when done)."""
+
+
+class CircuitRepository(Protocol):
+    """`partner_fetch_circuits`: the circuit breaker of each partner feed, shared by every process.
+
+    The transitions are the domain's (`Circuit.admit`, `Circuit.record`); the store only
+    replaces one value by the next, atomically, so two processes never both take a probe
+    or lose each other's failures.
+    """
+
+    def get(self, key: CircuitKey) -> Circuit | None:
+        """The stored circuit, or None (a circuit never stored is closed)."""
+
+    def all(self) -> list[Circuit]:
+        """Every stored circuit, by partner and key."""
+
+    def replace(self, current: Circuit, new: Circuit) -> bool:
+        """Store `new` in place of `current` if the stored circuit is still `current` (the same
+        revision; revision 0: none stored); it is stored with the next revision. False, and
+        nothing written, when another writer replaced it first: read it again and retry."""
 
 
 class AuditLog(Protocol):

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
+    CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
     IdempotencyKeyRepository,
@@ -45,6 +46,8 @@ class UnitOfWork(Protocol):
     def schedules(self) -> ScheduleRepository: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def circuits(self) -> CircuitRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from partner_ingest.domain.model.circuits import CircuitState
 from partner_ingest.domain.model.jobs import JobStatus
-from partner_ingest.ports.fetcher import CircuitState
 
 __all__ = ["JOB_SCHEMAS"]
 
@@ -100,10 +100,13 @@ JOB_SCHEMAS: Final[dict[str, Any]] = {
     ),
     "ScheduleUpdate": _obj([], _RULE),
     "Circuit": _obj(
-        ["endpoint", "partner_ids", "state", "failures"],
+        ["partner_id", "endpoint", "state", "failures", "opened_at", "next_probe_at"],
         {
-            "endpoint": {"type": "string", "description": "scheme://host:port"},
-            "partner_ids": {"type": "array", "items": _STR},
+            "partner_id": {
+                "type": ["string", "null"],
+                "description": "whose feed; null for a fetch made on no partner's behalf",
+            },
+            "endpoint": {"type": "string", "description": "scheme://host:port of the feed URL"},
             "state": {"type": "string", "enum": [str(s) for s in CircuitState]},
             "failures": {"type": "integer", "description": "consecutive endpoint failures"},
             "opened_at": _OPT_TIME,

@@ -2,7 +2,7 @@
 
 Jobs: list (by status and partner, paged), inspect, and retry a dead one (409
 `job_not_dead` for any other). Fetches: the circuit breaker of every partner
-endpoint. Like every admin route, these need an admin key: 401 without a valid
+feed. Like every admin route, these need an admin key: 401 without a valid
 one, 403 for a partner key, each refusal audited by the access guard; a retry
 is audited as an admin action naming the admin and the client address.
 """
@@ -67,7 +67,7 @@ async def retry_job(request: Request) -> Response:
 
 
 async def list_circuits(request: Request) -> Response:
-    """The circuit breaker of every partner endpoint."""
+    """The circuit breaker of every partner feed."""
     await authorize(request, KeyRole.ADMIN)
     circuits = await run_in_threadpool(context(request).app.fetch_health.circuits)
     return JsonResponse({"circuits": [circuit_json(entry) for entry in circuits]})
@@ -98,10 +98,10 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         ok=(200, "the job, queued", "Job"), errors=(404, 409),
     ),
     ("/admin/circuits", "get"): op(
-        "Circuit breakers of partner endpoints", tag="admin", auth="admin",
-        description="One entry per endpoint (scheme://host:port) with the partners pulled from it. The "
-        "states are those of this process's fetcher: with serve's in-process scheduler, every scheduled "
-        "pull; a separate scheduler process keeps its own. Counts per state are in /metrics.",
-        ok=(200, "every partner endpoint", "CircuitList"),
+        "Circuit breakers of partner feeds", tag="admin", auth="admin",
+        description="One entry per partner feed (its endpoint shown as scheme://host:port). Circuits are "
+        "kept in the database, so every instance and every scheduler process sees the same states, and "
+        "a restart keeps them. Counts per state are in /metrics.",
+        ok=(200, "every partner feed", "CircuitList"),
     ),
 }  # fmt: skip

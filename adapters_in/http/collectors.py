@@ -8,8 +8,8 @@ workers, schedulers), so only the database knows its depth.
   dead); scale workers on `queued`, alert on `dead`.
 - `partner_ingest_fetch_anomalies`: `fetch_anomaly` audit entries of the last
   hour (one per partner flagged, see `PullDueFeeds`).
-- `partner_ingest_fetch_circuits{state}`: partner endpoints per circuit state
-  (closed, open, half_open), as this process's fetcher sees them (ADR 0014).
+- `partner_ingest_fetch_circuits{state}`: partner feeds per circuit state
+  (closed, open, half_open), as the database holds them for every process (ADR 0014).
 
 Labels stay bounded: statuses and states, never a partner or an endpoint (the
 admin API has those: /admin/jobs, /admin/circuits). A scrape that cannot read
@@ -48,7 +48,7 @@ def _anomalies_family() -> GaugeMetricFamily:
 def _circuits_family() -> GaugeMetricFamily:
     return GaugeMetricFamily(
         "partner_ingest_fetch_circuits",
-        "Partner endpoints by circuit-breaker state, as this process's fetcher sees them.",
+        "Partner feeds by circuit-breaker state (shared by every process).",
         labels=["state"],
     )
 

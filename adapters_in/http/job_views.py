@@ -1,4 +1,4 @@
-"""JSON forms of jobs, schedules and endpoint circuits (see views.py for the conventions).
+"""JSON forms of jobs, schedules and partner feed circuits (see views.py for the conventions).
 
 Nothing here carries a secret: a job's lease token (only its holder may finish
 the job) stays in the database, a schedule holds no credential (the partner's
@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from partner_ingest.domain.model.jobs import Job, JobStatus
 from partner_ingest.domain.model.schedules import Schedule
-from partner_ingest.domain.use_cases.fetch_health import EndpointCircuit
+from partner_ingest.domain.use_cases.fetch_health import FeedCircuit
 from partner_ingest.domain.use_cases.jobs import JobPage
 
 __all__ = ["circuit_json", "job_json", "job_page_json", "schedule_json"]
@@ -76,12 +76,11 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
     }
 
 
-def circuit_json(entry: EndpointCircuit) -> dict[str, Any]:
-    """One endpoint's circuit breaker and the partners pulled from it."""
-    circuit = entry.circuit
+def circuit_json(circuit: FeedCircuit) -> dict[str, Any]:
+    """One partner feed's circuit breaker."""
     return {
+        "partner_id": circuit.partner_id,
         "endpoint": circuit.endpoint,
-        "partner_ids": list(entry.partner_ids),
         "state": circuit.state,
         "failures": circuit.failures,
         "opened_at": circuit.opened_at,

@@ -1,11 +1,19 @@
-"""A circuit breaker per partner endpoint around any `FeedFetcher` (ADR 0014).
+"""A circuit breaker per partner feed around any `FeedFetcher`, kept in the store (ADR 0014).
 
 When a partner's server is down, every scheduled pull of it would otherwise wait out
 its connect or read timeout and tie up a scheduler slot. After `failure_threshold`
-consecutive endpoint failures the circuit opens: fetches to that endpoint return
-`CIRCUIT_OPEN` at once, without a request, until `reset_after` seconds have passed.
-Then one probe goes through (half-open): success closes the circuit, failure opens it
-for another `reset_after`.
+consecutive endpoint failures the circuit opens: fetches of that feed return
+`CIRCUIT_OPEN` at once, without a request, until `reset_after` has passed. Then one
+probe goes through (half-open): success closes the circuit, failure opens it for
+another `reset_after`.
+
+Circuits are keyed by partner and feed URL (`CircuitKey.for_feed`), and live in the
+store (`uow.circuits`), not in this object: every scheduler process on one database
+counts into the same circuit, `/admin/circuits` reads what they wrote, and a restart
+forgets nothing. The rules are the domain's (`Circuit.admit`, `Circuit.record`); this
+adapter reads a circuit, applies a rule, and has the store replace it only if nobody
+else did meanwhile, retrying on a lost race, so one probe at a time goes out, whichever
+process sends it. A closed circuit and a success cost one read each and no write.
 
 What counts (see `judge`): only outcomes that say the endpoint itself is unhealthy:
 timeouts, connection errors, invalid HTTP, 5xx and 429. A refused address or an
@@ -13,57 +21,44 @@ invalid request is a configuration problem, not endpoint health: it neither coun
 nor resets the run, and no traffic reached the refused target anyway. Every other
 answer (2xx, 304, 4xx, too large, wrong content type, a redirect loop) proves the
 endpoint is up and resets the run; those are the scheduler's to audit and report.
-
-Endpoints are keyed by the request URL's scheme, host and port; redirect targets are
-charged to the endpoint that was asked for. The states are this process's: admins and
-metrics read them through the `CircuitStates` port (`states()`, `circuit_for(url)`).
 """
 
 from __future__ import annotations
 
-import enum
 import logging
-import threading
-from collections.abc import Mapping
-from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+import secrets
+from collections.abc import Callable
+from typing import Final, TypeVar
 
-import attrs
-
-from partner_ingest.ports.clock import Clock
-from partner_ingest.ports.fetcher import (
-    CircuitSnapshot,
+from partner_ingest.adapters_out.store_errors import StoreBusyError
+from partner_ingest.domain.model.circuits import (
+    Admission,
+    BreakerPolicy,
+    Circuit,
+    CircuitKey,
     CircuitState,
-    FeedFetcher,
-    FetchOutcome,
-    FetchRequest,
-    FetchResult,
+    Verdict,
 )
+from partner_ingest.ports.clock import Clock
+from partner_ingest.ports.fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
+from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
-__all__ = [
-    "CircuitBreakerFetcher",
-    "CircuitSnapshot",
-    "CircuitState",
-    "Verdict",
-    "endpoint_of",
-    "judge",
-]
+__all__ = ["CircuitBreakerFetcher", "judge"]
 
 logger = logging.getLogger(__name__)
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_ENDPOINT_FAILURES = frozenset(
+_T = TypeVar("_T")
+_Step = Callable[[Circuit], tuple[_T, Circuit]]
+
+_ENDPOINT_FAILURES: Final = frozenset(
     {FetchOutcome.TIMEOUT, FetchOutcome.CONNECTION_ERROR, FetchOutcome.INVALID_RESPONSE}
 )
-_NEUTRAL = frozenset({FetchOutcome.REFUSED_ADDRESS, FetchOutcome.INVALID_REQUEST, FetchOutcome.CIRCUIT_OPEN})
-
-
-class Verdict(enum.Enum):
-    """What a fetch result says about the endpoint's health."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    NEUTRAL = "neutral"
+_NEUTRAL: Final = frozenset(
+    {FetchOutcome.REFUSED_ADDRESS, FetchOutcome.INVALID_REQUEST, FetchOutcome.CIRCUIT_OPEN}
+)
+_RACES: Final = 50
+"""Replacements lost in a row before giving up: each loss means another writer changed the
+circuit in between, so even this many needs dozens of processes on one feed at once."""
 
 
 def judge(result: FetchResult) -> Verdict:
@@ -78,145 +73,101 @@ def judge(result: FetchResult) -> Verdict:
     return Verdict.SUCCESS
 
 
-def endpoint_of(url: str) -> str | None:
-    """`scheme://host:port` of a URL (lowercase, default port filled in); None when unusable."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{scheme}://{host}:{port or _DEFAULT_PORTS[scheme]}"
-
-
-@attrs.define
-class _Circuit:
-    state: CircuitState = CircuitState.CLOSED
-    failures: int = 0
-    opened_at: float = 0.0
-    """Monotonic moment it opened: decisions use this, immune to wall-clock jumps."""
-    opened_at_wall: datetime | None = None
-    probing: bool = False
-
-
 class CircuitBreakerFetcher:
-    """A `FeedFetcher` that stops calling an endpoint after a run of failures, then probes it."""
+    """A `FeedFetcher` that stops calling a partner's feed after a run of failures, then probes it."""
 
     def __init__(
         self,
         inner: FeedFetcher,
+        circuits: UnitOfWorkFactory,
         clock: Clock,
-        failure_threshold: int = 5,
-        reset_after: float = 60.0,
+        policy: BreakerPolicy | None = None,
+        *,
+        tokens: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
-        if failure_threshold < 1:
-            raise ValueError(f"failure_threshold must be at least 1, not {failure_threshold}")
-        if reset_after <= 0:
-            raise ValueError(f"reset_after must be positive, not {reset_after}")
         self._inner = inner
+        self._uow = circuits
         self._clock = clock
-        self._threshold = failure_threshold
-        self._reset_after = reset_after
-        self._circuits: dict[str, _Circuit] = {}
-        self._lock = threading.Lock()
+        self.policy = policy or BreakerPolicy()
+        self._tokens = tokens
 
     def fetch(self, request: FetchRequest) -> FetchResult:
-        """The inner fetch, or `CIRCUIT_OPEN` without a request while the endpoint's circuit is open."""
-        endpoint = endpoint_of(request.url)
-        if endpoint is None:
+        """The inner fetch, or `CIRCUIT_OPEN` without a request while the feed's circuit is open."""
+        key = CircuitKey.for_feed(request.url, request.partner_id)
+        if key is None:
             return self._inner.fetch(request)  # it will refuse the URL; nothing to guard
-        refusal, probe = self._admit(endpoint, request)
-        if refusal is not None:
-            return refusal
+        token = self._tokens()
+        admission, circuit = self._change(key, lambda c: c.admit(self._clock.now(), self.policy, token))
+        if admission is Admission.REFUSED:
+            return self._refusal(circuit)
+        probe = token if admission is Admission.PROBE else None
         try:
             result = self._inner.fetch(request)
         except BaseException:
             # The port promises no exceptions; if one escapes anyway, never leave a probe stuck.
-            self._record(endpoint, Verdict.FAILURE, probe)
+            self._record(key, Verdict.FAILURE, probe)
             raise
-        self._record(endpoint, judge(result), probe)
+        try:
+            self._record(key, judge(result), probe)
+        except BaseException:
+            if result.body is not None:
+                result.body.close()
+            raise
         return result
 
-    def states(self) -> Mapping[str, CircuitSnapshot]:
-        """A snapshot of every endpoint seen so far."""
-        with self._lock:
-            return {
-                endpoint: self._snapshot(endpoint, circuit) for endpoint, circuit in self._circuits.items()
-            }
+    def _record(self, key: CircuitKey, verdict: Verdict, probe: str | None) -> None:
+        def step(circuit: Circuit) -> tuple[None, Circuit]:
+            return None, circuit.record(verdict, self._clock.now(), self.policy, probe=probe)
 
-    def circuit_for(self, url: str) -> CircuitSnapshot | None:
-        """The circuit of `url`'s endpoint (closed with no failures when never fetched)."""
-        endpoint = endpoint_of(url)
-        if endpoint is None:
-            return None
-        with self._lock:
-            circuit = self._circuits.get(endpoint)
-            return self._snapshot(endpoint, circuit if circuit is not None else _Circuit())
+        self._change(key, step)
 
-    def _admit(self, endpoint: str, request: FetchRequest) -> tuple[FetchResult | None, bool]:
-        """(a CIRCUIT_OPEN result, or None to go ahead; whether this call is the probe)."""
-        with self._lock:
-            circuit = self._circuits.setdefault(endpoint, _Circuit())
-            if circuit.state is CircuitState.CLOSED:
-                return None, False
-            if circuit.state is CircuitState.OPEN and self._due(circuit):
-                circuit.state = CircuitState.HALF_OPEN
-            if circuit.state is CircuitState.HALF_OPEN and not circuit.probing:
-                circuit.probing = True
-                return None, True
-            return self._open_result(endpoint, request, circuit), False
-
-    def _record(self, endpoint: str, verdict: Verdict, probe: bool) -> None:
-        with self._lock:
-            circuit = self._circuits[endpoint]
-            if probe:
-                circuit.probing = False
-            if verdict is Verdict.SUCCESS:
-                if circuit.state is not CircuitState.CLOSED:
-                    logger.info("circuit for %s closed", endpoint)
-                self._circuits[endpoint] = _Circuit()
-            elif verdict is Verdict.FAILURE:
-                circuit.failures += 1
-                reopen = probe and circuit.state is CircuitState.HALF_OPEN
-                if reopen or (circuit.state is CircuitState.CLOSED and circuit.failures >= self._threshold):
-                    circuit.state = CircuitState.OPEN
-                    circuit.opened_at = self._clock.monotonic()
-                    circuit.opened_at_wall = self._clock.now()
-                    logger.warning(
-                        "circuit for %s opened after %d consecutive failures", endpoint, circuit.failures
-                    )
-
-    def _due(self, circuit: _Circuit) -> bool:
-        return self._clock.monotonic() - circuit.opened_at >= self._reset_after
-
-    def _next_probe_at(self, circuit: _Circuit) -> datetime | None:
-        if circuit.opened_at_wall is None:
-            return None
-        return circuit.opened_at_wall + timedelta(seconds=self._reset_after)
-
-    def _snapshot(self, endpoint: str, circuit: _Circuit) -> CircuitSnapshot:
-        state = circuit.state
-        if state is CircuitState.OPEN and self._due(circuit):
-            state = CircuitState.HALF_OPEN
-        return CircuitSnapshot(
-            endpoint=endpoint,
-            state=state,
-            failures=circuit.failures,
-            opened_at=circuit.opened_at_wall,
-            next_probe_at=self._next_probe_at(circuit),
+    def _change(self, key: CircuitKey, step: _Step[_T]) -> tuple[_T, Circuit]:
+        """Apply `step` to the stored circuit and store what it returns, atomically: read,
+        decide, and replace only if no other writer replaced it since; otherwise again."""
+        for _ in range(_RACES):
+            with self._uow(read_only=True) as uow:
+                current = uow.circuits.get(key) or Circuit(key)
+            outcome, new = step(current)
+            if new == current:
+                return outcome, current
+            with self._uow() as uow:
+                replaced = uow.circuits.replace(current, new)
+                uow.commit()
+            if replaced:
+                _log_change(current, new)
+                return outcome, new
+        raise StoreBusyError(
+            f"the circuit of {key.endpoint} kept changing under {_RACES} attempts to update it"
         )
 
-    def _open_result(self, endpoint: str, request: FetchRequest, circuit: _Circuit) -> FetchResult:
-        if circuit.probing:
+    def _refusal(self, circuit: Circuit) -> FetchResult:
+        if circuit.probing(self._clock.now()):
             why = "a probe is in flight"
+        elif circuit.next_probe_at is not None:
+            why = f"next probe at {circuit.next_probe_at.isoformat()}"
         else:
-            next_probe = self._next_probe_at(circuit)
-            why = f"next probe at {next_probe.isoformat()}" if next_probe else "waiting to probe"
+            why = "waiting to probe"
         return FetchResult(
             FetchOutcome.CIRCUIT_OPEN,
-            host=urlsplit(request.url).hostname or "",
-            detail=f"circuit open for {endpoint} after {circuit.failures} consecutive failures; {why}",
+            host=_host(circuit.key.endpoint),
+            detail=f"circuit open for {circuit.key.endpoint} after {circuit.failures} consecutive failures; {why}",
         )
+
+
+def _log_change(before: Circuit, after: Circuit) -> None:
+    """One line per transition, written by the process that made it (never a path or query)."""
+    if before.state is after.state:
+        return
+    whose = f"partner {after.key.partner_id}'s feed at " if after.key.partner_id else ""
+    if after.state is CircuitState.OPEN:
+        logger.warning(
+            "circuit for %s%s opened after %d consecutive failures", whose, after.key.endpoint, after.failures
+        )
+    elif after.state is CircuitState.CLOSED:
+        logger.info("circuit for %s%s closed", whose, after.key.endpoint)
+
+
+def _host(endpoint: str) -> str:
+    """The host of `scheme://host:port`, brackets of an IPv6 address removed."""
+    host = endpoint.partition("://")[2].rpartition(":")[0]
+    return host[1:-1] if host.startswith("[") else host

@@ -1,6 +1,7 @@
 """In-memory implementations of every port: fast, deterministic, and held to the same
 contract test suite as SQLite and PostgreSQL, so embedders can trust them in their tests."""
 
+from .circuits import InMemoryCircuitRepository
 from .clock import FakeClock, SequentialIds
 from .repositories import (
     InMemoryApiKeyRepository,
@@ -18,6 +19,7 @@ __all__ = [
     "FakeClock",
     "InMemoryApiKeyRepository",
     "InMemoryAuditLog",
+    "InMemoryCircuitRepository",
     "InMemoryFeedImportLedger",
     "InMemoryFeedSkuRegister",
     "InMemoryJobRepository",

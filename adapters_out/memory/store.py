@@ -17,6 +17,7 @@ import attrs
 
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry
+from partner_ingest.domain.model.circuits import Circuit
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import Job
@@ -24,6 +25,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
 
+from .circuits import InMemoryCircuitRepository
 from .idempotency import InMemoryIdempotencyKeys
 from .repositories import (
     InMemoryApiKeyRepository,
@@ -91,6 +93,7 @@ class _Tables:
     api_keys: dict[str, ApiKey] = attrs.Factory(dict)
     schedules: dict[str, Schedule] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
+    circuits: dict[tuple[str, str], Circuit] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -132,6 +135,7 @@ class InMemoryUnitOfWork:
         self.api_keys = InMemoryApiKeyRepository(t.api_keys, undo)
         self.schedules = InMemoryScheduleRepository(t.schedules, undo)
         self.audit = InMemoryAuditLog(t.audit, undo, None)
+        self.circuits = InMemoryCircuitRepository(t.circuits, undo)
 
     def __enter__(self) -> Self:
         self._lock.acquire()

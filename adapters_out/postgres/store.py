@@ -26,6 +26,7 @@ from psycopg_pool import PoolTimeout
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
+from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
 from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
@@ -164,6 +165,7 @@ class PostgresUnitOfWork:
     api_keys: PostgresApiKeyRepository
     schedules: PostgresScheduleRepository
     audit: PostgresAuditLog
+    circuits: PostgresCircuitRepository
 
     def __init__(self, store: PostgresStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -190,6 +192,7 @@ class PostgresUnitOfWork:
         self.api_keys = PostgresApiKeyRepository(conn)
         self.schedules = PostgresScheduleRepository(conn)
         self.audit = PostgresAuditLog(conn)
+        self.circuits = PostgresCircuitRepository(conn)
         return self
 
     def __exit__(

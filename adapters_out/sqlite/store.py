@@ -22,6 +22,7 @@ from partner_ingest.adapters_out.store_errors import StoreBusyError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 
 from .audit import SqliteAuditLog
+from .circuits import SqliteCircuitRepository
 from .connection import connect
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
@@ -134,6 +135,7 @@ class SqliteUnitOfWork:
         self.api_keys = SqliteApiKeyRepository(conn)
         self.schedules = SqliteScheduleRepository(conn)
         self.audit = SqliteAuditLog(conn)
+        self.circuits = SqliteCircuitRepository(conn)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:

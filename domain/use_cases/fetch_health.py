@@ -2,80 +2,90 @@
 
 Two views of scheduled pulls that operators act on:
 
-- the circuit breaker of each partner endpoint (closed, open, half open, with its
-  run of failures), grouped by endpoint because that is what the breaker guards:
-  partners sharing a host share its circuit;
+- the circuit breaker of each partner's feed (closed, open, half open, with its run of
+  failures), one per partner and feed URL, as the store holds it: every scheduler
+  process counts into the same circuits, so every instance shows the same states;
 - the `fetch_anomaly` audit entries of the last hour (at most one per partner and
   hour, see `PullDueFeeds`).
-
-Circuit states live in the process that fetches: `serve` with its in-process
-scheduler reports every pull it makes; a separate `partner-ingest scheduler`
-process keeps its own, which this process cannot see. Anomalies come from the
-audit trail and are the same everywhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditQuery
+from partner_ingest.domain.model.circuits import Circuit, CircuitKey, CircuitState
 from partner_ingest.ports.clock import Clock
-from partner_ingest.ports.fetcher import CircuitSnapshot, CircuitState, CircuitStates
 from partner_ingest.ports.repositories import AuditLog
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
-__all__ = ["ANOMALY_WINDOW", "EndpointCircuit", "ReadFetchHealth"]
+__all__ = ["ANOMALY_WINDOW", "FeedCircuit", "ReadFetchHealth"]
 
 ANOMALY_WINDOW: Final = timedelta(hours=1)
 _MAX_ANOMALIES: Final = 100_000
 
 
 @attrs.frozen
-class EndpointCircuit:
-    """One endpoint's circuit and the partners whose feeds are pulled from it."""
+class FeedCircuit:
+    """One partner feed's circuit, as people should read it now."""
 
-    circuit: CircuitSnapshot
-    partner_ids: tuple[str, ...]
-    """Partners whose endpoint is on it now (empty for an endpoint no partner uses any more)."""
+    partner_id: str | None
+    """None for a feed fetched on no partner's behalf (an embedder's own fetches)."""
+    endpoint: str
+    """`scheme://host:port` of the feed URL: never a path, query or user, which may carry a credential."""
+    state: CircuitState
+    """An open circuit whose probe is due reads half-open."""
+    failures: int
+    """Consecutive endpoint failures so far."""
+    opened_at: datetime | None
+    next_probe_at: datetime | None
+
+    @classmethod
+    def of(cls, circuit: Circuit, now: datetime) -> FeedCircuit:
+        """The view of a stored (or never stored, so closed) circuit at `now`."""
+        return cls(
+            partner_id=circuit.key.partner_id or None,
+            endpoint=circuit.key.endpoint,
+            state=circuit.state_at(now),
+            failures=circuit.failures,
+            opened_at=circuit.opened_at,
+            next_probe_at=circuit.next_probe_at,
+        )
 
 
 class ReadFetchHealth:
-    """Circuit states per partner endpoint and recent fetch anomalies."""
+    """Circuit states per partner feed and recent fetch anomalies."""
 
-    def __init__(
-        self, uow: UnitOfWorkFactory, audit: AuditLog, circuits: CircuitStates, clock: Clock
-    ) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, audit: AuditLog, clock: Clock) -> None:
         self._uow = uow
         self._audit = audit
-        self._circuits = circuits
         self._clock = clock
 
-    def circuits(self) -> list[EndpointCircuit]:
-        """Every partner endpoint and every endpoint fetched so far, by endpoint."""
+    def circuits(self) -> list[FeedCircuit]:
+        """The circuit of every partner's current feed URL (closed when never fetched), and of
+        feeds fetched on no partner's behalf; by partner. Circuits of URLs a partner no
+        longer uses are left out: no fetch will ever use them again."""
         with self._uow(read_only=True) as uow:
             partners = uow.partners.all()
-        by_endpoint: dict[str, tuple[CircuitSnapshot, list[str]]] = {
-            endpoint: (snapshot, []) for endpoint, snapshot in self._circuits.states().items()
-        }
+            stored = {circuit.key: circuit for circuit in uow.circuits.all()}
+        now = self._clock.now()
+        shown = []
         for partner in partners:
-            snapshot = self._circuits.circuit_for(partner.endpoint) if partner.endpoint else None
-            if snapshot is None:
-                continue  # no endpoint, or one no fetch could ever reach
-            by_endpoint.setdefault(snapshot.endpoint, (snapshot, []))[1].append(partner.id)
-        return [
-            EndpointCircuit(snapshot, tuple(sorted(ids)))
-            for _, (snapshot, ids) in sorted(by_endpoint.items())
-        ]
+            key = CircuitKey.for_feed(partner.endpoint, partner.id) if partner.endpoint else None
+            if key is not None:  # None: no endpoint, or one no fetch could ever reach
+                shown.append(FeedCircuit.of(stored.get(key) or Circuit(key), now))
+        shown += [FeedCircuit.of(c, now) for key, c in stored.items() if not key.partner_id]
+        return sorted(shown, key=lambda c: (c.partner_id or "", c.endpoint))
 
     def circuit_counts(self) -> Mapping[CircuitState, int]:
-        """Endpoints fetched so far, per circuit state (every state present, 0 included)."""
+        """The feeds of `circuits()` per circuit state (every state present, 0 included)."""
         counts = dict.fromkeys(CircuitState, 0)
-        for snapshot in self._circuits.states().values():
-            counts[snapshot.state] += 1
+        for circuit in self.circuits():
+            counts[circuit.state] += 1
         return counts
 
     def recent_anomalies(self) -> int:

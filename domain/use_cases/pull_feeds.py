@@ -124,6 +124,7 @@ class PullDueFeeds:
                 etag=schedule.etag,
                 last_modified=schedule.last_modified,
                 accept=fmt.media_types,
+                partner_id=partner.id,
             )
         except (IngestError, ValueError) as error:
             # A format since removed, or credentials no key can decrypt: an operator must act.

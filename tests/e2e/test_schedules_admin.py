@@ -78,7 +78,7 @@ def partner_site() -> Iterator[FeedServer]:
 
 @pytest.fixture(scope="module")
 def broken_site() -> Iterator[FeedServer]:
-    """Another partner's server, down: every request answers 500 (its own port: its own circuit)."""
+    """Another partner's server, down: every request answers 500."""
     with feed_server({"/catalog.json": Reply(500, b"oops", "text/plain")}) as server:
         yield server
 
@@ -204,7 +204,7 @@ def test_a_failing_endpoint_opens_its_circuit_visible_to_admins_and_in_metrics(
 
     assert circuits.status_code == 200
     [circuit] = [c for c in circuits.json()["circuits"] if c["endpoint"] == broken_site.base_url]
-    assert circuit["partner_ids"] == [partner] and circuit["state"] == "open" and circuit["failures"] == 1
+    assert circuit["partner_id"] == partner and circuit["state"] == "open" and circuit["failures"] == 1
     assert circuit["next_probe_at"] is not None
     assert re.search(r'^partner_ingest_fetch_circuits\{state="open"\} 1\.0$', metrics, re.MULTILINE)
     assert application.jobs.recent(partner_id=partner) == []  # nothing fetched, nothing submitted

@@ -209,8 +209,8 @@ def test_an_endpoint_that_keeps_failing_opens_its_circuit_and_later_fetches_are_
     actions = [a for a, _ in audit(app, "acme")]
     assert actions == ["fetch", "fetch", "fetch.skipped"]
     assert Partners.hits["/error.json"] == 2
-    [snapshot] = app.fetcher.states().values()
-    assert str(snapshot.state) == "open"
+    [circuit] = app.fetch_health.circuits()
+    assert circuit.partner_id == "acme" and str(circuit.state) == "open" and circuit.failures == 2
 
 
 def test_fetching_far_more_often_than_allowed_raises_a_fetch_anomaly(app: Application, server: str) -> None:

@@ -3,7 +3,8 @@
 - `jsonl_feed(n)` is a valid JSON Lines feed (contract v1) of `n` distinct items;
 - `FeedServer` is a partner's endpoint on loopback: each path answers a fixed
   status and body, optionally only to requests carrying the expected headers,
-  and records what every request carried;
+  and records what every request carried; a path may hold its answer until
+  the test opens its gate (an endpoint slow for as long as the test needs);
 - `wait_for` polls a condition with a deadline, for tests whose point is a real
   background worker or scheduler (anything else uses `process_next_job_once`).
 """
@@ -52,6 +53,8 @@ class Reply:
     content_type: str = "application/json"
     requires: Mapping[str, str] = attrs.field(factory=dict)
     """Headers a request must carry; otherwise it is answered 401."""
+    gate: threading.Event | None = attrs.field(default=None, eq=False)
+    """When set, the answer waits until the event is set (at most a minute)."""
 
 
 @attrs.define
@@ -67,6 +70,11 @@ class FeedServer:
         """The absolute URL of one of its paths."""
         return self.base_url + path
 
+    def hits(self, path: str) -> int:
+        """How many requests for `path` arrived so far."""
+        with self.lock:
+            return sum(1 for seen, _ in self.requests if seen == path)
+
 
 def _handler(server: FeedServer) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -80,6 +88,8 @@ def _handler(server: FeedServer) -> type[http.server.BaseHTTPRequestHandler]:
             reply = server.replies.get(self.path, Reply(404, b"no such feed", "text/plain"))
             if any(self.headers.get(name) != value for name, value in reply.requires.items()):
                 reply = Reply(401, b"who are you?", "text/plain")
+            if reply.gate is not None:
+                reply.gate.wait(60)
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))

@@ -32,6 +32,7 @@ from partner_ingest.ports.rate_limit import FailurePolicy, RateDecision, RateLim
 from partner_ingest.ports.repositories import (
     ApiKeyRepository,
     AuditLog,
+    CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
     IdempotencyKeyRepository,
@@ -123,6 +124,10 @@ class CountingUnitOfWork:
     @property
     def audit(self) -> AuditLog:
         return self._inner.audit
+
+    @property
+    def circuits(self) -> CircuitRepository:
+        return self._inner.circuits
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

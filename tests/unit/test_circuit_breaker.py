@@ -1,22 +1,25 @@
-"""The per-endpoint circuit breaker (ADR 0014), on a fake clock and a scripted fake fetcher."""
+"""The circuit breaker of partner feeds (ADR 0014), on the in-memory store, a fake clock and a
+scripted fake fetcher. Several processes sharing one store: tests/integration/test_shared_circuits.py."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
 from collections.abc import Iterable
+from datetime import timedelta
 
 import pytest
 
-from partner_ingest.adapters_out.fetcher.circuit_breaker import (
-    CircuitBreakerFetcher,
-    CircuitSnapshot,
+from partner_ingest.adapters_out.fetcher.circuit_breaker import CircuitBreakerFetcher, judge
+from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
+from partner_ingest.domain.model.circuits import (
+    BreakerPolicy,
+    Circuit,
+    CircuitKey,
     CircuitState,
     Verdict,
     endpoint_of,
-    judge,
 )
-from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.ports.fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
 
 A = "https://feeds.acme.example/catalog.json?token=abc"
@@ -42,13 +45,26 @@ class ScriptedFetcher:
 
 
 def breaker(
-    inner: ScriptedFetcher, clock: FakeClock, threshold: int = 3, reset_after: float = 60.0
+    inner: FeedFetcher,
+    clock: FakeClock,
+    threshold: int = 3,
+    reset_after: float = 60.0,
+    store: InMemoryStore | None = None,
 ) -> CircuitBreakerFetcher:
-    return CircuitBreakerFetcher(inner, clock, failure_threshold=threshold, reset_after=reset_after)
+    policy = BreakerPolicy(failure_threshold=threshold, reset_after=timedelta(seconds=reset_after))
+    return CircuitBreakerFetcher(inner, (store or InMemoryStore()).unit_of_work, clock, policy)
 
 
-def fetch(fetcher: FeedFetcher, url: str = A) -> FetchOutcome:
-    return fetcher.fetch(FetchRequest(url=url)).outcome
+def fetch(fetcher: FeedFetcher, url: str = A, partner: str | None = "acme") -> FetchOutcome:
+    return fetcher.fetch(FetchRequest(url=url, partner_id=partner)).outcome
+
+
+def stored(fetcher: CircuitBreakerFetcher, url: str = A, partner: str | None = "acme") -> Circuit:
+    """The circuit of `partner`'s feed at `url` as the store holds it (closed when never stored)."""
+    key = CircuitKey.for_feed(url, partner)
+    assert key is not None
+    with fetcher._uow(read_only=True) as uow:
+        return uow.circuits.get(key) or Circuit(key)
 
 
 def test_it_implements_the_port() -> None:
@@ -66,19 +82,19 @@ def test_closed_circuits_pass_everything_through() -> None:
         FetchOutcome.FETCHED,
     ]
     assert len(inner.calls) == 4
-    assert fetcher.states()[endpoint_of(A) or ""].state is CircuitState.CLOSED
+    assert stored(fetcher).state is CircuitState.CLOSED
 
 
 def test_a_run_of_failures_opens_the_circuit_and_stops_calling_the_endpoint() -> None:
     inner = ScriptedFetcher([FetchOutcome.CONNECTION_ERROR] * 3)
     fetcher = breaker(inner, FakeClock())
     assert [fetch(fetcher) for _ in range(3)] == [FetchOutcome.CONNECTION_ERROR] * 3
-    result = fetcher.fetch(FetchRequest(url=A))
+    result = fetcher.fetch(FetchRequest(url=A, partner_id="acme"))
     assert result.outcome is FetchOutcome.CIRCUIT_OPEN
     assert result.host == "feeds.acme.example"
     assert "https://feeds.acme.example:443" in result.detail
     assert "3 consecutive failures" in result.detail
-    assert "token" not in result.detail  # never the query
+    assert "token" not in result.detail and "catalog" not in result.detail  # never the path or query
     assert len(inner.calls) == 3
 
 
@@ -90,7 +106,7 @@ def test_a_success_resets_the_run() -> None:
     fetcher = breaker(inner, FakeClock())
     for _ in range(5):
         fetch(fetcher)
-    assert fetcher.states()["https://feeds.acme.example:443"].failures == 2
+    assert stored(fetcher).failures == 2
     assert fetch(fetcher) is FetchOutcome.FETCHED
 
 
@@ -105,8 +121,14 @@ def test_after_reset_after_one_probe_goes_through_and_success_closes() -> None:
     clock.advance(1)
     assert fetch(fetcher) is FetchOutcome.FETCHED  # the probe
     assert len(inner.calls) == 4
-    snapshot = fetcher.states()["https://feeds.acme.example:443"]
-    assert snapshot == CircuitSnapshot("https://feeds.acme.example:443", CircuitState.CLOSED, 0, None, None)
+    circuit = stored(fetcher)
+    assert (circuit.state, circuit.failures, circuit.opened_at, circuit.next_probe_at) == (
+        CircuitState.CLOSED,
+        0,
+        None,
+        None,
+    )
+    assert circuit.probe_token is None and circuit.probe_until is None
     assert fetch(fetcher) is FetchOutcome.FETCHED
 
 
@@ -120,10 +142,10 @@ def test_a_failed_probe_reopens_for_another_period() -> None:
     assert fetch(fetcher) is FetchOutcome.HTTP_ERROR  # the probe, failing
     reopened_at = clock.now()
     assert fetch(fetcher) is FetchOutcome.CIRCUIT_OPEN
-    snapshot = fetcher.states()["https://feeds.acme.example:443"]
-    assert snapshot.state is CircuitState.OPEN
-    assert snapshot.failures == 4
-    assert snapshot.opened_at == reopened_at
+    circuit = stored(fetcher)
+    assert circuit.state is CircuitState.OPEN
+    assert circuit.failures == 4
+    assert circuit.opened_at == reopened_at
     clock.advance(59)
     assert fetch(fetcher) is FetchOutcome.CIRCUIT_OPEN
     clock.advance(1)
@@ -131,36 +153,62 @@ def test_a_failed_probe_reopens_for_another_period() -> None:
     assert len(inner.calls) == 5
 
 
-def test_the_snapshot_tells_admins_when_the_next_probe_is_due() -> None:
+def test_the_stored_circuit_tells_admins_when_the_next_probe_is_due() -> None:
     clock = FakeClock()
     fetcher = breaker(ScriptedFetcher([FetchOutcome.TIMEOUT] * 3), clock, reset_after=90)
     for _ in range(3):
         fetch(fetcher)
     opened = clock.now()
-    snapshot = fetcher.states()["https://feeds.acme.example:443"]
-    assert snapshot.state is CircuitState.OPEN
-    assert snapshot.opened_at == opened
-    assert snapshot.next_probe_at is not None
-    assert (snapshot.next_probe_at - opened).total_seconds() == 90
-    assert snapshot.next_probe_at.isoformat() in fetcher.fetch(FetchRequest(url=A)).detail
+    circuit = stored(fetcher)
+    assert circuit.state is CircuitState.OPEN and circuit.state_at(clock.now()) is CircuitState.OPEN
+    assert circuit.opened_at == opened
+    assert circuit.next_probe_at == opened + timedelta(seconds=90)
+    assert circuit.next_probe_at.isoformat() in fetcher.fetch(FetchRequest(url=A, partner_id="acme")).detail
     clock.advance(90)
-    assert fetcher.states()["https://feeds.acme.example:443"].state is CircuitState.HALF_OPEN
+    assert stored(fetcher).state_at(clock.now()) is CircuitState.HALF_OPEN
 
 
-def test_circuits_are_kept_per_endpoint() -> None:
+def test_circuits_are_kept_per_partner_and_feed_url() -> None:
     inner = ScriptedFetcher([FetchOutcome.TIMEOUT] * 3)
     fetcher = breaker(inner, FakeClock())
     for _ in range(3):
         fetch(fetcher, A)
     assert fetch(fetcher, A) is FetchOutcome.CIRCUIT_OPEN
+    assert fetch(fetcher, "https://feeds.acme.example/other.json") is FetchOutcome.FETCHED  # same host
+    assert fetch(fetcher, A, partner="globex") is FetchOutcome.FETCHED  # same URL, another partner
+    assert fetch(fetcher, A, partner=None) is FetchOutcome.FETCHED  # on no partner's behalf
     assert fetch(fetcher, B) is FetchOutcome.FETCHED
-    assert fetch(fetcher, "https://feeds.acme.example/other-path") is FetchOutcome.CIRCUIT_OPEN
-    assert fetch(fetcher, "https://FEEDS.acme.example:443/x") is FetchOutcome.CIRCUIT_OPEN
-    assert fetch(fetcher, "http://feeds.acme.example/x") is FetchOutcome.FETCHED  # another port
-    states = fetcher.states()
-    assert states["https://feeds.acme.example:443"].state is CircuitState.OPEN
-    assert states["http://partner-b.example:8080"].state is CircuitState.CLOSED
-    assert states["http://feeds.acme.example:80"].state is CircuitState.CLOSED
+    assert stored(fetcher, A).state is CircuitState.OPEN
+    assert stored(fetcher, "https://feeds.acme.example/other.json").state is CircuitState.CLOSED
+    assert stored(fetcher, A, partner="globex").state is CircuitState.CLOSED
+
+
+def test_a_healthy_feed_on_the_same_host_never_resets_a_failing_one() -> None:
+    failing, healthy = "https://shared.example/down.json", "https://shared.example/up.json"
+    inner = ScriptedFetcher()
+    fetcher = breaker(inner, FakeClock(), threshold=2)
+    inner.then(FetchOutcome.TIMEOUT, FetchOutcome.FETCHED, FetchOutcome.TIMEOUT)
+    assert [
+        fetch(fetcher, failing, "down"),
+        fetch(fetcher, healthy, "up"),
+        fetch(fetcher, failing, "down"),
+    ] == [
+        FetchOutcome.TIMEOUT,
+        FetchOutcome.FETCHED,
+        FetchOutcome.TIMEOUT,
+    ]
+    assert fetch(fetcher, failing, "down") is FetchOutcome.CIRCUIT_OPEN
+    assert fetch(fetcher, healthy, "up") is FetchOutcome.FETCHED
+
+
+def test_a_closed_circuit_and_its_successes_cost_no_write() -> None:
+    store = InMemoryStore()
+    fetcher = breaker(ScriptedFetcher(), FakeClock(), store=store)
+    for _ in range(5):
+        assert fetch(fetcher) is FetchOutcome.FETCHED
+    assert store.commits == 0
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.circuits.all() == []
 
 
 @pytest.mark.parametrize(
@@ -213,17 +261,20 @@ def test_a_neutral_probe_leaves_the_circuit_half_open_for_the_next_call() -> Non
         fetch(fetcher)
     clock.advance(60)
     assert fetch(fetcher) is FetchOutcome.REFUSED_ADDRESS
-    assert fetcher.states()["https://feeds.acme.example:443"].state is CircuitState.HALF_OPEN
+    circuit = stored(fetcher)
+    assert circuit.state is CircuitState.HALF_OPEN and not circuit.probing(clock.now())
     assert fetch(fetcher) is FetchOutcome.FETCHED
-    assert fetcher.states()["https://feeds.acme.example:443"].state is CircuitState.CLOSED
+    assert stored(fetcher).state is CircuitState.CLOSED
 
 
 def test_unusable_urls_go_straight_to_the_inner_fetcher() -> None:
+    store = InMemoryStore()
     inner = ScriptedFetcher([FetchOutcome.INVALID_REQUEST, FetchOutcome.REFUSED_ADDRESS])
-    fetcher = breaker(inner, FakeClock())
+    fetcher = breaker(inner, FakeClock(), store=store)
     assert fetch(fetcher, "http://[::1") is FetchOutcome.INVALID_REQUEST
     assert fetch(fetcher, "file:///etc/passwd") is FetchOutcome.REFUSED_ADDRESS
-    assert fetcher.states() == {}
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.circuits.all() == []
 
 
 @pytest.mark.parametrize(
@@ -231,12 +282,22 @@ def test_unusable_urls_go_straight_to_the_inner_fetcher() -> None:
     [
         ("https://Feeds.Example/x?y=1", "https://feeds.example:443"),
         ("http://feeds.example/", "http://feeds.example:80"),
+        ("http://feeds.example", "http://feeds.example:80"),
+        ("http://feeds.example?q=1", "http://feeds.example:80"),
         ("HTTP://feeds.example:8080", "http://feeds.example:8080"),
-        ("https://[2001:db8::1]/feed", "https://[2001:db8::1]:443"),
+        ("https://[2001:DB8::1]/feed", "https://[2001:db8::1]:443"),
+        ("https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"),
         ("https://user:pw@feeds.example/", "https://feeds.example:443"),
+        ("https://feeds.example:0443/", "https://feeds.example:443"),
         ("ftp://feeds.example/", None),
         ("https:///nohost", None),
+        ("https://:443/", None),
         ("https://feeds.example:99999/", None),
+        ("https://feeds.example:\uff18\uff10/", None),  # digits, but not ASCII ones
+        ("https://feeds.example:-1/", None),
+        ("http://[::1", None),
+        ("http://[]/", None),
+        ("http://[::1]x/", None),
         ("not a url", None),
     ],
 )
@@ -267,7 +328,7 @@ class BlockingFetcher:
 def test_only_one_probe_at_a_time() -> None:
     clock = FakeClock()
     blocking = BlockingFetcher(failures=1)
-    fetcher = CircuitBreakerFetcher(blocking, clock, failure_threshold=1, reset_after=10)
+    fetcher = breaker(blocking, clock, threshold=1, reset_after=10)
     assert fetch(fetcher) is FetchOutcome.TIMEOUT
     clock.advance(10)
 
@@ -276,16 +337,38 @@ def test_only_one_probe_at_a_time() -> None:
     probe.start()
     try:
         assert blocking.entered.wait(5)
-        open_result = fetcher.fetch(FetchRequest(url=A))
+        open_result = fetcher.fetch(FetchRequest(url=A, partner_id="acme"))
         assert open_result.outcome is FetchOutcome.CIRCUIT_OPEN
         assert "a probe is in flight" in open_result.detail
-        assert fetcher.states()["https://feeds.acme.example:443"].state is CircuitState.HALF_OPEN
+        assert stored(fetcher).state is CircuitState.HALF_OPEN
     finally:
         blocking.release.set()
         probe.join(5)
     assert outcomes == [FetchOutcome.FETCHED]
     assert blocking.calls == 2
-    assert fetcher.states()["https://feeds.acme.example:443"].state is CircuitState.CLOSED
+    assert stored(fetcher).state is CircuitState.CLOSED
+
+
+def test_a_probe_whose_process_died_holds_the_circuit_only_for_its_lease() -> None:
+    clock, store = FakeClock(), InMemoryStore()
+    fetcher = breaker(
+        ScriptedFetcher([FetchOutcome.TIMEOUT]), clock, threshold=1, reset_after=10, store=store
+    )
+    assert fetch(fetcher) is FetchOutcome.TIMEOUT
+    clock.advance(10)
+    # Another process took the probe and died before it could say how it went.
+    with store.unit_of_work() as uow:
+        current = stored(fetcher)
+        _, probing = current.admit(clock.now(), fetcher.policy, token="dead-process")
+        assert uow.circuits.replace(current, probing)
+        uow.commit()
+
+    assert fetch(fetcher) is FetchOutcome.CIRCUIT_OPEN
+    clock.advance(fetcher.policy.probe_lease.total_seconds() - 1)
+    assert fetch(fetcher) is FetchOutcome.CIRCUIT_OPEN
+    clock.advance(1)
+    assert fetch(fetcher) is FetchOutcome.FETCHED  # a new probe, which closes it
+    assert stored(fetcher).state is CircuitState.CLOSED
 
 
 def test_concurrent_failures_are_all_counted() -> None:
@@ -296,7 +379,7 @@ def test_concurrent_failures_are_all_counted() -> None:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert fetcher.states()["https://feeds.acme.example:443"].failures == 400
+    assert stored(fetcher).failures == 400
 
 
 def test_an_escaping_exception_never_leaves_a_probe_stuck() -> None:
@@ -305,19 +388,23 @@ def test_an_escaping_exception_never_leaves_a_probe_stuck() -> None:
             raise RuntimeError("bug")
 
     clock = FakeClock()
-    fetcher = CircuitBreakerFetcher(Exploding(), clock, failure_threshold=1, reset_after=10)
+    fetcher = breaker(Exploding(), clock, threshold=1, reset_after=10)
     with pytest.raises(RuntimeError):
         fetch(fetcher)
     assert fetch(fetcher) is FetchOutcome.CIRCUIT_OPEN
     clock.advance(10)
     with pytest.raises(RuntimeError):
         fetch(fetcher)  # the probe raised: the circuit re-opens instead of waiting for it forever
-    assert fetcher.states()["https://feeds.acme.example:443"].state is CircuitState.OPEN
+    assert stored(fetcher).state is CircuitState.OPEN
 
 
-@pytest.mark.parametrize(("threshold", "reset_after"), [(0, 60.0), (3, 0.0), (3, -1.0)])
-def test_settings_are_checked(threshold: int, reset_after: float) -> None:
+@pytest.mark.parametrize(
+    ("threshold", "reset_after", "lease"), [(0, 60.0, 60.0), (3, 0.0, 60.0), (3, -1.0, 60.0), (3, 60.0, 0.0)]
+)
+def test_settings_are_checked(threshold: int, reset_after: float, lease: float) -> None:
     with pytest.raises(ValueError, match="must be"):
-        CircuitBreakerFetcher(
-            ScriptedFetcher(), FakeClock(), failure_threshold=threshold, reset_after=reset_after
+        BreakerPolicy(
+            failure_threshold=threshold,
+            reset_after=timedelta(seconds=reset_after),
+            probe_lease=timedelta(seconds=lease),
         )

@@ -18,6 +18,7 @@ from partner_ingest.adapters_in.worker import Worker, process_next_job_once
 from partner_ingest.adapters_out.fetcher import CircuitBreakerFetcher
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
 from partner_ingest.domain.model import AuditAction, AuditEntry, JobStatus, Outcome, Partner
+from partner_ingest.domain.model.circuits import BreakerPolicy, CircuitState
 from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.errors import ConflictError
 from partner_ingest.domain.model.jobs import Job
@@ -25,7 +26,7 @@ from partner_ingest.domain.use_cases import FeedSubmission, JobNotDeadError, Job
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
 from partner_ingest.domain.use_cases.jobs import MAX_JOB_SCAN
 from partner_ingest.domain.use_cases.paging import PageRequestError
-from partner_ingest.ports.fetcher import CircuitState, FetchOutcome, FetchRequest, FetchResult
+from partner_ingest.ports.fetcher import FetchOutcome, FetchRequest, FetchResult
 
 MemoryApp = tuple[Application, InMemoryStore, FakeClock]
 
@@ -136,40 +137,75 @@ class ScriptedFetcher:
         return FetchResult(self.outcomes[request.url], host="example.test", status=503)
 
 
+DOWN, UP = "https://down.example:8443/feed.json", "https://up.example/feed.json"
+
+
 @pytest.fixture
 def health(memory_app: MemoryApp) -> tuple[ReadFetchHealth, CircuitBreakerFetcher, InMemoryStore]:
     _, store, clock = memory_app
-    down, up = "https://down.example:8443/feed.json", "https://up.example/feed.json"
     with store.unit_of_work() as uow:
-        for pid, url in (("down-1", down), ("down-2", down.replace("feed", "other")), ("up", up)):
+        for pid, url in (("down-1", DOWN), ("down-2", DOWN.replace("feed", "other")), ("up", UP)):
             uow.partners.add(Partner(id=pid, name=pid, created_at=clock.now(), endpoint=url))
         uow.commit()
     breaker = CircuitBreakerFetcher(
-        ScriptedFetcher({down: FetchOutcome.TIMEOUT, up: FetchOutcome.FETCHED}), clock, failure_threshold=2
+        ScriptedFetcher({DOWN: FetchOutcome.TIMEOUT, UP: FetchOutcome.FETCHED}),
+        store.unit_of_work,
+        clock,
+        BreakerPolicy(failure_threshold=2),
     )
-    return ReadFetchHealth(store.unit_of_work, store.audit_log, breaker, clock), breaker, store
+    return ReadFetchHealth(store.unit_of_work, store.audit_log, clock), breaker, store
 
 
-def test_fetch_health_groups_partners_by_the_endpoint_whose_circuit_they_share(
-    health: tuple[ReadFetchHealth, CircuitBreakerFetcher, InMemoryStore],
+def test_fetch_health_shows_every_partners_feed_circuit_even_one_never_fetched(
+    health: tuple[ReadFetchHealth, CircuitBreakerFetcher, InMemoryStore], memory_app: MemoryApp
 ) -> None:
     reader, breaker, _ = health
+    _, _, clock = memory_app
     for _ in range(2):
-        breaker.fetch(FetchRequest("https://down.example:8443/feed.json"))
+        breaker.fetch(FetchRequest(DOWN, partner_id="down-1"))
+    breaker.fetch(FetchRequest(DOWN))  # on no partner's behalf: a circuit of its own
 
-    circuits = {entry.circuit.endpoint: entry for entry in reader.circuits()}
+    circuits = {(entry.partner_id, entry.endpoint): entry for entry in reader.circuits()}
 
-    down = circuits["https://down.example:8443"]
-    assert down.partner_ids == ("down-1", "down-2") and down.circuit.state is CircuitState.OPEN
-    assert down.circuit.failures == 2 and down.circuit.next_probe_at is not None
-    up = circuits["https://up.example:443"]  # never fetched: closed, and still listed for its partner
-    assert up.partner_ids == ("up",) and up.circuit.state is CircuitState.CLOSED and up.circuit.failures == 0
-    assert set(circuits) == {"https://down.example:8443", "https://up.example:443"}  # acme has no endpoint
+    down = circuits["down-1", "https://down.example:8443"]
+    assert down.state is CircuitState.OPEN and down.failures == 2 and down.opened_at == clock.now()
+    assert down.next_probe_at == clock.now() + BreakerPolicy().reset_after
+    # The same host, another feed (and another partner): its own circuit, closed.
+    other = circuits["down-2", "https://down.example:8443"]
+    assert other.state is CircuitState.CLOSED and other.failures == 0 and other.next_probe_at is None
+    assert circuits["up", "https://up.example:443"].state is CircuitState.CLOSED  # never fetched
+    assert set(circuits) == {
+        ("down-1", "https://down.example:8443"),
+        ("down-2", "https://down.example:8443"),
+        ("up", "https://up.example:443"),
+        (None, "https://down.example:8443"),
+    }  # acme and lenient-co have no endpoint
+    assert circuits[None, "https://down.example:8443"].failures == 1
     assert reader.circuit_counts() == {
-        CircuitState.CLOSED: 0,
+        CircuitState.CLOSED: 3,
         CircuitState.OPEN: 1,
         CircuitState.HALF_OPEN: 0,
     }
+    clock.advance(BreakerPolicy().reset_after.total_seconds())
+    assert reader.circuit_counts()[CircuitState.HALF_OPEN] == 1  # open long enough: the probe is due
+
+
+def test_fetch_health_leaves_out_the_circuit_of_a_url_its_partner_no_longer_uses(
+    health: tuple[ReadFetchHealth, CircuitBreakerFetcher, InMemoryStore],
+) -> None:
+    reader, breaker, store = health
+    for _ in range(2):
+        breaker.fetch(FetchRequest(DOWN, partner_id="down-1"))
+    with store.unit_of_work() as uow:
+        partner = uow.partners.get("down-1")
+        assert partner is not None
+        uow.partners.update(attrs.evolve(partner, endpoint="https://mirror.example/feed.json"))
+        uow.commit()
+
+    [entry] = [e for e in reader.circuits() if e.partner_id == "down-1"]
+
+    assert (entry.endpoint, entry.state) == ("https://mirror.example:443", CircuitState.CLOSED)
+    assert reader.circuit_counts()[CircuitState.OPEN] == 0
 
 
 def test_fetch_health_counts_the_anomalies_of_the_last_hour_only(
