@@ -39,10 +39,15 @@ _POLICY: Final = _obj(
 )
 _PARTNER_FIELDS: Final = {
     "name": {"type": "string", "maxLength": 200},
-    "default_format": {"type": "string", "description": "json, jsonl, csv, xml (see /partner/contract)"},
+    "default_format": {"type": "string", "description": "json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv (see /partner/contract)"},
     "default_version": {"type": "integer", "minimum": 1},
     "policy": {"$ref": "#/components/schemas/Policy"},
     "allow_policy_override": {"type": "boolean"},
+    "currency": {
+        "type": ["string", "null"],
+        "pattern": "^[A-Z]{3}$",
+        "description": "ISO 4217 code for feeds whose format carries none (shopify-csv); null: none",
+    },
     "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1},
     "endpoint": {
         "type": ["string", "null"],

@@ -31,6 +31,7 @@ from .errors import (
     UnknownVersionError,
 )
 from .feed_import import FeedImport, ImportStatus
+from .feed_source import FeedContext, FormatMapping, MappedAttribute, UnreadableValue
 from .jobs import Job, JobStatus, Lease, retry_delay
 from .partner import Partner, valid_partner_id
 from .policy import FeedLimits, Mode, ValidationPolicy
@@ -62,6 +63,7 @@ __all__ = [
     "ConflictError",
     "Dimensions",
     "ErrorCode",
+    "FeedContext",
     "FeedContract",
     "FeedError",
     "FeedImport",
@@ -69,6 +71,7 @@ __all__ = [
     "FeedRejectedError",
     "FeedStatus",
     "FieldRule",
+    "FormatMapping",
     "ImportStatus",
     "IngestCounts",
     "IngestError",
@@ -82,6 +85,7 @@ __all__ = [
     "Lease",
     "Location",
     "MalformedFeedError",
+    "MappedAttribute",
     "Mode",
     "NotFoundError",
     "Outcome",
@@ -92,6 +96,7 @@ __all__ = [
     "UnavailableError",
     "UnknownFormatError",
     "UnknownVersionError",
+    "UnreadableValue",
     "ValidatedChunk",
     "ValidationPolicy",
     "contract_for",

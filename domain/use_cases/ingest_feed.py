@@ -17,6 +17,7 @@ import attrs
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.errors import ConflictError, IngestError, NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
@@ -24,7 +25,7 @@ from partner_ingest.domain.model.report import FeedStatus, IngestReport
 from partner_ingest.domain.model.rules import contract_for
 from partner_ingest.domain.model.validation import ItemValidator
 from partner_ingest.ports.clock import Clock, IdSource
-from partner_ingest.ports.formats import FeedFormat, FormatRegistry
+from partner_ingest.ports.formats import FeedFormat, FormatRegistry, for_partner
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -175,7 +176,7 @@ class IngestFeed:
         partner = uow.partners.get(submission.partner_id)
         if partner is None or not partner.active:
             raise NotFoundError("partner", submission.partner_id)
-        fmt = resolve_format(self._formats, partner, submission)
+        fmt = for_partner(resolve_format(self._formats, partner, submission), FeedContext.of(partner))
         policy = effective_policy(partner, submission.policy)
         validator = ItemValidator(
             contract_for(fmt.version),

@@ -19,6 +19,7 @@ from typing import Any, Final
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
+from partner_ingest.domain.model.currencies import MINOR_UNITS
 from partner_ingest.domain.model.errors import IngestError, NotFoundError
 from partner_ingest.domain.model.partner import Partner, valid_partner_id
 from partner_ingest.domain.model.policy import ValidationPolicy
@@ -78,6 +79,7 @@ class PartnerChanges:
     default_version: int | Unset = UNSET
     policy: ValidationPolicy | Unset = UNSET
     allow_policy_override: bool | Unset = UNSET
+    currency: str | Unset | None = UNSET
     rate_limit_per_minute: int | Unset | None = UNSET
     endpoint: str | Unset | None = UNSET
     endpoint_auth: str | Unset | None = attrs.field(default=UNSET, repr=False)
@@ -100,6 +102,7 @@ class PartnerView:
     default_version: int
     policy: ValidationPolicy
     allow_policy_override: bool
+    currency: str | None
     rate_limit_per_minute: int | None
     endpoint: str | None
     endpoint_auth_set: bool
@@ -117,6 +120,7 @@ class PartnerView:
             default_version=partner.default_version,
             policy=partner.policy,
             allow_policy_override=partner.allow_policy_override,
+            currency=partner.currency,
             rate_limit_per_minute=partner.rate_limit_per_minute,
             endpoint=partner.endpoint,
             endpoint_auth_set=partner.endpoint_auth is not None,
@@ -252,6 +256,8 @@ def _check_input(changes: PartnerChanges) -> dict[str, str]:
         problems["name"] = "no control characters"
     if isinstance(changes.default_version, int) and changes.default_version < 1:
         problems["default_version"] = "a version is 1 or more"
+    if isinstance(changes.currency, str) and changes.currency not in MINOR_UNITS:
+        problems["currency"] = "an ISO 4217 code in capitals (EUR, USD, JPY), or null for none"
     rate = changes.rate_limit_per_minute
     if isinstance(rate, int) and not 1 <= rate <= MAX_RATE_LIMIT:
         problems["rate_limit_per_minute"] = f"between 1 and {MAX_RATE_LIMIT}, or null for the default"

@@ -9,11 +9,12 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
+from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.rules import contract_for
 from partner_ingest.domain.model.validation import ItemValidator
-from partner_ingest.ports.formats import FormatRegistry
+from partner_ingest.ports.formats import FormatRegistry, for_partner
 
 from .pipeline import SetSink, run_feed
 
@@ -39,10 +40,12 @@ class ValidateFeed:
         version: int = 1,
         policy: ValidationPolicy | None = None,
         partner_id: str = "local",
+        currency: str | None = None,
     ) -> IngestReport:
-        """The report the server would give this feed (counts: valid items as created)."""
+        """The report the server would give this feed (counts: valid items as created);
+        `currency` stands in for the partner's currency setting."""
         name = format or self._formats.name_for_media_type(media_type or "application/json")
-        fmt = self._formats.get(name, version)
+        fmt = for_partner(self._formats.get(name, version), FeedContext(partner_id, currency))
         policy = policy or ValidationPolicy()
         validator = ItemValidator(
             contract_for(fmt.version),
