@@ -39,7 +39,10 @@ _POLICY: Final = _obj(
 )
 _PARTNER_FIELDS: Final = {
     "name": {"type": "string", "maxLength": 200},
-    "default_format": {"type": "string", "description": "json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv (see /partner/contract)"},
+    "default_format": {
+        "type": "string",
+        "description": "json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv (see /partner/contract)",
+    },
     "default_version": {"type": "integer", "minimum": 1},
     "policy": {"$ref": "#/components/schemas/Policy"},
     "allow_policy_override": {"type": "boolean"},

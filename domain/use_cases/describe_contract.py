@@ -40,7 +40,11 @@ class DescribeContract:
             contract = CONTRACTS.get(fmt.version)
             if contract is None:
                 continue
-            example: dict[str, Any] = {"format": fmt.name, "version": fmt.version, "media_type": fmt.media_types[0]}
+            example: dict[str, Any] = {
+                "format": fmt.name,
+                "version": fmt.version,
+                "media_type": fmt.media_types[0],
+            }
             if isinstance(fmt, DescribedFormat):
                 example["body"] = fmt.sample().decode("utf-8")
                 example["sample"] = True
