@@ -39,6 +39,7 @@ SPECIFICATION: Final = (
 _AVAILABILITY: Final = {"in_stock": 1, "out_of_stock": 0, "preorder": 0, "backorder": 0}
 _AMOUNT: Final = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?"
 _MONEY: Final = re.compile(rf"\s*(?:([A-Za-z]{{3}})\s*)?({_AMOUNT})\s*([A-Za-z]{{3}})?\s*")
+_CODE: Final = re.compile(r"(?<![A-Za-z])([A-Z]{3})\s*$")
 _MOMENT: Final = re.compile(
     r"\s*([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2})(:[0-9]{2}(?:\.[0-9]+)?)?"
     r"(Z|z|[+-][0-9]{2}:?[0-9]{2})\s*"
@@ -178,9 +179,10 @@ def _money(value: Any, name: str, fallback: str | None) -> tuple[Any, str | None
         return value, fallback  # a repeated or nested element: the validator says it is no number
     found = _MONEY.fullmatch(value)
     if found is None:
-        return UnreadableValue(
-            f"{name} {value[:40]!r} is not an amount with its currency, e.g. 15.00 USD"
-        ), fallback
+        # Its code, if it ends in one, is still its currency: the amount is the one problem.
+        code = _CODE.search(value)
+        problem = UnreadableValue(f"{name} {value[:40]!r} is not an amount with its currency, e.g. 15.00 USD")
+        return problem, code.group(1) if code else fallback
     before, amount, after = found.groups()
     if before is not None and after is not None:
         return UnreadableValue(f"{name} {value[:40]!r} names two currencies"), fallback

@@ -141,6 +141,8 @@ class ShopifyCsvFeed:
         first: dict[str, str] = {}
         handle: str | None = None
         for line, row in rows:
+            if not any(row):
+                continue  # a row of empty cells, as spreadsheets leave them
             cells = dict(zip(header, row, strict=True))
             if row[handle_at] != handle or handle is None:
                 handle, first = row[handle_at], cells
