@@ -237,7 +237,7 @@ def test_a_price_without_a_code_takes_the_partners_currency() -> None:
 
 
 def test_tsv_errors_name_the_line_and_the_column_of_the_attribute() -> None:
-    body = "id\tprice\ttitle\tavailability\r\nA-1\t15,00 EUR\tA\tin_stock\r\nB-2\t3 EUR\tB\tgone\r\n".encode()
+    body = b"id\tprice\ttitle\tavailability\r\nA-1\t15,00 EUR\tA\tin_stock\r\nB-2\t3 EUR\tB\tgone\r\n"
     report = Catalog().send(body, "gmc-tsv")
     assert [(e.index, e.field, e.location) for e in report.errors] == [
         (0, "price", Location(line=2, column=2)),
