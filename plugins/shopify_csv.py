@@ -118,7 +118,7 @@ class ShopifyCsvFeed:
                 ErrorCode.MISSING_SETTING,
                 f"a Shopify product export carries no currency, and {partner} has no currency setting: "
                 'set it first (PATCH /admin/partners/{id} with {"currency": "USD"}, or '
-                "`partner-ingest partner update <id> --currency USD`)",
+                "`partner-ingest partners update <id> --currency USD`)",
             )
         rows = delimited_rows(stream, limits, delimiter=",", kind="Shopify CSV")
         _, header = next(rows)
