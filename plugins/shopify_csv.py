@@ -268,7 +268,7 @@ MAPPING: Final = FormatMapping(
     attributes=(
         _attribute(
             "Handle",
-            [],
+            ["sku"],
             "groups a product's rows; the sku of a product's only variant (Option1 Value 'Default Title') "
             "when it has no Variant SKU",
         ),

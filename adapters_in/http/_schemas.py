@@ -257,7 +257,8 @@ _SCHEMAS: Final[dict[str, Any]] = {
     ),
     "Contract": {
         "type": "object",
-        "description": "versions, formats with media types, JSON Schemas, error codes",
+        "description": "versions, formats with media types (and, for foreign formats, their mapping onto "
+        "the canonical fields), JSON Schemas, error codes",
     },
     "Examples": _obj(
         ["examples"],
@@ -266,7 +267,21 @@ _SCHEMAS: Final[dict[str, Any]] = {
                 "type": "array",
                 "items": _obj(
                     ["format", "version", "media_type", "body"],
-                    {"format": _STR, "version": _INT, "media_type": _STR, "body": _STR},
+                    {
+                        "format": _STR,
+                        "version": _INT,
+                        "media_type": _STR,
+                        "body": _STR,
+                        "sample": {
+                            "type": "boolean",
+                            "description": "a foreign format's own sample document, not a rendered product",
+                        },
+                        "partner_settings": {
+                            "type": "array",
+                            "items": _STR,
+                            "description": "partner settings the sample needs (currency)",
+                        },
+                    },
                 ),
             }
         },

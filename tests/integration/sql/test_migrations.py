@@ -67,10 +67,13 @@ def test_upgrading_a_first_migration_database_with_data_loses_nothing(kit: SqlKi
     store = kit.open_store()  # migrates on open
     try:
         assert store.schema_version() == kit.newest > 1
-        # Every row of every first-release table is still there, value for value ...
-        assert {
-            table: kit.query(f"SELECT * FROM {table} ORDER BY 1") for table in FIRST_RELEASE_TABLES
-        } == before
+        # Every row of every first-release table is still there, value for value; a later
+        # migration may add columns, at the end, where the first release's rows hold nothing ...
+        for table in FIRST_RELEASE_TABLES:
+            rows = [tuple(row) for row in kit.query(f"SELECT * FROM {table} ORDER BY 1")]
+            width = len(before[table][0]) if before[table] else 0
+            assert [row[:width] for row in rows] == [tuple(row) for row in before[table]], table
+            assert all(value is None for row in rows for value in row[width:]), table
         # ... and reads back through the repositories as the first release meant it.
         with store.unit_of_work() as uow:
             assert uow.partners.get("acme") == Partner(
