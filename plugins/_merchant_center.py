@@ -45,6 +45,7 @@ _MOMENT: Final = re.compile(
     r"(Z|z|[+-][0-9]{2}:?[0-9]{2})\s*"
 )
 _LENGTH: Final = re.compile(rf"\s*({_AMOUNT})\s*(in|cm)\s*", re.IGNORECASE)
+_PLAIN_LENGTH: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?) (in|cm)").fullmatch
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
 """An attribute name as Merchant Center writes them, and as XML and a TSV header can carry it."""
 _CM_PER_IN: Final = Decimal("2.54")
@@ -92,19 +93,17 @@ class Converter:
 
     def item(self, source: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The canonical item (taking `source` apart), and whether it gave `quantity` itself."""
-        pop = source.pop
+        pop, get = source.pop, source.get
         item: dict[str, Any] = {}
         value = pop("id", None)
         if value is not None:
             item["sku"] = value
-        value = _first(pop("title", None), pop("rss:title", None), pop("atom:title", None))
+        # RSS's and Atom's own elements (rss:, atom:) are never kept: no need to pop them.
+        value = pop("title", None) or get("rss:title") or get("atom:title")
         if value is not None:
             item["name"] = value
-        value = _first(
-            pop("description", None),
-            pop("rss:description", None),
-            pop("atom:summary", None),
-            pop("atom:content", None),
+        value = (
+            pop("description", None) or get("rss:description") or get("atom:summary") or get("atom:content")
         )
         if value is not None:
             item["description"] = value
@@ -128,7 +127,7 @@ class Converter:
         if self._v2:
             self._v2_fields(source, item, currency)
         if source:
-            link = _first(pop("rss:link", None), pop("atom:link", None))
+            link = get("rss:link") or get("atom:link")
             if link is not None:
                 source.setdefault("link", link)
             for name, value in source.items():
@@ -164,13 +163,6 @@ class Converter:
             item["dimensions"] = _dimensions(
                 pop("shipping_width", None), pop("shipping_height", None), pop("shipping_length", None)
             )
-
-
-def _first(*values: Any) -> Any:  # noqa: ANN401 - whatever the source held
-    for value in values:
-        if value is not None:
-            return value
-    return None
 
 
 def _money(value: Any, name: str, fallback: str | None) -> tuple[Any, str | None]:  # noqa: ANN401
@@ -240,6 +232,17 @@ def _interval(value: Any) -> tuple[Any, Any]:  # noqa: ANN401
 
 def _dimensions(width: Any, height: Any, depth: Any) -> dict[str, Any]:  # noqa: ANN401
     """Canonical dimensions of the three shipping lengths; inches and centimetres mixed become centimetres."""
+    # The common case first, once per item of most feeds: three plain lengths in one unit.
+    if width.__class__ is str and height.__class__ is str and depth.__class__ is str:
+        w, h, d = _PLAIN_LENGTH(width), _PLAIN_LENGTH(height), _PLAIN_LENGTH(depth)
+        if w is not None and h is not None and d is not None:
+            unit = w.group(2)
+            if unit == h.group(2) == d.group(2):
+                return {"width": w.group(1), "height": h.group(1), "depth": d.group(1), "unit": unit}
+    return _mixed_dimensions(width, height, depth)
+
+
+def _mixed_dimensions(width: Any, height: Any, depth: Any) -> dict[str, Any]:  # noqa: ANN401
     out: dict[str, Any] = {}
     units: dict[str, tuple[Decimal, str]] = {}
     for member, value in (("width", width), ("height", height), ("depth", depth)):
