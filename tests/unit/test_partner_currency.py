@@ -4,10 +4,14 @@ format's own words on the reference and the fast path alike."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from decimal import Decimal
 
 import pytest
 from support.memory import MemoryApp
+
+from partner_ingest.adapters_in.worker import process_next_job_once
 
 from partner_ingest.domain.model import (
     CONTRACTS,
@@ -15,9 +19,11 @@ from partner_ingest.domain.model import (
     AuditQuery,
     ErrorCode,
     ItemValidator,
+    JobStatus,
     Mode,
     UnreadableValue,
 )
+from partner_ingest.domain.use_cases import FeedSubmission
 from partner_ingest.domain.use_cases.manage_partners import PartnerChanges, PartnerRequestError
 
 
@@ -69,3 +75,18 @@ def test_an_unreadable_value_is_that_fields_error_in_the_formats_words(mode: Mod
     item["dimensions"] = {"width": "1", "height": "2", "depth": "3", "unit": "cm"}
     row = validator.validate(item, 0)
     assert isinstance(row, tuple) and Decimal(row[3]) == Decimal("15.00")
+
+
+def test_a_shopify_job_for_a_partner_without_a_currency_ends_in_its_report_not_in_retries(
+    memory_app: MemoryApp,
+) -> None:
+    app, store, _ = memory_app
+    body = app.formats.get("shopify-csv", 2).sample()  # type: ignore[attr-defined]
+    submission = FeedSubmission(partner_id="acme", body=io.BytesIO(body), format="shopify-csv")
+    job = app.submit_job(submission, body_bytes=len(body), content_hash=hashlib.sha256(body).hexdigest())
+    process_next_job_once(app)
+    with store.unit_of_work(read_only=True) as uow:
+        done = uow.jobs.get(job.id)
+    assert done is not None and (done.status, done.attempts) == (JobStatus.SUCCEEDED, 1)
+    assert done.report is not None and done.report.feed_error is not None
+    assert done.report.feed_error.code is ErrorCode.MISSING_SETTING
