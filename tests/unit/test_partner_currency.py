@@ -12,7 +12,6 @@ import pytest
 from support.memory import MemoryApp
 
 from partner_ingest.adapters_in.worker import process_next_job_once
-
 from partner_ingest.domain.model import (
     CONTRACTS,
     AuditAction,
