@@ -381,11 +381,13 @@ def validate_against_contract(
     version: int = 1,
     mode: Mode | str = Mode.STRICT,
     formats: FormatRegistry | None = None,
+    currency: str | None = None,
 ) -> IngestReport:
     """Check a feed against the published contract, with no database (I1).
 
     The report is the one the server would give, with every valid item counted
-    as created.
+    as created. `currency` stands in for the partner's currency setting (formats
+    whose documents carry none need it).
     """
     validate = ValidateFeed(formats if formats is not None else load_formats())
     return validate(
@@ -394,4 +396,5 @@ def validate_against_contract(
         media_type=media_type,
         version=version,
         policy=ValidationPolicy(mode=Mode(mode)),
+        currency=currency,
     )

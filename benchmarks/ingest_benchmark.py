@@ -133,6 +133,86 @@ def _piece(fmt_name: str, rendered: bytes, *, first: bool, last: bool) -> bytes:
     return (head + b"<catalog>\n" if first else b"") + body + (b"</catalog>" + tail if last else b"")
 
 
+FOREIGN = {"gmc-xml": "xml", "gmc-tsv": "csv", "shopify-csv": "csv"}
+"""Each foreign format (issue 18) and the built-in format of its family it must keep up with."""
+FOREIGN_TARGET = 1.5
+
+
+def write_foreign_feed(fmt_name: str, count: int) -> Path:
+    """The feed of `products(count)` in a foreign format (cached like `write_feed`)."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"feed-{count}.{fmt_name}"
+    if path.exists():
+        return path
+    fmt = load_formats().get(fmt_name, 2)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as out:
+        chunk: list[Product] = []
+        first = True
+        for n, product in enumerate(products(count), start=1):
+            chunk.append(product)
+            if len(chunk) == 10_000 or n == count:
+                rendered = fmt.render(chunk)
+                if fmt_name == "gmc-xml":
+                    head, rest = rendered.split(b"  <item>", 1)
+                    body, tail = rest.rsplit(b"</channel>", 1)
+                    piece = (
+                        (head if first else b"")
+                        + b"  <item>"
+                        + body
+                        + (b"</channel>" + tail if n == count else b"")
+                    )
+                else:
+                    piece = rendered if first else rendered.split(b"\r\n", 1)[1]
+                out.write(piece)
+                chunk, first = [], False
+    tmp.rename(path)
+    return path
+
+
+def foreign_rate(directory: Path, fmt_name: str, path: Path) -> float:
+    """Products/s of one full ingest, parsed in the ingesting thread (the stricter comparison:
+    no parser process overlaps parsing with writing), for a partner whose currency is EUR."""
+    count = int(path.stem.split("-")[1])
+    store = fresh_store(directory, "foreign.db")
+    clock = FakeClock()
+    with store.unit_of_work() as uow:
+        partner = Partner(id="bench", name="Bench", created_at=clock.now(), default_version=2, currency="EUR")
+        uow.partners.add(partner)
+        uow.commit()
+    ingest = IngestFeed(store.unit_of_work, load_formats(), clock, SequentialIds())
+    gc.collect()
+    with path.open("rb") as body:
+        started = time.perf_counter()
+        report = ingest(FeedSubmission(partner_id="bench", body=body, format=fmt_name, version=2))
+        elapsed = time.perf_counter() - started
+    store.close()
+    assert report.counts.created == count, (fmt_name, report.status, report.feed_error, report.errors[:3])
+    return count / elapsed
+
+
+def foreign_section(directory: Path, count: int, feeds: dict[str, Path]) -> None:
+    """Each foreign format beside the built-in format of its family, runs alternating, best of ROUNDS."""
+    print(
+        f"\nforeign formats (issue 18) against the built-in format of their family, {count:,} products, in-thread:"
+    )
+    rows = [("format", "products/s", "built-in", "products/s", "built-in / foreign", "target", "")]
+    for name, family in FOREIGN.items():
+        path = write_foreign_feed(name, count)
+        mine: list[float] = []
+        theirs: list[float] = []
+        for _ in range(ROUNDS):
+            theirs.append(foreign_rate(directory, family, feeds[family]))
+            mine.append(foreign_rate(directory, name, path))
+        ratio = max(theirs) / max(mine)
+        verdict = "ok" if ratio <= FOREIGN_TARGET else "ABOVE"
+        rows.append(
+            (f"{name} v2", f"{max(mine):,.0f}", f"{family} v2", f"{max(theirs):,.0f}", f"{ratio:.2f}x",
+             f"<= {FOREIGN_TARGET}x", verdict)
+        )  # fmt: skip
+    table(rows)
+
+
 def fresh_store(directory: Path, name: str) -> SqliteStore:
     for suffix in ("", "-wal", "-shm"):
         (directory / f"{name}{suffix}").unlink(missing_ok=True)
@@ -412,6 +492,9 @@ def main() -> None:
         help="also run the PostgreSQL section on this server (default: $PARTNER_INGEST_TEST_POSTGRES_URL)",
     )
     parser.add_argument("--postgres-only", action="store_true", help="run only the PostgreSQL section")
+    parser.add_argument(
+        "--foreign-only", action="store_true", help="run only the foreign formats' section (issue 18)"
+    )
     parser.add_argument("--rss-child", nargs=3, metavar=("FORMAT", "PATH", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -429,6 +512,10 @@ def main() -> None:
         if not args.postgres:
             parser.error("--postgres-only needs --postgres URL (or PARTNER_INGEST_TEST_POSTGRES_URL)")
         postgres_section(args.postgres, feeds["json"], count)
+        return
+    if args.foreign_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            foreign_section(Path(tmp), count, feeds)
         return
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -553,6 +640,7 @@ def main() -> None:
             f"(ingesting process + parser process; targets: under {RSS_LIMIT_MB} MB for 1,000,000 products"
             f" and under {RSS_GROWTH}x the 100,000 figure)"
         )
+        foreign_section(directory, count, feeds)
     if args.postgres:
         postgres_section(args.postgres, feeds["json"], count)
 

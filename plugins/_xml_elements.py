@@ -8,7 +8,7 @@ their point. See xml_feed.py for why the elements come from the C parser.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Final
 from xml.etree.ElementTree import Element
 
@@ -43,9 +43,9 @@ def _attributes_size(element: Element) -> int:
     return sum(len(name) - name.startswith("{") + len(value) + 4 for name, value in element.items())
 
 
-def product_at(index: int) -> Location:
+def product_at(index: int, item_path: str = f"/{ROOT}/{ITEM}") -> Location:
     """Where product `index` (0-based) is, for a feed error."""
-    return Location(pointer=f"/{ROOT}/{ITEM}[{index + 1}]")
+    return Location(pointer=f"{item_path}[{index + 1}]")
 
 
 def check_item_tag(element: Element) -> None:
@@ -81,7 +81,8 @@ class Fields:
     up, and `Replay` finds where, as they did.
     """
 
-    def __init__(self, limits: FeedLimits) -> None:
+    def __init__(self, limits: FeedLimits, name_of: Callable[[str], str] = local_name) -> None:
+        self._name_of = name_of
         self._max_depth = min(limits.max_depth, _RECURSION)
         self._max_field = limits.max_field_chars
         self._max_size = limits.max_item_bytes
@@ -132,7 +133,7 @@ class Fields:
         return fields, size
 
     def _name(self, tag: str) -> tuple[str, int]:
-        known = (local_name(tag), _tag_size(tag))
+        known = (self._name_of(tag), _tag_size(tag))
         if len(self._names) < _NAMES:  # a feed of ever new names must not grow the cache
             self._names[tag] = known
         return known
@@ -148,10 +149,20 @@ class Replay:
     not ended), and picks up there when called again.
     """
 
-    def __init__(self, product: Element, index: int, limits: FeedLimits) -> None:
+    def __init__(
+        self,
+        product: Element,
+        index: int,
+        limits: FeedLimits,
+        item_path: str = f"/{ROOT}/{ITEM}",
+        name_of: Callable[[str], str] = local_name,
+    ) -> None:
         self.product = product
         self._index = index
         self._limits = limits
+        self._where = product_at(index, item_path)
+        self._noun = item_path.rpartition("/")[2]
+        self._name_of = name_of
         self._path: list[Element] = [product]
         """The elements started and not yet ended, from the product down."""
         self._next: list[int] = [0]
@@ -187,8 +198,8 @@ class Replay:
         if depth > self._limits.max_depth:
             raise MalformedFeedError(
                 ErrorCode.TOO_DEEP,
-                f"product {self._index + 1} is nested deeper than {self._limits.max_depth} levels",
-                product_at(self._index),
+                f"{self._noun} {self._index + 1} is nested deeper than {self._limits.max_depth} levels",
+                self._where,
             )
         self._size += _attributes_size(element)
         self._frames.append({})
@@ -200,22 +211,22 @@ class Replay:
         if len(text) > self._limits.max_field_chars:
             raise MalformedFeedError(
                 ErrorCode.FIELD_TOO_LARGE,
-                f"product {self._index + 1}: <{local_name(tag)}> holds more than {self._limits.max_field_chars} characters",
-                product_at(self._index),
+                f"{self._noun} {self._index + 1}: <{local_name(tag)}> holds more than {self._limits.max_field_chars} characters",
+                self._where,
             )
         # Approximate bytes of the element: its text and both tags.
         self._size += len(text) + _tag_size(tag)
         if self._size > self._limits.max_item_bytes:
             raise MalformedFeedError(
                 ErrorCode.ITEM_TOO_LARGE,
-                f"product {self._index + 1} is larger than {self._limits.max_item_bytes} bytes",
-                product_at(self._index),
+                f"{self._noun} {self._index + 1} is larger than {self._limits.max_item_bytes} bytes",
+                self._where,
             )
         value: Any = frame if len(element) else text
         if not value:  # an empty element (no text, or only empty children) is an absent field
             return
         parent = self._frames[-1]
-        name = local_name(tag)
+        name = self._name_of(tag)
         if name in parent:
             _repeat(parent, name, value)
         else:

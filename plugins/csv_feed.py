@@ -8,7 +8,6 @@ strict mode. An empty cell is an absent field.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator
@@ -24,6 +23,7 @@ from partner_ingest.domain.model.rules import contract_for
 from partner_ingest.ports.formats import FormatRegistrar, RawItem
 from partner_ingest.ports.hookspecs import hookimpl
 
+from ._csv_lines import CsvLines
 from ._items import product_item
 
 __all__ = ["CsvFeed", "partner_ingest_register_formats"]
@@ -44,7 +44,7 @@ class CsvFeed:
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Rows as items, each with the line it starts on."""
-        lines = _Lines(stream, limits)
+        lines = CsvLines(stream, limits)
         reader = csv.reader(lines, strict=True)
         try:
             yield from self._rows(reader, lines, limits)
@@ -58,7 +58,7 @@ class CsvFeed:
                 message = "a bare carriage return (CR) ends a line; use CRLF or LF line endings"
             raise MalformedFeedError(code, f"line {line}: {message}", Location(line=line)) from None
 
-    def _rows(self, reader: Iterator[list[str]], lines: _Lines, limits: FeedLimits) -> Iterator[RawItem]:
+    def _rows(self, reader: Iterator[list[str]], lines: CsvLines, limits: FeedLimits) -> Iterator[RawItem]:
         header = next(reader, None)
         if header is None:
             raise MalformedFeedError(
@@ -139,67 +139,6 @@ class CsvFeed:
                 row.append(_cell(value))
             writer.writerow(row)
         return out.getvalue().encode("utf-8")
-
-
-class _Lines:
-    """The document's physical lines, decoded one by one for csv.reader.
-
-    Reading line by line (not through a TextIOWrapper) bounds memory, since no
-    line and no row may grow past `max_item_bytes` however the document is
-    quoted, and it lets an encoding error name its exact line and column.
-    """
-
-    def __init__(self, stream: BinaryIO, limits: FeedLimits) -> None:
-        self._readline = stream.readline
-        self._limit = limits.max_item_bytes
-        self.number = 0
-        """Physical lines read so far."""
-        self.row_start = 1
-        """Line the row being read starts on."""
-        self.row_chars = 0
-        """Characters read for that row."""
-
-    def next_row(self) -> None:
-        """The reader has a whole row: the next line starts the next one."""
-        self.row_start = self.number + 1
-        self.row_chars = 0
-
-    def __iter__(self) -> Iterator[str]:
-        # A generator, not a __next__ method: csv.reader resumes it from C, where a method
-        # would be looked up and called as a Python function for every line.
-        return self._lines()
-
-    def _lines(self) -> Iterator[str]:
-        readline, limit = self._readline, self._limit
-        while data := readline(limit + 1):
-            self.number += 1
-            if self.number == 1:
-                data = _first_line(data)
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise MalformedFeedError.not_utf8(data, error, line=self.number) from None
-            self.row_chars += len(text)
-            if len(data) > limit or self.row_chars > limit:
-                raise MalformedFeedError(
-                    ErrorCode.ITEM_TOO_LARGE,
-                    f"line {self.row_start}: the row is larger than {limit} bytes",
-                    Location(line=self.row_start),
-                )
-            yield text
-
-
-def _first_line(data: bytes) -> bytes:
-    """The first line without its UTF-8 byte-order mark; an error for a UTF-16/32 document."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :]
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data:
-        raise MalformedFeedError(
-            ErrorCode.ENCODING,
-            "line 1: the feed looks like UTF-16 or UTF-32 (byte-order mark or NUL bytes); CSV feeds are UTF-8",
-            Location(line=1),
-        )
-    return data
 
 
 @hookimpl

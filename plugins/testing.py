@@ -22,12 +22,13 @@ from typing import BinaryIO, cast
 
 from partner_ingest.domain.model.contract import example_product
 from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.policy import FeedLimits, Mode
 from partner_ingest.domain.model.product import Dimensions, Product
 from partner_ingest.domain.model.report import ItemError, Location
 from partner_ingest.domain.model.rules import contract_for
 from partner_ingest.domain.model.validation import ItemValidator
-from partner_ingest.ports.formats import FeedFormat, RawItem
+from partner_ingest.ports.formats import FeedFormat, RawItem, for_partner
 
 from .registry import FormatRegistry, InvalidFormatError
 
@@ -145,12 +146,14 @@ def assert_round_trips(
 
     All products must share one partner id; their `extra` must be empty (strict
     mode refuses unknown fields). With `trickle`, the document is read through a
-    `TrickleStream`, so chunk boundaries fall everywhere.
+    `TrickleStream`, so chunk boundaries fall everywhere. A format that reads for a
+    partner (`for_partner`) reads for theirs, with their currency when they share one.
     """
     if not products:
         return
     partner_ids = {p.partner_id for p in products}
     assert len(partner_ids) == 1, f"round trips need one partner id, got {sorted(partner_ids)}"
+    feed_format = _bound(feed_format, products)
     document = feed_format.render(products)
     assert isinstance(document, bytes), f"render() must return bytes, got {type(document).__name__}"
     validator = ItemValidator(
@@ -190,7 +193,8 @@ def check_feed_format(feed_format: FeedFormat, *, products: Iterable[Product] | 
     - It is a `FeedFormat` the registry accepts: a lowercase name, a version that
       has a contract, `type/subtype` media types, a bool `textual`.
     - `parse` is lazy (an iterator) and `locate` gives a `Location` for any field.
-    - The example products (or `products`) round-trip, also read a few bytes at a time.
+    - The example products (or `products`) round-trip, also read a few bytes at a time
+      (a format that reads for a partner reads for theirs: see `assert_round_trips`).
     - A document cut short anywhere yields items or raises `MalformedFeedError`,
       never another exception.
     """
@@ -199,6 +203,7 @@ def check_feed_format(feed_format: FeedFormat, *, products: Iterable[Product] | 
     except InvalidFormatError as error:
         raise AssertionError(str(error)) from error
     chosen = list(products) if products is not None else example_products(feed_format.version)
+    feed_format = _bound(feed_format, chosen)
     assert_round_trips(feed_format, chosen)
     assert_round_trips(feed_format, chosen, trickle=True)
 
@@ -214,6 +219,15 @@ def check_feed_format(feed_format: FeedFormat, *, products: Iterable[Product] | 
                 f"{_label(feed_format)}: locate({index}, ..., {field!r}) returned {location!r}, not a Location"
             )
     _check_truncations(feed_format, document)
+
+
+def _bound(feed_format: FeedFormat, products: Sequence[Product]) -> FeedFormat:
+    """The format reading for the products' partner (their currency, when they share one)."""
+    if not products:
+        return feed_format
+    currencies = {p.currency for p in products}
+    currency = currencies.pop() if len(currencies) == 1 else None
+    return for_partner(feed_format, FeedContext(products[0].partner_id, currency))
 
 
 def _check_truncations(feed_format: FeedFormat, document: bytes) -> None:

@@ -54,7 +54,7 @@ import contextlib
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, Protocol
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLParser
 from xml.sax.saxutils import escape
 
@@ -72,7 +72,7 @@ from partner_ingest.ports.hookspecs import hookimpl
 from ._items import product_item
 from ._xml_elements import ITEM, ROOT, Fields, Replay, check_item_tag, local_name, product_at
 
-__all__ = ["XmlFeed", "partner_ingest_register_formats"]
+__all__ = ["Layout", "XmlFeed", "partner_ingest_register_formats", "read_items"]
 
 _ENTITIES: Final = {"\r": "&#13;"}  # a bare CR would be read back as LF
 _CHUNK: Final = 64 * 1024
@@ -92,34 +92,7 @@ class XmlFeed:
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Product elements as items, with their 0-based position as the marker."""
-        guard = _GuardedStream(stream, limits.max_item_bytes)
-        reader = _Reader(limits, guard)
-        try:
-            while True:
-                chunk = guard.read(_CHUNK)
-                yield from reader.feed(chunk) if chunk else reader.close()
-                if not chunk:
-                    return
-        except _RunTooLong:
-            raise MalformedFeedError(
-                ErrorCode.ITEM_TOO_LARGE,
-                f"product {reader.index + 1} (or the text before it) is larger than {limits.max_item_bytes} bytes",
-                product_at(reader.index),
-            ) from None
-        except ParseError as error:
-            line, column = error.position
-            raise MalformedFeedError(
-                ErrorCode.MALFORMED, f"invalid XML: {error}", Location(line=line, column=column + 1)
-            ) from None
-        except DefusedXmlException as error:
-            raise MalformedFeedError(
-                ErrorCode.FORBIDDEN_MARKUP,
-                f"DTDs, entity declarations and external references are not allowed ({type(error).__name__})",
-            ) from None
-        except (UnicodeDecodeError, LookupError) as error:
-            raise MalformedFeedError(
-                ErrorCode.ENCODING, f"the feed cannot be read in its declared encoding ({error})"
-            ) from None
+        return read_items(stream, limits, _Catalog())
 
     def locate(self, index: int, marker: object, field: str) -> Location:
         """Element path of the field: /catalog/product[n]/dimensions/width (1-based n)."""
@@ -140,6 +113,77 @@ class XmlFeed:
         return "\n".join(out).encode("utf-8")
 
 
+class Layout(Protocol):
+    """Where a kind of document keeps its items: what `read_items` asks as the tree grows."""
+
+    item_path: str
+    """Element path of the items, for errors: `/catalog/product`, `/rss/channel/item`."""
+
+    def container(self, root: Element) -> Element | None:
+        """The element whose children are the items, None while it has not started; raises
+        MalformedFeedError for a root (or a child of it) this kind of document does not have."""
+
+    def is_item(self, child: Element) -> bool:
+        """True for an item, False for a child of the container to skip (and drop);
+        raises MalformedFeedError for one that may not be there."""
+
+    def name_of(self, tag: str) -> str:
+        """The field name of an element (ElementTree's `{uri}local` tag) inside an item."""
+
+
+class _Catalog:
+    """This format's own layout: a `catalog` root whose children are all `product`s."""
+
+    item_path = f"/{ROOT}/{ITEM}"
+    name_of = staticmethod(local_name)
+
+    def container(self, root: Element) -> Element:
+        if local_name(root.tag) != ROOT:
+            raise MalformedFeedError(
+                ErrorCode.MALFORMED, f"the root element must be <{ROOT}>, not <{local_name(root.tag)}>"
+            )
+        return root
+
+    def is_item(self, child: Element) -> bool:
+        if child.tag != ITEM:
+            check_item_tag(child)
+        return True
+
+
+def read_items(stream: BinaryIO, limits: FeedLimits, layout: Layout) -> Iterator[RawItem]:
+    """The items of an XML document laid out as `layout` says, each with its 0-based position
+    as the marker: read in chunks, hardened and capped as the module docstring says."""
+    guard = _GuardedStream(stream, limits.max_item_bytes)
+    reader = _Reader(limits, guard, layout)
+    try:
+        while True:
+            chunk = guard.read(_CHUNK)
+            yield from reader.feed(chunk) if chunk else reader.close()
+            if not chunk:
+                return
+    except _RunTooLong:
+        noun = layout.item_path.rpartition("/")[2]
+        raise MalformedFeedError(
+            ErrorCode.ITEM_TOO_LARGE,
+            f"{noun} {reader.index + 1} (or the text before it) is larger than {limits.max_item_bytes} bytes",
+            product_at(reader.index, layout.item_path),
+        ) from None
+    except ParseError as error:
+        line, column = error.position
+        raise MalformedFeedError(
+            ErrorCode.MALFORMED, f"invalid XML: {error}", Location(line=line, column=column + 1)
+        ) from None
+    except DefusedXmlException as error:
+        raise MalformedFeedError(
+            ErrorCode.FORBIDDEN_MARKUP,
+            f"DTDs, entity declarations and external references are not allowed ({type(error).__name__})",
+        ) from None
+    except (UnicodeDecodeError, LookupError) as error:
+        raise MalformedFeedError(
+            ErrorCode.ENCODING, f"the feed cannot be read in its declared encoding ({error})"
+        ) from None
+
+
 class _Reader:
     """The document's items, a chunk of bytes at a time: the two parsers fed in order,
     closed products taken from the tree, the product still open checked as far as it goes.
@@ -149,13 +193,14 @@ class _Reader:
     parser did.
     """
 
-    def __init__(self, limits: FeedLimits, guard: _GuardedStream) -> None:
+    def __init__(self, limits: FeedLimits, guard: _GuardedStream, layout: Layout) -> None:
         self._limits = limits
         self._guard = guard
+        self._layout = layout
         self._prolog: _Prolog | None = _Prolog()
         self._tree = _Tree()
-        self._fields = Fields(limits)
-        self._root_checked = False
+        self._fields = Fields(limits, layout.name_of)
+        self._container: Element | None = None
         self._open: Replay | None = None
         """The product the parser was inside when the last chunk ended, replayed so far."""
         self._items: list[RawItem] = []
@@ -199,47 +244,54 @@ class _Reader:
 
     def _collect(self) -> None:
         """Turn the products the parser has closed into items, and take them out of the tree."""
-        root = self._tree.root()
-        if root is None:
+        container = self._container_now()
+        if container is None:
             return
-        if not self._root_checked:
-            if local_name(root.tag) != ROOT:
-                raise MalformedFeedError(
-                    ErrorCode.MALFORMED, f"the root element must be <{ROOT}>, not <{local_name(root.tag)}>"
-                )
-            self._root_checked = True
-        closed = len(root)
-        if closed and not self._tree.closed(root[-1]):
+        closed = len(container)
+        if closed and not self._tree.closed(container[-1], container):
             closed -= 1
         if not closed:
             return
-        for product in root[:closed]:
-            if product.tag != ITEM:
-                check_item_tag(product)
+        is_item = self._layout.is_item
+        taken = False
+        for product in container[:closed]:
+            if not is_item(product):
+                continue
             item = self._fields.of(product)
             if item is None:  # a cap may be exceeded: the replay raises the first, in document order
                 item = self._replayed(product)
             self._items.append((item, self.index))
             self.index += 1
-        del root[:closed]
-        self._guard.unread = 0
+            taken = True
+        del container[:closed]
+        if taken:
+            self._guard.unread = 0
         self._open = None
 
+    def _container_now(self) -> Element | None:
+        if self._container is None:
+            root = self._tree.root()
+            if root is not None:
+                self._container = self._layout.container(root)
+        return self._container
+
     def _replayed(self, product: Element) -> dict[str, Any]:
-        replay = Replay(product, self.index, self._limits)
+        replay = Replay(product, self.index, self._limits, self._layout.item_path, self._layout.name_of)
         replay.advance(())
         return replay.item
 
     def _follow_open(self) -> None:
         """Replay the product the parser is inside, as far as the tree goes, so that a cap
         exceeded there fails this chunk, as it did when the callbacks read it."""
-        root = self._tree.root()
-        if root is None or not len(root):
+        container = self._container_now()
+        if container is None or not len(container):
             return
-        product = root[-1]
-        check_item_tag(product)
+        product = container[-1]
+        if not self._layout.is_item(product):
+            return
         if self._open is None or self._open.product is not product:
-            self._open = Replay(product, self.index, self._limits)
+            layout = self._layout
+            self._open = Replay(product, self.index, self._limits, layout.item_path, layout.name_of)
         # The replay fails a product on its way down past `max_depth`: deeper elements
         # are never asked about.
         self._open.advance(self._tree.still_open(product, self._limits.max_depth))
@@ -322,10 +374,11 @@ class _Tree:
             self._parser._setevents(self._last, ("end",))  # type: ignore[attr-defined]
         return self._root
 
-    def closed(self, product: Element) -> bool:
-        """Has the parser read the end of `product`, a child of the root?"""
+    def closed(self, product: Element, container: Element) -> bool:
+        """Has the parser read the end of `product`, the last child of `container` (the root
+        or a child of it)? Its earlier siblings have ended: a later one started."""
         last = self._last[-1][1] if self._last else None
-        return last is product or last is self._root
+        return last is product or last is container or last is self._root
 
     def still_open(self, top: Element, levels: int) -> set[Element]:
         """`top`, a child of the root the parser has not closed, and those of its last

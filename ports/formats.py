@@ -9,11 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from partner_ingest.domain.model.feed_source import FeedContext, FormatMapping
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.product import Product
 from partner_ingest.domain.model.report import Location
 
-__all__ = ["FeedFormat", "FormatRegistrar", "FormatRegistry", "RawItem"]
+__all__ = [
+    "DescribedFormat",
+    "FeedFormat",
+    "FormatRegistrar",
+    "FormatRegistry",
+    "PartnerAwareFormat",
+    "RawItem",
+    "for_partner",
+]
 
 RawItem = tuple[object, object]
 """A parsed item (a dict of JSON-like values) and a format-specific marker of where
@@ -53,6 +62,41 @@ class FeedFormat(Protocol):
 
     def render(self, products: Iterable[Product]) -> bytes:
         """The products as a document of this format (examples, round-trip tests)."""
+
+
+@runtime_checkable
+class PartnerAwareFormat(Protocol):
+    """Optional for a `FeedFormat`: its documents leave out something a partner's settings supply.
+
+    The core calls `for_partner` once per feed, before `parse`, and reads the feed
+    with the format it returns; formats without the method are used as they are.
+    """
+
+    def for_partner(self, context: FeedContext) -> FeedFormat:
+        """This format (same name, version and media types) reading for one partner."""
+
+
+@runtime_checkable
+class DescribedFormat(Protocol):
+    """Optional for a `FeedFormat` of a foreign document: its mapping and a sample document.
+
+    The contract publishes the mapping beside the format, and the sample is the
+    format's example (`/partner/contract/example`) instead of a rendered product.
+    """
+
+    @property
+    def mapping(self) -> FormatMapping:
+        """Which source attribute fills which canonical field, and what is not carried."""
+
+    def sample(self) -> bytes:
+        """A document of this format, written from its public specification."""
+
+
+def for_partner(feed_format: FeedFormat, context: FeedContext) -> FeedFormat:
+    """The format that reads `context`'s partner's feeds: bound to it where the format asks."""
+    if isinstance(feed_format, PartnerAwareFormat):
+        return feed_format.for_partner(context)
+    return feed_format
 
 
 class FormatRegistrar(Protocol):

@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
 from partner_ingest.domain.model import Dimensions, Product, contract_for
@@ -33,6 +34,8 @@ __all__ = [
     "dimensions",
     "extra_fields",
     "feeds",
+    "foreign_feeds",
+    "foreign_products",
     "gtins",
     "json_values",
     "junk_items",
@@ -210,6 +213,42 @@ def raw_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
 def feeds(version: int = 2, *, max_size: int = 20) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs: one feed's worth."""
     return st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku)
+
+
+def _carried(fmt_name: str, product: Product) -> Product:
+    """`product` as far as a foreign format carries it (docs/foreign-formats.md says what it cannot)."""
+    changes: dict[str, Any] = {"manufacturer": None}
+    if product.sale_starts_at is None or product.sale_ends_at is None:
+        changes.update(sale_starts_at=None, sale_ends_at=None)  # an interval has both ends
+    dims = product.dimensions
+    if dims is not None and dims.unit not in ("in", "cm"):
+        changes["dimensions"] = attrs.evolve(dims, unit="cm")  # Merchant Center sizes are in or cm
+    if fmt_name == "shopify-csv":
+        # One currency (the partner's), no sizes, no sale window; a sale price equal to the
+        # price is no sale in the export (compare-at at the price is ignored).
+        step = Decimal("0.01")
+        price = product.price.quantize(step, ROUND_DOWN)
+        sale = product.sale_price
+        sale = None if sale is None else sale.quantize(step, ROUND_DOWN)
+        changes.update(
+            currency="EUR",
+            price=price,
+            sale_price=None if sale is None or sale >= price else sale,
+            dimensions=None,
+            sale_starts_at=None,
+            sale_ends_at=None,
+        )
+    return attrs.evolve(product, **changes)
+
+
+def foreign_products(fmt_name: str, version: int = 2) -> st.SearchStrategy[Product]:
+    """A valid product as a foreign format (gmc-xml, gmc-tsv, shopify-csv) carries it."""
+    return products(version).map(lambda p: _carried(fmt_name, p))
+
+
+def foreign_feeds(fmt_name: str, version: int = 2, *, max_size: int = 5) -> st.SearchStrategy[list[Product]]:
+    """Valid products with distinct SKUs, as a foreign format carries them."""
+    return st.lists(foreign_products(fmt_name, version), max_size=max_size, unique_by=lambda p: p.sku)
 
 
 # --- arbitrary and broken input ---------------------------------------------------

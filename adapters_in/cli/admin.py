@@ -84,7 +84,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 
 
 def _partner_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--default-format", help="json, jsonl, csv or xml")
+    parser.add_argument("--default-format", help="json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv")
     parser.add_argument("--default-version", type=int)
     parser.add_argument("--mode", choices=[str(m) for m in Mode], help="validation mode")
     parser.add_argument(
@@ -92,6 +92,9 @@ def _partner_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-error-ratio", type=float)
     parser.add_argument("--allow-policy-override", action=argparse.BooleanOptionalAction)
+    parser.add_argument(
+        "--currency", help="ISO 4217 code for feeds that carry no currency (shopify-csv), or `none`"
+    )
     parser.add_argument("--rate-limit", help="requests per minute per key, or `default`")
     parser.add_argument("--endpoint", help="URL to pull feeds from, or `none`")
     parser.add_argument(
@@ -132,6 +135,8 @@ def _changes(args: argparse.Namespace, current: Callable[[], PartnerView] | None
             values[option] = getattr(args, option)
     if args.rate_limit is not None:
         values["rate_limit_per_minute"] = None if args.rate_limit == "default" else _whole(args.rate_limit)
+    if args.currency is not None:
+        values["currency"] = None if args.currency.lower() == "none" else args.currency
     if args.endpoint is not None:
         values["endpoint"] = None if args.endpoint.lower() == "none" else args.endpoint
     if args.mode is not None or args.atomic is not None or args.max_error_ratio is not None:
@@ -184,6 +189,7 @@ def _print_partner(view: PartnerView, as_json: bool) -> None:
         f"default {view.default_format} v{view.default_version}  policy {policy.mode}"
         f"{', atomic' if policy.atomic else ''}{', override allowed' if view.allow_policy_override else ''}  "
         f"rate {view.rate_limit_per_minute or 'default'}/min"
+        + (f"  currency {view.currency}" if view.currency else "")
         + (f"  endpoint {view.endpoint}" if view.endpoint else "")
         + ("  credentials ****" if view.endpoint_auth_set or view.endpoint_header_names else "")
     )

@@ -38,6 +38,9 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     validate.add_argument("file", type=Path, help="the feed file, or - for standard input")
     _format_arguments(validate)
     validate.add_argument("--mode", choices=[str(m) for m in Mode], default=str(Mode.STRICT))
+    validate.add_argument(
+        "--currency", help="the partner's currency setting, for formats whose feeds carry none (shopify-csv)"
+    )
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
     validate.set_defaults(command=run_validate)
 
@@ -48,7 +51,10 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 
 
 def _format_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", help="json, jsonl, csv or xml (default: from the file name)")
+    parser.add_argument(
+        "--format",
+        help="json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv or a plugin's (default: from the file name)",
+    )
     parser.add_argument("--version", type=int, help="feed version (default: the partner's, else 1)")
 
 
@@ -88,6 +94,7 @@ def run_validate(args: argparse.Namespace) -> int:
         format=_format_of(args) or "json",
         version=args.version or 1,
         mode=args.mode,
+        currency=args.currency,
     )
     print_report(report, as_json=args.json)
     return 0 if report.status is FeedStatus.ACCEPTED else 1

@@ -39,10 +39,18 @@ _POLICY: Final = _obj(
 )
 _PARTNER_FIELDS: Final = {
     "name": {"type": "string", "maxLength": 200},
-    "default_format": {"type": "string", "description": "json, jsonl, csv, xml (see /partner/contract)"},
+    "default_format": {
+        "type": "string",
+        "description": "json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv (see /partner/contract)",
+    },
     "default_version": {"type": "integer", "minimum": 1},
     "policy": {"$ref": "#/components/schemas/Policy"},
     "allow_policy_override": {"type": "boolean"},
+    "currency": {
+        "type": ["string", "null"],
+        "pattern": "^[A-Z]{3}$",
+        "description": "ISO 4217 code for feeds whose format carries none (shopify-csv); null: none",
+    },
     "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1},
     "endpoint": {
         "type": ["string", "null"],
@@ -249,7 +257,8 @@ _SCHEMAS: Final[dict[str, Any]] = {
     ),
     "Contract": {
         "type": "object",
-        "description": "versions, formats with media types, JSON Schemas, error codes",
+        "description": "versions, formats with media types (and, for foreign formats, their mapping onto "
+        "the canonical fields), JSON Schemas, error codes",
     },
     "Examples": _obj(
         ["examples"],
@@ -258,7 +267,21 @@ _SCHEMAS: Final[dict[str, Any]] = {
                 "type": "array",
                 "items": _obj(
                     ["format", "version", "media_type", "body"],
-                    {"format": _STR, "version": _INT, "media_type": _STR, "body": _STR},
+                    {
+                        "format": _STR,
+                        "version": _INT,
+                        "media_type": _STR,
+                        "body": _STR,
+                        "sample": {
+                            "type": "boolean",
+                            "description": "a foreign format's own sample document, not a rendered product",
+                        },
+                        "partner_settings": {
+                            "type": "array",
+                            "items": _STR,
+                            "description": "partner settings the sample needs (currency)",
+                        },
+                    },
                 ),
             }
         },

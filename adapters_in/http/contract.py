@@ -131,6 +131,13 @@ OPERATIONS[("/partner/help", "get")]["responses"]["200"]["content"]["text/markdo
 OPERATIONS[("/partner/contract/example", "get")]["responses"]["200"]["content"].update(
     {
         media: {"schema": {"type": "string"}}
-        for media in ("application/x-ndjson", "text/csv", "application/xml")
+        for media in (
+            "application/x-ndjson",
+            "text/csv",
+            "application/xml",
+            "application/rss+xml",
+            "text/vnd.google.merchant-center+tsv",
+            "text/vnd.shopify.products+csv",
+        )
     }
 )

@@ -64,6 +64,7 @@ def partner_json(view: PartnerView) -> dict[str, Any]:
         "default_version": view.default_version,
         "policy": view.policy.to_json(),
         "allow_policy_override": view.allow_policy_override,
+        "currency": view.currency,
         "rate_limit_per_minute": view.rate_limit_per_minute,
         "endpoint": view.endpoint,
         "endpoint_auth": MASK if view.endpoint_auth_set else None,

@@ -30,6 +30,7 @@ _PARTNER_FIELDS: Final = (
     "endpoint_auth",
     "endpoint_headers",
     "active",
+    "currency",
 )
 # jsonb columns are read back as their text and parsed here, exactly as they were written.
 _PARTNER_SELECT: Final = ", ".join(
@@ -54,6 +55,7 @@ def _partner(row: Sequence[Any]) -> Partner:
         endpoint_auth=row[9],
         endpoint_headers=load_json(row[10]),
         active=row[11],
+        currency=row[12],
     )
 
 
@@ -71,6 +73,7 @@ def _partner_values(p: Partner) -> tuple[Any, ...]:
         p.endpoint_auth,
         dump_json(dict(p.endpoint_headers)),
         p.active,
+        p.currency,
     )
 
 

@@ -21,7 +21,7 @@ __all__ = ["SqliteApiKeyRepository", "SqlitePartnerRepository"]
 
 _PARTNER = (
     "id, name, created_at, default_format, default_version, policy, allow_policy_override,"
-    " rate_limit_per_minute, endpoint, endpoint_auth, endpoint_headers, active"
+    " rate_limit_per_minute, endpoint, endpoint_auth, endpoint_headers, active, currency"
 )
 
 
@@ -39,6 +39,7 @@ def _partner(row: Sequence[Any]) -> Partner:
         endpoint_auth=row[9],
         endpoint_headers=load_json(row[10]),
         active=bool(row[11]),
+        currency=row[12],
     )
 
 
@@ -56,6 +57,7 @@ def _partner_values(p: Partner) -> tuple[Any, ...]:
         p.endpoint_auth,
         dump_json(dict(p.endpoint_headers)),
         int(p.active),
+        p.currency,
     )
 
 
@@ -69,7 +71,7 @@ class SqlitePartnerRepository:
         """Store a new partner; ConflictError when the id exists."""
         try:
             self._conn.execute(
-                f"INSERT INTO partner ({_PARTNER}) VALUES ({', '.join('?' * 12)})", _partner_values(partner)
+                f"INSERT INTO partner ({_PARTNER}) VALUES ({', '.join('?' * 13)})", _partner_values(partner)
             )
         except sqlite3.IntegrityError as error:
             raise stored_conflict(f"partner {partner.id!r}", refusal(error), str(error)) from None

@@ -35,6 +35,7 @@ from .errors import (
     UnknownVersionError,
 )
 from .feed_import import FeedImport, ImportStatus
+from .feed_source import FeedContext, FormatMapping, MappedAttribute, UnreadableValue
 from .idempotency import FeedFingerprint, KeyUse
 from .jobs import Job, JobStatus, Lease, retry_delay
 from .partner import Partner, valid_partner_id
@@ -67,6 +68,7 @@ __all__ = [
     "ConflictError",
     "Dimensions",
     "ErrorCode",
+    "FeedContext",
     "FeedContract",
     "FeedError",
     "FeedFingerprint",
@@ -78,6 +80,7 @@ __all__ = [
     "IdempotencyKeyNamesJob",
     "IdempotencyKeyReused",
     "IdempotencyKeyTaken",
+    "FormatMapping",
     "ImportStatus",
     "IngestCounts",
     "IngestError",
@@ -92,6 +95,7 @@ __all__ = [
     "Lease",
     "Location",
     "MalformedFeedError",
+    "MappedAttribute",
     "Mode",
     "NotFoundError",
     "Outcome",
@@ -104,6 +108,7 @@ __all__ = [
     "UnavailableError",
     "UnknownFormatError",
     "UnknownVersionError",
+    "UnreadableValue",
     "ValidatedChunk",
     "ValidationPolicy",
     "contract_for",

@@ -35,6 +35,9 @@ class Partner:
     policy: ValidationPolicy = attrs.field(factory=ValidationPolicy)
     allow_policy_override: bool = False
     """May a request choose its own policy (e.g. a dry run in lenient mode)?"""
+    currency: str | None = None
+    """ISO 4217 code for feeds whose format carries no currency (Shopify's product CSV);
+    None: such a feed is refused with a `missing_setting` feed error."""
     rate_limit_per_minute: int | None = None
     """None: the platform default (60)."""
     endpoint: str | None = None

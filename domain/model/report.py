@@ -45,6 +45,7 @@ class ErrorCode(enum.StrEnum):
     NUMBER_TOO_LONG = "number_too_long"
     ERROR_BUDGET = "error_budget_exceeded"
     ATOMIC_REJECTED = "atomic_rejected"
+    MISSING_SETTING = "missing_setting"
 
 
 @attrs.frozen

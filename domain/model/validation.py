@@ -23,6 +23,7 @@ from ._fast_path import build_fast_path
 from .checksums import gtin_check_digit_ok
 from .currencies import quantum
 from .errors import MalformedFeedError
+from .feed_source import UnreadableValue
 from .policy import FeedLimits, Mode
 from .product import ProductRow, encode_extra
 from .report import ErrorCode, ItemError
@@ -280,6 +281,9 @@ def _object_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits
                 if required:
                     problems.append((ErrorCode.MISSING, "is required", f"{prefix}.{name}"))
                 continue
+            if member.__class__ is UnreadableValue:
+                problems.append((member.code, member.message, f"{prefix}.{name}"))
+                continue
             try:
                 out[name] = member_check(member)
             except _Rejected as rejected:
@@ -407,6 +411,9 @@ class ItemValidator:
             if value is None or (lenient and value == ""):
                 if required:
                     errors = _add(errors, sku, index, name, ErrorCode.MISSING, "is required")
+                continue
+            if value.__class__ is UnreadableValue:  # a format's own words for what it could not read
+                errors = _add(errors, sku, index, name, value.code, value.message)
                 continue
             try:
                 out[name] = check(value)
@@ -582,6 +589,8 @@ def _kept_value_problem(
         )
     if value is None or value is True or value is False:
         return None
+    if isinstance(value, UnreadableValue):
+        return value.message
     if isinstance(value, str):
         if len(value) > limits.max_field_chars:
             raise MalformedFeedError(

@@ -7,7 +7,7 @@ from typing import Any
 from partner_ingest.domain.model.contract import UNEXPRESSED_RULES, example_product, json_schema
 from partner_ingest.domain.model.report import ErrorCode
 from partner_ingest.domain.model.rules import CONTRACT_VERSION, CONTRACTS
-from partner_ingest.ports.formats import FormatRegistry
+from partner_ingest.ports.formats import DescribedFormat, FeedFormat, FormatRegistry
 
 __all__ = ["DescribeContract"]
 
@@ -24,30 +24,39 @@ class DescribeContract:
             "contract_version": CONTRACT_VERSION,
             "versions": sorted(CONTRACTS),
             "default_version": 1,
-            "formats": [
-                {"format": f.name, "version": f.version, "media_types": list(f.media_types)}
-                for f in self._formats.all()
-                if f.version in CONTRACTS
-            ],
+            "formats": [_format_entry(f) for f in self._formats.all() if f.version in CONTRACTS],
             "schemas": {str(v): json_schema(c) for v, c in sorted(CONTRACTS.items())},
             "rules_beyond_schema": list(UNEXPRESSED_RULES),
             "error_codes": [str(code) for code in ErrorCode],
         }
 
     def examples(self) -> list[dict[str, Any]]:
-        """One example feed per (format, version), each valid under its contract (U1)."""
+        """One example feed per (format, version), each valid under its contract (U1).
+
+        A format of a foreign document gives its own sample (`"sample": true`), written
+        from that document's specification, with the partner settings it needs."""
         out = []
         for fmt in self._formats.all():
             contract = CONTRACTS.get(fmt.version)
             if contract is None:
                 continue
-            document = fmt.render([example_product(contract)])
-            out.append(
-                {
-                    "format": fmt.name,
-                    "version": fmt.version,
-                    "media_type": fmt.media_types[0],
-                    "body": document.decode("utf-8"),
-                }
-            )
+            example: dict[str, Any] = {
+                "format": fmt.name,
+                "version": fmt.version,
+                "media_type": fmt.media_types[0],
+            }
+            if isinstance(fmt, DescribedFormat):
+                example["body"] = fmt.sample().decode("utf-8")
+                example["sample"] = True
+                example["partner_settings"] = list(fmt.mapping.settings)
+            else:
+                example["body"] = fmt.render([example_product(contract)]).decode("utf-8")
+            out.append(example)
         return out
+
+
+def _format_entry(fmt: FeedFormat) -> dict[str, Any]:
+    entry: dict[str, Any] = {"format": fmt.name, "version": fmt.version, "media_types": list(fmt.media_types)}
+    if isinstance(fmt, DescribedFormat):
+        entry["mapping"] = fmt.mapping.to_json()
+    return entry

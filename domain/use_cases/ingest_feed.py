@@ -39,6 +39,7 @@ from partner_ingest.domain.model.errors import (
     NotFoundError,
 )
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.idempotency import FeedFingerprint, KeyUse
 from partner_ingest.domain.model.jobs import JobStatus
 from partner_ingest.domain.model.partner import Partner
@@ -46,7 +47,7 @@ from partner_ingest.domain.model.policy import FeedLimits, PolicyOverrides, Vali
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.report import FeedStatus, IngestReport
 from partner_ingest.ports.clock import Clock, IdSource
-from partner_ingest.ports.formats import FeedFormat, FormatRegistry
+from partner_ingest.ports.formats import FeedFormat, FormatRegistry, for_partner
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -155,9 +156,9 @@ def resolve_terms(uow: UnitOfWork, formats: FormatRegistry, submission: FeedSubm
     partner = uow.partners.get(submission.partner_id)
     if partner is None or not partner.active:
         raise NotFoundError("partner", submission.partner_id)
-    return FeedTerms(
-        partner, resolve_format(formats, partner, submission), partner.policy_for(submission.overrides)
-    )
+    # The format bound to its partner: a plugin may read the partner's settings (a currency).
+    fmt = for_partner(resolve_format(formats, partner, submission), FeedContext.of(partner))
+    return FeedTerms(partner, fmt, partner.policy_for(submission.overrides))
 
 
 def earlier_use(uow: UnitOfWork, partner_id: str, key: str, fingerprint: FeedFingerprint) -> KeyUse | None:

@@ -22,6 +22,7 @@ import attrs
 
 from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, Outcome
+from partner_ingest.domain.model.currencies import MINOR_UNITS
 from partner_ingest.domain.model.endpoints import endpoint_refusal
 from partner_ingest.domain.model.errors import InvalidError, NotFoundError
 from partner_ingest.domain.model.partner import Partner, valid_partner_id
@@ -86,6 +87,7 @@ class PartnerChanges:
     default_version: int | Unset = UNSET
     policy: ValidationPolicy | Unset = UNSET
     allow_policy_override: bool | Unset = UNSET
+    currency: str | Unset | None = UNSET
     rate_limit_per_minute: int | Unset | None = UNSET
     endpoint: str | Unset | None = UNSET
     endpoint_auth: str | Unset | None = attrs.field(default=UNSET, repr=False)
@@ -108,6 +110,7 @@ class PartnerView:
     default_version: int
     policy: ValidationPolicy
     allow_policy_override: bool
+    currency: str | None
     rate_limit_per_minute: int | None
     endpoint: str | None
     endpoint_auth_set: bool
@@ -125,6 +128,7 @@ class PartnerView:
             default_version=partner.default_version,
             policy=partner.policy,
             allow_policy_override=partner.allow_policy_override,
+            currency=partner.currency,
             rate_limit_per_minute=partner.rate_limit_per_minute,
             endpoint=partner.endpoint,
             endpoint_auth_set=partner.endpoint_auth is not None,
@@ -268,6 +272,8 @@ def _check_input(changes: PartnerChanges, addresses: AddressPolicy) -> dict[str,
         problems["name"] = "no control characters"
     if isinstance(changes.default_version, int) and changes.default_version < 1:
         problems["default_version"] = "a version is 1 or more"
+    if isinstance(changes.currency, str) and changes.currency not in MINOR_UNITS:
+        problems["currency"] = "an ISO 4217 code in capitals (EUR, USD, JPY), or null for none"
     rate = changes.rate_limit_per_minute
     if isinstance(rate, int) and not 1 <= rate <= MAX_RATE_LIMIT:
         problems["rate_limit_per_minute"] = f"between 1 and {MAX_RATE_LIMIT}, or null for the default"

@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
+from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.policy import FeedLimits, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
-from partner_ingest.ports.formats import FormatRegistry
+from partner_ingest.ports.formats import FormatRegistry, for_partner
 
 from .pipeline import SetSink, reading_for, run_feed
 
@@ -37,10 +38,12 @@ class ValidateFeed:
         version: int = 1,
         policy: ValidationPolicy | None = None,
         partner_id: str = "local",
+        currency: str | None = None,
     ) -> IngestReport:
-        """The report the server would give this feed (counts: valid items as created)."""
+        """The report the server would give this feed (counts: valid items as created);
+        `currency` stands in for the partner's currency setting."""
         name = format or self._formats.name_for_media_type(media_type or "application/json")
-        fmt = self._formats.get(name, version)
+        fmt = for_partner(self._formats.get(name, version), FeedContext(partner_id, currency))
         policy = policy or ValidationPolicy()
         reading = reading_for(fmt, policy.mode, partner_id=partner_id, limits=self._limits)
         stream = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body

@@ -439,3 +439,20 @@ def test_an_item_at_a_feed_cap_ends_the_feed_at_it_in_a_helper_too(helpers: Pars
     assert here[0].feed_error is not None and here[0].counts.received == 14
     assert ingest(JSONL, body, helpers, mode=Mode.LENIENT) == here
     assert ingest(JSONL, jsonl_feed(4), helpers)[0].counts.created == 4
+
+
+@pytest.mark.parametrize("name", ["gmc-xml", "gmc-tsv", "shopify-csv"])
+def test_a_foreign_format_bound_to_its_partner_is_parsed_in_a_helper_alike(
+    helpers: ParserProcesses, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from partner_ingest.domain.model import FeedContext
+    from partner_ingest.ports.formats import for_partner
+
+    fmt = for_partner(load_formats().get(name, 2), FeedContext(PARTNER, "USD"))
+    sample: bytes = fmt.sample()  # type: ignore[attr-defined]
+    here = ingest(fmt, sample, None, mode=Mode.LENIENT)
+    with caplog.at_level(logging.WARNING):
+        there = ingest(fmt, sample, helpers, mode=Mode.LENIENT)
+    assert "parsed in this process" not in caplog.text  # the helper had the bound format
+    assert there == here
+    assert here[0].counts.created == len(here[1]) > 0

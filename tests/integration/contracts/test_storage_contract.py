@@ -466,6 +466,7 @@ def test_partners_add_update_list_and_conflict(seeded: StoreUnderTest) -> None:
         endpoint_auth="gAAAA-ciphertext",
         endpoint_headers={"X-Token": "gAAAA-more"},
         allow_policy_override=True,
+        currency="JPY",
     )
     with seeded.unit_of_work() as uow:
         uow.partners.update(changed)
@@ -479,6 +480,17 @@ def test_partners_add_update_list_and_conflict(seeded: StoreUnderTest) -> None:
         assert uow.partners.get("acme") == changed
         assert [p.id for p in uow.partners.all()] == ["acme", "globex"]
         assert uow.partners.get("nobody") is None
+    # The currency is cleared as it was set (None: feeds that carry none are refused).
+    with seeded.unit_of_work() as uow:
+        uow.partners.update(attrs.evolve(changed, currency=None))
+        uow.partners.add(attrs.evolve(partner("initech"), currency="KWD"))
+        uow.commit()
+    with seeded.unit_of_work(read_only=True) as uow:
+        assert [(p.id, p.currency) for p in uow.partners.all()] == [
+            ("acme", None),
+            ("globex", None),
+            ("initech", "KWD"),
+        ]
 
 
 def test_api_keys_store_hashes_revoke_and_touch(seeded: StoreUnderTest) -> None:
