@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,11 +32,13 @@ from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
+from partner_ingest.domain.model.jobs import BodyRetention
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
+from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 from partner_ingest.domain.use_cases.manage_partners import ManagePartners
@@ -90,6 +93,8 @@ class Application:
     submit_job: SubmitFeedJob
     process_next_job: ProcessNextJob
     jobs: QueryJobs
+    job_bodies: PurgeJobBodies
+    """Deletes the feed bodies of finished jobs as the retention settings say; what is kept (metrics)."""
     fetcher: CircuitBreakerFetcher
     pull_feeds: PullDueFeeds
     schedules: ManageSchedules
@@ -144,6 +149,14 @@ def wire(
     ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing)
     vault = FernetVault(secrets_.vault_keys)
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
+    job_bodies = PurgeJobBodies(
+        uow,
+        clock,
+        BodyRetention(
+            finished=timedelta(seconds=settings.job_body_retention_seconds),
+            dead=timedelta(seconds=settings.job_body_retention_dead_seconds),
+        ),
+    )
     fetcher = CircuitBreakerFetcher(
         HttpFeedFetcher(
             policy=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
@@ -181,8 +194,11 @@ def wire(
         ),
         keys=ManageKeys(uow, clock, server_secret=secrets_.key_hash_secret, random_bytes=random_bytes),
         submit_job=submit_job,
-        process_next_job=ProcessNextJob(uow, ingest, clock, ids, lease_seconds=settings.job_lease_seconds),
+        process_next_job=ProcessNextJob(
+            uow, ingest, clock, ids, lease_seconds=settings.job_lease_seconds, bodies=job_bodies
+        ),
         jobs=QueryJobs(uow, clock),
+        job_bodies=job_bodies,
         fetcher=fetcher,
         pull_feeds=PullDueFeeds(
             uow,

@@ -18,6 +18,7 @@ from .repositories import (
     PartnerRepository,
     ProductRepository,
     ScheduleRepository,
+    StoredBodies,
     UpsertCounts,
 )
 from .unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimiter",
     "RawItem",
     "ScheduleRepository",
+    "StoredBodies",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpsertCounts",

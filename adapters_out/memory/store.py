@@ -18,17 +18,16 @@ import attrs
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry
 from partner_ingest.domain.model.feed_import import FeedImport
-from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
 
+from .jobs import InMemoryJobRepository, JobTables
 from .repositories import (
     InMemoryApiKeyRepository,
     InMemoryAuditLog,
     InMemoryFeedImportLedger,
     InMemoryFeedSkuRegister,
-    InMemoryJobRepository,
     InMemoryPartnerRepository,
     InMemoryProductRepository,
     InMemoryScheduleRepository,
@@ -82,8 +81,7 @@ def _restore(table: dict[Any, Any], key: object, old: object) -> None:
 class _Tables:
     products: dict[tuple[str, str], ProductRow] = attrs.Factory(dict)
     imports: dict[str, FeedImport] = attrs.Factory(dict)
-    jobs: dict[str, Job] = attrs.Factory(dict)
-    bodies: dict[str, bytes] = attrs.Factory(dict)
+    jobs: JobTables = attrs.Factory(JobTables)
     partners: dict[str, Partner] = attrs.Factory(dict)
     api_keys: dict[str, ApiKey] = attrs.Factory(dict)
     schedules: dict[str, Schedule] = attrs.Factory(dict)
@@ -123,7 +121,7 @@ class InMemoryUnitOfWork:
         self.products = InMemoryProductRepository(t.products, undo)
         self.feed_skus = InMemoryFeedSkuRegister()
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
-        self.jobs = InMemoryJobRepository(t.jobs, t.bodies, undo)
+        self.jobs = InMemoryJobRepository(t.jobs, undo)
         self.partners = InMemoryPartnerRepository(t.partners, undo)
         self.api_keys = InMemoryApiKeyRepository(t.api_keys, undo)
         self.schedules = InMemoryScheduleRepository(t.schedules, undo)

@@ -31,7 +31,17 @@ from .errors import (
     UnknownVersionError,
 )
 from .feed_import import FeedImport, ImportStatus
-from .jobs import Job, JobStatus, Lease, retry_delay
+from .jobs import (
+    Backoff,
+    BodyRetention,
+    Job,
+    JobStatus,
+    Lease,
+    PartnerQueue,
+    next_claim,
+    next_for_partner,
+    retry_delay,
+)
 from .partner import Partner, valid_partner_id
 from .policy import FeedLimits, Mode, ValidationPolicy
 from .product import PRODUCT_COLUMNS, Dimensions, Product, ProductRow
@@ -59,6 +69,8 @@ __all__ = [
     "AuditAction",
     "AuditEntry",
     "AuditQuery",
+    "Backoff",
+    "BodyRetention",
     "ConflictError",
     "Dimensions",
     "ErrorCode",
@@ -86,6 +98,7 @@ __all__ = [
     "NotFoundError",
     "Outcome",
     "Partner",
+    "PartnerQueue",
     "Product",
     "ProductRow",
     "Schedule",
@@ -100,6 +113,8 @@ __all__ = [
     "key_prefix",
     "masked_key",
     "new_api_key",
+    "next_claim",
+    "next_for_partner",
     "parse_api_key",
     "secrets_match",
     "validate_server_secret",

@@ -12,7 +12,17 @@ from .access_errors import (
 from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from .describe_contract import DescribeContract
 from .ingest_feed import FeedSubmission, IngestFeed, PolicyOverrideDenied, effective_policy, resolve_format
-from .jobs import JobNotDeadError, JobOutcome, JobResult, ProcessNextJob, QueryJobs, SubmitFeedJob
+from .job_bodies import PurgeJobBodies
+from .jobs import (
+    JobBodyPurgedError,
+    JobFinishedError,
+    JobNotDeadError,
+    JobOutcome,
+    JobResult,
+    ProcessNextJob,
+    QueryJobs,
+    SubmitFeedJob,
+)
 from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
 from .pipeline import FeedOutcome, run_feed
 from .validate_feed import ValidateFeed
@@ -29,6 +39,8 @@ __all__ = [
     "Forbidden",
     "Granted",
     "IngestFeed",
+    "JobBodyPurgedError",
+    "JobFinishedError",
     "JobNotDeadError",
     "JobOutcome",
     "JobResult",
@@ -39,6 +51,7 @@ __all__ = [
     "ManageKeys",
     "PolicyOverrideDenied",
     "ProcessNextJob",
+    "PurgeJobBodies",
     "QueryJobs",
     "SubmitFeedJob",
     "TooManyRequests",

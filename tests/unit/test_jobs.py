@@ -264,5 +264,5 @@ def test_a_long_feed_keeps_its_lease_through_the_heartbeat(memory_app: MemoryApp
     before = uow_job(store, job.id).lease_expires_at
     assert before is not None, "a claimed job has a lease expiry"
     clock.advance(0.1)
-    assert process.extend(claimed[1])
+    assert process.renew(claimed[1])
     assert uow_job(store, job.id).lease_expires_at == before + timedelta(seconds=0.1)
