@@ -129,3 +129,34 @@ def test_jobs_over_three_worker_processes_are_each_completed_exactly_once(kit: S
             assert uow.products.count("acme") == 2 * count
     finally:
         app.close()
+
+
+@pytest.mark.slow
+def test_identical_feeds_taken_by_several_workers_at_once_apply_once_and_in_submission_order(
+    kit: SqlKit,
+) -> None:
+    """The same feed sent three times without an Idempotency-Key, then a changed one: three workers
+    start together, yet the copies never run side by side (only the first applies) and the change
+    is applied last, as it was sent last."""
+    items = 20_000
+    app = workers.app_for(kit.url)
+    try:
+        same = workers.feed(items)
+        changed = same.replace(b'"Item ', b'"Renamed ')
+        jobs = [workers.submit(app, body) for body in (same, same, same, changed)]
+        procs = [workers.start(kit.url, "worker") for _ in range(3)]
+        try:
+            workers.wait_for(
+                lambda: app.jobs.queue_depth()["succeeded"] == len(jobs), 300, "the four jobs to succeed"
+            )
+        finally:
+            for proc in procs:
+                workers.stop(proc)
+        applied = kit.query(
+            "SELECT job_id FROM partner_feed_imports WHERE status = 'applied' ORDER BY completed_at, id"
+        )
+        assert [job_id for (job_id,) in applied] == [jobs[0].id, jobs[3].id]
+        names = {name for _, name, _, _ in products_table(kit)}
+        assert names == {f"Renamed {n}" for n in range(items)}
+    finally:
+        app.close()
