@@ -121,7 +121,8 @@ class QueryJobs:
             if job is None or (partner_id is not None and job.partner_id != partner_id):
                 raise NotFoundError("job", job_id)
             if not uow.jobs.cancel(job_id, now):
-                raise JobFinishedError(job_id, job.status)
+                finished = uow.jobs.get(job_id)  # it may have finished since it was read
+                raise JobFinishedError(job_id, job.status if finished is None else finished.status)
             cancelled = uow.jobs.get(job_id)
             assert cancelled is not None  # cancelled just now, in this unit of work
             uow.audit.append(
