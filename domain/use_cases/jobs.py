@@ -232,8 +232,10 @@ class ProcessNextJob:
         """Ingest a claimed job's feed and finish the job, all or nothing.
 
         `interrupted` is asked before each read of the feed body: once it answers
-        True (the worker is shutting down) the feed stops where it is, everything
-        it wrote is rolled back, and the job is released for another worker.
+        True (the worker is shutting down, or its heartbeat found the lease gone) the
+        feed stops where it is, everything it wrote is rolled back, and the job is
+        released for another worker (`lease_lost` when the lease was gone already:
+        the job was cancelled, or taken over).
         """
         try:
             result = self._apply(job, lease, interrupted)
