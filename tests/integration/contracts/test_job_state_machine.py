@@ -264,7 +264,7 @@ class JobLifecycle(RuleBasedStateMachine):
 
 def sql_examples() -> int:
     """SQL stores run fewer examples than the profile's (each step is a few transactions)."""
-    return max(10, settings.default.max_examples // 10)
+    return max(10, settings().max_examples // 10)
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
@@ -280,7 +280,7 @@ def test_every_store_follows_the_job_state_machine(kind: str, tmp_path: Path) ->
         with postgres_store() as pg:
             run_machine(pg, max_examples=sql_examples())
         return
-    run_machine(store, max_examples=settings.default.max_examples if kind == "memory" else sql_examples())
+    run_machine(store, max_examples=settings().max_examples if kind == "memory" else sql_examples())
 
 
 def run_machine(store: StoreUnderTest, *, max_examples: int) -> None:
