@@ -1,14 +1,14 @@
--- 0003: one job state machine and a fair queue (ADR 0021).
+-- 0005: one job state machine and a fair queue (ADR 0021).
 --
 -- status gains 'cancelled'. SQLite cannot alter a CHECK constraint, so the column is
 -- added again with the wider one and the old one dropped: DROP COLUMN rewrites the jobs
 -- table only; the bodies, by far the larger table, are not copied.
 DROP INDEX partner_ingest_jobs_claim;
-ALTER TABLE partner_ingest_jobs RENAME COLUMN status TO status_before_0003;
+ALTER TABLE partner_ingest_jobs RENAME COLUMN status TO status_before_0005;
 ALTER TABLE partner_ingest_jobs ADD COLUMN status TEXT NOT NULL DEFAULT 'queued'
     CHECK (status IN ('queued', 'running', 'succeeded', 'dead', 'cancelled'));
-UPDATE partner_ingest_jobs SET status = status_before_0003;
-ALTER TABLE partner_ingest_jobs DROP COLUMN status_before_0003;
+UPDATE partner_ingest_jobs SET status = status_before_0005;
+ALTER TABLE partner_ingest_jobs DROP COLUMN status_before_0005;
 
 -- seq: the submission order, in which a partner's jobs are applied (the store assigns it;
 -- clocks of several instances may disagree). Existing jobs are numbered by the time they were submitted.

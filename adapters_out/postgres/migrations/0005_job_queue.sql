@@ -1,4 +1,4 @@
--- 0003: one job state machine and a fair queue (ADR 0021).
+-- 0005: one job state machine and a fair queue (ADR 0021).
 
 ALTER TABLE partner_ingest_jobs DROP CONSTRAINT partner_ingest_jobs_status_check;
 ALTER TABLE partner_ingest_jobs ADD CONSTRAINT partner_ingest_jobs_status_check
