@@ -34,11 +34,13 @@ from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.circuits import BreakerPolicy
+from partner_ingest.domain.model.jobs import BodyRetention
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
+from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 from partner_ingest.domain.use_cases.manage_partners import ManagePartners
@@ -93,6 +95,8 @@ class Application:
     submit_job: SubmitFeedJob
     process_next_job: ProcessNextJob
     jobs: QueryJobs
+    job_bodies: PurgeJobBodies
+    """Deletes the feed bodies of finished jobs as the retention settings say; what is kept (metrics)."""
     fetcher: CircuitBreakerFetcher
     pull_feeds: PullDueFeeds
     schedules: ManageSchedules
@@ -150,6 +154,14 @@ def wire(
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
     addresses = AddressPolicy(allowed=networks(settings, "fetch_allow_networks"))
     cron = CronsimRules()
+    job_bodies = PurgeJobBodies(
+        uow,
+        clock,
+        BodyRetention(
+            finished=timedelta(seconds=settings.job_body_retention_seconds),
+            dead=timedelta(seconds=settings.job_body_retention_dead_seconds),
+        ),
+    )
     fetcher = CircuitBreakerFetcher(
         HttpFeedFetcher(
             policy=addresses,
@@ -192,8 +204,11 @@ def wire(
         ),
         keys=ManageKeys(uow, clock, server_secret=secrets_.key_hash_secret, random_bytes=random_bytes),
         submit_job=submit_job,
-        process_next_job=ProcessNextJob(uow, ingest, clock, ids, lease_seconds=settings.job_lease_seconds),
+        process_next_job=ProcessNextJob(
+            uow, ingest, clock, ids, lease_seconds=settings.job_lease_seconds, bodies=job_bodies
+        ),
         jobs=QueryJobs(uow, clock),
+        job_bodies=job_bodies,
         fetcher=fetcher,
         pull_feeds=PullDueFeeds(
             uow,

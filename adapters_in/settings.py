@@ -75,6 +75,12 @@ class Settings:
     """How long a worker holds a job without renewing its lease (a dead worker's job waits this long)."""
     job_max_attempts: int = 5
     """Attempts of a job before it is dead (admins retry dead jobs: POST /admin/jobs/{id}/retry)."""
+    job_body_retention_seconds: float = 0.0
+    """How long the feed body of a succeeded or cancelled job is kept; 0: deleted when the job succeeds."""
+    job_body_retention_dead_seconds: float = 7 * 24 * 3600.0
+    """How long a dead job's feed body is kept: an admin can retry the job only while it is."""
+    job_body_purge_seconds: float = 300.0
+    """How often a worker (or `serve`'s) deletes the feed bodies whose retention is over."""
     worker_poll_seconds: float = 1.0
     """How often an idle worker looks for a job."""
     scheduler_poll_seconds: float = 5.0
@@ -186,6 +192,9 @@ class Settings:
             )
         if self.max_sync_bytes > self.max_body_bytes:
             raise SettingsError(f"{PREFIX}MAX_SYNC_BYTES cannot be larger than {PREFIX}MAX_BODY_BYTES")
+        for name in ("job_body_retention_seconds", "job_body_retention_dead_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}")
         if self.parser_processes is not None and self.parser_processes < 0:
             raise SettingsError(
                 f"{PREFIX}PARSER_PROCESSES must be 0 (off) or more, got {self.parser_processes}"
@@ -211,6 +220,7 @@ _POSITIVE: Final = (
     "max_block_seconds",
     "job_lease_seconds",
     "job_max_attempts",
+    "job_body_purge_seconds",
     "worker_poll_seconds",
     "scheduler_poll_seconds",
     "fetch_timeout_seconds",

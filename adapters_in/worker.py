@@ -4,7 +4,11 @@ Run as its own process (`partner-ingest worker`, several at once if wanted) or
 as a thread inside `serve` on the embedded default. While a feed runs, a
 heartbeat extends the job's lease, so a long feed is not taken over by another
 worker; a worker that dies stops the heartbeat, its lease expires, and the job
-is claimed again. SIGTERM lets the current job finish and takes no new one; a
+is claimed again. The heartbeat also notices a lease that is gone (the job
+was cancelled): the feed then stops at its next read and nothing it wrote is
+committed. Between jobs, the worker deletes the feed bodies whose retention
+is over (`PurgeJobBodies`, every `purge_seconds`). SIGTERM lets the current
+job finish and takes no new one; a
 job still running when the shutdown grace period ends is interrupted
 (`Worker.interrupt`): its feed stops at the next read, everything it wrote is
 rolled back, and the job is released, queued again for the next worker with the
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Final
 
 from partner_ingest.domain.model.jobs import Job, Lease
@@ -28,6 +34,8 @@ from .bootstrap import Application
 __all__ = ["BackgroundWorker", "Worker", "process_next_job_once"]
 
 log: Final = logging.getLogger("partner_ingest.worker")
+_CHECK_SECONDS: Final = 1.0
+"""How often a running job's heartbeat looks whether its lease is still held."""
 
 
 def process_next_job_once(app: Application) -> JobResult | None:
@@ -38,12 +46,23 @@ def process_next_job_once(app: Application) -> JobResult | None:
 class Worker:
     """The claim-process loop, with a lease heartbeat per job."""
 
-    def __init__(self, process: ProcessNextJob, *, poll_seconds: float = 1.0, name: str = "worker") -> None:
+    def __init__(
+        self,
+        process: ProcessNextJob,
+        *,
+        poll_seconds: float = 1.0,
+        name: str = "worker",
+        purge: Callable[[], int] | None = None,
+        purge_seconds: float = 300.0,
+    ) -> None:
         self._process = process
         self._poll = poll_seconds
         self.name = name
         self.processed = 0
         self._interrupt = threading.Event()
+        self._purge = purge
+        self._purge_every = purge_seconds
+        self._next_purge = time.monotonic()  # the first pass purges at once
 
     def run_once(self) -> JobResult | None:
         """Claim one job and process it under a heartbeat; None when the queue is empty."""
@@ -51,13 +70,17 @@ class Worker:
         if claimed is None:
             return None
         job, lease = claimed
-        beat_stop = threading.Event()
+        beat_stop, lost = threading.Event(), threading.Event()
         beat = threading.Thread(
-            target=self._heartbeat, args=(lease, beat_stop), name=f"{self.name}-heartbeat", daemon=True
+            target=self._heartbeat, args=(lease, beat_stop, lost), name=f"{self.name}-heartbeat", daemon=True
         )
         beat.start()
+
+        def interrupted() -> bool:
+            return self._interrupt.is_set() or lost.is_set()
+
         try:
-            result = self._process.process(job, lease, interrupted=self._interrupt.is_set)
+            result = self._process.process(job, lease, interrupted=interrupted)
         finally:
             beat_stop.set()
             beat.join()
@@ -69,6 +92,7 @@ class Worker:
         """Process jobs until `stop` is set; sleep `poll_seconds` when there is nothing to do."""
         log.info("worker started", extra={"worker": self.name})
         while not stop.is_set():
+            self.purge_if_due()
             try:
                 result = self.run_once()
             except Exception:  # the loop must outlive a database hiccup; the job's lease covers it
@@ -79,6 +103,23 @@ class Worker:
                 stop.wait(self._poll)
         log.info("worker stopped", extra={"worker": self.name, "processed": self.processed})
 
+    def purge_if_due(self) -> int:
+        """Delete the feed bodies whose retention is over, when `purge_seconds` have passed
+        since the last time; how many. A store that cannot serve now is tried next time."""
+        if self._purge is None or time.monotonic() < self._next_purge:
+            return 0
+        self._next_purge = time.monotonic() + self._purge_every
+        try:
+            purged = self._purge()
+        except Exception:
+            log.warning(
+                "could not purge job bodies; will try again", exc_info=True, extra={"worker": self.name}
+            )
+            return 0
+        if purged:
+            log.info("purged job bodies", extra={"worker": self.name, "purged": purged})
+        return purged
+
     def interrupt(self) -> None:
         """Stop the current job at its next read and release it (from any thread; shutdown).
 
@@ -87,14 +128,27 @@ class Worker:
         """
         self._interrupt.set()
 
-    def _heartbeat(self, lease: Lease, stop: threading.Event) -> None:
-        interval = max(self._process.lease_for.total_seconds() / 3, 0.05)
-        while not stop.wait(interval):
+    def _heartbeat(self, lease: Lease, stop: threading.Event, lost: threading.Event) -> None:
+        """Renew the lease every third of it; in between, check every second that it is still
+        held, so that a cancelled job stops soon. Once it is not, `lost` stops the feed."""
+        renew_every = max(self._process.lease_for.total_seconds() / 3, 0.05)
+        next_renew = time.monotonic() + renew_every
+        while not stop.wait(min(renew_every, _CHECK_SECONDS)):
             try:
-                if not self._process.extend(lease):
-                    return  # finished or taken over: nothing left to extend
+                if time.monotonic() >= next_renew:
+                    held = self._process.renew(lease)
+                    next_renew = time.monotonic() + renew_every
+                else:
+                    held = self._process.holds(lease)
             except Exception:
-                log.debug("lease heartbeat could not write; will try again", extra={"job_id": lease.job_id})
+                log.debug(
+                    "lease heartbeat could not reach the store; will try again",
+                    extra={"job_id": lease.job_id},
+                )
+                continue
+            if not held:
+                lost.set()  # cancelled, or taken over after it expired: nothing left to renew
+                return
 
 
 class BackgroundWorker:

@@ -21,6 +21,7 @@ from .repositories import (
     PartnerRepository,
     ProductRepository,
     ScheduleRepository,
+    StoredBodies,
     UpsertCounts,
 )
 from .unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -53,6 +54,7 @@ __all__ = [
     "RateLimiter",
     "RawItem",
     "ScheduleRepository",
+    "StoredBodies",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpsertCounts",

@@ -16,7 +16,7 @@ from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.circuits import Circuit, CircuitKey
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
-from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
+from partner_ingest.domain.model.jobs import BodyRetention, Job, JobStatus, Lease
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.report import IngestReport
@@ -33,6 +33,7 @@ __all__ = [
     "PartnerRepository",
     "ProductRepository",
     "ScheduleRepository",
+    "StoredBodies",
     "UpsertCounts",
 ]
 
@@ -107,40 +108,63 @@ class IdempotencyKeyRepository(Protocol):
         """The first use of a partner's key, or None."""
 
 
+class StoredBodies(NamedTuple):
+    """The feed bodies a store keeps: how many, and their bytes (metrics)."""
+
+    bodies: int
+    total_bytes: int
+
+
 class JobRepository(Protocol):
-    """`partner_ingest_jobs`: the durable queue, with leases so a job is applied once."""
+    """`partner_ingest_jobs`: the durable queue, with leases so a job is applied once.
+
+    Every change of a job is one of the transitions of `Job` (domain/model/jobs.py),
+    with exactly its rules: the methods below answer False (or None) where the
+    transition's method would, and change nothing then.
+    """
 
     def add(self, job: Job, body: BinaryIO) -> None:
-        """Store a new job and its feed body (read to the end); ConflictError when its id, or
-        its partner's `idempotency_key`, is stored already (whoever stored it, however recently)."""
+        """Store a new job and its feed body (read to the end), last in its partner's submission
+        order; ConflictError when its id, or its partner's `idempotency_key`, is stored already
+        (whoever stored it, however recently)."""
 
     def get(self, job_id: str) -> Job | None:
         """One job, or None."""
 
     def open_body(self, job_id: str) -> BinaryIO:
-        """The stored feed body, as a stream; NotFoundError when there is none."""
+        """The stored feed body, as a stream; NotFoundError when there is none (never stored, or purged)."""
 
     def claim(self, now: datetime, lease_for: timedelta, token: str) -> Job | None:
-        """Take the oldest available job (queued and due, or running with an expired lease),
-        mark it running under `token` until now + lease_for, count the attempt."""
+        """`Job.claim` on the job `next_claim` picks (one running job per partner, a partner's
+        jobs in submission order, the partner served least recently first), recorded as its
+        partner's latest claim; None when no job is claimable. Claims made at once by several
+        workers never give one partner two running jobs."""
 
-    def extend(self, lease: Lease, until: datetime) -> bool:
-        """Push the lease further; False when the lease is no longer held."""
+    def renew(self, lease: Lease, until: datetime) -> bool:
+        """`Job.renew`: push the lease further; False when the lease is no longer held."""
 
     def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
-        """Mark succeeded with its report; False (and no change) when the lease is lost."""
+        """`Job.complete`: succeeded with its report; False (and no change) when the lease is lost."""
 
     def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> bool:
-        """Record a failed attempt: queue it again at retry_at, or dead when None."""
+        """`Job.fail`: queued again, due at retry_at, or dead when None; False when the lease is lost."""
 
     def release(self, lease: Lease, now: datetime) -> bool:
-        """Give a job back untouched (shutdown): queued again, the attempt not counted."""
+        """`Job.release`: given back untouched, the attempt not counted; False when the lease is lost."""
 
-    def retry(self, job_id: str, now: datetime) -> bool:
-        """Admin: requeue a dead job with its attempts reset; False unless it was dead."""
+    def revive(self, job_id: str, now: datetime) -> bool:
+        """`Job.revive`: an admin's retry of a dead job whose body is kept; False otherwise."""
 
-    def by_idempotency_key(self, partner_id: str, key: str) -> Job | None:
-        """The job submitted under a partner's Idempotency-Key, if any."""
+    def cancel(self, job_id: str, now: datetime) -> bool:
+        """`Job.cancel`: a queued or running job cancelled (a running one loses its lease);
+        False when it is unknown or finished already."""
+
+    def purge_bodies(self, retention: BodyRetention, now: datetime, *, limit: int = 500) -> int:
+        """`Job.purge_body` on up to `limit` finished jobs whose bodies `retention` lets go,
+        oldest first: their bodies deleted. How many were purged."""
+
+    def stored_bodies(self) -> StoredBodies:
+        """The bodies kept now (every open job's, and finished ones not purged yet)."""
 
     def recent(
         self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50

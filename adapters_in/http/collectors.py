@@ -5,7 +5,10 @@ on every change: the queue is shared by every process (HTTP instances,
 workers, schedulers), so only the database knows its depth.
 
 - `partner_ingest_jobs{status}`: jobs per status (queued, running, succeeded,
-  dead); scale workers on `queued`, alert on `dead`.
+  dead, cancelled); scale workers on `queued`, alert on `dead`.
+- `partner_ingest_job_bodies` and `partner_ingest_job_body_bytes`: the feed
+  bodies the store keeps (every unfinished job's, and finished ones within
+  their retention) and their size: the space jobs take.
 - `partner_ingest_fetch_anomalies`: `fetch_anomaly` audit entries of the last
   hour (one per partner flagged, see `PullDueFeeds`).
 - `partner_ingest_fetch_circuits{state}`: partner feeds per circuit state
@@ -38,6 +41,18 @@ def _jobs_family() -> GaugeMetricFamily:
     return GaugeMetricFamily("partner_ingest_jobs", "Jobs in the queue by status.", labels=["status"])
 
 
+def _bodies_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    return (
+        GaugeMetricFamily(
+            "partner_ingest_job_bodies",
+            "Feed bodies of jobs the store keeps (unfinished, or within retention).",
+        ),
+        GaugeMetricFamily(
+            "partner_ingest_job_body_bytes", "Bytes of the feed bodies of jobs the store keeps."
+        ),
+    )
+
+
 def _anomalies_family() -> GaugeMetricFamily:
     return GaugeMetricFamily(
         "partner_ingest_fetch_anomalies",
@@ -54,7 +69,8 @@ def _circuits_family() -> GaugeMetricFamily:
 
 
 class JobQueueCollector(Collector):
-    """`partner_ingest_jobs{status}` from `QueryJobs.queue_depth`."""
+    """`partner_ingest_jobs{status}` from `QueryJobs.queue_depth`; the stored bodies from
+    `PurgeJobBodies.stored`."""
 
     def __init__(self, app: Application) -> None:
         self._app = app
@@ -62,6 +78,7 @@ class JobQueueCollector(Collector):
     def describe(self) -> Iterator[Metric]:
         # Without this, registering would call collect() and read the database at once.
         yield _jobs_family()
+        yield from _bodies_families()
 
     def collect(self) -> Iterator[Metric]:
         """Read at scrape time."""
@@ -74,6 +91,16 @@ class JobQueueCollector(Collector):
         for status in JobStatus:
             family.add_metric([str(status)], depth.get(str(status), 0))
         yield family
+        try:
+            stored = self._app.job_bodies.stored()
+        except Exception:
+            log.warning("metrics: could not read the stored job bodies", exc_info=True)
+            return
+        count, size = _bodies_families()
+        count.add_metric([], stored.bodies)
+        size.add_metric([], stored.total_bytes)
+        yield count
+        yield size
 
 
 class FetchHealthCollector(Collector):

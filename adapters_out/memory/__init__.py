@@ -3,12 +3,12 @@ contract test suite as SQLite and PostgreSQL, so embedders can trust them in the
 
 from .circuits import InMemoryCircuitRepository
 from .clock import FakeClock, SequentialIds
+from .jobs import InMemoryJobRepository
 from .repositories import (
     InMemoryApiKeyRepository,
     InMemoryAuditLog,
     InMemoryFeedImportLedger,
     InMemoryFeedSkuRegister,
-    InMemoryJobRepository,
     InMemoryPartnerRepository,
     InMemoryProductRepository,
     InMemoryScheduleRepository,

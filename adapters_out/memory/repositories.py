@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, BinaryIO
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -16,11 +15,9 @@ from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.errors import ConflictError, IdempotencyKeyTaken, NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
-from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
-from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.repositories import UpsertCounts
 
@@ -32,7 +29,6 @@ __all__ = [
     "InMemoryAuditLog",
     "InMemoryFeedImportLedger",
     "InMemoryFeedSkuRegister",
-    "InMemoryJobRepository",
     "InMemoryPartnerRepository",
     "InMemoryProductRepository",
     "InMemoryScheduleRepository",
@@ -122,172 +118,6 @@ class InMemoryFeedImportLedger:
         """Most recent first."""
         entries = [e for e in self._table.values() if partner_id is None or e.partner_id == partner_id]
         return sorted(entries, key=lambda e: e.completed_at, reverse=True)[:limit]
-
-
-class InMemoryJobRepository:
-    """The job queue, with leases."""
-
-    def __init__(self, table: dict[str, Job], bodies: dict[str, bytes], undo: UndoLog) -> None:
-        self._table = table
-        self._bodies = bodies
-        self._undo = undo
-
-    def add(self, job: Job, body: BinaryIO) -> None:
-        """Store a job and its body."""
-        if job.id in self._table:
-            raise ConflictError(f"job {job.id!r} {EXISTS}")
-        key = job.idempotency_key
-        if key is not None and self.by_idempotency_key(job.partner_id, key) is not None:
-            raise IdempotencyKeyTaken(f"job {job.id!r} {IDEMPOTENCY_TAKEN}")
-        self._undo.set(self._bodies, job.id, body.read())
-        self._undo.set(self._table, job.id, job)
-
-    def get(self, job_id: str) -> Job | None:
-        """One job, or None."""
-        return self._table.get(job_id)
-
-    def open_body(self, job_id: str) -> BinaryIO:
-        """The stored body."""
-        body = self._bodies.get(job_id)
-        if body is None:
-            raise NotFoundError("job body", job_id)
-        return io.BytesIO(body)
-
-    def claim(self, now: datetime, lease_for: timedelta, token: str) -> Job | None:
-        """Oldest available job, marked running under `token`."""
-
-        def available(job: Job) -> bool:
-            if job.status is JobStatus.QUEUED:
-                return job.available_at <= now
-            return (
-                job.status is JobStatus.RUNNING
-                and job.lease_expires_at is not None
-                and job.lease_expires_at <= now
-            )
-
-        candidates = sorted(
-            (j for j in self._table.values() if available(j)),
-            key=lambda j: (j.available_at, j.created_at, j.id),
-        )
-        if not candidates:
-            return None
-        job = attrs.evolve(
-            candidates[0],
-            status=JobStatus.RUNNING,
-            attempts=candidates[0].attempts + 1,
-            lease_token=token,
-            lease_expires_at=now + lease_for,
-        )
-        self._undo.set(self._table, job.id, job)
-        return job
-
-    def _held(self, lease: Lease) -> Job | None:
-        job = self._table.get(lease.job_id)
-        if job is None or job.status is not JobStatus.RUNNING or job.lease_token != lease.token:
-            return None
-        return job
-
-    def extend(self, lease: Lease, until: datetime) -> bool:
-        """Push the lease further while held."""
-        job = self._held(lease)
-        if job is None:
-            return False
-        self._undo.set(self._table, job.id, attrs.evolve(job, lease_expires_at=until))
-        return True
-
-    def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
-        """Succeeded, with its report."""
-        job = self._held(lease)
-        if job is None:
-            return False
-        done = attrs.evolve(
-            job,
-            status=JobStatus.SUCCEEDED,
-            report=report,
-            finished_at=now,
-            lease_token=None,
-            lease_expires_at=None,
-        )
-        self._undo.set(self._table, job.id, done)
-        return True
-
-    def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> bool:
-        """Queue again at retry_at, or dead."""
-        job = self._held(lease)
-        if job is None:
-            return False
-        if retry_at is None:
-            failed = attrs.evolve(
-                job,
-                status=JobStatus.DEAD,
-                last_error=error,
-                finished_at=now,
-                lease_token=None,
-                lease_expires_at=None,
-            )
-        else:
-            failed = attrs.evolve(
-                job,
-                status=JobStatus.QUEUED,
-                last_error=error,
-                available_at=retry_at,
-                lease_token=None,
-                lease_expires_at=None,
-            )
-        self._undo.set(self._table, job.id, failed)
-        return True
-
-    def release(self, lease: Lease, now: datetime) -> bool:
-        """Back to the queue, the attempt not counted."""
-        job = self._held(lease)
-        if job is None:
-            return False
-        released = attrs.evolve(
-            job,
-            status=JobStatus.QUEUED,
-            attempts=max(0, job.attempts - 1),
-            available_at=now,
-            lease_token=None,
-            lease_expires_at=None,
-        )
-        self._undo.set(self._table, job.id, released)
-        return True
-
-    def retry(self, job_id: str, now: datetime) -> bool:
-        """Requeue a dead job."""
-        job = self._table.get(job_id)
-        if job is None or job.status is not JobStatus.DEAD:
-            return False
-        self._undo.set(
-            self._table,
-            job_id,
-            attrs.evolve(job, status=JobStatus.QUEUED, attempts=0, available_at=now, finished_at=None),
-        )
-        return True
-
-    def by_idempotency_key(self, partner_id: str, key: str) -> Job | None:
-        """The job submitted under this key."""
-        for job in self._table.values():
-            if job.partner_id == partner_id and job.idempotency_key == key:
-                return job
-        return None
-
-    def recent(
-        self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50
-    ) -> list[Job]:
-        """Most recent first."""
-        jobs = [
-            j for j in self._table.values()
-            if (partner_id is None or j.partner_id == partner_id) and (status is None or j.status is status)
-        ]  # fmt: skip
-        return sorted(jobs, key=lambda j: (j.created_at, j.id), reverse=True)[:limit]
-
-    def status_counts(self) -> Mapping[JobStatus, int]:
-        """Jobs per status."""
-        counts = dict.fromkeys(JobStatus, 0)
-        for job in self._table.values():
-            counts[job.status] += 1
-        return counts
 
 
 class InMemoryPartnerRepository:

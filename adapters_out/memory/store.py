@@ -20,19 +20,18 @@ from partner_ingest.domain.model.audit import AuditEntry
 from partner_ingest.domain.model.circuits import Circuit
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
-from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
 
 from .circuits import InMemoryCircuitRepository
 from .idempotency import InMemoryIdempotencyKeys
+from .jobs import InMemoryJobRepository, JobTables
 from .repositories import (
     InMemoryApiKeyRepository,
     InMemoryAuditLog,
     InMemoryFeedImportLedger,
     InMemoryFeedSkuRegister,
-    InMemoryJobRepository,
     InMemoryPartnerRepository,
     InMemoryProductRepository,
     InMemoryScheduleRepository,
@@ -87,8 +86,7 @@ class _Tables:
     products: dict[tuple[str, str], ProductRow] = attrs.Factory(dict)
     imports: dict[str, FeedImport] = attrs.Factory(dict)
     idempotency_keys: dict[tuple[str, str], KeyUse] = attrs.Factory(dict)
-    jobs: dict[str, Job] = attrs.Factory(dict)
-    bodies: dict[str, bytes] = attrs.Factory(dict)
+    jobs: JobTables = attrs.Factory(JobTables)
     partners: dict[str, Partner] = attrs.Factory(dict)
     api_keys: dict[str, ApiKey] = attrs.Factory(dict)
     schedules: dict[str, Schedule] = attrs.Factory(dict)
@@ -130,7 +128,7 @@ class InMemoryUnitOfWork:
         self.feed_skus = InMemoryFeedSkuRegister()
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
         self.idempotency_keys = InMemoryIdempotencyKeys(t.idempotency_keys, undo)
-        self.jobs = InMemoryJobRepository(t.jobs, t.bodies, undo)
+        self.jobs = InMemoryJobRepository(t.jobs, undo)
         self.partners = InMemoryPartnerRepository(t.partners, undo)
         self.api_keys = InMemoryApiKeyRepository(t.api_keys, undo)
         self.schedules = InMemoryScheduleRepository(t.schedules, undo)

@@ -1,12 +1,24 @@
 """`partner_ingest_jobs` and their bodies: the durable queue, claimed under leases.
 
-A claim is one UPDATE ... WHERE id = (SELECT the oldest available job ...
-FOR UPDATE SKIP LOCKED) RETURNING: workers claiming at the same moment each
-lock a different row instead of queueing behind one another, and none can take
-a job another holds. Only the holder of the current lease token can complete,
-fail, extend or release it, exactly as with SQLite: a worker that wakes after
-its lease expired changes nothing.
+Every change is a transition of the domain `Job` written as one UPDATE whose
+WHERE clause is the transition's rule (ADR 0025), exactly as with SQLite. What
+PostgreSQL adds is concurrent claimers. A claim is two statements in one
+READ COMMITTED transaction:
 
+1. choose a partner whose next job looked claimable and lock its queue row
+   (`partner_ingest_job_queues`, FOR UPDATE SKIP LOCKED): claimers of
+   different partners never wait for one another, and of one partner only one
+   gets through;
+2. with a snapshot taken after that lock, take the partner's next job
+   (`next_for_partner`) if it is claimable now. Only a claim makes a job
+   running, and every claim of the partner holds that row lock, so this
+   statement sees every earlier claim of the partner: two running jobs of one
+   partner cannot happen (the unique index on each partner's running job
+   would refuse the second anyway). When the job is no longer claimable (the
+   choice was made on an older snapshot), the next partner is tried.
+
+Only the holder of the current lease token can complete, fail, renew or
+release a job: a worker that wakes after its lease expired changes nothing.
 Bodies are stored in 1 MiB chunks (see migration 0001) and streamed both ways.
 """
 
@@ -18,9 +30,10 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Final
 
 from partner_ingest.domain.model.errors import NotFoundError
-from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
+from partner_ingest.domain.model.jobs import BodyRetention, Job, JobStatus, Lease
 from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.ports.repositories import StoredBodies
 
 from ._codec import dump_json, load_json, storable_text
 from ._errors import conflicts
@@ -34,16 +47,49 @@ CHUNK_BYTES: Final = 1 << 20
 _COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
     " max_attempts, policy::text, idempotency_key, lease_token, lease_expires_at, last_error, report,"
-    " finished_at, source"
+    " finished_at, source, body_purged_at"
 )
 _INSERT_COLUMNS: Final = _COLUMNS.replace("policy::text", "policy")
 _PLACEHOLDERS: Final = ", ".join("%s::jsonb" if c == "policy" else "%s" for c in _INSERT_COLUMNS.split(", "))
 
+# A partner's next job (`next_for_partner`): its running job, else its first queued one.
+_NEXT_OF = (
+    "coalesce((SELECT r.id FROM partner_ingest_jobs AS r WHERE r.partner_id = {p} AND r.status = 'running'),"
+    " (SELECT f.id FROM partner_ingest_jobs AS f WHERE f.partner_id = {p} AND f.status = 'queued'"
+    " ORDER BY f.seq LIMIT 1))"
+)
+_CLAIMABLE: Final = (
+    "((j.status = 'queued' AND j.available_at <= %(now)s)"
+    " OR (j.status = 'running' AND j.lease_expires_at <= %(now)s))"
+)
+# Step 1: the partner served least recently whose next job looks claimable, its queue row locked.
+_CHOOSE: Final = (
+    "SELECT q.partner_id FROM partner_ingest_job_queues AS q"
+    f" JOIN partner_ingest_jobs AS j ON j.id = {_NEXT_OF.format(p='q.partner_id')}"
+    f" WHERE {_CLAIMABLE} AND NOT q.partner_id = ANY(%(tried)s::text[])"
+    " ORDER BY q.last_claim NULLS FIRST, q.partner_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED"
+)
+# Step 2, on a snapshot taken after the lock: that partner's next job, if claimable now.
 _CLAIM: Final = (
-    "UPDATE partner_ingest_jobs SET status = 'running', attempts = attempts + 1, lease_token = %s,"
-    " lease_expires_at = %s WHERE id = (SELECT id FROM partner_ingest_jobs"
-    " WHERE (status = 'queued' AND available_at <= %s) OR (status = 'running' AND lease_expires_at <= %s)"
-    f" ORDER BY available_at, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"
+    "UPDATE partner_ingest_jobs AS j SET status = 'running', attempts = attempts + 1,"
+    " lease_token = %(token)s, lease_expires_at = %(until)s"
+    f" WHERE j.id = {_NEXT_OF.format(p='%(partner)s')} AND {_CLAIMABLE} RETURNING {_COLUMNS}"
+)
+_SERVED: Final = (
+    "UPDATE partner_ingest_job_queues SET last_claim ="
+    " (SELECT coalesce(max(last_claim), 0) + 1 FROM partner_ingest_job_queues) WHERE partner_id = %s"
+)
+_MAX_TRIES: Final = 16
+"""Partners one claim tries before it answers None (each found busy since it was chosen)."""
+# `BodyRetention.expires_at` in SQL; rows another transaction holds are left for the next purge.
+_PURGE: Final = (
+    "WITH purged AS (UPDATE partner_ingest_jobs SET body_purged_at = %(now)s WHERE id IN ("
+    " SELECT id FROM partner_ingest_jobs WHERE body_purged_at IS NULL AND finished_at IS NOT NULL"
+    " AND ((status IN ('succeeded', 'cancelled') AND finished_at <= %(finished)s)"
+    " OR (status = 'dead' AND finished_at <= %(dead)s))"
+    " ORDER BY finished_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING id),"
+    " gone AS (DELETE FROM partner_ingest_job_bodies AS b USING purged WHERE b.job_id = purged.id)"
+    " SELECT count(*) FROM purged"
 )
 _CHUNK: Final = "SELECT chunk FROM partner_ingest_job_bodies WHERE job_id = %s AND seq = %s"
 _FIRST_CHUNK: Final = (
@@ -73,6 +119,7 @@ def _job(row: Sequence[Any]) -> Job:
         report=None if row[16] is None else IngestReport.from_json(load_json(row[16])),
         finished_at=row[17],
         source=row[18],
+        body_purged_at=row[19],
     )
 
 
@@ -97,6 +144,7 @@ def _values(job: Job) -> tuple[Any, ...]:
         None if job.report is None else dump_json(job.report.to_json()),
         job.finished_at,
         job.source,
+        job.body_purged_at,
     )
 
 
@@ -142,12 +190,16 @@ class PostgresJobRepository:
         self._conn = conn
 
     def add(self, job: Job, body: BinaryIO) -> None:
-        """Store a job and stream its body in chunks; exactly `job.body_bytes` bytes."""
+        """Store a job, last in the submission order, and stream its body in chunks; exactly `job.body_bytes` bytes."""
         conn = self._conn
         with conflicts(conn, f"job {job.id!r}"):
             conn.execute(
                 f"INSERT INTO partner_ingest_jobs ({_INSERT_COLUMNS}) VALUES ({_PLACEHOLDERS})", _values(job)
             )
+        conn.execute(
+            "INSERT INTO partner_ingest_job_queues (partner_id) VALUES (%s) ON CONFLICT DO NOTHING",
+            (job.partner_id,),
+        )
         written, seq = 0, 0
         while True:
             chunk = _read_full(body, CHUNK_BYTES)
@@ -182,9 +234,21 @@ class PostgresJobRepository:
         return io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
 
     def claim(self, now: datetime, lease_for: timedelta, token: str) -> Job | None:
-        """Oldest available job, marked running under `token`; jobs other workers are claiming are skipped."""
-        row = self._conn.execute(_CLAIM, (token, now + lease_for, now, now)).fetchone()
-        return None if row is None else _job(row)
+        """`Job.claim` on the job `next_claim` picks, recorded as its partner's latest claim
+        (see the module docstring for why two claims never give one partner two running jobs)."""
+        tried: list[str] = []
+        for _ in range(_MAX_TRIES):
+            chosen = self._conn.execute(_CHOOSE, {"now": now, "tried": tried}).fetchone()
+            if chosen is None:
+                return None
+            partner = chosen[0]
+            values = {"partner": partner, "now": now, "token": token, "until": now + lease_for}
+            row = self._conn.execute(_CLAIM, values).fetchone()
+            if row is not None:
+                self._conn.execute(_SERVED, (partner,))
+                return _job(row)
+            tried.append(partner)
+        return None
 
     def _held(self, lease: Lease, sql: str, params: tuple[Any, ...]) -> bool:
         cursor = self._conn.execute(
@@ -193,7 +257,7 @@ class PostgresJobRepository:
         )
         return cursor.rowcount == 1
 
-    def extend(self, lease: Lease, until: datetime) -> bool:
+    def renew(self, lease: Lease, until: datetime) -> bool:
         """Push the lease further while held."""
         return self._held(lease, "UPDATE partner_ingest_jobs SET lease_expires_at = %s", (until,))
 
@@ -232,22 +296,37 @@ class PostgresJobRepository:
             (now,),
         )
 
-    def retry(self, job_id: str, now: datetime) -> bool:
-        """Requeue a dead job with its attempts reset."""
+    def revive(self, job_id: str, now: datetime) -> bool:
+        """Requeue a dead job whose body is kept, its attempts reset."""
         cursor = self._conn.execute(
             "UPDATE partner_ingest_jobs SET status = 'queued', attempts = 0, available_at = %s, finished_at = NULL"
-            " WHERE id = %s AND status = 'dead'",
+            " WHERE id = %s AND status = 'dead' AND body_purged_at IS NULL",
             (now, job_id),
         )
         return cursor.rowcount == 1
 
-    def by_idempotency_key(self, partner_id: str, key: str) -> Job | None:
-        """The job submitted under this key."""
+    def cancel(self, job_id: str, now: datetime) -> bool:
+        """Cancel a queued or running job (a running one loses its lease)."""
+        cursor = self._conn.execute(
+            "UPDATE partner_ingest_jobs SET status = 'cancelled', finished_at = %s, lease_token = NULL,"
+            " lease_expires_at = NULL WHERE id = %s AND status IN ('queued', 'running')",
+            (now, job_id),
+        )
+        return cursor.rowcount == 1
+
+    def purge_bodies(self, retention: BodyRetention, now: datetime, *, limit: int = 500) -> int:
+        """Delete the bodies `retention` lets go, oldest finished first."""
+        finished_before, dead_before = retention.cutoffs(now)
+        values = {"now": now, "finished": finished_before, "dead": dead_before, "limit": limit}
+        row = self._conn.execute(_PURGE, values).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def stored_bodies(self) -> StoredBodies:
+        """How many bodies are kept, and their bytes."""
         row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM partner_ingest_jobs WHERE partner_id = %s AND idempotency_key = %s",
-            (partner_id, key),
+            "SELECT count(*), coalesce(sum(body_bytes), 0) FROM partner_ingest_jobs WHERE body_purged_at IS NULL"
         ).fetchone()
-        return None if row is None else _job(row)
+        return StoredBodies(0, 0) if row is None else StoredBodies(int(row[0]), int(row[1]))
 
     def recent(
         self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50

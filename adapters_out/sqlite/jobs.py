@@ -1,10 +1,14 @@
 """`partner_ingest_jobs` and their bodies: the durable queue, claimed under leases.
 
-A claim is one UPDATE ... WHERE id = (SELECT the oldest available job)
-RETURNING, inside the writer's transaction, so two workers can never take the
-same job. Only the holder of the current lease token can complete, fail,
-extend or release it: a worker that wakes after its lease expired changes
-nothing.
+Every change is a transition of the domain `Job` written as one UPDATE whose
+WHERE clause is the transition's rule (ADR 0025). A claim takes the job the
+queue's rule picks (`next_claim`: one running job per partner, a partner's
+jobs in submission order, the partner served least recently first) in one
+UPDATE ... WHERE id = (SELECT ...) RETURNING inside the writer's transaction,
+so two workers can never take the same job, nor two jobs of one partner (a
+unique index on the running job of each partner says so too). Only the
+holder of the current lease token can complete, fail, renew or release a job:
+a worker that wakes after its lease expired changes nothing.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import io
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 from partner_ingest.adapters_out.store_errors import stored_conflict
 from partner_ingest.domain.model.errors import NotFoundError
-from partner_ingest.domain.model.jobs import Job, JobStatus, Lease
+from partner_ingest.domain.model.jobs import BodyRetention, Job, JobStatus, Lease
 from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.ports.repositories import StoredBodies
 
 from ._codec import dump_json, load_json, opt_dt, opt_ts
 from ._errors import refusal
@@ -27,11 +32,38 @@ from .connection import from_timestamp, timestamp
 
 __all__ = ["SqliteJobRepository"]
 
-_COLUMNS = (
+_COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
-    " max_attempts, policy, idempotency_key, lease_token, lease_expires_at, last_error, report, finished_at, source"
+    " max_attempts, policy, idempotency_key, lease_token, lease_expires_at, last_error, report, finished_at,"
+    " source, body_purged_at"
 )
-_CHUNK = 1 << 20
+_CHUNK: Final = 1 << 20
+
+# The job `next_claim` picks: for each partner in the order it was served (never served
+# first), its running job, else its first queued one; the first of those that is claimable.
+_NEXT: Final = (
+    "SELECT j.id FROM partner_ingest_job_queues AS q JOIN partner_ingest_jobs AS j ON j.id = coalesce("
+    " (SELECT r.id FROM partner_ingest_jobs AS r WHERE r.partner_id = q.partner_id AND r.status = 'running'),"
+    " (SELECT f.id FROM partner_ingest_jobs AS f WHERE f.partner_id = q.partner_id AND f.status = 'queued'"
+    "  ORDER BY f.seq LIMIT 1))"
+    " WHERE (j.status = 'queued' AND j.available_at <= ?3) OR (j.status = 'running' AND j.lease_expires_at <= ?4)"
+    " ORDER BY q.last_claim, q.partner_id LIMIT 1"
+)
+_CLAIM: Final = (
+    "UPDATE partner_ingest_jobs SET status = 'running', attempts = attempts + 1, lease_token = ?1,"
+    f" lease_expires_at = ?2 WHERE id = ({_NEXT}) RETURNING {_COLUMNS}"
+)
+_SERVED: Final = (
+    "UPDATE partner_ingest_job_queues SET last_claim ="
+    " (SELECT coalesce(max(last_claim), 0) + 1 FROM partner_ingest_job_queues) WHERE partner_id = ?"
+)
+# `BodyRetention.expires_at` in SQL: bodies of finished jobs, kept, finished long enough ago.
+_PURGE: Final = (
+    "UPDATE partner_ingest_jobs SET body_purged_at = ?1 WHERE id IN (SELECT id FROM partner_ingest_jobs"
+    " WHERE body_purged_at IS NULL AND finished_at IS NOT NULL"
+    " AND ((status IN ('succeeded', 'cancelled') AND finished_at <= ?2) OR (status = 'dead' AND finished_at <= ?3))"
+    " ORDER BY finished_at, seq LIMIT ?4) RETURNING id"
+)
 
 
 def _job(row: Sequence[Any]) -> Job:
@@ -55,6 +87,7 @@ def _job(row: Sequence[Any]) -> Job:
         report=None if row[16] is None else IngestReport.from_json(load_json(row[16])),
         finished_at=opt_dt(row[17]),
         source=row[18],
+        body_purged_at=opt_dt(row[19]),
     )
 
 
@@ -85,11 +118,12 @@ class SqliteJobRepository:
         self._conn = conn
 
     def add(self, job: Job, body: BinaryIO) -> None:
-        """Store a job and stream its body into a blob of `job.body_bytes` bytes."""
+        """Store a job, last in the submission order, and stream its body into a blob of `job.body_bytes` bytes."""
         conn = self._conn
         try:
             conn.execute(
-                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}, seq) VALUES ({', '.join('?' * 20)},"
+                " (SELECT coalesce(max(seq), 0) + 1 FROM partner_ingest_jobs))",
                 (
                     job.id,
                     job.partner_id,
@@ -110,10 +144,14 @@ class SqliteJobRepository:
                     None if job.report is None else dump_json(job.report.to_json()),
                     opt_ts(job.finished_at),
                     job.source,
+                    opt_ts(job.body_purged_at),
                 ),
             )
         except sqlite3.IntegrityError as error:
             raise stored_conflict(f"job {job.id!r}", refusal(error), str(error)) from None
+        conn.execute(
+            "INSERT OR IGNORE INTO partner_ingest_job_queues (partner_id) VALUES (?)", (job.partner_id,)
+        )
         rowid = conn.execute(
             "INSERT INTO partner_ingest_job_bodies (job_id, body) VALUES (?, zeroblob(?))",
             (job.id, job.body_bytes),
@@ -146,16 +184,17 @@ class SqliteJobRepository:
         return io.BufferedReader(_BlobReader(blob), buffer_size=_CHUNK)
 
     def claim(self, now: datetime, lease_for: timedelta, token: str) -> Job | None:
-        """Oldest available job, marked running under `token`."""
+        """`Job.claim` on the job `next_claim` picks, recorded as its partner's latest claim.
+
+        Inside the one writer's transaction, so nothing changes between the choice and the claim.
+        """
         at = timestamp(now)
-        row = self._conn.execute(
-            f"UPDATE partner_ingest_jobs SET status = 'running', attempts = attempts + 1, lease_token = ?,"
-            f" lease_expires_at = ? WHERE id = (SELECT id FROM partner_ingest_jobs"
-            f" WHERE (status = 'queued' AND available_at <= ?) OR (status = 'running' AND lease_expires_at <= ?)"
-            f" ORDER BY available_at, created_at, id LIMIT 1) RETURNING {_COLUMNS}",
-            (token, timestamp(now + lease_for), at, at),
-        ).fetchone()
-        return None if row is None else _job(row)
+        row = self._conn.execute(_CLAIM, (token, timestamp(now + lease_for), at, at)).fetchone()
+        if row is None:
+            return None
+        job = _job(row)
+        self._conn.execute(_SERVED, (job.partner_id,))
+        return job
 
     def _held(self, lease: Lease, sql: str, params: tuple[Any, ...]) -> bool:
         cursor = self._conn.execute(
@@ -164,7 +203,7 @@ class SqliteJobRepository:
         )
         return cursor.rowcount == 1
 
-    def extend(self, lease: Lease, until: datetime) -> bool:
+    def renew(self, lease: Lease, until: datetime) -> bool:
         """Push the lease further while held."""
         return self._held(lease, "UPDATE partner_ingest_jobs SET lease_expires_at = ?", (timestamp(until),))
 
@@ -202,22 +241,39 @@ class SqliteJobRepository:
             (timestamp(now),),
         )
 
-    def retry(self, job_id: str, now: datetime) -> bool:
-        """Requeue a dead job with its attempts reset."""
+    def revive(self, job_id: str, now: datetime) -> bool:
+        """Requeue a dead job whose body is kept, its attempts reset."""
         cursor = self._conn.execute(
             "UPDATE partner_ingest_jobs SET status = 'queued', attempts = 0, available_at = ?, finished_at = NULL"
-            " WHERE id = ? AND status = 'dead'",
+            " WHERE id = ? AND status = 'dead' AND body_purged_at IS NULL",
             (timestamp(now), job_id),
         )
         return cursor.rowcount == 1
 
-    def by_idempotency_key(self, partner_id: str, key: str) -> Job | None:
-        """The job submitted under this key."""
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM partner_ingest_jobs WHERE partner_id = ? AND idempotency_key = ?",
-            (partner_id, key),
+    def cancel(self, job_id: str, now: datetime) -> bool:
+        """Cancel a queued or running job (a running one loses its lease)."""
+        cursor = self._conn.execute(
+            "UPDATE partner_ingest_jobs SET status = 'cancelled', finished_at = ?, lease_token = NULL,"
+            " lease_expires_at = NULL WHERE id = ? AND status IN ('queued', 'running')",
+            (timestamp(now), job_id),
+        )
+        return cursor.rowcount == 1
+
+    def purge_bodies(self, retention: BodyRetention, now: datetime, *, limit: int = 500) -> int:
+        """Delete the bodies `retention` lets go, oldest finished first."""
+        finished_before, dead_before = retention.cutoffs(now)
+        purged = self._conn.execute(
+            _PURGE, (timestamp(now), timestamp(finished_before), timestamp(dead_before), limit)
+        ).fetchall()
+        self._conn.executemany("DELETE FROM partner_ingest_job_bodies WHERE job_id = ?", purged)
+        return len(purged)
+
+    def stored_bodies(self) -> StoredBodies:
+        """How many bodies are kept, and their bytes."""
+        count, size = self._conn.execute(
+            "SELECT count(*), coalesce(sum(body_bytes), 0) FROM partner_ingest_jobs WHERE body_purged_at IS NULL"
         ).fetchone()
-        return None if row is None else _job(row)
+        return StoredBodies(int(count), int(size))
 
     def recent(
         self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50

@@ -37,7 +37,17 @@ from .errors import (
 from .feed_import import FeedImport, ImportStatus
 from .feed_source import FeedContext, FormatMapping, MappedAttribute, UnreadableValue
 from .idempotency import FeedFingerprint, KeyUse
-from .jobs import Job, JobStatus, Lease, retry_delay
+from .jobs import (
+    Backoff,
+    BodyRetention,
+    Job,
+    JobStatus,
+    Lease,
+    PartnerQueue,
+    next_claim,
+    next_for_partner,
+    retry_delay,
+)
 from .partner import Partner, valid_partner_id
 from .policy import FeedLimits, Mode, PolicyOverrides, ValidationPolicy
 from .product import PRODUCT_COLUMNS, Dimensions, Product, ProductRow
@@ -65,6 +75,8 @@ __all__ = [
     "AuditAction",
     "AuditEntry",
     "AuditQuery",
+    "Backoff",
+    "BodyRetention",
     "ConflictError",
     "Dimensions",
     "ErrorCode",
@@ -102,6 +114,7 @@ __all__ = [
     "Partner",
     "PolicyOverrideDenied",
     "PolicyOverrides",
+    "PartnerQueue",
     "Product",
     "ProductRow",
     "Schedule",
@@ -117,6 +130,8 @@ __all__ = [
     "key_prefix",
     "masked_key",
     "new_api_key",
+    "next_claim",
+    "next_for_partner",
     "parse_api_key",
     "secrets_match",
     "validate_server_secret",

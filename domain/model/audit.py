@@ -28,6 +28,7 @@ class AuditAction(enum.StrEnum):
     JOB_SUBMITTED = "job.submitted"
     JOB_FAILED = "job.failed"
     JOB_DEAD = "job.dead"
+    JOB_CANCELLED = "job.cancelled"
     FETCH = "fetch"
     FETCH_SKIPPED = "fetch.skipped"
     FETCH_ANOMALY = "fetch_anomaly"

@@ -12,7 +12,17 @@ from .access_errors import (
 from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from .describe_contract import DescribeContract
 from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody, resolve_format
-from .jobs import JobNotDeadError, JobOutcome, JobResult, ProcessNextJob, QueryJobs, SubmitFeedJob
+from .job_bodies import PurgeJobBodies
+from .jobs import (
+    JobBodyPurgedError,
+    JobFinishedError,
+    JobNotDeadError,
+    JobOutcome,
+    JobResult,
+    ProcessNextJob,
+    QueryJobs,
+    SubmitFeedJob,
+)
 from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
 from .pipeline import FeedOutcome, run_feed
 from .validate_feed import ValidateFeed
@@ -31,6 +41,8 @@ __all__ = [
     "IngestFeed",
     "IngestStep",
     "Ingested",
+    "JobBodyPurgedError",
+    "JobFinishedError",
     "JobNotDeadError",
     "JobOutcome",
     "JobResult",
@@ -40,6 +52,7 @@ __all__ = [
     "KeySummary",
     "ManageKeys",
     "ProcessNextJob",
+    "PurgeJobBodies",
     "QueryJobs",
     "StoredBody",
     "SubmitFeedJob",

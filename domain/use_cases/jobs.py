@@ -1,39 +1,45 @@
-"""Use cases of the job queue: submit a feed as a job, process the next job, look jobs up.
+"""Use cases of the job queue: submit a feed as a job, process the next job (looking jobs up,
+reviving and cancelling them is in query_jobs.py, re-exported here).
 
 A job, once accepted, is never lost and never applied twice:
 - submission commits the job and its body durably before the caller answers 202;
-- processing claims the job under a lease with a fresh token, and writes the
-  products, the ledger entry, the audit entries and the job's completion in
-  ONE unit of work, committed only while that token still holds the lease: a
-  worker that lost its lease (slept, was killed) changes nothing;
+- processing claims the job under a lease with a fresh token and runs one
+  ingest (ADR 0023) whose last step completes the job: the products, the
+  ledger entry, the audit entries and the completion commit together, only
+  while that token still holds the lease: a worker that lost its lease (slept,
+  was killed, or its job was cancelled) changes nothing;
 - a crash rolls the whole feed back; after the lease expires another worker
   takes the job again;
-- identical content from the same partner is recognized by hash (the ingest
-  answers with the earlier report) and not applied twice.
+- identical content under the same terms is recognized by its fingerprint (the
+  ingest answers with the earlier report) and not applied twice; the queue gives a
+  partner one running job at a time, in submission order, so two copies are
+  never processed side by side and a later feed never overtakes an earlier one.
+
+Every change of a job is a transition of the domain `Job` (ADR 0025).
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any, BinaryIO, Final
+from typing import BinaryIO, Final
 
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.errors import (
-    ConflictError,
     IdempotencyKeyTaken,
     IngestError,
     NotFoundError,
     UnavailableError,
 )
 from partner_ingest.domain.model.idempotency import KeyUse
-from partner_ingest.domain.model.jobs import Job, JobStatus, Lease, retry_delay
+from partner_ingest.domain.model.jobs import Backoff, Job, JobStatus, Lease
 from partner_ingest.domain.model.policy import PolicyOverrides
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.streams import RawReader
@@ -50,11 +56,22 @@ from .ingest_feed import (
     earlier_use,
     resolve_terms,
 )
-from .paging import PageRequestError, check_limit
+from .job_bodies import PurgeJobBodies
+from .query_jobs import (
+    MAX_JOB_PAGE,
+    MAX_JOB_SCAN,
+    JobBodyPurgedError,
+    JobFinishedError,
+    JobNotDeadError,
+    JobPage,
+    QueryJobs,
+)
 
 __all__ = [
     "MAX_JOB_PAGE",
     "MAX_JOB_SCAN",
+    "JobBodyPurgedError",
+    "JobFinishedError",
     "JobNotDeadError",
     "JobOutcome",
     "JobPage",
@@ -63,10 +80,6 @@ __all__ = [
     "QueryJobs",
     "SubmitFeedJob",
 ]
-
-MAX_JOB_PAGE: Final = 200
-MAX_JOB_SCAN: Final = 10_000
-"""Deepest job a page may reach (offset + limit): see `QueryJobs.page`."""
 
 
 class SubmitFeedJob:
@@ -182,7 +195,8 @@ class JobOutcome(enum.StrEnum):
     RETRYING = "retrying"
     DEAD = "dead"
     LEASE_LOST = "lease_lost"
-    """Another worker holds the job now; nothing this worker did was kept."""
+    """The lease is gone (it expired and another worker took the job, or the job was
+    cancelled): nothing this worker did was kept."""
     RELEASED = "released"
     """Interrupted (shutdown): nothing was kept, the job is queued again, the attempt not counted."""
 
@@ -211,18 +225,21 @@ class ProcessNextJob:
         backoff_base: float = 2.0,
         backoff_cap: float = 600.0,
         jitter: Callable[[], float] = random.random,
+        bodies: PurgeJobBodies | None = None,
     ) -> None:
         self._uow = uow
         self._ingest = ingest
         self._clock = clock
         self._ids = ids
         self.lease_for = timedelta(seconds=lease_seconds)
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
+        self._backoff = Backoff(backoff_base, backoff_cap)
         self._jitter = jitter
+        self._bodies = bodies or PurgeJobBodies(uow, clock)
 
     def claim(self) -> tuple[Job, Lease] | None:
-        """Take the next job under a fresh lease token (its own short transaction)."""
+        """Take the next job under a fresh lease token (its own short transaction): the queue
+        picks it (`next_claim`: one running job per partner, in submission order, partners
+        served in turn)."""
         token = self._ids.new_id("lease")
         now = self._clock.now()
         with self._uow() as uow:
@@ -245,11 +262,13 @@ class ProcessNextJob:
         """Ingest a claimed job's feed and finish the job, all or nothing.
 
         `interrupted` is asked before each read of the feed body: once it answers
-        True (the worker is shutting down) the feed stops where it is, everything
-        it wrote is rolled back, and the job is released for another worker.
+        True (the worker is shutting down, or its heartbeat found the lease gone) the
+        feed stops where it is, everything it wrote is rolled back, and the job is
+        released for another worker (`lease_lost` when the lease was gone already:
+        the job was cancelled, or taken over).
         """
         try:
-            return self._apply(job, lease, interrupted)
+            result = self._apply(job, lease, interrupted)
         except _Interrupted:
             return self._release(job, lease)
         except UnavailableError as error:  # the store is busy or gone for now: a later attempt may pass
@@ -260,13 +279,25 @@ class ProcessNextJob:
             return self._fail(job, lease, f"{error.code}: {error}", permanent=True)
         except Exception as error:
             return self._fail(job, lease, f"{type(error).__name__}: {error}", permanent=False)
+        if result.outcome is JobOutcome.SUCCEEDED:
+            # The job is done; if the store cannot purge now, the periodic purge does it later.
+            with contextlib.suppress(UnavailableError):
+                self._bodies.after_success()
+        return result
 
-    def extend(self, lease: Lease) -> bool:
-        """Push the lease further while a long feed runs (called by the worker's heartbeat)."""
+    def renew(self, lease: Lease) -> bool:
+        """Push the lease further while a long feed runs (called by the worker's heartbeat);
+        False once the lease is gone (the job was cancelled, or taken over after it expired)."""
         with self._uow() as uow:
-            held = uow.jobs.extend(lease, self._clock.now() + self.lease_for)
+            held = uow.jobs.renew(lease, self._clock.now() + self.lease_for)
             uow.commit()
         return held
+
+    def holds(self, lease: Lease) -> bool:
+        """Is the lease still held? A read, for a heartbeat that checks more often than it renews."""
+        with self._uow(read_only=True) as uow:
+            job = uow.jobs.get(lease.job_id)
+        return job is not None and job.held_by(lease.token)
 
     def release(self, lease: Lease) -> bool:
         """Give a claimed job back untouched (shutdown): queued again, the attempt not counted.
@@ -281,7 +312,8 @@ class ProcessNextJob:
 
     def _release(self, job: Job, lease: Lease) -> JobResult:
         # The feed's unit of work has rolled back, so nothing holds a lock this needs.
-        self.release(lease)
+        if not self.release(lease):
+            return JobResult(job, JobOutcome.LEASE_LOST)
         return JobResult(job, JobOutcome.RELEASED)
 
     def _apply(self, job: Job, lease: Lease, interrupted: Callable[[], bool]) -> JobResult:
@@ -313,13 +345,8 @@ class ProcessNextJob:
 
     def _fail(self, job: Job, lease: Lease, error: str, *, permanent: bool) -> JobResult:
         now = self._clock.now()
-        dead = permanent or job.attempts >= job.max_attempts
-        retry_at = None
-        if not dead:
-            delay = retry_delay(
-                job.attempts, base=self._backoff_base, cap=self._backoff_cap, jitter=self._jitter()
-            )
-            retry_at = now + delay
+        retry_at = job.retry_at(now, permanent=permanent, backoff=self._backoff, jitter=self._jitter())
+        dead = retry_at is None
         with self._uow() as uow:
             if not uow.jobs.fail(lease, error[:2000], retry_at, now):
                 uow.rollback()
@@ -336,87 +363,6 @@ class ProcessNextJob:
             )
             uow.commit()
         return JobResult(job, JobOutcome.DEAD if dead else JobOutcome.RETRYING, error=error)
-
-
-class QueryJobs:
-    """Jobs as partners and admins see them; a partner sees only its own."""
-
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    def get(self, job_id: str, *, partner_id: str | None) -> Job:
-        """One job; NotFoundError also for another partner's job (404, not 403)."""
-        with self._uow(read_only=True) as uow:
-            job = uow.jobs.get(job_id)
-        if job is None or (partner_id is not None and job.partner_id != partner_id):
-            raise NotFoundError("job", job_id)
-        return job
-
-    def recent(
-        self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50
-    ) -> list[Job]:
-        """Most recent first."""
-        with self._uow(read_only=True) as uow:
-            return uow.jobs.recent(partner_id=partner_id, status=status, limit=limit)
-
-    def page(
-        self,
-        *,
-        partner_id: str | None = None,
-        status: JobStatus | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> JobPage:
-        """A page of jobs, most recent first; PageRequestError for a limit or offset out of bounds.
-
-        Paged by offset, because the job repository can only list the most recent jobs:
-        new jobs arriving between two pages push older ones down, so a page may repeat
-        a job of the previous one (it never skips one). Deep pages cost their offset,
-        hence MAX_JOB_SCAN; filter by status or partner to go further back.
-        """
-        check_limit(limit, MAX_JOB_PAGE)
-        if offset < 0 or offset + limit > MAX_JOB_SCAN:
-            raise PageRequestError(
-                f"offset + limit may reach at most {MAX_JOB_SCAN} jobs; filter by status or partner",
-                field="offset",
-            )
-        # One job more than asked tells whether there is a next page, without a count.
-        found = self.recent(partner_id=partner_id, status=status, limit=offset + limit + 1)
-        jobs = tuple(found[offset : offset + limit])
-        more = len(found) > offset + limit
-        return JobPage(jobs=jobs, next_offset=offset + limit if more else None)
-
-    def retry(self, job_id: str, *, actor: str, client: str | None = None) -> Job:
-        """Admin: requeue a dead job with its attempts reset; NotFoundError when unknown,
-        JobNotDeadError (a conflict) when it is not dead."""
-        now = self._clock.now()
-        with self._uow() as uow:
-            if not uow.jobs.retry(job_id, now):
-                job = uow.jobs.get(job_id)
-                if job is None:
-                    raise NotFoundError("job", job_id)
-                raise JobNotDeadError(job_id, job.status)
-            job = uow.jobs.get(job_id)
-            assert job is not None  # retried just now, in this unit of work
-            uow.audit.append(
-                AuditEntry(
-                    now,
-                    AuditAction.ADMIN_ACTION,
-                    Outcome.SUCCESS,
-                    actor,
-                    partner_id=job.partner_id,
-                    client=client,
-                    details={"retried_job": job_id},
-                )
-            )
-            uow.commit()
-        return job
-
-    def queue_depth(self) -> dict[str, int]:
-        """Jobs per status (metrics)."""
-        with self._uow(read_only=True) as uow:
-            return {str(k): v for k, v in uow.jobs.status_counts().items()}
 
 
 _READ_CHUNK: Final = 1 << 20
@@ -459,27 +405,3 @@ class _InterruptibleReader(RawReader):
         if self._interrupted():
             raise _Interrupted
         return self._inner.read(size)
-
-
-@attrs.frozen
-class JobPage:
-    """One page of jobs, most recent first, and the offset of the next page."""
-
-    jobs: tuple[Job, ...]
-    next_offset: int | None
-    """Pass as `offset` to read the next page; None on the last page."""
-
-
-class JobNotDeadError(ConflictError):
-    """Only a dead job can be retried by hand; this one is queued, running or succeeded."""
-
-    code = "job_not_dead"
-
-    def __init__(self, job_id: str, status: JobStatus) -> None:
-        super().__init__(f"job {job_id!r} is {status}: only dead jobs can be retried")
-        self.job_id = job_id
-        self.status = status
-
-    @property
-    def details(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "status": str(self.status)}

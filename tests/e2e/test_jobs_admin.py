@@ -71,6 +71,31 @@ def gauge(client: httpx2.Client, status: str) -> float:
     return float(found.group(1))
 
 
+def stored_bodies(client: httpx2.Client) -> tuple[float, float]:
+    """(partner_ingest_job_bodies, partner_ingest_job_body_bytes) as /metrics says now."""
+    text = client.get("/metrics").text
+    found = [
+        re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+        for name in ("partner_ingest_job_bodies", "partner_ingest_job_body_bytes")
+    ]
+    assert found[0] is not None and found[1] is not None, "no stored-body gauges in /metrics"
+    return float(found[0].group(1)), float(found[1].group(1))
+
+
+def test_metrics_count_the_stored_job_bodies_and_a_success_deletes_its_own(
+    client: httpx2.Client, admin: str, application: Application
+) -> None:
+    _, key = new_partner(client, admin)
+    drain(application)
+    count, size = stored_bodies(client)
+    body = jsonl_feed(50, prefix="KEPT")
+    job = submit(client, key, body)
+    assert stored_bodies(client) == (count + 1, size + len(body))
+    result = process_next_job_once(application)
+    assert result is not None and result.job.id == job["id"] and result.outcome is JobOutcome.SUCCEEDED
+    assert stored_bodies(client) == (count, size)
+
+
 def test_an_admin_lists_inspects_and_retries_a_dead_job(
     client: httpx2.Client, admin: str, application: Application, address: str, openapi: dict[str, Any]
 ) -> None:

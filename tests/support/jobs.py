@@ -16,11 +16,11 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unus
 
 __all__ = ["assert_conforms", "finished_job"]
 
-DONE = ("succeeded", "dead")
+DONE = ("succeeded", "dead", "cancelled")
 
 
 def finished_job(client: httpx2.Client, key: str, location: str, *, timeout: float = 60.0) -> dict[str, Any]:
-    """GET `location` with `key` until the job has succeeded or died; the last answer."""
+    """GET `location` with `key` until the job has finished (succeeded, dead, cancelled); the last answer."""
     deadline = time.monotonic() + timeout
     while True:
         answer = client.get(location, headers={"X-API-Key": key})

@@ -21,7 +21,7 @@ from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model import Job, Partner
 from partner_ingest.domain.use_cases import FeedSubmission
 
-__all__ = ["TESTS", "app_for", "feed", "settings_env", "start", "stop", "submit", "wait_for"]
+__all__ = ["TESTS", "add_partners", "app_for", "feed", "settings_env", "start", "stop", "submit", "wait_for"]
 
 TESTS = Path(__file__).resolve().parents[1]
 # Fixed secrets, so that every process of one test hashes and decrypts alike (PostgreSQL needs them).
@@ -65,10 +65,18 @@ def feed(items: int, *, first: int = 0) -> bytes:
     )
 
 
-def submit(app: Application, body: bytes) -> Job:
-    """Submit `body` as an async job of `acme`."""
+def add_partners(app: Application, *partner_ids: str) -> None:
+    """Create these partners (beside `acme`)."""
+    with app.uow() as uow:
+        for pid in partner_ids:
+            uow.partners.add(Partner(id=pid, name=pid, created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        uow.commit()
+
+
+def submit(app: Application, body: bytes, *, partner_id: str = "acme") -> Job:
+    """Submit `body` as an async job of `partner_id`."""
     job = app.submit_job(
-        FeedSubmission(partner_id="acme", body=io.BytesIO(body), format="jsonl", version=1),
+        FeedSubmission(partner_id=partner_id, body=io.BytesIO(body), format="jsonl", version=1),
         body_bytes=len(body),
         content_hash=hashlib.sha256(body).hexdigest(),
     )

@@ -11,7 +11,8 @@ import attrs
 import pytest
 from support.memory import MemoryApp
 
-from partner_ingest.adapters_in.bootstrap import Application
+from partner_ingest.adapters_in.bootstrap import Application, in_memory
+from partner_ingest.adapters_in.settings import Settings, SettingsError
 from partner_ingest.adapters_in.worker import Worker, process_next_job_once
 from partner_ingest.adapters_out.memory import InMemoryStore
 from partner_ingest.domain.model import (
@@ -21,6 +22,7 @@ from partner_ingest.domain.model import (
     Job,
     JobStatus,
     NotFoundError,
+    Partner,
     UnavailableError,
 )
 from partner_ingest.domain.model.errors import PolicyOverrideDenied
@@ -33,7 +35,7 @@ from partner_ingest.domain.use_cases import (
     JobNotDeadError,
     JobOutcome,
 )
-from partner_ingest.domain.use_cases.jobs import JobResult, ProcessNextJob
+from partner_ingest.domain.use_cases.jobs import JobFinishedError, JobResult, ProcessNextJob
 
 FEED = b'{"products": [{"sku": "A-1", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}]}'
 
@@ -267,5 +269,65 @@ def test_a_long_feed_keeps_its_lease_through_the_heartbeat(memory_app: MemoryApp
     before = uow_job(store, job.id).lease_expires_at
     assert before is not None, "a claimed job has a lease expiry"
     clock.advance(0.1)
-    assert process.extend(claimed[1])
+    assert process.renew(claimed[1])
     assert uow_job(store, job.id).lease_expires_at == before + timedelta(seconds=0.1)
+
+
+def test_a_queued_job_is_cancelled_audited_and_never_processed(memory_app: MemoryApp) -> None:
+    app, store, _ = memory_app
+    job = submit(app)
+    with pytest.raises(NotFoundError):
+        app.jobs.cancel(job.id, partner_id="lenient-co", actor="lenient-co")  # not its job: as unknown
+    cancelled = app.jobs.cancel(job.id, partner_id="acme", actor="acme", client="203.0.113.9")
+    assert cancelled.status is JobStatus.CANCELLED and cancelled.finished_at is not None
+    assert process_next_job_once(app) is None
+    with pytest.raises(JobFinishedError) as refused:
+        app.jobs.cancel(job.id, partner_id=None, actor="admin:k1")
+    assert refused.value.code == "job_finished" and refused.value.status is JobStatus.CANCELLED
+    [entry] = store.audit_log.query(AuditQuery(action=AuditAction.JOB_CANCELLED))
+    assert (entry.actor, entry.partner_id, entry.client) == ("acme", "acme", "203.0.113.9")
+    assert entry.details == {"job_id": job.id, "was": "queued"}
+
+
+def test_a_job_cancelled_while_it_runs_stops_at_its_next_read_and_writes_nothing(
+    memory_app: MemoryApp,
+) -> None:
+    app, store, _ = memory_app
+    job = submit(app)
+    claimed = app.process_next_job.claim()
+    assert claimed is not None
+    app.jobs.cancel(job.id, partner_id=None, actor="admin:k1")  # before the worker reads the feed
+    # What the worker's heartbeat does: it sees the lease is gone, and the feed stops.
+    result = app.process_next_job.process(
+        *claimed, interrupted=lambda: not app.process_next_job.holds(claimed[1])
+    )
+    assert result.outcome is JobOutcome.LEASE_LOST
+    with store.unit_of_work() as uow:
+        assert uow.products.count("acme") == 0 and uow.imports.recent("acme") == []
+    assert uow_job(store, job.id).status is JobStatus.CANCELLED
+
+
+def test_the_worker_purges_bodies_whose_retention_is_over_between_jobs() -> None:
+    app, store, clock = in_memory(settings=Settings(job_body_retention_seconds=60))
+    with store.unit_of_work() as uow:
+        uow.partners.add(Partner(id="acme", name="Acme", created_at=clock.now(), default_version=2))
+        uow.commit()
+    job = submit(app)
+    assert processed(process_next_job_once(app)).outcome is JobOutcome.SUCCEEDED
+    assert app.job_bodies.stored() == (1, len(FEED))  # kept: the retention is a minute
+    worker = Worker(app.process_next_job, purge=app.job_bodies, purge_seconds=3600)
+    assert worker.purge_if_due() == 0  # due at once, but nothing is old enough yet
+    clock.advance(61)
+    assert worker.purge_if_due() == 0  # not due again for an hour
+    worker = Worker(app.process_next_job, purge=app.job_bodies, purge_seconds=3600)
+    assert worker.purge_if_due() == 1
+    assert app.job_bodies.stored() == (0, 0) and uow_job(store, job.id).body_purged_at == clock.now()
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["PARTNER_INGEST_JOB_BODY_RETENTION_SECONDS", "PARTNER_INGEST_JOB_BODY_RETENTION_DEAD_SECONDS"],
+)
+def test_a_negative_body_retention_is_refused_naming_the_setting(variable: str) -> None:
+    with pytest.raises(SettingsError, match=f"{variable} must be a non-negative number"):
+        Settings.from_env({variable: "-1"})

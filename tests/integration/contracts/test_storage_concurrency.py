@@ -74,39 +74,68 @@ def run_together(work: Callable[[int], None]) -> None:
         raise failures[0]
 
 
-def test_workers_claiming_at_once_take_each_job_exactly_once(seeded: StoreUnderTest) -> None:
-    count = 60
+def test_workers_claiming_at_once_take_each_job_exactly_once_and_one_per_partner_at_a_time(
+    seeded: StoreUnderTest,
+) -> None:
+    """Four workers claim and complete 60 jobs of four partners at once: every job is taken once,
+    a partner never has two running jobs at any moment, and its jobs run in submission order."""
+    partners = ["acme", "globex", "initech", "umbrella"]
+    per_partner = 15
     with seeded.unit_of_work() as uow:
-        for n in range(count):
-            at = T0 + timedelta(milliseconds=n)
-            job = Job(f"j{n:03d}", "acme", "json", 2, JobStatus.QUEUED, at, at, f"h{n}", 2)
-            uow.jobs.add(job, io.BytesIO(b"{}"))
+        for pid in partners[1:]:
+            uow.partners.add(Partner(id=pid, name=pid, created_at=T0))
+        for n in range(per_partner):
+            for pid in partners:
+                at = T0 + timedelta(milliseconds=n)
+                job = Job(f"{pid}-{n:02d}", pid, "json", 2, JobStatus.QUEUED, at, at, f"h{n}", 2)
+                uow.jobs.add(job, io.BytesIO(b"{}"))
         uow.commit()
+    total = per_partner * len(partners)
+    lock = threading.Lock()
+    running: dict[str, str] = {}
     claims: list[tuple[str, str]] = []
+    overlaps: list[str] = []
 
     def worker(n: int) -> None:
-        for attempt in range(count + 1):
+        deadline = time.monotonic() + 60
+        attempt = 0
+        while time.monotonic() < deadline:
+            with lock:
+                if len(claims) == total:
+                    return
+            attempt += 1
             token = f"w{n}-{attempt}"
             with seeded.unit_of_work() as uow:
                 job = uow.jobs.claim(NOW, timedelta(minutes=5), token)
-                time.sleep(0.005)  # hold the claimed row while the other workers claim
+                time.sleep(0.002)  # hold the claim open while the other workers claim
                 uow.commit()
             if job is None:
-                return
-            claims.append((job.id, token))
-            report = IngestReport(job.id, "acme", "json", 2, FeedStatus.ACCEPTED, IngestCounts(0, 0, 0, 0, 0))
+                time.sleep(0.001)
+                continue
+            with lock:
+                if job.partner_id in running:
+                    overlaps.append(f"{job.id} claimed while {running[job.partner_id]} runs")
+                running[job.partner_id] = job.id
+                claims.append((job.id, token))
+            report = IngestReport(
+                job.id, job.partner_id, "json", 2, FeedStatus.ACCEPTED, IngestCounts(0, 0, 0, 0, 0)
+            )
             with seeded.unit_of_work() as uow:
                 assert uow.jobs.complete(Lease(job.id, token, NOW), report, NOW)
+                with lock:  # before the commit: until then the store still has it running
+                    running.pop(job.partner_id, None)
                 uow.commit()
-        raise AssertionError("more claims than jobs")
+        raise AssertionError("the workers did not finish the jobs in time")
 
     run_together(worker)
+    assert overlaps == []
     per_job = Counter(job_id for job_id, _ in claims)
-    assert per_job == Counter({f"j{n:03d}": 1 for n in range(count)})
-    assert len({token for _, token in claims}) == count
+    assert per_job == Counter({f"{pid}-{n:02d}": 1 for pid in partners for n in range(per_partner)})
+    for pid in partners:
+        assert [j for j, _ in claims if j.startswith(pid)] == [f"{pid}-{n:02d}" for n in range(per_partner)]
     with seeded.unit_of_work(read_only=True) as uow:
         counts = uow.jobs.status_counts()
-    assert counts[JobStatus.SUCCEEDED] == count and counts[JobStatus.RUNNING] == 0
+    assert counts[JobStatus.SUCCEEDED] == total and counts[JobStatus.RUNNING] == 0
 
 
 def test_schedulers_claiming_at_once_take_each_due_schedule_exactly_once(seeded: StoreUnderTest) -> None:

@@ -327,22 +327,27 @@ def test_a_key_is_recorded_once_per_partner_with_its_fingerprint_and_what_it_nam
 # --- jobs -------------------------------------------------------------------------
 
 
-def test_jobs_are_claimed_oldest_first_once(seeded: StoreUnderTest) -> None:
+def test_a_partners_jobs_are_claimed_one_at_a_time_in_submission_order(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
-        for n in range(3):
+        for n in (0, 2, 1):  # submitted in this order, whatever their times say
             j, body = job(f"j{n}", at=T0 + timedelta(seconds=n))
             uow.jobs.add(j, io.BytesIO(body))
         uow.commit()
     claimed = []
-    for token in ("t1", "t2", "t3", "t4"):
+    for token in ("t1", "t2", "t3", "t4", "t5"):
         with seeded.unit_of_work() as uow:
             got = uow.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=30), token)
+            busy = uow.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=30), token + "-again")
+            if got is not None:
+                assert uow.jobs.complete(Lease(got.id, token, T0), report(got.id), T0 + timedelta(minutes=1))
             uow.commit()
+        assert busy is None  # the partner's one running job blocks the rest of its queue
         claimed.append(None if got is None else (got.id, got.status, got.attempts, got.lease_token))
     assert claimed == [
         ("j0", JobStatus.RUNNING, 1, "t1"),
-        ("j1", JobStatus.RUNNING, 1, "t2"),
-        ("j2", JobStatus.RUNNING, 1, "t3"),
+        ("j2", JobStatus.RUNNING, 1, "t2"),
+        ("j1", JobStatus.RUNNING, 1, "t3"),
+        None,
         None,
     ]
 
@@ -362,8 +367,8 @@ def test_only_the_current_lease_holder_finishes_a_job(seeded: StoreUnderTest) ->
     stale, fresh = Lease("j1", "old", expired), Lease("j1", "new", expired)
     with seeded.unit_of_work() as uow:
         assert uow.jobs.complete(stale, report("f1"), expired) is False
-        assert uow.jobs.extend(stale, expired + timedelta(minutes=5)) is False
-        assert uow.jobs.extend(fresh, expired + timedelta(minutes=5)) is True
+        assert uow.jobs.renew(stale, expired + timedelta(minutes=5)) is False
+        assert uow.jobs.renew(fresh, expired + timedelta(minutes=5)) is True
         assert uow.jobs.complete(fresh, report("f1"), expired) is True
         assert uow.jobs.complete(fresh, report("f1"), expired) is False
         uow.commit()
@@ -383,8 +388,8 @@ def test_failed_jobs_are_retried_later_then_dead_and_revivable(seeded: StoreUnde
         assert again is not None and again.last_error == "boom"
         assert uow.jobs.fail(Lease("j1", "t3", T0), "boom again", None, T0)
         assert present(uow.jobs.get("j1")).status is JobStatus.DEAD
-        assert uow.jobs.retry("j1", T0) is True
-        assert uow.jobs.retry("j1", T0) is False  # no longer dead
+        assert uow.jobs.revive("j1", T0) is True
+        assert uow.jobs.revive("j1", T0) is False  # no longer dead
         revived = present(uow.jobs.get("j1"))
         uow.commit()
     assert revived.status is JobStatus.QUEUED and revived.attempts == 0
@@ -416,7 +421,7 @@ def test_job_bodies_stream_back_byte_for_byte(seeded: StoreUnderTest) -> None:
     assert read == body
 
 
-def test_jobs_by_idempotency_key_listing_and_counts(seeded: StoreUnderTest) -> None:
+def test_jobs_keep_their_idempotency_key_listing_and_counts(seeded: StoreUnderTest) -> None:
     with seeded.unit_of_work() as uow:
         for n, key in enumerate(["a", None, "b"]):
             j, body = job(f"j{n}", at=T0 + timedelta(seconds=n), key=key)
@@ -428,8 +433,7 @@ def test_jobs_by_idempotency_key_listing_and_counts(seeded: StoreUnderTest) -> N
         uow.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=5), "t")
         uow.commit()
     with seeded.unit_of_work(read_only=True) as uow:
-        assert present(uow.jobs.by_idempotency_key("acme", "b")).id == "j2"
-        assert uow.jobs.by_idempotency_key("acme", "zzz") is None
+        assert present(uow.jobs.get("j2")).idempotency_key == "b"
         assert [j.id for j in uow.jobs.recent()] == ["j2", "j1", "j0"]
         assert [j.id for j in uow.jobs.recent(status=JobStatus.RUNNING)] == ["j0"]
         counts = uow.jobs.status_counts()
@@ -449,8 +453,8 @@ def test_a_second_job_under_a_partners_idempotency_key_is_a_conflict(seeded: Sto
         uow.jobs.add(attrs.evolve(job("j3", key="retried")[0], partner_id="globex"), io.BytesIO(b"{}"))
         uow.commit()
     with seeded.unit_of_work(read_only=True) as uow:
-        assert present(uow.jobs.by_idempotency_key("acme", "retried")).id == "j1"
-        assert present(uow.jobs.by_idempotency_key("globex", "retried")).id == "j3"
+        assert present(uow.jobs.get("j1")).idempotency_key == "retried"
+        assert present(uow.jobs.get("j3")).partner_id == "globex"
         assert uow.jobs.get("j2") is None
 
 

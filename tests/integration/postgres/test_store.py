@@ -16,7 +16,16 @@ from support.postgres import postgres_url
 from partner_ingest.adapters_out.postgres.jobs import CHUNK_BYTES
 from partner_ingest.adapters_out.postgres.store import PostgresStore
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
-from partner_ingest.domain.model import AuditAction, AuditEntry, Job, JobStatus, Lease, Outcome, Product
+from partner_ingest.domain.model import (
+    AuditAction,
+    AuditEntry,
+    Job,
+    JobStatus,
+    Lease,
+    Outcome,
+    Partner,
+    Product,
+)
 from partner_ingest.ports import UpsertCounts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -26,9 +35,11 @@ def product(sku: str, name: str = "Mug") -> Product:
     return Product(partner_id="acme", sku=sku, name=name, price=Decimal("9.50"), currency="EUR", quantity=3)
 
 
-def add_job(store: PostgresStore, job_id: str, body: bytes, *, at: datetime = T0) -> None:
+def add_job(
+    store: PostgresStore, job_id: str, body: bytes, *, at: datetime = T0, partner: str = "acme"
+) -> None:
     with store.unit_of_work() as uow:
-        job = Job(job_id, "acme", "json", 2, JobStatus.QUEUED, at, at, "h" + job_id, len(body))
+        job = Job(job_id, partner, "json", 2, JobStatus.QUEUED, at, at, "h" + job_id, len(body))
         uow.jobs.add(job, io.BytesIO(body))
         uow.commit()
 
@@ -67,26 +78,32 @@ def test_a_connection_lost_mid_unit_of_work_is_store_unreachable_and_nothing_is_
         assert uow.products.get("acme", "lost-1") is None
 
 
-def test_a_claim_never_waits_for_a_job_another_worker_is_claiming(pg: PostgresStore) -> None:
-    add_job(pg, "j0", b"{}", at=T0)
-    add_job(pg, "j1", b"{}", at=T0 + timedelta(seconds=1))
+def test_a_claim_never_waits_for_a_partner_another_worker_is_claiming(pg: PostgresStore) -> None:
+    with pg.unit_of_work() as uow:
+        uow.partners.add(Partner(id="globex", name="Globex", created_at=T0))
+        uow.commit()
+    add_job(pg, "a0", b"{}", at=T0)
+    add_job(pg, "a1", b"{}", at=T0)
+    add_job(pg, "g0", b"{}", at=T0 + timedelta(seconds=1), partner="globex")
     got: list[str | None] = []
     with pg.unit_of_work() as first:
         mine = first.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=30), "a")
-        assert mine is not None and mine.id == "j0"  # locked, not committed yet
+        assert mine is not None and mine.id == "a0"  # acme's queue row locked, not committed yet
 
-        def other_worker() -> None:
+        def other_worker(token: str) -> None:
             with pg.unit_of_work() as uow:
-                job = uow.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=30), "b")
+                job = uow.jobs.claim(T0 + timedelta(minutes=1), timedelta(seconds=30), token)
                 uow.commit()
             got.append(None if job is None else job.id)
 
-        thread = threading.Thread(target=other_worker)
-        thread.start()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the second claim waited for the first worker's lock"
+        for token in ("b", "c"):  # the first skips acme and takes globex's job; then nothing is left
+            thread = threading.Thread(target=other_worker, args=(token,))
+            thread.start()
+            thread.join(timeout=10)
+            assert not thread.is_alive(), "a second claim waited for the first worker's lock"
         first.commit()
-    assert got == ["j1"]
+    other_worker("d")  # acme's a0 runs now: a1 waits for it
+    assert got == ["g0", None, None]
 
 
 def test_concurrent_writers_of_the_same_new_product_are_counted_by_the_database(pg: PostgresStore) -> None:

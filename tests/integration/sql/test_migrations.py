@@ -4,13 +4,14 @@ safe under concurrent starters, and upgrading a first-release database without l
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from support.sql_stores import SqlKit, SqlStore
 
+from partner_ingest.adapters_out.sqlite.migrate import available_migrations as sqlite_migrations
 from partner_ingest.adapters_out.store_errors import SchemaTooNewError
-from partner_ingest.domain.model import AuditAction, AuditQuery, JobStatus, Partner
+from partner_ingest.domain.model import AuditAction, AuditQuery, JobStatus, Lease, Partner
 from partner_ingest.domain.model.jsontext import dumps
 from partner_ingest.domain.model.report import FeedStatus, IngestCounts, IngestReport
 from partner_ingest.domain.model.schedules import Schedule
@@ -37,6 +38,17 @@ FIRST_RELEASE_TABLES = (
     "partner_ingest_jobs",
     "partner_ingest_audit",
 )
+# A table a later migration re-creates a column of is compared on the first release's columns; on
+# the others, columns added later come at the end, empty for the rows the first release wrote.
+FIRST_RELEASE_COLUMNS = {
+    "partner_ingest_jobs": "id, partner_id, format, version, status, created_at, available_at, content_hash,"
+    " body_bytes, attempts, max_attempts, policy, idempotency_key, lease_token, lease_expires_at, last_error,"
+    " report, finished_at, source",
+}
+
+
+def first_release_rows(kit: SqlKit, table: str) -> list[tuple[object, ...]]:
+    return kit.query(f"SELECT {FIRST_RELEASE_COLUMNS.get(table, '*')} FROM {table} ORDER BY 1")
 
 
 def test_every_migration_is_applied_once_and_recorded(kit: SqlKit) -> None:
@@ -62,14 +74,14 @@ def test_upgrading_a_first_migration_database_with_data_loses_nothing(kit: SqlKi
     assert kit.migrate_to(1) == [1]
     kit.execute(*FIRST_RELEASE_DATA)
     assert "partner_schedules" not in kit.tables()
-    before = {table: kit.query(f"SELECT * FROM {table} ORDER BY 1") for table in FIRST_RELEASE_TABLES}
+    before = {table: first_release_rows(kit, table) for table in FIRST_RELEASE_TABLES}
 
     store = kit.open_store()  # migrates on open
     try:
         assert store.schema_version() == kit.newest > 1
         # Every row of every first-release table is still there, value for value (a later
         # migration may add columns, at the end, that are empty for the rows it found) ...
-        after = {table: kit.query(f"SELECT * FROM {table} ORDER BY 1") for table in FIRST_RELEASE_TABLES}
+        after = {table: first_release_rows(kit, table) for table in FIRST_RELEASE_TABLES}
         assert {
             table: [row[: len(old)] for row, old in zip(rows, before[table], strict=True)]
             for table, rows in after.items()
@@ -136,3 +148,48 @@ def test_concurrent_starters_migrate_once_and_all_start(kit: SqlKit) -> None:
     assert len(opened) == starters
     rows = kit.query("SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version")
     assert rows == [(version, 1) for version in range(1, kit.newest + 1)]
+
+
+def test_the_job_queue_migration_numbers_jobs_by_submission_and_leaves_one_running_per_partner(
+    kit: SqlKit,
+) -> None:
+    """Before it, several jobs of one partner could run at once: all but the oldest go back to the
+    queue (their workers' tokens no longer hold), and the claim order is the submission order."""
+    version = next(m.version for m in sqlite_migrations() if m.name == "job_queue")
+    kit.migrate_to(version - 1)
+    kit.execute(
+        f"INSERT INTO partner (id, name, created_at, policy) VALUES ('acme', 'Acme', '{T0}', '{{}}')",
+        *(
+            "INSERT INTO partner_ingest_jobs (id, partner_id, format, version, status, created_at, available_at,"
+            " content_hash, body_bytes, max_attempts, attempts, lease_token, lease_expires_at) VALUES"
+            f" ('{job_id}', 'acme', 'json', 1, '{status}', '2026-01-01T00:00:0{second}.000000Z', '{T0}', 'c', 2, 5,"
+            f" {1 if status == 'running' else 0}, {token}, {expires})"
+            for job_id, status, second, token, expires in (
+                ("j-late", "running", 3, "'t-late'", "'2030-01-01T00:00:00.000000Z'"),
+                ("j-early", "running", 1, "'t-early'", "'2030-01-01T00:00:00.000000Z'"),
+                ("j-queued", "queued", 2, "NULL", "NULL"),
+            )
+        ),
+    )
+    store = kit.open_store()
+    try:
+        with store.unit_of_work(read_only=True) as uow:
+            early, late = uow.jobs.get("j-early"), uow.jobs.get("j-late")
+        assert early is not None and (early.status, early.lease_token) == (JobStatus.RUNNING, "t-early")
+        assert late is not None and (late.status, late.attempts, late.lease_token) == (
+            JobStatus.QUEUED,
+            0,
+            None,
+        )
+        now = datetime(2031, 1, 1, tzinfo=UTC)  # every lease has expired
+        claimed = []
+        for token in ("a", "b", "c"):
+            with store.unit_of_work() as uow:
+                job = uow.jobs.claim(now, timedelta(seconds=30), token)
+                assert job is not None
+                assert uow.jobs.complete(Lease(job.id, token, now), REPORT, now)
+                uow.commit()
+            claimed.append(job.id)
+        assert claimed == ["j-early", "j-queued", "j-late"]
+    finally:
+        store.close()

@@ -110,9 +110,14 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
 @pytest.mark.slow
 def test_jobs_over_three_worker_processes_are_each_completed_exactly_once(kit: SqlKit) -> None:
     count = 1000  # issue 5's figure
+    partners = [f"p{n}" for n in range(10)]  # a partner's jobs run one at a time: ten keep three workers busy
     app = workers.app_for(kit.url)
     try:
-        jobs = [workers.submit(app, workers.feed(2, first=2 * n)) for n in range(count)]
+        workers.add_partners(app, *partners)
+        jobs = [
+            workers.submit(app, workers.feed(2, first=2 * n), partner_id=partners[n % 10])
+            for n in range(count)
+        ]
         procs = [workers.start(kit.url, "worker") for _ in range(3)]
         try:
             workers.wait_for(
@@ -126,6 +131,37 @@ def test_jobs_over_three_worker_processes_are_each_completed_exactly_once(kit: S
         assert per_job == {job.id: 1 for job in jobs}
         assert kit.query("SELECT count(*), max(attempts) FROM partner_ingest_jobs") == [(count, 1)]
         with app.uow(read_only=True) as uow:
-            assert uow.products.count("acme") == 2 * count
+            assert [uow.products.count(pid) for pid in partners] == [2 * count // 10] * 10
+    finally:
+        app.close()
+
+
+@pytest.mark.slow
+def test_identical_feeds_taken_by_several_workers_at_once_apply_once_and_in_submission_order(
+    kit: SqlKit,
+) -> None:
+    """The same feed sent three times without an Idempotency-Key, then a changed one: three workers
+    start together, yet the copies never run side by side (only the first applies) and the change
+    is applied last, as it was sent last."""
+    items = 20_000
+    app = workers.app_for(kit.url)
+    try:
+        same = workers.feed(items)
+        changed = same.replace(b'"Item ', b'"Renamed ')
+        jobs = [workers.submit(app, body) for body in (same, same, same, changed)]
+        procs = [workers.start(kit.url, "worker") for _ in range(3)]
+        try:
+            workers.wait_for(
+                lambda: app.jobs.queue_depth()["succeeded"] == len(jobs), 300, "the four jobs to succeed"
+            )
+        finally:
+            for proc in procs:
+                workers.stop(proc)
+        applied = kit.query(
+            "SELECT job_id FROM partner_feed_imports WHERE status = 'applied' ORDER BY completed_at, id"
+        )
+        assert [job_id for (job_id,) in applied] == [jobs[0].id, jobs[3].id]
+        names = {name for _, name, _, _ in products_table(kit)}
+        assert names == {f"Renamed {n}" for n in range(items)}
     finally:
         app.close()
