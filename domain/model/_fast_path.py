@@ -1,8 +1,9 @@
 """A generated fast path for the validator: straight-line code for the common, valid item.
 
-Why generate code: validating an item field by field through closures costs
-about 11 us (function calls, loops, tuple unpacking), more than the database
-write it precedes; the same checks written out as one function cost about 3 us.
+Why generate code: validating an item field by field through closures spends
+most of its time on function calls, loops and tuple unpacking, more than the
+database write it precedes; the same checks written out as one function do not
+(ADR 0032 links the benchmark that measures both: `make bench`).
 The generated function only ever *accepts*: for every field it tests the
 cheapest sufficient condition for "valid and already normalized", and at the
 first doubt it hands the whole item to the reference validator, which is exact
@@ -10,10 +11,17 @@ and collects every error. So the fast path can be incomplete (sale windows,
 lenient coercions, every error) but never different: a property test
 (tests/unit/test_fast_path.py) asserts both paths return the same row for
 generated items.
+
+The generated source is registered with `linecache` under a name that says
+what it validates, so tracebacks and `inspect.getsource` show its lines.
+PARTNER_INGEST_FAST_VALIDATOR=false turns the fast path off (every item takes
+the reference validator), for debugging a suspected difference.
 """
 
 from __future__ import annotations
 
+import hashlib
+import linecache
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -132,8 +140,9 @@ class _Builder:
 
 _Factory = Callable[[str, FastPath], FastPath]
 _FACTORIES: dict[tuple[int, Mode, bool, int], tuple[FeedContract, _Factory, str]] = {}
-"""Generated code by (contract, mode, source kind, field cap): compiling it costs about
-1.5 ms, which every small feed (a sync POST of one item) would otherwise pay."""
+"""Generated code by (contract, mode, source kind, field cap): the contract, the factory
+and the linecache name of its source. Compiling costs more than validating a small feed
+(a sync POST of one item), which would otherwise pay it every time."""
 _MAX_FACTORIES: Final = 64
 
 
@@ -152,19 +161,19 @@ def build_fast_path(
     found = _FACTORIES.get(key)
     if found is None or found[0] is not contract:  # `is`: an id is only unique while its object lives
         if len(_FACTORIES) >= _MAX_FACTORIES:
+            for _, _, filename in _FACTORIES.values():
+                linecache.cache.pop(filename, None)
             _FACTORIES.clear()
-        factory, source = _generate(contract, mode, textual, limits.max_field_chars)
-        found = _FACTORIES[key] = (contract, factory, source)
-    validate = found[1](partner_id, slow)
-    validate.__doc__ = found[2]  # for whoever debugs it: the code it runs
-    return validate
+        factory, filename = _generate(contract, mode, textual, limits.max_field_chars)
+        found = _FACTORIES[key] = (contract, factory, filename)
+    return found[1](partner_id, slow)
 
 
 def _generate(
     contract: FeedContract, mode: Mode, textual: bool, max_field_chars: int
 ) -> tuple[_Factory, str]:
-    """Source and factory of `validate`; the factory binds PARTNER and SLOW (closure cells,
-    which are also quicker to read than globals)."""
+    """The factory of `validate` and the name its source is registered under; the factory
+    binds PARTNER and SLOW (closure cells, which are also quicker to read than globals)."""
     b = _Builder(mode, textual, max_field_chars)
     b.names.update(
         KNOWN=contract.field_names,
@@ -207,7 +216,22 @@ def _generate(
     source = "\n".join(
         ["def make(PARTNER, SLOW):", *("    " + line for line in b.lines), "    return validate"]
     )
+    filename = _source_name(contract, mode, textual, max_field_chars, source)
+    # Registered so that tracebacks and inspect.getsource show the generated lines; no
+    # modification time, so linecache.checkcache() keeps the entry (there is no file).
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     namespace: dict[str, Any] = dict(b.names)
-    exec(compile(source, f"<fast validator v{contract.version} {mode}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
     factory: _Factory = namespace["make"]
-    return factory, source
+    return factory, filename
+
+
+def _source_name(contract: FeedContract, mode: Mode, textual: bool, max_field_chars: int, source: str) -> str:
+    """The generated source's name in tracebacks: what it validates, and a digest of the
+    source, since two contracts of one version (a test's own) generate different code."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    items = "textual" if textual else "typed"
+    return (
+        f"<partner_ingest fast validator: contract v{contract.version}, {mode}, {items} items,"
+        f" fields up to {max_field_chars} chars, {digest}>"
+    )

@@ -9,6 +9,8 @@ both modes, from JSON and from textual formats, both give the same result.
 from __future__ import annotations
 
 import functools
+import inspect
+import traceback
 from decimal import Decimal
 from typing import Any
 
@@ -155,3 +157,22 @@ def test_a_valid_item_goes_the_fast_way(version: int, raw: dict[str, Any]) -> No
     )
     assert fast(raw, 0) == exact(raw, 0)
     assert calls == [], f"a valid item took the reference path: {raw!r}"
+
+
+def test_the_generated_source_shows_in_tracebacks_and_getsource() -> None:
+    """A traceback through the generated function shows its lines, under a name saying what it is."""
+
+    def failing(item: object, index: int) -> Any:
+        raise RuntimeError("the reference validator failed")
+
+    validate = build_fast_path(
+        contract_for(1), Mode.STRICT, textual=False, partner_id=PARTNER, slow=failing, limits=FeedLimits()
+    )
+    with pytest.raises(RuntimeError) as caught:
+        validate("not an object", 0)  # the generated code hands anything but a dict to `slow`
+    text = "".join(traceback.format_exception(caught.value))
+    assert "<partner_ingest fast validator: contract v1, strict, typed items" in text
+    assert "if item.__class__ is not dict or not item.keys() <= KNOWN: return SLOW(item, index)" in text
+    source = inspect.getsource(validate)
+    assert source.startswith("    def validate(item, index):")
+    assert "step = QUANTA[v_currency]" in source
