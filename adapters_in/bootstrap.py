@@ -3,19 +3,26 @@
 The only module of `adapters_in` allowed to import outbound adapters. Every
 entry point (HTTP app, worker, scheduler, CLI) gets its wiring from here:
 
-- `build(settings)`: the service, on the store the settings name;
-- `wire(uow, audit, ...)`: the use cases over ports an embedder supplies;
+- `build(settings, store=..., ...)`: the service as `serve` runs it. Every port
+  can be handed in (store, rate limiters, fetcher, vault, clock, ids, secrets,
+  formats, parsing); whatever is not gets the default the settings describe, so
+  an embedder replaces one part without re-wiring the rest;
+- `wire(uow, audit, secrets_=...)`: the use cases over ports already chosen;
 - `in_memory()`: everything in memory with a fake clock, for tests (T1).
+
+Secrets are never made up and forgotten: they come from the settings, or from
+the secrets file, which is created on first start and read on every later one
+(API keys hashed under a secret stop working once it is lost). ADR 0032.
 """
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from secrets import token_bytes
 
 import attrs
 
@@ -35,8 +42,7 @@ from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.circuits import BreakerPolicy
 from partner_ingest.domain.model.jobs import BodyRetention
-from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
-from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
@@ -53,18 +59,20 @@ from partner_ingest.ports import (
     AuditLog,
     Clock,
     CredentialVault,
+    FeedFetcher,
+    FeedParsing,
     FormatRegistry,
     IdSource,
     RateLimiter,
+    Store,
     UnitOfWorkFactory,
 )
-from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.rate_limit import FailurePolicy
 
-from .secrets_file import ServiceSecrets, load_or_create
+from .secrets_file import ServiceSecrets, fresh_secrets, load_or_create
 from .settings import PREFIX, Settings, SettingsError, networks
 
-__all__ = ["Application", "Readiness", "build", "in_memory", "validate_against_contract", "wire"]
+__all__ = ["Application", "Readiness", "ServiceSecrets", "build", "in_memory", "wire"]
 
 
 @attrs.frozen
@@ -77,7 +85,10 @@ class Readiness:
 
 @attrs.frozen
 class Application:
-    """Ports and use cases, wired. Entry points hold one of these and nothing global."""
+    """Ports and use cases, wired. Entry points hold one of these and nothing global.
+
+    Every port is typed by its Protocol (ports/), so any implementation fits.
+    """
 
     uow: UnitOfWorkFactory
     audit: AuditLog
@@ -91,19 +102,20 @@ class Application:
     validate: ValidateFeed
     guard: AccessGuard
     keys: ManageKeys
-    # --- jobs and scheduled pulls (issue 5) ---
+    # Jobs and scheduled pulls.
     submit_job: SubmitFeedJob
     process_next_job: ProcessNextJob
     jobs: QueryJobs
     job_bodies: PurgeJobBodies
     """Deletes the feed bodies of finished jobs as the retention settings say; what is kept (metrics)."""
-    fetcher: CircuitBreakerFetcher
+    fetcher: FeedFetcher
+    """What scheduled pulls fetch with: the HTTP fetcher behind its circuit breaker (ADR 0014)."""
     pull_feeds: PullDueFeeds
     schedules: ManageSchedules
     rotate_credentials: RotateCredentials
     fetch_health: ReadFetchHealth
     """Circuit states per partner feed (as the store holds them) and recent fetch anomalies (admins, metrics)."""
-    # --- HTTP delivery (issue 4): admin use cases, a partner's own reads, readiness ---
+    # Admin use cases, a partner's own reads, readiness.
     partners: ManagePartners
     audit_trail: QueryAudit
     imports: ReadImports
@@ -119,27 +131,36 @@ def wire(
     uow: UnitOfWorkFactory,
     audit: AuditLog,
     *,
+    secrets_: ServiceSecrets,
     formats: FormatRegistry | None = None,
     clock: Clock | None = None,
     ids: IdSource | None = None,
     limits: FeedLimits | None = None,
     rate_limiter: RateLimiter | None = None,
     quota_limiter: RateLimiter | None = None,
-    secrets_: ServiceSecrets | None = None,
+    fetcher: FeedFetcher | None = None,
+    vault: CredentialVault | None = None,
     settings: Settings | None = None,
-    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    random_bytes: Callable[[int], bytes] = token_bytes,
     close: Callable[[], None] = lambda: None,
     ready: Callable[[], Readiness] | None = None,
     parsing: FeedParsing | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults
-    (feeds are parsed in the ingesting thread unless `parsing` says otherwise)."""
+    (feeds are parsed in the ingesting thread unless `parsing` says otherwise).
+
+    `secrets_` has no default: API keys are hashed under its secret and partner
+    credentials encrypted under its vault keys, so secrets made up here would
+    die with the process and take every issued key with them. `build` reads them
+    from the settings or the secrets file; `in_memory` makes fresh ones for a
+    store that dies with the process anyway. `fetcher` is the HTTP side of pulls;
+    it is wrapped in the circuit breaker either way.
+    """
     settings = settings or Settings()
     formats = formats if formats is not None else load_formats()
     clock = clock if clock is not None else SystemClock()
     ids = ids if ids is not None else UuidIds()
     limits = limits or FeedLimits()
-    secrets_ = secrets_ or ServiceSecrets(random_bytes(32), (FernetVault.generate_key(),))
     failures = rate_limiter if rate_limiter is not None else InProcessRateLimiter(clock)
     access = AccessLimits(
         per_key_per_minute=settings.rate_limit_per_minute,
@@ -148,8 +169,9 @@ def wire(
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,
     )
-    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing)
-    vault = FernetVault(secrets_.vault_keys)
+    fast = settings.fast_validator
+    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing, fast_validator=fast)
+    vault = vault if vault is not None else FernetVault(secrets_.vault_keys)
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
     addresses = AddressPolicy(allowed=networks(settings, "fetch_allow_networks"))
@@ -162,8 +184,8 @@ def wire(
             dead=timedelta(seconds=settings.job_body_retention_dead_seconds),
         ),
     )
-    fetcher = CircuitBreakerFetcher(
-        HttpFeedFetcher(
+    if fetcher is None:
+        fetcher = HttpFeedFetcher(
             policy=addresses,
             limits=FetchLimits(
                 total_timeout=settings.fetch_timeout_seconds,
@@ -172,7 +194,9 @@ def wire(
                 max_decoded_bytes=settings.fetch_max_bytes,
             ),
             clock=clock,
-        ),
+        )
+    breaker = CircuitBreakerFetcher(
+        fetcher,
         uow,
         clock,
         BreakerPolicy(
@@ -192,7 +216,7 @@ def wire(
         vault=vault,
         ingest=ingest,
         describe_contract=DescribeContract(formats),
-        validate=ValidateFeed(formats, limits=limits),
+        validate=ValidateFeed(formats, limits=limits, fast_validator=fast, parsing=parsing),
         guard=AccessGuard(
             uow,
             audit,
@@ -209,11 +233,11 @@ def wire(
         ),
         jobs=QueryJobs(uow, clock),
         job_bodies=job_bodies,
-        fetcher=fetcher,
+        fetcher=breaker,
         pull_feeds=PullDueFeeds(
             uow,
             audit,
-            fetcher,
+            breaker,
             vault,
             submit_job,
             formats,
@@ -224,7 +248,6 @@ def wire(
         schedules=ManageSchedules(uow, formats, clock, ids, cron=cron, addresses=addresses),
         rotate_credentials=RotateCredentials(uow, vault, clock),
         fetch_health=ReadFetchHealth(uow, audit, clock),
-        # --- HTTP delivery (issue 4) ---
         partners=ManagePartners(uow, clock, vault, formats, addresses=addresses),
         audit_trail=QueryAudit(audit),
         imports=ReadImports(uow),
@@ -278,14 +301,26 @@ def _schema_current(version: Callable[[], int], newest: int) -> Callable[[], str
 
 
 def _secrets(settings: Settings) -> ServiceSecrets:
+    """The secrets the settings name, else those of the secrets file (created on first start,
+    read on every later one). Never ones made up and forgotten: keys hashed under them would
+    stop working at the next start."""
     if settings.key_hash_secret and settings.vault_keys:
         return ServiceSecrets(settings.key_hash_secret.encode(), _vault_keys(settings.vault_keys))
-    path = (
-        Path(settings.secrets_file)
-        if settings.secrets_file
-        else settings.sqlite_path.with_suffix(".secrets.json")
-    )
-    stored = load_or_create(path)
+    if settings.secrets_file:
+        path = Path(settings.secrets_file)
+    elif settings.is_sqlite:
+        path = settings.sqlite_path.with_suffix(".secrets.json")
+    else:  # Settings.check() refuses this already; said again for a Settings built by hand
+        raise SettingsError(
+            f"{PREFIX}KEY_HASH_SECRET and {PREFIX}VAULT_KEYS (or {PREFIX}SECRETS_FILE) are required"
+            " off the SQLite default: secrets made up now would be lost at the next start"
+        )
+    try:
+        stored = load_or_create(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise SettingsError(
+            f"{PREFIX}SECRETS_FILE: cannot read or create {str(path)!r} ({type(error).__name__})"
+        ) from None
     return ServiceSecrets(
         settings.key_hash_secret.encode() if settings.key_hash_secret else stored.key_hash_secret,
         _vault_keys(settings.vault_keys) if settings.vault_keys else stored.vault_keys,
@@ -312,58 +347,112 @@ def _open_sqlite(settings: Settings) -> SqliteStore:
         ) from error
 
 
-def build(settings: Settings) -> Application:
-    """The service as the settings describe it (SQLite by default; PostgreSQL and Redis when set)."""
-    closers: list[Callable[[], None]] = []
-    clock = SystemClock()
+def _open_store(settings: Settings) -> tuple[Store, Callable[[], None]]:
+    """The store the settings name, and how to close it."""
     if settings.is_sqlite:
-        store = _open_sqlite(settings)
-        closers.append(store.close)
-        uow: UnitOfWorkFactory = store.unit_of_work
-        audit: AuditLog = store.audit_log
+        sqlite = _open_sqlite(settings)
+        return sqlite, sqlite.close
+    # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
+    from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+    pg = PostgresStore(settings.database_url, pool_size=settings.database_pool_size)
+    return pg, pg.close
+
+
+def _schema_check(store: Store) -> Callable[[], str | None]:
+    """For /readyz: is a SQLite or PostgreSQL store at this release's newest migration?
+    Any other store (an embedder's own, the in-memory one) has no schema to check."""
+    if isinstance(store, SqliteStore):
         newest = max((m.version for m in available_migrations()), default=0)
-        ready = _store_ready(uow, _schema_current(store.schema_version, newest))  # /readyz checks migrations
-    else:
-        # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
+        return _schema_current(store.schema_version, newest)
+    # A PostgresStore can exist only once its module (and so psycopg) was imported.
+    if "partner_ingest.adapters_out.postgres.store" in sys.modules:
         from partner_ingest.adapters_out.postgres.migrate import available_migrations as postgres_migrations
         from partner_ingest.adapters_out.postgres.store import PostgresStore
 
-        pg = PostgresStore(settings.database_url, pool_size=settings.database_pool_size)
-        closers.append(pg.close)
-        uow, audit = pg.unit_of_work, pg.audit_log
-        newest = max((m.version for m in postgres_migrations()), default=0)
-        ready = _store_ready(uow, _schema_current(pg.schema_version, newest))
-    failures: RateLimiter = InProcessRateLimiter(clock)
-    quotas: RateLimiter | None = None
-    if settings.redis_url:
+        if isinstance(store, PostgresStore):
+            newest = max((m.version for m in postgres_migrations()), default=0)
+            return _schema_current(store.schema_version, newest)
+    return lambda: None
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    rate_limiter: RateLimiter | None = None,
+    quota_limiter: RateLimiter | None = None,
+    fetcher: FeedFetcher | None = None,
+    vault: CredentialVault | None = None,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+    secrets: ServiceSecrets | None = None,
+    formats: FormatRegistry | None = None,
+    parsing: FeedParsing | None = None,
+) -> Application:
+    """The service as `serve` runs it; any part handed in replaces that part alone.
+
+    `settings` default to the `PARTNER_INGEST_*` environment. The defaults: the
+    store the settings name (SQLite, or PostgreSQL), with /readyz checking its
+    schema; rate limits in Redis when PARTNER_INGEST_REDIS_URL is set (failures
+    fail closed, quotas open, Redis in /readyz), in-process otherwise
+    (`rate_limiter` replaces both, `quota_limiter` the quotas alone); the HTTP
+    fetcher behind the circuit breaker (`fetcher` replaces the HTTP side); the
+    Fernet vault over the settings' keys; the system clock; UUID ids; secrets
+    from the settings or the secrets file (see `_secrets`); the installed
+    formats; parser processes for large feeds.
+
+    `Application.close()` closes what was opened here; what was handed in stays
+    open, its owner's to close.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    closers: list[Callable[[], None]] = []
+    clock = clock if clock is not None else SystemClock()
+    if store is None:
+        store, close_store = _open_store(settings)
+        closers.append(close_store)
+    uow: UnitOfWorkFactory = store.unit_of_work
+    ready = _store_ready(uow, _schema_check(store))
+    if rate_limiter is None and settings.redis_url:
         from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
 
         shared = RedisRateLimiter.from_url(
             settings.redis_url, settings.redis_prefix, on_error=FailurePolicy.CLOSED
         )
         closers.append(shared.close)
-        failures = shared
-        quotas = shared.with_policy(FailurePolicy.OPEN)
+        rate_limiter = shared
+        quota_limiter = quota_limiter if quota_limiter is not None else shared.with_policy(FailurePolicy.OPEN)
         ready = _with_redis(ready, shared.ping)
+    if rate_limiter is None:
+        rate_limiter = InProcessRateLimiter(clock)
 
-    parsing = None
-    if settings.parser_processes != 0:
-        parsing = ParserProcesses(
+    if parsing is None and settings.parser_processes != 0:
+        processes = ParserProcesses(
             min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes
         )
-        closers.append(parsing.close)
+        closers.append(processes.close)
+        parsing = processes
 
     def close() -> None:
         for closer in reversed(closers):
             closer()
 
+    try:
+        chosen_secrets = secrets if secrets is not None else _secrets(settings)
+    except BaseException:
+        close()
+        raise
     return wire(
         uow,
-        audit,
+        store.audit_log,
+        secrets_=chosen_secrets,
+        formats=formats,
         clock=clock,
-        rate_limiter=failures,
-        quota_limiter=quotas,
-        secrets_=_secrets(settings),
+        ids=ids,
+        rate_limiter=rate_limiter,
+        quota_limiter=quota_limiter,
+        fetcher=fetcher,
+        vault=vault,
         settings=settings,
         close=close,
         ready=ready,
@@ -374,42 +463,19 @@ def build(settings: Settings) -> Application:
 def in_memory(
     *, formats: FormatRegistry | None = None, settings: Settings | None = None
 ) -> tuple[Application, InMemoryStore, FakeClock]:
-    """An application on the in-memory store with a fake clock and sequential ids (T1)."""
+    """An application on the in-memory store with a fake clock and sequential ids (T1).
+
+    Its secrets are fresh ones kept nowhere: the store they protect dies with the process too.
+    """
     store = InMemoryStore()
     clock = FakeClock()
     app = wire(
         store.unit_of_work,
         store.audit_log,
+        secrets_=fresh_secrets(),
         formats=formats,
         clock=clock,
         ids=SequentialIds(),
         settings=settings,
     )
     return app, store, clock
-
-
-def validate_against_contract(
-    document: bytes | BinaryIO,
-    *,
-    format: str | None = None,
-    media_type: str | None = None,
-    version: int = 1,
-    mode: Mode | str = Mode.STRICT,
-    formats: FormatRegistry | None = None,
-    currency: str | None = None,
-) -> IngestReport:
-    """Check a feed against the published contract, with no database (I1).
-
-    The report is the one the server would give, with every valid item counted
-    as created. `currency` stands in for the partner's currency setting (formats
-    whose documents carry none need it).
-    """
-    validate = ValidateFeed(formats if formats is not None else load_formats())
-    return validate(
-        document,
-        format=format,
-        media_type=media_type,
-        version=version,
-        policy=ValidationPolicy(mode=Mode(mode)),
-        currency=currency,
-    )

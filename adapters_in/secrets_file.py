@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["ServiceSecrets", "load_or_create"]
+__all__ = ["ServiceSecrets", "fresh_secrets", "load_or_create"]
 
 
 @attrs.frozen
@@ -28,17 +28,37 @@ class ServiceSecrets:
     vault_keys: tuple[str, ...] = attrs.field(repr=False)
 
 
+def fresh_secrets() -> ServiceSecrets:
+    """New random secrets, kept nowhere: only for a store that dies with the process too
+    (`bootstrap.in_memory`), since API keys hashed under them stop working without them."""
+    return ServiceSecrets(
+        secrets.token_bytes(32), (base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),)
+    )
+
+
 def load_or_create(path: Path) -> ServiceSecrets:
-    """Read the secrets file, creating it (mode 0600) with fresh secrets when absent."""
+    """Read the secrets file, creating it (mode 0600) with fresh secrets when absent.
+
+    Written whole under another name, then linked into place: two processes starting
+    at once on one database both end up reading the same, complete file.
+    """
     if not path.exists():
+        new = fresh_secrets()
         data = {
-            "key_hash_secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "vault_keys": [base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()],
+            "key_hash_secret": base64.urlsafe_b64encode(new.key_hash_secret).decode(),
+            "vault_keys": list(new.vault_keys),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(data, out, indent=2)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(data, out, indent=2)
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process created it first: theirs is the one everybody reads
+        finally:
+            draft.unlink(missing_ok=True)
     data = json.loads(path.read_text())
     return ServiceSecrets(
         key_hash_secret=base64.urlsafe_b64decode(data["key_hash_secret"]),

@@ -105,6 +105,8 @@ class Settings:
     """Helper processes that parse and validate large feeds while the ingesting thread writes (ADR 0019); unset: one less than the CPUs, at most 4; 0: every feed is parsed in the ingesting thread."""
     parser_min_bytes: int = 2 * 1024 * 1024
     """Feeds smaller than this are parsed in the ingesting thread (a helper would not pay off)."""
+    fast_validator: bool = True
+    """Validate the common valid item with generated straight-line code, which gives the reference validator's results faster; false: the reference validator alone (to rule the fast path out while debugging)."""
     log_level: str = "INFO"
     log_format: str = "json"
     """json (one object per line) or text."""

@@ -54,12 +54,14 @@ class Worker:
         name: str = "worker",
         purge: Callable[[], int] | None = None,
         purge_seconds: float = 300.0,
+        interrupt: threading.Event | None = None,
     ) -> None:
+        """`interrupt`, once set (from any thread), does what `interrupt()` does."""
         self._process = process
         self._poll = poll_seconds
         self.name = name
         self.processed = 0
-        self._interrupt = threading.Event()
+        self._interrupt = interrupt if interrupt is not None else threading.Event()
         self._purge = purge
         self._purge_every = purge_seconds
         self._next_purge = time.monotonic()  # the first pass purges at once

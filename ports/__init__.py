@@ -24,6 +24,7 @@ from .repositories import (
     StoredBodies,
     UpsertCounts,
 )
+from .store import Store
 from .unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "RateLimiter",
     "RawItem",
     "ScheduleRepository",
+    "Store",
     "StoredBodies",
     "UnitOfWork",
     "UnitOfWorkFactory",

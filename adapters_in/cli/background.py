@@ -1,21 +1,20 @@
-"""Background process commands: `worker` (process jobs) and `scheduler` (pull due partner feeds)."""
+"""Background process commands: `worker` (process jobs) and `scheduler` (pull due partner feeds).
+
+Options and signals only: the loops are `adapters_in.background`'s, which embedders call too.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in import background, bootstrap
 from partner_ingest.adapters_in.logs import configure_logging
-from partner_ingest.adapters_in.scheduler import Scheduler
 from partner_ingest.adapters_in.settings import Settings
-from partner_ingest.adapters_in.worker import Worker
 
 __all__ = ["register", "stop_on_signals"]
 
@@ -58,38 +57,27 @@ def stop_on_signals(on_repeat: Callable[[], None] | None = None) -> threading.Ev
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """Run a worker process."""
+    """Run a worker process: a first SIGTERM finishes the current job, a second releases it."""
     settings = Settings.from_env()
     configure_logging(settings)
     app = bootstrap.build(settings)
     try:
-        worker = Worker(
-            app.process_next_job,
-            poll_seconds=settings.worker_poll_seconds,
-            name=f"worker-{socket.gethostname()}-{os.getpid()}",
-            purge=app.job_bodies,
-            purge_seconds=settings.job_body_purge_seconds,
+        interrupt = threading.Event()
+        background.run_worker(
+            app, stop_on_signals(on_repeat=interrupt.set), once=args.once, interrupt=interrupt
         )
-        if args.once:
-            worker.run_once()
-            return 0
-        worker.run(stop_on_signals(on_repeat=worker.interrupt))
         return 0
     finally:
         app.close()
 
 
 def run_scheduler(args: argparse.Namespace) -> int:
-    """Run a scheduler process."""
+    """Run a scheduler process until SIGTERM."""
     settings = Settings.from_env()
     configure_logging(settings)
     app = bootstrap.build(settings)
     try:
-        scheduler = Scheduler(app.pull_feeds, poll_seconds=settings.scheduler_poll_seconds)
-        if args.once:
-            scheduler.run_once()
-            return 0
-        scheduler.run(stop_on_signals())
+        background.run_scheduler(app, stop_on_signals(), once=args.once)
         return 0
     finally:
         app.close()

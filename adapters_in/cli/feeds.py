@@ -12,7 +12,8 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
-from partner_ingest.domain.use_cases import FeedSubmission
+from partner_ingest.domain.use_cases import FeedSubmission, validate_against_contract
+from partner_ingest.plugins import load_formats
 
 from ._output import ProgressReader, print_report
 
@@ -89,12 +90,15 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Validate without any database; exit 1 when the feed would not be fully accepted."""
-    report = bootstrap.validate_against_contract(
+    settings = Settings.from_env()
+    report = validate_against_contract(
         sys.stdin.buffer if str(args.file) == "-" else args.file.read_bytes(),
+        formats=load_formats(),
         format=_format_of(args) or "json",
         version=args.version or 1,
         mode=args.mode,
         currency=args.currency,
+        fast_validator=settings.fast_validator,
     )
     print_report(report, as_json=args.json)
     return 0 if report.status is FeedStatus.ACCEPTED else 1

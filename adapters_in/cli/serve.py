@@ -8,7 +8,8 @@
   in flight, runs the app's lifespan shutdown (which stops the background
   services), and only then is the application closed here.
 - Background services (the worker and the scheduler) run in this process on
-  the embedded default: `background_services(app)` lists them and `create_app`
+  the embedded default: `background_services(app)` (adapters_in/background.py,
+  re-exported here) lists them and `create_app`
   starts them with the server and stops them with it. On SIGTERM the worker's
   current job finishes, or is given back after PARTNER_INGEST_SHUTDOWN_GRACE_SECONDS.
 - Client addresses come from this app's own trusted-proxy rule
@@ -21,7 +22,6 @@ command line works on an install without the `server` extra.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import signal
 import socket
@@ -32,15 +32,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.background import background_services
 from partner_ingest.adapters_in.logs import configure_logging
-from partner_ingest.adapters_in.scheduler import BackgroundScheduler, Scheduler
 from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError, shown_url
-from partner_ingest.adapters_in.worker import BackgroundWorker, Worker
 
 if TYPE_CHECKING:
     import uvicorn
-
-    from partner_ingest.adapters_in.http import BackgroundService
 
 __all__ = ["background_services", "bind", "first_start_banner", "register", "server_config"]
 
@@ -75,31 +72,6 @@ def server_config(web: Any, *, host: str, port: int) -> uvicorn.Config:  # noqa:
         server_header=False,
         timeout_graceful_shutdown=30,
     )
-
-
-def background_services(app: bootstrap.Application) -> list[BackgroundService]:
-    """What runs beside the HTTP server in this process, started in this order.
-
-    The worker (when `settings.runs_worker`: PARTNER_INGEST_IN_PROCESS_WORKER, on by
-    default with SQLite) and the scheduler (`settings.runs_scheduler`). The scheduler
-    submits jobs the worker processes, so it starts last and stops first.
-    """
-    settings = app.settings
-    services: list[BackgroundService] = []
-    if settings.runs_worker:
-        worker = Worker(
-            app.process_next_job,
-            poll_seconds=settings.worker_poll_seconds,
-            name=f"worker-{socket.gethostname()}-{os.getpid()}",
-            purge=app.job_bodies,
-            purge_seconds=settings.job_body_purge_seconds,
-        )
-        services.append(BackgroundWorker(worker, grace_seconds=settings.shutdown_grace_seconds))
-    if settings.runs_scheduler:
-        services.append(
-            BackgroundScheduler(Scheduler(app.pull_feeds, poll_seconds=settings.scheduler_poll_seconds))
-        )
-    return services
 
 
 def bind(config: uvicorn.Config) -> socket.socket:

@@ -25,7 +25,7 @@ from .jobs import (
 )
 from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
 from .pipeline import FeedOutcome, run_feed
-from .validate_feed import ValidateFeed
+from .validate_feed import ValidateFeed, validate_against_contract
 
 __all__ = [
     "AccessError",
@@ -62,4 +62,5 @@ __all__ = [
     "client_bucket",
     "resolve_format",
     "run_feed",
+    "validate_against_contract",
 ]

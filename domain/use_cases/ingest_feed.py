@@ -186,9 +186,11 @@ class IngestFeed:
         batch_size: int = 1000,
         errors_cap: int = 100,
         parsing: FeedParsing | None = None,
+        fast_validator: bool = True,
     ) -> None:
         """`parsing` says where feeds are parsed and validated: here by default, or in a
-        parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing."""
+        parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing.
+        `fast_validator=False` validates every item with the reference validator alone."""
         self._uow = uow
         self._formats = formats
         self._clock = clock
@@ -197,6 +199,7 @@ class IngestFeed:
         self._batch_size = batch_size
         self._errors_cap = errors_cap
         self._parsing = parsing or PARSE_HERE
+        self._fast_validator = fast_validator
 
     def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
@@ -274,7 +277,12 @@ class IngestFeed:
         """Run the feed through the pipeline into `uow`; the report and the body's hash."""
         fmt, policy = terms.format, terms.policy
         reading = reading_for(
-            fmt, policy.mode, partner_id=terms.partner.id, limits=self._limits, batch_size=self._batch_size
+            fmt,
+            policy.mode,
+            partner_id=terms.partner.id,
+            limits=self._limits,
+            batch_size=self._batch_size,
+            fast_validator=self._fast_validator,
         )
         with _open(submission.body, uow) as body:
             # The body is hashed while it streams, unless its hash is known already.

@@ -99,11 +99,23 @@ PARSE_HERE: Final = ParseHere()
 
 
 def reading_for(
-    fmt: FeedFormat, mode: Mode, *, partner_id: str, limits: FeedLimits, batch_size: int = 1000
+    fmt: FeedFormat,
+    mode: Mode,
+    *,
+    partner_id: str,
+    limits: FeedLimits,
+    batch_size: int = 1000,
+    fast_validator: bool = True,
 ) -> FeedReading:
-    """The front half for a feed in `fmt`, validated against that version's contract in `mode`."""
+    """The front half for a feed in `fmt`, validated against that version's contract in `mode`
+    (by the reference validator alone when `fast_validator` is False)."""
     validator = ItemValidator(
-        contract_for(fmt.version), mode, textual=fmt.textual, partner_id=partner_id, limits=limits
+        contract_for(fmt.version),
+        mode,
+        textual=fmt.textual,
+        partner_id=partner_id,
+        limits=limits,
+        fast=fast_validator,
     )
     return FeedReading(fmt, validator, limits, batch_size)
 

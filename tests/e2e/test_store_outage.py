@@ -14,6 +14,7 @@ import pytest
 from support.http import admin_key, running_server
 
 from partner_ingest.adapters_in.bootstrap import Application, wire
+from partner_ingest.adapters_in.secrets_file import fresh_secrets
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 from partner_ingest.domain.model.errors import UnavailableError
@@ -37,7 +38,7 @@ class Outage:
 def outage() -> Iterator[tuple[Application, Outage]]:
     store = InMemoryStore()
     failing = Outage(store)
-    app = wire(failing, store.audit_log, clock=FakeClock(), ids=SequentialIds())
+    app = wire(failing, store.audit_log, secrets_=fresh_secrets(), clock=FakeClock(), ids=SequentialIds())
     yield app, failing
     app.close()
 

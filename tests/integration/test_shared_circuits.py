@@ -27,6 +27,7 @@ from support.feeds import FeedServer, Reply, feed_server, wait_for
 from support.stores import StoreUnderTest
 
 from partner_ingest.adapters_in.bootstrap import Application, wire
+from partner_ingest.adapters_in.secrets_file import fresh_secrets
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
@@ -37,6 +38,8 @@ from partner_ingest.ports.fetcher import FetchOutcome, FetchRequest, FetchResult
 FEED = b'{"products": [{"sku": "C-1", "name": "Circuit", "price": 2, "currency": "EUR", "quantity": 1}]}'
 THRESHOLD = 2
 RESET = 60.0
+SECRETS = fresh_secrets()
+"""Shared by every instance, as a deployment's secrets are."""
 SETTINGS = Settings(
     fetch_allow_networks="127.0.0.0/8",
     fetch_timeout_seconds=10.0,
@@ -94,7 +97,7 @@ def instances(open_store: Callable[[], StoreUnderTest], clock: FakeClock) -> Ins
 
     def instance() -> Application:
         store = open_store()
-        return wire(store.unit_of_work, store.audit_log, clock=clock, settings=SETTINGS)
+        return wire(store.unit_of_work, store.audit_log, secrets_=SECRETS, clock=clock, settings=SETTINGS)
 
     return instance
 
@@ -177,12 +180,12 @@ def test_an_open_circuit_is_still_open_after_a_restart(
     open_store: Callable[[], StoreUnderTest], site: FeedServer, clock: FakeClock
 ) -> None:
     store = open_store()
-    before = wire(store.unit_of_work, store.audit_log, clock=clock, settings=SETTINGS)
+    before = wire(store.unit_of_work, store.audit_log, secrets_=SECRETS, clock=clock, settings=SETTINGS)
     add_partner(before, "down", site.url("/down.json"))
     assert [pull(before, "down") for _ in range(THRESHOLD)] == ["http_error"] * THRESHOLD
 
     store = open_store()  # a new process: nothing of the first one's memory
-    after = wire(store.unit_of_work, store.audit_log, clock=clock, settings=SETTINGS)
+    after = wire(store.unit_of_work, store.audit_log, secrets_=SECRETS, clock=clock, settings=SETTINGS)
     assert pull(after, "down") == "circuit_open"
     assert site.hits("/down.json") == THRESHOLD
     clock.advance(RESET)

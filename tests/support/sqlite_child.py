@@ -15,8 +15,10 @@ import io
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from partner_ingest.adapters_in.bootstrap import wire
+from partner_ingest.adapters_in.secrets_file import load_or_create
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.domain.model import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.use_cases import FeedSubmission
@@ -59,7 +61,9 @@ class SignallingStream(io.RawIOBase):
 
 def ingest(db: str, partner: str, items: int, signal_after: int | None) -> None:
     store = SqliteStore(db)
-    app = wire(store.unit_of_work, store.audit_log)
+    app = wire(
+        store.unit_of_work, store.audit_log, secrets_=load_or_create(Path(db).with_suffix(".secrets.json"))
+    )
     body = io.BufferedReader(SignallingStream(items, signal_after), buffer_size=64 * 1024)
     report = app.ingest(FeedSubmission(partner_id=partner, body=body, format="jsonl", version=1))
     print("DONE", report.status, report.counts.created, flush=True)
@@ -67,7 +71,9 @@ def ingest(db: str, partner: str, items: int, signal_after: int | None) -> None:
 
 def hammer(db: str, partner: str, rounds: int) -> None:
     store = SqliteStore(db, busy_timeout=10.0)
-    app = wire(store.unit_of_work, store.audit_log)
+    app = wire(
+        store.unit_of_work, store.audit_log, secrets_=load_or_create(Path(db).with_suffix(".secrets.json"))
+    )
     done = []
     failures: list[BaseException] = []
 

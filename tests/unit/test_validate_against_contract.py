@@ -3,8 +3,8 @@ database and gets the report the server would give."""
 
 from __future__ import annotations
 
-from partner_ingest.adapters_in.bootstrap import validate_against_contract
 from partner_ingest.domain.model import ErrorCode, FeedStatus, IngestCounts
+from partner_ingest.domain.use_cases import validate_against_contract
 from partner_ingest.plugins import load_formats
 
 FORMATS = load_formats(entry_points=False)
