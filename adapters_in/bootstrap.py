@@ -51,6 +51,7 @@ from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, Subm
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 from partner_ingest.domain.use_cases.manage_partners import ManagePartners
 from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, RotateCredentials
+from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
@@ -122,6 +123,8 @@ class Application:
     products: ReadProducts
     ready: Callable[[], Readiness]
     """Database reachable and schema current (never raises)."""
+    parsing: FeedParsing
+    """Where feeds are parsed and validated: in the ingesting thread, or parser processes (ADR 0019)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -253,6 +256,7 @@ def wire(
         imports=ReadImports(uow),
         products=ReadProducts(uow),
         ready=ready or _store_ready(uow),
+        parsing=parsing if parsing is not None else PARSE_HERE,
         settings=settings,
         close=close,
     )

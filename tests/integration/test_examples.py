@@ -1,11 +1,13 @@
 """The examples under examples/ work as they say (the TSV plugin's own tests run from
 examples/ itself): the partner API mounted in a host Starlette service answers under its
-prefix, beside the host's own routes, and ingests a feed."""
+prefix, beside the host's own routes, ingests a feed, and processes a feed sent as a job
+with the worker its lifespan starts."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -13,7 +15,9 @@ import attrs
 import pytest
 from starlette.testclient import TestClient
 
-from partner_ingest.adapters_in.bootstrap import in_memory
+from partner_ingest.adapters_in.bootstrap import Application, in_memory
+from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.adapters_out.memory import InMemoryStore
 from partner_ingest.domain.model import KeyRole, Partner
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -58,3 +62,34 @@ def test_the_partner_api_mounted_in_a_host_service_ingests_a_feed(embed: ModuleT
     with store.unit_of_work() as uow:
         assert uow.products.get("acme", "A-1") is not None
     assert closed == [True], "the host's lifespan closes the application at shutdown"
+
+
+def _partner_with_key(app: Application, store: InMemoryStore) -> str:
+    with store.unit_of_work() as uow:
+        uow.partners.add(Partner(id="acme", name="Acme", created_at=app.clock.now()))
+        uow.commit()
+    return app.keys.create(KeyRole.PARTNER, "acme", actor="test").plaintext
+
+
+def test_a_feed_sent_as_a_job_to_the_host_service_is_processed_by_its_worker(embed: ModuleType) -> None:
+    app, store, _ = in_memory(settings=Settings(worker_poll_seconds=0.02, rate_limit_per_minute=1000))
+    key = _partner_with_key(app, store)
+    feed = b'{"products": [{"sku": "J-1", "name": "Jug", "price": 4, "currency": "EUR", "quantity": 1}]}'
+    headers = {"Content-Type": "application/json", "X-API-Key": key}
+
+    with TestClient(embed.create_service(app), base_url="http://127.0.0.1") as client:
+        accepted = client.post(
+            f"{embed.PREFIX}/partner/ingest", content=feed, headers={**headers, "Prefer": "respond-async"}
+        )
+        assert accepted.status_code == 202, accepted.text
+        job_url = f"{embed.PREFIX}/partner/jobs/{accepted.json()['id']}"
+        deadline = time.monotonic() + 10
+        job = client.get(job_url, headers=headers).json()
+        while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.02)
+            job = client.get(job_url, headers=headers).json()
+
+    assert job["status"] == "succeeded", job
+    assert job["report"]["counts"]["created"] == 1
+    with store.unit_of_work() as uow:
+        assert uow.products.get("acme", "J-1") is not None
