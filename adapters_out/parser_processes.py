@@ -16,9 +16,9 @@ How:
 - Per feed, the helper gets the feed's `FeedReading` (pickled: the format,
   the validator, the limits), then the feed's bytes from a feeder thread, and
   sends back `ValidatedChunk`s: exactly what `reading.chunks` yields here. A chunk's
-  rows travel as MessagePack when msgspec is installed (`_pack_rows`): pickle
-  spent 1.3 us a row in the helper, a tenth of its work, where msgspec spends
-  0.4, and unpacking costs no more than unpickling. Anything MessagePack
+  rows travel as MessagePack when msgspec is installed (`_pack_rows`): pickling
+  rows is a visible share of the helper's work and msgspec packs them several
+  times faster, while unpacking costs no more than unpickling. Anything MessagePack
   cannot carry exactly (an integer past 64 bits, say) goes as pickle.
 - A format that cannot be pickled, or that the helper cannot import, is
   parsed here. A helper that fails mid-feed is killed and the feed fails like
@@ -377,7 +377,7 @@ def _widen(pipe: int) -> None:
     writing the one before, and the feeder waits for the helper to take each frame:
     each chunk then costs the slower of the two halves, whose speeds vary chunk by
     chunk. With room for several each side keeps going, and a feed costs the slower
-    half on average (10-18% faster, measured with alternating runs).
+    half on average (faster in alternating runs; see ADR 0019).
     """
     try:
         import fcntl

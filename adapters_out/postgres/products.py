@@ -16,9 +16,9 @@ SELECT, no per-item commit. Rows are written in key order, so two feeds
 touching the same products lock them in the same order and queue rather than
 deadlock; where they still do (the same SKUs in different batches), the
 loser gets StoreBusyError, which the HTTP layer answers 503 and a worker
-retries. COPY was measured against `executemany` of the
-same upsert (ADR 0018): about 2.5x faster on the development machine, because
-executemany pays the server's per-statement cost once per product.
+retries. COPY is measured against `executemany` of the same upsert (ADR 0018,
+`make bench`): it is the faster, because executemany pays the server's
+per-statement cost once per product.
 """
 
 from __future__ import annotations

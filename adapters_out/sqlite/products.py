@@ -4,15 +4,16 @@ One `executemany` per batch: INSERT ... ON CONFLICT DO UPDATE ... WHERE the
 stored values differ from the new ones (one row-value comparison, done by
 SQLite), so an unchanged product is never rewritten. The batch's bookkeeping
 time is taken once and bound as the last parameter of every row: SQLite's
-`strftime(..., 'now')`, evaluated twice per row, cost about 20% of the write. Comparing the columns
-costs nothing measurable, where a content hash computed in Python cost about
-1 us per item, a tenth of the whole per-item budget (ADR 0002).
+`strftime(..., 'now')`, evaluated twice per row, is a visible share of the write.
+Comparing the columns in SQL costs next to nothing, where a content hash computed
+in Python is a visible share of the per-item budget (ADR 0002; the figures, and
+how to measure them again, are in ADR 0032).
 
 A column that is NULL in every row of a batch (the sale window and `extra` of
 most feeds, an optional field a partner never sends) is written as a NULL
 literal instead of a parameter: the sqlite3 module binds None through its
 adapter lookup, which raises and clears an AttributeError inside C each time,
-and four such parameters cost a quarter of the write (`upsert_sql`, ADR 0002).
+and a few such parameters cost a large share of the write (`upsert_sql`, ADR 0002).
 
 The counts come from the database, not from guesses:
 - created: rows whose id is above the highest id before the batch (a new row
@@ -160,14 +161,14 @@ class SqliteProductRepository:
 
 
 _IN_MEMORY: Final = 100_000
-"""SKUs a feed's register keeps in a set (about 10 MB of them) before it moves them to a temp table."""
+"""SKUs a feed's register keeps in a set before it moves them to a temp table (bounds its memory)."""
 
 
 class SqliteFeedSkuRegister:
     """The SKUs of the feed in progress: in a set, then in a temp table (disk, not RAM).
 
-    Most feeds fit the set: a set lookup is about 0.05 us per SKU, where the temp
-    table's B-tree insert costs 0.6 us, a fifth of the write it precedes. Past
+    Most feeds fit the set: a set lookup costs a small fraction of the temp
+    table's B-tree insert, itself a visible share of the write it precedes. Past
     `in_memory` SKUs they move to the table, so a feed of millions holds no more
     memory than one of a hundred thousand. There, the common batch (no repeats)
     costs one statement: an INSERT OR IGNORE fed a JSON array, whose row count

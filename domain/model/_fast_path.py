@@ -3,7 +3,7 @@
 Why generate code: validating an item field by field through closures spends
 most of its time on function calls, loops and tuple unpacking, more than the
 database write it precedes; the same checks written out as one function do not
-(ADR 0032 links the benchmark that measures both: `make bench`).
+(benchmarks/validator_benchmark.py measures both; ADR 0005).
 The generated function only ever *accepts*: for every field it tests the
 cheapest sufficient condition for "valid and already normalized", and at the
 first doubt it hands the whole item to the reference validator, which is exact
@@ -39,7 +39,7 @@ FastPath = Callable[[object, int], Any]
 # Numbers written as text (CSV, XML) take the fast path when they are canonical
 # ("canonical numbers" below): the text is what str() writes for the number that int()
 # or Decimal() reads from it. That is exactly the reference's `-?[0-9]+(\.[0-9]+)?`
-# without leading zeros, at a third of the price of matching that regex first.
+# without leading zeros, for less than matching that regex first would cost.
 
 # Fields the fast path never handles: their items go to the reference path.
 _SLOW_FIELDS: Final = frozenset({"sale_price", "sale_starts_at", "sale_ends_at"})
@@ -90,7 +90,7 @@ class _Builder:
                     f"{self.const('MATCH_' + key, re.compile(rule.pattern).fullmatch)}({var}) is not None"
                 )
             if rule.gtin_checksum:
-                # checksums.gtin_check_digit_ok written out: the call was 5k of its 6k instructions.
+                # checksums.gtin_check_digit_ok written out: the call costs more than the arithmetic.
                 # The pattern has passed: ASCII digits, 8 to 14 of them (48 is the code of "0").
                 tests.append(
                     f"(g := {var}.encode()) and (3 * sum(g[-2::-2]) + sum(g[-3::-2]) + g[-1]"

@@ -7,6 +7,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -26,3 +28,16 @@ def test_embedding_snippet_ingests_a_feed_in_at_most_15_lines() -> None:
     assert out.getvalue().startswith(
         "accepted IngestCounts(received=1, created=1, updated=0, unchanged=0, rejected=0)"
     )
+
+
+def test_building_the_service_around_a_store_of_ones_own_runs_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default settings keep their secrets file here
+    code = _snippet("build")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert out.getvalue() == "accepted 1\n"
+    assert (tmp_path / "partner-ingest.secrets.json").exists(), "secrets kept, not made up"
+    assert not (tmp_path / "partner-ingest.db").exists(), "the store handed in replaced the database"
