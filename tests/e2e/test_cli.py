@@ -368,6 +368,22 @@ def test_bad_settings_are_one_line_and_a_non_zero_exit(
     assert "ADMIN_KEY" not in done.stdout
 
 
+def test_validate_reads_the_fast_validator_setting(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.json"
+    feed.write_text(
+        '{"products": [{"sku": "A-1", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}]}'
+    )
+    reference = _run(_env(tmp_path, tmp_path / "unused.db", fast_validator="false"), "validate", str(feed))
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    assert reference.stdout.startswith("accepted: 1 received, 1 created")
+    refused = _run(_env(tmp_path, tmp_path / "unused.db", fast_validator="maybe"), "validate", str(feed))
+    assert refused.returncode == 2
+    assert (
+        _one_line_error(refused)
+        == "partner-ingest: PARTNER_INGEST_FAST_VALIDATOR must be true or false, got 'maybe'"
+    )
+
+
 def test_every_command_reads_settings_the_same_way(tmp_path: Path) -> None:
     env = {**_env(tmp_path, tmp_path / "service.db"), "PARTNER_INGEST_PORT": "abc"}
     for command in (
