@@ -505,7 +505,7 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
             outbox.send_bytes(packed)
 
     # The cyclic GC, left to itself, scans every live row of the batch in progress again and
-    # again (up to 2.5x the cost of the work per item). Here it runs once per chunk, when
+    # again (a multiple of the work per item; ADR 0019). Here it runs once per chunk, when
     # no batch is alive: what a feed leaves in cycles is collected, nothing else is scanned.
     gc.disable()
     send("hello", os.getpid())
