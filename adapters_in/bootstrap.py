@@ -26,6 +26,7 @@ from partner_ingest.adapters_out.fetcher import (
     CircuitBreakerFetcher,
     FetchLimits,
     HttpFeedFetcher,
+    HttpWebhookSender,
 )
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
@@ -37,6 +38,7 @@ from partner_ingest.domain.model.circuits import BreakerPolicy
 from partner_ingest.domain.model.jobs import BodyRetention
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.webhooks import DeliveryBackoff
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
@@ -48,6 +50,12 @@ from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, Ro
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.webhooks import (
+    DeliverWebhooks,
+    ManageWebhooks,
+    QueueWebhookEvents,
+    WebhookRules,
+)
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
@@ -60,6 +68,7 @@ from partner_ingest.ports import (
 )
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.rate_limit import FailurePolicy
+from partner_ingest.ports.webhooks import WebhookSender
 
 from .secrets_file import ServiceSecrets, load_or_create
 from .settings import PREFIX, Settings, SettingsError, networks
@@ -110,6 +119,10 @@ class Application:
     products: ReadProducts
     ready: Callable[[], Readiness]
     """Database reachable and schema current (never raises)."""
+    # --- completion webhooks (ADR 0034) ---
+    webhooks: ManageWebhooks
+    deliver_webhooks: DeliverWebhooks
+    """One attempt at the next due webhook delivery (the worker calls it between jobs)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -131,6 +144,7 @@ def wire(
     close: Callable[[], None] = lambda: None,
     ready: Callable[[], Readiness] | None = None,
     parsing: FeedParsing | None = None,
+    webhook_sender: WebhookSender | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults
     (feeds are parsed in the ingesting thread unless `parsing` says otherwise)."""
@@ -148,8 +162,19 @@ def wire(
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,
     )
-    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing)
+    events = QueueWebhookEvents(clock, ids)
+    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing, steps=[events])
     vault = FernetVault(secrets_.vault_keys)
+    webhook_rules = WebhookRules(
+        disable_after=settings.webhook_disable_after_failures,
+        overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
+        backoff=DeliveryBackoff(
+            base=timedelta(seconds=settings.webhook_retry_base_seconds),
+            cap=timedelta(seconds=max(3600.0, settings.webhook_retry_base_seconds)),
+            window=timedelta(seconds=settings.webhook_retry_window_seconds),
+        ),
+        lease=timedelta(seconds=settings.webhook_timeout_seconds + 60),
+    )
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
     addresses = AddressPolicy(allowed=networks(settings, "fetch_allow_networks"))
@@ -205,7 +230,13 @@ def wire(
         keys=ManageKeys(uow, clock, server_secret=secrets_.key_hash_secret, random_bytes=random_bytes),
         submit_job=submit_job,
         process_next_job=ProcessNextJob(
-            uow, ingest, clock, ids, lease_seconds=settings.job_lease_seconds, bodies=job_bodies
+            uow,
+            ingest,
+            clock,
+            ids,
+            lease_seconds=settings.job_lease_seconds,
+            bodies=job_bodies,
+            on_dead=events.job_dead,
         ),
         jobs=QueryJobs(uow, clock),
         job_bodies=job_bodies,
@@ -230,6 +261,36 @@ def wire(
         imports=ReadImports(uow),
         products=ReadProducts(uow),
         ready=ready or _store_ready(uow),
+        webhooks=ManageWebhooks(
+            uow,
+            vault,
+            clock,
+            events,
+            addresses=addresses,
+            rules=webhook_rules,
+            random_bytes=random_bytes,
+        ),
+        deliver_webhooks=DeliverWebhooks(
+            uow,
+            webhook_sender
+            or HttpWebhookSender(
+                HttpFeedFetcher(
+                    policy=addresses,
+                    limits=FetchLimits(
+                        connect_timeout=min(5.0, settings.webhook_timeout_seconds),
+                        read_timeout=settings.webhook_timeout_seconds,
+                        total_timeout=settings.webhook_timeout_seconds,
+                    ),
+                    clock=clock,
+                    user_agent="partner-catalog-ingest (webhook)",
+                ),
+                timeout_seconds=settings.webhook_timeout_seconds,
+            ),
+            vault,
+            clock,
+            ids,
+            rules=webhook_rules,
+        ),
         settings=settings,
         close=close,
     )

@@ -105,6 +105,16 @@ class Settings:
     """Helper processes that parse and validate large feeds while the ingesting thread writes (ADR 0019); unset: one less than the CPUs, at most 4; 0: every feed is parsed in the ingesting thread."""
     parser_min_bytes: int = 2 * 1024 * 1024
     """Feeds smaller than this are parsed in the ingesting thread (a helper would not pay off)."""
+    webhook_timeout_seconds: float = 10.0
+    """Longest a webhook delivery attempt may take (connect, send, answer) before it counts as failed."""
+    webhook_retry_base_seconds: float = 30.0
+    """Wait before a failed webhook delivery's second attempt; it doubles after each failure, up to an hour."""
+    webhook_retry_window_seconds: float = 24 * 3600.0
+    """How long after its event a webhook delivery is retried before it is given up (failed)."""
+    webhook_disable_after_failures: int = 25
+    """Failed delivery attempts in a row (of one partner's webhook) that disable it; the partner or an admin enables it again by setting it."""
+    webhook_secret_overlap_seconds: float = 24 * 3600.0
+    """After a webhook secret is rotated, how long the old secret keeps signing beside the new one."""
     log_level: str = "INFO"
     log_format: str = "json"
     """json (one object per line) or text."""
@@ -210,6 +220,11 @@ class Settings:
 
 
 _POSITIVE: Final = (
+    "webhook_timeout_seconds",
+    "webhook_retry_base_seconds",
+    "webhook_retry_window_seconds",
+    "webhook_disable_after_failures",
+    "webhook_secret_overlap_seconds",
     "max_body_bytes",
     "parser_min_bytes",
     "max_sync_bytes",

@@ -23,8 +23,10 @@ from .repositories import (
     ScheduleRepository,
     StoredBodies,
     UpsertCounts,
+    WebhookRepository,
 )
 from .unit_of_work import UnitOfWork, UnitOfWorkFactory
+from .webhooks import WebhookSender, WebhookSent
 
 __all__ = [
     "ApiKeyRepository",
@@ -58,4 +60,7 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpsertCounts",
+    "WebhookRepository",
+    "WebhookSender",
+    "WebhookSent",
 ]

@@ -69,9 +69,11 @@ def run_worker(args: argparse.Namespace) -> int:
             name=f"worker-{socket.gethostname()}-{os.getpid()}",
             purge=app.job_bodies,
             purge_seconds=settings.job_body_purge_seconds,
+            deliver=app.deliver_webhooks,
         )
         if args.once:
             worker.run_once()
+            worker.deliver_due()
             return 0
         worker.run(stop_on_signals(on_repeat=worker.interrupt))
         return 0

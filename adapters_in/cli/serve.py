@@ -93,6 +93,7 @@ def background_services(app: bootstrap.Application) -> list[BackgroundService]:
             name=f"worker-{socket.gethostname()}-{os.getpid()}",
             purge=app.job_bodies,
             purge_seconds=settings.job_body_purge_seconds,
+            deliver=app.deliver_webhooks,
         )
         services.append(BackgroundWorker(worker, grace_seconds=settings.shutdown_grace_seconds))
     if settings.runs_scheduler:

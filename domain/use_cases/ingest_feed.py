@@ -186,9 +186,11 @@ class IngestFeed:
         batch_size: int = 1000,
         errors_cap: int = 100,
         parsing: FeedParsing | None = None,
+        steps: Sequence[IngestStep] = (),
     ) -> None:
         """`parsing` says where feeds are parsed and validated: here by default, or in a
-        parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing."""
+        parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing.
+        `steps` run in every ingest, after the caller's own (queued webhook events)."""
         self._uow = uow
         self._formats = formats
         self._clock = clock
@@ -197,6 +199,7 @@ class IngestFeed:
         self._batch_size = batch_size
         self._errors_cap = errors_cap
         self._parsing = parsing or PARSE_HERE
+        self._steps = tuple(steps)
 
     def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
@@ -209,6 +212,7 @@ class IngestFeed:
         back with it: it runs again, finds the key, and answers as a repeat of the first.
         """
         submission = _with_content_hash(submission)
+        steps = (*steps, *self._steps)
         try:
             return self._ingest(submission, steps)
         except IdempotencyKeyTaken:

@@ -226,7 +226,9 @@ class ProcessNextJob:
         backoff_cap: float = 600.0,
         jitter: Callable[[], float] = random.random,
         bodies: PurgeJobBodies | None = None,
+        on_dead: Callable[[UnitOfWork, Job, str], None] | None = None,
     ) -> None:
+        """`on_dead` runs in the unit of work that makes a job dead (a queued webhook event)."""
         self._uow = uow
         self._ingest = ingest
         self._clock = clock
@@ -235,6 +237,7 @@ class ProcessNextJob:
         self._backoff = Backoff(backoff_base, backoff_cap)
         self._jitter = jitter
         self._bodies = bodies or PurgeJobBodies(uow, clock)
+        self._on_dead = on_dead
 
     def claim(self) -> tuple[Job, Lease] | None:
         """Take the next job under a fresh lease token (its own short transaction): the queue
@@ -361,6 +364,8 @@ class ProcessNextJob:
                     details={"job_id": job.id, "attempt": job.attempts, "error": error[:500]},
                 )
             )
+            if dead and self._on_dead is not None:
+                self._on_dead(uow, job, error)
             uow.commit()
         return JobResult(job, JobOutcome.DEAD if dead else JobOutcome.RETRYING, error=error)
 
