@@ -1,5 +1,5 @@
-"""Completion webhooks end to end: a real receiver on loopback verifies every signature the way
-the README's example does, a delivery answered 500 is retried until the receiver answers 200,
+"""Completion webhooks end to end: a real receiver on loopback verifies every signature with
+the README's example itself, a delivery answered 500 is retried until the receiver answers 200,
 and a receiver that keeps failing gets its webhook disabled, audited and shown to admins.
 
 Loopback is reachable only because these servers allow it (`fetch_allow_networks`, the
@@ -9,14 +9,14 @@ setting the SSRF tests use); without it, the same URL is refused when it is conf
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import http.server
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -27,14 +27,18 @@ from support.service import Service
 from partner_ingest.adapters_in.worker import deliver_webhooks_once
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The README's receiver check, standard library only."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    offered = [s.removeprefix("v1,") for s in headers["webhook-signature"].split() if s.startswith("v1,")]
-    fresh = abs(time.time() - int(headers["webhook-timestamp"])) < 300
-    return fresh and any(hmac.compare_digest(expected, s) for s in offered)
+def _readme_verify() -> Callable[[str, dict[str, str], bytes], bool]:
+    """The README's receiver check, exactly as printed there (standard library only)."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    match = re.search(r"<!-- readme-snippet: webhook-verify -->\n```python\n(.*?)```", text, re.S)
+    assert match, "the README lost its receiver example"
+    namespace: dict[str, Any] = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)
+    found: Callable[[str, dict[str, str], bytes], bool] = namespace["verify"]
+    return found
+
+
+verify = _readme_verify()
 
 
 @attrs.define

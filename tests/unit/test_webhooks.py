@@ -214,3 +214,14 @@ def test_the_worker_delivers_between_jobs(hooked: Hooked) -> None:
     assert worker.deliver_due() == 1
     assert worker.deliver_due() == 0
     assert len(hooked.sender.sent) == 1
+
+
+def test_rotating_the_vault_keys_re_encrypts_webhook_secrets_and_they_still_sign(hooked: Hooked) -> None:
+    setup = hooked.app.webhooks.set("acme", URL, actor="acme")
+    assert setup.secret is not None
+    before = hooked.app.webhooks.get("acme")
+    hooked.app.rotate_credentials()
+    after = hooked.app.webhooks.get("acme")
+    assert after.secret != before.secret
+    assert hooked.app.vault.decrypt(after.secret) == setup.secret
+    assert setup.secret not in repr(after)
