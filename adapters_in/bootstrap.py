@@ -36,11 +36,13 @@ from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.circuits import BreakerPolicy
 from partner_ingest.domain.model.jobs import BodyRetention
+from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.webhooks import DeliveryBackoff
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
+from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
 from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
@@ -71,7 +73,7 @@ from partner_ingest.ports.rate_limit import FailurePolicy
 from partner_ingest.ports.webhooks import WebhookSender
 
 from .secrets_file import ServiceSecrets, load_or_create
-from .settings import PREFIX, Settings, SettingsError, networks
+from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, networks
 
 __all__ = ["Application", "Readiness", "build", "in_memory", "validate_against_contract", "wire"]
 
@@ -97,6 +99,10 @@ class Application:
     vault: CredentialVault
     ingest: IngestFeed
     describe_contract: DescribeContract
+    lifecycle: ContractLifecycle
+    """The contract versions' status (deprecated, retired) as the settings configure it (ADR 0035)."""
+    contract_usage: ReadContractUsage
+    """Which partners still send each contract version (admins)."""
     validate: ValidateFeed
     guard: AccessGuard
     keys: ManageKeys
@@ -163,7 +169,10 @@ def wire(
         block_max_seconds=settings.max_block_seconds,
     )
     events = QueueWebhookEvents(clock, ids)
-    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing, steps=[events])
+    lifecycle = contract_lifecycle(settings)
+    ingest = IngestFeed(
+        uow, formats, clock, ids, limits=limits, parsing=parsing, steps=[events], lifecycle=lifecycle
+    )
     vault = FernetVault(secrets_.vault_keys)
     webhook_rules = WebhookRules(
         disable_after=settings.webhook_disable_after_failures,
@@ -175,7 +184,9 @@ def wire(
         ),
         lease=timedelta(seconds=settings.webhook_timeout_seconds + 60),
     )
-    submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
+    submit_job = SubmitFeedJob(
+        uow, formats, clock, ids, max_attempts=settings.job_max_attempts, lifecycle=lifecycle
+    )
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
     addresses = AddressPolicy(allowed=networks(settings, "fetch_allow_networks"))
     cron = CronsimRules()
@@ -216,7 +227,9 @@ def wire(
         limits=limits,
         vault=vault,
         ingest=ingest,
-        describe_contract=DescribeContract(formats),
+        describe_contract=DescribeContract(formats, lifecycle, clock),
+        lifecycle=lifecycle,
+        contract_usage=ReadContractUsage(uow, lifecycle, clock),
         validate=ValidateFeed(formats, limits=limits),
         guard=AccessGuard(
             uow,

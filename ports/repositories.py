@@ -36,6 +36,7 @@ __all__ = [
     "ScheduleRepository",
     "StoredBodies",
     "UpsertCounts",
+    "VersionUse",
     "WebhookRepository",
 ]
 
@@ -96,6 +97,19 @@ class FeedImportLedger(Protocol):
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""
+
+    def version_usage(self, since: datetime | None = None) -> list[VersionUse]:
+        """Per contract version and partner, the imports completed at or after `since` (all when
+        None) and the latest one's time; by version, then partner."""
+
+
+class VersionUse(NamedTuple):
+    """How much a partner sent under one contract version (admins: who still sends a deprecated one)."""
+
+    version: int
+    partner_id: str
+    imports: int
+    last_at: datetime
 
 
 class IdempotencyKeyRepository(Protocol):

@@ -102,6 +102,11 @@ _REPORT: Final = _obj(
         "errors_total": _INT,
         "errors_truncated": {"type": "boolean"},
         "feed_error": {"oneOf": [{"$ref": "#/components/schemas/FeedError"}, {"type": "null"}]},
+        "warnings": {
+            "type": "array",
+            "items": _STR,
+            "description": "present when there is something to change, e.g. a deprecated contract version",
+        },
     },
 )
 # A feed of which nothing was accepted (422): the report, and the error fields every error answer has.

@@ -172,6 +172,8 @@ class IngestReport:
     """How many item errors there were in all (errors may be capped)."""
     feed_error: FeedError | None = None
     dry_run: bool = False
+    warnings: tuple[str, ...] = ()
+    """What the partner should change though nothing was refused for it (a deprecated version)."""
 
     @property
     def applied(self) -> bool:
@@ -192,7 +194,7 @@ class IngestReport:
             "errors_total": self.errors_total,
             "errors_truncated": self.errors_total > len(self.errors),
             "feed_error": None if self.feed_error is None else self.feed_error.to_json(),
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> IngestReport:
@@ -209,4 +211,5 @@ class IngestReport:
             errors_total=data["errors_total"],
             feed_error=None if fe is None else FeedError.from_json(fe),
             dry_run=data.get("dry_run", False),
+            warnings=tuple(data.get("warnings", ())),
         )

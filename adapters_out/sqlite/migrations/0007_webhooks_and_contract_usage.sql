@@ -1,5 +1,5 @@
--- 0009: completion webhooks (ADR 0034). One webhook per partner, its secrets encrypted by the
--- credential vault; one row per event queued for it, claimed by workers under a lease like a
+-- 0009: completion webhooks (ADR 0034), and an index for contract version usage (ADR 0035).
+-- One webhook per partner, its secrets encrypted by the credential vault; one row per event queued for it, claimed by workers under a lease like a
 -- job (pending -> delivering -> delivered | pending again | failed).
 
 CREATE TABLE partner_webhooks (
@@ -39,3 +39,7 @@ CREATE INDEX partner_webhook_deliveries_delivering
     ON partner_webhook_deliveries (lease_until, created_at, id) WHERE status = 'delivering';
 CREATE INDEX partner_webhook_deliveries_log
     ON partner_webhook_deliveries (partner_id, created_at DESC, id DESC);
+
+-- Which partners still send each contract version (ADR 0035): the admin's usage view groups
+-- the ledger by version and partner.
+CREATE INDEX partner_feed_imports_version ON partner_feed_imports (version, partner_id, completed_at);
