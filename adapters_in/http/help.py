@@ -110,7 +110,9 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
         "headers": {
             "X-API-Key": "your key (or Authorization: Bearer <key>)",
             "Content-Type": "selects the format (see formats)",
-            "X-Feed-Version": "the contract version; default: yours",
+            "X-Feed-Version": "the contract version; default: yours. A deprecated version is answered with "
+            "Deprecation and Sunset headers and a report warning, and refused after its sunset "
+            "(400 contract_version_retired); GET /partner/contract/diff?from=1&to=2 says what changes",
             "Idempotency-Key": "send a feed at most once, whatever the retries; one key names one request, "
             "sent now or as a job",
             "X-Validation-Mode / X-Atomic": "strict|lenient, true|false: per-feed policy, if your account allows it",
