@@ -172,11 +172,23 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "code": {"type": "string", "enum": [str(c) for c in ErrorCode]},
             "message": _STR,
             "location": {"$ref": "#/components/schemas/Location"},
+            "hint": {
+                "type": "string",
+                "description": "how to fix it: a close field name or value, the allowed values",
+            },
         },
     ),
     "FeedError": _obj(
         ["code", "message"],
-        {"code": _STR, "message": _STR, "location": {"$ref": "#/components/schemas/Location"}},
+        {
+            "code": _STR,
+            "message": _STR,
+            "location": {"$ref": "#/components/schemas/Location"},
+            "hint": {
+                "type": "string",
+                "description": "how to fix it: the delimiter or format the body looks like",
+            },
+        },
     ),
     "IngestReport": _REPORT,
     "RejectedFeed": _REJECTED_FEED,
