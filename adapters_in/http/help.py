@@ -120,6 +120,9 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
         },
         "errors": 'Every error is JSON {"error": <code>, "details": {"message", "request_id", ...}}: '
         "branch on error, show details.message, quote details.request_id to support. "
+        "Item and feed errors in a report carry a `hint` where the fix can be told (did you mean "
+        "'price'?, the allowed values, the delimiter your CSV looks like) and a location: a physical "
+        "line, a CSV cell, a JSON column and byte offset. "
         "429 answers carry Retry-After; every answer carries your key's RateLimit fields.",
         "webhooks": {
             "why": "Be told when a feed or job ends instead of polling: the platform POSTs import.completed "
