@@ -225,3 +225,25 @@ def test_rotating_the_vault_keys_re_encrypts_webhook_secrets_and_they_still_sign
     assert after.secret != before.secret
     assert hooked.app.vault.decrypt(after.secret) == setup.secret
     assert setup.secret not in repr(after)
+
+
+def test_an_event_is_queued_in_the_ingests_unit_of_work_and_rolls_back_with_it(hooked: Hooked) -> None:
+    from partner_ingest.domain.use_cases import IngestFeed
+    from partner_ingest.domain.use_cases.ingest_feed import Ingested
+    from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
+    from partner_ingest.ports import UnitOfWork
+
+    hooked.app.webhooks.set("acme", URL, actor="acme")
+
+    def fails(uow: UnitOfWork, ingested: Ingested) -> None:
+        raise RuntimeError("a later step fails")
+
+    queue = QueueWebhookEvents(hooked.clock, SequentialIds())
+    ingest = IngestFeed(
+        hooked.store.unit_of_work, hooked.app.formats, hooked.clock, SequentialIds(), steps=[queue, fails]
+    )
+    with pytest.raises(RuntimeError):
+        ingest(FeedSubmission(partner_id="acme", body=io.BytesIO(FEED), format="json"))
+    assert deliveries(hooked) == []
+    with hooked.store.unit_of_work(read_only=True) as uow:
+        assert uow.imports.recent("acme") == []  # nothing of the feed either

@@ -1,7 +1,7 @@
 -- 0009: completion webhooks (ADR 0034), and an index for contract version usage (ADR 0035).
--- One webhook per partner, its secrets encrypted by the credential vault; one row per event queued for it, claimed by workers under a lease like a
--- job (pending -> delivering -> delivered | pending again | failed), with SKIP LOCKED so that
--- two workers never take the same delivery.
+-- One webhook per partner, its secrets encrypted by the credential vault; one row per event
+-- queued for it, claimed by workers under a lease like a job (pending -> delivering ->
+-- delivered | pending again | failed), with SKIP LOCKED so two workers never take one delivery.
 
 CREATE TABLE partner_webhooks (
     partner_id      text COLLATE "C" PRIMARY KEY,
