@@ -45,6 +45,7 @@ def worker_for(
         purge=app.job_bodies,
         purge_seconds=settings.job_body_purge_seconds,
         interrupt=interrupt,
+        deliver=app.deliver_webhooks,
     )
 
 
@@ -67,6 +68,7 @@ def run_worker(
     worker = worker_for(app, name=name, interrupt=interrupt)
     if once:
         worker.run_once()
+        worker.deliver_due()
     else:
         worker.run(stop)
     return worker.processed

@@ -33,6 +33,7 @@ from partner_ingest.adapters_out.fetcher import (
     CircuitBreakerFetcher,
     FetchLimits,
     HttpFeedFetcher,
+    HttpWebhookSender,
 )
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
@@ -42,9 +43,12 @@ from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.circuits import BreakerPolicy
 from partner_ingest.domain.model.jobs import BodyRetention
+from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.model.webhooks import DeliveryBackoff
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
+from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
 from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
@@ -55,6 +59,12 @@ from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.webhooks import (
+    DeliverWebhooks,
+    ManageWebhooks,
+    QueueWebhookEvents,
+    WebhookRules,
+)
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
@@ -69,9 +79,10 @@ from partner_ingest.ports import (
     UnitOfWorkFactory,
 )
 from partner_ingest.ports.rate_limit import FailurePolicy
+from partner_ingest.ports.webhooks import WebhookSender
 
 from .secrets_file import ServiceSecrets, fresh_secrets, load_or_create
-from .settings import PREFIX, Settings, SettingsError, networks
+from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, networks
 
 __all__ = ["Application", "Readiness", "ServiceSecrets", "build", "in_memory", "wire"]
 
@@ -100,6 +111,10 @@ class Application:
     vault: CredentialVault
     ingest: IngestFeed
     describe_contract: DescribeContract
+    lifecycle: ContractLifecycle
+    """The contract versions' status (deprecated, retired) as the settings configure it (ADR 0035)."""
+    contract_usage: ReadContractUsage
+    """Which partners still send each contract version (admins)."""
     validate: ValidateFeed
     guard: AccessGuard
     keys: ManageKeys
@@ -125,6 +140,10 @@ class Application:
     """Database reachable and schema current (never raises)."""
     parsing: FeedParsing
     """Where feeds are parsed and validated: in the ingesting thread, or parser processes (ADR 0019)."""
+    # --- completion webhooks (ADR 0034) ---
+    webhooks: ManageWebhooks
+    deliver_webhooks: DeliverWebhooks
+    """One attempt at the next due webhook delivery (the worker calls it between jobs)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -148,6 +167,7 @@ def wire(
     close: Callable[[], None] = lambda: None,
     ready: Callable[[], Readiness] | None = None,
     parsing: FeedParsing | None = None,
+    webhook_sender: WebhookSender | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults
     (feeds are parsed in the ingesting thread unless `parsing` says otherwise).
@@ -173,9 +193,33 @@ def wire(
         block_max_seconds=settings.max_block_seconds,
     )
     fast = settings.fast_validator
-    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing, fast_validator=fast)
+    events = QueueWebhookEvents(clock, ids)
+    lifecycle = contract_lifecycle(settings)
+    ingest = IngestFeed(
+        uow,
+        formats,
+        clock,
+        ids,
+        limits=limits,
+        parsing=parsing,
+        fast_validator=fast,
+        steps=[events],
+        lifecycle=lifecycle,
+    )
     vault = vault if vault is not None else FernetVault(secrets_.vault_keys)
-    submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
+    webhook_rules = WebhookRules(
+        disable_after=settings.webhook_disable_after_failures,
+        overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
+        backoff=DeliveryBackoff(
+            base=timedelta(seconds=settings.webhook_retry_base_seconds),
+            cap=timedelta(seconds=max(3600.0, settings.webhook_retry_base_seconds)),
+            window=timedelta(seconds=settings.webhook_retry_window_seconds),
+        ),
+        lease=timedelta(seconds=settings.webhook_timeout_seconds + 60),
+    )
+    submit_job = SubmitFeedJob(
+        uow, formats, clock, ids, max_attempts=settings.job_max_attempts, lifecycle=lifecycle
+    )
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
     addresses = AddressPolicy(allowed=networks(settings, "fetch_allow_networks"))
     cron = CronsimRules()
@@ -218,7 +262,9 @@ def wire(
         limits=limits,
         vault=vault,
         ingest=ingest,
-        describe_contract=DescribeContract(formats),
+        describe_contract=DescribeContract(formats, lifecycle, clock),
+        lifecycle=lifecycle,
+        contract_usage=ReadContractUsage(uow, lifecycle, clock),
         validate=ValidateFeed(formats, limits=limits, fast_validator=fast, parsing=parsing),
         guard=AccessGuard(
             uow,
@@ -232,7 +278,13 @@ def wire(
         keys=ManageKeys(uow, clock, server_secret=secrets_.key_hash_secret, random_bytes=random_bytes),
         submit_job=submit_job,
         process_next_job=ProcessNextJob(
-            uow, ingest, clock, ids, lease_seconds=settings.job_lease_seconds, bodies=job_bodies
+            uow,
+            ingest,
+            clock,
+            ids,
+            lease_seconds=settings.job_lease_seconds,
+            bodies=job_bodies,
+            on_dead=events.job_dead,
         ),
         jobs=QueryJobs(uow, clock),
         job_bodies=job_bodies,
@@ -257,6 +309,36 @@ def wire(
         products=ReadProducts(uow),
         ready=ready or _store_ready(uow),
         parsing=parsing if parsing is not None else PARSE_HERE,
+        webhooks=ManageWebhooks(
+            uow,
+            vault,
+            clock,
+            events,
+            addresses=addresses,
+            rules=webhook_rules,
+            random_bytes=random_bytes,
+        ),
+        deliver_webhooks=DeliverWebhooks(
+            uow,
+            webhook_sender
+            or HttpWebhookSender(
+                HttpFeedFetcher(
+                    policy=addresses,
+                    limits=FetchLimits(
+                        connect_timeout=min(5.0, settings.webhook_timeout_seconds),
+                        read_timeout=settings.webhook_timeout_seconds,
+                        total_timeout=settings.webhook_timeout_seconds,
+                    ),
+                    clock=clock,
+                    user_agent="partner-catalog-ingest (webhook)",
+                ),
+                timeout_seconds=settings.webhook_timeout_seconds,
+            ),
+            vault,
+            clock,
+            ids,
+            rules=webhook_rules,
+        ),
         settings=settings,
         close=close,
     )

@@ -8,17 +8,29 @@ defaults run the embedded service: a SQLite file in the working directory.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 import attrs
 
 from partner_ingest.domain.model.errors import InvalidError
+from partner_ingest.domain.model.lifecycle import ContractLifecycle, VersionLifecycle, VersionStatus
+from partner_ingest.domain.model.rules import CONTRACTS
 
-__all__ = ["PREFIX", "Settings", "SettingsError", "describe_settings", "networks", "shown_url"]
+__all__ = [
+    "PREFIX",
+    "Settings",
+    "SettingsError",
+    "contract_lifecycle",
+    "describe_settings",
+    "networks",
+    "shown_url",
+]
 
 PREFIX: Final = "PARTNER_INGEST_"
 
@@ -107,6 +119,18 @@ class Settings:
     """Feeds smaller than this are parsed in the ingesting thread (a helper would not pay off)."""
     fast_validator: bool = True
     """Validate the common valid item with generated straight-line code, which gives the reference validator's results faster; false: the reference validator alone (to rule the fast path out while debugging)."""
+    webhook_timeout_seconds: float = 10.0
+    """Longest a webhook delivery attempt may take (connect, send, answer) before it counts as failed."""
+    webhook_retry_base_seconds: float = 30.0
+    """Wait before a failed webhook delivery's second attempt; it doubles after each failure, up to an hour."""
+    webhook_retry_window_seconds: float = 24 * 3600.0
+    """How long after its event a webhook delivery is retried before it is given up (failed)."""
+    webhook_disable_after_failures: int = 25
+    """Failed delivery attempts in a row (of one partner's webhook) that disable it; the partner or an admin enables it again by setting it."""
+    webhook_secret_overlap_seconds: float = 24 * 3600.0
+    """After a webhook secret is rotated, how long the old secret keeps signing beside the new one."""
+    contract_lifecycle: str = ""
+    """JSON: the status of contract versions that are not current, e.g. `{"1": {"status": "deprecated", "sunset": "2026-06-30", "deprecated_at": "2026-01-15"}}` (status deprecated with a sunset date, or retired); versions not named are current (ADR 0035)."""
     log_level: str = "INFO"
     log_format: str = "json"
     """json (one object per line) or text."""
@@ -209,9 +233,15 @@ class Settings:
             )
         for name in ("trusted_proxies", "fetch_allow_networks"):
             networks(self, name)
+        contract_lifecycle(self)
 
 
 _POSITIVE: Final = (
+    "webhook_timeout_seconds",
+    "webhook_retry_base_seconds",
+    "webhook_retry_window_seconds",
+    "webhook_disable_after_failures",
+    "webhook_secret_overlap_seconds",
     "max_body_bytes",
     "parser_min_bytes",
     "max_sync_bytes",
@@ -250,6 +280,54 @@ def shown_url(url: str) -> str:
             authority = f"{credentials.partition(':')[0]}:****@{host}"
         url = f"{scheme}://{authority}{rest[end:]}"
     return _QUERY_PASSWORD.sub(r"\1****", url)
+
+
+def contract_lifecycle(settings: Settings) -> ContractLifecycle:
+    """The contract versions' lifecycle from `contract_lifecycle`; SettingsError naming it when malformed."""
+    name = f"{PREFIX}CONTRACT_LIFECYCLE"
+    text = settings.contract_lifecycle.strip()
+    if not text:
+        return ContractLifecycle()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a JSON object such as {_LIFECYCLE_EXAMPLE}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{name} must be a JSON object such as {_LIFECYCLE_EXAMPLE}")
+    entries = []
+    for key, value in data.items():
+        if not (isinstance(key, str) and key.isdigit() and int(key) in CONTRACTS):
+            raise SettingsError(f"{name}: {key!r} is not a contract version (known: {sorted(CONTRACTS)})")
+        if not isinstance(value, dict) or set(value) - {"status", "sunset", "deprecated_at"}:
+            raise SettingsError(f"{name}: version {key} takes an object of status, sunset, deprecated_at")
+        try:
+            entries.append(
+                VersionLifecycle(
+                    int(key),
+                    VersionStatus(str(value.get("status"))),
+                    sunset=_moment(value.get("sunset")),
+                    deprecated_at=_moment(value.get("deprecated_at")),
+                )
+            )
+        except ValueError as error:
+            raise SettingsError(
+                f"{name}: version {key}: {error} (status: current, deprecated or retired; "
+                "dates as 2026-06-30 or 2026-06-30T00:00:00Z)"
+            ) from None
+    return ContractLifecycle.of(entries)
+
+
+_LIFECYCLE_EXAMPLE: Final = '{"1": {"status": "deprecated", "sunset": "2026-06-30"}}'
+
+
+def _moment(value: object) -> datetime | None:
+    """A date or ISO 8601 time (UTC when it has no zone), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a date")
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def networks(settings: Settings, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

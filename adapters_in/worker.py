@@ -27,20 +27,27 @@ from collections.abc import Callable
 from typing import Final
 
 from partner_ingest.domain.model.jobs import Job, Lease
+from partner_ingest.domain.model.webhooks import Delivery
 from partner_ingest.domain.use_cases.jobs import JobResult, ProcessNextJob
 
 from .bootstrap import Application
 
-__all__ = ["BackgroundWorker", "Worker", "process_next_job_once"]
+__all__ = ["BackgroundWorker", "Worker", "deliver_webhooks_once", "process_next_job_once"]
 
 log: Final = logging.getLogger("partner_ingest.worker")
 _CHECK_SECONDS: Final = 1.0
 """How often a running job's heartbeat looks whether its lease is still held."""
+_DELIVERIES_PER_PASS: Final = 20
 
 
 def process_next_job_once(app: Application) -> JobResult | None:
     """Claim and process the next available job now, in this thread; None when there is none."""
     return app.process_next_job()
+
+
+def deliver_webhooks_once(app: Application) -> Delivery | None:
+    """One attempt at the next due webhook delivery, now, in this thread; None when none is due."""
+    return app.deliver_webhooks()
 
 
 class Worker:
@@ -55,9 +62,13 @@ class Worker:
         purge: Callable[[], int] | None = None,
         purge_seconds: float = 300.0,
         interrupt: threading.Event | None = None,
+        deliver: Callable[[], object | None] | None = None,
     ) -> None:
-        """`interrupt`, once set (from any thread), does what `interrupt()` does."""
+        """`interrupt`, once set (from any thread), does what `interrupt()` does. `deliver` makes
+        one attempt at the next due webhook delivery (None: nothing was due); the worker calls it
+        between jobs."""
         self._process = process
+        self._deliver = deliver
         self._poll = poll_seconds
         self.name = name
         self.processed = 0
@@ -95,6 +106,7 @@ class Worker:
         log.info("worker started", extra={"worker": self.name})
         while not stop.is_set():
             self.purge_if_due()
+            self.deliver_due(stop)
             try:
                 result = self.run_once()
             except Exception:  # the loop must outlive a database hiccup; the job's lease covers it
@@ -104,6 +116,24 @@ class Worker:
             if result is None:
                 stop.wait(self._poll)
         log.info("worker stopped", extra={"worker": self.name, "processed": self.processed})
+
+    def deliver_due(self, stop: threading.Event | None = None) -> int:
+        """Attempt the webhook deliveries due now, at most `_DELIVERIES_PER_PASS` (jobs are not held
+        back longer); how many. A store or receiver that fails is tried again next pass."""
+        attempted = 0
+        while self._deliver is not None and attempted < _DELIVERIES_PER_PASS:
+            if stop is not None and stop.is_set():
+                break
+            try:
+                if self._deliver() is None:
+                    break
+            except Exception:
+                log.warning(
+                    "could not deliver a webhook; will try again", exc_info=True, extra={"worker": self.name}
+                )
+                break
+            attempted += 1
+        return attempted
 
     def purge_if_due(self) -> int:
         """Delete the feed bodies whose retention is over, when `purge_seconds` have passed

@@ -12,13 +12,65 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.report import ErrorCode, Location
 
-__all__ = ["CsvLines", "delimited_rows"]
+__all__ = ["CsvLines", "csv_error", "delimited_rows", "header_problem", "wrong_width"]
+
+_DELIMITERS: Final = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def csv_error(error: csv.Error, lines: CsvLines, reader_line: int) -> MalformedFeedError:
+    """`csv.Error` as a located feed error, with how to fix it. An unclosed quote is reported
+    at the physical line where the quoted cell (its row) starts, not at the end of the file."""
+    message = str(error)
+    code = ErrorCode.MALFORMED
+    line, hint = reader_line, None
+    if "field larger" in message:
+        code = ErrorCode.FIELD_TOO_LARGE
+    elif "new-line character seen in unquoted field" in message:
+        message = "a bare carriage return (CR) ends a line; use CRLF or LF line endings"
+    elif "unexpected end of data" in message:
+        line = lines.row_start
+        message = "a quoted cell that starts on this line is never closed"
+        hint = 'close the quote; a quote inside a quoted cell is written twice ("")'
+    elif "expected after" in message:  # '"' then something else inside a quoted cell
+        line = lines.row_start
+        hint = 'a quote inside a quoted cell is written twice (""), and a cell with a quote in it is quoted'
+    return MalformedFeedError(code, f"line {line}: {message}", Location(line=line), hint)
+
+
+def header_problem(header: list[str], delimiter: str, kind: str) -> MalformedFeedError | None:
+    """A header that shows the document is not this format as sent: one column holding
+    another delimiter (a semicolon-separated export), or a JSON or XML document."""
+    cell = header[0].lstrip("\ufeff ") if header else ""
+    if cell.startswith(("{", "[", "<")):
+        other = "XML" if cell.startswith("<") else "JSON"
+        return MalformedFeedError(
+            ErrorCode.MALFORMED,
+            f"line 1: the body looks like {other}, not {kind}",
+            Location(line=1),
+            f"send it with the Content-Type of {other} (application/{other.lower()}), or export it as {kind}",
+        )
+    if len(header) != 1:
+        return None
+    for other, name in _DELIMITERS.items():
+        if other != delimiter and cell.count(other) >= 1:
+            shown = "\\t" if other == "\t" else other
+            return MalformedFeedError(
+                ErrorCode.MALFORMED,
+                f"line 1: the header is a single column; the document looks separated by {name}s ({shown!r})",
+                Location(line=1, column=1),
+                f"{kind} feeds separate cells with {_named(delimiter)}: export with {_named(delimiter)} as the separator",
+            )
+    return None
+
+
+def _named(delimiter: str) -> str:
+    return {",": "commas (',')", "\t": "tabs"}.get(delimiter, repr(delimiter))
 
 
 def delimited_rows(
@@ -47,21 +99,10 @@ def delimited_rows(
             elif len(row) != width:
                 if not row:
                     continue  # a blank line
-                raise MalformedFeedError(
-                    ErrorCode.MALFORMED,
-                    f"line {start}: {len(row)} cells, but the header has {width}",
-                    Location(line=start),
-                )
+                raise _wrong_width(start, len(row), width, delimiter)
             yield start, row
     except csv.Error as error:
-        line = reader.line_num
-        message = str(error)
-        code = ErrorCode.MALFORMED
-        if "field larger" in message:
-            code = ErrorCode.FIELD_TOO_LARGE
-        elif "new-line character seen in unquoted field" in message:
-            message = "a bare carriage return (CR) ends a line; use CRLF or LF line endings"
-        raise MalformedFeedError(code, f"line {line}: {message}", Location(line=line)) from None
+        raise csv_error(error, lines, reader.line_num) from None
     if width < 0:
         raise MalformedFeedError(
             ErrorCode.MALFORMED,
@@ -130,3 +171,23 @@ def _first_line(data: bytes, kind: str) -> bytes:
             Location(line=1),
         )
     return data
+
+
+def _wrong_width(line: int, cells: int, width: int, delimiter: str) -> MalformedFeedError:
+    """A row of another width than the header, with the likely cause."""
+    hint = (
+        f'a value containing {_named(delimiter)} must be quoted ("a{delimiter}b")'
+        if cells > width
+        else "every row has one cell per header column; leave a cell empty rather than dropping it"
+    )
+    return MalformedFeedError(
+        ErrorCode.MALFORMED,
+        f"line {line}: {cells} cells, but the header has {width}",
+        Location(line=line),
+        hint,
+    )
+
+
+def wrong_width(line: int, cells: int, width: int, delimiter: str = ",") -> MalformedFeedError:
+    """`_wrong_width`, for the formats that read rows themselves."""
+    return _wrong_width(line, cells, width, delimiter)

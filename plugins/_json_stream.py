@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, Final
 
 from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.hints import looks_like
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.report import ErrorCode, Location
 
@@ -60,6 +61,22 @@ def _refuse_other_encodings(head: bytes) -> None:
 
 class _Truncated(Exception):
     """The slice ends before the value does."""
+
+
+class _SyntaxAt(MalformedFeedError):
+    """A syntax error `at` bytes into the decoded data; the reader turns it into a line, a
+    column and a document offset (both decoders say where, each in its own way)."""
+
+    def __init__(self, message: str, at: int) -> None:
+        super().__init__(ErrorCode.MALFORMED, message)
+        self.at = at
+
+
+_MSGSPEC_AT: Final = re.compile(r"\s*\(byte (\d+)\)$")
+
+
+def _stdlib_syntax(error: json.JSONDecodeError, text: str) -> _SyntaxAt:
+    return _SyntaxAt(f"invalid JSON: {error.msg}", len(text[: error.pos].encode("utf-8")))
 
 
 def _too_long(kind: str, limit: int) -> MalformedFeedError:
@@ -120,11 +137,27 @@ class JsonDecoder:
                 ) from None
             if "utf-8" in message.lower():
                 raise MalformedFeedError(ErrorCode.ENCODING, "the feed is not valid UTF-8") from None
+            at = _MSGSPEC_AT.search(message)
+            if at is not None:
+                # msgspec's byte is sometimes one past the culprit; the standard library's
+                # position is exact, and asking it costs nothing on the happy path.
+                raise self._exactly_where(
+                    data, f"invalid JSON: {message[: at.start()]}", int(at.group(1))
+                ) from None
             raise MalformedFeedError(ErrorCode.MALFORMED, f"invalid JSON: {message}") from None
         except RecursionError:
             raise MalformedFeedError(
                 ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
             ) from None
+
+    def _exactly_where(self, data: bytes, message: str, at: int) -> _SyntaxAt:
+        try:
+            self._decode_stdlib(data)
+        except _SyntaxAt as exact:
+            return _SyntaxAt(message, exact.at)
+        except (MalformedFeedError, _Truncated):
+            pass
+        return _SyntaxAt(message, at)
 
     def _decode_stdlib(self, data: bytes) -> object:
         try:
@@ -136,13 +169,14 @@ class JsonDecoder:
         except json.JSONDecodeError as error:
             if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
                 raise _Truncated from None
-            raise MalformedFeedError(ErrorCode.MALFORMED, f"invalid JSON: {error.msg}") from None
+            raise _stdlib_syntax(error, text) from None
         except RecursionError:
             raise MalformedFeedError(
                 ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
             ) from None
         if end != len(text) and text[end:].strip():
-            raise MalformedFeedError(ErrorCode.MALFORMED, "invalid JSON: extra data after a value")
+            extra = end + len(text[end:]) - len(text[end:].lstrip())
+            raise _SyntaxAt("invalid JSON: extra data after a value", len(text[:extra].encode("utf-8")))
         return value
 
     def raw_decode_prefix(self, text: str) -> tuple[object, int]:
@@ -152,7 +186,7 @@ class JsonDecoder:
         except json.JSONDecodeError as error:
             if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
                 raise _Truncated from None
-            raise MalformedFeedError(ErrorCode.MALFORMED, f"invalid JSON: {error.msg}") from None
+            raise _stdlib_syntax(error, text) from None
         except RecursionError:
             raise MalformedFeedError(
                 ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
@@ -173,6 +207,10 @@ class _Reader:
         self.eof = False
         self.after_item = _UNKNOWN
         """What `item()` saw after the item it read (saves re-reading the separator)."""
+        self.lines = 0
+        """Line breaks in the part of the document dropped from `buf` (for error locations)."""
+        self.line_start = 0
+        """Offset of the first byte after the last of those line breaks."""
 
     def more(self) -> int:
         """Read the next chunk, dropping what is behind the cursor; returns the shift in
@@ -184,6 +222,10 @@ class _Reader:
             self.eof = True
             return -1
         shift = self.pos
+        breaks = self.buf.count(b"\n", 0, shift)  # one C pass per chunk: line numbers for errors
+        if breaks:
+            self.lines += breaks
+            self.line_start = self.base + self.buf.rfind(b"\n", 0, shift) + 1
         self.buf = self.buf[shift:] + chunk
         self.base += shift
         self.pos = 0
@@ -201,10 +243,33 @@ class _Reader:
             if self.more() < 0:
                 return -1
 
-    def fail(self, message: str, code: ErrorCode = ErrorCode.MALFORMED) -> MalformedFeedError:
+    def locate(self, offset: int) -> Location:
+        """Line, column (bytes, 1-based) and offset of a document offset still in the buffer."""
+        at = offset - self.base
+        line = self.lines + self.buf.count(b"\n", 0, at) + 1
+        last = self.buf.rfind(b"\n", 0, at)
+        starts = self.base + last + 1 if last >= 0 else self.line_start
+        return Location(line=line, column=offset - starts + 1, offset=offset)
+
+    def fail(
+        self, message: str, code: ErrorCode = ErrorCode.MALFORMED, hint: str | None = None
+    ) -> MalformedFeedError:
         """A feed error located at the cursor."""
+        where = self.locate(self.base + self.pos)
         return MalformedFeedError(
-            code, f"{message} (at byte {self.base + self.pos})", Location(offset=self.base + self.pos)
+            code,
+            f"line {where.line}, column {where.column}: {message} (at byte {where.offset})",
+            where,
+            hint,
+        )
+
+    def syntax(self, error: _SyntaxAt, start: int) -> MalformedFeedError:
+        """A decoder's syntax error in data that began at buffer position `start`, located."""
+        where = self.locate(self.base + start + error.at)
+        return MalformedFeedError(
+            ErrorCode.MALFORMED,
+            f"line {where.line}, column {where.column}: {error.error.message} (at byte {where.offset})",
+            where,
         )
 
     def batch(self) -> list[object] | None:
@@ -350,6 +415,8 @@ class _Reader:
             value = self.decoder.decode(data)
         except _Truncated:
             raise self.fail("the document ends in the middle of a value") from None
+        except _SyntaxAt as error:
+            raise self.syntax(error, self.pos) from None
         self.pos = end
         return value
 
@@ -368,6 +435,8 @@ class _Reader:
             if len(window) > limit:
                 raise self.fail(f"an item is larger than {limit} bytes", ErrorCode.ITEM_TOO_LARGE) from None
             raise self.fail("the document ends in the middle of a value") from None
+        except _SyntaxAt as error:
+            raise self.syntax(error, self.pos) from None
         self.pos += len(text[:chars].encode("utf-8"))
         return value
 
@@ -388,7 +457,10 @@ def read_document_items(
     if reader.buf.startswith(_BOM, reader.pos):
         reader.pos += len(_BOM)
     if reader.peek() != ord("{"):
-        raise reader.fail('a JSON feed is an object: {"products": [...]}')
+        other = looks_like(reader.buf[reader.pos : reader.pos + 512])
+        media = {"CSV": "text/csv", "XML": "application/xml"}.get(other or "")
+        hint = None if media is None else f"the body looks like {other}: send it with Content-Type {media}"
+        raise reader.fail('a JSON feed is an object: {"products": [...]}', hint=hint)
     reader.pos += 1
     found = False
     first = True
@@ -473,11 +545,14 @@ def read_lines_items(
     readline = stream.readline
     decode = decoder.decode
     number = 0
+    offset = 0
+    """Where the line being read starts in the document."""
     while True:
         line = readline(limit + 2)
         if not line:
             return
         number += 1
+        starts, offset = offset, offset + len(line)
         if len(line) > limit and not line.endswith(b"\n"):
             raise MalformedFeedError(
                 ErrorCode.ITEM_TOO_LARGE,
@@ -488,6 +563,7 @@ def read_lines_items(
             _refuse_other_encodings(line)
             if line.startswith(_BOM):
                 line = line[len(_BOM) :]
+                starts += len(_BOM)
         if line.isspace():
             continue
         try:
@@ -497,6 +573,13 @@ def read_lines_items(
                 ErrorCode.MALFORMED,
                 f"line {number} is not a complete JSON value",
                 Location(line=number),
+            ) from None
+        except _SyntaxAt as error:
+            column = error.at + 1
+            raise MalformedFeedError(
+                ErrorCode.MALFORMED,
+                f"line {number}, column {column}: {error.error.message} (at byte {starts + error.at})",
+                Location(line=number, column=column, offset=starts + error.at),
             ) from None
         except MalformedFeedError as error:
             raise MalformedFeedError(

@@ -1,6 +1,8 @@
 """Built-in CSV format: a header row naming the fields, one product per row.
 
-Nested fields use dotted headers (`dimensions.width`). UTF-8, with or without
+Nested fields use dotted headers (`dimensions.width`). Locations are physical lines (what
+an editor shows; a row with a quoted line break is located at the line it starts on) and
+cells (1-based, the header's position of the field). UTF-8, with or without
 a byte-order mark; quoting as in RFC 4180; CRLF or LF line endings. Every value arrives as text, so the
 format is `textual`: "12.50" in a price column is a number here, even in
 strict mode. An empty cell is an absent field.
@@ -16,6 +18,7 @@ from typing import BinaryIO, cast
 import attrs
 
 from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.hints import closest
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.product import Product
 from partner_ingest.domain.model.report import ErrorCode, Location
@@ -23,7 +26,7 @@ from partner_ingest.domain.model.rules import contract_for
 from partner_ingest.ports.formats import FormatRegistrar, RawItem
 from partner_ingest.ports.hookspecs import hookimpl
 
-from ._csv_lines import CsvLines
+from ._csv_lines import CsvLines, csv_error, header_problem, wrong_width
 from ._items import product_item
 
 __all__ = ["CsvFeed", "partner_ingest_register_formats"]
@@ -49,14 +52,7 @@ class CsvFeed:
         try:
             yield from self._rows(reader, lines, limits)
         except csv.Error as error:
-            line = reader.line_num
-            message = str(error)
-            code = ErrorCode.MALFORMED
-            if "field larger" in message:
-                code = ErrorCode.FIELD_TOO_LARGE
-            elif "new-line character seen in unquoted field" in message:
-                message = "a bare carriage return (CR) ends a line; use CRLF or LF line endings"
-            raise MalformedFeedError(code, f"line {line}: {message}", Location(line=line)) from None
+            raise csv_error(error, lines, reader.line_num) from None
 
     def _rows(self, reader: Iterator[list[str]], lines: CsvLines, limits: FeedLimits) -> Iterator[RawItem]:
         header = next(reader, None)
@@ -67,12 +63,16 @@ class CsvFeed:
                 Location(line=1),
             )
         header = [h.strip() for h in header]
+        problem = header_problem(header, ",", "CSV")
+        if problem is not None:
+            raise problem
         if len(set(header)) != len(header) or "" in header:
             raise MalformedFeedError(
                 ErrorCode.MALFORMED,
                 "line 1: header names must be unique and not empty",
                 Location(line=1),
             )
+        self._check_columns(header)
         width = len(header)
         # The marker of every row carries this document's columns, so that locate()
         # needs no state on this (shared, thread-safe) format object.
@@ -99,11 +99,7 @@ class CsvFeed:
             if len(row) != width:
                 if not row:
                     continue  # a blank line
-                raise MalformedFeedError(
-                    ErrorCode.MALFORMED,
-                    f"line {start}: {len(row)} cells, but the header has {width}",
-                    Location(line=start),
-                )
+                raise wrong_width(start, len(row), width)
             item: dict[str, object] = {key: value for key, value in zip(header, row, strict=True) if value}
             if nested:
                 for group, members in nested.items():
@@ -111,6 +107,29 @@ class CsvFeed:
                     if sub:
                         item[group] = sub
             yield item, (start, columns)
+
+    def _check_columns(self, header: list[str]) -> None:
+        """Every required field has a column: a missing one is the header's error, said once
+        (and not once per row), with the column that was probably meant."""
+        present = {name.split(".", 1)[0] for name in header}
+        contract = contract_for(self.version)
+        missing = [rule.name for rule in contract.fields if rule.required and rule.name not in present]
+        if not missing:
+            return
+        unknown = [name for name in header if name.split(".", 1)[0] not in contract.field_names]
+        guesses = []
+        for name in missing:
+            guess = closest(name, unknown)
+            if guess is not None:
+                guesses.append(f"column {guess!r} is probably {name!r}")
+        hint = "; ".join(guesses) or "add a column for " + ", ".join(missing)
+        raise MalformedFeedError(
+            ErrorCode.MISSING_COLUMN,
+            f"line 1: the header has no column for the required field{'s' if len(missing) > 1 else ''} "
+            + ", ".join(missing),
+            Location(line=1),
+            hint,
+        )
 
     def locate(self, index: int, marker: object, field: str) -> Location:
         """Line of the row and column of the field (1-based)."""

@@ -23,9 +23,11 @@ from .repositories import (
     ScheduleRepository,
     StoredBodies,
     UpsertCounts,
+    WebhookRepository,
 )
 from .store import Store
 from .unit_of_work import UnitOfWork, UnitOfWorkFactory
+from .webhooks import WebhookSender, WebhookSent
 
 __all__ = [
     "ApiKeyRepository",
@@ -60,4 +62,7 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpsertCounts",
+    "WebhookRepository",
+    "WebhookSender",
+    "WebhookSent",
 ]

@@ -21,6 +21,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.domain.model.webhooks import Delivery, Webhook
 
 __all__ = [
     "ApiKeyRepository",
@@ -35,6 +36,8 @@ __all__ = [
     "ScheduleRepository",
     "StoredBodies",
     "UpsertCounts",
+    "VersionUse",
+    "WebhookRepository",
 ]
 
 
@@ -94,6 +97,19 @@ class FeedImportLedger(Protocol):
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""
+
+    def version_usage(self, since: datetime | None = None) -> list[VersionUse]:
+        """Per contract version and partner, the imports completed at or after `since` (all when
+        None) and the latest one's time; by version, then partner."""
+
+
+class VersionUse(NamedTuple):
+    """How much a partner sent under one contract version (admins: who still sends a deprecated one)."""
+
+    version: int
+    partner_id: str
+    imports: int
+    last_at: datetime
 
 
 class IdempotencyKeyRepository(Protocol):
@@ -273,3 +289,42 @@ class AuditLog(Protocol):
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Entries matching the query, newest first."""
+
+
+class WebhookRepository(Protocol):
+    """`partner_webhooks` and `partner_webhook_deliveries`: each partner's completion webhook and
+    the events queued for it (ADR 0034).
+
+    A delivery changes only by the transitions of `Delivery` (domain/model/webhooks.py):
+    `claim_delivery` applies `Delivery.claim`, `finish_delivery` stores what `succeed` or
+    `fail` made of it, and only while the attempt's lease token still holds.
+    """
+
+    def get(self, partner_id: str) -> Webhook | None:
+        """A partner's webhook, or None."""
+
+    def put(self, webhook: Webhook) -> None:
+        """Store a partner's webhook, replacing the one it had."""
+
+    def remove(self, partner_id: str) -> bool:
+        """Remove a partner's webhook (its delivery log stays); False when it had none."""
+
+    def all(self) -> list[Webhook]:
+        """Every webhook, by partner."""
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        """Queue a new delivery; ConflictError when its id is stored already."""
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        """One delivery, or None."""
+
+    def claim_delivery(self, now: datetime, lease_for: timedelta, token: str) -> Delivery | None:
+        """`Delivery.claim` on the claimable delivery due first (then oldest, then by id); None
+        when none is. Two claimers never get the same delivery."""
+
+    def finish_delivery(self, token: str, finished: Delivery) -> bool:
+        """Store `finished` (what `succeed` or `fail` returned) over the delivery of the same id,
+        if it is still delivering under `token`; False, and nothing written, otherwise."""
+
+    def deliveries(self, partner_id: str | None = None, *, limit: int = 50) -> list[Delivery]:
+        """Deliveries, newest first (by creation, then id)."""

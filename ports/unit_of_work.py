@@ -16,6 +16,7 @@ from .repositories import (
     PartnerRepository,
     ProductRepository,
     ScheduleRepository,
+    WebhookRepository,
 )
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
@@ -48,6 +49,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def circuits(self) -> CircuitRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -94,7 +94,8 @@ async def submit_feed_job(request: Request, principal: Principal, headers: FeedH
         return report_response(request, job)
     info.fields.update(job_id=job.id, job_status=str(job.status))
     location = job_location(request, job.id)
-    answer_headers = {"Location": location}
+    answer_headers = ctx.app.lifecycle.of_version(job.version).headers(ctx.app.clock.now())
+    answer_headers["Location"] = location
     if _prefers_async(request):
         answer_headers["Preference-Applied"] = _RESPOND_ASYNC
     return JsonResponse(job_json(job, location=location), status_code=202, headers=answer_headers)

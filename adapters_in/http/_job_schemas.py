@@ -48,6 +48,13 @@ _JOB: Final = _obj(
         "lease_expires_at": {**_OPT_TIME, "description": "while running: when its worker's lease ends"},
         "last_error": {**_OPT_STR, "description": "why the last attempt failed"},
         "finished_at": _OPT_TIME,
+        "outcome": {
+            "type": ["string", "null"],
+            "enum": ["accepted", "partial", "rejected", "dead", "cancelled", None],
+            "description": "how the feed ended, in the report's words: a job `succeeded` when its feed was "
+            "processed, whatever the feed's own status (its report's `status`, repeated here); `dead` or "
+            "`cancelled` when it was never processed; null while it is open",
+        },
         "report": {
             "oneOf": [{"$ref": "#/components/schemas/IngestReport"}, {"type": "null"}],
             "description": "the feed's report once the job succeeded",

@@ -19,7 +19,9 @@ def report_response(request: Request, report: IngestReport, *, dry_run: bool = F
     names the stored import."""
     context(request).metrics.observe_report(report)
     request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
-    answer_headers = {}
+    ctx = context(request)
+    # RFC 9745 / RFC 8594: a feed under a deprecated contract version says so in headers too.
+    answer_headers = ctx.app.lifecycle.of_version(report.version).headers(ctx.app.clock.now())
     if not dry_run:
         answer_headers["Content-Location"] = (
             f"{request.scope.get('root_path', '')}/partner/imports/{report.feed_id}"

@@ -102,6 +102,11 @@ _REPORT: Final = _obj(
         "errors_total": _INT,
         "errors_truncated": {"type": "boolean"},
         "feed_error": {"oneOf": [{"$ref": "#/components/schemas/FeedError"}, {"type": "null"}]},
+        "warnings": {
+            "type": "array",
+            "items": _STR,
+            "description": "present when there is something to change, e.g. a deprecated contract version",
+        },
     },
 )
 # A feed of which nothing was accepted (422): the report, and the error fields every error answer has.
@@ -167,11 +172,23 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "code": {"type": "string", "enum": [str(c) for c in ErrorCode]},
             "message": _STR,
             "location": {"$ref": "#/components/schemas/Location"},
+            "hint": {
+                "type": "string",
+                "description": "how to fix it: a close field name or value, the allowed values",
+            },
         },
     ),
     "FeedError": _obj(
         ["code", "message"],
-        {"code": _STR, "message": _STR, "location": {"$ref": "#/components/schemas/Location"}},
+        {
+            "code": _STR,
+            "message": _STR,
+            "location": {"$ref": "#/components/schemas/Location"},
+            "hint": {
+                "type": "string",
+                "description": "how to fix it: the delimiter or format the body looks like",
+            },
+        },
     ),
     "IngestReport": _REPORT,
     "RejectedFeed": _REJECTED_FEED,

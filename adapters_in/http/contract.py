@@ -16,14 +16,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.errors import NotFoundError
 
 from ._context import base_url, context
 from ._feed import answer_feed
+from .auth import authorize
 from .help import markdown, quickstart
 from .ingest import FEED_BODY, FEED_PARAMETERS
 from .openapi import Operation, op
-from .params import query_optional_int, query_text
+from .params import query_datetime, query_optional_int, query_text
 from .views import JsonResponse
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -56,6 +58,21 @@ async def get_examples(request: Request) -> Response:
     return JsonResponse({"examples": chosen}, headers=_PUBLIC)
 
 
+async def get_contract_diff(request: Request) -> Response:
+    """What changes between two contract versions (`from`, `to`), machine-readable."""
+    old, new = query_optional_int(request, "from"), query_optional_int(request, "to")
+    diff = await run_in_threadpool(context(request).app.describe_contract.diff, old, new)
+    return JsonResponse(diff, headers=_PUBLIC)
+
+
+async def get_contract_usage(request: Request) -> Response:
+    """Admins: per contract version, its status and the partners still sending it (`?since=`)."""
+    await authorize(request, KeyRole.ADMIN)
+    since = query_datetime(request, "since")
+    versions = await run_in_threadpool(context(request).app.contract_usage, since)
+    return JsonResponse({"versions": versions})
+
+
 async def validate(request: Request) -> Response:
     """A dry run of an ingest: the report, nothing written."""
     return await answer_feed(request, dry_run=True)
@@ -73,7 +90,9 @@ async def get_help(request: Request) -> Response:
 ROUTES: Final[list[BaseRoute]] = [
     Route("/partner/contract", get_contract, methods=["GET"], name="contract"),
     Route("/partner/contract/example", get_examples, methods=["GET"], name="contract_examples"),
+    Route("/partner/contract/diff", get_contract_diff, methods=["GET"], name="contract_diff"),
     Route("/partner/validate", validate, methods=["POST"], name="validate"),
+    Route("/admin/contract/usage", get_contract_usage, methods=["GET"], name="contract_usage"),
     Route("/partner/help", get_help, methods=["GET"], name="help"),
 ]
 
@@ -84,6 +103,111 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         description="contract_version, versions, formats with their Content-Types, the JSON Schema (2020-12) "
         "of an item per version, rules beyond the schema, and every item error code.",
         ok=(200, "the contract", "Contract"),
+    ),
+    ("/partner/contract/diff", "get"): op(
+        "What changes between two contract versions",
+        tag="contract",
+        parameters=[
+            {
+                "name": "from",
+                "in": "query",
+                "schema": {"type": "integer"},
+                "description": "default: the oldest version",
+            },
+            {
+                "name": "to",
+                "in": "query",
+                "schema": {"type": "integer"},
+                "description": "default: the newest version",
+            },
+        ],
+        description="Machine-readable, from the JSON Schema of each version: fields added (with their "
+        "schema and whether required), removed, and changed keyword by keyword (type, bounds, pattern, "
+        "enum, required, ...; members of object fields by their path), and the rules beyond the schema "
+        "added or removed. 400 unknown_feed_version for a version that does not exist.",
+        ok=(
+            200,
+            "the difference",
+            {
+                "type": "object",
+                "required": ["from", "to", "fields", "rules"],
+                "properties": {
+                    "from": {"type": "integer"},
+                    "to": {"type": "integer"},
+                    "fields": {
+                        "type": "object",
+                        "properties": {
+                            "added": {"type": "array", "items": {"type": "object"}},
+                            "removed": {"type": "array", "items": {"type": "object"}},
+                            "changed": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "field": {"type": "string"},
+                                        "keyword": {"type": "string"},
+                                        "from": {},
+                                        "to": {},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    "rules": {
+                        "type": "object",
+                        "properties": {
+                            "added": {"type": "array", "items": {"type": "string"}},
+                            "removed": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        ),
+        errors=(400,),
+    ),
+    ("/admin/contract/usage", "get"): op(
+        "Which partners still send each contract version",
+        tag="admin",
+        auth="admin",
+        parameters=[{"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}],
+        description="From the ledger: every contract version with its status now (current, deprecated with "
+        "its sunset, retired) and, per partner, the imports under it (completed since `since`, default: all) "
+        "and the last one's time. Plan a sunset with it: these are the partners a retirement would refuse.",
+        ok=(
+            200,
+            "by version",
+            {
+                "type": "object",
+                "required": ["versions"],
+                "properties": {
+                    "versions": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["version", "status", "partners", "imports"],
+                            "properties": {
+                                "version": {"type": "integer"},
+                                "status": {"type": "string", "enum": ["current", "deprecated", "retired"]},
+                                "sunset": {"type": ["string", "null"], "format": "date-time"},
+                                "imports": {"type": "integer"},
+                                "partners": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "partner_id": {"type": "string"},
+                                            "imports": {"type": "integer"},
+                                            "last_import_at": {"type": "string", "format": "date-time"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    }
+                },
+            },
+        ),
+        errors=(400,),
     ),
     ("/partner/contract/example", "get"): op(
         "Example feeds that validate",

@@ -110,7 +110,9 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
         "headers": {
             "X-API-Key": "your key (or Authorization: Bearer <key>)",
             "Content-Type": "selects the format (see formats)",
-            "X-Feed-Version": "the contract version; default: yours",
+            "X-Feed-Version": "the contract version; default: yours. A deprecated version is answered with "
+            "Deprecation and Sunset headers and a report warning, and refused after its sunset "
+            "(400 contract_version_retired); GET /partner/contract/diff?from=1&to=2 says what changes",
             "Idempotency-Key": "send a feed at most once, whatever the retries; one key names one request, "
             "sent now or as a job",
             "X-Validation-Mode / X-Atomic": "strict|lenient, true|false: per-feed policy, if your account allows it",
@@ -118,7 +120,26 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
         },
         "errors": 'Every error is JSON {"error": <code>, "details": {"message", "request_id", ...}}: '
         "branch on error, show details.message, quote details.request_id to support. "
+        "Item and feed errors in a report carry a `hint` where the fix can be told (did you mean "
+        "'price'?, the allowed values, the delimiter your CSV looks like) and a location: a physical "
+        "line, a CSV cell, a JSON column and byte offset. "
         "429 answers carry Retry-After; every answer carries your key's RateLimit fields.",
+        "webhooks": {
+            "why": "Be told when a feed or job ends instead of polling: the platform POSTs import.completed "
+            "(accepted, partial, rejected) and job.dead events to your URL, signed per Standard Webhooks "
+            "(headers webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of "
+            "id.timestamp.body> under your whsec_ secret, shown once). Answer 2xx quickly; anything else "
+            "is retried with backoff for a day, the same webhook-id each time (deduplicate on it). After a "
+            "run of failures the webhook is disabled: PUT it again to enable it. The README shows a "
+            "receiver that verifies the signature in a few lines of Python.",
+            "commands": [
+                f'curl -sS -X PUT {url}/partner/webhook" {_KEY} -H "Content-Type: application/json" '
+                '-d \'{"url": "https://your-host.example/hooks/catalog"}\'',
+                f'curl -sS -X POST {url}/partner/webhook/test" {_KEY}',
+                f'curl -sS {url}/partner/webhook/deliveries" {_KEY}',
+                f'curl -sS -X POST {url}/partner/webhook/rotate" {_KEY}',
+            ],
+        },
         "links": {
             "contract": f"{base_url}/partner/contract",
             "examples": f"{base_url}/partner/contract/example",
@@ -136,7 +157,9 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += [f"| {f['format']} | {f['version']} | `{f['content_type']}` |" for f in doc["formats"]]
     lines += ["", "## Headers", ""]
     lines += [f"- `{name}`: {text}" for name, text in doc["headers"].items()]
-    lines += ["", "## Errors", "", doc["errors"], "", "## For operators", ""]
+    lines += ["", "## Errors", "", doc["errors"], "", "## Webhooks", "", doc["webhooks"]["why"], "", "```sh"]
+    lines += [*doc["webhooks"]["commands"], "```"]
+    lines += ["", "## For operators", ""]
     for step in doc["operator_steps"]:
         lines += [f"### {step['title']}", "", step["why"], "", "```sh", step["command"], "```", ""]
     lines += [f"OpenAPI: {doc['links']['openapi']}", ""]

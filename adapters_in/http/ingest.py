@@ -156,7 +156,11 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "job (one key space): repeated with the same request it answers what the first got (its report, "
         "or its job: 409 idempotency_key_names_job while the job has no report yet); with anything "
         "different, 422 idempotency_key_reused, `details.differs` naming what (body, format, version, "
-        "validation_mode, atomic).",
+        "validation_mode, atomic).\n\n"
+        "A contract version that is deprecated is still accepted until its sunset, answered with "
+        "`Deprecation: @<epoch>` (RFC 9745), `Sunset: <HTTP-date>` (RFC 8594) and a `warnings` entry in "
+        "the report; from the sunset on it answers 400 contract_version_retired with "
+        "`details.supported_versions` (GET /partner/contract shows each version's lifecycle).",
         parameters=[
             *FEED_PARAMETERS,
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 255}},

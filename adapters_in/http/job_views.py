@@ -18,7 +18,7 @@ from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.domain.use_cases.fetch_health import FeedCircuit
 from partner_ingest.domain.use_cases.jobs import JobPage
 
-__all__ = ["circuit_json", "job_json", "job_page_json", "schedule_json"]
+__all__ = ["circuit_json", "job_json", "job_outcome", "job_page_json", "schedule_json"]
 
 
 def job_page_json(request: Request, page: JobPage, location: Callable[[str], str]) -> dict[str, Any]:
@@ -31,6 +31,16 @@ def job_page_json(request: Request, page: JobPage, location: Callable[[str], str
         "next_offset": page.next_offset,
         "next": following,
     }
+
+
+def job_outcome(job: Job) -> str | None:
+    """How a finished job's feed ended: its report's status (a rejected feed is a job that
+    succeeded in processing it), or the job's own end when it was never processed."""
+    if job.report is not None:
+        return str(job.report.status)
+    if job.status in (JobStatus.DEAD, JobStatus.CANCELLED):
+        return str(job.status)
+    return None
 
 
 def job_json(job: Job, *, location: str) -> dict[str, Any]:
@@ -53,6 +63,7 @@ def job_json(job: Job, *, location: str) -> dict[str, Any]:
         "lease_expires_at": job.lease_expires_at if job.status is JobStatus.RUNNING else None,
         "last_error": job.last_error,
         "finished_at": job.finished_at,
+        "outcome": job_outcome(job),
         "report": None if job.report is None else job.report.to_json(),
         "location": location,
     }

@@ -10,6 +10,7 @@ from partner_ingest.domain.model.addresses import AddressPolicy, special_purpose
 
 from .circuit_breaker import CircuitBreakerFetcher, judge
 from .http_fetcher import DEFAULT_USER_AGENT, FetchLimits, HttpFeedFetcher, Resolver, system_resolver
+from .webhook_sender import HttpWebhookSender
 
 __all__ = [
     "AddressPolicy",
@@ -21,4 +22,5 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "CircuitBreakerFetcher",
     "judge",
+    "HttpWebhookSender",
 ]

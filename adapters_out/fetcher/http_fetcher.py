@@ -239,6 +239,16 @@ class HttpFeedFetcher:
             connection.close()
             raise
 
+    def connect(self, target: Target, deadline: Deadline) -> http.client.HTTPConnection:
+        """A pinned connection to `target` after the address policy passed every address its host
+        resolves to (FetchStoppedError otherwise): what a webhook delivery sends through."""
+        return self._connect(target, self._addresses(target), deadline)
+
+    @property
+    def limits(self) -> FetchLimits:
+        """This fetcher's timeouts and caps."""
+        return self._limits
+
     def _addresses(self, target: Target) -> list[str]:
         literal = ip_literal(target.host)
         if literal is not None:

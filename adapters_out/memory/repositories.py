@@ -19,7 +19,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.domain.model.schedules import Schedule
-from partner_ingest.ports.repositories import UpsertCounts
+from partner_ingest.ports.repositories import UpsertCounts, VersionUse
 
 if TYPE_CHECKING:
     from .store import UndoLog
@@ -118,6 +118,22 @@ class InMemoryFeedImportLedger:
         """Most recent first."""
         entries = [e for e in self._table.values() if partner_id is None or e.partner_id == partner_id]
         return sorted(entries, key=lambda e: e.completed_at, reverse=True)[:limit]
+
+    def version_usage(self, since: datetime | None = None) -> list[VersionUse]:
+        """Per version and partner: imports since `since`, and the latest one's time."""
+        found: dict[tuple[int, str], VersionUse] = {}
+        for e in self._table.values():
+            if since is not None and e.completed_at < since:
+                continue
+            key = (e.version, e.partner_id)
+            seen = found.get(key)
+            if seen is None:
+                found[key] = VersionUse(e.version, e.partner_id, 1, e.completed_at)
+            else:
+                found[key] = seen._replace(
+                    imports=seen.imports + 1, last_at=max(seen.last_at, e.completed_at)
+                )
+        return [found[key] for key in sorted(found)]
 
 
 class InMemoryPartnerRepository:

@@ -36,6 +36,7 @@ from .repositories import (
     InMemoryProductRepository,
     InMemoryScheduleRepository,
 )
+from .webhooks import InMemoryWebhookRepository, WebhookTables
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork", "UndoLog"]
 
@@ -92,6 +93,7 @@ class _Tables:
     schedules: dict[str, Schedule] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
     circuits: dict[tuple[str, str], Circuit] = attrs.Factory(dict)
+    webhooks: WebhookTables = attrs.Factory(WebhookTables)
 
 
 class InMemoryStore:
@@ -134,6 +136,7 @@ class InMemoryUnitOfWork:
         self.schedules = InMemoryScheduleRepository(t.schedules, undo)
         self.audit = InMemoryAuditLog(t.audit, undo, None)
         self.circuits = InMemoryCircuitRepository(t.circuits, undo)
+        self.webhooks = InMemoryWebhookRepository(t.webhooks, undo)
 
     def __enter__(self) -> Self:
         self._lock.acquire()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.idempotency import FeedFingerprint
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.ports.repositories import VersionUse
 
 from ._codec import dump_json, load_json
 from ._errors import conflicts
@@ -100,3 +102,13 @@ class PostgresFeedImportLedger:
                 (partner_id, limit),
             )
         return [_entry(row) for row in rows]
+
+    def version_usage(self, since: datetime | None = None) -> list[VersionUse]:
+        """Per version and partner: imports since `since`, and the latest one's time."""
+        rows = self._conn.execute(
+            "SELECT version, partner_id, count(*), max(completed_at) FROM partner_feed_imports"
+            " WHERE %s::timestamptz IS NULL OR completed_at >= %s"
+            " GROUP BY version, partner_id ORDER BY version, partner_id",
+            (since, since),
+        )
+        return [VersionUse(row[0], row[1], row[2], row[3]) for row in rows]

@@ -35,6 +35,7 @@ from .migrate import current_version, migrate
 from .partners import PostgresApiKeyRepository, PostgresPartnerRepository
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
 from .schedules import PostgresScheduleRepository
+from .webhooks import PostgresWebhookRepository
 
 __all__ = ["PostgresStore", "PostgresUnitOfWork"]
 
@@ -166,6 +167,7 @@ class PostgresUnitOfWork:
     schedules: PostgresScheduleRepository
     audit: PostgresAuditLog
     circuits: PostgresCircuitRepository
+    webhooks: PostgresWebhookRepository
 
     def __init__(self, store: PostgresStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -193,6 +195,7 @@ class PostgresUnitOfWork:
         self.schedules = PostgresScheduleRepository(conn)
         self.audit = PostgresAuditLog(conn)
         self.circuits = PostgresCircuitRepository(conn)
+        self.webhooks = PostgresWebhookRepository(conn)
         return self
 
     def __exit__(

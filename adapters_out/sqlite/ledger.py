@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from partner_ingest.adapters_out.store_errors import stored_conflict
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.idempotency import FeedFingerprint
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.ports.repositories import VersionUse
 
 from ._codec import dump_json, load_json
 from ._errors import refusal
@@ -104,3 +106,12 @@ class SqliteFeedImportLedger:
                 (partner_id, limit),
             ).fetchall()
         return [_entry(row) for row in rows]
+
+    def version_usage(self, since: datetime | None = None) -> list[VersionUse]:
+        """Per version and partner: imports since `since`, and the latest one's time."""
+        rows = self._conn.execute(
+            "SELECT version, partner_id, count(*), max(completed_at) FROM partner_feed_imports"
+            " WHERE completed_at >= ? GROUP BY version, partner_id ORDER BY version, partner_id",
+            (timestamp(since) if since is not None else "",),
+        )
+        return [VersionUse(row[0], row[1], row[2], from_timestamp(row[3])) for row in rows]

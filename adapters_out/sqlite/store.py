@@ -31,6 +31,7 @@ from .migrate import current_version, migrate
 from .partners import SqliteApiKeyRepository, SqlitePartnerRepository
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
 from .schedules import SqliteScheduleRepository
+from .webhooks import SqliteWebhookRepository
 
 __all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
 
@@ -136,6 +137,7 @@ class SqliteUnitOfWork:
         self.schedules = SqliteScheduleRepository(conn)
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqliteCircuitRepository(conn)
+        self.webhooks = SqliteWebhookRepository(conn)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:

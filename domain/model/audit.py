@@ -37,6 +37,8 @@ class AuditAction(enum.StrEnum):
     KEY_ROTATED = "key.rotated"
     PARTNER_CHANGED = "partner.changed"
     CREDENTIALS_CHANGED = "credentials.changed"
+    WEBHOOK_CHANGED = "webhook.changed"
+    WEBHOOK_DISABLED = "webhook.disabled"
 
 
 class Outcome(enum.StrEnum):

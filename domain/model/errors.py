@@ -138,9 +138,11 @@ class MalformedFeedError(InvalidError):
 
     code = "malformed_feed"
 
-    def __init__(self, code: ErrorCode, message: str, location: Location | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, location: Location | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message)
-        self.error = FeedError(code, message, location)
+        self.error = FeedError(code, message, location, hint)
 
     @property
     def details(self) -> dict[str, Any]:

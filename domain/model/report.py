@@ -46,6 +46,8 @@ class ErrorCode(enum.StrEnum):
     ERROR_BUDGET = "error_budget_exceeded"
     ATOMIC_REJECTED = "atomic_rejected"
     MISSING_SETTING = "missing_setting"
+    MISSING_COLUMN = "missing_column"
+    """A delimited feed's header lacks a required field's column (said once, not once per row)."""
 
 
 @attrs.frozen
@@ -54,7 +56,15 @@ class Location:
 
     JSON feeds give a JSON Pointer (`/products/17/price`) and the byte offset
     where the item starts, XML feeds an element path (`/catalog/product[18]/price`),
-    CSV and JSON Lines feeds a line and a column (1-based).
+    CSV and JSON Lines feeds a line and a column (1-based). A syntax error in a JSON
+    document has all three of line, column and offset.
+
+    What the numbers count, everywhere: `line` is a physical line of the document as an
+    editor shows it (1-based; a CSV row whose quoted cell spans lines is located at the
+    line it starts on); in CSV `column` is the cell (1-based, the header's position of
+    the field), in JSON and JSON Lines it is the byte within the line (1-based; the
+    character for ASCII text); `offset` is the byte from the start of the document
+    (0-based, after any byte-order mark is counted).
     """
 
     pointer: str | None = None
@@ -79,6 +89,8 @@ class ItemError:
     code: ErrorCode
     message: str
     location: Location | None = None
+    hint: str | None = None
+    """How to fix it, where the validator can tell (a close field name or value, the allowed values)."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form, the shape documented in the contract."""
@@ -91,6 +103,8 @@ class ItemError:
         }
         if self.location is not None:
             out["location"] = self.location.to_json()
+        if self.hint is not None:
+            out["hint"] = self.hint
         return out
 
     @classmethod
@@ -104,6 +118,7 @@ class ItemError:
             code=ErrorCode(data["code"]),
             message=data["message"],
             location=None if loc is None else Location(**loc),
+            hint=data.get("hint"),
         )
 
 
@@ -114,19 +129,28 @@ class FeedError:
     code: ErrorCode
     message: str
     location: Location | None = None
+    hint: str | None = None
+    """How to fix it, where the reader can tell (the delimiter it looks like, the format the body is)."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form."""
         out: dict[str, Any] = {"code": str(self.code), "message": self.message}
         if self.location is not None:
             out["location"] = self.location.to_json()
+        if self.hint is not None:
+            out["hint"] = self.hint
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FeedError:
         """Inverse of `to_json`."""
         loc = data.get("location")
-        return cls(ErrorCode(data["code"]), data["message"], None if loc is None else Location(**loc))
+        return cls(
+            ErrorCode(data["code"]),
+            data["message"],
+            None if loc is None else Location(**loc),
+            data.get("hint"),
+        )
 
 
 class FeedStatus(enum.StrEnum):
@@ -172,6 +196,8 @@ class IngestReport:
     """How many item errors there were in all (errors may be capped)."""
     feed_error: FeedError | None = None
     dry_run: bool = False
+    warnings: tuple[str, ...] = ()
+    """What the partner should change though nothing was refused for it (a deprecated version)."""
 
     @property
     def applied(self) -> bool:
@@ -192,7 +218,7 @@ class IngestReport:
             "errors_total": self.errors_total,
             "errors_truncated": self.errors_total > len(self.errors),
             "feed_error": None if self.feed_error is None else self.feed_error.to_json(),
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> IngestReport:
@@ -209,4 +235,5 @@ class IngestReport:
             errors_total=data["errors_total"],
             feed_error=None if fe is None else FeedError.from_json(fe),
             dry_run=data.get("dry_run", False),
+            warnings=tuple(data.get("warnings", ())),
         )

@@ -24,10 +24,11 @@ from .checksums import gtin_check_digit_ok
 from .currencies import quantum
 from .errors import MalformedFeedError
 from .feed_source import UnreadableValue
+from .hints import closest, enum_hint, field_hint
 from .policy import FeedLimits, Mode
 from .product import ProductRow, encode_extra
 from .report import ErrorCode, ItemError
-from .rules import RFC3339_DATETIME, FeedContract, FieldRule, Kind
+from .rules import CONTRACTS, RFC3339_DATETIME, FeedContract, FieldRule, Kind
 
 __all__ = ["ItemValidator", "gtin_check_digit_ok"]
 
@@ -362,6 +363,9 @@ class ItemValidator:
             for rule in contract.fields
         )
         self._known = contract.field_names
+        self._rules = {rule.name: rule for rule in contract.fields} | {
+            f"{rule.name}.{member.name}": member for rule in contract.fields for member in rule.fields
+        }
         self._objects = tuple(rule.name for rule in contract.fields if rule.kind is Kind.OBJECT)
         self._requires = tuple((rule.name, rule.requires) for rule in contract.fields if rule.requires)
         self._has_sale = contract.field("sale_price") is not None
@@ -466,8 +470,43 @@ class ItemValidator:
                         errors = _add(errors, sku, index, name, ErrorCode.RELATION, f"needs {other}")
 
         if errors is not None:
-            return errors
+            return self._hinted(errors, item)
         return self._finish(out, extra, sku, index)
+
+    def _hinted(self, errors: list[ItemError], item: Mapping[object, object]) -> list[ItemError]:
+        """The errors with how to fix them, where that can be told (the error path only)."""
+        out = []
+        for error in errors:
+            hint = self._hint(error, item)
+            if hint is not None:
+                error = ItemError(
+                    error.index, error.sku, error.field, error.code, error.message, error.location, hint
+                )
+            out.append(error)
+        return out
+
+    def _hint(self, error: ItemError, item: Mapping[object, object]) -> str | None:
+        path = error.field
+        if error.code is ErrorCode.ENUM:
+            rule = self._rules.get(path)
+            if rule is None or not rule.choices:
+                return None
+            what = "ISO 4217 currency codes" if path == "currency" else "allowed values"
+            return enum_hint(_value_at(item, path), rule.choices, what=what)
+        if error.code is ErrorCode.UNKNOWN_FIELD:
+            parent, _, name = path.rpartition(".")
+            if not parent:
+                elsewhere = [c.version for c in CONTRACTS.values() if path in c.field_names]
+                if elsewhere:
+                    return f"{path!r} is a field of contract version {elsewhere[-1]}: send X-Feed-Version: {elsewhere[-1]}"
+            owner = self._rules.get(parent) if parent else None
+            known = [m.name for m in owner.fields] if owner is not None else list(self._known)
+            return field_hint(name or path, known)
+        if error.code is ErrorCode.MISSING and "." not in path:
+            for key in item:
+                if isinstance(key, str) and key not in self._known and closest(key, [path]) is not None:
+                    return f"the item has {key!r}: did you mean {path!r}?"
+        return None
 
     def _finish(
         self,
@@ -658,6 +697,16 @@ def _error_sku(sku: object, lenient: bool, textual: bool) -> str | None:
     if lenient and not textual and sku.__class__ is int:
         return str(Decimal(sku))
     return None
+
+
+def _value_at(item: Mapping[object, object], path: str) -> object:
+    """The raw value at a dotted path of an item, or None."""
+    value: object = item
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _add(

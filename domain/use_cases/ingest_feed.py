@@ -42,10 +42,12 @@ from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.idempotency import FeedFingerprint, KeyUse
 from partner_ingest.domain.model.jobs import JobStatus
+from partner_ingest.domain.model.lifecycle import ContractLifecycle, VersionLifecycle
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import FeedLimits, PolicyOverrides, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.report import FeedStatus, IngestReport
+from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FeedFormat, FormatRegistry, for_partner
 from partner_ingest.ports.parsing import FeedParsing
@@ -127,6 +129,8 @@ class FeedTerms:
     partner: Partner
     format: FeedFormat
     policy: ValidationPolicy
+    lifecycle: VersionLifecycle | None = None
+    """The version's lifecycle, when one is configured (a deprecated version's warning)."""
 
     def fingerprint(self, content_hash: str) -> FeedFingerprint:
         """The feed's fingerprint, for a body with this hash."""
@@ -150,15 +154,26 @@ def resolve_format(formats: FormatRegistry, partner: Partner, submission: FeedSu
     return formats.get(name or partner.default_format, version)
 
 
-def resolve_terms(uow: UnitOfWork, formats: FormatRegistry, submission: FeedSubmission) -> FeedTerms:
+def resolve_terms(
+    uow: UnitOfWork,
+    formats: FormatRegistry,
+    submission: FeedSubmission,
+    *,
+    lifecycle: ContractLifecycle | None = None,
+    now: datetime | None = None,
+) -> FeedTerms:
     """The submission's partner (NotFoundError unless active), format and policy
-    (PolicyOverrideDenied for an override the partner may not make)."""
+    (PolicyOverrideDenied for an override the partner may not make); with a `lifecycle`,
+    ContractVersionRetired for a version retired at `now`."""
     partner = uow.partners.get(submission.partner_id)
     if partner is None or not partner.active:
         raise NotFoundError("partner", submission.partner_id)
     # The format bound to its partner: a plugin may read the partner's settings (a currency).
     fmt = for_partner(resolve_format(formats, partner, submission), FeedContext.of(partner))
-    return FeedTerms(partner, fmt, partner.policy_for(submission.overrides))
+    version = None
+    if lifecycle is not None and now is not None:
+        version = lifecycle.check(fmt.version, CONTRACTS, now)
+    return FeedTerms(partner, fmt, partner.policy_for(submission.overrides), version)
 
 
 def earlier_use(uow: UnitOfWork, partner_id: str, key: str, fingerprint: FeedFingerprint) -> KeyUse | None:
@@ -187,10 +202,14 @@ class IngestFeed:
         errors_cap: int = 100,
         parsing: FeedParsing | None = None,
         fast_validator: bool = True,
+        steps: Sequence[IngestStep] = (),
+        lifecycle: ContractLifecycle | None = None,
     ) -> None:
         """`parsing` says where feeds are parsed and validated: here by default, or in a
         parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing.
-        `fast_validator=False` validates every item with the reference validator alone."""
+        `fast_validator=False` validates every item with the reference validator alone.
+        `steps` run in every ingest, after the caller's own (queued webhook events).
+        `lifecycle` refuses retired contract versions and warns about deprecated ones."""
         self._uow = uow
         self._formats = formats
         self._clock = clock
@@ -200,6 +219,8 @@ class IngestFeed:
         self._errors_cap = errors_cap
         self._parsing = parsing or PARSE_HERE
         self._fast_validator = fast_validator
+        self._steps = tuple(steps)
+        self._lifecycle = lifecycle
 
     def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
@@ -212,6 +233,7 @@ class IngestFeed:
         back with it: it runs again, finds the key, and answers as a repeat of the first.
         """
         submission = _with_content_hash(submission)
+        steps = (*steps, *self._steps)
         try:
             return self._ingest(submission, steps)
         except IdempotencyKeyTaken:
@@ -219,7 +241,9 @@ class IngestFeed:
 
     def _ingest(self, submission: FeedSubmission, steps: Sequence[IngestStep]) -> IngestReport:
         with self._uow() as uow:
-            terms = resolve_terms(uow, self._formats, submission)
+            terms = resolve_terms(
+                uow, self._formats, submission, lifecycle=self._lifecycle, now=self._clock.now()
+            )
             earlier = self._earlier_report(uow, submission, terms)
             if earlier is not None:
                 _run(steps, uow, Ingested(submission, earlier, repeat=True))
@@ -301,6 +325,10 @@ class IngestFeed:
         report = outcome.report(
             self._ids.new_id("feed"), submission.partner_id, fmt, dry_run=submission.dry_run
         )
+        if terms.lifecycle is not None:
+            warning = terms.lifecycle.warning(self._clock.now(), CONTRACTS)
+            if warning is not None:
+                report = attrs.evolve(report, warnings=(*report.warnings, warning))
         return report, content_hash
 
     def _record(

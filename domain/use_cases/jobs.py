@@ -40,6 +40,7 @@ from partner_ingest.domain.model.errors import (
 )
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import Backoff, Job, JobStatus, Lease
+from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import PolicyOverrides
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.streams import RawReader
@@ -93,12 +94,14 @@ class SubmitFeedJob:
         ids: IdSource,
         *,
         max_attempts: int = 5,
+        lifecycle: ContractLifecycle | None = None,
     ) -> None:
         self._uow = uow
         self._formats = formats
         self._clock = clock
         self._ids = ids
         self._max_attempts = max_attempts
+        self._lifecycle = lifecycle
 
     def __call__(
         self, submission: FeedSubmission, *, body_bytes: int, content_hash: str
@@ -125,7 +128,9 @@ class SubmitFeedJob:
         assert submission.content_hash is not None
         assert not isinstance(submission.body, StoredBody)
         with self._uow() as uow:
-            terms = resolve_terms(uow, self._formats, submission)
+            terms = resolve_terms(
+                uow, self._formats, submission, lifecycle=self._lifecycle, now=self._clock.now()
+            )
             partner, fmt = terms.partner, terms.format
             fingerprint = terms.fingerprint(submission.content_hash)
             key = submission.idempotency_key
@@ -226,7 +231,9 @@ class ProcessNextJob:
         backoff_cap: float = 600.0,
         jitter: Callable[[], float] = random.random,
         bodies: PurgeJobBodies | None = None,
+        on_dead: Callable[[UnitOfWork, Job, str], None] | None = None,
     ) -> None:
+        """`on_dead` runs in the unit of work that makes a job dead (a queued webhook event)."""
         self._uow = uow
         self._ingest = ingest
         self._clock = clock
@@ -235,6 +242,7 @@ class ProcessNextJob:
         self._backoff = Backoff(backoff_base, backoff_cap)
         self._jitter = jitter
         self._bodies = bodies or PurgeJobBodies(uow, clock)
+        self._on_dead = on_dead
 
     def claim(self) -> tuple[Job, Lease] | None:
         """Take the next job under a fresh lease token (its own short transaction): the queue
@@ -361,6 +369,8 @@ class ProcessNextJob:
                     details={"job_id": job.id, "attempt": job.attempts, "error": error[:500]},
                 )
             )
+            if dead and self._on_dead is not None:
+                self._on_dead(uow, job, error)
             uow.commit()
         return JobResult(job, JobOutcome.DEAD if dead else JobOutcome.RETRYING, error=error)
 

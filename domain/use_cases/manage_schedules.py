@@ -191,7 +191,8 @@ class ManageSchedules:
 
 
 class RotateCredentials:
-    """Re-encrypt every stored partner credential under the vault's newest key (S4)."""
+    """Re-encrypt every stored partner credential (endpoint credentials, webhook signing
+    secrets) under the vault's newest key (S4)."""
 
     def __init__(self, uow: UnitOfWorkFactory, vault: CredentialVault, clock: Clock) -> None:
         self._uow = uow
@@ -228,5 +229,24 @@ class RotateCredentials:
                     )
                 )
                 rotated += 1
+            for hook in uow.webhooks.all():
+                previous = hook.previous_secret
+                uow.webhooks.put(
+                    attrs.evolve(
+                        hook,
+                        secret=self._vault.rotate(hook.secret),
+                        previous_secret=None if previous is None else self._vault.rotate(previous),
+                    )
+                )
+                uow.audit.append(
+                    AuditEntry(
+                        at=now,
+                        action=AuditAction.WEBHOOK_CHANGED,
+                        outcome=Outcome.SUCCESS,
+                        actor=actor,
+                        partner_id=hook.partner_id,
+                        details={"change": "secret re-encrypted under the newest key"},
+                    )
+                )
             uow.commit()
         return rotated

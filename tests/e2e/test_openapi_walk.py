@@ -387,6 +387,8 @@ def test_answers_to_good_requests_match_their_documented_schemas(walk: Walk) -> 
             f"/admin/partners/{partner_id}/schedules", json={"interval_seconds": 3600, "enabled": False}
         )
     )
+    webhook = partner.put("/partner/webhook", json={"url": "https://hooks.example/catalog"})
+    check_later = [("put", "/partner/webhook", webhook)]
     values = {
         "partner_id": partner_id,
         "key_id": key_id,
@@ -406,6 +408,9 @@ def test_answers_to_good_requests_match_their_documented_schemas(walk: Walk) -> 
         schema = {**content["schema"], "components": document["components"]}
         jsonschema.Draft202012Validator(schema).validate(answer.json())
 
+    for method, template, answer in check_later:
+        assert answer.status_code == 201, answer.text
+        check(method, template, answer)
     for template, item in document["paths"].items():
         if "get" not in item:
             continue

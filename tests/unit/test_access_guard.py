@@ -40,6 +40,7 @@ from partner_ingest.ports.repositories import (
     PartnerRepository,
     ProductRepository,
     ScheduleRepository,
+    WebhookRepository,
 )
 from partner_ingest.ports.unit_of_work import UnitOfWork
 
@@ -128,6 +129,10 @@ class CountingUnitOfWork:
     @property
     def circuits(self) -> CircuitRepository:
         return self._inner.circuits
+
+    @property
+    def webhooks(self) -> WebhookRepository:
+        return self._inner.webhooks
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

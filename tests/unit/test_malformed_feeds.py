@@ -484,7 +484,9 @@ def test_other_documents_cut_anywhere_give_a_report_never_an_exception(
             assert name != "xml" or not body[cut:].strip(), "an XML document cut short cannot be complete"
             assert report.counts.received <= len(feed)
         else:
-            assert report.feed_error.code in (ErrorCode.MALFORMED, ErrorCode.ENCODING), report.feed_error
+            # A CSV header cut short lacks the columns after the cut: said once, for the header.
+            codes = (ErrorCode.MALFORMED, ErrorCode.ENCODING, ErrorCode.MISSING_COLUMN)
+            assert report.feed_error.code in codes, report.feed_error
 
 
 def test_a_utf8_bom_is_fine_everywhere() -> None:

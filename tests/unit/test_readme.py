@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,21 @@ def test_building_the_service_around_a_store_of_ones_own_runs_as_written(
     assert out.getvalue() == "accepted 1\n"
     assert (tmp_path / "partner-ingest.secrets.json").exists(), "secrets kept, not made up"
     assert not (tmp_path / "partner-ingest.db").exists(), "the store handed in replaced the database"
+
+
+def test_the_webhook_receiver_snippet_verifies_what_the_platform_signs() -> None:
+    from partner_ingest.domain.model.webhooks import new_secret, signature_header
+
+    namespace: dict[str, object] = {}
+    exec(compile(_snippet("webhook-verify"), "README.md", "exec"), namespace)
+    verify = namespace["verify"]
+    assert callable(verify)
+    old, new = new_secret(b"o" * 32), new_secret(b"n" * 32)
+    now = int(time.time())
+    body = b'{"type":"webhook.test"}'
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now)}
+    headers["webhook-signature"] = signature_header([new, old], "msg_1", now, body)
+    assert verify(new, headers, body) and verify(old, headers, body)
+    assert not verify(new_secret(b"x" * 32), headers, body)
+    assert not verify(new, headers, body + b" ")
+    assert not verify(new, {**headers, "webhook-timestamp": str(now - 3600)}, body)
