@@ -40,8 +40,16 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
+# The suite runs on every core (pytest-xdist): each test has its own PostgreSQL schema,
+# Redis key prefix, ports and files (tests/support/), so workers never meet. Most tests
+# wait on real processes, sockets and disks, so workers overlap well even on two cores.
+# Branch coverage of the package is reported, and the suite must keep its floor.
+PYTEST_WORKERS ?= auto
+COVERAGE_FLOOR ?= 90
 pytest: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal \
+		--cov=partner_ingest --cov-branch --cov-report=term:skip-covered:skip-empty \
+		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest
 

@@ -11,11 +11,13 @@ from support.memory import MemoryApp
 from partner_ingest.adapters_in.bootstrap import in_memory
 from partner_ingest.domain.model import Partner, ValidationPolicy
 
+# Quick by default, where a developer runs the suite again and again; CI (`.ci/run`)
+# loads the thorough profile, so every property meets many more cases there.
 settings.register_profile(
-    "default", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "default", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("quick", max_examples=20, deadline=None)
+settings.register_profile("quick", max_examples=10, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

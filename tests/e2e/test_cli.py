@@ -15,7 +15,6 @@ import os
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -184,7 +183,9 @@ def test_serve_prints_the_first_start_key_once_and_stops_cleanly(
             started = time.perf_counter()
             assert client.get("/healthz").status_code == 200
             timings.append(time.perf_counter() - started)
-    assert statistics.median(timings) < 0.02, timings
+    # A delayed-ACK stall costs every request 40 ms or more; the fastest of fifteen shows it
+    # on a machine of any load, where a median would also measure the machine.
+    assert min(timings) < 0.035, timings
 
     assert first.stop() == 0, first.text()
     assert first.stdout[-1] == "partner-ingest: stopped"
