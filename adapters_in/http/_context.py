@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
+from anyio import CapacityLimiter
 from starlette.requests import HTTPConnection
 
 from partner_ingest.adapters_in.bootstrap import Application
@@ -35,6 +36,8 @@ class HttpContext:
     app: Application
     metrics: Metrics
     trusted_proxies: tuple[Network, ...]
+    body_threads: CapacityLimiter
+    """Bounds the worker threads that receive request bodies (body.py): PARTNER_INGEST_BODY_THREADS."""
     openapi: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The OpenAPI document of this app's routes."""
 

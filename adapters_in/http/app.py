@@ -8,7 +8,8 @@ OpenAPI), one middleware (middleware.py) and one error mapping (errors.py). The 
 one process, or one mounted under a prefix in an embedding service's ASGI app,
 work independently.
 
-    from starlette.applications import Starlette
+    from anyio import CapacityLimiter
+from starlette.applications import Starlette
     from starlette.routing import Mount
 
     partner_app = create_app(bootstrap.build(Settings.from_env()))
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import metadata
 
+from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -68,6 +70,7 @@ def create_app(
         app=app,
         metrics=metrics,
         trusted_proxies=networks(app.settings, "trusted_proxies"),
+        body_threads=CapacityLimiter(app.settings.body_threads),
         openapi=document(operations, version=_version()),
     )
     web = Starlette(
