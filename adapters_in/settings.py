@@ -60,8 +60,8 @@ class Settings:
     """Largest feed body accepted at all (after gzip decompression)."""
     max_sync_bytes: int = 16 * 1024 * 1024
     """Largest feed processed synchronously; larger feeds must be sent as jobs."""
-    body_threads: int = 4
-    """Worker threads (at most, for all requests together) that inflate, hash and spool request bodies off the event loop."""
+    body_threads: int = 2
+    """Worker threads (at most, for all requests together) that inflate, hash and spool request bodies off the event loop; more than the CPUs only takes CPU from it."""
     header_timeout_seconds: float = 10.0
     """A connection that has not sent a whole request head this long after it opened (or after its last answer) is closed."""
     keep_alive_seconds: int = 5
