@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import partner_keys, served  # noqa: E402 - the neighbour module, found through sys.path
+from serving import partner_keys, served
 
 MiB = 1 << 20
 TARGET_P99 = 0.100
@@ -61,6 +61,12 @@ def attack(base: str, key: str, bomb: bytes, stop: threading.Event, answers: lis
             answers.append(client.post("/partner/ingest", content=bomb).status_code)
 
 
+def wait_for_answers(answers: list[int], count: int, enough: threading.Event) -> None:
+    while len(answers) < count:
+        time.sleep(0.05)
+    enough.set()
+
+
 def summary(name: str, latencies: list[float]) -> str:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -77,7 +83,9 @@ def p99(latencies: list[float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="polling time, with and without the attack")
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="polling time, with and without the attack"
+    )
     parser.add_argument("--attackers", type=int, default=4)
     parser.add_argument("--inflated-mib", type=int, default=1024, help="what each bomb inflates to")
     args = parser.parse_args()
@@ -94,7 +102,8 @@ def main() -> int:
         (key,) = partner_keys(env, 1, limit=100_000)
         with served(env, Path(tmp) / "logs") as base:
             baseline = poll(base, args.seconds)
-            stop, answers = threading.Event(), []
+            stop = threading.Event()
+            answers: list[int] = []
             attackers = [
                 threading.Thread(target=attack, args=(base, key, bomb, stop, answers))
                 for _ in range(args.attackers)
@@ -104,8 +113,10 @@ def main() -> int:
             # The attack lasts `seconds` and until every attacker has had a bomb refused.
             enough = threading.Event()
             watcher = threading.Thread(
-                target=lambda: [time.sleep(0.05) for _ in iter(lambda: len(answers) >= args.attackers, True)]
-                and enough.set()
+                target=lambda: (
+                    [time.sleep(0.05) for _ in iter(lambda: len(answers) >= args.attackers, True)]
+                    and enough.set()
+                )
             )
             watcher.start()
             during = poll(base, args.seconds, until=enough)
@@ -114,7 +125,9 @@ def main() -> int:
                 attacker.join()
             watcher.join()
     statuses = {status: answers.count(status) for status in sorted(set(answers))}
-    print(f"bombs: {len(bomb) / MiB:.2f} MiB gzip inflating to {args.inflated_mib} MiB, {args.attackers} clients")
+    print(
+        f"bombs: {len(bomb) / MiB:.2f} MiB gzip inflating to {args.inflated_mib} MiB, {args.attackers} clients"
+    )
     print(f"bomb answers: {statuses}")
     print(summary("baseline", baseline))
     print(summary("during attack", during))
