@@ -112,12 +112,7 @@ def main() -> int:
                 attacker.start()
             # The attack lasts `seconds` and until every attacker has had a bomb refused.
             enough = threading.Event()
-            watcher = threading.Thread(
-                target=lambda: (
-                    [time.sleep(0.05) for _ in iter(lambda: len(answers) >= args.attackers, True)]
-                    and enough.set()
-                )
-            )
+            watcher = threading.Thread(target=wait_for_answers, args=(answers, args.attackers, enough))
             watcher.start()
             during = poll(base, args.seconds, until=enough)
             stop.set()
