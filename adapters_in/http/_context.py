@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
-from anyio import CapacityLimiter
 from starlette.requests import HTTPConnection
 
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model.api_keys import Principal
 from partner_ingest.ports.rate_limit import RateDecision
 
+from .body_threads import BodyThreads
 from .metrics import Metrics
 
 __all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_info"]
@@ -36,8 +36,8 @@ class HttpContext:
     app: Application
     metrics: Metrics
     trusted_proxies: tuple[Network, ...]
-    body_threads: CapacityLimiter
-    """Bounds the worker threads that receive request bodies (body.py): PARTNER_INGEST_BODY_THREADS."""
+    body_threads: BodyThreads
+    """The pool that receives request bodies (body.py): PARTNER_INGEST_BODY_THREADS threads."""
     openapi: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The OpenAPI document of this app's routes."""
 

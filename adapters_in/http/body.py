@@ -8,8 +8,8 @@ steps, so a 10 KB gzip bomb stops at the cap instead of filling the disk.
 
 Only the receiving happens on the event loop. Every received chunk is inflated,
 hashed and written in a worker thread, and so are the closing of the spool file
-and the decoding of a JSON body, under the app's `body_threads` limiter
-(PARTNER_INGEST_BODY_THREADS): a body that inflates to a gigabyte costs its
+and the decoding of a JSON body, in the app's bounded pool (body_threads.py,
+PARTNER_INGEST_BODY_THREADS): a body that inflates to a gigabyte costs its
 sender a thread for a while, never another client its answer (ADR 0026).
 """
 
@@ -23,10 +23,11 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, BinaryIO, Final, Self, cast
 
-from anyio import CancelScope, CapacityLimiter, to_thread
+from anyio import CancelScope
 from starlette.requests import Request
 
 from ._context import context
+from .body_threads import BodyThreads
 from .errors import BadRequest, BodyTooLarge, InvalidRequest, UnsupportedMediaType
 
 __all__ = ["SpooledBody", "check_declared_length", "read_body", "read_json"]
@@ -46,7 +47,7 @@ class SpooledBody:
     loop; `async with` closes it in a worker thread too.
     """
 
-    def __init__(self, threads: CapacityLimiter | None = None) -> None:
+    def __init__(self, threads: BodyThreads) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+b")  # noqa: SIM115 - closed by close()
         self._hash = hashlib.sha256()
         self._threads = threads
@@ -90,7 +91,7 @@ class SpooledBody:
     ) -> None:
         # Shielded: a cancelled request still closes (and so removes) its spool file.
         with CancelScope(shield=True):
-            await to_thread.run_sync(self.close, limiter=self._threads)
+            await self._threads.run(self.close)
 
 
 class _Gunzip:
@@ -195,8 +196,8 @@ async def read_body(request: Request, *, limit: int) -> SpooledBody:
             received += len(chunk)
             if received > limit:  # compressed data larger than the cap: no need to inflate it
                 raise BodyTooLarge(f"the body is larger than {limit} bytes", details={"max_bytes": limit})
-            await to_thread.run_sync(receiver.take, chunk, limiter=threads)
-        await to_thread.run_sync(receiver.finish, limiter=threads)
+            await threads.run(receiver.take, chunk)
+        await threads.run(receiver.finish)
     except BaseException:
         await body.__aexit__(None, None, None)
         raise
@@ -217,7 +218,7 @@ def _parse_json(data: bytes) -> object:
 async def read_json(request: Request, *, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
     """A small JSON object body (admin requests); an empty body reads as `{}`."""
     async with await read_body(request, limit=limit) as body:
-        data = await to_thread.run_sync(_contents, body, limiter=context(request).body_threads)
+        data = await context(request).body_threads.run(_contents, body)
     if not data.strip():
         return {}
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -226,7 +227,7 @@ async def read_json(request: Request, *, limit: int = MAX_JSON_BODY) -> dict[str
             f"send this body as application/json, not {media_type or 'without a Content-Type'}",
             details={"supported": ["application/json"]},
         )
-    parsed = await to_thread.run_sync(_parse_json, data, limiter=context(request).body_threads)
+    parsed = await context(request).body_threads.run(_parse_json, data)
     if not isinstance(parsed, dict):
         raise InvalidRequest("the body must be a JSON object", details={"problems": {"": "not an object"}})
     return parsed
