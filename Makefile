@@ -64,9 +64,10 @@ bench-loop: setup
 # needs the Debian package wrk, installed here when missing (root) and the
 # PARTNER_INGEST_TEST_POSTGRES_URL / _REDIS_URL services for the second setup.
 LOAD_SECONDS ?= 60
+LOAD_LIMIT   ?= 30
 load: setup
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-	$(BIN)/python benchmarks/load_benchmark.py --seconds $(LOAD_SECONDS)
+	$(BIN)/python benchmarks/load_benchmark.py --seconds $(LOAD_SECONDS) --limit $(LOAD_LIMIT)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis
