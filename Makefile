@@ -8,7 +8,7 @@ CODE   := domain ports adapters_in adapters_out plugins
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint typecheck contracts pytest wheel-check bench clean
+.PHONY: setup run test lint typecheck contracts pytest wheel-check bench bench-loop load clean
 
 # The strict editable install links each file into the namespace, so a new
 # module (or data file) needs the install run again: the stamp depends on the
@@ -63,6 +63,19 @@ wheel-check: setup
 
 bench: setup
 	$(BIN)/python benchmarks/ingest_benchmark.py
+
+# /healthz latency while four clients post gzip bombs, against a real serve (ADR 0026).
+bench-loop: setup
+	$(BIN)/python benchmarks/event_loop_benchmark.py
+
+# wrk against one serve on SQLite and two sharing PostgreSQL and Redis (ADR 0026);
+# needs the Debian package wrk, installed here when missing (root) and the
+# PARTNER_INGEST_TEST_POSTGRES_URL / _REDIS_URL services for the second setup.
+LOAD_SECONDS ?= 60
+LOAD_LIMIT   ?= 30
+load: setup
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python benchmarks/load_benchmark.py --seconds $(LOAD_SECONDS) --limit $(LOAD_LIMIT)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -72,6 +72,14 @@ class Settings:
     """Largest feed body accepted at all (after gzip decompression)."""
     max_sync_bytes: int = 16 * 1024 * 1024
     """Largest feed processed synchronously; larger feeds must be sent as jobs."""
+    body_threads: int = 2
+    """Worker threads (at most, for all requests together) that inflate, hash and spool request bodies off the event loop; more than the CPUs only takes CPU from it."""
+    header_timeout_seconds: float = 10.0
+    """A connection that has not sent a whole request head this long after it opened (or after its last answer) is closed."""
+    keep_alive_seconds: int = 5
+    """An idle keep-alive connection is closed after this many seconds without a new request."""
+    max_connections: int = 1000
+    """Open connections one `serve` process keeps; a request on a connection beyond them is answered 503 `server_busy` and the connection closed."""
     rate_limit_per_minute: int = 60
     """Requests per minute per API key, unless the partner has its own limit."""
     admin_rate_limit_per_minute: int = 60
@@ -245,6 +253,10 @@ _POSITIVE: Final = (
     "max_body_bytes",
     "parser_min_bytes",
     "max_sync_bytes",
+    "body_threads",
+    "header_timeout_seconds",
+    "keep_alive_seconds",
+    "max_connections",
     "rate_limit_per_minute",
     "admin_rate_limit_per_minute",
     "auth_failures_per_minute",

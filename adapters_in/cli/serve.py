@@ -54,17 +54,23 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     serve.set_defaults(command=run_serve)
 
 
-def server_config(web: Any, *, host: str, port: int) -> uvicorn.Config:  # noqa: ANN401 - an ASGI app
-    """How `serve` runs uvicorn; the end-to-end tests run their servers with it too."""
+def server_config(web: Any, *, host: str, port: int, settings: Settings) -> uvicorn.Config:  # noqa: ANN401 - an ASGI app
+    """How `serve` runs uvicorn; the end-to-end tests run their servers with it too.
+
+    The protocol answers a request uvicorn cannot parse in the API's error shape,
+    and enforces the header deadline and the connection cap (http/connections.py).
+    """
     import uvicorn
 
-    from partner_ingest.adapters_in.http.malformed_requests import protocol
+    from partner_ingest.adapters_in.http.connections import ConnectionLimits, protocol
 
+    limits = ConnectionLimits.from_settings(settings)
     return uvicorn.Config(
         web,
         host=host,
         port=port,
-        http=protocol(),  # a request uvicorn cannot parse gets the API's error shape too
+        http=protocol(limits),
+        timeout_keep_alive=limits.keep_alive,
         lifespan="on",
         proxy_headers=False,
         access_log=False,
@@ -170,7 +176,7 @@ def run_serve(args: argparse.Namespace) -> int:
     app = bootstrap.build(settings)
     try:
         web = create_app(app, services=background_services(app))
-        config = server_config(web, host=host, port=port)
+        config = server_config(web, host=host, port=port, settings=settings)
         server = uvicorn.Server(config)
         sock = bind(config)
         # Only once the address is ours: a first-start key made before a failed bind would

@@ -85,7 +85,7 @@ async def submit_feed_job(request: Request, principal: Principal, headers: FeedH
     limit = ctx.app.settings.max_body_bytes
     check_declared_length(request, limit)
     info = request_info(request)
-    with await read_body(request, limit=limit) as body:
+    async with await read_body(request, limit=limit) as body:
         submission = feed_submission(request, principal, headers, body)
         job = await run_in_threadpool(
             ctx.app.submit_job, submission, body_bytes=body.size, content_hash=body.sha256

@@ -18,6 +18,7 @@ from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model.api_keys import Principal
 from partner_ingest.ports.rate_limit import RateDecision
 
+from .body_threads import BodyThreads
 from .metrics import Metrics
 
 __all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_info"]
@@ -35,6 +36,8 @@ class HttpContext:
     app: Application
     metrics: Metrics
     trusted_proxies: tuple[Network, ...]
+    body_threads: BodyThreads
+    """The pool that receives request bodies (body.py): PARTNER_INGEST_BODY_THREADS threads."""
     openapi: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The OpenAPI document of this app's routes."""
 

@@ -100,7 +100,7 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
             "send it as a job (add the header `Prefer: respond-async`)",
             details={"max_sync_bytes": settings.max_sync_bytes, "max_body_bytes": settings.max_body_bytes},
         ) from None
-    with body:
+    async with body:
         submission = feed_submission(request, principal, headers, body, dry_run=dry_run)
         report = await run_in_threadpool(ctx.app.ingest, submission)
     return report_response(request, report, dry_run=dry_run)

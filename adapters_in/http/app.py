@@ -28,6 +28,7 @@ from partner_ingest.adapters_in.settings import networks
 
 from . import admin, admin_jobs, admin_schedules, contract, ingest, jobs, ops, webhooks
 from ._context import HttpContext
+from .body_threads import BodyThreads
 from .collectors import FetchHealthCollector, JobQueueCollector
 from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
@@ -64,17 +65,20 @@ def create_app(
     metrics = metrics or Metrics()
     metrics.add_collector(JobQueueCollector(app))
     metrics.add_collector(FetchHealthCollector(app))
+    body_threads = BodyThreads(app.settings.body_threads)
     ctx = HttpContext(
         app=app,
         metrics=metrics,
         trusted_proxies=networks(app.settings, "trusted_proxies"),
+        body_threads=body_threads,
         openapi=document(operations, version=_version()),
     )
     web = Starlette(
         routes=[route for area in _AREAS for route in area.ROUTES],
         middleware=[Middleware(RequestMiddleware, ctx=ctx)],
         exception_handlers=exception_handlers,
-        lifespan=lifespan_for(services),
+        # First, so stopped last: after the services, once no request is received any more.
+        lifespan=lifespan_for([body_threads, *services]),
     )
     # `/partner/ingest/` is a 404 like any unknown path, not a redirect a POST would not follow.
     web.router.redirect_slashes = False

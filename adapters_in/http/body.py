@@ -5,6 +5,12 @@ A feed body is never held in memory whole: chunks go to a SpooledTemporaryFile
 ingest use case recognizes identical content before doing any work. The cap
 applies to the *decompressed* size, checked as the data is inflated in bounded
 steps, so a 10 KB gzip bomb stops at the cap instead of filling the disk.
+
+Only the receiving happens on the event loop. Every received chunk is inflated,
+hashed and written in a worker thread, and so are the closing of the spool file
+and the decoding of a JSON body, in the app's bounded pool (body_threads.py,
+PARTNER_INGEST_BODY_THREADS): a body that inflates to a gigabyte costs its
+sender a thread for a while, never another client its answer (ADR 0026).
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, BinaryIO, Final, Self, cast
 
+from anyio import CancelScope
 from starlette.requests import Request
 
+from ._context import context
+from .body_threads import BodyThreads
 from .errors import BadRequest, BodyTooLarge, InvalidRequest, UnsupportedMediaType
 
 __all__ = ["SpooledBody", "check_declared_length", "read_body", "read_json"]
@@ -32,11 +41,16 @@ _GZIP: Final = frozenset({"gzip", "x-gzip"})
 
 
 class SpooledBody:
-    """A received body: the stream to read it from, its size and its SHA-256 (hex)."""
+    """A received body: the stream to read it from, its size and its SHA-256 (hex).
 
-    def __init__(self) -> None:
+    Its methods do file and CPU work, so the HTTP adapter calls them off the event
+    loop; `async with` closes it in a worker thread too.
+    """
+
+    def __init__(self, threads: BodyThreads) -> None:
         self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+b")  # noqa: SIM115 - closed by close()
         self._hash = hashlib.sha256()
+        self._threads = threads
         self.size = 0
 
     def write(self, data: bytes) -> None:
@@ -69,6 +83,16 @@ class SpooledBody:
     ) -> None:
         self.close()
 
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Shielded: a cancelled request still closes (and so removes) its spool file.
+        with CancelScope(shield=True):
+            await self._threads.run(self.close)
+
 
 class _Gunzip:
     """Inflates gzip (several members too, as `cat a.gz b.gz` makes) in bounded steps."""
@@ -92,7 +116,9 @@ class _Gunzip:
             data = self._z.unconsumed_tail
             if self._z.eof:
                 self._members += 1
-                data = self._z.unused_data + data
+                # Everything past the member's end, the unconsumed tail included (CPython
+                # leaves a copy of it in unconsumed_tail too: adding both doubled the input).
+                data = self._z.unused_data
                 self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 self._fed = False
             # A full step may leave output inside zlib with no input left: ask again to drain it.
@@ -103,6 +129,31 @@ class _Gunzip:
         """BadRequest unless the body ended exactly at the end of a gzip member."""
         if self._fed or self._members == 0:
             raise BadRequest("the gzip body is truncated", code="malformed_body")
+
+
+class _Receiver:
+    """Decodes received chunks into a SpooledBody, refusing it past `limit` decoded bytes.
+
+    Blocking work (inflating, hashing, writing): `read_body` runs each call in a worker thread.
+    """
+
+    def __init__(self, decoder: _Gunzip | None, body: SpooledBody, limit: int) -> None:
+        self._decoder = decoder
+        self._body = body
+        self._limit = limit
+
+    def take(self, chunk: bytes) -> None:
+        for piece in [chunk] if self._decoder is None else self._decoder.feed(chunk):
+            self._body.write(piece)
+            if self._body.size > self._limit:
+                raise BodyTooLarge(
+                    f"the body is larger than {self._limit} bytes once decompressed",
+                    details={"max_bytes": self._limit},
+                )
+
+    def finish(self) -> None:
+        if self._decoder is not None:
+            self._decoder.finish()
 
 
 def _decoder(request: Request) -> _Gunzip | None:
@@ -126,35 +177,48 @@ def check_declared_length(request: Request, limit: int) -> None:
 
 
 async def read_body(request: Request, *, limit: int) -> SpooledBody:
-    """The whole body, decoded, spooled and hashed; BodyTooLarge past `limit` decoded bytes."""
+    """The whole body, decoded, spooled and hashed; BodyTooLarge past `limit` decoded bytes.
+
+    The loop only receives; each chunk is decoded and written in a worker thread
+    (at most `body_threads` of them for the whole app), one chunk at a time, so
+    a request never holds more than one received chunk beyond what was written.
+    """
+    threads = context(request).body_threads
     decoder = _decoder(request)
     check_declared_length(request, limit)
-    body = SpooledBody()
+    body = SpooledBody(threads)  # starts in memory: no file is made until it grows
+    receiver = _Receiver(decoder, body, limit)
     try:
         received = 0
         async for chunk in request.stream():
+            if not chunk:
+                continue
             received += len(chunk)
             if received > limit:  # compressed data larger than the cap: no need to inflate it
                 raise BodyTooLarge(f"the body is larger than {limit} bytes", details={"max_bytes": limit})
-            for piece in [chunk] if decoder is None else decoder.feed(chunk):
-                body.write(piece)
-                if body.size > limit:
-                    raise BodyTooLarge(
-                        f"the body is larger than {limit} bytes once decompressed",
-                        details={"max_bytes": limit},
-                    )
-        if decoder is not None:
-            decoder.finish()
+            await threads.run(receiver.take, chunk)
+        await threads.run(receiver.finish)
     except BaseException:
-        body.close()
+        await body.__aexit__(None, None, None)
         raise
     return body
 
 
+def _contents(body: SpooledBody) -> bytes:
+    return body.stream.read()
+
+
+def _parse_json(data: bytes) -> object:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"the body is not valid JSON: {error}", code="malformed_json") from None
+
+
 async def read_json(request: Request, *, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
     """A small JSON object body (admin requests); an empty body reads as `{}`."""
-    with await read_body(request, limit=limit) as body:
-        data = body.stream.read()
+    async with await read_body(request, limit=limit) as body:
+        data = await context(request).body_threads.run(_contents, body)
     if not data.strip():
         return {}
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -163,10 +227,7 @@ async def read_json(request: Request, *, limit: int = MAX_JSON_BODY) -> dict[str
             f"send this body as application/json, not {media_type or 'without a Content-Type'}",
             details={"supported": ["application/json"]},
         )
-    try:
-        parsed = json.loads(data)
-    except (ValueError, RecursionError) as error:
-        raise BadRequest(f"the body is not valid JSON: {error}", code="malformed_json") from None
+    parsed = await context(request).body_threads.run(_parse_json, data)
     if not isinstance(parsed, dict):
         raise InvalidRequest("the body must be a JSON object", details={"problems": {"": "not an object"}})
     return parsed

@@ -36,7 +36,8 @@ _PUBLIC: Final = {"Cache-Control": "public, max-age=300"}
 async def get_contract(request: Request) -> Response:
     """The machine-readable contract."""
     document = await run_in_threadpool(context(request).app.describe_contract)
-    return JsonResponse(document, headers=_PUBLIC)
+    # Rendered in a thread too: the schemas of every format and version are a large document.
+    return await run_in_threadpool(JsonResponse, document, headers=_PUBLIC)
 
 
 async def get_examples(request: Request) -> Response:

@@ -17,22 +17,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["CODE", "protocol"]
+if TYPE_CHECKING:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["CODE", "json_errors_protocol", "protocol"]
 
 CODE: Final = "malformed_request"
 
 
 def protocol() -> type[asyncio.Protocol] | str:
     """The protocol class for `uvicorn.Config(http=...)`, or "auto" where it cannot be built."""
+    found = json_errors_protocol()
+    return "auto" if found is None else found
+
+
+def json_errors_protocol() -> type[H11Protocol] | None:
+    """uvicorn's h11 protocol answering unparsable requests in the error shape; None where it cannot be built."""
     try:
         import h11
         from uvicorn.protocols.http.h11_impl import H11Protocol
     except ImportError:  # pragma: no cover - uvicorn comes with the server extra, h11 with uvicorn
-        return "auto"
+        return None
     if not callable(getattr(H11Protocol, "send_400_response", None)):  # pragma: no cover - a future uvicorn
-        return "auto"
+        return None
 
     class JsonErrorsH11Protocol(H11Protocol):
         def send_400_response(self, msg: str) -> None:

@@ -55,7 +55,8 @@ async def metrics(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     """The OpenAPI 3.1 document, with the address this request reached as its server."""
     document: dict[str, Any] = {**context(request).openapi, "servers": [{"url": base_url(request)}]}
-    return JsonResponse(document)
+    # Rendered in a thread: tens of KB of JSON, milliseconds the event loop would lose per request.
+    return await run_in_threadpool(JsonResponse, document)
 
 
 ROUTES: Final[list[BaseRoute]] = [

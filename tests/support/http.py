@@ -59,7 +59,9 @@ def e2e_settings(database: str, **overrides: Any) -> Settings:
 @contextmanager
 def running_server(app: Application, *, services: Sequence[BackgroundService] = ()) -> Iterator[str]:
     """Serve the app on 127.0.0.1:<free port> in a thread; yield its base URL."""
-    config = server_config(create_app(app, services=services), host="127.0.0.1", port=0)
+    config = server_config(
+        create_app(app, services=services), host="127.0.0.1", port=0, settings=app.settings
+    )
     server = uvicorn.Server(config)
     sock = bind(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-e2e")

@@ -1,0 +1,134 @@
+"""Connection hygiene for `serve`: a deadline for the request head, an idle limit, a cap on connections.
+
+uvicorn closes a keep-alive connection left idle after an answer
+(`timeout_keep_alive`, PARTNER_INGEST_KEEP_ALIVE_SECONDS), but it sets no clock
+on a connection that has not sent a request yet, nor on one sending its request
+head a byte at a time: such sockets were kept forever, and enough of them use up
+the process's file descriptors. `GuardedH11Protocol` adds both:
+
+- the request head must be complete within PARTNER_INGEST_HEADER_TIMEOUT_SECONDS
+  of the connection opening, or of the previous answer on it; otherwise the
+  connection is closed (as nginx's `client_header_timeout` does, without an answer);
+- a request arriving while the process holds more than
+  PARTNER_INGEST_MAX_CONNECTIONS connections is answered 503 `server_busy` (the
+  API's error shape, with Retry-After) and its connection closed, so the
+  connections already open keep being served and the crowd drains.
+
+Built on the protocol of malformed_requests.py (unparsable requests get the error
+shape too); where that cannot be built, `protocol()` answers "auto" and uvicorn's
+own protocol runs without these guards. See ADR 0026 and docs/deployment.md for
+what a reverse proxy in front must enforce besides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from partner_ingest.adapters_in.settings import Settings
+
+from .malformed_requests import json_errors_protocol
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope, Send
+    from uvicorn.protocols.http.h11_impl import RequestResponseCycle
+
+__all__ = ["BUSY_CODE", "ConnectionLimits", "protocol"]
+
+BUSY_CODE: Final = "server_busy"
+
+
+@attrs.frozen
+class ConnectionLimits:
+    """What one server process allows a connection."""
+
+    header_timeout: float
+    """Seconds from the connection opening (or the previous answer) to a complete request head."""
+    keep_alive: int
+    """Seconds an idle keep-alive connection is kept after an answer."""
+    max_connections: int
+    """Open connections served; a request on one beyond them is answered 503."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConnectionLimits:
+        """The limits the settings ask for."""
+        return cls(
+            header_timeout=settings.header_timeout_seconds,
+            keep_alive=settings.keep_alive_seconds,
+            max_connections=settings.max_connections,
+        )
+
+
+def _busy_app(limits: ConnectionLimits) -> object:
+    body = json.dumps(
+        {
+            "error": BUSY_CODE,
+            "details": {
+                "message": "the server holds as many connections as it serves; retry shortly",
+                "max_connections": limits.max_connections,
+            },
+        }
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"1"),
+        (b"cache-control", b"no-store"),
+        (b"connection", b"close"),
+    ]
+
+    async def busy(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return busy
+
+
+def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
+    """The protocol class for `uvicorn.Config(http=...)`, or "auto" where it cannot be built."""
+    base = json_errors_protocol()
+    if base is None:  # pragma: no cover - uvicorn without h11, or a uvicorn that changed its protocol
+        return "auto"
+    busy = _busy_app(limits)
+
+    class GuardedH11Protocol(base):  # type: ignore[valid-type, misc]  # a class made at run time
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(transport)
+            self._arm_head_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                # These bytes begin a request: decide now whether it is served.
+                crowded = len(self.connections) > limits.max_connections
+                self.app = busy if crowded else self.config.loaded_app
+            super().data_received(data)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_head_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+            super().connection_lost(exc)
+
+        def _arm_head_deadline(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+            # The cycle now current: a request head parsed later makes a new one.
+            self._head_deadline = self.loop.call_later(limits.header_timeout, self._head_too_slow, self.cycle)
+
+        def _head_too_slow(self, cycle: RequestResponseCycle | None) -> None:
+            self._head_deadline = None
+            waiting = self.cycle is cycle and (cycle is None or cycle.response_complete)
+            if waiting and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedH11Protocol
