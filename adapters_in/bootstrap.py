@@ -48,6 +48,7 @@ from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, Ro
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
@@ -110,6 +111,10 @@ class Application:
     products: ReadProducts
     ready: Callable[[], Readiness]
     """Database reachable and schema current (never raises)."""
+    verify_audit: VerifyAuditChain
+    """Walks the audit chain (`partner-ingest audit verify`, ADR 0028)."""
+    audit_verdict: CachedAuditVerdict
+    """The last walk's verdict, renewed at most every `audit_verify_seconds` (/metrics)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -182,6 +187,7 @@ def wire(
             probe_lease=timedelta(seconds=settings.fetch_timeout_seconds + 60),
         ),
     )
+    verify_audit = VerifyAuditChain(audit)
     return Application(
         uow=uow,
         audit=audit,
@@ -230,6 +236,10 @@ def wire(
         imports=ReadImports(uow),
         products=ReadProducts(uow),
         ready=ready or _store_ready(uow),
+        verify_audit=verify_audit,
+        audit_verdict=CachedAuditVerdict(
+            verify_audit, clock, timedelta(seconds=settings.audit_verify_seconds)
+        ),
         settings=settings,
         close=close,
     )

@@ -20,6 +20,7 @@ from typing import Self, TypeVar
 
 from partner_ingest.adapters_out.store_errors import StoreBusyError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.audit_chain import AuditLink
 
 from .audit import SqliteAuditLog
 from .circuits import SqliteCircuitRepository
@@ -192,3 +193,7 @@ class StandaloneAuditLog(SqliteAuditLog):
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Newest first, read on this thread's connection."""
         return SqliteAuditLog(self._store.connection()).query(query)
+
+    def links(self, after_id: int, limit: int) -> list[AuditLink]:
+        """Oldest first, read on this thread's connection."""
+        return SqliteAuditLog(self._store.connection()).links(after_id, limit)
