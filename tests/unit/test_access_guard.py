@@ -22,9 +22,9 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.use_cases.access_errors import (
     AccessError,
     ClientBlocked,
-    LimiterUnavailable,
     Forbidden,
     KeyRateLimited,
+    LimiterUnavailable,
     Unauthenticated,
 )
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits, Granted, client_bucket
