@@ -97,7 +97,7 @@ def test_a_worker_killed_inside_its_commit_leaves_nothing_and_the_job_is_applied
                     rows = watcher.execute(
                         "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
                     ).fetchall()
-                    return rows[0][0] == 0
+                    return bool(rows[0][0] == 0)
 
                 wait_for(gone, 30, "the killed worker's backends to end")
             with app.uow(read_only=True) as uow:
