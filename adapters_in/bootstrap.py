@@ -11,6 +11,7 @@ entry point (HTTP app, worker, scheduler, CLI) gets its wiring from here:
 from __future__ import annotations
 
 import secrets
+import shutil
 import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
@@ -277,6 +278,23 @@ def _with_redis(ready: Callable[[], Readiness], ping: Callable[[], bool]) -> Cal
     return check
 
 
+def _with_disk(ready: Callable[[], Readiness], directory: Path, minimum: int) -> Callable[[], Readiness]:
+    """`ready`, and at least `minimum` bytes free where the SQLite file lives: below it, writes
+    are about to fail with `store_full`, so the load balancer should look elsewhere first."""
+
+    def check() -> Readiness:
+        store = ready()
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError as error:
+            return Readiness(False, {**store.checks, "disk": f"unknown ({type(error).__name__})"})
+        if free < minimum:
+            return Readiness(False, {**store.checks, "disk": f"low ({free} bytes free, below {minimum})"})
+        return Readiness(store.ready, {**store.checks, "disk": "ok"})
+
+    return check
+
+
 def _schema_current(version: Callable[[], int], newest: int) -> Callable[[], str | None]:
     """A schema check for `_store_ready`: None while the store is at this release's newest migration."""
 
@@ -333,6 +351,9 @@ def build(settings: Settings) -> Application:
         audit: AuditLog = store.audit_log
         newest = max((m.version for m in available_migrations()), default=0)
         ready = _store_ready(uow, _schema_current(store.schema_version, newest))  # /readyz checks migrations
+        if settings.min_free_disk_bytes:
+            directory = settings.sqlite_path.resolve().parent
+            ready = _with_disk(ready, directory, settings.min_free_disk_bytes)
     else:
         # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
         from partner_ingest.adapters_out.postgres.migrate import available_migrations as postgres_migrations
