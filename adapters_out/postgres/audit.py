@@ -10,12 +10,15 @@ its commit, so the lock is held for the commit alone, never through a long feed 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final
 
+import attrs
+
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, AuditQuery, Outcome
-from partner_ingest.domain.model.audit_chain import GENESIS, AuditLink, content_of, link_hash
+from partner_ingest.domain.model.audit_chain import GENESIS, AuditLink, content_of, link_hash, time_text
 
 from ._codec import dump_json, load_json, storable_text
 from .connection import Connection
@@ -99,7 +102,7 @@ class PostgresAuditLog:
         rows = []
         for entry in self._pending:
             values = _values(entry)
-            current = link_hash(previous, content_of(*values))
+            current = link_hash(previous, content_of(time_text(entry.at), *values[1:]))
             rows.append((*values, previous, current))
             previous = current
         with self._conn.cursor() as cur:
@@ -114,7 +117,7 @@ class PostgresAuditLog:
         """Oldest first, the content recomputed from the stored columns."""
         self.flush()
         rows = self._conn.execute(_LINKS, (after_id, limit)).fetchall()
-        return [AuditLink(row[0], row[1], row[2], content_of(*row[3:])) for row in rows]
+        return [AuditLink(row[0], row[1], row[2], content_of(time_text(row[3]), *row[4:])) for row in rows]
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Newest first; each filter uses its index."""
@@ -137,27 +140,78 @@ class PostgresAuditLog:
         return [_entry(row) for row in rows]
 
 
-class PostgresStandaloneAuditLog:
-    """Audit appends outside a unit of work (a denied request has none): each commits on its own.
+@attrs.define
+class _Waiter:
+    entries: Sequence[AuditEntry]
+    done: threading.Event = attrs.Factory(threading.Event)
+    error: BaseException | None = None
+    leads: bool = False
+    """Set instead of `error` when this waiter is to write the next batch itself."""
 
-    It borrows its own pooled connection per call, so unlike SQLite's it may also be used while
-    a unit of work is open on the same thread: the entry then commits independently of that unit.
+
+class PostgresStandaloneAuditLog:
+    """Audit appends outside a unit of work (a denied request has none): committed before returning.
+
+    It borrows its own pooled connection, so unlike SQLite's it may also be used while a unit
+    of work is open on the same thread: the entry then commits independently of that unit.
+
+    Appends serialize on the chain lock, which is held through the commit's flush to disk, so
+    one at a time would cap a process at one commit latency per entry (a flood of failed
+    authentications would queue every other audit write behind it). Appends of concurrent
+    threads are therefore committed together (group commit): the first caller writes what has
+    queued up meanwhile, in one transaction, and every caller returns once its own entries are
+    durable, or raises the batch's error.
     """
 
     def __init__(self, connection: Callable[[], AbstractContextManager[Connection]]) -> None:
         self._connection = connection
+        self._mutex = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._writing = False
 
     def append(self, entry: AuditEntry) -> None:
         """Add one entry in its own short transaction."""
         self.append_many([entry])
 
     def append_many(self, entries: Sequence[AuditEntry]) -> None:
-        """Add entries in their own short transaction."""
-        if entries:
+        """Add entries, committed (with those of concurrent callers) before this returns."""
+        if not entries:
+            return
+        waiter = _Waiter(entries)
+        with self._mutex:
+            self._queue.append(waiter)
+            waiter.leads = not self._writing
+            self._writing = True
+        if not waiter.leads:
+            waiter.done.wait()
+        if waiter.leads:
+            self._write_batch()
+        if waiter.error is not None:
+            raise waiter.error
+
+    def _write_batch(self) -> None:
+        """Write every queued append in one transaction, then hand the writing on (or stop)."""
+        with self._mutex:
+            batch, self._queue = self._queue, []
+        error: BaseException | None = None
+        try:
             with self._connection() as conn:
                 log = PostgresAuditLog(conn)
-                log.append_many(entries)
+                for waiter in batch:
+                    log.append_many(waiter.entries)
                 log.flush()
+        except BaseException as failure:  # every caller of the batch gets it, each re-raises
+            error = failure
+        with self._mutex:
+            successor = self._queue[0] if self._queue else None
+            self._writing = successor is not None
+        for waiter in batch:
+            waiter.error = error
+            waiter.leads = False
+            waiter.done.set()
+        if successor is not None:
+            successor.leads = True
+            successor.done.set()
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Newest first."""

@@ -79,7 +79,7 @@ class SqliteAuditLog:
                 row[0],
                 row[1],
                 row[2],
-                content_of(from_timestamp(row[3]), row[4], row[5], row[6], row[7], row[8], row[9]),
+                content_of(row[3], row[4], row[5], row[6], row[7], row[8], row[9]),
             )
             for row in rows
         ]

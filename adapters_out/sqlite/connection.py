@@ -70,5 +70,7 @@ def stored_link(
     details: str,
 ) -> str:
     """The audit chain hash of a row with these stored values after the row whose hash is `previous`."""
-    content = content_of(from_timestamp(at), action, outcome, actor, partner_id, client, details)
+    content = content_of(
+        at, action, outcome, actor, partner_id, client, details
+    )  # `at` is stored as time_text
     return link_hash(previous, content)

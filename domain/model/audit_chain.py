@@ -30,6 +30,7 @@ __all__ = [
     "content_of",
     "content_of_entry",
     "link_hash",
+    "time_text",
     "verify_links",
 ]
 
@@ -43,8 +44,14 @@ def _field(value: str | None) -> str:
     return "-" if value is None else f"{len(value)}:{value}"
 
 
+def time_text(at: datetime) -> str:
+    """An entry's time as the chain covers it: fixed-width UTC text with microseconds
+    (exactly the text the SQLite store keeps, so it hashes its rows without parsing them)."""
+    return at.astimezone(UTC).strftime(_TIME)
+
+
 def content_of(
-    at: datetime,
+    at: str,
     action: str,
     outcome: str,
     actor: str,
@@ -52,15 +59,15 @@ def content_of(
     client: str | None,
     details_json: str,
 ) -> str:
-    """The canonical content of one entry, from the values a store holds."""
-    fields = (at.astimezone(UTC).strftime(_TIME), action, outcome, actor, partner_id, client, details_json)
+    """The canonical content of one entry, from the values a store holds (`at`: `time_text`)."""
+    fields = (at, action, outcome, actor, partner_id, client, details_json)
     return "|".join(_field(value) for value in fields)
 
 
 def content_of_entry(entry: AuditEntry) -> str:
     """The canonical content of an entry whose details are stored as `jsontext.dumps` writes them."""
     return content_of(
-        entry.at,
+        time_text(entry.at),
         str(entry.action),
         str(entry.outcome),
         entry.actor,

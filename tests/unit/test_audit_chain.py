@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 
 from partner_ingest.adapters_out.memory import InMemoryStore
 from partner_ingest.domain.model import AuditAction, AuditEntry, Outcome
-from partner_ingest.domain.model.audit_chain import AuditLink, content_of, link_hash, verify_links
+from partner_ingest.domain.model.audit_chain import AuditLink, content_of, link_hash, time_text, verify_links
 from partner_ingest.domain.use_cases.verify_audit import VerifyAuditChain
 
 
@@ -47,7 +47,7 @@ def test_a_removed_entry_is_named_at_the_next_one() -> None:
 
 
 def test_fields_are_length_prefixed_so_separators_in_values_cannot_collide() -> None:
-    at = datetime(2026, 1, 1, tzinfo=UTC)
+    at = time_text(datetime(2026, 1, 1, tzinfo=UTC))
     one = content_of(at, "a", "b", "x|1:y", None, None, "{}")
     other = content_of(at, "a", "b", "x", "y", None, "{}")
     assert one != other
@@ -55,9 +55,15 @@ def test_fields_are_length_prefixed_so_separators_in_values_cannot_collide() -> 
 
 
 def test_an_unchained_entry_is_a_break() -> None:
-    at = datetime(2026, 1, 1, tzinfo=UTC)
+    at = time_text(datetime(2026, 1, 1, tzinfo=UTC))
     content = content_of(at, "a", "b", "c", None, None, "{}")
     good = AuditLink(1, "0" * 64, link_hash("0" * 64, content), content)
     verdict = verify_links([good, AuditLink(2, None, None, content)])
     assert verdict.first_break is not None and verdict.first_break.entry_id == 2
     assert verdict.first_break.problem.startswith("not chained")
+
+
+def test_the_time_is_covered_as_fixed_width_utc_text_with_microseconds() -> None:
+    # The SQLite store keeps exactly this text, and hashes it as stored.
+    moment = datetime(2026, 1, 1, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    assert time_text(moment) == "2026-01-01T10:00:00.000005Z"
