@@ -17,6 +17,7 @@ the secrets file, which is created on first start and read on every later one
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
 from partner_ingest.domain.use_cases.webhooks import (
     DeliverWebhooks,
     ManageWebhooks,
@@ -144,6 +146,10 @@ class Application:
     webhooks: ManageWebhooks
     deliver_webhooks: DeliverWebhooks
     """One attempt at the next due webhook delivery (the worker calls it between jobs)."""
+    verify_audit: VerifyAuditChain
+    """Walks the audit chain (`partner-ingest audit verify`, ADR 0028)."""
+    audit_verdict: CachedAuditVerdict
+    """The last walk's verdict, renewed at most every `audit_verify_seconds` (/metrics)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -253,6 +259,7 @@ def wire(
             probe_lease=timedelta(seconds=settings.fetch_timeout_seconds + 60),
         ),
     )
+    verify_audit = VerifyAuditChain(audit)
     return Application(
         uow=uow,
         audit=audit,
@@ -339,6 +346,10 @@ def wire(
             ids,
             rules=webhook_rules,
         ),
+        verify_audit=verify_audit,
+        audit_verdict=CachedAuditVerdict(
+            verify_audit, clock, timedelta(seconds=settings.audit_verify_seconds)
+        ),
         settings=settings,
         close=close,
     )
@@ -372,6 +383,23 @@ def _with_redis(ready: Callable[[], Readiness], ping: Callable[[], bool]) -> Cal
         reachable = ping()
         checks = {**store.checks, "redis": "reachable" if reachable else "unreachable"}
         return Readiness(store.ready and reachable, checks)
+
+    return check
+
+
+def _with_disk(ready: Callable[[], Readiness], directory: Path, minimum: int) -> Callable[[], Readiness]:
+    """`ready`, and at least `minimum` bytes free where the SQLite file lives: below it, writes
+    are about to fail with `store_full`, so the load balancer should look elsewhere first."""
+
+    def check() -> Readiness:
+        store = ready()
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError as error:
+            return Readiness(False, {**store.checks, "disk": f"unknown ({type(error).__name__})"})
+        if free < minimum:
+            return Readiness(False, {**store.checks, "disk": f"low ({free} bytes free, below {minimum})"})
+        return Readiness(store.ready, {**store.checks, "disk": "ok"})
 
     return check
 
@@ -494,11 +522,15 @@ def build(
     settings = settings if settings is not None else Settings.from_env()
     closers: list[Callable[[], None]] = []
     clock = clock if clock is not None else SystemClock()
+    opened = store is None
     if store is None:
         store, close_store = _open_store(settings)
         closers.append(close_store)
     uow: UnitOfWorkFactory = store.unit_of_work
     ready = _store_ready(uow, _schema_check(store))
+    if opened and settings.is_sqlite and settings.min_free_disk_bytes:
+        # The SQLite file's own disk: below the floor writes are about to fail with `store_full`.
+        ready = _with_disk(ready, settings.sqlite_path.resolve().parent, settings.min_free_disk_bytes)
     if rate_limiter is None and settings.redis_url:
         from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
 

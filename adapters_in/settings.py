@@ -139,6 +139,10 @@ class Settings:
     """After a webhook secret is rotated, how long the old secret keeps signing beside the new one."""
     contract_lifecycle: str = ""
     """JSON: the status of contract versions that are not current, e.g. `{"1": {"status": "deprecated", "sunset": "2026-06-30", "deprecated_at": "2026-01-15"}}` (status deprecated with a sunset date, or retired); versions not named are current (ADR 0035)."""
+    audit_verify_seconds: float = 300.0
+    """How often the audit chain is walked for `/metrics` (`partner_ingest_audit_chain_ok`); at most once per interval, on a scrape (ADR 0028)."""
+    min_free_disk_bytes: int = 64 * 1024 * 1024
+    """SQLite: free space on the database's file system below which `/readyz` reports `disk: low` (503); 0: not checked."""
     log_level: str = "INFO"
     log_format: str = "json"
     """json (one object per line) or text."""
@@ -233,6 +237,10 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}PARSER_PROCESSES must be 0 (off) or more, got {self.parser_processes}"
             )
+        if self.min_free_disk_bytes < 0:
+            raise SettingsError(
+                f"{PREFIX}MIN_FREE_DISK_BYTES must be 0 or more, got {self.min_free_disk_bytes}"
+            )
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"{PREFIX}LOG_FORMAT must be json or text, got {self.log_format!r}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -265,6 +273,7 @@ _POSITIVE: Final = (
     "job_lease_seconds",
     "job_max_attempts",
     "job_body_purge_seconds",
+    "audit_verify_seconds",
     "worker_poll_seconds",
     "scheduler_poll_seconds",
     "fetch_timeout_seconds",

@@ -18,6 +18,7 @@ __all__ = [
     "IDEMPOTENCY_TAKEN",
     "SchemaTooNewError",
     "StoreBusyError",
+    "StoreFullError",
     "StoreUnreachableError",
     "stored_conflict",
 ]
@@ -67,3 +68,9 @@ class StoreUnreachableError(UnavailableError):
     """The database server could not be reached at start-up, or the connection to it was lost."""
 
     code = "store_unreachable"
+
+
+class StoreFullError(UnavailableError):
+    """The database's disk is full: the write was rolled back whole, and succeeds once space returns."""
+
+    code = "store_full"

@@ -65,3 +65,8 @@ class RateLimiter(Protocol):
 
     def blocked_for(self, key: str) -> float:
         """Seconds `key` stays blocked (0 when it is not)."""
+
+    @property
+    def available(self) -> bool:
+        """False while the limiter's store cannot be reached (its answers are then its failure
+        policy's), so a caller can tell "blocked" from "cannot tell" (an in-process one: always True)."""

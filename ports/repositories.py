@@ -13,6 +13,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.audit_chain import AuditLink
 from partner_ingest.domain.model.circuits import Circuit, CircuitKey
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
@@ -289,6 +290,9 @@ class AuditLog(Protocol):
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Entries matching the query, newest first."""
+
+    def links(self, after_id: int, limit: int) -> list[AuditLink]:
+        """The chain links of up to `limit` entries with an id above `after_id`, oldest first (ADR 0028)."""
 
 
 class WebhookRepository(Protocol):

@@ -1,8 +1,10 @@
-"""Operator commands: `migrate` the database, list the `settings`."""
+"""Operator commands: `migrate` the database, list the `settings`, rotate `credentials`,
+`audit verify` the audit chain."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
@@ -23,6 +25,13 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         "rotate", help="re-encrypt every stored credential under the newest vault key (after adding a key)"
     )
     rotate.set_defaults(command=run_rotate_credentials)
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_actions = audit.add_subparsers(title="actions", metavar="ACTION", required=True)
+    verify = audit_actions.add_parser(
+        "verify",
+        help="walk the audit chain: OK with the count, or the first broken link and exit 1 (ADR 0028)",
+    )
+    verify.set_defaults(command=run_verify_audit)
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -50,3 +59,22 @@ def run_rotate_credentials(args: argparse.Namespace) -> int:
         app.close()
     print(f"re-encrypted the credentials of {count} partner(s) under the newest key")
     return 0
+
+
+def run_verify_audit(args: argparse.Namespace) -> int:
+    """Recompute every audit entry's hash and follow every link, oldest first."""
+    app = bootstrap.build(Settings.from_env())
+    try:
+        verdict = app.verify_audit()
+    finally:
+        app.close()
+    if verdict.first_break is None:
+        newest = "" if verdict.last_id is None else f" (newest entry {verdict.last_id})"
+        print(f"audit chain OK: {verdict.entries} entries verified{newest}")
+        return 0
+    print(
+        f"audit chain BROKEN at entry {verdict.first_break.entry_id}: {verdict.first_break.problem}"
+        f" ({verdict.entries} entries before it verified)",
+        file=sys.stderr,
+    )
+    return 1

@@ -29,7 +29,7 @@ from partner_ingest.adapters_in.settings import networks
 from . import admin, admin_jobs, admin_schedules, contract, ingest, jobs, ops, webhooks
 from ._context import HttpContext
 from .body_threads import BodyThreads
-from .collectors import FetchHealthCollector, JobQueueCollector
+from .collectors import AuditChainCollector, FetchHealthCollector, JobQueueCollector
 from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
@@ -65,6 +65,7 @@ def create_app(
     metrics = metrics or Metrics()
     metrics.add_collector(JobQueueCollector(app))
     metrics.add_collector(FetchHealthCollector(app))
+    metrics.add_collector(AuditChainCollector(app))
     body_threads = BodyThreads(app.settings.body_threads)
     ctx = HttpContext(
         app=app,

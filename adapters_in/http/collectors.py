@@ -1,4 +1,4 @@
-"""Prometheus collectors read at scrape time: the job queue and partner fetches.
+"""Prometheus collectors read at scrape time: the job queue, partner fetches, the audit chain.
 
 Read when /metrics is scraped, through the use cases, rather than gauges set
 on every change: the queue is shared by every process (HTTP instances,
@@ -13,6 +13,12 @@ workers, schedulers), so only the database knows its depth.
   hour (one per partner flagged, see `PullDueFeeds`).
 - `partner_ingest_fetch_circuits{state}`: partner feeds per circuit state
   (closed, open, half_open), as the database holds them for every process (ADR 0014).
+
+- `partner_ingest_audit_chain_ok` (1 every link holds, 0 a link is broken),
+  `partner_ingest_audit_chain_entries` (entries verified) and
+  `partner_ingest_audit_chain_verified_timestamp_seconds`: the audit chain's last walk,
+  renewed at most every `PARTNER_INGEST_AUDIT_VERIFY_SECONDS` (ADR 0028). Alert on ok == 0,
+  and on a verified time that stops moving.
 
 Labels stay bounded: statuses and states, never a partner or an endpoint (the
 admin API has those: /admin/jobs, /admin/circuits). A scrape that cannot read
@@ -32,7 +38,7 @@ from prometheus_client.registry import Collector
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model.jobs import JobStatus
 
-__all__ = ["FetchHealthCollector", "JobQueueCollector"]
+__all__ = ["AuditChainCollector", "FetchHealthCollector", "JobQueueCollector"]
 
 log: Final = logging.getLogger("partner_ingest.http")
 
@@ -128,3 +134,45 @@ class FetchHealthCollector(Collector):
         family = _anomalies_family()
         family.add_metric([], anomalies)
         yield family
+
+
+def _chain_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    return (
+        GaugeMetricFamily(
+            "partner_ingest_audit_chain_ok",
+            "1 when every link of the audit chain held at the last verification, 0 when one is broken.",
+        ),
+        GaugeMetricFamily(
+            "partner_ingest_audit_chain_entries",
+            "Audit entries verified at the last verification (up to the first broken link).",
+        ),
+        GaugeMetricFamily(
+            "partner_ingest_audit_chain_verified_timestamp_seconds",
+            "When the audit chain was last verified (Unix time).",
+        ),
+    )
+
+
+class AuditChainCollector(Collector):
+    """The audit chain's last verdict (`CachedAuditVerdict`: a walk at most once per interval)."""
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+
+    def describe(self) -> Iterator[Metric]:
+        yield from _chain_families()
+
+    def collect(self) -> Iterator[Metric]:
+        """Read at scrape time, walked again only when the cached verdict is due."""
+        try:
+            timed = self._app.audit_verdict()
+        except Exception:
+            log.warning("metrics: could not verify the audit chain", exc_info=True)
+            return
+        ok, entries, verified = _chain_families()
+        ok.add_metric([], 1 if timed.verdict.ok else 0)
+        entries.add_metric([], timed.verdict.entries)
+        verified.add_metric([], timed.at.timestamp())
+        yield ok
+        yield entries
+        yield verified

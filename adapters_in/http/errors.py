@@ -139,6 +139,8 @@ _UNAVAILABLE: Final = {
     "store_busy": "the database is busy; retry shortly",
     "store_unreachable": "the database cannot be reached; retry shortly",
     "schema_too_new": "not ready",
+    "rate_limiter_unavailable": "the rate-limit store cannot be reached; retry shortly",
+    "store_full": "the database has no space left; retry later",
 }
 _HTTP_CODES: Final = {
     404: "not_found",

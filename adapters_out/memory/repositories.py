@@ -13,6 +13,7 @@ import attrs
 from partner_ingest.adapters_out.store_errors import EXISTS, IDEMPOTENCY_TAKEN
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.audit_chain import GENESIS, AuditLink, content_of_entry, link_hash
 from partner_ingest.domain.model.errors import ConflictError, IdempotencyKeyTaken, NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.partner import Partner
@@ -276,10 +277,17 @@ class InMemoryAuditLog:
         self.append_many([entry])
 
     def append_many(self, entries: Sequence[AuditEntry]) -> None:
-        """Add entries in order."""
+        """Add entries in order, each chained to the one before (ADR 0028)."""
         with self._lock if self._lock is not None else nullcontext():
             for entry in entries:
-                numbered = attrs.evolve(entry, id=len(self._entries) + 1)
+                previous = self._entries[-1].hash if self._entries else None
+                previous = GENESIS if previous is None else previous
+                numbered = attrs.evolve(
+                    entry,
+                    id=len(self._entries) + 1,
+                    previous_hash=previous,
+                    hash=link_hash(previous, content_of_entry(entry)),
+                )
                 if self._undo is None:
                     self._entries.append(numbered)
                 else:
@@ -305,6 +313,12 @@ class InMemoryAuditLog:
             if len(out) >= query.limit:
                 break
         return out
+
+    def links(self, after_id: int, limit: int) -> list[AuditLink]:
+        """Oldest first, the content recomputed from each entry as it is held now."""
+        with self._lock if self._lock is not None else nullcontext():
+            chosen = [e for e in self._entries if e.id is not None and e.id > after_id][:limit]
+        return [AuditLink(e.id or 0, e.previous_hash, e.hash, content_of_entry(e)) for e in chosen]
 
 
 def _in_service(key: ApiKey, now: datetime) -> bool:

@@ -228,11 +228,13 @@ class PostgresUnitOfWork:
         if self.read_only:
             conn.rollback()
             raise PermissionError("a read-only unit of work cannot commit changes")
+        self.audit.flush()  # the chain lock is taken here, so it is held for the commit alone
         conn.commit()
 
     def rollback(self) -> None:
         """Discard every change not committed."""
         self._open().rollback()
+        self.audit.discard()
 
     def _open(self) -> Connection:
         if self._conn is None:

@@ -117,6 +117,11 @@ class InProcessRateLimiter:
             return max(0.0, block.until - now) if block is not None else 0.0
 
     @property
+    def available(self) -> bool:
+        """Always: the counts live in this process."""
+        return True
+
+    @property
     def tracked_keys(self) -> int:
         """How many keys are held in memory (hit logs and block records)."""
         with self._lock:

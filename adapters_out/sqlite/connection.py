@@ -13,6 +13,8 @@
   are opened explicitly, BEGIN IMMEDIATE for writers, so a transaction never
   has to upgrade from read to write (which is where SQLITE_BUSY escapes
   busy_timeout).
+- The SQL function `partner_ingest_audit_link`: the audit chain's hash (ADR 0028)
+  of a row's stored values, with which migration 0007 chains the rows written before it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["connect", "from_timestamp", "timestamp"]
+from partner_ingest.domain.model.audit_chain import content_of, link_hash
+
+__all__ = ["connect", "from_timestamp", "stored_link", "timestamp"]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -41,6 +45,7 @@ def connect(path: str | Path, *, busy_timeout: float = 30.0) -> sqlite3.Connecti
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA temp_store = FILE")
     conn.execute("PRAGMA cache_size = -16000")  # 16 MB of page cache per connection
+    conn.create_function("partner_ingest_audit_link", 8, stored_link, deterministic=True)
     return conn
 
 
@@ -52,3 +57,20 @@ def timestamp(moment: datetime) -> str:
 def from_timestamp(text: str) -> datetime:
     """Inverse of `timestamp`."""
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+
+
+def stored_link(
+    previous: str,
+    at: str,
+    action: str,
+    outcome: str,
+    actor: str,
+    partner_id: str | None,
+    client: str | None,
+    details: str,
+) -> str:
+    """The audit chain hash of a row with these stored values after the row whose hash is `previous`."""
+    content = content_of(
+        at, action, outcome, actor, partner_id, client, details
+    )  # `at` is stored as time_text
+    return link_hash(previous, content)

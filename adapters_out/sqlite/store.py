@@ -9,6 +9,7 @@ retry that a bounded number of times, so concurrent threads and processes
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import threading
@@ -18,8 +19,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
-from partner_ingest.adapters_out.store_errors import StoreBusyError
+from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.audit_chain import AuditLink
 
 from .audit import SqliteAuditLog
 from .circuits import SqliteCircuitRepository
@@ -41,6 +43,18 @@ _T = TypeVar("_T")
 def _is_locked(error: sqlite3.OperationalError) -> bool:
     message = str(error)
     return "locked" in message or "busy" in message
+
+
+def _is_full(error: BaseException | None) -> bool:
+    """SQLITE_FULL: the file system (or the page limit) has no room for the write."""
+    return isinstance(error, sqlite3.OperationalError) and (
+        getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(error)
+    )
+
+
+def full_error(path: str, error: BaseException) -> StoreFullError:
+    """What a caller gets for a write that found the disk full (the operator's detail in the message)."""
+    return StoreFullError(f"the database {path} ran out of space: {error}")
 
 
 class SqliteStore:
@@ -152,6 +166,9 @@ class SqliteUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.rollback()
+        if _is_full(exc):
+            # Rolled back whole: nothing half-written. The caller's answer is "retry later" (503).
+            raise full_error(self._store.path, exc) from exc  # type: ignore[arg-type]
 
     def commit(self) -> None:
         """Make every change durable, atomically."""
@@ -183,8 +200,11 @@ class StandaloneAuditLog(SqliteAuditLog):
         try:
             SqliteAuditLog(conn).append_many(entries)
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as error:
+            with contextlib.suppress(sqlite3.OperationalError):  # SQLITE_FULL may have rolled it back already
+                conn.execute("ROLLBACK")
+            if _is_full(error):
+                raise full_error(self._store.path, error) from error
             raise
 
     def append(self, entry: AuditEntry) -> None:
@@ -194,3 +214,7 @@ class StandaloneAuditLog(SqliteAuditLog):
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Newest first, read on this thread's connection."""
         return SqliteAuditLog(self._store.connection()).query(query)
+
+    def links(self, after_id: int, limit: int) -> list[AuditLink]:
+        """Oldest first, read on this thread's connection."""
+        return SqliteAuditLog(self._store.connection()).links(after_id, limit)

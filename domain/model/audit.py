@@ -66,6 +66,10 @@ class AuditEntry:
     details: Mapping[str, AuditDetail] = attrs.field(factory=dict)
     id: int | None = None
     """Assigned by the audit log when stored."""
+    previous_hash: str | None = attrs.field(default=None, eq=False)
+    """Assigned by the audit log when stored: the hash of the entry before (ADR 0028)."""
+    hash: str | None = attrs.field(default=None, eq=False)
+    """Assigned by the audit log when stored: over this entry's content and `previous_hash`."""
 
 
 @attrs.frozen

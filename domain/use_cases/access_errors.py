@@ -7,6 +7,8 @@ The HTTP layer maps them in one place:
 - `Forbidden`        -> 403
 - `TooManyRequests`  -> 429, `Retry-After: ceil(retry_after)`; a `KeyRateLimited` also
   carries the key's `RateDecision` for the RateLimit fields.
+- `LimiterUnavailable` -> 503, `Retry-After`: the failed-authentication limits cannot be
+  read (Redis down), so no request is let through, and none is blamed on the client.
 
 Each carries only what is safe to send back: never whether a key id exists.
 """
@@ -16,7 +18,12 @@ from __future__ import annotations
 from typing import Any, Final, TypeAlias
 
 from partner_ingest.domain.model.api_keys import Principal
-from partner_ingest.domain.model.errors import DeniedError, RateLimitedError, UnauthenticatedError
+from partner_ingest.domain.model.errors import (
+    DeniedError,
+    RateLimitedError,
+    UnauthenticatedError,
+    UnavailableError,
+)
 from partner_ingest.ports.rate_limit import RateDecision
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "ClientBlocked",
     "Forbidden",
     "KeyRateLimited",
+    "LimiterUnavailable",
     "TooManyRequests",
     "Unauthenticated",
 ]
@@ -81,5 +89,14 @@ class KeyRateLimited(TooManyRequests):
         return {"limit_per_minute": self.rate.limit}
 
 
-AccessError: TypeAlias = Unauthenticated | Forbidden | TooManyRequests
+class LimiterUnavailable(UnavailableError):
+    """The store of the failed-authentication limits cannot be reached: refused until it can (ADR 0015)."""
+
+    code = "rate_limiter_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the rate-limit store cannot be reached; retry shortly")
+
+
+AccessError: TypeAlias = Unauthenticated | Forbidden | TooManyRequests | LimiterUnavailable
 """Every answer that stops a request here."""

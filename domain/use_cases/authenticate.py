@@ -51,6 +51,7 @@ from .access_errors import (
     ClientBlocked,
     Forbidden,
     KeyRateLimited,
+    LimiterUnavailable,
     Unauthenticated,
 )
 
@@ -157,6 +158,11 @@ class AccessGuard:
         bucket = client_bucket(client, self._limits.ipv6_prefix)
         parsed = parse_api_key(presented)  # pure, no lookup: even a blocked client's audit names the key id
         blocked = self._failures.blocked_for(_block_key(bucket))
+        if blocked > 0 and not self._failures.available:
+            # Fail closed, but say why: the client is not blocked, the limits cannot be read.
+            details_down: dict[str, AuditDetail] = {"reason": "limiter_unavailable", "needs": needs}
+            self._record(AuditAction.AUTH_THROTTLED, client, parsed, details_down)
+            return LimiterUnavailable()
         if blocked > 0:
             details: dict[str, AuditDetail] = {"reason": "blocked", "blocked_for": blocked, "needs": needs}
             self._record(AuditAction.AUTH_THROTTLED, client, parsed, details)

@@ -371,7 +371,7 @@ def test_the_guard_fails_closed_on_failures_and_open_on_quotas_when_redis_is_dow
 
     from partner_ingest.domain.model.api_keys import KeyRole
     from partner_ingest.domain.model.partner import Partner
-    from partner_ingest.domain.use_cases.access_errors import ClientBlocked
+    from partner_ingest.domain.use_cases.access_errors import LimiterUnavailable
     from partner_ingest.domain.use_cases.authenticate import AccessGuard, Granted
     from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 
@@ -387,9 +387,10 @@ def test_the_guard_fails_closed_on_failures_and_open_on_quotas_when_redis_is_dow
     )
     down_closed = _unreachable(FailurePolicy.CLOSED)
 
-    # As documented: failures fail closed, so nobody authenticates while Redis is down ...
+    # As documented: failures fail closed, so nobody authenticates while Redis is down, and the
+    # answer says the service is unavailable (503), not that the client is to blame (429) ...
     guard = AccessGuard(store.unit_of_work, store.audit_log, clock, down_closed, server_secret=server_secret)
-    assert isinstance(guard.decide(plaintext.plaintext, "192.0.2.1"), ClientBlocked)
+    assert isinstance(guard.decide(plaintext.plaintext, "192.0.2.1"), LimiterUnavailable)
 
     # ... while quotas alone failing open let valid keys through, flagged.
     healthy_failures = InProcessRateLimiter(clock)

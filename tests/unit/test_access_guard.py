@@ -24,6 +24,7 @@ from partner_ingest.domain.use_cases.access_errors import (
     ClientBlocked,
     Forbidden,
     KeyRateLimited,
+    LimiterUnavailable,
     Unauthenticated,
 )
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits, Granted, client_bucket
@@ -181,6 +182,10 @@ class UnreachableLimiter:
 
     def blocked_for(self, key: str) -> float:
         return 5.0 if self.policy is FailurePolicy.CLOSED else 0.0
+
+    @property
+    def available(self) -> bool:
+        return False
 
 
 # --- set-up -------------------------------------------------------------------------
@@ -527,10 +532,12 @@ def test_last_used_at_is_written_at_most_once_a_minute(world: World) -> None:
 def test_when_the_failure_limiter_is_down_authentication_fails_closed() -> None:
     world = World(failures=UnreachableLimiter(FailurePolicy.CLOSED))
     refused = world.guard.decide(world.acme, PARTNER_HOST)
-    assert isinstance(refused, ClientBlocked)
-    assert refused.retry_after == 5.0
+    # Refused as unavailable (503), not as a blocked client (429): the client did nothing wrong.
+    assert isinstance(refused, LimiterUnavailable)
+    assert refused.code == "rate_limiter_unavailable"
     assert world.uow.key_lookups == 0
     assert world.audit()[-1].action is AuditAction.AUTH_THROTTLED
+    assert world.audit()[-1].details["reason"] == "limiter_unavailable"
 
 
 def test_when_the_quota_limiter_is_down_valid_keys_pass_and_say_so() -> None:
