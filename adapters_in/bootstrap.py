@@ -30,6 +30,7 @@ from partner_ingest.adapters_out.fetcher import (
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
+from partner_ingest.adapters_out.spool import FileRejectionSpools
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
@@ -39,6 +40,7 @@ from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolic
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
+from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
 from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
@@ -108,11 +110,19 @@ class Application:
     audit_trail: QueryAudit
     imports: ReadImports
     products: ReadProducts
+    diagnostics: ReadDiagnostics
+    """Every rejected item of a partner's imports, and where each SKU stands."""
+    purge_diagnostics: PurgeDiagnostics
+    """Deletes the diagnostics older than the retention setting."""
     ready: Callable[[], Readiness]
     """Database reachable and schema current (never raises)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
+
+    def purge_retained(self) -> int:
+        """What the worker's periodic purge runs: job bodies and diagnostics past their retention."""
+        return self.job_bodies() + self.purge_diagnostics()
 
 
 def wire(
@@ -148,7 +158,9 @@ def wire(
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,
     )
-    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing)
+    ingest = IngestFeed(
+        uow, formats, clock, ids, limits=limits, parsing=parsing, spools=FileRejectionSpools()
+    )
     vault = FernetVault(secrets_.vault_keys)
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
@@ -229,6 +241,8 @@ def wire(
         audit_trail=QueryAudit(audit),
         imports=ReadImports(uow),
         products=ReadProducts(uow),
+        diagnostics=ReadDiagnostics(uow),
+        purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
         ready=ready or _store_ready(uow),
         settings=settings,
         close=close,

@@ -81,6 +81,8 @@ class Settings:
     """How long a dead job's feed body is kept: an admin can retry the job only while it is."""
     job_body_purge_seconds: float = 300.0
     """How often a worker (or `serve`'s) deletes the feed bodies whose retention is over."""
+    diagnostics_retention_days: int = 30
+    """How long every rejected item of an import is kept (GET /partner/imports/{id}/errors); the worker's purge deletes older ones."""
     worker_poll_seconds: float = 1.0
     """How often an idle worker looks for a job."""
     scheduler_poll_seconds: float = 5.0
@@ -221,6 +223,7 @@ _POSITIVE: Final = (
     "job_lease_seconds",
     "job_max_attempts",
     "job_body_purge_seconds",
+    "diagnostics_retention_days",
     "worker_poll_seconds",
     "scheduler_poll_seconds",
     "fetch_timeout_seconds",

@@ -113,11 +113,13 @@ class Worker:
             purged = self._purge()
         except Exception:
             log.warning(
-                "could not purge job bodies; will try again", exc_info=True, extra={"worker": self.name}
+                "could not purge job bodies or diagnostics; will try again",
+                exc_info=True,
+                extra={"worker": self.name},
             )
             return 0
         if purged:
-            log.info("purged job bodies", extra={"worker": self.name, "purged": purged})
+            log.info("purged job bodies and diagnostics", extra={"worker": self.name, "purged": purged})
         return purged
 
     def interrupt(self) -> None:

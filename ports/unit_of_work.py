@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from .diagnostics import DiagnosticRepository
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
@@ -48,6 +49,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def circuits(self) -> CircuitRepository: ...
+    @property
+    def diagnostics(self) -> DiagnosticRepository: ...
 
     def __enter__(self) -> Self: ...
 

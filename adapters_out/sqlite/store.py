@@ -24,6 +24,7 @@ from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from .audit import SqliteAuditLog
 from .circuits import SqliteCircuitRepository
 from .connection import connect
+from .diagnostics import SqliteDiagnosticRepository
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .ledger import SqliteFeedImportLedger
@@ -136,6 +137,7 @@ class SqliteUnitOfWork:
         self.schedules = SqliteScheduleRepository(conn)
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqliteCircuitRepository(conn)
+        self.diagnostics = SqliteDiagnosticRepository(conn)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:

@@ -32,6 +32,7 @@ from typing import BinaryIO, Final, Protocol
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
+from partner_ingest.domain.model.diagnostics import Rejection
 from partner_ingest.domain.model.errors import (
     IdempotencyKeyNamesJob,
     IdempotencyKeyReused,
@@ -47,11 +48,13 @@ from partner_ingest.domain.model.policy import FeedLimits, PolicyOverrides, Vali
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.report import FeedStatus, IngestReport
 from partner_ingest.ports.clock import Clock, IdSource
+from partner_ingest.ports.diagnostics import RejectionSpool, RejectionSpools
 from partner_ingest.ports.formats import FeedFormat, FormatRegistry, for_partner
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
+from .diagnostics import KeepDiagnostics, MemorySpool
 from .pipeline import PARSE_HERE, HashingReader, reading_for, run_feed
 
 __all__ = [
@@ -110,6 +113,8 @@ class Ingested:
     repeat: bool
     """True: answered with an earlier report (same key, or same content under the same terms);
     nothing was processed."""
+    rejections: RejectionSpool | None = None
+    """Every error of every rejected item of the feed (None for a repeat)."""
 
 
 class IngestStep(Protocol):
@@ -186,9 +191,12 @@ class IngestFeed:
         batch_size: int = 1000,
         errors_cap: int = 100,
         parsing: FeedParsing | None = None,
+        spools: RejectionSpools | None = None,
     ) -> None:
         """`parsing` says where feeds are parsed and validated: here by default, or in a
-        parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing."""
+        parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing.
+        `spools` hold a feed's rejections until the diagnostics step writes them: in memory
+        by default, in a temporary file with `FileRejectionSpools` (bounded memory)."""
         self._uow = uow
         self._formats = formats
         self._clock = clock
@@ -197,6 +205,8 @@ class IngestFeed:
         self._batch_size = batch_size
         self._errors_cap = errors_cap
         self._parsing = parsing or PARSE_HERE
+        self._spools: RejectionSpools = spools or MemorySpool
+        self._keep = KeepDiagnostics(clock, batch_size=batch_size)
 
     def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
@@ -215,6 +225,15 @@ class IngestFeed:
             return self._ingest(submission, steps)
 
     def _ingest(self, submission: FeedSubmission, steps: Sequence[IngestStep]) -> IngestReport:
+        spool = self._spools()
+        try:
+            return self._ingest_into(submission, [self._keep, *steps], spool)
+        finally:
+            spool.close()
+
+    def _ingest_into(
+        self, submission: FeedSubmission, steps: Sequence[IngestStep], spool: RejectionSpool
+    ) -> IngestReport:
         with self._uow() as uow:
             terms = resolve_terms(uow, self._formats, submission)
             earlier = self._earlier_report(uow, submission, terms)
@@ -223,19 +242,19 @@ class IngestFeed:
                 uow.commit()
                 return earlier
             received_at = self._clock.now()
-            report, content_hash = self._apply(uow, submission, terms)
+            report, content_hash = self._apply(uow, submission, terms, spool)
             if report.dry_run:
                 uow.rollback()
                 return report
             if report.applied:
                 self._record(uow, submission, terms, report, content_hash, received_at)
-                _run(steps, uow, Ingested(submission, report, repeat=False))
+                _run(steps, uow, Ingested(submission, report, repeat=False, rejections=spool))
                 uow.commit()
                 return report
             uow.rollback()
         with self._uow() as uow:
             self._record(uow, submission, terms, report, content_hash, received_at)
-            _run(steps, uow, Ingested(submission, report, repeat=False))
+            _run(steps, uow, Ingested(submission, report, repeat=False, rejections=spool))
             uow.commit()
         return report
 
@@ -269,10 +288,11 @@ class IngestFeed:
         return report
 
     def _apply(
-        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms
+        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms, spool: RejectionSpool
     ) -> tuple[IngestReport, str]:
         """Run the feed through the pipeline into `uow`; the report and the body's hash."""
         fmt, policy = terms.format, terms.policy
+        feed_id = self._ids.new_id("feed")
         reading = reading_for(
             fmt, policy.mode, partner_id=terms.partner.id, limits=self._limits, batch_size=self._batch_size
         )
@@ -285,14 +305,12 @@ class IngestFeed:
                 reading,
                 stream,
                 policy,
-                _StoreSink(uow),
+                _StoreSink(uow, spool, submission.partner_id, feed_id, self._clock),
                 errors_cap=self._errors_cap,
                 parsing=self._parsing,
             )
         content_hash = submission.content_hash or (hashing.hexdigest() if hashing else "")
-        report = outcome.report(
-            self._ids.new_id("feed"), submission.partner_id, fmt, dry_run=submission.dry_run
-        )
+        report = outcome.report(feed_id, submission.partner_id, fmt, dry_run=submission.dry_run)
         return report, content_hash
 
     def _record(
@@ -436,13 +454,33 @@ def _with_content_hash(submission: FeedSubmission) -> FeedSubmission:
 
 
 class _StoreSink:
-    """Routes the pipeline's writes into a unit of work (called once per batch)."""
+    """Routes the pipeline's writes into a unit of work (called once per batch), and its
+    rejections into the spool the diagnostics step writes from."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(
+        self, uow: UnitOfWork, spool: RejectionSpool, partner_id: str, feed_id: str, clock: Clock
+    ) -> None:
         self._uow = uow
+        self._spool = spool
+        self._partner_id = partner_id
+        self._feed_id = feed_id
+        self._clock = clock
+        self._open: bool | None = None
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         return self._uow.feed_skus.repeated(skus)
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        return self._uow.products.upsert(rows)
+        counts = self._uow.products.upsert(rows)
+        # A SKU accepted now closes its open diagnostics; asked once per feed, so a partner
+        # with nothing open pays one query, not one per batch. Rolled back with the products
+        # when the feed is.
+        if self._open is None:
+            self._open = self._uow.diagnostics.has_open(self._partner_id)
+        if self._open:
+            skus = [row[1] for row in rows]
+            self._uow.diagnostics.resolve(self._partner_id, skus, self._feed_id, self._clock.now())
+        return counts
+
+    def keep(self, rejections: Sequence[Rejection]) -> None:
+        self._spool.add(rejections)

@@ -1,0 +1,263 @@
+"""Diagnostics on every store (memory, SQLite, PostgreSQL): every rejected item kept with its
+feed, paged, summarized, resolved by the import that fixes it, purged after retention.
+
+Through `IngestFeed`, so what is held is the whole path: the pipeline spools each
+rejection, the diagnostics step writes them in the feed's unit of work.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from support.stores import StoreUnderTest
+
+from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
+from partner_ingest.adapters_out.spool import FileRejectionSpools
+from partner_ingest.domain.model import (
+    FeedStatus,
+    IngestReport,
+    NotFoundError,
+    Partner,
+    PolicyOverrides,
+    ValidationPolicy,
+)
+from partner_ingest.domain.model.diagnostics import MAX_RAW_CHARS, MAX_VALUE_CHARS, Diagnostic, Rejection
+from partner_ingest.domain.model.policy import Mode
+from partner_ingest.domain.model.report import ErrorCode, ItemError, Location
+from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
+from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
+from partner_ingest.plugins import load_formats
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+FORMATS = load_formats(entry_points=False)
+
+
+def good(n: int) -> dict[str, Any]:
+    return {"sku": f"SKU-{n:05d}", "name": f"Item {n}", "price": "10.50", "currency": "EUR", "quantity": 1}
+
+
+def bad_price(n: int) -> dict[str, Any]:
+    return {**good(n), "price": '=HYPERLINK("http://x")'}
+
+
+def no_name(n: int) -> dict[str, Any]:
+    item = good(n)
+    del item["name"]
+    return item
+
+
+class Setup:
+    def __init__(
+        self, store: StoreUnderTest, *, file_spool: bool = False, policy: ValidationPolicy | None = None
+    ):
+        self.store = store
+        self.clock = FakeClock(T0)
+        with store.unit_of_work() as uow:
+            uow.partners.add(
+                Partner(
+                    id="acme",
+                    name="Acme",
+                    created_at=T0,
+                    policy=policy or ValidationPolicy(mode=Mode.LENIENT, max_error_ratio=1.0),
+                    allow_policy_override=True,
+                )
+            )
+            uow.partners.add(Partner(id="other", name="Other", created_at=T0))
+            uow.commit()
+        self.ingest = IngestFeed(
+            store.unit_of_work,
+            FORMATS,
+            self.clock,
+            SequentialIds(),
+            batch_size=100,
+            errors_cap=100,
+            spools=FileRejectionSpools(max_memory=4096) if file_spool else None,
+        )
+        self.read = ReadDiagnostics(store.unit_of_work)
+
+    def send(self, items: list[dict[str, Any]], **overrides: Any) -> IngestReport:
+        body = json.dumps({"products": items}).encode()
+        return self.ingest(
+            FeedSubmission(
+                partner_id="acme",
+                body=io.BytesIO(body),
+                format="json",
+                version=1,
+                overrides=PolicyOverrides(**overrides),
+            )
+        )
+
+
+@pytest.mark.parametrize("file_spool", [False, True], ids=["memory-spool", "file-spool"])
+def test_every_rejected_item_is_kept_not_only_the_reports_first_hundred(
+    store: StoreUnderTest, file_spool: bool
+) -> None:
+    s = Setup(store, file_spool=file_spool)
+    items = [good(n) if n % 4 == 0 else bad_price(n) for n in range(400)]
+    report = s.send(items)
+    assert report.status is FeedStatus.PARTIAL
+    assert len(report.errors) == 100 and report.errors_total == 300
+    kept: list[Diagnostic] = list(s.read.all("acme", report.feed_id, batch=70))
+    assert [d.seq for d in kept] == list(range(1, 301))
+    assert {d.error.index for d in kept} == {n for n in range(400) if n % 4}
+    first = kept[0]
+    assert first.error.code is ErrorCode.FORMAT and first.error.field == "price"
+    assert first.value == '=HYPERLINK("http://x")'
+    assert first.error.location is not None and first.error.location.pointer == "/products/1/price"
+    assert first.raw is not None and json.loads(first.raw)["sku"] == "SKU-00001"
+    assert first.import_id == report.feed_id and first.resolved_by is None
+
+
+def test_a_rejected_feed_keeps_its_diagnostics_though_its_products_roll_back(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    report = s.send([good(1), no_name(2), bad_price(3)], atomic=True)
+    assert report.status is FeedStatus.REJECTED
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.products.get("acme", "SKU-00001") is None
+    page = s.read.page("acme", report.feed_id)
+    assert [(d.error.sku, d.error.code) for d in page.diagnostics] == [
+        ("SKU-00002", ErrorCode.MISSING),
+        ("SKU-00003", ErrorCode.FORMAT),
+    ]
+
+
+def test_pages_follow_the_cursor_and_filter_by_code(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    report = s.send([no_name(n) if n % 2 else bad_price(n) for n in range(10)])
+    first = s.read.page("acme", report.feed_id, limit=3)
+    assert [d.seq for d in first.diagnostics] == [1, 2, 3] and first.next_after == 3
+    rest = s.read.page("acme", report.feed_id, after=first.next_after, limit=100)
+    assert [d.seq for d in rest.diagnostics] == list(range(4, 11)) and rest.next_after is None
+    missing = s.read.page("acme", report.feed_id, code=ErrorCode.MISSING)
+    assert len(missing.diagnostics) == 5 and all(
+        d.error.code is ErrorCode.MISSING for d in missing.diagnostics
+    )
+
+
+def test_the_summary_groups_by_code_most_frequent_first_with_a_few_examples(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    report = s.send([no_name(n) for n in range(7)] + [bad_price(n) for n in range(7, 9)])
+    summary = s.read.summary("acme", report.feed_id, examples=2)
+    assert [(c.code, c.count) for c in summary] == [(ErrorCode.MISSING, 7), (ErrorCode.FORMAT, 2)]
+    assert [d.error.index for d in summary[0].examples] == [0, 1]
+
+
+def test_another_partners_import_answers_as_unknown(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    report = s.send([no_name(1)])
+    with pytest.raises(NotFoundError):
+        s.read.page("other", report.feed_id)
+    with pytest.raises(NotFoundError):
+        s.read.summary("other", report.feed_id)
+    assert len(s.read.page(None, report.feed_id).diagnostics) == 1  # an admin sees every import
+
+
+def test_resending_only_the_fixed_items_resolves_their_diagnostics(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    first = s.send([good(0), no_name(1), bad_price(2), bad_price(3)])
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.diagnostics.open_items() == {"acme": 3}
+    s.clock.advance(300)
+    fix = s.send([good(1), good(2)])  # only the fixed items, as a partner resends them
+    assert fix.status is FeedStatus.ACCEPTED
+    kept = s.read.page("acme", first.feed_id).diagnostics
+    assert [(d.error.sku, d.resolved_by) for d in kept] == [
+        ("SKU-00001", fix.feed_id),
+        ("SKU-00002", fix.feed_id),
+        ("SKU-00003", None),
+    ]
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.diagnostics.open_items() == {"acme": 1}
+    status = s.read.sku_status("acme", "SKU-00002")
+    assert status.accepted is not None and status.accepted_import == fix.feed_id
+    assert status.rejected_import == first.feed_id and status.rejected[0].error.code is ErrorCode.FORMAT
+    still = s.read.sku_status("acme", "SKU-00003")
+    assert still.accepted is None and still.rejected[0].value is not None
+
+
+def test_a_fix_in_a_feed_that_is_rejected_resolves_nothing(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    first = s.send([good(0), no_name(1)])
+    s.send([good(1), no_name(5)], atomic=True)  # rejected as a whole: SKU-00001 did not land
+    assert s.read.page("acme", first.feed_id).diagnostics[0].resolved_by is None
+
+
+def test_the_sku_status_names_the_latest_rejection_and_unknown_skus_are_not_found(
+    store: StoreUnderTest,
+) -> None:
+    s = Setup(store)
+    s.send([no_name(1)])
+    later = s.send([bad_price(1)])
+    status = s.read.sku_status("acme", "SKU-00001")
+    assert status.rejected_import == later.feed_id and [d.error.code for d in status.rejected] == [
+        ErrorCode.FORMAT
+    ]
+    with pytest.raises(NotFoundError):
+        s.read.sku_status("acme", "NOPE")
+    with pytest.raises(NotFoundError):
+        s.read.sku_status("other", "SKU-00001")
+
+
+def test_values_and_raw_items_are_bounded(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    huge = {**good(1), "price": "9" * 5000, "description": "x" * (MAX_RAW_CHARS * 2)}
+    report = s.send([huge])
+    kept = s.read.page("acme", report.feed_id).diagnostics
+    price = next(d for d in kept if d.error.field == "price")
+    assert price.value is not None and len(price.value) == MAX_VALUE_CHARS and price.value.endswith("…")
+    assert price.raw is not None and len(price.raw) == MAX_RAW_CHARS and price.raw_truncated
+
+
+def test_the_purge_deletes_only_what_is_past_the_retention(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    old = s.send([no_name(1), no_name(2)])
+    s.clock.advance(10 * 86400)
+    new = s.send([no_name(3)])
+    purged = PurgeDiagnostics(store.unit_of_work, s.clock, retention_days=5, batch=1)()
+    assert purged == 2
+    assert s.read.page("acme", old.feed_id).diagnostics == ()
+    assert len(s.read.page("acme", new.feed_id).diagnostics) == 1
+
+
+def test_a_repeat_and_a_dry_run_keep_nothing_more(store: StoreUnderTest) -> None:
+    s = Setup(store)
+    items = [good(0), no_name(1)]
+    first = s.send(items)
+    again = s.send(items)
+    assert again.feed_id == first.feed_id
+    dry = s.ingest(
+        FeedSubmission(
+            partner_id="acme",
+            body=io.BytesIO(b'{"products": [{"sku": "X"}]}'),
+            format="json",
+            version=1,
+            dry_run=True,
+        )
+    )
+    assert dry.errors_total > 0
+    with store.unit_of_work(read_only=True) as uow:
+        assert len(uow.diagnostics.page(first.feed_id)) == 1
+        assert uow.diagnostics.page(dry.feed_id) == []
+
+
+def test_the_store_refuses_a_seq_kept_twice_and_keeps_hostile_text(store: StoreUnderTest) -> None:
+    from partner_ingest.domain.model import ConflictError
+
+    error = ItemError(0, "S\x00KU", "name", ErrorCode.MISSING, "nul \x00 here", Location(pointer="/0"))
+    d = Diagnostic.of("feed-x", "acme", 1, Rejection(error, "v\x00", '{"a": "\\ud800"}'), T0)
+    with store.unit_of_work() as uow:
+        uow.diagnostics.add([d])
+        with pytest.raises(ConflictError):
+            uow.diagnostics.add([d])
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        (back,) = uow.diagnostics.page("feed-x")
+    assert (
+        back.seq == 1
+        and back.error.location == Location(pointer="/0")
+        and back.error.message.startswith("nul")
+    )
