@@ -1,6 +1,7 @@
 """The app factory: `create_app(application) -> Starlette`, the HTTP delivery of the use cases.
 
-Routes by area (ingest.py: a partner's feeds and reads; jobs.py: a partner's
+Routes by area (ingest.py: a partner's feeds and reads; diagnostics.py: every rejected item
+of an import and a SKU's status; jobs.py: a partner's
 jobs; contract.py: the contract, examples, dry run and quickstart; admin.py:
 partners, keys, audit; admin_jobs.py: jobs and circuit breakers;
 admin_schedules.py: pull schedules; ops.py: health, readiness, metrics,
@@ -26,9 +27,9 @@ from starlette.middleware import Middleware
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.settings import networks
 
-from . import admin, admin_jobs, admin_schedules, contract, ingest, jobs, ops
+from . import admin, admin_jobs, admin_schedules, contract, diagnostics, ingest, jobs, ops
 from ._context import HttpContext
-from .collectors import FetchHealthCollector, JobQueueCollector
+from .collectors import DiagnosticsCollector, FetchHealthCollector, JobQueueCollector
 from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
@@ -37,7 +38,8 @@ from .openapi import document
 
 __all__ = ["create_app"]
 
-_AREAS = (ingest, jobs, contract, admin, admin_jobs, admin_schedules, ops)
+# diagnostics first: its /partner/products/{sku}/status must match before ingest's /partner/products/{sku}.
+_AREAS = (diagnostics, ingest, jobs, contract, admin, admin_jobs, admin_schedules, ops)
 
 
 def _version() -> str:
@@ -64,6 +66,7 @@ def create_app(
     metrics = metrics or Metrics()
     metrics.add_collector(JobQueueCollector(app))
     metrics.add_collector(FetchHealthCollector(app))
+    metrics.add_collector(DiagnosticsCollector(app))
     ctx = HttpContext(
         app=app,
         metrics=metrics,

@@ -155,14 +155,17 @@ class ReadDiagnostics:
     def all(
         self, partner_id: str | None, import_id: str, *, code: ErrorCode | None = None, batch: int = 1000
     ) -> Iterator[Diagnostic]:
-        """Every diagnostic of the import, read a page per unit of work (a download of any
-        size in bounded memory). Ownership is checked before the first one is yielded."""
+        """Every diagnostic of the import, read a page per unit of work (a download of any size
+        in bounded memory). Ownership is checked now, before anything is iterated."""
         first = self.page(partner_id, import_id, code=code, limit=batch)
+        return self._rest(first, code, batch)
+
+    def _rest(self, first: DiagnosticsPage, code: ErrorCode | None, batch: int) -> Iterator[Diagnostic]:
         yield from first.diagnostics
         after = first.next_after
         while after is not None:
             with self._uow(read_only=True) as uow:
-                found = uow.diagnostics.page(import_id, code=code, after_seq=after, limit=batch)
+                found = uow.diagnostics.page(first.import_id, code=code, after_seq=after, limit=batch)
             yield from found
             after = found[-1].seq if len(found) == batch else None
 
@@ -172,6 +175,11 @@ class ReadDiagnostics:
         with self._uow(read_only=True) as uow:
             _owned(uow, partner_id, import_id)
             return uow.diagnostics.summary(import_id, examples=examples)
+
+    def open_items(self) -> dict[str, int]:
+        """Rejected items no later import resolved yet, per partner (a metric)."""
+        with self._uow(read_only=True) as uow:
+            return dict(uow.diagnostics.open_items())
 
     def sku_status(self, partner_id: str, sku: str) -> SkuStatus:
         """The SKU's last accepted version and last rejected one; NotFoundError when neither exists."""
