@@ -1,4 +1,4 @@
-"""Operator commands: `migrate` the database, list the `settings`."""
+"""Operator commands: `migrate` the database, list the `settings`, `purge` what retention lets go."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     migrate.set_defaults(command=run_migrate)
     settings = commands.add_parser("settings", help="list every PARTNER_INGEST_* setting with its default")
     settings.set_defaults(command=run_settings)
+    purge = commands.add_parser(
+        "purge",
+        help="delete now the diagnostics and job bodies past their retention "
+        "(PARTNER_INGEST_DIAGNOSTICS_RETENTION_DAYS, PARTNER_INGEST_JOB_BODY_RETENTION_*); workers also do it "
+        "every PARTNER_INGEST_JOB_BODY_PURGE_SECONDS",
+    )
+    purge.set_defaults(command=run_purge)
     credentials = commands.add_parser("credentials", help="partner fetch credentials")
     actions = credentials.add_subparsers(title="actions", metavar="ACTION", required=True)
     rotate = actions.add_parser(
@@ -49,4 +56,16 @@ def run_rotate_credentials(args: argparse.Namespace) -> int:
     finally:
         app.close()
     print(f"re-encrypted the credentials of {count} partner(s) under the newest key")
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    """Delete the diagnostics and job bodies whose retention is over, and say how many."""
+    app = bootstrap.build(Settings.from_env())
+    try:
+        diagnostics = app.purge_diagnostics()
+        bodies = app.job_bodies()
+    finally:
+        app.close()
+    print(f"purged {diagnostics} diagnostic(s) and {bodies} job body(ies) past their retention")
     return 0
