@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -50,6 +51,7 @@ from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, Ro
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.replay import ReplayImport
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
@@ -114,6 +116,8 @@ class Application:
     """Every rejected item of a partner's imports, and where each SKU stands."""
     purge_diagnostics: PurgeDiagnostics
     """Deletes the diagnostics older than the retention setting."""
+    replay: ReplayImport
+    """An admin's re-run of an import's open rejected items (after a contract change)."""
     ready: Callable[[], Readiness]
     """Database reachable and schema current (never raises)."""
     settings: Settings = attrs.field(factory=Settings)
@@ -243,10 +247,16 @@ def wire(
         products=ReadProducts(uow),
         diagnostics=ReadDiagnostics(uow),
         purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
+        replay=ReplayImport(uow, ingest, clock, buffer=_replay_buffer),
         ready=ready or _store_ready(uow),
         settings=settings,
         close=close,
     )
+
+
+def _replay_buffer() -> tempfile.SpooledTemporaryFile[bytes]:
+    """Where a replay holds its items: in memory up to 1 MiB, then in a temporary file."""
+    return tempfile.SpooledTemporaryFile(max_size=1 << 20)
 
 
 def _store_ready(

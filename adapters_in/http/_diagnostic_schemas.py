@@ -83,6 +83,16 @@ DIAGNOSTIC_SCHEMAS: Final = {
             },
         },
     ),
+    "ReplayResult": _obj(
+        ["replayed_from", "replayed", "skipped_resolved", "skipped_truncated", "report"],
+        {
+            "replayed_from": _STR,
+            "replayed": _INT,
+            "skipped_resolved": _INT,
+            "skipped_truncated": _INT,
+            "report": _ref("IngestReport"),
+        },
+    ),
     "SkuStatus": _obj(
         ["sku", "accepted", "rejected"],
         {

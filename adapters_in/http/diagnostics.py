@@ -1,5 +1,6 @@
-"""Partner routes for diagnostics: every rejected item of an import, paged, summarized or
-downloaded, and where one SKU stands (ADR 0033).
+"""Diagnostics routes: every rejected item of an import, paged, summarized or downloaded, and
+where one SKU stands, for the partner; the replay of an import's rejected items, for admins
+(ADR 0033).
 
 Another partner's import answers 404 like an unknown one. Downloads stream a page
 per unit of work, so a feed of a million rejected items is served in bounded memory.
@@ -18,12 +19,13 @@ from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.report import ErrorCode
 from partner_ingest.domain.use_cases.diagnostics import MAX_DIAGNOSTICS_PAGE, MAX_SUMMARY_EXAMPLES
 
-from ._context import context
+from ._context import context, request_info
 from .auth import authorize
+from .body import read_json
 from .diagnostic_views import csv_lines, jsonl_lines, page_json, sku_status_json, summary_json
 from .errors import BadRequest
-from .openapi import Operation, op
-from .params import query_enum, query_int, query_text
+from .openapi import Operation, json_body, op
+from .params import JsonFields, query_enum, query_int, query_text
 from .views import JsonResponse
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -105,6 +107,30 @@ async def sku_status(request: Request) -> Response:
     return JsonResponse(sku_status_json(status))
 
 
+async def replay_import(request: Request) -> Response:
+    """Re-run an import's open rejected items under the contract as it is now; audited."""
+    principal = await authorize(request, KeyRole.ADMIN)
+    fields = JsonFields(await read_json(request), ("version",))
+    version = fields.integer("version")
+    fields.done()
+    result = await run_in_threadpool(
+        context(request).app.replay,
+        request.path_params["feed_id"],
+        actor=principal.actor,
+        client=request_info(request).client,
+        version=version if isinstance(version, int) else None,
+    )
+    return JsonResponse(
+        {
+            "replayed_from": result.replayed_from,
+            "replayed": result.replayed,
+            "skipped_resolved": result.skipped_resolved,
+            "skipped_truncated": result.skipped_truncated,
+            "report": result.report.to_json(),
+        }
+    )
+
+
 ROUTES: Final[list[BaseRoute]] = [
     Route("/partner/imports/{feed_id}/errors", list_errors, methods=["GET"], name="list_errors"),
     Route(
@@ -112,6 +138,7 @@ ROUTES: Final[list[BaseRoute]] = [
     ),
     # Before /partner/products/{sku:path}, which would take ".../status" as part of a SKU.
     Route("/partner/products/{sku:path}/status", sku_status, methods=["GET"], name="sku_status"),
+    Route("/admin/imports/{feed_id}/replay", replay_import, methods=["POST"], name="admin_replay_import"),
 ]
 
 # --- OpenAPI -------------------------------------------------------------------------
@@ -122,6 +149,14 @@ _CODE: Final = {
     "schema": {"type": "string", "enum": [str(c) for c in ErrorCode]},
     "description": "only the errors of this code",
 }
+
+
+def _obj_version() -> dict[str, object]:
+    return {
+        "type": "object",
+        "properties": {"version": {"type": "integer", "minimum": 1}},
+        "additionalProperties": False,
+    }
 
 
 def _download(operation: Operation) -> Operation:
@@ -169,5 +204,15 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "rejection (null when not known); `rejected`: the errors of the latest import that rejected it, "
         "each saying whether a later import resolved it. 404 when neither exists.",
         ok=(200, "the SKU's status", "SkuStatus"), errors=(404,),
+    ),
+    ("/admin/imports/{feed_id}/replay", "post"): op(
+        "Re-run an import's rejected items under the contract as it is now", tag="admin", auth="admin",
+        description="After a contract change: the import's rejected items that no later import resolved "
+        "are read back as they were sent and ingested as a new import of the same partner (source "
+        "replay), under `version` (default: the import's). Items accepted now land and resolve their "
+        "diagnostics. Items kept only in part (raw_truncated) are left out. Audited as import.replayed. "
+        "409 nothing_to_replay when no item is left; 404 for an unknown import.",
+        body=json_body(_obj_version(), "optional: the contract version to replay under", required=False),
+        ok=(200, "what was replayed and the new import's report", "ReplayResult"), errors=(404, 409, 422),
     ),
 }  # fmt: skip

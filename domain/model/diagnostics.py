@@ -9,13 +9,13 @@ import of the same partner accepts its SKU: that import resolves it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
+from . import jsontext
 from .report import ErrorCode, ItemError, Location
 
 __all__ = [
@@ -51,7 +51,10 @@ def _text(value: object) -> str:
     """A value as the partner sent it: strings as they are, anything else as JSON."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    try:
+        return jsontext.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
 
 
 def _value_at(raw: object, field: str) -> object:
@@ -85,7 +88,8 @@ class ItemSnapshot:
 def snapshot_of(raw: object, errors: list[ItemError]) -> ItemSnapshot:
     """The bounded snapshot of one rejected raw item with its errors."""
     try:
-        text, cut = truncated(_text(raw), MAX_RAW_CHARS)
+        # Exact decimals and plain JSON, so that a replay reads the item back as it was sent.
+        text, cut = truncated(jsontext.dumps(raw), MAX_RAW_CHARS)
     except (TypeError, ValueError, RecursionError):  # a structure JSON cannot write: keep its repr
         text, cut = truncated(repr(raw), MAX_RAW_CHARS)
     values: list[str | None] = []

@@ -102,6 +102,9 @@ class FeedSubmission:
     client: str | None = None
     job_id: str | None = None
     source: str = "push"
+    replay_of: str | None = None
+    """The import whose kept rejected items the body carries (one raw item per line, as
+    diagnostics keep them): read as that import's format had parsed them (ADR 0033)."""
 
 
 @attrs.frozen
@@ -163,6 +166,10 @@ def resolve_terms(uow: UnitOfWork, formats: FormatRegistry, submission: FeedSubm
         raise NotFoundError("partner", submission.partner_id)
     # The format bound to its partner: a plugin may read the partner's settings (a currency).
     fmt = for_partner(resolve_format(formats, partner, submission), FeedContext.of(partner))
+    if submission.replay_of is not None:
+        from .replay import ReplayedFormat
+
+        fmt = ReplayedFormat(fmt)
     return FeedTerms(partner, fmt, partner.policy_for(submission.overrides))
 
 

@@ -18,7 +18,7 @@ QUOTA = {"rate_limit_per_minute": 100_000, "policy": {"mode": "lenient", "max_er
 
 
 def item(n: int, **changes: Any) -> dict[str, Any]:
-    base = {"sku": f"SKU-{n:05d}", "name": f"Item {n}", "price": "10.50", "currency": "EUR", "quantity": 1}
+    base = {"sku": f"SKU-{n:05d}", "name": f"Item {n}", "price": 10.5, "currency": "EUR", "quantity": 1}
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -29,9 +29,7 @@ def send(client: httpx2.Client, key: str, items: list[dict[str, Any]]) -> dict[s
         "/partner/ingest", content=lines, headers={"X-API-Key": key, "Content-Type": "application/x-ndjson"}
     )
     assert answer.status_code in (200, 422), answer.text
-    report: dict[str, Any] = (
-        answer.json() if answer.status_code == 200 else answer.json()["details"]["report"]
-    )
+    report: dict[str, Any] = answer.json()  # a rejected feed answers 422 with its report too
     return report
 
 
@@ -171,3 +169,36 @@ def test_open_rejections_per_partner_are_a_metric(client: httpx2.Client, admin: 
     assert gauge().endswith(" 2.0")  # two items, three errors
     send(client, key, [item(1)])
     assert gauge().endswith(" 1.0")
+
+
+def test_an_admin_replays_an_imports_rejected_items_and_it_is_audited(
+    client: httpx2.Client, admin: str, openapi: dict[str, Any]
+) -> None:
+    partner_id, key = new_partner(
+        client, admin, rate_limit_per_minute=100_000, policy={"max_error_ratio": 1.0}
+    )
+    first = send(client, key, [item(0), item(1, brand="Acme"), item(2, brand="Acme")])  # v1: brand unknown
+    assert first["counts"]["rejected"] == 2
+    url = f"/admin/imports/{first['feed_id']}/replay"
+    as_partner = client.post(url, json={"version": 2}, headers={"X-API-Key": key})
+    assert as_partner.status_code == 403
+    answer = client.post(url, json={"version": 2}, headers={"X-API-Key": admin})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert_conforms(openapi, "ReplayResult", body)
+    assert (
+        body["replayed"] == 2 and body["report"]["counts"]["created"] == 2 and body["report"]["version"] == 2
+    )
+    product = client.get("/partner/products/SKU-00001", headers={"X-API-Key": key}).json()
+    assert product["brand"] == "Acme"
+    audit = client.get(
+        "/admin/audit",
+        params={"action": "import.replayed", "partner_id": partner_id},
+        headers={"X-API-Key": admin},
+    ).json()
+    (entry,) = audit["entries"]
+    assert entry["details"]["feed_id"] == first["feed_id"] and entry["details"]["replayed"] == 2
+    again = client.post(url, headers={"X-API-Key": admin})
+    assert again.status_code == 409 and again.json()["error"] == "nothing_to_replay"
+    unknown = client.post("/admin/imports/no-such-import/replay", headers={"X-API-Key": admin})
+    assert unknown.status_code == 404

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,7 +24,9 @@ from partner_ingest.domain.model import (
     NotFoundError,
     Partner,
     PolicyOverrides,
+    Product,
     ValidationPolicy,
+    jsontext,
 )
 from partner_ingest.domain.model.diagnostics import MAX_RAW_CHARS, MAX_VALUE_CHARS, Diagnostic, Rejection
 from partner_ingest.domain.model.policy import Mode
@@ -37,7 +40,13 @@ FORMATS = load_formats(entry_points=False)
 
 
 def good(n: int) -> dict[str, Any]:
-    return {"sku": f"SKU-{n:05d}", "name": f"Item {n}", "price": "10.50", "currency": "EUR", "quantity": 1}
+    return {
+        "sku": f"SKU-{n:05d}",
+        "name": f"Item {n}",
+        "price": Decimal("10.50"),
+        "currency": "EUR",
+        "quantity": 1,
+    }
 
 
 def bad_price(n: int) -> dict[str, Any]:
@@ -80,7 +89,7 @@ class Setup:
         self.read = ReadDiagnostics(store.unit_of_work)
 
     def send(self, items: list[dict[str, Any]], **overrides: Any) -> IngestReport:
-        body = json.dumps({"products": items}).encode()
+        body = jsontext.dumps({"products": items}).encode()
         return self.ingest(
             FeedSubmission(
                 partner_id="acme",
@@ -261,3 +270,58 @@ def test_the_store_refuses_a_seq_kept_twice_and_keeps_hostile_text(store: StoreU
         and back.error.location == Location(pointer="/0")
         and back.error.message.startswith("nul")
     )
+
+
+def test_an_admin_replays_the_open_rejected_items_under_the_contract_as_it_is_now(
+    store: StoreUnderTest,
+) -> None:
+    from partner_ingest.domain.model import AuditAction, AuditQuery
+    from partner_ingest.domain.use_cases.replay import NothingToReplay, ReplayImport
+
+    s = Setup(store, policy=ValidationPolicy(mode=Mode.STRICT, max_error_ratio=1.0))
+    branded = [{**good(n), "price": Decimal("10.5"), "brand": "Acme"} for n in (1, 2, 3)]
+    first = s.send([good(0), *branded, no_name(4)])  # v1 knows no brand: unknown_field, strict
+    assert first.counts.rejected == 4
+    s.send([{**good(2), "price": Decimal("9.99")}])  # the partner fixed SKU-00002 itself meanwhile
+    replay = ReplayImport(store.unit_of_work, s.ingest, s.clock)
+
+    result = replay(first.feed_id, actor="admin:key1", client="192.0.2.1", version=2)
+
+    assert (result.replayed, result.skipped_resolved, result.skipped_truncated) == (3, 1, 0)
+    assert result.report.status is FeedStatus.PARTIAL and result.report.version == 2
+    assert result.report.counts.created == 2 and result.report.counts.rejected == 1
+    with store.unit_of_work(read_only=True) as uow:
+        kept = present_product(uow.products.get("acme", "SKU-00001"))
+        fixed = present_product(uow.products.get("acme", "SKU-00002"))
+    assert kept.brand == "Acme" and kept.price == Decimal("10.5")  # a number came back a number, strict still
+    assert str(fixed.price) == "9.99"  # the partner's own fix was not overwritten
+    resolution = {d.error.sku: d.resolved_by for d in s.read.page("acme", first.feed_id).diagnostics}
+    assert resolution["SKU-00001"] == resolution["SKU-00003"] == result.report.feed_id
+    assert resolution["SKU-00004"] is None
+    audited = store.audit_log.query(AuditQuery(action=AuditAction.IMPORT_REPLAYED))
+    assert len(audited) == 1 and audited[0].actor == "admin:key1"
+    assert audited[0].details["feed_id"] == first.feed_id and audited[0].details["replayed"] == 3
+
+    s.send([good(4)])
+    with pytest.raises(NothingToReplay):
+        replay(first.feed_id, actor="admin:key1")
+    with pytest.raises(NotFoundError):
+        replay("no-such-import", actor="admin:key1")
+
+
+def test_a_replayed_csv_item_is_read_as_text_as_the_csv_was(store: StoreUnderTest) -> None:
+    from partner_ingest.domain.use_cases.replay import ReplayImport
+
+    s = Setup(store, policy=ValidationPolicy(mode=Mode.STRICT, max_error_ratio=1.0))
+    csv_body = b"sku,name,price,currency,quantity,brand\nC-1,Chair,12.50,EUR,3,Acme\nC-2,Desk,99.00,EUR,1,\n"
+    first = s.ingest(FeedSubmission(partner_id="acme", body=io.BytesIO(csv_body), format="csv", version=1))
+    assert first.counts.rejected >= 1
+    result = ReplayImport(store.unit_of_work, s.ingest, s.clock)(first.feed_id, actor="admin", version=2)
+    assert result.report.format == "csv" and result.report.counts.rejected == 0
+    with store.unit_of_work(read_only=True) as uow:
+        assert str(present_product(uow.products.get("acme", "C-1")).price) == "12.50"
+
+
+def present_product(product: Product | None) -> Product:
+    assert product is not None
+    return product
