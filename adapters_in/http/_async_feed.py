@@ -23,6 +23,7 @@ _feed.py: key, format, version and policy checked before a byte is read). Then:
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Final
 
 from starlette.concurrency import run_in_threadpool
@@ -94,7 +95,9 @@ async def submit_feed_job(request: Request, principal: Principal, headers: FeedH
         return report_response(request, job)
     info.fields.update(job_id=job.id, job_status=str(job.status))
     location = job_location(request, job.id)
-    answer_headers = {"Location": location}
+    # When to look again: a queued job is claimed within a worker's poll (at least a second).
+    poll = max(1, math.ceil(context(request).app.settings.worker_poll_seconds))
+    answer_headers = {"Location": location, "Retry-After": str(poll)}
     if _prefers_async(request):
         answer_headers["Preference-Applied"] = _RESPOND_ASYNC
     return JsonResponse(job_json(job, location=location), status_code=202, headers=answer_headers)

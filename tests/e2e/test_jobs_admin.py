@@ -30,6 +30,8 @@ NEW_ADMIN_ROUTES = {
     ("get", "/admin/jobs"),
     ("get", "/admin/jobs/{job_id}"),
     ("post", "/admin/jobs/{job_id}/retry"),
+    ("post", "/admin/jobs/{job_id}/cancel"),
+    ("post", "/admin/jobs/dead/retry"),
     ("get", "/admin/circuits"),
     ("post", "/admin/partners/{partner_id}/schedules"),
     ("get", "/admin/partners/{partner_id}/schedules"),
