@@ -70,6 +70,13 @@ _SCHEDULE: Final = _obj(
         "etag": _OPT_STR,
         "last_modified": _OPT_STR,
         "last_content_hash": _OPT_STR,
+        "last_outcome": {
+            **_OPT_STR,
+            "description": "how the last run went: fetched, not_modified, unchanged, a failure "
+            "(http_error, timeout, refused_address, circuit_open, ...), no_endpoint or bad_schedule",
+        },
+        "last_error": {**_OPT_STR, "description": "why the last run fetched nothing; null when it did"},
+        "last_job_id": {**_OPT_STR, "description": "the job the last run submitted"},
     },
 )
 _RULE: Final = {

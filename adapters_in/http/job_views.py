@@ -73,6 +73,9 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
         "etag": schedule.etag,
         "last_modified": schedule.last_modified,
         "last_content_hash": schedule.last_content_hash,
+        "last_outcome": schedule.last_outcome,
+        "last_error": schedule.last_error,
+        "last_job_id": schedule.last_job_id,
     }
 
 

@@ -39,6 +39,7 @@ NEW_ADMIN_ROUTES = {
     ("get", "/admin/schedules/{schedule_id}"),
     ("patch", "/admin/schedules/{schedule_id}"),
     ("delete", "/admin/schedules/{schedule_id}"),
+    ("post", "/admin/schedules/{schedule_id}/run"),
 }
 
 

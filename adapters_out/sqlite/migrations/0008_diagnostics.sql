@@ -25,3 +25,8 @@ CREATE INDEX partner_ingest_diagnostics_sku ON partner_ingest_diagnostics (partn
 CREATE INDEX partner_ingest_diagnostics_open ON partner_ingest_diagnostics (partner_id, sku)
     WHERE resolved_by IS NULL;
 CREATE INDEX partner_ingest_diagnostics_recorded ON partner_ingest_diagnostics (recorded_at);
+
+-- How each schedule's last run went, for operators (GET /admin/schedules/{id}).
+ALTER TABLE partner_schedules ADD COLUMN last_outcome TEXT;
+ALTER TABLE partner_schedules ADD COLUMN last_error TEXT;
+ALTER TABLE partner_schedules ADD COLUMN last_job_id TEXT;

@@ -325,3 +325,27 @@ def test_a_replayed_csv_item_is_read_as_text_as_the_csv_was(store: StoreUnderTes
 def present_product(product: Product | None) -> Product:
     assert product is not None
     return product
+
+
+def test_a_schedule_keeps_how_its_last_run_went(store: StoreUnderTest) -> None:
+    import attrs
+
+    from partner_ingest.domain.model import Schedule
+
+    Setup(store)
+    schedule = Schedule(id="s1", partner_id="acme", next_run_at=T0, interval_seconds=3600)
+    ran = attrs.evolve(
+        schedule,
+        last_run_at=T0,
+        last_outcome="http_error",
+        last_error="the feed answered 500 \x00",
+        last_job_id=None,
+    )
+    with store.unit_of_work() as uow:
+        uow.schedules.add(schedule)
+        uow.schedules.update(ran)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        back = uow.schedules.get("s1")
+    assert back is not None and back.last_outcome == "http_error" and back.last_job_id is None
+    assert back.last_error is not None and back.last_error.startswith("the feed answered 500")
