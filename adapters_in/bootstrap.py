@@ -68,7 +68,16 @@ from partner_ingest.ports.rate_limit import FailurePolicy
 from .secrets_file import ServiceSecrets, load_or_create
 from .settings import PREFIX, Settings, SettingsError, networks
 
-__all__ = ["Application", "Readiness", "build", "in_memory", "validate_against_contract", "wire"]
+__all__ = [
+    "Application",
+    "Readiness",
+    "build",
+    "check_settings",
+    "in_memory",
+    "secrets_path",
+    "validate_against_contract",
+    "wire",
+]
 
 
 @attrs.frozen
@@ -301,14 +310,33 @@ def _schema_current(version: Callable[[], int], newest: int) -> Callable[[], str
     return check
 
 
+def secrets_path(settings: Settings) -> Path | None:
+    """Where the secrets not set in the environment are kept (None: every one is set, or none
+    can be kept: PostgreSQL without a secrets file)."""
+    if settings.key_hash_secret and settings.vault_keys:
+        return None
+    if settings.secrets_file:
+        return Path(settings.secrets_file)
+    return settings.sqlite_path.with_suffix(".secrets.json") if settings.is_sqlite else None
+
+
+def check_settings(settings: Settings) -> None:
+    """What `build` would refuse before it touches anything, as a SettingsError naming the
+    variable: the vault keys, and the SQLite file's directory. (Settings.from_env checked the rest.)"""
+    if settings.vault_keys:
+        _vault_keys(settings.vault_keys)
+    if settings.is_sqlite and not settings.sqlite_path.resolve().parent.is_dir():
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: "
+            "its directory does not exist"
+        )
+
+
 def _secrets(settings: Settings) -> ServiceSecrets:
     if settings.key_hash_secret and settings.vault_keys:
         return ServiceSecrets(settings.key_hash_secret.encode(), _vault_keys(settings.vault_keys))
-    path = (
-        Path(settings.secrets_file)
-        if settings.secrets_file
-        else settings.sqlite_path.with_suffix(".secrets.json")
-    )
+    path = secrets_path(settings)
+    assert path is not None  # PostgreSQL without both secrets is refused by Settings.check
     stored = load_or_create(path)
     return ServiceSecrets(
         settings.key_hash_secret.encode() if settings.key_hash_secret else stored.key_hash_secret,

@@ -6,17 +6,27 @@ import argparse
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
+from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.domain.use_cases import FeedSubmission
 
 from ._output import ProgressReader, print_report
 
-__all__ = ["register"]
+__all__ = ["NEWEST_VERSION", "register", "version_of"]
+
+NEWEST_VERSION: Final = max(CONTRACTS)
+"""What `example` and `validate` use without --version: one default, so an example validates."""
+
+
+def version_of(args: argparse.Namespace) -> int:
+    """The contract version `example` and `validate` work in: --version, else the newest."""
+    return int(args.version) if args.version is not None else NEWEST_VERSION
+
 
 _FORMATS_FROM_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".xml": "xml"}
 
@@ -24,7 +34,7 @@ _FORMATS_FROM_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     """Add the feed commands."""
     ingest = commands.add_parser("ingest", help="ingest a feed file into the store, with a progress bar")
-    ingest.add_argument("file", type=Path)
+    ingest.add_argument("file", type=Path, help="the feed file")
     ingest.add_argument("--partner", required=True, help="partner id (must exist)")
     _format_arguments(ingest)
     ingest.add_argument("--dry-run", action="store_true", help="report without writing")
@@ -37,7 +47,12 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     )
     validate.add_argument("file", type=Path, help="the feed file, or - for standard input")
     _format_arguments(validate)
-    validate.add_argument("--mode", choices=[str(m) for m in Mode], default=str(Mode.STRICT))
+    validate.add_argument(
+        "--mode",
+        choices=[str(m) for m in Mode],
+        default=str(Mode.STRICT),
+        help="strict (exact types, unknown fields are errors) or lenient (default: strict)",
+    )
     validate.add_argument(
         "--currency", help="the partner's currency setting, for formats whose feeds carry none (shopify-csv)"
     )
@@ -45,8 +60,10 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     validate.set_defaults(command=run_validate)
 
     example = commands.add_parser("example", help="print an example feed that validates")
-    example.add_argument("--format", default="json")
-    example.add_argument("--version", type=int, default=2)
+    example.add_argument("--format", default="json", help="the example's format (default: json)")
+    example.add_argument(
+        "--version", type=int, help=f"contract version (default: the newest, {NEWEST_VERSION}, as validate)"
+    )
     example.set_defaults(command=run_example)
 
 
@@ -55,7 +72,12 @@ def _format_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         help="json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv or a plugin's (default: from the file name)",
     )
-    parser.add_argument("--version", type=int, help="feed version (default: the partner's, else 1)")
+    parser.add_argument(
+        "--version",
+        type=int,
+        help="contract version (ingest: default the partner's, else 1; validate: default the newest, "
+        f"{NEWEST_VERSION}, as example)",
+    )
 
 
 def _format_of(args: argparse.Namespace) -> str | None:
@@ -92,7 +114,7 @@ def run_validate(args: argparse.Namespace) -> int:
     report = bootstrap.validate_against_contract(
         sys.stdin.buffer if str(args.file) == "-" else args.file.read_bytes(),
         format=_format_of(args) or "json",
-        version=args.version or 1,
+        version=version_of(args),
         mode=args.mode,
         currency=args.currency,
     )
@@ -104,8 +126,8 @@ def run_example(args: argparse.Namespace) -> int:
     """Print the contract's example feed in one format and version."""
     app, _, _ = bootstrap.in_memory()
     for example in app.describe_contract.examples():
-        if example["format"] == args.format and example["version"] == args.version:
+        if example["format"] == args.format and example["version"] == version_of(args):
             sys.stdout.write(example["body"])
             return 0
-    print(f"partner-ingest: no example for {args.format} v{args.version}", file=sys.stderr)
+    print(f"partner-ingest: no example for {args.format} v{version_of(args)}", file=sys.stderr)
     return 2

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings, describe_settings, shown_url
+from partner_ingest.adapters_in.settings import Settings, shown_settings, shown_url
 
 __all__ = ["register"]
 
@@ -15,7 +16,11 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     """Add the operator commands."""
     migrate = commands.add_parser("migrate", help="apply database migrations (also done at every start)")
     migrate.set_defaults(command=run_migrate)
-    settings = commands.add_parser("settings", help="list every PARTNER_INGEST_* setting with its default")
+    settings = commands.add_parser(
+        "settings",
+        help="check every PARTNER_INGEST_* setting as serve would, and show each one's value in effect, "
+        "where it came from (env, file, generated, default) and what it does",
+    )
     settings.set_defaults(command=run_settings)
     purge = commands.add_parser(
         "purge",
@@ -42,9 +47,11 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_settings(args: argparse.Namespace) -> int:
-    """Every setting, its default and what it does."""
-    for name, default, doc in describe_settings():
-        print(f"{name}={default}\n    {doc}")
+    """Every setting in effect, validated as `serve` validates it: its value, source and meaning."""
+    settings = Settings.from_env()
+    bootstrap.check_settings(settings)
+    for shown in shown_settings(settings, os.environ, secrets_file=bootstrap.secrets_path(settings)):
+        print(f"{shown.variable}={shown.value}  ({shown.source})\n    {shown.description}")
     return 0
 
 
