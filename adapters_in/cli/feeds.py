@@ -15,7 +15,7 @@ from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.domain.use_cases import FeedSubmission
 
-from ._output import ProgressReader, print_report
+from ._output import print_report, reading_with_progress
 
 __all__ = ["NEWEST_VERSION", "register", "version_of"]
 
@@ -39,6 +39,11 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     _format_arguments(ingest)
     ingest.add_argument("--dry-run", action="store_true", help="report without writing")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="show progress (bytes, rate, elapsed, time left) on stderr; default: only on a terminal",
+    )
     ingest.set_defaults(command=run_ingest)
 
     validate = commands.add_parser(
@@ -91,8 +96,11 @@ def run_ingest(args: argparse.Namespace) -> int:
     app = bootstrap.build(Settings.from_env())
     try:
         path: Path = args.file
-        with path.open("rb") as raw:
-            body = io.BufferedReader(ProgressReader(raw, path.stat().st_size), buffer_size=1 << 20)
+        with (
+            path.open("rb") as raw,
+            reading_with_progress(raw, path.stat().st_size, shown=args.progress) as read,
+        ):
+            body = io.BufferedReader(_Unseekable(read), buffer_size=1 << 20)
             report = app.ingest(
                 FeedSubmission(
                     partner_id=args.partner,
@@ -131,3 +139,19 @@ def run_example(args: argparse.Namespace) -> int:
             return 0
     print(f"partner-ingest: no example for {args.format} v{version_of(args)}", file=sys.stderr)
     return 2
+
+
+class _Unseekable(io.RawIOBase):
+    """A file read once, front to back, so that its progress is drawn once (the ingest hashes a
+    seekable body before reading it, which would draw the bar twice)."""
+
+    def __init__(self, inner: Any) -> None:  # noqa: ANN401 - rich's reader, or the file itself
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:  # noqa: ANN401 - a writable buffer
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -62,3 +62,22 @@ def test_an_example_validates_with_no_version_on_either_side(tmp_path: Path) -> 
     assert example.returncode == 0, example.stderr
     checked = _run(env, "validate", "-", "--format", "jsonl", stdin=example.stdout)
     assert checked.returncode == 0, (checked.stdout, checked.stderr)
+
+
+def test_ingest_shows_progress_with_rate_elapsed_and_time_left_only_when_asked(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _run(env, "partners", "add", "acme", "--name", "Acme").returncode == 0
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(
+        "".join(
+            f'{{"sku": "S-{n}", "name": "Item {n}", "price": 1.5, "currency": "EUR", "quantity": 1}}\n'
+            for n in range(2000)
+        )
+    )
+    quiet = _run(env, "ingest", str(feed), "--partner", "acme")
+    assert quiet.returncode == 0 and quiet.stderr == ""  # not a terminal: nothing drawn
+    shown = _run(env, "ingest", str(feed), "--partner", "acme", "--progress")
+    assert shown.returncode == 0, shown.stderr
+    assert "reading" in shown.stderr and "/s" in shown.stderr, shown.stderr
+    assert "elapsed" in shown.stderr and "left" in shown.stderr
+    assert "accepted" in shown.stdout and "accepted" not in shown.stderr  # the report stays on stdout
