@@ -14,6 +14,8 @@ from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.domain.use_cases import FeedSubmission
+from partner_ingest.plugins import load_formats
+from partner_ingest.ports.formats import format_for_file
 
 from ._output import print_report, reading_with_progress
 
@@ -26,9 +28,6 @@ NEWEST_VERSION: Final = max(CONTRACTS)
 def version_of(args: argparse.Namespace) -> int:
     """The contract version `example` and `validate` work in: --version, else the newest."""
     return int(args.version) if args.version is not None else NEWEST_VERSION
-
-
-_FORMATS_FROM_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".xml": "xml"}
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -86,9 +85,10 @@ def _format_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _format_of(args: argparse.Namespace) -> str | None:
+    """--format, else the one format whose plugin declares the file's extension."""
     if args.format:
         return str(args.format)
-    return _FORMATS_FROM_SUFFIX.get(Path(args.file).suffix.lower())
+    return format_for_file(load_formats(), Path(args.file).name)
 
 
 def run_ingest(args: argparse.Namespace) -> int:

@@ -18,8 +18,10 @@ work independently.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from importlib import metadata
+from typing import Final
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -34,7 +36,7 @@ from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
 from .middleware import RequestMiddleware
-from .openapi import document
+from .openapi import Operation, document
 
 __all__ = ["create_app"]
 
@@ -47,6 +49,27 @@ def _version() -> str:
         return metadata.version("partner-catalog-ingest")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0"
+
+
+_FEED_OPERATIONS: Final = (("/partner/ingest", "post"), ("/partner/validate", "post"))
+
+
+def _with_feed_media_types(
+    operations: dict[tuple[str, str], Operation], media_types: Sequence[str]
+) -> dict[tuple[str, str], Operation]:
+    """The operations, those taking a feed documented with every media type a registered format
+    takes (a plugin's too), not only the built-ins'. Copies: the modules' operations stay as they are."""
+    out = dict(operations)
+    for key in _FEED_OPERATIONS:
+        if key not in out:
+            continue
+        operation = copy.deepcopy(out[key])
+        content = operation["requestBody"]["content"]
+        schema = next(iter(content.values()))["schema"]
+        for media_type in media_types:
+            content.setdefault(media_type, {"schema": schema})
+        out[key] = operation
+    return out
 
 
 def create_app(
@@ -62,7 +85,9 @@ def create_app(
     to add collectors of your own before serving; the job queue and fetch-health
     collectors (collectors.py) are registered in it here, so give each app its own.
     """
-    operations = {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}
+    operations = _with_feed_media_types(
+        {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}, app.formats.media_types()
+    )
     metrics = metrics or Metrics()
     metrics.add_collector(JobQueueCollector(app))
     metrics.add_collector(FetchHealthCollector(app))
