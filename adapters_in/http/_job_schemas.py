@@ -46,6 +46,17 @@ _JOB: Final = _obj(
         "max_attempts": _INT,
         "next_attempt_at": {**_OPT_TIME, "description": "when a queued job may run (after a backoff)"},
         "lease_expires_at": {**_OPT_TIME, "description": "while running: when its worker's lease ends"},
+        "progress": {
+            "oneOf": [
+                {"type": "null"},
+                _obj(
+                    ["items_read", "bytes_read"],
+                    {"items_read": _INT, "bytes_read": _INT},
+                ),
+            ],
+            "description": "while running: items and bytes of the feed read so far, as the worker's "
+            "lease heartbeat last recorded them (every third of the lease); null otherwise",
+        },
         "last_error": {**_OPT_STR, "description": "why the last attempt failed"},
         "finished_at": _OPT_TIME,
         "report": {

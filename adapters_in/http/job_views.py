@@ -51,6 +51,9 @@ def job_json(job: Job, *, location: str) -> dict[str, Any]:
         "max_attempts": job.max_attempts,
         "next_attempt_at": job.available_at if waiting else None,
         "lease_expires_at": job.lease_expires_at if job.status is JobStatus.RUNNING else None,
+        "progress": {"items_read": job.items_read, "bytes_read": job.bytes_read}
+        if job.status is JobStatus.RUNNING
+        else None,
         "last_error": job.last_error,
         "finished_at": job.finished_at,
         "report": None if job.report is None else job.report.to_json(),

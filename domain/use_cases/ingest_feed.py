@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import BinaryIO, Final, Protocol
@@ -102,6 +102,8 @@ class FeedSubmission:
     client: str | None = None
     job_id: str | None = None
     source: str = "push"
+    on_items: Callable[[int], None] | None = attrs.field(default=None, eq=False, repr=False)
+    """Told how many items were read so far, after each batch (a job's progress)."""
     replay_of: str | None = None
     """The import whose kept rejected items the body carries (one raw item per line, as
     diagnostics keep them): read as that import's format had parsed them (ADR 0033)."""
@@ -315,6 +317,7 @@ class IngestFeed:
                 _StoreSink(uow, spool, submission.partner_id, feed_id, self._clock),
                 errors_cap=self._errors_cap,
                 parsing=self._parsing,
+                on_items=submission.on_items,
             )
         content_hash = submission.content_hash or (hashing.hexdigest() if hashing else "")
         report = outcome.report(feed_id, submission.partner_id, fmt, dry_run=submission.dry_run)

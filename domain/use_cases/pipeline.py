@@ -16,7 +16,7 @@ wherever it ran.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
 from typing import BinaryIO, Final, Protocol
 
@@ -175,6 +175,7 @@ def run_feed(
     *,
     errors_cap: int = 100,
     parsing: FeedParsing = PARSE_HERE,
+    on_items: Callable[[int], None] | None = None,
 ) -> FeedOutcome:
     """Stream one feed through validation into `sink`; never raises for bad input.
 
@@ -186,6 +187,8 @@ def run_feed(
         for chunk in chunks:
             if not back.take(chunk):
                 break  # a feed that cannot be read is not written
+            if on_items is not None:
+                on_items(chunk.received)
     return back.outcome()
 
 

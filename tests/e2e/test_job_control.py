@@ -128,3 +128,30 @@ def test_an_admin_retries_dead_jobs_in_bulk_filtered_by_partner(
     _, active_key = new_partner(client, admin)
     as_partner = client.post("/admin/jobs/dead/retry", headers={"X-API-Key": active_key})
     assert as_partner.status_code == 403
+
+
+def test_a_running_job_shows_how_far_its_feed_was_read(
+    client: httpx2.Client, admin: str, application: Application, openapi: dict[str, Any]
+) -> None:
+    from partner_ingest.domain.use_cases.jobs import JobProgress
+
+    _, key = new_partner(client, admin)
+    drain(application)
+    body = jsonl_feed(300, prefix="PROG")
+    job = submit(client, key, body).json()
+    assert job["progress"] is None  # queued: nothing read yet
+    process = application.process_next_job
+    claimed = process.claim()
+    assert claimed is not None and claimed[0].id == job["id"]
+    running, lease = claimed
+    seen = JobProgress()
+    seen.items, seen.bytes = 120, 9000  # what the heartbeat found mid-feed
+    assert process.renew(lease, seen)
+    shown = client.get(f"/partner/jobs/{job['id']}", headers={"X-API-Key": key}).json()
+    assert_conforms(openapi, "Job", shown)
+    assert shown["status"] == "running" and shown["progress"] == {"items_read": 120, "bytes_read": 9000}
+    counted = JobProgress()
+    process.process(running, lease, progress=counted)
+    assert (counted.items, counted.bytes) == (300, len(body))
+    done = client.get(f"/partner/jobs/{job['id']}", headers={"X-API-Key": key}).json()
+    assert done["status"] == "succeeded" and done["progress"] is None

@@ -30,3 +30,7 @@ CREATE INDEX partner_ingest_diagnostics_recorded ON partner_ingest_diagnostics (
 ALTER TABLE partner_schedules ADD COLUMN last_outcome TEXT;
 ALTER TABLE partner_schedules ADD COLUMN last_error TEXT;
 ALTER TABLE partner_schedules ADD COLUMN last_job_id TEXT;
+
+-- How far a running job has read its feed (the worker's heartbeat writes it).
+ALTER TABLE partner_ingest_jobs ADD COLUMN items_read INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE partner_ingest_jobs ADD COLUMN bytes_read INTEGER NOT NULL DEFAULT 0;

@@ -7,6 +7,7 @@ rejection, the diagnostics step writes them in the feed's unit of work.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from datetime import UTC, datetime
@@ -349,3 +350,70 @@ def test_a_schedule_keeps_how_its_last_run_went(store: StoreUnderTest) -> None:
         back = uow.schedules.get("s1")
     assert back is not None and back.last_outcome == "http_error" and back.last_job_id is None
     assert back.last_error is not None and back.last_error.startswith("the feed answered 500")
+
+
+def test_a_running_job_records_how_far_its_feed_was_read_and_a_new_claim_starts_again(
+    store: StoreUnderTest,
+) -> None:
+    from datetime import timedelta
+
+    from partner_ingest.domain.model import Job, JobStatus, Lease
+
+    Setup(store)
+    body = b'{"products": []}'
+    job = Job(
+        id="job-1",
+        partner_id="acme",
+        format="json",
+        version=1,
+        status=JobStatus.QUEUED,
+        created_at=T0,
+        available_at=T0,
+        content_hash="h",
+        body_bytes=len(body),
+    )
+    with store.unit_of_work() as uow:
+        uow.jobs.add(job, io.BytesIO(body))
+        claimed = uow.jobs.claim(T0, timedelta(seconds=60), "token-1")
+        assert claimed is not None and (claimed.items_read, claimed.bytes_read) == (0, 0)
+        lease = Lease("job-1", "token-1", T0 + timedelta(seconds=60))
+        assert uow.jobs.record_progress(lease, 1500, 1 << 20)
+        assert not uow.jobs.record_progress(Lease("job-1", "someone-else", T0), 1, 1)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        running = uow.jobs.get("job-1")
+    assert running is not None and (running.items_read, running.bytes_read) == (1500, 1 << 20)
+    with store.unit_of_work() as uow:  # the lease expired: another worker starts it again, from 0
+        again = uow.jobs.claim(T0 + timedelta(seconds=61), timedelta(seconds=60), "token-2")
+        uow.commit()
+    assert again is not None and (again.items_read, again.bytes_read) == (0, 0)
+
+
+def test_a_job_processed_with_its_progress_counts_every_item_and_byte_and_the_heartbeat_records_it(
+    store: StoreUnderTest,
+) -> None:
+    from partner_ingest.domain.use_cases import SubmitFeedJob
+    from partner_ingest.domain.use_cases.jobs import JobProgress, ProcessNextJob
+
+    s = Setup(store)
+    body = jsontext.dumps({"products": [good(n) for n in range(250)]}).encode()
+    submit = SubmitFeedJob(store.unit_of_work, FORMATS, s.clock, SequentialIds())
+    submit(
+        FeedSubmission(partner_id="acme", body=io.BytesIO(body), format="json", version=1),
+        body_bytes=len(body),
+        content_hash=hashlib.sha256(body).hexdigest(),
+    )
+    process = ProcessNextJob(store.unit_of_work, s.ingest, s.clock, SequentialIds())
+    claimed = process.claim()
+    assert claimed is not None
+    job, lease = claimed
+    progress = JobProgress()
+    progress.items, progress.bytes = 100, 4096  # as far as a heartbeat saw it mid-feed
+    assert process.renew(lease, progress)
+    with store.unit_of_work(read_only=True) as uow:
+        seen = uow.jobs.get(job.id)
+    assert seen is not None and (seen.items_read, seen.bytes_read) == (100, 4096)
+    counted = JobProgress()
+    result = process.process(job, lease, progress=counted)
+    assert result.report is not None and result.report.counts.created == 250
+    assert (counted.items, counted.bytes) == (250, len(body))
