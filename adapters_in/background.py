@@ -42,7 +42,7 @@ def worker_for(
         app.process_next_job,
         poll_seconds=settings.worker_poll_seconds,
         name=name or f"worker-{socket.gethostname()}-{os.getpid()}",
-        purge=app.job_bodies,
+        purge=app.purge_retained,
         purge_seconds=settings.job_body_purge_seconds,
         interrupt=interrupt,
         deliver=app.deliver_webhooks,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from partner_ingest.adapters_out.fetcher import (
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
+from partner_ingest.adapters_out.spool import FileRejectionSpools
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
@@ -50,6 +52,7 @@ from partner_ingest.domain.model.webhooks import DeliveryBackoff
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
 from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
+from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
 from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
@@ -60,6 +63,7 @@ from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.replay import ReplayImport
 from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
 from partner_ingest.domain.use_cases.webhooks import (
     DeliverWebhooks,
@@ -86,7 +90,16 @@ from partner_ingest.ports.webhooks import WebhookSender
 from .secrets_file import ServiceSecrets, fresh_secrets, load_or_create
 from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, networks
 
-__all__ = ["Application", "Readiness", "ServiceSecrets", "build", "in_memory", "wire"]
+__all__ = [
+    "Application",
+    "Readiness",
+    "ServiceSecrets",
+    "build",
+    "check_settings",
+    "in_memory",
+    "secrets_path",
+    "wire",
+]
 
 
 @attrs.frozen
@@ -138,6 +151,12 @@ class Application:
     audit_trail: QueryAudit
     imports: ReadImports
     products: ReadProducts
+    diagnostics: ReadDiagnostics
+    """Every rejected item of a partner's imports, and where each SKU stands."""
+    purge_diagnostics: PurgeDiagnostics
+    """Deletes the diagnostics older than the retention setting."""
+    replay: ReplayImport
+    """An admin's re-run of an import's open rejected items (after a contract change)."""
     ready: Callable[[], Readiness]
     """Database reachable and schema current (never raises)."""
     parsing: FeedParsing
@@ -153,6 +172,10 @@ class Application:
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
+
+    def purge_retained(self) -> int:
+        """What the worker's periodic purge runs: job bodies and diagnostics past their retention."""
+        return self.job_bodies() + self.purge_diagnostics()
 
 
 def wire(
@@ -211,6 +234,7 @@ def wire(
         fast_validator=fast,
         steps=[events],
         lifecycle=lifecycle,
+        spools=FileRejectionSpools(),
     )
     vault = vault if vault is not None else FernetVault(secrets_.vault_keys)
     webhook_rules = WebhookRules(
@@ -314,6 +338,9 @@ def wire(
         audit_trail=QueryAudit(audit),
         imports=ReadImports(uow),
         products=ReadProducts(uow),
+        diagnostics=ReadDiagnostics(uow),
+        purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
+        replay=ReplayImport(uow, ingest, clock, buffer=_replay_buffer),
         ready=ready or _store_ready(uow),
         parsing=parsing if parsing is not None else PARSE_HERE,
         webhooks=ManageWebhooks(
@@ -353,6 +380,11 @@ def wire(
         settings=settings,
         close=close,
     )
+
+
+def _replay_buffer() -> tempfile.SpooledTemporaryFile[bytes]:
+    """Where a replay holds its items: in memory up to 1 MiB, then in a temporary file."""
+    return tempfile.SpooledTemporaryFile(max_size=1 << 20)
 
 
 def _store_ready(
@@ -414,17 +446,36 @@ def _schema_current(version: Callable[[], int], newest: int) -> Callable[[], str
     return check
 
 
+def secrets_path(settings: Settings) -> Path | None:
+    """Where the secrets not set in the environment are kept (None: every one is set, or none
+    can be kept: PostgreSQL without a secrets file)."""
+    if settings.key_hash_secret and settings.vault_keys:
+        return None
+    if settings.secrets_file:
+        return Path(settings.secrets_file)
+    return settings.sqlite_path.with_suffix(".secrets.json") if settings.is_sqlite else None
+
+
+def check_settings(settings: Settings) -> None:
+    """What `build` would refuse before it touches anything, as a SettingsError naming the
+    variable: the vault keys, and the SQLite file's directory. (Settings.from_env checked the rest.)"""
+    if settings.vault_keys:
+        _vault_keys(settings.vault_keys)
+    if settings.is_sqlite and not settings.sqlite_path.resolve().parent.is_dir():
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: "
+            "its directory does not exist"
+        )
+
+
 def _secrets(settings: Settings) -> ServiceSecrets:
     """The secrets the settings name, else those of the secrets file (created on first start,
     read on every later one). Never ones made up and forgotten: keys hashed under them would
     stop working at the next start."""
     if settings.key_hash_secret and settings.vault_keys:
         return ServiceSecrets(settings.key_hash_secret.encode(), _vault_keys(settings.vault_keys))
-    if settings.secrets_file:
-        path = Path(settings.secrets_file)
-    elif settings.is_sqlite:
-        path = settings.sqlite_path.with_suffix(".secrets.json")
-    else:  # Settings.check() refuses this already; said again for a Settings built by hand
+    path = secrets_path(settings)
+    if path is None:  # Settings.check() refuses this already; said again for a Settings built by hand
         raise SettingsError(
             f"{PREFIX}KEY_HASH_SECRET and {PREFIX}VAULT_KEYS (or {PREFIX}SECRETS_FILE) are required"
             " off the SQLite default: secrets made up now would be lost at the next start"

@@ -29,6 +29,8 @@ __all__ = [
     "contract_lifecycle",
     "describe_settings",
     "networks",
+    "ShownSetting",
+    "shown_settings",
     "shown_url",
 ]
 
@@ -89,6 +91,7 @@ class Settings:
     block_seconds: float = 60.0
     """First block of a client that failed authentication too often; doubles for repeat offenders."""
     max_block_seconds: float = 3600.0
+    """Longest block of a client that keeps failing authentication."""
     trusted_proxies: str = ""
     """CIDR networks whose X-Forwarded-For is believed (comma separated)."""
     job_lease_seconds: float = 60.0
@@ -101,6 +104,8 @@ class Settings:
     """How long a dead job's feed body is kept: an admin can retry the job only while it is."""
     job_body_purge_seconds: float = 300.0
     """How often a worker (or `serve`'s) deletes the feed bodies whose retention is over."""
+    diagnostics_retention_days: int = 30
+    """How long every rejected item of an import is kept (GET /partner/imports/{id}/errors); the worker's purge deletes older ones."""
     worker_poll_seconds: float = 1.0
     """How often an idle worker looks for a job."""
     scheduler_poll_seconds: float = 5.0
@@ -114,7 +119,9 @@ class Settings:
     fetch_allow_networks: str = ""
     """CIDR networks partner endpoints may resolve to although not public (tests: 127.0.0.0/8)."""
     fetch_timeout_seconds: float = 30.0
+    """How long one pull of a partner's feed may take, connection and body included."""
     fetch_max_bytes: int = 512 * 1024 * 1024
+    """Largest feed body a pull reads; a larger one fails the pull."""
     breaker_failures: int = 5
     """Consecutive failed pulls of a partner's feed, counted over every process, that open its circuit (ADR 0014)."""
     breaker_reset_seconds: float = 300.0
@@ -144,6 +151,7 @@ class Settings:
     min_free_disk_bytes: int = 64 * 1024 * 1024
     """SQLite: free space on the database's file system below which `/readyz` reports `disk: low` (503); 0: not checked."""
     log_level: str = "INFO"
+    """DEBUG, INFO, WARNING or ERROR."""
     log_format: str = "json"
     """json (one object per line) or text."""
 
@@ -274,6 +282,7 @@ _POSITIVE: Final = (
     "job_max_attempts",
     "job_body_purge_seconds",
     "audit_verify_seconds",
+    "diagnostics_retention_days",
     "worker_poll_seconds",
     "scheduler_poll_seconds",
     "fetch_timeout_seconds",
@@ -415,6 +424,45 @@ def describe_settings() -> list[tuple[str, str, str]]:
         default = getattr(defaults, field.name)
         shown = "(secret)" if not field.repr else ("" if default is None else str(default))
         out.append((PREFIX + field.name.upper(), shown, _doc(field.name)))
+    return out
+
+
+@attrs.frozen
+class ShownSetting:
+    """One setting as `partner-ingest settings` shows it: the value in effect and where it came from."""
+
+    variable: str
+    value: str
+    """As it may be printed: secrets as `(secret)`, URLs without their password."""
+    source: str
+    """`env` (set in the environment), `file` (a secret read from the secrets file),
+    `generated` (a secret the first start writes to the secrets file), or `default`."""
+    description: str
+
+
+def shown_settings(
+    settings: Settings, environ: Mapping[str, str], *, secrets_file: Path | None
+) -> list[ShownSetting]:
+    """Every setting with its value in effect and its source; `secrets_file` is where the embedded
+    default keeps the secrets not set in the environment (None: not used)."""
+    out = []
+    for field in attrs.fields(Settings):
+        variable = PREFIX + field.name.upper()
+        value = getattr(settings, field.name)
+        source = "env" if environ.get(variable) else "default"
+        if (
+            field.name in ("key_hash_secret", "vault_keys")
+            and source == "default"
+            and secrets_file is not None
+        ):
+            source = "file" if secrets_file.exists() else "generated"
+        if not field.repr:
+            shown = "(secret)" if source != "default" else ""
+        elif field.name in ("database_url", "redis_url") and value is not None:
+            shown = shown_url(value)
+        else:
+            shown = "" if value is None else str(value)
+        out.append(ShownSetting(variable, shown, source, _doc(field.name)))
     return out
 
 

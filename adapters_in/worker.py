@@ -28,7 +28,7 @@ from typing import Final
 
 from partner_ingest.domain.model.jobs import Job, Lease
 from partner_ingest.domain.model.webhooks import Delivery
-from partner_ingest.domain.use_cases.jobs import JobResult, ProcessNextJob
+from partner_ingest.domain.use_cases.jobs import JobProgress, JobResult, ProcessNextJob
 
 from .bootstrap import Application
 
@@ -84,8 +84,12 @@ class Worker:
             return None
         job, lease = claimed
         beat_stop, lost = threading.Event(), threading.Event()
+        progress = JobProgress()
         beat = threading.Thread(
-            target=self._heartbeat, args=(lease, beat_stop, lost), name=f"{self.name}-heartbeat", daemon=True
+            target=self._heartbeat,
+            args=(lease, beat_stop, lost, progress),
+            name=f"{self.name}-heartbeat",
+            daemon=True,
         )
         beat.start()
 
@@ -93,7 +97,7 @@ class Worker:
             return self._interrupt.is_set() or lost.is_set()
 
         try:
-            result = self._process.process(job, lease, interrupted=interrupted)
+            result = self._process.process(job, lease, interrupted=interrupted, progress=progress)
         finally:
             beat_stop.set()
             beat.join()
@@ -145,11 +149,13 @@ class Worker:
             purged = self._purge()
         except Exception:
             log.warning(
-                "could not purge job bodies; will try again", exc_info=True, extra={"worker": self.name}
+                "could not purge job bodies or diagnostics; will try again",
+                exc_info=True,
+                extra={"worker": self.name},
             )
             return 0
         if purged:
-            log.info("purged job bodies", extra={"worker": self.name, "purged": purged})
+            log.info("purged job bodies and diagnostics", extra={"worker": self.name, "purged": purged})
         return purged
 
     def interrupt(self) -> None:
@@ -160,15 +166,18 @@ class Worker:
         """
         self._interrupt.set()
 
-    def _heartbeat(self, lease: Lease, stop: threading.Event, lost: threading.Event) -> None:
-        """Renew the lease every third of it; in between, check every second that it is still
-        held, so that a cancelled job stops soon. Once it is not, `lost` stops the feed."""
+    def _heartbeat(
+        self, lease: Lease, stop: threading.Event, lost: threading.Event, progress: JobProgress
+    ) -> None:
+        """Renew the lease every third of it, recording how far the feed has been read; in
+        between, check every second that it is still held, so that a cancelled job stops soon.
+        Once it is not, `lost` stops the feed."""
         renew_every = max(self._process.lease_for.total_seconds() / 3, 0.05)
         next_renew = time.monotonic() + renew_every
         while not stop.wait(min(renew_every, _CHECK_SECONDS)):
             try:
                 if time.monotonic() >= next_renew:
-                    held = self._process.renew(lease)
+                    held = self._process.renew(lease, progress)
                     next_renew = time.monotonic() + renew_every
                 else:
                     held = self._process.holds(lease)

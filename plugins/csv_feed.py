@@ -43,6 +43,7 @@ class CsvFeed:
     version: int
     name: str = "csv"
     media_types: tuple[str, ...] = ("text/csv", "application/csv")
+    file_extensions: tuple[str, ...] = (".csv",)
     textual: bool = True
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:

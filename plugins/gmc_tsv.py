@@ -55,6 +55,7 @@ class GmcTsvFeed:
     """The partner whose feed is read (its currency stands in for a price without a code)."""
     name: str = "gmc-tsv"
     media_types: tuple[str, ...] = ("text/vnd.google.merchant-center+tsv",)
+    file_extensions: tuple[str, ...] = (".tsv",)
     textual: bool = True
 
     def for_partner(self, context: FeedContext) -> GmcTsvFeed:

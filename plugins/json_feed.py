@@ -39,6 +39,7 @@ class JsonFeed:
     prefer_msgspec: bool = True
     name: str = "json"
     media_types: tuple[str, ...] = ("application/json",)
+    file_extensions: tuple[str, ...] = (".json",)
     textual: bool = False
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
@@ -70,6 +71,7 @@ class JsonLinesFeed:
         "application/jsonl",
         "application/x-jsonlines",
     )
+    file_extensions: tuple[str, ...] = (".jsonl", ".ndjson")
     textual: bool = False
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:

@@ -88,6 +88,7 @@ class XmlFeed:
     version: int
     name: str = "xml"
     media_types: tuple[str, ...] = ("application/xml", "text/xml")
+    file_extensions: tuple[str, ...] = (".xml",)
     textual: bool = True
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:

@@ -6,6 +6,7 @@ Adapters implement these; the use cases take them as constructor arguments.
 from .clock import Clock, IdSource
 from .credentials import CredentialVault
 from .cron import CronRule, CronRules
+from .diagnostics import DiagnosticRepository, RejectionSpool, RejectionSpools
 from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
 from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
 from .parsing import FeedParsing
@@ -37,6 +38,7 @@ __all__ = [
     "CredentialVault",
     "CronRule",
     "CronRules",
+    "DiagnosticRepository",
     "FailurePolicy",
     "FeedFetcher",
     "FeedFormat",
@@ -56,6 +58,8 @@ __all__ = [
     "RateDecision",
     "RateLimiter",
     "RawItem",
+    "RejectionSpool",
+    "RejectionSpools",
     "ScheduleRepository",
     "Store",
     "StoredBodies",

@@ -16,12 +16,14 @@ from partner_ingest.domain.model.report import Location
 
 __all__ = [
     "DescribedFormat",
+    "FileFormat",
     "FeedFormat",
     "FormatRegistrar",
     "FormatRegistry",
     "PartnerAwareFormat",
     "RawItem",
     "for_partner",
+    "format_for_file",
 ]
 
 RawItem = tuple[object, object]
@@ -90,6 +92,29 @@ class DescribedFormat(Protocol):
 
     def sample(self) -> bytes:
         """A document of this format, written from its public specification."""
+
+
+@runtime_checkable
+class FileFormat(Protocol):
+    """Optional for a `FeedFormat`: the file name extensions its documents go by, so that a file's
+    format can be guessed from its name (the CLI's `ingest` and `validate` without --format)."""
+
+    @property
+    def file_extensions(self) -> tuple[str, ...]:
+        """Lowercase, with the dot: (".tsv",). An extension two formats claim guesses neither."""
+
+
+def format_for_file(formats: FormatRegistry, file_name: str) -> str | None:
+    """The name of the one format whose declared extensions end `file_name` (case-insensitive);
+    None when none does, or when formats of different names claim it."""
+    lowered = file_name.lower()
+    found = {
+        feed_format.name
+        for feed_format in formats.all()
+        if isinstance(feed_format, FileFormat)
+        and any(lowered.endswith(extension) for extension in feed_format.file_extensions)
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def for_partner(feed_format: FeedFormat, context: FeedContext) -> FeedFormat:

@@ -160,6 +160,9 @@ class JobRepository(Protocol):
     def renew(self, lease: Lease, until: datetime) -> bool:
         """`Job.renew`: push the lease further; False when the lease is no longer held."""
 
+    def record_progress(self, lease: Lease, items_read: int, bytes_read: int) -> bool:
+        """`Job.progressed`: how far the feed has been read; False when the lease is no longer held."""
+
     def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
         """`Job.complete`: succeeded with its report; False (and no change) when the lease is lost."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from .diagnostics import DiagnosticRepository
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
@@ -51,6 +52,8 @@ class UnitOfWork(Protocol):
     def circuits(self) -> CircuitRepository: ...
     @property
     def webhooks(self) -> WebhookRepository: ...
+    @property
+    def diagnostics(self) -> DiagnosticRepository: ...
 
     def __enter__(self) -> Self: ...
 

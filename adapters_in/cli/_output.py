@@ -6,11 +6,13 @@ import io
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO, TextIO
 
 from partner_ingest.domain.model.report import IngestReport
 
-__all__ = ["ProgressReader", "print_json", "print_report"]
+__all__ = ["ProgressReader", "print_json", "print_report", "reading_with_progress"]
 
 
 def print_json(data: Any, out: TextIO | None = None) -> None:  # noqa: ANN401 - any JSON
@@ -72,3 +74,44 @@ class ProgressReader(io.RawIOBase):
                 self._out.write("\n")
             self._out.flush()
         return n
+
+
+@contextmanager
+def reading_with_progress(raw: BinaryIO, total: int, *, shown: bool | None = None) -> Iterator[BinaryIO]:
+    """`raw`, drawing progress on stderr while it is read: bytes done, rate, elapsed time and
+    time left (rich). Shown on a terminal, or whenever `shown` is True; never when False.
+    Without rich installed, a plain bar does (no rate or ETA)."""
+    show = sys.stderr.isatty() if shown is None else shown
+    if not show:
+        yield raw
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+    except ImportError:  # pragma: no cover - rich comes with the server extra
+        yield io.BufferedReader(ProgressReader(raw, total), buffer_size=1 << 20)
+        return
+    console = Console(file=sys.stderr, force_terminal=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    with (
+        Progress(*columns, console=console, transient=False) as progress,
+        progress.wrap_file(raw, total=total, description="reading") as reader,
+    ):
+        yield reader

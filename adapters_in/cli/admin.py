@@ -35,6 +35,7 @@ from ._output import print_json
 __all__ = ["register"]
 
 ACTOR = "system"
+_JSON = "print JSON instead of text"
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
@@ -43,21 +44,21 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         title="partner commands", metavar="ACTION", required=True
     )
     add = partners.add_parser("add", help="add a partner")
-    add.add_argument("partner_id")
-    add.add_argument("--name", required=True)
+    add.add_argument("partner_id", help="the new partner's id (letters, digits, - and _)")
+    add.add_argument("--name", required=True, help="the partner's display name")
     _partner_options(add)
     add.set_defaults(command=run_partner_add)
     update = partners.add_parser("update", help="change a partner (only the options given)")
-    update.add_argument("partner_id")
-    update.add_argument("--name")
+    update.add_argument("partner_id", help="the partner to change")
+    update.add_argument("--name", help="a new display name")
     _partner_options(update)
     update.set_defaults(command=run_partner_update)
     listing = partners.add_parser("list", help="list partners")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help=_JSON)
     listing.set_defaults(command=run_partner_list)
     show = partners.add_parser("show", help="show a partner (credentials masked)")
-    show.add_argument("partner_id")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("partner_id", help="the partner to show")
+    show.add_argument("--json", action="store_true", help=_JSON)
     show.set_defaults(command=run_partner_show)
 
     keys = commands.add_parser("keys", help="create, list, revoke and rotate API keys").add_subparsers(
@@ -65,33 +66,41 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     )
     create = keys.add_parser("create", help="issue a key; it is printed this once")
     _owner(create)
-    create.add_argument("--label", default="")
+    create.add_argument("--label", default="", help="a note saying what the key is for")
     create.add_argument("--expires-days", type=float, help="the key stops working after this many days")
-    create.add_argument("--json", action="store_true")
+    create.add_argument("--json", action="store_true", help=_JSON)
     create.set_defaults(command=run_key_create)
     key_list = keys.add_parser("list", help="list keys (masked)")
     _owner(key_list)
-    key_list.add_argument("--json", action="store_true")
+    key_list.add_argument("--json", action="store_true", help=_JSON)
     key_list.set_defaults(command=run_key_list)
     revoke = keys.add_parser("revoke", help="stop a key now")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", help="the public id of the key (pcik_... or pcia_..., before the secret)")
     revoke.set_defaults(command=run_key_revoke)
     rotate = keys.add_parser("rotate", help="issue a replacement; the old key works for --overlap-hours more")
-    rotate.add_argument("key_id")
-    rotate.add_argument("--overlap-hours", type=float, default=24.0)
-    rotate.add_argument("--json", action="store_true")
+    rotate.add_argument("key_id", help="the public id of the key to replace")
+    rotate.add_argument(
+        "--overlap-hours", type=float, default=24.0, help="how long the old key keeps working (default: 24)"
+    )
+    rotate.add_argument("--json", action="store_true", help=_JSON)
     rotate.set_defaults(command=run_key_rotate)
 
 
 def _partner_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-format", help="json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv")
-    parser.add_argument("--default-version", type=int)
+    parser.add_argument("--default-version", type=int, help="contract version of feeds that name none")
     parser.add_argument("--mode", choices=[str(m) for m in Mode], help="validation mode")
     parser.add_argument(
         "--atomic", action=argparse.BooleanOptionalAction, help="one bad item rejects the feed"
     )
-    parser.add_argument("--max-error-ratio", type=float)
-    parser.add_argument("--allow-policy-override", action=argparse.BooleanOptionalAction)
+    parser.add_argument(
+        "--max-error-ratio", type=float, help="share of invalid items (0..1) above which a feed is rejected"
+    )
+    parser.add_argument(
+        "--allow-policy-override",
+        action=argparse.BooleanOptionalAction,
+        help="may a feed ask for another mode or atomic flag (X-Validation-Mode, X-Atomic)",
+    )
     parser.add_argument(
         "--currency", help="ISO 4217 code for feeds that carry no currency (shopify-csv), or `none`"
     )
@@ -102,8 +111,12 @@ def _partner_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help='read {"endpoint_auth": ..., "endpoint_headers": {...}} as JSON from standard input',
     )
-    parser.add_argument("--active", action=argparse.BooleanOptionalAction)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--active",
+        action=argparse.BooleanOptionalAction,
+        help="an inactive partner's keys and feeds are refused",
+    )
+    parser.add_argument("--json", action="store_true", help=_JSON)
 
 
 def _owner(parser: argparse.ArgumentParser) -> None:

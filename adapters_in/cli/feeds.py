@@ -6,30 +6,43 @@ import argparse
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
+from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.domain.use_cases import FeedSubmission, validate_against_contract
 from partner_ingest.plugins import load_formats
+from partner_ingest.ports.formats import format_for_file
 
-from ._output import ProgressReader, print_report
+from ._output import print_report, reading_with_progress
 
-__all__ = ["register"]
+__all__ = ["NEWEST_VERSION", "register", "version_of"]
 
-_FORMATS_FROM_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".xml": "xml"}
+NEWEST_VERSION: Final = max(CONTRACTS)
+"""What `example` and `validate` use without --version: one default, so an example validates."""
+
+
+def version_of(args: argparse.Namespace) -> int:
+    """The contract version `example` and `validate` work in: --version, else the newest."""
+    return int(args.version) if args.version is not None else NEWEST_VERSION
 
 
 def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
     """Add the feed commands."""
     ingest = commands.add_parser("ingest", help="ingest a feed file into the store, with a progress bar")
-    ingest.add_argument("file", type=Path)
+    ingest.add_argument("file", type=Path, help="the feed file")
     ingest.add_argument("--partner", required=True, help="partner id (must exist)")
     _format_arguments(ingest)
     ingest.add_argument("--dry-run", action="store_true", help="report without writing")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="show progress (bytes, rate, elapsed, time left) on stderr; default: only on a terminal",
+    )
     ingest.set_defaults(command=run_ingest)
 
     validate = commands.add_parser(
@@ -38,7 +51,12 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     )
     validate.add_argument("file", type=Path, help="the feed file, or - for standard input")
     _format_arguments(validate)
-    validate.add_argument("--mode", choices=[str(m) for m in Mode], default=str(Mode.STRICT))
+    validate.add_argument(
+        "--mode",
+        choices=[str(m) for m in Mode],
+        default=str(Mode.STRICT),
+        help="strict (exact types, unknown fields are errors) or lenient (default: strict)",
+    )
     validate.add_argument(
         "--currency", help="the partner's currency setting, for formats whose feeds carry none (shopify-csv)"
     )
@@ -46,8 +64,10 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     validate.set_defaults(command=run_validate)
 
     example = commands.add_parser("example", help="print an example feed that validates")
-    example.add_argument("--format", default="json")
-    example.add_argument("--version", type=int, default=2)
+    example.add_argument("--format", default="json", help="the example's format (default: json)")
+    example.add_argument(
+        "--version", type=int, help=f"contract version (default: the newest, {NEWEST_VERSION}, as validate)"
+    )
     example.set_defaults(command=run_example)
 
 
@@ -56,13 +76,19 @@ def _format_arguments(parser: argparse.ArgumentParser) -> None:
         "--format",
         help="json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv or a plugin's (default: from the file name)",
     )
-    parser.add_argument("--version", type=int, help="feed version (default: the partner's, else 1)")
+    parser.add_argument(
+        "--version",
+        type=int,
+        help="contract version (ingest: default the partner's, else 1; validate: default the newest, "
+        f"{NEWEST_VERSION}, as example)",
+    )
 
 
 def _format_of(args: argparse.Namespace) -> str | None:
+    """--format, else the one format whose plugin declares the file's extension."""
     if args.format:
         return str(args.format)
-    return _FORMATS_FROM_SUFFIX.get(Path(args.file).suffix.lower())
+    return format_for_file(load_formats(), Path(args.file).name)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -70,8 +96,11 @@ def run_ingest(args: argparse.Namespace) -> int:
     app = bootstrap.build(Settings.from_env())
     try:
         path: Path = args.file
-        with path.open("rb") as raw:
-            body = io.BufferedReader(ProgressReader(raw, path.stat().st_size), buffer_size=1 << 20)
+        with (
+            path.open("rb") as raw,
+            reading_with_progress(raw, path.stat().st_size, shown=args.progress) as read,
+        ):
+            body = io.BufferedReader(_Unseekable(read), buffer_size=1 << 20)
             report = app.ingest(
                 FeedSubmission(
                     partner_id=args.partner,
@@ -95,7 +124,7 @@ def run_validate(args: argparse.Namespace) -> int:
         sys.stdin.buffer if str(args.file) == "-" else args.file.read_bytes(),
         formats=load_formats(),
         format=_format_of(args) or "json",
-        version=args.version or 1,
+        version=version_of(args),
         mode=args.mode,
         currency=args.currency,
         fast_validator=settings.fast_validator,
@@ -108,8 +137,24 @@ def run_example(args: argparse.Namespace) -> int:
     """Print the contract's example feed in one format and version."""
     app, _, _ = bootstrap.in_memory()
     for example in app.describe_contract.examples():
-        if example["format"] == args.format and example["version"] == args.version:
+        if example["format"] == args.format and example["version"] == version_of(args):
             sys.stdout.write(example["body"])
             return 0
-    print(f"partner-ingest: no example for {args.format} v{args.version}", file=sys.stderr)
+    print(f"partner-ingest: no example for {args.format} v{version_of(args)}", file=sys.stderr)
     return 2
+
+
+class _Unseekable(io.RawIOBase):
+    """A file read once, front to back, so that its progress is drawn once (the ingest hashes a
+    seekable body before reading it, which would draw the bar twice)."""
+
+    def __init__(self, inner: Any) -> None:  # noqa: ANN401 - rich's reader, or the file itself
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:  # noqa: ANN401 - a writable buffer
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 from partner_ingest.domain.model.errors import IngestError, UnavailableError
 
@@ -32,6 +33,13 @@ GROUPS = (feeds, operations, background, serve, admin)
 """Modules with a `register(subparsers)` function; each sets `command` on its parsers."""
 
 
+def _version() -> str:
+    try:
+        return metadata.version("partner-catalog-ingest")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
     """The whole command line."""
     root = argparse.ArgumentParser(
@@ -39,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
         description="Take partner product catalog feeds: serve the API, run workers, manage partners and keys, "
         "ingest or validate a feed file.",
     )
+    root.add_argument("--version", action="version", version=f"partner-ingest {_version()}")
     commands = root.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for group in GROUPS:
         group.register(commands)

@@ -1,14 +1,15 @@
 """Operator commands: `migrate` the database, list the `settings`, rotate `credentials`,
-`audit verify` the audit chain."""
+`audit verify` the audit chain, `purge` what retention lets go."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings, describe_settings, shown_url
+from partner_ingest.adapters_in.settings import Settings, shown_settings, shown_url
 
 __all__ = ["register"]
 
@@ -17,8 +18,19 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     """Add the operator commands."""
     migrate = commands.add_parser("migrate", help="apply database migrations (also done at every start)")
     migrate.set_defaults(command=run_migrate)
-    settings = commands.add_parser("settings", help="list every PARTNER_INGEST_* setting with its default")
+    settings = commands.add_parser(
+        "settings",
+        help="check every PARTNER_INGEST_* setting as serve would, and show each one's value in effect, "
+        "where it came from (env, file, generated, default) and what it does",
+    )
     settings.set_defaults(command=run_settings)
+    purge = commands.add_parser(
+        "purge",
+        help="delete now the diagnostics and job bodies past their retention "
+        "(PARTNER_INGEST_DIAGNOSTICS_RETENTION_DAYS, PARTNER_INGEST_JOB_BODY_RETENTION_*); workers also do it "
+        "every PARTNER_INGEST_JOB_BODY_PURGE_SECONDS",
+    )
+    purge.set_defaults(command=run_purge)
     credentials = commands.add_parser("credentials", help="partner fetch credentials")
     actions = credentials.add_subparsers(title="actions", metavar="ACTION", required=True)
     rotate = actions.add_parser(
@@ -44,9 +56,11 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_settings(args: argparse.Namespace) -> int:
-    """Every setting, its default and what it does."""
-    for name, default, doc in describe_settings():
-        print(f"{name}={default}\n    {doc}")
+    """Every setting in effect, validated as `serve` validates it: its value, source and meaning."""
+    settings = Settings.from_env()
+    bootstrap.check_settings(settings)
+    for shown in shown_settings(settings, os.environ, secrets_file=bootstrap.secrets_path(settings)):
+        print(f"{shown.variable}={shown.value}  ({shown.source})\n    {shown.description}")
     return 0
 
 
@@ -78,3 +92,15 @@ def run_verify_audit(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    """Delete the diagnostics and job bodies whose retention is over, and say how many."""
+    app = bootstrap.build(Settings.from_env())
+    try:
+        diagnostics = app.purge_diagnostics()
+        bodies = app.job_bodies()
+    finally:
+        app.close()
+    print(f"purged {diagnostics} diagnostic(s) and {bodies} job body(ies) past their retention")
+    return 0

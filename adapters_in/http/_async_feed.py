@@ -23,6 +23,7 @@ _feed.py: key, format, version and policy checked before a byte is read). Then:
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Final
 
 from starlette.concurrency import run_in_threadpool
@@ -96,6 +97,8 @@ async def submit_feed_job(request: Request, principal: Principal, headers: FeedH
     location = job_location(request, job.id)
     answer_headers = ctx.app.lifecycle.of_version(job.version).headers(ctx.app.clock.now())
     answer_headers["Location"] = location
+    # When to look again: a queued job is claimed within a worker's poll (at least a second).
+    answer_headers["Retry-After"] = str(max(1, math.ceil(ctx.app.settings.worker_poll_seconds)))
     if _prefers_async(request):
         answer_headers["Preference-Applied"] = _RESPOND_ASYNC
     return JsonResponse(job_json(job, location=location), status_code=202, headers=answer_headers)

@@ -46,6 +46,17 @@ _JOB: Final = _obj(
         "max_attempts": _INT,
         "next_attempt_at": {**_OPT_TIME, "description": "when a queued job may run (after a backoff)"},
         "lease_expires_at": {**_OPT_TIME, "description": "while running: when its worker's lease ends"},
+        "progress": {
+            "oneOf": [
+                {"type": "null"},
+                _obj(
+                    ["items_read", "bytes_read"],
+                    {"items_read": _INT, "bytes_read": _INT},
+                ),
+            ],
+            "description": "while running: items and bytes of the feed read so far, as the worker's "
+            "lease heartbeat last recorded them (every third of the lease); null otherwise",
+        },
         "last_error": {**_OPT_STR, "description": "why the last attempt failed"},
         "finished_at": _OPT_TIME,
         "outcome": {
@@ -77,6 +88,13 @@ _SCHEDULE: Final = _obj(
         "etag": _OPT_STR,
         "last_modified": _OPT_STR,
         "last_content_hash": _OPT_STR,
+        "last_outcome": {
+            **_OPT_STR,
+            "description": "how the last run went: fetched, not_modified, unchanged, a failure "
+            "(http_error, timeout, refused_address, circuit_open, ...), no_endpoint or bad_schedule",
+        },
+        "last_error": {**_OPT_STR, "description": "why the last run fetched nothing; null when it did"},
+        "last_job_id": {**_OPT_STR, "description": "the job the last run submitted"},
     },
 )
 _RULE: Final = {

@@ -12,6 +12,7 @@ from typing import Any, Final
 from partner_ingest.domain.model.audit import AuditAction, Outcome
 from partner_ingest.domain.model.report import ErrorCode
 
+from ._diagnostic_schemas import DIAGNOSTIC_SCHEMAS
 from ._job_schemas import JOB_SCHEMAS
 
 __all__ = ["COMPONENTS"]
@@ -402,7 +403,7 @@ _SECURITY: Final = {
 }
 
 COMPONENTS: Final = {
-    "schemas": {**_SCHEMAS, **JOB_SCHEMAS},
+    "schemas": {**_SCHEMAS, **JOB_SCHEMAS, **DIAGNOSTIC_SCHEMAS},
     "responses": _RESPONSES,
     "headers": _HEADERS,
     "securitySchemes": _SECURITY,

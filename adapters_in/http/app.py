@@ -1,6 +1,7 @@
 """The app factory: `create_app(application) -> Starlette`, the HTTP delivery of the use cases.
 
-Routes by area (ingest.py: a partner's feeds and reads; jobs.py: a partner's
+Routes by area (ingest.py: a partner's feeds and reads; diagnostics.py: every rejected item
+of an import and a SKU's status; jobs.py: a partner's
 jobs; contract.py: the contract, examples, dry run and quickstart; admin.py:
 partners, keys, audit; admin_jobs.py: jobs and circuit breakers;
 admin_schedules.py: pull schedules; ops.py: health, readiness, metrics,
@@ -17,8 +18,10 @@ work independently.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from importlib import metadata
+from typing import Final
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,19 +29,20 @@ from starlette.middleware import Middleware
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.settings import networks
 
-from . import admin, admin_jobs, admin_schedules, contract, ingest, jobs, ops, webhooks
+from . import admin, admin_jobs, admin_schedules, contract, diagnostics, ingest, jobs, ops, webhooks
 from ._context import HttpContext
 from .body_threads import BodyThreads
-from .collectors import AuditChainCollector, FetchHealthCollector, JobQueueCollector
+from .collectors import AuditChainCollector, DiagnosticsCollector, FetchHealthCollector, JobQueueCollector
 from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
 from .middleware import RequestMiddleware
-from .openapi import document
+from .openapi import Operation, document
 
 __all__ = ["create_app"]
 
-_AREAS = (ingest, jobs, contract, admin, admin_jobs, admin_schedules, webhooks, ops)
+# diagnostics first: its /partner/products/{sku}/status must match before ingest's /partner/products/{sku}.
+_AREAS = (diagnostics, ingest, jobs, contract, admin, admin_jobs, admin_schedules, webhooks, ops)
 
 
 def _version() -> str:
@@ -46,6 +50,27 @@ def _version() -> str:
         return metadata.version("partner-catalog-ingest")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0"
+
+
+_FEED_OPERATIONS: Final = (("/partner/ingest", "post"), ("/partner/validate", "post"))
+
+
+def _with_feed_media_types(
+    operations: dict[tuple[str, str], Operation], media_types: Sequence[str]
+) -> dict[tuple[str, str], Operation]:
+    """The operations, those taking a feed documented with every media type a registered format
+    takes (a plugin's too), not only the built-ins'. Copies: the modules' operations stay as they are."""
+    out = dict(operations)
+    for key in _FEED_OPERATIONS:
+        if key not in out:
+            continue
+        operation = copy.deepcopy(out[key])
+        content = operation["requestBody"]["content"]
+        schema = next(iter(content.values()))["schema"]
+        for media_type in media_types:
+            content.setdefault(media_type, {"schema": schema})
+        out[key] = operation
+    return out
 
 
 def create_app(
@@ -61,11 +86,14 @@ def create_app(
     to add collectors of your own before serving; the job queue and fetch-health
     collectors (collectors.py) are registered in it here, so give each app its own.
     """
-    operations = {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}
+    operations = _with_feed_media_types(
+        {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}, app.formats.media_types()
+    )
     metrics = metrics or Metrics()
     metrics.add_collector(JobQueueCollector(app))
     metrics.add_collector(FetchHealthCollector(app))
     metrics.add_collector(AuditChainCollector(app))
+    metrics.add_collector(DiagnosticsCollector(app))
     body_threads = BodyThreads(app.settings.body_threads)
     ctx = HttpContext(
         app=app,

@@ -20,8 +20,12 @@ workers, schedulers), so only the database knows its depth.
   renewed at most every `PARTNER_INGEST_AUDIT_VERIFY_SECONDS` (ADR 0028). Alert on ok == 0,
   and on a verified time that stops moving.
 
-Labels stay bounded: statuses and states, never a partner or an endpoint (the
-admin API has those: /admin/jobs, /admin/circuits). A scrape that cannot read
+- `partner_ingest_open_rejections{partner}`: rejected items no later import
+  resolved yet (ADR 0033), so an operator sees which partner needs a hand.
+
+Labels stay bounded: statuses and states, and the partner only where it is the
+point (open rejections: partners are created by admins, so they are few); never
+an endpoint (the admin API has those: /admin/jobs, /admin/circuits). A scrape that cannot read
 the database leaves the series out and logs why, rather than failing /metrics.
 """
 
@@ -38,7 +42,7 @@ from prometheus_client.registry import Collector
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model.jobs import JobStatus
 
-__all__ = ["AuditChainCollector", "FetchHealthCollector", "JobQueueCollector"]
+__all__ = ["AuditChainCollector", "DiagnosticsCollector", "FetchHealthCollector", "JobQueueCollector"]
 
 log: Final = logging.getLogger("partner_ingest.http")
 
@@ -176,3 +180,33 @@ class AuditChainCollector(Collector):
         yield ok
         yield entries
         yield verified
+
+
+def _open_rejections_family() -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "partner_ingest_open_rejections",
+        "Rejected items no later import accepted yet, per partner.",
+        labels=["partner"],
+    )
+
+
+class DiagnosticsCollector(Collector):
+    """`partner_ingest_open_rejections{partner}` from `ReadDiagnostics.open_items`."""
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+
+    def describe(self) -> Iterator[Metric]:
+        yield _open_rejections_family()
+
+    def collect(self) -> Iterator[Metric]:
+        """Read at scrape time."""
+        try:
+            found = self._app.diagnostics.open_items()
+        except Exception:
+            log.warning("metrics: could not read the open rejections", exc_info=True)
+            return
+        family = _open_rejections_family()
+        for partner, count in sorted(found.items()):
+            family.add_metric([partner], count)
+        yield family

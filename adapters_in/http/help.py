@@ -81,7 +81,10 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
         _step(
             "imports",
             "Read your reports later",
-            "Your latest imports, each with its report; GET /partner/imports/{feed_id} reads one.",
+            "Your latest imports, each with its report; GET /partner/imports/{feed_id} reads one. "
+            "Every rejected item is kept: GET /partner/imports/{feed_id}/errors pages them (?format=csv "
+            "or jsonl downloads them all), /errors/summary groups them by code, and "
+            "GET /partner/products/{sku}/status says where one SKU stands. Resend only the fixed items.",
             f'curl -sS {url}/partner/imports?limit=5" {_KEY}',
         ),
         _step(

@@ -61,6 +61,9 @@ def job_json(job: Job, *, location: str) -> dict[str, Any]:
         "max_attempts": job.max_attempts,
         "next_attempt_at": job.available_at if waiting else None,
         "lease_expires_at": job.lease_expires_at if job.status is JobStatus.RUNNING else None,
+        "progress": {"items_read": job.items_read, "bytes_read": job.bytes_read}
+        if job.status is JobStatus.RUNNING
+        else None,
         "last_error": job.last_error,
         "finished_at": job.finished_at,
         "outcome": job_outcome(job),
@@ -84,6 +87,9 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
         "etag": schedule.etag,
         "last_modified": schedule.last_modified,
         "last_content_hash": schedule.last_content_hash,
+        "last_outcome": schedule.last_outcome,
+        "last_error": schedule.last_error,
+        "last_job_id": schedule.last_job_id,
     }
 
 

@@ -19,14 +19,21 @@ from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.jobs import JobStatus
 
 from ._async_feed import MODES, job_location
-from ._context import context
+from ._context import context, request_info
 from .auth import authorize
 from .job_views import job_json, job_page_json
 from .openapi import Operation, op, ref
 from .params import query_enum, query_int
 from .views import JsonResponse
 
-__all__ = ["ASYNC_PARAMETERS", "JOB_ACCEPTED", "JOB_LIST_PARAMETERS", "OPERATIONS", "ROUTES"]
+__all__ = [
+    "ASYNC_PARAMETERS",
+    "JOB_ACCEPTED",
+    "CANCEL_DESCRIPTION",
+    "JOB_LIST_PARAMETERS",
+    "OPERATIONS",
+    "ROUTES",
+]
 
 
 async def list_jobs(request: Request) -> Response:
@@ -51,9 +58,24 @@ async def get_job(request: Request) -> Response:
     return JsonResponse(job_json(job, location=job_location(request, job.id)))
 
 
+async def cancel_job(request: Request) -> Response:
+    """Cancel one of the partner's queued or running jobs; audited."""
+    principal = await authorize(request, KeyRole.PARTNER)
+    cancel = context(request).app.jobs.cancel
+    job = await run_in_threadpool(
+        cancel,
+        request.path_params["job_id"],
+        partner_id=principal.partner_id,
+        actor=principal.actor,
+        client=request_info(request).client,
+    )
+    return JsonResponse(job_json(job, location=job_location(request, job.id)))
+
+
 ROUTES: Final[list[BaseRoute]] = [
     Route("/partner/jobs", list_jobs, methods=["GET"], name="list_jobs"),
     Route("/partner/jobs/{job_id}", get_job, methods=["GET"], name="get_job"),
+    Route("/partner/jobs/{job_id}/cancel", cancel_job, methods=["POST"], name="cancel_job"),
 ]
 
 # --- OpenAPI -------------------------------------------------------------------------
@@ -79,11 +101,21 @@ JOB_ACCEPTED: Final = {
         "headers": {
             "Location": {"description": "the job: /partner/jobs/{job_id}", "schema": {"type": "string"}},
             "Preference-Applied": {"description": "respond-async", "schema": {"type": "string"}},
+            "Retry-After": {
+                "description": "seconds before polling Location is worth it (a worker's poll)",
+                "schema": {"type": "integer"},
+            },
             "X-Request-ID": ref("headers", "X-Request-ID"),
         },
         "content": {"application/json": {"schema": ref("schemas", "Job")}},
     }
 }
+CANCEL_DESCRIPTION: Final = (
+    "A queued job is never processed. A running one stops at its next read of the feed (its worker "
+    "loses the lease within a heartbeat) and nothing of it is written. Audited as job.cancelled. A "
+    "job that has finished answers 409 job_finished (details.status says how it ended); another "
+    "partner's job 404 like an unknown one."
+)
 JOB_LIST_PARAMETERS: Final = [
     {"name": "status", "in": "query", "schema": {"type": "string", "enum": [str(s) for s in JobStatus]}},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
@@ -103,5 +135,10 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         description="Another partner's job id answers 404, exactly like an unknown one. status: queued "
         "(next_attempt_at says when), running, succeeded (report: accepted, partial or rejected), dead "
         "(every attempt failed: last_error says why; an admin can retry it).",
+    ),
+    ("/partner/jobs/{job_id}/cancel", "post"): op(
+        "Cancel one of your jobs, queued or running", tag="partner", auth="partner",
+        ok=(200, "the job, cancelled", "Job"), errors=(404, 409),
+        description=CANCEL_DESCRIPTION,
     ),
 }  # fmt: skip

@@ -3,6 +3,7 @@ contract test suite as SQLite and PostgreSQL, so embedders can trust them in the
 
 from .circuits import InMemoryCircuitRepository
 from .clock import FakeClock, SequentialIds
+from .diagnostics import InMemoryDiagnosticRepository
 from .jobs import InMemoryJobRepository
 from .repositories import (
     InMemoryApiKeyRepository,
@@ -20,6 +21,7 @@ __all__ = [
     "InMemoryApiKeyRepository",
     "InMemoryAuditLog",
     "InMemoryCircuitRepository",
+    "InMemoryDiagnosticRepository",
     "InMemoryFeedImportLedger",
     "InMemoryFeedSkuRegister",
     "InMemoryJobRepository",

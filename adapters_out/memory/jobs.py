@@ -104,6 +104,10 @@ class InMemoryJobRepository:
         """Push the lease further while held."""
         return self._apply(lease.job_id, lambda job: job.renew(lease.token, until))
 
+    def record_progress(self, lease: Lease, items_read: int, bytes_read: int) -> bool:
+        """How far the feed has been read, while held."""
+        return self._apply(lease.job_id, lambda job: job.progressed(lease.token, items_read, bytes_read))
+
     def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
         """Succeeded, with its report."""
         return self._apply(lease.job_id, lambda job: job.complete(lease.token, report, now))

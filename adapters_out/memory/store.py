@@ -18,6 +18,7 @@ import attrs
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry
 from partner_ingest.domain.model.circuits import Circuit
+from partner_ingest.domain.model.diagnostics import Diagnostic
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.partner import Partner
@@ -25,6 +26,7 @@ from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
 
 from .circuits import InMemoryCircuitRepository
+from .diagnostics import InMemoryDiagnosticRepository
 from .idempotency import InMemoryIdempotencyKeys
 from .jobs import InMemoryJobRepository, JobTables
 from .repositories import (
@@ -94,6 +96,7 @@ class _Tables:
     audit: list[AuditEntry] = attrs.Factory(list)
     circuits: dict[tuple[str, str], Circuit] = attrs.Factory(dict)
     webhooks: WebhookTables = attrs.Factory(WebhookTables)
+    diagnostics: dict[tuple[str, int], Diagnostic] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -137,6 +140,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditLog(t.audit, undo, None)
         self.circuits = InMemoryCircuitRepository(t.circuits, undo)
         self.webhooks = InMemoryWebhookRepository(t.webhooks, undo)
+        self.diagnostics = InMemoryDiagnosticRepository(t.diagnostics, undo)
 
     def __enter__(self) -> Self:
         self._lock.acquire()

@@ -47,7 +47,7 @@ CHUNK_BYTES: Final = 1 << 20
 _COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
     " max_attempts, policy::text, idempotency_key, lease_token, lease_expires_at, last_error, report,"
-    " finished_at, source, body_purged_at"
+    " finished_at, source, body_purged_at, items_read, bytes_read"
 )
 _INSERT_COLUMNS: Final = _COLUMNS.replace("policy::text", "policy")
 _PLACEHOLDERS: Final = ", ".join("%s::jsonb" if c == "policy" else "%s" for c in _INSERT_COLUMNS.split(", "))
@@ -72,7 +72,7 @@ _CHOOSE: Final = (
 # Step 2, on a snapshot taken after the lock: that partner's next job, if claimable now.
 _CLAIM: Final = (
     "UPDATE partner_ingest_jobs AS j SET status = 'running', attempts = attempts + 1,"
-    " lease_token = %(token)s, lease_expires_at = %(until)s"
+    " lease_token = %(token)s, lease_expires_at = %(until)s, items_read = 0, bytes_read = 0"
     f" WHERE j.id = {_NEXT_OF.format(p='%(partner)s')} AND {_CLAIMABLE} RETURNING {_COLUMNS}"
 )
 _SERVED: Final = (
@@ -120,6 +120,8 @@ def _job(row: Sequence[Any]) -> Job:
         finished_at=row[17],
         source=row[18],
         body_purged_at=row[19],
+        items_read=row[20],
+        bytes_read=row[21],
     )
 
 
@@ -145,6 +147,8 @@ def _values(job: Job) -> tuple[Any, ...]:
         job.finished_at,
         job.source,
         job.body_purged_at,
+        job.items_read,
+        job.bytes_read,
     )
 
 
@@ -256,6 +260,12 @@ class PostgresJobRepository:
             (*params, lease.job_id, lease.token),
         )
         return cursor.rowcount == 1
+
+    def record_progress(self, lease: Lease, items_read: int, bytes_read: int) -> bool:
+        """How far the feed has been read, while held."""
+        return self._held(
+            lease, "UPDATE partner_ingest_jobs SET items_read = %s, bytes_read = %s", (items_read, bytes_read)
+        )
 
     def renew(self, lease: Lease, until: datetime) -> bool:
         """Push the lease further while held."""

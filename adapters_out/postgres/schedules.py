@@ -18,6 +18,7 @@ from typing import Any, Final
 from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.schedules import Schedule
 
+from ._codec import storable_text
 from ._errors import conflicts
 from .connection import Connection
 
@@ -36,6 +37,9 @@ _FIELDS: Final = (
     "etag",
     "last_modified",
     "last_content_hash",
+    "last_outcome",
+    "last_error",
+    "last_job_id",
 )
 _COLUMNS: Final = ", ".join(_FIELDS)
 
@@ -63,6 +67,9 @@ def _schedule(row: Sequence[Any]) -> Schedule:
         etag=row[9],
         last_modified=row[10],
         last_content_hash=row[11],
+        last_outcome=row[12],
+        last_error=row[13],
+        last_job_id=row[14],
     )
 
 
@@ -80,6 +87,9 @@ def _values(s: Schedule) -> tuple[Any, ...]:
         s.etag,
         s.last_modified,
         s.last_content_hash,
+        s.last_outcome,
+        None if s.last_error is None else storable_text(s.last_error),
+        s.last_job_id,
     )
 
 

@@ -28,6 +28,7 @@ from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreac
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
 from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
+from .diagnostics import PostgresDiagnosticRepository
 from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
 from .ledger import PostgresFeedImportLedger
@@ -168,6 +169,7 @@ class PostgresUnitOfWork:
     audit: PostgresAuditLog
     circuits: PostgresCircuitRepository
     webhooks: PostgresWebhookRepository
+    diagnostics: PostgresDiagnosticRepository
 
     def __init__(self, store: PostgresStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -196,6 +198,7 @@ class PostgresUnitOfWork:
         self.audit = PostgresAuditLog(conn)
         self.circuits = PostgresCircuitRepository(conn)
         self.webhooks = PostgresWebhookRepository(conn)
+        self.diagnostics = PostgresDiagnosticRepository(conn)
         return self
 
     def __exit__(

@@ -35,7 +35,7 @@ __all__ = ["SqliteJobRepository"]
 _COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
     " max_attempts, policy, idempotency_key, lease_token, lease_expires_at, last_error, report, finished_at,"
-    " source, body_purged_at"
+    " source, body_purged_at, items_read, bytes_read"
 )
 _CHUNK: Final = 1 << 20
 
@@ -51,7 +51,7 @@ _NEXT: Final = (
 )
 _CLAIM: Final = (
     "UPDATE partner_ingest_jobs SET status = 'running', attempts = attempts + 1, lease_token = ?1,"
-    f" lease_expires_at = ?2 WHERE id = ({_NEXT}) RETURNING {_COLUMNS}"
+    f" lease_expires_at = ?2, items_read = 0, bytes_read = 0 WHERE id = ({_NEXT}) RETURNING {_COLUMNS}"
 )
 _SERVED: Final = (
     "UPDATE partner_ingest_job_queues SET last_claim ="
@@ -88,6 +88,8 @@ def _job(row: Sequence[Any]) -> Job:
         finished_at=opt_dt(row[17]),
         source=row[18],
         body_purged_at=opt_dt(row[19]),
+        items_read=row[20],
+        bytes_read=row[21],
     )
 
 
@@ -122,7 +124,7 @@ class SqliteJobRepository:
         conn = self._conn
         try:
             conn.execute(
-                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}, seq) VALUES ({', '.join('?' * 20)},"
+                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}, seq) VALUES ({', '.join('?' * 22)},"
                 " (SELECT coalesce(max(seq), 0) + 1 FROM partner_ingest_jobs))",
                 (
                     job.id,
@@ -145,6 +147,8 @@ class SqliteJobRepository:
                     opt_ts(job.finished_at),
                     job.source,
                     opt_ts(job.body_purged_at),
+                    job.items_read,
+                    job.bytes_read,
                 ),
             )
         except sqlite3.IntegrityError as error:
@@ -206,6 +210,12 @@ class SqliteJobRepository:
     def renew(self, lease: Lease, until: datetime) -> bool:
         """Push the lease further while held."""
         return self._held(lease, "UPDATE partner_ingest_jobs SET lease_expires_at = ?", (timestamp(until),))
+
+    def record_progress(self, lease: Lease, items_read: int, bytes_read: int) -> bool:
+        """How far the feed has been read, while held."""
+        return self._held(
+            lease, "UPDATE partner_ingest_jobs SET items_read = ?, bytes_read = ?", (items_read, bytes_read)
+        )
 
     def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
         """Succeeded, with its report."""

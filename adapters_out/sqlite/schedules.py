@@ -19,7 +19,7 @@ __all__ = ["SqliteScheduleRepository"]
 
 _COLUMNS = (
     "id, partner_id, next_run_at, interval_seconds, cron, enabled, format, version, last_run_at, etag,"
-    " last_modified, last_content_hash"
+    " last_modified, last_content_hash, last_outcome, last_error, last_job_id"
 )
 
 
@@ -37,6 +37,9 @@ def _schedule(row: Sequence[Any]) -> Schedule:
         etag=row[9],
         last_modified=row[10],
         last_content_hash=row[11],
+        last_outcome=row[12],
+        last_error=row[13],
+        last_job_id=row[14],
     )
 
 
@@ -54,6 +57,9 @@ def _values(s: Schedule) -> tuple[Any, ...]:
         s.etag,
         s.last_modified,
         s.last_content_hash,
+        s.last_outcome,
+        s.last_error,
+        s.last_job_id,
     )
 
 
@@ -67,7 +73,7 @@ class SqliteScheduleRepository:
         """Store a new schedule."""
         try:
             self._conn.execute(
-                f"INSERT INTO partner_schedules ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                f"INSERT INTO partner_schedules ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
                 _values(schedule),
             )
         except sqlite3.IntegrityError as error:

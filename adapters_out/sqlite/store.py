@@ -26,6 +26,7 @@ from partner_ingest.domain.model.audit_chain import AuditLink
 from .audit import SqliteAuditLog
 from .circuits import SqliteCircuitRepository
 from .connection import connect
+from .diagnostics import SqliteDiagnosticRepository
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .ledger import SqliteFeedImportLedger
@@ -152,6 +153,7 @@ class SqliteUnitOfWork:
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqliteCircuitRepository(conn)
         self.webhooks = SqliteWebhookRepository(conn)
+        self.diagnostics = SqliteDiagnosticRepository(conn)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:

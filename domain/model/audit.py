@@ -25,6 +25,7 @@ class AuditAction(enum.StrEnum):
     FEED_REJECTED = "feed.rejected"
     ITEM_REJECTED = "feed.item_rejected"
     FEED_DUPLICATE = "feed.duplicate"
+    IMPORT_REPLAYED = "import.replayed"
     JOB_SUBMITTED = "job.submitted"
     JOB_FAILED = "job.failed"
     JOB_DEAD = "job.dead"

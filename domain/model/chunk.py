@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 
+from .diagnostics import ItemSnapshot
 from .product import ProductRow
 from .report import FeedError, ItemError
 
@@ -33,3 +34,5 @@ class ValidatedChunk:
     """Why the feed could not be read past this chunk; its rows are then not written."""
     last: bool = False
     """No chunk follows."""
+    snapshots: list[ItemSnapshot] = attrs.field(factory=list)
+    """The bounded raw item and offending values of each invalid item, as `rejected` orders them."""

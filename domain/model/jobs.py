@@ -130,6 +130,10 @@ class Job:
     """push (HTTP), pull (scheduler) or cli."""
     body_purged_at: datetime | None = None
     """When the stored feed body was deleted (see `BodyRetention`); None while it is kept."""
+    items_read: int = 0
+    """While running: items of the feed read so far (as the worker's heartbeat last wrote it)."""
+    bytes_read: int = 0
+    """While running: bytes of the stored feed body read so far."""
 
     # --- rules --------------------------------------------------------------------
 
@@ -168,7 +172,15 @@ class Job:
             attempts=self.attempts + 1,
             lease_token=token,
             lease_expires_at=now + lease_for,
+            items_read=0,
+            bytes_read=0,
         )
+
+    def progressed(self, token: str, items_read: int, bytes_read: int) -> Job | None:
+        """How far the holder of `token` has read the feed (the worker's heartbeat writes it)."""
+        if not self.held_by(token):
+            return None
+        return attrs.evolve(self, items_read=items_read, bytes_read=bytes_read)
 
     def renew(self, token: str, until: datetime) -> Job | None:
         """The lease pushed to `until` (a long feed's heartbeat)."""

@@ -16,6 +16,7 @@ from typing import BinaryIO, Protocol
 import attrs
 
 from .chunk import ValidatedChunk
+from .diagnostics import ItemSnapshot, snapshot_of
 from .errors import MalformedFeedError
 from .policy import FeedLimits
 from .product import ProductRow
@@ -54,6 +55,7 @@ class FeedReading:
         indexes: list[int] = []
         markers: list[object] = []
         rejected: list[tuple[list[ItemError], object]] = []
+        snapshots: list[ItemSnapshot] = []
         index = -1
         feed_error: FeedError | None = None
         try:
@@ -68,16 +70,19 @@ class FeedReading:
                     indexes.append(index)
                     markers.append(marker)
                     if len(rows) >= batch_size:
-                        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
-                        rows, indexes, markers, rejected = [], [], [], []
+                        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1, snapshots=snapshots)
+                        rows, indexes, markers, rejected, snapshots = [], [], [], [], []
                 else:
                     assert isinstance(result, list)
                     rejected.append((result, marker))
+                    snapshots.append(snapshot_of(raw, result))
                     if len(rejected) >= batch_size:  # a feed of invalid items is held no more than valid ones
-                        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1)
-                        rows, indexes, markers, rejected = [], [], [], []
+                        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1, snapshots=snapshots)
+                        rows, indexes, markers, rejected, snapshots = [], [], [], [], []
         except MalformedFeedError as problem:
             feed_error = problem.error
         except RecursionError:
             feed_error = FeedError(ErrorCode.TOO_DEEP, "the document is nested too deeply to read")
-        yield ValidatedChunk(rows, indexes, markers, rejected, index + 1, feed_error, last=True)
+        yield ValidatedChunk(
+            rows, indexes, markers, rejected, index + 1, feed_error, last=True, snapshots=snapshots
+        )

@@ -27,3 +27,10 @@ class Schedule:
     etag: str | None = None
     last_modified: str | None = None
     last_content_hash: str | None = None
+    last_outcome: str | None = None
+    """How the last run went: a fetch outcome (fetched, not_modified, ...), `unchanged`,
+    `no_endpoint` or `bad_schedule`; None before the first run."""
+    last_error: str | None = None
+    """Why the last run did not fetch a feed, in one line; None when it did."""
+    last_job_id: str | None = None
+    """The job the last run submitted, if it submitted one."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import BinaryIO, Final, Protocol
@@ -32,6 +32,7 @@ from typing import BinaryIO, Final, Protocol
 import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
+from partner_ingest.domain.model.diagnostics import Rejection
 from partner_ingest.domain.model.errors import (
     IdempotencyKeyNamesJob,
     IdempotencyKeyReused,
@@ -49,11 +50,13 @@ from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.report import FeedStatus, IngestReport
 from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.ports.clock import Clock, IdSource
+from partner_ingest.ports.diagnostics import RejectionSpool, RejectionSpools
 from partner_ingest.ports.formats import FeedFormat, FormatRegistry, for_partner
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
+from .diagnostics import KeepDiagnostics, MemorySpool
 from .pipeline import PARSE_HERE, HashingReader, reading_for, run_feed
 
 __all__ = [
@@ -101,6 +104,11 @@ class FeedSubmission:
     client: str | None = None
     job_id: str | None = None
     source: str = "push"
+    on_items: Callable[[int], None] | None = attrs.field(default=None, eq=False, repr=False)
+    """Told how many items were read so far, after each batch (a job's progress)."""
+    replay_of: str | None = None
+    """The import whose kept rejected items the body carries (one raw item per line, as
+    diagnostics keep them): read as that import's format had parsed them (ADR 0033)."""
 
 
 @attrs.frozen
@@ -112,6 +120,8 @@ class Ingested:
     repeat: bool
     """True: answered with an earlier report (same key, or same content under the same terms);
     nothing was processed."""
+    rejections: RejectionSpool | None = None
+    """Every error of every rejected item of the feed (None for a repeat)."""
 
 
 class IngestStep(Protocol):
@@ -173,6 +183,10 @@ def resolve_terms(
     version = None
     if lifecycle is not None and now is not None:
         version = lifecycle.check(fmt.version, CONTRACTS, now)
+    if submission.replay_of is not None:
+        from .replay import ReplayedFormat
+
+        fmt = ReplayedFormat(fmt)
     return FeedTerms(partner, fmt, partner.policy_for(submission.overrides), version)
 
 
@@ -204,12 +218,15 @@ class IngestFeed:
         fast_validator: bool = True,
         steps: Sequence[IngestStep] = (),
         lifecycle: ContractLifecycle | None = None,
+        spools: RejectionSpools | None = None,
     ) -> None:
         """`parsing` says where feeds are parsed and validated: here by default, or in a
         parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing.
         `fast_validator=False` validates every item with the reference validator alone.
         `steps` run in every ingest, after the caller's own (queued webhook events).
-        `lifecycle` refuses retired contract versions and warns about deprecated ones."""
+        `lifecycle` refuses retired contract versions and warns about deprecated ones.
+        `spools` hold a feed's rejections until the diagnostics step writes them: in memory
+        by default, in a temporary file with `FileRejectionSpools` (bounded memory)."""
         self._uow = uow
         self._formats = formats
         self._clock = clock
@@ -221,6 +238,8 @@ class IngestFeed:
         self._fast_validator = fast_validator
         self._steps = tuple(steps)
         self._lifecycle = lifecycle
+        self._spools: RejectionSpools = spools or MemorySpool
+        self._keep = KeepDiagnostics(clock, batch_size=batch_size)
 
     def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
@@ -240,6 +259,15 @@ class IngestFeed:
             return self._ingest(submission, steps)
 
     def _ingest(self, submission: FeedSubmission, steps: Sequence[IngestStep]) -> IngestReport:
+        spool = self._spools()
+        try:
+            return self._ingest_into(submission, [self._keep, *steps], spool)
+        finally:
+            spool.close()
+
+    def _ingest_into(
+        self, submission: FeedSubmission, steps: Sequence[IngestStep], spool: RejectionSpool
+    ) -> IngestReport:
         with self._uow() as uow:
             terms = resolve_terms(
                 uow, self._formats, submission, lifecycle=self._lifecycle, now=self._clock.now()
@@ -250,19 +278,19 @@ class IngestFeed:
                 uow.commit()
                 return earlier
             received_at = self._clock.now()
-            report, content_hash = self._apply(uow, submission, terms)
+            report, content_hash = self._apply(uow, submission, terms, spool)
             if report.dry_run:
                 uow.rollback()
                 return report
             if report.applied:
                 self._record(uow, submission, terms, report, content_hash, received_at)
-                _run(steps, uow, Ingested(submission, report, repeat=False))
+                _run(steps, uow, Ingested(submission, report, repeat=False, rejections=spool))
                 uow.commit()
                 return report
             uow.rollback()
         with self._uow() as uow:
             self._record(uow, submission, terms, report, content_hash, received_at)
-            _run(steps, uow, Ingested(submission, report, repeat=False))
+            _run(steps, uow, Ingested(submission, report, repeat=False, rejections=spool))
             uow.commit()
         return report
 
@@ -296,10 +324,11 @@ class IngestFeed:
         return report
 
     def _apply(
-        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms
+        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms, spool: RejectionSpool
     ) -> tuple[IngestReport, str]:
         """Run the feed through the pipeline into `uow`; the report and the body's hash."""
         fmt, policy = terms.format, terms.policy
+        feed_id = self._ids.new_id("feed")
         reading = reading_for(
             fmt,
             policy.mode,
@@ -317,14 +346,13 @@ class IngestFeed:
                 reading,
                 stream,
                 policy,
-                _StoreSink(uow),
+                _StoreSink(uow, spool, submission.partner_id, feed_id, self._clock),
                 errors_cap=self._errors_cap,
                 parsing=self._parsing,
+                on_items=submission.on_items,
             )
         content_hash = submission.content_hash or (hashing.hexdigest() if hashing else "")
-        report = outcome.report(
-            self._ids.new_id("feed"), submission.partner_id, fmt, dry_run=submission.dry_run
-        )
+        report = outcome.report(feed_id, submission.partner_id, fmt, dry_run=submission.dry_run)
         if terms.lifecycle is not None:
             warning = terms.lifecycle.warning(self._clock.now(), CONTRACTS)
             if warning is not None:
@@ -472,13 +500,33 @@ def _with_content_hash(submission: FeedSubmission) -> FeedSubmission:
 
 
 class _StoreSink:
-    """Routes the pipeline's writes into a unit of work (called once per batch)."""
+    """Routes the pipeline's writes into a unit of work (called once per batch), and its
+    rejections into the spool the diagnostics step writes from."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(
+        self, uow: UnitOfWork, spool: RejectionSpool, partner_id: str, feed_id: str, clock: Clock
+    ) -> None:
         self._uow = uow
+        self._spool = spool
+        self._partner_id = partner_id
+        self._feed_id = feed_id
+        self._clock = clock
+        self._open: bool | None = None
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         return self._uow.feed_skus.repeated(skus)
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        return self._uow.products.upsert(rows)
+        counts = self._uow.products.upsert(rows)
+        # A SKU accepted now closes its open diagnostics; asked once per feed, so a partner
+        # with nothing open pays one query, not one per batch. Rolled back with the products
+        # when the feed is.
+        if self._open is None:
+            self._open = self._uow.diagnostics.has_open(self._partner_id)
+        if self._open:
+            skus = [row[1] for row in rows]
+            self._uow.diagnostics.resolve(self._partner_id, skus, self._feed_id, self._clock.now())
+        return counts
+
+    def keep(self, rejections: Sequence[Rejection]) -> None:
+        self._spool.add(rejections)

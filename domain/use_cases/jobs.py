@@ -75,6 +75,7 @@ __all__ = [
     "JobFinishedError",
     "JobNotDeadError",
     "JobOutcome",
+    "JobProgress",
     "JobPage",
     "JobResult",
     "ProcessNextJob",
@@ -265,7 +266,12 @@ class ProcessNextJob:
         return self.process(*claimed)
 
     def process(
-        self, job: Job, lease: Lease, *, interrupted: Callable[[], bool] = lambda: False
+        self,
+        job: Job,
+        lease: Lease,
+        *,
+        interrupted: Callable[[], bool] = lambda: False,
+        progress: JobProgress | None = None,
     ) -> JobResult:
         """Ingest a claimed job's feed and finish the job, all or nothing.
 
@@ -276,7 +282,7 @@ class ProcessNextJob:
         the job was cancelled, or taken over).
         """
         try:
-            result = self._apply(job, lease, interrupted)
+            result = self._apply(job, lease, interrupted, progress or JobProgress())
         except _Interrupted:
             return self._release(job, lease)
         except UnavailableError as error:  # the store is busy or gone for now: a later attempt may pass
@@ -293,11 +299,14 @@ class ProcessNextJob:
                 self._bodies.after_success()
         return result
 
-    def renew(self, lease: Lease) -> bool:
-        """Push the lease further while a long feed runs (called by the worker's heartbeat);
-        False once the lease is gone (the job was cancelled, or taken over after it expired)."""
+    def renew(self, lease: Lease, progress: JobProgress | None = None) -> bool:
+        """Push the lease further while a long feed runs (called by the worker's heartbeat), and
+        record how far the feed has been read; False once the lease is gone (the job was
+        cancelled, or taken over after it expired)."""
         with self._uow() as uow:
             held = uow.jobs.renew(lease, self._clock.now() + self.lease_for)
+            if held and progress is not None:
+                uow.jobs.record_progress(lease, progress.items, progress.bytes)
             uow.commit()
         return held
 
@@ -324,11 +333,14 @@ class ProcessNextJob:
             return JobResult(job, JobOutcome.LEASE_LOST)
         return JobResult(job, JobOutcome.RELEASED)
 
-    def _apply(self, job: Job, lease: Lease, interrupted: Callable[[], bool]) -> JobResult:
+    def _apply(
+        self, job: Job, lease: Lease, interrupted: Callable[[], bool], progress: JobProgress
+    ) -> JobResult:
         """One ingest whose last step completes the job: both commit, or neither."""
         submission = FeedSubmission(
             partner_id=job.partner_id,
-            body=_JobBody(job.id, interrupted),
+            body=_JobBody(job.id, interrupted, progress),
+            on_items=progress.read_items,
             format=job.format,
             version=job.version,
             overrides=PolicyOverrides.of(job.policy),
@@ -387,18 +399,33 @@ class _LeaseLost(Exception):
     """Another worker holds the job now: the ingest rolls back, nothing of it is kept."""
 
 
+class JobProgress:
+    """How far a running job has read its feed: written by the ingesting thread, read by the
+    worker's heartbeat (plain int attributes: each read sees one whole value)."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.bytes = 0
+
+    def read_items(self, items: int) -> None:
+        """Items read so far (the pipeline says so after each batch)."""
+        self.items = items
+
+
 class _JobBody(StoredBody):
     """A job's stored body, which stops at its next read once the worker is told to stop."""
 
-    def __init__(self, job_id: str, interrupted: Callable[[], bool]) -> None:
+    def __init__(self, job_id: str, interrupted: Callable[[], bool], progress: JobProgress) -> None:
         self._job_id = job_id
         self._interrupted = interrupted
+        self._progress = progress
 
     @contextmanager
     def open(self, uow: UnitOfWork) -> Iterator[BinaryIO]:
         stored = uow.jobs.open_body(self._job_id)
         try:
-            with io.BufferedReader(_InterruptibleReader(stored, self._interrupted), _READ_CHUNK) as body:
+            reader = _InterruptibleReader(stored, self._interrupted, self._progress)
+            with io.BufferedReader(reader, _READ_CHUNK) as body:
                 yield body
         finally:
             stored.close()
@@ -407,11 +434,14 @@ class _JobBody(StoredBody):
 class _InterruptibleReader(RawReader):
     """A job's stored body that raises `_Interrupted` at the next read once told to stop."""
 
-    def __init__(self, inner: BinaryIO, interrupted: Callable[[], bool]) -> None:
+    def __init__(self, inner: BinaryIO, interrupted: Callable[[], bool], progress: JobProgress) -> None:
         self._inner = inner
         self._interrupted = interrupted
+        self._progress = progress
 
     def read_some(self, size: int) -> bytes:
         if self._interrupted():
             raise _Interrupted
-        return self._inner.read(size)
+        data = self._inner.read(size)
+        self._progress.bytes += len(data)
+        return data

@@ -16,15 +16,16 @@ wherever it ran.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing
 from typing import BinaryIO, Final, Protocol
 
 import attrs
 
 from partner_ingest.domain.model.chunk import ValidatedChunk
+from partner_ingest.domain.model.diagnostics import ItemSnapshot, Rejection, snapshot_of
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
-from partner_ingest.domain.model.product import ProductRow
+from partner_ingest.domain.model.product import PRODUCT_COLUMNS, ProductRow
 from partner_ingest.domain.model.reading import FeedReading
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.domain.model.report import (
@@ -65,6 +66,10 @@ class FeedSink(Protocol):
         """Write a batch; rows have distinct SKUs."""
         ...
 
+    def keep(self, rejections: Sequence[Rejection]) -> None:
+        """Keep a batch of rejections, each error of each rejected item (the diagnostics)."""
+        ...
+
 
 class SetSink:
     """A sink for validation without storage: remembers SKUs, writes nothing.
@@ -83,6 +88,9 @@ class SetSink:
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
         """Count every row as created: there is nothing to compare against."""
         return UpsertCounts(len(rows), 0, 0)
+
+    def keep(self, rejections: Sequence[Rejection]) -> None:
+        """Nothing is kept: the report has the errors a check needs."""
 
 
 class ParseHere:
@@ -179,6 +187,7 @@ def run_feed(
     *,
     errors_cap: int = 100,
     parsing: FeedParsing = PARSE_HERE,
+    on_items: Callable[[int], None] | None = None,
 ) -> FeedOutcome:
     """Stream one feed through validation into `sink`; never raises for bad input.
 
@@ -190,6 +199,8 @@ def run_feed(
         for chunk in chunks:
             if not back.take(chunk):
                 break  # a feed that cannot be read is not written
+            if on_items is not None:
+                on_items(chunk.received)
     return back.outcome()
 
 
@@ -207,16 +218,20 @@ class _BackHalf:
         self._rejected = 0
         self._created = self._updated = self._unchanged = 0
         self._feed_error: FeedError | None = None
+        self._kept: list[Rejection] = []
 
     def take(self, chunk: ValidatedChunk) -> bool:
         """Count and write one chunk; False once the feed turned out unreadable (stop there)."""
-        for found, marker in chunk.rejected:
-            self._reject(found, marker)
+        snapshots = chunk.snapshots
+        for position, (found, marker) in enumerate(chunk.rejected):
+            self._reject(found, marker, snapshots[position] if position < len(snapshots) else None)
         self._received = chunk.received
         if chunk.feed_error is not None:
             self._feed_error = chunk.feed_error
+            self._keep()
             return False
         self._write(chunk)
+        self._keep()
         return True
 
     def outcome(self) -> FeedOutcome:
@@ -244,13 +259,24 @@ class _BackHalf:
             counts = IngestCounts(received, self._created, self._updated, self._unchanged, rejected)
         return FeedOutcome(status, counts, errors, self._errors_total, feed_error)
 
-    def _reject(self, found: list[ItemError], marker: object) -> None:
+    def _reject(self, found: list[ItemError], marker: object, snapshot: ItemSnapshot | None) -> None:
         self._rejected += 1
-        for error in found:
+        for number, error in enumerate(found):
             self._errors_total += 1
+            located = attrs.evolve(error, location=self._fmt.locate(error.index, marker, error.field))
             if len(self._errors) < self._errors_cap:
-                location = self._fmt.locate(error.index, marker, error.field)
-                self._errors.append(attrs.evolve(error, location=location))
+                self._errors.append(located)
+            if snapshot is None:
+                self._kept.append(Rejection(located))
+            else:
+                value = snapshot.values[number] if number < len(snapshot.values) else None
+                self._kept.append(Rejection(located, value, snapshot.raw, snapshot.raw_truncated))
+
+    def _keep(self) -> None:
+        """Hand the chunk's rejections to the sink (every one, not only the report's first)."""
+        if self._kept:
+            self._sink.keep(self._kept)
+            self._kept = []
 
     def _write(self, chunk: ValidatedChunk) -> None:
         """Report the chunk's repeats, then upsert the rest (unless an atomic feed failed)."""
@@ -262,7 +288,8 @@ class _BackHalf:
             error = ItemError(
                 index, row[1], "sku", ErrorCode.DUPLICATE, f"sku: {row[1]!r} appears earlier in this feed"
             )
-            self._reject([error], marker)
+            item = {name: value for name, value in zip(PRODUCT_COLUMNS[1:], row[1:], strict=True) if value}
+            self._reject([error], marker, snapshot_of(item, [error]))
         if rows and not (self._policy.atomic and self._rejected):
             written = self._sink.upsert(rows)
             self._created += written.created

@@ -19,7 +19,7 @@ import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEntry, AuditQuery, Outcome
 from partner_ingest.domain.model.cron import InvalidScheduleError
-from partner_ingest.domain.model.errors import IngestError
+from partner_ingest.domain.model.errors import IngestError, NotFoundError
 from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.schedules import Schedule
@@ -106,13 +106,39 @@ class PullDueFeeds:
             uow.commit()
         return [self._pull(schedule) for schedule in due]
 
+    def run_now(self, schedule_id: str, *, actor: str, client: str | None = None) -> PullResult:
+        """Pull one schedule's feed now, whether due or not (enabled or not), audited as an admin
+        action; its cadence goes on from its own due time. NotFoundError when unknown."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            schedule = uow.schedules.get(schedule_id)
+            if schedule is None:
+                raise NotFoundError("schedule", schedule_id)
+            # Held like a claim, so that a scheduler pass meanwhile does not pull it too.
+            uow.schedules.update(attrs.evolve(schedule, next_run_at=now + self._hold))
+            uow.audit.append(
+                AuditEntry(
+                    at=now,
+                    action=AuditAction.ADMIN_ACTION,
+                    outcome=Outcome.SUCCESS,
+                    actor=actor,
+                    partner_id=schedule.partner_id,
+                    client=client,
+                    details={"schedule_run": schedule_id},
+                )
+            )
+            uow.commit()
+        return self._pull(schedule)
+
     def _pull(self, schedule: Schedule) -> PullResult:
         now = self._clock.now()
         with self._uow(read_only=True) as uow:
             partner = uow.partners.get(schedule.partner_id)
         if partner is None or not partner.active or not partner.endpoint:
             self._audit_skip(schedule, NO_ENDPOINT, now)
-            self._reschedule(schedule, now)
+            self._reschedule(
+                schedule, now, outcome=NO_ENDPOINT, error="the partner is inactive or has no endpoint"
+            )
             return PullResult(schedule.id, schedule.partner_id, NO_ENDPOINT)
         try:
             fmt = self._formats.get(
@@ -129,7 +155,7 @@ class PullDueFeeds:
         except (IngestError, ValueError) as error:
             # A format since removed, or credentials no key can decrypt: an operator must act.
             self._audit_skip(schedule, f"{BAD_SCHEDULE}: {type(error).__name__}", now)
-            self._reschedule(schedule, now)
+            self._reschedule(schedule, now, outcome=BAD_SCHEDULE, error=f"{type(error).__name__}: {error}")
             return PullResult(schedule.id, partner.id, BAD_SCHEDULE)
 
         result = self._fetcher.fetch(request)
@@ -166,6 +192,9 @@ class PullDueFeeds:
             etag=result.etag if fetched else schedule.etag,
             last_modified=result.last_modified if fetched else schedule.last_modified,
             content_hash=content_hash,
+            outcome=outcome,
+            error=None if fetched else (result.detail or f"the feed answered {result.status}"),
+            job_id=job_id,
         )
         return PullResult(schedule.id, partner.id, outcome, job_id, anomaly, result.duration_seconds)
 
@@ -184,8 +213,11 @@ class PullDueFeeds:
         etag: str | None = None,
         last_modified: str | None = None,
         content_hash: str | None = None,
+        outcome: str,
+        error: str | None = None,
+        job_id: str | None = None,
     ) -> None:
-        """Record this run on the schedule as it is stored now, not as it was when the run
+        """Record this run (and how it went) on the schedule as it is stored now, not as it was when the run
         began: an admin's change made while the feed was being fetched (a new rule, the
         schedule switched off) stands, and the next run follows it."""
         with self._uow() as uow:
@@ -210,6 +242,9 @@ class PullDueFeeds:
                 etag=etag if etag is not None else current.etag,
                 last_modified=last_modified if last_modified is not None else current.last_modified,
                 last_content_hash=content_hash if content_hash is not None else current.last_content_hash,
+                last_outcome=outcome,
+                last_error=None if error is None else error[:500],
+                last_job_id=job_id,
             )
             uow.schedules.update(done)
             uow.commit()

@@ -18,6 +18,8 @@ from .paging import PageRequestError, check_limit
 __all__ = [
     "MAX_JOB_PAGE",
     "MAX_JOB_SCAN",
+    "MAX_RETRY_BATCH",
+    "BulkRetry",
     "JobBodyPurgedError",
     "JobFinishedError",
     "JobNotDeadError",
@@ -26,6 +28,8 @@ __all__ = [
 ]
 
 MAX_JOB_PAGE: Final = 200
+MAX_RETRY_BATCH: Final = 500
+"""Most dead jobs one bulk retry revives."""
 MAX_JOB_SCAN: Final = 10_000
 """Deepest job a page may reach (offset + limit): see `QueryJobs.page`."""
 
@@ -108,6 +112,36 @@ class QueryJobs:
             uow.commit()
         return job
 
+    def retry_dead(
+        self, *, partner_id: str | None = None, limit: int = 100, actor: str, client: str | None = None
+    ) -> BulkRetry:
+        """Admin: revive up to `limit` dead jobs (of one partner, or of all), most recent first,
+        in one unit of work, audited once; those whose body was purged stay dead and are named."""
+        check_limit(limit, MAX_RETRY_BATCH)
+        now = self._clock.now()
+        with self._uow() as uow:
+            dead = uow.jobs.recent(partner_id=partner_id, status=JobStatus.DEAD, limit=limit)
+            retried = [job.id for job in dead if uow.jobs.revive(job.id, now)]
+            kept = [job.id for job in dead if job.id not in set(retried)]
+            uow.audit.append(
+                AuditEntry(
+                    now,
+                    AuditAction.ADMIN_ACTION,
+                    Outcome.SUCCESS,
+                    actor,
+                    partner_id=partner_id,
+                    client=client,
+                    details={
+                        "retried_dead_jobs": len(retried),
+                        "body_purged": len(kept),
+                        "partner_filter": partner_id,
+                        "first_job": retried[0] if retried else None,
+                    },
+                )
+            )
+            uow.commit()
+        return BulkRetry(tuple(retried), tuple(kept))
+
     def cancel(self, job_id: str, *, partner_id: str | None, actor: str, client: str | None = None) -> Job:
         """Cancel a queued or running job (a partner its own: `partner_id`; an admin any: None).
 
@@ -152,6 +186,14 @@ class JobPage:
     jobs: tuple[Job, ...]
     next_offset: int | None
     """Pass as `offset` to read the next page; None on the last page."""
+
+
+@attrs.frozen
+class BulkRetry:
+    """What a bulk retry did: the jobs queued again, and the dead ones whose body is gone."""
+
+    retried: tuple[str, ...]
+    body_purged: tuple[str, ...]
 
 
 class JobNotDeadError(ConflictError):

@@ -30,6 +30,8 @@ NEW_ADMIN_ROUTES = {
     ("get", "/admin/jobs"),
     ("get", "/admin/jobs/{job_id}"),
     ("post", "/admin/jobs/{job_id}/retry"),
+    ("post", "/admin/jobs/{job_id}/cancel"),
+    ("post", "/admin/jobs/dead/retry"),
     ("get", "/admin/circuits"),
     ("post", "/admin/partners/{partner_id}/schedules"),
     ("get", "/admin/partners/{partner_id}/schedules"),
@@ -37,6 +39,7 @@ NEW_ADMIN_ROUTES = {
     ("get", "/admin/schedules/{schedule_id}"),
     ("patch", "/admin/schedules/{schedule_id}"),
     ("delete", "/admin/schedules/{schedule_id}"),
+    ("post", "/admin/schedules/{schedule_id}/run"),
 }
 
 

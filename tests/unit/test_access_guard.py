@@ -29,6 +29,7 @@ from partner_ingest.domain.use_cases.access_errors import (
 )
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
+from partner_ingest.ports.diagnostics import DiagnosticRepository
 from partner_ingest.ports.rate_limit import FailurePolicy, RateDecision, RateLimiter
 from partner_ingest.ports.repositories import (
     ApiKeyRepository,
@@ -134,6 +135,10 @@ class CountingUnitOfWork:
     @property
     def webhooks(self) -> WebhookRepository:
         return self._inner.webhooks
+
+    @property
+    def diagnostics(self) -> DiagnosticRepository:
+        return self._inner.diagnostics
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

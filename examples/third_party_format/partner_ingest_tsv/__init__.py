@@ -47,6 +47,7 @@ class TsvFeed:
     version: int
     name: str = "tsv"
     media_types: tuple[str, ...] = (MEDIA_TYPE,)
+    file_extensions: tuple[str, ...] = (".tab",)
     textual: bool = True
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
