@@ -15,7 +15,7 @@ PORT   ?= 8000
 # list of files, rewritten only when that list changes.
 $(VENV)/.files: FORCE
 	@mkdir -p $(VENV)
-	@find $(CODE) -type f \( -name '*.py' -o -name '*.sql' -o -name '*.csv' -o -name '*.lua' -o -name 'py.typed' -o -path '*/samples/*' \) | LC_ALL=C sort > $@.new
+	@find $(CODE) -type f \( -name '*.py' -o -name '*.sql' -o -name '*.csv' -o -name '*.lua' -o -name '*.html' -o -name '*.css' -o -name '*.js' -o -name '*.map' -o -name 'py.typed' -o -path '*/samples/*' \) | LC_ALL=C sort > $@.new
 	@cmp -s $@.new $@ 2>/dev/null && rm $@.new || mv $@.new $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.files

@@ -24,6 +24,7 @@ from .repositories import (
     ScheduleRepository,
     StoredBodies,
     UpsertCounts,
+    WebSessionRepository,
 )
 from .unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -62,4 +63,5 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpsertCounts",
+    "WebSessionRepository",
 ]

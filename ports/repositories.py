@@ -21,6 +21,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.domain.model.web_sessions import WebSession
 
 __all__ = [
     "ApiKeyRepository",
@@ -35,6 +36,7 @@ __all__ = [
     "ScheduleRepository",
     "StoredBodies",
     "UpsertCounts",
+    "WebSessionRepository",
 ]
 
 
@@ -273,3 +275,19 @@ class AuditLog(Protocol):
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Entries matching the query, newest first."""
+
+
+class WebSessionRepository(Protocol):
+    """`partner_web_sessions`: the sessions of the portal and the console, by token digest."""
+
+    def add(self, session: WebSession) -> None:
+        """Store a new session (its digest is new: tokens are random)."""
+
+    def get(self, token_hash: str) -> WebSession | None:
+        """The session of this digest, expired or not; None when unknown or ended."""
+
+    def delete(self, token_hash: str) -> bool:
+        """End one session; False when there was none."""
+
+    def delete_expired(self, now: datetime) -> int:
+        """Forget every session whose expiry is at or before `now`; how many."""

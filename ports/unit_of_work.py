@@ -17,6 +17,7 @@ from .repositories import (
     PartnerRepository,
     ProductRepository,
     ScheduleRepository,
+    WebSessionRepository,
 )
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
@@ -51,6 +52,8 @@ class UnitOfWork(Protocol):
     def circuits(self) -> CircuitRepository: ...
     @property
     def diagnostics(self) -> DiagnosticRepository: ...
+    @property
+    def web_sessions(self) -> WebSessionRepository: ...
 
     def __enter__(self) -> Self: ...
 

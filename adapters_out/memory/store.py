@@ -24,6 +24,7 @@ from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.domain.model.web_sessions import WebSession
 
 from .circuits import InMemoryCircuitRepository
 from .diagnostics import InMemoryDiagnosticRepository
@@ -38,6 +39,7 @@ from .repositories import (
     InMemoryProductRepository,
     InMemoryScheduleRepository,
 )
+from .web_sessions import InMemoryWebSessionRepository
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork", "UndoLog"]
 
@@ -95,6 +97,7 @@ class _Tables:
     audit: list[AuditEntry] = attrs.Factory(list)
     circuits: dict[tuple[str, str], Circuit] = attrs.Factory(dict)
     diagnostics: dict[tuple[str, int], Diagnostic] = attrs.Factory(dict)
+    web_sessions: dict[str, WebSession] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -138,6 +141,7 @@ class InMemoryUnitOfWork:
         self.audit = InMemoryAuditLog(t.audit, undo, None)
         self.circuits = InMemoryCircuitRepository(t.circuits, undo)
         self.diagnostics = InMemoryDiagnosticRepository(t.diagnostics, undo)
+        self.web_sessions = InMemoryWebSessionRepository(t.web_sessions, undo)
 
     def __enter__(self) -> Self:
         self._lock.acquire()

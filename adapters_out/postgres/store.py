@@ -36,6 +36,7 @@ from .migrate import current_version, migrate
 from .partners import PostgresApiKeyRepository, PostgresPartnerRepository
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
 from .schedules import PostgresScheduleRepository
+from .web_sessions import PostgresWebSessionRepository
 
 __all__ = ["PostgresStore", "PostgresUnitOfWork"]
 
@@ -168,6 +169,7 @@ class PostgresUnitOfWork:
     audit: PostgresAuditLog
     circuits: PostgresCircuitRepository
     diagnostics: PostgresDiagnosticRepository
+    web_sessions: PostgresWebSessionRepository
 
     def __init__(self, store: PostgresStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -196,6 +198,7 @@ class PostgresUnitOfWork:
         self.audit = PostgresAuditLog(conn)
         self.circuits = PostgresCircuitRepository(conn)
         self.diagnostics = PostgresDiagnosticRepository(conn)
+        self.web_sessions = PostgresWebSessionRepository(conn)
         return self
 
     def __exit__(

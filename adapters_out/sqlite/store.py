@@ -32,6 +32,7 @@ from .migrate import current_version, migrate
 from .partners import SqliteApiKeyRepository, SqlitePartnerRepository
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
 from .schedules import SqliteScheduleRepository
+from .web_sessions import SqliteWebSessionRepository
 
 __all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
 
@@ -138,6 +139,7 @@ class SqliteUnitOfWork:
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqliteCircuitRepository(conn)
         self.diagnostics = SqliteDiagnosticRepository(conn)
+        self.web_sessions = SqliteWebSessionRepository(conn)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:
