@@ -86,7 +86,8 @@ ROUTES: Final[list[BaseRoute]] = [
     Route("/docs", docs, methods=["GET"], name="docs"),
     Mount(
         "/static",
-        app=StaticFiles(packages=[("partner_ingest.adapters_in.web", "static")]),
+        # follow_symlink: a development install links each file into the package (the wheel copies them).
+        app=StaticFiles(packages=[("partner_ingest.adapters_in.web", "static")], follow_symlink=True),
         name="static",
     ),
 ]

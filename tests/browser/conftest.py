@@ -13,22 +13,14 @@ this file) on it, failing on any serious or critical violation.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from support.browser import ARTIFACTS, AXE_RESULTS, CHROMIUM, SCREENSHOTS, Visit, axe_violations
 from support.http import new_address
 from support.service import Service, serving
-
-CHROMIUM = os.environ.get("PARTNER_INGEST_TEST_CHROMIUM", "/usr/bin/chromium")
-AXE = (Path(__file__).parent / "axe.min.js").read_text(encoding="utf-8")
-ARTIFACTS = Path(__file__).parent.parent / "artifacts"
-SCREENSHOTS = ARTIFACTS / "screenshots"
-AXE_RESULTS: dict[str, list[dict[str, Any]]] = {}
-"""Every page checked in this run: its violations of any impact (written out at the end)."""
 
 
 @pytest.fixture(scope="session")
@@ -67,26 +59,15 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's violations on the page as it is now (run through the DevTools protocol, which
-    the page's Content-Security-Policy does not govern: the page itself still allows no inline script)."""
-    page.evaluate(AXE)
-    found: list[dict[str, Any]] = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))"
-    )
-    return found
-
-
 @pytest.fixture
-def visit(page: Page) -> Callable[[str], Page]:
+def visit(page: Page) -> Visit:
     """Check the page now shown: screenshot it as `name`, and no serious or critical axe violation."""
 
-    def check(name: str) -> Page:
+    def check(name: str, *, exclude: str | None = None) -> Page:
         page.wait_for_load_state("networkidle")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-        violations = axe_violations(page)
+        violations = axe_violations(page, exclude=exclude)
         AXE_RESULTS[name] = violations
         bad = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert not bad, f"{name}: {bad}"

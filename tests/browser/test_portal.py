@@ -5,10 +5,10 @@ its products (ADR 0038)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from support.browser import Visit
 from support.service import Service
 
 BAD_CSV = (
@@ -43,7 +43,7 @@ def upload(page: Page, tmp_path: Path, name: str, body: bytes, action: str) -> N
 
 
 def test_a_partner_checks_a_feed_with_mistakes_fixes_it_applies_it_and_finds_its_products(
-    service: Service, page: Page, visit: Callable[[str], Page], tmp_path: Path
+    service: Service, page: Page, visit: Visit, tmp_path: Path
 ) -> None:
     partner, key = service.partner(service.admin_key(), default_format="csv")
     page.goto(f"{service.base_url}/portal/sign-in")
