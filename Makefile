@@ -8,7 +8,7 @@ CODE   := domain ports adapters_in adapters_out plugins
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint typecheck contracts pytest wheel-check bench clean
+.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-pages clean
 
 # The strict editable install links each file into the namespace, so a new
 # module (or data file) needs the install run again: the stamp depends on the
@@ -40,7 +40,13 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
-pytest: setup
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; Playwright's
+# own browser download is never used (no `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium)
+
+pytest: setup browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest
@@ -55,6 +61,9 @@ wheel-check: setup
 
 bench: setup
 	$(BIN)/python benchmarks/ingest_benchmark.py
+
+bench-pages: setup
+	$(BIN)/python benchmarks/pages_benchmark.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis
