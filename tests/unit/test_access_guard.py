@@ -41,6 +41,7 @@ from partner_ingest.ports.repositories import (
     PartnerRepository,
     ProductRepository,
     ScheduleRepository,
+    WebSessionRepository,
 )
 from partner_ingest.ports.unit_of_work import UnitOfWork
 
@@ -133,6 +134,10 @@ class CountingUnitOfWork:
     @property
     def diagnostics(self) -> DiagnosticRepository:
         return self._inner.diagnostics
+
+    @property
+    def web_sessions(self) -> WebSessionRepository:
+        return self._inner.web_sessions
 
     def __enter__(self) -> Self:
         self._inner.__enter__()
