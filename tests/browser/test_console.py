@@ -47,6 +47,16 @@ def test_an_admin_issues_a_key_sees_it_once_revokes_it_and_the_audit_trail_shows
     page.get_by_role("button", name="Add partner").click()
     expect(page).to_have_url(f"{service.base_url}/console/partners/acme-web")
 
+    # Edit the policy and defaults: saved through the same use case as PATCH /admin/partners/{id}.
+    page.get_by_label("Validation mode").select_option("strict")
+    page.get_by_label("Atomic: one invalid item rejects the feed").check()
+    page.get_by_label("Requests per minute (empty: the default)").fill("120")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Validation mode")).to_have_value("strict")
+    expect(page.get_by_label("Atomic: one invalid item rejects the feed")).to_be_checked()
+    stored = service.sql("SELECT * FROM partner WHERE id = 'acme-web'")[0]
+    assert stored["rate_limit_per_minute"] == 120
+
     page.get_by_label("Label of a new key").fill("shop integration")
     page.get_by_role("button", name="Issue a key").click()
     secret = page.locator("#new-key-secret").inner_text()
@@ -108,6 +118,11 @@ def test_an_admin_retries_a_dead_job_from_the_jobs_page(service: Service, page: 
     assert (
         service.sql("SELECT status FROM partner_ingest_jobs WHERE id = ?", (job_id,))[0]["status"] == "queued"
     )
+    # Queued again, it can be cancelled from the same page (the API's cancel, audited as job.cancelled).
+    page.get_by_role("button", name=f"Cancel job {job_id}").click()
+    expect(page).to_have_url(f"{service.base_url}/console/jobs?status=cancelled")
+    expect(page.get_by_role("cell", name=job_id, exact=True)).to_be_visible()
+    assert any(e["action"] == "job.cancelled" and e["actor"].startswith("admin:") for e in service.audit())
     retried = [e for e in service.audit() if e["details"].get("retried_job") == job_id]
     assert (
         len(retried) == 1 and retried[0]["actor"] == f"admin:{admin.split('_')[1]}"
