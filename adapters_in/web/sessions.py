@@ -3,7 +3,7 @@
 The portal and the console are two areas with one session model (ADR 0038):
 
 - the session cookie is HttpOnly, SameSite=Strict, scoped to its area's path, and
-  Secure (with the `__Host-` name prefix semantics kept by path scoping) when served over TLS;
+  Secure when served over TLS;
 - a GET without a live session is sent to the area's sign-in page (303);
 - a POST must carry the session's synchronizer token and, when the browser sends an
   Origin, come from this origin: otherwise it is refused (403) and changes nothing.
@@ -141,11 +141,39 @@ async def _form(request: Request, *, max_files: int = 0, max_part_size: int = 10
     return await request.form(max_files=max_files, max_fields=MAX_FORM_FIELDS, max_part_size=max_part_size)
 
 
+def _length_required(request: Request, area: Area) -> Response:
+    message = "A form must be sent with its length (Content-Length)."
+    values = {"area": area.name, "title": "Length required", "message": message, "code": "length_required"}
+    return render(request, "error.html", values, status=411)
+
+
+def _too_large(request: Request, area: Area, limit: int) -> Response:
+    return render(
+        request,
+        "error.html",
+        {
+            "area": area.name,
+            "title": "This upload is too large",
+            "message": f"Forms and files up to {limit} bytes are accepted here; send larger feeds through the API as jobs.",
+            "code": "body_too_large",
+        },
+        status=413,
+    )
+
+
 async def submitted(
     request: Request, area: Area, *, max_files: int = 0, max_part_size: int = 1024 * 1024
 ) -> tuple[WebSession, FormData]:
     """The session and form of a POST, after the origin and CSRF checks; Refused (403) otherwise.
-    Nothing of the form is acted on before both checks pass."""
+    Nothing of the form is acted on before both checks pass. The declared length is checked
+    before a byte is read (uploaded files are spooled to disk: an undeclared or oversized body
+    is refused, 411 or 413), so no form fills the disk."""
+    declared = request.headers.get("content-length", "")
+    limit = max_part_size + 64 * 1024  # the file, and the form's other fields and boundaries
+    if not declared.isdigit():
+        raise Refused(_too_large(request, area, limit) if declared else _length_required(request, area))
+    if int(declared) > limit:
+        raise Refused(_too_large(request, area, limit))
     if not _same_origin(request):
         raise Refused(_forbidden(request, area, "This form was sent from another site."))
     outcome = await _admit(request, area)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from support.browser import Visit
-from support.service import Service
+from support.service import Service, serving
 
 BAD_CSV = (
     b"sku,name,price,currency,quantity\n"
@@ -144,3 +144,26 @@ def test_a_wrong_key_is_refused_and_counted_like_an_api_call(service: Service, p
     expect(page.get_by_role("alert")).to_have_text("That key was not accepted.")
     assert any(e["action"] == "auth.failed" for e in service.audit())
     assert not re.search("pcik_not_a_key", service.audit_text())
+
+
+def test_an_upload_over_the_sync_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    with serving(tmp_path / "small.db", max_sync_bytes=64 * 1024) as small:
+        _, key = small.partner(small.admin_key())
+        with small.client() as browser_like:
+            form = browser_like.get("/portal/sign-in")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None
+            signed = browser_like.post("/portal/sign-in", data={"csrf_token": token.group(1), "api_key": key})
+            assert signed.status_code == 303
+            page = browser_like.get("/portal/check")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert csrf is not None
+            big = b"sku,name,price,currency,quantity\n" + b"A,B,1.00,EUR,1\n" * 20_000
+            answer = browser_like.post(
+                "/portal/check",
+                data={"csrf_token": csrf.group(1), "action": "apply"},
+                files={"feed": ("big.csv", big, "text/csv")},
+            )
+            assert answer.status_code == 413
+            assert "send larger feeds through the API as jobs" in answer.text
+        assert small.sql("SELECT count(*) AS n FROM partner_feed_imports")[0]["n"] == 0
