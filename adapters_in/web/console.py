@@ -71,6 +71,17 @@ def _whole(form: FormData, name: str) -> int | None:
     return int(text)
 
 
+def _ratio(form: FormData, name: str) -> float:
+    text = _text(form, name, max_length=20) or "1"
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidError(f"{name}: a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise InvalidError(f"{name}: a number from 0 to 1, got {text!r}")
+    return value
+
+
 def _changes(form: FormData, *, creating: bool) -> PartnerChanges:
     """A partner form as the same PartnerChanges the API builds from JSON."""
     mode = _text(form, "mode") or "strict"
@@ -83,7 +94,11 @@ def _changes(form: FormData, *, creating: bool) -> PartnerChanges:
         name=name if name or creating else UNSET,
         default_format=_text(form, "default_format") or ("json" if creating else UNSET),
         default_version=version if version is not None else (1 if creating else UNSET),
-        policy=ValidationPolicy(mode=Mode(mode), atomic=form.get("atomic") == "on"),
+        policy=ValidationPolicy(
+            mode=Mode(mode),
+            atomic=form.get("atomic") == "on",
+            max_error_ratio=_ratio(form, "max_error_ratio"),
+        ),
         allow_policy_override=form.get("allow_policy_override") == "on",
         currency=currency.upper() or None,
         rate_limit_per_minute=_whole(form, "rate_limit_per_minute"),

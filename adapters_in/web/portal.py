@@ -208,14 +208,13 @@ async def products_page(request: Request) -> Response:
     found = await run_in_threadpool(
         app.products.page, partner, after_sku=after or query or None, limit=PRODUCTS_PAGE
     )
-    products = [p for p in found.products if p.sku.startswith(query)] if query else list(found.products)
+    # The page starts at `query` in SKU order: the SKUs that begin with it come first, and the
+    # first one that does not ends the search.
+    products = [p for p in found.products if p.sku.startswith(query)]
     if exact is not None:
         products.insert(0, exact)
-    more = (
-        found.next_after
-        if (not query or len(products) == len(found.products) + (exact is not None))
-        else None
-    )
+    last_matches = bool(found.products) and found.products[-1].sku.startswith(query)
+    more = found.next_after if last_matches else None
     return render(
         request,
         "portal_products.html",
