@@ -112,3 +112,14 @@ def test_the_price_in_force_is_the_sale_price_inside_its_window_only() -> None:
         sale_price=Decimal("9"),
     )
     assert open_ended.price_at(end) == Decimal("9")
+
+
+def test_the_workers_periodic_purge_deletes_expired_sessions_only() -> None:
+    app, store, clock, key = service(web_session_seconds=60)
+    old = app.web_sessions.sign_in(key.plaintext, "198.51.100.6", role=KeyRole.PARTNER)
+    clock.advance(30)
+    fresh = app.web_sessions.sign_in(key.plaintext, "198.51.100.6", role=KeyRole.PARTNER)
+    assert isinstance(old, SignedIn) and isinstance(fresh, SignedIn)
+    clock.advance(30)
+    assert app.purge_retained() >= 1
+    assert list(store.tables.web_sessions) == [token_digest(fresh.token)]
