@@ -8,14 +8,14 @@ CODE   := domain ports adapters_in adapters_out plugins
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint typecheck contracts pytest wheel-check bench bench-loop load clean
+.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-loop bench-pages load clean
 
 # The strict editable install links each file into the namespace, so a new
 # module (or data file) needs the install run again: the stamp depends on the
 # list of files, rewritten only when that list changes.
 $(VENV)/.files: FORCE
 	@mkdir -p $(VENV)
-	@find $(CODE) -type f \( -name '*.py' -o -name '*.sql' -o -name '*.csv' -o -name '*.lua' -o -name 'py.typed' -o -path '*/samples/*' \) | LC_ALL=C sort > $@.new
+	@find $(CODE) -type f \( -name '*.py' -o -name '*.sql' -o -name '*.csv' -o -name '*.lua' -o -name '*.html' -o -name '*.css' -o -name '*.js' -o -name '*.map' -o -name 'py.typed' -o -path '*/samples/*' \) | LC_ALL=C sort > $@.new
 	@cmp -s $@.new $@ 2>/dev/null && rm $@.new || mv $@.new $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.files
@@ -40,13 +40,19 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; Playwright's
+# own browser download is never used (no `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium)
+
 # The suite runs on every core (pytest-xdist): each test has its own PostgreSQL schema,
 # Redis key prefix, ports and files (tests/support/), so workers never meet. Most tests
 # wait on real processes, sockets and disks, so workers overlap well even on two cores.
 # Branch coverage of the package is reported, and the suite must keep its floor.
 PYTEST_WORKERS ?= auto
 COVERAGE_FLOOR ?= 90
-pytest: setup
+pytest: setup browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal \
 		--cov=partner_ingest --cov-branch --cov-report=term:skip-covered:skip-empty \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
@@ -76,6 +82,9 @@ LOAD_LIMIT   ?= 30
 load: setup
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python benchmarks/load_benchmark.py --seconds $(LOAD_SECONDS) --limit $(LOAD_LIMIT)
+
+bench-pages: setup
+	$(BIN)/python benchmarks/pages_benchmark.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

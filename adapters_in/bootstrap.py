@@ -65,6 +65,7 @@ from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
 from partner_ingest.domain.use_cases.replay import ReplayImport
 from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
+from partner_ingest.domain.use_cases.web_sessions import WebSessions
 from partner_ingest.domain.use_cases.webhooks import (
     DeliverWebhooks,
     ManageWebhooks,
@@ -157,6 +158,8 @@ class Application:
     """Deletes the diagnostics older than the retention setting."""
     replay: ReplayImport
     """An admin's re-run of an import's open rejected items (after a contract change)."""
+    web_sessions: WebSessions
+    """Sign-ins of the portal and the console (ADR 0038)."""
     ready: Callable[[], Readiness]
     """Database reachable and schema current (never raises)."""
     parsing: FeedParsing
@@ -175,7 +178,7 @@ class Application:
 
     def purge_retained(self) -> int:
         """What the worker's periodic purge runs: job bodies and diagnostics past their retention."""
-        return self.job_bodies() + self.purge_diagnostics()
+        return self.job_bodies() + self.purge_diagnostics() + self.web_sessions.purge_expired()
 
 
 def wire(
@@ -283,6 +286,15 @@ def wire(
             probe_lease=timedelta(seconds=settings.fetch_timeout_seconds + 60),
         ),
     )
+    guard = AccessGuard(
+        uow,
+        audit,
+        clock,
+        failures,
+        quotas=quota_limiter,
+        server_secret=secrets_.key_hash_secret,
+        limits=access,
+    )
     verify_audit = VerifyAuditChain(audit)
     return Application(
         uow=uow,
@@ -297,15 +309,7 @@ def wire(
         lifecycle=lifecycle,
         contract_usage=ReadContractUsage(uow, lifecycle, clock),
         validate=ValidateFeed(formats, limits=limits, fast_validator=fast, parsing=parsing),
-        guard=AccessGuard(
-            uow,
-            audit,
-            clock,
-            failures,
-            quotas=quota_limiter,
-            server_secret=secrets_.key_hash_secret,
-            limits=access,
-        ),
+        guard=guard,
         keys=ManageKeys(uow, clock, server_secret=secrets_.key_hash_secret, random_bytes=random_bytes),
         submit_job=submit_job,
         process_next_job=ProcessNextJob(
@@ -341,6 +345,13 @@ def wire(
         diagnostics=ReadDiagnostics(uow),
         purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
         replay=ReplayImport(uow, ingest, clock, buffer=_replay_buffer),
+        web_sessions=WebSessions(
+            uow,
+            guard,
+            clock,
+            lifetime=timedelta(seconds=settings.web_session_seconds),
+            random_bytes=random_bytes,
+        ),
         ready=ready or _store_ready(uow),
         parsing=parsing if parsing is not None else PARSE_HERE,
         webhooks=ManageWebhooks(

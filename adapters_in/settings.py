@@ -106,6 +106,8 @@ class Settings:
     """How often a worker (or `serve`'s) deletes the feed bodies whose retention is over."""
     diagnostics_retention_days: int = 30
     """How long every rejected item of an import is kept (GET /partner/imports/{id}/errors); the worker's purge deletes older ones."""
+    web_session_seconds: float = 8 * 3600.0
+    """How long a portal or console sign-in lasts; signing out or revoking its key ends it sooner."""
     worker_poll_seconds: float = 1.0
     """How often an idle worker looks for a job."""
     scheduler_poll_seconds: float = 5.0
@@ -283,6 +285,7 @@ _POSITIVE: Final = (
     "job_body_purge_seconds",
     "audit_verify_seconds",
     "diagnostics_retention_days",
+    "web_session_seconds",
     "worker_poll_seconds",
     "scheduler_poll_seconds",
     "fetch_timeout_seconds",

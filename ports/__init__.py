@@ -25,6 +25,7 @@ from .repositories import (
     StoredBodies,
     UpsertCounts,
     WebhookRepository,
+    WebSessionRepository,
 )
 from .store import Store
 from .unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -69,4 +70,5 @@ __all__ = [
     "WebhookRepository",
     "WebhookSender",
     "WebhookSent",
+    "WebSessionRepository",
 ]

@@ -22,6 +22,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.domain.model.web_sessions import WebSession
 from partner_ingest.domain.model.webhooks import Delivery, Webhook
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "UpsertCounts",
     "VersionUse",
     "WebhookRepository",
+    "WebSessionRepository",
 ]
 
 
@@ -335,3 +337,19 @@ class WebhookRepository(Protocol):
 
     def deliveries(self, partner_id: str | None = None, *, limit: int = 50) -> list[Delivery]:
         """Deliveries, newest first (by creation, then id)."""
+
+
+class WebSessionRepository(Protocol):
+    """`partner_web_sessions`: the sessions of the portal and the console, by token digest."""
+
+    def add(self, session: WebSession) -> None:
+        """Store a new session (its digest is new: tokens are random)."""
+
+    def get(self, token_hash: str) -> WebSession | None:
+        """The session of this digest, expired or not; None when unknown or ended."""
+
+    def delete(self, token_hash: str) -> bool:
+        """End one session; False when there was none."""
+
+    def delete_expired(self, now: datetime) -> int:
+        """Forget every session whose expiry is at or before `now`; how many."""

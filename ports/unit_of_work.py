@@ -18,6 +18,7 @@ from .repositories import (
     ProductRepository,
     ScheduleRepository,
     WebhookRepository,
+    WebSessionRepository,
 )
 
 __all__ = ["UnitOfWork", "UnitOfWorkFactory"]
@@ -54,6 +55,8 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookRepository: ...
     @property
     def diagnostics(self) -> DiagnosticRepository: ...
+    @property
+    def web_sessions(self) -> WebSessionRepository: ...
 
     def __enter__(self) -> Self: ...
 

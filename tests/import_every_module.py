@@ -30,7 +30,15 @@ def main() -> int:
         fmt = formats.get(name, 2)
         samples[name] = len(fmt.sample()) if isinstance(fmt, DescribedFormat) else 0
     print(f"entry-point formats and their samples (bytes): {samples}")
-    return 0 if count > len(PORTIONS) and all(samples.values()) else 1
+    # The pages' templates and static files (Swagger UI's assets included): package data too.
+    from importlib import resources
+
+    web = resources.files("partner_ingest.adapters_in.web")
+    assets = ("templates/base.html", "templates/portal_check.html", "static/site.css", "static/docs.js",
+              "static/swagger/swagger-ui-bundle.js", "static/swagger/swagger-ui.css")  # fmt: skip
+    missing = [name for name in assets if not web.joinpath(name).is_file()]
+    print(f"page assets missing from the wheel: {missing or 'none'}")
+    return 0 if count > len(PORTIONS) and all(samples.values()) and not missing else 1
 
 
 if __name__ == "__main__":

@@ -86,6 +86,9 @@ def create_app(
     to add collectors of your own before serving; the job queue and fetch-health
     collectors (collectors.py) are registered in it here, so give each app its own.
     """
+    # The pages import this package's helpers, so they are imported once it is loaded.
+    from partner_ingest.adapters_in.web import ROUTES as PAGE_ROUTES
+
     operations = _with_feed_media_types(
         {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}, app.formats.media_types()
     )
@@ -103,7 +106,7 @@ def create_app(
         openapi=document(operations, version=_version()),
     )
     web = Starlette(
-        routes=[route for area in _AREAS for route in area.ROUTES],
+        routes=[*(route for area in _AREAS for route in area.ROUTES), *PAGE_ROUTES],
         middleware=[Middleware(RequestMiddleware, ctx=ctx)],
         exception_handlers=exception_handlers,
         # First, so stopped last: after the services, once no request is received any more.

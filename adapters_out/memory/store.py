@@ -24,6 +24,7 @@ from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.schedules import Schedule
+from partner_ingest.domain.model.web_sessions import WebSession
 
 from .circuits import InMemoryCircuitRepository
 from .diagnostics import InMemoryDiagnosticRepository
@@ -38,6 +39,7 @@ from .repositories import (
     InMemoryProductRepository,
     InMemoryScheduleRepository,
 )
+from .web_sessions import InMemoryWebSessionRepository
 from .webhooks import InMemoryWebhookRepository, WebhookTables
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork", "UndoLog"]
@@ -97,6 +99,7 @@ class _Tables:
     circuits: dict[tuple[str, str], Circuit] = attrs.Factory(dict)
     webhooks: WebhookTables = attrs.Factory(WebhookTables)
     diagnostics: dict[tuple[str, int], Diagnostic] = attrs.Factory(dict)
+    web_sessions: dict[str, WebSession] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -141,6 +144,7 @@ class InMemoryUnitOfWork:
         self.circuits = InMemoryCircuitRepository(t.circuits, undo)
         self.webhooks = InMemoryWebhookRepository(t.webhooks, undo)
         self.diagnostics = InMemoryDiagnosticRepository(t.diagnostics, undo)
+        self.web_sessions = InMemoryWebSessionRepository(t.web_sessions, undo)
 
     def __enter__(self) -> Self:
         self._lock.acquire()

@@ -36,6 +36,7 @@ from .migrate import current_version, migrate
 from .partners import PostgresApiKeyRepository, PostgresPartnerRepository
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
 from .schedules import PostgresScheduleRepository
+from .web_sessions import PostgresWebSessionRepository
 from .webhooks import PostgresWebhookRepository
 
 __all__ = ["PostgresStore", "PostgresUnitOfWork"]
@@ -170,6 +171,7 @@ class PostgresUnitOfWork:
     circuits: PostgresCircuitRepository
     webhooks: PostgresWebhookRepository
     diagnostics: PostgresDiagnosticRepository
+    web_sessions: PostgresWebSessionRepository
 
     def __init__(self, store: PostgresStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -199,6 +201,7 @@ class PostgresUnitOfWork:
         self.circuits = PostgresCircuitRepository(conn)
         self.webhooks = PostgresWebhookRepository(conn)
         self.diagnostics = PostgresDiagnosticRepository(conn)
+        self.web_sessions = PostgresWebSessionRepository(conn)
         return self
 
     def __exit__(

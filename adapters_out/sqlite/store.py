@@ -34,6 +34,7 @@ from .migrate import current_version, migrate
 from .partners import SqliteApiKeyRepository, SqlitePartnerRepository
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
 from .schedules import SqliteScheduleRepository
+from .web_sessions import SqliteWebSessionRepository
 from .webhooks import SqliteWebhookRepository
 
 __all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
@@ -154,6 +155,7 @@ class SqliteUnitOfWork:
         self.circuits = SqliteCircuitRepository(conn)
         self.webhooks = SqliteWebhookRepository(conn)
         self.diagnostics = SqliteDiagnosticRepository(conn)
+        self.web_sessions = SqliteWebSessionRepository(conn)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:

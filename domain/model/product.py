@@ -131,6 +131,17 @@ class Product:
             extra={} if extra is None else json.loads(extra, parse_float=Decimal),
         )
 
+    def price_at(self, moment: datetime) -> Decimal:
+        """The price a buyer pays at `moment`: the sale price inside its window (an open end
+        is unbounded, ADR 0016), else the regular price."""
+        if self.sale_price is None:
+            return self.price
+        if self.sale_starts_at is not None and moment < self.sale_starts_at:
+            return self.price
+        if self.sale_ends_at is not None and moment >= self.sale_ends_at:
+            return self.price
+        return self.sale_price
+
     def to_row(self) -> ProductRow:
         """The storage row of this product."""
         dims = self.dimensions

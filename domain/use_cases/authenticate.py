@@ -199,6 +199,39 @@ class AccessGuard:
         self._touch(key, now)
         return Granted(principal, rate)
 
+    def admit(self, principal: Principal, client: str) -> Granted | AccessError:
+        """May a signed-in session of `principal` make one more request? Its key must still be
+        usable (not revoked or expired, its partner active: else Unauthenticated, without
+        counting a failure, since nothing was guessed), and the key's quota is spent exactly as
+        an API call with the key would spend it (ADR 0038)."""
+        now = self._clock.now()
+        partner: Partner | None = None
+        with self._uow(read_only=True) as uow:
+            key = uow.api_keys.get(principal.key_id)
+            if key is not None and key.partner_id is not None:
+                partner = uow.partners.get(key.partner_id)
+        if key is None or not key.usable_at(now) or key.role is not principal.role:
+            return Unauthenticated()
+        if key.role is KeyRole.PARTNER and (partner is None or not partner.active):
+            return Unauthenticated()
+        rate = self._quotas.hit(_quota_key(key.id), self._quota(key, partner), WINDOW_SECONDS)
+        if not rate.allowed:
+            details = {**_rate_details(rate), "needs": str(principal.role), "via": "session"}
+            self._audit.append(
+                AuditEntry(
+                    at=now,
+                    action=AuditAction.RATE_LIMITED,
+                    outcome=Outcome.DENIED,
+                    actor=principal.actor,
+                    partner_id=principal.partner_id,
+                    client=client,
+                    details={"key_id": key.id, **details},
+                )
+            )
+            return KeyRateLimited(principal, rate)
+        self._touch(key, now)
+        return Granted(principal, rate)
+
     def _failed(
         self,
         bucket: str,

@@ -43,6 +43,7 @@ from partner_ingest.ports.repositories import (
     ProductRepository,
     ScheduleRepository,
     WebhookRepository,
+    WebSessionRepository,
 )
 from partner_ingest.ports.unit_of_work import UnitOfWork
 
@@ -139,6 +140,10 @@ class CountingUnitOfWork:
     @property
     def diagnostics(self) -> DiagnosticRepository:
         return self._inner.diagnostics
+
+    @property
+    def web_sessions(self) -> WebSessionRepository:
+        return self._inner.web_sessions
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

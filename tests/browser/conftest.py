@@ -1,0 +1,76 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against a real server on loopback.
+
+The browser is the distribution's (`/usr/bin/chromium`, installed by the Makefile when
+missing); Playwright never downloads one. Each test gets a fresh browser context that
+speaks from an address of its own (X-Forwarded-For through the trusted loopback proxy),
+so one test's failed sign-ins never block another's.
+
+`visit` is what every page check goes through: it loads the page, saves a screenshot
+under tests/artifacts/screenshots/ (ignored by git), and runs axe-core (vendored beside
+this file) on it, failing on any serious or critical violation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from support.browser import ARTIFACTS, AXE_RESULTS, CHROMIUM, SCREENSHOTS, Visit, axe_violations
+from support.http import new_address
+from support.service import Service, serving
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield launched
+    launched.close()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "axe-results.json").write_text(json.dumps(AXE_RESULTS, indent=2, sort_keys=True))
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The module's server: `serve`'s app on a SQLite file of its own."""
+    with serving(tmp_path_factory.mktemp("browser") / "pages.db") as running:
+        yield running
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    made = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()}, accept_downloads=True)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def visit(page: Page) -> Visit:
+    """Check the page now shown: screenshot it as `name`, and no serious or critical axe violation."""
+
+    def check(name: str, *, exclude: str | None = None) -> Page:
+        page.wait_for_load_state("networkidle")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        violations = axe_violations(page, exclude=exclude)
+        AXE_RESULTS[name] = violations
+        bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+        assert not bad, f"{name}: {bad}"
+        return page
+
+    return check

@@ -1,0 +1,38 @@
+"""Browser test support: axe-core (vendored in tests/browser/), where screenshots go, the `visit` check's type."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from playwright.sync_api import Page
+
+__all__ = ["ARTIFACTS", "AXE_RESULTS", "CHROMIUM", "SCREENSHOTS", "Visit", "axe_violations"]
+
+CHROMIUM = os.environ.get("PARTNER_INGEST_TEST_CHROMIUM", "/usr/bin/chromium")
+AXE = (Path(__file__).parent.parent / "browser" / "axe.min.js").read_text(encoding="utf-8")
+ARTIFACTS = Path(__file__).parent.parent / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+AXE_RESULTS: dict[str, list[dict[str, Any]]] = {}
+"""Every page checked in this run: its violations of any impact (written out at the end)."""
+
+
+class Visit(Protocol):
+    """Check the page shown now (see `visit`)."""
+
+    def __call__(self, name: str, *, exclude: str | None = None) -> Page: ...
+
+
+def axe_violations(page: Page, *, exclude: str | None = None) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now (run through the DevTools protocol, which
+    the page's Content-Security-Policy does not govern: the page itself still allows no inline
+    script); `exclude` is a CSS selector of a part to leave out."""
+    page.evaluate(AXE)
+    found: list[dict[str, Any]] = page.evaluate(
+        "async (exclude) => (await axe.run(exclude ? {exclude: [exclude]} : document,"
+        " {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))",
+        exclude,
+    )
+    return found
