@@ -54,7 +54,7 @@ PYTEST_WORKERS ?= auto
 COVERAGE_FLOOR ?= 90
 pytest: setup browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal \
-		--cov=partner_ingest --cov-branch --cov-report=term:skip-covered:skip-empty \
+		--cov=partner_ingest --cov-branch --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest
