@@ -17,11 +17,15 @@ work independently.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.settings import networks
@@ -33,7 +37,8 @@ from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
 from .middleware import RequestMiddleware
-from .openapi import document
+from .openapi import Operation, document, query_names
+from .params import refuse_unknown_parameters
 
 __all__ = ["create_app"]
 
@@ -60,7 +65,10 @@ def create_app(
     to add collectors of your own before serving; the job queue and fetch-health
     collectors (collectors.py) are registered in it here, so give each app its own.
     """
-    operations = {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}
+    # A copy: what this app's plugins add (example media types) is this app's document alone.
+    operations = copy.deepcopy({key: value for area in _AREAS for key, value in area.OPERATIONS.items()})
+    formats = app.formats.all()
+    contract.describe_example_media(operations, [f.media_types[0] for f in formats])
     metrics = metrics or Metrics()
     metrics.add_collector(JobQueueCollector(app))
     metrics.add_collector(FetchHealthCollector(app))
@@ -68,10 +76,10 @@ def create_app(
         app=app,
         metrics=metrics,
         trusted_proxies=networks(app.settings, "trusted_proxies"),
-        openapi=document(operations, version=_version()),
+        openapi=document(operations, version=_version(), format_names=sorted({f.name for f in formats})),
     )
     web = Starlette(
-        routes=[route for area in _AREAS for route in area.ROUTES],
+        routes=[_declared_query_only(route, operations) for area in _AREAS for route in area.ROUTES],
         middleware=[Middleware(RequestMiddleware, ctx=ctx)],
         exception_handlers=exception_handlers,
         lifespan=lifespan_for(services),
@@ -79,3 +87,20 @@ def create_app(
     # `/partner/ingest/` is a 404 like any unknown path, not a redirect a POST would not follow.
     web.router.redirect_slashes = False
     return web
+
+
+def _declared_query_only(route: BaseRoute, operations: Mapping[tuple[str, str], Operation]) -> BaseRoute:
+    """The route, refusing (400 unknown_parameter) any query parameter its operation does not
+    declare: the document is the one list of what each route reads, so they cannot drift."""
+    if not isinstance(route, Route) or route.methods is None:
+        return route
+    method = next(m for m in sorted(route.methods) if m != "HEAD")
+    known = query_names(operations[(route.path, method.lower())])
+    endpoint = route.endpoint
+
+    async def checked(request: Request) -> Response:
+        refuse_unknown_parameters(request, known)
+        answer: Response = await endpoint(request)
+        return answer
+
+    return Route(route.path, checked, methods=sorted(route.methods), name=route.name)

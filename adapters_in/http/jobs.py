@@ -17,12 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.jobs import JobStatus
+from partner_ingest.domain.use_cases.jobs import MAX_JOB_OFFSET, MAX_JOB_PAGE
 
 from ._async_feed import MODES, job_location
 from ._context import context
 from .auth import authorize
 from .job_views import job_json, job_page_json
-from .openapi import Operation, op, ref
+from .openapi import Operation, op, query, ref
 from .params import query_enum, query_int
 from .views import JsonResponse
 
@@ -66,12 +67,11 @@ ASYNC_PARAMETERS: Final = [
         "description": "respond-async: store the feed as a job and answer 202 at once "
         "(Preference-Applied: respond-async); required for feeds over max_sync_bytes",
     },
-    {
-        "name": "mode",
-        "in": "query",
-        "schema": {"type": "string", "enum": list(MODES)},
-        "description": "async: the same as Prefer: respond-async; sync: process now whatever Prefer says",
-    },
+    query(
+        "mode",
+        {"type": "string", "enum": list(MODES)},
+        "async: the same as Prefer: respond-async; sync: process now whatever Prefer says",
+    ),
 ]
 JOB_ACCEPTED: Final = {
     202: {
@@ -85,9 +85,13 @@ JOB_ACCEPTED: Final = {
     }
 }
 JOB_LIST_PARAMETERS: Final = [
-    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [str(s) for s in JobStatus]}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    query("status", {"type": "string", "enum": [str(s) for s in JobStatus]}),
+    query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_JOB_PAGE}),
+    query(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_JOB_OFFSET},
+        "jobs to skip; deeper pages: filter by status or partner",
+    ),
 ]
 
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {

@@ -31,9 +31,20 @@ from partner_ingest.domain.model.errors import ConflictError, InvalidError, NotF
 from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["CreatedKey", "KeyRequestError", "KeyStatus", "KeySummary", "LastAdminKeyError", "ManageKeys"]
+__all__ = [
+    "MAX_LABEL_LENGTH",
+    "MAX_OVERLAP",
+    "CreatedKey",
+    "KeyRequestError",
+    "KeyStatus",
+    "KeySummary",
+    "LastAdminKeyError",
+    "ManageKeys",
+]
 
 MAX_LABEL_LENGTH = 200
+MAX_OVERLAP = timedelta(days=365)
+"""Longest a rotated key keeps working beside its replacement: a longer overlap is no rotation."""
 
 
 class KeyRequestError(InvalidError):
@@ -215,8 +226,10 @@ class ManageKeys:
         The new key has the old one's role, partner and label; its expiry is `expires_at`,
         else the old key's lifetime counted from now, else none.
         """
-        if overlap < timedelta(0):
-            raise KeyRequestError("the overlap cannot be negative")
+        if not timedelta(0) <= overlap <= MAX_OVERLAP:
+            raise KeyRequestError(
+                f"the overlap is from 0 to {int(MAX_OVERLAP.total_seconds())} seconds ({MAX_OVERLAP.days} days)"
+            )
         now = self._clock.now()
         with self._uow() as uow:
             old = uow.api_keys.get(key_id)
