@@ -244,6 +244,9 @@ ROUTES: Final[list[BaseRoute]] = [
 ]
 
 _WRITES: Final = (400, 404, 409, 415, 422)
+_KEY_LINKS: Final = {
+    name: {"key_id": "$response.body#/id"} for name in ("get_key", "revoke_key", "rotate_key")
+}
 
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/admin/partners", "post"): op(
@@ -252,19 +255,24 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "endpoint_auth and endpoint_headers values are stored encrypted and answered as ****. "
         "An endpoint on a loopback, private, link-local or metadata address is refused (422).",
         ok=(201, "the partner (Location: its URL)", "Partner"), errors=_WRITES,
+        links={name: {"partner_id": "$response.body#/id"} for name in (
+            "get_partner", "update_partner", "create_partner_key", "list_partner_keys", "create_schedule",
+            "list_partner_schedules",
+        )},
     ),
     ("/admin/partners", "get"): op("List partners", tag="admin", auth="admin", ok=(200, "every partner", "PartnerList")),
     ("/admin/partners/{partner_id}", "get"): op(
         "Show a partner", tag="admin", auth="admin", ok=(200, "the partner", "Partner"), errors=(404,),
     ),
     ("/admin/partners/{partner_id}", "patch"): op(
-        "Change a partner", tag="admin", auth="admin", body=json_body("PartnerUpdate"),
+        "Change a partner", tag="admin", auth="admin",
+        body=json_body("PartnerUpdate", "the fields to change; none (or no body) changes nothing", required=False),
         description="Only the fields given change; null clears a nullable field; policy is replaced whole.",
         ok=(200, "the partner", "Partner"), errors=_WRITES,
     ),
     ("/admin/partners/{partner_id}/keys", "post"): op(
         "Issue an API key for a partner", tag="admin", auth="admin", body=json_body("KeyCreate", required=False),
-        ok=(201, "the key, shown this once", "CreatedKey"), errors=_WRITES,
+        ok=(201, "the key, shown this once", "CreatedKey"), errors=_WRITES, links=_KEY_LINKS,
     ),
     ("/admin/partners/{partner_id}/keys", "get"): op(
         "List a partner's keys (masked)", tag="admin", auth="admin", ok=(200, "newest first", "KeyList"),
@@ -272,7 +280,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/admin/keys", "post"): op(
         "Issue an admin key", tag="admin", auth="admin", body=json_body("KeyCreate", required=False),
-        ok=(201, "the key, shown this once", "CreatedKey"), errors=(400, 415, 422),
+        ok=(201, "the key, shown this once", "CreatedKey"), errors=(400, 415, 422), links=_KEY_LINKS,
     ),
     ("/admin/keys", "get"): op("List admin keys (masked)", tag="admin", auth="admin", ok=(200, "newest first", "KeyList")),
     ("/admin/keys/{key_id}", "get"): op(
@@ -286,7 +294,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/admin/keys/{key_id}/rotate", "post"): op(
         "Rotate a key with an overlap", tag="admin", auth="admin", body=json_body("KeyRotate", required=False),
         description="Issues a replacement; the old key keeps working for overlap_seconds (default 86400), then stops.",
-        ok=(201, "the new key, shown this once", "CreatedKey"), errors=_WRITES,
+        ok=(201, "the new key, shown this once", "CreatedKey"), errors=_WRITES, links=_KEY_LINKS,
     ),
     ("/admin/audit", "get"): op(
         "Query the audit trail", tag="admin", auth="admin",

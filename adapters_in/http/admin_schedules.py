@@ -152,6 +152,9 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "(five fields, UTC). format and version default to the partner's. The partner's endpoint and "
         "credentials are what is fetched. 422 invalid_schedule (or invalid_cron) for a rule that cannot run.",
         ok=(201, "the schedule (Location: its URL)", "Schedule"), errors=_WRITES,
+        links={name: {"schedule_id": "$response.body#/id"} for name in (
+            "get_schedule", "update_schedule", "delete_schedule",
+        )},
     ),
     ("/admin/partners/{partner_id}/schedules", "get"): op(
         "List a partner's schedules", tag="admin", auth="admin", ok=(200, "by id", "ScheduleList"),
@@ -167,7 +170,8 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "Show a schedule", tag="admin", auth="admin", ok=(200, "the schedule", "Schedule"), errors=(404,),
     ),
     ("/admin/schedules/{schedule_id}", "patch"): op(
-        "Change a schedule", tag="admin", auth="admin", body=json_body("ScheduleUpdate"),
+        "Change a schedule", tag="admin", auth="admin",
+        body=json_body("ScheduleUpdate", "the fields to change; none (or no body) changes nothing", required=False),
         description="interval_seconds or cron replaces the rule (the other is cleared) and sets the next run; "
         "enabled switches it on or off. Audited as admin.action.",
         ok=(200, "the schedule", "Schedule"), errors=_WRITES,

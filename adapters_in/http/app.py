@@ -67,6 +67,8 @@ def create_app(
     """
     # A copy: what this app's plugins add (example media types) is this app's document alone.
     operations = copy.deepcopy({key: value for area in _AREAS for key, value in area.OPERATIONS.items()})
+    routes = [route for area in _AREAS for route in area.ROUTES]
+    _name_operations(routes, operations)
     formats = app.formats.all()
     contract.describe_example_media(operations, [f.media_types[0] for f in formats])
     metrics = metrics or Metrics()
@@ -79,7 +81,7 @@ def create_app(
         openapi=document(operations, version=_version(), format_names=sorted({f.name for f in formats})),
     )
     web = Starlette(
-        routes=[_declared_query_only(route, operations) for area in _AREAS for route in area.ROUTES],
+        routes=[_declared_query_only(route, operations) for route in routes],
         middleware=[Middleware(RequestMiddleware, ctx=ctx)],
         exception_handlers=exception_handlers,
         lifespan=lifespan_for(services),
@@ -87,6 +89,14 @@ def create_app(
     # `/partner/ingest/` is a 404 like any unknown path, not a redirect a POST would not follow.
     web.router.redirect_slashes = False
     return web
+
+
+def _name_operations(routes: Sequence[BaseRoute], operations: Mapping[tuple[str, str], Operation]) -> None:
+    """Each operation's operationId is its route's name: unique, and what links refer to."""
+    for route in routes:
+        if isinstance(route, Route) and route.methods is not None:
+            method = next(m for m in sorted(route.methods) if m != "HEAD")
+            operations[(route.path, method.lower())]["operationId"] = route.name
 
 
 def _declared_query_only(route: BaseRoute, operations: Mapping[tuple[str, str], Operation]) -> BaseRoute:

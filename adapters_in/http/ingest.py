@@ -172,11 +172,13 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         ok=_REPORT_OK,
         extra_ok={**_REJECTED, **JOB_ACCEPTED},
         errors=(409,),
+        links={"get_import": {"feed_id": "$response.body#/feed_id"}},
     ),
     ("/partner/imports", "get"): op(
         "Your latest feed imports", tag="partner", auth="partner",
         parameters=[_limit(MAX_IMPORTS_PAGE)],
         ok=(200, "most recent first", "FeedImportList"), errors=(400, 422),
+        links={"get_import": {"feed_id": "$response.body#/imports/0/feed_id"}},
     ),
     ("/partner/imports/{feed_id}", "get"): op(
         "One of your feed imports and its report", tag="partner", auth="partner",
@@ -190,6 +192,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
             _limit(MAX_PRODUCTS_PAGE),
         ],
         ok=(200, "a page; pass next_after as `after` for the next one", "ProductPage"), errors=(400, 422),
+        links={"get_product": {"sku": "$response.body#/products/0/sku"}},
     ),
     ("/partner/products/{sku:path}", "get"): op(
         "One of your products", tag="partner", auth="partner", ok=(200, "the product", "Product"), errors=(404,),

@@ -23,7 +23,7 @@ from ._async_feed import MODES, job_location
 from ._context import context
 from .auth import authorize
 from .job_views import job_json, job_page_json
-from .openapi import Operation, op, query, ref
+from .openapi import Operation, link, op, query, ref
 from .params import query_enum, query_int
 from .views import JsonResponse
 
@@ -82,6 +82,12 @@ JOB_ACCEPTED: Final = {
             "X-Request-ID": ref("headers", "X-Request-ID"),
         },
         "content": {"application/json": {"schema": ref("schemas", "Job")}},
+        "links": link(
+            {
+                name: {"job_id": "$response.body#/id"}
+                for name in ("get_job", "admin_get_job", "admin_retry_job")
+            }
+        ),
     }
 }
 JOB_LIST_PARAMETERS: Final = [

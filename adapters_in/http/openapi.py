@@ -21,6 +21,7 @@ __all__ = [
     "Operation",
     "document",
     "json_body",
+    "link",
     "op",
     "openapi_path",
     "query",
@@ -45,6 +46,16 @@ def json_body(
         "required": required,
         "description": description,
         "content": {"application/json": {"schema": resolved}},
+    }
+
+
+def link(targets: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """OpenAPI links from an answer: operation id (a route name) -> {parameter: runtime expression}.
+    They say which value of an answer the next request takes (clients and the API fuzzer's
+    stateful phase follow them)."""
+    return {
+        f"to_{operation_id}": {"operationId": operation_id, "parameters": dict(parameters)}
+        for operation_id, parameters in targets.items()
     }
 
 
@@ -92,9 +103,10 @@ def op(
     body: Mapping[str, Any] | None = None,
     errors: Iterable[int] = (),
     extra_ok: Mapping[int, Mapping[str, Any]] | None = None,
+    links: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Operation:
     """One operation. `ok` is (status, description, schema name or inline schema or None);
-    `auth` is `partner`, `admin` or None (public). Every operation may answer 400 (an unknown
+    `auth` is `partner`, `admin` or None (public); `links` (see `link`) leave the success answer. Every operation may answer 400 (an unknown
     or malformed query parameter), 405 and 500;
     one with a request body 400, 413 and 415 (the body is read before its fields are);
     an authenticated one 401, 403 and 429, and 503 (authentication reads the database)."""
@@ -106,6 +118,8 @@ def op(
     if schema is not None:
         resolved = ref("schemas", schema) if isinstance(schema, str) else dict(schema)
         success["content"] = {"application/json": {"schema": resolved}}
+    if links:
+        success["links"] = link(links)
     if auth is not None:
         success["headers"].update(
             RateLimit=ref("headers", "RateLimit"), **{"RateLimit-Policy": ref("headers", "RateLimit-Policy")}

@@ -195,6 +195,9 @@ class JsonFields:
         value = self._data[name]
         if value is None and nullable:
             return None
+        # JSON has one number type: 60.0 is the integer 60 (as JSON Schema's "integer" says).
+        if int in kinds and isinstance(value, float) and value.is_integer():
+            value = int(value)
         # bool is an int in Python, never in JSON.
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             self.problems[name] = f"must be {what}{' or null' if nullable else ''}"
@@ -262,7 +265,7 @@ class JsonFields:
         inner = JsonFields(value, ("mode", "atomic", "max_error_ratio"))
         mode = inner.text("mode")
         atomic = inner.boolean("atomic")
-        ratio = self._ratio(inner, value.get("max_error_ratio"))
+        ratio = self._ratio(inner, value.get("max_error_ratio", 1.0))
         if mode is not UNSET and mode not in tuple(Mode):
             inner.problems["mode"] = "must be strict or lenient"
         for key, why in inner.problems.items():
@@ -277,8 +280,7 @@ class JsonFields:
 
     @staticmethod
     def _ratio(inner: JsonFields, raw: object) -> float:
-        if raw is None:
-            return 1.0
+        # Absent is the default (1.0: no limit); null is not a number, so refused like one.
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0.0 <= raw <= 1.0:
             inner.problems["max_error_ratio"] = "must be a number from 0 to 1"
             return 1.0

@@ -262,3 +262,35 @@ def test_every_error_answer_is_documented_with_the_error_schema(api: Any) -> Non
                 code,
             )
     assert "unknown_parameter" in responses["BadRequest"]["description"]
+
+
+def test_every_link_names_an_operation_and_fills_its_path_parameters(api: Any) -> None:
+    _, document, _ = api
+    by_id = {
+        operation["operationId"]: (template, operation) for template, _, operation in _operations(document)
+    }
+    assert len(by_id) == sum(1 for _ in _operations(document))
+    links = 0
+    for _, _, operation in _operations(document):
+        for response in operation["responses"].values():
+            for found in response.get("links", {}).values():
+                template, _ = by_id[found["operationId"]]
+                assert set(found["parameters"]) == set(re.findall(r"\{(\w+)\}", template)), found
+                links += 1
+    assert links >= 15
+
+
+def test_json_numbers_are_read_as_json_schema_reads_them(api: Any) -> None:
+    """60.0 is the integer 60; null is no number (where the document says number)."""
+    client, _, keys = api
+    admin = {"X-API-Key": keys["admin"]}
+    integral = client.patch("/admin/partners/doc-co", json={"rate_limit_per_minute": 120.0}, headers=admin)
+    assert integral.status_code == 200, integral.text
+    assert integral.json()["rate_limit_per_minute"] == 120
+    fraction = client.patch("/admin/partners/doc-co", json={"rate_limit_per_minute": 120.5}, headers=admin)
+    assert fraction.status_code == 422
+    null_ratio = client.patch(
+        "/admin/partners/doc-co", json={"policy": {"max_error_ratio": None}}, headers=admin
+    )
+    assert null_ratio.status_code == 422
+    assert "policy.max_error_ratio" in null_ratio.json()["details"]["problems"]
