@@ -170,8 +170,11 @@ class ManageSchedules:
 
     def _check_format(self, schedule: Schedule, default_format: str, default_version: int) -> None:
         # A schedule names no media type: an unknown format is a wrong schedule, not a 415.
+        # `is None`, not `or`: version 0 or format "" are wrong values, not "the partner's".
+        fmt = default_format if schedule.format is None else schedule.format
+        version = default_version if schedule.version is None else schedule.version
         try:
-            self._formats.get(schedule.format or default_format, schedule.version or default_version)
+            self._formats.get(fmt, version)
         except (UnknownFormatError, UnknownVersionError) as error:
             raise InvalidScheduleError(f"the pulled feed's format: {error}") from None
 

@@ -294,3 +294,16 @@ def test_json_numbers_are_read_as_json_schema_reads_them(api: Any) -> None:
     )
     assert null_ratio.status_code == 422
     assert "policy.max_error_ratio" in null_ratio.json()["details"]["problems"]
+
+
+def test_a_schedule_version_or_format_outside_the_document_is_refused_not_read_as_the_default(
+    api: Any,
+) -> None:
+    client, document, keys = api
+    admin = {"X-API-Key": keys["admin"]}
+    declared = document["components"]["schemas"]["ScheduleCreate"]["properties"]
+    assert declared["version"]["minimum"] == 1 and "" not in declared["format"]["enum"]
+    for body in ({"interval_seconds": 3600, "version": 0}, {"interval_seconds": 3600, "format": ""}):
+        answer = client.post("/admin/partners/doc-co/schedules", json=body, headers=admin)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["error"] == "invalid_schedule"
