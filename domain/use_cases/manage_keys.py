@@ -226,9 +226,11 @@ class ManageKeys:
         The new key has the old one's role, partner and label; its expiry is `expires_at`,
         else the old key's lifetime counted from now, else none.
         """
-        if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        if overlap < timedelta(0):
+            raise KeyRequestError("the overlap cannot be negative")
+        if overlap > MAX_OVERLAP:
             raise KeyRequestError(
-                f"the overlap is from 0 to {int(MAX_OVERLAP.total_seconds())} seconds ({MAX_OVERLAP.days} days)"
+                f"the overlap is at most {int(MAX_OVERLAP.total_seconds())} seconds ({MAX_OVERLAP.days} days)"
             )
         now = self._clock.now()
         with self._uow() as uow:
