@@ -4,9 +4,11 @@ Routes by area (ingest.py: a partner's feeds and reads; jobs.py: a partner's
 jobs; contract.py: the contract, examples, dry run and quickstart; admin.py:
 partners, keys, audit; admin_jobs.py: jobs and circuit breakers;
 admin_schedules.py: pull schedules; ops.py: health, readiness, metrics,
-OpenAPI), one middleware (middleware.py) and one error mapping (errors.py). The app holds nothing global: two apps in
-one process, or one mounted under a prefix in an embedding service's ASGI app,
-work independently.
+OpenAPI), one middleware (middleware.py) and one error mapping (errors.py).
+Each route accepts only the query parameters its operation declares in the
+OpenAPI document (400 `unknown_parameter` otherwise; ADR 0029). The app holds
+nothing global: two apps in one process, or one mounted under a prefix in an
+embedding service's ASGI app, work independently.
 
     from starlette.applications import Starlette
     from starlette.routing import Mount
