@@ -307,3 +307,13 @@ def test_a_schedule_version_or_format_outside_the_document_is_refused_not_read_a
         answer = client.post("/admin/partners/doc-co/schedules", json=body, headers=admin)
         assert answer.status_code == 422, (body, answer.text)
         assert answer.json()["error"] == "invalid_schedule"
+
+
+def test_only_a_body_of_no_bytes_is_no_body(api: Any) -> None:
+    client, _, keys = api
+    admin = {"X-API-Key": keys["admin"], "Content-Type": "application/json"}
+    assert client.post("/admin/keys", content=b"", headers=admin).status_code == 201
+    for blank in (b"\x0c", b"  \n"):
+        answer = client.post("/admin/keys", content=blank, headers=admin)
+        assert answer.status_code == 400, (blank, answer.text)
+        assert answer.json()["error"] == "malformed_json"
