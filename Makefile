@@ -8,7 +8,7 @@ CODE   := domain ports adapters_in adapters_out plugins
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-loop bench-pages load clean
+.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-loop bench-pages load api-fuzz clean
 
 # The strict editable install links each file into the namespace, so a new
 # module (or data file) needs the install run again: the stamp depends on the
@@ -66,6 +66,12 @@ wheel-check: setup
 	$(PYTHON) -m venv build/wheel-venv
 	build/wheel-venv/bin/python -m pip install --quiet "$$(ls dist/*.whl)[all]"
 	cd build && wheel-venv/bin/python ../tests/import_every_module.py
+
+# The API fuzzer at length: schemathesis against a real `serve`, API_FUZZ_EXAMPLES test cases per
+# operation and phase (`make test` runs the same test with 10). API_FUZZ_SEED=<seed> replays a run.
+API_FUZZ_EXAMPLES ?= 300
+api-fuzz: setup
+	API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(BIN)/pytest -q -s --timeout 3600 tests/e2e/test_api_fuzz.py
 
 bench: setup
 	$(BIN)/python benchmarks/ingest_benchmark.py

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from partner_ingest.domain.model.circuits import CircuitState
 from partner_ingest.domain.model.jobs import JobStatus
+from partner_ingest.domain.use_cases.manage_schedules import MAX_INTERVAL, MIN_INTERVAL
 
 __all__ = ["JOB_SCHEMAS"]
 
@@ -21,8 +22,11 @@ _TIME: Final = {"type": "string", "format": "date-time"}
 _OPT_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
 
 
-def _obj(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+def _obj(required: list[str], properties: dict[str, Any], *, one_rule: bool = False) -> dict[str, Any]:
+    schema = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+    if one_rule:
+        schema["oneOf"] = [{"required": ["interval_seconds"]}, {"required": ["cron"]}]
+    return schema
 
 
 def _list(name: str, item: str) -> dict[str, Any]:
@@ -98,8 +102,17 @@ _SCHEDULE: Final = _obj(
     },
 )
 _RULE: Final = {
-    "interval_seconds": {"type": "integer", "minimum": 60, "description": "either this or cron"},
-    "cron": {"type": "string", "description": "either this or interval_seconds; e.g. `0 3 * * *`"},
+    "interval_seconds": {
+        "type": "integer",
+        "minimum": MIN_INTERVAL,
+        "maximum": MAX_INTERVAL,
+        "description": "either this or cron",
+    },
+    "cron": {
+        "type": "string",
+        "minLength": 1,
+        "description": "either this or interval_seconds; five fields, e.g. `0 3 * * *`",
+    },
     "enabled": {"type": "boolean", "default": True},
 }
 
@@ -119,11 +132,14 @@ JOB_SCHEMAS: Final[dict[str, Any]] = {
         [],
         {
             **_RULE,
-            "format": {"type": "string", "description": "default: the partner's"},
-            "version": {"type": "integer", "minimum": 1},
+            "format": {"type": "string", "minLength": 1, "description": "default: the partner's"},
+            "version": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1},
         },
+        # Exactly one rule: not both, not neither (422 invalid_schedule otherwise).
+        one_rule=True,
     ),
-    "ScheduleUpdate": _obj([], _RULE),
+    # One rule at a time: the one given replaces the other.
+    "ScheduleUpdate": {**_obj([], _RULE), "not": {"required": ["interval_seconds", "cron"]}},
     "Circuit": _obj(
         ["partner_id", "endpoint", "state", "failures", "opened_at", "next_probe_at"],
         {

@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Any, Final
 
 from partner_ingest.domain.model.audit import AuditAction, Outcome
+from partner_ingest.domain.model.currencies import MINOR_UNITS
 from partner_ingest.domain.model.report import ErrorCode
+from partner_ingest.domain.use_cases.manage_keys import MAX_LABEL_LENGTH, MAX_OVERLAP
+from partner_ingest.domain.use_cases.manage_partners import (
+    MAX_HEADERS,
+    MAX_NAME,
+    MAX_RATE_LIMIT,
+    MAX_SECRET,
+    MAX_URL,
+)
 
 from ._diagnostic_schemas import DIAGNOSTIC_SCHEMAS
 from ._job_schemas import JOB_SCHEMAS
@@ -20,6 +29,12 @@ __all__ = ["COMPONENTS"]
 _STR: Final = {"type": "string"}
 _OPT_STR: Final = {"type": ["string", "null"]}
 _INT: Final = {"type": "integer"}
+_INT64_MAX: Final = 2**63 - 1
+# Every integer the server reads is a 64-bit one (params.py refuses the rest before a store sees it).
+_INT64: Final = {"type": "integer", "format": "int64", "minimum": -(2**63), "maximum": _INT64_MAX}
+_VERSION: Final = {"type": "integer", "format": "int64", "minimum": 1, "maximum": _INT64_MAX}
+_MASK: Final = "****"
+MAX_OVERLAP_SECONDS: Final = int(MAX_OVERLAP.total_seconds())
 _TIME: Final = {"type": "string", "format": "date-time"}
 _OPT_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
 _DECIMAL: Final = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "exact decimal, as text"}
@@ -38,38 +53,88 @@ _POLICY: Final = _obj(
         "max_error_ratio": {"type": "number", "minimum": 0, "maximum": 1},
     },
 )
-_PARTNER_FIELDS: Final = {
-    "name": {"type": "string", "maxLength": 200},
-    "default_format": {
-        "type": "string",
-        "description": "json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv (see /partner/contract)",
-    },
-    "default_version": {"type": "integer", "minimum": 1},
+_FORMAT_NAMES: Final = "json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv (see /partner/contract)"
+_CURRENCY_NOTE: Final = "ISO 4217 code for feeds whose format carries none (shopify-csv); null: none"
+_ENDPOINT_NOTE: Final = (
+    "http(s) URL feeds are pulled from; not on a loopback, private, link-local or metadata address"
+)
+# What an operator sends (bounds the server enforces, so a client learns them here, not from a 422).
+_PARTNER_INPUT: Final = {
+    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "description": "printable, not blank"},
+    "default_format": {"type": "string", "minLength": 1, "description": _FORMAT_NAMES},
+    "default_version": {**_VERSION, "description": "a version of default_format"},
     "policy": {"$ref": "#/components/schemas/Policy"},
     "allow_policy_override": {"type": "boolean"},
-    "currency": {
-        "type": ["string", "null"],
-        "pattern": "^[A-Z]{3}$",
-        "description": "ISO 4217 code for feeds whose format carries none (shopify-csv); null: none",
+    "currency": {"enum": [*sorted(MINOR_UNITS), None], "description": _CURRENCY_NOTE},
+    "rate_limit_per_minute": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": MAX_RATE_LIMIT,
+        "description": "null: the server's default",
     },
-    "rate_limit_per_minute": {"type": ["integer", "null"], "minimum": 1},
     "endpoint": {
         "type": ["string", "null"],
         "format": "uri",
-        "description": "http(s) URL feeds are pulled from",
+        "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+        "maxLength": MAX_URL,
+        "description": _ENDPOINT_NOTE,
     },
     "endpoint_auth": {
         "type": ["string", "null"],
-        "writeOnly": True,
-        "description": "credential for the endpoint (stored encrypted, answered as ****)",
+        "minLength": 1,
+        "maxLength": MAX_SECRET,
+        "pattern": "^[^\\r\\n]*$",
+        "description": "credential for the endpoint, on one line (stored encrypted, answered as ****)",
     },
     "endpoint_headers": {
         "type": "object",
-        "additionalProperties": _STR,
+        "maxProperties": MAX_HEADERS,
+        "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
+        "additionalProperties": {"type": "string", "maxLength": MAX_SECRET, "pattern": "^[^\\r\\n]*$"},
         "description": "extra request headers for pulls (values stored encrypted, answered as ****)",
     },
     "active": {"type": "boolean"},
 }
+# What the server answers: every field, credentials masked.
+_PARTNER: Final = _obj(
+    [
+        "id",
+        "name",
+        "created_at",
+        "default_format",
+        "default_version",
+        "policy",
+        "allow_policy_override",
+        "currency",
+        "rate_limit_per_minute",
+        "endpoint",
+        "endpoint_auth",
+        "endpoint_headers",
+        "active",
+    ],
+    {
+        "id": _STR,
+        "name": _STR,
+        "created_at": _TIME,
+        "default_format": _STR,
+        "default_version": _INT,
+        "policy": {"$ref": "#/components/schemas/Policy"},
+        "allow_policy_override": {"type": "boolean"},
+        "currency": {"type": ["string", "null"], "description": _CURRENCY_NOTE},
+        "rate_limit_per_minute": {"type": ["integer", "null"]},
+        "endpoint": {"type": ["string", "null"], "description": _ENDPOINT_NOTE},
+        "endpoint_auth": {
+            "enum": [_MASK, None],
+            "description": "**** when a credential is stored, else null",
+        },
+        "endpoint_headers": {
+            "type": "object",
+            "additionalProperties": {"const": _MASK},
+            "description": "the names of the stored pull headers; values never shown",
+        },
+        "active": {"type": "boolean"},
+    },
+)
 _KEY: Final = _obj(
     ["id", "role", "masked", "status", "created_at"],
     {
@@ -221,17 +286,14 @@ _SCHEMAS: Final[dict[str, Any]] = {
         },
     ),
     "Policy": _POLICY,
-    "Partner": _obj(
-        ["id", "name", "created_at", "default_format", "default_version", "policy", "active"],
-        {"id": _STR, "created_at": _TIME, **_PARTNER_FIELDS},
-    ),
+    "Partner": _PARTNER,
     "PartnerList": _obj(
         ["partners"], {"partners": {"type": "array", "items": {"$ref": "#/components/schemas/Partner"}}}
     ),
     "PartnerCreate": _obj(
-        ["id", "name"], {"id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}, **_PARTNER_FIELDS}
+        ["id", "name"], {"id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}, **_PARTNER_INPUT}
     ),
-    "PartnerUpdate": _obj([], _PARTNER_FIELDS),
+    "PartnerUpdate": _obj([], _PARTNER_INPUT),
     "Key": _KEY,
     "KeyList": _obj(["keys"], {"keys": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}}),
     # Not allOf [Key, {api_key}]: Key allows no other properties, so nothing could match both.
@@ -244,12 +306,24 @@ _SCHEMAS: Final[dict[str, Any]] = {
             **_KEY["properties"],
         },
     ),
-    "KeyCreate": _obj([], {"label": {"type": "string", "maxLength": 200}, "expires_at": _TIME}),
+    "KeyCreate": _obj(
+        [],
+        {
+            "label": {"type": "string", "maxLength": MAX_LABEL_LENGTH},
+            "expires_at": {**_TIME, "description": "in the future"},
+        },
+    ),
     "KeyRotate": _obj(
         [],
         {
-            "overlap_seconds": {"type": "integer", "minimum": 0, "default": 86400},
-            "expires_at": _TIME,
+            "overlap_seconds": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": MAX_OVERLAP_SECONDS,
+                "default": 86400,
+            },
+            "expires_at": {**_TIME, "description": "in the future"},
         },
     ),
     "AuditEntry": _obj(
@@ -304,6 +378,11 @@ _SCHEMAS: Final[dict[str, Any]] = {
             }
         },
     ),
+    "JsonFeed": _obj(
+        ["products"],
+        {"products": {"type": "array", "items": {"type": "object"}}},
+        extra=True,
+    ),
     "Help": {"type": "object", "description": "a quickstart: steps, each with a copy-paste curl command"},
     "Health": _obj(["status"], {"status": _STR}),
     "Readiness": _obj(["ready", "checks"], {"ready": {"type": "boolean"}, "checks": {"type": "object"}}),
@@ -323,8 +402,9 @@ def _error(description: str, headers: tuple[str, ...] = ()) -> dict[str, Any]:
 
 _RESPONSES: Final = {
     "BadRequest": _error(
-        "a header, parameter or body cannot be read (invalid_header, invalid_parameter, "
-        "malformed_json, malformed_body, unknown_feed_version: details.available)"
+        "a header, parameter or body cannot be read (invalid_header, invalid_parameter: also an empty "
+        "or repeated query parameter, unknown_parameter: a query parameter the operation does not declare, "
+        "details.parameters, malformed_json, malformed_body, unknown_feed_version: details.available)"
     ),
     "Unauthenticated": _error(
         "no valid API key (unauthenticated); missing, unknown, revoked and expired look alike",

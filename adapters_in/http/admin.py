@@ -18,13 +18,24 @@ from starlette.routing import BaseRoute, Route
 
 from partner_ingest.domain.model.api_keys import KeyRole, Principal
 from partner_ingest.domain.model.audit import AuditAction, AuditQuery, Outcome
+from partner_ingest.domain.use_cases.manage_keys import MAX_OVERLAP
 from partner_ingest.domain.use_cases.manage_partners import PartnerChanges
+from partner_ingest.domain.use_cases.query_audit import MAX_AUDIT_PAGE
 
 from ._context import context, request_info
 from .auth import authorize
 from .body import read_json
-from .openapi import Operation, json_body, op
-from .params import JsonFields, query_datetime, query_enum, query_int, query_optional_int, query_text
+from .openapi import Operation, json_body, op, query
+from .params import (
+    INT64_MAX,
+    MAX_PARTNER_ID,
+    JsonFields,
+    query_datetime,
+    query_enum,
+    query_int,
+    query_optional_int,
+    query_text,
+)
 from .views import JsonResponse, audit_entry_json, created_key_json, key_json, partner_json
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -176,7 +187,10 @@ async def rotate_key(request: Request) -> Response:
     created = await run_in_threadpool(
         context(request).app.keys.rotate,
         request.path_params["key_id"],
-        overlap=timedelta(seconds=overlap) if isinstance(overlap, int) else DEFAULT_OVERLAP,
+        # Past MAX_OVERLAP the use case refuses it; clamped first so no timedelta overflows.
+        overlap=timedelta(seconds=min(overlap, int(MAX_OVERLAP.total_seconds()) + 1))
+        if isinstance(overlap, int)
+        else DEFAULT_OVERLAP,
         actor=principal.actor,
         client=client,
         expires_at=expires_at if isinstance(expires_at, datetime) else None,
@@ -193,7 +207,7 @@ async def query_audit(request: Request) -> Response:
     query = AuditQuery(
         since=query_datetime(request, "since"),
         until=query_datetime(request, "until"),
-        partner_id=query_text(request, "partner_id", max_length=64),
+        partner_id=query_text(request, "partner_id", max_length=MAX_PARTNER_ID),
         action=query_enum(request, "action", AuditAction),
         outcome=query_enum(request, "outcome", Outcome),
         limit=query_int(request, "limit", 100),
@@ -230,6 +244,9 @@ ROUTES: Final[list[BaseRoute]] = [
 ]
 
 _WRITES: Final = (400, 404, 409, 415, 422)
+_KEY_LINKS: Final = {
+    name: {"key_id": "$response.body#/id"} for name in ("get_key", "revoke_key", "rotate_key")
+}
 
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/admin/partners", "post"): op(
@@ -238,19 +255,24 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "endpoint_auth and endpoint_headers values are stored encrypted and answered as ****. "
         "An endpoint on a loopback, private, link-local or metadata address is refused (422).",
         ok=(201, "the partner (Location: its URL)", "Partner"), errors=_WRITES,
+        links={name: {"partner_id": "$response.body#/id"} for name in (
+            "get_partner", "update_partner", "create_partner_key", "list_partner_keys", "create_schedule",
+            "list_partner_schedules",
+        )},
     ),
     ("/admin/partners", "get"): op("List partners", tag="admin", auth="admin", ok=(200, "every partner", "PartnerList")),
     ("/admin/partners/{partner_id}", "get"): op(
         "Show a partner", tag="admin", auth="admin", ok=(200, "the partner", "Partner"), errors=(404,),
     ),
     ("/admin/partners/{partner_id}", "patch"): op(
-        "Change a partner", tag="admin", auth="admin", body=json_body("PartnerUpdate"),
+        "Change a partner", tag="admin", auth="admin",
+        body=json_body("PartnerUpdate", "the fields to change; none (or no body) changes nothing", required=False),
         description="Only the fields given change; null clears a nullable field; policy is replaced whole.",
         ok=(200, "the partner", "Partner"), errors=_WRITES,
     ),
     ("/admin/partners/{partner_id}/keys", "post"): op(
         "Issue an API key for a partner", tag="admin", auth="admin", body=json_body("KeyCreate", required=False),
-        ok=(201, "the key, shown this once", "CreatedKey"), errors=_WRITES,
+        ok=(201, "the key, shown this once", "CreatedKey"), errors=_WRITES, links=_KEY_LINKS,
     ),
     ("/admin/partners/{partner_id}/keys", "get"): op(
         "List a partner's keys (masked)", tag="admin", auth="admin", ok=(200, "newest first", "KeyList"),
@@ -258,7 +280,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/admin/keys", "post"): op(
         "Issue an admin key", tag="admin", auth="admin", body=json_body("KeyCreate", required=False),
-        ok=(201, "the key, shown this once", "CreatedKey"), errors=(400, 415, 422),
+        ok=(201, "the key, shown this once", "CreatedKey"), errors=(400, 415, 422), links=_KEY_LINKS,
     ),
     ("/admin/keys", "get"): op("List admin keys (masked)", tag="admin", auth="admin", ok=(200, "newest first", "KeyList")),
     ("/admin/keys/{key_id}", "get"): op(
@@ -272,19 +294,19 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/admin/keys/{key_id}/rotate", "post"): op(
         "Rotate a key with an overlap", tag="admin", auth="admin", body=json_body("KeyRotate", required=False),
         description="Issues a replacement; the old key keeps working for overlap_seconds (default 86400), then stops.",
-        ok=(201, "the new key, shown this once", "CreatedKey"), errors=_WRITES,
+        ok=(201, "the new key, shown this once", "CreatedKey"), errors=_WRITES, links=_KEY_LINKS,
     ),
     ("/admin/audit", "get"): op(
         "Query the audit trail", tag="admin", auth="admin",
         description="Newest first. Page backwards with before_id=<next_before_id> (or follow `next`).",
         parameters=[
-            {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-            {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-            {"name": "partner_id", "in": "query", "schema": {"type": "string"}},
-            {"name": "action", "in": "query", "schema": {"type": "string", "enum": [str(a) for a in AuditAction]}},
-            {"name": "outcome", "in": "query", "schema": {"type": "string", "enum": [str(o) for o in Outcome]}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-            {"name": "before_id", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            query("since", {"type": "string", "format": "date-time"}, "from this moment on (before until)"),
+            query("until", {"type": "string", "format": "date-time"}, "before this moment"),
+            query("partner_id", {"type": "string", "maxLength": MAX_PARTNER_ID}),
+            query("action", {"type": "string", "enum": [str(a) for a in AuditAction]}),
+            query("outcome", {"type": "string", "enum": [str(o) for o in Outcome]}),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE}),
+            query("before_id", {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX}),
         ],
         ok=(200, "a page of entries", "AuditPage"), errors=(400, 422),
     ),

@@ -25,8 +25,8 @@ from .auth import authorize
 from .body import read_json
 from .job_views import circuit_json, job_json, job_page_json
 from .jobs import CANCEL_DESCRIPTION, JOB_LIST_PARAMETERS
-from .openapi import Operation, json_body, op
-from .params import JsonFields, query_enum, query_int, query_text
+from .openapi import Operation, json_body, op, query
+from .params import MAX_PARTNER_ID, JsonFields, query_enum, query_int, query_text
 from .views import JsonResponse
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -41,7 +41,7 @@ async def list_jobs(request: Request) -> Response:
     await authorize(request, KeyRole.ADMIN)
     page = await run_in_threadpool(
         context(request).app.jobs.page,
-        partner_id=query_text(request, "partner_id", max_length=64),
+        partner_id=query_text(request, "partner_id", max_length=MAX_PARTNER_ID),
         status=query_enum(request, "status", JobStatus),
         limit=query_int(request, "limit", 50),
         offset=query_int(request, "offset", 0),
@@ -137,7 +137,7 @@ _RETRIED: Final = {
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/admin/jobs", "get"): op(
         "List jobs", tag="admin", auth="admin",
-        parameters=[{"name": "partner_id", "in": "query", "schema": {"type": "string"}}, *JOB_LIST_PARAMETERS],
+        parameters=[query("partner_id", {"type": "string", "maxLength": MAX_PARTNER_ID}), *JOB_LIST_PARAMETERS],
         description="Most recent first, filtered by status and partner; page with offset=<next_offset> "
         "(or follow `next`). Queue depth per status is in /metrics (partner_ingest_jobs).",
         ok=(200, "a page of jobs", "JobPage"), errors=(400, 422),

@@ -26,8 +26,8 @@ from ._context import context, request_info
 from .auth import authorize
 from .body import read_json
 from .job_views import schedule_json
-from .openapi import Operation, json_body, op
-from .params import JsonFields, query_text
+from .openapi import Operation, json_body, op, query
+from .params import MAX_PARTNER_ID, JsonFields, query_text
 from .views import JsonResponse
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -85,7 +85,7 @@ async def list_partner_schedules(request: Request) -> Response:
 async def list_schedules(request: Request) -> Response:
     """Every schedule, or one partner's (`?partner_id=`)."""
     await _admin(request)
-    partner_id = query_text(request, "partner_id", max_length=64)
+    partner_id = query_text(request, "partner_id", max_length=MAX_PARTNER_ID)
     found = await run_in_threadpool(context(request).app.schedules.all, partner_id)
     return JsonResponse({"schedules": [schedule_json(s) for s in found]})
 
@@ -167,6 +167,9 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "(five fields, UTC). format and version default to the partner's. The partner's endpoint and "
         "credentials are what is fetched. 422 invalid_schedule (or invalid_cron) for a rule that cannot run.",
         ok=(201, "the schedule (Location: its URL)", "Schedule"), errors=_WRITES,
+        links={name: {"schedule_id": "$response.body#/id"} for name in (
+            "get_schedule", "update_schedule", "delete_schedule",
+        )},
     ),
     ("/admin/partners/{partner_id}/schedules", "get"): op(
         "List a partner's schedules", tag="admin", auth="admin", ok=(200, "by id", "ScheduleList"),
@@ -174,7 +177,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/admin/schedules", "get"): op(
         "List schedules", tag="admin", auth="admin",
-        parameters=[{"name": "partner_id", "in": "query", "schema": {"type": "string"}}],
+        parameters=[query("partner_id", {"type": "string", "maxLength": MAX_PARTNER_ID})],
         ok=(200, "by id", "ScheduleList"), errors=(400, 404),
         description="Every schedule, or one partner's (an unknown partner_id is a 404).",
     ),
@@ -182,7 +185,8 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "Show a schedule", tag="admin", auth="admin", ok=(200, "the schedule", "Schedule"), errors=(404,),
     ),
     ("/admin/schedules/{schedule_id}", "patch"): op(
-        "Change a schedule", tag="admin", auth="admin", body=json_body("ScheduleUpdate"),
+        "Change a schedule", tag="admin", auth="admin",
+        body=json_body("ScheduleUpdate", "the fields to change; none (or no body) changes nothing", required=False),
         description="interval_seconds or cron replaces the rule (the other is cleared) and sets the next run; "
         "enabled switches it on or off. Audited as admin.action.",
         ok=(200, "the schedule", "Schedule"), errors=_WRITES,

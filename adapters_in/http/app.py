@@ -5,9 +5,11 @@ of an import and a SKU's status; jobs.py: a partner's
 jobs; contract.py: the contract, examples, dry run and quickstart; admin.py:
 partners, keys, audit; admin_jobs.py: jobs and circuit breakers;
 admin_schedules.py: pull schedules; ops.py: health, readiness, metrics,
-OpenAPI), one middleware (middleware.py) and one error mapping (errors.py). The app holds nothing global: two apps in
-one process, or one mounted under a prefix in an embedding service's ASGI app,
-work independently.
+OpenAPI), one middleware (middleware.py) and one error mapping (errors.py).
+Each route accepts only the query parameters its operation declares in the
+OpenAPI document (400 `unknown_parameter` otherwise; ADR 0029). The app holds
+nothing global: two apps in one process, or one mounted under a prefix in an
+embedding service's ASGI app, work independently.
 
     from starlette.applications import Starlette
     from starlette.routing import Mount
@@ -19,12 +21,15 @@ work independently.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Final
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.settings import networks
@@ -37,7 +42,8 @@ from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
 from .middleware import RequestMiddleware
-from .openapi import Operation, document
+from .openapi import Operation, document, query_names
+from .params import refuse_unknown_parameters
 
 __all__ = ["create_app"]
 
@@ -89,9 +95,16 @@ def create_app(
     # The pages import this package's helpers, so they are imported once it is loaded.
     from partner_ingest.adapters_in.web import ROUTES as PAGE_ROUTES
 
+    # A copy: what this app's plugins add (media types of feeds and examples) is this app's
+    # document alone.
+    formats = app.formats.all()
     operations = _with_feed_media_types(
-        {key: value for area in _AREAS for key, value in area.OPERATIONS.items()}, app.formats.media_types()
+        copy.deepcopy({key: value for area in _AREAS for key, value in area.OPERATIONS.items()}),
+        app.formats.media_types(),
     )
+    routes = [route for area in _AREAS for route in area.ROUTES]
+    _name_operations(routes, operations)
+    contract.describe_example_media(operations, [f.media_types[0] for f in formats])
     metrics = metrics or Metrics()
     metrics.add_collector(JobQueueCollector(app))
     metrics.add_collector(FetchHealthCollector(app))
@@ -103,10 +116,11 @@ def create_app(
         metrics=metrics,
         trusted_proxies=networks(app.settings, "trusted_proxies"),
         body_threads=body_threads,
-        openapi=document(operations, version=_version()),
+        openapi=document(operations, version=_version(), format_names=sorted({f.name for f in formats})),
     )
     web = Starlette(
-        routes=[*(route for area in _AREAS for route in area.ROUTES), *PAGE_ROUTES],
+        # The pages are not API operations: they read their own forms and queries.
+        routes=[*(_declared_query_only(route, operations) for route in routes), *PAGE_ROUTES],
         middleware=[Middleware(RequestMiddleware, ctx=ctx)],
         exception_handlers=exception_handlers,
         # First, so stopped last: after the services, once no request is received any more.
@@ -115,3 +129,28 @@ def create_app(
     # `/partner/ingest/` is a 404 like any unknown path, not a redirect a POST would not follow.
     web.router.redirect_slashes = False
     return web
+
+
+def _name_operations(routes: Sequence[BaseRoute], operations: Mapping[tuple[str, str], Operation]) -> None:
+    """Each operation's operationId is its route's name: unique, and what links refer to."""
+    for route in routes:
+        if isinstance(route, Route) and route.methods is not None:
+            method = next(m for m in sorted(route.methods) if m != "HEAD")
+            operations[(route.path, method.lower())]["operationId"] = route.name
+
+
+def _declared_query_only(route: BaseRoute, operations: Mapping[tuple[str, str], Operation]) -> BaseRoute:
+    """The route, refusing (400 unknown_parameter) any query parameter its operation does not
+    declare: the document is the one list of what each route reads, so they cannot drift."""
+    if not isinstance(route, Route) or route.methods is None:
+        return route
+    method = next(m for m in sorted(route.methods) if m != "HEAD")
+    known = query_names(operations[(route.path, method.lower())])
+    endpoint = route.endpoint
+
+    async def checked(request: Request) -> Response:
+        refuse_unknown_parameters(request, known)
+        answer: Response = await endpoint(request)
+        return answer
+
+    return Route(route.path, checked, methods=sorted(route.methods), name=route.name)

@@ -216,10 +216,14 @@ def _parse_json(data: bytes) -> object:
 
 
 async def read_json(request: Request, *, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
-    """A small JSON object body (admin requests); an empty body reads as `{}`."""
+    """A small JSON object body (admin requests); an empty body reads as `{}`.
+
+    Only a body of no bytes at all is "no body": one of whitespace (or a form feed) is
+    a JSON document without a value, refused like any other malformed one.
+    """
     async with await read_body(request, limit=limit) as body:
         data = await context(request).body_threads.run(_contents, body)
-    if not data.strip():
+    if not data:
         return {}
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):

@@ -9,6 +9,7 @@ under the partner's own policy, then rolls everything back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from starlette.concurrency import run_in_threadpool
@@ -24,13 +25,15 @@ from ._feed import answer_feed
 from .auth import authorize
 from .help import markdown, quickstart
 from .ingest import FEED_BODY, FEED_PARAMETERS
-from .openapi import Operation, op
-from .params import query_datetime, query_optional_int, query_text
+from .openapi import Operation, op, query, ref
+from .params import INT64_MAX, query_datetime, query_optional_int, query_text
 from .views import JsonResponse
 
-__all__ = ["OPERATIONS", "ROUTES"]
+__all__ = ["OPERATIONS", "ROUTES", "describe_example_media"]
 
 _PUBLIC: Final = {"Cache-Control": "public, max-age=300"}
+_MAX_FORMAT: Final = 32
+_EXAMPLES: Final = ("/partner/contract/example", "get")
 
 
 async def get_contract(request: Request) -> Response:
@@ -42,7 +45,7 @@ async def get_contract(request: Request) -> Response:
 
 async def get_examples(request: Request) -> Response:
     """Every example; with `format` and `version`, that example's document itself (for `curl -o`)."""
-    wanted_format = query_text(request, "format", max_length=32)
+    wanted_format = query_text(request, "format", max_length=_MAX_FORMAT)
     wanted_version = query_optional_int(request, "version")
     examples = await run_in_threadpool(context(request).app.describe_contract.examples)
     chosen = [
@@ -214,10 +217,15 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "Example feeds that validate",
         tag="contract",
         description="One example per format and version. With both `format` and `version`, the answer is that "
-        "example's document itself, with its Content-Type, ready for `curl -o`.",
+        "example's document itself, with its Content-Type, ready for `curl -o` (the media types listed "
+        "beside application/json; for the json format, the feed document in application/json).",
         parameters=[
-            {"name": "format", "in": "query", "schema": {"type": "string"}},
-            {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            query(
+                "format",
+                {"type": "string", "maxLength": _MAX_FORMAT},
+                "json, csv, ... (see /partner/contract)",
+            ),
+            query("version", {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX}),
         ],
         ok=(200, "the examples (or one example document)", "Examples"),
         errors=(400, 404),
@@ -253,16 +261,17 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
 OPERATIONS[("/partner/help", "get")]["responses"]["200"]["content"]["text/markdown"] = {
     "schema": {"type": "string"}
 }
-OPERATIONS[("/partner/contract/example", "get")]["responses"]["200"]["content"].update(
-    {
-        media: {"schema": {"type": "string"}}
-        for media in (
-            "application/x-ndjson",
-            "text/csv",
-            "application/xml",
-            "application/rss+xml",
-            "text/vnd.google.merchant-center+tsv",
-            "text/vnd.shopify.products+csv",
-        )
-    }
-)
+
+
+def describe_example_media(
+    operations: Mapping[tuple[str, str], Operation], media_types: Iterable[str]
+) -> None:
+    """Declare, on the examples operation of an app's (copied) operations, the media type of
+    every example its formats serve as a document of its own (each format's first media type):
+    known only once plugins load."""
+    content = operations[_EXAMPLES]["responses"]["200"]["content"]
+    for media in media_types:
+        if media == "application/json":
+            content[media] = {"schema": {"anyOf": [ref("schemas", "Examples"), ref("schemas", "JsonFeed")]}}
+        else:
+            content.setdefault(media, {"schema": {"type": "string"}})

@@ -15,12 +15,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from partner_ingest.domain.model.api_keys import KeyRole
+from partner_ingest.domain.use_cases.read_imports import MAX_IMPORTS_PAGE, MAX_PRODUCTS_PAGE
 
 from ._context import context
 from ._feed import answer_feed
 from .auth import authorize
 from .jobs import ASYNC_PARAMETERS, JOB_ACCEPTED
-from .openapi import Operation, op
+from .openapi import Operation, op, query
 from .params import query_int, query_text
 from .views import JsonResponse, feed_import_json, product_json
 
@@ -54,7 +55,7 @@ async def list_products(request: Request) -> Response:
     """A page of the partner's products, in SKU order."""
     principal = await authorize(request, KeyRole.PARTNER)
     assert principal.partner_id is not None
-    after = query_text(request, "after", max_length=1024)
+    after = query_text(request, "after", max_length=_MAX_SKU_CURSOR)
     limit = query_int(request, "limit", 100)
     page = await run_in_threadpool(
         context(request).app.products.page, principal.partner_id, after_sku=after, limit=limit
@@ -138,7 +139,12 @@ _REJECTED: Final = {
         },
     }
 }
-_LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+_MAX_SKU_CURSOR: Final = 1024
+
+
+def _limit(maximum: int) -> dict[str, object]:
+    return query("limit", {"type": "integer", "minimum": 1, "maximum": maximum})
+
 
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/partner/ingest", "post"): op(
@@ -170,10 +176,13 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         ok=_REPORT_OK,
         extra_ok={**_REJECTED, **JOB_ACCEPTED},
         errors=(409,),
+        links={"get_import": {"feed_id": "$response.body#/feed_id"}},
     ),
     ("/partner/imports", "get"): op(
-        "Your latest feed imports", tag="partner", auth="partner", parameters=[_LIMIT],
+        "Your latest feed imports", tag="partner", auth="partner",
+        parameters=[_limit(MAX_IMPORTS_PAGE)],
         ok=(200, "most recent first", "FeedImportList"), errors=(400, 422),
+        links={"get_import": {"feed_id": "$response.body#/imports/0/feed_id"}},
     ),
     ("/partner/imports/{feed_id}", "get"): op(
         "One of your feed imports and its report", tag="partner", auth="partner",
@@ -182,8 +191,12 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/partner/products", "get"): op(
         "Your products, a page at a time, in SKU order", tag="partner", auth="partner",
-        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}}, _LIMIT],
+        parameters=[
+            query("after", {"type": "string", "maxLength": _MAX_SKU_CURSOR}, "the last SKU of the previous page"),
+            _limit(MAX_PRODUCTS_PAGE),
+        ],
         ok=(200, "a page; pass next_after as `after` for the next one", "ProductPage"), errors=(400, 422),
+        links={"get_product": {"sku": "$response.body#/products/0/sku"}},
     ),
     ("/partner/products/{sku:path}", "get"): op(
         "One of your products", tag="partner", auth="partner", ok=(200, "the product", "Product"), errors=(404,),

@@ -17,12 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.jobs import JobStatus
+from partner_ingest.domain.use_cases.jobs import MAX_JOB_OFFSET, MAX_JOB_PAGE
 
 from ._async_feed import MODES, job_location
 from ._context import context, request_info
 from .auth import authorize
 from .job_views import job_json, job_page_json
-from .openapi import Operation, op, ref
+from .openapi import Operation, link, op, query, ref
 from .params import query_enum, query_int
 from .views import JsonResponse
 
@@ -88,12 +89,11 @@ ASYNC_PARAMETERS: Final = [
         "description": "respond-async: store the feed as a job and answer 202 at once "
         "(Preference-Applied: respond-async); required for feeds over max_sync_bytes",
     },
-    {
-        "name": "mode",
-        "in": "query",
-        "schema": {"type": "string", "enum": list(MODES)},
-        "description": "async: the same as Prefer: respond-async; sync: process now whatever Prefer says",
-    },
+    query(
+        "mode",
+        {"type": "string", "enum": list(MODES)},
+        "async: the same as Prefer: respond-async; sync: process now whatever Prefer says",
+    ),
 ]
 JOB_ACCEPTED: Final = {
     202: {
@@ -108,6 +108,12 @@ JOB_ACCEPTED: Final = {
             "X-Request-ID": ref("headers", "X-Request-ID"),
         },
         "content": {"application/json": {"schema": ref("schemas", "Job")}},
+        "links": link(
+            {
+                name: {"job_id": "$response.body#/id"}
+                for name in ("get_job", "admin_get_job", "admin_retry_job")
+            }
+        ),
     }
 }
 CANCEL_DESCRIPTION: Final = (
@@ -117,9 +123,13 @@ CANCEL_DESCRIPTION: Final = (
     "partner's job 404 like an unknown one."
 )
 JOB_LIST_PARAMETERS: Final = [
-    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [str(s) for s in JobStatus]}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    query("status", {"type": "string", "enum": [str(s) for s in JobStatus]}),
+    query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_JOB_PAGE}),
+    query(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_JOB_OFFSET},
+        "jobs to skip; deeper pages: filter by status or partner",
+    ),
 ]
 
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {

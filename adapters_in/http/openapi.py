@@ -9,13 +9,25 @@ not in the app.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from ._schemas import COMPONENTS
 
-__all__ = ["ERROR_RESPONSES", "Operation", "document", "json_body", "op", "openapi_path", "ref"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "Operation",
+    "document",
+    "json_body",
+    "link",
+    "op",
+    "openapi_path",
+    "query",
+    "query_names",
+    "ref",
+]
 
 Operation = dict[str, Any]
 
@@ -35,6 +47,33 @@ def json_body(
         "description": description,
         "content": {"application/json": {"schema": resolved}},
     }
+
+
+def link(targets: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """OpenAPI links from an answer: operation id (a route name) -> {parameter: runtime expression}.
+    They say which value of an answer the next request takes (clients and the API fuzzer's
+    stateful phase follow them)."""
+    return {
+        f"to_{operation_id}": {"operationId": operation_id, "parameters": dict(parameters)}
+        for operation_id, parameters in targets.items()
+    }
+
+
+def query(name: str, schema: Mapping[str, Any], description: str = "") -> dict[str, Any]:
+    """A query parameter; `schema` declares every bound the server enforces on it. An empty
+    value is refused like any other bad one (params.py), so a string is at least 1 character."""
+    declared = dict(schema)
+    if declared.get("type") == "string" and "enum" not in declared and "format" not in declared:
+        declared.setdefault("minLength", 1)
+    parameter: dict[str, Any] = {"name": name, "in": "query", "schema": declared}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+def query_names(operation: Mapping[str, Any]) -> frozenset[str]:
+    """The query parameters an operation declares: the only ones it accepts."""
+    return frozenset(p["name"] for p in operation.get("parameters", ()) if p.get("in") == "query")
 
 
 ERROR_RESPONSES: Final = {
@@ -64,9 +103,11 @@ def op(
     body: Mapping[str, Any] | None = None,
     errors: Iterable[int] = (),
     extra_ok: Mapping[int, Mapping[str, Any]] | None = None,
+    links: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Operation:
     """One operation. `ok` is (status, description, schema name or inline schema or None);
-    `auth` is `partner`, `admin` or None (public). Every operation may answer 405 and 500;
+    `auth` is `partner`, `admin` or None (public); `links` (see `link`) leave the success answer. Every operation may answer 400 (an unknown
+    or malformed query parameter), 405 and 500;
     one with a request body 400, 413 and 415 (the body is read before its fields are);
     an authenticated one 401, 403 and 429, and 503 (authentication reads the database)."""
     status, ok_description, schema = ok
@@ -77,11 +118,13 @@ def op(
     if schema is not None:
         resolved = ref("schemas", schema) if isinstance(schema, str) else dict(schema)
         success["content"] = {"application/json": {"schema": resolved}}
+    if links:
+        success["links"] = link(links)
     if auth is not None:
         success["headers"].update(
             RateLimit=ref("headers", "RateLimit"), **{"RateLimit-Policy": ref("headers", "RateLimit-Policy")}
         )
-    codes = set(errors) | {405, 500}
+    codes = set(errors) | {400, 405, 500}
     if body is not None:
         codes |= {400, 413, 415}
     if auth is not None:
@@ -102,8 +145,20 @@ def op(
     return operation
 
 
-def document(operations: Mapping[tuple[str, str], Operation], *, version: str) -> dict[str, Any]:
-    """The whole document."""
+def document(
+    operations: Mapping[tuple[str, str], Operation], *, version: str, format_names: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The whole document; `format_names` (the app's formats, known once plugins load) become
+    the values a partner's default format and a schedule's format may take."""
+    components = copy.deepcopy(COMPONENTS)
+    if format_names:
+        schemas = components["schemas"]
+        for schema, field in (
+            ("PartnerCreate", "default_format"),
+            ("PartnerUpdate", "default_format"),
+            ("ScheduleCreate", "format"),
+        ):
+            schemas[schema]["properties"][field]["enum"] = list(format_names)
     paths: dict[str, dict[str, Any]] = {}
     for (path, method), operation in sorted(operations.items()):
         paths.setdefault(openapi_path(path), {})[method.lower()] = operation
@@ -121,7 +176,7 @@ def document(operations: Mapping[tuple[str, str], Operation], *, version: str) -
             "Start with GET /partner/help.",
         },
         "paths": paths,
-        "components": COMPONENTS,
+        "components": components,
     }
 
 

@@ -1,7 +1,8 @@
 """Reading typed values out of headers, query strings and JSON bodies, with precise errors.
 
 Headers and query parameters fail on the first bad one (400 `invalid_header`,
-`invalid_parameter`); a JSON body collects every problem of every field before
+`invalid_parameter`; a query parameter the operation does not declare is 400
+`unknown_parameter`, and an empty one is refused like any other bad value); a JSON body collects every problem of every field before
 answering (422 `invalid_request`, `details.problems`), like the feed validator.
 """
 
@@ -21,6 +22,8 @@ from partner_ingest.domain.use_cases.manage_partners import UNSET, Unset
 from .errors import BadRequest, InvalidRequest
 
 __all__ = [
+    "INT64_MAX",
+    "MAX_PARTNER_ID",
     "JsonFields",
     "header_bool",
     "header_int",
@@ -31,10 +34,15 @@ __all__ = [
     "query_int",
     "query_optional_int",
     "query_text",
+    "refuse_unknown_parameters",
 ]
 
 E = TypeVar("E", bound=enum.Enum)
 _TOKEN: Final = re.compile(r"[\x21-\x7e]{1,255}")
+MAX_PARTNER_ID: Final = 64
+"""The longest partner id (they match ^[a-z0-9][a-z0-9_-]{0,63}$)."""
+INT64_MAX: Final = 2**63 - 1
+"""The largest integer any parameter or field may carry: SQLite's and PostgreSQL's bigint."""
 _TRUE: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -89,6 +97,35 @@ def _bad_param(name: str, message: str) -> BadRequest:
     return BadRequest(f"parameter {name}: {message}", code="invalid_parameter", details={"parameter": name})
 
 
+def _query_value(request: Request, name: str) -> str | None:
+    """The one reading of a query parameter every typed read below goes through.
+
+    Absent: None (the default applies). Empty (`?limit=`) or given twice: 400, since
+    either is a client mistake that reading as absent, or taking the last, would hide.
+    """
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise _bad_param(name, "given more than once")
+    if values[0] == "":
+        raise _bad_param(name, "is empty: leave the parameter out to use its default")
+    return values[0]
+
+
+def refuse_unknown_parameters(request: Request, known: Collection[str]) -> None:
+    """400 `unknown_parameter` naming every query parameter the operation does not declare
+    (a misspelt `limt=5` would otherwise be ignored and answer a default page)."""
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        shown = [name[:64] for name in unknown[:10]]
+        raise BadRequest(
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(shown)}",
+            code="unknown_parameter",
+            details={"parameters": shown, "known": sorted(known)},
+        )
+
+
 def query_int(request: Request, name: str, default: int) -> int:
     """A whole-number query parameter, `default` when absent."""
     found = query_optional_int(request, name)
@@ -96,19 +133,19 @@ def query_int(request: Request, name: str, default: int) -> int:
 
 
 def query_optional_int(request: Request, name: str) -> int | None:
-    """A whole-number query parameter, None when absent."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    """A whole number from 0 to INT64_MAX (what every store can hold), None when absent."""
+    raw = _query_value(request, name)
+    if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise _bad_param(name, f"must be a whole number, got {raw[:40]!r}")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > INT64_MAX:
+        raise _bad_param(name, f"must be a whole number from 0 to {INT64_MAX}, got {raw[:40]!r}")
     return int(raw)
 
 
 def query_text(request: Request, name: str, *, max_length: int = 200) -> str | None:
-    """A text query parameter (None when absent or empty)."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    """A text query parameter of 1 to `max_length` characters (None when absent)."""
+    raw = _query_value(request, name)
+    if raw is None:
         return None
     if len(raw) > max_length:
         raise _bad_param(name, f"at most {max_length} characters")
@@ -117,8 +154,8 @@ def query_text(request: Request, name: str, *, max_length: int = 200) -> str | N
 
 def query_enum(request: Request, name: str, kind: type[E]) -> E | None:
     """One of an enum's values."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    raw = _query_value(request, name)
+    if raw is None:
         return None
     try:
         return kind(raw)
@@ -129,8 +166,8 @@ def query_enum(request: Request, name: str, kind: type[E]) -> E | None:
 
 def query_datetime(request: Request, name: str) -> datetime | None:
     """An ISO 8601 moment; without a zone it is read as UTC."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    raw = _query_value(request, name)
+    if raw is None:
         return None
     try:
         moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
@@ -158,6 +195,9 @@ class JsonFields:
         value = self._data[name]
         if value is None and nullable:
             return None
+        # JSON has one number type: 60.0 is the integer 60 (as JSON Schema's "integer" says).
+        if int in kinds and isinstance(value, float) and value.is_integer():
+            value = int(value)
         # bool is an int in Python, never in JSON.
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             self.problems[name] = f"must be {what}{' or null' if nullable else ''}"
@@ -175,14 +215,21 @@ class JsonFields:
         return result
 
     def integer(self, name: str) -> int | Unset:
-        """A whole-number field."""
-        result: int | Unset = self._get(name, (int,), "a whole number", False)
+        """A whole-number field within 64 bits."""
+        result: int | Unset = self._within_int64(name, self._get(name, (int,), "a whole number", False))
         return result
 
     def optional_integer(self, name: str) -> int | Unset | None:
-        """A whole-number field that may be null."""
-        result: int | Unset | None = self._get(name, (int,), "a whole number", True)
+        """A whole-number field within 64 bits that may be null."""
+        result: int | Unset | None = self._within_int64(name, self._get(name, (int,), "a whole number", True))
         return result
+
+    def _within_int64(self, name: str, value: Any) -> Any:  # noqa: ANN401
+        # JSON numbers have no bound, the stores' integers do: refused here, never an overflow there.
+        if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            self.problems[name] = f"must be a whole number from {-INT64_MAX - 1} to {INT64_MAX}"
+            return UNSET
+        return value
 
     def boolean(self, name: str) -> bool | Unset:
         """true or false."""
@@ -218,7 +265,7 @@ class JsonFields:
         inner = JsonFields(value, ("mode", "atomic", "max_error_ratio"))
         mode = inner.text("mode")
         atomic = inner.boolean("atomic")
-        ratio = self._ratio(inner, value.get("max_error_ratio"))
+        ratio = self._ratio(inner, value.get("max_error_ratio", 1.0))
         if mode is not UNSET and mode not in tuple(Mode):
             inner.problems["mode"] = "must be strict or lenient"
         for key, why in inner.problems.items():
@@ -233,8 +280,7 @@ class JsonFields:
 
     @staticmethod
     def _ratio(inner: JsonFields, raw: object) -> float:
-        if raw is None:
-            return 1.0
+        # Absent is the default (1.0: no limit); null is not a number, so refused like one.
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0.0 <= raw <= 1.0:
             inner.problems["max_error_ratio"] = "must be a number from 0 to 1"
             return 1.0

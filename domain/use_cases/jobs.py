@@ -59,6 +59,7 @@ from .ingest_feed import (
 )
 from .job_bodies import PurgeJobBodies
 from .query_jobs import (
+    MAX_JOB_OFFSET,
     MAX_JOB_PAGE,
     MAX_JOB_SCAN,
     JobBodyPurgedError,
@@ -69,6 +70,7 @@ from .query_jobs import (
 )
 
 __all__ = [
+    "MAX_JOB_OFFSET",
     "MAX_JOB_PAGE",
     "MAX_JOB_SCAN",
     "JobBodyPurgedError",

@@ -31,9 +31,20 @@ from partner_ingest.domain.model.errors import ConflictError, InvalidError, NotF
 from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["CreatedKey", "KeyRequestError", "KeyStatus", "KeySummary", "LastAdminKeyError", "ManageKeys"]
+__all__ = [
+    "MAX_LABEL_LENGTH",
+    "MAX_OVERLAP",
+    "CreatedKey",
+    "KeyRequestError",
+    "KeyStatus",
+    "KeySummary",
+    "LastAdminKeyError",
+    "ManageKeys",
+]
 
 MAX_LABEL_LENGTH = 200
+MAX_OVERLAP = timedelta(days=365)
+"""Longest a rotated key keeps working beside its replacement: a longer overlap is no rotation."""
 
 
 class KeyRequestError(InvalidError):
@@ -217,6 +228,10 @@ class ManageKeys:
         """
         if overlap < timedelta(0):
             raise KeyRequestError("the overlap cannot be negative")
+        if overlap > MAX_OVERLAP:
+            raise KeyRequestError(
+                f"the overlap is at most {int(MAX_OVERLAP.total_seconds())} seconds ({MAX_OVERLAP.days} days)"
+            )
         now = self._clock.now()
         with self._uow() as uow:
             old = uow.api_keys.get(key_id)

@@ -26,9 +26,11 @@ from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .schedule_runs import next_run
 
-__all__ = ["ManageSchedules", "RotateCredentials"]
+__all__ = ["MAX_INTERVAL", "MIN_INTERVAL", "ManageSchedules", "RotateCredentials"]
 
-_MIN_INTERVAL = 60
+MIN_INTERVAL = 60
+MAX_INTERVAL = 366 * 24 * 3600
+"""A yearly pull at most: a longer interval is a schedule that never runs (and overflows a date)."""
 
 
 class ManageSchedules:
@@ -148,8 +150,11 @@ class ManageSchedules:
             raise InvalidScheduleError(
                 "a schedule has either interval_seconds or cron, not both and not neither"
             )
-        if schedule.interval_seconds is not None and schedule.interval_seconds < _MIN_INTERVAL:
-            raise InvalidScheduleError(f"interval_seconds must be at least {_MIN_INTERVAL}")
+        if (
+            schedule.interval_seconds is not None
+            and not MIN_INTERVAL <= schedule.interval_seconds <= MAX_INTERVAL
+        ):
+            raise InvalidScheduleError(f"interval_seconds must be from {MIN_INTERVAL} to {MAX_INTERVAL}")
         if schedule.cron is not None:
             return next_run(schedule, now, self._cron)
         return now  # an interval schedule runs at once, then every interval
@@ -165,8 +170,11 @@ class ManageSchedules:
 
     def _check_format(self, schedule: Schedule, default_format: str, default_version: int) -> None:
         # A schedule names no media type: an unknown format is a wrong schedule, not a 415.
+        # `is None`, not `or`: version 0 or format "" are wrong values, not "the partner's".
+        fmt = default_format if schedule.format is None else schedule.format
+        version = default_version if schedule.version is None else schedule.version
         try:
-            self._formats.get(schedule.format or default_format, schedule.version or default_version)
+            self._formats.get(fmt, version)
         except (UnknownFormatError, UnknownVersionError) as error:
             raise InvalidScheduleError(f"the pulled feed's format: {error}") from None
 

@@ -16,6 +16,7 @@ from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 from .paging import PageRequestError, check_limit
 
 __all__ = [
+    "MAX_JOB_OFFSET",
     "MAX_JOB_PAGE",
     "MAX_JOB_SCAN",
     "MAX_RETRY_BATCH",
@@ -32,6 +33,9 @@ MAX_RETRY_BATCH: Final = 500
 """Most dead jobs one bulk retry revives."""
 MAX_JOB_SCAN: Final = 10_000
 """Deepest job a page may reach (offset + limit): see `QueryJobs.page`."""
+MAX_JOB_OFFSET: Final = MAX_JOB_SCAN - MAX_JOB_PAGE
+"""Largest offset: one bound of its own (rather than one on offset + limit), so a client can
+read it in the API document and any page size up to MAX_JOB_PAGE stays within MAX_JOB_SCAN."""
 
 
 class QueryJobs:
@@ -72,9 +76,9 @@ class QueryJobs:
         hence MAX_JOB_SCAN; filter by status or partner to go further back.
         """
         check_limit(limit, MAX_JOB_PAGE)
-        if offset < 0 or offset + limit > MAX_JOB_SCAN:
+        if not 0 <= offset <= MAX_JOB_OFFSET:
             raise PageRequestError(
-                f"offset + limit may reach at most {MAX_JOB_SCAN} jobs; filter by status or partner",
+                f"offset must be from 0 to {MAX_JOB_OFFSET}; filter by status or partner to go deeper",
                 field="offset",
             )
         # One job more than asked tells whether there is a next page, without a count.

@@ -24,7 +24,7 @@ from partner_ingest.domain.model.errors import ConflictError
 from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.use_cases import FeedSubmission, JobNotDeadError, JobOutcome
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
-from partner_ingest.domain.use_cases.jobs import MAX_JOB_SCAN
+from partner_ingest.domain.use_cases.jobs import MAX_JOB_OFFSET, MAX_JOB_SCAN
 from partner_ingest.domain.use_cases.paging import PageRequestError
 from partner_ingest.ports.fetcher import FetchOutcome, FetchRequest, FetchResult
 
@@ -59,7 +59,9 @@ def test_job_pages_cover_every_job_once_most_recent_first(memory_app: MemoryApp)
     assert app.jobs.page(status=JobStatus.DEAD).next_offset is None
 
 
-@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (201, 0), (50, -1), (50, MAX_JOB_SCAN)])
+@pytest.mark.parametrize(
+    ("limit", "offset"), [(0, 0), (201, 0), (50, -1), (50, MAX_JOB_SCAN), (1, MAX_JOB_OFFSET + 1)]
+)
 def test_a_job_page_out_of_bounds_is_refused_not_clamped(
     memory_app: MemoryApp, limit: int, offset: int
 ) -> None:

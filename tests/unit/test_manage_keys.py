@@ -17,6 +17,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.use_cases.access_errors import Unauthenticated
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, Granted
 from partner_ingest.domain.use_cases.manage_keys import (
+    MAX_OVERLAP,
     KeyRequestError,
     KeyStatus,
     KeySummary,
@@ -204,6 +205,8 @@ def test_only_a_working_key_that_is_not_already_rotating_can_be_rotated(setup: S
         setup.keys.rotate(revoked.key.id, overlap=timedelta(hours=1), actor="system")
     with pytest.raises(KeyRequestError, match="negative"):
         setup.keys.rotate(key.key.id, overlap=timedelta(seconds=-1), actor="system")
+    with pytest.raises(KeyRequestError, match="at most 31536000 seconds"):
+        setup.keys.rotate(key.key.id, overlap=MAX_OVERLAP + timedelta(seconds=1), actor="system")
     with pytest.raises(NotFoundError):
         setup.keys.rotate("nosuchkey0000", overlap=timedelta(hours=1), actor="system")
 
