@@ -55,14 +55,28 @@ class ProductRepository(Protocol):
         The rows of one call have distinct (partner_id, sku) keys.
         """
 
-    def get(self, partner_id: str, sku: str) -> Product | None:
-        """One product, or None."""
+    def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
+        """One active product, or None; `retired=True`: one retired product, or None."""
 
-    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
-        """A page of a partner's products in SKU order, starting after `after_sku`."""
+    def page(
+        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+    ) -> list[Product]:
+        """A page of a partner's active products (`retired=True`: its retired ones) in SKU
+        order, starting after `after_sku`."""
 
     def count(self, partner_id: str) -> int:
-        """How many products a partner has."""
+        """How many active products a partner has."""
+
+    def current(self, partner_id: str, skus: Sequence[str]) -> dict[str, ProductRow]:
+        """The stored rows of those of `skus` that are active products (what a patch merges into)."""
+
+    def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
+        """Retire those of `skus` that are active products; how many were. An upsert of a
+        retired SKU restores it."""
+
+    def purge_retired(self, before: datetime) -> int:
+        """Delete the products retired before `before` (their history stays in the audit
+        trail); how many were."""
 
 
 class FeedSkuRegister(Protocol):
@@ -76,6 +90,10 @@ class FeedSkuRegister(Protocol):
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Record a batch of SKUs; return the positions of those seen before (earlier in the
         feed, or earlier in this batch), in ascending order."""
+
+    def unseen(self, partner_id: str) -> list[str]:
+        """The partner's active products whose SKU this feed has not named (what a snapshot
+        retires), in SKU order."""
 
 
 class FeedImportLedger(Protocol):

@@ -68,6 +68,11 @@ _PARTNER_FIELDS: Final = {
         "description": "extra request headers for pulls (values stored encrypted, answered as ****)",
     },
     "active": {"type": "boolean"},
+    "feed_mode": {
+        "type": "string",
+        "enum": ["upsert", "snapshot", "patch"],
+        "description": "mode of the partner's feeds that name none (X-Feed-Mode); default upsert",
+    },
 }
 _KEY: Final = _obj(
     ["id", "role", "masked", "status", "created_at"],
@@ -95,8 +100,10 @@ _REPORT: Final = _obj(
         "status": {"type": "string", "enum": ["accepted", "partial", "rejected"]},
         "dry_run": {"type": "boolean"},
         "counts": _obj(
-            ["received", "created", "updated", "unchanged", "rejected"],
-            dict.fromkeys(("received", "created", "updated", "unchanged", "rejected"), _INT),
+            ["received", "created", "updated", "unchanged", "rejected", "deleted", "retired"],
+            dict.fromkeys(
+                ("received", "created", "updated", "unchanged", "rejected", "deleted", "retired"), _INT
+            ),
         ),
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ItemError"}},
         "errors_total": _INT,

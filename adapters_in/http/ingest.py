@@ -96,6 +96,16 @@ FEED_PARAMETERS: Final = [
         "description": "override the partner's mode for this feed (403 policy_override_denied unless allowed)",
     },
     {
+        "name": "X-Feed-Mode",
+        "in": "header",
+        "schema": {"type": "string", "enum": ["upsert", "snapshot", "patch"]},
+        "description": "upsert: each item replaces its product, others are untouched; snapshot: the feed is "
+        "your whole catalog, products it does not name are retired (held for an operator when that is more "
+        "than the mass-delete guard allows); patch: only the fields an item names change, null clears one, "
+        "the SKU must exist. Default: your account's feed_mode. In every mode an item with "
+        '"_delete": true retires its SKU.',
+    },
+    {
         "name": "X-Atomic",
         "in": "header",
         "schema": {"type": "boolean"},

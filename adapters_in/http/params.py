@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 
 from starlette.requests import Request
 
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 from partner_ingest.domain.use_cases.manage_partners import UNSET, Unset
 
@@ -72,6 +73,17 @@ def header_token(request: Request, name: str) -> str | None:
     if not _TOKEN.fullmatch(raw.strip()):
         raise _bad_header(name, "must be 1-255 visible ASCII characters")
     return raw.strip()
+
+
+def header_feed_mode(request: Request, name: str = "X-Feed-Mode") -> FeedMode | None:
+    """`upsert`, `snapshot` or `patch` (None when absent)."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return FeedMode(raw.strip().lower())
+    except ValueError:
+        raise _bad_header(name, f"must be upsert, snapshot or patch, got {raw[:40]!r}") from None
 
 
 def header_mode(request: Request, name: str) -> Mode | None:
@@ -209,6 +221,16 @@ class JsonFields:
             return UNSET
         result: dict[str, str] | Unset = value
         return result
+
+    def feed_mode(self, name: str) -> FeedMode | Unset:
+        """upsert, snapshot or patch."""
+        value = self.text(name)
+        if isinstance(value, str):
+            try:
+                return FeedMode(value)
+            except ValueError:
+                self.problems[name] = "must be upsert, snapshot or patch"
+        return UNSET
 
     def policy(self, name: str) -> ValidationPolicy | Unset:
         """A validation policy `{mode, atomic, max_error_ratio}`; missing keys take their defaults."""

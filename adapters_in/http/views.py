@@ -70,6 +70,7 @@ def partner_json(view: PartnerView) -> dict[str, Any]:
         "endpoint_auth": MASK if view.endpoint_auth_set else None,
         "endpoint_headers": dict.fromkeys(view.endpoint_header_names, MASK),
         "active": view.active,
+        "feed_mode": str(view.feed_mode),
     }
 
 

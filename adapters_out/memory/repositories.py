@@ -36,20 +36,32 @@ __all__ = [
 
 
 class InMemoryProductRepository:
-    """Products keyed by (partner_id, sku), stored as rows like the SQL stores."""
+    """Products keyed by (partner_id, sku), stored as rows like the SQL stores; a retired
+    product keeps its row and gets an entry in `retired`."""
 
-    def __init__(self, table: dict[tuple[str, str], ProductRow], undo: UndoLog) -> None:
+    def __init__(
+        self,
+        table: dict[tuple[str, str], ProductRow],
+        undo: UndoLog,
+        retired: dict[tuple[str, str], datetime] | None = None,
+    ) -> None:
         self._table = table
         self._undo = undo
+        self._retired = {} if retired is None else retired
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed (any value differs), count the rest unchanged."""
+        """Insert new, rewrite changed (any value differs) or retired ones (restored), count
+        the rest unchanged."""
         created = updated = 0
+        retired = self._retired
         for row in rows:
             key = (row[0], row[1])
             old = self._table.get(key)
             if old is None:
                 created += 1
+            elif key in retired:
+                updated += 1
+                self._undo.delete(retired, key)
             elif old != row:
                 updated += 1
             else:
@@ -57,32 +69,83 @@ class InMemoryProductRepository:
             self._undo.set(self._table, key, row)
         return UpsertCounts(created, updated, len(rows) - created - updated)
 
-    def get(self, partner_id: str, sku: str) -> Product | None:
-        """One product, or None."""
-        row = self._table.get((partner_id, sku))
-        return None if row is None else Product.from_row(row)
+    def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
+        """One product (active, or retired when asked), or None."""
+        key = (partner_id, sku)
+        row = self._table.get(key)
+        if row is None or (key in self._retired) is not retired:
+            return None
+        return Product.from_row(row)
 
-    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
+    def page(
+        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+    ) -> list[Product]:
         """A page in SKU order."""
         skus = sorted(
-            sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
+            sku
+            for pid, sku in self._table
+            if pid == partner_id
+            and (after_sku is None or sku > after_sku)
+            and ((pid, sku) in self._retired) is retired
         )
         return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
 
     def count(self, partner_id: str) -> int:
-        """How many products a partner has."""
-        return sum(1 for pid, _ in self._table if pid == partner_id)
+        """How many active products a partner has."""
+        return sum(1 for key in self._table if key[0] == partner_id and key not in self._retired)
+
+    def current(self, partner_id: str, skus: Sequence[str]) -> dict[str, ProductRow]:
+        """The rows of those of `skus` that are active products."""
+        out = {}
+        for sku in skus:
+            key = (partner_id, sku)
+            row = self._table.get(key)
+            if row is not None and key not in self._retired:
+                out[sku] = row
+        return out
+
+    def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
+        """Retire the active ones of `skus`; how many were."""
+        done = 0
+        for sku in dict.fromkeys(skus):
+            key = (partner_id, sku)
+            if key in self._table and key not in self._retired:
+                self._undo.set(self._retired, key, at)
+                done += 1
+        return done
+
+    def purge_retired(self, before: datetime) -> int:
+        """Delete the products retired before `before`."""
+        old = [key for key, at in self._retired.items() if at < before]
+        for key in old:
+            self._undo.delete(self._retired, key)
+            self._undo.delete(self._table, key)
+        return len(old)
 
 
 class InMemoryFeedSkuRegister:
     """The SKUs of the feed in progress, in a set (fine in memory: it is memory)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        products: dict[tuple[str, str], ProductRow] | None = None,
+        retired: dict[tuple[str, str], datetime] | None = None,
+    ) -> None:
         self._seen: set[str] = set()
+        self._products = {} if products is None else products
+        self._retired = {} if retired is None else retired
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Record a batch; positions of SKUs seen before."""
         return record_repeats(self._seen, skus)
+
+    def unseen(self, partner_id: str) -> list[str]:
+        """The partner's active SKUs this feed has not named."""
+        return sorted(
+            sku
+            for pid, sku in self._products
+            if pid == partner_id and sku not in self._seen and (pid, sku) not in self._retired
+        )
 
 
 class InMemoryFeedImportLedger:

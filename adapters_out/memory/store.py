@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -84,6 +85,8 @@ def _restore(table: dict[Any, Any], key: object, old: object) -> None:
 @attrs.define
 class _Tables:
     products: dict[tuple[str, str], ProductRow] = attrs.Factory(dict)
+    retired: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+    """When each retired product was retired (its row stays in `products`)."""
     imports: dict[str, FeedImport] = attrs.Factory(dict)
     idempotency_keys: dict[tuple[str, str], KeyUse] = attrs.Factory(dict)
     jobs: JobTables = attrs.Factory(JobTables)
@@ -124,8 +127,8 @@ class InMemoryUnitOfWork:
         self.committed = False
         t = store.tables
         undo = self._undo
-        self.products = InMemoryProductRepository(t.products, undo)
-        self.feed_skus = InMemoryFeedSkuRegister()
+        self.products = InMemoryProductRepository(t.products, undo, t.retired)
+        self.feed_skus = InMemoryFeedSkuRegister(t.products, t.retired)
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
         self.idempotency_keys = InMemoryIdempotencyKeys(t.idempotency_keys, undo)
         self.jobs = InMemoryJobRepository(t.jobs, undo)

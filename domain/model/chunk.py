@@ -33,3 +33,8 @@ class ValidatedChunk:
     """Why the feed could not be read past this chunk; its rows are then not written."""
     last: bool = False
     """No chunk follows."""
+    deletes: list[tuple[int, str, object]] = attrs.Factory(list)
+    """Items asking for their SKU to be retired (`_delete`): feed position, SKU, marker."""
+    patches: list[tuple[int, dict[str, object], object]] = attrs.Factory(list)
+    """A patch feed's items, checked only for their SKU: the back half merges each into the
+    stored product and validates the result (feed position, raw item, marker)."""

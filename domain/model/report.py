@@ -34,6 +34,8 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     DUPLICATE = "duplicate"
     RELATION = "relation"
+    UNKNOWN_SKU = "unknown_sku"
+    """A patch names a SKU that is not an active product of the partner."""
     # feed level: the document as a whole
     MALFORMED = "malformed"
     ENCODING = "encoding"
@@ -142,14 +144,20 @@ class FeedStatus(enum.StrEnum):
 
 @attrs.frozen
 class IngestCounts:
-    """How the items of a feed were handled. received = created + updated + unchanged + rejected
-    when the feed was applied; when it was rejected as a whole nothing was written."""
+    """How the items of a feed were handled. received = created + updated + unchanged +
+    deleted + rejected when the feed was applied; when it was rejected as a whole nothing was
+    written. `retired` counts products a snapshot retired for being absent (not items)."""
 
     received: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    deleted: int = 0
+    """Items that asked for a delete (`_delete`) and retired an active product; a delete of an
+    unknown or already retired SKU counts as unchanged."""
+    retired: int = 0
+    """Active products a snapshot did not name, retired with it (or held: see ImportStatus)."""
 
     def to_json(self) -> dict[str, int]:
         """Plain JSON form."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import BinaryIO, Final, Protocol
@@ -39,6 +39,7 @@ from partner_ingest.domain.model.errors import (
     NotFoundError,
 )
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.idempotency import FeedFingerprint, KeyUse
 from partner_ingest.domain.model.jobs import JobStatus
@@ -77,6 +78,12 @@ class StoredBody(abc.ABC):
         """The body as a stream, valid until the context is left."""
 
 
+def _optional_feed_mode(value: FeedMode | str | None) -> FeedMode | None:
+    # Typed as FeedMode, converted anyway: "snapshot" from a header, a setting or an untyped
+    # caller must never be read as another mode by an `is` test.
+    return None if value is None else FeedMode(value)
+
+
 @attrs.frozen
 class FeedSubmission:
     """One feed as handed to the use case, whatever delivered it (HTTP, job, CLI)."""
@@ -99,6 +106,8 @@ class FeedSubmission:
     client: str | None = None
     job_id: str | None = None
     source: str = "push"
+    feed_mode: FeedMode | None = attrs.field(default=None, converter=_optional_feed_mode)
+    """upsert, snapshot or patch (ADR 0036); None: the partner's default."""
 
 
 @attrs.frozen
@@ -127,6 +136,7 @@ class FeedTerms:
     partner: Partner
     format: FeedFormat
     policy: ValidationPolicy
+    feed_mode: FeedMode = FeedMode.UPSERT
 
     def fingerprint(self, content_hash: str) -> FeedFingerprint:
         """The feed's fingerprint, for a body with this hash."""
@@ -137,6 +147,7 @@ class FeedTerms:
             mode=self.policy.mode,
             atomic=self.policy.atomic,
             max_error_ratio=self.policy.max_error_ratio,
+            feed_mode=self.feed_mode,
         )
 
 
@@ -158,7 +169,8 @@ def resolve_terms(uow: UnitOfWork, formats: FormatRegistry, submission: FeedSubm
         raise NotFoundError("partner", submission.partner_id)
     # The format bound to its partner: a plugin may read the partner's settings (a currency).
     fmt = for_partner(resolve_format(formats, partner, submission), FeedContext.of(partner))
-    return FeedTerms(partner, fmt, partner.policy_for(submission.overrides))
+    feed_mode = submission.feed_mode or partner.feed_mode
+    return FeedTerms(partner, fmt, partner.policy_for(submission.overrides), feed_mode)
 
 
 def earlier_use(uow: UnitOfWork, partner_id: str, key: str, fingerprint: FeedFingerprint) -> KeyUse | None:
@@ -224,6 +236,8 @@ class IngestFeed:
                 return earlier
             received_at = self._clock.now()
             report, content_hash = self._apply(uow, submission, terms)
+            if terms.feed_mode is FeedMode.SNAPSHOT and report.applied:
+                report = self._retire_absent(uow, report)
             if report.dry_run:
                 uow.rollback()
                 return report
@@ -274,7 +288,12 @@ class IngestFeed:
         """Run the feed through the pipeline into `uow`; the report and the body's hash."""
         fmt, policy = terms.format, terms.policy
         reading = reading_for(
-            fmt, policy.mode, partner_id=terms.partner.id, limits=self._limits, batch_size=self._batch_size
+            fmt,
+            policy.mode,
+            partner_id=terms.partner.id,
+            limits=self._limits,
+            batch_size=self._batch_size,
+            feed_mode=terms.feed_mode,
         )
         with _open(submission.body, uow) as body:
             # The body is hashed while it streams, unless its hash is known already.
@@ -285,7 +304,7 @@ class IngestFeed:
                 reading,
                 stream,
                 policy,
-                _StoreSink(uow),
+                _StoreSink(uow, terms.partner.id, self._clock),
                 errors_cap=self._errors_cap,
                 parsing=self._parsing,
             )
@@ -294,6 +313,20 @@ class IngestFeed:
             self._ids.new_id("feed"), submission.partner_id, fmt, dry_run=submission.dry_run
         )
         return report, content_hash
+
+    def _retire_absent(self, uow: UnitOfWork, report: IngestReport) -> IngestReport:
+        """The snapshot step: retire the partner's active products the feed did not name.
+
+        Only reached for a feed read to its end and applied (a feed error, an atomic feed with
+        an invalid item or a blown error budget rejects the whole feed, which retires nothing);
+        an invalid item's SKU counts as named, so a typo in one item never retires its product.
+        """
+        absent = uow.feed_skus.unseen(report.partner_id)
+        retired = 0
+        now = self._clock.now()
+        for start in range(0, len(absent), self._batch_size):
+            retired += uow.products.retire(report.partner_id, absent[start : start + self._batch_size], now)
+        return attrs.evolve(report, counts=attrs.evolve(report.counts, retired=retired))
 
     def _record(
         self,
@@ -343,6 +376,8 @@ class IngestFeed:
             "updated": counts.updated,
             "unchanged": counts.unchanged,
             "rejected": counts.rejected,
+            "deleted": counts.deleted,
+            "retired": counts.retired,
             "source": submission.source,
         }
         if report.feed_error is not None:
@@ -438,8 +473,16 @@ def _with_content_hash(submission: FeedSubmission) -> FeedSubmission:
 class _StoreSink:
     """Routes the pipeline's writes into a unit of work (called once per batch)."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, partner_id: str, clock: Clock) -> None:
         self._uow = uow
+        self._partner_id = partner_id
+        self._clock = clock
+
+    def current(self, skus: Sequence[str]) -> Mapping[str, ProductRow]:
+        return self._uow.products.current(self._partner_id, skus)
+
+    def retire(self, skus: Sequence[str]) -> int:
+        return self._uow.products.retire(self._partner_id, skus, self._clock.now())
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         return self._uow.feed_skus.repeated(skus)

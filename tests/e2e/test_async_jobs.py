@@ -113,6 +113,8 @@ def test_a_feed_sent_async_is_stored_then_processed_by_the_in_process_worker(
         "updated": 0,
         "unchanged": 0,
         "rejected": 0,
+        "deleted": 0,
+        "retired": 0,
     }
     assert skus(client, key) == [f"SKU-{n:08d}" for n in range(50)]
 
