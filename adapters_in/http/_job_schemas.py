@@ -70,6 +70,11 @@ _SCHEDULE: Final = _obj(
         "etag": _OPT_STR,
         "last_modified": _OPT_STR,
         "last_content_hash": _OPT_STR,
+        "feed_mode": {
+            "type": ["string", "null"],
+            "enum": ["upsert", "snapshot", "patch", None],
+            "description": "mode of the pulled feeds; null: the partner's feed_mode",
+        },
     },
 )
 _RULE: Final = {
@@ -96,6 +101,11 @@ JOB_SCHEMAS: Final[dict[str, Any]] = {
             **_RULE,
             "format": {"type": "string", "description": "default: the partner's"},
             "version": {"type": "integer", "minimum": 1},
+            "feed_mode": {
+                "type": "string",
+                "enum": ["upsert", "snapshot", "patch"],
+                "description": "default: the partner's feed_mode",
+            },
         },
     ),
     "ScheduleUpdate": _obj([], _RULE),

@@ -265,7 +265,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
     "Contract": {
         "type": "object",
         "description": "versions, formats with media types (and, for foreign formats, their mapping onto "
-        "the canonical fields), JSON Schemas, error codes",
+        "the canonical fields), JSON Schemas, error codes, feed modes and the spelling of a delete",
     },
     "Examples": _obj(
         ["examples"],

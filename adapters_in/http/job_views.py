@@ -73,6 +73,7 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
         "etag": schedule.etag,
         "last_modified": schedule.last_modified,
         "last_content_hash": schedule.last_content_hash,
+        "feed_mode": None if schedule.feed_mode is None else str(schedule.feed_mode),
     }
 
 

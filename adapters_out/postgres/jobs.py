@@ -47,7 +47,7 @@ CHUNK_BYTES: Final = 1 << 20
 _COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
     " max_attempts, policy::text, idempotency_key, lease_token, lease_expires_at, last_error, report,"
-    " finished_at, source, body_purged_at"
+    " finished_at, source, body_purged_at, feed_mode"
 )
 _INSERT_COLUMNS: Final = _COLUMNS.replace("policy::text", "policy")
 _PLACEHOLDERS: Final = ", ".join("%s::jsonb" if c == "policy" else "%s" for c in _INSERT_COLUMNS.split(", "))
@@ -120,6 +120,7 @@ def _job(row: Sequence[Any]) -> Job:
         finished_at=row[17],
         source=row[18],
         body_purged_at=row[19],
+        feed_mode=row[20],
     )
 
 
@@ -145,6 +146,7 @@ def _values(job: Job) -> tuple[Any, ...]:
         job.finished_at,
         job.source,
         job.body_purged_at,
+        None if job.feed_mode is None else str(job.feed_mode),
     )
 
 

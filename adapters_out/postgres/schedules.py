@@ -36,6 +36,7 @@ _FIELDS: Final = (
     "etag",
     "last_modified",
     "last_content_hash",
+    "feed_mode",
 )
 _COLUMNS: Final = ", ".join(_FIELDS)
 
@@ -63,6 +64,7 @@ def _schedule(row: Sequence[Any]) -> Schedule:
         etag=row[9],
         last_modified=row[10],
         last_content_hash=row[11],
+        feed_mode=row[12],
     )
 
 
@@ -80,6 +82,7 @@ def _values(s: Schedule) -> tuple[Any, ...]:
         s.etag,
         s.last_modified,
         s.last_content_hash,
+        None if s.feed_mode is None else str(s.feed_mode),
     )
 
 

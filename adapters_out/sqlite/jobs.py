@@ -35,7 +35,7 @@ __all__ = ["SqliteJobRepository"]
 _COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
     " max_attempts, policy, idempotency_key, lease_token, lease_expires_at, last_error, report, finished_at,"
-    " source, body_purged_at"
+    " source, body_purged_at, feed_mode"
 )
 _CHUNK: Final = 1 << 20
 
@@ -88,6 +88,7 @@ def _job(row: Sequence[Any]) -> Job:
         finished_at=opt_dt(row[17]),
         source=row[18],
         body_purged_at=opt_dt(row[19]),
+        feed_mode=row[20],
     )
 
 
@@ -122,7 +123,7 @@ class SqliteJobRepository:
         conn = self._conn
         try:
             conn.execute(
-                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}, seq) VALUES ({', '.join('?' * 20)},"
+                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}, seq) VALUES ({', '.join('?' * 21)},"
                 " (SELECT coalesce(max(seq), 0) + 1 FROM partner_ingest_jobs))",
                 (
                     job.id,
@@ -145,6 +146,7 @@ class SqliteJobRepository:
                     opt_ts(job.finished_at),
                     job.source,
                     opt_ts(job.body_purged_at),
+                    None if job.feed_mode is None else str(job.feed_mode),
                 ),
             )
         except sqlite3.IntegrityError as error:

@@ -41,7 +41,7 @@ def _partner(row: Sequence[Any]) -> Partner:
         endpoint_headers=load_json(row[10]),
         active=bool(row[11]),
         currency=row[12],
-        feed_mode=FeedMode(row[13]),
+        feed_mode=FeedMode(row[13] or FeedMode.UPSERT),
     )
 
 

@@ -19,7 +19,7 @@ __all__ = ["SqliteScheduleRepository"]
 
 _COLUMNS = (
     "id, partner_id, next_run_at, interval_seconds, cron, enabled, format, version, last_run_at, etag,"
-    " last_modified, last_content_hash"
+    " last_modified, last_content_hash, feed_mode"
 )
 
 
@@ -37,6 +37,7 @@ def _schedule(row: Sequence[Any]) -> Schedule:
         etag=row[9],
         last_modified=row[10],
         last_content_hash=row[11],
+        feed_mode=row[12],
     )
 
 
@@ -54,6 +55,7 @@ def _values(s: Schedule) -> tuple[Any, ...]:
         s.etag,
         s.last_modified,
         s.last_content_hash,
+        None if s.feed_mode is None else str(s.feed_mode),
     )
 
 
@@ -67,7 +69,7 @@ class SqliteScheduleRepository:
         """Store a new schedule."""
         try:
             self._conn.execute(
-                f"INSERT INTO partner_schedules ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                f"INSERT INTO partner_schedules ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",
                 _values(schedule),
             )
         except sqlite3.IntegrityError as error:

@@ -6,7 +6,13 @@ from datetime import datetime
 
 import attrs
 
+from .feed_mode import FeedMode
+
 __all__ = ["Schedule"]
+
+
+def _optional_feed_mode(value: FeedMode | str | None) -> FeedMode | None:
+    return None if value is None else FeedMode(value)
 
 
 @attrs.frozen
@@ -27,3 +33,5 @@ class Schedule:
     etag: str | None = None
     last_modified: str | None = None
     last_content_hash: str | None = None
+    feed_mode: FeedMode | None = attrs.field(default=None, converter=_optional_feed_mode)
+    """upsert, snapshot or patch for the pulled feeds (ADR 0036); None: the partner's default."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from partner_ingest.domain.model.contract import UNEXPRESSED_RULES, example_product, json_schema
+from partner_ingest.domain.model.feed_mode import FEED_MODES_CONTRACT
 from partner_ingest.domain.model.report import ErrorCode
 from partner_ingest.domain.model.rules import CONTRACT_VERSION, CONTRACTS
 from partner_ingest.ports.formats import DescribedFormat, FeedFormat, FormatRegistry
@@ -28,6 +29,7 @@ class DescribeContract:
             "schemas": {str(v): json_schema(c) for v, c in sorted(CONTRACTS.items())},
             "rules_beyond_schema": list(UNEXPRESSED_RULES),
             "error_codes": [str(code) for code in ErrorCode],
+            **FEED_MODES_CONTRACT,
         }
 
     def examples(self) -> list[dict[str, Any]]:

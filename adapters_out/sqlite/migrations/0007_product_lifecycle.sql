@@ -7,6 +7,14 @@
 -- reads that filter on it go through the (partner_id, sku) index anyway.
 ALTER TABLE product ADD COLUMN retired_at TEXT;    -- when the product was retired; NULL: active
 
--- The partner's default feed mode: upsert, snapshot or patch (a feed may name its own).
-ALTER TABLE partner ADD COLUMN feed_mode TEXT NOT NULL DEFAULT 'upsert'
+-- The partner's default feed mode: upsert, snapshot or patch (a feed may name its own); NULL: upsert.
+ALTER TABLE partner ADD COLUMN feed_mode TEXT
+    CHECK (feed_mode IN ('upsert', 'snapshot', 'patch'));
+
+-- The feed mode a job was submitted with (NULL: the partner's default when it runs).
+ALTER TABLE partner_ingest_jobs ADD COLUMN feed_mode TEXT
+    CHECK (feed_mode IN ('upsert', 'snapshot', 'patch'));
+
+-- The feed mode of a scheduled pull (NULL: the partner's default).
+ALTER TABLE partner_schedules ADD COLUMN feed_mode TEXT
     CHECK (feed_mode IN ('upsert', 'snapshot', 'patch'));

@@ -1,0 +1,121 @@
+"""Keeping a catalog in sync over HTTP: X-Feed-Mode, the partner's default mode, deletes, jobs, help.
+
+A real server on loopback with `serve`'s in-process worker (feeds sent as jobs
+keep their mode); the stores are SQLite, as `serve` runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from support.feeds import JSONL, jsonl_feed
+from support.http import e2e_settings, new_partner, running_server
+from support.jobs import finished_job
+
+from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.bootstrap import Application
+from partner_ingest.adapters_in.cli.serve import background_services
+
+QUOTA = {"rate_limit_per_minute": 100_000}
+
+
+@pytest.fixture(scope="module")
+def application(database: Path) -> Iterator[Application]:
+    """The service with its in-process worker polling fast, no scheduler."""
+    settings = e2e_settings(str(database), worker_poll_seconds=0.05, in_process_scheduler=False)
+    app = bootstrap.build(settings)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(application: Application) -> Iterator[str]:
+    services = background_services(application)
+    with running_server(application, services=services) as url:
+        yield url
+
+
+def send(client: httpx2.Client, key: str, body: bytes, **headers: str) -> httpx2.Response:
+    sent = {"X-API-Key": key, "Content-Type": JSONL, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    return client.post("/partner/ingest", content=body, headers=sent)
+
+
+def skus(client: httpx2.Client, key: str) -> list[str]:
+    page = client.get("/partner/products", params={"limit": "1000"}, headers={"X-API-Key": key}).json()
+    return [product["sku"] for product in page["products"]]
+
+
+def test_x_feed_mode_snapshot_retires_what_the_feed_leaves_out_and_a_delete_retires_its_sku(
+    client: httpx2.Client, admin: str
+) -> None:
+    _, key = new_partner(client, admin, **QUOTA)
+    assert send(client, key, jsonl_feed(10)).status_code == 200
+    answer = send(client, key, jsonl_feed(9), X_Feed_Mode="snapshot")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["counts"]["retired"] == 1
+    assert skus(client, key) == [f"SKU-{n:08d}" for n in range(9)]
+    deleted = send(client, key, b'{"sku": "SKU-00000000", "_delete": true}\n')
+    assert deleted.json()["counts"]["deleted"] == 1
+    assert skus(client, key) == [f"SKU-{n:08d}" for n in range(1, 9)]
+
+
+def test_a_patch_changes_one_field_and_an_unknown_feed_mode_is_a_400(
+    client: httpx2.Client, admin: str
+) -> None:
+    _, key = new_partner(client, admin, **QUOTA)
+    send(client, key, jsonl_feed(2))
+    answer = send(client, key, b'{"sku": "SKU-00000001", "quantity": 77}\n', X_Feed_Mode="patch")
+    assert answer.status_code == 200, answer.text
+    product = client.get("/partner/products/SKU-00000001", headers={"X-API-Key": key}).json()
+    assert (product["quantity"], product["name"]) == (77, "Item 1")
+    bad = send(client, key, jsonl_feed(1), X_Feed_Mode="replace")
+    assert bad.status_code == 400
+    assert "X-Feed-Mode" in bad.json()["details"]["message"]
+
+
+def test_the_partners_default_mode_is_set_by_an_operator_and_a_job_keeps_its_own(
+    client: httpx2.Client, admin: str
+) -> None:
+    partner_id, key = new_partner(client, admin, feed_mode="snapshot", **QUOTA)
+    shown = client.get(f"/admin/partners/{partner_id}", headers={"X-API-Key": admin}).json()
+    assert shown["feed_mode"] == "snapshot"
+    send(client, key, jsonl_feed(10))
+    assert send(client, key, jsonl_feed(9)).json()["counts"]["retired"] == 1  # the partner's default
+    job = send(client, key, jsonl_feed(1, first=50), X_Feed_Mode="upsert", Prefer="respond-async")
+    assert job.status_code == 202, job.text
+    done = finished_job(client, key, job.json()["location"])
+    assert done["report"]["counts"]["created"] == 1 and done["report"]["counts"]["retired"] == 0
+    refused = client.patch(
+        f"/admin/partners/{partner_id}", json={"feed_mode": "mirror"}, headers={"X-API-Key": admin}
+    )
+    assert refused.status_code == 422 and "feed_mode" in refused.text
+
+
+def test_a_schedule_names_the_mode_of_its_pulls(client: httpx2.Client, admin: str) -> None:
+    partner_id, _ = new_partner(client, admin, **QUOTA)
+    created = client.post(
+        f"/admin/partners/{partner_id}/schedules",
+        json={"interval_seconds": 300, "feed_mode": "snapshot"},
+        headers={"X-API-Key": admin},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["feed_mode"] == "snapshot"
+
+
+def test_help_and_contract_describe_the_modes_and_the_delete(client: httpx2.Client, admin: str) -> None:
+    _, key = new_partner(client, admin, **QUOTA)
+    help_doc: dict[str, Any] = client.get("/partner/help", headers={"X-API-Key": key}).json()
+    assert "X-Feed-Mode" in help_doc["headers"]
+    contract = client.get("/partner/contract", headers={"X-API-Key": key}).json()
+    assert set(contract["feed_modes"]) == {"upsert", "snapshot", "patch"}
+    assert contract["delete"]["field"] == "_delete"
+    assert "unknown_sku" in contract["error_codes"]
+    openapi = client.get("/openapi.json").json()
+    names = [p.get("name") for p in openapi["paths"]["/partner/ingest"]["post"]["parameters"]]
+    assert "X-Feed-Mode" in names
