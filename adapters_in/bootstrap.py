@@ -37,7 +37,8 @@ from partner_ingest.domain.model.circuits import BreakerPolicy
 from partner_ingest.domain.model.jobs import BodyRetention
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.report import IngestReport
-from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
+from partner_ingest.domain.model.retirement import RetirementGuard
+from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
 from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
 from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
@@ -87,6 +88,8 @@ class Application:
     limits: FeedLimits
     vault: CredentialVault
     ingest: IngestFeed
+    held_feeds: SettleHeldFeeds
+    """Release or discard the snapshots the mass-delete guard held (ADR 0036)."""
     describe_contract: DescribeContract
     validate: ValidateFeed
     guard: AccessGuard
@@ -148,7 +151,8 @@ def wire(
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,
     )
-    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing)
+    guard = RetirementGuard(settings.retire_max_share, settings.retire_max_count)
+    ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing, guard=guard)
     vault = FernetVault(secrets_.vault_keys)
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
@@ -191,6 +195,7 @@ def wire(
         limits=limits,
         vault=vault,
         ingest=ingest,
+        held_feeds=SettleHeldFeeds(uow, ingest, clock),
         describe_contract=DescribeContract(formats),
         validate=ValidateFeed(formats, limits=limits),
         guard=AccessGuard(

@@ -14,12 +14,13 @@ from typing import BinaryIO, NamedTuple, Protocol
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.circuits import Circuit, CircuitKey
-from partner_ingest.domain.model.feed_import import FeedImport
+from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import BodyRetention, Job, JobStatus, Lease
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "CircuitRepository",
     "FeedImportLedger",
     "FeedSkuRegister",
+    "HeldFeedRepository",
     "IdempotencyKeyRepository",
     "JobRepository",
     "PartnerRepository",
@@ -112,6 +114,26 @@ class FeedImportLedger(Protocol):
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""
+
+    def held(self, partner_id: str | None = None) -> list[FeedImport]:
+        """The imports held by the mass-delete guard and not yet settled, oldest first."""
+
+    def settle(self, feed_id: str, status: ImportStatus) -> bool:
+        """Mark a held import released or discarded; False, and nothing written, when it is
+        not held (any more: another operator settled it first)."""
+
+
+class HeldFeedRepository(Protocol):
+    """`partner_held_feeds`: the body and the retirements of each held snapshot, until settled."""
+
+    def add(self, held: HeldFeed) -> None:
+        """Keep a held snapshot."""
+
+    def get(self, feed_id: str) -> HeldFeed | None:
+        """A held snapshot, or None."""
+
+    def remove(self, feed_id: str) -> bool:
+        """Forget a settled snapshot; False when unknown."""
 
 
 class IdempotencyKeyRepository(Protocol):

@@ -11,6 +11,7 @@ from .repositories import (
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
+    HeldFeedRepository,
     IdempotencyKeyRepository,
     JobRepository,
     PartnerRepository,
@@ -34,6 +35,8 @@ class UnitOfWork(Protocol):
     def feed_skus(self) -> FeedSkuRegister: ...
     @property
     def imports(self) -> FeedImportLedger: ...
+    @property
+    def held_feeds(self) -> HeldFeedRepository: ...
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository: ...
     @property

@@ -97,7 +97,7 @@ _REPORT: Final = _obj(
         "partner_id": _STR,
         "format": _STR,
         "version": _INT,
-        "status": {"type": "string", "enum": ["accepted", "partial", "rejected"]},
+        "status": {"type": "string", "enum": ["accepted", "partial", "rejected", "held"]},
         "dry_run": {"type": "boolean"},
         "counts": _obj(
             ["received", "created", "updated", "unchanged", "rejected", "deleted", "retired"],
@@ -189,7 +189,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "partner_id": _STR,
             "format": _STR,
             "version": _INT,
-            "status": {"type": "string", "enum": ["applied", "rejected"]},
+            "status": {"type": "string", "enum": ["applied", "rejected", "held", "released", "discarded"]},
             "content_hash": _STR,
             "received_at": _TIME,
             "completed_at": _TIME,

@@ -150,6 +150,25 @@ _REJECTED: Final = {
 }
 _LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
 
+_JOB_OR_HELD: Final = {
+    202: {
+        **JOB_ACCEPTED[202],
+        "description": "stored as a job (committed before this answer; poll Location for its report), or "
+        "a snapshot held by the mass-delete guard: its report, status held, counts saying what it would "
+        "create, update and retire; nothing is applied until an operator releases it",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/Job"},
+                        {"$ref": "#/components/schemas/IngestReport"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/partner/ingest", "post"): op(
         "Send a feed and get its report (or, as a job, its job)",
@@ -174,7 +193,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         ],
         body=FEED_BODY,
         ok=_REPORT_OK,
-        extra_ok={**_REJECTED, **JOB_ACCEPTED},
+        extra_ok={**_REJECTED, **_JOB_OR_HELD},
         errors=(409,),
     ),
     ("/partner/imports", "get"): op(

@@ -18,6 +18,7 @@ from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
+from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.repositories import UpsertCounts
 
@@ -29,6 +30,7 @@ __all__ = [
     "InMemoryAuditLog",
     "InMemoryFeedImportLedger",
     "InMemoryFeedSkuRegister",
+    "InMemoryHeldFeedRepository",
     "InMemoryPartnerRepository",
     "InMemoryProductRepository",
     "InMemoryScheduleRepository",
@@ -181,6 +183,46 @@ class InMemoryFeedImportLedger:
         """Most recent first."""
         entries = [e for e in self._table.values() if partner_id is None or e.partner_id == partner_id]
         return sorted(entries, key=lambda e: e.completed_at, reverse=True)[:limit]
+
+    def held(self, partner_id: str | None = None) -> list[FeedImport]:
+        """Held imports, oldest first."""
+        entries = [
+            e
+            for e in self._table.values()
+            if e.status is ImportStatus.HELD and (partner_id is None or e.partner_id == partner_id)
+        ]
+        return sorted(entries, key=lambda e: (e.completed_at, e.id))
+
+    def settle(self, feed_id: str, status: ImportStatus) -> bool:
+        """Held -> released or discarded."""
+        entry = self._table.get(feed_id)
+        if entry is None or entry.status is not ImportStatus.HELD:
+            return False
+        self._undo.set(self._table, feed_id, attrs.evolve(entry, status=status))
+        return True
+
+
+class InMemoryHeldFeedRepository:
+    """Held snapshots by feed id."""
+
+    def __init__(self, table: dict[str, HeldFeed], undo: UndoLog) -> None:
+        self._table = table
+        self._undo = undo
+
+    def add(self, held: HeldFeed) -> None:
+        """Keep a held snapshot."""
+        self._undo.set(self._table, held.feed_id, held)
+
+    def get(self, feed_id: str) -> HeldFeed | None:
+        """A held snapshot, or None."""
+        return self._table.get(feed_id)
+
+    def remove(self, feed_id: str) -> bool:
+        """Forget a settled snapshot."""
+        if feed_id not in self._table:
+            return False
+        self._undo.delete(self._table, feed_id)
+        return True
 
 
 class InMemoryPartnerRepository:

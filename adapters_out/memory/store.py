@@ -23,6 +23,7 @@ from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
+from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
 
 from .circuits import InMemoryCircuitRepository
@@ -33,6 +34,7 @@ from .repositories import (
     InMemoryAuditLog,
     InMemoryFeedImportLedger,
     InMemoryFeedSkuRegister,
+    InMemoryHeldFeedRepository,
     InMemoryPartnerRepository,
     InMemoryProductRepository,
     InMemoryScheduleRepository,
@@ -88,6 +90,7 @@ class _Tables:
     retired: dict[tuple[str, str], datetime] = attrs.Factory(dict)
     """When each retired product was retired (its row stays in `products`)."""
     imports: dict[str, FeedImport] = attrs.Factory(dict)
+    held_feeds: dict[str, HeldFeed] = attrs.Factory(dict)
     idempotency_keys: dict[tuple[str, str], KeyUse] = attrs.Factory(dict)
     jobs: JobTables = attrs.Factory(JobTables)
     partners: dict[str, Partner] = attrs.Factory(dict)
@@ -130,6 +133,7 @@ class InMemoryUnitOfWork:
         self.products = InMemoryProductRepository(t.products, undo, t.retired)
         self.feed_skus = InMemoryFeedSkuRegister(t.products, t.retired)
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
+        self.held_feeds = InMemoryHeldFeedRepository(t.held_feeds, undo)
         self.idempotency_keys = InMemoryIdempotencyKeys(t.idempotency_keys, undo)
         self.jobs = InMemoryJobRepository(t.jobs, undo)
         self.partners = InMemoryPartnerRepository(t.partners, undo)

@@ -28,6 +28,7 @@ from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreac
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
 from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
+from .held_feeds import PostgresHeldFeedRepository
 from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
 from .ledger import PostgresFeedImportLedger
@@ -186,6 +187,7 @@ class PostgresUnitOfWork:
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
         self.imports = PostgresFeedImportLedger(conn)
+        self.held_feeds = PostgresHeldFeedRepository(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.jobs = PostgresJobRepository(conn)
         self.partners = PostgresPartnerRepository(conn)

@@ -24,6 +24,7 @@ from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from .audit import SqliteAuditLog
 from .circuits import SqliteCircuitRepository
 from .connection import connect
+from .held_feeds import SqliteHeldFeedRepository
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .ledger import SqliteFeedImportLedger
@@ -129,6 +130,7 @@ class SqliteUnitOfWork:
         self.products = SqliteProductRepository(conn)
         self.feed_skus = SqliteFeedSkuRegister(conn)
         self.imports = SqliteFeedImportLedger(conn)
+        self.held_feeds = SqliteHeldFeedRepository(conn)
         self.idempotency_keys = SqliteIdempotencyKeys(conn)
         self.jobs = SqliteJobRepository(conn)
         self.partners = SqlitePartnerRepository(conn)

@@ -48,6 +48,7 @@ class ErrorCode(enum.StrEnum):
     ERROR_BUDGET = "error_budget_exceeded"
     ATOMIC_REJECTED = "atomic_rejected"
     MISSING_SETTING = "missing_setting"
+    SNAPSHOT_NOT_KEPT = "snapshot_not_kept"
 
 
 @attrs.frozen
@@ -140,6 +141,9 @@ class FeedStatus(enum.StrEnum):
     """Valid items landed; the rejected ones are reported."""
     REJECTED = "rejected"
     """Nothing landed: a feed error, an atomic feed with an invalid item, or the error budget."""
+    HELD = "held"
+    """Nothing landed yet: a snapshot that would retire more than the mass-delete guard allows
+    waits for an operator to release or discard it; the counts say what it would do."""
 
 
 @attrs.frozen
@@ -184,7 +188,7 @@ class IngestReport:
     @property
     def applied(self) -> bool:
         """True when at least one item was written (or would have been, in a dry run)."""
-        return self.status is not FeedStatus.REJECTED
+        return self.status is FeedStatus.ACCEPTED or self.status is FeedStatus.PARTIAL
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form: what HTTP answers and what the ledger stores."""

@@ -11,6 +11,7 @@ from .access_errors import (
 )
 from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from .describe_contract import DescribeContract
+from .held_feeds import SettleHeldFeeds
 from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody, resolve_format
 from .job_bodies import PurgeJobBodies
 from .jobs import (
@@ -39,6 +40,7 @@ __all__ = [
     "Forbidden",
     "Granted",
     "IngestFeed",
+    "SettleHeldFeeds",
     "IngestStep",
     "Ingested",
     "JobBodyPurgedError",

@@ -33,6 +33,7 @@ import attrs
 
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.errors import (
+    ConflictError,
     IdempotencyKeyNamesJob,
     IdempotencyKeyReused,
     IdempotencyKeyTaken,
@@ -46,7 +47,8 @@ from partner_ingest.domain.model.jobs import JobStatus
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import FeedLimits, PolicyOverrides, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
-from partner_ingest.domain.model.report import FeedStatus, IngestReport
+from partner_ingest.domain.model.report import ErrorCode, FeedError, FeedStatus, IngestCounts, IngestReport
+from partner_ingest.domain.model.retirement import HeldFeed, RetirementGuard
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FeedFormat, FormatRegistry, for_partner
 from partner_ingest.ports.parsing import FeedParsing
@@ -108,6 +110,9 @@ class FeedSubmission:
     source: str = "push"
     feed_mode: FeedMode | None = attrs.field(default=None, converter=_optional_feed_mode)
     """upsert, snapshot or patch (ADR 0036); None: the partner's default."""
+    release_of: str | None = None
+    """The held snapshot this submission releases (its body, as an upsert, then exactly the
+    retirements it was held with); see ReleaseHeldFeed."""
 
 
 @attrs.frozen
@@ -198,6 +203,7 @@ class IngestFeed:
         batch_size: int = 1000,
         errors_cap: int = 100,
         parsing: FeedParsing | None = None,
+        guard: RetirementGuard | None = None,
     ) -> None:
         """`parsing` says where feeds are parsed and validated: here by default, or in a
         parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing."""
@@ -209,6 +215,7 @@ class IngestFeed:
         self._batch_size = batch_size
         self._errors_cap = errors_cap
         self._parsing = parsing or PARSE_HERE
+        self._guard = guard or RetirementGuard()
 
     def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
@@ -235,9 +242,11 @@ class IngestFeed:
                 uow.commit()
                 return earlier
             received_at = self._clock.now()
+            start = _start_of(submission.body)
             report, content_hash = self._apply(uow, submission, terms)
-            if terms.feed_mode is FeedMode.SNAPSHOT and report.applied:
-                report = self._retire_absent(uow, report)
+            held: tuple[str, ...] = ()
+            if report.applied:
+                report, held = self._retirements(uow, submission, terms, report)
             if report.dry_run:
                 uow.rollback()
                 return report
@@ -248,7 +257,12 @@ class IngestFeed:
                 return report
             uow.rollback()
         with self._uow() as uow:
+            kept: HeldFeed | None = None
+            if report.status is FeedStatus.HELD:
+                report, kept = self._hold(uow, submission, report, start, held)
             self._record(uow, submission, terms, report, content_hash, received_at)
+            if kept is not None:
+                uow.held_feeds.add(kept)
             _run(steps, uow, Ingested(submission, report, repeat=False))
             uow.commit()
         return report
@@ -257,7 +271,7 @@ class IngestFeed:
         self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms
     ) -> IngestReport | None:
         """The report to answer again instead of processing (a repeat), audited as a duplicate."""
-        if submission.dry_run or submission.content_hash is None:
+        if submission.dry_run or submission.content_hash is None or submission.release_of is not None:
             return None
         fingerprint = terms.fingerprint(submission.content_hash)
         report: IngestReport | None = None
@@ -314,19 +328,65 @@ class IngestFeed:
         )
         return report, content_hash
 
-    def _retire_absent(self, uow: UnitOfWork, report: IngestReport) -> IngestReport:
-        """The snapshot step: retire the partner's active products the feed did not name.
+    def _retirements(
+        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms, report: IngestReport
+    ) -> tuple[IngestReport, tuple[str, ...]]:
+        """The retirement step of an applied feed: a release retires what its held snapshot
+        would have; a snapshot retires the partner's active products it did not name, unless
+        the mass-delete guard holds it (then the report says held, with what it would retire).
 
         Only reached for a feed read to its end and applied (a feed error, an atomic feed with
         an invalid item or a blown error budget rejects the whole feed, which retires nothing);
         an invalid item's SKU counts as named, so a typo in one item never retires its product.
         """
-        absent = uow.feed_skus.unseen(report.partner_id)
+        partner_id = report.partner_id
+        if submission.release_of is not None:
+            held = uow.held_feeds.get(submission.release_of)
+            if held is None or not uow.imports.settle(submission.release_of, ImportStatus.RELEASED):
+                raise ConflictError(f"feed import {submission.release_of!r} is not held (any more)")
+            uow.held_feeds.remove(held.feed_id)
+            absent: Sequence[str] = held.retire
+        elif terms.feed_mode is FeedMode.SNAPSHOT:
+            absent = uow.feed_skus.unseen(partner_id)
+            active = uow.products.count(partner_id) - report.counts.created
+            if self._guard.holds(len(absent), active):
+                counts = attrs.evolve(report.counts, retired=len(absent))
+                status = report.status if report.dry_run else FeedStatus.HELD
+                return attrs.evolve(report, status=status, counts=counts), tuple(absent)
+        else:
+            return report, ()
         retired = 0
         now = self._clock.now()
         for start in range(0, len(absent), self._batch_size):
-            retired += uow.products.retire(report.partner_id, absent[start : start + self._batch_size], now)
-        return attrs.evolve(report, counts=attrs.evolve(report.counts, retired=retired))
+            retired += uow.products.retire(partner_id, absent[start : start + self._batch_size], now)
+        return attrs.evolve(report, counts=attrs.evolve(report.counts, retired=retired)), ()
+
+    def _hold(
+        self,
+        uow: UnitOfWork,
+        submission: FeedSubmission,
+        report: IngestReport,
+        start: int | None,
+        retire: tuple[str, ...],
+    ) -> tuple[IngestReport, HeldFeed | None]:
+        """Keep a held snapshot's body and retirements for its release; a body that cannot be
+        read again (a pipe) cannot be kept, and the snapshot is rejected instead."""
+        body = submission.body
+        if isinstance(body, StoredBody):
+            with body.open(uow) as stream:
+                kept = stream.read()
+        elif start is not None:
+            body.seek(start)
+            kept = body.read()
+        else:
+            counts = IngestCounts(received=report.counts.received, rejected=report.counts.rejected)
+            error = FeedError(
+                ErrorCode.SNAPSHOT_NOT_KEPT,
+                f"this snapshot would retire {len(retire)} products, more than the mass-delete guard allows, "
+                "and its body cannot be read again to keep it for an operator: nothing was applied",
+            )
+            return attrs.evolve(report, status=FeedStatus.REJECTED, counts=counts, feed_error=error), None
+        return report, HeldFeed(report.feed_id, report.partner_id, kept, retire)
 
     def _record(
         self,
@@ -347,7 +407,7 @@ class IngestFeed:
                 format=report.format,
                 version=report.version,
                 content_hash=content_hash,
-                status=ImportStatus.APPLIED if report.applied else ImportStatus.REJECTED,
+                status=_import_status(report),
                 report=report,
                 received_at=received_at,
                 completed_at=now,
@@ -382,14 +442,16 @@ class IngestFeed:
         }
         if report.feed_error is not None:
             summary["feed_error"] = str(report.feed_error.code)
-        entries = [
-            self._audit(
-                submission,
-                AuditAction.FEED_INGESTED if report.applied else AuditAction.FEED_REJECTED,
-                Outcome.SUCCESS if report.status is FeedStatus.ACCEPTED else Outcome.REJECTED,
-                summary,
-            )
-        ]
+        if report.status is FeedStatus.HELD:
+            action, outcome = AuditAction.FEED_HELD, Outcome.SKIPPED
+        elif report.applied:
+            action = AuditAction.FEED_INGESTED
+            outcome = Outcome.SUCCESS if report.status is FeedStatus.ACCEPTED else Outcome.REJECTED
+        else:
+            action, outcome = AuditAction.FEED_REJECTED, Outcome.REJECTED
+        if submission.release_of is not None:
+            summary["releases"] = submission.release_of
+        entries = [self._audit(submission, action, outcome, summary)]
         # S2: every reported rejection is audited (the report caps them, and so does this).
         entries.extend(
             self._audit(
@@ -440,6 +502,19 @@ def _report_of(uow: UnitOfWork, use: KeyUse) -> IngestReport:
     if job.status is JobStatus.SUCCEEDED and job.report is not None:
         return job.report
     raise IdempotencyKeyNamesJob(use.key, job.id, str(job.status))
+
+
+def _import_status(report: IngestReport) -> ImportStatus:
+    if report.status is FeedStatus.HELD:
+        return ImportStatus.HELD
+    return ImportStatus.APPLIED if report.applied else ImportStatus.REJECTED
+
+
+def _start_of(body: BinaryIO | StoredBody) -> int | None:
+    """Where a body that can be read again starts (a held snapshot keeps it); None otherwise."""
+    if isinstance(body, StoredBody) or not body.seekable():
+        return None
+    return body.tell()
 
 
 def _run(steps: Sequence[IngestStep], uow: UnitOfWork, ingested: Ingested) -> None:

@@ -119,3 +119,38 @@ def test_help_and_contract_describe_the_modes_and_the_delete(client: httpx2.Clie
     openapi = client.get("/openapi.json").json()
     names = [p.get("name") for p in openapi["paths"]["/partner/ingest"]["post"]["parameters"]]
     assert "X-Feed-Mode" in names
+
+
+def test_a_held_snapshot_is_told_to_the_partner_and_settled_by_an_operator(
+    client: httpx2.Client, admin: str
+) -> None:
+    partner_id, key = new_partner(client, admin, **QUOTA)
+    send(client, key, jsonl_feed(10))
+    held = send(client, key, jsonl_feed(5), X_Feed_Mode="snapshot")
+    assert held.status_code == 202, held.text
+    report = held.json()
+    assert (report["status"], report["counts"]["retired"]) == ("held", 5)
+    shown = client.get(f"/partner/imports/{report['feed_id']}", headers={"X-API-Key": key}).json()
+    assert shown["status"] == "held"
+    as_admin = {"X-API-Key": admin}
+    listed = client.get("/admin/imports/held", params={"partner_id": partner_id}, headers=as_admin).json()
+    assert [entry["feed_id"] for entry in listed["imports"]] == [report["feed_id"]]
+    assert (
+        client.post(f"/admin/imports/{report['feed_id']}/release", headers={"X-API-Key": key}).status_code
+        == 403
+    )
+
+    released = client.post(f"/admin/imports/{report['feed_id']}/release", headers=as_admin)
+    assert released.status_code == 200, released.text
+    assert released.json()["counts"]["retired"] == 5
+    assert skus(client, key) == [f"SKU-{n:08d}" for n in range(5)]
+    again = client.post(f"/admin/imports/{report['feed_id']}/discard", headers=as_admin)
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
+    missing = client.post("/admin/imports/feed_nope/release", headers=as_admin)
+    assert missing.status_code == 404
+
+    second = send(client, key, b"", X_Feed_Mode="snapshot")  # empty: never wipes the catalog
+    assert second.status_code == 202 and second.json()["status"] == "held"
+    discarded = client.post(f"/admin/imports/{second.json()['feed_id']}/discard", headers=as_admin)
+    assert discarded.status_code == 200 and discarded.json()["status"] == "discarded"
+    assert skus(client, key) == [f"SKU-{n:08d}" for n in range(5)]

@@ -35,6 +35,7 @@ from partner_ingest.ports.repositories import (
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
+    HeldFeedRepository,
     IdempotencyKeyRepository,
     JobRepository,
     PartnerRepository,
@@ -108,6 +109,10 @@ class CountingUnitOfWork:
     @property
     def imports(self) -> FeedImportLedger:
         return self._inner.imports
+
+    @property
+    def held_feeds(self) -> HeldFeedRepository:
+        return self._inner.held_feeds
 
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository:

@@ -21,3 +21,18 @@ ALTER TABLE partner_ingest_jobs ADD COLUMN feed_mode text
 -- The feed mode of a scheduled pull (NULL: the partner's default).
 ALTER TABLE partner_schedules ADD COLUMN feed_mode text
     CHECK (feed_mode IN ('upsert', 'snapshot', 'patch'));
+
+-- Held snapshots (the mass-delete guard): an import may be held, then released or discarded.
+ALTER TABLE partner_feed_imports DROP CONSTRAINT partner_feed_imports_status_check;
+ALTER TABLE partner_feed_imports ADD CONSTRAINT partner_feed_imports_status_check
+    CHECK (status IN ('applied', 'rejected', 'held', 'released', 'discarded'));
+CREATE INDEX partner_feed_imports_held ON partner_feed_imports (completed_at) WHERE status = 'held';
+
+-- What a held snapshot needs for its release: its body as received, and the SKUs it would
+-- retire (fixed when it was held). Deleted when the import is released or discarded.
+CREATE TABLE partner_held_feeds (
+    feed_id    text COLLATE "C" PRIMARY KEY REFERENCES partner_feed_imports (id),
+    partner_id text COLLATE "C" NOT NULL REFERENCES partner (id),
+    body       bytea NOT NULL,
+    retire     text NOT NULL                                   -- JSON array of SKUs
+);

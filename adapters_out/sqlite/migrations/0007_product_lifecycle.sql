@@ -18,3 +18,22 @@ ALTER TABLE partner_ingest_jobs ADD COLUMN feed_mode TEXT
 -- The feed mode of a scheduled pull (NULL: the partner's default).
 ALTER TABLE partner_schedules ADD COLUMN feed_mode TEXT
     CHECK (feed_mode IN ('upsert', 'snapshot', 'patch'));
+
+-- Held snapshots (the mass-delete guard): an import may be held, then released or discarded.
+-- SQLite cannot alter a CHECK constraint, so the column is added again with the wider one
+-- (this rewrites the ledger, one row per feed, never the products).
+ALTER TABLE partner_feed_imports RENAME COLUMN status TO status_before_0010;
+ALTER TABLE partner_feed_imports ADD COLUMN status TEXT NOT NULL DEFAULT 'applied'
+    CHECK (status IN ('applied', 'rejected', 'held', 'released', 'discarded'));
+UPDATE partner_feed_imports SET status = status_before_0010;
+ALTER TABLE partner_feed_imports DROP COLUMN status_before_0010;
+CREATE INDEX partner_feed_imports_held ON partner_feed_imports (completed_at) WHERE status = 'held';
+
+-- What a held snapshot needs for its release: its body as received, and the SKUs it would
+-- retire (fixed when it was held). Deleted when the import is released or discarded.
+CREATE TABLE partner_held_feeds (
+    feed_id    TEXT PRIMARY KEY REFERENCES partner_feed_imports (id),
+    partner_id TEXT NOT NULL REFERENCES partner (id),
+    body       BLOB NOT NULL,
+    retire     TEXT NOT NULL                                   -- JSON array of SKUs
+);
