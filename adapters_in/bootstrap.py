@@ -49,6 +49,7 @@ from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, Ro
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.retired_products import PurgeRetiredProducts
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
@@ -90,6 +91,8 @@ class Application:
     ingest: IngestFeed
     held_feeds: SettleHeldFeeds
     """Release or discard the snapshots the mass-delete guard held (ADR 0036)."""
+    retired_products: PurgeRetiredProducts
+    """Purge the products retired longer than the retention (workers call `purge_expired`)."""
     describe_contract: DescribeContract
     validate: ValidateFeed
     guard: AccessGuard
@@ -116,6 +119,11 @@ class Application:
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
+
+    def purge_expired(self) -> int:
+        """What a worker deletes every `job_body_purge_seconds`: the feed bodies and the retired
+        products whose retention is over; how many."""
+        return self.job_bodies() + self.retired_products()
 
 
 def wire(
@@ -196,6 +204,9 @@ def wire(
         vault=vault,
         ingest=ingest,
         held_feeds=SettleHeldFeeds(uow, ingest, clock),
+        retired_products=PurgeRetiredProducts(
+            uow, clock, timedelta(seconds=settings.retired_retention_seconds)
+        ),
         describe_contract=DescribeContract(formats),
         validate=ValidateFeed(formats, limits=limits),
         guard=AccessGuard(

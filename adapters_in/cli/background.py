@@ -67,7 +67,7 @@ def run_worker(args: argparse.Namespace) -> int:
             app.process_next_job,
             poll_seconds=settings.worker_poll_seconds,
             name=f"worker-{socket.gethostname()}-{os.getpid()}",
-            purge=app.job_bodies,
+            purge=app.purge_expired,
             purge_seconds=settings.job_body_purge_seconds,
         )
         if args.once:

@@ -91,7 +91,7 @@ def background_services(app: bootstrap.Application) -> list[BackgroundService]:
             app.process_next_job,
             poll_seconds=settings.worker_poll_seconds,
             name=f"worker-{socket.gethostname()}-{os.getpid()}",
-            purge=app.job_bodies,
+            purge=app.purge_expired,
             purge_seconds=settings.job_body_purge_seconds,
         )
         services.append(BackgroundWorker(worker, grace_seconds=settings.shutdown_grace_seconds))

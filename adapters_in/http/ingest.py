@@ -21,7 +21,7 @@ from ._feed import answer_feed
 from .auth import authorize
 from .jobs import ASYNC_PARAMETERS, JOB_ACCEPTED
 from .openapi import Operation, op
-from .params import query_int, query_text
+from .params import query_int, query_retired, query_text
 from .views import JsonResponse, feed_import_json, product_json
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -56,8 +56,13 @@ async def list_products(request: Request) -> Response:
     assert principal.partner_id is not None
     after = query_text(request, "after", max_length=1024)
     limit = query_int(request, "limit", 100)
+    retired = query_retired(request)
     page = await run_in_threadpool(
-        context(request).app.products.page, principal.partner_id, after_sku=after, limit=limit
+        context(request).app.products.page,
+        principal.partner_id,
+        after_sku=after,
+        limit=limit,
+        retired=retired,
     )
     return JsonResponse({"products": [product_json(p) for p in page.products], "next_after": page.next_after})
 
@@ -67,7 +72,10 @@ async def get_product(request: Request) -> Response:
     principal = await authorize(request, KeyRole.PARTNER)
     assert principal.partner_id is not None
     product = await run_in_threadpool(
-        context(request).app.products.get, principal.partner_id, request.path_params["sku"]
+        context(request).app.products.get,
+        principal.partner_id,
+        request.path_params["sku"],
+        retired=query_retired(request),
     )
     return JsonResponse(product_json(product))
 
@@ -149,6 +157,12 @@ _REJECTED: Final = {
     }
 }
 _LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+_RETIRED: Final = {
+    "name": "retired",
+    "in": "query",
+    "schema": {"type": "boolean", "default": False},
+    "description": "true: retired products instead of active ones",
+}
 
 _JOB_OR_HELD: Final = {
     202: {
@@ -207,10 +221,14 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/partner/products", "get"): op(
         "Your products, a page at a time, in SKU order", tag="partner", auth="partner",
-        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}}, _LIMIT],
+        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}}, _LIMIT, _RETIRED],
+        description="Active products; `retired=true`: the retired ones (a snapshot left them out, or an "
+        "item deleted them), until a feed names them again or the retention purges them.",
         ok=(200, "a page; pass next_after as `after` for the next one", "ProductPage"), errors=(400, 422),
     ),
     ("/partner/products/{sku:path}", "get"): op(
-        "One of your products", tag="partner", auth="partner", ok=(200, "the product", "Product"), errors=(404,),
+        "One of your products", tag="partner", auth="partner", parameters=[_RETIRED],
+        description="An active product; `retired=true`: a retired one.",
+        ok=(200, "the product", "Product"), errors=(400, 404),
     ),
 }  # fmt: skip

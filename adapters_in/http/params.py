@@ -117,6 +117,16 @@ def query_optional_int(request: Request, name: str) -> int | None:
     return int(raw)
 
 
+def query_retired(request: Request) -> bool:
+    """`?retired=true`: retired products instead of active ones (ADR 0036); 400 for another value."""
+    raw = request.query_params.get("retired")
+    if raw is None or raw == "false":
+        return False
+    if raw == "true":
+        return True
+    raise _bad_param("retired", f"must be true or false, got {raw[:40]!r}")
+
+
 def query_text(request: Request, name: str, *, max_length: int = 200) -> str | None:
     """A text query parameter (None when absent or empty)."""
     raw = request.query_params.get(name)

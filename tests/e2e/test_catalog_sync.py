@@ -63,6 +63,13 @@ def test_x_feed_mode_snapshot_retires_what_the_feed_leaves_out_and_a_delete_reti
     deleted = send(client, key, b'{"sku": "SKU-00000000", "_delete": true}\n')
     assert deleted.json()["counts"]["deleted"] == 1
     assert skus(client, key) == [f"SKU-{n:08d}" for n in range(1, 9)]
+    as_partner = {"X-API-Key": key}
+    retired = client.get("/partner/products", params={"retired": "true"}, headers=as_partner).json()
+    assert [p["sku"] for p in retired["products"]] == ["SKU-00000000", "SKU-00000009"]
+    assert client.get("/partner/products/SKU-00000009", headers=as_partner).status_code == 404
+    one = client.get("/partner/products/SKU-00000009", params={"retired": "true"}, headers=as_partner)
+    assert one.status_code == 200 and one.json()["sku"] == "SKU-00000009"
+    assert client.get("/partner/products", params={"retired": "maybe"}, headers=as_partner).status_code == 400
 
 
 def test_a_patch_changes_one_field_and_an_unknown_feed_mode_is_a_400(
