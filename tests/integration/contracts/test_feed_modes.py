@@ -235,7 +235,7 @@ def test_a_patch_of_an_unknown_sku_or_clearing_a_required_field_is_an_item_error
 def test_retired_products_are_purged_after_the_retention_and_their_history_stays(
     store: StoreUnderTest, ingest: IngestFeed
 ) -> None:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from partner_ingest.domain.model import AuditAction, AuditQuery
     from partner_ingest.domain.use_cases.retired_products import PurgeRetiredProducts
@@ -243,18 +243,11 @@ def test_retired_products_are_purged_after_the_retention_and_their_history_stays
     send(ingest, [item("A"), item("B")])
     send(ingest, [{"sku": "B", "_delete": True}])
 
-    class At:
-        def __init__(self, moment: datetime) -> None:
-            self.moment = moment
-
-        def now(self) -> datetime:
-            return self.moment
-
     retired_at = FakeClock().now()  # the fixture's clock, which retired B
-    soon = At(retired_at + timedelta(days=1))
+    soon = FakeClock(retired_at + timedelta(days=1))
     assert PurgeRetiredProducts(store.unit_of_work, soon, timedelta(days=30))() == 0
     assert skus(store, retired=True) == ["B"]
-    later = At(retired_at + timedelta(days=31))
+    later = FakeClock(retired_at + timedelta(days=31))
     assert PurgeRetiredProducts(store.unit_of_work, later, timedelta(days=30))() == 1
     assert skus(store, retired=True) == [] and skus(store) == ["A"]
     with store.unit_of_work(read_only=True) as uow:
