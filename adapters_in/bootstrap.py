@@ -48,8 +48,9 @@ from partner_ingest.domain.use_cases.manage_partners import ManagePartners
 from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, RotateCredentials
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
+from partner_ingest.domain.use_cases.read_changes import ReadChanges
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
-from partner_ingest.domain.use_cases.retired_products import PurgeRetiredProducts
+from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
@@ -92,6 +93,9 @@ class Application:
     held_feeds: SettleHeldFeeds
     """Release or discard the snapshots the mass-delete guard held (ADR 0036)."""
     retired_products: PurgeRetiredProducts
+    changes: ReadChanges
+    """The change feed by cursor (ADR 0037): for the HTTP API and for embedders."""
+    old_changes: PurgeChanges
     """Purge the products retired longer than the retention (workers call `purge_expired`)."""
     describe_contract: DescribeContract
     validate: ValidateFeed
@@ -123,7 +127,7 @@ class Application:
     def purge_expired(self) -> int:
         """What a worker deletes every `job_body_purge_seconds`: the feed bodies and the retired
         products whose retention is over; how many."""
-        return self.job_bodies() + self.retired_products()
+        return self.job_bodies() + self.retired_products() + self.old_changes()
 
 
 def wire(
@@ -204,6 +208,8 @@ def wire(
         vault=vault,
         ingest=ingest,
         held_feeds=SettleHeldFeeds(uow, ingest, clock),
+        changes=ReadChanges(uow),
+        old_changes=PurgeChanges(uow, clock, timedelta(seconds=settings.change_retention_seconds)),
         retired_products=PurgeRetiredProducts(
             uow, clock, timedelta(seconds=settings.retired_retention_seconds)
         ),

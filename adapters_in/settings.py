@@ -111,6 +111,8 @@ class Settings:
     """How many products a snapshot feed may retire before it is held, whatever the share; unset: no count limit. A snapshot retiring every active product is always held."""
     retired_retention_seconds: float = 90 * 24 * 3600.0
     """How long a retired product is kept (listed with ?retired=true, restored when a feed names it again) before it is purged; its history stays in the audit trail."""
+    change_retention_seconds: float = 30 * 24 * 3600.0
+    """How long change records (GET /admin/changes, /partner/changes) are kept before workers purge them; a consumer away longer resumes from the oldest kept (ADR 0037)."""
     log_level: str = "INFO"
     log_format: str = "json"
     """json (one object per line) or text."""
@@ -206,6 +208,7 @@ class Settings:
             "job_body_retention_seconds",
             "job_body_retention_dead_seconds",
             "retired_retention_seconds",
+            "change_retention_seconds",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}")

@@ -13,6 +13,7 @@ from .rate_limit import FailurePolicy, RateDecision, RateLimiter
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
+    ChangeFeed,
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
@@ -29,6 +30,7 @@ from .unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "ApiKeyRepository",
+    "ChangeFeed",
     "AuditLog",
     "CircuitRepository",
     "Clock",

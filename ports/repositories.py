@@ -13,6 +13,7 @@ from typing import BinaryIO, NamedTuple, Protocol
 
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.changes import Change
 from partner_ingest.domain.model.circuits import Circuit, CircuitKey
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.idempotency import KeyUse
@@ -26,6 +27,7 @@ from partner_ingest.domain.model.schedules import Schedule
 __all__ = [
     "ApiKeyRepository",
     "AuditLog",
+    "ChangeFeed",
     "CircuitRepository",
     "FeedImportLedger",
     "FeedSkuRegister",
@@ -121,6 +123,17 @@ class FeedImportLedger(Protocol):
     def settle(self, feed_id: str, status: ImportStatus) -> bool:
         """Mark a held import released or discarded; False, and nothing written, when it is
         not held (any more: another operator settled it first)."""
+
+
+class ChangeFeed(Protocol):
+    """`partner_product_changes`: the change records the product writes leave (ADR 0037)."""
+
+    def after(self, cursor: str | None, *, limit: int = 100, partner_id: str | None = None) -> list[Change]:
+        """Committed changes after `cursor` (None: from the oldest kept), in commit order;
+        InvalidCursor for a cursor this store never gave."""
+
+    def purge(self, before: datetime) -> int:
+        """Delete the change records older than `before`; how many were."""
 
 
 class HeldFeedRepository(Protocol):

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
+    ChangeFeed,
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
@@ -37,6 +38,8 @@ class UnitOfWork(Protocol):
     def imports(self) -> FeedImportLedger: ...
     @property
     def held_feeds(self) -> HeldFeedRepository: ...
+    @property
+    def changes(self) -> ChangeFeed: ...
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository: ...
     @property

@@ -198,6 +198,25 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "report": {"$ref": "#/components/schemas/IngestReport"},
         },
     ),
+    "ChangePage": _obj(
+        ["changes", "next_after"],
+        {
+            "changes": {
+                "type": "array",
+                "items": _obj(
+                    ["cursor", "partner_id", "sku", "kind", "at"],
+                    {
+                        "cursor": _STR,
+                        "partner_id": _STR,
+                        "sku": _STR,
+                        "kind": {"type": "string", "enum": ["created", "updated", "retired", "restored"]},
+                        "at": _TIME,
+                    },
+                ),
+            },
+            "next_after": {"type": ["string", "null"], "description": "pass as `after` for the next page"},
+        },
+    ),
     "FeedImportList": _obj(
         ["imports"], {"imports": {"type": "array", "items": {"$ref": "#/components/schemas/FeedImport"}}}
     ),

@@ -26,7 +26,7 @@ from starlette.middleware import Middleware
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.settings import networks
 
-from . import admin, admin_imports, admin_jobs, admin_schedules, contract, ingest, jobs, ops
+from . import admin, admin_imports, admin_jobs, admin_schedules, changes, contract, ingest, jobs, ops
 from ._context import HttpContext
 from .collectors import FetchHealthCollector, JobQueueCollector
 from .errors import exception_handlers
@@ -37,7 +37,7 @@ from .openapi import document
 
 __all__ = ["create_app"]
 
-_AREAS = (ingest, jobs, contract, admin, admin_imports, admin_jobs, admin_schedules, ops)
+_AREAS = (ingest, jobs, contract, changes, admin, admin_imports, admin_jobs, admin_schedules, ops)
 
 
 def _version() -> str:

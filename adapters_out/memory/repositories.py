@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import attrs
@@ -13,7 +13,13 @@ import attrs
 from partner_ingest.adapters_out.store_errors import EXISTS, IDEMPOTENCY_TAKEN
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
-from partner_ingest.domain.model.errors import ConflictError, IdempotencyKeyTaken, NotFoundError
+from partner_ingest.domain.model.changes import Change, ChangeKind
+from partner_ingest.domain.model.errors import (
+    ConflictError,
+    IdempotencyKeyTaken,
+    InvalidCursor,
+    NotFoundError,
+)
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
@@ -29,6 +35,7 @@ __all__ = [
     "InMemoryApiKeyRepository",
     "InMemoryAuditLog",
     "InMemoryFeedImportLedger",
+    "InMemoryChangeFeed",
     "InMemoryFeedSkuRegister",
     "InMemoryHeldFeedRepository",
     "InMemoryPartnerRepository",
@@ -46,29 +53,36 @@ class InMemoryProductRepository:
         table: dict[tuple[str, str], ProductRow],
         undo: UndoLog,
         retired: dict[tuple[str, str], datetime] | None = None,
+        changes: InMemoryChangeFeed | None = None,
     ) -> None:
         self._table = table
         self._undo = undo
         self._retired = {} if retired is None else retired
+        self._changes = changes
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
         """Insert new, rewrite changed (any value differs) or retired ones (restored), count
         the rest unchanged."""
         created = updated = 0
         retired = self._retired
+        now = datetime.now(UTC)
         for row in rows:
             key = (row[0], row[1])
             old = self._table.get(key)
             if old is None:
                 created += 1
+                kind = ChangeKind.CREATED
             elif key in retired:
                 updated += 1
                 self._undo.delete(retired, key)
+                kind = ChangeKind.RESTORED
             elif old != row:
                 updated += 1
+                kind = ChangeKind.UPDATED
             else:
                 continue
             self._undo.set(self._table, key, row)
+            self._record(key, kind, now)
         return UpsertCounts(created, updated, len(rows) - created - updated)
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
@@ -113,8 +127,13 @@ class InMemoryProductRepository:
             key = (partner_id, sku)
             if key in self._table and key not in self._retired:
                 self._undo.set(self._retired, key, at)
+                self._record(key, ChangeKind.RETIRED, at)
                 done += 1
         return done
+
+    def _record(self, key: tuple[str, str], kind: ChangeKind, at: datetime) -> None:
+        if self._changes is not None:
+            self._changes.record(key[0], key[1], kind, at)
 
     def purge_retired(self, before: datetime) -> int:
         """Delete the products retired before `before`."""
@@ -200,6 +219,46 @@ class InMemoryFeedImportLedger:
             return False
         self._undo.set(self._table, feed_id, attrs.evolve(entry, status=status))
         return True
+
+
+class InMemoryChangeFeed:
+    """Change records in a list, numbered as written: the store's lock makes a unit of work
+    the only writer from its start to its end, so writing order is commit order."""
+
+    def __init__(self, records: list[Change], undo: UndoLog) -> None:
+        self._records = records
+        self._undo = undo
+
+    def record(self, partner_id: str, sku: str, kind: ChangeKind, at: datetime) -> None:
+        """Append one change (undone with the unit of work)."""
+        number = self._records[-1].cursor if self._records else "0"
+        self._undo.append(self._records, Change(str(int(number) + 1), partner_id, sku, kind, at))
+
+    def after(self, cursor: str | None, *, limit: int = 100, partner_id: str | None = None) -> list[Change]:
+        """Changes after `cursor`, oldest first."""
+        start = _cursor_number(cursor)
+        out = []
+        for change in self._records:
+            if int(change.cursor) > start and (partner_id is None or change.partner_id == partner_id):
+                out.append(change)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def purge(self, before: datetime) -> int:
+        """Delete the records older than `before` (kept: the newest, which numbers the next)."""
+        old = [c for c in self._records[:-1] if c.at < before]
+        for change in old:
+            self._records.remove(change)
+        return len(old)
+
+
+def _cursor_number(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise InvalidCursor(f"cursor {cursor[:40]!r} is not one this store gave")
+    return int(cursor)
 
 
 class InMemoryHeldFeedRepository:

@@ -18,6 +18,7 @@ import attrs
 
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry
+from partner_ingest.domain.model.changes import Change
 from partner_ingest.domain.model.circuits import Circuit
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
@@ -32,6 +33,7 @@ from .jobs import InMemoryJobRepository, JobTables
 from .repositories import (
     InMemoryApiKeyRepository,
     InMemoryAuditLog,
+    InMemoryChangeFeed,
     InMemoryFeedImportLedger,
     InMemoryFeedSkuRegister,
     InMemoryHeldFeedRepository,
@@ -91,6 +93,7 @@ class _Tables:
     """When each retired product was retired (its row stays in `products`)."""
     imports: dict[str, FeedImport] = attrs.Factory(dict)
     held_feeds: dict[str, HeldFeed] = attrs.Factory(dict)
+    changes: list[Change] = attrs.Factory(list)
     idempotency_keys: dict[tuple[str, str], KeyUse] = attrs.Factory(dict)
     jobs: JobTables = attrs.Factory(JobTables)
     partners: dict[str, Partner] = attrs.Factory(dict)
@@ -130,7 +133,8 @@ class InMemoryUnitOfWork:
         self.committed = False
         t = store.tables
         undo = self._undo
-        self.products = InMemoryProductRepository(t.products, undo, t.retired)
+        self.changes = InMemoryChangeFeed(t.changes, undo)
+        self.products = InMemoryProductRepository(t.products, undo, t.retired, self.changes)
         self.feed_skus = InMemoryFeedSkuRegister(t.products, t.retired)
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
         self.held_feeds = InMemoryHeldFeedRepository(t.held_feeds, undo)

@@ -94,11 +94,14 @@ class PostgresProductRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.wrote = False
+        """Did this transaction write products (and so change records, numbered at commit)?"""
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
         """Insert new, rewrite changed, leave unchanged; counted by the database."""
         if not rows:
             return UpsertCounts(0, 0, 0)
+        self.wrote = True
         with self._conn.cursor() as cur:
             with cur.copy(COPY_SQL) as copy:
                 for row in rows:
@@ -152,6 +155,7 @@ class PostgresProductRepository:
         """Retire the active ones of `skus`, in SKU order (the order upserts lock in); how many were."""
         if not skus:
             return 0
+        self.wrote = True
         cursor = self._conn.execute(
             "UPDATE product SET retired_at = %s, updated_at = %s FROM ("
             " SELECT id FROM product WHERE partner_id = %s AND sku = ANY(%s) AND retired_at IS NULL"

@@ -26,6 +26,7 @@ from psycopg_pool import PoolTimeout
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
+from .changes import PostgresChangeFeed, number_commit
 from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
 from .held_feeds import PostgresHeldFeedRepository
@@ -188,6 +189,7 @@ class PostgresUnitOfWork:
         self.feed_skus = PostgresFeedSkuRegister(conn)
         self.imports = PostgresFeedImportLedger(conn)
         self.held_feeds = PostgresHeldFeedRepository(conn)
+        self.changes = PostgresChangeFeed(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.jobs = PostgresJobRepository(conn)
         self.partners = PostgresPartnerRepository(conn)
@@ -227,6 +229,8 @@ class PostgresUnitOfWork:
         if self.read_only:
             conn.rollback()
             raise PermissionError("a read-only unit of work cannot commit changes")
+        if self.products.wrote:
+            number_commit(conn)  # last: the lock it takes is held only until this commit
         conn.commit()
 
     def rollback(self) -> None:

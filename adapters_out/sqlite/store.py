@@ -22,6 +22,7 @@ from partner_ingest.adapters_out.store_errors import StoreBusyError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 
 from .audit import SqliteAuditLog
+from .changes import SqliteChangeFeed
 from .circuits import SqliteCircuitRepository
 from .connection import connect
 from .held_feeds import SqliteHeldFeedRepository
@@ -131,6 +132,7 @@ class SqliteUnitOfWork:
         self.feed_skus = SqliteFeedSkuRegister(conn)
         self.imports = SqliteFeedImportLedger(conn)
         self.held_feeds = SqliteHeldFeedRepository(conn)
+        self.changes = SqliteChangeFeed(conn)
         self.idempotency_keys = SqliteIdempotencyKeys(conn)
         self.jobs = SqliteJobRepository(conn)
         self.partners = SqlitePartnerRepository(conn)

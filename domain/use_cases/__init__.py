@@ -26,6 +26,7 @@ from .jobs import (
 )
 from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
 from .pipeline import FeedOutcome, run_feed
+from .read_changes import ChangePage, ReadChanges
 from .validate_feed import ValidateFeed
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "Granted",
     "IngestFeed",
     "SettleHeldFeeds",
+    "ChangePage",
+    "ReadChanges",
     "IngestStep",
     "Ingested",
     "JobBodyPurgedError",

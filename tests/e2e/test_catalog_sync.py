@@ -161,3 +161,29 @@ def test_a_held_snapshot_is_told_to_the_partner_and_settled_by_an_operator(
     discarded = client.post(f"/admin/imports/{second.json()['feed_id']}/discard", headers=as_admin)
     assert discarded.status_code == 200 and discarded.json()["status"] == "discarded"
     assert skus(client, key) == [f"SKU-{n:08d}" for n in range(5)]
+
+
+def test_the_change_feed_over_http_for_a_partner_and_an_admin(client: httpx2.Client, admin: str) -> None:
+    partner_id, key = new_partner(client, admin, **QUOTA)
+    send(client, key, jsonl_feed(3))
+    send(client, key, b'{"sku": "SKU-00000001", "_delete": true}\n')
+    mine = client.get("/partner/changes", params={"limit": "2"}, headers={"X-API-Key": key}).json()
+    assert [c["kind"] for c in mine["changes"]] == ["created", "created"]
+    rest = client.get(
+        "/partner/changes", params={"after": mine["next_after"]}, headers={"X-API-Key": key}
+    ).json()
+    assert [(c["sku"], c["kind"]) for c in rest["changes"]] == [
+        ("SKU-00000002", "created"),
+        ("SKU-00000001", "retired"),
+    ]
+    everyone = client.get(
+        "/admin/changes", params={"partner": partner_id, "limit": "1000"}, headers={"X-API-Key": admin}
+    ).json()
+    assert len(everyone["changes"]) == 4
+    bad = client.get("/partner/changes", params={"after": "nope"}, headers={"X-API-Key": key})
+    assert bad.status_code in (400, 422) and bad.json()["error"] == "invalid_cursor"
+    waited = client.get(
+        "/partner/changes", params={"after": rest["next_after"], "wait": "1"}, headers={"X-API-Key": key}
+    )
+    assert waited.status_code == 200 and waited.json()["changes"] == []
+    assert waited.json()["next_after"] == rest["next_after"]

@@ -32,6 +32,7 @@ from partner_ingest.ports.rate_limit import FailurePolicy, RateDecision, RateLim
 from partner_ingest.ports.repositories import (
     ApiKeyRepository,
     AuditLog,
+    ChangeFeed,
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
@@ -113,6 +114,10 @@ class CountingUnitOfWork:
     @property
     def held_feeds(self) -> HeldFeedRepository:
         return self._inner.held_feeds
+
+    @property
+    def changes(self) -> ChangeFeed:
+        return self._inner.changes
 
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository:

@@ -36,3 +36,50 @@ CREATE TABLE partner_held_feeds (
     body       bytea NOT NULL,
     retire     text NOT NULL                                   -- JSON array of SKUs
 );
+
+-- The change feed (ADR 0037): a record for every product created, updated, retired or
+-- restored, written set-based by statement triggers in the transaction that writes the
+-- product. Ids do not follow commit order; each writing transaction gets its commit number
+-- at commit, under an advisory lock (adapters_out/postgres/changes.py), and consumers page by
+-- (commit number, id).
+CREATE TABLE partner_product_changes (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tx         xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    partner_id text COLLATE "C" NOT NULL,
+    sku        text COLLATE "C" NOT NULL,
+    kind       text NOT NULL CHECK (kind IN ('created', 'updated', 'retired', 'restored')),
+    at         timestamptz NOT NULL
+);
+CREATE INDEX partner_product_changes_tx ON partner_product_changes (tx, id);
+CREATE INDEX partner_product_changes_at ON partner_product_changes (at);
+
+CREATE TABLE partner_product_change_commits (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tx  xid8 NOT NULL UNIQUE
+);
+
+CREATE FUNCTION partner_product_created() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO partner_product_changes (partner_id, sku, kind, at)
+        SELECT partner_id, sku, 'created', updated_at FROM new_rows ORDER BY partner_id, sku;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION partner_product_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO partner_product_changes (partner_id, sku, kind, at)
+        SELECT n.partner_id, n.sku, CASE
+                WHEN o.retired_at IS NULL AND n.retired_at IS NOT NULL THEN 'retired'
+                WHEN o.retired_at IS NOT NULL AND n.retired_at IS NULL THEN 'restored'
+                ELSE 'updated' END, n.updated_at
+        FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id ORDER BY n.partner_id, n.sku;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER partner_product_created AFTER INSERT ON product
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION partner_product_created();
+CREATE TRIGGER partner_product_changed AFTER UPDATE ON product
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION partner_product_changed();

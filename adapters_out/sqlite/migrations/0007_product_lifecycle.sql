@@ -37,3 +37,30 @@ CREATE TABLE partner_held_feeds (
     body       BLOB NOT NULL,
     retire     TEXT NOT NULL                                   -- JSON array of SKUs
 );
+
+-- The change feed (ADR 0037): a record for every product created, updated, retired or
+-- restored, written by triggers in the transaction that writes the product. One writer at a
+-- time commits in SQLite, so ids increase in commit order; AUTOINCREMENT never reuses the id
+-- of a purged record, so a cursor never points before a newer one.
+CREATE TABLE partner_product_changes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    partner_id TEXT NOT NULL,
+    sku        TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('created', 'updated', 'retired', 'restored')),
+    at         TEXT NOT NULL
+);
+CREATE INDEX partner_product_changes_partner ON partner_product_changes (partner_id, id);
+CREATE INDEX partner_product_changes_at ON partner_product_changes (at);
+
+CREATE TRIGGER partner_product_created AFTER INSERT ON product BEGIN
+    INSERT INTO partner_product_changes (partner_id, sku, kind, at)
+        VALUES (new.partner_id, new.sku, 'created', new.updated_at);
+END;
+
+CREATE TRIGGER partner_product_changed AFTER UPDATE ON product BEGIN
+    INSERT INTO partner_product_changes (partner_id, sku, kind, at)
+        VALUES (new.partner_id, new.sku, CASE
+            WHEN old.retired_at IS NULL AND new.retired_at IS NOT NULL THEN 'retired'
+            WHEN old.retired_at IS NOT NULL AND new.retired_at IS NULL THEN 'restored'
+            ELSE 'updated' END, new.updated_at);
+END;
