@@ -50,7 +50,6 @@ CREATE TABLE partner_product_changes (
     at         TEXT NOT NULL
 );
 CREATE INDEX partner_product_changes_partner ON partner_product_changes (partner_id, id);
-CREATE INDEX partner_product_changes_at ON partner_product_changes (at);
 
 CREATE TRIGGER partner_product_created AFTER INSERT ON product BEGIN
     INSERT INTO partner_product_changes (partner_id, sku, kind, at)

@@ -196,10 +196,11 @@ def test_concurrent_writers_are_seen_exactly_once(store: StoreUnderTest) -> None
     def consume() -> None:
         after = None
         while True:
+            finished = done.is_set()  # before the read: a read racing the last commit goes again
             page = read(after, limit=50)
             seen.extend(f"{c.partner_id}/{c.sku}" for c in page.changes)
             after = page.next_after
-            if done.is_set() and not page.changes:
+            if finished and not page.changes:
                 return
 
     failures: list[BaseException] = []
@@ -207,7 +208,9 @@ def test_concurrent_writers_are_seen_exactly_once(store: StoreUnderTest) -> None
     def write(n: int) -> None:
         try:
             for batch in range(5):
-                send(ingest, f"p{n}", [item(f"S{batch}-{k}") for k in range(4)])
+                body = io.BytesIO(json.dumps({"products": [item(f"S{batch}-{k}") for k in range(4)]}).encode())
+                report = ingest(FeedSubmission(partner_id=f"p{n}", body=body, format="json"))
+                assert report.counts.created == 4, report
         except BaseException as error:  # pragma: no cover - reported below
             failures.append(error)
 
