@@ -208,7 +208,9 @@ def test_concurrent_writers_are_seen_exactly_once(store: StoreUnderTest) -> None
     def write(n: int) -> None:
         try:
             for batch in range(5):
-                body = io.BytesIO(json.dumps({"products": [item(f"S{batch}-{k}") for k in range(4)]}).encode())
+                body = io.BytesIO(
+                    json.dumps({"products": [item(f"S{batch}-{k}") for k in range(4)]}).encode()
+                )
                 report = ingest(FeedSubmission(partner_id=f"p{n}", body=body, format="json"))
                 assert report.counts.created == 4, report
         except BaseException as error:  # pragma: no cover - reported below
