@@ -28,6 +28,7 @@ from support.stores import StoreUnderTest
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import FeedStatus, Partner
+from partner_ingest.domain.model.changes import Change
 from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed, ReadChanges, SettleHeldFeeds
 from partner_ingest.plugins import load_formats
@@ -148,7 +149,7 @@ def catalog_machine(store: StoreUnderTest) -> type[RuleBasedStateMachine]:
                 retired = {p.sku for p in uow.products.page(self.partner, limit=100, retired=True)}
             assert active == self.active
             assert retired == self.retired
-            seen = []
+            seen: list[Change] = []
             while True:
                 page = self.read(self.cursor, limit=7, partner_id=self.partner)
                 if not page.changes:
