@@ -149,6 +149,11 @@ _PRODUCT: Final = _obj(
         "sale_starts_at": _OPT_STR,
         "sale_ends_at": _OPT_STR,
         "extra": {"type": "object", "description": "fields the contract does not know yet (lenient mode)"},
+        "effective_price": {
+            "type": "string",
+            "description": "with ?at=: the price at that instant (the sale price inside its window, else price)",
+        },
+        "at": {**_TIME, "description": "with ?at=: the instant effective_price is for"},
     },
 )
 

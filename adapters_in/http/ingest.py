@@ -21,7 +21,7 @@ from ._feed import answer_feed
 from .auth import authorize
 from .jobs import ASYNC_PARAMETERS, JOB_ACCEPTED
 from .openapi import Operation, op
-from .params import query_int, query_retired, query_text
+from .params import query_instant, query_int, query_retired, query_text
 from .views import JsonResponse, feed_import_json, product_json
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -64,7 +64,10 @@ async def list_products(request: Request) -> Response:
         limit=limit,
         retired=retired,
     )
-    return JsonResponse({"products": [product_json(p) for p in page.products], "next_after": page.next_after})
+    at = query_instant(request)
+    return JsonResponse(
+        {"products": [product_json(p, at) for p in page.products], "next_after": page.next_after}
+    )
 
 
 async def get_product(request: Request) -> Response:
@@ -77,7 +80,7 @@ async def get_product(request: Request) -> Response:
         request.path_params["sku"],
         retired=query_retired(request),
     )
-    return JsonResponse(product_json(product))
+    return JsonResponse(product_json(product, query_instant(request)))
 
 
 ROUTES: Final[list[BaseRoute]] = [
@@ -157,6 +160,13 @@ _REJECTED: Final = {
     }
 }
 _LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
+_AT: Final = {
+    "name": "at",
+    "in": "query",
+    "schema": {"type": "string", "format": "date-time"},
+    "description": "an instant (RFC 3339, with offset): adds effective_price, the sale price inside its "
+    "window, else the price (ADR 0016)",
+}
 _RETIRED: Final = {
     "name": "retired",
     "in": "query",
@@ -221,13 +231,13 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ),
     ("/partner/products", "get"): op(
         "Your products, a page at a time, in SKU order", tag="partner", auth="partner",
-        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}}, _LIMIT, _RETIRED],
+        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}}, _LIMIT, _RETIRED, _AT],
         description="Active products; `retired=true`: the retired ones (a snapshot left them out, or an "
         "item deleted them), until a feed names them again or the retention purges them.",
         ok=(200, "a page; pass next_after as `after` for the next one", "ProductPage"), errors=(400, 422),
     ),
     ("/partner/products/{sku:path}", "get"): op(
-        "One of your products", tag="partner", auth="partner", parameters=[_RETIRED],
+        "One of your products", tag="partner", auth="partner", parameters=[_RETIRED, _AT],
         description="An active product; `retired=true`: a retired one.",
         ok=(200, "the product", "Product"), errors=(400, 404),
     ),

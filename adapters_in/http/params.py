@@ -117,6 +117,20 @@ def query_optional_int(request: Request, name: str) -> int | None:
     return int(raw)
 
 
+def query_instant(request: Request, name: str = "at") -> datetime | None:
+    """An RFC 3339 date-time with its offset (None when absent); 400 otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise _bad_param(name, f"must be an RFC 3339 date-time, got {raw[:40]!r}") from None
+    if moment.tzinfo is None:
+        raise _bad_param(name, "needs its offset (Z or +01:00)")
+    return moment
+
+
 def query_retired(request: Request) -> bool:
     """`?retired=true`: retired products instead of active ones (ADR 0036); 400 for another value."""
     raw = request.query_params.get("retired")

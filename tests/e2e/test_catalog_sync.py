@@ -187,3 +187,22 @@ def test_the_change_feed_over_http_for_a_partner_and_an_admin(client: httpx2.Cli
     )
     assert waited.status_code == 200 and waited.json()["changes"] == []
     assert waited.json()["next_after"] == rest["next_after"]
+
+
+def test_a_read_at_an_instant_answers_the_effective_price(client: httpx2.Client, admin: str) -> None:
+    _, key = new_partner(client, admin, default_version=2, **QUOTA)
+    sale = (
+        b'{"sku": "FLASH", "name": "Mug", "price": 10, "currency": "EUR", "quantity": 1, "sale_price": 7.5,'
+        b' "sale_starts_at": "2026-11-27T08:00:00Z", "sale_ends_at": "2026-11-27T12:00:00Z"}\n'
+    )
+    assert send(client, key, sale, X_Feed_Version="2").status_code == 200
+    as_partner = {"X-API-Key": key}
+    during = client.get(
+        "/partner/products/FLASH", params={"at": "2026-11-27T09:00:00+01:00"}, headers=as_partner
+    )
+    assert during.json()["effective_price"] == "7.50"
+    after = client.get("/partner/products", params={"at": "2026-11-27T12:00:00Z"}, headers=as_partner)
+    assert after.json()["products"][0]["effective_price"] == "10.00"
+    assert "effective_price" not in client.get("/partner/products/FLASH", headers=as_partner).json()
+    bad = client.get("/partner/products/FLASH", params={"at": "2026-11-27T09:00:00"}, headers=as_partner)
+    assert bad.status_code == 400
