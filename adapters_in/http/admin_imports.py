@@ -20,8 +20,8 @@ from partner_ingest.domain.model.api_keys import KeyRole
 from ._context import context, request_info
 from .auth import authorize
 from .openapi import Operation, op
-from .params import query_text
-from .views import JsonResponse, feed_import_json
+from .params import query_instant, query_int, query_retired, query_text
+from .views import JsonResponse, feed_import_json, product_json
 
 __all__ = ["OPERATIONS", "ROUTES"]
 
@@ -57,7 +57,44 @@ async def discard_held(request: Request) -> Response:
     return JsonResponse(feed_import_json(entry))
 
 
+async def partner_products(request: Request) -> Response:
+    """Any partner's products, a page at a time (the platform's reads); `retired`, `at` as for partners."""
+    await authorize(request, KeyRole.ADMIN)
+    await run_in_threadpool(context(request).app.partners.get, request.path_params["partner_id"])  # 404
+    page = await run_in_threadpool(
+        context(request).app.products.page,
+        request.path_params["partner_id"],
+        after_sku=query_text(request, "after", max_length=1024),
+        limit=query_int(request, "limit", 100),
+        retired=query_retired(request),
+    )
+    at = query_instant(request)
+    return JsonResponse(
+        {"products": [product_json(p, at) for p in page.products], "next_after": page.next_after}
+    )
+
+
+async def partner_product(request: Request) -> Response:
+    """One product of any partner."""
+    await authorize(request, KeyRole.ADMIN)
+    await run_in_threadpool(context(request).app.partners.get, request.path_params["partner_id"])  # 404
+    product = await run_in_threadpool(
+        context(request).app.products.get,
+        request.path_params["partner_id"],
+        request.path_params["sku"],
+        retired=query_retired(request),
+    )
+    return JsonResponse(product_json(product, query_instant(request)))
+
+
 ROUTES: Final[list[BaseRoute]] = [
+    Route("/admin/partners/{partner_id}/products", partner_products, methods=["GET"], name="admin_products"),
+    Route(
+        "/admin/partners/{partner_id}/products/{sku:path}",
+        partner_product,
+        methods=["GET"],
+        name="admin_product",
+    ),
     Route("/admin/imports/held", list_held, methods=["GET"], name="admin_list_held"),
     Route("/admin/imports/{feed_id}/release", release_held, methods=["POST"], name="admin_release_held"),
     Route("/admin/imports/{feed_id}/discard", discard_held, methods=["POST"], name="admin_discard_held"),
@@ -68,7 +105,35 @@ _SETTLED: Final = (
     "operator, say), or was never held."
 )
 
+_READ_PARAMETERS: Final = [
+    {
+        "name": "retired",
+        "in": "query",
+        "schema": {"type": "boolean", "default": False},
+        "description": "true: retired products instead of active ones",
+    },
+    {
+        "name": "at",
+        "in": "query",
+        "schema": {"type": "string", "format": "date-time"},
+        "description": "an instant: adds effective_price (ADR 0016)",
+    },
+]
+
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
+    ("/admin/partners/{partner_id}/products", "get"): op(
+        "Any partner's products, a page at a time", tag="admin", auth="admin",
+        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    *_READ_PARAMETERS],
+        description="In SKU order; pass next_after as `after`. What changed since a moment: follow "
+        "GET /admin/changes?partner= instead of rescanning.",
+        ok=(200, "a page", "ProductPage"), errors=(400, 404, 422),
+    ),
+    ("/admin/partners/{partner_id}/products/{sku:path}", "get"): op(
+        "One product of any partner", tag="admin", auth="admin", parameters=_READ_PARAMETERS,
+        ok=(200, "the product", "Product"), errors=(400, 404),
+    ),
     ("/admin/imports/held", "get"): op(
         "List held snapshots", tag="admin", auth="admin",
         parameters=[{"name": "partner_id", "in": "query", "schema": {"type": "string"}}],

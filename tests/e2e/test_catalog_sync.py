@@ -206,3 +206,19 @@ def test_a_read_at_an_instant_answers_the_effective_price(client: httpx2.Client,
     assert "effective_price" not in client.get("/partner/products/FLASH", headers=as_partner).json()
     bad = client.get("/partner/products/FLASH", params={"at": "2026-11-27T09:00:00"}, headers=as_partner)
     assert bad.status_code == 400
+
+
+def test_an_admin_reads_any_partners_products_active_or_retired(client: httpx2.Client, admin: str) -> None:
+    partner_id, key = new_partner(client, admin, **QUOTA)
+    send(client, key, jsonl_feed(3))
+    send(client, key, b'{"sku": "SKU-00000002", "_delete": true}\n')
+    as_admin = {"X-API-Key": admin}
+    page = client.get(f"/admin/partners/{partner_id}/products", headers=as_admin).json()
+    assert [p["sku"] for p in page["products"]] == ["SKU-00000000", "SKU-00000001"]
+    retired = client.get(
+        f"/admin/partners/{partner_id}/products", params={"retired": "true"}, headers=as_admin
+    )
+    assert [p["sku"] for p in retired.json()["products"]] == ["SKU-00000002"]
+    one = client.get(f"/admin/partners/{partner_id}/products/SKU-00000001", headers=as_admin)
+    assert one.status_code == 200 and one.json()["sku"] == "SKU-00000001"
+    assert client.get(f"/admin/partners/{partner_id}/products", headers={"X-API-Key": key}).status_code == 403
