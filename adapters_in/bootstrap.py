@@ -48,8 +48,9 @@ from partner_ingest.domain.model.circuits import BreakerPolicy
 from partner_ingest.domain.model.jobs import BodyRetention
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.model.retirement import RetirementGuard
 from partner_ingest.domain.model.webhooks import DeliveryBackoff
-from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, ValidateFeed
+from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
 from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
 from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
@@ -62,8 +63,10 @@ from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, Ro
 from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
+from partner_ingest.domain.use_cases.read_changes import ReadChanges
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
 from partner_ingest.domain.use_cases.replay import ReplayImport
+from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
 from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
 from partner_ingest.domain.use_cases.web_sessions import WebSessions
 from partner_ingest.domain.use_cases.webhooks import (
@@ -126,6 +129,13 @@ class Application:
     limits: FeedLimits
     vault: CredentialVault
     ingest: IngestFeed
+    held_feeds: SettleHeldFeeds
+    """Release or discard the snapshots the mass-delete guard held (ADR 0036)."""
+    retired_products: PurgeRetiredProducts
+    changes: ReadChanges
+    """The change feed by cursor (ADR 0037): for the HTTP API and for embedders."""
+    old_changes: PurgeChanges
+    """Purge the products retired longer than the retention (workers call `purge_retained`)."""
     describe_contract: DescribeContract
     lifecycle: ContractLifecycle
     """The contract versions' status (deprecated, retired) as the settings configure it (ADR 0035)."""
@@ -177,8 +187,16 @@ class Application:
     """Release connections and pools (call once, at shutdown)."""
 
     def purge_retained(self) -> int:
-        """What the worker's periodic purge runs: job bodies and diagnostics past their retention."""
-        return self.job_bodies() + self.purge_diagnostics() + self.web_sessions.purge_expired()
+        """What a worker deletes every `job_body_purge_seconds`: feed bodies, diagnostics,
+        retired products and change records past their retention, and expired page sessions;
+        how many."""
+        return (
+            self.job_bodies()
+            + self.purge_diagnostics()
+            + self.web_sessions.purge_expired()
+            + self.retired_products()
+            + self.old_changes()
+        )
 
 
 def wire(
@@ -238,6 +256,7 @@ def wire(
         steps=[events],
         lifecycle=lifecycle,
         spools=FileRejectionSpools(),
+        guard=RetirementGuard(settings.retire_max_share, settings.retire_max_count),
     )
     vault = vault if vault is not None else FernetVault(secrets_.vault_keys)
     webhook_rules = WebhookRules(
@@ -305,6 +324,12 @@ def wire(
         limits=limits,
         vault=vault,
         ingest=ingest,
+        held_feeds=SettleHeldFeeds(uow, ingest, clock),
+        changes=ReadChanges(uow),
+        old_changes=PurgeChanges(uow, clock, timedelta(seconds=settings.change_retention_seconds)),
+        retired_products=PurgeRetiredProducts(
+            uow, clock, timedelta(seconds=settings.retired_retention_seconds)
+        ),
         describe_contract=DescribeContract(formats, lifecycle, clock),
         lifecycle=lifecycle,
         contract_usage=ReadContractUsage(uow, lifecycle, clock),

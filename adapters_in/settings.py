@@ -152,6 +152,14 @@ class Settings:
     """How often the audit chain is walked for `/metrics` (`partner_ingest_audit_chain_ok`); at most once per interval, on a scrape (ADR 0028)."""
     min_free_disk_bytes: int = 64 * 1024 * 1024
     """SQLite: free space on the database's file system below which `/readyz` reports `disk: low` (503); 0: not checked."""
+    retire_max_share: float = 0.2
+    """Share of a partner's active products a snapshot feed may retire; one that would retire more is held for an operator (the mass-delete guard, ADR 0036)."""
+    retire_max_count: int | None = None
+    """How many products a snapshot feed may retire before it is held, whatever the share; unset: no count limit. A snapshot retiring every active product is always held."""
+    retired_retention_seconds: float = 90 * 24 * 3600.0
+    """How long a retired product is kept (listed with ?retired=true, restored when a feed names it again) before it is purged; its history stays in the audit trail."""
+    change_retention_seconds: float = 30 * 24 * 3600.0
+    """How long change records (GET /admin/changes, /partner/changes) are kept before workers purge them; a consumer away longer resumes from the oldest kept (ADR 0037)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR."""
     log_format: str = "json"
@@ -240,7 +248,16 @@ class Settings:
             )
         if self.max_sync_bytes > self.max_body_bytes:
             raise SettingsError(f"{PREFIX}MAX_SYNC_BYTES cannot be larger than {PREFIX}MAX_BODY_BYTES")
-        for name in ("job_body_retention_seconds", "job_body_retention_dead_seconds"):
+        if not 0.0 <= self.retire_max_share <= 1.0:
+            raise SettingsError(
+                f"{PREFIX}RETIRE_MAX_SHARE must be between 0 and 1, got {self.retire_max_share}"
+            )
+        for name in (
+            "job_body_retention_seconds",
+            "job_body_retention_dead_seconds",
+            "retired_retention_seconds",
+            "change_retention_seconds",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}")
         if self.parser_processes is not None and self.parser_processes < 0:

@@ -14,9 +14,11 @@ from .rate_limit import FailurePolicy, RateDecision, RateLimiter
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
+    ChangeFeed,
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
+    HeldFeedRepository,
     IdempotencyKeyRepository,
     JobRepository,
     PartnerRepository,
@@ -33,6 +35,7 @@ from .webhooks import WebhookSender, WebhookSent
 
 __all__ = [
     "ApiKeyRepository",
+    "ChangeFeed",
     "AuditLog",
     "CircuitRepository",
     "Clock",
@@ -46,6 +49,7 @@ __all__ = [
     "FeedImportLedger",
     "FeedParsing",
     "FeedSkuRegister",
+    "HeldFeedRepository",
     "FetchOutcome",
     "FetchRequest",
     "FetchResult",

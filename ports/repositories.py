@@ -14,13 +14,15 @@ from typing import BinaryIO, NamedTuple, Protocol
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
+from partner_ingest.domain.model.changes import Change
 from partner_ingest.domain.model.circuits import Circuit, CircuitKey
-from partner_ingest.domain.model.feed_import import FeedImport
+from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.jobs import BodyRetention, Job, JobStatus, Lease
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.report import IngestReport
+from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.domain.model.web_sessions import WebSession
 from partner_ingest.domain.model.webhooks import Delivery, Webhook
@@ -28,9 +30,11 @@ from partner_ingest.domain.model.webhooks import Delivery, Webhook
 __all__ = [
     "ApiKeyRepository",
     "AuditLog",
+    "ChangeFeed",
     "CircuitRepository",
     "FeedImportLedger",
     "FeedSkuRegister",
+    "HeldFeedRepository",
     "IdempotencyKeyRepository",
     "JobRepository",
     "PartnerRepository",
@@ -61,14 +65,28 @@ class ProductRepository(Protocol):
         The rows of one call have distinct (partner_id, sku) keys.
         """
 
-    def get(self, partner_id: str, sku: str) -> Product | None:
-        """One product, or None."""
+    def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
+        """One active product, or None; `retired=True`: one retired product, or None."""
 
-    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
-        """A page of a partner's products in SKU order, starting after `after_sku`."""
+    def page(
+        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+    ) -> list[Product]:
+        """A page of a partner's active products (`retired=True`: its retired ones) in SKU
+        order, starting after `after_sku`."""
 
     def count(self, partner_id: str) -> int:
-        """How many products a partner has."""
+        """How many active products a partner has."""
+
+    def current(self, partner_id: str, skus: Sequence[str]) -> dict[str, ProductRow]:
+        """The stored rows of those of `skus` that are active products (what a patch merges into)."""
+
+    def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
+        """Retire those of `skus` that are active products; how many were. An upsert of a
+        retired SKU restores it."""
+
+    def purge_retired(self, before: datetime) -> int:
+        """Delete the products retired before `before` (their history stays in the audit
+        trail); how many were."""
 
 
 class FeedSkuRegister(Protocol):
@@ -82,6 +100,10 @@ class FeedSkuRegister(Protocol):
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Record a batch of SKUs; return the positions of those seen before (earlier in the
         feed, or earlier in this batch), in ascending order."""
+
+    def unseen(self, partner_id: str) -> list[str]:
+        """The partner's active products whose SKU this feed has not named (what a snapshot
+        retires), in SKU order."""
 
 
 class FeedImportLedger(Protocol):
@@ -105,6 +127,13 @@ class FeedImportLedger(Protocol):
         """Per contract version and partner, the imports completed at or after `since` (all when
         None) and the latest one's time; by version, then partner."""
 
+    def held(self, partner_id: str | None = None) -> list[FeedImport]:
+        """The imports held by the mass-delete guard and not yet settled, oldest first."""
+
+    def settle(self, feed_id: str, status: ImportStatus) -> bool:
+        """Mark a held import released or discarded; False, and nothing written, when it is
+        not held (any more: another operator settled it first)."""
+
 
 class VersionUse(NamedTuple):
     """How much a partner sent under one contract version (admins: who still sends a deprecated one)."""
@@ -113,6 +142,30 @@ class VersionUse(NamedTuple):
     partner_id: str
     imports: int
     last_at: datetime
+
+
+class ChangeFeed(Protocol):
+    """`partner_product_changes`: the change records the product writes leave (ADR 0037)."""
+
+    def after(self, cursor: str | None, *, limit: int = 100, partner_id: str | None = None) -> list[Change]:
+        """Committed changes after `cursor` (None: from the oldest kept), in commit order;
+        InvalidCursor for a cursor this store never gave."""
+
+    def purge(self, before: datetime) -> int:
+        """Delete the change records older than `before`; how many were."""
+
+
+class HeldFeedRepository(Protocol):
+    """`partner_held_feeds`: the body and the retirements of each held snapshot, until settled."""
+
+    def add(self, held: HeldFeed) -> None:
+        """Keep a held snapshot."""
+
+    def get(self, feed_id: str) -> HeldFeed | None:
+        """A held snapshot, or None."""
+
+    def remove(self, feed_id: str) -> bool:
+        """Forget a settled snapshot; False when unknown."""
 
 
 class IdempotencyKeyRepository(Protocol):

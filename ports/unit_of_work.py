@@ -9,9 +9,11 @@ from .diagnostics import DiagnosticRepository
 from .repositories import (
     ApiKeyRepository,
     AuditLog,
+    ChangeFeed,
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
+    HeldFeedRepository,
     IdempotencyKeyRepository,
     JobRepository,
     PartnerRepository,
@@ -37,6 +39,10 @@ class UnitOfWork(Protocol):
     def feed_skus(self) -> FeedSkuRegister: ...
     @property
     def imports(self) -> FeedImportLedger: ...
+    @property
+    def held_feeds(self) -> HeldFeedRepository: ...
+    @property
+    def changes(self) -> ChangeFeed: ...
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository: ...
     @property

@@ -29,7 +29,10 @@ def print_report(report: IngestReport, *, as_json: bool, out: TextIO | None = No
     c = report.counts
     print(
         f"{report.status}: {c.received} received, {c.created} created, {c.updated} updated, "
-        f"{c.unchanged} unchanged, {c.rejected} rejected ({report.format} v{report.version}, feed {report.feed_id})",
+        f"{c.unchanged} unchanged, {c.rejected} rejected"
+        + (f", {c.deleted} deleted" if c.deleted else "")
+        + (f", {c.retired} retired" if c.retired else "")
+        + f" ({report.format} v{report.version}, feed {report.feed_id})",
         file=out,
     )
     if report.feed_error is not None:
@@ -58,6 +61,19 @@ class ProgressReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    # Seekable like the file it wraps: a snapshot the mass-delete guard holds is read again to
+    # be kept for its release, and a seekable body is hashed before the work.
+    def seekable(self) -> bool:
+        return self._inner.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        position = self._inner.seek(offset, whence)
+        self._done = position
+        return position
+
+    def tell(self) -> int:
+        return self._inner.tell()
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         data = self._inner.read(len(buffer))

@@ -21,6 +21,7 @@ import attrs
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.api_keys import KeyRole
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 from partner_ingest.domain.use_cases.manage_keys import CreatedKey, KeySummary
 from partner_ingest.domain.use_cases.manage_partners import (
@@ -116,6 +117,9 @@ def _partner_options(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="an inactive partner's keys and feeds are refused",
     )
+    parser.add_argument(
+        "--feed-mode", choices=[str(m) for m in FeedMode], help="mode of feeds that name none (upsert)"
+    )
     parser.add_argument("--json", action="store_true", help=_JSON)
 
 
@@ -143,7 +147,14 @@ def _plain(value: attrs.AttrsInstance) -> dict[str, Any]:
 
 def _changes(args: argparse.Namespace, current: Callable[[], PartnerView] | None) -> PartnerChanges:
     values: dict[str, Any] = {}
-    for option in ("name", "default_format", "default_version", "allow_policy_override", "active"):
+    for option in (
+        "name",
+        "default_format",
+        "default_version",
+        "allow_policy_override",
+        "active",
+        "feed_mode",
+    ):
         if getattr(args, option) is not None:
             values[option] = getattr(args, option)
     if args.rate_limit is not None:

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.model.rules import CONTRACTS
@@ -37,6 +38,11 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     ingest.add_argument("--partner", required=True, help="partner id (must exist)")
     _format_arguments(ingest)
     ingest.add_argument("--dry-run", action="store_true", help="report without writing")
+    ingest.add_argument(
+        "--feed-mode",
+        choices=[str(m) for m in FeedMode],
+        help="upsert (default: the partner's), snapshot (absent products are retired) or patch",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument(
         "--progress",
@@ -109,6 +115,7 @@ def run_ingest(args: argparse.Namespace) -> int:
                     version=args.version,
                     dry_run=args.dry_run,
                     source="cli",
+                    feed_mode=args.feed_mode,
                 )
             )
     finally:

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.errors import UnknownFormatError
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import PolicyOverrides
 
 from ._async_feed import submit_feed_job, wants_async
@@ -35,7 +36,7 @@ from ._submission import feed_submission
 from .auth import authorize
 from .body import check_declared_length, read_body
 from .errors import BodyTooLarge, FeedTooLargeForSync, UnsupportedMediaType
-from .params import header_bool, header_int, header_mode, header_token
+from .params import header_bool, header_feed_mode, header_int, header_mode, header_token
 
 __all__ = ["FeedHeaders", "answer_feed", "feed_headers"]
 
@@ -51,6 +52,8 @@ class FeedHeaders:
     version: int | None
     overrides: PolicyOverrides
     idempotency_key: str | None
+    feed_mode: FeedMode | None = None
+    """X-Feed-Mode; None: the partner's default."""
 
 
 def feed_headers(request: Request, ctx: HttpContext) -> FeedHeaders:
@@ -79,6 +82,7 @@ def feed_headers(request: Request, ctx: HttpContext) -> FeedHeaders:
             mode=header_mode(request, "X-Validation-Mode"), atomic=header_bool(request, "X-Atomic")
         ),
         idempotency_key=header_token(request, "Idempotency-Key"),
+        feed_mode=header_feed_mode(request),
     )
 
 

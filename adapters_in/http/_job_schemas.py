@@ -99,6 +99,11 @@ _SCHEDULE: Final = _obj(
         },
         "last_error": {**_OPT_STR, "description": "why the last run fetched nothing; null when it did"},
         "last_job_id": {**_OPT_STR, "description": "the job the last run submitted"},
+        "feed_mode": {
+            "type": ["string", "null"],
+            "enum": ["upsert", "snapshot", "patch", None],
+            "description": "mode of the pulled feeds; null: the partner's feed_mode",
+        },
     },
 )
 _RULE: Final = {
@@ -134,6 +139,11 @@ JOB_SCHEMAS: Final[dict[str, Any]] = {
             **_RULE,
             "format": {"type": "string", "minLength": 1, "description": "default: the partner's"},
             "version": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1},
+            "feed_mode": {
+                "type": "string",
+                "enum": ["upsert", "snapshot", "patch"],
+                "description": "default: the partner's feed_mode",
+            },
         },
         # Exactly one rule: not both, not neither (422 invalid_schedule otherwise).
         one_rule=True,

@@ -15,7 +15,8 @@ __all__ = ["report_response"]
 
 
 def report_response(request: Request, report: IngestReport, *, dry_run: bool = False) -> Response:
-    """A feed's report as the answer: 200, or 422 when nothing was accepted; Content-Location
+    """A feed's report as the answer: 200, 202 for a snapshot held by the mass-delete guard, or
+    422 when nothing was accepted; Content-Location
     names the stored import."""
     context(request).metrics.observe_report(report)
     request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
@@ -28,4 +29,6 @@ def report_response(request: Request, report: IngestReport, *, dry_run: bool = F
         )
     if report.status is FeedStatus.REJECTED:
         return rejected_feed_response(request, report, answer_headers)
-    return JsonResponse(report.to_json(), status_code=200, headers=answer_headers)
+    # Held by the mass-delete guard: taken, not applied, until an operator settles it.
+    status = 202 if report.status is FeedStatus.HELD else 200
+    return JsonResponse(report.to_json(), status_code=status, headers=answer_headers)

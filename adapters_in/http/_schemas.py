@@ -94,6 +94,11 @@ _PARTNER_INPUT: Final = {
         "description": "extra request headers for pulls (values stored encrypted, answered as ****)",
     },
     "active": {"type": "boolean"},
+    "feed_mode": {
+        "type": "string",
+        "enum": ["upsert", "snapshot", "patch"],
+        "description": "mode of the partner's feeds that name none (X-Feed-Mode); default upsert",
+    },
 }
 # What the server answers: every field, credentials masked.
 _PARTNER: Final = _obj(
@@ -158,11 +163,13 @@ _REPORT: Final = _obj(
         "partner_id": _STR,
         "format": _STR,
         "version": _INT,
-        "status": {"type": "string", "enum": ["accepted", "partial", "rejected"]},
+        "status": {"type": "string", "enum": ["accepted", "partial", "rejected", "held"]},
         "dry_run": {"type": "boolean"},
         "counts": _obj(
-            ["received", "created", "updated", "unchanged", "rejected"],
-            dict.fromkeys(("received", "created", "updated", "unchanged", "rejected"), _INT),
+            ["received", "created", "updated", "unchanged", "rejected", "deleted", "retired"],
+            dict.fromkeys(
+                ("received", "created", "updated", "unchanged", "rejected", "deleted", "retired"), _INT
+            ),
         ),
         "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ItemError"}},
         "errors_total": _INT,
@@ -213,6 +220,11 @@ _PRODUCT: Final = _obj(
         "sale_starts_at": _OPT_STR,
         "sale_ends_at": _OPT_STR,
         "extra": {"type": "object", "description": "fields the contract does not know yet (lenient mode)"},
+        "effective_price": {
+            "type": "string",
+            "description": "with ?at=: the price at that instant (the sale price inside its window, else price)",
+        },
+        "at": {**_TIME, "description": "with ?at=: the instant effective_price is for"},
     },
 )
 
@@ -265,13 +277,32 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "partner_id": _STR,
             "format": _STR,
             "version": _INT,
-            "status": {"type": "string", "enum": ["applied", "rejected"]},
+            "status": {"type": "string", "enum": ["applied", "rejected", "held", "released", "discarded"]},
             "content_hash": _STR,
             "received_at": _TIME,
             "completed_at": _TIME,
             "idempotency_key": _OPT_STR,
             "job_id": _OPT_STR,
             "report": {"$ref": "#/components/schemas/IngestReport"},
+        },
+    ),
+    "ChangePage": _obj(
+        ["changes", "next_after"],
+        {
+            "changes": {
+                "type": "array",
+                "items": _obj(
+                    ["cursor", "partner_id", "sku", "kind", "at"],
+                    {
+                        "cursor": _STR,
+                        "partner_id": _STR,
+                        "sku": _STR,
+                        "kind": {"type": "string", "enum": ["created", "updated", "retired", "restored"]},
+                        "at": _TIME,
+                    },
+                ),
+            },
+            "next_after": {"type": ["string", "null"], "description": "pass as `after` for the next page"},
         },
     ),
     "FeedImportList": _obj(
@@ -350,7 +381,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
     "Contract": {
         "type": "object",
         "description": "versions, formats with media types (and, for foreign formats, their mapping onto "
-        "the canonical fields), JSON Schemas, error codes",
+        "the canonical fields), JSON Schemas, error codes, feed modes and the spelling of a delete",
     },
     "Examples": _obj(
         ["examples"],

@@ -44,4 +44,5 @@ def feed_submission(
         dry_run=dry_run,
         client=request_info(request).client,
         source="push",
+        feed_mode=headers.feed_mode,
     )

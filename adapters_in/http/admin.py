@@ -52,6 +52,7 @@ _PARTNER_FIELDS: Final = (
     "endpoint_auth",
     "endpoint_headers",
     "active",
+    "feed_mode",
 )
 DEFAULT_OVERLAP: Final = timedelta(hours=24)
 
@@ -74,6 +75,7 @@ def _partner_changes(fields: JsonFields) -> PartnerChanges:
         endpoint_auth=fields.optional_text("endpoint_auth"),
         endpoint_headers=fields.string_map("endpoint_headers"),
         active=fields.boolean("active"),
+        feed_mode=fields.feed_mode("feed_mode"),
     )
     fields.done()
     return changes

@@ -33,7 +33,7 @@ from .views import JsonResponse
 __all__ = ["OPERATIONS", "ROUTES"]
 
 _RULE_FIELDS: Final = ("interval_seconds", "cron", "enabled")
-_CREATE_FIELDS: Final = (*_RULE_FIELDS, "format", "version")
+_CREATE_FIELDS: Final = (*_RULE_FIELDS, "format", "version", "feed_mode")
 
 
 async def _admin(request: Request) -> tuple[Principal, str]:
@@ -59,6 +59,7 @@ async def create_schedule(request: Request) -> Response:
     fields = JsonFields(await read_json(request), _CREATE_FIELDS)
     interval, cron = fields.integer("interval_seconds"), fields.text("cron")
     enabled, fmt, version = fields.boolean("enabled"), fields.text("format"), fields.integer("version")
+    feed_mode = fields.feed_mode("feed_mode")
     fields.done()
     schedule = await run_in_threadpool(
         context(request).app.schedules.create,
@@ -69,6 +70,7 @@ async def create_schedule(request: Request) -> Response:
         cron=_given(cron),
         format=_given(fmt),
         version=_given(version),
+        feed_mode=_given(feed_mode),
         enabled=enabled if isinstance(enabled, bool) else True,
     )
     location = _location(request, schedule.id)

@@ -34,7 +34,19 @@ from starlette.routing import BaseRoute, Route
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.settings import networks
 
-from . import admin, admin_jobs, admin_schedules, contract, diagnostics, ingest, jobs, ops, webhooks
+from . import (
+    admin,
+    admin_imports,
+    admin_jobs,
+    admin_schedules,
+    changes,
+    contract,
+    diagnostics,
+    ingest,
+    jobs,
+    ops,
+    webhooks,
+)
 from ._context import HttpContext
 from .body_threads import BodyThreads
 from .collectors import AuditChainCollector, DiagnosticsCollector, FetchHealthCollector, JobQueueCollector
@@ -48,7 +60,19 @@ from .params import refuse_unknown_parameters
 __all__ = ["create_app"]
 
 # diagnostics first: its /partner/products/{sku}/status must match before ingest's /partner/products/{sku}.
-_AREAS = (diagnostics, ingest, jobs, contract, admin, admin_jobs, admin_schedules, webhooks, ops)
+_AREAS = (
+    diagnostics,
+    ingest,
+    jobs,
+    contract,
+    changes,
+    admin,
+    admin_imports,
+    admin_jobs,
+    admin_schedules,
+    webhooks,
+    ops,
+)
 
 
 def _version() -> str:

@@ -119,6 +119,9 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
             "Idempotency-Key": "send a feed at most once, whatever the retries; one key names one request, "
             "sent now or as a job",
             "X-Validation-Mode / X-Atomic": "strict|lenient, true|false: per-feed policy, if your account allows it",
+            "X-Feed-Mode": "upsert|snapshot|patch: upsert changes only what the feed names; snapshot retires "
+            "your products the feed leaves out (held for an operator past the mass-delete guard); patch changes "
+            'only the fields sent (null clears one). "_delete": true on an item retires its SKU in any mode',
             "Content-Encoding": "gzip",
         },
         "errors": 'Every error is JSON {"error": <code>, "details": {"message", "request_id", ...}}: '

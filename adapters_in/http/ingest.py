@@ -22,7 +22,7 @@ from ._feed import answer_feed
 from .auth import authorize
 from .jobs import ASYNC_PARAMETERS, JOB_ACCEPTED
 from .openapi import Operation, op, query
-from .params import query_int, query_text
+from .params import query_instant, query_int, query_retired, query_text
 from .views import JsonResponse, feed_import_json, product_json
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -57,10 +57,18 @@ async def list_products(request: Request) -> Response:
     assert principal.partner_id is not None
     after = query_text(request, "after", max_length=_MAX_SKU_CURSOR)
     limit = query_int(request, "limit", 100)
+    retired = query_retired(request)
     page = await run_in_threadpool(
-        context(request).app.products.page, principal.partner_id, after_sku=after, limit=limit
+        context(request).app.products.page,
+        principal.partner_id,
+        after_sku=after,
+        limit=limit,
+        retired=retired,
     )
-    return JsonResponse({"products": [product_json(p) for p in page.products], "next_after": page.next_after})
+    at = query_instant(request)
+    return JsonResponse(
+        {"products": [product_json(p, at) for p in page.products], "next_after": page.next_after}
+    )
 
 
 async def get_product(request: Request) -> Response:
@@ -68,9 +76,12 @@ async def get_product(request: Request) -> Response:
     principal = await authorize(request, KeyRole.PARTNER)
     assert principal.partner_id is not None
     product = await run_in_threadpool(
-        context(request).app.products.get, principal.partner_id, request.path_params["sku"]
+        context(request).app.products.get,
+        principal.partner_id,
+        request.path_params["sku"],
+        retired=query_retired(request),
     )
-    return JsonResponse(product_json(product))
+    return JsonResponse(product_json(product, query_instant(request)))
 
 
 ROUTES: Final[list[BaseRoute]] = [
@@ -95,6 +106,16 @@ FEED_PARAMETERS: Final = [
         "in": "header",
         "schema": {"type": "string", "enum": ["strict", "lenient"]},
         "description": "override the partner's mode for this feed (403 policy_override_denied unless allowed)",
+    },
+    {
+        "name": "X-Feed-Mode",
+        "in": "header",
+        "schema": {"type": "string", "enum": ["upsert", "snapshot", "patch"]},
+        "description": "upsert: each item replaces its product, others are untouched; snapshot: the feed is "
+        "your whole catalog, products it does not name are retired (held for an operator when that is more "
+        "than the mass-delete guard allows); patch: only the fields an item names change, null clears one, "
+        "the SKU must exist. Default: your account's feed_mode. In every mode an item with "
+        '"_delete": true retires its SKU.',
     },
     {
         "name": "X-Atomic",
@@ -146,6 +167,35 @@ def _limit(maximum: int) -> dict[str, object]:
     return query("limit", {"type": "integer", "minimum": 1, "maximum": maximum})
 
 
+_AT: Final = query(
+    "at",
+    {"type": "string", "format": "date-time", "minLength": 1},
+    "an instant (RFC 3339, with offset): adds effective_price, the sale price inside its window, "
+    "else the price (ADR 0016)",
+)
+_RETIRED: Final = query(
+    "retired", {"type": "boolean", "default": False}, "true: retired products instead of active ones"
+)
+
+_JOB_OR_HELD: Final = {
+    202: {
+        **JOB_ACCEPTED[202],
+        "description": "stored as a job (committed before this answer; poll Location for its report), or "
+        "a snapshot held by the mass-delete guard: its report, status held, counts saying what it would "
+        "create, update and retire; nothing is applied until an operator releases it",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/Job"},
+                        {"$ref": "#/components/schemas/IngestReport"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/partner/ingest", "post"): op(
         "Send a feed and get its report (or, as a job, its job)",
@@ -174,7 +224,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         ],
         body=FEED_BODY,
         ok=_REPORT_OK,
-        extra_ok={**_REJECTED, **JOB_ACCEPTED},
+        extra_ok={**_REJECTED, **_JOB_OR_HELD},
         errors=(409,),
         links={"get_import": {"feed_id": "$response.body#/feed_id"}},
     ),
@@ -194,11 +244,17 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         parameters=[
             query("after", {"type": "string", "maxLength": _MAX_SKU_CURSOR}, "the last SKU of the previous page"),
             _limit(MAX_PRODUCTS_PAGE),
+            _RETIRED,
+            _AT,
         ],
+        description="Active products; `retired=true`: the retired ones (a snapshot left them out, or an "
+        "item deleted them), until a feed names them again or the retention purges them.",
         ok=(200, "a page; pass next_after as `after` for the next one", "ProductPage"), errors=(400, 422),
         links={"get_product": {"sku": "$response.body#/products/0/sku"}},
     ),
     ("/partner/products/{sku:path}", "get"): op(
-        "One of your products", tag="partner", auth="partner", ok=(200, "the product", "Product"), errors=(404,),
+        "One of your products", tag="partner", auth="partner", parameters=[_RETIRED, _AT],
+        description="An active product; `retired=true`: a retired one.",
+        ok=(200, "the product", "Product"), errors=(400, 404),
     ),
 }  # fmt: skip

@@ -90,6 +90,7 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
         "last_outcome": schedule.last_outcome,
         "last_error": schedule.last_error,
         "last_job_id": schedule.last_job_id,
+        "feed_mode": None if schedule.feed_mode is None else str(schedule.feed_mode),
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 
 from starlette.requests import Request
 
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 from partner_ingest.domain.use_cases.manage_partners import UNSET, Unset
 
@@ -82,6 +83,17 @@ def header_token(request: Request, name: str) -> str | None:
     return raw.strip()
 
 
+def header_feed_mode(request: Request, name: str = "X-Feed-Mode") -> FeedMode | None:
+    """`upsert`, `snapshot` or `patch` (None when absent)."""
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return FeedMode(raw.strip().lower())
+    except ValueError:
+        raise _bad_header(name, f"must be upsert, snapshot or patch, got {raw[:40]!r}") from None
+
+
 def header_mode(request: Request, name: str) -> Mode | None:
     """`strict` or `lenient` (None when absent)."""
     raw = request.headers.get(name)
@@ -140,6 +152,30 @@ def query_optional_int(request: Request, name: str) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > INT64_MAX:
         raise _bad_param(name, f"must be a whole number from 0 to {INT64_MAX}, got {raw[:40]!r}")
     return int(raw)
+
+
+def query_instant(request: Request, name: str = "at") -> datetime | None:
+    """An RFC 3339 date-time with its offset (None when absent); 400 otherwise."""
+    raw = _query_value(request, name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise _bad_param(name, f"must be an RFC 3339 date-time, got {raw[:40]!r}") from None
+    if moment.tzinfo is None:
+        raise _bad_param(name, "needs its offset (Z or +01:00)")
+    return moment
+
+
+def query_retired(request: Request) -> bool:
+    """`?retired=true`: retired products instead of active ones (ADR 0036); 400 for another value."""
+    raw = _query_value(request, "retired")
+    if raw is None or raw == "false":
+        return False
+    if raw == "true":
+        return True
+    raise _bad_param("retired", f"must be true or false, got {raw[:40]!r}")
 
 
 def query_text(request: Request, name: str, *, max_length: int = 200) -> str | None:
@@ -256,6 +292,16 @@ class JsonFields:
             return UNSET
         result: dict[str, str] | Unset = value
         return result
+
+    def feed_mode(self, name: str) -> FeedMode | Unset:
+        """upsert, snapshot or patch."""
+        value = self.text(name)
+        if isinstance(value, str):
+            try:
+                return FeedMode(value)
+            except ValueError:
+                self.problems[name] = "must be upsert, snapshot or patch"
+        return UNSET
 
     def policy(self, name: str) -> ValidationPolicy | Unset:
         """A validation policy `{mode, atomic, max_error_ratio}`; missing keys take their defaults."""

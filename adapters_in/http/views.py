@@ -70,6 +70,7 @@ def partner_json(view: PartnerView) -> dict[str, Any]:
         "endpoint_auth": MASK if view.endpoint_auth_set else None,
         "endpoint_headers": dict.fromkeys(view.endpoint_header_names, MASK),
         "active": view.active,
+        "feed_mode": str(view.feed_mode),
     }
 
 
@@ -131,11 +132,14 @@ def feed_import_json(entry: FeedImport) -> dict[str, Any]:
     }
 
 
-def product_json(product: Product) -> dict[str, Any]:
-    """A stored product in the canonical shape (prices as exact decimal strings)."""
+def product_json(product: Product, at: datetime | None = None) -> dict[str, Any]:
+    """A stored product in the canonical shape (prices as exact decimal strings); with `at`,
+    also its effective price at that instant (`Product.price_at`)."""
     dims = product.dimensions
     extra: Mapping[str, Any] = product.extra
+    priced = {} if at is None else {"effective_price": product.price_at(at), "at": at}
     return {
+        **priced,
         "sku": product.sku,
         "name": product.name,
         "price": product.price,

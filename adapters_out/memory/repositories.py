@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import attrs
@@ -14,11 +14,18 @@ from partner_ingest.adapters_out.store_errors import EXISTS, IDEMPOTENCY_TAKEN
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import GENESIS, AuditLink, content_of_entry, link_hash
-from partner_ingest.domain.model.errors import ConflictError, IdempotencyKeyTaken, NotFoundError
+from partner_ingest.domain.model.changes import Change, ChangeKind
+from partner_ingest.domain.model.errors import (
+    ConflictError,
+    IdempotencyKeyTaken,
+    InvalidCursor,
+    NotFoundError,
+)
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
+from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.repositories import UpsertCounts, VersionUse
 
@@ -29,7 +36,9 @@ __all__ = [
     "InMemoryApiKeyRepository",
     "InMemoryAuditLog",
     "InMemoryFeedImportLedger",
+    "InMemoryChangeFeed",
     "InMemoryFeedSkuRegister",
+    "InMemoryHeldFeedRepository",
     "InMemoryPartnerRepository",
     "InMemoryProductRepository",
     "InMemoryScheduleRepository",
@@ -37,53 +46,128 @@ __all__ = [
 
 
 class InMemoryProductRepository:
-    """Products keyed by (partner_id, sku), stored as rows like the SQL stores."""
+    """Products keyed by (partner_id, sku), stored as rows like the SQL stores; a retired
+    product keeps its row and gets an entry in `retired`."""
 
-    def __init__(self, table: dict[tuple[str, str], ProductRow], undo: UndoLog) -> None:
+    def __init__(
+        self,
+        table: dict[tuple[str, str], ProductRow],
+        undo: UndoLog,
+        retired: dict[tuple[str, str], datetime] | None = None,
+        changes: InMemoryChangeFeed | None = None,
+    ) -> None:
         self._table = table
         self._undo = undo
+        self._retired = {} if retired is None else retired
+        self._changes = changes
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed (any value differs), count the rest unchanged."""
+        """Insert new, rewrite changed (any value differs) or retired ones (restored), count
+        the rest unchanged."""
         created = updated = 0
+        retired = self._retired
+        now = datetime.now(UTC)
         for row in rows:
             key = (row[0], row[1])
             old = self._table.get(key)
             if old is None:
                 created += 1
+                kind = ChangeKind.CREATED
+            elif key in retired:
+                updated += 1
+                self._undo.delete(retired, key)
+                kind = ChangeKind.RESTORED
             elif old != row:
                 updated += 1
+                kind = ChangeKind.UPDATED
             else:
                 continue
             self._undo.set(self._table, key, row)
+            self._record(key, kind, now)
         return UpsertCounts(created, updated, len(rows) - created - updated)
 
-    def get(self, partner_id: str, sku: str) -> Product | None:
-        """One product, or None."""
-        row = self._table.get((partner_id, sku))
-        return None if row is None else Product.from_row(row)
+    def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
+        """One product (active, or retired when asked), or None."""
+        key = (partner_id, sku)
+        row = self._table.get(key)
+        if row is None or (key in self._retired) is not retired:
+            return None
+        return Product.from_row(row)
 
-    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
+    def page(
+        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+    ) -> list[Product]:
         """A page in SKU order."""
         skus = sorted(
-            sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
+            sku
+            for pid, sku in self._table
+            if pid == partner_id
+            and (after_sku is None or sku > after_sku)
+            and ((pid, sku) in self._retired) is retired
         )
         return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
 
     def count(self, partner_id: str) -> int:
-        """How many products a partner has."""
-        return sum(1 for pid, _ in self._table if pid == partner_id)
+        """How many active products a partner has."""
+        return sum(1 for key in self._table if key[0] == partner_id and key not in self._retired)
+
+    def current(self, partner_id: str, skus: Sequence[str]) -> dict[str, ProductRow]:
+        """The rows of those of `skus` that are active products."""
+        out = {}
+        for sku in skus:
+            key = (partner_id, sku)
+            row = self._table.get(key)
+            if row is not None and key not in self._retired:
+                out[sku] = row
+        return out
+
+    def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
+        """Retire the active ones of `skus`; how many were."""
+        done = 0
+        for sku in dict.fromkeys(skus):
+            key = (partner_id, sku)
+            if key in self._table and key not in self._retired:
+                self._undo.set(self._retired, key, at)
+                self._record(key, ChangeKind.RETIRED, at)
+                done += 1
+        return done
+
+    def _record(self, key: tuple[str, str], kind: ChangeKind, at: datetime) -> None:
+        if self._changes is not None:
+            self._changes.record(key[0], key[1], kind, at)
+
+    def purge_retired(self, before: datetime) -> int:
+        """Delete the products retired before `before`."""
+        old = [key for key, at in self._retired.items() if at < before]
+        for key in old:
+            self._undo.delete(self._retired, key)
+            self._undo.delete(self._table, key)
+        return len(old)
 
 
 class InMemoryFeedSkuRegister:
     """The SKUs of the feed in progress, in a set (fine in memory: it is memory)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        products: dict[tuple[str, str], ProductRow] | None = None,
+        retired: dict[tuple[str, str], datetime] | None = None,
+    ) -> None:
         self._seen: set[str] = set()
+        self._products = {} if products is None else products
+        self._retired = {} if retired is None else retired
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Record a batch; positions of SKUs seen before."""
         return record_repeats(self._seen, skus)
+
+    def unseen(self, partner_id: str) -> list[str]:
+        """The partner's active SKUs this feed has not named."""
+        return sorted(
+            sku
+            for pid, sku in self._products
+            if pid == partner_id and sku not in self._seen and (pid, sku) not in self._retired
+        )
 
 
 class InMemoryFeedImportLedger:
@@ -135,6 +219,86 @@ class InMemoryFeedImportLedger:
                     imports=seen.imports + 1, last_at=max(seen.last_at, e.completed_at)
                 )
         return [found[key] for key in sorted(found)]
+
+    def held(self, partner_id: str | None = None) -> list[FeedImport]:
+        """Held imports, oldest first."""
+        entries = [
+            e
+            for e in self._table.values()
+            if e.status is ImportStatus.HELD and (partner_id is None or e.partner_id == partner_id)
+        ]
+        return sorted(entries, key=lambda e: (e.completed_at, e.id))
+
+    def settle(self, feed_id: str, status: ImportStatus) -> bool:
+        """Held -> released or discarded."""
+        entry = self._table.get(feed_id)
+        if entry is None or entry.status is not ImportStatus.HELD:
+            return False
+        self._undo.set(self._table, feed_id, attrs.evolve(entry, status=status))
+        return True
+
+
+class InMemoryChangeFeed:
+    """Change records in a list, numbered as written: the store's lock makes a unit of work
+    the only writer from its start to its end, so writing order is commit order."""
+
+    def __init__(self, records: list[Change], undo: UndoLog) -> None:
+        self._records = records
+        self._undo = undo
+
+    def record(self, partner_id: str, sku: str, kind: ChangeKind, at: datetime) -> None:
+        """Append one change (undone with the unit of work)."""
+        number = self._records[-1].cursor if self._records else "0"
+        self._undo.append(self._records, Change(str(int(number) + 1), partner_id, sku, kind, at))
+
+    def after(self, cursor: str | None, *, limit: int = 100, partner_id: str | None = None) -> list[Change]:
+        """Changes after `cursor`, oldest first."""
+        start = _cursor_number(cursor)
+        out = []
+        for change in self._records:
+            if int(change.cursor) > start and (partner_id is None or change.partner_id == partner_id):
+                out.append(change)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def purge(self, before: datetime) -> int:
+        """Delete the records older than `before` (kept: the newest, which numbers the next)."""
+        old = [c for c in self._records[:-1] if c.at < before]
+        for change in old:
+            self._records.remove(change)
+        return len(old)
+
+
+def _cursor_number(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise InvalidCursor(f"cursor {cursor[:40]!r} is not one this store gave")
+    return int(cursor)
+
+
+class InMemoryHeldFeedRepository:
+    """Held snapshots by feed id."""
+
+    def __init__(self, table: dict[str, HeldFeed], undo: UndoLog) -> None:
+        self._table = table
+        self._undo = undo
+
+    def add(self, held: HeldFeed) -> None:
+        """Keep a held snapshot."""
+        self._undo.set(self._table, held.feed_id, held)
+
+    def get(self, feed_id: str) -> HeldFeed | None:
+        """A held snapshot, or None."""
+        return self._table.get(feed_id)
+
+    def remove(self, feed_id: str) -> bool:
+        """Forget a settled snapshot."""
+        if feed_id not in self._table:
+            return False
+        self._undo.delete(self._table, feed_id)
+        return True
 
 
 class InMemoryPartnerRepository:

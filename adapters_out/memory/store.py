@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -17,12 +18,14 @@ import attrs
 
 from partner_ingest.domain.model.api_keys import ApiKey
 from partner_ingest.domain.model.audit import AuditEntry
+from partner_ingest.domain.model.changes import Change
 from partner_ingest.domain.model.circuits import Circuit
 from partner_ingest.domain.model.diagnostics import Diagnostic
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.idempotency import KeyUse
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import ProductRow
+from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.domain.model.web_sessions import WebSession
 
@@ -33,8 +36,10 @@ from .jobs import InMemoryJobRepository, JobTables
 from .repositories import (
     InMemoryApiKeyRepository,
     InMemoryAuditLog,
+    InMemoryChangeFeed,
     InMemoryFeedImportLedger,
     InMemoryFeedSkuRegister,
+    InMemoryHeldFeedRepository,
     InMemoryPartnerRepository,
     InMemoryProductRepository,
     InMemoryScheduleRepository,
@@ -89,7 +94,11 @@ def _restore(table: dict[Any, Any], key: object, old: object) -> None:
 @attrs.define
 class _Tables:
     products: dict[tuple[str, str], ProductRow] = attrs.Factory(dict)
+    retired: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+    """When each retired product was retired (its row stays in `products`)."""
     imports: dict[str, FeedImport] = attrs.Factory(dict)
+    held_feeds: dict[str, HeldFeed] = attrs.Factory(dict)
+    changes: list[Change] = attrs.Factory(list)
     idempotency_keys: dict[tuple[str, str], KeyUse] = attrs.Factory(dict)
     jobs: JobTables = attrs.Factory(JobTables)
     partners: dict[str, Partner] = attrs.Factory(dict)
@@ -132,9 +141,11 @@ class InMemoryUnitOfWork:
         self.committed = False
         t = store.tables
         undo = self._undo
-        self.products = InMemoryProductRepository(t.products, undo)
-        self.feed_skus = InMemoryFeedSkuRegister()
+        self.changes = InMemoryChangeFeed(t.changes, undo)
+        self.products = InMemoryProductRepository(t.products, undo, t.retired, self.changes)
+        self.feed_skus = InMemoryFeedSkuRegister(t.products, t.retired)
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
+        self.held_feeds = InMemoryHeldFeedRepository(t.held_feeds, undo)
         self.idempotency_keys = InMemoryIdempotencyKeys(t.idempotency_keys, undo)
         self.jobs = InMemoryJobRepository(t.jobs, undo)
         self.partners = InMemoryPartnerRepository(t.partners, undo)

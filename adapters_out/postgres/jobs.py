@@ -47,7 +47,7 @@ CHUNK_BYTES: Final = 1 << 20
 _COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
     " max_attempts, policy::text, idempotency_key, lease_token, lease_expires_at, last_error, report,"
-    " finished_at, source, body_purged_at, items_read, bytes_read"
+    " finished_at, source, body_purged_at, items_read, bytes_read, feed_mode"
 )
 _INSERT_COLUMNS: Final = _COLUMNS.replace("policy::text", "policy")
 _PLACEHOLDERS: Final = ", ".join("%s::jsonb" if c == "policy" else "%s" for c in _INSERT_COLUMNS.split(", "))
@@ -122,6 +122,7 @@ def _job(row: Sequence[Any]) -> Job:
         body_purged_at=row[19],
         items_read=row[20],
         bytes_read=row[21],
+        feed_mode=row[22],
     )
 
 
@@ -149,6 +150,7 @@ def _values(job: Job) -> tuple[Any, ...]:
         job.body_purged_at,
         job.items_read,
         job.bytes_read,
+        None if job.feed_mode is None else str(job.feed_mode),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.errors import NotFoundError
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import ValidationPolicy
 
@@ -31,6 +32,7 @@ _PARTNER_FIELDS: Final = (
     "endpoint_headers",
     "active",
     "currency",
+    "feed_mode",
 )
 # jsonb columns are read back as their text and parsed here, exactly as they were written.
 _PARTNER_SELECT: Final = ", ".join(
@@ -56,6 +58,7 @@ def _partner(row: Sequence[Any]) -> Partner:
         endpoint_headers=load_json(row[10]),
         active=row[11],
         currency=row[12],
+        feed_mode=FeedMode(row[13] or FeedMode.UPSERT),
     )
 
 
@@ -74,6 +77,7 @@ def _partner_values(p: Partner) -> tuple[Any, ...]:
         dump_json(dict(p.endpoint_headers)),
         p.active,
         p.currency,
+        str(p.feed_mode),
     )
 
 

@@ -24,6 +24,7 @@ per-statement cost once per product.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Final
 
 import psycopg
@@ -63,8 +64,9 @@ SESSION_TABLES: Final = (
 _ON_CONFLICT: Final = (
     "ON CONFLICT (partner_id, sku) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _DATA)
-    + ", updated_at = EXCLUDED.updated_at "
+    + ", updated_at = EXCLUDED.updated_at, retired_at = NULL "
     f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS DISTINCT FROM ({', '.join(f'EXCLUDED.{c}' for c in _DATA)})"
+    " OR product.retired_at IS NOT NULL"  # a retired product named again is restored
 )
 
 COPY_SQL: Final = f"COPY {STAGE} ({_COLUMNS}) FROM STDIN"
@@ -92,11 +94,14 @@ class PostgresProductRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self.wrote = False
+        """Did this transaction write products (and so change records, numbered at commit)?"""
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
         """Insert new, rewrite changed, leave unchanged; counted by the database."""
         if not rows:
             return UpsertCounts(0, 0, 0)
+        self.wrote = True
         with self._conn.cursor() as cur:
             with cur.copy(COPY_SQL) as copy:
                 for row in rows:
@@ -112,27 +117,62 @@ class PostgresProductRepository:
         created, changed = int(counted[0]), int(counted[1])
         return UpsertCounts(created, changed - created, len(rows) - changed)
 
-    def get(self, partner_id: str, sku: str) -> Product | None:
-        """One product, or None."""
+    def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
+        """One product (active, or retired when asked), or None."""
         row = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = %s AND sku = %s", (partner_id, sku)
+            f"{_SELECT} WHERE partner_id = %s AND sku = %s AND {_state(retired)}", (partner_id, sku)
         ).fetchone()
         return None if row is None else Product.from_row(row)
 
-    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
+    def page(
+        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+    ) -> list[Product]:
         """A page in SKU order (keyset pagination on the unique index; "C" collation = code point order)."""
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = %s AND sku > %s ORDER BY sku LIMIT %s",
+            f"{_SELECT} WHERE partner_id = %s AND sku > %s AND {_state(retired)} ORDER BY sku LIMIT %s",
             (partner_id, after_sku or "", limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
 
     def count(self, partner_id: str) -> int:
-        """How many products a partner has."""
+        """How many active products a partner has."""
         row = self._conn.execute(
-            "SELECT count(*) FROM product WHERE partner_id = %s", (partner_id,)
+            "SELECT count(*) FROM product WHERE partner_id = %s AND retired_at IS NULL", (partner_id,)
         ).fetchone()
         return 0 if row is None else int(row[0])
+
+    def current(self, partner_id: str, skus: Sequence[str]) -> dict[str, ProductRow]:
+        """The rows of those of `skus` that are active products."""
+        if not skus:
+            return {}
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = %s AND sku = ANY(%s) AND retired_at IS NULL",
+            (partner_id, list(skus)),
+        ).fetchall()
+        return {row[1]: row for row in rows}
+
+    def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
+        """Retire the active ones of `skus`, in SKU order (the order upserts lock in); how many were."""
+        if not skus:
+            return 0
+        self.wrote = True
+        cursor = self._conn.execute(
+            "UPDATE product SET retired_at = %s, updated_at = %s FROM ("
+            " SELECT id FROM product WHERE partner_id = %s AND sku = ANY(%s) AND retired_at IS NULL"
+            " ORDER BY sku FOR UPDATE) AS target WHERE product.id = target.id",
+            (at, at, partner_id, list(skus)),
+        )
+        return cursor.rowcount
+
+    def purge_retired(self, before: datetime) -> int:
+        """Delete the products retired before `before`."""
+        return self._conn.execute(
+            "DELETE FROM product WHERE retired_at IS NOT NULL AND retired_at < %s", (before,)
+        ).rowcount
+
+
+def _state(retired: bool) -> str:
+    return "retired_at IS NOT NULL" if retired else "retired_at IS NULL"
 
 
 # The batch travels as one text value split by the server: a text[] parameter costs five times
@@ -178,6 +218,15 @@ class PostgresFeedSkuRegister:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def unseen(self, partner_id: str) -> list[str]:
+        """The partner's active SKUs this feed has not named (one anti-join on the primary key)."""
+        rows = self._conn.execute(
+            f"SELECT p.sku FROM product AS p WHERE p.partner_id = %s AND p.retired_at IS NULL"
+            f" AND NOT EXISTS (SELECT 1 FROM {_FEED_SKU} AS f WHERE f.sku = '.' || p.sku) ORDER BY p.sku",
+            (partner_id,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         """Record a batch; positions of SKUs seen earlier in the feed or in the batch."""

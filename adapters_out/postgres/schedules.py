@@ -40,6 +40,7 @@ _FIELDS: Final = (
     "last_outcome",
     "last_error",
     "last_job_id",
+    "feed_mode",
 )
 _COLUMNS: Final = ", ".join(_FIELDS)
 
@@ -70,6 +71,7 @@ def _schedule(row: Sequence[Any]) -> Schedule:
         last_outcome=row[12],
         last_error=row[13],
         last_job_id=row[14],
+        feed_mode=row[15],
     )
 
 
@@ -90,6 +92,7 @@ def _values(s: Schedule) -> tuple[Any, ...]:
         s.last_outcome,
         None if s.last_error is None else storable_text(s.last_error),
         s.last_job_id,
+        None if s.feed_mode is None else str(s.feed_mode),
     )
 
 

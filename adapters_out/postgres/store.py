@@ -26,9 +26,11 @@ from psycopg_pool import PoolTimeout
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
+from .changes import PostgresChangeFeed, number_commit
 from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
 from .diagnostics import PostgresDiagnosticRepository
+from .held_feeds import PostgresHeldFeedRepository
 from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
 from .ledger import PostgresFeedImportLedger
@@ -192,6 +194,8 @@ class PostgresUnitOfWork:
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
         self.imports = PostgresFeedImportLedger(conn)
+        self.held_feeds = PostgresHeldFeedRepository(conn)
+        self.changes = PostgresChangeFeed(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.jobs = PostgresJobRepository(conn)
         self.partners = PostgresPartnerRepository(conn)
@@ -235,6 +239,8 @@ class PostgresUnitOfWork:
             conn.rollback()
             raise PermissionError("a read-only unit of work cannot commit changes")
         self.audit.flush()  # the chain lock is taken here, so it is held for the commit alone
+        if self.products.wrote:
+            number_commit(conn)  # last: the lock it takes is held only until this commit
         conn.commit()
 
     def rollback(self) -> None:

@@ -35,7 +35,7 @@ __all__ = ["SqliteJobRepository"]
 _COLUMNS: Final = (
     "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
     " max_attempts, policy, idempotency_key, lease_token, lease_expires_at, last_error, report, finished_at,"
-    " source, body_purged_at, items_read, bytes_read"
+    " source, body_purged_at, items_read, bytes_read, feed_mode"
 )
 _CHUNK: Final = 1 << 20
 
@@ -90,6 +90,7 @@ def _job(row: Sequence[Any]) -> Job:
         body_purged_at=opt_dt(row[19]),
         items_read=row[20],
         bytes_read=row[21],
+        feed_mode=row[22],
     )
 
 
@@ -124,7 +125,7 @@ class SqliteJobRepository:
         conn = self._conn
         try:
             conn.execute(
-                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}, seq) VALUES ({', '.join('?' * 22)},"
+                f"INSERT INTO partner_ingest_jobs ({_COLUMNS}, seq) VALUES ({', '.join('?' * 23)},"
                 " (SELECT coalesce(max(seq), 0) + 1 FROM partner_ingest_jobs))",
                 (
                     job.id,
@@ -149,6 +150,7 @@ class SqliteJobRepository:
                     opt_ts(job.body_purged_at),
                     job.items_read,
                     job.bytes_read,
+                    None if job.feed_mode is None else str(job.feed_mode),
                 ),
             )
         except sqlite3.IntegrityError as error:

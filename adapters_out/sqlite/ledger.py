@@ -115,3 +115,25 @@ class SqliteFeedImportLedger:
             (timestamp(since) if since is not None else "",),
         )
         return [VersionUse(row[0], row[1], row[2], from_timestamp(row[3])) for row in rows]
+
+    def held(self, partner_id: str | None = None) -> list[FeedImport]:
+        """Held imports, oldest first."""
+        if partner_id is None:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM partner_feed_imports WHERE status = 'held' ORDER BY completed_at, id"
+            ).fetchall()
+        else:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM partner_feed_imports WHERE status = 'held' AND partner_id = ?"
+                " ORDER BY completed_at, id",
+                (partner_id,),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def settle(self, feed_id: str, status: ImportStatus) -> bool:
+        """Held -> released or discarded, once (the WHERE makes a second operator's a no-op)."""
+        cursor = self._conn.execute(
+            "UPDATE partner_feed_imports SET status = ? WHERE id = ? AND status = 'held'",
+            (str(status), feed_id),
+        )
+        return cursor.rowcount == 1

@@ -10,6 +10,7 @@ from typing import Any
 from partner_ingest.adapters_out.store_errors import stored_conflict
 from partner_ingest.domain.model.api_keys import ApiKey, KeyRole
 from partner_ingest.domain.model.errors import NotFoundError
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import ValidationPolicy
 
@@ -21,7 +22,7 @@ __all__ = ["SqliteApiKeyRepository", "SqlitePartnerRepository"]
 
 _PARTNER = (
     "id, name, created_at, default_format, default_version, policy, allow_policy_override,"
-    " rate_limit_per_minute, endpoint, endpoint_auth, endpoint_headers, active, currency"
+    " rate_limit_per_minute, endpoint, endpoint_auth, endpoint_headers, active, currency, feed_mode"
 )
 
 
@@ -40,6 +41,7 @@ def _partner(row: Sequence[Any]) -> Partner:
         endpoint_headers=load_json(row[10]),
         active=bool(row[11]),
         currency=row[12],
+        feed_mode=FeedMode(row[13] or FeedMode.UPSERT),
     )
 
 
@@ -58,6 +60,7 @@ def _partner_values(p: Partner) -> tuple[Any, ...]:
         dump_json(dict(p.endpoint_headers)),
         int(p.active),
         p.currency,
+        str(p.feed_mode),
     )
 
 
@@ -71,7 +74,7 @@ class SqlitePartnerRepository:
         """Store a new partner; ConflictError when the id exists."""
         try:
             self._conn.execute(
-                f"INSERT INTO partner ({_PARTNER}) VALUES ({', '.join('?' * 13)})", _partner_values(partner)
+                f"INSERT INTO partner ({_PARTNER}) VALUES ({', '.join('?' * 14)})", _partner_values(partner)
             )
         except sqlite3.IntegrityError as error:
             raise stored_conflict(f"partner {partner.id!r}", refusal(error), str(error)) from None

@@ -71,8 +71,9 @@ def upsert_sql(nulls: frozenset[int] = frozenset()) -> str:
         f"VALUES ({', '.join(values)}, {now}, {now}) "
         "ON CONFLICT (partner_id, sku) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in _DATA)
-        + ", updated_at = excluded.updated_at "
+        + ", updated_at = excluded.updated_at, retired_at = NULL "
         f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS NOT ({', '.join(f'excluded.{c}' for c in _DATA)})"
+        " OR product.retired_at IS NOT NULL"  # a retired product named again is restored
     )
 
 
@@ -138,26 +139,67 @@ class SqliteProductRepository:
         created = conn.execute("SELECT count(*) FROM product WHERE id > ?", (top,)).fetchone()[0]
         return UpsertCounts(created, changed - created, len(rows) - changed)
 
-    def get(self, partner_id: str, sku: str) -> Product | None:
-        """One product, or None."""
-        row = self._conn.execute(f"{_SELECT} WHERE partner_id = ? AND sku = ?", (partner_id, sku)).fetchone()
+    def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
+        """One product (active, or retired when asked), or None."""
+        row = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = ? AND sku = ? AND {_state(retired)}", (partner_id, sku)
+        ).fetchone()
         return None if row is None else Product.from_row(row)
 
-    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
+    def page(
+        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+    ) -> list[Product]:
         """A page in SKU order (keyset pagination on the unique index)."""
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku > ? ORDER BY sku LIMIT ?",
+            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND {_state(retired)} ORDER BY sku LIMIT ?",
             (partner_id, after_sku or "", limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
 
     def count(self, partner_id: str) -> int:
-        """How many products a partner has."""
+        """How many active products a partner has."""
         return int(
-            self._conn.execute("SELECT count(*) FROM product WHERE partner_id = ?", (partner_id,)).fetchone()[
-                0
-            ]
+            self._conn.execute(
+                "SELECT count(*) FROM product WHERE partner_id = ? AND retired_at IS NULL", (partner_id,)
+            ).fetchone()[0]
         )
+
+    def current(self, partner_id: str, skus: Sequence[str]) -> dict[str, ProductRow]:
+        """The rows of those of `skus` that are active products."""
+        if not skus:
+            return {}
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = ? AND retired_at IS NULL"
+            " AND sku IN (SELECT value FROM json_each(?))",
+            (partner_id, json.dumps(list(skus))),
+        ).fetchall()
+        return {row[1]: row for row in rows}
+
+    def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
+        """Retire the active ones of `skus`; how many were."""
+        if not skus:
+            return 0
+        stamp = _stamp(at)
+        return self._conn.execute(
+            "UPDATE product SET retired_at = ?, updated_at = ? WHERE partner_id = ? AND retired_at IS NULL"
+            " AND sku IN (SELECT value FROM json_each(?))",
+            (stamp, stamp, partner_id, json.dumps(list(skus))),
+        ).rowcount
+
+    def purge_retired(self, before: datetime) -> int:
+        """Delete the products retired before `before`."""
+        return self._conn.execute(
+            "DELETE FROM product WHERE retired_at IS NOT NULL AND retired_at < ?", (_stamp(before),)
+        ).rowcount
+
+
+def _state(retired: bool) -> str:
+    return "retired_at IS NOT NULL" if retired else "retired_at IS NULL"
+
+
+def _stamp(at: datetime) -> str:
+    """`at` as the product table stores times (UTC, milliseconds; see `batch_time`)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 _IN_MEMORY: Final = 100_000
@@ -197,6 +239,25 @@ class SqliteFeedSkuRegister:
             self._conn.execute("DELETE FROM temp.feed_sku")
             self._conn.execute(_RECORD, (_payload(list(seen)),))
         return out
+
+    def unseen(self, partner_id: str) -> list[str]:
+        """The partner's active SKUs this feed has not named."""
+        conn = self._conn
+        seen = self._seen
+        if seen is not None:
+            active = conn.execute(
+                "SELECT sku FROM product WHERE partner_id = ? AND retired_at IS NULL ORDER BY sku",
+                (partner_id,),
+            )
+            return [sku for (sku,) in active if sku not in seen]
+        return [
+            sku
+            for (sku,) in conn.execute(
+                "SELECT sku FROM product WHERE partner_id = ? AND retired_at IS NULL"
+                " AND sku NOT IN (SELECT sku FROM temp.feed_sku) ORDER BY sku",
+                (partner_id,),
+            )
+        ]
 
     def _repeated_in_table(self, skus: Sequence[str]) -> list[int]:
         conn = self._conn

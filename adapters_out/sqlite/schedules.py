@@ -19,7 +19,7 @@ __all__ = ["SqliteScheduleRepository"]
 
 _COLUMNS = (
     "id, partner_id, next_run_at, interval_seconds, cron, enabled, format, version, last_run_at, etag,"
-    " last_modified, last_content_hash, last_outcome, last_error, last_job_id"
+    " last_modified, last_content_hash, last_outcome, last_error, last_job_id, feed_mode"
 )
 
 
@@ -40,6 +40,7 @@ def _schedule(row: Sequence[Any]) -> Schedule:
         last_outcome=row[12],
         last_error=row[13],
         last_job_id=row[14],
+        feed_mode=row[15],
     )
 
 
@@ -60,6 +61,7 @@ def _values(s: Schedule) -> tuple[Any, ...]:
         s.last_outcome,
         s.last_error,
         s.last_job_id,
+        None if s.feed_mode is None else str(s.feed_mode),
     )
 
 
@@ -73,7 +75,7 @@ class SqliteScheduleRepository:
         """Store a new schedule."""
         try:
             self._conn.execute(
-                f"INSERT INTO partner_schedules ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+                f"INSERT INTO partner_schedules ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
                 _values(schedule),
             )
         except sqlite3.IntegrityError as error:

@@ -24,9 +24,11 @@ from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
 
 from .audit import SqliteAuditLog
+from .changes import SqliteChangeFeed
 from .circuits import SqliteCircuitRepository
 from .connection import connect
 from .diagnostics import SqliteDiagnosticRepository
+from .held_feeds import SqliteHeldFeedRepository
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .ledger import SqliteFeedImportLedger
@@ -146,6 +148,8 @@ class SqliteUnitOfWork:
         self.products = SqliteProductRepository(conn)
         self.feed_skus = SqliteFeedSkuRegister(conn)
         self.imports = SqliteFeedImportLedger(conn)
+        self.held_feeds = SqliteHeldFeedRepository(conn)
+        self.changes = SqliteChangeFeed(conn)
         self.idempotency_keys = SqliteIdempotencyKeys(conn)
         self.jobs = SqliteJobRepository(conn)
         self.partners = SqlitePartnerRepository(conn)

@@ -36,3 +36,8 @@ class ValidatedChunk:
     """No chunk follows."""
     snapshots: list[ItemSnapshot] = attrs.field(factory=list)
     """The bounded raw item and offending values of each invalid item, as `rejected` orders them."""
+    deletes: list[tuple[int, str, object]] = attrs.Factory(list)
+    """Items asking for their SKU to be retired (`_delete`): feed position, SKU, marker."""
+    patches: list[tuple[int, dict[str, object], object]] = attrs.Factory(list)
+    """A patch feed's items, checked only for their SKU: the back half merges each into the
+    stored product and validates the result (feed position, raw item, marker)."""

@@ -27,6 +27,7 @@ __all__ = [
     "UnauthenticatedError",
     "FeedRejectedError",
     "IngestError",
+    "InvalidCursor",
     "InvalidError",
     "MalformedFeedError",
     "NotFoundError",
@@ -114,6 +115,12 @@ class ConflictError(IngestError):
     not allow it)."""
 
     code = "conflict"
+
+
+class InvalidCursor(InvalidError):
+    """A change-feed cursor this store never gave (a typo, or another store's)."""
+
+    code = "invalid_cursor"
 
 
 class TooLargeError(IngestError):

@@ -20,6 +20,13 @@ class ImportStatus(enum.StrEnum):
     """Processed and committed (accepted or partial)."""
     REJECTED = "rejected"
     """Processed; nothing was written."""
+    HELD = "held"
+    """A snapshot stopped by the mass-delete guard: nothing written, waiting for an operator."""
+    RELEASED = "released"
+    """A held snapshot an operator released: applied by the import that names it (`released_by`
+    in the audit trail)."""
+    DISCARDED = "discarded"
+    """A held snapshot an operator discarded: never applied."""
 
 
 @attrs.frozen

@@ -1,7 +1,7 @@
 """Recognizing a feed sent again: by its Idempotency-Key, or by its content and terms.
 
 A feed's outcome depends on its bytes and on the terms it is processed under
-(format, version, validation mode, atomic, error budget). `FeedFingerprint`
+(format, version, validation mode, atomic, error budget, feed mode). `FeedFingerprint`
 holds all of them, so that
 
 - the same content sent again under the same terms is answered with the
@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import attrs
 
+from .feed_mode import FeedMode
 from .policy import Mode
 
 __all__ = ["FeedFingerprint", "KeyUse"]
@@ -32,6 +33,7 @@ _NAMES: Final = {
     "mode": "validation_mode",
     "atomic": "atomic",
     "max_error_ratio": "max_error_ratio",
+    "feed_mode": "feed_mode",
 }
 
 
@@ -47,6 +49,8 @@ class FeedFingerprint:
     mode: Mode | None
     atomic: bool | None
     max_error_ratio: float | None
+    feed_mode: FeedMode | None = None
+    """upsert, snapshot or patch; None where it was recorded before feeds had modes (upsert)."""
 
     def differences(self, other: FeedFingerprint) -> list[str]:
         """The terms (in the partner's words: body, format, version, validation_mode, ...)
@@ -67,6 +71,7 @@ class FeedFingerprint:
             "mode": None if self.mode is None else str(self.mode),
             "atomic": self.atomic,
             "max_error_ratio": self.max_error_ratio,
+            "feed_mode": None if self.feed_mode is None else str(self.feed_mode),
         }
 
     @classmethod
@@ -75,6 +80,7 @@ class FeedFingerprint:
         mode = data.get("mode")
         ratio = data.get("max_error_ratio")
         atomic = data.get("atomic")
+        feed_mode = data.get("feed_mode")
         return cls(
             content_hash=str(data["content_hash"]),
             format=str(data["format"]),
@@ -82,6 +88,7 @@ class FeedFingerprint:
             mode=None if mode is None else Mode(mode),
             atomic=None if atomic is None else bool(atomic),
             max_error_ratio=None if ratio is None else float(ratio),
+            feed_mode=None if feed_mode is None else FeedMode(feed_mode),
         )
 
 

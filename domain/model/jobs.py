@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from .feed_mode import FeedMode
 from .policy import ValidationPolicy
 from .report import IngestReport
 
@@ -102,6 +103,10 @@ class BodyRetention:
         return now - self.finished, now - self.dead
 
 
+def _optional_feed_mode(value: FeedMode | str | None) -> FeedMode | None:
+    return None if value is None else FeedMode(value)
+
+
 @attrs.frozen
 class Job:
     """A feed waiting for, or done with, a worker. The body is stored beside it."""
@@ -134,6 +139,9 @@ class Job:
     """While running: items of the feed read so far (as the worker's heartbeat last wrote it)."""
     bytes_read: int = 0
     """While running: bytes of the stored feed body read so far."""
+    feed_mode: FeedMode | None = attrs.field(default=None, converter=_optional_feed_mode)
+    """upsert, snapshot or patch as the submission asked (ADR 0036); None: the partner's default
+    at processing time."""
 
     # --- rules --------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Final
 import attrs
 
 from .errors import PolicyOverrideDenied
+from .feed_mode import FeedMode
 from .policy import PolicyOverrides, ValidationPolicy
 
 __all__ = ["PARTNER_ID_PATTERN", "Partner", "valid_partner_id"]
@@ -47,6 +48,8 @@ class Partner:
     endpoint_headers: Mapping[str, str] = attrs.field(factory=dict)
     """Extra request headers; values are encrypted like `endpoint_auth`."""
     active: bool = True
+    feed_mode: FeedMode = attrs.field(default=FeedMode.UPSERT, converter=FeedMode)
+    """The mode of the partner's feeds that name none (ADR 0036)."""
 
     def policy_for(self, overrides: PolicyOverrides) -> ValidationPolicy:
         """The policy one of this partner's feeds is judged by: the partner's own, changed as

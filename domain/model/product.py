@@ -103,6 +103,19 @@ class Product:
     extra: Mapping[str, JsonValue] = attrs.field(factory=dict)
     """Fields the contract does not know yet, kept verbatim (lenient mode, scenario I2)."""
 
+    def price_at(self, at: datetime) -> Decimal:
+        """The effective price at the instant `at` (ADR 0016): the sale price inside its window,
+        else the price. A window open at one end is open that way (no start: on sale until
+        its end; no end: from its start on); the start is inside the window, the end is not.
+        `at` must carry its offset, like the stored instants."""
+        if self.sale_price is None:
+            return self.price
+        if self.sale_starts_at is not None and at < self.sale_starts_at:
+            return self.price
+        if self.sale_ends_at is not None and at >= self.sale_ends_at:
+            return self.price
+        return self.sale_price
+
     @classmethod
     def from_row(cls, row: ProductRow) -> Product:
         """Rebuild the typed record from its storage row."""
@@ -130,17 +143,6 @@ class Product:
             sale_ends_at=None if sale_ends_at is None else datetime.fromisoformat(sale_ends_at),
             extra={} if extra is None else json.loads(extra, parse_float=Decimal),
         )
-
-    def price_at(self, moment: datetime) -> Decimal:
-        """The price a buyer pays at `moment`: the sale price inside its window (an open end
-        is unbounded, ADR 0016), else the regular price."""
-        if self.sale_price is None:
-            return self.price
-        if self.sale_starts_at is not None and moment < self.sale_starts_at:
-            return self.price
-        if self.sale_ends_at is not None and moment >= self.sale_ends_at:
-            return self.price
-        return self.sale_price
 
     def to_row(self) -> ProductRow:
         """The storage row of this product."""

@@ -34,6 +34,8 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     DUPLICATE = "duplicate"
     RELATION = "relation"
+    UNKNOWN_SKU = "unknown_sku"
+    """A patch names a SKU that is not an active product of the partner."""
     # feed level: the document as a whole
     MALFORMED = "malformed"
     ENCODING = "encoding"
@@ -48,6 +50,7 @@ class ErrorCode(enum.StrEnum):
     MISSING_SETTING = "missing_setting"
     MISSING_COLUMN = "missing_column"
     """A delimited feed's header lacks a required field's column (said once, not once per row)."""
+    SNAPSHOT_NOT_KEPT = "snapshot_not_kept"
 
 
 @attrs.frozen
@@ -162,18 +165,27 @@ class FeedStatus(enum.StrEnum):
     """Valid items landed; the rejected ones are reported."""
     REJECTED = "rejected"
     """Nothing landed: a feed error, an atomic feed with an invalid item, or the error budget."""
+    HELD = "held"
+    """Nothing landed yet: a snapshot that would retire more than the mass-delete guard allows
+    waits for an operator to release or discard it; the counts say what it would do."""
 
 
 @attrs.frozen
 class IngestCounts:
-    """How the items of a feed were handled. received = created + updated + unchanged + rejected
-    when the feed was applied; when it was rejected as a whole nothing was written."""
+    """How the items of a feed were handled. received = created + updated + unchanged +
+    deleted + rejected when the feed was applied; when it was rejected as a whole nothing was
+    written. `retired` counts products a snapshot retired for being absent (not items)."""
 
     received: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    deleted: int = 0
+    """Items that asked for a delete (`_delete`) and retired an active product; a delete of an
+    unknown or already retired SKU counts as unchanged."""
+    retired: int = 0
+    """Active products a snapshot did not name, retired with it (or held: see ImportStatus)."""
 
     def to_json(self) -> dict[str, int]:
         """Plain JSON form."""
@@ -202,7 +214,7 @@ class IngestReport:
     @property
     def applied(self) -> bool:
         """True when at least one item was written (or would have been, in a dry run)."""
-        return self.status is not FeedStatus.REJECTED
+        return self.status is FeedStatus.ACCEPTED or self.status is FeedStatus.PARTIAL
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form: what HTTP answers and what the ledger stores."""

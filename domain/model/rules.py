@@ -29,7 +29,7 @@ __all__ = [
     "contract_for",
 ]
 
-CONTRACT_VERSION: Final = "2.0.1"
+CONTRACT_VERSION: Final = "2.1.0"
 """Version of the published contract document (semver): bumped whenever a rule changes."""
 
 

@@ -6,7 +6,13 @@ from datetime import datetime
 
 import attrs
 
+from .feed_mode import FeedMode
+
 __all__ = ["Schedule"]
+
+
+def _optional_feed_mode(value: FeedMode | str | None) -> FeedMode | None:
+    return None if value is None else FeedMode(value)
 
 
 @attrs.frozen
@@ -34,3 +40,5 @@ class Schedule:
     """Why the last run did not fetch a feed, in one line; None when it did."""
     last_job_id: str | None = None
     """The job the last run submitted, if it submitted one."""
+    feed_mode: FeedMode | None = attrs.field(default=None, converter=_optional_feed_mode)
+    """upsert, snapshot or patch for the pulled feeds (ADR 0036); None: the partner's default."""

@@ -369,6 +369,7 @@ class ItemValidator:
         self._objects = tuple(rule.name for rule in contract.fields if rule.kind is Kind.OBJECT)
         self._requires = tuple((rule.name, rule.requires) for rule in contract.fields if rule.requires)
         self._has_sale = contract.field("sale_price") is not None
+        self._sku_check = next(check for name, _, check in self._plan if name == "sku")
         self._fast = fast
         self.validate: Callable[[object, int], ProductRow | list[ItemError]] = self.validate_exactly
         if fast:
@@ -388,6 +389,30 @@ class ItemValidator:
             _rebuild_validator,
             (self.contract, self.mode, self._textual, self._partner_id, self._limits, self._fast),
         )
+
+    def sku_of(self, raw: object, index: int) -> str | list[ItemError]:
+        """The valid SKU of an item that only needs one (a delete, a patch), or its errors."""
+        if not isinstance(raw, dict):
+            return [
+                ItemError(
+                    index, None, "", ErrorCode.TYPE, f"an item must be an object, got {_type_name(raw)}"
+                )
+            ]
+        value = raw.get("sku")
+        sku = _error_sku(value, self._lenient, self._textual)
+        if value is None or (self._lenient and value == ""):
+            return [ItemError(index, sku, "sku", ErrorCode.MISSING, "is required")]
+        if value.__class__ is UnreadableValue:
+            return [ItemError(index, sku, "sku", value.code, value.message)]
+        try:
+            checked = self._sku_check(value)
+        except _Rejected as rejected:
+            return [
+                ItemError(index, sku, field or "sku", code, message)
+                for code, message, field in rejected.problems
+            ]
+        assert isinstance(checked, str)
+        return checked
 
     def validate_exactly(self, raw: object, index: int) -> ProductRow | list[ItemError]:
         """The product row of a valid item, or every item error of an invalid one.

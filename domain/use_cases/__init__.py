@@ -11,6 +11,7 @@ from .access_errors import (
 )
 from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from .describe_contract import DescribeContract
+from .held_feeds import SettleHeldFeeds
 from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody, resolve_format
 from .job_bodies import PurgeJobBodies
 from .jobs import (
@@ -25,6 +26,7 @@ from .jobs import (
 )
 from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
 from .pipeline import FeedOutcome, run_feed
+from .read_changes import ChangePage, ReadChanges
 from .validate_feed import ValidateFeed, validate_against_contract
 
 __all__ = [
@@ -39,6 +41,9 @@ __all__ = [
     "Forbidden",
     "Granted",
     "IngestFeed",
+    "SettleHeldFeeds",
+    "ChangePage",
+    "ReadChanges",
     "IngestStep",
     "Ingested",
     "JobBodyPurgedError",

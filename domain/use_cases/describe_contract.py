@@ -7,6 +7,7 @@ from typing import Any
 from partner_ingest.domain.model.contract import UNEXPRESSED_RULES, example_product, json_schema
 from partner_ingest.domain.model.contract_diff import contract_diff
 from partner_ingest.domain.model.errors import UnknownVersionError
+from partner_ingest.domain.model.feed_mode import FEED_MODES_CONTRACT
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.report import ErrorCode
 from partner_ingest.domain.model.rules import CONTRACT_VERSION, CONTRACTS
@@ -37,6 +38,7 @@ class DescribeContract:
             "schemas": {str(v): json_schema(c) for v, c in sorted(CONTRACTS.items())},
             "rules_beyond_schema": list(UNEXPRESSED_RULES),
             "error_codes": [str(code) for code in ErrorCode],
+            **FEED_MODES_CONTRACT,
         }
 
     def lifecycle(self) -> dict[str, dict[str, Any]]:

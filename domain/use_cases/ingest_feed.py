@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import BinaryIO, Final, Protocol
@@ -34,12 +34,14 @@ import attrs
 from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.diagnostics import Rejection
 from partner_ingest.domain.model.errors import (
+    ConflictError,
     IdempotencyKeyNamesJob,
     IdempotencyKeyReused,
     IdempotencyKeyTaken,
     NotFoundError,
 )
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.feed_source import FeedContext
 from partner_ingest.domain.model.idempotency import FeedFingerprint, KeyUse
 from partner_ingest.domain.model.jobs import JobStatus
@@ -47,7 +49,8 @@ from partner_ingest.domain.model.lifecycle import ContractLifecycle, VersionLife
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import FeedLimits, PolicyOverrides, ValidationPolicy
 from partner_ingest.domain.model.product import ProductRow
-from partner_ingest.domain.model.report import FeedStatus, IngestReport
+from partner_ingest.domain.model.report import ErrorCode, FeedError, FeedStatus, IngestCounts, IngestReport
+from partner_ingest.domain.model.retirement import HeldFeed, RetirementGuard
 from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.diagnostics import RejectionSpool, RejectionSpools
@@ -82,6 +85,12 @@ class StoredBody(abc.ABC):
         """The body as a stream, valid until the context is left."""
 
 
+def _optional_feed_mode(value: FeedMode | str | None) -> FeedMode | None:
+    # Typed as FeedMode, converted anyway: "snapshot" from a header, a setting or an untyped
+    # caller must never be read as another mode by an `is` test.
+    return None if value is None else FeedMode(value)
+
+
 @attrs.frozen
 class FeedSubmission:
     """One feed as handed to the use case, whatever delivered it (HTTP, job, CLI)."""
@@ -109,6 +118,11 @@ class FeedSubmission:
     replay_of: str | None = None
     """The import whose kept rejected items the body carries (one raw item per line, as
     diagnostics keep them): read as that import's format had parsed them (ADR 0033)."""
+    feed_mode: FeedMode | None = attrs.field(default=None, converter=_optional_feed_mode)
+    """upsert, snapshot or patch (ADR 0036); None: the partner's default."""
+    release_of: str | None = None
+    """The held snapshot this submission releases (its body, as an upsert, then exactly the
+    retirements it was held with); see ReleaseHeldFeed."""
 
 
 @attrs.frozen
@@ -139,6 +153,7 @@ class FeedTerms:
     partner: Partner
     format: FeedFormat
     policy: ValidationPolicy
+    feed_mode: FeedMode = FeedMode.UPSERT
     lifecycle: VersionLifecycle | None = None
     """The version's lifecycle, when one is configured (a deprecated version's warning)."""
 
@@ -151,6 +166,7 @@ class FeedTerms:
             mode=self.policy.mode,
             atomic=self.policy.atomic,
             max_error_ratio=self.policy.max_error_ratio,
+            feed_mode=self.feed_mode,
         )
 
 
@@ -187,7 +203,8 @@ def resolve_terms(
         from .replay import ReplayedFormat
 
         fmt = ReplayedFormat(fmt)
-    return FeedTerms(partner, fmt, partner.policy_for(submission.overrides), version)
+    feed_mode = submission.feed_mode or partner.feed_mode
+    return FeedTerms(partner, fmt, partner.policy_for(submission.overrides), feed_mode, version)
 
 
 def earlier_use(uow: UnitOfWork, partner_id: str, key: str, fingerprint: FeedFingerprint) -> KeyUse | None:
@@ -219,6 +236,7 @@ class IngestFeed:
         steps: Sequence[IngestStep] = (),
         lifecycle: ContractLifecycle | None = None,
         spools: RejectionSpools | None = None,
+        guard: RetirementGuard | None = None,
     ) -> None:
         """`parsing` says where feeds are parsed and validated: here by default, or in a
         parser process (`ParserProcesses`, ADR 0019) so that parsing overlaps writing.
@@ -240,6 +258,7 @@ class IngestFeed:
         self._lifecycle = lifecycle
         self._spools: RejectionSpools = spools or MemorySpool
         self._keep = KeepDiagnostics(clock, batch_size=batch_size)
+        self._guard = guard or RetirementGuard()
 
     def __call__(self, submission: FeedSubmission, *, steps: Sequence[IngestStep] = ()) -> IngestReport:
         """Ingest now, with `steps` in the same unit of work. Raises only for what the caller
@@ -278,7 +297,11 @@ class IngestFeed:
                 uow.commit()
                 return earlier
             received_at = self._clock.now()
+            start = _start_of(submission.body)
             report, content_hash = self._apply(uow, submission, terms, spool)
+            held: tuple[str, ...] = ()
+            if report.applied:
+                report, held = self._retirements(uow, submission, terms, report)
             if report.dry_run:
                 uow.rollback()
                 return report
@@ -289,7 +312,12 @@ class IngestFeed:
                 return report
             uow.rollback()
         with self._uow() as uow:
+            kept: HeldFeed | None = None
+            if report.status is FeedStatus.HELD:
+                report, kept = self._hold(uow, submission, report, start, held)
             self._record(uow, submission, terms, report, content_hash, received_at)
+            if kept is not None:
+                uow.held_feeds.add(kept)
             _run(steps, uow, Ingested(submission, report, repeat=False, rejections=spool))
             uow.commit()
         return report
@@ -298,7 +326,7 @@ class IngestFeed:
         self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms
     ) -> IngestReport | None:
         """The report to answer again instead of processing (a repeat), audited as a duplicate."""
-        if submission.dry_run or submission.content_hash is None:
+        if submission.dry_run or submission.content_hash is None or submission.release_of is not None:
             return None
         fingerprint = terms.fingerprint(submission.content_hash)
         report: IngestReport | None = None
@@ -336,6 +364,7 @@ class IngestFeed:
             limits=self._limits,
             batch_size=self._batch_size,
             fast_validator=self._fast_validator,
+            feed_mode=terms.feed_mode,
         )
         with _open(submission.body, uow) as body:
             # The body is hashed while it streams, unless its hash is known already.
@@ -346,7 +375,7 @@ class IngestFeed:
                 reading,
                 stream,
                 policy,
-                _StoreSink(uow, spool, submission.partner_id, feed_id, self._clock),
+                _StoreSink(uow, spool, terms.partner.id, feed_id, self._clock),
                 errors_cap=self._errors_cap,
                 parsing=self._parsing,
                 on_items=submission.on_items,
@@ -358,6 +387,66 @@ class IngestFeed:
             if warning is not None:
                 report = attrs.evolve(report, warnings=(*report.warnings, warning))
         return report, content_hash
+
+    def _retirements(
+        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms, report: IngestReport
+    ) -> tuple[IngestReport, tuple[str, ...]]:
+        """The retirement step of an applied feed: a release retires what its held snapshot
+        would have; a snapshot retires the partner's active products it did not name, unless
+        the mass-delete guard holds it (then the report says held, with what it would retire).
+
+        Only reached for a feed read to its end and applied (a feed error, an atomic feed with
+        an invalid item or a blown error budget rejects the whole feed, which retires nothing);
+        an invalid item's SKU counts as named, so a typo in one item never retires its product.
+        """
+        partner_id = report.partner_id
+        if submission.release_of is not None:
+            held = uow.held_feeds.get(submission.release_of)
+            if held is None or not uow.imports.settle(submission.release_of, ImportStatus.RELEASED):
+                raise ConflictError(f"feed import {submission.release_of!r} is not held (any more)")
+            uow.held_feeds.remove(held.feed_id)
+            absent: Sequence[str] = held.retire
+        elif terms.feed_mode is FeedMode.SNAPSHOT:
+            absent = uow.feed_skus.unseen(partner_id)
+            active = uow.products.count(partner_id) - report.counts.created
+            if self._guard.holds(len(absent), active):
+                counts = attrs.evolve(report.counts, retired=len(absent))
+                status = report.status if report.dry_run else FeedStatus.HELD
+                return attrs.evolve(report, status=status, counts=counts), tuple(absent)
+        else:
+            return report, ()
+        retired = 0
+        now = self._clock.now()
+        for start in range(0, len(absent), self._batch_size):
+            retired += uow.products.retire(partner_id, absent[start : start + self._batch_size], now)
+        return attrs.evolve(report, counts=attrs.evolve(report.counts, retired=retired)), ()
+
+    def _hold(
+        self,
+        uow: UnitOfWork,
+        submission: FeedSubmission,
+        report: IngestReport,
+        start: int | None,
+        retire: tuple[str, ...],
+    ) -> tuple[IngestReport, HeldFeed | None]:
+        """Keep a held snapshot's body and retirements for its release; a body that cannot be
+        read again (a pipe) cannot be kept, and the snapshot is rejected instead."""
+        body = submission.body
+        if isinstance(body, StoredBody):
+            with body.open(uow) as stream:
+                kept = stream.read()
+        elif start is not None:
+            body.seek(start)
+            kept = body.read()
+        else:
+            counts = IngestCounts(received=report.counts.received, rejected=report.counts.rejected)
+            error = FeedError(
+                ErrorCode.SNAPSHOT_NOT_KEPT,
+                f"this snapshot would retire {len(retire)} products, more than the mass-delete guard allows, "
+                "and its body cannot be read again to keep it for an operator: nothing was applied",
+            )
+            return attrs.evolve(report, status=FeedStatus.REJECTED, counts=counts, feed_error=error), None
+        return report, HeldFeed(report.feed_id, report.partner_id, kept, retire)
 
     def _record(
         self,
@@ -378,7 +467,7 @@ class IngestFeed:
                 format=report.format,
                 version=report.version,
                 content_hash=content_hash,
-                status=ImportStatus.APPLIED if report.applied else ImportStatus.REJECTED,
+                status=_import_status(report),
                 report=report,
                 received_at=received_at,
                 completed_at=now,
@@ -407,18 +496,22 @@ class IngestFeed:
             "updated": counts.updated,
             "unchanged": counts.unchanged,
             "rejected": counts.rejected,
+            "deleted": counts.deleted,
+            "retired": counts.retired,
             "source": submission.source,
         }
         if report.feed_error is not None:
             summary["feed_error"] = str(report.feed_error.code)
-        entries = [
-            self._audit(
-                submission,
-                AuditAction.FEED_INGESTED if report.applied else AuditAction.FEED_REJECTED,
-                Outcome.SUCCESS if report.status is FeedStatus.ACCEPTED else Outcome.REJECTED,
-                summary,
-            )
-        ]
+        if report.status is FeedStatus.HELD:
+            action, outcome = AuditAction.FEED_HELD, Outcome.SKIPPED
+        elif report.applied:
+            action = AuditAction.FEED_INGESTED
+            outcome = Outcome.SUCCESS if report.status is FeedStatus.ACCEPTED else Outcome.REJECTED
+        else:
+            action, outcome = AuditAction.FEED_REJECTED, Outcome.REJECTED
+        if submission.release_of is not None:
+            summary["releases"] = submission.release_of
+        entries = [self._audit(submission, action, outcome, summary)]
         # S2: every reported rejection is audited (the report caps them, and so does this).
         entries.extend(
             self._audit(
@@ -471,6 +564,19 @@ def _report_of(uow: UnitOfWork, use: KeyUse) -> IngestReport:
     raise IdempotencyKeyNamesJob(use.key, job.id, str(job.status))
 
 
+def _import_status(report: IngestReport) -> ImportStatus:
+    if report.status is FeedStatus.HELD:
+        return ImportStatus.HELD
+    return ImportStatus.APPLIED if report.applied else ImportStatus.REJECTED
+
+
+def _start_of(body: BinaryIO | StoredBody) -> int | None:
+    """Where a body that can be read again starts (a held snapshot keeps it); None otherwise."""
+    if isinstance(body, StoredBody) or not body.seekable():
+        return None
+    return body.tell()
+
+
 def _run(steps: Sequence[IngestStep], uow: UnitOfWork, ingested: Ingested) -> None:
     for step in steps:
         step(uow, ingested)
@@ -512,6 +618,12 @@ class _StoreSink:
         self._feed_id = feed_id
         self._clock = clock
         self._open: bool | None = None
+
+    def current(self, skus: Sequence[str]) -> Mapping[str, ProductRow]:
+        return self._uow.products.current(self._partner_id, skus)
+
+    def retire(self, skus: Sequence[str]) -> int:
+        return self._uow.products.retire(self._partner_id, skus, self._clock.now())
 
     def repeated(self, skus: Sequence[str]) -> list[int]:
         return self._uow.feed_skus.repeated(skus)

@@ -156,6 +156,7 @@ class SubmitFeedJob:
                 policy=None if terms.policy == partner.policy else terms.policy,
                 idempotency_key=key,
                 source=submission.source,
+                feed_mode=submission.feed_mode,
             )
             if key is not None:  # first: a request that lost the race stores no body
                 uow.idempotency_keys.add(KeyUse(partner.id, key, fingerprint, now, job_id=job.id))
@@ -349,6 +350,7 @@ class ProcessNextJob:
             content_hash=job.content_hash,
             job_id=job.id,
             source=job.source,
+            feed_mode=job.feed_mode,
         )
         try:
             report = self._ingest(submission, steps=[self._completes(lease)])

@@ -25,6 +25,7 @@ from partner_ingest.domain.model.audit import AuditAction, AuditDetail, AuditEnt
 from partner_ingest.domain.model.currencies import MINOR_UNITS
 from partner_ingest.domain.model.endpoints import endpoint_refusal
 from partner_ingest.domain.model.errors import InvalidError, NotFoundError
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.partner import Partner, valid_partner_id
 from partner_ingest.domain.model.policy import ValidationPolicy
 from partner_ingest.ports.clock import Clock
@@ -93,6 +94,7 @@ class PartnerChanges:
     endpoint_auth: str | Unset | None = attrs.field(default=UNSET, repr=False)
     endpoint_headers: Mapping[str, str] | Unset = attrs.field(default=UNSET, repr=False)
     active: bool | Unset = UNSET
+    feed_mode: FeedMode | Unset = UNSET
 
     def given(self) -> list[str]:
         """Names of the fields this request sets, in declaration order."""
@@ -116,6 +118,7 @@ class PartnerView:
     endpoint_auth_set: bool
     endpoint_header_names: tuple[str, ...]
     active: bool
+    feed_mode: FeedMode = FeedMode.UPSERT
 
     @classmethod
     def of(cls, partner: Partner) -> PartnerView:
@@ -134,6 +137,7 @@ class PartnerView:
             endpoint_auth_set=partner.endpoint_auth is not None,
             endpoint_header_names=tuple(sorted(partner.endpoint_headers)),
             active=partner.active,
+            feed_mode=partner.feed_mode,
         )
 
 

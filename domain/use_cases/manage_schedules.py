@@ -16,6 +16,7 @@ from partner_ingest.domain.model.audit import AuditAction, AuditEntry, Outcome
 from partner_ingest.domain.model.cron import InvalidScheduleError
 from partner_ingest.domain.model.endpoints import endpoint_refusal
 from partner_ingest.domain.model.errors import NotFoundError, UnknownFormatError, UnknownVersionError
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.schedules import Schedule
 from partner_ingest.ports.clock import Clock, IdSource
@@ -65,6 +66,7 @@ class ManageSchedules:
         version: int | None = None,
         enabled: bool = True,
         client: str | None = None,
+        feed_mode: FeedMode | None = None,
     ) -> Schedule:
         """A new schedule; its first run is the next one its rule allows from now.
         NotFoundError for an unknown partner (checked before the rule itself)."""
@@ -78,6 +80,7 @@ class ManageSchedules:
             enabled=enabled,
             format=format,
             version=version,
+            feed_mode=feed_mode,
         )
         with self._uow() as uow:
             partner = uow.partners.get(partner_id)

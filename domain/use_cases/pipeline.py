@@ -16,7 +16,7 @@ wherever it ran.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing
 from typing import BinaryIO, Final, Protocol
 
@@ -24,6 +24,8 @@ import attrs
 
 from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.diagnostics import ItemSnapshot, Rejection, snapshot_of
+from partner_ingest.domain.model.feed_mode import FeedMode
+from partner_ingest.domain.model.patching import patched_item, patched_row
 from partner_ingest.domain.model.policy import FeedLimits, Mode, ValidationPolicy
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, ProductRow
 from partner_ingest.domain.model.reading import FeedReading
@@ -68,6 +70,13 @@ class FeedSink(Protocol):
 
     def keep(self, rejections: Sequence[Rejection]) -> None:
         """Keep a batch of rejections, each error of each rejected item (the diagnostics)."""
+
+    def current(self, skus: Sequence[str]) -> Mapping[str, ProductRow]:
+        """The stored rows of those of `skus` that are active products (what patches merge into)."""
+        ...
+
+    def retire(self, skus: Sequence[str]) -> int:
+        """Retire those of `skus` that are active products; how many were."""
         ...
 
 
@@ -92,6 +101,14 @@ class SetSink:
     def keep(self, rejections: Sequence[Rejection]) -> None:
         """Nothing is kept: the report has the errors a check needs."""
 
+    def current(self, skus: Sequence[str]) -> Mapping[str, ProductRow]:
+        """Nothing is stored: a patch checked without a store names only unknown SKUs."""
+        return {}
+
+    def retire(self, skus: Sequence[str]) -> int:
+        """Count every delete as done."""
+        return len(skus)
+
 
 class ParseHere:
     """The default `FeedParsing`: the front half runs in the ingesting thread."""
@@ -114,9 +131,11 @@ def reading_for(
     limits: FeedLimits,
     batch_size: int = 1000,
     fast_validator: bool = True,
+    feed_mode: FeedMode = FeedMode.UPSERT,
 ) -> FeedReading:
     """The front half for a feed in `fmt`, validated against that version's contract in `mode`
-    (by the reference validator alone when `fast_validator` is False)."""
+    (by the reference validator alone when `fast_validator` is False; a patch feed's items
+    are validated by the back half, merged into the stored products)."""
     validator = ItemValidator(
         contract_for(fmt.version),
         mode,
@@ -125,7 +144,7 @@ def reading_for(
         limits=limits,
         fast=fast_validator,
     )
-    return FeedReading(fmt, validator, limits, batch_size)
+    return FeedReading(fmt, validator, limits, batch_size, patch=feed_mode is FeedMode.PATCH)
 
 
 @attrs.frozen
@@ -194,7 +213,7 @@ def run_feed(
     The front half runs where `parsing` says (here, by default); the back half,
     which writes, always runs here, in the caller's unit of work.
     """
-    back = _BackHalf(fmt, policy, sink, errors_cap)
+    back = _BackHalf(fmt, policy, sink, errors_cap, reading.validator)
     with parsing.open(reading, stream) as chunks:
         for chunk in chunks:
             if not back.take(chunk):
@@ -207,7 +226,16 @@ def run_feed(
 class _BackHalf:
     """Takes a feed's chunks in order: reports the invalid items and the repeats, writes the rest."""
 
-    def __init__(self, fmt: FeedFormat, policy: ValidationPolicy, sink: FeedSink, errors_cap: int) -> None:
+    def __init__(
+        self,
+        fmt: FeedFormat,
+        policy: ValidationPolicy,
+        sink: FeedSink,
+        errors_cap: int,
+        validator: ItemValidator,
+    ) -> None:
+        self._validator = validator
+        self._deleted = 0
         self._fmt = fmt
         self._policy = policy
         self._sink = sink
@@ -256,10 +284,12 @@ class _BackHalf:
             counts = IngestCounts(received=received, rejected=rejected)
         else:
             status = FeedStatus.PARTIAL if rejected else FeedStatus.ACCEPTED
-            counts = IngestCounts(received, self._created, self._updated, self._unchanged, rejected)
+            counts = IngestCounts(
+                received, self._created, self._updated, self._unchanged, rejected, self._deleted
+            )
         return FeedOutcome(status, counts, errors, self._errors_total, feed_error)
 
-    def _reject(self, found: list[ItemError], marker: object, snapshot: ItemSnapshot | None) -> None:
+    def _reject(self, found: list[ItemError], marker: object, snapshot: ItemSnapshot | None = None) -> None:
         self._rejected += 1
         for number, error in enumerate(found):
             self._errors_total += 1
@@ -279,37 +309,88 @@ class _BackHalf:
             self._kept = []
 
     def _write(self, chunk: ValidatedChunk) -> None:
-        """Report the chunk's repeats, then upsert the rest (unless an atomic feed failed)."""
+        """Merge the chunk's patches, report its repeats, then upsert the rest and retire its
+        deletes (unless an atomic feed failed)."""
+        if chunk.patches:
+            self._merge_patches(chunk)
         rows, indexes, markers = chunk.rows, chunk.indexes, chunk.markers
-        for position in reversed(self._repeated_rows(chunk)):
+        deletes = chunk.deletes
+        repeated_rows, repeated_deletes = self._repeated(chunk)
+        for position in reversed(repeated_rows):
             row = rows.pop(position)
             index = indexes.pop(position)
             marker = markers.pop(position)
-            error = ItemError(
-                index, row[1], "sku", ErrorCode.DUPLICATE, f"sku: {row[1]!r} appears earlier in this feed"
-            )
+            error = _repeat(index, row[1])
             item = {name: value for name, value in zip(PRODUCT_COLUMNS[1:], row[1:], strict=True) if value}
             self._reject([error], marker, snapshot_of(item, [error]))
-        if rows and not (self._policy.atomic and self._rejected):
+        for position in reversed(repeated_deletes):
+            index, sku, marker = deletes.pop(position)
+            self._reject([_repeat(index, sku)], marker)
+        if self._policy.atomic and self._rejected:
+            return
+        if rows:
             written = self._sink.upsert(rows)
             self._created += written.created
             self._updated += written.updated
             self._unchanged += written.unchanged
+        if deletes:
+            retired = self._sink.retire([sku for _, sku, _ in deletes])
+            self._deleted += retired
+            self._unchanged += len(deletes) - retired
 
-    def _repeated_rows(self, chunk: ValidatedChunk) -> list[int]:
-        """Positions of the chunk's rows whose SKU came earlier in the feed."""
-        rows = chunk.rows
+    def _merge_patches(self, chunk: ValidatedChunk) -> None:
+        """Each patch merged into its stored product and validated as a whole (the reference
+        validator: a patch is rare enough not to need the fast path); the valid ones join the
+        chunk's rows, in feed order."""
+        validator = self._validator
+        lenient = validator.mode is Mode.LENIENT
+        named = [(index, raw, marker, validator.sku_of(raw, index)) for index, raw, marker in chunk.patches]
+        stored = self._sink.current([sku for _, _, _, sku in named if isinstance(sku, str)])
+        merged: list[tuple[int, ProductRow, object]] = list(
+            zip(chunk.indexes, chunk.rows, chunk.markers, strict=True)
+        )
+        for index, raw, marker, sku in named:
+            assert isinstance(sku, str)  # the front half sent on only items with a valid SKU
+            base = stored.get(sku)
+            if base is None:
+                message = f"sku: {sku!r} is not an active product; a patch changes existing products only"
+                unknown = ItemError(index, sku, "sku", ErrorCode.UNKNOWN_SKU, message)
+                self._reject([unknown], marker, snapshot_of(raw, [unknown]))
+                continue
+            item = patched_item(base, raw, validator.contract, lenient=lenient)
+            result = validator.validate_exactly(item, index)
+            if isinstance(result, list):
+                self._reject(result, marker, snapshot_of(raw, result))
+            else:
+                merged.append((index, patched_row(result, base, validator.contract, lenient=lenient), marker))
+        merged.sort(key=lambda entry: entry[0])
+        chunk.rows[:] = [row for _, row, _ in merged]
+        chunk.indexes[:] = [index for index, _, _ in merged]
+        chunk.markers[:] = [marker for _, _, marker in merged]
+
+    def _repeated(self, chunk: ValidatedChunk) -> tuple[list[int], list[int]]:
+        """Positions of the chunk's rows, and of its deletes, whose SKU came earlier in the feed."""
+        rows, deletes = chunk.rows, chunk.deletes
         # SKUs of invalid items count too: a valid item repeating them is a repeat.
         invalid = [(found[0].index, found[0].sku) for found, _ in chunk.rejected if found[0].sku is not None]
-        if not invalid:
-            return self._sink.repeated([row[1] for row in rows]) if rows else []
-        # Feed order across valid and invalid items; -1 marks an invalid one.
+        if not invalid and not deletes:
+            return (self._sink.repeated([row[1] for row in rows]) if rows else []), []
+        # Feed order across valid items, deletes and invalid items: (index, sku, kind, position),
+        # kind 0 a row, 1 a delete, 2 an invalid item.
         merged = sorted(
             [
-                (index, row[1], position)
+                (index, row[1], 0, position)
                 for position, (index, row) in enumerate(zip(chunk.indexes, rows, strict=True))
             ]
-            + [(index, sku, -1) for index, sku in invalid]
+            + [(index, sku, 1, position) for position, (index, sku, _) in enumerate(deletes)]
+            + [(index, sku, 2, -1) for index, sku in invalid]
         )
-        found = self._sink.repeated([sku for _, sku, _ in merged])
-        return [merged[p][2] for p in found if merged[p][2] >= 0]
+        found = self._sink.repeated([sku for _, sku, _, _ in merged])
+        return (
+            [merged[p][3] for p in found if merged[p][2] == 0],
+            [merged[p][3] for p in found if merged[p][2] == 1],
+        )
+
+
+def _repeat(index: int, sku: str) -> ItemError:
+    return ItemError(index, sku, "sku", ErrorCode.DUPLICATE, f"sku: {sku!r} appears earlier in this feed")

@@ -176,6 +176,7 @@ class PullDueFeeds:
                             format=fmt.name,
                             version=fmt.version,
                             source="pull",
+                            feed_mode=schedule.feed_mode,
                         ),
                         body_bytes=result.bytes,
                         content_hash=content_hash,

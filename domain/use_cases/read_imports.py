@@ -60,18 +60,21 @@ class ReadProducts:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    def get(self, partner_id: str, sku: str) -> Product:
-        """One of the partner's products; NotFoundError otherwise."""
+    def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product:
+        """One of the partner's active products (`retired=True`: retired ones); NotFoundError otherwise."""
         with self._uow(read_only=True) as uow:
-            found = uow.products.get(partner_id, sku)
+            found = uow.products.get(partner_id, sku, retired=retired)
         if found is None:
             raise NotFoundError("product", sku)
         return found
 
-    def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> ProductPage:
-        """A page of the partner's products in SKU order, after `after_sku`."""
+    def page(
+        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+    ) -> ProductPage:
+        """A page of the partner's active products (`retired=True`: retired ones) in SKU order,
+        after `after_sku`."""
         check_limit(limit, MAX_PRODUCTS_PAGE)
         with self._uow(read_only=True) as uow:
-            found = uow.products.page(partner_id, after_sku=after_sku, limit=limit + 1)
+            found = uow.products.page(partner_id, after_sku=after_sku, limit=limit + 1, retired=retired)
         page = tuple(found[:limit])
         return ProductPage(products=page, next_after=page[-1].sku if len(found) > limit else None)

@@ -113,6 +113,8 @@ def test_a_feed_sent_async_is_stored_then_processed_by_the_in_process_worker(
         "updated": 0,
         "unchanged": 0,
         "rejected": 0,
+        "deleted": 0,
+        "retired": 0,
     }
     assert skus(client, key) == [f"SKU-{n:08d}" for n in range(50)]
 
@@ -267,8 +269,9 @@ def test_what_cannot_be_a_job_is_refused_before_the_body_is_read_and_nothing_is_
 def test_the_openapi_document_declares_async_ingest_and_the_job_routes(openapi: dict[str, Any]) -> None:
     ingest = openapi["paths"]["/partner/ingest"]["post"]
     assert {"200", "202", "413", "422"} <= set(ingest["responses"])
+    # 202: the job, or the report of a snapshot the mass-delete guard held (ADR 0036).
     assert ingest["responses"]["202"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Job"
+        "anyOf": [{"$ref": "#/components/schemas/Job"}, {"$ref": "#/components/schemas/IngestReport"}]
     }
     assert {("Prefer", "header"), ("mode", "query")} <= {(p["name"], p["in"]) for p in ingest["parameters"]}
     job = openapi["paths"]["/partner/jobs/{job_id}"]["get"]

@@ -120,7 +120,15 @@ def test_a_partner_onboards_from_the_help_document_alone(service: Service, tmp_p
 
     report = json.loads(run("ingest"))
     assert report["status"] == "accepted", report
-    assert report["counts"] == {"received": 1, "created": 1, "updated": 0, "unchanged": 0, "rejected": 0}
+    assert report["counts"] == {
+        "received": 1,
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "deleted": 0,
+        "retired": 0,
+    }
     assert report["dry_run"] is False
 
     imports = json.loads(run("imports"))["imports"]

@@ -147,7 +147,15 @@ def test_a_json_feed_is_refused_item_by_item_and_valid_hostile_text_is_data(
     assert answer.status_code == 200, answer.text
     report = json_of(answer)
     assert report["status"] == "partial"
-    assert report["counts"] == {"received": 11, "created": 2, "updated": 0, "unchanged": 0, "rejected": 9}
+    assert report["counts"] == {
+        "received": 11,
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 9,
+        "deleted": 0,
+        "retired": 0,
+    }
     assert _errors(report) == JSON_EXPECTED
     assert _audited_rejections(service, report["feed_id"]) == JSON_EXPECTED
     partner_id = report["partner_id"]

@@ -34,9 +34,11 @@ from partner_ingest.ports.rate_limit import FailurePolicy, RateDecision, RateLim
 from partner_ingest.ports.repositories import (
     ApiKeyRepository,
     AuditLog,
+    ChangeFeed,
     CircuitRepository,
     FeedImportLedger,
     FeedSkuRegister,
+    HeldFeedRepository,
     IdempotencyKeyRepository,
     JobRepository,
     PartnerRepository,
@@ -112,6 +114,14 @@ class CountingUnitOfWork:
     @property
     def imports(self) -> FeedImportLedger:
         return self._inner.imports
+
+    @property
+    def held_feeds(self) -> HeldFeedRepository:
+        return self._inner.held_feeds
+
+    @property
+    def changes(self) -> ChangeFeed:
+        return self._inner.changes
 
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository:

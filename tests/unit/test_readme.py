@@ -27,7 +27,7 @@ def test_embedding_snippet_ingests_a_feed_in_at_most_15_lines() -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue().startswith(
-        "accepted IngestCounts(received=1, created=1, updated=0, unchanged=0, rejected=0)"
+        "accepted IngestCounts(received=1, created=1, updated=0, unchanged=0, rejected=0, deleted=0, retired=0)"
     )
 
 

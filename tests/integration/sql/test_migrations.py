@@ -45,6 +45,8 @@ FIRST_RELEASE_COLUMNS = {
     "partner_ingest_jobs": "id, partner_id, format, version, status, created_at, available_at, content_hash,"
     " body_bytes, attempts, max_attempts, policy, idempotency_key, lease_token, lease_expires_at, last_error,"
     " report, finished_at, source",
+    "partner_feed_imports": "id, partner_id, format, version, content_hash, status, received, created, updated,"
+    " unchanged, rejected, report, idempotency_key, job_id, received_at, completed_at",
 }
 
 
