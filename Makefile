@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-CODE   := domain ports adapters_in adapters_out plugins
+CODE   := domain ports adapters_in adapters_out plugins testing
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -58,7 +58,7 @@ wheel-check: setup
 	rm -rf dist build/wheel-venv
 	$(BIN)/python -m build --wheel --outdir dist . >/dev/null
 	$(PYTHON) -m venv build/wheel-venv
-	build/wheel-venv/bin/python -m pip install --quiet "$$(ls dist/*.whl)[all]"
+	build/wheel-venv/bin/python -m pip install --quiet "$$(ls dist/*.whl)[all,testing]"
 	cd build && wheel-venv/bin/python ../tests/import_every_module.py
 
 bench: setup

@@ -7,12 +7,17 @@ import importlib
 import pkgutil
 import sys
 
-PORTIONS = ("domain", "ports", "adapters_in", "adapters_out", "plugins")
+PORTIONS = ("domain", "ports", "adapters_in", "adapters_out", "plugins", "testing")
 
 
 def main() -> int:
     count = 0
+    # The library and the format kit (partner_ingest.plugins.testing) run without pytest; only
+    # the kits' suites and plugin need it (the `testing` extra), and they are imported last.
     for portion in PORTIONS:
+        if portion == "testing" and "pytest" in sys.modules:
+            print("the library imported pytest", file=sys.stderr)
+            return 1
         package = importlib.import_module(f"partner_ingest.{portion}")
         count += 1
         for module in pkgutil.walk_packages(package.__path__, prefix=f"partner_ingest.{portion}."):
