@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-CODE   := domain ports adapters_in adapters_out plugins testing
+CODE   := package domain ports adapters_in adapters_out plugins testing
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 

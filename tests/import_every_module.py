@@ -23,7 +23,8 @@ def main() -> int:
         for module in pkgutil.walk_packages(package.__path__, prefix=f"partner_ingest.{portion}."):
             importlib.import_module(module.name)
             count += 1
-    print(f"imported {count} modules from {importlib.import_module('partner_ingest.domain').__file__}")
+    version = importlib.import_module("partner_ingest").__version__
+    print(f"partner_ingest {version}: imported {count} modules from {importlib.import_module('partner_ingest.domain').__file__}")
     # The formats registered through the distribution's own entry points, with the sample
     # documents they serve as examples: package data a wheel could silently drop.
     from partner_ingest.plugins import load_formats

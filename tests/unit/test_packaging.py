@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import subprocess
 import tomllib
@@ -37,6 +38,7 @@ def test_every_code_folder_is_a_listed_package_with_py_typed() -> None:
         assert (ROOT / portion / "py.typed").is_file(), f"{portion}/py.typed is missing"
     # Folders of data files (migrations, samples) are listed too, so setuptools ships them
     # without a warning; they hold no module.
+    found.add("partner_ingest")  # package/__init__.py: the namespace's own module (__version__)
     data = {name for name in listed - found if not any((ROOT / _folder(name)).glob("*.py"))}
     for name in data:
         assert any((ROOT / _folder(name)).iterdir()), f"{name} is listed but its folder is empty or missing"
@@ -47,6 +49,18 @@ def test_every_code_folder_is_a_listed_package_with_py_typed() -> None:
 
 def _folder(package: str) -> Path:
     return Path(*package.split(".")[1:])
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    import partner_ingest
+
+    assert partner_ingest.__version__ == importlib.metadata.version("partner-catalog-ingest")
+    assert (
+        partner_ingest.__version__
+        == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    )
+    assert partner_ingest.__file__ is not None
+    assert Path(partner_ingest.__file__).resolve() == ROOT / "package" / "__init__.py"
 
 
 def test_the_namespace_resolves_to_this_checkout() -> None:
