@@ -24,7 +24,9 @@ def main() -> int:
             importlib.import_module(module.name)
             count += 1
     version = importlib.import_module("partner_ingest").__version__
-    print(f"partner_ingest {version}: imported {count} modules from {importlib.import_module('partner_ingest.domain').__file__}")
+    print(
+        f"partner_ingest {version}: imported {count} modules from {importlib.import_module('partner_ingest.domain').__file__}"
+    )
     # The formats registered through the distribution's own entry points, with the sample
     # documents they serve as examples: package data a wheel could silently drop.
     from partner_ingest.plugins import load_formats
