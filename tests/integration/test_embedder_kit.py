@@ -16,6 +16,7 @@ import attrs
 import pytest
 
 from partner_ingest.testing.rate_limiter import RateLimiterContract
+from partner_ingest.testing.storage import StorageContract
 
 pytestmark = pytest.mark.slow  # each test runs pytest in a fresh interpreter
 
@@ -83,3 +84,35 @@ def test_a_broken_limiter_fails_the_kit(tmp_path: Path, mutate: tuple[str, str],
     assert result.failed, result.output
     assert set(result.passed) | set(result.failed) == set(KIT_TESTS)
     assert caught_by in result.failed, result.output
+
+
+def test_a_suite_enabled_without_its_fixture_says_which_fixture_to_define(tmp_path: Path) -> None:
+    (tmp_path / "test_forgot.py").write_text(
+        "from partner_ingest.testing.storage import StorageContract\n\n\n"
+        "class TestForgotTheFixture(StorageContract):\n    pass\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "test_forgot.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    tests = sum(1 for name in dir(StorageContract) if name.startswith("test_"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{tests} errors" in done.stdout, done.stdout
+    assert (
+        "the partner_ingest kit needs a `store_under_test` fixture: define it in your conftest.py"
+        in done.stdout
+    )
