@@ -90,7 +90,7 @@ class RecordingStream(io.RawIOBase):
     what it needed, not what it asked for.
     """
 
-    def __init__(self, data: bytes, max_read: int = 16 * 1024) -> None:
+    def __init__(self, data: bytes, max_read: int = 8 * 1024) -> None:
         self._data = memoryview(bytes(data))
         self._max_read = max_read
         self.consumed = 0
@@ -255,12 +255,12 @@ def check_feed_format(feed_format: FeedFormat, *, products: Iterable[Product] | 
     _check_truncations(feed_format, document)
 
 
-LAZY_DOCUMENT_BYTES = 512 * 1024
+LAZY_DOCUMENT_BYTES = 128 * 1024
 """A document this large is never read to its end by a format that streams: under
-`LAZY_LIMITS` the built-in ones read at most one item window (64 KiB) and a chunk before
-their first item."""
+`LAZY_LIMITS` the built-in ones read at most one item window (16 KiB) and a short read
+before their first item."""
 
-LAZY_LIMITS = FeedLimits(max_item_bytes=64 * 1024)
+LAZY_LIMITS = FeedLimits(max_item_bytes=16 * 1024, max_field_chars=8 * 1024)
 """Item windows far smaller than the document (the default allows 256 KiB)."""
 
 

@@ -52,7 +52,7 @@ def test_a_streaming_format_has_read_a_fraction_of_the_document_at_its_first_ite
     first = next(iter(feed_format.parse(stream, kit.LAZY_LIMITS)))  # type: ignore[arg-type]
     assert first is not None
     assert len(document) > kit.LAZY_DOCUMENT_BYTES
-    assert stream.consumed <= kit.LAZY_LIMITS.max_item_bytes + 16 * 1024 < len(document)
+    assert stream.consumed <= kit.LAZY_LIMITS.max_item_bytes + 8 * 1024 < len(document)
 
 
 def test_the_kit_keeps_its_first_name() -> None:
