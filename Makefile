@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-CODE   := domain ports adapters_in adapters_out plugins
+CODE   := package domain ports adapters_in adapters_out plugins testing
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -12,7 +12,9 @@ PORT   ?= 8000
 
 # The strict editable install links each file into the namespace, so a new
 # module (or data file) needs the install run again: the stamp depends on the
-# list of files, rewritten only when that list changes.
+# list of files, rewritten only when that list changes. Setuptools notes on every strict
+# install that its link tree (build/__editable__.*) must stay: this file rebuilds it, and
+# `make clean` removes it with the venv, so the notice is silenced and any other shows.
 $(VENV)/.files: FORCE
 	@mkdir -p $(VENV)
 	@find $(CODE) -type f \( -name '*.py' -o -name '*.sql' -o -name '*.csv' -o -name '*.lua' -o -name '*.html' -o -name '*.css' -o -name '*.js' -o -name '*.map' -o -name 'py.typed' -o -path '*/samples/*' \) | LC_ALL=C sort > $@.new
@@ -21,7 +23,8 @@ $(VENV)/.files: FORCE
 $(VENV)/.installed: pyproject.toml $(VENV)/.files
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+	PYTHONWARNINGS="ignore:Editable installation" \
+		$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -64,7 +67,7 @@ wheel-check: setup
 	rm -rf dist build/wheel-venv
 	$(BIN)/python -m build --wheel --outdir dist . >/dev/null
 	$(PYTHON) -m venv build/wheel-venv
-	build/wheel-venv/bin/python -m pip install --quiet "$$(ls dist/*.whl)[all]"
+	build/wheel-venv/bin/python -m pip install --quiet "$$(ls dist/*.whl)[all,testing]"
 	cd build && wheel-venv/bin/python ../tests/import_every_module.py
 
 # The API fuzzer at length: schemathesis against a real `serve`, API_FUZZ_EXAMPLES test cases per

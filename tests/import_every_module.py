@@ -7,18 +7,26 @@ import importlib
 import pkgutil
 import sys
 
-PORTIONS = ("domain", "ports", "adapters_in", "adapters_out", "plugins")
+PORTIONS = ("domain", "ports", "adapters_in", "adapters_out", "plugins", "testing")
 
 
 def main() -> int:
     count = 0
+    # The library and the format kit (partner_ingest.plugins.testing) run without pytest; only
+    # the kits' suites and plugin need it (the `testing` extra), and they are imported last.
     for portion in PORTIONS:
+        if portion == "testing" and "pytest" in sys.modules:
+            print("the library imported pytest", file=sys.stderr)
+            return 1
         package = importlib.import_module(f"partner_ingest.{portion}")
         count += 1
         for module in pkgutil.walk_packages(package.__path__, prefix=f"partner_ingest.{portion}."):
             importlib.import_module(module.name)
             count += 1
-    print(f"imported {count} modules from {importlib.import_module('partner_ingest.domain').__file__}")
+    version = importlib.import_module("partner_ingest").__version__
+    print(
+        f"partner_ingest {version}: imported {count} modules from {importlib.import_module('partner_ingest.domain').__file__}"
+    )
     # The formats registered through the distribution's own entry points, with the sample
     # documents they serve as examples: package data a wheel could silently drop.
     from partner_ingest.plugins import load_formats

@@ -1,5 +1,8 @@
 """The RateLimiter contract, written once and run against every implementation (ADR 0015).
 
+The contract is the kit shipped to embedders (`partner_ingest.testing.rate_limiter`,
+ADR 0031); this module runs that one copy over both of our limiters.
+
 The in-process limiter runs on a fake clock (waiting is instant); the Redis one on
 the Redis server's own clock, so its waits are real and its windows short. Redis
 tests need PARTNER_INGEST_TEST_REDIS_URL (CI: redis://127.0.0.1:6379/0); each run
@@ -17,13 +20,11 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import attrs
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -31,7 +32,8 @@ from support.redis import redis_prefix as shared_redis_prefix
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
-from partner_ingest.ports.rate_limit import FailurePolicy, RateLimiter
+from partner_ingest.ports.rate_limit import FailurePolicy
+from partner_ingest.testing.rate_limiter import LimiterUnderTest, RateLimiterContract
 
 if TYPE_CHECKING:  # redis-py is an extra: without it only the Redis tests are skipped
     from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
@@ -43,17 +45,6 @@ NEEDS_REDIS = [
         not REDIS_URL, reason="set PARTNER_INGEST_TEST_REDIS_URL to test the Redis rate limiter"
     ),
 ]
-EPSILON = 0.03
-"""Slack for real waits on the Redis clock (a round trip, a scheduler hiccup)."""
-
-
-@attrs.define
-class Harness:
-    """A limiter under test and a way to let its time pass."""
-
-    limiter: RateLimiter
-    wait: Callable[[float], object]
-    name: str
 
 
 def _redis_limiter(prefix: str, on_error: FailurePolicy = FailurePolicy.CLOSED) -> RedisRateLimiter:
@@ -72,122 +63,20 @@ def redis_prefix() -> Iterator[str]:
 
 
 @pytest.fixture(params=[pytest.param("memory"), pytest.param("redis", marks=NEEDS_REDIS)])
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+def rate_limiter_under_test(request: pytest.FixtureRequest) -> Iterator[LimiterUnderTest]:
+    """The kit's fixture: the in-process limiter on a fake clock, the Redis one on its own."""
     if request.param == "memory":
         clock = FakeClock()
-        yield Harness(InProcessRateLimiter(clock), lambda seconds: clock.advance(seconds), "memory")
+        yield LimiterUnderTest(InProcessRateLimiter(clock), lambda seconds: clock.advance(seconds), "memory")
         return
     prefix = request.getfixturevalue("redis_prefix")
     limiter = _redis_limiter(prefix)
-    yield Harness(limiter, time.sleep, "redis")
+    yield LimiterUnderTest(limiter, time.sleep, "redis")
     limiter.close()
 
 
-# --- the contract -------------------------------------------------------------------
-
-
-def test_allows_up_to_the_limit_then_refuses(harness: Harness) -> None:
-    limiter = harness.limiter
-    decisions = [limiter.hit("k", 3, 1.0) for _ in range(4)]
-    assert [d.allowed for d in decisions] == [True, True, True, False]
-    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
-    assert all(d.limit == 3 and not d.degraded for d in decisions)
-    assert all(d.retry_after == 0 for d in decisions[:3])
-    refused = decisions[3]
-    assert 0 < refused.retry_after <= 1.0
-    assert 0 < refused.reset_after <= 1.0
-    assert 0 < decisions[0].reset_after <= 1.0
-
-
-def test_room_comes_back_as_the_window_slides(harness: Harness) -> None:
-    limiter, wait = harness.limiter, harness.wait
-    window = 0.6
-    assert limiter.hit("k", 2, window).allowed  # t = 0
-    wait(0.3)
-    assert limiter.hit("k", 2, window).allowed  # t = 0.3
-    refused = limiter.hit("k", 2, window)
-    assert not refused.allowed
-    assert refused.retry_after == pytest.approx(0.3, abs=EPSILON + 0.02)
-    wait(refused.retry_after + EPSILON)  # the first hit has left; the second has not
-    assert limiter.hit("k", 2, window).allowed
-    assert not limiter.hit("k", 2, window).allowed
-
-
-def test_refused_hits_are_not_counted(harness: Harness) -> None:
-    limiter = harness.limiter
-    for _ in range(2):
-        assert limiter.hit("k", 2, 0.4).allowed
-    for _ in range(5):
-        assert not limiter.hit("k", 2, 0.4).allowed
-    harness.wait(0.4 + EPSILON)
-    assert [limiter.hit("k", 2, 0.4).allowed for _ in range(3)] == [True, True, False]
-
-
-def test_keys_are_counted_apart(harness: Harness) -> None:
-    limiter = harness.limiter
-    assert limiter.hit("a", 1, 5.0).allowed
-    assert not limiter.hit("a", 1, 5.0).allowed
-    assert limiter.hit("b", 1, 5.0).allowed
-    assert limiter.hit("auth-fail:192.0.2.1", 1, 5.0).allowed
-
-
-def test_a_lowered_limit_applies_at_once(harness: Harness) -> None:
-    limiter = harness.limiter
-    for _ in range(5):
-        assert limiter.hit("k", 10, 5.0).allowed
-    refused = limiter.hit("k", 3, 5.0)
-    assert not refused.allowed
-    assert refused.remaining == 0
-
-
-def test_a_key_that_was_never_blocked_is_not_blocked(harness: Harness) -> None:
-    assert harness.limiter.blocked_for("nobody") == 0
-
-
-def test_blocks_double_within_the_forget_period_up_to_the_max(harness: Harness) -> None:
-    limiter, wait = harness.limiter, harness.wait
-    base, cap, forget = 0.1, 0.3, 0.5
-    assert limiter.block("b", base, cap, forget) == pytest.approx(base)
-    assert 0 < limiter.blocked_for("b") <= base
-    assert limiter.block("b", base, cap, forget) <= base  # already blocked: no escalation
-    wait(base + EPSILON)
-    assert limiter.blocked_for("b") == 0
-    assert limiter.block("b", base, cap, forget) == pytest.approx(2 * base)
-    wait(2 * base + EPSILON)
-    assert limiter.block("b", base, cap, forget) == pytest.approx(cap)  # 4 * base, capped
-    wait(cap + forget + EPSILON)
-    assert limiter.block("b", base, cap, forget) == pytest.approx(base)  # forgotten
-    assert limiter.blocked_for("other") == 0
-
-
-def test_nonsense_arguments_are_refused(harness: Harness) -> None:
-    with pytest.raises(ValueError, match="positive"):
-        harness.limiter.hit("k", 0, 1.0)
-    with pytest.raises(ValueError, match="positive"):
-        harness.limiter.hit("k", 1, 0)
-    with pytest.raises(ValueError, match="positive"):
-        harness.limiter.block("k", 0, 1.0)
-
-
-def test_concurrent_threads_never_exceed_the_limit(harness: Harness) -> None:
-    limiter = harness.limiter
-    allowed: list[bool] = []
-    lock = threading.Lock()
-    start = threading.Barrier(16)
-
-    def worker() -> None:
-        start.wait()
-        mine = [limiter.hit("hot", 50, 60.0).allowed for _ in range(25)]
-        with lock:
-            allowed.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(allowed) == 16 * 25
-    assert sum(allowed) == 50
+class TestRateLimiterContract(RateLimiterContract):
+    """The rate-limiter kit (`partner_ingest.testing.rate_limiter`) over our two limiters."""
 
 
 # --- the in-process limiter ---------------------------------------------------------
