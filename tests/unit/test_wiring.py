@@ -142,7 +142,7 @@ def test_an_embedder_replaces_only_the_store_and_keeps_every_other_default(tmp_p
 def test_build_with_nothing_given_is_what_serve_runs(tmp_path: Path) -> None:
     app = build(settings_in(tmp_path))
     try:
-        assert app.ready().checks == {"database": "reachable", "schema": "current"}
+        assert app.ready().checks == {"database": "reachable", "schema": "current", "disk": "ok"}
         assert isinstance(app.parsing, ParserProcesses)
         assert isinstance(app.fetcher, CircuitBreakerFetcher)
     finally:
