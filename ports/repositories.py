@@ -67,6 +67,12 @@ class ProductRepository(Protocol):
     def page(self, partner_id: str, *, after_sku: str | None = None, limit: int = 100) -> list[Product]:
         """A page of a partner's products in SKU order, starting after `after_sku`."""
 
+    def search_names(
+        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
+    ) -> list[Product]:
+        """Up to `limit` of a partner's products whose name contains `text`, ignoring ASCII case,
+        in SKU order after `after_sku`. `%`, `_` and `\\` in `text` are plain characters."""
+
     def count(self, partner_id: str) -> int:
         """How many products a partner has."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import string
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -70,9 +72,27 @@ class InMemoryProductRepository:
         )
         return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
 
+    def search_names(
+        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
+    ) -> list[Product]:
+        """Names holding `text`, ASCII case ignored (as SQLite's LIKE and the PostgreSQL query do)."""
+        wanted = _ascii_lower(text)
+        skus = sorted(
+            sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
+        )
+        found = (Product.from_row(self._table[(partner_id, sku)]) for sku in skus)
+        return list(itertools.islice((p for p in found if wanted in _ascii_lower(p.name)), limit))
+
     def count(self, partner_id: str) -> int:
         """How many products a partner has."""
         return sum(1 for pid, _ in self._table if pid == partner_id)
+
+
+_ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
 
 
 class InMemoryFeedSkuRegister:

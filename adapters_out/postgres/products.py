@@ -127,6 +127,19 @@ class PostgresProductRepository:
         ).fetchall()
         return [Product.from_row(row) for row in rows]
 
+    def search_names(
+        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
+    ) -> list[Product]:
+        """Names holding `text`, ASCII case ignored (lower() of both sides under the "C" collation
+        folds ASCII only, as SQLite's LIKE does), in SKU order through the (partner_id, sku) index,
+        stopping at `limit` matches (no name index: ADR 0038)."""
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = %s AND sku > %s"
+            ' AND strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
+            (partner_id, after_sku or "", text, limit),
+        ).fetchall()
+        return [Product.from_row(row) for row in rows]
+
     def count(self, partner_id: str) -> int:
         """How many products a partner has."""
         row = self._conn.execute(

@@ -122,6 +122,11 @@ def stamped(rows: Sequence[ProductRow], at: str) -> list[tuple[object, ...]]:
 _SELECT = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product"
 
 
+def like_escaped(text: str) -> str:
+    """`text` as a LIKE pattern's literal part (with ESCAPE '\\'): its wildcards match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class SqliteProductRepository:
     """Products of one connection's current transaction."""
 
@@ -148,6 +153,17 @@ class SqliteProductRepository:
         rows = self._conn.execute(
             f"{_SELECT} WHERE partner_id = ? AND sku > ? ORDER BY sku LIMIT ?",
             (partner_id, after_sku or "", limit),
+        ).fetchall()
+        return [Product.from_row(row) for row in rows]
+
+    def search_names(
+        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
+    ) -> list[Product]:
+        """Names holding `text` (LIKE ignores ASCII case), in SKU order: the scan walks the partner's
+        (partner_id, sku) index and stops at `limit` matches (no name index: ADR 0038)."""
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
+            (partner_id, after_sku or "", f"%{like_escaped(text)}%", limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
 

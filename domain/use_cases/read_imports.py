@@ -11,17 +11,26 @@ from typing import Final
 
 import attrs
 
-from partner_ingest.domain.model.errors import NotFoundError
+from partner_ingest.domain.model.errors import InvalidError, NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.product import Product
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .paging import check_limit
 
-__all__ = ["MAX_IMPORTS_PAGE", "MAX_PRODUCTS_PAGE", "ProductPage", "ReadImports", "ReadProducts"]
+__all__ = [
+    "MAX_IMPORTS_PAGE",
+    "MAX_NAME_SEARCH",
+    "MAX_PRODUCTS_PAGE",
+    "ProductPage",
+    "ReadImports",
+    "ReadProducts",
+]
 
 MAX_IMPORTS_PAGE: Final = 200
 MAX_PRODUCTS_PAGE: Final = 1000
+MAX_NAME_SEARCH: Final = 200
+"""Characters of a name search (a product name holds at most what the contract allows)."""
 
 
 class ReadImports:
@@ -73,5 +82,19 @@ class ReadProducts:
         check_limit(limit, MAX_PRODUCTS_PAGE)
         with self._uow(read_only=True) as uow:
             found = uow.products.page(partner_id, after_sku=after_sku, limit=limit + 1)
+        page = tuple(found[:limit])
+        return ProductPage(products=page, next_after=page[-1].sku if len(found) > limit else None)
+
+    def search_names(
+        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
+    ) -> ProductPage:
+        """A page of the partner's products whose name contains `text` (ASCII case ignored), in SKU
+        order after `after_sku`; each page's query stops at `limit` matches."""
+        check_limit(limit, MAX_PRODUCTS_PAGE)
+        wanted = text.strip()
+        if not wanted or len(wanted) > MAX_NAME_SEARCH:
+            raise InvalidError(f"name search: 1 to {MAX_NAME_SEARCH} characters")
+        with self._uow(read_only=True) as uow:
+            found = uow.products.search_names(partner_id, wanted, after_sku=after_sku, limit=limit + 1)
         page = tuple(found[:limit])
         return ProductPage(products=page, next_after=page[-1].sku if len(found) > limit else None)
