@@ -233,9 +233,10 @@ async def products_page(request: Request) -> Response:
         found = await run_in_threadpool(
             app.products.search_names, partner, query, after_sku=after, limit=PRODUCTS_PAGE
         )
-        products, more = list(found.products), found.next_after
+        products, more, searched_to = list(found.products), found.next_after, found.searched_to
     else:
         products, more = await _by_sku(request, partner, query, after)
+        searched_to = None
     return render(
         request,
         "portal_products.html",
@@ -246,6 +247,7 @@ async def products_page(request: Request) -> Response:
             query=query,
             by=by,
             next_after=more,
+            searched_to=searched_to,
             now=app.clock.now(),
         ),
     )

@@ -22,7 +22,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.domain.model.schedules import Schedule
-from partner_ingest.ports.repositories import UpsertCounts, VersionUse
+from partner_ingest.ports.repositories import NameMatches, UpsertCounts, VersionUse
 
 if TYPE_CHECKING:
     from .store import UndoLog
@@ -73,15 +73,24 @@ class InMemoryProductRepository:
         return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
 
     def search_names(
-        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
-    ) -> list[Product]:
-        """Names holding `text`, ASCII case ignored (as SQLite's LIKE and the PostgreSQL query do)."""
+        self,
+        partner_id: str,
+        text: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        scan: int = 20_000,
+    ) -> NameMatches:
+        """Names holding `text`, ASCII case ignored (as SQLite's LIKE and the PostgreSQL query do),
+        among the next `scan` products."""
         wanted = _ascii_lower(text)
         skus = sorted(
             sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
         )
-        found = (Product.from_row(self._table[(partner_id, sku)]) for sku in skus)
-        return list(itertools.islice((p for p in found if wanted in _ascii_lower(p.name)), limit))
+        window = skus[:scan]
+        found = (Product.from_row(self._table[(partner_id, sku)]) for sku in window)
+        matches = list(itertools.islice((p for p in found if wanted in _ascii_lower(p.name)), limit))
+        return NameMatches(matches, window[-1] if len(skus) > scan else None)
 
     def count(self, partner_id: str) -> int:
         """How many products a partner has."""

@@ -30,7 +30,7 @@ import psycopg
 
 from partner_ingest.adapters_out.store_errors import StoreBusyError
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
-from partner_ingest.ports.repositories import UpsertCounts
+from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
 from .connection import Connection
 
@@ -128,17 +128,36 @@ class PostgresProductRepository:
         return [Product.from_row(row) for row in rows]
 
     def search_names(
-        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
-    ) -> list[Product]:
-        """Names holding `text`, ASCII case ignored (lower() of both sides under the "C" collation
-        folds ASCII only, as SQLite's LIKE does), in SKU order through the (partner_id, sku) index,
-        stopping at `limit` matches (no name index: ADR 0038)."""
+        self,
+        partner_id: str,
+        text: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        scan: int = 20_000,
+    ) -> NameMatches:
+        """Names holding `text`, ASCII case ignored (lower() under the "C" collation folds ASCII
+        only, as SQLite's LIKE does), in SKU order, among the next `scan` products of the
+        (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
+        window = "SELECT * FROM product WHERE partner_id = %s AND sku > %s ORDER BY sku LIMIT %s"
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = %s AND sku > %s"
-            ' AND strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
-            (partner_id, after_sku or "", text, limit),
+            f"SELECT {_COLUMNS} FROM ({window}) AS w"
+            ' WHERE strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
+            (partner_id, after_sku or "", scan, text, limit),
         ).fetchall()
-        return [Product.from_row(row) for row in rows]
+        # The window's end, read from the index alone: where a further search would start.
+        end = self._conn.execute(
+            "SELECT sku FROM product WHERE partner_id = %s AND sku > %s ORDER BY sku LIMIT 1 OFFSET %s",
+            (partner_id, after_sku or "", scan - 1),
+        ).fetchone()
+        last = None if end is None else str(end[0])
+        more = (
+            last is not None
+            and self._conn.execute(
+                "SELECT 1 FROM product WHERE partner_id = %s AND sku > %s LIMIT 1", (partner_id, last)
+            ).fetchone()
+        )
+        return NameMatches([Product.from_row(row) for row in rows], last if more else None)
 
     def count(self, partner_id: str) -> int:
         """How many products a partner has."""

@@ -35,7 +35,7 @@ from typing import Final
 
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
-from partner_ingest.ports.repositories import UpsertCounts
+from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
 __all__ = [
     "UPSERT_SQL",
@@ -119,7 +119,8 @@ def stamped(rows: Sequence[ProductRow], at: str) -> list[tuple[object, ...]]:
     return [row + time for row in rows]
 
 
-_SELECT = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product"
+_COLUMN_LIST: Final = ", ".join(PRODUCT_COLUMNS)
+_SELECT = f"SELECT {_COLUMN_LIST} FROM product"
 
 
 def like_escaped(text: str) -> str:
@@ -157,15 +158,34 @@ class SqliteProductRepository:
         return [Product.from_row(row) for row in rows]
 
     def search_names(
-        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
-    ) -> list[Product]:
-        """Names holding `text` (LIKE ignores ASCII case), in SKU order: the scan walks the partner's
-        (partner_id, sku) index and stops at `limit` matches (no name index: ADR 0038)."""
+        self,
+        partner_id: str,
+        text: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        scan: int = 20_000,
+    ) -> NameMatches:
+        """Names holding `text` (LIKE ignores ASCII case), in SKU order, among the next `scan`
+        products of the (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
+        window = "SELECT * FROM product WHERE partner_id = ? AND sku > ? ORDER BY sku LIMIT ?"
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
-            (partner_id, after_sku or "", f"%{like_escaped(text)}%", limit),
+            f"SELECT {_COLUMN_LIST} FROM ({window}) AS w WHERE name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
+            (partner_id, after_sku or "", scan, f"%{like_escaped(text)}%", limit),
         ).fetchall()
-        return [Product.from_row(row) for row in rows]
+        # The window's end, read from the index alone: where a further search would start.
+        end = self._conn.execute(
+            "SELECT sku FROM product WHERE partner_id = ? AND sku > ? ORDER BY sku LIMIT 1 OFFSET ?",
+            (partner_id, after_sku or "", scan - 1),
+        ).fetchone()
+        last = None if end is None else str(end[0])
+        more = (
+            last is not None
+            and self._conn.execute(
+                "SELECT 1 FROM product WHERE partner_id = ? AND sku > ? LIMIT 1", (partner_id, last)
+            ).fetchone()
+        )
+        return NameMatches([Product.from_row(row) for row in rows], last if more else None)
 
     def count(self, partner_id: str) -> int:
         """How many products a partner has."""

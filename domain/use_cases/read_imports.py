@@ -29,6 +29,9 @@ __all__ = [
 
 MAX_IMPORTS_PAGE: Final = 200
 MAX_PRODUCTS_PAGE: Final = 1000
+NAME_SEARCH_SCAN: Final = 20_000
+"""Products one name search looks at, at most: a substring has no index to use (ADR 0038), so
+this bounds the scan (about 15 ms on SQLite) however rare the name."""
 MAX_NAME_SEARCH: Final = 200
 """Characters of a name search (a product name holds at most what the contract allows)."""
 
@@ -63,6 +66,18 @@ class ProductPage:
     """Pass as `after_sku` to read the next page; None on the last page."""
 
 
+@attrs.frozen
+class NamePage:
+    """Products found by name, in SKU order, and the cursor of the rest of the search."""
+
+    products: tuple[Product, ...]
+    next_after: str | None
+    """Pass as `after_sku` to search on; None once the catalog's end was searched."""
+    searched_to: str | None
+    """The last SKU looked at when the scan stopped short of a full page (the page is all the
+    matches up to it); None when the page is full or the catalog's end was reached."""
+
+
 class ReadProducts:
     """The catalog, as one partner may see it: its own products only."""
 
@@ -87,14 +102,19 @@ class ReadProducts:
 
     def search_names(
         self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
-    ) -> ProductPage:
+    ) -> NamePage:
         """A page of the partner's products whose name contains `text` (ASCII case ignored), in SKU
-        order after `after_sku`; each page's query stops at `limit` matches."""
+        order after `after_sku`. Each call looks at NAME_SEARCH_SCAN products at most: a rare name
+        may answer a short (even empty) page whose cursor goes on from where the scan stopped."""
         check_limit(limit, MAX_PRODUCTS_PAGE)
         wanted = text.strip()
         if not wanted or len(wanted) > MAX_NAME_SEARCH:
             raise InvalidError(f"name search: 1 to {MAX_NAME_SEARCH} characters")
         with self._uow(read_only=True) as uow:
-            found = uow.products.search_names(partner_id, wanted, after_sku=after_sku, limit=limit + 1)
-        page = tuple(found[:limit])
-        return ProductPage(products=page, next_after=page[-1].sku if len(found) > limit else None)
+            found = uow.products.search_names(
+                partner_id, wanted, after_sku=after_sku, limit=limit + 1, scan=NAME_SEARCH_SCAN
+            )
+        page = tuple(found.products[:limit])
+        if len(found.products) > limit:
+            return NamePage(page, next_after=page[-1].sku, searched_to=None)
+        return NamePage(page, next_after=found.scanned_to, searched_to=found.scanned_to)
