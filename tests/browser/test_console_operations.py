@@ -46,6 +46,12 @@ def test_an_admin_runs_a_schedule_now_and_sees_its_last_outcome_error_and_time(
     schedule_id = made.json()["id"]
 
     sign_in(page, service.base_url, admin)
+    forged = page.request.post(  # signed in, but without the session's CSRF token: refused
+        f"{service.base_url}/console/schedules/{schedule_id}/run",
+        form={"csrf_token": "guess"},
+        max_redirects=0,
+    )
+    assert forged.status == 403
     page.get_by_role("link", name="Schedules").click()
     row = page.locator(f"#schedule-{schedule_id}")
     expect(row.locator(".last-run")).to_have_text("never")

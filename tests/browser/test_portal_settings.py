@@ -54,6 +54,16 @@ def test_a_partner_sets_its_webhook_sees_the_secret_once_rotates_it_and_sends_a_
     expect(page.locator("#webhook-state")).to_have_text("enabled")
     assert first not in page.content()
 
+    # A form post without the session's CSRF token changes nothing (cookie sent, same site).
+    forged = page.request.post(
+        f"{service.base_url}/portal/webhook/rotate", form={"csrf_token": "guess"}, max_redirects=0
+    )
+    assert forged.status == 403
+    assert (
+        service.audit("action = 'webhook.changed' AND actor = ?", (partner,))[-1]["details"]["change"]
+        == "created"
+    )
+
     page.get_by_role("button", name="Rotate the secret").click()
     second = page.locator("#webhook-secret").inner_text()
     assert second.startswith("whsec_") and second != first
