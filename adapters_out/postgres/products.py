@@ -139,18 +139,21 @@ class PostgresProductRepository:
         """Names holding `text`, ASCII case ignored (lower() under the "C" collation folds ASCII
         only, as SQLite's LIKE does), in SKU order, among the next `scan` products of the
         (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
-        window = "SELECT * FROM product WHERE partner_id = %s AND sku > %s ORDER BY sku LIMIT %s"
-        rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM ({window}) AS w"
-            ' WHERE strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
-            (partner_id, after_sku or "", scan, text, limit),
-        ).fetchall()
-        # The window's end, read from the index alone: where a further search would start.
+        start = after_sku or ""
+        # The window's last SKU, read from the index alone; the search then walks that range of
+        # the index in SKU order and stops at `limit` matches (no sort, no materialized window).
         end = self._conn.execute(
             "SELECT sku FROM product WHERE partner_id = %s AND sku > %s ORDER BY sku LIMIT 1 OFFSET %s",
-            (partner_id, after_sku or "", scan - 1),
+            (partner_id, start, scan - 1),
         ).fetchone()
         last = None if end is None else str(end[0])
+        bounded = "" if last is None else " AND sku <= %s"
+        params = (partner_id, start) + (() if last is None else (last,)) + (text, limit)
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = %s AND sku > %s{bounded}"
+            ' AND strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
+            params,
+        ).fetchall()
         more = (
             last is not None
             and self._conn.execute(

@@ -119,8 +119,7 @@ def stamped(rows: Sequence[ProductRow], at: str) -> list[tuple[object, ...]]:
     return [row + time for row in rows]
 
 
-_COLUMN_LIST: Final = ", ".join(PRODUCT_COLUMNS)
-_SELECT = f"SELECT {_COLUMN_LIST} FROM product"
+_SELECT = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product"
 
 
 def like_escaped(text: str) -> str:
@@ -168,17 +167,20 @@ class SqliteProductRepository:
     ) -> NameMatches:
         """Names holding `text` (LIKE ignores ASCII case), in SKU order, among the next `scan`
         products of the (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
-        window = "SELECT * FROM product WHERE partner_id = ? AND sku > ? ORDER BY sku LIMIT ?"
-        rows = self._conn.execute(
-            f"SELECT {_COLUMN_LIST} FROM ({window}) AS w WHERE name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
-            (partner_id, after_sku or "", scan, f"%{like_escaped(text)}%", limit),
-        ).fetchall()
-        # The window's end, read from the index alone: where a further search would start.
+        start = after_sku or ""
+        # The window's last SKU, read from the index alone; the search then walks that range of
+        # the index in SKU order and stops at `limit` matches (no sort, no materialized window).
         end = self._conn.execute(
             "SELECT sku FROM product WHERE partner_id = ? AND sku > ? ORDER BY sku LIMIT 1 OFFSET ?",
-            (partner_id, after_sku or "", scan - 1),
+            (partner_id, start, scan - 1),
         ).fetchone()
         last = None if end is None else str(end[0])
+        bounded = "" if last is None else " AND sku <= ?"
+        params = (partner_id, start) + (() if last is None else (last,)) + (f"%{like_escaped(text)}%", limit)
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = ? AND sku > ?{bounded} AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
+            params,
+        ).fetchall()
         more = (
             last is not None
             and self._conn.execute(
