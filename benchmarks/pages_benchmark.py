@@ -130,6 +130,12 @@ def main() -> None:
             latest = populate(app, products, imports)
             partner_key = app.keys.create(KeyRole.PARTNER, PARTNER, actor="bench").plaintext
             admin_key = app.keys.create(KeyRole.ADMIN, actor="bench").plaintext
+            # A webhook with a full delivery log and a run schedule, so their pages list something.
+            app.webhooks.set(PARTNER, "https://bench.hooks.example/events", actor="bench")
+            for _ in range(25):
+                app.webhooks.send_test(PARTNER, actor="bench")
+            schedule = app.schedules.create(PARTNER, actor="bench", interval_seconds=3600)
+            app.pull_feeds.run_now(schedule.id, actor="bench")
             web = create_app(app)
             portal, console = TestClient(web), TestClient(web)
             signed_in(portal, "portal", partner_key)
@@ -141,6 +147,13 @@ def main() -> None:
                 (portal, "/portal/products"),
                 (portal, f"/portal/products?q=SKU-{products // 2:07d}"),
                 (portal, "/portal/products?after=SKU-0090000"),
+                # By name: a common word (stops at the page's LIMIT at once), and a rare one (the
+                # scan walks the partner's whole catalog for its few matches: the worst case).
+                (portal, "/portal/products?by=name&q=product+1"),
+                (portal, f"/portal/products?by=name&q=product+{products - 1}"),
+                (portal, "/portal/products?by=name&q=no+such+name"),
+                (portal, "/portal/products/status?sku=SKU-0000007"),
+                (portal, "/portal/webhook"),
                 (portal, "/portal/contract"),
                 (console, "/console"),
                 (console, "/console/partners"),
@@ -149,6 +162,8 @@ def main() -> None:
                 (console, "/console/jobs"),
                 (console, "/console/schedules"),
                 (console, "/console/circuits"),
+                (console, "/console/webhooks"),
+                (console, "/console/contract"),
                 (console, f"/console/audit?partner_id={PARTNER}"),
                 (portal, "/docs"),
             ]

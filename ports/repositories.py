@@ -41,6 +41,7 @@ __all__ = [
     "ProductRepository",
     "ScheduleRepository",
     "StoredBodies",
+    "NameMatches",
     "UpsertCounts",
     "VersionUse",
     "WebhookRepository",
@@ -54,6 +55,15 @@ class UpsertCounts(NamedTuple):
     created: int
     updated: int
     unchanged: int
+
+
+class NameMatches(NamedTuple):
+    """What one bounded name search found, and how far it looked."""
+
+    products: list[Product]
+    scanned_to: str | None
+    """The last SKU examined when the scan window filled before the catalog ended (a later
+    search may start after it); None when the scan reached the partner's last product."""
 
 
 class ProductRepository(Protocol):
@@ -73,6 +83,19 @@ class ProductRepository(Protocol):
     ) -> list[Product]:
         """A page of a partner's active products (`retired=True`: its retired ones) in SKU
         order, starting after `after_sku`."""
+
+    def search_names(
+        self,
+        partner_id: str,
+        text: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        scan: int = 20_000,
+    ) -> NameMatches:
+        """Up to `limit` of a partner's products whose name contains `text`, ignoring ASCII case,
+        in SKU order after `after_sku`, among the next `scan` products at most (so one search
+        costs a bounded scan however rare the name). `%`, `_` and `\\` in `text` are plain."""
 
     def count(self, partner_id: str) -> int:
         """How many active products a partner has."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Final
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -32,6 +33,7 @@ from .sessions import CONSOLE, Refused, redirect, signed_in, submitted
 __all__ = [
     "audit_page",
     "circuits_page",
+    "contract_usage_page",
     "create_key",
     "create_partner",
     "job_action",
@@ -44,6 +46,7 @@ __all__ = [
     "schedule_action",
     "schedules_page",
     "update_partner",
+    "webhooks_page",
 ]
 
 KEY_OVERLAP: Final = timedelta(hours=24)
@@ -324,33 +327,68 @@ async def job_action(request: Request) -> Response:
 
 @page("console")
 async def schedules_page(request: Request) -> Response:
-    """Pull schedules: next run, last run, paused or not."""
+    """Pull schedules: next run, the last run's time, outcome and error, paused or not; after a
+    run now (`?ran=`), how that run went."""
     try:
         session = await signed_in(request, CONSOLE)
     except Refused as refused:
         return refused.response
     schedules = await run_in_threadpool(context(request).app.schedules.all)
-    return render(request, "console_schedules.html", _values(session, title="Schedules", schedules=schedules))
+    ran_id = request.query_params.get("ran")
+    ran = next((s for s in schedules if s.id == ran_id), None)
+    return render(
+        request, "console_schedules.html", _values(session, title="Schedules", schedules=schedules, ran=ran)
+    )
 
 
 @page("console")
 async def schedule_action(request: Request) -> Response:
-    """Pause or resume a schedule (audited like PATCH /admin/schedules/{id})."""
+    """Pause or resume a schedule (audited like PATCH /admin/schedules/{id}), or run it now (the
+    use case of POST /admin/schedules/{id}/run, audited the same way), then show how it went."""
     try:
         session, _ = await submitted(request, CONSOLE)
     except Refused as refused:
         return refused.response
+    app = context(request).app
+    schedule_id = request.path_params["schedule_id"]
     action = request.path_params["action"]
+    actor, client = session.principal.actor, _client(request)
+    if action == "run":
+        # Redirected (not rendered) so that reloading the answer never pulls the feed again.
+        await run_in_threadpool(app.pull_feeds.run_now, schedule_id, actor=actor, client=client)
+        return redirect(request, f"/console/schedules?ran={quote(schedule_id)}")
     if action not in ("pause", "resume"):
         raise InvalidError(f"unknown schedule action {action!r}")
     await run_in_threadpool(
-        context(request).app.schedules.update,
-        request.path_params["schedule_id"],
-        actor=session.principal.actor,
-        enabled=action == "resume",
-        client=_client(request),
+        app.schedules.update, schedule_id, actor=actor, enabled=action == "resume", client=client
     )
     return redirect(request, "/console/schedules")
+
+
+@page("console")
+async def contract_usage_page(request: Request) -> Response:
+    """Per contract version: its status now (current, deprecated with its sunset, retired) and the
+    partners sending it (the use case of GET /admin/contract/usage)."""
+    try:
+        session = await signed_in(request, CONSOLE)
+    except Refused as refused:
+        return refused.response
+    versions = await run_in_threadpool(context(request).app.contract_usage, None)
+    return render(
+        request, "console_contract.html", _values(session, title="Contract versions", versions=versions)
+    )
+
+
+@page("console")
+async def webhooks_page(request: Request) -> Response:
+    """Every partner's webhook, disabled ones flagged with why and since when (GET /admin/webhooks)."""
+    try:
+        session = await signed_in(request, CONSOLE)
+    except Refused as refused:
+        return refused.response
+    hooks = await run_in_threadpool(context(request).app.webhooks.all)
+    hooks.sort(key=lambda h: (h.enabled, h.partner_id))
+    return render(request, "console_webhooks.html", _values(session, title="Webhooks", hooks=hooks))
 
 
 @page("console")

@@ -18,9 +18,11 @@ from partner_ingest.domain.model.errors import InvalidError, NotFoundError, TooL
 from partner_ingest.domain.model.report import IngestReport, ItemError
 from partner_ingest.domain.model.web_sessions import WebSession
 from partner_ingest.domain.use_cases import FeedSubmission
+from partner_ingest.domain.use_cases.read_imports import MAX_NAME_SEARCH
+from partner_ingest.domain.use_cases.webhooks import WebhookSetup
 
 from ._pages import page, render, security_headers
-from .sessions import PORTAL, Refused, signed_in, submitted
+from .sessions import PORTAL, Refused, redirect, signed_in, submitted
 
 __all__ = [
     "apply_or_check",
@@ -31,11 +33,15 @@ __all__ = [
     "import_page",
     "overview",
     "products_page",
+    "sku_status_page",
+    "webhook_action",
+    "webhook_page",
 ]
 
 _OCTET: Final = ("", "application/octet-stream")
 _DOWNLOADS: Final = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 PRODUCTS_PAGE: Final = 50
+WEBHOOK_DELIVERIES: Final = 20
 OVERVIEW_IMPORTS: Final = 10
 """The ledger hands whole reports (up to 100 item errors each): ten keep the overview under 50 ms."""
 
@@ -188,17 +194,12 @@ async def diagnostics_download(request: Request) -> Response:
     )
 
 
-@page("portal")
-async def products_page(request: Request) -> Response:
-    """The partner's products in SKU order, from `q` (a SKU or its beginning), with the price in force now."""
-    try:
-        session = await signed_in(request, PORTAL)
-    except Refused as refused:
-        return refused.response
+async def _by_sku(
+    request: Request, partner: str, query: str, after: str | None
+) -> tuple[list[Any], str | None]:
+    """Products whose SKU begins with `query`, in SKU order: the page starts at `query`, and the
+    first SKU that does not begin with it ends the search."""
     app = context(request).app
-    query = (request.query_params.get("q") or "").strip()[:200]
-    after = (request.query_params.get("after") or "").strip()[:1024] or None
-    partner = _partner(session)
     exact = None
     if query and after is None:
         try:
@@ -208,20 +209,130 @@ async def products_page(request: Request) -> Response:
     found = await run_in_threadpool(
         app.products.page, partner, after_sku=after or query or None, limit=PRODUCTS_PAGE
     )
-    # The page starts at `query` in SKU order: the SKUs that begin with it come first, and the
-    # first one that does not ends the search.
-    products = [p for p in found.products if p.sku.startswith(query)]
+    products: list[Any] = [p for p in found.products if p.sku.startswith(query)]
     if exact is not None:
         products.insert(0, exact)
     last_matches = bool(found.products) and found.products[-1].sku.startswith(query)
-    more = found.next_after if last_matches else None
+    return products, found.next_after if last_matches else None
+
+
+@page("portal")
+async def products_page(request: Request) -> Response:
+    """The partner's products in SKU order, from `q`: a SKU or its beginning (`by=sku`), or a part
+    of the name, any ASCII case (`by=name`); with the price in force now."""
+    try:
+        session = await signed_in(request, PORTAL)
+    except Refused as refused:
+        return refused.response
+    app = context(request).app
+    query = (request.query_params.get("q") or "").strip()[:MAX_NAME_SEARCH]
+    after = (request.query_params.get("after") or "").strip()[:1024] or None
+    by = "name" if request.query_params.get("by") == "name" and query else "sku"
+    partner = _partner(session)
+    if by == "name":
+        found = await run_in_threadpool(
+            app.products.search_names, partner, query, after_sku=after, limit=PRODUCTS_PAGE
+        )
+        products, more, searched_to = list(found.products), found.next_after, found.searched_to
+    else:
+        products, more = await _by_sku(request, partner, query, after)
+        searched_to = None
     return render(
         request,
         "portal_products.html",
         _values(
-            session, title="Products", products=products, query=query, next_after=more, now=app.clock.now()
+            session,
+            title="Products",
+            products=products,
+            query=query,
+            by=by,
+            next_after=more,
+            searched_to=searched_to,
+            now=app.clock.now(),
         ),
     )
+
+
+@page("portal")
+async def sku_status_page(request: Request) -> Response:
+    """Where one SKU stands: the version accepted last, and the errors of the one rejected last."""
+    try:
+        session = await signed_in(request, PORTAL)
+    except Refused as refused:
+        return refused.response
+    sku = (request.query_params.get("sku") or "").strip()
+    if not sku or len(sku) > 1024:
+        raise InvalidError("sku: the SKU to look up")
+    status = await run_in_threadpool(context(request).app.diagnostics.sku_status, _partner(session), sku)
+    return render(
+        request,
+        "portal_sku_status.html",
+        _values(session, title=f"SKU {sku}", status=status, now=context(request).app.clock.now()),
+    )
+
+
+async def _webhook_values(
+    request: Request, session: WebSession, setup: WebhookSetup | None
+) -> dict[str, object]:
+    app = context(request).app
+    partner = _partner(session)
+    try:
+        hook = setup.webhook if setup is not None else await run_in_threadpool(app.webhooks.get, partner)
+    except NotFoundError:
+        hook = None
+    deliveries = await run_in_threadpool(app.webhooks.deliveries, partner, limit=WEBHOOK_DELIVERIES)
+    return _values(
+        session,
+        title="Webhook",
+        hook=hook,
+        secret=None if setup is None else setup.secret,
+        deliveries=deliveries,
+        now=app.clock.now(),
+    )
+
+
+@page("portal")
+async def webhook_page(request: Request) -> Response:
+    """The partner's webhook (never its secret), the forms to set, rotate, test or remove it, and
+    the delivery log."""
+    try:
+        session = await signed_in(request, PORTAL)
+    except Refused as refused:
+        return refused.response
+    return render(request, "portal_webhook.html", await _webhook_values(request, session, None))
+
+
+@page("portal")
+async def webhook_action(request: Request) -> Response:
+    """Set the URL (the first time, the signing secret is shown on this answer only), rotate the
+    secret (shown once too), queue a test event, or remove the webhook: the use cases of
+    PUT /partner/webhook, /rotate, /test and DELETE, audited the same way."""
+    try:
+        session, form = await submitted(request, PORTAL)
+    except Refused as refused:
+        return refused.response
+    webhooks = context(request).app.webhooks
+    partner, actor, client = _partner(session), session.principal.actor, request_info(request).client
+    action = request.path_params["action"]
+    if action == "set":
+        url = form.get("url")
+        text = url.strip() if isinstance(url, str) else ""
+        if not text:
+            raise InvalidError("url: the http(s) URL events are POSTed to")
+        setup = await run_in_threadpool(webhooks.set, partner, text, actor=actor, client=client)
+    elif action == "rotate":
+        setup = await run_in_threadpool(webhooks.rotate, partner, actor=actor, client=client)
+    elif action == "test":
+        await run_in_threadpool(webhooks.send_test, partner, actor=actor)
+        return redirect(request, "/portal/webhook")
+    elif action == "remove":
+        await run_in_threadpool(webhooks.remove, partner, actor=actor, client=client)
+        return redirect(request, "/portal/webhook")
+    else:
+        raise NotFoundError("webhook action", action)
+    if setup.secret is None:
+        return redirect(request, "/portal/webhook")
+    return render(request, "portal_webhook.html", await _webhook_values(request, session, setup))
 
 
 @page("portal")

@@ -51,6 +51,9 @@ ROUTES: Final[list[BaseRoute]] = [
         name="portal_import_errors",
     ),
     Route("/portal/products", portal.products_page, methods=["GET"], name="portal_products"),
+    Route("/portal/products/status", portal.sku_status_page, methods=["GET"], name="portal_sku_status"),
+    Route("/portal/webhook", portal.webhook_page, methods=["GET"], name="portal_webhook"),
+    Route("/portal/webhook/{action}", portal.webhook_action, methods=["POST"], name="portal_webhook_action"),
     Route("/portal/contract", portal.contract_page, methods=["GET"], name="portal_contract"),
     Route(
         "/portal/contract/examples/{format}/{version:int}",
@@ -81,6 +84,8 @@ ROUTES: Final[list[BaseRoute]] = [
         methods=["POST"],
         name="console_schedule_action",
     ),
+    Route("/console/contract", console.contract_usage_page, methods=["GET"], name="console_contract"),
+    Route("/console/webhooks", console.webhooks_page, methods=["GET"], name="console_webhooks"),
     Route("/console/circuits", console.circuits_page, methods=["GET"], name="console_circuits"),
     Route("/console/audit", console.audit_page, methods=["GET"], name="console_audit"),
     Route("/docs", docs, methods=["GET"], name="docs"),

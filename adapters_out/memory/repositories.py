@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import string
 import threading
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -27,7 +29,7 @@ from partner_ingest.domain.model.product import Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
-from partner_ingest.ports.repositories import UpsertCounts, VersionUse
+from partner_ingest.ports.repositories import NameMatches, UpsertCounts, VersionUse
 
 if TYPE_CHECKING:
     from .store import UndoLog
@@ -107,6 +109,26 @@ class InMemoryProductRepository:
         )
         return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
 
+    def search_names(
+        self,
+        partner_id: str,
+        text: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        scan: int = 20_000,
+    ) -> NameMatches:
+        """Names holding `text`, ASCII case ignored (as SQLite's LIKE and the PostgreSQL query do),
+        among the next `scan` products."""
+        wanted = _ascii_lower(text)
+        skus = sorted(
+            sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
+        )
+        window = skus[:scan]
+        found = (Product.from_row(self._table[(partner_id, sku)]) for sku in window)
+        matches = list(itertools.islice((p for p in found if wanted in _ascii_lower(p.name)), limit))
+        return NameMatches(matches, window[-1] if len(skus) > scan else None)
+
     def count(self, partner_id: str) -> int:
         """How many active products a partner has."""
         return sum(1 for key in self._table if key[0] == partner_id and key not in self._retired)
@@ -143,6 +165,13 @@ class InMemoryProductRepository:
             self._undo.delete(self._retired, key)
             self._undo.delete(self._table, key)
         return len(old)
+
+
+_ASCII_LOWER: Final = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
 
 
 class InMemoryFeedSkuRegister:

@@ -31,7 +31,7 @@ import psycopg
 
 from partner_ingest.adapters_out.store_errors import StoreBusyError
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
-from partner_ingest.ports.repositories import UpsertCounts
+from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
 from .connection import Connection
 
@@ -133,6 +133,41 @@ class PostgresProductRepository:
             (partner_id, after_sku or "", limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
+
+    def search_names(
+        self,
+        partner_id: str,
+        text: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        scan: int = 20_000,
+    ) -> NameMatches:
+        """Names holding `text`, ASCII case ignored (lower() under the "C" collation folds ASCII
+        only, as SQLite's LIKE does), in SKU order, among the next `scan` products of the
+        (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
+        start = after_sku or ""
+        # The window's last SKU, read from the index alone; the search then walks that range of
+        # the index in SKU order and stops at `limit` matches (no sort, no materialized window).
+        end = self._conn.execute(
+            "SELECT sku FROM product WHERE partner_id = %s AND sku > %s ORDER BY sku LIMIT 1 OFFSET %s",
+            (partner_id, start, scan - 1),
+        ).fetchone()
+        last = None if end is None else str(end[0])
+        bounded = "" if last is None else " AND sku <= %s"
+        params = (partner_id, start) + (() if last is None else (last,)) + (text, limit)
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = %s AND sku > %s{bounded}"
+            ' AND strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
+            params,
+        ).fetchall()
+        more = (
+            last is not None
+            and self._conn.execute(
+                "SELECT 1 FROM product WHERE partner_id = %s AND sku > %s LIMIT 1", (partner_id, last)
+            ).fetchone()
+        )
+        return NameMatches([Product.from_row(row) for row in rows], last if more else None)
 
     def count(self, partner_id: str) -> int:
         """How many active products a partner has."""

@@ -35,7 +35,7 @@ from typing import Final
 
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
-from partner_ingest.ports.repositories import UpsertCounts
+from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
 __all__ = [
     "UPSERT_SQL",
@@ -123,6 +123,11 @@ def stamped(rows: Sequence[ProductRow], at: str) -> list[tuple[object, ...]]:
 _SELECT = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product"
 
 
+def like_escaped(text: str) -> str:
+    """`text` as a LIKE pattern's literal part (with ESCAPE '\\'): its wildcards match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class SqliteProductRepository:
     """Products of one connection's current transaction."""
 
@@ -155,6 +160,39 @@ class SqliteProductRepository:
             (partner_id, after_sku or "", limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
+
+    def search_names(
+        self,
+        partner_id: str,
+        text: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        scan: int = 20_000,
+    ) -> NameMatches:
+        """Names holding `text` (LIKE ignores ASCII case), in SKU order, among the next `scan`
+        products of the (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
+        start = after_sku or ""
+        # The window's last SKU, read from the index alone; the search then walks that range of
+        # the index in SKU order and stops at `limit` matches (no sort, no materialized window).
+        end = self._conn.execute(
+            "SELECT sku FROM product WHERE partner_id = ? AND sku > ? ORDER BY sku LIMIT 1 OFFSET ?",
+            (partner_id, start, scan - 1),
+        ).fetchone()
+        last = None if end is None else str(end[0])
+        bounded = "" if last is None else " AND sku <= ?"
+        params = (partner_id, start) + (() if last is None else (last,)) + (f"%{like_escaped(text)}%", limit)
+        rows = self._conn.execute(
+            f"{_SELECT} WHERE partner_id = ? AND sku > ?{bounded} AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
+            params,
+        ).fetchall()
+        more = (
+            last is not None
+            and self._conn.execute(
+                "SELECT 1 FROM product WHERE partner_id = ? AND sku > ? LIMIT 1", (partner_id, last)
+            ).fetchone()
+        )
+        return NameMatches([Product.from_row(row) for row in rows], last if more else None)
 
     def count(self, partner_id: str) -> int:
         """How many active products a partner has."""

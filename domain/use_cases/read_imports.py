@@ -11,17 +11,29 @@ from typing import Final
 
 import attrs
 
-from partner_ingest.domain.model.errors import NotFoundError
+from partner_ingest.domain.model.errors import InvalidError, NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.product import Product
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .paging import check_limit
 
-__all__ = ["MAX_IMPORTS_PAGE", "MAX_PRODUCTS_PAGE", "ProductPage", "ReadImports", "ReadProducts"]
+__all__ = [
+    "MAX_IMPORTS_PAGE",
+    "MAX_NAME_SEARCH",
+    "MAX_PRODUCTS_PAGE",
+    "ProductPage",
+    "ReadImports",
+    "ReadProducts",
+]
 
 MAX_IMPORTS_PAGE: Final = 200
 MAX_PRODUCTS_PAGE: Final = 1000
+NAME_SEARCH_SCAN: Final = 20_000
+"""Products one name search looks at, at most: a substring has no index to use (ADR 0038), so
+this bounds the scan (about 8 ms on SQLite, 100,000 products) however rare the name."""
+MAX_NAME_SEARCH: Final = 200
+"""Characters of a name search (a product name holds at most what the contract allows)."""
 
 
 class ReadImports:
@@ -54,6 +66,18 @@ class ProductPage:
     """Pass as `after_sku` to read the next page; None on the last page."""
 
 
+@attrs.frozen
+class NamePage:
+    """Products found by name, in SKU order, and the cursor of the rest of the search."""
+
+    products: tuple[Product, ...]
+    next_after: str | None
+    """Pass as `after_sku` to search on; None once the catalog's end was searched."""
+    searched_to: str | None
+    """The last SKU looked at when the scan stopped short of a full page (the page is all the
+    matches up to it); None when the page is full or the catalog's end was reached."""
+
+
 class ReadProducts:
     """The catalog, as one partner may see it: its own products only."""
 
@@ -78,3 +102,22 @@ class ReadProducts:
             found = uow.products.page(partner_id, after_sku=after_sku, limit=limit + 1, retired=retired)
         page = tuple(found[:limit])
         return ProductPage(products=page, next_after=page[-1].sku if len(found) > limit else None)
+
+    def search_names(
+        self, partner_id: str, text: str, *, after_sku: str | None = None, limit: int = 100
+    ) -> NamePage:
+        """A page of the partner's products whose name contains `text` (ASCII case ignored), in SKU
+        order after `after_sku`. Each call looks at NAME_SEARCH_SCAN products at most: a rare name
+        may answer a short (even empty) page whose cursor goes on from where the scan stopped."""
+        check_limit(limit, MAX_PRODUCTS_PAGE)
+        wanted = text.strip()
+        if not wanted or len(wanted) > MAX_NAME_SEARCH:
+            raise InvalidError(f"name search: 1 to {MAX_NAME_SEARCH} characters")
+        with self._uow(read_only=True) as uow:
+            found = uow.products.search_names(
+                partner_id, wanted, after_sku=after_sku, limit=limit + 1, scan=NAME_SEARCH_SCAN
+            )
+        page = tuple(found.products[:limit])
+        if len(found.products) > limit:
+            return NamePage(page, next_after=page[-1].sku, searched_to=None)
+        return NamePage(page, next_after=found.scanned_to, searched_to=found.scanned_to)

@@ -102,7 +102,7 @@ def test_a_partner_checks_a_feed_with_mistakes_fixes_it_applies_it_and_finds_its
     visit("portal-overview")
     page.get_by_role("link", name="Products").click()
     expect(page.locator("tbody tr")).to_have_count(4)
-    page.get_by_label("SKU (or its beginning)").fill("DESK")
+    page.get_by_label("Search for").fill("DESK")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("tbody tr")).to_have_count(2)
     expect(page.get_by_role("cell", name="45.00 EUR").first).to_be_visible()
