@@ -12,6 +12,17 @@ this reader finds where each item ends and decodes just that slice:
   back to the standard library's `raw_decode`, which finds the end exactly.
 
 The slice length is the item's size, so `max_item_bytes` costs nothing to check.
+
+A member name repeated in one object (`{"sku": "A", "sku": "B"}`) would let the
+last one win without a word, so both decoders put an `UnreadableValue` in its
+place, which the validator reports as a `duplicate_key` error of that field
+(ADR 0027). The standard library sees every pair (`object_pairs_hook`); msgspec
+keeps the last one silently, so its result is checked by counting: each member
+name is closed by a colon right after `"` or whitespace, so those byte pairs
+bound the names in the slice from above, and the decoded objects' sizes bound
+them from below. When the bounds meet no name was lost; otherwise (a repeat, or
+text such as `":` inside a string) the slice is decoded again by the standard
+library. The counts run on a whole batch, or a block of lines, at once.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, Final
 
 from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.feed_source import UnreadableValue
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.report import ErrorCode, Location
 
@@ -41,6 +53,86 @@ _UNKNOWN, _NEXT_ITEM, _ARRAY_CLOSED = 0, 1, 2
 # Where an item of the products array can end: a closing brace followed by the
 # next item or by the end of the array (never true of a nested object's brace).
 _ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
+# The byte pairs a member name can end with (a closing quote or whitespace, then the colon).
+_NAME_ENDS: Final = (b'":', b" :", b"\t:", b"\n:", b"\r:")
+_LINES_BLOCK: Final = 256
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A decoded object, each repeated member name's value replaced by the error saying so."""
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        counts: dict[str, int] = {}
+        for key, value in pairs:
+            counts[key] = counts.get(key, 0) + 1
+            if _lone_surrogate(value):  # checked here: the value it holds is about to go
+                raise _lone_surrogate_error()
+        for key, count in counts.items():
+            if count > 1:
+                members[key] = UnreadableValue(
+                    f"appears {count} times in one object: a member name may appear once",
+                    ErrorCode.DUPLICATE_KEY,
+                )
+    return members
+
+
+def _lone_surrogate(value: object) -> bool:
+    """Whether a decoded value holds a lone surrogate (`"\\ud800"`) in a string or a name."""
+    if value.__class__ is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if value.__class__ is dict:
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if value.__class__ is list:
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
+def _refuse_lone_surrogates(text: str, value: object) -> None:
+    """A lone surrogate escape is not text (msgspec refuses it; no store can hold it): refuse it
+    in the standard library's results too, looking only when the text has such an escape."""
+    if ("\\ud" in text or "\\uD" in text) and _lone_surrogate(value):
+        raise _lone_surrogate_error()
+
+
+def _lone_surrogate_error() -> MalformedFeedError:
+    return MalformedFeedError(
+        ErrorCode.ENCODING, "a string escapes a lone surrogate (\\ud800-\\udfff), which is not text"
+    )
+
+
+def _names_at_most(data: bytes) -> int:
+    """At least as many as the member names in `data` (each ends in one of _NAME_ENDS)."""
+    return sum(data.count(end) for end in _NAME_ENDS)
+
+
+def _members_at_least(items: list[object], nested: tuple[str, ...]) -> int:
+    """At most as many as the members of `items` and their objects, counting only the
+    items' own members and those of their `nested` fields: the cheap count."""
+    count = 0
+    for item in items:
+        if item.__class__ is dict:
+            count += len(item)
+            for name in nested:
+                member = item.get(name)
+                if member.__class__ is dict:
+                    count += len(member)
+    return count
+
+
+def _members(value: object) -> int:
+    """How many members the objects in `value` hold, all levels counted."""
+    count = 0
+    if value.__class__ is dict:
+        count = len(value)
+        value = value.values()
+    for member in value:  # type: ignore[attr-defined]
+        if member.__class__ is dict or member.__class__ is list:
+            count += _members(member)
+    return count
 
 
 def _refuse_other_encodings(head: bytes) -> None:
@@ -72,8 +164,13 @@ class JsonDecoder:
     """Decodes one complete JSON value from bytes: numbers with a fraction or an exponent
     as exact Decimals, NaN and Infinity refused, number length capped."""
 
-    def __init__(self, limits: FeedLimits, *, prefer_msgspec: bool = True) -> None:
+    def __init__(
+        self, limits: FeedLimits, *, prefer_msgspec: bool = True, nested: tuple[str, ...] = ()
+    ) -> None:
+        """`nested`: the fields that hold objects in a valid item (`dimensions`), which the
+        repeated-name check counts cheaply."""
         cap = limits.max_number_chars
+        self._nested = nested
 
         def to_decimal(text: str) -> Decimal:
             if len(text) > cap:
@@ -93,7 +190,9 @@ class JsonDecoder:
         def refuse(name: str) -> object:
             raise MalformedFeedError(ErrorCode.MALFORMED, f"{name} is not a JSON number")
 
-        self._stdlib = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
+        self._stdlib = json.JSONDecoder(
+            parse_float=to_decimal, parse_int=to_int, parse_constant=refuse, object_pairs_hook=_object
+        )
         self.decode: Callable[[bytes], object] = self._decode_stdlib
         self.uses_msgspec = False
         if prefer_msgspec:
@@ -108,6 +207,25 @@ class JsonDecoder:
                 self.uses_msgspec = True
 
     def _decode_msgspec(self, data: bytes) -> object:
+        return self.checked(data, self.decode_unchecked(data))
+
+    def checked(self, data: bytes, value: object) -> object:
+        """`value`, decoded by msgspec from `data`, or `data` decoded again exactly when
+        msgspec may have dropped a repeated member name."""
+        if value.__class__ is not dict and value.__class__ is not list:
+            return value
+        if self.kept_every_name(data, value if value.__class__ is list else [value]):
+            return value
+        return self._decode_stdlib(data)
+
+    def kept_every_name(self, data: bytes, values: list[object]) -> bool:
+        """Whether `values` (the items of an array, or values side by side), decoded from
+        `data`, hold every member name `data` has."""
+        names = _names_at_most(data)
+        return _members_at_least(values, self._nested) == names or _members(values) == names
+
+    def decode_unchecked(self, data: bytes) -> object:
+        """`data` decoded by msgspec, a repeated member name not looked for (see `checked`)."""
         try:
             return self._msgspec_decode(data)
         except self._msgspec_error as error:
@@ -143,12 +261,19 @@ class JsonDecoder:
             ) from None
         if end != len(text) and text[end:].strip():
             raise MalformedFeedError(ErrorCode.MALFORMED, "invalid JSON: extra data after a value")
+        _refuse_lone_surrogates(text, value)
         return value
+
+    def decode_exactly(self, data: bytes) -> object:
+        """`decode` by the standard library, whose errors are the most precise."""
+        return self._decode_stdlib(data)
 
     def raw_decode_prefix(self, text: str) -> tuple[object, int]:
         """Exact end of the first value in `text` (characters); the slow, sure path."""
         try:
-            return self._stdlib.raw_decode(text)
+            value, end = self._stdlib.raw_decode(text)
+            _refuse_lone_surrogates(text[:end], value)
+            return value, end
         except json.JSONDecodeError as error:
             if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
                 raise _Truncated from None
@@ -471,11 +596,17 @@ def read_lines_items(
     lines are skipped."""
     limit = limits.max_item_bytes
     readline = stream.readline
-    decode = decoder.decode
+    # msgspec's results are checked for repeated names a block of lines at a time.
+    decode = decoder.decode_unchecked if decoder.uses_msgspec else decoder.decode
+    block: list[tuple[bytes, object, int]] = []
     number = 0
     while True:
+        if len(block) >= _LINES_BLOCK:
+            yield from _checked_block(decoder, block)
+            block = []
         line = readline(limit + 2)
         if not line:
+            yield from _checked_block(decoder, block)
             return
         number += 1
         if len(line) > limit and not line.endswith(b"\n"):
@@ -491,15 +622,47 @@ def read_lines_items(
         if line.isspace():
             continue
         try:
-            value = decode(line)
+            try:
+                value = decode(line)
+            except _Truncated:
+                # msgspec reports a lone surrogate as truncation: the exact decoder names it.
+                value = decoder.decode_exactly(line)
         except _Truncated:
+            yield from _checked_block(decoder, block)
             raise MalformedFeedError(
                 ErrorCode.MALFORMED,
                 f"line {number} is not a complete JSON value",
                 Location(line=number),
             ) from None
         except MalformedFeedError as error:
+            yield from _checked_block(decoder, block)
             raise MalformedFeedError(
                 error.error.code, f"line {number}: {error.error.message}", Location(line=number)
             ) from None
+        if decoder.uses_msgspec:
+            block.append((line, value, number))
+        else:
+            yield value, number
+
+
+def _checked_block(
+    decoder: JsonDecoder, block: list[tuple[bytes, object, int]]
+) -> Iterator[tuple[object, int]]:
+    """The lines of `block` (msgspec's values), each decoded again exactly if it may hide a
+    repeated member name: first the whole block is counted at once, then each line."""
+    if not block:
+        return
+    values = [value for _, value, _ in block]
+    if decoder.kept_every_name(b"".join(line for line, _, _ in block), values):
+        for _, value, number in block:
+            yield value, number
+        return
+    for line, value, number in block:
+        if value.__class__ is dict or value.__class__ is list:
+            try:
+                value = decoder.checked(line, value)
+            except MalformedFeedError as error:  # pragma: no cover - msgspec read this line already
+                raise MalformedFeedError(
+                    error.error.code, f"line {number}: {error.error.message}", Location(line=number)
+                ) from None
         yield value, number

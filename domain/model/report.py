@@ -33,6 +33,7 @@ class ErrorCode(enum.StrEnum):
     ENUM = "enum"
     UNKNOWN_FIELD = "unknown_field"
     DUPLICATE = "duplicate"
+    DUPLICATE_KEY = "duplicate_key"
     RELATION = "relation"
     # feed level: the document as a whole
     MALFORMED = "malformed"
