@@ -53,8 +53,9 @@ _UNKNOWN, _NEXT_ITEM, _ARRAY_CLOSED = 0, 1, 2
 # Where an item of the products array can end: a closing brace followed by the
 # next item or by the end of the array (never true of a nested object's brace).
 _ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
-# The byte pairs a member name can end with (a closing quote or whitespace, then the colon).
-_NAME_ENDS: Final = (b'":', b" :", b"\t:", b"\n:", b"\r:")
+# JSON whitespace read as a quote: then every member name ends in `":` (its quote, or the
+# whitespace between it and its colon, right before the colon).
+_SPACE_AS_QUOTE: Final = bytes.maketrans(b" \t\r\n", b'""""')
 _LINES_BLOCK: Final = 256
 
 
@@ -105,8 +106,9 @@ def _lone_surrogate_error() -> MalformedFeedError:
 
 
 def _names_at_most(data: bytes) -> int:
-    """At least as many as the member names in `data` (each ends in one of _NAME_ENDS)."""
-    return sum(data.count(end) for end in _NAME_ENDS)
+    """At least as many as the member names in `data` (a colon right after a quote or
+    whitespace ends each; text in strings can only add to the count)."""
+    return data.translate(_SPACE_AS_QUOTE).count(b'":')
 
 
 def _members_at_least(items: list[object], nested: tuple[str, ...]) -> int:
@@ -190,10 +192,14 @@ class JsonDecoder:
         def refuse(name: str) -> object:
             raise MalformedFeedError(ErrorCode.MALFORMED, f"{name} is not a JSON number")
 
+        # Two standard-library decoders: the plain one builds objects in C, the exact one sees
+        # every member (a Python call per object) and marks repeated names.
+        self._stdlib_plain = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
         self._stdlib = json.JSONDecoder(
             parse_float=to_decimal, parse_int=to_int, parse_constant=refuse, object_pairs_hook=_object
         )
-        self.decode: Callable[[bytes], object] = self._decode_stdlib
+        self.decode_unchecked: Callable[[bytes], object] = self._decode_stdlib_plain
+        """`data` decoded, a repeated member name not looked for (see `checked`)."""
         self.uses_msgspec = False
         if prefer_msgspec:
             try:
@@ -203,15 +209,16 @@ class JsonDecoder:
             else:
                 self._msgspec_decode = msgspec.json.Decoder(float_hook=to_decimal).decode
                 self._msgspec_error = msgspec.DecodeError
-                self.decode = self._decode_msgspec
+                self.decode_unchecked = self._decode_msgspec
                 self.uses_msgspec = True
 
-    def _decode_msgspec(self, data: bytes) -> object:
+    def decode(self, data: bytes) -> object:
+        """One complete JSON value, each repeated member name's value marked (see `_object`)."""
         return self.checked(data, self.decode_unchecked(data))
 
     def checked(self, data: bytes, value: object) -> object:
-        """`value`, decoded by msgspec from `data`, or `data` decoded again exactly when
-        msgspec may have dropped a repeated member name."""
+        """`value`, decoded from `data` by `decode_unchecked`, or `data` decoded again exactly
+        when a repeated member name may have been dropped."""
         if value.__class__ is not dict and value.__class__ is not list:
             return value
         if self.kept_every_name(data, value if value.__class__ is list else [value]):
@@ -221,11 +228,13 @@ class JsonDecoder:
     def kept_every_name(self, data: bytes, values: list[object]) -> bool:
         """Whether `values` (the items of an array, or values side by side), decoded from
         `data`, hold every member name `data` has."""
+        members = _members_at_least(values, self._nested)
+        if data.count(b":") == members:  # every colon ends a name (no URL, no time of day in text)
+            return True
         names = _names_at_most(data)
-        return _members_at_least(values, self._nested) == names or _members(values) == names
+        return members == names or _members(values) == names
 
-    def decode_unchecked(self, data: bytes) -> object:
-        """`data` decoded by msgspec, a repeated member name not looked for (see `checked`)."""
+    def _decode_msgspec(self, data: bytes) -> object:
         try:
             return self._msgspec_decode(data)
         except self._msgspec_error as error:
@@ -244,13 +253,18 @@ class JsonDecoder:
                 ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
             ) from None
 
-    def _decode_stdlib(self, data: bytes) -> object:
+    def _decode_stdlib_plain(self, data: bytes) -> object:
+        return self._decode_stdlib(data, self._stdlib_plain)
+
+    def _decode_stdlib(self, data: bytes, decoder: json.JSONDecoder | None = None) -> object:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedFeedError(ErrorCode.ENCODING, "the feed is not valid UTF-8") from None
         try:
-            value, end = self._stdlib.raw_decode(text)
+            # raw_decode reads from the first byte; a line may start with whitespace.
+            start = len(text) - len(text.lstrip(" \t\r\n"))
+            value, end = (decoder or self._stdlib).raw_decode(text, start)
         except json.JSONDecodeError as error:
             if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
                 raise _Truncated from None
@@ -596,17 +610,19 @@ def read_lines_items(
     lines are skipped."""
     limit = limits.max_item_bytes
     readline = stream.readline
-    # msgspec's results are checked for repeated names a block of lines at a time.
-    decode = decoder.decode_unchecked if decoder.uses_msgspec else decoder.decode
-    block: list[tuple[bytes, object, int]] = []
+    # Lines are checked for repeated names a block at a time (see JsonDecoder.checked).
+    decode = decoder.decode_unchecked
+    lines: list[bytes] = []
+    values: list[object] = []
+    numbers: list[int] = []
     number = 0
     while True:
-        if len(block) >= _LINES_BLOCK:
-            yield from _checked_block(decoder, block)
-            block = []
+        if len(lines) >= _LINES_BLOCK:
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
+            lines, values, numbers = [], [], []
         line = readline(limit + 2)
         if not line:
-            yield from _checked_block(decoder, block)
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             return
         number += 1
         if len(line) > limit and not line.endswith(b"\n"):
@@ -627,42 +643,35 @@ def read_lines_items(
             except _Truncated:
                 # msgspec reports a lone surrogate as truncation: the exact decoder names it.
                 value = decoder.decode_exactly(line)
-        except _Truncated:
-            yield from _checked_block(decoder, block)
-            raise MalformedFeedError(
-                ErrorCode.MALFORMED,
-                f"line {number} is not a complete JSON value",
-                Location(line=number),
-            ) from None
-        except MalformedFeedError as error:
-            yield from _checked_block(decoder, block)
+        except (_Truncated, MalformedFeedError) as error:
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
+            if isinstance(error, _Truncated):
+                raise MalformedFeedError(
+                    ErrorCode.MALFORMED,
+                    f"line {number} is not a complete JSON value",
+                    Location(line=number),
+                ) from None
             raise MalformedFeedError(
                 error.error.code, f"line {number}: {error.error.message}", Location(line=number)
             ) from None
-        if decoder.uses_msgspec:
-            block.append((line, value, number))
-        else:
-            yield value, number
+        lines.append(line)
+        values.append(value)
+        numbers.append(number)
 
 
-def _checked_block(
-    decoder: JsonDecoder, block: list[tuple[bytes, object, int]]
-) -> Iterator[tuple[object, int]]:
-    """The lines of `block` (msgspec's values), each decoded again exactly if it may hide a
-    repeated member name: first the whole block is counted at once, then each line."""
-    if not block:
-        return
-    values = [value for _, value, _ in block]
-    if decoder.kept_every_name(b"".join(line for line, _, _ in block), values):
-        for _, value, number in block:
-            yield value, number
-        return
-    for line, value, number in block:
-        if value.__class__ is dict or value.__class__ is list:
-            try:
-                value = decoder.checked(line, value)
-            except MalformedFeedError as error:  # pragma: no cover - msgspec read this line already
-                raise MalformedFeedError(
-                    error.error.code, f"line {number}: {error.error.message}", Location(line=number)
-                ) from None
-        yield value, number
+def _checked_lines(
+    decoder: JsonDecoder, lines: list[bytes], values: list[object], numbers: list[int]
+) -> list[object]:
+    """The `values` decoded unchecked from `lines`, each decoded again exactly if it may hide
+    a repeated member name: the whole block is counted at once, then each line if need be."""
+    if not lines or decoder.kept_every_name(b"".join(lines), values):
+        return values
+    checked = []
+    for line, value, number in zip(lines, values, numbers, strict=True):
+        try:
+            checked.append(decoder.checked(line, value))
+        except MalformedFeedError as error:  # pragma: no cover - the line was read once already
+            raise MalformedFeedError(
+                error.error.code, f"line {number}: {error.error.message}", Location(line=number)
+            ) from None
+    return checked

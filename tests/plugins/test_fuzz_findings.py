@@ -7,6 +7,7 @@ tests/fuzz/test_corpus.py); these tests name the rule each one broke.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,14 @@ def test_the_stdlib_path_reads_a_lone_surrogate_only_where_it_must_look() -> Non
     stream = io.BytesIO(b'{"products": [{"name": "\\\\ud800 is how you write it"}]}')
     items = list(JsonFeed(2, prefer_msgspec=False).parse(stream, FeedLimits()))
     assert [item for item, _ in items] == [{"name": "\\ud800 is how you write it"}]
+
+
+@pytest.mark.parametrize("msgspec", [True, False], ids=["msgspec", "stdlib"])
+def test_a_json_lines_line_may_start_with_whitespace_on_both_decoders(msgspec: bool) -> None:
+    # The standard library's raw_decode reads from the first byte, so the stdlib path
+    # refused " {...}" where msgspec read it (found by the differential test).
+    document = b' {"sku": "A"}\n\t{"sku": "B", "sku": "C"}\r\n'
+    items: list[Any] = [item for item, _ in parse_all(JsonLinesFeed(2, prefer_msgspec=msgspec), document)]
+    assert items[0] == {"sku": "A"}
+    assert list(items[1]) == ["sku"]
+    assert items[1]["sku"].code is ErrorCode.DUPLICATE_KEY

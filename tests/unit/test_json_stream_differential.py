@@ -204,6 +204,8 @@ def test_a_json_document_reads_as_json_loads_reads_it(msgspec: bool, document: b
 @given(document=damaged(_line_documents), trickle=st.booleans())
 @example(document=b'{"sku": "\\ud800"}\n', trickle=False)
 @example(document=b'{"sku": 1, "sku": 2}\n\n[1]', trickle=False)
+@example(document=b' {"sku": 0, "sku": 0}', trickle=False)
+@example(document=b' \t{"sku": 0}\r\n', trickle=False)
 def test_a_json_lines_feed_reads_as_json_loads_reads_each_line(
     msgspec: bool, document: bytes, trickle: bool
 ) -> None:
