@@ -49,9 +49,13 @@ class JsonFeed:
     media_types: tuple[str, ...] = ("application/json",)
     textual: bool = False
 
+    def decoder(self, limits: FeedLimits) -> JsonDecoder:
+        """The decoder `parse` reads with."""
+        return _decoder(limits, self.version, self.prefer_msgspec)
+
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Items with the byte offset each starts at."""
-        return read_document_items(stream, limits, _decoder(limits, self.version, self.prefer_msgspec))
+        return read_document_items(stream, limits, self.decoder(limits))
 
     def locate(self, index: int, marker: object, field: str) -> Location:
         """JSON Pointer of the field, and the item's byte offset."""
