@@ -13,16 +13,13 @@ this reader finds where each item ends and decodes just that slice:
 
 The slice length is the item's size, so `max_item_bytes` costs nothing to check.
 
-A member name repeated in one object (`{"sku": "A", "sku": "B"}`) would let the
-last one win without a word, so both decoders put an `UnreadableValue` in its
-place, which the validator reports as a `duplicate_key` error of that field
-(ADR 0027). The standard library sees every pair (`object_pairs_hook`); msgspec
-keeps the last one silently, so its result is checked by counting: each member
-name is closed by a colon right after `"` or whitespace, so those byte pairs
-bound the names in the slice from above, and the decoded objects' sizes bound
-them from below. When the bounds meet no name was lost; otherwise (a repeat, or
-text such as `":` inside a string) the slice is decoded again by the standard
-library. The counts run on a whole batch, or a block of lines, at once.
+A member name repeated in one object (`{"sku": "A", "sku": "B"}`) must not let
+the last one win without a word (ADR 0027). Both decoders build objects in C,
+keeping the last; `JsonDecoder.checked` then counts the names in the bytes
+against the members decoded (_json_names.py), a whole batch or a block of
+lines at a time, and only a slice where they differ is decoded again by the
+standard library with an object hook that puts an `UnreadableValue` in place
+of a repeated name's value, which the validator reports as `duplicate_key`.
 """
 
 from __future__ import annotations
@@ -36,9 +33,16 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO, Final
 
 from partner_ingest.domain.model.errors import MalformedFeedError
-from partner_ingest.domain.model.feed_source import UnreadableValue
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.report import ErrorCode, Location
+
+from ._json_names import (
+    members,
+    members_at_least,
+    names_at_most,
+    object_hook,
+    refuse_lone_surrogates,
+)
 
 __all__ = ["JsonDecoder", "read_document_items", "read_lines_items"]
 
@@ -54,92 +58,8 @@ _UNKNOWN, _NEXT_ITEM, _ARRAY_CLOSED = 0, 1, 2
 # Where an item of the products array can end: a closing brace followed by the
 # next item or by the end of the array (never true of a nested object's brace).
 _ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
-# JSON whitespace read as a quote: then every member name ends in `":` (its quote, or the
-# whitespace between it and its colon, right before the colon).
-_SPACE_AS_QUOTE: Final = bytes.maketrans(b" \t\r\n", b'""""')
 _LINES_BLOCK: Final = 256
-
-
-def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """A decoded object, each repeated member name's value replaced by the error saying so."""
-    members = dict(pairs)
-    if len(members) != len(pairs):
-        counts: dict[str, int] = {}
-        for key, value in pairs:
-            counts[key] = counts.get(key, 0) + 1
-            if _lone_surrogate(value):  # checked here: the value it holds is about to go
-                raise _lone_surrogate_error()
-        for key, count in counts.items():
-            if count > 1:
-                members[key] = UnreadableValue(
-                    f"appears {count} times in one object: a member name may appear once",
-                    ErrorCode.DUPLICATE_KEY,
-                )
-    return members
-
-
-def _lone_surrogate(value: object) -> bool:
-    """Whether a decoded value holds a lone surrogate (`"\\ud800"`) in a string or a name."""
-    if value.__class__ is str:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if value.__class__ is dict:
-        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
-    if value.__class__ is list:
-        return any(_lone_surrogate(v) for v in value)
-    return False
-
-
-def _refuse_lone_surrogates(text: str | bytes, value: object) -> None:
-    """A lone surrogate escape is not text (msgspec refuses it; no store can hold it): refuse it
-    in the standard library's results too, looking only when the text has such an escape
-    (a backslash first: one byte, the quickest search there is)."""
-    if isinstance(text, bytes):
-        if b"\\" in text and (b"\\ud" in text or b"\\uD" in text) and _lone_surrogate(value):
-            raise _lone_surrogate_error()
-    elif "\\" in text and ("\\ud" in text or "\\uD" in text) and _lone_surrogate(value):
-        raise _lone_surrogate_error()
-
-
-def _lone_surrogate_error() -> MalformedFeedError:
-    return MalformedFeedError(
-        ErrorCode.ENCODING, "a string escapes a lone surrogate (\\ud800-\\udfff), which is not text"
-    )
-
-
-def _names_at_most(data: bytes) -> int:
-    """At least as many as the member names in `data` (a colon right after a quote or
-    whitespace ends each; text in strings can only add to the count)."""
-    return data.translate(_SPACE_AS_QUOTE).count(b'":')
-
-
-def _members_at_least(items: list[object], nested: tuple[str, ...]) -> int:
-    """At most as many as the members of `items` and their objects, counting only the
-    items' own members and those of their `nested` fields: the cheap count."""
-    count = 0
-    for item in items:
-        if item.__class__ is dict:
-            count += len(item)
-            for name in nested:
-                member = item.get(name)
-                if member.__class__ is dict:
-                    count += len(member)
-    return count
-
-
-def _members(value: object) -> int:
-    """How many members the objects in `value` hold, all levels counted."""
-    count = 0
-    if value.__class__ is dict:
-        count = len(value)
-        value = value.values()
-    for member in value:  # type: ignore[attr-defined]
-        if member.__class__ is dict or member.__class__ is list:
-            count += _members(member)
-    return count
+"""Lines of a JSON Lines feed checked for repeated names at once."""
 
 
 def _refuse_other_encodings(head: bytes) -> None:
@@ -201,7 +121,7 @@ class JsonDecoder:
         # every member (a Python call per object) and marks repeated names.
         self._stdlib_plain = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
         self._stdlib = json.JSONDecoder(
-            parse_float=to_decimal, parse_int=to_int, parse_constant=refuse, object_pairs_hook=_object
+            parse_float=to_decimal, parse_int=to_int, parse_constant=refuse, object_pairs_hook=object_hook
         )
         self.decode_unchecked: Callable[[bytes], object] = functools.partial(
             self._decode_stdlib, decoder=self._stdlib_plain
@@ -235,11 +155,11 @@ class JsonDecoder:
     def kept_every_name(self, data: bytes, values: list[object]) -> bool:
         """Whether `values` (the items of an array, or values side by side), decoded from
         `data`, hold every member name `data` has."""
-        members = _members_at_least(values, self._nested)
-        if data.count(b":") == members:  # every colon ends a name (no URL, no time of day in text)
+        found = members_at_least(values, self._nested)
+        if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
             return True
-        names = _names_at_most(data)
-        return members == names or _members(values) == names
+        names = names_at_most(data)
+        return found == names or members(values) == names
 
     def _decode_msgspec(self, data: bytes) -> object:
         try:
@@ -277,9 +197,10 @@ class JsonDecoder:
             raise MalformedFeedError(
                 ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
             ) from None
-        if end != len(text) and text[end:].strip():
+        # JSON's whitespace only: str.strip() would also take \x1c-\x1f and \x85, which msgspec refuses.
+        if end != len(text) and text[end:].strip(" \t\r\n"):
             raise MalformedFeedError(ErrorCode.MALFORMED, "invalid JSON: extra data after a value")
-        _refuse_lone_surrogates(data, value)
+        refuse_lone_surrogates(data, value)
         return value
 
     def decode_exactly(self, data: bytes) -> object:
@@ -290,7 +211,7 @@ class JsonDecoder:
         """Exact end of the first value in `text` (characters); the slow, sure path."""
         try:
             value, end = self._stdlib.raw_decode(text)
-            _refuse_lone_surrogates(text[:end], value)
+            refuse_lone_surrogates(text[:end], value)
             return value, end
         except json.JSONDecodeError as error:
             if error.pos >= len(text) or error.msg.startswith("Unterminated string"):

@@ -78,3 +78,17 @@ def test_a_json_lines_line_may_start_with_whitespace_on_both_decoders(msgspec: b
     assert items[0] == {"sku": "A"}
     assert list(items[1]) == ["sku"]
     assert items[1]["sku"].code is ErrorCode.DUPLICATE_KEY
+
+
+@pytest.mark.parametrize("msgspec", [True, False], ids=["msgspec", "stdlib"])
+@pytest.mark.parametrize("after", [b"\x1e", b"\x1c", b"\x0b", b"\x0c", "\u0085".encode(), "\u3000".encode()])
+def test_only_json_whitespace_may_follow_a_value_on_both_decoders(msgspec: bool, after: bytes) -> None:
+    # str.strip() took "\x1e" after the last line as whitespace on the stdlib path, where
+    # msgspec refused it (found by the jsonl fuzz target).
+    for feed, document in (
+        (JsonLinesFeed(2, prefer_msgspec=msgspec), b'{"sku": "A"}\n{"sku": "B"}' + after),
+        (JsonLinesFeed(2, prefer_msgspec=msgspec), b'{"sku": "A"}' + after + b"\n"),
+    ):
+        with pytest.raises(MalformedFeedError) as raised:
+            parse_all(feed, document)
+        assert raised.value.error.code is ErrorCode.MALFORMED
