@@ -8,7 +8,7 @@ CODE   := package domain ports adapters_in adapters_out plugins testing
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-loop bench-pages load api-fuzz clean
+.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-loop bench-pages load api-fuzz fuzz clean
 
 # The strict editable install links each file into the namespace, so a new
 # module (or data file) needs the install run again: the stamp depends on the
@@ -94,6 +94,16 @@ load: setup
 
 bench-pages: setup
 	$(BIN)/python benchmarks/pages_benchmark.py
+
+# Coverage-guided fuzzing of the json, jsonl, csv and xml parsers (tests/fuzz/run.py, ADR 0027):
+# each target for FUZZ_SECONDS, one summary line (executions) per target; every target runs
+# even after one fails, and the run fails if any did.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= json jsonl csv xml
+fuzz: setup
+	@status=0; for target in $(FUZZ_TARGETS); do \
+		$(BIN)/python tests/fuzz/run.py $$target --seconds $(FUZZ_SECONDS) || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

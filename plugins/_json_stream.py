@@ -12,11 +12,20 @@ this reader finds where each item ends and decodes just that slice:
   back to the standard library's `raw_decode`, which finds the end exactly.
 
 The slice length is the item's size, so `max_item_bytes` costs nothing to check.
+
+A member name repeated in one object (`{"sku": "A", "sku": "B"}`) must not let
+the last one win without a word (ADR 0027). Both decoders build objects in C,
+keeping the last; `JsonDecoder.checked` then counts the names in the bytes
+against the members decoded (_json_names.py), a whole batch or a block of
+lines at a time, and only a slice where they differ is decoded again by the
+standard library with an object hook that puts an `UnreadableValue` in place
+of a repeated name's value, which the validator reports as `duplicate_key`.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -27,6 +36,14 @@ from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.hints import looks_like
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.report import ErrorCode, Location
+
+from ._json_names import (
+    members,
+    members_at_least,
+    names_at_most,
+    object_hook,
+    refuse_lone_surrogates,
+)
 
 __all__ = ["JsonDecoder", "read_document_items", "read_lines_items"]
 
@@ -42,6 +59,8 @@ _UNKNOWN, _NEXT_ITEM, _ARRAY_CLOSED = 0, 1, 2
 # Where an item of the products array can end: a closing brace followed by the
 # next item or by the end of the array (never true of a nested object's brace).
 _ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*(?:,[ \t\r\n]*\{|\])")
+_LINES_BLOCK: Final = 256
+"""Lines of a JSON Lines feed checked for repeated names at once."""
 
 
 def _refuse_other_encodings(head: bytes) -> None:
@@ -89,8 +108,13 @@ class JsonDecoder:
     """Decodes one complete JSON value from bytes: numbers with a fraction or an exponent
     as exact Decimals, NaN and Infinity refused, number length capped."""
 
-    def __init__(self, limits: FeedLimits, *, prefer_msgspec: bool = True) -> None:
+    def __init__(
+        self, limits: FeedLimits, *, prefer_msgspec: bool = True, nested: tuple[str, ...] = ()
+    ) -> None:
+        """`nested`: the fields that hold objects in a valid item (`dimensions`), which the
+        repeated-name check counts cheaply."""
         cap = limits.max_number_chars
+        self._nested = nested
 
         def to_decimal(text: str) -> Decimal:
             if len(text) > cap:
@@ -110,8 +134,16 @@ class JsonDecoder:
         def refuse(name: str) -> object:
             raise MalformedFeedError(ErrorCode.MALFORMED, f"{name} is not a JSON number")
 
-        self._stdlib = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
-        self.decode: Callable[[bytes], object] = self._decode_stdlib
+        # Two standard-library decoders: the plain one builds objects in C, the exact one sees
+        # every member (a Python call per object) and marks repeated names.
+        self._stdlib_plain = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
+        self._stdlib = json.JSONDecoder(
+            parse_float=to_decimal, parse_int=to_int, parse_constant=refuse, object_pairs_hook=object_hook
+        )
+        self.decode_unchecked: Callable[[bytes], object] = functools.partial(
+            self._decode_stdlib, decoder=self._stdlib_plain
+        )
+        """`data` decoded, a repeated member name not looked for (see `checked`)."""
         self.uses_msgspec = False
         if prefer_msgspec:
             try:
@@ -121,8 +153,30 @@ class JsonDecoder:
             else:
                 self._msgspec_decode = msgspec.json.Decoder(float_hook=to_decimal).decode
                 self._msgspec_error = msgspec.DecodeError
-                self.decode = self._decode_msgspec
+                self.decode_unchecked = self._decode_msgspec
                 self.uses_msgspec = True
+
+    def decode(self, data: bytes) -> object:
+        """One complete JSON value, each repeated member name's value marked (see `_object`)."""
+        return self.checked(data, self.decode_unchecked(data))
+
+    def checked(self, data: bytes, value: object) -> object:
+        """`value`, decoded from `data` by `decode_unchecked`, or `data` decoded again exactly
+        when a repeated member name may have been dropped."""
+        if value.__class__ is not dict and value.__class__ is not list:
+            return value
+        if self.kept_every_name(data, value if value.__class__ is list else [value]):
+            return value
+        return self._decode_stdlib(data)
+
+    def kept_every_name(self, data: bytes, values: list[object]) -> bool:
+        """Whether `values` (the items of an array, or values side by side), decoded from
+        `data`, hold every member name `data` has."""
+        found = members_at_least(values, self._nested)
+        if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
+            return True
+        names = names_at_most(data)
+        return found == names or members(values) == names
 
     def _decode_msgspec(self, data: bytes) -> object:
         try:
@@ -159,13 +213,15 @@ class JsonDecoder:
             pass
         return _SyntaxAt(message, at)
 
-    def _decode_stdlib(self, data: bytes) -> object:
+    def _decode_stdlib(self, data: bytes, decoder: json.JSONDecoder | None = None) -> object:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedFeedError(ErrorCode.ENCODING, "the feed is not valid UTF-8") from None
         try:
-            value, end = self._stdlib.raw_decode(text)
+            # raw_decode reads from the first byte; a line may start with whitespace.
+            start = len(text) - len(text.lstrip(" \t\r\n")) if text[:1].isspace() else 0
+            value, end = (decoder or self._stdlib).raw_decode(text, start)
         except json.JSONDecodeError as error:
             if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
                 raise _Truncated from None
@@ -174,15 +230,24 @@ class JsonDecoder:
             raise MalformedFeedError(
                 ErrorCode.TOO_DEEP, "the document is nested too deeply to read"
             ) from None
-        if end != len(text) and text[end:].strip():
-            extra = end + len(text[end:]) - len(text[end:].lstrip())
+        # JSON's whitespace only: str.strip() would also take \x1c-\x1f and \x85, which msgspec refuses.
+        rest = text[end:]
+        if end != len(text) and rest.strip(" \t\r\n"):
+            extra = end + len(rest) - len(rest.lstrip(" \t\r\n"))
             raise _SyntaxAt("invalid JSON: extra data after a value", len(text[:extra].encode("utf-8")))
+        refuse_lone_surrogates(data, value)
         return value
+
+    def decode_exactly(self, data: bytes) -> object:
+        """`decode` by the standard library, whose errors are the most precise."""
+        return self._decode_stdlib(data)
 
     def raw_decode_prefix(self, text: str) -> tuple[object, int]:
         """Exact end of the first value in `text` (characters); the slow, sure path."""
         try:
-            return self._stdlib.raw_decode(text)
+            value, end = self._stdlib.raw_decode(text)
+            refuse_lone_surrogates(text[:end], value)
+            return value, end
         except json.JSONDecodeError as error:
             if error.pos >= len(text) or error.msg.startswith("Unterminated string"):
                 raise _Truncated from None
@@ -543,13 +608,21 @@ def read_lines_items(
     lines are skipped."""
     limit = limits.max_item_bytes
     readline = stream.readline
-    decode = decoder.decode
+    # Lines are checked for repeated names a block at a time (see JsonDecoder.checked).
+    decode = decoder.decode_unchecked
+    lines: list[bytes] = []
+    values: list[object] = []
+    numbers: list[int] = []
     number = 0
     offset = 0
     """Where the line being read starts in the document."""
     while True:
+        if len(lines) >= _LINES_BLOCK:
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
+            lines, values, numbers = [], [], []
         line = readline(limit + 2)
         if not line:
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             return
         number += 1
         starts, offset = offset, offset + len(line)
@@ -567,14 +640,20 @@ def read_lines_items(
         if line.isspace():
             continue
         try:
-            value = decode(line)
+            try:
+                value = decode(line)
+            except _Truncated:
+                # msgspec reports a lone surrogate as truncation: the exact decoder names it.
+                value = decoder.decode_exactly(line)
         except _Truncated:
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             raise MalformedFeedError(
                 ErrorCode.MALFORMED,
                 f"line {number} is not a complete JSON value",
                 Location(line=number),
             ) from None
         except _SyntaxAt as error:
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             column = error.at + 1
             raise MalformedFeedError(
                 ErrorCode.MALFORMED,
@@ -582,7 +661,28 @@ def read_lines_items(
                 Location(line=number, column=column, offset=starts + error.at),
             ) from None
         except MalformedFeedError as error:
+            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             raise MalformedFeedError(
                 error.error.code, f"line {number}: {error.error.message}", Location(line=number)
             ) from None
-        yield value, number
+        lines.append(line)
+        values.append(value)
+        numbers.append(number)
+
+
+def _checked_lines(
+    decoder: JsonDecoder, lines: list[bytes], values: list[object], numbers: list[int]
+) -> list[object]:
+    """The `values` decoded unchecked from `lines`, each decoded again exactly if it may hide
+    a repeated member name: the whole block is counted at once, then each line if need be."""
+    if not lines or decoder.kept_every_name(b"".join(lines), values):
+        return values
+    checked = []
+    for line, value, number in zip(lines, values, numbers, strict=True):
+        try:
+            checked.append(decoder.checked(line, value))
+        except MalformedFeedError as error:  # pragma: no cover - the line was read once already
+            raise MalformedFeedError(
+                error.error.code, f"line {number}: {error.error.message}", Location(line=number)
+            ) from None
+    return checked

@@ -17,6 +17,7 @@ from partner_ingest.domain.model import jsontext
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.product import Product
 from partner_ingest.domain.model.report import Location
+from partner_ingest.domain.model.rules import Kind, contract_for
 from partner_ingest.ports.formats import FormatRegistrar, RawItem
 from partner_ingest.ports.hookspecs import hookimpl
 
@@ -24,6 +25,13 @@ from ._items import product_item
 from ._json_stream import JsonDecoder, read_document_items, read_lines_items
 
 __all__ = ["JsonFeed", "JsonLinesFeed", "partner_ingest_register_formats"]
+
+
+def _decoder(limits: FeedLimits, version: int, prefer_msgspec: bool) -> JsonDecoder:
+    # The version's object fields (dimensions) make the repeated-name check cheap for valid items.
+    contract = contract_for(version)
+    nested = tuple(rule.name for rule in contract.fields if rule.kind is Kind.OBJECT)
+    return JsonDecoder(limits, prefer_msgspec=prefer_msgspec, nested=nested)
 
 
 def _pointer_part(field: str) -> str:
@@ -42,9 +50,13 @@ class JsonFeed:
     file_extensions: tuple[str, ...] = (".json",)
     textual: bool = False
 
+    def decoder(self, limits: FeedLimits) -> JsonDecoder:
+        """The decoder `parse` reads with."""
+        return _decoder(limits, self.version, self.prefer_msgspec)
+
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Items with the byte offset each starts at."""
-        return read_document_items(stream, limits, JsonDecoder(limits, prefer_msgspec=self.prefer_msgspec))
+        return read_document_items(stream, limits, self.decoder(limits))
 
     def locate(self, index: int, marker: object, field: str) -> Location:
         """JSON Pointer of the field, and the item's byte offset."""
@@ -76,7 +88,7 @@ class JsonLinesFeed:
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Items with their line numbers."""
-        return read_lines_items(stream, limits, JsonDecoder(limits, prefer_msgspec=self.prefer_msgspec))
+        return read_lines_items(stream, limits, _decoder(limits, self.version, self.prefer_msgspec))
 
     def locate(self, index: int, marker: object, field: str) -> Location:
         """Line of the item, and the JSON Pointer of the field within it."""

@@ -183,6 +183,15 @@ def read_items(stream: BinaryIO, limits: FeedLimits, layout: Layout) -> Iterator
         raise MalformedFeedError(
             ErrorCode.ENCODING, f"the feed cannot be read in its declared encoding ({error})"
         ) from None
+    except ValueError as error:
+        # expat's own refusal of a declared encoding it cannot decode ("UTF-7", "EUC-JP":
+        # "multi-byte encodings are not supported"); any other ValueError is a bug to see.
+        if "encoding" not in str(error):
+            raise
+        raise MalformedFeedError(
+            ErrorCode.ENCODING,
+            f"the feed declares an encoding the XML parser cannot read ({error}): send UTF-8",
+        ) from None
 
 
 class _Reader:

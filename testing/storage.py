@@ -280,6 +280,19 @@ class StorageContract:
             assert uow.imports.get("f1") == _import("f1", at=T0, key="k1")
             assert uow.imports.get("nope") is None
 
+    def test_of_imports_completed_at_one_instant_the_last_added_is_the_latest(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        # Two feeds in one clock tick (a coarse clock, a fast client): the repeat check compares a
+        # feed with the partner's latest applied one, which must be the one applied last.
+        with seeded.unit_of_work() as uow:
+            for feed_id in ("f1", "f2", "f3"):
+                uow.imports.add(_import(feed_id, at=T0))
+                uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert present(uow.imports.latest_applied("acme")).id == "f3"
+            assert [e.id for e in uow.imports.recent("acme")] == ["f3", "f2", "f1"]
+
     def test_an_import_recorded_before_fingerprints_has_none(self, seeded: StoreUnderTest) -> None:
         with seeded.unit_of_work() as uow:
             uow.imports.add(attrs.evolve(_import("f1", at=T0), fingerprint=None))

@@ -226,12 +226,19 @@ class InMemoryFeedImportLedger:
         applied = [
             e for e in self._table.values() if e.partner_id == partner_id and e.status is ImportStatus.APPLIED
         ]
-        return max(applied, key=lambda e: e.completed_at, default=None)
+        return self._newest_first(applied, 1)[0] if applied else None
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""
         entries = [e for e in self._table.values() if partner_id is None or e.partner_id == partner_id]
-        return sorted(entries, key=lambda e: e.completed_at, reverse=True)[:limit]
+        return self._newest_first(entries, limit)
+
+    @staticmethod
+    def _newest_first(entries: list[FeedImport], limit: int) -> list[FeedImport]:
+        # Of imports completed at one instant the last added comes first, as the SQL stores
+        # order them (rowid, seq): the table keeps the order entries were added in.
+        ordered = sorted(enumerate(entries), key=lambda pair: (pair[1].completed_at, pair[0]), reverse=True)
+        return [entry for _, entry in ordered[:limit]]
 
     def version_usage(self, since: datetime | None = None) -> list[VersionUse]:
         """Per version and partner: imports since `since`, and the latest one's time."""

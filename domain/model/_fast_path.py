@@ -41,6 +41,10 @@ FastPath = Callable[[object, int], Any]
 # or Decimal() reads from it. That is exactly the reference's `-?[0-9]+(\.[0-9]+)?`
 # without leading zeros, for less than matching that regex first would cost.
 
+# Negative zero ("-0", "-0.00", a JSON -0.0) is a valid amount whose sign must not
+# reach the store; the reference path drops it, so the fast path defers every one.
+# Textual numbers starting "-0" are that or negative (out of every range but -0).
+
 # Fields the fast path never handles: their items go to the reference path.
 _SLOW_FIELDS: Final = frozenset({"sale_price", "sale_starts_at", "sale_ends_at"})
 
@@ -121,11 +125,17 @@ class _Builder:
                     self.emit(depth, f"if {var}.__class__ is not str or 'E' in {var}: {slow}")
                     self.emit(depth, f"try: {var}_n = Decimal({var})")
                     self.emit(depth, f"except ArithmeticError: {slow}")
-                    self.emit(depth, f"if str({var}_n) != {var} or not {var}_n.is_finite(): {slow}")
+                    self.emit(
+                        depth,
+                        f"if str({var}_n) != {var} or not {var}_n.is_finite() or {var}.startswith('-0'): {slow}",
+                    )
                     self.emit(depth, f"{var}_text = {var}; {var} = {var}_n")
                 else:
                     self.emit(depth, f"if {var}.__class__ is Decimal:")
-                    self.emit(depth + 1, f"if not {var}.is_finite(): {slow}")
+                    # Negative zero too: the reference path drops its sign (see "negative zero").
+                    self.emit(
+                        depth + 1, f"if not {var}.is_finite() or (not {var} and {var}.is_signed()): {slow}"
+                    )
                     self.emit(depth, f"elif {var}.__class__ is int: {var} = Decimal({var})")
                     self.emit(depth, f"else: {slow}")
                 self.emit(depth, f"if not ({in_range}): {slow}")

@@ -33,6 +33,7 @@ class ErrorCode(enum.StrEnum):
     ENUM = "enum"
     UNKNOWN_FIELD = "unknown_field"
     DUPLICATE = "duplicate"
+    DUPLICATE_KEY = "duplicate_key"
     RELATION = "relation"
     UNKNOWN_SKU = "unknown_sku"
     """A patch names a SKU that is not an active product of the partner."""

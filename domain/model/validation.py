@@ -195,6 +195,8 @@ def _decimal_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimit
         if (number <= low if exclusive else number < low) or number > high:
             _refuse_long_number(value, textual, limits)
             _range_check(rule, number)
+        if not number and number.is_signed():  # -0.00 is 0.00: stored and served without the sign
+            return number.copy_abs()
         return number
 
     return check
@@ -293,13 +295,21 @@ def _object_check(rule: FieldRule, mode: Mode, textual: bool, limits: FeedLimits
                 )
         if not value.keys() <= known:
             unknown = sorted(value.keys() - known, key=str)
+            for key in unknown:
+                if value[key].__class__ is UnreadableValue:  # a repeated member name (JSON)
+                    problems.append((value[key].code, value[key].message, f"{prefix}.{key}"))
             if lenient:
                 # Kept like top-level unknown fields, under a dotted name (see _finish).
-                out[_EXTRA] = {f"{prefix}.{key}": value[key] for key in unknown if value[key] is not None}
+                out[_EXTRA] = {
+                    f"{prefix}.{key}": value[key]
+                    for key in unknown
+                    if value[key] is not None and value[key].__class__ is not UnreadableValue
+                }
             else:
                 problems.extend(
                     (ErrorCode.UNKNOWN_FIELD, "is not part of the contract", f"{prefix}.{key}")
                     for key in unknown
+                    if value[key].__class__ is not UnreadableValue
                 )
         if problems:
             raise _Rejected(problems)
@@ -462,12 +472,18 @@ class ItemValidator:
                 for key in unknown:
                     if item[key] is None:
                         continue
+                    if item[key].__class__ is UnreadableValue:  # a repeated member name (JSON)
+                        errors = _add(errors, sku, index, str(key), item[key].code, item[key].message)  # type: ignore[attr-defined]
+                        continue
                     if key.__class__ is not str:
                         errors = _add(errors, sku, index, str(key), ErrorCode.TYPE, "field names are text")
                         continue
                     extra[key] = item[key]
             else:
                 for key in unknown:
+                    if item[key].__class__ is UnreadableValue:
+                        errors = _add(errors, sku, index, str(key), item[key].code, item[key].message)  # type: ignore[attr-defined]
+                        continue
                     errors = _add(
                         errors,
                         sku,
@@ -486,7 +502,10 @@ class ItemValidator:
                 depth = 2 if key.partition(".")[0] in self._objects else 1
                 problem = _kept_value_problem(value, self._limits, index, key, depth, key)
                 if problem is not None:
-                    errors = _add(errors, sku, index, key, ErrorCode.TYPE, problem)
+                    if isinstance(problem, UnreadableValue):
+                        errors = _add(errors, sku, index, key, problem.code, problem.message)
+                    else:
+                        errors = _add(errors, sku, index, key, ErrorCode.TYPE, problem)
 
         for name, needed in self._requires:
             if name in out:
@@ -638,13 +657,14 @@ class ItemValidator:
 
 def _kept_value_problem(
     value: object, limits: FeedLimits, index: int, path: str, depth: int, field: str
-) -> str | None:
+) -> str | UnreadableValue | None:
     """Why an unknown field's value cannot be kept verbatim in `extra`, or None when it can.
 
     The feed caps apply to kept values in full and raise `MalformedFeedError`
     (feed level, like the parsers). A value with no JSON form (NaN, a set, a
     key that is not text) can only come from an embedder's own dict: that is
-    a `type` problem of this item, returned.
+    a `type` problem of this item, returned; a value a format could not read
+    (a repeated member name in JSON) is returned with its own code.
     """
     if depth > limits.max_depth:
         raise MalformedFeedError(
@@ -653,8 +673,8 @@ def _kept_value_problem(
         )
     if value is None or value is True or value is False:
         return None
-    if isinstance(value, UnreadableValue):
-        return value.message
+    if isinstance(value, UnreadableValue):  # a repeated member name, deep inside (JSON)
+        return UnreadableValue(f"{value.message}{_at(path, field)}", value.code)
     if isinstance(value, str):
         if len(value) > limits.max_field_chars:
             raise MalformedFeedError(

@@ -69,6 +69,10 @@ def test_valid_items(raw: dict[str, Any]) -> None:
 @given(raw=broken_items(1) | broken_items(2))
 @example(raw={"sku": " A ", "name": "n", "price": Decimal("1.5"), "currency": "eur", "quantity": 1})
 @example(raw={"sku": "A", "name": "n", "price": Decimal("1.50"), "currency": "JPY", "quantity": 1})
+@example(raw={"sku": "A", "name": "n", "price": Decimal("-0.00"), "currency": "EUR", "quantity": 1})
+@example(
+    raw={"sku": "A", "name": "n", "price": 0, "sale_price": Decimal("-0"), "currency": "EUR", "quantity": 1}
+)
 @example(raw={"sku": "A", "name": "n\x85", "price": 1, "currency": "EUR", "quantity": Decimal("5.0")})
 @example(
     raw={
