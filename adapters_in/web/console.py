@@ -33,6 +33,8 @@ from .sessions import CONSOLE, Refused, redirect, signed_in, submitted
 __all__ = [
     "audit_page",
     "circuits_page",
+    "held_action",
+    "held_page",
     "contract_usage_page",
     "create_key",
     "create_partner",
@@ -363,6 +365,58 @@ async def schedule_action(request: Request) -> Response:
         app.schedules.update, schedule_id, actor=actor, enabled=action == "resume", client=client
     )
     return redirect(request, "/console/schedules")
+
+
+@page("console")
+async def held_page(request: Request) -> Response:
+    """The snapshots the mass-delete guard held, oldest first, with what each would create, update
+    and retire (the use case of GET /admin/imports/held); after a release or discard
+    (`?settled=`), how it went."""
+    try:
+        session = await signed_in(request, CONSOLE)
+    except Refused as refused:
+        return refused.response
+    app = context(request).app
+    held = await run_in_threadpool(app.held_feeds.held, None)
+    params = request.query_params
+    settled = release = None
+    partner = (params.get("partner_id") or "").strip()[:64]
+    if partner and params.get("settled"):
+        settled = await run_in_threadpool(app.imports.get, partner, params["settled"][:64])
+        if params.get("release"):
+            release = await run_in_threadpool(app.imports.get, partner, params["release"][:64])
+    return render(
+        request,
+        "console_held.html",
+        _values(session, title="Held snapshots", held=held, settled=settled, release=release),
+    )
+
+
+@page("console")
+async def held_action(request: Request) -> Response:
+    """Release or discard a held snapshot: the use cases of POST /admin/imports/{id}/release and
+    /discard, audited the same way (feed.released, feed.discarded, this admin as the actor)."""
+    try:
+        session, _ = await submitted(request, CONSOLE)
+    except Refused as refused:
+        return refused.response
+    settle = context(request).app.held_feeds
+    feed_id = request.path_params["feed_id"]
+    action = request.path_params["action"]
+    actor, client = session.principal.actor, _client(request)
+    # Redirected (not rendered) so that reloading the answer never settles anything again.
+    if action == "release":
+        report = await run_in_threadpool(settle.release, feed_id, actor=actor, client=client)
+        partner = report.partner_id
+        after = f"&release={quote(report.feed_id)}"
+    elif action == "discard":
+        entry = await run_in_threadpool(settle.discard, feed_id, actor=actor, client=client)
+        partner, after = entry.partner_id, ""
+    else:
+        raise InvalidError(f"unknown held snapshot action {action!r}")
+    return redirect(
+        request, f"/console/imports/held?settled={quote(feed_id)}&partner_id={quote(partner)}{after}"
+    )
 
 
 @page("console")

@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from partner_ingest.adapters_in.http._context import context, request_info
 from partner_ingest.adapters_in.http.diagnostic_views import csv_lines, jsonl_lines
 from partner_ingest.domain.model.errors import InvalidError, NotFoundError, TooLargeError
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.report import IngestReport, ItemError
 from partner_ingest.domain.model.web_sessions import WebSession
 from partner_ingest.domain.use_cases import FeedSubmission
@@ -76,6 +77,23 @@ async def overview(request: Request) -> Response:
     return render(request, "portal_overview.html", _values(session, title="Your imports", imports=imports))
 
 
+async def _feed_mode(request: Request, session: WebSession) -> str:
+    """The partner's feed_mode: what the mode choice starts at (and what an API call without
+    X-Feed-Mode uses)."""
+    view = await run_in_threadpool(context(request).app.partners.get, _partner(session))
+    return str(view.feed_mode)
+
+
+def _chosen_mode(form_value: object) -> FeedMode | None:
+    """The mode select's value: one of the feed modes (as X-Feed-Mode takes them)."""
+    if not isinstance(form_value, str) or not form_value:
+        return None
+    mode = next((m for m in FeedMode if str(m) == form_value), None)
+    if mode is None:
+        raise InvalidError(f"feed mode: one of {', '.join(str(m) for m in FeedMode)}, got {form_value!r}")
+    return mode
+
+
 async def _formats(request: Request) -> list[dict[str, Any]]:
     contract = await run_in_threadpool(context(request).app.describe_contract)
     formats: list[dict[str, Any]] = contract["formats"]
@@ -92,7 +110,15 @@ async def check_page(request: Request) -> Response:
     return render(
         request,
         "portal_check.html",
-        _values(session, title="Check a feed", formats=await _formats(request), report=None, groups=[]),
+        _values(
+            session,
+            title="Check a feed",
+            formats=await _formats(request),
+            feed_modes=[str(m) for m in FeedMode],
+            feed_mode=await _feed_mode(request, session),
+            report=None,
+            groups=[],
+        ),
     )
 
 
@@ -124,6 +150,7 @@ async def apply_or_check(request: Request) -> Response:
             )
         dry_run = form.get("action") != "apply"
         name, version = _choice(form.get("format"))
+        feed_mode = _chosen_mode(form.get("feed_mode"))
         media_type = (upload.content_type or "").split(";", 1)[0].strip().lower()
         submission = FeedSubmission(
             partner_id=_partner(session),
@@ -134,6 +161,7 @@ async def apply_or_check(request: Request) -> Response:
             dry_run=dry_run,
             client=request_info(request).client,
             source="push",
+            feed_mode=feed_mode,
         )
         report: IngestReport = await run_in_threadpool(context(request).app.ingest, submission)
     finally:
@@ -145,6 +173,8 @@ async def apply_or_check(request: Request) -> Response:
             session,
             title="Check a feed",
             formats=await _formats(request),
+            feed_modes=[str(m) for m in FeedMode],
+            feed_mode=str(feed_mode) if feed_mode else await _feed_mode(request, session),
             report=report,
             groups=grouped(report.errors),
             filename=upload.filename,
@@ -195,7 +225,7 @@ async def diagnostics_download(request: Request) -> Response:
 
 
 async def _by_sku(
-    request: Request, partner: str, query: str, after: str | None
+    request: Request, partner: str, query: str, after: str | None, *, retired: bool
 ) -> tuple[list[Any], str | None]:
     """Products whose SKU begins with `query`, in SKU order: the page starts at `query`, and the
     first SKU that does not begin with it ends the search."""
@@ -203,11 +233,11 @@ async def _by_sku(
     exact = None
     if query and after is None:
         try:
-            exact = await run_in_threadpool(app.products.get, partner, query)
+            exact = await run_in_threadpool(app.products.get, partner, query, retired=retired)
         except NotFoundError:
             exact = None
     found = await run_in_threadpool(
-        app.products.page, partner, after_sku=after or query or None, limit=PRODUCTS_PAGE
+        app.products.page, partner, after_sku=after or query or None, limit=PRODUCTS_PAGE, retired=retired
     )
     products: list[Any] = [p for p in found.products if p.sku.startswith(query)]
     if exact is not None:
@@ -219,7 +249,8 @@ async def _by_sku(
 @page("portal")
 async def products_page(request: Request) -> Response:
     """The partner's products in SKU order, from `q`: a SKU or its beginning (`by=sku`), or a part
-    of the name, any ASCII case (`by=name`); with the price in force now."""
+    of the name, any ASCII case (`by=name`); with the price in force now. `retired=true`: the
+    retired products instead (as `?retired=true` on GET /partner/products), searched by SKU."""
     try:
         session = await signed_in(request, PORTAL)
     except Refused as refused:
@@ -229,13 +260,16 @@ async def products_page(request: Request) -> Response:
     after = (request.query_params.get("after") or "").strip()[:1024] or None
     by = "name" if request.query_params.get("by") == "name" and query else "sku"
     partner = _partner(session)
+    retired = request.query_params.get("retired") == "true"
+    if retired and by == "name":
+        raise InvalidError("retired products are searched by SKU: name search covers the active ones")
     if by == "name":
         found = await run_in_threadpool(
             app.products.search_names, partner, query, after_sku=after, limit=PRODUCTS_PAGE
         )
         products, more, searched_to = list(found.products), found.next_after, found.searched_to
     else:
-        products, more = await _by_sku(request, partner, query, after)
+        products, more = await _by_sku(request, partner, query, after, retired=retired)
         searched_to = None
     return render(
         request,
@@ -246,6 +280,7 @@ async def products_page(request: Request) -> Response:
             products=products,
             query=query,
             by=by,
+            retired=retired,
             next_after=more,
             searched_to=searched_to,
             now=app.clock.now(),

@@ -84,6 +84,13 @@ ROUTES: Final[list[BaseRoute]] = [
         methods=["POST"],
         name="console_schedule_action",
     ),
+    Route("/console/imports/held", console.held_page, methods=["GET"], name="console_held"),
+    Route(
+        "/console/imports/{feed_id}/{action}",
+        console.held_action,
+        methods=["POST"],
+        name="console_held_action",
+    ),
     Route("/console/contract", console.contract_usage_page, methods=["GET"], name="console_contract"),
     Route("/console/webhooks", console.webhooks_page, methods=["GET"], name="console_webhooks"),
     Route("/console/circuits", console.circuits_page, methods=["GET"], name="console_circuits"),
