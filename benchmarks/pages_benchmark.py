@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/pages_benchmark.py              # 100,000 products, 10,000 imports, 200 renders a page
     .venv/bin/python benchmarks/pages_benchmark.py --quick      # 10,000 products, 1,000 imports, 50 renders
 
-The store is the embedded default (a SQLite file, as `serve` builds it). One partner
+A hundredth of the products are retired and a snapshot is held by the mass-delete guard
+(another one discarded), so the retired products, the held import and the held snapshots
+list their real rows. The store is the embedded default (a SQLite file, as `serve` builds it). One partner
 holds every product (one ingest of a JSON Lines feed) and every import: a real
 feed with rejected items, and its import copied under new ids and earlier times
 (added in one unit of work), so every listed report carries its errors (the
@@ -32,6 +34,7 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.http import create_app
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.api_keys import KeyRole
+from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.use_cases import FeedSubmission
 
@@ -86,6 +89,28 @@ def populate(app: bootstrap.Application, products: int, imports: int) -> str:
     return last.feed_id
 
 
+def lifecycle(app: bootstrap.Application, products: int) -> tuple[str, str]:
+    """Retire a hundredth of the catalog (items asking `_delete`), then send two snapshots naming a
+    few products: the mass-delete guard holds both; one is discarded. (held id, discarded id)."""
+    gone = b"".join(f'{{"sku": "SKU-{i:07d}", "_delete": true}}\n'.encode() for i in range(0, products, 100))
+    app.ingest(FeedSubmission(partner_id=PARTNER, body=io.BytesIO(gone), media_type="application/x-ndjson"))
+    held = [
+        app.ingest(
+            FeedSubmission(
+                partner_id=PARTNER,
+                body=io.BytesIO(feed(size)),
+                media_type="application/x-ndjson",
+                feed_mode=FeedMode.SNAPSHOT,
+            )
+        )
+        for size in (10, 20)
+    ]
+    assert all(str(report.status) == "held" for report in held), [r.status for r in held]
+    app.held_feeds.discard(held[1].feed_id, actor="bench")
+    print(f"retired {products // 100:,} products; held 2 snapshots, discarded one")
+    return held[0].feed_id, held[1].feed_id
+
+
 def signed_in(client: TestClient, area: str, key: str) -> None:
     form = client.get(f"/{area}/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -128,6 +153,7 @@ def main() -> None:
         app = bootstrap.build(settings)
         try:
             latest = populate(app, products, imports)
+            held, discarded = lifecycle(app, products)
             partner_key = app.keys.create(KeyRole.PARTNER, PARTNER, actor="bench").plaintext
             admin_key = app.keys.create(KeyRole.ADMIN, actor="bench").plaintext
             # A webhook with a full delivery log and a run schedule, so their pages list something.
@@ -152,6 +178,9 @@ def main() -> None:
                 (portal, "/portal/products?by=name&q=product+1"),
                 (portal, f"/portal/products?by=name&q=product+{products - 1}"),
                 (portal, "/portal/products?by=name&q=no+such+name"),
+                (portal, "/portal/products?retired=true"),
+                (portal, f"/portal/products?retired=true&q=SKU-{products // 2:07d}"),
+                (portal, f"/portal/imports/{held}"),
                 (portal, "/portal/products/status?sku=SKU-0000007"),
                 (portal, "/portal/webhook"),
                 (portal, "/portal/contract"),
@@ -161,6 +190,8 @@ def main() -> None:
                 (console, "/console/keys"),
                 (console, "/console/jobs"),
                 (console, "/console/schedules"),
+                (console, "/console/imports/held"),
+                (console, f"/console/imports/held?settled={discarded}&partner_id={PARTNER}"),
                 (console, "/console/circuits"),
                 (console, "/console/webhooks"),
                 (console, "/console/contract"),
