@@ -166,6 +166,23 @@ def test_a_rejected_feed_and_a_dead_job_are_events_too(hooked: Hooked) -> None:
     assert events[WebhookEvent.JOB_DEAD]["job_id"] == job.id
 
 
+def test_a_snapshot_held_by_the_mass_delete_guard_is_an_event_with_its_counts(hooked: Hooked) -> None:
+    catalog = b",".join(
+        b'{"sku": "S-%d", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}' % n
+        for n in range(10)
+    )
+    ingest(hooked.app, b'{"products": [' + catalog + b"]}")
+    hooked.app.webhooks.set("acme", URL, actor="acme")
+    hooked.clock.advance(1)
+    # One product named of ten: the other nine would be retired, far above the guard's share.
+    feed_id = ingest(hooked.app, FEED, feed_mode="snapshot")
+    (held,) = [json.loads(d.payload)["data"] for d in deliveries(hooked)]
+    assert held["status"] == "held" and held["feed_id"] == feed_id
+    assert held["counts"]["received"] == 1
+    with hooked.store.unit_of_work(read_only=True) as uow:
+        assert uow.products.count("acme") == 10, "nothing applied while held"
+
+
 def test_failed_attempts_back_off_and_a_run_of_them_disables_the_webhook(hooked: Hooked) -> None:
     hooked.app.webhooks.set("acme", URL, actor="acme")
     hooked.sender.statuses.extend([500, 503, 500])
