@@ -54,7 +54,7 @@ wheel-check: setup
 	cd build && wheel-venv/bin/python ../tests/import_every_module.py
 
 bench: setup
-	$(BIN)/python benchmarks/ingest_benchmark.py
+	$(BIN)/python benchmarks/ingest_benchmark.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -125,6 +125,9 @@ class Application:
     """Database reachable and schema current (never raises)."""
     parsing: FeedParsing
     """Where feeds are parsed and validated: in the ingesting thread, or parser processes (ADR 0019)."""
+    ingest_now: IngestFeed | None = None
+    """What feeds answered while their sender waits (`POST /partner/ingest`) go through: with
+    group commit (ADR 0039), units of work committed in batches; None: `ingest`."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -148,6 +151,7 @@ def wire(
     close: Callable[[], None] = lambda: None,
     ready: Callable[[], Readiness] | None = None,
     parsing: FeedParsing | None = None,
+    grouped_uow: UnitOfWorkFactory | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults
     (feeds are parsed in the ingesting thread unless `parsing` says otherwise).
@@ -174,6 +178,11 @@ def wire(
     )
     fast = settings.fast_validator
     ingest = IngestFeed(uow, formats, clock, ids, limits=limits, parsing=parsing, fast_validator=fast)
+    ingest_now = None
+    if grouped_uow is not None:
+        ingest_now = IngestFeed(
+            grouped_uow, formats, clock, ids, limits=limits, parsing=parsing, fast_validator=fast
+        )
     vault = vault if vault is not None else FernetVault(secrets_.vault_keys)
     submit_job = SubmitFeedJob(uow, formats, clock, ids, max_attempts=settings.job_max_attempts)
     # One policy for pulls and for configuring endpoints, so both refuse the same addresses.
@@ -218,6 +227,7 @@ def wire(
         limits=limits,
         vault=vault,
         ingest=ingest,
+        ingest_now=ingest_now,
         describe_contract=DescribeContract(formats),
         validate=ValidateFeed(formats, limits=limits, fast_validator=fast, parsing=parsing),
         guard=AccessGuard(
@@ -417,6 +427,13 @@ def build(
         closers.append(close_store)
     uow: UnitOfWorkFactory = store.unit_of_work
     ready = _store_ready(uow, _schema_check(store))
+    grouped_uow: UnitOfWorkFactory | None = None
+    if settings.group_commit and isinstance(store, SqliteStore):
+        from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
+
+        group = GroupCommit(store)
+        closers.append(group.close)
+        grouped_uow = group.unit_of_work
     if rate_limiter is None and settings.redis_url:
         from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
 
@@ -461,6 +478,7 @@ def build(
         close=close,
         ready=ready,
         parsing=parsing,
+        grouped_uow=grouped_uow,
     )
 
 

@@ -107,6 +107,8 @@ class Settings:
     """Feeds smaller than this are parsed in the ingesting thread (a helper would not pay off)."""
     fast_validator: bool = True
     """Validate the common valid item with generated straight-line code, which gives the reference validator's results faster; false: the reference validator alone (to rule the fast path out while debugging)."""
+    group_commit: bool = True
+    """Feeds sent over HTTP and answered while the sender waits share one SQLite transaction and one sync with those sent at the same moment, each answered once its batch is durable (ADR 0039); false: one transaction per feed."""
     log_level: str = "INFO"
     log_format: str = "json"
     """json (one object per line) or text."""

@@ -5,10 +5,12 @@
 (h-a) the baseline: a bare Starlette app on the same uvicorn (h11, no access
 log) that reads the same body, parses it as JSON and answers a small JSON
 document; (h-b) `partner-ingest serve` on a SQLite file, the partner's feeds
-posted to /partner/ingest with its API key, every item written. The load
+posted to /partner/ingest with its API key, every item written, feeds committed
+in groups (ADR 0039); (h-c) the same with PARTNER_INGEST_GROUP_COMMIT=false, a
+transaction and a sync per feed. The load
 generator is wrk (Debian `wrk`), 32 connections, each request a 10-item json
 v2 feed whose prices change from request to request so every request writes.
-Runs alternate (a, b, a, b), best of ROUNDS by requests/s; each row prints
+Runs alternate (a, b, c, a, b, c), best of ROUNDS by requests/s; each row prints
 requests/s, p50, p99, the answers that were not 2xx, and the ratio to (h-a).
 The machine is shared: the ratio of runs taken side by side is the figure,
 not the absolute numbers.
@@ -128,8 +130,8 @@ def best(loads: list[Load]) -> Load:
     return max(loads, key=lambda load: load.requests_per_s)
 
 
-def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, Load, int]:
-    """(bare app, serve on SQLite, rows the service stored)."""
+def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, Load, Load, int]:
+    """(bare app, serve on SQLite, serve with a transaction per feed, rows the service stored)."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install -y wrk")
     database = directory / "http.db"
@@ -161,14 +163,19 @@ def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, L
     exe = str(Path(sys.executable).with_name("partner-ingest"))
     bare_runs: list[Load] = []
     serve_runs: list[Load] = []
+    single_runs: list[Load] = []
+    servers = (
+        ([sys.executable, str(bare_file)], env, bare_runs),
+        ([exe, "serve", "--host", "127.0.0.1"], env, serve_runs),
+        ([exe, "serve", "--host", "127.0.0.1"], {**env, "PARTNER_INGEST_GROUP_COMMIT": "false"}, single_runs),
+    )
     for _ in range(ROUNDS):
-        for command, runs in (
-            ([sys.executable, str(bare_file)], bare_runs),
-            ([exe, "serve", "--host", "127.0.0.1"], serve_runs),
-        ):
+        for command, server_env, runs in servers:
             port = free_port()
             argv = [*command, str(port)] if runs is bare_runs else [*command, "--port", str(port)]
-            server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server = subprocess.Popen(
+                argv, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             try:
                 wait_listening(port, server)
                 runs.append(wrk(port, script, seconds=seconds, connections=connections))
@@ -179,7 +186,7 @@ def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, L
 
     with sqlite3.connect(database) as conn:
         stored = int(conn.execute("SELECT count(*) FROM product").fetchone()[0])
-    return best(bare_runs), best(serve_runs), stored
+    return best(bare_runs), best(serve_runs), best(single_runs), stored
 
 
 def section(*, seconds: int = 10, connections: int = 32) -> None:
@@ -189,7 +196,7 @@ def section(*, seconds: int = 10, connections: int = 32) -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            bare, serve, stored = measure(Path(tmp), seconds=seconds, connections=connections)
+            bare, serve, single, stored = measure(Path(tmp), seconds=seconds, connections=connections)
         except (RuntimeError, subprocess.CalledProcessError) as error:
             print(f"  skipped: {error}")
             return
@@ -202,6 +209,9 @@ def section(*, seconds: int = 10, connections: int = 32) -> None:
          f"{serve.p99_ms:.1f} ms", str(serve.non_2xx), f"{ratio:.2f}",
          f">= {TARGET_RATIO:.2f}, p99 <= {TARGET_P99_MS:.0f} ms",
          "ok" if ratio >= TARGET_RATIO and serve.p99_ms <= TARGET_P99_MS else "BELOW"),
+        ("(h-c) the same, GROUP_COMMIT=false", f"{single.requests_per_s:,.0f}", f"{single.p50_ms:.1f} ms",
+         f"{single.p99_ms:.1f} ms", str(single.non_2xx), f"{single.requests_per_s / bare.requests_per_s:.2f}",
+         "", "a transaction and a sync per feed"),
     ]  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
