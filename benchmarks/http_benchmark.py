@@ -139,7 +139,6 @@ def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, L
         **os.environ,
         "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{database}",
         "PARTNER_INGEST_RATE_LIMIT_PER_MINUTE": "100000000",
-        "PARTNER_INGEST_LOG_LEVEL": "WARNING",
     }
     env.pop("PARTNER_INGEST_REDIS_URL", None)
     cli(env, "migrate")

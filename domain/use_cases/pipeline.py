@@ -15,6 +15,7 @@ wherever it ran.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, closing
@@ -109,15 +110,20 @@ def reading_for(
 ) -> FeedReading:
     """The front half for a feed in `fmt`, validated against that version's contract in `mode`
     (by the reference validator alone when `fast_validator` is False)."""
-    validator = ItemValidator(
-        contract_for(fmt.version),
-        mode,
-        textual=fmt.textual,
-        partner_id=partner_id,
-        limits=limits,
-        fast=fast_validator,
-    )
+    validator = _validator(fmt.version, Mode(mode), fmt.textual, partner_id, limits, fast_validator)
     return FeedReading(fmt, validator, limits, batch_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(
+    version: int, mode: Mode, textual: bool, partner_id: str, limits: FeedLimits, fast: bool
+) -> ItemValidator:
+    # A validator holds no state between items or feeds, and building one (its plan, its
+    # generated fast path) costs more than validating a small feed: each partner's is
+    # built once per contract and mode, not per request.
+    return ItemValidator(
+        contract_for(version), mode, textual=textual, partner_id=partner_id, limits=limits, fast=fast
+    )
 
 
 @attrs.frozen
