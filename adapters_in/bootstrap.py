@@ -28,12 +28,7 @@ import attrs
 
 from partner_ingest.adapters_out.cron import CronsimRules
 from partner_ingest.adapters_out.crypto import FernetVault
-from partner_ingest.adapters_out.fetcher import (
-    AddressPolicy,
-    CircuitBreakerFetcher,
-    FetchLimits,
-    HttpFeedFetcher,
-)
+from partner_ingest.adapters_out.fetcher import AddressPolicy, CircuitBreakerFetcher, DeferredFetcher
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
@@ -197,16 +192,7 @@ def wire(
         ),
     )
     if fetcher is None:
-        fetcher = HttpFeedFetcher(
-            policy=addresses,
-            limits=FetchLimits(
-                total_timeout=settings.fetch_timeout_seconds,
-                read_timeout=min(30.0, settings.fetch_timeout_seconds),
-                max_bytes=settings.fetch_max_bytes,
-                max_decoded_bytes=settings.fetch_max_bytes,
-            ),
-            clock=clock,
-        )
+        fetcher = DeferredFetcher(lambda: _http_fetcher(settings, addresses, clock))
     breaker = CircuitBreakerFetcher(
         fetcher,
         uow,
@@ -269,6 +255,22 @@ def wire(
         parsing=parsing if parsing is not None else PARSE_HERE,
         settings=settings,
         close=close,
+    )
+
+
+def _http_fetcher(settings: Settings, addresses: AddressPolicy, clock: Clock) -> FeedFetcher:
+    """The HTTP fetcher the settings describe (built on the first pull: see DeferredFetcher)."""
+    from partner_ingest.adapters_out.fetcher.http_fetcher import FetchLimits, HttpFeedFetcher
+
+    return HttpFeedFetcher(
+        policy=addresses,
+        limits=FetchLimits(
+            total_timeout=settings.fetch_timeout_seconds,
+            read_timeout=min(30.0, settings.fetch_timeout_seconds),
+            max_bytes=settings.fetch_max_bytes,
+            max_decoded_bytes=settings.fetch_max_bytes,
+        ),
+        clock=clock,
     )
 
 

@@ -36,7 +36,7 @@ from typing import Self
 
 import attrs
 
-from partner_ingest.domain.model.errors import UnavailableError
+from partner_ingest.adapters_out.store_errors import StoreBusyError
 
 from .connection import connect
 from .store import SqliteStore, SqliteUnitOfWork
@@ -44,10 +44,9 @@ from .store import SqliteStore, SqliteUnitOfWork
 __all__ = ["BatchNotDurable", "GroupCommit", "GroupedUnitOfWork"]
 
 
-class BatchNotDurable(UnavailableError):
-    """The shared transaction of a batch could not be committed: nothing of it was kept."""
-
-    code = "store_unavailable"
+class BatchNotDurable(StoreBusyError):
+    """The shared transaction of a batch could not be committed: nothing of it was kept, and
+    the request may be sent again (answered 503 `store_busy`, like a database that stayed locked)."""
 
 
 @attrs.define
