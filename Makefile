@@ -53,7 +53,9 @@ wheel-check: setup
 	build/wheel-venv/bin/python -m pip install --quiet "$$(ls dist/*.whl)[all]"
 	cd build && wheel-venv/bin/python ../tests/import_every_module.py
 
+# BENCH_ARGS=--quick for a short run; the HTTP section needs wrk (Debian's `wrk`).
 bench: setup
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || echo "wrk missing: the HTTP section will be skipped"
 	$(BIN)/python benchmarks/ingest_benchmark.py $(BENCH_ARGS)
 
 clean:
