@@ -82,7 +82,10 @@ class _Builder:
             if self.lenient:
                 tests.append(f"{var}.strip() is {var}")  # nothing to strip (CPython returns self)
             if rule.forbidden_chars:
-                tests.append(f"{var}.isprintable()")
+                # The reference's own test: isprintable() for the common text, the exact
+                # rule otherwise (a description's line breaks and tabs are allowed).
+                forbidden = self.const("FORBIDDEN_" + key, re.compile(f"[{rule.forbidden_chars}]").search)
+                tests.append(f"({var}.isprintable() or {forbidden}({var}) is None)")
             if rule.choices:
                 tests.append(f"{var} in {self.const('CHOICES_' + key, frozenset(rule.choices))}")
             if rule.pattern:
