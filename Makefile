@@ -76,8 +76,10 @@ API_FUZZ_EXAMPLES ?= 300
 api-fuzz: setup
 	API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(BIN)/pytest -q -s --timeout 3600 tests/e2e/test_api_fuzz.py
 
+# BENCH_ARGS=--quick for a short run; the HTTP section needs wrk (Debian's `wrk`).
 bench: setup
-	$(BIN)/python benchmarks/ingest_benchmark.py
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || echo "wrk missing: the HTTP section will be skipped"
+	$(BIN)/python benchmarks/ingest_benchmark.py $(BENCH_ARGS)
 
 # /healthz latency while four clients post gzip bombs, against a real serve (ADR 0026).
 bench-loop: setup

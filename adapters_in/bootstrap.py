@@ -21,22 +21,17 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from secrets import token_bytes
+from typing import Any
 
 import attrs
 
 from partner_ingest.adapters_out.cron import CronsimRules
 from partner_ingest.adapters_out.crypto import FernetVault
-from partner_ingest.adapters_out.fetcher import (
-    AddressPolicy,
-    CircuitBreakerFetcher,
-    FetchLimits,
-    HttpFeedFetcher,
-    HttpWebhookSender,
-)
+from partner_ingest.adapters_out.fetcher import AddressPolicy, CircuitBreakerFetcher, DeferredFetcher
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
@@ -89,7 +84,7 @@ from partner_ingest.ports import (
     UnitOfWorkFactory,
 )
 from partner_ingest.ports.rate_limit import FailurePolicy
-from partner_ingest.ports.webhooks import WebhookSender
+from partner_ingest.ports.webhooks import WebhookSender, WebhookSent
 
 from .secrets_file import ServiceSecrets, fresh_secrets, load_or_create
 from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, networks
@@ -182,6 +177,9 @@ class Application:
     """Walks the audit chain (`partner-ingest audit verify`, ADR 0028)."""
     audit_verdict: CachedAuditVerdict
     """The last walk's verdict, renewed at most every `audit_verify_seconds` (/metrics)."""
+    ingest_now: IngestFeed | None = None
+    """What feeds answered while their sender waits (`POST /partner/ingest`) go through: with
+    group commit (ADR 0039), units of work committed in batches; None: `ingest`."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -218,6 +216,7 @@ def wire(
     ready: Callable[[], Readiness] | None = None,
     parsing: FeedParsing | None = None,
     webhook_sender: WebhookSender | None = None,
+    grouped_uow: UnitOfWorkFactory | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults
     (feeds are parsed in the ingesting thread unless `parsing` says otherwise).
@@ -245,19 +244,19 @@ def wire(
     fast = settings.fast_validator
     events = QueueWebhookEvents(clock, ids)
     lifecycle = contract_lifecycle(settings)
-    ingest = IngestFeed(
-        uow,
-        formats,
-        clock,
-        ids,
-        limits=limits,
-        parsing=parsing,
-        fast_validator=fast,
-        steps=[events],
-        lifecycle=lifecycle,
-        spools=FileRejectionSpools(),
-        guard=RetirementGuard(settings.retire_max_share, settings.retire_max_count),
-    )
+    # One ingest's parts, shared by the ingest of jobs and CLI feeds and the grouped one of
+    # feeds answered while their sender waits.
+    ingest_parts: dict[str, Any] = {
+        "limits": limits,
+        "parsing": parsing,
+        "fast_validator": fast,
+        "steps": [events],
+        "lifecycle": lifecycle,
+        "spools": FileRejectionSpools(),
+        "guard": RetirementGuard(settings.retire_max_share, settings.retire_max_count),
+    }
+    ingest = IngestFeed(uow, formats, clock, ids, **ingest_parts)
+    ingest_now = None if grouped_uow is None else IngestFeed(grouped_uow, formats, clock, ids, **ingest_parts)
     vault = vault if vault is not None else FernetVault(secrets_.vault_keys)
     webhook_rules = WebhookRules(
         disable_after=settings.webhook_disable_after_failures,
@@ -284,16 +283,7 @@ def wire(
         ),
     )
     if fetcher is None:
-        fetcher = HttpFeedFetcher(
-            policy=addresses,
-            limits=FetchLimits(
-                total_timeout=settings.fetch_timeout_seconds,
-                read_timeout=min(30.0, settings.fetch_timeout_seconds),
-                max_bytes=settings.fetch_max_bytes,
-                max_decoded_bytes=settings.fetch_max_bytes,
-            ),
-            clock=clock,
-        )
+        fetcher = DeferredFetcher(lambda: _http_fetcher(settings, addresses, clock))
     breaker = CircuitBreakerFetcher(
         fetcher,
         uow,
@@ -330,6 +320,7 @@ def wire(
         retired_products=PurgeRetiredProducts(
             uow, clock, timedelta(seconds=settings.retired_retention_seconds)
         ),
+        ingest_now=ingest_now,
         describe_contract=DescribeContract(formats, lifecycle, clock),
         lifecycle=lifecycle,
         contract_usage=ReadContractUsage(uow, lifecycle, clock),
@@ -390,20 +381,7 @@ def wire(
         ),
         deliver_webhooks=DeliverWebhooks(
             uow,
-            webhook_sender
-            or HttpWebhookSender(
-                HttpFeedFetcher(
-                    policy=addresses,
-                    limits=FetchLimits(
-                        connect_timeout=min(5.0, settings.webhook_timeout_seconds),
-                        read_timeout=settings.webhook_timeout_seconds,
-                        total_timeout=settings.webhook_timeout_seconds,
-                    ),
-                    clock=clock,
-                    user_agent="partner-catalog-ingest (webhook)",
-                ),
-                timeout_seconds=settings.webhook_timeout_seconds,
-            ),
+            webhook_sender or _LazyWebhookSender(lambda: _http_webhook_sender(settings, addresses, clock)),
             vault,
             clock,
             ids,
@@ -421,6 +399,56 @@ def wire(
 def _replay_buffer() -> tempfile.SpooledTemporaryFile[bytes]:
     """Where a replay holds its items: in memory up to 1 MiB, then in a temporary file."""
     return tempfile.SpooledTemporaryFile(max_size=1 << 20)
+
+
+class _LazyWebhookSender:
+    """The HTTP webhook sender, built on the first delivery: like `DeferredFetcher`, so a
+    process that never delivers never imports the HTTP client."""
+
+    def __init__(self, build: Callable[[], WebhookSender]) -> None:
+        self._build = build
+        self._sender: WebhookSender | None = None
+
+    def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookSent:
+        if self._sender is None:  # two threads may both build one: the same, harmlessly
+            self._sender = self._build()
+        return self._sender.send(url, headers, body)
+
+
+def _http_webhook_sender(settings: Settings, addresses: AddressPolicy, clock: Clock) -> WebhookSender:
+    """Deliveries through the pulls' address policy and pinned connections (ADR 0034)."""
+    from partner_ingest.adapters_out.fetcher.http_fetcher import FetchLimits, HttpFeedFetcher
+    from partner_ingest.adapters_out.fetcher.webhook_sender import HttpWebhookSender
+
+    return HttpWebhookSender(
+        HttpFeedFetcher(
+            policy=addresses,
+            limits=FetchLimits(
+                connect_timeout=min(5.0, settings.webhook_timeout_seconds),
+                read_timeout=settings.webhook_timeout_seconds,
+                total_timeout=settings.webhook_timeout_seconds,
+            ),
+            clock=clock,
+            user_agent="partner-catalog-ingest (webhook)",
+        ),
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
+
+
+def _http_fetcher(settings: Settings, addresses: AddressPolicy, clock: Clock) -> FeedFetcher:
+    """The HTTP fetcher the settings describe (built on the first pull: see DeferredFetcher)."""
+    from partner_ingest.adapters_out.fetcher.http_fetcher import FetchLimits, HttpFeedFetcher
+
+    return HttpFeedFetcher(
+        policy=addresses,
+        limits=FetchLimits(
+            total_timeout=settings.fetch_timeout_seconds,
+            read_timeout=min(30.0, settings.fetch_timeout_seconds),
+            max_bytes=settings.fetch_max_bytes,
+            max_decoded_bytes=settings.fetch_max_bytes,
+        ),
+        clock=clock,
+    )
 
 
 def _store_ready(
@@ -618,6 +646,13 @@ def build(
     if opened and settings.is_sqlite and settings.min_free_disk_bytes:
         # The SQLite file's own disk: below the floor writes are about to fail with `store_full`.
         ready = _with_disk(ready, settings.sqlite_path.resolve().parent, settings.min_free_disk_bytes)
+    grouped_uow: UnitOfWorkFactory | None = None
+    if settings.group_commit and isinstance(store, SqliteStore):
+        from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
+
+        group = GroupCommit(store)
+        closers.append(group.close)
+        grouped_uow = group.unit_of_work
     if rate_limiter is None and settings.redis_url:
         from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
 
@@ -662,6 +697,7 @@ def build(
         close=close,
         ready=ready,
         parsing=parsing,
+        grouped_uow=grouped_uow,
     )
 
 

@@ -160,6 +160,8 @@ class Settings:
     """How long a retired product is kept (listed with ?retired=true, restored when a feed names it again) before it is purged; its history stays in the audit trail."""
     change_retention_seconds: float = 30 * 24 * 3600.0
     """How long change records (GET /admin/changes, /partner/changes) are kept before workers purge them; a consumer away longer resumes from the oldest kept (ADR 0037)."""
+    group_commit: bool = True
+    """Feeds sent over HTTP and answered while the sender waits share one SQLite transaction and one sync with those sent at the same moment, each answered once its batch is durable (ADR 0039); false: one transaction per feed."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR."""
     log_format: str = "json"

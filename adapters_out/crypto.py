@@ -10,9 +10,12 @@ error message, not an exception chain.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 __all__ = ["FernetVault"]
 
@@ -23,25 +26,37 @@ class FernetVault:
     Encrypts under the newest key; decrypts a token made under any configured key.
     """
 
-    __slots__ = ("_count", "_fernet")
+    __slots__ = ("_count", "_keys", "_multi")
 
     def __init__(self, keys: Sequence[str | bytes]) -> None:
         if not keys:
             raise ValueError("the credential vault needs at least one Fernet key")
-        fernets = []
         for position, key in enumerate(keys, start=1):
             try:
-                fernets.append(Fernet(key))
+                valid = len(base64.urlsafe_b64decode(key)) == 32  # what Fernet(key) checks
             except (ValueError, TypeError):
-                # `from None`: the cause would carry the decoding error, and a log that
-                # prints locals or chains could then show the key. Say which one, not what.
+                valid = False
+            if not valid:
+                # Raised outside the `except`, and `from None`: a cause would carry the decoding
+                # error, and a log that prints chains could then show the key. Say which one, not what.
                 raise ValueError(
                     f"vault key #{position} of {len(keys)} is not a Fernet key "
                     "(expected 32 bytes in url-safe base64, 44 characters; make one with "
                     "FernetVault.generate_key())"
                 ) from None
-        self._fernet = MultiFernet(fernets)
-        self._count = len(fernets)
+        # cryptography is imported when a credential is first encrypted or decrypted, not at
+        # start-up: most processes (`ingest`, `validate`) never touch one.
+        self._keys = tuple(keys)
+        self._multi: MultiFernet | None = None
+        self._count = len(self._keys)
+
+    @property
+    def _fernet(self) -> MultiFernet:
+        if self._multi is None:
+            from cryptography.fernet import Fernet, MultiFernet
+
+            self._multi = MultiFernet([Fernet(key) for key in self._keys])
+        return self._multi
 
     @classmethod
     def from_setting(cls, text: str) -> FernetVault:
@@ -55,6 +70,8 @@ class FernetVault:
     @staticmethod
     def generate_key() -> str:
         """A fresh random key, in the text form the setting takes."""
+        from cryptography.fernet import Fernet
+
         return Fernet.generate_key().decode("ascii")
 
     @property
@@ -76,6 +93,8 @@ class FernetVault:
 
     def rotate(self, token: str) -> str:
         """The same secret re-encrypted under the newest key; ValueError when no key fits."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.rotate(self._token_bytes(token)).decode("ascii")
         except InvalidToken:
@@ -85,6 +104,8 @@ class FernetVault:
         return f"FernetVault(keys={self._count})"
 
     def _open(self, token: str) -> bytes:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(self._token_bytes(token))
         except InvalidToken:

@@ -100,3 +100,21 @@ def ingest(conn: sqlite3.Connection, partner_id: str, document: bytes) -> int:
     changed = conn.executemany(UPSERT_SQL, rows).rowcount
     conn.execute("COMMIT")
     return changed
+
+
+def main() -> None:
+    """`python pydantic_baseline.py DATABASE FEED`: the script as a user would run it, a whole process."""
+    import sys
+
+    database, feed = sys.argv[1], sys.argv[2]
+    with open(feed, "rb") as document:
+        body = document.read()
+    conn = sqlite3.connect(database, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    ingest(conn, "bench", body)
+    conn.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -106,5 +106,7 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
         ) from None
     async with body:
         submission = feed_submission(request, principal, headers, body, dry_run=dry_run)
-        report = await run_in_threadpool(ctx.app.ingest, submission)
+        # Sync feeds commit in groups where the store offers it (ADR 0039).
+        ingest = ctx.app.ingest_now or ctx.app.ingest
+        report = await run_in_threadpool(ingest, submission)
     return report_response(request, report, dry_run=dry_run)

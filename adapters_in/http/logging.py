@@ -24,6 +24,9 @@ access_log: Final = logging.getLogger("partner_ingest.http")
 
 def log_request(info: RequestInfo, *, method: str, route: str, status: int, seconds: float) -> None:
     """The access line of one answered request."""
+    level = logging.ERROR if status >= 500 else logging.INFO
+    if not access_log.isEnabledFor(level):
+        return  # nothing to build a line for (LOG_LEVEL=WARNING and above)
     principal = info.principal
     if status >= 500:
         outcome = "error"
@@ -46,5 +49,4 @@ def log_request(info: RequestInfo, *, method: str, route: str, status: int, seco
         "error": info.error,
         **info.fields,
     }
-    level = logging.ERROR if status >= 500 else logging.INFO
     access_log.log(level, "request", extra=fields)

@@ -140,10 +140,12 @@ class SqliteStore:
 class SqliteUnitOfWork:
     """One transaction on one connection; leaving without commit() rolls back."""
 
-    def __init__(self, store: SqliteStore, *, read_only: bool = False) -> None:
+    def __init__(
+        self, store: SqliteStore, *, read_only: bool = False, connection: sqlite3.Connection | None = None
+    ) -> None:
         self._store = store
         self.read_only = read_only
-        self.conn = store.connection()
+        self.conn = connection if connection is not None else store.connection()
         conn = self.conn
         self.products = SqliteProductRepository(conn)
         self.feed_skus = SqliteFeedSkuRegister(conn)

@@ -7,8 +7,8 @@ database write it precedes; the same checks written out as one function do not
 The generated function only ever *accepts*: for every field it tests the
 cheapest sufficient condition for "valid and already normalized", and at the
 first doubt it hands the whole item to the reference validator, which is exact
-and collects every error. So the fast path can be incomplete (sale windows,
-lenient coercions, every error) but never different: a property test
+and collects every error. So the fast path can be incomplete (date-times
+not written as `...Z`, lenient coercions, every error) but never different: a property test
 (tests/unit/test_fast_path.py) asserts both paths return the same row for
 generated items.
 
@@ -24,6 +24,7 @@ import hashlib
 import linecache
 import re
 from collections.abc import Callable
+from datetime import datetime as _datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -74,6 +75,21 @@ class _Builder:
             self.emit(depth, f"if {var} is not None:")
             self.value(rule, var, depth + 1)
 
+    def datetime(self, rule: FieldRule, var: str) -> None:
+        """Code for a date-time in its most common spelling, `2026-11-27T08:00:00Z`: the
+        reference's UTC ISO form of it (`+00:00`) in `var`, the instant in `var_at`; any other
+        spelling, and anything fromisoformat refuses (year 0, a leap second), is SLOW."""
+        canonical = self.const(
+            "UTC_Z", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
+        )
+        instant = self.const("FROMISO", _datetime.fromisoformat)
+        self.emit(1, f"{var} = item.get({rule.name!r}); {var}_at = None")
+        self.emit(1, f"if {var} is not None:")
+        self.emit(2, f"if {var}.__class__ is not str or {canonical}({var}) is None: return SLOW(item, index)")
+        self.emit(2, f"try: {var}_at = {instant}({var}[:-1] + '+00:00')")
+        self.emit(2, "except ValueError: return SLOW(item, index)")
+        self.emit(2, f"{var} = {var}_at.isoformat()")
+
     def value(self, rule: FieldRule, var: str, depth: int) -> None:
         slow = "return SLOW(item, index)"
         key = rule.name
@@ -86,7 +102,10 @@ class _Builder:
             if self.lenient:
                 tests.append(f"{var}.strip() is {var}")  # nothing to strip (CPython returns self)
             if rule.forbidden_chars:
-                tests.append(f"{var}.isprintable()")
+                # The reference's own test: isprintable() for the common text, the exact
+                # rule otherwise (a description's line breaks and tabs are allowed).
+                forbidden = self.const("FORBIDDEN_" + key, re.compile(f"[{rule.forbidden_chars}]").search)
+                tests.append(f"({var}.isprintable() or {forbidden}({var}) is None)")
             if rule.choices:
                 tests.append(f"{var} in {self.const('CHOICES_' + key, frozenset(rule.choices))}")
             if rule.pattern:
@@ -194,8 +213,12 @@ def _generate(
     slots = dict.fromkeys(PRODUCT_COLUMNS, "None")
     slots["partner_id"] = "PARTNER"
     for rule in contract.fields:
-        if rule.name in _SLOW_FIELDS:
-            b.emit(1, f"if item.get({rule.name!r}) is not None: return SLOW(item, index)")
+        if rule.requires:
+            present = " or ".join(f"item.get({name!r}) is None" for name in rule.requires)
+            b.emit(1, f"if item.get({rule.name!r}) is not None and ({present}): return SLOW(item, index)")
+        if rule.kind is Kind.DATETIME:
+            b.datetime(rule, f"v_{rule.name}")
+            slots[rule.name] = f"v_{rule.name}"
             continue
         var = f"v_{rule.name}"
         if rule.kind is Kind.OBJECT:
@@ -222,6 +245,16 @@ def _generate(
     b.emit(1, "exact = v_price.quantize(step)")
     b.emit(1, "if exact != v_price: return SLOW(item, index)")
     slots["price"] = "str(exact)"
+    if contract.field("sale_price") is not None:
+        # The sale's cross-field rules: no more decimals than the currency, not above the
+        # price, and a window that ends after it starts.
+        b.emit(1, "if v_sale_price is not None:")
+        b.emit(2, "exact_sale = v_sale_price.quantize(step)")
+        b.emit(2, "if exact_sale != v_sale_price or exact_sale > exact: return SLOW(item, index)")
+        b.emit(2, "v_sale_price = str(exact_sale)")
+        if contract.field("sale_starts_at") is not None and contract.field("sale_ends_at") is not None:
+            b.emit(1, "if v_sale_starts_at_at is not None and v_sale_ends_at_at is not None:")
+            b.emit(2, "if v_sale_starts_at_at >= v_sale_ends_at_at: return SLOW(item, index)")
     b.emit(1, f"return ({', '.join(slots.values())})")
     source = "\n".join(
         ["def make(PARTNER, SLOW):", *("    " + line for line in b.lines), "    return validate"]

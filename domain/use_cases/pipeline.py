@@ -15,6 +15,7 @@ wherever it ran.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing
@@ -136,15 +137,20 @@ def reading_for(
     """The front half for a feed in `fmt`, validated against that version's contract in `mode`
     (by the reference validator alone when `fast_validator` is False; a patch feed's items
     are validated by the back half, merged into the stored products)."""
-    validator = ItemValidator(
-        contract_for(fmt.version),
-        mode,
-        textual=fmt.textual,
-        partner_id=partner_id,
-        limits=limits,
-        fast=fast_validator,
-    )
+    validator = _validator(fmt.version, Mode(mode), fmt.textual, partner_id, limits, fast_validator)
     return FeedReading(fmt, validator, limits, batch_size, patch=feed_mode is FeedMode.PATCH)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(
+    version: int, mode: Mode, textual: bool, partner_id: str, limits: FeedLimits, fast: bool
+) -> ItemValidator:
+    # A validator holds no state between items or feeds, and building one (its plan, its
+    # generated fast path) costs more than validating a small feed: each partner's is
+    # built once per contract and mode, not per request.
+    return ItemValidator(
+        contract_for(version), mode, textual=textual, partner_id=partner_id, limits=limits, fast=fast
+    )
 
 
 @attrs.frozen

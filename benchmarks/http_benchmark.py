@@ -1,0 +1,230 @@
+"""HTTP benchmark: small JSON feeds from 32 connections, the real `serve` beside a bare Starlette app.
+
+    .venv/bin/python benchmarks/http_benchmark.py [--seconds 10] [--connections 32]
+
+(h-a) the baseline: a bare Starlette app on the same uvicorn (h11, no access
+log) that reads the same body, parses it as JSON and answers a small JSON
+document; (h-b) `partner-ingest serve` on a SQLite file, the partner's feeds
+posted to /partner/ingest with its API key, every item written, feeds committed
+in groups (ADR 0039); (h-c) the same with PARTNER_INGEST_GROUP_COMMIT=false, a
+transaction and a sync per feed. The load
+generator is wrk (Debian `wrk`), 32 connections, each request a 10-item json
+v2 feed whose prices change from request to request so every request writes.
+Runs alternate (a, b, c, a, b, c), best of ROUNDS by requests/s; each row prints
+requests/s, p50, p99, the answers that were not 2xx, and the ratio to (h-a).
+The machine is shared: the ratio of runs taken side by side is the figure,
+not the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import attrs
+
+ROUNDS = 2
+TARGET_RATIO = 0.30
+TARGET_P99_MS = 50.0
+
+BARE_APP = """
+import json
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def ingest(request: Request) -> JSONResponse:
+    document = json.loads(await request.body())
+    return JSONResponse({"status": "accepted", "counts": {"received": len(document["products"])}})
+
+app = Starlette(routes=[Route("/partner/ingest", ingest, methods=["POST"])])
+uvicorn.run(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), http="h11",
+            access_log=False, log_config=None, server_header=False)
+"""
+
+# Each request its own body: prices follow a per-thread counter, so every feed changes 10 rows.
+LUA = """
+local counter = 0
+local key = "%(key)s"
+request = function()
+  counter = counter + 1
+  local items = {}
+  for i = 1, 10 do
+    items[i] = string.format(
+      '{"sku":"HTTP-%%d-%%02d","name":"Café crème %%d","price":%%d.%%02d,"currency":"EUR","quantity":%%d}',
+      counter %% 97, i, i, 10 + counter %% 500, i, counter %% 1000)
+  end
+  local body = '{"products":[' .. table.concat(items, ",") .. ']}'
+  return wrk.format("POST", "/partner/ingest",
+    {["Content-Type"] = "application/json", ["X-API-Key"] = key}, body)
+end
+"""
+
+
+@attrs.frozen
+class Load:
+    """One wrk run's figures."""
+
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(port: int, script: Path, *, seconds: int, connections: int) -> Load:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}/partner/ingest"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:[^\n]*", out)
+    return Load(rate, p50, p99, int(non_2xx.group(1)) if non_2xx else 0, errors.group(0) if errors else "")
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    exe = str(Path(sys.executable).with_name("partner-ingest"))
+    return subprocess.run([exe, *args], env=env, check=True, capture_output=True, text=True).stdout
+
+
+def best(loads: list[Load]) -> Load:
+    return max(loads, key=lambda load: load.requests_per_s)
+
+
+def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, Load, Load, int]:
+    """(bare app, serve on SQLite, serve with a transaction per feed, rows the service stored)."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install -y wrk")
+    database = directory / "http.db"
+    env = {
+        **os.environ,
+        "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{database}",
+        "PARTNER_INGEST_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    cli(env, "migrate")
+    cli(
+        env,
+        "partners",
+        "add",
+        "bench",
+        "--name",
+        "Bench",
+        "--default-format",
+        "json",
+        "--default-version",
+        "2",
+    )
+    key = json.loads(cli(env, "keys", "create", "--partner", "bench", "--json"))["api_key"]
+    script = directory / "feeds.lua"
+    script.write_text(LUA % {"key": key})
+    bare_file = directory / "bare_app.py"
+    bare_file.write_text(BARE_APP)
+    exe = str(Path(sys.executable).with_name("partner-ingest"))
+    bare_runs: list[Load] = []
+    serve_runs: list[Load] = []
+    single_runs: list[Load] = []
+    servers = (
+        ([sys.executable, str(bare_file)], env, bare_runs),
+        ([exe, "serve", "--host", "127.0.0.1"], env, serve_runs),
+        ([exe, "serve", "--host", "127.0.0.1"], {**env, "PARTNER_INGEST_GROUP_COMMIT": "false"}, single_runs),
+    )
+    for _ in range(ROUNDS):
+        for command, server_env, runs in servers:
+            port = free_port()
+            argv = [*command, str(port)] if runs is bare_runs else [*command, "--port", str(port)]
+            server = subprocess.Popen(
+                argv, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                wait_listening(port, server)
+                runs.append(wrk(port, script, seconds=seconds, connections=connections))
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+    import sqlite3
+
+    with sqlite3.connect(database) as conn:
+        stored = int(conn.execute("SELECT count(*) FROM product").fetchone()[0])
+    return best(bare_runs), best(serve_runs), best(single_runs), stored
+
+
+def section(*, seconds: int = 10, connections: int = 32) -> None:
+    """Print the HTTP section."""
+    print(
+        f"\nHTTP: 10-item json v2 feeds, {connections} connections, wrk {seconds}s, best of {ROUNDS} alternating:"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            bare, serve, single, stored = measure(Path(tmp), seconds=seconds, connections=connections)
+        except (RuntimeError, subprocess.CalledProcessError) as error:
+            print(f"  skipped: {error}")
+            return
+    ratio = serve.requests_per_s / bare.requests_per_s
+    rows = [
+        ("what", "requests/s", "p50", "p99", "not 2xx", "ratio to (h-a)", "target", ""),
+        ("(h-a) bare Starlette, same body", f"{bare.requests_per_s:,.0f}", f"{bare.p50_ms:.1f} ms",
+         f"{bare.p99_ms:.1f} ms", str(bare.non_2xx), "1.00", "", ""),
+        ("(h-b) partner-ingest serve, SQLite", f"{serve.requests_per_s:,.0f}", f"{serve.p50_ms:.1f} ms",
+         f"{serve.p99_ms:.1f} ms", str(serve.non_2xx), f"{ratio:.2f}",
+         f">= {TARGET_RATIO:.2f}, p99 <= {TARGET_P99_MS:.0f} ms",
+         "ok" if ratio >= TARGET_RATIO and serve.p99_ms <= TARGET_P99_MS else "BELOW"),
+        ("(h-c) the same, GROUP_COMMIT=false", f"{single.requests_per_s:,.0f}", f"{single.p50_ms:.1f} ms",
+         f"{single.p99_ms:.1f} ms", str(single.non_2xx), f"{single.requests_per_s / bare.requests_per_s:.2f}",
+         "", "a transaction and a sync per feed"),
+    ]  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"(rows stored by the service: {stored:,}; {serve.errors or 'no socket errors'})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    section(seconds=args.seconds, connections=args.connections)
+
+
+if __name__ == "__main__":
+    main()
