@@ -18,6 +18,7 @@ from typing import BinaryIO, cast
 import attrs
 
 from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.feed_mode import DELETE_FIELD
 from partner_ingest.domain.model.hints import closest
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.product import Product
@@ -45,6 +46,13 @@ class CsvFeed:
     media_types: tuple[str, ...] = ("text/csv", "application/csv")
     file_extensions: tuple[str, ...] = (".csv",)
     textual: bool = True
+    whole_items: bool = True
+    """Every row a whole product, so a header without a required field's column is the feed's
+    error (said once); False for a patch feed, whose rows carry only what changes."""
+
+    def for_patches(self) -> CsvFeed:
+        """This format reading a patch feed: a header may leave required fields out."""
+        return attrs.evolve(self, whole_items=False)
 
     def parse(self, stream: BinaryIO, limits: FeedLimits) -> Iterator[RawItem]:
         """Rows as items, each with the line it starts on."""
@@ -73,7 +81,9 @@ class CsvFeed:
                 "line 1: header names must be unique and not empty",
                 Location(line=1),
             )
-        self._check_columns(header)
+        # A row deleting its SKU needs no other field; a patch row carries only what changes.
+        if self.whole_items and DELETE_FIELD not in header:
+            self._check_columns(header)
         width = len(header)
         # The marker of every row carries this document's columns, so that locate()
         # needs no state on this (shared, thread-safe) format object.

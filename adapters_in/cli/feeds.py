@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import io
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any, Final
@@ -102,11 +102,14 @@ def run_ingest(args: argparse.Namespace) -> int:
     app = bootstrap.build(Settings.from_env())
     try:
         path: Path = args.file
+        with path.open("rb") as raw:
+            # Hashed first, so the ingest reads the body once (the progress drawn once), and the
+            # body stays seekable: a snapshot held by the mass-delete guard is kept from it.
+            content_hash = hashlib.file_digest(raw, "sha256").hexdigest()
         with (
             path.open("rb") as raw,
-            reading_with_progress(raw, path.stat().st_size, shown=args.progress) as read,
+            reading_with_progress(raw, path.stat().st_size, shown=args.progress) as body,
         ):
-            body = io.BufferedReader(_Unseekable(read), buffer_size=1 << 20)
             report = app.ingest(
                 FeedSubmission(
                     partner_id=args.partner,
@@ -116,6 +119,7 @@ def run_ingest(args: argparse.Namespace) -> int:
                     dry_run=args.dry_run,
                     source="cli",
                     feed_mode=args.feed_mode,
+                    content_hash=content_hash,
                 )
             )
     finally:
@@ -149,19 +153,3 @@ def run_example(args: argparse.Namespace) -> int:
             return 0
     print(f"partner-ingest: no example for {args.format} v{version_of(args)}", file=sys.stderr)
     return 2
-
-
-class _Unseekable(io.RawIOBase):
-    """A file read once, front to back, so that its progress is drawn once (the ingest hashes a
-    seekable body before reading it, which would draw the bar twice)."""
-
-    def __init__(self, inner: Any) -> None:  # noqa: ANN401 - rich's reader, or the file itself
-        self._inner = inner
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:  # noqa: ANN401 - a writable buffer
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)

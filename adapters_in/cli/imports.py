@@ -25,11 +25,11 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     held.add_argument("--partner", help="one partner's only")
     held.set_defaults(command=run_held)
     release = imports.add_parser("release", help="apply a held snapshot exactly as it was held")
-    release.add_argument("feed_id")
-    release.add_argument("--json", action="store_true")
+    release.add_argument("feed_id", help="the held import's feed id (`imports held` lists them)")
+    release.add_argument("--json", action="store_true", help="print the released import's report as JSON")
     release.set_defaults(command=run_release)
     discard = imports.add_parser("discard", help="forget a held snapshot; nothing of it is applied")
-    discard.add_argument("feed_id")
+    discard.add_argument("feed_id", help="the held import's feed id (`imports held` lists them)")
     discard.set_defaults(command=run_discard)
 
 

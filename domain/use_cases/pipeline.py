@@ -138,7 +138,13 @@ def reading_for(
     (by the reference validator alone when `fast_validator` is False; a patch feed's items
     are validated by the back half, merged into the stored products)."""
     validator = _validator(fmt.version, Mode(mode), fmt.textual, partner_id, limits, fast_validator)
-    return FeedReading(fmt, validator, limits, batch_size, patch=feed_mode is FeedMode.PATCH)
+    patch = feed_mode is FeedMode.PATCH
+    if patch:
+        # An optional plugin member (docs/plugins.md): the format reading partial items, for a
+        # format that would otherwise refuse a document without every required field (CSV's header).
+        for_patches = getattr(fmt, "for_patches", None)
+        fmt = for_patches() if callable(for_patches) else fmt
+    return FeedReading(fmt, validator, limits, batch_size, patch=patch)
 
 
 @functools.lru_cache(maxsize=256)

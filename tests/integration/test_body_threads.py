@@ -7,10 +7,30 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
 from partner_ingest.adapters_in.http.body_threads import THREAD_NAME, BodyThreads
+
+T = TypeVar("T")
+
+
+def _on_a_loop_of_its_own(main: Callable[[], Awaitable[T]]) -> T:
+    """`main()` run by a fresh event loop in a thread of its own, as a server's loop would run it:
+    never in the test's thread, where another test's loop may still be running (a browser
+    fixture's, in the same worker)."""
+    results: list[T] = []
+
+    async def awaited() -> T:
+        return await main()
+
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(awaited())))
+    thread.start()
+    thread.join(timeout=30)
+    assert results, "the loop's work did not finish"
+    return results[0]
 
 
 def _where() -> tuple[str, int]:
@@ -18,13 +38,17 @@ def _where() -> tuple[str, int]:
     return threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, tid)
 
 
+async def _from_the_loop(pool: BodyThreads) -> tuple[str, tuple[str, int]]:
+    return threading.current_thread().name, await pool.run(_where)
+
+
 def test_body_work_runs_in_the_pool_never_on_the_event_loop() -> None:
     pool = BodyThreads(2)
     try:
-        name, _ = asyncio.run(pool.run(_where))
+        loop_thread, (name, _) = _on_a_loop_of_its_own(lambda: _from_the_loop(pool))
     finally:
         pool.stop()
-    assert name.startswith(THREAD_NAME) and name != threading.current_thread().name
+    assert name.startswith(THREAD_NAME) and name != loop_thread
 
 
 def test_no_more_threads_work_at_once_than_the_setting_allows() -> None:
@@ -45,7 +69,7 @@ def test_no_more_threads_work_at_once_than_the_setting_allows() -> None:
         await asyncio.gather(*(pool.run(work) for _ in range(6)))
 
     try:
-        asyncio.run(six_at_once())
+        _on_a_loop_of_its_own(six_at_once)
     finally:
         pool.stop()
     assert most == 2
@@ -53,10 +77,15 @@ def test_no_more_threads_work_at_once_than_the_setting_allows() -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are set on Linux only")
 def test_the_pool_threads_run_at_a_lower_priority_than_the_event_loop() -> None:
-    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     pool = BodyThreads(1)
+
+    async def both() -> tuple[int, int]:
+        loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        _, nice = await pool.run(_where)
+        return loop_nice, nice
+
     try:
-        _, nice = asyncio.run(pool.run(_where))
+        loop_nice, nice = _on_a_loop_of_its_own(both)
     finally:
         pool.stop()
     assert nice == min(19, loop_nice + 10)

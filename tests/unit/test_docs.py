@@ -19,6 +19,7 @@ FOLDERS = (
     "adapters_in",
     "adapters_out",
     "plugins",
+    "testing",
     "tests",
     "examples",
     "benchmarks",
@@ -37,8 +38,19 @@ def _cited() -> list[str]:
 
 
 def _test_names(path: Path) -> set[str]:
+    """Top-level functions and classes, and `Class::method` (the kits' suites are classes)."""
     tree = ast.parse(path.read_text())
-    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        if isinstance(node, ast.ClassDef):
+            names.update(
+                f"{node.name}::{item.name}"
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+            )
+    return names
 
 
 def test_the_catalog_cites_paths_and_tests() -> None:

@@ -211,6 +211,23 @@ def test_a_patch_changes_only_the_fields_it_names(store: StoreUnderTest, ingest:
     )
 
 
+def test_a_csv_patch_names_only_the_columns_it_changes(store: StoreUnderTest, ingest: IngestFeed) -> None:
+    send(ingest, [item("A", quantity=5), item("B")])
+    body = b"sku,price\nA,12.5\n"
+    report = ingest(
+        FeedSubmission(
+            partner_id=PARTNER, body=io.BytesIO(body), format="csv", version=2, feed_mode=FeedMode.PATCH
+        )
+    )
+    assert report.status is FeedStatus.ACCEPTED, (report.feed_error, report.errors)
+    with store.unit_of_work(read_only=True) as uow:
+        a = uow.products.get(PARTNER, "A")
+    assert a is not None and (a.price, a.quantity) == (Decimal("12.50"), 5)
+    # The same header is the feed's error where rows are whole products (an upsert).
+    upsert = ingest(FeedSubmission(partner_id=PARTNER, body=io.BytesIO(body), format="csv", version=2))
+    assert upsert.feed_error is not None and upsert.feed_error.code is ErrorCode.MISSING_COLUMN
+
+
 def test_a_patch_of_an_unknown_sku_or_clearing_a_required_field_is_an_item_error(
     store: StoreUnderTest, ingest: IngestFeed
 ) -> None:
