@@ -108,8 +108,9 @@ def run_ingest(args: argparse.Namespace) -> int:
             content_hash = hashlib.file_digest(raw, "sha256").hexdigest()
         with (
             path.open("rb") as raw,
-            reading_with_progress(raw, path.stat().st_size, shown=args.progress) as body,
+            reading_with_progress(raw, path.stat().st_size, shown=args.progress) as read,
         ):
+            body = read
             report = app.ingest(
                 FeedSubmission(
                     partner_id=args.partner,

@@ -39,7 +39,7 @@ import attrs
 from partner_ingest.adapters_out.store_errors import StoreBusyError
 
 from .connection import connect
-from .store import SqliteStore, SqliteUnitOfWork
+from .store import SqliteStore, SqliteUnitOfWork, _is_full, full_error
 
 __all__ = ["BatchNotDurable", "GroupCommit", "GroupedUnitOfWork"]
 
@@ -55,6 +55,8 @@ class _Batch:
     """Units of work whose writes are in the shared transaction, waiting for its commit."""
     done: bool = False
     error: str | None = None
+    full: sqlite3.Error | None = None
+    """The commit's error when it was the disk being full (answered `store_full`, not busy)."""
 
 
 class GroupCommit:
@@ -142,6 +144,8 @@ class GroupCommit:
         with self._turn:
             while not batch.done:
                 self._turn.wait()
+        if batch.full is not None:
+            raise full_error(str(self._store.path), batch.full)
         if batch.error is not None:
             raise BatchNotDurable(batch.error)
 
@@ -153,6 +157,8 @@ class GroupCommit:
                     self.conn.execute("COMMIT" if batch.members else "ROLLBACK")
             except sqlite3.Error as failure:
                 error = f"the batch could not be committed: {failure}"
+                if _is_full(failure):
+                    batch.full = failure
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
         with self._turn:

@@ -76,6 +76,8 @@ def test_ingest_shows_progress_with_rate_elapsed_and_time_left_only_when_asked(t
     )
     quiet = _run(env, "ingest", str(feed), "--partner", "acme")
     assert quiet.returncode == 0 and quiet.stderr == ""  # not a terminal: nothing drawn
+    # Other content: the same bytes again are a repeat, answered without reading them.
+    feed.write_text(feed.read_text().replace('"price": 1.5', '"price": 2.5'))
     shown = _run(env, "ingest", str(feed), "--partner", "acme", "--progress")
     assert shown.returncode == 0, shown.stderr
     assert "reading" in shown.stderr and "/s" in shown.stderr, shown.stderr
