@@ -43,6 +43,7 @@ def main() -> int:
 
     web = resources.files("partner_ingest.adapters_in.web")
     assets = ("templates/base.html", "templates/portal_check.html", "static/site.css", "static/docs.js",
+              "static/docs-a11y.js", "static/docs-a11y.css",
               "static/swagger/swagger-ui-bundle.js", "static/swagger/swagger-ui.css")  # fmt: skip
     missing = [name for name in assets if not web.joinpath(name).is_file()]
     print(f"page assets missing from the wheel: {missing or 'none'}")

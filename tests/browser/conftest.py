@@ -63,11 +63,11 @@ def page(context: BrowserContext) -> Page:
 def visit(page: Page) -> Visit:
     """Check the page now shown: screenshot it as `name`, and no serious or critical axe violation."""
 
-    def check(name: str, *, exclude: str | None = None) -> Page:
+    def check(name: str) -> Page:
         page.wait_for_load_state("networkidle")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-        violations = axe_violations(page, exclude=exclude)
+        violations = axe_violations(page)
         AXE_RESULTS[name] = violations
         bad = [v for v in violations if v["impact"] in ("serious", "critical")]
         assert not bad, f"{name}: {bad}"

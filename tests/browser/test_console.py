@@ -4,6 +4,7 @@ expired session goes back to sign-in, and the API reference renders from the whe
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from support.browser import AXE_RESULTS, Visit, axe_violations
+from support.browser import Visit
 from support.feeds import jsonl_feed
 from support.http import new_address
 from support.service import Service, serving
@@ -219,10 +220,21 @@ def test_the_api_reference_renders_from_the_wheels_assets(service: Service, page
     page.goto(f"{service.base_url}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("partner")
     expect(page.locator(".opblock-summary-path").first).to_be_visible()
-    # Swagger UI's own markup has known axe violations (contrast of its method badges, buttons
-    # nested in its operation headers, an unlabelled servers select) that this project does not
-    # own: they are recorded in the run's axe results; the page around it is held to the rule.
-    visit("docs", exclude="#swagger-ui")
-    AXE_RESULTS["docs (Swagger UI itself)"] = axe_violations(page)
+    # Swagger UI itself is held to the rule too: its colours and markup are repaired by the
+    # project's docs-a11y.css and docs-a11y.js, checked as rendered and with an operation open.
+    visit("docs")
+    operation = page.locator(".opblock").first
+    header = operation.locator(".opblock-summary-control")
+    # The header is one control, reached and opened from the keyboard; its deep link is no
+    # second focusable control nested in it, yet opening the operation still sets the address.
+    assert header.locator("a[href], [tabindex]").count() == 0
+    header.focus()
+    page.keyboard.press("Enter")
+    expect(header).to_have_attribute("aria-expanded", "true")
+    expect(page).to_have_url(re.compile(r"/docs#/"))
+    operation.get_by_role("button", name="Try it out").click()
+    expect(operation.get_by_role("button", name="Execute")).to_be_visible()
+    visit("docs-operation-open")
+    expect(page.get_by_label("Server")).to_be_visible()
     assert outside == []  # no CDN
     assert not [e for e in errors if "Content Security Policy" in e], errors
