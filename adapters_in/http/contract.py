@@ -24,6 +24,7 @@ from partner_ingest.domain.model.rules import CONTRACTS
 from ._context import base_url, context
 from ._feed import answer_feed
 from .auth import authorize
+from .errors import BadRequest
 from .help import markdown, quickstart
 from .ingest import FEED_BODY, FEED_PARAMETERS
 from .openapi import Operation, op, query, ref
@@ -75,11 +76,23 @@ def _version_schema() -> dict[str, object]:
     return schema
 
 
+def _version(request: Request, name: str) -> int | None:
+    """A contract version (None when absent); a version the contract never had is a bad
+    parameter, as the document declares the versions, and the answer lists them."""
+    version = query_optional_int(request, name)
+    if version is not None and version not in CONTRACTS:
+        available = sorted(CONTRACTS)
+        raise BadRequest(
+            f"parameter {name}: contract versions are {', '.join(map(str, available))}, got {version}",
+            code="invalid_parameter",
+            details={"parameter": name, "available": available},
+        )
+    return version
+
+
 async def get_contract_diff(request: Request) -> Response:
     """What changes between two contract versions (`from`, `to`), machine-readable."""
-    old, new = (
-        query_optional_int(request, name, minimum=_OLDEST, maximum=_NEWEST) for name in ("from", "to")
-    )
+    old, new = _version(request, "from"), _version(request, "to")
     diff = await run_in_threadpool(context(request).app.describe_contract.diff, old, new)
     return JsonResponse(diff, headers=_PUBLIC)
 
