@@ -16,11 +16,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from partner_ingest.domain.model.api_keys import KeyRole
+from partner_ingest.domain.use_cases.read_imports import MAX_PRODUCTS_PAGE
 
 from ._context import context, request_info
 from .auth import authorize
-from .openapi import Operation, op
-from .params import query_instant, query_int, query_retired, query_text
+from .ingest import MAX_SKU_CURSOR, PRODUCT_READ_PARAMETERS
+from .openapi import Operation, op, query
+from .params import MAX_PARTNER_ID, query_instant, query_int, query_retired, query_text
 from .views import JsonResponse, feed_import_json, product_json
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -29,7 +31,9 @@ __all__ = ["OPERATIONS", "ROUTES"]
 async def list_held(request: Request) -> Response:
     """The held imports, oldest first."""
     await authorize(request, KeyRole.ADMIN)
-    held = await run_in_threadpool(context(request).app.held_feeds.held, query_text(request, "partner_id"))
+    held = await run_in_threadpool(
+        context(request).app.held_feeds.held, query_text(request, "partner_id", max_length=MAX_PARTNER_ID)
+    )
     return JsonResponse({"imports": [feed_import_json(entry) for entry in held]})
 
 
@@ -60,15 +64,19 @@ async def discard_held(request: Request) -> Response:
 async def partner_products(request: Request) -> Response:
     """Any partner's products, a page at a time (the platform's reads); `retired`, `at` as for partners."""
     await authorize(request, KeyRole.ADMIN)
+    # Every parameter is read before any lookup: a bad one is a 400 whatever the store holds.
+    after = query_text(request, "after", max_length=MAX_SKU_CURSOR)
+    limit = query_int(request, "limit", 100)
+    retired = query_retired(request)
+    at = query_instant(request)
     await run_in_threadpool(context(request).app.partners.get, request.path_params["partner_id"])  # 404
     page = await run_in_threadpool(
         context(request).app.products.page,
         request.path_params["partner_id"],
-        after_sku=query_text(request, "after", max_length=1024),
-        limit=query_int(request, "limit", 100),
-        retired=query_retired(request),
+        after_sku=after,
+        limit=limit,
+        retired=retired,
     )
-    at = query_instant(request)
     return JsonResponse(
         {"products": [product_json(p, at) for p in page.products], "next_after": page.next_after}
     )
@@ -77,14 +85,15 @@ async def partner_products(request: Request) -> Response:
 async def partner_product(request: Request) -> Response:
     """One product of any partner."""
     await authorize(request, KeyRole.ADMIN)
+    retired, at = query_retired(request), query_instant(request)
     await run_in_threadpool(context(request).app.partners.get, request.path_params["partner_id"])  # 404
     product = await run_in_threadpool(
         context(request).app.products.get,
         request.path_params["partner_id"],
         request.path_params["sku"],
-        retired=query_retired(request),
+        retired=retired,
     )
-    return JsonResponse(product_json(product, query_instant(request)))
+    return JsonResponse(product_json(product, at))
 
 
 ROUTES: Final[list[BaseRoute]] = [
@@ -105,38 +114,24 @@ _SETTLED: Final = (
     "operator, say), or was never held."
 )
 
-_READ_PARAMETERS: Final = [
-    {
-        "name": "retired",
-        "in": "query",
-        "schema": {"type": "boolean", "default": False},
-        "description": "true: retired products instead of active ones",
-    },
-    {
-        "name": "at",
-        "in": "query",
-        "schema": {"type": "string", "format": "date-time"},
-        "description": "an instant: adds effective_price (ADR 0016)",
-    },
-]
-
 OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/admin/partners/{partner_id}/products", "get"): op(
         "Any partner's products, a page at a time", tag="admin", auth="admin",
-        parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    *_READ_PARAMETERS],
+        parameters=[query("after", {"type": "string", "maxLength": MAX_SKU_CURSOR},
+                          "the last SKU of the previous page"),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PRODUCTS_PAGE}),
+                    *PRODUCT_READ_PARAMETERS],
         description="In SKU order; pass next_after as `after`. What changed since a moment: follow "
         "GET /admin/changes?partner= instead of rescanning.",
         ok=(200, "a page", "ProductPage"), errors=(400, 404, 422),
     ),
     ("/admin/partners/{partner_id}/products/{sku:path}", "get"): op(
-        "One product of any partner", tag="admin", auth="admin", parameters=_READ_PARAMETERS,
+        "One product of any partner", tag="admin", auth="admin", parameters=PRODUCT_READ_PARAMETERS,
         ok=(200, "the product", "Product"), errors=(400, 404),
     ),
     ("/admin/imports/held", "get"): op(
         "List held snapshots", tag="admin", auth="admin",
-        parameters=[{"name": "partner_id", "in": "query", "schema": {"type": "string"}}],
+        parameters=[query("partner_id", {"type": "string", "maxLength": MAX_PARTNER_ID})],
         description="Snapshots the mass-delete guard held (they would retire more of the partner's "
         "active products than PARTNER_INGEST_RETIRE_MAX_SHARE or _MAX_COUNT allow), oldest first; each "
         "report's counts say what it would create, update and retire.",

@@ -19,10 +19,12 @@ from starlette.routing import BaseRoute, Route
 
 from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.errors import NotFoundError
+from partner_ingest.domain.model.rules import CONTRACTS
 
 from ._context import base_url, context
 from ._feed import answer_feed
 from .auth import authorize
+from .errors import BadRequest
 from .help import markdown, quickstart
 from .ingest import FEED_BODY, FEED_PARAMETERS
 from .openapi import Operation, op, query, ref
@@ -62,9 +64,35 @@ async def get_examples(request: Request) -> Response:
     return JsonResponse({"examples": chosen}, headers=_PUBLIC)
 
 
+_OLDEST: Final = min(CONTRACTS)
+_NEWEST: Final = max(CONTRACTS)
+
+
+def _version_schema() -> dict[str, object]:
+    """The contract versions a diff reads: bounds, and their list should one ever be skipped."""
+    schema: dict[str, object] = {"type": "integer", "minimum": _OLDEST, "maximum": _NEWEST}
+    if set(CONTRACTS) != set(range(_OLDEST, _NEWEST + 1)):
+        schema["enum"] = sorted(CONTRACTS)
+    return schema
+
+
+def _version(request: Request, name: str) -> int | None:
+    """A contract version (None when absent); a version the contract never had is a bad
+    parameter, as the document declares the versions, and the answer lists them."""
+    version = query_optional_int(request, name)
+    if version is not None and version not in CONTRACTS:
+        available = sorted(CONTRACTS)
+        raise BadRequest(
+            f"parameter {name}: contract versions are {', '.join(map(str, available))}, got {version}",
+            code="invalid_parameter",
+            details={"parameter": name, "available": available},
+        )
+    return version
+
+
 async def get_contract_diff(request: Request) -> Response:
     """What changes between two contract versions (`from`, `to`), machine-readable."""
-    old, new = query_optional_int(request, "from"), query_optional_int(request, "to")
+    old, new = _version(request, "from"), _version(request, "to")
     diff = await run_in_threadpool(context(request).app.describe_contract.diff, old, new)
     return JsonResponse(diff, headers=_PUBLIC)
 
@@ -112,23 +140,13 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "What changes between two contract versions",
         tag="contract",
         parameters=[
-            {
-                "name": "from",
-                "in": "query",
-                "schema": {"type": "integer"},
-                "description": "default: the oldest version",
-            },
-            {
-                "name": "to",
-                "in": "query",
-                "schema": {"type": "integer"},
-                "description": "default: the newest version",
-            },
+            query("from", _version_schema(), "default: the oldest version"),
+            query("to", _version_schema(), "default: the newest version"),
         ],
         description="Machine-readable, from the JSON Schema of each version: fields added (with their "
         "schema and whether required), removed, and changed keyword by keyword (type, bounds, pattern, "
         "enum, required, ...; members of object fields by their path), and the rules beyond the schema "
-        "added or removed. 400 unknown_feed_version for a version that does not exist.",
+        "added or removed. 400 invalid_parameter for a version that does not exist.",
         ok=(
             200,
             "the difference",
@@ -173,7 +191,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "Which partners still send each contract version",
         tag="admin",
         auth="admin",
-        parameters=[{"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}}],
+        parameters=[query("since", {"type": "string", "format": "date-time"})],
         description="From the ledger: every contract version with its status now (current, deprecated with "
         "its sunset, retired) and, per partner, the imports under it (completed since `since`, default: all) "
         "and the last one's time. Plan a sunset with it: these are the partners a retirement would refuse.",

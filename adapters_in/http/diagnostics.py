@@ -18,14 +18,15 @@ from starlette.routing import BaseRoute, Route
 from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.report import ErrorCode
 from partner_ingest.domain.use_cases.diagnostics import MAX_DIAGNOSTICS_PAGE, MAX_SUMMARY_EXAMPLES
+from partner_ingest.domain.use_cases.paging import check_limit
 
 from ._context import context, request_info
 from .auth import authorize
 from .body import read_json
 from .diagnostic_views import csv_lines, jsonl_lines, page_json, sku_status_json, summary_json
 from .errors import BadRequest
-from .openapi import Operation, json_body, op
-from .params import JsonFields, query_enum, query_int, query_text
+from .openapi import Operation, json_body, op, query
+from .params import INT64_MAX, JsonFields, query_enum, query_int, query_text
 from .views import JsonResponse
 
 __all__ = ["OPERATIONS", "ROUTES"]
@@ -67,10 +68,11 @@ async def list_errors(request: Request) -> Response:
     feed_id = request.path_params["feed_id"]
     code = query_enum(request, "code", ErrorCode)
     shape = _format(request)
+    # Read whatever the shape: a download ignores the page, but a bad page is still a 400.
+    after = query_int(request, "after", 0)
+    limit = check_limit(query_int(request, "limit", 100), MAX_DIAGNOSTICS_PAGE)
     read = context(request).app.diagnostics
     if shape == "json":
-        after = query_int(request, "after", 0)
-        limit = query_int(request, "limit", 100)
         page = await run_in_threadpool(read.page, partner_id, feed_id, code=code, after=after, limit=limit)
         return JsonResponse(page_json(page))
     every = await run_in_threadpool(read.all, partner_id, feed_id, code=code)
@@ -143,12 +145,9 @@ ROUTES: Final[list[BaseRoute]] = [
 
 # --- OpenAPI -------------------------------------------------------------------------
 
-_CODE: Final = {
-    "name": "code",
-    "in": "query",
-    "schema": {"type": "string", "enum": [str(c) for c in ErrorCode]},
-    "description": "only the errors of this code",
-}
+_CODE: Final = query(
+    "code", {"type": "string", "enum": [str(c) for c in ErrorCode]}, "only the errors of this code"
+)
 
 
 def _obj_version() -> dict[str, object]:
@@ -178,12 +177,13 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "`text/csv`): every error at once, as a download; in CSV, a cell starting with = + - @ tab or "
         "CR is prefixed with ' so a spreadsheet never runs it. `resolved_by` names the later import that "
         "accepted the SKU. Another partner's feed id answers 404 like an unknown one. invalid_page: a "
-        f"limit outside 1..{MAX_DIAGNOSTICS_PAGE}.",
+        f"limit outside 1..{MAX_DIAGNOSTICS_PAGE} (a download too).",
         parameters=[
             _CODE,
-            {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DIAGNOSTICS_PAGE}},
-            {"name": "format", "in": "query", "schema": {"type": "string", "enum": list(_FORMATS)}},
+            query("after", {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX},
+                  "next_after of the previous page"),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_DIAGNOSTICS_PAGE}),
+            query("format", {"type": "string", "enum": list(_FORMATS)}),
         ],
         ok=(200, "a page of errors (JSON), or all of them (JSON Lines, CSV)", "DiagnosticPage"),
         errors=(400, 404, 422),
@@ -193,7 +193,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         description=f"Most frequent code first; `examples` (1..{MAX_SUMMARY_EXAMPLES}, default 3) of each. "
         "invalid_page: examples out of bounds.",
         parameters=[
-            {"name": "examples", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SUMMARY_EXAMPLES}}
+            query("examples", {"type": "integer", "minimum": 1, "maximum": MAX_SUMMARY_EXAMPLES})
         ],
         ok=(200, "the errors by code", "DiagnosticSummary"), errors=(400, 404, 422),
     ),

@@ -55,9 +55,10 @@ async def list_products(request: Request) -> Response:
     """A page of the partner's products, in SKU order."""
     principal = await authorize(request, KeyRole.PARTNER)
     assert principal.partner_id is not None
-    after = query_text(request, "after", max_length=_MAX_SKU_CURSOR)
+    after = query_text(request, "after", max_length=MAX_SKU_CURSOR)
     limit = query_int(request, "limit", 100)
     retired = query_retired(request)
+    at = query_instant(request)
     page = await run_in_threadpool(
         context(request).app.products.page,
         principal.partner_id,
@@ -65,7 +66,6 @@ async def list_products(request: Request) -> Response:
         limit=limit,
         retired=retired,
     )
-    at = query_instant(request)
     return JsonResponse(
         {"products": [product_json(p, at) for p in page.products], "next_after": page.next_after}
     )
@@ -75,13 +75,12 @@ async def get_product(request: Request) -> Response:
     """One of the partner's products."""
     principal = await authorize(request, KeyRole.PARTNER)
     assert principal.partner_id is not None
+    # Both parameters are read before the lookup: a bad one is a 400, found or not.
+    retired, at = query_retired(request), query_instant(request)
     product = await run_in_threadpool(
-        context(request).app.products.get,
-        principal.partner_id,
-        request.path_params["sku"],
-        retired=query_retired(request),
+        context(request).app.products.get, principal.partner_id, request.path_params["sku"], retired=retired
     )
-    return JsonResponse(product_json(product, query_instant(request)))
+    return JsonResponse(product_json(product, at))
 
 
 ROUTES: Final[list[BaseRoute]] = [
@@ -160,7 +159,7 @@ _REJECTED: Final = {
         },
     }
 }
-_MAX_SKU_CURSOR: Final = 1024
+MAX_SKU_CURSOR: Final = 1024
 
 
 def _limit(maximum: int) -> dict[str, object]:
@@ -176,6 +175,9 @@ _AT: Final = query(
 _RETIRED: Final = query(
     "retired", {"type": "boolean", "default": False}, "true: retired products instead of active ones"
 )
+
+PRODUCT_READ_PARAMETERS: Final = (_RETIRED, _AT)
+"""The query parameters of every product read (a partner's own, an admin's of any partner)."""
 
 _JOB_OR_HELD: Final = {
     202: {
@@ -242,7 +244,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/partner/products", "get"): op(
         "Your products, a page at a time, in SKU order", tag="partner", auth="partner",
         parameters=[
-            query("after", {"type": "string", "maxLength": _MAX_SKU_CURSOR}, "the last SKU of the previous page"),
+            query("after", {"type": "string", "maxLength": MAX_SKU_CURSOR}, "the last SKU of the previous page"),
             _limit(MAX_PRODUCTS_PAGE),
             _RETIRED,
             _AT,

@@ -138,19 +138,28 @@ def refuse_unknown_parameters(request: Request, known: Collection[str]) -> None:
         )
 
 
-def query_int(request: Request, name: str, default: int) -> int:
+def query_int(
+    request: Request, name: str, default: int, *, minimum: int = 0, maximum: int = INT64_MAX
+) -> int:
     """A whole-number query parameter, `default` when absent."""
-    found = query_optional_int(request, name)
+    found = query_optional_int(request, name, minimum=minimum, maximum=maximum)
     return default if found is None else found
 
 
-def query_optional_int(request: Request, name: str) -> int | None:
-    """A whole number from 0 to INT64_MAX (what every store can hold), None when absent."""
+def query_optional_int(
+    request: Request, name: str, *, minimum: int = 0, maximum: int = INT64_MAX
+) -> int | None:
+    """A whole number from `minimum` to `maximum` (at most INT64_MAX, what every store can
+    hold), None when absent. Refused past its bounds, never clamped: the document declares them."""
     raw = _query_value(request, name)
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > INT64_MAX:
-        raise _bad_param(name, f"must be a whole number from 0 to {INT64_MAX}, got {raw[:40]!r}")
+    if (
+        not (raw.isascii() and raw.isdigit())
+        or len(raw) > 19
+        or not minimum <= int(raw) <= min(maximum, INT64_MAX)
+    ):
+        raise _bad_param(name, f"must be a whole number from {minimum} to {maximum}, got {raw[:40]!r}")
     return int(raw)
 
 

@@ -18,12 +18,12 @@ from starlette.routing import BaseRoute, Route
 from partner_ingest.domain.model.api_keys import KeyRole, Principal
 from partner_ingest.domain.model.webhooks import Delivery, Webhook
 from partner_ingest.domain.use_cases.manage_partners import Unset
-from partner_ingest.domain.use_cases.webhooks import WebhookSetup
+from partner_ingest.domain.use_cases.webhooks import MAX_DELIVERY_PAGE, WebhookSetup
 
 from ._context import context, request_info
 from .auth import authorize
 from .body import read_json
-from .openapi import Operation, json_body, op
+from .openapi import Operation, json_body, op, query
 from .params import JsonFields, query_int
 from .views import JsonResponse
 
@@ -249,9 +249,14 @@ _DELIVERY: Final[dict[str, Any]] = {
 }
 _DELIVERIES: Final = {"type": "object", "properties": {"deliveries": {"type": "array", "items": _DELIVERY}}}
 _URL_BODY: Final = json_body(
-    {"type": "object", "required": ["url"], "properties": {"url": {"type": "string", "format": "uri"}}}
+    {
+        "type": "object",
+        "required": ["url"],
+        "properties": {"url": {"type": "string", "format": "uri"}},
+        "additionalProperties": False,
+    }
 )
-_LIMIT: Final = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+_LIMIT: Final = query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_DELIVERY_PAGE})
 _SET_DOC: Final = (
     "An http(s) URL on a public address (checked now, and at every delivery, like scheduled pulls). "
     "The first time: 201 with `secret` (whsec_..., shown once). After: 200, the secret unchanged; a "

@@ -309,7 +309,8 @@ class InMemoryChangeFeed:
 def _cursor_number(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit() or len(cursor) > 19:
+    # The cursors SQLite's store refuses (past its 64-bit integers), refused alike.
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > 2**63 - 1:
         raise InvalidCursor(f"cursor {cursor[:40]!r} is not one this store gave")
     return int(cursor)
 

@@ -70,6 +70,11 @@ def _position(cursor: str | None) -> tuple[int, int]:
     if cursor is None:
         return 0, 0
     seq, dot, record = cursor.partition(".")
-    if not (dot and seq.isdigit() and record.isdigit() and len(cursor) <= 40):
+    # Each part a bigint: a larger one is refused, never sent as a numeric the columns cannot hold.
+    if not (
+        dot
+        and all(part.isascii() and part.isdigit() and int(part) <= 2**63 - 1 for part in (seq, record))
+        and len(cursor) <= 40
+    ):
         raise InvalidCursor(f"cursor {cursor[:40]!r} is not one this store gave")
     return int(seq), int(record)

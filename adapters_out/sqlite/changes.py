@@ -48,6 +48,7 @@ class SqliteChangeFeed:
 def _number(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit() or len(cursor) > 19:
+    # A 19-digit number may still pass SQLite's 64-bit integers: refused, never an OverflowError.
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > 2**63 - 1:
         raise InvalidCursor(f"cursor {cursor[:40]!r} is not one this store gave")
     return int(cursor)

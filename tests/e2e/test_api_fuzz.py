@@ -29,6 +29,8 @@ import httpx2
 import pytest
 from support.processes import Process
 
+from partner_ingest.domain.use_cases.read_changes import MAX_WAIT_SECONDS
+
 pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).with_name("api_fuzz.toml")
@@ -144,8 +146,9 @@ def test_the_api_fuzzer_finds_no_failure_on_a_real_serve(tmp_path: Path) -> None
             "json",
             "--report-json-path",
             str(report),
+            # Beyond the change feed's longest long poll (`wait`), which is an answer, not a hang.
             "--request-timeout",
-            "30",
+            str(int(MAX_WAIT_SECONDS) + 15),
             *(["--seed", SEED] if SEED else []),
         ]
         # In the test's folder: schemathesis keeps a cache of its own in the working directory.

@@ -82,7 +82,9 @@ def test_the_diff_between_versions_is_machine_readable(service: Service) -> None
     back = service.client().get("/partner/contract/diff", params={"from": 2, "to": 1}).json()
     assert {f["field"] for f in back["fields"]["removed"]} == set(added)
     unknown = service.client().get("/partner/contract/diff", params={"from": 1, "to": 9})
-    assert unknown.status_code == 400 and unknown.json()["error"] == "unknown_feed_version"
+    # The document declares the versions (minimum, maximum): another is a bad parameter, listing them.
+    assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_parameter"
+    assert unknown.json()["details"]["parameter"] == "to" and unknown.json()["details"]["available"] == [1, 2]
     newest = service.client().get("/partner/contract/diff", params={"from": 1}).json()
     assert (newest["from"], newest["to"]) == (1, 2) and newest == diff.json()
     bad = service.client().get("/partner/contract/diff", params={"from": "one"})

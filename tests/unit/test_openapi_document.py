@@ -39,6 +39,16 @@ def api() -> Iterator[tuple[TestClient, dict[str, Any], dict[str, str]]]:
         assert created.status_code == 201, created.text
         key = client.post("/admin/partners/doc-co/keys", json={}, headers={"X-API-Key": admin})
         keys = {"admin": admin, "partner": key.json()["api_key"]}
+        # An import of the partner's, so the operations under /partner/imports/{feed_id} answer
+        # their pages (not a 404) at every declared bound.
+        example = client.get("/partner/contract/example", params={"format": "json", "version": "1"})
+        sent = client.post(
+            "/partner/ingest",
+            content=example.content,
+            headers={"X-API-Key": keys["partner"], "Content-Type": "application/json"},
+        )
+        assert sent.status_code == 200, sent.text
+        keys["feed_id"] = sent.json()["feed_id"]
         yield client, client.get("/openapi.json").json(), keys
 
 
@@ -55,8 +65,8 @@ def _headers(operation: dict[str, Any], keys: dict[str, str]) -> dict[str, str]:
     return {} if role is None else {"X-API-Key": keys[role]}
 
 
-def _path(template: str) -> str:
-    values = {"partner_id": "doc-co", "sku": "no-such-sku"}
+def _path(template: str, keys: dict[str, str]) -> str:
+    values = {"partner_id": "doc-co", "sku": "no-such-sku", "feed_id": keys["feed_id"]}
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "no-such-thing"), template)
 
 
@@ -68,7 +78,7 @@ def test_an_unknown_query_parameter_is_refused_by_name_on_every_operation(api: A
     client, document, keys = api
     for template, method, operation in _operations(document):
         answer = client.request(
-            method.upper(), _path(template), params={"limt": "5"}, headers=_headers(operation, keys)
+            method.upper(), _path(template, keys), params={"limt": "5"}, headers=_headers(operation, keys)
         )
         assert answer.status_code == 400, (method, template, answer.text)
         body = answer.json()
@@ -88,7 +98,7 @@ def test_an_empty_or_repeated_query_parameter_is_a_400_on_every_operation_that_r
             seen += 1
             for query in (f"{parameter['name']}=", f"{parameter['name']}=1&{parameter['name']}=2"):
                 answer = client.request(
-                    method.upper(), f"{_path(template)}?{query}", headers=_headers(operation, keys)
+                    method.upper(), f"{_path(template, keys)}?{query}", headers=_headers(operation, keys)
                 )
                 assert answer.status_code == 400, (method, template, query, answer.text)
                 assert answer.json()["error"] == "invalid_parameter"
@@ -123,12 +133,12 @@ def test_every_integer_query_parameter_declares_its_maximum_and_the_server_holds
         if template == "/partner/contract/example":
             continue  # any version is readable: an unknown one is a 404, not a bound
         headers = _headers(operation, keys)
-        edge = client.get(_path(template), params={name: str(schema["maximum"])}, headers=headers)
+        edge = client.get(_path(template, keys), params={name: str(schema["maximum"])}, headers=headers)
         assert edge.status_code == 200, (template, name, edge.text)
-        past = client.get(_path(template), params={name: str(schema["maximum"] + 1)}, headers=headers)
+        past = client.get(_path(template, keys), params={name: str(schema["maximum"] + 1)}, headers=headers)
         assert past.status_code in (400, 422), (template, name, past.text)
         assert past.json()["error"] in ("invalid_parameter", "invalid_page")
-        below = client.get(_path(template), params={name: str(schema["minimum"] - 1)}, headers=headers)
+        below = client.get(_path(template, keys), params={name: str(schema["minimum"] - 1)}, headers=headers)
         assert below.status_code in (400, 422), (template, name, below.text)
         checked.add((template, name))
     assert {
@@ -161,7 +171,7 @@ def test_every_string_query_parameter_declares_its_length_and_the_server_holds_i
             too_long = "a" * (schema["maxLength"] + 1)
             answer = client.request(
                 method.upper(),
-                _path(template),
+                _path(template, keys),
                 params={parameter["name"]: too_long},
                 headers=_headers(operation, keys),
             )

@@ -87,6 +87,16 @@ def test_a_page_resumes_after_its_cursor_and_a_bad_cursor_is_refused(store: Stor
     assert read(rest.next_after).next_after == rest.next_after
     with pytest.raises(InvalidCursor):
         read("not-a-cursor")
+    # Past the stores' 64-bit integers, or digits that are not ASCII: refused, never an overflow.
+    for beyond in (
+        "9" * 19,
+        "9223372036854775808",
+        "9223372036854775808.1",
+        "1.9223372036854775808",
+        "\u00b2",
+    ):
+        with pytest.raises(InvalidCursor):
+            read(beyond)
 
 
 def test_a_long_poll_answers_when_a_change_arrives(store: StoreUnderTest) -> None:
