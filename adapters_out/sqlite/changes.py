@@ -1,7 +1,8 @@
-"""`partner_product_changes`: the change feed, written by triggers on `product` (ADR 0037).
+"""`partner_product_changes`: the change feed, written with the products (ADR 0037).
 
-The triggers (migration 0010) write a record for every product row inserted or
-updated, in the same transaction, whatever statement wrote it. SQLite has one
+The product repository (products.py) writes a record for every product it
+creates, updates, retires or restores, set-based after each batch, in the same
+transaction (a trigger on `product` made every upsert much slower). SQLite has one
 writer at a time, holding the write lock from its first write to its commit, so
 record ids increase in commit order and a cursor is the last id read.
 """

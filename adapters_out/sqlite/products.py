@@ -29,7 +29,7 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Final
 
@@ -135,14 +135,58 @@ class SqliteProductRepository:
         self._conn = conn
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed, leave unchanged; counted by the database."""
+        """Insert new, rewrite changed, leave unchanged; counted by the database, each created,
+        updated or restored product given its change record (ADR 0037) set-based, per batch."""
         if not rows:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
         top = conn.execute("SELECT max(id) FROM product").fetchone()[0] or 0
-        changed = conn.executemany(*upsert_statement(rows, batch_time())).rowcount
-        created = conn.execute("SELECT count(*) FROM product WHERE id > ?", (top,)).fetchone()[0]
+        before = self._existing(rows)
+        at = batch_time()
+        latest = max((stamp for stamp, _ in before.values()), default="")
+        if latest >= at:
+            # A product of this batch was written in this very millisecond (or a clock stepped
+            # back): the batch takes a later time, so that `updated_at = at` names only the rows
+            # this statement rewrote.
+            at = _stamp(_parse(latest) + timedelta(milliseconds=1))
+        changed = conn.executemany(*upsert_statement(rows, at)).rowcount
+        # A new row always gets max(id) + 1 (the writer holds the lock for the batch): the
+        # created products are the ids above `top`, read in one range of the table.
+        created = conn.execute(
+            "INSERT INTO partner_product_changes (partner_id, sku, kind, at)"
+            " SELECT partner_id, sku, 'created', updated_at FROM product WHERE id > ? ORDER BY id",
+            (top,),
+        ).rowcount
+        if changed > created:
+            rewritten = conn.execute(
+                "SELECT id, partner_id, sku FROM product WHERE updated_at = ?"
+                " AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (at, json.dumps(list(before))),
+            ).fetchall()
+            conn.executemany(
+                "INSERT INTO partner_product_changes (partner_id, sku, kind, at) VALUES (?, ?, ?, ?)",
+                [
+                    (partner_id, sku, "restored" if before[row_id][1] else "updated", at)
+                    for row_id, partner_id, sku in rewritten
+                ],
+            )
         return UpsertCounts(created, changed - created, len(rows) - changed)
+
+    def _existing(self, rows: Sequence[ProductRow]) -> dict[int, tuple[str, bool]]:
+        """The stored products among `rows`, by id: when each was last written, and whether it is
+        retired (what tells a restore from an update). One index probe per SKU."""
+        found: dict[int, tuple[str, bool]] = {}
+        by_partner: dict[str, list[str]] = {}
+        for row in rows:
+            by_partner.setdefault(row[0], []).append(row[1])
+        for partner_id, skus in by_partner.items():
+            for row_id, stamp, retired in self._conn.execute(
+                "SELECT id, updated_at, retired_at IS NOT NULL FROM product"
+                " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))",
+                (partner_id, json.dumps(skus)),
+            ):
+                found[row_id] = (stamp, bool(retired))
+        return found
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
         """One product (active, or retired when asked), or None."""
@@ -218,10 +262,18 @@ class SqliteProductRepository:
         if not skus:
             return 0
         stamp = _stamp(at)
+        chosen = (partner_id, json.dumps(list(skus)))
+        # The change records first, from the rows the UPDATE is about to retire (same filter).
+        self._conn.execute(
+            "INSERT INTO partner_product_changes (partner_id, sku, kind, at)"
+            " SELECT partner_id, sku, 'retired', ? FROM product WHERE partner_id = ? AND retired_at IS NULL"
+            " AND sku IN (SELECT value FROM json_each(?)) ORDER BY sku",
+            (stamp, *chosen),
+        )
         return self._conn.execute(
             "UPDATE product SET retired_at = ?, updated_at = ? WHERE partner_id = ? AND retired_at IS NULL"
             " AND sku IN (SELECT value FROM json_each(?))",
-            (stamp, stamp, partner_id, json.dumps(list(skus))),
+            (stamp, stamp, *chosen),
         ).rowcount
 
     def purge_retired(self, before: datetime) -> int:
@@ -233,6 +285,11 @@ class SqliteProductRepository:
 
 def _state(retired: bool) -> str:
     return "retired_at IS NOT NULL" if retired else "retired_at IS NULL"
+
+
+def _parse(stamp: str) -> datetime:
+    """Inverse of `_stamp`."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _stamp(at: datetime) -> str:
