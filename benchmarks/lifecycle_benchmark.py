@@ -41,7 +41,7 @@ from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports.repositories import UpsertCounts
 
-ROUNDS = 3
+ROUNDS = 5
 FORMATS = load_formats(entry_points=False)
 
 
@@ -97,7 +97,14 @@ def upsert_without_changes(self: SqliteProductRepository, rows: Sequence[Product
     return UpsertCounts(created, changed - created, len(rows) - changed)
 
 
-def sqlite_section(count: int, directory: Path) -> None:
+def sqlite_section(count: int, directory: Path, *, parts: str = "both") -> None:
+    if parts in ("both", "snapshot"):
+        snapshot_part(count, directory)
+    if parts in ("both", "changes"):
+        changes_part(count, directory)
+
+
+def snapshot_part(count: int, directory: Path) -> None:
     catalog = feed(count)
     later = feed(count, absent_every=200, changed_every=100)  # 0.5% absent, 1% changed
     base = directory / "catalog.db"
@@ -126,12 +133,16 @@ def sqlite_section(count: int, directory: Path) -> None:
     print(f"  upsert   {upsert:8.2f} s")
     print(f"  snapshot {snapshot:8.2f} s   {snapshot / upsert:.2f}x the upsert (target <= 1.3x)")
 
-    def fresh(triggers: bool) -> Callable[[], float]:
+
+def changes_part(count: int, directory: Path) -> None:
+    catalog = feed(count)
+
+    def fresh(records: bool) -> Callable[[], float]:
         def run() -> float:
-            path = directory / f"fresh-{triggers}-{time.monotonic_ns()}.db"
+            path = directory / f"fresh-{records}-{time.monotonic_ns()}.db"
             target = with_partner(SqliteStore(path))
             try:
-                if triggers:
+                if records:
                     return ingest_into(target, catalog, FeedMode.UPSERT)
                 kept = SqliteProductRepository.upsert
                 SqliteProductRepository.upsert = upsert_without_changes  # type: ignore[method-assign]
@@ -160,9 +171,12 @@ def sqlite_section(count: int, directory: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument(
+        "--only", choices=("snapshot", "changes"), help="run one of the two parts (default: both)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        sqlite_section(args.count, Path(directory))
+        sqlite_section(args.count, Path(directory), parts=args.only or "both")
     sys.stdout.flush()
 
 

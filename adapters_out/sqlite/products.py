@@ -37,6 +37,8 @@ from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, Produc
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
+from .changes import record_changes
+
 __all__ = [
     "UPSERT_SQL",
     "SqliteFeedSkuRegister",
@@ -135,57 +137,56 @@ class SqliteProductRepository:
         self._conn = conn
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed, leave unchanged; counted by the database, each created,
-        updated or restored product given its change record (ADR 0037) set-based, per batch."""
+        """Insert new, rewrite changed, leave unchanged; counted by the database, and recorded in
+        the change feed (ADR 0037) by one record per batch and kind."""
         if not rows:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
-        top = conn.execute("SELECT max(id) FROM product").fetchone()[0] or 0
         before = self._existing(rows)
         at = batch_time()
-        latest = max((stamp for stamp, _ in before.values()), default="")
+        latest = max((stamp for _, stamp, _ in before.values()), default="")
         if latest >= at:
             # A product of this batch was written in this very millisecond (or a clock stepped
             # back): the batch takes a later time, so that `updated_at = at` names only the rows
             # this statement rewrote.
             at = _stamp(_parse(latest) + timedelta(milliseconds=1))
         changed = conn.executemany(*upsert_statement(rows, at)).rowcount
-        # A new row always gets max(id) + 1 (the writer holds the lock for the batch): the
-        # created products are the ids above `top`, read in one range of the table.
-        created = conn.execute(
-            "INSERT INTO partner_product_changes (partner_id, sku, kind, at)"
-            " SELECT partner_id, sku, 'created', updated_at FROM product WHERE id > ? ORDER BY id",
-            (top,),
-        ).rowcount
-        if changed > created:
-            rewritten = conn.execute(
+        # The rows of one call have distinct keys, so every row not stored before was inserted.
+        created: dict[str, list[str]] = {}
+        for row in rows:
+            if (row[0], row[1]) not in before:
+                created.setdefault(row[0], []).append(row[1])
+        kinds: dict[tuple[str, str], list[str]] = {
+            (partner_id, "created"): skus for partner_id, skus in created.items()
+        }
+        new = len(rows) - len(before)
+        if changed > new:
+            ids = json.dumps([row_id for row_id, _, _ in before.values()])
+            retired = {row_id for row_id, _, was_retired in before.values() if was_retired}
+            for row_id, partner_id, sku in conn.execute(
                 "SELECT id, partner_id, sku FROM product WHERE updated_at = ?"
-                " AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
-                (at, json.dumps(list(before))),
-            ).fetchall()
-            conn.executemany(
-                "INSERT INTO partner_product_changes (partner_id, sku, kind, at) VALUES (?, ?, ?, ?)",
-                [
-                    (partner_id, sku, "restored" if before[row_id][1] else "updated", at)
-                    for row_id, partner_id, sku in rewritten
-                ],
-            )
-        return UpsertCounts(created, changed - created, len(rows) - changed)
+                " AND id IN (SELECT value FROM json_each(?)) ORDER BY partner_id, sku",
+                (at, ids),
+            ):
+                kind = "restored" if row_id in retired else "updated"
+                kinds.setdefault((partner_id, kind), []).append(sku)
+        record_changes(conn, kinds, at)
+        return UpsertCounts(new, changed - new, len(rows) - changed)
 
-    def _existing(self, rows: Sequence[ProductRow]) -> dict[int, tuple[str, bool]]:
-        """The stored products among `rows`, by id: when each was last written, and whether it is
-        retired (what tells a restore from an update). One index probe per SKU."""
-        found: dict[int, tuple[str, bool]] = {}
+    def _existing(self, rows: Sequence[ProductRow]) -> dict[tuple[str, str], tuple[int, str, bool]]:
+        """The stored products among `rows`, by key: their id, when each was last written, and
+        whether it is retired (what tells a restore from an update). One index probe per SKU."""
+        found: dict[tuple[str, str], tuple[int, str, bool]] = {}
         by_partner: dict[str, list[str]] = {}
         for row in rows:
             by_partner.setdefault(row[0], []).append(row[1])
         for partner_id, skus in by_partner.items():
-            for row_id, stamp, retired in self._conn.execute(
-                "SELECT id, updated_at, retired_at IS NOT NULL FROM product"
+            for row_id, sku, stamp, retired in self._conn.execute(
+                "SELECT id, sku, updated_at, retired_at IS NOT NULL FROM product"
                 " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))",
                 (partner_id, json.dumps(skus)),
             ):
-                found[row_id] = (stamp, bool(retired))
+                found[(partner_id, sku)] = (row_id, stamp, bool(retired))
         return found
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
@@ -263,13 +264,16 @@ class SqliteProductRepository:
             return 0
         stamp = _stamp(at)
         chosen = (partner_id, json.dumps(list(skus)))
-        # The change records first, from the rows the UPDATE is about to retire (same filter).
-        self._conn.execute(
-            "INSERT INTO partner_product_changes (partner_id, sku, kind, at)"
-            " SELECT partner_id, sku, 'retired', ? FROM product WHERE partner_id = ? AND retired_at IS NULL"
-            " AND sku IN (SELECT value FROM json_each(?)) ORDER BY sku",
-            (stamp, *chosen),
-        )
+        # The change record first, from the rows the UPDATE is about to retire (same filter).
+        leaving = [
+            sku
+            for (sku,) in self._conn.execute(
+                "SELECT sku FROM product WHERE partner_id = ? AND retired_at IS NULL"
+                " AND sku IN (SELECT value FROM json_each(?)) ORDER BY sku",
+                chosen,
+            )
+        ]
+        record_changes(self._conn, {(partner_id, "retired"): leaving}, stamp)
         return self._conn.execute(
             "UPDATE product SET retired_at = ?, updated_at = ? WHERE partner_id = ? AND retired_at IS NULL"
             " AND sku IN (SELECT value FROM json_each(?))",
