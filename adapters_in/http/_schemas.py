@@ -116,6 +116,7 @@ _PARTNER: Final = _obj(
         "endpoint_auth",
         "endpoint_headers",
         "active",
+        "feed_mode",
     ],
     {
         "id": _STR,
@@ -138,6 +139,11 @@ _PARTNER: Final = _obj(
             "description": "the names of the stored pull headers; values never shown",
         },
         "active": {"type": "boolean"},
+        "feed_mode": {
+            "type": "string",
+            "enum": ["upsert", "snapshot", "patch"],
+            "description": "mode of the partner's feeds that name none",
+        },
     },
 )
 _KEY: Final = _obj(
