@@ -67,6 +67,7 @@ async def partner_products(request: Request) -> Response:
         after_sku=query_text(request, "after", max_length=1024),
         limit=query_int(request, "limit", 100),
         retired=query_retired(request),
+        updated_since=query_instant(request, "updated_since"),
     )
     at = query_instant(request)
     return JsonResponse(
@@ -125,7 +126,11 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         "Any partner's products, a page at a time", tag="admin", auth="admin",
         parameters=[{"name": "after", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                    *_READ_PARAMETERS],
+                    *_READ_PARAMETERS,
+                    {"name": "updated_since", "in": "query",
+                     "schema": {"type": "string", "format": "date-time", "minLength": 1},
+                     "description": "an instant (RFC 3339, with offset): only products written at "
+                     "or after it"}],
         description="In SKU order; pass next_after as `after`. What changed since a moment: follow "
         "GET /admin/changes?partner= instead of rescanning.",
         ok=(200, "a page", "ProductPage"), errors=(400, 404, 422),

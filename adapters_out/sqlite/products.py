@@ -197,12 +197,23 @@ class SqliteProductRepository:
         return None if row is None else Product.from_row(row)
 
     def page(
-        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+        self,
+        partner_id: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        retired: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
-        """A page in SKU order (keyset pagination on the unique index)."""
+        """A page in SKU order (keyset pagination on the unique index; `updated_since` filters
+        the rows it walks: no index on updated_at, the change feed is the cheap way to follow)."""
+        since = "" if updated_since is None else " AND updated_at >= ?"
+        params: tuple[object, ...] = (partner_id, after_sku or "")
+        if updated_since is not None:
+            params += (_stamp(updated_since),)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND {_state(retired)} ORDER BY sku LIMIT ?",
-            (partner_id, after_sku or "", limit),
+            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND {_state(retired)}{since} ORDER BY sku LIMIT ?",
+            (*params, limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
 
