@@ -22,16 +22,25 @@ from partner_ingest.domain.model.errors import InvalidCursor
 
 from .connection import from_timestamp, timestamp
 
-__all__ = ["SqliteChangeFeed", "record_changes"]
+__all__ = ["SqliteChangeFeed", "record_changes", "record_payloads"]
 
 _SELECT = "SELECT id, partner_id, kind, at, skus FROM partner_product_changes"
 
 
 def record_changes(conn: sqlite3.Connection, kinds: Mapping[tuple[str, str], Sequence[str]], at: str) -> None:
     """One record per (partner, kind) of `kinds` that names a SKU, written at `at` (stored form)."""
-    records = [
-        (partner_id, kind, at, json.dumps(list(skus))) for (partner_id, kind), skus in kinds.items() if skus
-    ]
+    record_payloads(
+        conn,
+        [
+            (partner_id, kind, at, json.dumps(list(skus)))
+            for (partner_id, kind), skus in kinds.items()
+            if skus
+        ],
+    )
+
+
+def record_payloads(conn: sqlite3.Connection, records: Sequence[tuple[str, str, str, str]]) -> None:
+    """Records given as (partner, kind, at, the SKUs' JSON array)."""
     if records:
         conn.executemany(
             "INSERT INTO partner_product_changes (partner_id, kind, at, skus) VALUES (?, ?, ?, ?)", records

@@ -37,7 +37,7 @@ from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, Produc
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
-from .changes import record_changes
+from .changes import record_changes, record_payloads
 
 __all__ = [
     "UPSERT_SQL",
@@ -142,7 +142,7 @@ class SqliteProductRepository:
         if not rows:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
-        before = self._existing(rows)
+        before, payloads = self._existing(rows)
         at = batch_time()
         latest = max((stamp for _, stamp, _ in before.values()), default="")
         if latest >= at:
@@ -152,14 +152,16 @@ class SqliteProductRepository:
             at = _stamp(_parse(latest) + timedelta(milliseconds=1))
         changed = conn.executemany(*upsert_statement(rows, at)).rowcount
         # The rows of one call have distinct keys, so every row not stored before was inserted.
-        created: dict[str, list[str]] = {}
-        for row in rows:
-            if (row[0], row[1]) not in before:
-                created.setdefault(row[0], []).append(row[1])
-        kinds: dict[tuple[str, str], list[str]] = {
-            (partner_id, "created"): skus for partner_id, skus in created.items()
-        }
         new = len(rows) - len(before)
+        kinds: dict[tuple[str, str], list[str]] = {}
+        if before:
+            for row in rows:
+                if (row[0], row[1]) not in before:
+                    kinds.setdefault((row[0], "created"), []).append(row[1])
+        else:  # the common batch of new products: its SKUs' JSON is already made
+            record_payloads(
+                conn, [(partner_id, "created", at, payload) for partner_id, payload in payloads.items()]
+            )
         if changed > new:
             ids = json.dumps([row_id for row_id, _, _ in before.values()])
             retired = {row_id for row_id, _, was_retired in before.values() if was_retired}
@@ -173,21 +175,25 @@ class SqliteProductRepository:
         record_changes(conn, kinds, at)
         return UpsertCounts(new, changed - new, len(rows) - changed)
 
-    def _existing(self, rows: Sequence[ProductRow]) -> dict[tuple[str, str], tuple[int, str, bool]]:
+    def _existing(
+        self, rows: Sequence[ProductRow]
+    ) -> tuple[dict[tuple[str, str], tuple[int, str, bool]], dict[str, str]]:
         """The stored products among `rows`, by key: their id, when each was last written, and
-        whether it is retired (what tells a restore from an update). One index probe per SKU."""
+        whether it is retired (what tells a restore from an update); one index probe per SKU.
+        With each partner's SKUs as the JSON array it probed (in batch order)."""
         found: dict[tuple[str, str], tuple[int, str, bool]] = {}
         by_partner: dict[str, list[str]] = {}
         for row in rows:
             by_partner.setdefault(row[0], []).append(row[1])
-        for partner_id, skus in by_partner.items():
+        payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
+        for partner_id, payload in payloads.items():
             for row_id, sku, stamp, retired in self._conn.execute(
                 "SELECT id, sku, updated_at, retired_at IS NOT NULL FROM product"
                 " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))",
-                (partner_id, json.dumps(skus)),
+                (partner_id, payload),
             ):
                 found[(partner_id, sku)] = (row_id, stamp, bool(retired))
-        return found
+        return found, payloads
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
         """One product (active, or retired when asked), or None."""
