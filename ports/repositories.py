@@ -79,10 +79,17 @@ class ProductRepository(Protocol):
         """One active product, or None; `retired=True`: one retired product, or None."""
 
     def page(
-        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+        self,
+        partner_id: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        retired: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
         """A page of a partner's active products (`retired=True`: its retired ones) in SKU
-        order, starting after `after_sku`."""
+        order, starting after `after_sku`; `updated_since`: only those written (created,
+        updated, retired or restored) at or after that instant."""
 
     def search_names(
         self,

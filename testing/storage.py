@@ -15,6 +15,7 @@ partner in a 409. This repository runs the same class over its three stores.
 from __future__ import annotations
 
 import io
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -253,6 +254,29 @@ class StorageContract:
             assert [p.sku for p in uow.products.page("acme", limit=2)] == ["A", "B"]
             assert [p.sku for p in uow.products.page("acme", after_sku="B")] == ["C"]
             assert uow.products.count("globex") == 1
+
+    def test_a_page_updated_since_an_instant_holds_the_products_written_at_or_after_it(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B", "C")])
+            uow.commit()
+        time.sleep(0.01)  # stores keep milliseconds: the instant is clearly after the first write
+        since = datetime.now(UTC)
+        time.sleep(0.01)
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert(
+                [product("A").to_row(), product("B", quantity=9).to_row(), product("D").to_row()]
+            )
+            uow.products.retire("acme", ["C"], datetime.now(UTC))
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            page = uow.products.page
+            assert [p.sku for p in page("acme", updated_since=since)] == ["B", "D"]  # A was unchanged
+            assert [p.sku for p in page("acme", updated_since=since, after_sku="B", limit=1)] == ["D"]
+            assert [p.sku for p in page("acme", updated_since=since, retired=True)] == ["C"]
+            assert [p.sku for p in page("acme", updated_since=since - timedelta(hours=1))] == ["A", "B", "D"]
+            assert page("acme", updated_since=datetime.now(UTC) + timedelta(hours=1)) == []
 
     def test_feed_sku_register_reports_repeats_across_batches_and_within_one(
         self, seeded: StoreUnderTest

@@ -69,6 +69,7 @@ async def partner_products(request: Request) -> Response:
     limit = query_int(request, "limit", 100)
     retired = query_retired(request)
     at = query_instant(request)
+    updated_since = query_instant(request, "updated_since")
     await run_in_threadpool(context(request).app.partners.get, request.path_params["partner_id"])  # 404
     page = await run_in_threadpool(
         context(request).app.products.page,
@@ -76,6 +77,7 @@ async def partner_products(request: Request) -> Response:
         after_sku=after,
         limit=limit,
         retired=retired,
+        updated_since=updated_since,
     )
     return JsonResponse(
         {"products": [product_json(p, at) for p in page.products], "next_after": page.next_after}
@@ -120,7 +122,9 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
         parameters=[query("after", {"type": "string", "maxLength": MAX_SKU_CURSOR},
                           "the last SKU of the previous page"),
                     query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PRODUCTS_PAGE}),
-                    *PRODUCT_READ_PARAMETERS],
+                    *PRODUCT_READ_PARAMETERS,
+                    query("updated_since", {"type": "string", "format": "date-time", "minLength": 1},
+                          "an instant (RFC 3339, with offset): only products written at or after it")],
         description="In SKU order; pass next_after as `after`. What changed since a moment: follow "
         "GET /admin/changes?partner= instead of rescanning.",
         ok=(200, "a page", "ProductPage"), errors=(400, 404, 422),

@@ -65,6 +65,7 @@ async def list_products(request: Request) -> Response:
         after_sku=after,
         limit=limit,
         retired=retired,
+        updated_since=query_instant(request, "updated_since"),
     )
     return JsonResponse(
         {"products": [product_json(p, at) for p in page.products], "next_after": page.next_after}
@@ -172,6 +173,12 @@ _AT: Final = query(
     "an instant (RFC 3339, with offset): adds effective_price, the sale price inside its window, "
     "else the price (ADR 0016)",
 )
+_UPDATED_SINCE: Final = query(
+    "updated_since",
+    {"type": "string", "format": "date-time", "minLength": 1},
+    "an instant (RFC 3339, with offset): only products written (created, updated, retired or "
+    "restored) at or after it; to follow every change, GET /partner/changes is cheaper",
+)
 _RETIRED: Final = query(
     "retired", {"type": "boolean", "default": False}, "true: retired products instead of active ones"
 )
@@ -248,6 +255,7 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
             _limit(MAX_PRODUCTS_PAGE),
             _RETIRED,
             _AT,
+            _UPDATED_SINCE,
         ],
         description="Active products; `retired=true`: the retired ones (a snapshot left them out, or an "
         "item deleted them), until a feed names them again or the retention purges them.",

@@ -57,11 +57,13 @@ class InMemoryProductRepository:
         undo: UndoLog,
         retired: dict[tuple[str, str], datetime] | None = None,
         changes: InMemoryChangeFeed | None = None,
+        written: dict[tuple[str, str], datetime] | None = None,
     ) -> None:
         self._table = table
         self._undo = undo
         self._retired = {} if retired is None else retired
         self._changes = changes
+        self._written = {} if written is None else written
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
         """Insert new, rewrite changed (any value differs) or retired ones (restored), count
@@ -85,6 +87,7 @@ class InMemoryProductRepository:
             else:
                 continue
             self._undo.set(self._table, key, row)
+            self._undo.set(self._written, key, now)
             self._record(key, kind, now)
         return UpsertCounts(created, updated, len(rows) - created - updated)
 
@@ -97,15 +100,23 @@ class InMemoryProductRepository:
         return Product.from_row(row)
 
     def page(
-        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+        self,
+        partner_id: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        retired: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
         """A page in SKU order."""
+        written = self._written
         skus = sorted(
             sku
             for pid, sku in self._table
             if pid == partner_id
             and (after_sku is None or sku > after_sku)
             and ((pid, sku) in self._retired) is retired
+            and (updated_since is None or written.get((pid, sku), updated_since) >= updated_since)
         )
         return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
 
@@ -150,6 +161,7 @@ class InMemoryProductRepository:
             key = (partner_id, sku)
             if key in self._table and key not in self._retired:
                 self._undo.set(self._retired, key, at)
+                self._undo.set(self._written, key, at)
                 self._record(key, ChangeKind.RETIRED, at)
                 done += 1
         return done
@@ -164,6 +176,8 @@ class InMemoryProductRepository:
         for key in old:
             self._undo.delete(self._retired, key)
             self._undo.delete(self._table, key)
+            if key in self._written:
+                self._undo.delete(self._written, key)
         return len(old)
 
 

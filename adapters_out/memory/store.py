@@ -96,6 +96,8 @@ class _Tables:
     products: dict[tuple[str, str], ProductRow] = attrs.Factory(dict)
     retired: dict[tuple[str, str], datetime] = attrs.Factory(dict)
     """When each retired product was retired (its row stays in `products`)."""
+    written: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+    """When each product was last written (its updated_at: `updated_since` reads)."""
     imports: dict[str, FeedImport] = attrs.Factory(dict)
     held_feeds: dict[str, HeldFeed] = attrs.Factory(dict)
     changes: list[Change] = attrs.Factory(list)
@@ -142,7 +144,7 @@ class InMemoryUnitOfWork:
         t = store.tables
         undo = self._undo
         self.changes = InMemoryChangeFeed(t.changes, undo)
-        self.products = InMemoryProductRepository(t.products, undo, t.retired, self.changes)
+        self.products = InMemoryProductRepository(t.products, undo, t.retired, self.changes, t.written)
         self.feed_skus = InMemoryFeedSkuRegister(t.products, t.retired)
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
         self.held_feeds = InMemoryHeldFeedRepository(t.held_feeds, undo)

@@ -125,12 +125,23 @@ class PostgresProductRepository:
         return None if row is None else Product.from_row(row)
 
     def page(
-        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+        self,
+        partner_id: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        retired: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
-        """A page in SKU order (keyset pagination on the unique index; "C" collation = code point order)."""
+        """A page in SKU order (keyset pagination on the unique index; "C" collation = code point
+        order); `updated_since` filters the rows it walks."""
+        since = "" if updated_since is None else " AND updated_at >= %s"
+        params: tuple[object, ...] = (partner_id, after_sku or "")
+        if updated_since is not None:
+            params += (updated_since,)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = %s AND sku > %s AND {_state(retired)} ORDER BY sku LIMIT %s",
-            (partner_id, after_sku or "", limit),
+            f"{_SELECT} WHERE partner_id = %s AND sku > %s AND {_state(retired)}{since} ORDER BY sku LIMIT %s",
+            (*params, limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
 

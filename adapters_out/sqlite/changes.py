@@ -1,14 +1,20 @@
-"""`partner_product_changes`: the change feed, written by triggers on `product` (ADR 0037).
+"""`partner_product_changes`: the change feed, written with the products (ADR 0037).
 
-The triggers (migration 0010) write a record for every product row inserted or
-updated, in the same transaction, whatever statement wrote it. SQLite has one
-writer at a time, holding the write lock from its first write to its commit, so
-record ids increase in commit order and a cursor is the last id read.
+The product repository (products.py) records every product it creates, updates,
+retires or restores, in the same transaction: one record per batch and kind, holding
+the batch's SKUs as a JSON array (a row per product cost the upsert 20-70%: ADR
+0037). A change's cursor is its record's id and its position in the record
+("12.0", "12.1", ...). SQLite has one writer at a time, holding the write lock from
+its first write to its commit, so record ids increase in commit order;
+AUTOINCREMENT never reuses the id of a purged record, so a cursor never points
+before a newer one.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from partner_ingest.domain.model.changes import Change, ChangeKind
@@ -16,9 +22,29 @@ from partner_ingest.domain.model.errors import InvalidCursor
 
 from .connection import from_timestamp, timestamp
 
-__all__ = ["SqliteChangeFeed"]
+__all__ = ["SqliteChangeFeed", "record_changes", "record_payloads"]
 
-_SELECT = "SELECT id, partner_id, sku, kind, at FROM partner_product_changes"
+_SELECT = "SELECT id, partner_id, kind, at, skus FROM partner_product_changes"
+
+
+def record_changes(conn: sqlite3.Connection, kinds: Mapping[tuple[str, str], Sequence[str]], at: str) -> None:
+    """One record per (partner, kind) of `kinds` that names a SKU, written at `at` (stored form)."""
+    record_payloads(
+        conn,
+        [
+            (partner_id, kind, at, json.dumps(list(skus)))
+            for (partner_id, kind), skus in kinds.items()
+            if skus
+        ],
+    )
+
+
+def record_payloads(conn: sqlite3.Connection, records: Sequence[tuple[str, str, str, str]]) -> None:
+    """Records given as (partner, kind, at, the SKUs' JSON array)."""
+    if records:
+        conn.executemany(
+            "INSERT INTO partner_product_changes (partner_id, kind, at, skus) VALUES (?, ?, ?, ?)", records
+        )
 
 
 class SqliteChangeFeed:
@@ -29,26 +55,49 @@ class SqliteChangeFeed:
 
     def after(self, cursor: str | None, *, limit: int = 100, partner_id: str | None = None) -> list[Change]:
         """Committed changes after `cursor`, in commit order."""
-        start = _number(cursor)
+        record, position = _position(cursor)
+        # Each record holds one change at least, so `limit` records are enough for a page.
         if partner_id is None:
-            rows = self._conn.execute(f"{_SELECT} WHERE id > ? ORDER BY id LIMIT ?", (start, limit))
+            rows = self._conn.execute(f"{_SELECT} WHERE id >= ? ORDER BY id LIMIT ?", (record, limit))
         else:
             rows = self._conn.execute(
-                f"{_SELECT} WHERE partner_id = ? AND id > ? ORDER BY id LIMIT ?", (partner_id, start, limit)
+                f"{_SELECT} WHERE partner_id = ? AND id >= ? ORDER BY id LIMIT ?", (partner_id, record, limit)
             )
-        return [Change(str(r[0]), r[1], r[2], ChangeKind(r[3]), from_timestamp(r[4])) for r in rows]
+        out: list[Change] = []
+        for number, partner, kind, at, skus in rows:
+            first = position + 1 if number == record else 0
+            moment = from_timestamp(at)
+            for index, sku in enumerate(json.loads(skus)[first:], start=first):
+                out.append(Change(f"{number}.{index}", partner, sku, ChangeKind(kind), moment))
+                if len(out) == limit:
+                    return out
+        return out
 
     def purge(self, before: datetime) -> int:
-        """Delete the records older than `before` (AUTOINCREMENT never hands their ids out again)."""
-        return self._conn.execute(
-            "DELETE FROM partner_product_changes WHERE at < ?", (timestamp(before),)
-        ).rowcount
+        """Delete the records older than `before` (AUTOINCREMENT never hands their ids out again);
+        how many changes they held."""
+        purged = self._conn.execute(
+            "SELECT coalesce(sum(json_array_length(skus)), 0) FROM partner_product_changes WHERE at < ?",
+            (timestamp(before),),
+        ).fetchone()[0]
+        self._conn.execute("DELETE FROM partner_product_changes WHERE at < ?", (timestamp(before),))
+        return int(purged)
 
 
-def _number(cursor: str | None) -> int:
+def _position(cursor: str | None) -> tuple[int, int]:
+    """A cursor's record id and position; (0, -1) before the first change."""
     if cursor is None:
-        return 0
-    # A 19-digit number may still pass SQLite's 64-bit integers: refused, never an OverflowError.
-    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > 2**63 - 1:
+        return 0, -1
+    record, dot, position = cursor.partition(".")
+    # Bounded digits: never an OverflowError in SQLite's 64-bit integers, whatever a client sends.
+    if not (
+        dot
+        and record.isascii()
+        and record.isdigit()
+        and position.isascii()
+        and position.isdigit()
+        and len(record) <= 18
+        and len(position) <= 9
+    ):
         raise InvalidCursor(f"cursor {cursor[:40]!r} is not one this store gave")
-    return int(cursor)
+    return int(record), int(position)

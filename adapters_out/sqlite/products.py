@@ -29,13 +29,15 @@ import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Final
 
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.ports.repositories import NameMatches, UpsertCounts
+
+from .changes import record_changes, record_payloads
 
 __all__ = [
     "UPSERT_SQL",
@@ -135,14 +137,63 @@ class SqliteProductRepository:
         self._conn = conn
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed, leave unchanged; counted by the database."""
+        """Insert new, rewrite changed, leave unchanged; counted by the database, and recorded in
+        the change feed (ADR 0037) by one record per batch and kind."""
         if not rows:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
-        top = conn.execute("SELECT max(id) FROM product").fetchone()[0] or 0
-        changed = conn.executemany(*upsert_statement(rows, batch_time())).rowcount
-        created = conn.execute("SELECT count(*) FROM product WHERE id > ?", (top,)).fetchone()[0]
-        return UpsertCounts(created, changed - created, len(rows) - changed)
+        before, payloads = self._existing(rows)
+        at = batch_time()
+        latest = max((stamp for _, stamp, _ in before.values()), default="")
+        if latest >= at:
+            # A product of this batch was written in this very millisecond (or a clock stepped
+            # back): the batch takes a later time, so that `updated_at = at` names only the rows
+            # this statement rewrote.
+            at = _stamp(_parse(latest) + timedelta(milliseconds=1))
+        changed = conn.executemany(*upsert_statement(rows, at)).rowcount
+        # The rows of one call have distinct keys, so every row not stored before was inserted.
+        new = len(rows) - len(before)
+        kinds: dict[tuple[str, str], list[str]] = {}
+        if before:
+            for row in rows:
+                if (row[0], row[1]) not in before:
+                    kinds.setdefault((row[0], "created"), []).append(row[1])
+        else:  # the common batch of new products: its SKUs' JSON is already made
+            record_payloads(
+                conn, [(partner_id, "created", at, payload) for partner_id, payload in payloads.items()]
+            )
+        if changed > new:
+            ids = json.dumps([row_id for row_id, _, _ in before.values()])
+            retired = {row_id for row_id, _, was_retired in before.values() if was_retired}
+            for row_id, partner_id, sku in conn.execute(
+                "SELECT id, partner_id, sku FROM product WHERE updated_at = ?"
+                " AND id IN (SELECT value FROM json_each(?)) ORDER BY partner_id, sku",
+                (at, ids),
+            ):
+                kind = "restored" if row_id in retired else "updated"
+                kinds.setdefault((partner_id, kind), []).append(sku)
+        record_changes(conn, kinds, at)
+        return UpsertCounts(new, changed - new, len(rows) - changed)
+
+    def _existing(
+        self, rows: Sequence[ProductRow]
+    ) -> tuple[dict[tuple[str, str], tuple[int, str, bool]], dict[str, str]]:
+        """The stored products among `rows`, by key: their id, when each was last written, and
+        whether it is retired (what tells a restore from an update); one index probe per SKU.
+        With each partner's SKUs as the JSON array it probed (in batch order)."""
+        found: dict[tuple[str, str], tuple[int, str, bool]] = {}
+        by_partner: dict[str, list[str]] = {}
+        for row in rows:
+            by_partner.setdefault(row[0], []).append(row[1])
+        payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
+        for partner_id, payload in payloads.items():
+            for row_id, sku, stamp, retired in self._conn.execute(
+                "SELECT id, sku, updated_at, retired_at IS NOT NULL FROM product"
+                " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))",
+                (partner_id, payload),
+            ):
+                found[(partner_id, sku)] = (row_id, stamp, bool(retired))
+        return found, payloads
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
         """One product (active, or retired when asked), or None."""
@@ -152,12 +203,23 @@ class SqliteProductRepository:
         return None if row is None else Product.from_row(row)
 
     def page(
-        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+        self,
+        partner_id: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        retired: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
-        """A page in SKU order (keyset pagination on the unique index)."""
+        """A page in SKU order (keyset pagination on the unique index; `updated_since` filters
+        the rows it walks: no index on updated_at, the change feed is the cheap way to follow)."""
+        since = "" if updated_since is None else " AND updated_at >= ?"
+        params: tuple[object, ...] = (partner_id, after_sku or "")
+        if updated_since is not None:
+            params += (_stamp(updated_since),)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND {_state(retired)} ORDER BY sku LIMIT ?",
-            (partner_id, after_sku or "", limit),
+            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND {_state(retired)}{since} ORDER BY sku LIMIT ?",
+            (*params, limit),
         ).fetchall()
         return [Product.from_row(row) for row in rows]
 
@@ -218,10 +280,21 @@ class SqliteProductRepository:
         if not skus:
             return 0
         stamp = _stamp(at)
+        chosen = (partner_id, json.dumps(list(skus)))
+        # The change record first, from the rows the UPDATE is about to retire (same filter).
+        leaving = [
+            sku
+            for (sku,) in self._conn.execute(
+                "SELECT sku FROM product WHERE partner_id = ? AND retired_at IS NULL"
+                " AND sku IN (SELECT value FROM json_each(?)) ORDER BY sku",
+                chosen,
+            )
+        ]
+        record_changes(self._conn, {(partner_id, "retired"): leaving}, stamp)
         return self._conn.execute(
             "UPDATE product SET retired_at = ?, updated_at = ? WHERE partner_id = ? AND retired_at IS NULL"
             " AND sku IN (SELECT value FROM json_each(?))",
-            (stamp, stamp, partner_id, json.dumps(list(skus))),
+            (stamp, stamp, *chosen),
         ).rowcount
 
     def purge_retired(self, before: datetime) -> int:
@@ -233,6 +306,11 @@ class SqliteProductRepository:
 
 def _state(retired: bool) -> str:
     return "retired_at IS NOT NULL" if retired else "retired_at IS NULL"
+
+
+def _parse(stamp: str) -> datetime:
+    """Inverse of `_stamp`."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _stamp(at: datetime) -> str:

@@ -298,10 +298,14 @@ class IngestFeed:
                 return earlier
             received_at = self._clock.now()
             start = _start_of(submission.body)
+            # The guard weighs a snapshot against the products active before it: counted now,
+            # since the feed may restore retired ones.
+            snapshot = terms.feed_mode is FeedMode.SNAPSHOT and submission.release_of is None
+            active = uow.products.count(submission.partner_id) if snapshot else 0
             report, content_hash = self._apply(uow, submission, terms, spool)
             held: tuple[str, ...] = ()
             if report.applied:
-                report, held = self._retirements(uow, submission, terms, report)
+                report, held = self._retirements(uow, submission, terms, report, active)
             if report.dry_run:
                 uow.rollback()
                 return report
@@ -389,11 +393,17 @@ class IngestFeed:
         return report, content_hash
 
     def _retirements(
-        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms, report: IngestReport
+        self,
+        uow: UnitOfWork,
+        submission: FeedSubmission,
+        terms: FeedTerms,
+        report: IngestReport,
+        active: int,
     ) -> tuple[IngestReport, tuple[str, ...]]:
         """The retirement step of an applied feed: a release retires what its held snapshot
         would have; a snapshot retires the partner's active products it did not name, unless
-        the mass-delete guard holds it (then the report says held, with what it would retire).
+        the mass-delete guard holds it (then the report says held, with what it would retire);
+        `active`: the partner's active products before the snapshot.
 
         Only reached for a feed read to its end and applied (a feed error, an atomic feed with
         an invalid item or a blown error budget rejects the whole feed, which retires nothing);
@@ -408,7 +418,6 @@ class IngestFeed:
             absent: Sequence[str] = held.retire
         elif terms.feed_mode is FeedMode.SNAPSHOT:
             absent = uow.feed_skus.unseen(partner_id)
-            active = uow.products.count(partner_id) - report.counts.created
             if self._guard.holds(len(absent), active):
                 counts = attrs.evolve(report.counts, retired=len(absent))
                 status = report.status if report.dry_run else FeedStatus.HELD

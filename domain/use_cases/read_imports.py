@@ -7,6 +7,7 @@ partners enumerate one another's feeds.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
 
 import attrs
@@ -93,13 +94,21 @@ class ReadProducts:
         return found
 
     def page(
-        self, partner_id: str, *, after_sku: str | None = None, limit: int = 100, retired: bool = False
+        self,
+        partner_id: str,
+        *,
+        after_sku: str | None = None,
+        limit: int = 100,
+        retired: bool = False,
+        updated_since: datetime | None = None,
     ) -> ProductPage:
         """A page of the partner's active products (`retired=True`: retired ones) in SKU order,
-        after `after_sku`."""
+        after `after_sku`; `updated_since`: only those written at or after it."""
         check_limit(limit, MAX_PRODUCTS_PAGE)
         with self._uow(read_only=True) as uow:
-            found = uow.products.page(partner_id, after_sku=after_sku, limit=limit + 1, retired=retired)
+            found = uow.products.page(
+                partner_id, after_sku=after_sku, limit=limit + 1, retired=retired, updated_since=updated_since
+            )
         page = tuple(found[:limit])
         return ProductPage(products=page, next_after=page[-1].sku if len(found) > limit else None)
 

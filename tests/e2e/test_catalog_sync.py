@@ -6,7 +6,9 @@ keep their mode); the stores are SQLite, as `serve` runs them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +224,28 @@ def test_an_admin_reads_any_partners_products_active_or_retired(client: httpx2.C
     one = client.get(f"/admin/partners/{partner_id}/products/SKU-00000001", headers=as_admin)
     assert one.status_code == 200 and one.json()["sku"] == "SKU-00000001"
     assert client.get(f"/admin/partners/{partner_id}/products", headers={"X-API-Key": key}).status_code == 403
+
+
+def test_listings_updated_since_an_instant_for_a_partner_and_an_admin(
+    client: httpx2.Client, admin: str
+) -> None:
+    partner_id, key = new_partner(client, admin, **QUOTA)
+    send(client, key, jsonl_feed(3))
+    time.sleep(0.01)
+    since = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    send(
+        client,
+        key,
+        b'{"sku": "SKU-00000001", "name": "Renamed", "price": 1, "currency": "EUR", "quantity": 1}\n',
+    )
+    mine = client.get("/partner/products", params={"updated_since": since}, headers={"X-API-Key": key})
+    assert [p["sku"] for p in mine.json()["products"]] == ["SKU-00000001"]
+    theirs = client.get(
+        f"/admin/partners/{partner_id}/products",
+        params={"updated_since": since},
+        headers={"X-API-Key": admin},
+    )
+    assert [p["sku"] for p in theirs.json()["products"]] == ["SKU-00000001"]
+    bad = client.get("/partner/products", params={"updated_since": "yesterday"}, headers={"X-API-Key": key})
+    assert bad.status_code == 400 and "updated_since" in str(bad.json()["details"])
