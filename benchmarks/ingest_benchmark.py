@@ -55,6 +55,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
+
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.sqlite.products import UPSERT_SQL, batch_time, stamped, upsert_statement
@@ -187,6 +189,21 @@ def write_foreign_feed(fmt_name: str, count: int) -> Path:
         return path
     fmt = load_formats().get(fmt_name, 2)
     tmp = path.with_suffix(".tmp")
+    if fmt_name != "gmc-xml":
+        # A delimited export's columns are those its products use, so it is rendered whole:
+        # pieces rendered apart would each have a header of their own.
+        chosen = list(products(count))
+        if fmt_name == "gmc-tsv":
+            # Merchant Center's tab-separated files cannot carry a tab or a line break in a
+            # value (it has no quoting), so its partners' texts have none.
+            flat = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+            chosen = [
+                attrs.evolve(p, description=p.description.translate(flat)) if p.description else p
+                for p in chosen
+            ]
+        tmp.write_bytes(fmt.render(chosen))
+        tmp.rename(path)
+        return path
     with tmp.open("wb") as out:
         chunk: list[Product] = []
         first = True
