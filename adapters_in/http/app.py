@@ -85,22 +85,16 @@ def _version() -> str:
 _FEED_OPERATIONS: Final = (("/partner/ingest", "post"), ("/partner/validate", "post"))
 
 
-def _with_feed_media_types(
-    operations: dict[tuple[str, str], Operation], media_types: Sequence[str]
-) -> dict[tuple[str, str], Operation]:
-    """The operations, those taking a feed documented with every media type a registered format
-    takes (a plugin's too), not only the built-ins'. Copies: the modules' operations stay as they are."""
-    out = dict(operations)
+def _declare_feed_media(operations: dict[tuple[str, str], Operation], media_types: Sequence[str]) -> None:
+    """Declare, on the operations taking a feed (an app's copy, like `describe_example_media`
+    for the examples), every media type a registered format takes: a plugin's too."""
     for key in _FEED_OPERATIONS:
-        if key not in out:
+        if key not in operations:
             continue
-        operation = copy.deepcopy(out[key])
-        content = operation["requestBody"]["content"]
+        content = operations[key]["requestBody"]["content"]
         schema = next(iter(content.values()))["schema"]
         for media_type in media_types:
             content.setdefault(media_type, {"schema": schema})
-        out[key] = operation
-    return out
 
 
 def create_app(
@@ -122,10 +116,8 @@ def create_app(
     # A copy: what this app's plugins add (media types of feeds and examples) is this app's
     # document alone.
     formats = app.formats.all()
-    operations = _with_feed_media_types(
-        copy.deepcopy({key: value for area in _AREAS for key, value in area.OPERATIONS.items()}),
-        app.formats.media_types(),
-    )
+    operations = copy.deepcopy({key: value for area in _AREAS for key, value in area.OPERATIONS.items()})
+    _declare_feed_media(operations, app.formats.media_types())
     routes = [route for area in _AREAS for route in area.ROUTES]
     _name_operations(routes, operations)
     contract.describe_example_media(operations, [f.media_types[0] for f in formats])
