@@ -21,7 +21,7 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from secrets import token_bytes
@@ -31,7 +31,12 @@ import attrs
 
 from partner_ingest.adapters_out.cron import CronsimRules
 from partner_ingest.adapters_out.crypto import FernetVault
-from partner_ingest.adapters_out.fetcher import AddressPolicy, CircuitBreakerFetcher, DeferredFetcher
+from partner_ingest.adapters_out.fetcher import (
+    AddressPolicy,
+    CircuitBreakerFetcher,
+    DeferredFetcher,
+    DeferredWebhookSender,
+)
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
@@ -84,7 +89,7 @@ from partner_ingest.ports import (
     UnitOfWorkFactory,
 )
 from partner_ingest.ports.rate_limit import FailurePolicy
-from partner_ingest.ports.webhooks import WebhookSender, WebhookSent
+from partner_ingest.ports.webhooks import WebhookSender
 
 from .secrets_file import ServiceSecrets, fresh_secrets, load_or_create
 from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, networks
@@ -381,7 +386,7 @@ def wire(
         ),
         deliver_webhooks=DeliverWebhooks(
             uow,
-            webhook_sender or _LazyWebhookSender(lambda: _http_webhook_sender(settings, addresses, clock)),
+            webhook_sender or DeferredWebhookSender(lambda: _http_webhook_sender(settings, addresses, clock)),
             vault,
             clock,
             ids,
@@ -399,20 +404,6 @@ def wire(
 def _replay_buffer() -> tempfile.SpooledTemporaryFile[bytes]:
     """Where a replay holds its items: in memory up to 1 MiB, then in a temporary file."""
     return tempfile.SpooledTemporaryFile(max_size=1 << 20)
-
-
-class _LazyWebhookSender:
-    """The HTTP webhook sender, built on the first delivery: like `DeferredFetcher`, so a
-    process that never delivers never imports the HTTP client."""
-
-    def __init__(self, build: Callable[[], WebhookSender]) -> None:
-        self._build = build
-        self._sender: WebhookSender | None = None
-
-    def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookSent:
-        if self._sender is None:  # two threads may both build one: the same, harmlessly
-            self._sender = self._build()
-        return self._sender.send(url, headers, body)
 
 
 def _http_webhook_sender(settings: Settings, addresses: AddressPolicy, clock: Clock) -> WebhookSender:

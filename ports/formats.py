@@ -21,8 +21,10 @@ __all__ = [
     "FormatRegistrar",
     "FormatRegistry",
     "PartnerAwareFormat",
+    "PatchingFormat",
     "RawItem",
     "for_partner",
+    "for_patches",
     "format_for_file",
 ]
 
@@ -79,6 +81,19 @@ class PartnerAwareFormat(Protocol):
 
 
 @runtime_checkable
+class PatchingFormat(Protocol):
+    """Optional for a `FeedFormat`: its documents must be whole products unless told otherwise.
+
+    The core calls `for_patches` for a patch feed (ADR 0036), whose items carry only the
+    fields that change, and reads the feed with the format it returns (the built-in CSV
+    format stops refusing a header without every required field's column).
+    """
+
+    def for_patches(self) -> FeedFormat:
+        """This format reading items that may leave required fields out."""
+
+
+@runtime_checkable
 class DescribedFormat(Protocol):
     """Optional for a `FeedFormat` of a foreign document: its mapping and a sample document.
 
@@ -121,6 +136,13 @@ def for_partner(feed_format: FeedFormat, context: FeedContext) -> FeedFormat:
     """The format that reads `context`'s partner's feeds: bound to it where the format asks."""
     if isinstance(feed_format, PartnerAwareFormat):
         return feed_format.for_partner(context)
+    return feed_format
+
+
+def for_patches(feed_format: FeedFormat) -> FeedFormat:
+    """The format that reads a patch feed: relaxed where the format asks."""
+    if isinstance(feed_format, PatchingFormat):
+        return feed_format.for_patches()
     return feed_format
 
 

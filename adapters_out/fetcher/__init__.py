@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from partner_ingest.domain.model.addresses import AddressPolicy, special_purpose_range
 
 from .circuit_breaker import CircuitBreakerFetcher, judge
-from .deferred import DeferredFetcher
+from .deferred import DeferredFetcher, DeferredWebhookSender
 
 if TYPE_CHECKING:
     from .http_fetcher import DEFAULT_USER_AGENT, FetchLimits, HttpFeedFetcher, Resolver, system_resolver
@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "CircuitBreakerFetcher",
     "DeferredFetcher",
+    "DeferredWebhookSender",
     "judge",
     "HttpWebhookSender",
 ]

@@ -39,7 +39,7 @@ import attrs
 from partner_ingest.adapters_out.store_errors import StoreBusyError
 
 from .connection import connect
-from .store import SqliteStore, SqliteUnitOfWork, _is_full, full_error
+from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full
 
 __all__ = ["BatchNotDurable", "GroupCommit", "GroupedUnitOfWork"]
 
@@ -157,7 +157,7 @@ class GroupCommit:
                     self.conn.execute("COMMIT" if batch.members else "ROLLBACK")
             except sqlite3.Error as failure:
                 error = f"the batch could not be committed: {failure}"
-                if _is_full(failure):
+                if is_full(failure):
                     batch.full = failure
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")

@@ -49,7 +49,7 @@ def _is_locked(error: sqlite3.OperationalError) -> bool:
     return "locked" in message or "busy" in message
 
 
-def _is_full(error: BaseException | None) -> bool:
+def is_full(error: BaseException | None) -> bool:
     """SQLITE_FULL: the file system (or the page limit) has no room for the write."""
     return isinstance(error, sqlite3.OperationalError) and (
         getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(error)
@@ -176,7 +176,7 @@ class SqliteUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.rollback()
-        if _is_full(exc):
+        if is_full(exc):
             # Rolled back whole: nothing half-written. The caller's answer is "retry later" (503).
             raise full_error(self._store.path, exc) from exc  # type: ignore[arg-type]
 
@@ -213,7 +213,7 @@ class StandaloneAuditLog(SqliteAuditLog):
         except BaseException as error:
             with contextlib.suppress(sqlite3.OperationalError):  # SQLITE_FULL may have rolled it back already
                 conn.execute("ROLLBACK")
-            if _is_full(error):
+            if is_full(error):
                 raise full_error(self._store.path, error) from error
             raise
 

@@ -42,7 +42,7 @@ from partner_ingest.domain.model.report import (
 from partner_ingest.domain.model.rules import contract_for
 from partner_ingest.domain.model.streams import RawReader
 from partner_ingest.domain.model.validation import ItemValidator
-from partner_ingest.ports.formats import FeedFormat
+from partner_ingest.ports.formats import FeedFormat, for_patches
 from partner_ingest.ports.parsing import FeedParsing
 from partner_ingest.ports.repositories import UpsertCounts
 
@@ -140,10 +140,7 @@ def reading_for(
     validator = _validator(fmt.version, Mode(mode), fmt.textual, partner_id, limits, fast_validator)
     patch = feed_mode is FeedMode.PATCH
     if patch:
-        # An optional plugin member (docs/plugins.md): the format reading partial items, for a
-        # format that would otherwise refuse a document without every required field (CSV's header).
-        for_patches = getattr(fmt, "for_patches", None)
-        fmt = for_patches() if callable(for_patches) else fmt
+        fmt = for_patches(fmt)
     return FeedReading(fmt, validator, limits, batch_size, patch=patch)
 
 
