@@ -153,7 +153,7 @@ _CODE: Final = query(
 def _obj_version() -> dict[str, object]:
     return {
         "type": "object",
-        "properties": {"version": {"type": "integer", "minimum": 1}},
+        "properties": {"version": {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX}},
         "additionalProperties": False,
     }
 
