@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
+from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
@@ -30,10 +31,10 @@ from .changes import PostgresChangeFeed, number_commit
 from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
 from .diagnostics import PostgresDiagnosticRepository
+from .dialect import POSTGRES
 from .held_feeds import PostgresHeldFeedRepository
 from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
-from .ledger import PostgresFeedImportLedger
 from .migrate import current_version, migrate
 from .partners import PostgresApiKeyRepository, PostgresPartnerRepository
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
@@ -164,7 +165,7 @@ class PostgresUnitOfWork:
 
     products: PostgresProductRepository
     feed_skus: PostgresFeedSkuRegister
-    imports: PostgresFeedImportLedger
+    imports: SqlFeedImportLedger
     jobs: PostgresJobRepository
     partners: PostgresPartnerRepository
     api_keys: PostgresApiKeyRepository
@@ -193,7 +194,7 @@ class PostgresUnitOfWork:
         self._conn = conn
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
-        self.imports = PostgresFeedImportLedger(conn)
+        self.imports = SqlFeedImportLedger(conn, POSTGRES)
         self.held_feeds = PostgresHeldFeedRepository(conn)
         self.changes = PostgresChangeFeed(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)

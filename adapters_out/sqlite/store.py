@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
+from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
@@ -28,10 +29,10 @@ from .changes import SqliteChangeFeed
 from .circuits import SqliteCircuitRepository
 from .connection import connect
 from .diagnostics import SqliteDiagnosticRepository
+from .dialect import SQLITE
 from .held_feeds import SqliteHeldFeedRepository
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
-from .ledger import SqliteFeedImportLedger
 from .migrate import current_version, migrate
 from .partners import SqliteApiKeyRepository, SqlitePartnerRepository
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
@@ -149,7 +150,7 @@ class SqliteUnitOfWork:
         conn = self.conn
         self.products = SqliteProductRepository(conn)
         self.feed_skus = SqliteFeedSkuRegister(conn)
-        self.imports = SqliteFeedImportLedger(conn)
+        self.imports = SqlFeedImportLedger(conn, SQLITE)
         self.held_feeds = SqliteHeldFeedRepository(conn)
         self.changes = SqliteChangeFeed(conn)
         self.idempotency_keys = SqliteIdempotencyKeys(conn)

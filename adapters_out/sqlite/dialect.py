@@ -1,0 +1,59 @@
+"""SQLite's spelling of the shared SQL (ADR 0040): `?`, timestamps as fixed-width UTC text."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Final
+
+from partner_ingest.adapters_out.store_errors import stored_conflict
+
+from ._errors import refusal
+from .connection import from_timestamp, timestamp
+
+__all__ = ["SQLITE", "SqliteDialect"]
+
+
+class SqliteDialect:
+    """Statements as written; times as text whose order is time order."""
+
+    insertion_order: Final = "rowid"
+    # A writing unit of work holds the database's write lock (BEGIN IMMEDIATE): nothing to lock.
+    for_update: Final = ""
+
+    def sql(self, text: str) -> str:
+        """`text` unchanged: the shared SQL is written in SQLite's placeholders."""
+        return text
+
+    def time(self, moment: datetime) -> str:
+        """Fixed-width UTC text."""
+        return timestamp(moment)
+
+    def opt_time(self, moment: datetime | None) -> str | None:
+        """`time`, or None."""
+        return None if moment is None else timestamp(moment)
+
+    def from_time(self, value: Any) -> datetime:  # noqa: ANN401 - text read from the row
+        """The moment a timestamp text names."""
+        return from_timestamp(value)
+
+    def opt_from_time(self, value: Any) -> datetime | None:  # noqa: ANN401 - text read from the row
+        """`from_time`, or None."""
+        return None if value is None else from_timestamp(value)
+
+    def text(self, text: str) -> str:
+        """SQLite stores any text, NUL and lone surrogates included."""
+        return text
+
+    @contextmanager
+    def conflicts(self, conn: Any, what: str) -> Iterator[None]:  # noqa: ANN401 - no savepoint needed
+        """A violated constraint becomes ConflictError; SQLite keeps the transaction usable by itself."""
+        try:
+            yield
+        except sqlite3.IntegrityError as error:
+            raise stored_conflict(what, refusal(error), str(error)) from None
+
+
+SQLITE: Final = SqliteDialect()
