@@ -24,6 +24,7 @@ from psycopg import sql
 from psycopg_pool import PoolTimeout
 
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
+from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
@@ -36,7 +37,6 @@ from .held_feeds import PostgresHeldFeedRepository
 from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
 from .migrate import current_version, migrate
-from .partners import PostgresApiKeyRepository, PostgresPartnerRepository
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
 from .schedules import PostgresScheduleRepository
 from .web_sessions import PostgresWebSessionRepository
@@ -167,8 +167,8 @@ class PostgresUnitOfWork:
     feed_skus: PostgresFeedSkuRegister
     imports: SqlFeedImportLedger
     jobs: PostgresJobRepository
-    partners: PostgresPartnerRepository
-    api_keys: PostgresApiKeyRepository
+    partners: SqlPartnerRepository
+    api_keys: SqlApiKeyRepository
     schedules: PostgresScheduleRepository
     audit: PostgresAuditLog
     circuits: PostgresCircuitRepository
@@ -199,8 +199,8 @@ class PostgresUnitOfWork:
         self.changes = PostgresChangeFeed(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.jobs = PostgresJobRepository(conn)
-        self.partners = PostgresPartnerRepository(conn)
-        self.api_keys = PostgresApiKeyRepository(conn)
+        self.partners = SqlPartnerRepository(conn, POSTGRES)
+        self.api_keys = SqlApiKeyRepository(conn, POSTGRES)
         self.schedules = PostgresScheduleRepository(conn)
         self.audit = PostgresAuditLog(conn)
         self.circuits = PostgresCircuitRepository(conn)

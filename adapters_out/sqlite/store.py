@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
+from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
@@ -34,7 +35,6 @@ from .held_feeds import SqliteHeldFeedRepository
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
-from .partners import SqliteApiKeyRepository, SqlitePartnerRepository
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
 from .schedules import SqliteScheduleRepository
 from .web_sessions import SqliteWebSessionRepository
@@ -155,8 +155,8 @@ class SqliteUnitOfWork:
         self.changes = SqliteChangeFeed(conn)
         self.idempotency_keys = SqliteIdempotencyKeys(conn)
         self.jobs = SqliteJobRepository(conn)
-        self.partners = SqlitePartnerRepository(conn)
-        self.api_keys = SqliteApiKeyRepository(conn)
+        self.partners = SqlPartnerRepository(conn, SQLITE)
+        self.api_keys = SqlApiKeyRepository(conn, SQLITE)
         self.schedules = SqliteScheduleRepository(conn)
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqliteCircuitRepository(conn)
