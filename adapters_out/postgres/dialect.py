@@ -12,6 +12,8 @@ from ._errors import conflicts
 
 __all__ = ["POSTGRES", "PostgresDialect"]
 
+_SPELLED_MAX: Final = 1024
+
 
 class PostgresDialect:
     """`?` becomes `%s` (a literal `%` is doubled); times travel as aware datetimes (sessions run in UTC)."""
@@ -28,6 +30,10 @@ class PostgresDialect:
         """`text` with psycopg's placeholders, spelled once per statement text."""
         spelled = self._spelled.get(text)
         if spelled is None:
+            if (
+                len(self._spelled) >= _SPELLED_MAX
+            ):  # statements built per call (IN lists) must not grow it forever
+                self._spelled.clear()
             spelled = self._spelled[text] = text.replace("%", "%%").replace("?", "%s")
         return spelled
 

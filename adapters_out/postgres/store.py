@@ -201,7 +201,7 @@ class PostgresUnitOfWork:
         self.jobs = PostgresJobRepository(conn)
         self.partners = SqlPartnerRepository(conn, POSTGRES)
         self.api_keys = SqlApiKeyRepository(conn, POSTGRES)
-        self.schedules = PostgresScheduleRepository(conn)
+        self.schedules = PostgresScheduleRepository(conn, POSTGRES)
         self.audit = PostgresAuditLog(conn)
         self.circuits = PostgresCircuitRepository(conn)
         self.webhooks = PostgresWebhookRepository(conn)

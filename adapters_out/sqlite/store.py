@@ -21,6 +21,7 @@ from typing import Self, TypeVar
 
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
+from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
@@ -36,7 +37,6 @@ from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
-from .schedules import SqliteScheduleRepository
 from .web_sessions import SqliteWebSessionRepository
 from .webhooks import SqliteWebhookRepository
 
@@ -157,7 +157,7 @@ class SqliteUnitOfWork:
         self.jobs = SqliteJobRepository(conn)
         self.partners = SqlPartnerRepository(conn, SQLITE)
         self.api_keys = SqlApiKeyRepository(conn, SQLITE)
-        self.schedules = SqliteScheduleRepository(conn)
+        self.schedules = SqlScheduleRepository(conn, SQLITE)
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqliteCircuitRepository(conn)
         self.webhooks = SqliteWebhookRepository(conn)
