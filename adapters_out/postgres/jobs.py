@@ -1,8 +1,7 @@
-"""`partner_ingest_jobs` and their bodies: the durable queue, claimed under leases.
+"""`partner_ingest_jobs` on PostgreSQL: bodies in chunks, claims by concurrent workers (ADR 0040).
 
-Every change is a transition of the domain `Job` written as one UPDATE whose
-WHERE clause is the transition's rule (ADR 0025), exactly as with SQLite. What
-PostgreSQL adds is concurrent claimers. A claim is two statements in one
+The columns, their decoder and every transition's UPDATE are shared with SQLite
+(`adapters_out/sql/jobs.py`, ADR 0025). What PostgreSQL adds is concurrent claimers. A claim is two statements in one
 READ COMMITTED transaction:
 
 1. choose a partner whose next job looked claimable and lock its queue row
@@ -25,32 +24,20 @@ Bodies are stored in 1 MiB chunks (see migration 0001) and streamed both ways.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO, Final
+from typing import BinaryIO, Final
 
+from partner_ingest.adapters_out.sql.jobs import JOB_SELECT, JobRow, SqlJobRepository, job
 from partner_ingest.domain.model.errors import NotFoundError
-from partner_ingest.domain.model.jobs import BodyRetention, Job, JobStatus, Lease
-from partner_ingest.domain.model.policy import ValidationPolicy
-from partner_ingest.domain.model.report import IngestReport
-from partner_ingest.ports.repositories import StoredBodies
+from partner_ingest.domain.model.jobs import BodyRetention, Job
 
-from ._codec import dump_json, load_json, storable_text
-from ._errors import conflicts
 from .connection import Connection
+from .dialect import POSTGRES
 
 __all__ = ["CHUNK_BYTES", "PostgresJobRepository"]
 
 CHUNK_BYTES: Final = 1 << 20
 """Size of one stored body chunk (the last one may be shorter)."""
-
-_COLUMNS: Final = (
-    "id, partner_id, format, version, status, created_at, available_at, content_hash, body_bytes, attempts,"
-    " max_attempts, policy::text, idempotency_key, lease_token, lease_expires_at, last_error, report,"
-    " finished_at, source, body_purged_at, items_read, bytes_read, feed_mode"
-)
-_INSERT_COLUMNS: Final = _COLUMNS.replace("policy::text", "policy")
-_PLACEHOLDERS: Final = ", ".join("%s::jsonb" if c == "policy" else "%s" for c in _INSERT_COLUMNS.split(", "))
 
 # A partner's next job (`next_for_partner`): its running job, else its first queued one.
 _NEXT_OF = (
@@ -73,7 +60,7 @@ _CHOOSE: Final = (
 _CLAIM: Final = (
     "UPDATE partner_ingest_jobs AS j SET status = 'running', attempts = attempts + 1,"
     " lease_token = %(token)s, lease_expires_at = %(until)s, items_read = 0, bytes_read = 0"
-    f" WHERE j.id = {_NEXT_OF.format(p='%(partner)s')} AND {_CLAIMABLE} RETURNING {_COLUMNS}"
+    f" WHERE j.id = {_NEXT_OF.format(p='%(partner)s')} AND {_CLAIMABLE} RETURNING {JOB_SELECT}"
 )
 _SERVED: Final = (
     "UPDATE partner_ingest_job_queues SET last_claim ="
@@ -96,62 +83,6 @@ _FIRST_CHUNK: Final = (
     "SELECT j.body_bytes, b.chunk FROM partner_ingest_jobs AS j"
     " JOIN partner_ingest_job_bodies AS b ON b.job_id = j.id AND b.seq = 0 WHERE j.id = %s"
 )
-
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(
-        id=row[0],
-        partner_id=row[1],
-        format=row[2],
-        version=row[3],
-        status=JobStatus(row[4]),
-        created_at=row[5],
-        available_at=row[6],
-        content_hash=row[7],
-        body_bytes=row[8],
-        attempts=row[9],
-        max_attempts=row[10],
-        policy=None if row[11] is None else ValidationPolicy.from_json(load_json(row[11])),
-        idempotency_key=row[12],
-        lease_token=row[13],
-        lease_expires_at=row[14],
-        last_error=row[15],
-        report=None if row[16] is None else IngestReport.from_json(load_json(row[16])),
-        finished_at=row[17],
-        source=row[18],
-        body_purged_at=row[19],
-        items_read=row[20],
-        bytes_read=row[21],
-        feed_mode=row[22],
-    )
-
-
-def _values(job: Job) -> tuple[Any, ...]:
-    return (
-        job.id,
-        job.partner_id,
-        job.format,
-        job.version,
-        str(job.status),
-        job.created_at,
-        job.available_at,
-        job.content_hash,
-        job.body_bytes,
-        job.attempts,
-        job.max_attempts,
-        None if job.policy is None else dump_json(job.policy.to_json()),
-        job.idempotency_key,
-        job.lease_token,
-        job.lease_expires_at,
-        None if job.last_error is None else storable_text(job.last_error),
-        None if job.report is None else dump_json(job.report.to_json()),
-        job.finished_at,
-        job.source,
-        job.body_purged_at,
-        job.items_read,
-        job.bytes_read,
-        None if job.feed_mode is None else str(job.feed_mode),
-    )
 
 
 class _ChunkReader(io.RawIOBase):
@@ -189,30 +120,22 @@ class _ChunkReader(io.RawIOBase):
         return bytes(row[0])
 
 
-class PostgresJobRepository:
-    """Jobs of one connection's current transaction."""
+class PostgresJobRepository(SqlJobRepository):
+    """The shared jobs, with PostgreSQL's chunked bodies, SKIP LOCKED claim and purge."""
 
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+        super().__init__(conn, POSTGRES)
+        self._db = conn
 
-    def add(self, job: Job, body: BinaryIO) -> None:
-        """Store a job, last in the submission order, and stream its body in chunks; exactly `job.body_bytes` bytes."""
-        conn = self._conn
-        with conflicts(conn, f"job {job.id!r}"):
-            conn.execute(
-                f"INSERT INTO partner_ingest_jobs ({_INSERT_COLUMNS}) VALUES ({_PLACEHOLDERS})", _values(job)
-            )
-        conn.execute(
-            "INSERT INTO partner_ingest_job_queues (partner_id) VALUES (%s) ON CONFLICT DO NOTHING",
-            (job.partner_id,),
-        )
+    def _store_body(self, job: Job, body: BinaryIO) -> None:
+        """Stream the body in chunks; exactly `job.body_bytes` bytes."""
         written, seq = 0, 0
         while True:
             chunk = _read_full(body, CHUNK_BYTES)
             if written + len(chunk) > job.body_bytes:
                 raise ValueError(f"job {job.id}: body is longer than the declared {job.body_bytes} bytes")
             if chunk or seq == 0:  # an empty body is one empty chunk, so that it exists
-                conn.execute(
+                self._db.execute(
                     "INSERT INTO partner_ingest_job_bodies (job_id, seq, chunk) VALUES (%s, %s, %s)",
                     (job.id, seq, chunk),
                 )
@@ -223,20 +146,13 @@ class PostgresJobRepository:
         if written != job.body_bytes:
             raise ValueError(f"job {job.id}: body has {written} bytes, {job.body_bytes} declared")
 
-    def get(self, job_id: str) -> Job | None:
-        """One job, or None."""
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM partner_ingest_jobs WHERE id = %s", (job_id,)
-        ).fetchone()
-        return None if row is None else _job(row)
-
     def open_body(self, job_id: str) -> BinaryIO:
         """The stored body as a buffered stream (valid within this unit of work)."""
-        with self._conn.cursor(binary=True) as cur:
+        with self._db.cursor(binary=True) as cur:
             row = cur.execute(_FIRST_CHUNK, (job_id,)).fetchone()
         if row is None:
             raise NotFoundError("job body", job_id)
-        reader = _ChunkReader(self._conn, job_id, bytes(row[1]), int(row[0]))
+        reader = _ChunkReader(self._db, job_id, bytes(row[1]), int(row[0]))
         return io.BufferedReader(reader, buffer_size=CHUNK_BYTES)
 
     def claim(self, now: datetime, lease_for: timedelta, token: str) -> Job | None:
@@ -244,129 +160,24 @@ class PostgresJobRepository:
         (see the module docstring for why two claims never give one partner two running jobs)."""
         tried: list[str] = []
         for _ in range(_MAX_TRIES):
-            chosen = self._conn.execute(_CHOOSE, {"now": now, "tried": tried}).fetchone()
+            chosen = self._db.execute(_CHOOSE, {"now": now, "tried": tried}).fetchone()
             if chosen is None:
                 return None
             partner = chosen[0]
             values = {"partner": partner, "now": now, "token": token, "until": now + lease_for}
-            row = self._conn.execute(_CLAIM, values).fetchone()
+            row = self._db.execute(_CLAIM, values).fetchone()
             if row is not None:
-                self._conn.execute(_SERVED, (partner,))
-                return _job(row)
+                self._db.execute(_SERVED, (partner,))
+                return job(JobRow._make(row), POSTGRES)
             tried.append(partner)
         return None
-
-    def _held(self, lease: Lease, sql: str, params: tuple[Any, ...]) -> bool:
-        cursor = self._conn.execute(
-            f"{sql} WHERE id = %s AND status = 'running' AND lease_token = %s",
-            (*params, lease.job_id, lease.token),
-        )
-        return cursor.rowcount == 1
-
-    def record_progress(self, lease: Lease, items_read: int, bytes_read: int) -> bool:
-        """How far the feed has been read, while held."""
-        return self._held(
-            lease, "UPDATE partner_ingest_jobs SET items_read = %s, bytes_read = %s", (items_read, bytes_read)
-        )
-
-    def renew(self, lease: Lease, until: datetime) -> bool:
-        """Push the lease further while held."""
-        return self._held(lease, "UPDATE partner_ingest_jobs SET lease_expires_at = %s", (until,))
-
-    def complete(self, lease: Lease, report: IngestReport, now: datetime) -> bool:
-        """Succeeded, with its report."""
-        return self._held(
-            lease,
-            "UPDATE partner_ingest_jobs SET status = 'succeeded', report = %s, finished_at = %s,"
-            " lease_token = NULL, lease_expires_at = NULL",
-            (dump_json(report.to_json()), now),
-        )
-
-    def fail(self, lease: Lease, error: str, retry_at: datetime | None, now: datetime) -> bool:
-        """Queue again at retry_at, or dead."""
-        error = storable_text(error)
-        if retry_at is None:
-            return self._held(
-                lease,
-                "UPDATE partner_ingest_jobs SET status = 'dead', last_error = %s, finished_at = %s,"
-                " lease_token = NULL, lease_expires_at = NULL",
-                (error, now),
-            )
-        return self._held(
-            lease,
-            "UPDATE partner_ingest_jobs SET status = 'queued', last_error = %s, available_at = %s,"
-            " lease_token = NULL, lease_expires_at = NULL",
-            (error, retry_at),
-        )
-
-    def release(self, lease: Lease, now: datetime) -> bool:
-        """Back to the queue, the attempt not counted."""
-        return self._held(
-            lease,
-            "UPDATE partner_ingest_jobs SET status = 'queued', attempts = greatest(attempts - 1, 0),"
-            " available_at = %s, lease_token = NULL, lease_expires_at = NULL",
-            (now,),
-        )
-
-    def revive(self, job_id: str, now: datetime) -> bool:
-        """Requeue a dead job whose body is kept, its attempts reset."""
-        cursor = self._conn.execute(
-            "UPDATE partner_ingest_jobs SET status = 'queued', attempts = 0, available_at = %s, finished_at = NULL"
-            " WHERE id = %s AND status = 'dead' AND body_purged_at IS NULL",
-            (now, job_id),
-        )
-        return cursor.rowcount == 1
-
-    def cancel(self, job_id: str, now: datetime) -> bool:
-        """Cancel a queued or running job (a running one loses its lease)."""
-        cursor = self._conn.execute(
-            "UPDATE partner_ingest_jobs SET status = 'cancelled', finished_at = %s, lease_token = NULL,"
-            " lease_expires_at = NULL WHERE id = %s AND status IN ('queued', 'running')",
-            (now, job_id),
-        )
-        return cursor.rowcount == 1
 
     def purge_bodies(self, retention: BodyRetention, now: datetime, *, limit: int = 500) -> int:
         """Delete the bodies `retention` lets go, oldest finished first."""
         finished_before, dead_before = retention.cutoffs(now)
         values = {"now": now, "finished": finished_before, "dead": dead_before, "limit": limit}
-        row = self._conn.execute(_PURGE, values).fetchone()
+        row = self._db.execute(_PURGE, values).fetchone()
         return 0 if row is None else int(row[0])
-
-    def stored_bodies(self) -> StoredBodies:
-        """How many bodies are kept, and their bytes."""
-        row = self._conn.execute(
-            "SELECT count(*), coalesce(sum(body_bytes), 0) FROM partner_ingest_jobs WHERE body_purged_at IS NULL"
-        ).fetchone()
-        return StoredBodies(0, 0) if row is None else StoredBodies(int(row[0]), int(row[1]))
-
-    def recent(
-        self, *, partner_id: str | None = None, status: JobStatus | None = None, limit: int = 50
-    ) -> list[Job]:
-        """Most recent first."""
-        where: list[str] = []
-        params: list[Any] = []
-        if partner_id is not None:
-            where.append("partner_id = %s")
-            params.append(partner_id)
-        if status is not None:
-            where.append("status = %s")
-            params.append(str(status))
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM partner_ingest_jobs{clause} ORDER BY created_at DESC, id DESC LIMIT %s",
-            (*params, limit),
-        )
-        return [_job(row) for row in rows]
-
-    def status_counts(self) -> Mapping[JobStatus, int]:
-        """Jobs per status."""
-        counts = dict.fromkeys(JobStatus, 0)
-        for status, count in self._conn.execute(
-            "SELECT status, count(*) FROM partner_ingest_jobs GROUP BY status"
-        ):
-            counts[JobStatus(status)] = int(count)
-        return counts
 
 
 def _read_full(body: BinaryIO, size: int) -> bytes:
