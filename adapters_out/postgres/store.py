@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
+from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
@@ -33,7 +34,6 @@ from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
 from .diagnostics import PostgresDiagnosticRepository
 from .dialect import POSTGRES
-from .held_feeds import PostgresHeldFeedRepository
 from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
 from .migrate import current_version, migrate
@@ -195,7 +195,7 @@ class PostgresUnitOfWork:
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
         self.imports = SqlFeedImportLedger(conn, POSTGRES)
-        self.held_feeds = PostgresHeldFeedRepository(conn)
+        self.held_feeds = SqlHeldFeedRepository(conn, POSTGRES)
         self.changes = PostgresChangeFeed(conn)
         self.idempotency_keys = PostgresIdempotencyKeys(conn)
         self.jobs = PostgresJobRepository(conn)

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
+from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
@@ -32,7 +33,6 @@ from .circuits import SqliteCircuitRepository
 from .connection import connect
 from .diagnostics import SqliteDiagnosticRepository
 from .dialect import SQLITE
-from .held_feeds import SqliteHeldFeedRepository
 from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
@@ -151,7 +151,7 @@ class SqliteUnitOfWork:
         self.products = SqliteProductRepository(conn)
         self.feed_skus = SqliteFeedSkuRegister(conn)
         self.imports = SqlFeedImportLedger(conn, SQLITE)
-        self.held_feeds = SqliteHeldFeedRepository(conn)
+        self.held_feeds = SqlHeldFeedRepository(conn, SQLITE)
         self.changes = SqliteChangeFeed(conn)
         self.idempotency_keys = SqliteIdempotencyKeys(conn)
         self.jobs = SqliteJobRepository(conn)
