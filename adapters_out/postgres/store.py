@@ -26,6 +26,7 @@ from psycopg_pool import PoolTimeout
 from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
+from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
@@ -39,7 +40,6 @@ from .jobs import PostgresJobRepository
 from .migrate import current_version, migrate
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
 from .schedules import PostgresScheduleRepository
-from .web_sessions import PostgresWebSessionRepository
 from .webhooks import PostgresWebhookRepository
 
 __all__ = ["PostgresStore", "PostgresUnitOfWork"]
@@ -174,7 +174,7 @@ class PostgresUnitOfWork:
     circuits: PostgresCircuitRepository
     webhooks: PostgresWebhookRepository
     diagnostics: PostgresDiagnosticRepository
-    web_sessions: PostgresWebSessionRepository
+    web_sessions: SqlWebSessionRepository
 
     def __init__(self, store: PostgresStore, *, read_only: bool = False) -> None:
         self._store = store
@@ -206,7 +206,7 @@ class PostgresUnitOfWork:
         self.circuits = PostgresCircuitRepository(conn)
         self.webhooks = PostgresWebhookRepository(conn)
         self.diagnostics = PostgresDiagnosticRepository(conn)
-        self.web_sessions = PostgresWebSessionRepository(conn)
+        self.web_sessions = SqlWebSessionRepository(conn, POSTGRES)
         return self
 
     def __exit__(

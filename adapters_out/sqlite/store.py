@@ -23,6 +23,7 @@ from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
+from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
@@ -37,7 +38,6 @@ from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
-from .web_sessions import SqliteWebSessionRepository
 from .webhooks import SqliteWebhookRepository
 
 __all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
@@ -162,7 +162,7 @@ class SqliteUnitOfWork:
         self.circuits = SqliteCircuitRepository(conn)
         self.webhooks = SqliteWebhookRepository(conn)
         self.diagnostics = SqliteDiagnosticRepository(conn)
-        self.web_sessions = SqliteWebSessionRepository(conn)
+        self.web_sessions = SqlWebSessionRepository(conn, SQLITE)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:
