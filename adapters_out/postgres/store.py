@@ -24,6 +24,7 @@ from psycopg import sql
 from psycopg_pool import PoolTimeout
 
 from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
+from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
@@ -35,7 +36,6 @@ from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
 from .diagnostics import PostgresDiagnosticRepository
 from .dialect import POSTGRES
-from .idempotency import PostgresIdempotencyKeys
 from .jobs import PostgresJobRepository
 from .migrate import current_version, migrate
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
@@ -197,7 +197,7 @@ class PostgresUnitOfWork:
         self.imports = SqlFeedImportLedger(conn, POSTGRES)
         self.held_feeds = SqlHeldFeedRepository(conn, POSTGRES)
         self.changes = PostgresChangeFeed(conn)
-        self.idempotency_keys = PostgresIdempotencyKeys(conn)
+        self.idempotency_keys = SqlIdempotencyKeys(conn, POSTGRES)
         self.jobs = PostgresJobRepository(conn)
         self.partners = SqlPartnerRepository(conn, POSTGRES)
         self.api_keys = SqlApiKeyRepository(conn, POSTGRES)

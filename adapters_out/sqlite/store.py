@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
+from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
@@ -34,7 +35,6 @@ from .circuits import SqliteCircuitRepository
 from .connection import connect
 from .diagnostics import SqliteDiagnosticRepository
 from .dialect import SQLITE
-from .idempotency import SqliteIdempotencyKeys
 from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
@@ -153,7 +153,7 @@ class SqliteUnitOfWork:
         self.imports = SqlFeedImportLedger(conn, SQLITE)
         self.held_feeds = SqlHeldFeedRepository(conn, SQLITE)
         self.changes = SqliteChangeFeed(conn)
-        self.idempotency_keys = SqliteIdempotencyKeys(conn)
+        self.idempotency_keys = SqlIdempotencyKeys(conn, SQLITE)
         self.jobs = SqliteJobRepository(conn)
         self.partners = SqlPartnerRepository(conn, SQLITE)
         self.api_keys = SqlApiKeyRepository(conn, SQLITE)
