@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
+from partner_ingest.adapters_out.sql.circuits import SqlCircuitRepository
 from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
@@ -32,7 +33,6 @@ from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreac
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
 from .changes import PostgresChangeFeed, number_commit
-from .circuits import PostgresCircuitRepository
 from .connection import Connection, connect, describe_url, make_pool, schema_from_url
 from .diagnostics import PostgresDiagnosticRepository
 from .dialect import POSTGRES
@@ -171,7 +171,7 @@ class PostgresUnitOfWork:
     api_keys: SqlApiKeyRepository
     schedules: PostgresScheduleRepository
     audit: PostgresAuditLog
-    circuits: PostgresCircuitRepository
+    circuits: SqlCircuitRepository
     webhooks: PostgresWebhookRepository
     diagnostics: PostgresDiagnosticRepository
     web_sessions: SqlWebSessionRepository
@@ -203,7 +203,7 @@ class PostgresUnitOfWork:
         self.api_keys = SqlApiKeyRepository(conn, POSTGRES)
         self.schedules = PostgresScheduleRepository(conn, POSTGRES)
         self.audit = PostgresAuditLog(conn)
-        self.circuits = PostgresCircuitRepository(conn)
+        self.circuits = SqlCircuitRepository(conn, POSTGRES)
         self.webhooks = PostgresWebhookRepository(conn)
         self.diagnostics = PostgresDiagnosticRepository(conn)
         self.web_sessions = SqlWebSessionRepository(conn, POSTGRES)

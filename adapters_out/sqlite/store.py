@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
+from partner_ingest.adapters_out.sql.circuits import SqlCircuitRepository
 from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
@@ -31,7 +32,6 @@ from partner_ingest.domain.model.audit_chain import AuditLink
 
 from .audit import SqliteAuditLog
 from .changes import SqliteChangeFeed
-from .circuits import SqliteCircuitRepository
 from .connection import connect
 from .diagnostics import SqliteDiagnosticRepository
 from .dialect import SQLITE
@@ -159,7 +159,7 @@ class SqliteUnitOfWork:
         self.api_keys = SqlApiKeyRepository(conn, SQLITE)
         self.schedules = SqlScheduleRepository(conn, SQLITE)
         self.audit = SqliteAuditLog(conn)
-        self.circuits = SqliteCircuitRepository(conn)
+        self.circuits = SqlCircuitRepository(conn, SQLITE)
         self.webhooks = SqliteWebhookRepository(conn)
         self.diagnostics = SqliteDiagnosticRepository(conn)
         self.web_sessions = SqlWebSessionRepository(conn, SQLITE)
