@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
@@ -56,6 +56,11 @@ class PostgresDialect:
     def text(self, text: str) -> str:
         """Text with NUL and lone surrogates replaced (PostgreSQL's text refuses them)."""
         return storable_text(text)
+
+    def many(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:  # noqa: ANN401 - a psycopg connection
+        """One pipelined executemany on a cursor (a psycopg connection has none of its own)."""
+        with conn.cursor() as cursor:
+            cursor.executemany(self.sql(sql), rows)
 
     @contextmanager
     def conflicts(self, conn: Any, what: str) -> Iterator[None]:  # noqa: ANN401 - a psycopg connection

@@ -205,7 +205,7 @@ class PostgresUnitOfWork:
         self.audit = PostgresAuditLog(conn)
         self.circuits = SqlCircuitRepository(conn, POSTGRES)
         self.webhooks = PostgresWebhookRepository(conn)
-        self.diagnostics = PostgresDiagnosticRepository(conn)
+        self.diagnostics = PostgresDiagnosticRepository(conn, POSTGRES)
         self.web_sessions = SqlWebSessionRepository(conn, POSTGRES)
         return self
 

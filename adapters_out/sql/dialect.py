@@ -73,6 +73,10 @@ class Dialect(Protocol):
         """Free text (an error quoting a hostile feed) as a text column can hold it."""
         ...
 
+    def many(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:  # noqa: ANN401 - the engine's connection
+        """Run `sql` (written with `?`) once per row, as the driver batches it best."""
+        ...
+
     def conflicts(self, conn: Any, what: str) -> AbstractContextManager[None]:  # noqa: ANN401 - the engine's connection
         """A block whose violated constraint becomes ConflictError, leaving the transaction usable."""
         ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
@@ -46,6 +46,10 @@ class SqliteDialect:
     def text(self, text: str) -> str:
         """SQLite stores any text, NUL and lone surrogates included."""
         return text
+
+    def many(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:  # noqa: ANN401 - a sqlite3 connection
+        """One executemany: the statement compiled once."""
+        conn.executemany(sql, rows)
 
     @contextmanager
     def conflicts(self, conn: Any, what: str) -> Iterator[None]:  # noqa: ANN401 - no savepoint needed

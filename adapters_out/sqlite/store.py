@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from partner_ingest.adapters_out.sql.circuits import SqlCircuitRepository
+from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
 from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
@@ -33,7 +34,6 @@ from partner_ingest.domain.model.audit_chain import AuditLink
 from .audit import SqliteAuditLog
 from .changes import SqliteChangeFeed
 from .connection import connect
-from .diagnostics import SqliteDiagnosticRepository
 from .dialect import SQLITE
 from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
@@ -161,7 +161,7 @@ class SqliteUnitOfWork:
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqlCircuitRepository(conn, SQLITE)
         self.webhooks = SqliteWebhookRepository(conn)
-        self.diagnostics = SqliteDiagnosticRepository(conn)
+        self.diagnostics = SqlDiagnosticRepository(conn, SQLITE)
         self.web_sessions = SqlWebSessionRepository(conn, SQLITE)
 
     def __enter__(self) -> Self:
