@@ -22,6 +22,8 @@ class PostgresDialect:
     insertion_order: Final = "seq"
     # Under READ COMMITTED a row read to be written is locked, so a second writer re-reads it.
     for_update: Final = " FOR UPDATE"
+    # Concurrent claimers each take another row; a row claimed meanwhile is re-checked and passed over.
+    skip_locked: Final = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self) -> None:
         self._spelled: dict[str, str] = {}

@@ -29,6 +29,7 @@ from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
+from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 
 from .audit import PostgresAuditLog, PostgresStandaloneAuditLog
@@ -40,7 +41,6 @@ from .jobs import PostgresJobRepository
 from .migrate import current_version, migrate
 from .products import SESSION_TABLES, PostgresFeedSkuRegister, PostgresProductRepository
 from .schedules import PostgresScheduleRepository
-from .webhooks import PostgresWebhookRepository
 
 __all__ = ["PostgresStore", "PostgresUnitOfWork"]
 
@@ -172,7 +172,7 @@ class PostgresUnitOfWork:
     schedules: PostgresScheduleRepository
     audit: PostgresAuditLog
     circuits: SqlCircuitRepository
-    webhooks: PostgresWebhookRepository
+    webhooks: SqlWebhookRepository
     diagnostics: PostgresDiagnosticRepository
     web_sessions: SqlWebSessionRepository
 
@@ -204,7 +204,7 @@ class PostgresUnitOfWork:
         self.schedules = PostgresScheduleRepository(conn, POSTGRES)
         self.audit = PostgresAuditLog(conn)
         self.circuits = SqlCircuitRepository(conn, POSTGRES)
-        self.webhooks = PostgresWebhookRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn, POSTGRES)
         self.diagnostics = PostgresDiagnosticRepository(conn, POSTGRES)
         self.web_sessions = SqlWebSessionRepository(conn, POSTGRES)
         return self

@@ -49,6 +49,12 @@ class Dialect(Protocol):
         """The suffix that locks rows read for a later write, or '' where a writer holds the whole database."""
         ...
 
+    @property
+    def skip_locked(self) -> str:
+        """The suffix of a claim's sub-select that passes over rows another claimer holds, or ''
+        where one writer at a time makes the claim safe by itself."""
+        ...
+
     def sql(self, text: str) -> str:
         """`text`, written with `?` placeholders, in this engine's spelling."""
         ...

@@ -22,6 +22,7 @@ class SqliteDialect:
     insertion_order: Final = "rowid"
     # A writing unit of work holds the database's write lock (BEGIN IMMEDIATE): nothing to lock.
     for_update: Final = ""
+    skip_locked: Final = ""
 
     def sql(self, text: str) -> str:
         """`text` unchanged: the shared SQL is written in SQLite's placeholders."""

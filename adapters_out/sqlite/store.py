@@ -27,6 +27,7 @@ from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
 from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
 from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
+from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
@@ -38,7 +39,6 @@ from .dialect import SQLITE
 from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
 from .products import SqliteFeedSkuRegister, SqliteProductRepository
-from .webhooks import SqliteWebhookRepository
 
 __all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
 
@@ -160,7 +160,7 @@ class SqliteUnitOfWork:
         self.schedules = SqlScheduleRepository(conn, SQLITE)
         self.audit = SqliteAuditLog(conn)
         self.circuits = SqlCircuitRepository(conn, SQLITE)
-        self.webhooks = SqliteWebhookRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn, SQLITE)
         self.diagnostics = SqlDiagnosticRepository(conn, SQLITE)
         self.web_sessions = SqlWebSessionRepository(conn, SQLITE)
 
