@@ -1,5 +1,5 @@
-"""`partner_ingest_audit`: append-only (a trigger in the database refuses UPDATE, DELETE and TRUNCATE)
-and hash-chained (ADR 0028).
+"""`partner_ingest_audit` on PostgreSQL: append-only (a trigger in the database refuses UPDATE, DELETE
+and TRUNCATE) and hash-chained (ADR 0028); rows, chain and reads are shared (`adapters_out/sql/audit.py`).
 
 Many processes append at once, and two appenders that read the same newest hash would fork
 the chain. So an append first takes a transaction-scoped advisory lock named after the
@@ -13,72 +13,31 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
-from partner_ingest.domain.model.audit import AuditAction, AuditEntry, AuditQuery, Outcome
-from partner_ingest.domain.model.audit_chain import GENESIS, AuditLink, content_of, link_hash, time_text
+from partner_ingest.adapters_out.sql.audit import SqlAuditTrail
+from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+from partner_ingest.domain.model.audit_chain import AuditLink
 
-from ._codec import dump_json, load_json, storable_text
 from .connection import Connection
+from .dialect import POSTGRES
 
 __all__ = ["PostgresAuditLog", "PostgresStandaloneAuditLog"]
 
-_INSERT: Final = (
-    "INSERT INTO partner_ingest_audit"
-    " (at, action, outcome, actor, partner_id, client, details, previous_hash, hash)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
 _LOCK: Final = (
     "SELECT pg_advisory_xact_lock(hashtextextended('partner_ingest_audit_chain.' || current_schema(), 0))"
 )
-_NEWEST: Final = "SELECT hash FROM partner_ingest_audit ORDER BY id DESC LIMIT 1"
-_LINKS: Final = (
-    "SELECT id, previous_hash, hash, at, action, outcome, actor, partner_id, client, details"
-    " FROM partner_ingest_audit WHERE id > %s ORDER BY id LIMIT %s"
-)
-_SELECT: Final = (
-    "SELECT id, at, action, outcome, actor, partner_id, client, details, previous_hash, hash"
-    " FROM partner_ingest_audit"
-)
 
 
-def _values(entry: AuditEntry) -> tuple[Any, ...]:
-    # actor and client come from callers (a header, an address), not from validated input:
-    # an audit write must never fail on what it records.
-    return (
-        entry.at,
-        str(entry.action),
-        str(entry.outcome),
-        storable_text(entry.actor),
-        None if entry.partner_id is None else storable_text(entry.partner_id),
-        None if entry.client is None else storable_text(entry.client),
-        dump_json(dict(entry.details)),
-    )
-
-
-def _entry(row: Sequence[Any]) -> AuditEntry:
-    return AuditEntry(
-        id=row[0],
-        at=row[1],
-        action=AuditAction(row[2]),
-        outcome=Outcome(row[3]),
-        actor=row[4],
-        partner_id=row[5],
-        client=row[6],
-        details=load_json(row[7]),
-        previous_hash=row[8],
-        hash=row[9],
-    )
-
-
-class PostgresAuditLog:
+class PostgresAuditLog(SqlAuditTrail):
     """Audit entries written in one connection's current transaction, at `flush()` (which the
     unit of work calls as it commits)."""
 
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+        super().__init__(conn, POSTGRES)
+        self._db = conn
         self._pending: list[AuditEntry] = []
 
     def append(self, entry: AuditEntry) -> None:
@@ -96,17 +55,8 @@ class PostgresAuditLog:
         """
         if not self._pending:
             return
-        self._conn.execute(_LOCK)
-        row = self._conn.execute(_NEWEST).fetchone()
-        previous = GENESIS if row is None or row[0] is None else str(row[0])
-        rows = []
-        for entry in self._pending:
-            values = _values(entry)
-            current = link_hash(previous, content_of(time_text(entry.at), *values[1:]))
-            rows.append((*values, previous, current))
-            previous = current
-        with self._conn.cursor() as cur:
-            cur.executemany(_INSERT, rows)
+        self._db.execute(_LOCK)
+        self._write(self._pending)
         self._pending.clear()
 
     def discard(self) -> None:
@@ -114,30 +64,14 @@ class PostgresAuditLog:
         self._pending.clear()
 
     def links(self, after_id: int, limit: int) -> list[AuditLink]:
-        """Oldest first, the content recomputed from the stored columns."""
+        """Oldest first, the content recomputed from the stored columns (pending entries written first)."""
         self.flush()
-        rows = self._conn.execute(_LINKS, (after_id, limit)).fetchall()
-        return [AuditLink(row[0], row[1], row[2], content_of(time_text(row[3]), *row[4:])) for row in rows]
+        return super().links(after_id, limit)
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
-        """Newest first; each filter uses its index."""
+        """Newest first; each filter uses its index (pending entries written first)."""
         self.flush()
-        where: list[str] = []
-        params: list[Any] = []
-        for clause, value in (
-            ("at >= %s", query.since),
-            ("at < %s", query.until),
-            ("partner_id = %s", query.partner_id),
-            ("action = %s", None if query.action is None else str(query.action)),
-            ("outcome = %s", None if query.outcome is None else str(query.outcome)),
-            ("id < %s", query.before_id),
-        ):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        condition = f" WHERE {' AND '.join(where)}" if where else ""
-        rows = self._conn.execute(f"{_SELECT}{condition} ORDER BY id DESC LIMIT %s", (*params, query.limit))
-        return [_entry(row) for row in rows]
+        return super().query(query)
 
 
 @attrs.define

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
 
+from partner_ingest.domain.model.audit_chain import time_text
+
 from ._codec import storable_text
 from ._errors import conflicts
 
@@ -54,6 +56,10 @@ class PostgresDialect:
     def opt_from_time(self, value: Any) -> datetime | None:  # noqa: ANN401 - a timestamptz read from the row
         """The datetime psycopg read, or None."""
         return value  # type: ignore[no-any-return]
+
+    def chain_time(self, value: Any) -> str:  # noqa: ANN401 - a timestamptz read from the row
+        """The chain's fixed-width UTC text of a timestamptz."""
+        return time_text(value)
 
     def text(self, text: str) -> str:
         """Text with NUL and lone surrogates replaced (PostgreSQL's text refuses them)."""

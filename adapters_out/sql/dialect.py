@@ -75,6 +75,10 @@ class Dialect(Protocol):
         """`from_time`, or None."""
         ...
 
+    def chain_time(self, value: Any) -> str:  # noqa: ANN401 - the engine's stored form
+        """A stored audit time as the hash chain covers it (`audit_chain.time_text`'s text)."""
+        ...
+
     def text(self, text: str) -> str:
         """Free text (an error quoting a hostile feed) as a text column can hold it."""
         ...

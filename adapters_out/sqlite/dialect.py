@@ -44,6 +44,10 @@ class SqliteDialect:
         """`from_time`, or None."""
         return None if value is None else from_timestamp(value)
 
+    def chain_time(self, value: Any) -> str:  # noqa: ANN401 - text read from the row
+        """The stored text itself: it is the chain's text, so rows are hashed without parsing them."""
+        return str(value)
+
     def text(self, text: str) -> str:
         """SQLite stores any text, NUL and lone surrogates included."""
         return text
