@@ -1,29 +1,12 @@
-"""Value conversions shared by the PostgreSQL repositories.
+"""Text made safe for a PostgreSQL `text` column (the dialect's `text`, ADR 0040).
 
-Times travel as timezone-aware datetimes (timestamptz; sessions run in UTC), so
-unlike SQLite there is no timestamp text here: only JSON text, and text made
-safe for a `text` column.
+Times travel as timezone-aware datetimes (timestamptz; sessions run in UTC) and JSON as the
+shared text (`adapters_out/sql/_json.py`), so this is the one conversion PostgreSQL adds.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
-from partner_ingest.domain.model import jsontext
-
-__all__ = ["dump_json", "load_json", "storable_text"]
-
-
-def dump_json(value: Mapping[str, Any]) -> str:
-    """Compact JSON text (decimals exact, ASCII only, so always storable)."""
-    return jsontext.dumps(value)
-
-
-def load_json(text: str) -> Any:  # noqa: ANN401 - JSON is any shape; callers narrow it
-    """Parsed JSON text."""
-    return json.loads(text)
+__all__ = ["storable_text"]
 
 
 def storable_text(text: str) -> str:
