@@ -16,10 +16,13 @@ How:
 - Per feed, the helper gets the feed's `FeedReading` (pickled: the format,
   the validator, the limits), then the feed's bytes from a feeder thread, and
   sends back `ValidatedChunk`s: exactly what `reading.chunks` yields here. A chunk's
-  rows travel as MessagePack when msgspec is installed (`_pack_rows`): pickling
+  rows travel as MessagePack when msgspec is installed (`pack_rows`): pickling
   rows is a visible share of the helper's work and msgspec packs them several
   times faster, while unpacking costs no more than unpickling. Anything MessagePack
   cannot carry exactly (an integer past 64 bits, say) goes as pickle.
+
+Where: this module is the pool (the `FeedParsing` port); parser_helper.py starts one helper
+and talks to it, parser_serve.py is what runs inside it, parser_wire.py what they say.
 - A format that cannot be pickled, or that the helper cannot import, is
   parsed here. A helper that fails mid-feed is killed and the feed fails like
   any unexpected error (its unit of work rolls back); the next feed starts a
@@ -29,77 +32,26 @@ How:
 
 from __future__ import annotations
 
-import gc
 import io
-import json
 import logging
 import os
 import pickle
-import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
-from multiprocessing.connection import Connection
-from typing import Any, BinaryIO, Final, Protocol
-
-import attrs
+from typing import BinaryIO, Protocol
 
 from partner_ingest.domain.model.chunk import ValidatedChunk
-from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.reading import FeedReading
 from partner_ingest.domain.model.streams import RawReader
 
-__all__ = ["ParserProcessError", "ParserProcesses", "serve"]
+from .parser_helper import Feeder, Helper
+from .parser_wire import FRAME, ParserProcessError
+
+__all__ = ["ParserProcessError", "ParserProcesses"]
 
 log = logging.getLogger(__name__)
-
-_FRAME: Final = 1 << 18
-"""Bytes per message of feed data to a helper."""
-_PIPE_BYTES: Final = 1 << 20
-"""Room in the pipes to and from a helper (Linux's cap for a pipe, /proc/sys/fs/pipe-max-size)."""
-_START_TIMEOUT: Final = 60.0
-"""Seconds a new helper may take to import the library and report ready."""
-_BOOT: Final = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
-    "from partner_ingest.adapters_out.parser_processes import serve; "
-    "serve(int(sys.argv[1]), int(sys.argv[2]))"
-)
-
-
-def _row_codec() -> tuple[Any, Any] | None:
-    try:
-        import msgspec
-    except ImportError:  # pragma: no cover - msgspec comes with the fast and server extras
-        return None
-    # tuple[Any, ...]: every array decodes as a tuple, the ProductRow it was.
-    return msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[tuple[Any, ...]]).decode
-
-
-_ROW_CODEC: Final = _row_codec()
-
-
-def _pack_rows(rows: list[ProductRow]) -> bytes | None:
-    """The rows as MessagePack, or None where it cannot carry them exactly (or is absent)."""
-    if _ROW_CODEC is None or not rows:
-        return None
-    try:
-        packed: bytes = _ROW_CODEC[0](rows)
-    except Exception:  # past 64 bits, a lone surrogate, a type it does not know: pickle takes them
-        return None
-    return packed
-
-
-def _unpack_rows(packed: bytes) -> list[ProductRow]:
-    if _ROW_CODEC is None:  # pragma: no cover - a helper packs only where msgspec imports
-        raise ParserProcessError("the parser process sent MessagePack and msgspec is not installed")
-    rows: list[ProductRow] = _ROW_CODEC[1](packed)
-    return rows
-
-
-class ParserProcessError(RuntimeError):
-    """A helper process failed or ended in the middle of a feed."""
 
 
 class ParserProcesses:
@@ -119,7 +71,7 @@ class ParserProcesses:
         )
         self._executable = executable or sys.executable
         self._lock = threading.Lock()
-        self._idle: list[_Helper] = []
+        self._idle: list[Helper] = []
         self._busy = 0
         self._closed = False
         self._disabled = False
@@ -133,7 +85,7 @@ class ParserProcesses:
         head = _read_up_to(stream, self.min_bytes)
         if len(head) < self.min_bytes:  # the whole feed, and a small one
             return closing(reading.chunks(io.BytesIO(head)))
-        rest = io.BufferedReader(_Prefixed(head, stream), _FRAME)
+        rest = io.BufferedReader(_Prefixed(head, stream), FRAME)
         helper = self._helper_for(reading)
         if helper is None:
             return closing(reading.chunks(rest))
@@ -159,7 +111,7 @@ class ParserProcesses:
         for helper in idle:
             helper.stop()
 
-    def _helper_for(self, reading: FeedReading) -> _Helper | None:
+    def _helper_for(self, reading: FeedReading) -> Helper | None:
         """A helper that has accepted this feed's reading, or None: parse it here."""
         kind = type(reading.parser)
         if self.max_processes < 1 or kind in self._refused or kind.__module__ == "__main__":
@@ -185,12 +137,12 @@ class ParserProcesses:
             return None
         return helper
 
-    def _acquire(self) -> _Helper | None:
+    def _acquire(self) -> Helper | None:
         with self._lock:
             if self._closed or self._disabled:
                 return None
-            dead: list[_Helper] = []
-            found: _Helper | None = None
+            dead: list[Helper] = []
+            found: Helper | None = None
             while self._idle and found is None:
                 helper = self._idle.pop()
                 if helper.alive():
@@ -205,7 +157,7 @@ class ParserProcesses:
         if found is not None:
             return found
         try:
-            return _Helper.start(self._executable)
+            return Helper.start(self._executable)
         except (OSError, ParserProcessError) as error:
             with self._lock:
                 self._busy -= 1
@@ -213,7 +165,7 @@ class ParserProcesses:
             log.warning("every feed is parsed in this process: no parser process could start (%s)", error)
             return None
 
-    def _release(self, helper: _Helper, *, reusable: bool) -> None:
+    def _release(self, helper: Helper, *, reusable: bool) -> None:
         with self._lock:
             self._busy -= 1
             keep = reusable and not self._closed
@@ -226,11 +178,11 @@ class ParserProcesses:
 class _Release(Protocol):
     """How a feed hands its helper back to the pool (`ParserProcesses._release`)."""
 
-    def __call__(self, helper: _Helper, *, reusable: bool) -> None: ...
+    def __call__(self, helper: Helper, *, reusable: bool) -> None: ...
 
 
 @contextmanager
-def _remote(helper: _Helper, stream: BinaryIO, release: _Release) -> Iterator[Iterator[ValidatedChunk]]:
+def _remote(helper: Helper, stream: BinaryIO, release: _Release) -> Iterator[Iterator[ValidatedChunk]]:
     """The chunks `helper` sends for `stream`; on leaving, the helper is handed back, or killed
     if the feed did not end cleanly."""
     chunks = _RemoteChunks(helper, stream, release)
@@ -244,10 +196,10 @@ class _RemoteChunks:
     """The chunks of one feed as a helper sends them; `close` hands the helper back, or
     kills it if the feed did not end cleanly."""
 
-    def __init__(self, helper: _Helper, stream: BinaryIO, release: _Release) -> None:
+    def __init__(self, helper: Helper, stream: BinaryIO, release: _Release) -> None:
         self._release = release
-        self._helper: _Helper | None = helper
-        self._feeder = _Feeder(helper.inbox, stream)
+        self._helper: Helper | None = helper
+        self._feeder = Feeder(helper.inbox, stream)
         self._feeder.start()
         self._done = False
 
@@ -281,148 +233,6 @@ class _RemoteChunks:
         self._release(helper, reusable=False)
 
 
-class _Helper:
-    """One helper process and its two pipes."""
-
-    def __init__(self, process: subprocess.Popen[bytes], inbox: Connection, outbox: Connection) -> None:
-        self._process = process
-        self.pid = process.pid
-        self.inbox = inbox  # what the helper reads
-        self._outbox = outbox  # what it writes
-
-    @classmethod
-    def start(cls, executable: str) -> _Helper:
-        to_helper, helper_in = os.pipe()
-        helper_out, from_helper = os.pipe()
-        _widen(helper_out)
-        _widen(helper_in)
-        try:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-                [executable, "-c", _BOOT, str(to_helper), str(from_helper), json.dumps(sys.path)],
-                pass_fds=(to_helper, from_helper),
-                stdin=subprocess.DEVNULL,
-            )
-        except OSError:
-            for fd in (to_helper, helper_in, helper_out, from_helper):
-                os.close(fd)
-            raise
-        os.close(to_helper)
-        os.close(from_helper)
-        helper = cls(process, Connection(helper_in, readable=False), Connection(helper_out, writable=False))
-        try:
-            if not helper._outbox.poll(_START_TIMEOUT):
-                raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
-            kind, detail = helper._message()
-            if kind != "hello":
-                raise ParserProcessError(f"a parser process failed to start: {detail}")
-        except BaseException:
-            helper.kill()
-            helper.stop()
-            raise
-        return helper
-
-    def alive(self) -> bool:
-        return self._process.poll() is None
-
-    def offer(self, job: bytes) -> str | None:
-        """Hand over a feed's job; None when accepted, else why not."""
-        try:
-            self.inbox.send_bytes(job)
-        except OSError as error:
-            raise ParserProcessError(f"the parser process is gone ({error})") from None
-        kind, detail = self._message()
-        return None if kind == "accepted" else str(detail)
-
-    def receive(self) -> ValidatedChunk:
-        kind, detail = self._message()
-        if kind == "packed" and isinstance(detail, ValidatedChunk):  # its rows follow (_pack_rows)
-            return attrs.evolve(detail, rows=_unpack_rows(self._receive_bytes()))
-        if kind != "chunk" or not isinstance(detail, ValidatedChunk):
-            raise ParserProcessError(f"the parser process failed: {detail}")
-        return detail
-
-    def wait_ready(self) -> None:
-        kind, detail = self._message()
-        if kind != "ready":
-            raise ParserProcessError(f"the parser process failed: {detail}")
-
-    def _message(self) -> tuple[str, object]:
-        kind, detail = pickle.loads(self._receive_bytes())  # noqa: S301 - from our own helper
-        return str(kind), detail
-
-    def _receive_bytes(self) -> bytes:
-        try:
-            return self._outbox.recv_bytes()
-        except (EOFError, OSError):
-            raise ParserProcessError("the parser process ended unexpectedly") from None
-
-    def kill(self) -> None:
-        self._process.kill()
-        self._process.wait()
-
-    def stop(self) -> None:
-        for connection in (self.inbox, self._outbox):
-            connection.close()  # the helper reads end of file and exits
-        try:
-            self._process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
-
-def _widen(pipe: int) -> None:
-    """Give a pipe room for several messages (Linux: 64 KiB by default, a chunk is ~200 KiB).
-
-    With the default, a helper that finishes a chunk waits until this process is done
-    writing the one before, and the feeder waits for the helper to take each frame:
-    each chunk then costs the slower of the two halves, whose speeds vary chunk by
-    chunk. With room for several each side keeps going, and a feed costs the slower
-    half on average (faster in alternating runs; see ADR 0019).
-    """
-    try:
-        import fcntl
-
-        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):  # not Linux, or capped lower: the default works
-        pass
-
-
-class _Feeder(threading.Thread):
-    """Copies the feed's bytes to the helper, then an empty frame for its end."""
-
-    def __init__(self, inbox: Connection, stream: BinaryIO) -> None:
-        super().__init__(name="partner-ingest-feeder", daemon=True)
-        self._inbox = inbox
-        self._stream = stream
-        self._stopping = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                try:
-                    data = self._stream.read(_FRAME)
-                except BaseException as error:  # re-raised by finish(), in the ingesting thread
-                    self.error = error
-                    break
-                if not data:
-                    break
-                self._inbox.send_bytes(data)
-            self._inbox.send_bytes(b"")  # the helper's parser sees the end (or a truncated feed)
-        except OSError:  # the helper is gone: whoever reads its chunks finds out
-            pass
-
-    def finish(self) -> None:
-        """Stop reading (the helper has all it needs) and re-raise what reading the stream raised."""
-        self._stopping.set()
-        self.join()
-        if self.error is not None:
-            raise self.error
-
-    def abandon(self) -> None:
-        self._stopping.set()
-
-
 class _Prefixed(RawReader):
     """`head`, then the rest of `stream`."""
 
@@ -447,84 +257,3 @@ def _read_up_to(stream: BinaryIO, size: int) -> bytes:
         parts.append(data)
         have += len(data)
     return b"".join(parts)
-
-
-class _InboxReader(RawReader):
-    """The helper's side: the feed's bytes as they arrive, to the empty frame that ends them."""
-
-    def __init__(self, inbox: Connection) -> None:
-        self._inbox = inbox
-        self._pending = memoryview(b"")
-        self.ended = False
-
-    def read_some(self, size: int) -> bytes | memoryview:
-        while not self._pending:
-            if self.ended:
-                return b""
-            data = self._inbox.recv_bytes()
-            if not data:
-                self.ended = True
-                return b""
-            self._pending = memoryview(data)
-        part, self._pending = self._pending[:size], self._pending[size:]
-        return part
-
-    def drain(self) -> None:
-        """Skip to the end of the feed (the parser may stop early; the feeder stops soon after)."""
-        self._pending = memoryview(b"")
-        while not self.ended:
-            if not self._inbox.recv_bytes():
-                self.ended = True
-
-
-def serve(inbox_fd: int, outbox_fd: int) -> None:
-    """A helper's life: one feed after another, until its parent closes the pipe."""
-    # Ctrl+C in a terminal, or a service manager's SIGTERM to the whole group, is for the
-    # parent: it lets the current feed finish (a worker's graceful stop), then closes
-    # the pipe, and that is what ends a helper. If the parent dies, the pipe closes too.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        _serve(Connection(inbox_fd, writable=False), Connection(outbox_fd, readable=False))
-    except (EOFError, OSError):  # the parent went away (or killed the feed): nothing to report to
-        return
-
-
-def _serve(inbox: Connection, outbox: Connection) -> None:
-    """One feed after another, until end of file on `inbox`."""
-
-    def send(kind: str, detail: object = None) -> None:
-        outbox.send_bytes(pickle.dumps((kind, detail), protocol=pickle.HIGHEST_PROTOCOL))
-
-    def send_chunk(chunk: ValidatedChunk) -> None:
-        packed = _pack_rows(chunk.rows)
-        if packed is None:
-            send("chunk", chunk)
-        else:  # the chunk without its rows, then the rows (see _Helper.receive)
-            send("packed", attrs.evolve(chunk, rows=[]))
-            outbox.send_bytes(packed)
-
-    # The cyclic GC, left to itself, scans every live row of the batch in progress again and
-    # again (a multiple of the work per item; ADR 0019). Here it runs once per chunk, when
-    # no batch is alive: what a feed leaves in cycles is collected, nothing else is scanned.
-    gc.disable()
-    send("hello", os.getpid())
-    while True:
-        job = inbox.recv_bytes()
-        try:
-            reading: FeedReading = pickle.loads(job)  # noqa: S301 - from our parent
-        except Exception as error:  # any import failure means "parse it there"
-            send("refused", f"{type(error).__name__}: {error}")
-            continue
-        send("accepted")
-        reader = _InboxReader(inbox)
-        try:
-            for chunk in reading.chunks(io.BufferedReader(reader, _FRAME)):
-                send_chunk(chunk)
-                del chunk
-                gc.collect(0)
-        except Exception as error:  # reported to the parent, which fails the feed
-            send("failed", f"{type(error).__name__}: {error}")
-        reader.drain()
-        gc.collect()
-        send("ready")

@@ -32,8 +32,8 @@ from partner_ingest.ports.repositories import AuditLog
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .ingest_feed import FeedSubmission
-from .jobs import SubmitFeedJob
 from .schedule_runs import next_run
+from .submit_job import SubmitFeedJob
 
 __all__ = ["PullDueFeeds", "PullResult"]
 

@@ -26,12 +26,8 @@ from strategies import PARTNER, broken_items, feeds, junk_items
 from support.feeds import jsonl_feed
 
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
-from partner_ingest.adapters_out.parser_processes import (
-    ParserProcessError,
-    ParserProcesses,
-    _pack_rows,
-    _unpack_rows,
-)
+from partner_ingest.adapters_out.parser_processes import ParserProcessError, ParserProcesses
+from partner_ingest.adapters_out.parser_wire import pack_rows, unpack_rows
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.sqlite.testing import seed_partner
 from partner_ingest.domain.model import (
@@ -169,11 +165,11 @@ def _past_messagepack(value: object) -> bool:
 
 @given(rows=st.lists(st.tuples(_VALUES, _VALUES, _VALUES) | st.lists(_VALUES, max_size=20).map(tuple)))
 def test_rows_travel_exactly_or_go_as_pickle(rows: list[ProductRow]) -> None:
-    packed = _pack_rows(rows)
+    packed = pack_rows(rows)
     if packed is None:  # pickle carries them: what MessagePack cannot (an int past 64 bits, a surrogate)
         assert not rows or any(_past_messagepack(v) for row in rows for v in row)
         return
-    back = _unpack_rows(packed)
+    back = unpack_rows(packed)
     assert back == rows
     assert [[type(v) for v in row] for row in back] == [[type(v) for v in row] for row in rows]
     assert all(type(row) is tuple for row in back)

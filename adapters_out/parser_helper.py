@@ -1,0 +1,179 @@
+"""The parent's side of one parser helper process (ADR 0019): starting it, handing it a feed's
+reading and bytes, receiving its chunks, stopping it.
+
+Invariant: a helper is started with `python -c` (never `multiprocessing`'s spawn, which would
+re-run the embedding application's `__main__`), talks over two pipes it inherits, and ends when
+its pipes close; a helper that does not answer as the protocol says (parser_wire.py) raises
+`ParserProcessError`, and whoever holds it kills it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from typing import BinaryIO, Final
+
+import attrs
+
+from partner_ingest.domain.model.chunk import ValidatedChunk
+
+from .parser_wire import FRAME, ParserProcessError, unpack_rows
+
+__all__ = ["Feeder", "Helper"]
+
+_PIPE_BYTES: Final = 1 << 20
+"""Room in the pipes to and from a helper (Linux's cap for a pipe, /proc/sys/fs/pipe-max-size)."""
+_START_TIMEOUT: Final = 60.0
+"""Seconds a new helper may take to import the library and report ready."""
+_BOOT: Final = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
+    "from partner_ingest.adapters_out.parser_serve import serve; "
+    "serve(int(sys.argv[1]), int(sys.argv[2]))"
+)
+
+
+class Helper:
+    """One helper process and its two pipes."""
+
+    def __init__(self, process: subprocess.Popen[bytes], inbox: Connection, outbox: Connection) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.inbox = inbox  # what the helper reads
+        self._outbox = outbox  # what it writes
+
+    @classmethod
+    def start(cls, executable: str) -> Helper:
+        to_helper, helper_in = os.pipe()
+        helper_out, from_helper = os.pipe()
+        _widen(helper_out)
+        _widen(helper_in)
+        try:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+                [executable, "-c", _BOOT, str(to_helper), str(from_helper), json.dumps(sys.path)],
+                pass_fds=(to_helper, from_helper),
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError:
+            for fd in (to_helper, helper_in, helper_out, from_helper):
+                os.close(fd)
+            raise
+        os.close(to_helper)
+        os.close(from_helper)
+        helper = cls(process, Connection(helper_in, readable=False), Connection(helper_out, writable=False))
+        try:
+            if not helper._outbox.poll(_START_TIMEOUT):
+                raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
+            kind, detail = helper._message()
+            if kind != "hello":
+                raise ParserProcessError(f"a parser process failed to start: {detail}")
+        except BaseException:
+            helper.kill()
+            helper.stop()
+            raise
+        return helper
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def offer(self, job: bytes) -> str | None:
+        """Hand over a feed's job; None when accepted, else why not."""
+        try:
+            self.inbox.send_bytes(job)
+        except OSError as error:
+            raise ParserProcessError(f"the parser process is gone ({error})") from None
+        kind, detail = self._message()
+        return None if kind == "accepted" else str(detail)
+
+    def receive(self) -> ValidatedChunk:
+        kind, detail = self._message()
+        if kind == "packed" and isinstance(detail, ValidatedChunk):  # its rows follow (pack_rows)
+            return attrs.evolve(detail, rows=unpack_rows(self._receive_bytes()))
+        if kind != "chunk" or not isinstance(detail, ValidatedChunk):
+            raise ParserProcessError(f"the parser process failed: {detail}")
+        return detail
+
+    def wait_ready(self) -> None:
+        kind, detail = self._message()
+        if kind != "ready":
+            raise ParserProcessError(f"the parser process failed: {detail}")
+
+    def _message(self) -> tuple[str, object]:
+        kind, detail = pickle.loads(self._receive_bytes())  # noqa: S301 - from our own helper
+        return str(kind), detail
+
+    def _receive_bytes(self) -> bytes:
+        try:
+            return self._outbox.recv_bytes()
+        except (EOFError, OSError):
+            raise ParserProcessError("the parser process ended unexpectedly") from None
+
+    def kill(self) -> None:
+        self._process.kill()
+        self._process.wait()
+
+    def stop(self) -> None:
+        for connection in (self.inbox, self._outbox):
+            connection.close()  # the helper reads end of file and exits
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def _widen(pipe: int) -> None:
+    """Give a pipe room for several messages (Linux: 64 KiB by default, a chunk is ~200 KiB).
+
+    With the default, a helper that finishes a chunk waits until this process is done
+    writing the one before, and the feeder waits for the helper to take each frame:
+    each chunk then costs the slower of the two halves, whose speeds vary chunk by
+    chunk. With room for several each side keeps going, and a feed costs the slower
+    half on average (faster in alternating runs; see ADR 0019).
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # not Linux, or capped lower: the default works
+        pass
+
+
+class Feeder(threading.Thread):
+    """Copies the feed's bytes to the helper, then an empty frame for its end."""
+
+    def __init__(self, inbox: Connection, stream: BinaryIO) -> None:
+        super().__init__(name="partner-ingest-feeder", daemon=True)
+        self._inbox = inbox
+        self._stream = stream
+        self._stopping = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    data = self._stream.read(FRAME)
+                except BaseException as error:  # re-raised by finish(), in the ingesting thread
+                    self.error = error
+                    break
+                if not data:
+                    break
+                self._inbox.send_bytes(data)
+            self._inbox.send_bytes(b"")  # the helper's parser sees the end (or a truncated feed)
+        except OSError:  # the helper is gone: whoever reads its chunks finds out
+            pass
+
+    def finish(self) -> None:
+        """Stop reading (the helper has all it needs) and re-raise what reading the stream raised."""
+        self._stopping.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        self._stopping.set()
