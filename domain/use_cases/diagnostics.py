@@ -116,8 +116,9 @@ class SkuStatus:
     sku: str
     accepted: Product | None
     accepted_import: str | None
-    """The import that accepted it after its last rejection (None when not known: the product
-    was accepted before the rejection, or has no rejection kept)."""
+    """The import that wrote the accepted version (`Product.feed_id`); for a product stored
+    before imports were recorded on products, the import that resolved its last rejection;
+    None when neither is known."""
     rejected: tuple[Diagnostic, ...]
     """The errors of the partner's latest import that rejected this SKU (empty when none is kept)."""
 
@@ -188,7 +189,9 @@ class ReadDiagnostics:
             rejected = tuple(uow.diagnostics.latest_for_sku(partner_id, sku))
         if product is None and not rejected:
             raise NotFoundError("product", sku)
-        accepted_import = rejected[0].resolved_by if rejected and product is not None else None
+        accepted_import = None
+        if product is not None:
+            accepted_import = product.feed_id or (rejected[0].resolved_by if rejected else None)
         return SkuStatus(sku, product, accepted_import, rejected)
 
 
