@@ -425,6 +425,10 @@ class WebhookRepository(Protocol):
     def deliveries(self, partner_id: str | None = None, *, limit: int = 50) -> list[Delivery]:
         """Deliveries, newest first (by creation, then id)."""
 
+    def purge_deliveries(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete up to `limit` of the finished deliveries (`Delivery.finished`) created before
+        `before`, oldest first; how many. A pending or delivering one stays, however old."""
+
 
 class WebSessionRepository(Protocol):
     """`partner_web_sessions`: the sessions of the portal and the console, by token digest."""

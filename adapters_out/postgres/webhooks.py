@@ -209,3 +209,12 @@ class PostgresWebhookRepository:
                 (partner_id, limit),
             )
         return [_delivery(row) for row in rows]
+
+    def purge_deliveries(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete the oldest finished ones created before `before`, up to `limit`."""
+        cursor = self._conn.execute(
+            "DELETE FROM partner_webhook_deliveries WHERE id IN (SELECT id FROM partner_webhook_deliveries"
+            " WHERE status IN ('delivered', 'failed') AND created_at < %s ORDER BY created_at LIMIT %s)",
+            (before, limit),
+        )
+        return cursor.rowcount

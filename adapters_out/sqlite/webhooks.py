@@ -202,3 +202,12 @@ class SqliteWebhookRepository:
             (*args, limit),
         )
         return [_delivery(row) for row in rows]
+
+    def purge_deliveries(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete the oldest finished ones created before `before`, up to `limit`."""
+        cursor = self._conn.execute(
+            "DELETE FROM partner_webhook_deliveries WHERE id IN (SELECT id FROM partner_webhook_deliveries"
+            " WHERE status IN ('delivered', 'failed') AND created_at < ? ORDER BY created_at LIMIT ?)",
+            (timestamp(before), limit),
+        )
+        return cursor.rowcount

@@ -10,13 +10,12 @@ retention (ADR 0033).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from partner_ingest.domain.model.diagnostics import CodeSummary, Diagnostic, Rejection
-from partner_ingest.domain.model.errors import InvalidError, NotFoundError
+from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.product import Product
 from partner_ingest.domain.model.report import ErrorCode
@@ -24,6 +23,7 @@ from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 from .paging import PageRequestError, check_limit
+from .retention import PurgePastRetention
 
 if TYPE_CHECKING:
     from .ingest_feed import Ingested
@@ -202,27 +202,17 @@ def _owned(uow: UnitOfWork, partner_id: str | None, import_id: str) -> FeedImpor
     return found
 
 
-class PurgeDiagnostics:
+class PurgeDiagnostics(PurgePastRetention):
     """Deletes the diagnostics older than the retention, a bounded batch per unit of work."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, *, retention_days: int, batch: int = 5000
     ) -> None:
-        if retention_days < 1:
-            raise InvalidError(f"diagnostics retention must be at least 1 day, got {retention_days}")
-        self._uow = uow
-        self._clock = clock
-        self._retention = timedelta(days=retention_days)
-        self._batch = batch
-
-    def __call__(self) -> int:
-        """Purge until nothing is left past the retention; how many were deleted."""
-        before = self._clock.now() - self._retention
-        total = 0
-        while True:
-            with self._uow() as uow:
-                purged = uow.diagnostics.purge(before, limit=self._batch)
-                uow.commit()
-            total += purged
-            if purged < self._batch:
-                return total
+        super().__init__(
+            uow,
+            clock,
+            lambda unit, before, limit: unit.diagnostics.purge(before, limit=limit),
+            retention_days=retention_days,
+            what="diagnostics",
+            batch=batch,
+        )
