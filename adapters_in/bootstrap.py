@@ -66,6 +66,7 @@ from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_changes import ReadChanges
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
 from partner_ingest.domain.use_cases.replay import ReplayImport
+from partner_ingest.domain.use_cases.retention import PurgeWebhookDeliveries
 from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
 from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
 from partner_ingest.domain.use_cases.web_sessions import WebSessions
@@ -166,6 +167,8 @@ class Application:
     """Every rejected item of a partner's imports, and where each SKU stands."""
     purge_diagnostics: PurgeDiagnostics
     """Deletes the diagnostics older than the retention setting."""
+    purge_webhook_deliveries: PurgeWebhookDeliveries
+    """Deletes the finished webhook deliveries older than the retention setting."""
     replay: ReplayImport
     """An admin's re-run of an import's open rejected items (after a contract change)."""
     web_sessions: WebSessions
@@ -191,11 +194,12 @@ class Application:
 
     def purge_retained(self) -> int:
         """What a worker deletes every `job_body_purge_seconds`: feed bodies, diagnostics,
-        retired products and change records past their retention, and expired page sessions;
-        how many."""
+        webhook deliveries, retired products and change records past their retention, and
+        expired page sessions; how many."""
         return (
             self.job_bodies()
             + self.purge_diagnostics()
+            + self.purge_webhook_deliveries()
             + self.web_sessions.purge_expired()
             + self.retired_products()
             + self.old_changes()
@@ -365,6 +369,9 @@ def wire(
         products=ReadProducts(uow),
         diagnostics=ReadDiagnostics(uow),
         purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
+        purge_webhook_deliveries=PurgeWebhookDeliveries(
+            uow, clock, retention_days=settings.webhook_delivery_retention_days
+        ),
         replay=ReplayImport(uow, ingest, clock, buffer=_replay_buffer),
         web_sessions=WebSessions(
             uow,

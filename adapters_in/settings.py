@@ -146,6 +146,8 @@ class Settings:
     """Failed delivery attempts in a row (of one partner's webhook) that disable it; the partner or an admin enables it again by setting it."""
     webhook_secret_overlap_seconds: float = 24 * 3600.0
     """After a webhook secret is rotated, how long the old secret keeps signing beside the new one."""
+    webhook_delivery_retention_days: int = 30
+    """How long a finished webhook delivery (delivered or given up) stays in the partner's delivery log; the worker's purge deletes older ones, never one still to be delivered."""
     contract_lifecycle: str = ""
     """JSON: the status of contract versions that are not current, e.g. `{"1": {"status": "deprecated", "sunset": "2026-06-30", "deprecated_at": "2026-01-15"}}` (status deprecated with a sunset date, or retired); versions not named are current (ADR 0035)."""
     audit_verify_seconds: float = 300.0
@@ -304,6 +306,7 @@ _POSITIVE: Final = (
     "job_body_purge_seconds",
     "audit_verify_seconds",
     "diagnostics_retention_days",
+    "webhook_delivery_retention_days",
     "web_session_seconds",
     "worker_poll_seconds",
     "scheduler_poll_seconds",

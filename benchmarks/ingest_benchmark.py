@@ -75,6 +75,7 @@ TARGETS = {"json": 0.60, "jsonl": 0.60, "csv": 0.45, "xml": 0.30}
 PYDANTIC_TARGET = 2.5
 POSTGRES_TARGET = 0.55
 BATCH = 1000  # rows per upsert, as IngestFeed batches them
+FEED_ID = "raw-limit"  # the import the raw limit's rows record, as every ingest's do
 ROUNDS = 3  # runs of each format, each after a run of (a)
 RSS_LIMIT_MB = 90
 RSS_GROWTH = 1.1
@@ -285,9 +286,9 @@ class RawLimit:
         rows = [p.to_row() for p in products(count)]
         at = batch_time()
         self._batches = [
-            upsert_statement(rows[start : start + BATCH], at)
+            upsert_statement(rows[start : start + BATCH], at, FEED_ID)
             if folded
-            else (UPSERT_SQL, stamped(rows[start : start + BATCH], at))
+            else (UPSERT_SQL, stamped(rows[start : start + BATCH], at, FEED_ID))
             for start in range(0, count, BATCH)
         ]
         self._directory = directory
@@ -511,6 +512,7 @@ def postgres_section(url: str, path: Path, count: int) -> None:
     from partner_ingest.adapters_out.postgres.store import PostgresStore
 
     rows = [p.to_row() for p in products(count)]
+    fed = [(*row, FEED_ID) for row in rows]  # UPSERT_ROW_SQL's parameters: the row, then its import
     store = PostgresStore(url, schema=f"partner_ingest_bench_{secrets.token_hex(4)}", pool_size=2)
 
     def timed(work: Callable[[Connection], None]) -> float:
@@ -529,13 +531,13 @@ def postgres_section(url: str, path: Path, count: int) -> None:
                 with cur.copy(COPY_SQL) as copy:
                     for row in rows[start : start + BATCH]:
                         copy.write_row(row)
-                cur.execute(UPSERT_FROM_STAGE_SQL).fetchone()
+                cur.execute(UPSERT_FROM_STAGE_SQL, (FEED_ID,)).fetchone()
                 cur.execute(f"TRUNCATE {STAGE}")
 
     def executemany_upsert(conn: Connection) -> None:
         with conn.cursor() as cur:
             for start in range(0, count, BATCH):
-                cur.executemany(UPSERT_ROW_SQL, rows[start : start + BATCH], returning=True)
+                cur.executemany(UPSERT_ROW_SQL, fed[start : start + BATCH], returning=True)
                 while True:  # read every count, as an adapter built on executemany would
                     cur.fetchall()
                     if not cur.nextset():

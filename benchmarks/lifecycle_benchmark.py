@@ -86,13 +86,15 @@ def best(run: Callable[[], float]) -> float:
     return min(run() for _ in range(ROUNDS))
 
 
-def upsert_without_changes(self: SqliteProductRepository, rows: Sequence[ProductRow]) -> UpsertCounts:
+def upsert_without_changes(
+    self: SqliteProductRepository, rows: Sequence[ProductRow], *, feed_id: str | None = None
+) -> UpsertCounts:
     """The repository's upsert as it was before the change feed: the baseline of (2)."""
     if not rows:
         return UpsertCounts(0, 0, 0)
     conn = self._conn
     top = conn.execute("SELECT max(id) FROM product").fetchone()[0] or 0
-    changed = conn.executemany(*upsert_statement(rows, batch_time())).rowcount
+    changed = conn.executemany(*upsert_statement(rows, batch_time(), feed_id)).rowcount
     created = conn.execute("SELECT count(*) FROM product WHERE id > ?", (top,)).fetchone()[0]
     return UpsertCounts(created, changed - created, len(rows) - changed)
 

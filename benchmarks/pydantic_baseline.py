@@ -93,7 +93,7 @@ def ingest(conn: sqlite3.Connection, partner_id: str, document: bytes) -> int:
             None if item.sale_price is None else str(item.sale_price),
             None if item.sale_starts_at is None else item.sale_starts_at.isoformat(),
             None if item.sale_ends_at is None else item.sale_ends_at.isoformat(),
-            None, now,
+            None, now, "pydantic-baseline",
         )  # fmt: skip
         rows.append(values)
     conn.execute("BEGIN IMMEDIATE")

@@ -69,10 +69,13 @@ class NameMatches(NamedTuple):
 class ProductRepository(Protocol):
     """The canonical products, keyed by (partner_id, sku)."""
 
-    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
+    def upsert(self, rows: Sequence[ProductRow], *, feed_id: str | None = None) -> UpsertCounts:
         """Insert new products, rewrite changed ones (content hash differs), leave the rest.
 
-        The rows of one call have distinct (partner_id, sku) keys.
+        The rows of one call have distinct (partner_id, sku) keys. `feed_id`, the import that
+        writes them, is recorded on every row the call inserts, rewrites or restores (read back
+        as `Product.feed_id`); an unchanged product keeps the import that wrote its values
+        (ADR 0033).
         """
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
@@ -112,7 +115,8 @@ class ProductRepository(Protocol):
 
     def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
         """Retire those of `skus` that are active products; how many were. An upsert of a
-        retired SKU restores it."""
+        retired SKU restores it. A retirement writes no values, so each keeps the import
+        that wrote its values (`Product.feed_id`)."""
 
     def purge_retired(self, before: datetime) -> int:
         """Delete the products retired before `before` (their history stays in the audit
@@ -420,6 +424,10 @@ class WebhookRepository(Protocol):
 
     def deliveries(self, partner_id: str | None = None, *, limit: int = 50) -> list[Delivery]:
         """Deliveries, newest first (by creation, then id)."""
+
+    def purge_deliveries(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete up to `limit` of the finished deliveries (`Delivery.finished`) created before
+        `before`, oldest first; how many. A pending or delivering one stays, however old."""
 
 
 class WebSessionRepository(Protocol):

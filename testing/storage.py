@@ -245,6 +245,78 @@ class StorageContract:
         with seeded.unit_of_work(read_only=True) as uow:
             assert uow.products.get("acme", "Z-1") == original
 
+    def test_an_upsert_records_its_import_on_the_products_it_writes(self, seeded: StoreUnderTest) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row(), product("B").to_row()], feed_id="f1")
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            # B changed: written by f2; A sent unchanged: still the version f1 wrote; C new.
+            uow.products.upsert(
+                [product("A").to_row(), product("B", quantity=9).to_row(), product("C").to_row()],
+                feed_id="f2",
+            )
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert {p.sku: p.feed_id for p in uow.products.page("acme")} == {"A": "f1", "B": "f2", "C": "f2"}
+            assert present(uow.products.get("acme", "B")).feed_id == "f2"
+            found = uow.products.search_names("acme", "product").products
+            assert [p.feed_id for p in found] == ["f1", "f2", "f2"]
+
+    def test_a_product_written_without_an_import_reads_none_and_equals_its_values(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row()])
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            stored = present(uow.products.get("acme", "A"))
+        assert stored.feed_id is None
+        assert attrs.evolve(stored, feed_id="f9") == stored == product("A")  # provenance, not content
+
+    def test_a_patch_records_the_import_that_patched(self, seeded: StoreUnderTest) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row()], feed_id="f1")
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            # What a patch feed does: the stored row, merged with the patch, written back.
+            stored = Product.from_row(uow.products.current("acme", ["A"])["A"])
+            uow.products.upsert([attrs.evolve(stored, quantity=0).to_row()], feed_id="patch-1")
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            patched = present(uow.products.get("acme", "A"))
+        assert (patched.quantity, patched.feed_id) == (0, "patch-1")
+
+    def test_a_retirement_keeps_the_import_and_a_restore_records_its_own(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row(), product("B").to_row()], feed_id="f1")
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            assert uow.products.retire("acme", ["A", "B"], T0) == 2
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            # A retirement writes no values: each still shows the import that wrote them.
+            assert present(uow.products.get("acme", "A", retired=True)).feed_id == "f1"
+        with seeded.unit_of_work() as uow:
+            # Named again, unchanged: restored, and the restoring import recorded.
+            assert uow.products.upsert([product("A").to_row()], feed_id="f2") == (0, 1, 0)
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert present(uow.products.get("acme", "A")).feed_id == "f2"
+            assert present(uow.products.get("acme", "B", retired=True)).feed_id == "f1"
+
+    def test_a_rolled_back_upsert_leaves_the_import_of_the_stored_version(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row()], feed_id="f1")
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A", quantity=3).to_row()], feed_id="f2")
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert present(uow.products.get("acme", "A")).feed_id == "f1"
+
     def test_products_are_paged_in_sku_order_per_partner(self, seeded: StoreUnderTest) -> None:
         with seeded.unit_of_work() as uow:
             uow.products.upsert([product(s).to_row() for s in ("C", "A", "B")])

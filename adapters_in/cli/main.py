@@ -14,7 +14,7 @@ from importlib import metadata
 
 from partner_ingest.domain.model.errors import IngestError, UnavailableError
 
-from . import admin, background, feeds, imports, operations, serve
+from . import admin, background, feeds, imports, operations, serve, webhooks
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
 
@@ -29,7 +29,7 @@ EXIT_INTERRUPTED = 130
 
 Command = Callable[[argparse.Namespace], int]
 
-GROUPS = (feeds, operations, background, serve, admin, imports)
+GROUPS = (feeds, operations, background, serve, admin, imports, webhooks)
 """Modules with a `register(subparsers)` function; each sets `command` on its parsers."""
 
 

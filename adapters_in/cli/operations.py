@@ -26,9 +26,9 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     settings.set_defaults(command=run_settings)
     purge = commands.add_parser(
         "purge",
-        help="delete now the diagnostics and job bodies past their retention "
-        "(PARTNER_INGEST_DIAGNOSTICS_RETENTION_DAYS, PARTNER_INGEST_JOB_BODY_RETENTION_*); workers also do it "
-        "every PARTNER_INGEST_JOB_BODY_PURGE_SECONDS",
+        help="delete now the diagnostics, webhook deliveries and job bodies past their retention "
+        "(PARTNER_INGEST_DIAGNOSTICS_RETENTION_DAYS, PARTNER_INGEST_WEBHOOK_DELIVERY_RETENTION_DAYS, "
+        "PARTNER_INGEST_JOB_BODY_RETENTION_*); workers also do it every PARTNER_INGEST_JOB_BODY_PURGE_SECONDS",
     )
     purge.set_defaults(command=run_purge)
     credentials = commands.add_parser("credentials", help="partner fetch credentials")
@@ -95,12 +95,16 @@ def run_verify_audit(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    """Delete the diagnostics and job bodies whose retention is over, and say how many."""
+    """Delete the diagnostics, webhook deliveries and job bodies whose retention is over, and say how many."""
     app = bootstrap.build(Settings.from_env())
     try:
         diagnostics = app.purge_diagnostics()
+        deliveries = app.purge_webhook_deliveries()
         bodies = app.job_bodies()
     finally:
         app.close()
-    print(f"purged {diagnostics} diagnostic(s) and {bodies} job body(ies) past their retention")
+    print(
+        f"purged {diagnostics} diagnostic(s), {deliveries} webhook delivery(ies) and {bodies} job body(ies)"
+        " past their retention"
+    )
     return 0

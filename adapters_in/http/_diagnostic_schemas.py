@@ -100,7 +100,16 @@ DIAGNOSTIC_SCHEMAS: Final = {
             "accepted": {
                 "oneOf": [
                     {"type": "null"},
-                    _obj(["product", "import_id"], {"product": _ref("Product"), "import_id": _OPT_STR}),
+                    _obj(
+                        ["product", "import_id"],
+                        {
+                            "product": _ref("Product"),
+                            "import_id": {
+                                "type": ["string", "null"],
+                                "description": "the import that wrote the accepted version (its feed_id)",
+                            },
+                        },
+                    ),
                 ]
             },
             "rejected": {

@@ -226,6 +226,12 @@ _PRODUCT: Final = _obj(
         "sale_starts_at": _OPT_STR,
         "sale_ends_at": _OPT_STR,
         "extra": {"type": "object", "description": "fields the contract does not know yet (lenient mode)"},
+        "feed_id": {
+            "type": ["string", "null"],
+            "description": "the import that wrote this version (GET /partner/imports/{feed_id}); an import that "
+            "sent it unchanged, or retired it, does not replace it; null when not known (stored before "
+            "imports were recorded on products)",
+        },
         "effective_price": {
             "type": "string",
             "description": "with ?at=: the price at that instant (the sale price inside its window, else price)",

@@ -200,9 +200,11 @@ OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
     ("/partner/products/{sku:path}/status", "get"): op(
         "Where one of your SKUs stands: its last accepted and last rejected version", tag="partner",
         auth="partner",
-        description="`accepted`: the product as stored, and the import that accepted it after its last "
-        "rejection (null when not known); `rejected`: the errors of the latest import that rejected it, "
-        "each saying whether a later import resolved it. 404 when neither exists.",
+        description="`accepted`: the product as stored, and the import that wrote that version (an "
+        "import that sent it unchanged, or retired it, does not replace it; null only for a product stored "
+        "before imports were recorded on products and never rejected since); `rejected`: the errors of the "
+        "latest import that rejected it, each saying whether a later import resolved it. 404 when neither "
+        "exists.",
         ok=(200, "the SKU's status", "SkuStatus"), errors=(404,),
     ),
     ("/admin/imports/{feed_id}/replay", "post"): op(

@@ -157,4 +157,5 @@ def product_json(product: Product, at: datetime | None = None) -> dict[str, Any]
         "sale_starts_at": product.sale_starts_at,
         "sale_ends_at": product.sale_ends_at,
         "extra": dict(extra),
+        "feed_id": product.feed_id,
     }

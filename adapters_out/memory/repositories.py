@@ -25,7 +25,7 @@ from partner_ingest.domain.model.errors import (
 )
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.partner import Partner
-from partner_ingest.domain.model.product import Product, ProductRow
+from partner_ingest.domain.model.product import PARTNER_ID, SKU, Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.domain.model.schedules import Schedule
@@ -58,21 +58,23 @@ class InMemoryProductRepository:
         retired: dict[tuple[str, str], datetime] | None = None,
         changes: InMemoryChangeFeed | None = None,
         written: dict[tuple[str, str], datetime] | None = None,
+        feeds: dict[tuple[str, str], str | None] | None = None,
     ) -> None:
         self._table = table
+        self._feeds = {} if feeds is None else feeds
         self._undo = undo
         self._retired = {} if retired is None else retired
         self._changes = changes
         self._written = {} if written is None else written
 
-    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed (any value differs) or retired ones (restored), count
-        the rest unchanged."""
+    def upsert(self, rows: Sequence[ProductRow], *, feed_id: str | None = None) -> UpsertCounts:
+        """Insert new, rewrite changed (any value differs) or retired ones (restored), each
+        recording `feed_id`; count the rest unchanged."""
         created = updated = 0
         retired = self._retired
         now = datetime.now(UTC)
         for row in rows:
-            key = (row[0], row[1])
+            key = (row[PARTNER_ID], row[SKU])
             old = self._table.get(key)
             if old is None:
                 created += 1
@@ -88,6 +90,7 @@ class InMemoryProductRepository:
                 continue
             self._undo.set(self._table, key, row)
             self._undo.set(self._written, key, now)
+            self._undo.set(self._feeds, key, feed_id)
             self._record(key, kind, now)
         return UpsertCounts(created, updated, len(rows) - created - updated)
 
@@ -97,7 +100,10 @@ class InMemoryProductRepository:
         row = self._table.get(key)
         if row is None or (key in self._retired) is not retired:
             return None
-        return Product.from_row(row)
+        return self._product(key)
+
+    def _product(self, key: tuple[str, str]) -> Product:
+        return Product.from_row(self._table[key], feed_id=self._feeds.get(key))
 
     def page(
         self,
@@ -118,7 +124,7 @@ class InMemoryProductRepository:
             and ((pid, sku) in self._retired) is retired
             and (updated_since is None or written.get((pid, sku), updated_since) >= updated_since)
         )
-        return [Product.from_row(self._table[(partner_id, sku)]) for sku in skus[:limit]]
+        return [self._product((partner_id, sku)) for sku in skus[:limit]]
 
     def search_names(
         self,
@@ -136,7 +142,7 @@ class InMemoryProductRepository:
             sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
         )
         window = skus[:scan]
-        found = (Product.from_row(self._table[(partner_id, sku)]) for sku in window)
+        found = (self._product((partner_id, sku)) for sku in window)
         matches = list(itertools.islice((p for p in found if wanted in _ascii_lower(p.name)), limit))
         return NameMatches(matches, window[-1] if len(skus) > scan else None)
 
@@ -178,6 +184,8 @@ class InMemoryProductRepository:
             self._undo.delete(self._table, key)
             if key in self._written:
                 self._undo.delete(self._written, key)
+            if key in self._feeds:
+                self._undo.delete(self._feeds, key)
         return len(old)
 
 

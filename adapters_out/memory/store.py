@@ -98,6 +98,8 @@ class _Tables:
     """When each retired product was retired (its row stays in `products`)."""
     written: dict[tuple[str, str], datetime] = attrs.Factory(dict)
     """When each product was last written (its updated_at: `updated_since` reads)."""
+    feeds: dict[tuple[str, str], str | None] = attrs.Factory(dict)
+    """The import that wrote each product's values (its feed_id column)."""
     imports: dict[str, FeedImport] = attrs.Factory(dict)
     held_feeds: dict[str, HeldFeed] = attrs.Factory(dict)
     changes: list[Change] = attrs.Factory(list)
@@ -144,7 +146,9 @@ class InMemoryUnitOfWork:
         t = store.tables
         undo = self._undo
         self.changes = InMemoryChangeFeed(t.changes, undo)
-        self.products = InMemoryProductRepository(t.products, undo, t.retired, self.changes, t.written)
+        self.products = InMemoryProductRepository(
+            t.products, undo, t.retired, self.changes, t.written, t.feeds
+        )
         self.feed_skus = InMemoryFeedSkuRegister(t.products, t.retired)
         self.imports = InMemoryFeedImportLedger(t.imports, undo)
         self.held_feeds = InMemoryHeldFeedRepository(t.held_feeds, undo)

@@ -86,6 +86,15 @@ class InMemoryWebhookRepository:
         found.sort(key=lambda d: (d.created_at, d.id), reverse=True)
         return found[:limit]
 
+    def purge_deliveries(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete the oldest finished ones created before `before`, up to `limit`."""
+        old = sorted(
+            (d.created_at, d.id) for d in self._t.deliveries.values() if d.finished and d.created_at < before
+        )
+        for _, delivery_id in old[:limit]:
+            self._undo.delete(self._t.deliveries, delivery_id)
+        return len(old[:limit])
+
 
 def _due_at(delivery: Delivery) -> datetime:
     """When a claimable delivery became due: its time, or its lapsed lease's end."""

@@ -11,6 +11,10 @@ One batch is three statements on the unit of work's connection:
    carries the upserting transaction's;
 3. TRUNCATE the staging table for the next batch.
 
+The import that writes the batch (`feed_id`, ADR 0033) is one parameter of
+the INSERT ... SELECT, not a column of the COPY: every row of a batch has the
+same, so the rows copied stay the product values alone.
+
 Created and updated come from that count, unchanged is the rest: no per-item
 SELECT, no per-item commit. Rows are written in key order, so two feeds
 touching the same products lock them in the same order and queue rather than
@@ -25,12 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 
 import psycopg
 
 from partner_ingest.adapters_out.store_errors import StoreBusyError
-from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
+from partner_ingest.domain.model.product import NAME, PRODUCT_COLUMNS, SKU, Product, ProductRow
 from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
 from .connection import Connection
@@ -50,7 +54,7 @@ STAGE: Final = "pg_temp.partner_ingest_product_stage"
 _FEED_SKU: Final = "pg_temp.partner_ingest_feed_sku"
 
 _COLUMNS: Final = ", ".join(PRODUCT_COLUMNS)
-_DATA: Final = PRODUCT_COLUMNS[2:]  # every column an upsert rewrites
+_DATA: Final = PRODUCT_COLUMNS[NAME:]  # every value an upsert compares and rewrites
 _TYPES: Final = {"quantity": "bigint", "partner_id": 'text COLLATE "C"', "sku": 'text COLLATE "C"'}
 
 SESSION_TABLES: Final = (
@@ -64,7 +68,7 @@ SESSION_TABLES: Final = (
 _ON_CONFLICT: Final = (
     "ON CONFLICT (partner_id, sku) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _DATA)
-    + ", updated_at = EXCLUDED.updated_at, retired_at = NULL "
+    + ", updated_at = EXCLUDED.updated_at, feed_id = EXCLUDED.feed_id, retired_at = NULL "
     f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS DISTINCT FROM ({', '.join(f'EXCLUDED.{c}' for c in _DATA)})"
     " OR product.retired_at IS NOT NULL"  # a retired product named again is restored
 )
@@ -72,21 +76,34 @@ _ON_CONFLICT: Final = (
 COPY_SQL: Final = f"COPY {STAGE} ({_COLUMNS}) FROM STDIN"
 
 UPSERT_FROM_STAGE_SQL: Final = (
-    f"WITH written AS (INSERT INTO product ({_COLUMNS}, created_at, updated_at)"
-    f" SELECT {_COLUMNS}, now(), now() FROM {STAGE} ORDER BY partner_id, sku {_ON_CONFLICT}"
+    f"WITH written AS (INSERT INTO product ({_COLUMNS}, created_at, updated_at, feed_id)"
+    f" SELECT {_COLUMNS}, now(), now(), %s::text FROM {STAGE} ORDER BY partner_id, sku {_ON_CONFLICT}"
     " RETURNING (xmax = 0) AS created)"
     " SELECT count(*) FILTER (WHERE created), count(*) FROM written"
 )
-"""The statement of every product write; the benchmark's raw limit runs it too."""
+"""The statement of every product write (its one parameter: the import writing the batch);
+the benchmark's raw limit runs it too."""
 
 UPSERT_ROW_SQL: Final = (
-    f"INSERT INTO product ({_COLUMNS}, created_at, updated_at)"
-    f" VALUES ({', '.join(['%s'] * len(PRODUCT_COLUMNS))}, now(), now()) {_ON_CONFLICT}"
+    f"INSERT INTO product ({_COLUMNS}, created_at, updated_at, feed_id)"
+    f" VALUES ({', '.join(['%s'] * len(PRODUCT_COLUMNS))}, now(), now(), %s) {_ON_CONFLICT}"
     " RETURNING (xmax = 0)"
 )
-"""The same upsert one row at a time, for `executemany`: the alternative the benchmark measures."""
+"""The same upsert one row at a time, for `executemany` (parameters: the row, then the feed
+id): the alternative the benchmark measures."""
 
 _SELECT: Final = f"SELECT {_COLUMNS} FROM product"
+_READ: Final = f"SELECT {_COLUMNS}, feed_id FROM product"
+"""A product as read back: its row, then the import that wrote it (see `_product`)."""
+_FEED_ID: Final = len(PRODUCT_COLUMNS)
+
+
+def _product(row: tuple[object, ...]) -> Product:
+    """The product of a `_READ` row."""
+    feed_id = row[_FEED_ID]
+    return Product.from_row(
+        cast("ProductRow", row[:_FEED_ID]), feed_id=None if feed_id is None else str(feed_id)
+    )
 
 
 class PostgresProductRepository:
@@ -97,8 +114,9 @@ class PostgresProductRepository:
         self.wrote = False
         """Did this transaction write products (and so change records, numbered at commit)?"""
 
-    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        """Insert new, rewrite changed, leave unchanged; counted by the database."""
+    def upsert(self, rows: Sequence[ProductRow], *, feed_id: str | None = None) -> UpsertCounts:
+        """Insert new, rewrite changed, leave unchanged; counted by the database. The rows
+        written record `feed_id`."""
         if not rows:
             return UpsertCounts(0, 0, 0)
         self.wrote = True
@@ -107,7 +125,7 @@ class PostgresProductRepository:
                 for row in rows:
                     copy.write_row(row)
             try:
-                counted = cur.execute(UPSERT_FROM_STAGE_SQL).fetchone()
+                counted = cur.execute(UPSERT_FROM_STAGE_SQL, (feed_id,)).fetchone()
             except psycopg.errors.DeadlockDetected as error:
                 raise StoreBusyError(
                     "a concurrent feed was writing the same products in another order; retry this feed"
@@ -120,9 +138,9 @@ class PostgresProductRepository:
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
         """One product (active, or retired when asked), or None."""
         row = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = %s AND sku = %s AND {_state(retired)}", (partner_id, sku)
+            f"{_READ} WHERE partner_id = %s AND sku = %s AND {_state(retired)}", (partner_id, sku)
         ).fetchone()
-        return None if row is None else Product.from_row(row)
+        return None if row is None else _product(row)
 
     def page(
         self,
@@ -140,10 +158,10 @@ class PostgresProductRepository:
         if updated_since is not None:
             params += (updated_since,)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = %s AND sku > %s AND {_state(retired)}{since} ORDER BY sku LIMIT %s",
+            f"{_READ} WHERE partner_id = %s AND sku > %s AND {_state(retired)}{since} ORDER BY sku LIMIT %s",
             (*params, limit),
         ).fetchall()
-        return [Product.from_row(row) for row in rows]
+        return [_product(row) for row in rows]
 
     def search_names(
         self,
@@ -168,7 +186,7 @@ class PostgresProductRepository:
         bounded = "" if last is None else " AND sku <= %s"
         params = (partner_id, start) + (() if last is None else (last,)) + (text, limit)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = %s AND sku > %s{bounded}"
+            f"{_READ} WHERE partner_id = %s AND sku > %s{bounded}"
             ' AND strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
             params,
         ).fetchall()
@@ -178,7 +196,7 @@ class PostgresProductRepository:
                 "SELECT 1 FROM product WHERE partner_id = %s AND sku > %s LIMIT 1", (partner_id, last)
             ).fetchone()
         )
-        return NameMatches([Product.from_row(row) for row in rows], last if more else None)
+        return NameMatches([_product(row) for row in rows], last if more else None)
 
     def count(self, partner_id: str) -> int:
         """How many active products a partner has."""
@@ -195,7 +213,7 @@ class PostgresProductRepository:
             f"{_SELECT} WHERE partner_id = %s AND sku = ANY(%s) AND retired_at IS NULL",
             (partner_id, list(skus)),
         ).fetchall()
-        return {row[1]: row for row in rows}
+        return {row[SKU]: row for row in rows}
 
     def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
         """Retire the active ones of `skus`, in SKU order (the order upserts lock in); how many were."""

@@ -213,3 +213,12 @@ class SqlWebhookRepository(SqlRepository):
             (*args, limit),
         )
         return [delivery(DeliveryRow._make(row), self._d) for row in rows]
+
+    def purge_deliveries(self, before: datetime, *, limit: int = 5000) -> int:
+        """Delete the oldest finished ones created before `before`, up to `limit`."""
+        cursor = self._run(
+            "DELETE FROM partner_webhook_deliveries WHERE id IN (SELECT id FROM partner_webhook_deliveries"
+            " WHERE status IN ('delivered', 'failed') AND created_at < ? ORDER BY created_at LIMIT ?)",
+            (self._d.time(before), limit),
+        )
+        return cursor.rowcount

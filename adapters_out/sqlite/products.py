@@ -4,7 +4,8 @@ One `executemany` per batch: INSERT ... ON CONFLICT DO UPDATE ... WHERE the
 stored values differ from the new ones (one row-value comparison, done by
 SQLite), so an unchanged product is never rewritten. The batch's bookkeeping
 time is taken once and bound as the last parameter of every row: SQLite's
-`strftime(..., 'now')`, evaluated twice per row, is a visible share of the write.
+`strftime(..., 'now')`, evaluated twice per row, is a visible share of the write;
+the import that writes the batch (`feed_id`, ADR 0033) is bound after it the same way.
 Comparing the columns in SQL costs next to nothing, where a content hash computed
 in Python is a visible share of the per-item budget (ADR 0002; the figures, and
 how to measure them again, are in ADR 0032).
@@ -31,9 +32,17 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
-from typing import Final
+from typing import Final, cast
 
-from partner_ingest.domain.model.product import PRODUCT_COLUMNS, Product, ProductRow
+from partner_ingest.domain.model.product import (
+    BRAND,
+    NAME,
+    PARTNER_ID,
+    PRODUCT_COLUMNS,
+    SKU,
+    Product,
+    ProductRow,
+)
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
@@ -50,15 +59,16 @@ __all__ = [
     "upsert_statement",
 ]
 
-_DATA = PRODUCT_COLUMNS[2:]  # every column an upsert rewrites
-_NULLABLE: Final = tuple(PRODUCT_COLUMNS.index(c) for c in PRODUCT_COLUMNS[6:])
+_DATA = PRODUCT_COLUMNS[NAME:]  # every value an upsert compares and rewrites
+_NULLABLE: Final = tuple(range(BRAND, len(PRODUCT_COLUMNS)))
 """Positions of the columns that may be NULL (brand onwards), the ones a batch may fold."""
 
 
 def upsert_sql(nulls: frozenset[int] = frozenset()) -> str:
     """The statement of a product write whose rows are NULL at the `nulls` positions:
-    those are NULL literals, every other column a parameter in `PRODUCT_COLUMNS` order, and
-    the batch's time the last parameter (see `stamped`)."""
+    those are NULL literals, every other column a parameter in `PRODUCT_COLUMNS` order, then
+    the batch's time and the import that writes it (see `stamped`). The feed id is written
+    with the values, never compared: an unchanged product keeps the import that wrote it."""
     values = []
     bound = 0
     for position in range(len(PRODUCT_COLUMNS)):
@@ -67,13 +77,13 @@ def upsert_sql(nulls: frozenset[int] = frozenset()) -> str:
         else:
             bound += 1
             values.append(f"?{bound}")
-    now = f"?{bound + 1}"
+    now, feed = f"?{bound + 1}", f"?{bound + 2}"
     return (
-        f"INSERT INTO product ({', '.join(PRODUCT_COLUMNS)}, created_at, updated_at) "
-        f"VALUES ({', '.join(values)}, {now}, {now}) "
+        f"INSERT INTO product ({', '.join(PRODUCT_COLUMNS)}, created_at, updated_at, feed_id) "
+        f"VALUES ({', '.join(values)}, {now}, {now}, {feed}) "
         "ON CONFLICT (partner_id, sku) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in _DATA)
-        + ", updated_at = excluded.updated_at, retired_at = NULL "
+        + ", updated_at = excluded.updated_at, feed_id = excluded.feed_id, retired_at = NULL "
         f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS NOT ({', '.join(f'excluded.{c}' for c in _DATA)})"
         " OR product.retired_at IS NOT NULL"  # a retired product named again is restored
     )
@@ -103,11 +113,13 @@ def null_columns(rows: Sequence[ProductRow]) -> frozenset[int]:
     return frozenset(found)
 
 
-def upsert_statement(rows: Sequence[ProductRow], at: str) -> tuple[str, list[tuple[object, ...]]]:
-    """The statement and parameters that write `rows` at `at`, the columns the batch leaves
-    empty folded into NULL literals."""
+def upsert_statement(
+    rows: Sequence[ProductRow], at: str, feed_id: str | None = None
+) -> tuple[str, list[tuple[object, ...]]]:
+    """The statement and parameters that write `rows` at `at` for import `feed_id`, the columns
+    the batch leaves empty folded into NULL literals."""
     sql, values = _folded(null_columns(rows))
-    time = (at,)
+    time = (at, feed_id)
     return sql, [values(row) + time for row in rows]
 
 
@@ -116,13 +128,24 @@ def batch_time() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def stamped(rows: Sequence[ProductRow], at: str) -> list[tuple[object, ...]]:
-    """The parameters of `UPSERT_SQL` for `rows` written at `at`."""
-    time = (at,)
+def stamped(rows: Sequence[ProductRow], at: str, feed_id: str | None = None) -> list[tuple[object, ...]]:
+    """The parameters of `UPSERT_SQL` for `rows` written at `at` by import `feed_id`."""
+    time = (at, feed_id)
     return [row + time for row in rows]
 
 
 _SELECT = f"SELECT {', '.join(PRODUCT_COLUMNS)} FROM product"
+_READ = f"SELECT {', '.join(PRODUCT_COLUMNS)}, feed_id FROM product"
+"""A product as read back: its row, then the import that wrote it (see `_product`)."""
+_FEED_ID: Final = len(PRODUCT_COLUMNS)
+
+
+def _product(row: tuple[object, ...]) -> Product:
+    """The product of a `_READ` row."""
+    feed_id = row[_FEED_ID]
+    return Product.from_row(
+        cast("ProductRow", row[:_FEED_ID]), feed_id=None if feed_id is None else str(feed_id)
+    )
 
 
 def like_escaped(text: str) -> str:
@@ -136,9 +159,10 @@ class SqliteProductRepository:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
+    def upsert(self, rows: Sequence[ProductRow], *, feed_id: str | None = None) -> UpsertCounts:
         """Insert new, rewrite changed, leave unchanged; counted by the database, and recorded in
-        the change feed (ADR 0037) by one record per batch and kind."""
+        the change feed (ADR 0037) by one record per batch and kind. The rows written record
+        `feed_id`."""
         if not rows:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
@@ -150,14 +174,14 @@ class SqliteProductRepository:
             # back): the batch takes a later time, so that `updated_at = at` names only the rows
             # this statement rewrote.
             at = _stamp(_parse(latest) + timedelta(milliseconds=1))
-        changed = conn.executemany(*upsert_statement(rows, at)).rowcount
+        changed = conn.executemany(*upsert_statement(rows, at, feed_id)).rowcount
         # The rows of one call have distinct keys, so every row not stored before was inserted.
         new = len(rows) - len(before)
         kinds: dict[tuple[str, str], list[str]] = {}
         if before:
             for row in rows:
-                if (row[0], row[1]) not in before:
-                    kinds.setdefault((row[0], "created"), []).append(row[1])
+                if (row[PARTNER_ID], row[SKU]) not in before:
+                    kinds.setdefault((row[PARTNER_ID], "created"), []).append(row[SKU])
         else:  # the common batch of new products: its SKUs' JSON is already made
             record_payloads(
                 conn, [(partner_id, "created", at, payload) for partner_id, payload in payloads.items()]
@@ -184,7 +208,7 @@ class SqliteProductRepository:
         found: dict[tuple[str, str], tuple[int, str, bool]] = {}
         by_partner: dict[str, list[str]] = {}
         for row in rows:
-            by_partner.setdefault(row[0], []).append(row[1])
+            by_partner.setdefault(row[PARTNER_ID], []).append(row[SKU])
         payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
         for partner_id, payload in payloads.items():
             for row_id, sku, stamp, retired in self._conn.execute(
@@ -198,9 +222,9 @@ class SqliteProductRepository:
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
         """One product (active, or retired when asked), or None."""
         row = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku = ? AND {_state(retired)}", (partner_id, sku)
+            f"{_READ} WHERE partner_id = ? AND sku = ? AND {_state(retired)}", (partner_id, sku)
         ).fetchone()
-        return None if row is None else Product.from_row(row)
+        return None if row is None else _product(row)
 
     def page(
         self,
@@ -218,10 +242,10 @@ class SqliteProductRepository:
         if updated_since is not None:
             params += (_stamp(updated_since),)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku > ? AND {_state(retired)}{since} ORDER BY sku LIMIT ?",
+            f"{_READ} WHERE partner_id = ? AND sku > ? AND {_state(retired)}{since} ORDER BY sku LIMIT ?",
             (*params, limit),
         ).fetchall()
-        return [Product.from_row(row) for row in rows]
+        return [_product(row) for row in rows]
 
     def search_names(
         self,
@@ -245,7 +269,7 @@ class SqliteProductRepository:
         bounded = "" if last is None else " AND sku <= ?"
         params = (partner_id, start) + (() if last is None else (last,)) + (f"%{like_escaped(text)}%", limit)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku > ?{bounded} AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
+            f"{_READ} WHERE partner_id = ? AND sku > ?{bounded} AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
             params,
         ).fetchall()
         more = (
@@ -254,7 +278,7 @@ class SqliteProductRepository:
                 "SELECT 1 FROM product WHERE partner_id = ? AND sku > ? LIMIT 1", (partner_id, last)
             ).fetchone()
         )
-        return NameMatches([Product.from_row(row) for row in rows], last if more else None)
+        return NameMatches([_product(row) for row in rows], last if more else None)
 
     def count(self, partner_id: str) -> int:
         """How many active products a partner has."""
@@ -273,7 +297,7 @@ class SqliteProductRepository:
             " AND sku IN (SELECT value FROM json_each(?))",
             (partner_id, json.dumps(list(skus))),
         ).fetchall()
-        return {row[1]: row for row in rows}
+        return {row[SKU]: row for row in rows}
 
     def retire(self, partner_id: str, skus: Sequence[str], at: datetime) -> int:
         """Retire the active ones of `skus`; how many were."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
 
-from .product import PRODUCT_COLUMNS, ProductRow
+from .product import EXTRA, NAME, PRODUCT_COLUMNS, ProductRow
 from .rules import FeedContract
 
 __all__ = ["patched_item", "patched_row"]
@@ -28,7 +28,6 @@ _PLAIN: Final = (
 )  # fmt: skip
 _DECIMALS: Final = ("price", "sale_price")
 _DIMENSIONS: Final = ("width", "height", "depth", "dimension_unit")
-_EXTRA: Final = PRODUCT_COLUMNS.index("extra")
 
 
 def _stored_item(row: ProductRow, known: frozenset[str], lenient: bool) -> dict[str, object]:
@@ -74,8 +73,8 @@ def patched_row(row: ProductRow, stored: ProductRow, contract: FeedContract, *, 
     out = list(row)
     for position, column in enumerate(PRODUCT_COLUMNS):
         field = "dimensions" if column in _DIMENSIONS else column
-        if position >= 2 and position != _EXTRA and field not in known:
+        if position >= NAME and position != EXTRA and field not in known:
             out[position] = stored[position]
     if not lenient:
-        out[_EXTRA] = stored[_EXTRA]
+        out[EXTRA] = stored[EXTRA]
     return tuple(out)  # type: ignore[return-value]

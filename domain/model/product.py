@@ -8,7 +8,13 @@ Two shapes of the same record live here, on purpose:
   directly, because building a 16-field attrs instance per item would cost a
   fifth of the whole per-item budget (ADR 0007); `Product.from_row` and
   `Product.to_row` convert losslessly between the two, and a property test
-  holds them to it.
+  holds them to it. Code that reads one value of a row names its position
+  (`SKU`, `EXTRA`, ...): module constants, so the hot loop indexes a plain tuple.
+
+Which import wrote a stored product (`Product.feed_id`) is not a column of the
+row: it is the same for every row of a write, so the store takes it once per
+batch (`ProductRepository.upsert(rows, feed_id=...)`), and the validator that
+builds rows stays shared by every feed of a partner (ADR 0033).
 """
 
 from __future__ import annotations
@@ -24,8 +30,27 @@ import attrs
 from . import jsontext
 
 __all__ = [
+    "BRAND",
+    "CURRENCY",
+    "DEPTH",
+    "DESCRIPTION",
+    "DIMENSION_UNIT",
     "DIMENSION_UNITS",
+    "EXTRA",
+    "GTIN",
+    "HEIGHT",
+    "IMAGE_URL",
+    "MANUFACTURER",
+    "NAME",
+    "PARTNER_ID",
+    "PRICE",
     "PRODUCT_COLUMNS",
+    "QUANTITY",
+    "SALE_ENDS_AT",
+    "SALE_PRICE",
+    "SALE_STARTS_AT",
+    "SKU",
+    "WIDTH",
     "Dimensions",
     "JsonValue",
     "Product",
@@ -59,6 +84,28 @@ PRODUCT_COLUMNS: Final = (
     "extra",
 )
 """Column order of a `ProductRow`; the storage adapters use the same names."""
+
+# The position of each column in a `ProductRow` (row[SKU], not row[1]); a test holds them to
+# `PRODUCT_COLUMNS`.
+PARTNER_ID: Final = 0
+SKU: Final = 1
+NAME: Final = 2
+PRICE: Final = 3
+CURRENCY: Final = 4
+QUANTITY: Final = 5
+BRAND: Final = 6
+MANUFACTURER: Final = 7
+GTIN: Final = 8
+DESCRIPTION: Final = 9
+IMAGE_URL: Final = 10
+WIDTH: Final = 11
+HEIGHT: Final = 12
+DEPTH: Final = 13
+DIMENSION_UNIT: Final = 14
+SALE_PRICE: Final = 15
+SALE_STARTS_AT: Final = 16
+SALE_ENDS_AT: Final = 17
+EXTRA: Final = 18
 
 # partner_id, sku, name, price, currency, quantity, brand, manufacturer, gtin,
 # description, image_url, width, height, depth, dimension_unit, sale_price,
@@ -102,6 +149,10 @@ class Product:
     sale_ends_at: datetime | None = None
     extra: Mapping[str, JsonValue] = attrs.field(factory=dict)
     """Fields the contract does not know yet, kept verbatim (lenient mode, scenario I2)."""
+    feed_id: str | None = attrs.field(default=None, eq=False)
+    """The import that wrote the stored version (ADR 0033); None for a product not read from a
+    store, or stored before imports were recorded. Provenance, not content: two products with
+    the same values are equal whichever import wrote them, as the upsert counts them unchanged."""
 
     def price_at(self, at: datetime) -> Decimal:
         """The effective price at the instant `at` (ADR 0016): the sale price inside its window,
@@ -117,8 +168,8 @@ class Product:
         return self.sale_price
 
     @classmethod
-    def from_row(cls, row: ProductRow) -> Product:
-        """Rebuild the typed record from its storage row."""
+    def from_row(cls, row: ProductRow, *, feed_id: str | None = None) -> Product:
+        """Rebuild the typed record from its storage row (and the import that wrote it)."""
         (partner_id, sku, name, price, currency, quantity, brand, manufacturer, gtin,
          description, image_url, width, height, depth, unit, sale_price,
          sale_starts_at, sale_ends_at, extra) = row  # fmt: skip
@@ -142,10 +193,11 @@ class Product:
             sale_starts_at=None if sale_starts_at is None else datetime.fromisoformat(sale_starts_at),
             sale_ends_at=None if sale_ends_at is None else datetime.fromisoformat(sale_ends_at),
             extra={} if extra is None else json.loads(extra, parse_float=Decimal),
+            feed_id=feed_id,
         )
 
     def to_row(self) -> ProductRow:
-        """The storage row of this product."""
+        """The storage row of this product (its values: `feed_id` is the write's, not the row's)."""
         dims = self.dimensions
         return (
             self.partner_id,

@@ -15,7 +15,7 @@ from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.diagnostics import ItemSnapshot, Rejection, snapshot_of
 from partner_ingest.domain.model.patching import patched_item, patched_row
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
-from partner_ingest.domain.model.product import PRODUCT_COLUMNS, ProductRow
+from partner_ingest.domain.model.product import PRODUCT_COLUMNS, SKU, ProductRow
 from partner_ingest.domain.model.report import (
     ErrorCode,
     FeedError,
@@ -160,8 +160,8 @@ class BackHalf:
             row = rows.pop(position)
             index = indexes.pop(position)
             marker = markers.pop(position)
-            error = _repeat(index, row[1])
-            item = {name: value for name, value in zip(PRODUCT_COLUMNS[1:], row[1:], strict=True) if value}
+            error = _repeat(index, row[SKU])
+            item = {name: value for name, value in zip(PRODUCT_COLUMNS[SKU:], row[SKU:], strict=True) if value}
             self._reject([error], marker, snapshot_of(item, [error]))
         for position in reversed(repeated_deletes):
             index, sku, marker = deletes.pop(position)
@@ -214,12 +214,12 @@ class BackHalf:
         # SKUs of invalid items count too: a valid item repeating them is a repeat.
         invalid = [(found[0].index, found[0].sku) for found, _ in chunk.rejected if found[0].sku is not None]
         if not invalid and not deletes:
-            return (self._sink.repeated([row[1] for row in rows]) if rows else []), []
+            return (self._sink.repeated([row[SKU] for row in rows]) if rows else []), []
         # Feed order across valid items, deletes and invalid items: (index, sku, kind, position),
         # kind 0 a row, 1 a delete, 2 an invalid item.
         merged = sorted(
             [
-                (index, row[1], 0, position)
+                (index, row[SKU], 0, position)
                 for position, (index, row) in enumerate(zip(chunk.indexes, rows, strict=True))
             ]
             + [(index, sku, 1, position) for position, (index, sku, _) in enumerate(deletes)]

@@ -10,13 +10,12 @@ retention (ADR 0033).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from partner_ingest.domain.model.diagnostics import CodeSummary, Diagnostic, Rejection
-from partner_ingest.domain.model.errors import InvalidError, NotFoundError
+from partner_ingest.domain.model.errors import NotFoundError
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.product import Product
 from partner_ingest.domain.model.report import ErrorCode
@@ -24,6 +23,7 @@ from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 from .paging import PageRequestError, check_limit
+from .retention import PurgePastRetention
 
 if TYPE_CHECKING:
     from .ingest_feed import Ingested
@@ -116,8 +116,9 @@ class SkuStatus:
     sku: str
     accepted: Product | None
     accepted_import: str | None
-    """The import that accepted it after its last rejection (None when not known: the product
-    was accepted before the rejection, or has no rejection kept)."""
+    """The import that wrote the accepted version (`Product.feed_id`); for a product stored
+    before imports were recorded on products, the import that resolved its last rejection;
+    None when neither is known."""
     rejected: tuple[Diagnostic, ...]
     """The errors of the partner's latest import that rejected this SKU (empty when none is kept)."""
 
@@ -188,7 +189,9 @@ class ReadDiagnostics:
             rejected = tuple(uow.diagnostics.latest_for_sku(partner_id, sku))
         if product is None and not rejected:
             raise NotFoundError("product", sku)
-        accepted_import = rejected[0].resolved_by if rejected and product is not None else None
+        accepted_import = None
+        if product is not None:
+            accepted_import = product.feed_id or (rejected[0].resolved_by if rejected else None)
         return SkuStatus(sku, product, accepted_import, rejected)
 
 
@@ -199,27 +202,17 @@ def _owned(uow: UnitOfWork, partner_id: str | None, import_id: str) -> FeedImpor
     return found
 
 
-class PurgeDiagnostics:
+class PurgeDiagnostics(PurgePastRetention):
     """Deletes the diagnostics older than the retention, a bounded batch per unit of work."""
 
     def __init__(
         self, uow: UnitOfWorkFactory, clock: Clock, *, retention_days: int, batch: int = 5000
     ) -> None:
-        if retention_days < 1:
-            raise InvalidError(f"diagnostics retention must be at least 1 day, got {retention_days}")
-        self._uow = uow
-        self._clock = clock
-        self._retention = timedelta(days=retention_days)
-        self._batch = batch
-
-    def __call__(self) -> int:
-        """Purge until nothing is left past the retention; how many were deleted."""
-        before = self._clock.now() - self._retention
-        total = 0
-        while True:
-            with self._uow() as uow:
-                purged = uow.diagnostics.purge(before, limit=self._batch)
-                uow.commit()
-            total += purged
-            if purged < self._batch:
-                return total
+        super().__init__(
+            uow,
+            clock,
+            lambda unit, before, limit: unit.diagnostics.purge(before, limit=limit),
+            retention_days=retention_days,
+            what="diagnostics",
+            batch=batch,
+        )

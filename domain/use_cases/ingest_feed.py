@@ -48,7 +48,7 @@ from partner_ingest.domain.model.jobs import JobStatus
 from partner_ingest.domain.model.lifecycle import ContractLifecycle, VersionLifecycle
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.policy import FeedLimits, PolicyOverrides, ValidationPolicy
-from partner_ingest.domain.model.product import ProductRow
+from partner_ingest.domain.model.product import SKU, ProductRow
 from partner_ingest.domain.model.report import ErrorCode, FeedError, FeedStatus, IngestCounts, IngestReport
 from partner_ingest.domain.model.retirement import HeldFeed, RetirementGuard
 from partner_ingest.domain.model.rules import CONTRACTS
@@ -638,14 +638,14 @@ class _StoreSink:
         return self._uow.feed_skus.repeated(skus)
 
     def upsert(self, rows: Sequence[ProductRow]) -> UpsertCounts:
-        counts = self._uow.products.upsert(rows)
+        counts = self._uow.products.upsert(rows, feed_id=self._feed_id)
         # A SKU accepted now closes its open diagnostics; asked once per feed, so a partner
         # with nothing open pays one query, not one per batch. Rolled back with the products
         # when the feed is.
         if self._open is None:
             self._open = self._uow.diagnostics.has_open(self._partner_id)
         if self._open:
-            skus = [row[1] for row in rows]
+            skus = [row[SKU] for row in rows]
             self._uow.diagnostics.resolve(self._partner_id, skus, self._feed_id, self._clock.now())
         return counts
 

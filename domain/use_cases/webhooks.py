@@ -236,6 +236,25 @@ class ManageWebhooks:
             uow.commit()
         return WebhookSetup(hook, secret)
 
+    def enable(self, partner_id: str, *, actor: str, client: str | None = None) -> Webhook:
+        """Enable a disabled webhook again at the URL it has (checked again, as when set), its
+        failure run forgotten; audited. An enabled one is answered as it is, nothing written."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            hook = self._hook(uow, partner_id)
+            if hook.enabled:
+                return hook
+            problem = url_problem(hook.url, self._addresses)
+            if problem is not None:
+                raise WebhookRequestError({"url": problem})
+            hook = hook.enabled_again(now)
+            uow.webhooks.put(hook)
+            uow.audit.append(
+                self._audit(partner_id, actor, client, change="enabled", endpoint=_origin(hook.url))
+            )
+            uow.commit()
+        return hook
+
     def remove(self, partner_id: str, *, actor: str, client: str | None = None) -> None:
         """No more events (queued ones fail as they come due); NotFoundError when there is none."""
         with self._uow() as uow:

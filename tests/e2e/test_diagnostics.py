@@ -136,6 +136,26 @@ def test_a_fixed_resend_resolves_and_the_sku_status_names_both_imports(
     )
 
 
+def test_the_status_of_a_sku_never_rejected_names_the_import_that_wrote_it(
+    client: httpx2.Client, admin: str, openapi: dict[str, Any]
+) -> None:
+    partner_id, partner = new_partner(client, admin, **QUOTA)
+    first = send(client, partner, [item(0), item(1)])
+    later = send(client, partner, [item(0), item(1, quantity=4)])  # SKU 0 unchanged, SKU 1 changed
+    for sku, feed_id in (("SKU-00000", first["feed_id"]), ("SKU-00001", later["feed_id"])):
+        status = client.get(f"/partner/products/{sku}/status", headers={"X-API-Key": partner})
+        assert status.status_code == 200, status.text
+        assert_conforms(openapi, "SkuStatus", status.json())
+        assert status.json()["accepted"]["import_id"] == feed_id
+        assert status.json()["rejected"] is None
+        product = client.get(f"/partner/products/{sku}", headers={"X-API-Key": partner})
+        assert_conforms(openapi, "Product", product.json())
+        assert product.json()["feed_id"] == feed_id
+    listed = client.get(f"/admin/partners/{partner_id}/products", headers={"X-API-Key": admin})
+    assert listed.status_code == 200, listed.text
+    assert [p["feed_id"] for p in listed.json()["products"]] == [first["feed_id"], later["feed_id"]]
+
+
 def test_another_partners_import_answers_404_like_an_unknown_one(
     client: httpx2.Client, partner: str, admin: str
 ) -> None:

@@ -39,3 +39,10 @@ def test_a_feed_survives_the_round_trip_read_a_few_bytes_at_a_time(
 def test_every_format_is_registered_in_every_version() -> None:
     registered = {(f.name, f.version) for f in FORMATS}
     assert registered == {(name, version) for name in ("csv", "json", "jsonl", "xml") for version in (1, 2)}
+
+
+def test_the_named_positions_of_a_row_are_its_columns() -> None:
+    from partner_ingest.domain.model import product as model
+
+    named = {getattr(model, column.upper()): column for column in model.PRODUCT_COLUMNS}
+    assert named == dict(enumerate(model.PRODUCT_COLUMNS))

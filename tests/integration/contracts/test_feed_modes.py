@@ -211,6 +211,31 @@ def test_a_patch_changes_only_the_fields_it_names(store: StoreUnderTest, ingest:
     )
 
 
+def feed_ids(store: StoreUnderTest, *, retired: bool = False) -> dict[str, str | None]:
+    with store.unit_of_work(read_only=True) as uow:
+        return {p.sku: p.feed_id for p in uow.products.page(PARTNER, limit=1000, retired=retired)}
+
+
+def test_every_feed_mode_records_the_import_that_wrote_each_product(
+    store: StoreUnderTest, ingest: IngestFeed
+) -> None:
+    first = send(ingest, [item(s) for s in "ABCDEFGHIJ"])
+    patch = send(ingest, [{"sku": "A", "quantity": 7}], FeedMode.PATCH)
+    rest = [item(s) for s in "CDEFGHI"]
+    snapshot = send(ingest, [item("A", quantity=7), item("B", price=11), *rest], FeedMode.SNAPSHOT)
+    assert snapshot.status is FeedStatus.ACCEPTED
+    assert (patch.counts.updated, snapshot.counts.updated, snapshot.counts.retired) == (1, 1, 1)
+    # A: the patch wrote its values, the snapshot sent them unchanged; B: changed by the
+    # snapshot; C to I: unchanged since the first feed; J: retired, keeping what wrote its values.
+    found = feed_ids(store)
+    assert (found.pop("A"), found.pop("B")) == (patch.feed_id, snapshot.feed_id)
+    assert found == dict.fromkeys("CDEFGHI", first.feed_id)
+    assert feed_ids(store, retired=True) == {"J": first.feed_id}
+    restore = send(ingest, [item("J")])
+    assert restore.counts.updated == 1
+    assert feed_ids(store)["J"] == restore.feed_id
+
+
 def test_a_csv_patch_names_only_the_columns_it_changes(store: StoreUnderTest, ingest: IngestFeed) -> None:
     send(ingest, [item("A", quantity=5), item("B")])
     body = b"sku,price\nA,12.5\n"

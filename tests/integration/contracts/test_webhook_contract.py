@@ -3,6 +3,7 @@
 A webhook and a delivery round-trip exactly; a delivery changes only by `Delivery`'s
 transitions: claimed when due (or when its lease lapsed), finished only under the token
 that claimed it; claimers racing on their own connections never take one delivery twice.
+The delivery log is purged past its retention, never a delivery still to be attempted.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import attrs
 import pytest
 from support.stores import StoreUnderTest
 
-from partner_ingest.domain.model.errors import ConflictError
+from partner_ingest.adapters_out.memory import FakeClock
+from partner_ingest.domain.model.errors import ConflictError, InvalidError
 from partner_ingest.domain.model.webhooks import Delivery, DeliveryStatus, Webhook, WebhookEvent
+from partner_ingest.domain.use_cases.retention import PurgeWebhookDeliveries
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -153,6 +156,63 @@ def test_the_log_is_newest_first_per_partner(store: StoreUnderTest) -> None:
     with store.unit_of_work(read_only=True) as uow:
         assert [d.id for d in uow.webhooks.deliveries("acme")] == ["msg-2", "msg-1"]
         assert [d.id for d in uow.webhooks.deliveries(limit=2)] == ["msg-3", "msg-2"]
+
+
+def finished(delivery_id: str, status: DeliveryStatus, *, at: datetime, partner_id: str = "acme") -> Delivery:
+    done = attrs.evolve(delivery(delivery_id, partner_id=partner_id, at=at), status=status, attempts=1)
+    return attrs.evolve(done, delivered_at=at) if status is DeliveryStatus.DELIVERED else done
+
+
+def test_the_purge_deletes_finished_deliveries_before_the_instant_oldest_first_never_open_ones(
+    store: StoreUnderTest,
+) -> None:
+    day = timedelta(days=1)
+    add(
+        store,
+        finished("old-delivered", DeliveryStatus.DELIVERED, at=T0 - 3 * day),
+        finished("old-failed", DeliveryStatus.FAILED, at=T0 - 2 * day, partner_id="beta"),
+        delivery("old-pending", at=T0 - 5 * day),
+        attrs.evolve(
+            delivery("old-delivering", at=T0 - 4 * day),
+            status=DeliveryStatus.DELIVERING,
+            attempts=1,
+            lease_token="tok",
+            lease_until=T0 + LEASE,
+        ),
+        finished("recent", DeliveryStatus.DELIVERED, at=T0 + timedelta(seconds=1)),
+    )
+    with store.unit_of_work() as uow:
+        assert uow.webhooks.purge_deliveries(T0, limit=1) == 1  # the oldest finished one first
+        uow.commit()
+    assert stored(store, "old-delivered") is None and stored(store, "old-failed") is not None
+    with store.unit_of_work() as uow:
+        assert uow.webhooks.purge_deliveries(T0) == 1
+    assert stored(store, "old-failed") is not None  # not committed: rolled back with its unit of work
+    with store.unit_of_work() as uow:
+        assert uow.webhooks.purge_deliveries(T0) == 1
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        left = {d.id for d in uow.webhooks.deliveries(limit=10)}
+    assert left == {"old-pending", "old-delivering", "recent"}
+
+
+def test_the_retention_purge_empties_the_log_past_it_in_batches(store: StoreUnderTest) -> None:
+    day = timedelta(days=1)
+    add(
+        store,
+        *(
+            finished(f"msg-{n}", DeliveryStatus.DELIVERED, at=T0 - 10 * day + timedelta(seconds=n))
+            for n in range(5)
+        ),
+    )
+    add(store, finished("kept", DeliveryStatus.FAILED, at=T0 - 6 * day), delivery("open", at=T0 - 30 * day))
+    purge = PurgeWebhookDeliveries(store.unit_of_work, FakeClock(T0), retention_days=7, batch=2)
+    assert purge() == 5
+    with store.unit_of_work(read_only=True) as uow:
+        assert {d.id for d in uow.webhooks.deliveries(limit=10)} == {"kept", "open"}
+    assert purge() == 0
+    with pytest.raises(InvalidError, match="at least 1 day"):
+        PurgeWebhookDeliveries(store.unit_of_work, FakeClock(T0), retention_days=0)
 
 
 def test_claimers_racing_never_take_one_delivery_twice(store: StoreUnderTest) -> None:

@@ -14,6 +14,7 @@ import pytest
 from support.postgres import postgres_url
 
 from partner_ingest.adapters_out.postgres.jobs import CHUNK_BYTES
+from partner_ingest.adapters_out.postgres.products import STAGE
 from partner_ingest.adapters_out.postgres.store import PostgresStore
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreUnreachableError
 from partner_ingest.domain.model import (
@@ -26,6 +27,7 @@ from partner_ingest.domain.model import (
     Partner,
     Product,
 )
+from partner_ingest.domain.model.product import PRODUCT_COLUMNS
 from partner_ingest.ports import UpsertCounts
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -177,6 +179,31 @@ def test_a_failed_batch_leaves_the_session_tables_clean_for_the_next_unit_of_wor
             uow.commit()
     finally:
         one.close()
+
+
+def test_the_copy_path_records_each_batchs_import_on_every_row_it_writes(pg: PostgresStore) -> None:
+    first = [product(f"S-{n:04d}").to_row() for n in range(1500)]
+    with pg.unit_of_work() as uow:
+        assert uow.products.upsert(first[:1000], feed_id="f1") == (1000, 0, 0)
+        assert uow.products.upsert(first[1000:], feed_id="f1") == (500, 0, 0)
+        uow.commit()
+    # The second import changes every third product and sends the rest unchanged.
+    second = [product(f"S-{n:04d}", "Renamed" if n % 3 == 0 else "Mug").to_row() for n in range(1500)]
+    with pg.unit_of_work() as uow:
+        assert uow.products.upsert(second, feed_id="f2") == (0, 500, 1000)
+        uow.commit()
+    with pg.connection() as conn:
+        written = dict(conn.execute("SELECT feed_id, count(*) FROM product GROUP BY feed_id").fetchall())
+        # The staging table the rows are copied into holds the product values alone.
+        staged = [
+            row[0]
+            for row in conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+                (STAGE,),
+            )
+        ]
+    assert written == {"f1": 1000, "f2": 500}
+    assert staged == list(PRODUCT_COLUMNS)
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK_BYTES, 2 * CHUNK_BYTES, 2 * CHUNK_BYTES + 7])

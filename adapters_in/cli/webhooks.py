@@ -1,0 +1,147 @@
+"""`partner-ingest webhooks show|deliveries|test|enable`: a partner's completion webhook from the
+command line (ADR 0034), through the same use cases as `/admin/partners/{id}/webhook`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.domain.model.webhooks import Delivery, Webhook
+
+from ._output import print_json
+
+__all__ = ["register"]
+
+ACTOR = "system"
+"""The audit trail's actor for an operator at the command line (as for every CLI admin command)."""
+
+
+def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subparsers type
+    """Add the `webhooks` group."""
+    webhooks = commands.add_parser(
+        "webhooks",
+        help="a partner's completion webhook: its state, its delivery log, a test event, enabling it",
+    ).add_subparsers(title="webhooks commands", metavar="COMMAND", required=True)
+    show = webhooks.add_parser(
+        "show",
+        help="the partner's webhook URL, whether it is enabled (or why it was disabled) and its failure run",
+    )
+    show.add_argument("partner_id", metavar="PARTNER", help="the partner's id")
+    show.add_argument("--json", action="store_true", help="print the webhook as JSON (never its secret)")
+    show.set_defaults(command=run_show)
+    deliveries = webhooks.add_parser(
+        "deliveries", help="the partner's delivery log, newest first, as JSON lines"
+    )
+    deliveries.add_argument("partner_id", metavar="PARTNER", help="the partner's id")
+    deliveries.add_argument(
+        "--limit", type=int, default=20, help="how many deliveries to print, newest first (1-500; default 20)"
+    )
+    deliveries.set_defaults(command=run_deliveries)
+    test = webhooks.add_parser(
+        "test", help="queue a webhook.test event for the partner's webhook (a worker delivers it)"
+    )
+    test.add_argument("partner_id", metavar="PARTNER", help="the partner's id")
+    test.set_defaults(command=run_test)
+    enable = webhooks.add_parser(
+        "enable",
+        help="enable again a webhook disabled after a run of failed deliveries (its URL checked again), audited",
+    )
+    enable.add_argument("partner_id", metavar="PARTNER", help="the partner's id")
+    enable.set_defaults(command=run_enable)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the webhook: readable lines, or JSON."""
+    settings = Settings.from_env()
+    app = bootstrap.build(settings)
+    try:
+        hook = app.webhooks.get(args.partner_id)
+    finally:
+        app.close()
+    if args.json:
+        print_json(_webhook_json(hook))
+        return 0
+    print(f"partner: {hook.partner_id}")
+    print(f"url: {hook.url}")
+    if hook.enabled:
+        print("state: enabled")
+    else:
+        since = "" if hook.disabled_at is None else f" since {hook.disabled_at.isoformat()}"
+        print(f"state: disabled{since}: {hook.disabled_reason or 'no reason recorded'}")
+    limit = settings.webhook_disable_after_failures
+    print(f"failure run: {hook.failures} failed attempt(s) in a row (disabled at {limit})")
+    if hook.previous_secret is not None and hook.previous_until is not None:
+        print(f"previous secret signs until: {hook.previous_until.isoformat()}")
+    return 0
+
+
+def run_deliveries(args: argparse.Namespace) -> int:
+    """Print the delivery log, one JSON object a line."""
+    app = bootstrap.build(Settings.from_env())
+    try:
+        found = app.webhooks.deliveries(args.partner_id, limit=args.limit)
+    finally:
+        app.close()
+    for delivery in found:
+        print(json.dumps(_delivery_json(delivery), default=str))
+    return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    """Queue a test event; its delivery id."""
+    app = bootstrap.build(Settings.from_env())
+    try:
+        delivery = app.webhooks.send_test(args.partner_id, actor=ACTOR)
+    finally:
+        app.close()
+    print(f"{delivery.id}: {delivery.event} queued for {args.partner_id} (a worker delivers it)")
+    return 0
+
+
+def run_enable(args: argparse.Namespace) -> int:
+    """Enable the webhook again; say whether it was disabled."""
+    app = bootstrap.build(Settings.from_env())
+    try:
+        before = app.webhooks.get(args.partner_id)
+        hook = app.webhooks.enable(args.partner_id, actor=ACTOR)
+    finally:
+        app.close()
+    if before.enabled:
+        print(f"{hook.partner_id}: the webhook is enabled already ({hook.url})")
+    else:
+        print(f"{hook.partner_id}: the webhook is enabled again ({hook.url}); its failure run starts at 0")
+    return 0
+
+
+def _webhook_json(hook: Webhook) -> dict[str, Any]:
+    """The fields `GET /admin/partners/{id}/webhook` answers (never a secret)."""
+    return {
+        "partner_id": hook.partner_id,
+        "url": hook.url,
+        "enabled": hook.enabled,
+        "consecutive_failures": hook.failures,
+        "disabled_at": hook.disabled_at,
+        "disabled_reason": hook.disabled_reason,
+        "previous_secret_valid_until": hook.previous_until if hook.previous_secret else None,
+        "created_at": hook.created_at,
+        "updated_at": hook.updated_at,
+    }
+
+
+def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+    """One delivery as `GET /admin/partners/{id}/webhook/deliveries` answers it."""
+    return {
+        "id": delivery.id,
+        "event": str(delivery.event),
+        "status": str(delivery.status),
+        "attempts": delivery.attempts,
+        "created_at": delivery.created_at.isoformat(),
+        "next_attempt_at": None if delivery.finished else delivery.available_at.isoformat(),
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+        "delivered_at": None if delivery.delivered_at is None else delivery.delivered_at.isoformat(),
+        "payload": delivery.payload,
+    }
