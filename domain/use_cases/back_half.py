@@ -161,7 +161,9 @@ class BackHalf:
             index = indexes.pop(position)
             marker = markers.pop(position)
             error = _repeat(index, row[SKU])
-            item = {name: value for name, value in zip(PRODUCT_COLUMNS[SKU:], row[SKU:], strict=True) if value}
+            item = {
+                name: value for name, value in zip(PRODUCT_COLUMNS[SKU:], row[SKU:], strict=True) if value
+            }
             self._reject([error], marker, snapshot_of(item, [error]))
         for position in reversed(repeated_deletes):
             index, sku, marker = deletes.pop(position)
