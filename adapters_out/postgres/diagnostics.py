@@ -10,6 +10,9 @@ from datetime import datetime
 
 from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
 
+from .connection import Connection
+from .dialect import POSTGRES
+
 __all__ = ["PostgresDiagnosticRepository"]
 
 
@@ -17,6 +20,9 @@ class PostgresDiagnosticRepository(SqlDiagnosticRepository):
     """The shared diagnostics, resolving SKUs as one array."""
 
     __slots__ = ()
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn, POSTGRES)
 
     def resolve(self, partner_id: str, skus: Sequence[str], by_import: str, at: datetime) -> int:
         """Close the open diagnostics of these SKUs (one statement, the SKUs as an array)."""

@@ -23,6 +23,9 @@ from partner_ingest.adapters_out.sql.schedules import (
 )
 from partner_ingest.domain.model.schedules import Schedule
 
+from .connection import Connection
+from .dialect import POSTGRES
+
 __all__ = ["PostgresScheduleRepository"]
 
 # `due` returns the rows as they were before `held` pushes them (one snapshot for the whole
@@ -39,6 +42,9 @@ class PostgresScheduleRepository(SqlScheduleRepository):
     """The shared schedules, claimed with SKIP LOCKED."""
 
     __slots__ = ()
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn, POSTGRES)
 
     def claim_due(self, now: datetime, hold_until: datetime, limit: int) -> list[Schedule]:
         """Due schedules as they were, each pushed to `hold_until`; rows another scheduler holds are skipped."""

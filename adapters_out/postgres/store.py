@@ -201,11 +201,11 @@ class PostgresUnitOfWork:
         self.jobs = PostgresJobRepository(conn)
         self.partners = SqlPartnerRepository(conn, POSTGRES)
         self.api_keys = SqlApiKeyRepository(conn, POSTGRES)
-        self.schedules = PostgresScheduleRepository(conn, POSTGRES)
+        self.schedules = PostgresScheduleRepository(conn)
         self.audit = PostgresAuditLog(conn)
         self.circuits = SqlCircuitRepository(conn, POSTGRES)
         self.webhooks = SqlWebhookRepository(conn, POSTGRES)
-        self.diagnostics = PostgresDiagnosticRepository(conn, POSTGRES)
+        self.diagnostics = PostgresDiagnosticRepository(conn)
         self.web_sessions = SqlWebSessionRepository(conn, POSTGRES)
         return self
 
