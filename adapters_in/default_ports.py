@@ -1,0 +1,188 @@
+"""The ports the settings describe, for `build` (ADR 0032): the store and its readiness, rate
+limits in Redis, group commit, parser processes, and the service's secrets.
+
+Invariant: whatever is opened here is registered with the `closers` it is given, so
+`Application.close()` closes it; a bad setting is a `SettingsError` naming the variable, said
+before anything is opened where it can be; secrets are never made up and forgotten (they come
+from the settings, or from the secrets file, created on first start and read on every later one).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from partner_ingest.adapters_out.crypto import FernetVault
+from partner_ingest.adapters_out.parser_processes import ParserProcesses
+from partner_ingest.adapters_out.sqlite.migrate import available_migrations
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.ports import FeedParsing, RateLimiter, Store, UnitOfWorkFactory
+from partner_ingest.ports.rate_limit import FailurePolicy
+
+from .application import Readiness
+from .readiness import schema_current, store_ready, with_disk, with_redis
+from .secrets_file import ServiceSecrets, load_or_create
+from .settings import PREFIX, Settings, SettingsError
+
+__all__ = [
+    "check_settings",
+    "group_commit",
+    "parser_processes",
+    "redis_limiters",
+    "secrets_path",
+    "service_secrets",
+    "store_for",
+]
+
+Closers = list[Callable[[], None]]
+"""What was opened, to be closed the last opened first (`Application.close`)."""
+
+
+def secrets_path(settings: Settings) -> Path | None:
+    """Where the secrets not set in the environment are kept (None: every one is set, or none
+    can be kept: PostgreSQL without a secrets file)."""
+    if settings.key_hash_secret and settings.vault_keys:
+        return None
+    if settings.secrets_file:
+        return Path(settings.secrets_file)
+    return settings.sqlite_path.with_suffix(".secrets.json") if settings.is_sqlite else None
+
+
+def check_settings(settings: Settings) -> None:
+    """What `build` would refuse before it touches anything, as a SettingsError naming the
+    variable: the vault keys, and the SQLite file's directory. (Settings.from_env checked the rest.)"""
+    if settings.vault_keys:
+        _vault_keys(settings.vault_keys)
+    if settings.is_sqlite and not settings.sqlite_path.resolve().parent.is_dir():
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: "
+            "its directory does not exist"
+        )
+
+
+def service_secrets(settings: Settings) -> ServiceSecrets:
+    """The secrets the settings name, else those of the secrets file (created on first start,
+    read on every later one). Never ones made up and forgotten: keys hashed under them would
+    stop working at the next start."""
+    if settings.key_hash_secret and settings.vault_keys:
+        return ServiceSecrets(settings.key_hash_secret.encode(), _vault_keys(settings.vault_keys))
+    path = secrets_path(settings)
+    if path is None:  # Settings.check() refuses this already; said again for a Settings built by hand
+        raise SettingsError(
+            f"{PREFIX}KEY_HASH_SECRET and {PREFIX}VAULT_KEYS (or {PREFIX}SECRETS_FILE) are required"
+            " off the SQLite default: secrets made up now would be lost at the next start"
+        )
+    try:
+        stored = load_or_create(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise SettingsError(
+            f"{PREFIX}SECRETS_FILE: cannot read or create {str(path)!r} ({type(error).__name__})"
+        ) from None
+    return ServiceSecrets(
+        settings.key_hash_secret.encode() if settings.key_hash_secret else stored.key_hash_secret,
+        _vault_keys(settings.vault_keys) if settings.vault_keys else stored.vault_keys,
+    )
+
+
+def _vault_keys(text: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in text.split(",") if key.strip())
+    try:
+        FernetVault(keys)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}VAULT_KEYS: {error}") from None
+    return keys
+
+
+def _open_sqlite(settings: Settings) -> SqliteStore:
+    """The embedded store; a file that cannot be opened (no such directory, no permission, not a
+    database) is a bad setting, said in one line, not a traceback."""
+    try:
+        return SqliteStore(settings.sqlite_path)
+    except (sqlite3.Error, OSError) as error:
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: {error}"
+        ) from error
+
+
+def _open_store(settings: Settings) -> tuple[Store, Callable[[], None]]:
+    """The store the settings name, and how to close it."""
+    if settings.is_sqlite:
+        sqlite = _open_sqlite(settings)
+        return sqlite, sqlite.close
+    # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
+    from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+    pg = PostgresStore(settings.database_url, pool_size=settings.database_pool_size)
+    return pg, pg.close
+
+
+def _schema_check(store: Store) -> Callable[[], str | None]:
+    """For /readyz: is a SQLite or PostgreSQL store at this release's newest migration?
+    Any other store (an embedder's own, the in-memory one) has no schema to check."""
+    if isinstance(store, SqliteStore):
+        newest = max((m.version for m in available_migrations()), default=0)
+        return schema_current(store.schema_version, newest)
+    # A PostgresStore can exist only once its module (and so psycopg) was imported.
+    if "partner_ingest.adapters_out.postgres.store" in sys.modules:
+        from partner_ingest.adapters_out.postgres.migrate import available_migrations as postgres_migrations
+        from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+        if isinstance(store, PostgresStore):
+            newest = max((m.version for m in postgres_migrations()), default=0)
+            return schema_current(store.schema_version, newest)
+    return lambda: None
+
+
+def store_for(
+    settings: Settings, store: Store | None, closers: Closers
+) -> tuple[Store, Callable[[], Readiness]]:
+    """The store handed in, or the one the settings name (opened here, closed by `closers`), and
+    its readiness: reachable, schema current, and room on the SQLite file's disk."""
+    opened = store is None
+    if store is None:
+        store, close_store = _open_store(settings)
+        closers.append(close_store)
+    ready = store_ready(store.unit_of_work, _schema_check(store))
+    if opened and settings.is_sqlite and settings.min_free_disk_bytes:
+        # The SQLite file's own disk: below the floor writes are about to fail with `store_full`.
+        ready = with_disk(ready, settings.sqlite_path.resolve().parent, settings.min_free_disk_bytes)
+    return store, ready
+
+
+def redis_limiters(
+    settings: Settings,
+    url: str,
+    quota_limiter: RateLimiter | None,
+    ready: Callable[[], Readiness],
+    closers: Closers,
+) -> tuple[RateLimiter, RateLimiter, Callable[[], Readiness]]:
+    """Rate limits shared in Redis: failures fail closed, quotas open (unless `quota_limiter`
+    replaces them), and Redis answering is part of readiness (ADR 0015)."""
+    from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
+
+    shared = RedisRateLimiter.from_url(url, settings.redis_prefix, on_error=FailurePolicy.CLOSED)
+    closers.append(shared.close)
+    quotas = quota_limiter if quota_limiter is not None else shared.with_policy(FailurePolicy.OPEN)
+    return shared, quotas, with_redis(ready, shared.ping)
+
+
+def group_commit(settings: Settings, store: Store, closers: Closers) -> UnitOfWorkFactory | None:
+    """Units of work committed in groups, for feeds answered while their sender waits (ADR 0039)."""
+    if not (settings.group_commit and isinstance(store, SqliteStore)):
+        return None
+    from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
+
+    group = GroupCommit(store)
+    closers.append(group.close)
+    return group.unit_of_work
+
+
+def parser_processes(settings: Settings, closers: Closers) -> FeedParsing | None:
+    """Parser processes for large feeds, as the settings size them; None when they are off (ADR 0019)."""
+    if settings.parser_processes == 0:
+        return None
+    processes = ParserProcesses(min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes)
+    closers.append(processes.close)
+    return processes

@@ -1,0 +1,312 @@
+"""`wire`'s steps (ADR 0032): the use cases of each area of the service, built over ports
+already chosen. bootstrap.py chooses the ports (`build`) and puts these together (`wire`);
+the areas that reach partners' servers (scheduled pulls, webhooks) are in wiring_outbound.py.
+
+Invariant: each step takes the shared `Ports` and returns its area's use cases under the
+names of `Application`'s fields (a TypedDict each, so the type checker holds every name and
+type to the field it fills); nothing here opens a connection, starts a thread or reads the
+environment: the HTTP fetcher and the webhook sender are built on their first use.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypedDict
+
+import attrs
+
+from partner_ingest.adapters_out.crypto import FernetVault
+from partner_ingest.adapters_out.fetcher import (
+    AddressPolicy,
+)
+from partner_ingest.adapters_out.spool import FileRejectionSpools
+from partner_ingest.adapters_out.system import SystemClock, UuidIds
+from partner_ingest.domain.model.jobs import BodyRetention
+from partner_ingest.domain.model.lifecycle import ContractLifecycle
+from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.model.retirement import RetirementGuard
+from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
+from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
+from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
+from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
+from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
+from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
+from partner_ingest.domain.use_cases.manage_keys import ManageKeys
+from partner_ingest.domain.use_cases.manage_partners import ManagePartners
+from partner_ingest.domain.use_cases.query_audit import QueryAudit
+from partner_ingest.domain.use_cases.read_changes import ReadChanges
+from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+from partner_ingest.domain.use_cases.replay import ReplayImport
+from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
+from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
+from partner_ingest.domain.use_cases.web_sessions import WebSessions
+from partner_ingest.domain.use_cases.webhooks import (
+    QueueWebhookEvents,
+)
+from partner_ingest.plugins import load_formats
+from partner_ingest.ports import (
+    AuditLog,
+    Clock,
+    CredentialVault,
+    FeedParsing,
+    FormatRegistry,
+    IdSource,
+    RateLimiter,
+    UnitOfWorkFactory,
+)
+
+from .settings import Settings, contract_lifecycle, networks
+
+__all__ = [
+    "AccessUseCases",
+    "AdminUseCases",
+    "CorePorts",
+    "FeedUseCases",
+    "JobUseCases",
+    "Ports",
+    "access_use_cases",
+    "admin_use_cases",
+    "feed_use_cases",
+    "ingests",
+    "job_use_cases",
+]
+
+
+class CorePorts(TypedDict):
+    uow: UnitOfWorkFactory
+    audit: AuditLog
+    formats: FormatRegistry
+    clock: Clock
+    ids: IdSource
+    limits: FeedLimits
+    vault: CredentialVault
+    settings: Settings
+
+
+@attrs.frozen
+class Ports:
+    """The ports and shared parts every area's use cases are built over."""
+
+    uow: UnitOfWorkFactory
+    audit: AuditLog
+    formats: FormatRegistry
+    clock: Clock
+    ids: IdSource
+    limits: FeedLimits
+    vault: CredentialVault
+    settings: Settings
+    random_bytes: Callable[[int], bytes]
+    addresses: AddressPolicy
+    """One policy for pulls, webhooks and configuring endpoints, so all refuse the same addresses."""
+    events: QueueWebhookEvents
+    """Queues webhook events in the unit of work of what they report (ADR 0034)."""
+    lifecycle: ContractLifecycle
+
+    @classmethod
+    def over(
+        cls,
+        uow: UnitOfWorkFactory,
+        audit: AuditLog,
+        settings: Settings,
+        vault_keys: tuple[str, ...],
+        *,
+        formats: FormatRegistry | None,
+        clock: Clock | None,
+        ids: IdSource | None,
+        limits: FeedLimits | None,
+        vault: CredentialVault | None,
+        random_bytes: Callable[[int], bytes],
+    ) -> Ports:
+        """The ports given, and the defaults for those not: the installed formats, the system
+        clock, UUID ids, the default feed limits, the Fernet vault over `vault_keys`."""
+        clock = clock if clock is not None else SystemClock()
+        ids = ids if ids is not None else UuidIds()
+        return cls(
+            uow=uow,
+            audit=audit,
+            formats=formats if formats is not None else load_formats(),
+            clock=clock,
+            ids=ids,
+            limits=limits or FeedLimits(),
+            vault=vault if vault is not None else FernetVault(vault_keys),
+            settings=settings,
+            random_bytes=random_bytes,
+            addresses=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
+            events=QueueWebhookEvents(clock, ids),
+            lifecycle=contract_lifecycle(settings),
+        )
+
+    def core(self) -> CorePorts:
+        """The ports `Application` carries as they are."""
+        return CorePorts(
+            uow=self.uow,
+            audit=self.audit,
+            formats=self.formats,
+            clock=self.clock,
+            ids=self.ids,
+            limits=self.limits,
+            vault=self.vault,
+            settings=self.settings,
+        )
+
+
+def ingests(
+    ports: Ports, parsing: FeedParsing | None, grouped_uow: UnitOfWorkFactory | None
+) -> tuple[IngestFeed, IngestFeed | None]:
+    """The ingest of jobs and CLI feeds, and the grouped one of feeds answered while their
+    sender waits (None without group commit, ADR 0039): one ingest's parts, shared."""
+    settings = ports.settings
+    parts: dict[str, Any] = {
+        "limits": ports.limits,
+        "parsing": parsing,
+        "fast_validator": settings.fast_validator,
+        "steps": [ports.events],
+        "lifecycle": ports.lifecycle,
+        "spools": FileRejectionSpools(),
+        "guard": RetirementGuard(settings.retire_max_share, settings.retire_max_count),
+    }
+    ingest = IngestFeed(ports.uow, ports.formats, ports.clock, ports.ids, **parts)
+    if grouped_uow is None:
+        return ingest, None
+    return ingest, IngestFeed(grouped_uow, ports.formats, ports.clock, ports.ids, **parts)
+
+
+class FeedUseCases(TypedDict):
+    held_feeds: SettleHeldFeeds
+    retired_products: PurgeRetiredProducts
+    changes: ReadChanges
+    old_changes: PurgeChanges
+    describe_contract: DescribeContract
+    lifecycle: ContractLifecycle
+    contract_usage: ReadContractUsage
+    validate: ValidateFeed
+
+
+def feed_use_cases(ports: Ports, ingest: IngestFeed, parsing: FeedParsing | None) -> FeedUseCases:
+    """Around the ingest: held snapshots, retired products, the change feed, the contract."""
+    uow, clock, settings, lifecycle = ports.uow, ports.clock, ports.settings, ports.lifecycle
+    return FeedUseCases(
+        held_feeds=SettleHeldFeeds(uow, ingest, clock),
+        retired_products=PurgeRetiredProducts(
+            uow, clock, timedelta(seconds=settings.retired_retention_seconds)
+        ),
+        changes=ReadChanges(uow),
+        old_changes=PurgeChanges(uow, clock, timedelta(seconds=settings.change_retention_seconds)),
+        describe_contract=DescribeContract(ports.formats, lifecycle, clock),
+        lifecycle=lifecycle,
+        contract_usage=ReadContractUsage(uow, lifecycle, clock),
+        validate=ValidateFeed(
+            ports.formats, limits=ports.limits, fast_validator=settings.fast_validator, parsing=parsing
+        ),
+    )
+
+
+class AccessUseCases(TypedDict):
+    guard: AccessGuard
+    keys: ManageKeys
+    web_sessions: WebSessions
+
+
+def access_use_cases(
+    ports: Ports, failures: RateLimiter, quotas: RateLimiter | None, server_secret: bytes
+) -> AccessUseCases:
+    """Who may do what: the guard (keys, roles, rate limits), API keys, page sessions."""
+    settings = ports.settings
+    access = AccessLimits(
+        per_key_per_minute=settings.rate_limit_per_minute,
+        admin_per_minute=settings.admin_rate_limit_per_minute,
+        failed_auth_per_minute=settings.auth_failures_per_minute,
+        block_base_seconds=settings.block_seconds,
+        block_max_seconds=settings.max_block_seconds,
+    )
+    guard = AccessGuard(
+        ports.uow,
+        ports.audit,
+        ports.clock,
+        failures,
+        quotas=quotas,
+        server_secret=server_secret,
+        limits=access,
+    )
+    return AccessUseCases(
+        guard=guard,
+        keys=ManageKeys(ports.uow, ports.clock, server_secret=server_secret, random_bytes=ports.random_bytes),
+        web_sessions=WebSessions(
+            ports.uow,
+            guard,
+            ports.clock,
+            lifetime=timedelta(seconds=settings.web_session_seconds),
+            random_bytes=ports.random_bytes,
+        ),
+    )
+
+
+class JobUseCases(TypedDict):
+    submit_job: SubmitFeedJob
+    process_next_job: ProcessNextJob
+    jobs: QueryJobs
+    job_bodies: PurgeJobBodies
+
+
+def job_use_cases(ports: Ports, ingest: IngestFeed) -> JobUseCases:
+    """The job queue (ADR 0025): submit, process under a lease, look up, purge bodies."""
+    uow, clock, ids, settings = ports.uow, ports.clock, ports.ids, ports.settings
+    retention = BodyRetention(
+        finished=timedelta(seconds=settings.job_body_retention_seconds),
+        dead=timedelta(seconds=settings.job_body_retention_dead_seconds),
+    )
+    job_bodies = PurgeJobBodies(uow, clock, retention)
+    return JobUseCases(
+        submit_job=SubmitFeedJob(
+            uow, ports.formats, clock, ids, max_attempts=settings.job_max_attempts, lifecycle=ports.lifecycle
+        ),
+        process_next_job=ProcessNextJob(
+            uow,
+            ingest,
+            clock,
+            ids,
+            lease_seconds=settings.job_lease_seconds,
+            bodies=job_bodies,
+            on_dead=ports.events.job_dead,
+        ),
+        jobs=QueryJobs(uow, clock),
+        job_bodies=job_bodies,
+    )
+
+
+class AdminUseCases(TypedDict):
+    partners: ManagePartners
+    audit_trail: QueryAudit
+    imports: ReadImports
+    products: ReadProducts
+    diagnostics: ReadDiagnostics
+    purge_diagnostics: PurgeDiagnostics
+    replay: ReplayImport
+    verify_audit: VerifyAuditChain
+    audit_verdict: CachedAuditVerdict
+
+
+def admin_use_cases(ports: Ports, ingest: IngestFeed) -> AdminUseCases:
+    """Partners, the audit trail and its verification, a partner's own reads, diagnostics."""
+    uow, clock, settings = ports.uow, ports.clock, ports.settings
+    verify_audit = VerifyAuditChain(ports.audit)
+    return AdminUseCases(
+        partners=ManagePartners(uow, clock, ports.vault, ports.formats, addresses=ports.addresses),
+        audit_trail=QueryAudit(ports.audit),
+        imports=ReadImports(uow),
+        products=ReadProducts(uow),
+        diagnostics=ReadDiagnostics(uow),
+        purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
+        replay=ReplayImport(uow, ingest, clock, buffer=_replay_buffer),
+        verify_audit=verify_audit,
+        audit_verdict=CachedAuditVerdict(
+            verify_audit, clock, timedelta(seconds=settings.audit_verify_seconds)
+        ),
+    )
+
+
+def _replay_buffer() -> tempfile.SpooledTemporaryFile[bytes]:
+    """Where a replay holds its items: in memory up to 1 MiB, then in a temporary file."""
+    return tempfile.SpooledTemporaryFile(max_size=1 << 20)
