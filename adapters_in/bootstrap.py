@@ -46,6 +46,7 @@ from partner_ingest.ports.webhooks import WebhookSender
 
 from .application import Application, Readiness
 from .default_ports import (
+    Ports,
     check_settings,
     group_commit,
     parser_processes,
@@ -58,7 +59,6 @@ from .readiness import store_ready
 from .secrets_file import ServiceSecrets, fresh_secrets
 from .settings import Settings
 from .wiring import (
-    Ports,
     access_use_cases,
     admin_use_cases,
     feed_use_cases,

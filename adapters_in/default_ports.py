@@ -1,5 +1,7 @@
 """The ports the settings describe, for `build` (ADR 0032): the store and its readiness, rate
-limits in Redis, group commit, parser processes, and the service's secrets.
+limits in Redis, group commit, parser processes, and the service's secrets; and `Ports`, the
+ports handed to `wire` with the defaults for those not, which every area's use cases are
+built over (wiring.py, wiring_outbound.py).
 
 Invariant: whatever is opened here is registered with the `closers` it is given, so
 `Application.close()` closes it; a bad setting is a `SettingsError` naming the variable, said
@@ -13,20 +15,41 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
+
+import attrs
 
 from partner_ingest.adapters_out.crypto import FernetVault
+from partner_ingest.adapters_out.fetcher import AddressPolicy
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
-from partner_ingest.ports import FeedParsing, RateLimiter, Store, UnitOfWorkFactory
+from partner_ingest.adapters_out.system import SystemClock, UuidIds
+from partner_ingest.domain.model.lifecycle import ContractLifecycle
+from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
+from partner_ingest.plugins import load_formats
+from partner_ingest.ports import (
+    AuditLog,
+    Clock,
+    CredentialVault,
+    FeedParsing,
+    FormatRegistry,
+    IdSource,
+    RateLimiter,
+    Store,
+    UnitOfWorkFactory,
+)
 from partner_ingest.ports.rate_limit import FailurePolicy
 
 from .application import Readiness
 from .readiness import schema_current, store_ready, with_disk, with_redis
 from .secrets_file import ServiceSecrets, load_or_create
-from .settings import PREFIX, Settings, SettingsError
+from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, networks
 
 __all__ = [
+    "CorePorts",
+    "Ports",
     "check_settings",
     "group_commit",
     "parser_processes",
@@ -186,3 +209,81 @@ def parser_processes(settings: Settings, closers: Closers) -> FeedParsing | None
     processes = ParserProcesses(min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes)
     closers.append(processes.close)
     return processes
+
+
+class CorePorts(TypedDict):
+    uow: UnitOfWorkFactory
+    audit: AuditLog
+    formats: FormatRegistry
+    clock: Clock
+    ids: IdSource
+    limits: FeedLimits
+    vault: CredentialVault
+    settings: Settings
+
+
+@attrs.frozen
+class Ports:
+    """The ports and shared parts every area's use cases are built over."""
+
+    uow: UnitOfWorkFactory
+    audit: AuditLog
+    formats: FormatRegistry
+    clock: Clock
+    ids: IdSource
+    limits: FeedLimits
+    vault: CredentialVault
+    settings: Settings
+    random_bytes: Callable[[int], bytes]
+    addresses: AddressPolicy
+    """One policy for pulls, webhooks and configuring endpoints, so all refuse the same addresses."""
+    events: QueueWebhookEvents
+    """Queues webhook events in the unit of work of what they report (ADR 0034)."""
+    lifecycle: ContractLifecycle
+
+    @classmethod
+    def over(
+        cls,
+        uow: UnitOfWorkFactory,
+        audit: AuditLog,
+        settings: Settings,
+        vault_keys: tuple[str, ...],
+        *,
+        formats: FormatRegistry | None,
+        clock: Clock | None,
+        ids: IdSource | None,
+        limits: FeedLimits | None,
+        vault: CredentialVault | None,
+        random_bytes: Callable[[int], bytes],
+    ) -> Ports:
+        """The ports given, and the defaults for those not: the installed formats, the system
+        clock, UUID ids, the default feed limits, the Fernet vault over `vault_keys`."""
+        clock = clock if clock is not None else SystemClock()
+        ids = ids if ids is not None else UuidIds()
+        return cls(
+            uow=uow,
+            audit=audit,
+            formats=formats if formats is not None else load_formats(),
+            clock=clock,
+            ids=ids,
+            limits=limits or FeedLimits(),
+            vault=vault if vault is not None else FernetVault(vault_keys),
+            settings=settings,
+            random_bytes=random_bytes,
+            addresses=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
+            events=QueueWebhookEvents(clock, ids),
+            lifecycle=contract_lifecycle(settings),
+        )
+
+    def core(self) -> CorePorts:
+        """The ports `Application` carries as they are."""
+        return CorePorts(
+            uow=self.uow,
+            audit=self.audit,
+            formats=self.formats,
+            clock=self.clock,
+            ids=self.ids,
+            limits=self.limits,
+            vault=self.vault,
+            settings=self.settings,
+        )

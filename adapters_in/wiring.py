@@ -2,7 +2,7 @@
 already chosen. bootstrap.py chooses the ports (`build`) and puts these together (`wire`);
 the areas that reach partners' servers (scheduled pulls, webhooks) are in wiring_outbound.py.
 
-Invariant: each step takes the shared `Ports` and returns its area's use cases under the
+Invariant: each step takes the shared `Ports` (default_ports.py) and returns its area's use cases under the
 names of `Application`'s fields (a TypedDict each, so the type checker holds every name and
 type to the field it fills); nothing here opens a connection, starts a thread or reads the
 environment: the HTTP fetcher and the webhook sender are built on their first use.
@@ -11,21 +11,12 @@ environment: the HTTP fetcher and the webhook sender are built on their first us
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypedDict
 
-import attrs
-
-from partner_ingest.adapters_out.crypto import FernetVault
-from partner_ingest.adapters_out.fetcher import (
-    AddressPolicy,
-)
 from partner_ingest.adapters_out.spool import FileRejectionSpools
-from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.jobs import BodyRetention
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
-from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.retirement import RetirementGuard
 from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
@@ -42,114 +33,25 @@ from partner_ingest.domain.use_cases.replay import ReplayImport
 from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
 from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
 from partner_ingest.domain.use_cases.web_sessions import WebSessions
-from partner_ingest.domain.use_cases.webhooks import (
-    QueueWebhookEvents,
-)
-from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
-    AuditLog,
-    Clock,
-    CredentialVault,
     FeedParsing,
-    FormatRegistry,
-    IdSource,
     RateLimiter,
     UnitOfWorkFactory,
 )
 
-from .settings import Settings, contract_lifecycle, networks
+from .default_ports import Ports
 
 __all__ = [
     "AccessUseCases",
     "AdminUseCases",
-    "CorePorts",
     "FeedUseCases",
     "JobUseCases",
-    "Ports",
     "access_use_cases",
     "admin_use_cases",
     "feed_use_cases",
     "ingests",
     "job_use_cases",
 ]
-
-
-class CorePorts(TypedDict):
-    uow: UnitOfWorkFactory
-    audit: AuditLog
-    formats: FormatRegistry
-    clock: Clock
-    ids: IdSource
-    limits: FeedLimits
-    vault: CredentialVault
-    settings: Settings
-
-
-@attrs.frozen
-class Ports:
-    """The ports and shared parts every area's use cases are built over."""
-
-    uow: UnitOfWorkFactory
-    audit: AuditLog
-    formats: FormatRegistry
-    clock: Clock
-    ids: IdSource
-    limits: FeedLimits
-    vault: CredentialVault
-    settings: Settings
-    random_bytes: Callable[[int], bytes]
-    addresses: AddressPolicy
-    """One policy for pulls, webhooks and configuring endpoints, so all refuse the same addresses."""
-    events: QueueWebhookEvents
-    """Queues webhook events in the unit of work of what they report (ADR 0034)."""
-    lifecycle: ContractLifecycle
-
-    @classmethod
-    def over(
-        cls,
-        uow: UnitOfWorkFactory,
-        audit: AuditLog,
-        settings: Settings,
-        vault_keys: tuple[str, ...],
-        *,
-        formats: FormatRegistry | None,
-        clock: Clock | None,
-        ids: IdSource | None,
-        limits: FeedLimits | None,
-        vault: CredentialVault | None,
-        random_bytes: Callable[[int], bytes],
-    ) -> Ports:
-        """The ports given, and the defaults for those not: the installed formats, the system
-        clock, UUID ids, the default feed limits, the Fernet vault over `vault_keys`."""
-        clock = clock if clock is not None else SystemClock()
-        ids = ids if ids is not None else UuidIds()
-        return cls(
-            uow=uow,
-            audit=audit,
-            formats=formats if formats is not None else load_formats(),
-            clock=clock,
-            ids=ids,
-            limits=limits or FeedLimits(),
-            vault=vault if vault is not None else FernetVault(vault_keys),
-            settings=settings,
-            random_bytes=random_bytes,
-            addresses=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
-            events=QueueWebhookEvents(clock, ids),
-            lifecycle=contract_lifecycle(settings),
-        )
-
-    def core(self) -> CorePorts:
-        """The ports `Application` carries as they are."""
-        return CorePorts(
-            uow=self.uow,
-            audit=self.audit,
-            formats=self.formats,
-            clock=self.clock,
-            ids=self.ids,
-            limits=self.limits,
-            vault=self.vault,
-            settings=self.settings,
-        )
 
 
 def ingests(

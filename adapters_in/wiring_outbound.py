@@ -29,8 +29,8 @@ from partner_ingest.domain.use_cases.webhooks import DeliverWebhooks, ManageWebh
 from partner_ingest.ports import Clock, FeedFetcher
 from partner_ingest.ports.webhooks import WebhookSender
 
+from .default_ports import Ports
 from .settings import Settings
-from .wiring import Ports
 
 __all__ = ["PullUseCases", "WebhookUseCases", "pull_use_cases", "webhook_use_cases"]
 
