@@ -213,6 +213,12 @@ class Settings:
 
     def check(self) -> None:
         """Cross-field rules, each with a message naming the setting."""
+        self._check_store()
+        self._check_bounds()
+        self._check_service()
+
+    def _check_store(self) -> None:
+        """The database URL, and the secrets every instance sharing a PostgreSQL store needs alike."""
         if not (self.is_sqlite or self.database_url.startswith(("postgresql://", "postgres://"))):
             raise SettingsError(
                 f"{PREFIX}DATABASE_URL must start with sqlite:/// or postgresql://, got {self.database_url!r}"
@@ -220,19 +226,6 @@ class Settings:
         # Not `str(self.sqlite_path)`: Path("") is ".", which is never empty.
         if self.is_sqlite and not self.database_url.removeprefix("sqlite:///").strip():
             raise SettingsError(f"{PREFIX}DATABASE_URL names no file: use sqlite:///partner-ingest.db")
-        if not 0 <= self.port <= 65535:
-            raise SettingsError(f"{PREFIX}PORT must be from 0 to 65535 (0 picks a free one), got {self.port}")
-        # Zero would not mean "off" for any of these: it would be refused deep inside
-        # (a traceback at start) or make a loop spin; say so here, naming the variable.
-        for name in _POSITIVE:
-            if not getattr(self, name) > 0:
-                raise SettingsError(
-                    f"{PREFIX}{name.upper()} must be greater than 0, got {getattr(self, name)}"
-                )
-        if self.max_block_seconds < self.block_seconds:
-            raise SettingsError(f"{PREFIX}MAX_BLOCK_SECONDS cannot be smaller than {PREFIX}BLOCK_SECONDS")
-        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
         if not self.is_sqlite and not self.key_hash_secret:
             raise SettingsError(
                 f"{PREFIX}KEY_HASH_SECRET is required with PostgreSQL: every instance must hash API keys alike"
@@ -250,6 +243,20 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}KEY_HASH_SECRET must be at least 32 bytes long (use 32+ random characters)"
             )
+
+    def _check_bounds(self) -> None:
+        """Numbers: ports, periods, sizes, shares and retentions within their ranges."""
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"{PREFIX}PORT must be from 0 to 65535 (0 picks a free one), got {self.port}")
+        # Zero would not mean "off" for any of these: it would be refused deep inside
+        # (a traceback at start) or make a loop spin; say so here, naming the variable.
+        for name in _POSITIVE:
+            if not getattr(self, name) > 0:
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()} must be greater than 0, got {getattr(self, name)}"
+                )
+        if self.max_block_seconds < self.block_seconds:
+            raise SettingsError(f"{PREFIX}MAX_BLOCK_SECONDS cannot be smaller than {PREFIX}BLOCK_SECONDS")
         if self.max_sync_bytes > self.max_body_bytes:
             raise SettingsError(f"{PREFIX}MAX_SYNC_BYTES cannot be larger than {PREFIX}MAX_BODY_BYTES")
         if not 0.0 <= self.retire_max_share <= 1.0:
@@ -272,6 +279,11 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}MIN_FREE_DISK_BYTES must be 0 or more, got {self.min_free_disk_bytes}"
             )
+
+    def _check_service(self) -> None:
+        """Redis, logging, networks and the contract lifecycle, as written."""
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://")
         if self.log_format not in ("json", "text"):
             raise SettingsError(f"{PREFIX}LOG_FORMAT must be json or text, got {self.log_format!r}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/json_reader_benchmark.py                  # against main
     .venv/bin/python benchmarks/json_reader_benchmark.py --against HEAD~3 --rounds 9
 
-Parses the 100,000-product json and jsonl v2 feeds of `ingest_benchmark.py`
+Parses the json and jsonl v2 feeds of `ingest_benchmark.py` (100,000 products, or `--count`)
 (generated there, cached in benchmarks/.data) with `plugins/_json_stream.py` as
 it is and as it was at `--against`, on msgspec and on the standard library,
 interleaving the two, and prints the best of the rounds of each in process time
@@ -32,17 +32,25 @@ DATA = ROOT / "benchmarks" / ".data"
 
 
 def _module_at(revision: str) -> ModuleType:
-    source = subprocess.run(
-        ["git", "show", f"{revision}:plugins/_json_stream.py"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "json_stream_then.py"
-    path.write_bytes(source)
-    spec = importlib.util.spec_from_file_location("json_stream_then", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """`plugins/_json_stream.py` as it was at `revision`, with the `plugins/_json_*.py` modules it
+    imports from as they were too (a package of their own, so its relative imports find them)."""
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", revision, "plugins/"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    package = Path(tempfile.mkdtemp()) / "json_then"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in names.split():
+        if Path(name).name.startswith("_json_") and name.endswith(".py"):
+            source = subprocess.run(
+                ["git", "show", f"{revision}:{name}"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            (package / Path(name).name).write_bytes(source)
+    sys.path.insert(0, str(package.parent))
+    try:
+        return importlib.import_module("json_then._json_stream")
+    finally:
+        sys.path.remove(str(package.parent))
 
 
 def _seconds(
@@ -62,16 +70,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="main", help="git revision to compare with (default main)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--count", type=int, default=100_000, help="products per feed (default 100,000)")
     args = parser.parse_args()
     then = _module_at(args.against)
     limits = FeedLimits()
     print(
-        f"JSON reader, 100,000 v2 products, best of {args.rounds} (process time): {args.against} -> this tree"
+        f"JSON reader, {args.count:,} v2 products, best of {args.rounds} (process time): {args.against} -> this tree"
     )
     for fmt in ("json", "jsonl"):
-        feed = DATA / f"feed-100000.{fmt}"
+        feed = DATA / f"feed-{args.count}-mix.{fmt}"
         if not feed.exists():
-            print(f"{feed} is missing: run benchmarks/ingest_benchmark.py --quick once to generate it")
+            print(f"{feed} is missing: run benchmarks/ingest_benchmark.py --quick --count {args.count} once")
             return 1
         body = feed.read_bytes()
         for msgspec in (True, False):

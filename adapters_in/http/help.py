@@ -10,7 +10,7 @@ CI job. The e2e suite runs every command with the real curl.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["markdown", "quickstart"]
 
@@ -26,10 +26,34 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
     """The quickstart for a service reached at `base_url`, sending the newest JSON example."""
     json_examples = [e for e in examples if e["format"] == "json"] or list(examples)
     newest = max(json_examples, key=lambda e: e["version"])
-    fmt, version, media = newest["format"], newest["version"], newest["media_type"]
-    send = f'-H "Content-Type: {media}" -H "X-Feed-Version: {version}" --data-binary @feed.{fmt}'
-    url = '"$PARTNER_INGEST_URL'
-    operator = [
+    return {
+        "title": "partner-catalog-ingest: send your first feed in five commands",
+        "base_url": base_url,
+        "steps": _partner_steps(base_url, newest),
+        "operator_steps": _operator_steps(newest["version"]),
+        "formats": [
+            {"format": e["format"], "version": e["version"], "content_type": e["media_type"]}
+            for e in examples
+        ],
+        "headers": dict(_HEADERS),
+        "errors": _ERRORS,
+        "webhooks": _webhooks(),
+        "links": {
+            "contract": f"{base_url}/partner/contract",
+            "examples": f"{base_url}/partner/contract/example",
+            "openapi": f"{base_url}/openapi.json",
+        },
+    }
+
+
+_URL: Final = '"$PARTNER_INGEST_URL'
+"""Where each command sends its request: the service the partner's shell points at (step "setup")."""
+
+
+def _operator_steps(version: int) -> list[dict[str, str]]:
+    """What an operator does first: the partner, and its key."""
+    url = _URL
+    return [
         _step(
             "create-partner",
             "Create the partner",
@@ -45,7 +69,13 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
             '-d \'{"label": "acme production"}\'',
         ),
     ]
-    partner = [
+
+
+def _partner_steps(base_url: str, example: dict[str, Any]) -> list[dict[str, str]]:
+    """The partner's five commands (and how to read the results), sending `example`'s format."""
+    fmt, version, media = example["format"], example["version"], example["media_type"]
+    send = f'-H "Content-Type: {media}" -H "X-Feed-Version: {version}" --data-binary @feed.{fmt}'
+    return [
         _step(
             "setup",
             "Point your shell at the service",
@@ -56,19 +86,19 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
             "contract",
             "Read the contract",
             "Versions, formats and their Content-Types, the JSON Schema of an item, every error code.",
-            f'curl -sS {url}/partner/contract"',
+            f'curl -sS {_URL}/partner/contract"',
         ),
         _step(
             "example",
             "Download an example feed",
             f"A {fmt} v{version} feed that validates; /partner/contract/example lists one per format and version.",
-            f'curl -sS -o feed.{fmt} {url}/partner/contract/example?format={fmt}&version={version}"',
+            f'curl -sS -o feed.{fmt} {_URL}/partner/contract/example?format={fmt}&version={version}"',
         ),
         _step(
             "validate",
             "Dry run: validate without storing",
             "The same report a real ingest gives, counted against your stored catalog; nothing is written.",
-            f'curl -sS -X POST {url}/partner/validate" {_KEY} {send}',
+            f'curl -sS -X POST {_URL}/partner/validate" {_KEY} {send}',
         ),
         _step(
             "ingest",
@@ -76,7 +106,7 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
             "200 with the report (422 when nothing was accepted). Repeat with the same Idempotency-Key "
             "or the same content and you get the same report back, applied once; a key sent again "
             "with a different feed is refused (422 idempotency_key_reused), so use a new key per feed.",
-            f'curl -sS -X POST {url}/partner/ingest" {_KEY} -H "Idempotency-Key: first-feed" {send}',
+            f'curl -sS -X POST {_URL}/partner/ingest" {_KEY} -H "Idempotency-Key: first-feed" {send}',
         ),
         _step(
             "imports",
@@ -85,72 +115,67 @@ def quickstart(base_url: str, examples: Sequence[dict[str, Any]]) -> dict[str, A
             "Every rejected item is kept: GET /partner/imports/{feed_id}/errors pages them (?format=csv "
             "or jsonl downloads them all), /errors/summary groups them by code, and "
             "GET /partner/products/{sku}/status says where one SKU stands. Resend only the fixed items.",
-            f'curl -sS {url}/partner/imports?limit=5" {_KEY}',
+            f'curl -sS {_URL}/partner/imports?limit=5" {_KEY}',
         ),
         _step(
             "products",
             "See what is stored",
             "Your products in SKU order; pass next_after as ?after= for the next page.",
-            f'curl -sS {url}/partner/products?limit=10" {_KEY}',
+            f'curl -sS {_URL}/partner/products?limit=10" {_KEY}',
         ),
         _step(
             "gzip",
             "Compress large feeds",
             "gzip bodies are accepted; the size limit applies to the decompressed feed.",
-            f'gzip -c feed.{fmt} | curl -sS -X POST {url}/partner/ingest" {_KEY} '
+            f'gzip -c feed.{fmt} | curl -sS -X POST {_URL}/partner/ingest" {_KEY} '
             f'-H "Content-Encoding: gzip" -H "Content-Type: {media}" -H "X-Feed-Version: {version}" --data-binary @-',
         ),
     ]
+
+
+_HEADERS: Final[dict[str, str]] = {
+    "X-API-Key": "your key (or Authorization: Bearer <key>)",
+    "Content-Type": "selects the format (see formats)",
+    "X-Feed-Version": "the contract version; default: yours. A deprecated version is answered with "
+    "Deprecation and Sunset headers and a report warning, and refused after its sunset "
+    "(400 contract_version_retired); GET /partner/contract/diff?from=1&to=2 says what changes",
+    "Idempotency-Key": "send a feed at most once, whatever the retries; one key names one request, "
+    "sent now or as a job",
+    "X-Validation-Mode / X-Atomic": "strict|lenient, true|false: per-feed policy, if your account allows it",
+    "X-Feed-Mode": "upsert|snapshot|patch: upsert changes only what the feed names; snapshot retires "
+    "your products the feed leaves out (held for an operator past the mass-delete guard); patch changes "
+    'only the fields sent (null clears one). "_delete": true on an item retires its SKU in any mode',
+    "Content-Encoding": "gzip",
+}
+
+_ERRORS: Final = (
+    'Every error is JSON {"error": <code>, "details": {"message", "request_id", ...}}: '
+    "branch on error, show details.message, quote details.request_id to support. "
+    "Item and feed errors in a report carry a `hint` where the fix can be told (did you mean "
+    "'price'?, the allowed values, the delimiter your CSV looks like) and a location: a physical "
+    "line, a CSV cell, a JSON column and byte offset. "
+    "429 answers carry Retry-After; every answer carries your key's RateLimit fields."
+)
+
+
+def _webhooks() -> dict[str, Any]:
+    """Why and how a partner is told when a feed or a job ends (ADR 0034)."""
+    url = _URL
     return {
-        "title": "partner-catalog-ingest: send your first feed in five commands",
-        "base_url": base_url,
-        "steps": partner,
-        "operator_steps": operator,
-        "formats": [
-            {"format": e["format"], "version": e["version"], "content_type": e["media_type"]}
-            for e in examples
+        "why": "Be told when a feed or job ends instead of polling: the platform POSTs import.completed "
+        "(accepted, partial, rejected) and job.dead events to your URL, signed per Standard Webhooks "
+        "(headers webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of "
+        "id.timestamp.body> under your whsec_ secret, shown once). Answer 2xx quickly; anything else "
+        "is retried with backoff for a day, the same webhook-id each time (deduplicate on it). After a "
+        "run of failures the webhook is disabled: PUT it again to enable it. The README shows a "
+        "receiver that verifies the signature in a few lines of Python.",
+        "commands": [
+            f'curl -sS -X PUT {url}/partner/webhook" {_KEY} -H "Content-Type: application/json" '
+            '-d \'{"url": "https://your-host.example/hooks/catalog"}\'',
+            f'curl -sS -X POST {url}/partner/webhook/test" {_KEY}',
+            f'curl -sS {url}/partner/webhook/deliveries" {_KEY}',
+            f'curl -sS -X POST {url}/partner/webhook/rotate" {_KEY}',
         ],
-        "headers": {
-            "X-API-Key": "your key (or Authorization: Bearer <key>)",
-            "Content-Type": "selects the format (see formats)",
-            "X-Feed-Version": "the contract version; default: yours. A deprecated version is answered with "
-            "Deprecation and Sunset headers and a report warning, and refused after its sunset "
-            "(400 contract_version_retired); GET /partner/contract/diff?from=1&to=2 says what changes",
-            "Idempotency-Key": "send a feed at most once, whatever the retries; one key names one request, "
-            "sent now or as a job",
-            "X-Validation-Mode / X-Atomic": "strict|lenient, true|false: per-feed policy, if your account allows it",
-            "X-Feed-Mode": "upsert|snapshot|patch: upsert changes only what the feed names; snapshot retires "
-            "your products the feed leaves out (held for an operator past the mass-delete guard); patch changes "
-            'only the fields sent (null clears one). "_delete": true on an item retires its SKU in any mode',
-            "Content-Encoding": "gzip",
-        },
-        "errors": 'Every error is JSON {"error": <code>, "details": {"message", "request_id", ...}}: '
-        "branch on error, show details.message, quote details.request_id to support. "
-        "Item and feed errors in a report carry a `hint` where the fix can be told (did you mean "
-        "'price'?, the allowed values, the delimiter your CSV looks like) and a location: a physical "
-        "line, a CSV cell, a JSON column and byte offset. "
-        "429 answers carry Retry-After; every answer carries your key's RateLimit fields.",
-        "webhooks": {
-            "why": "Be told when a feed or job ends instead of polling: the platform POSTs import.completed "
-            "(accepted, partial, rejected) and job.dead events to your URL, signed per Standard Webhooks "
-            "(headers webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of "
-            "id.timestamp.body> under your whsec_ secret, shown once). Answer 2xx quickly; anything else "
-            "is retried with backoff for a day, the same webhook-id each time (deduplicate on it). After a "
-            "run of failures the webhook is disabled: PUT it again to enable it. The README shows a "
-            "receiver that verifies the signature in a few lines of Python.",
-            "commands": [
-                f'curl -sS -X PUT {url}/partner/webhook" {_KEY} -H "Content-Type: application/json" '
-                '-d \'{"url": "https://your-host.example/hooks/catalog"}\'',
-                f'curl -sS -X POST {url}/partner/webhook/test" {_KEY}',
-                f'curl -sS {url}/partner/webhook/deliveries" {_KEY}',
-                f'curl -sS -X POST {url}/partner/webhook/rotate" {_KEY}',
-            ],
-        },
-        "links": {
-            "contract": f"{base_url}/partner/contract",
-            "examples": f"{base_url}/partner/contract/example",
-            "openapi": f"{base_url}/openapi.json",
-        },
     }
 
 

@@ -50,6 +50,10 @@ FastPath = Callable[[object, int], Any]
 _SLOW_FIELDS: Final = frozenset({"sale_price", "sale_starts_at", "sale_ends_at"})
 
 
+_SLOW: Final = "return SLOW(item, index)"
+"""What generated code does at the first doubt: hand the whole item to the reference validator."""
+
+
 class _Builder:
     def __init__(self, mode: Mode, textual: bool, max_field_chars: int) -> None:
         self.lenient = mode is Mode.LENIENT
@@ -91,80 +95,116 @@ class _Builder:
         self.emit(2, f"{var} = {var}_at.isoformat()")
 
     def value(self, rule: FieldRule, var: str, depth: int) -> None:
-        slow = "return SLOW(item, index)"
-        key = rule.name
+        """Code that leaves the normalized value of `rule`, read into `var`, in `var`, or returns SLOW(...)."""
         if rule.kind is Kind.TEXT:
-            tests = [f"{var}.__class__ is str"]
-            shortest = max(rule.min_length or 0, 1 if self.lenient else 0)
-            # Past the feed's field cap is a feed error, which only the reference path raises.
-            longest = min(rule.max_length or self.max_field_chars, self.max_field_chars)
-            tests.append(f"{shortest} <= len({var}) <= {longest}")
-            if self.lenient:
-                tests.append(f"{var}.strip() is {var}")  # nothing to strip (CPython returns self)
-            if rule.forbidden_chars:
-                # The reference's own test: isprintable() for the common text, the exact
-                # rule otherwise (a description's line breaks and tabs are allowed).
-                forbidden = self.const("FORBIDDEN_" + key, re.compile(f"[{rule.forbidden_chars}]").search)
-                tests.append(f"({var}.isprintable() or {forbidden}({var}) is None)")
-            if rule.choices:
-                tests.append(f"{var} in {self.const('CHOICES_' + key, frozenset(rule.choices))}")
-            if rule.pattern:
-                tests.append(
-                    f"{self.const('MATCH_' + key, re.compile(rule.pattern).fullmatch)}({var}) is not None"
-                )
-            if rule.gtin_checksum:
-                # checksums.gtin_check_digit_ok written out: the call costs more than the arithmetic.
-                # The pattern has passed: ASCII digits, 8 to 14 of them (48 is the code of "0").
-                tests.append(
-                    f"(g := {var}.encode()) and (3 * sum(g[-2::-2]) + sum(g[-3::-2]) + g[-1]"
-                    " - 48 * (3 * (len(g) // 2) + (len(g) - 1) // 2 + 1)) % 10 == 0"
-                )
-            self.emit(depth, f"if not ({' and '.join(tests)}): {slow}")
+            self.text(rule, var, depth)
         elif rule.kind in (Kind.DECIMAL, Kind.INTEGER):
-            low = self.const("LOW_" + key, rule.minimum)
-            high = self.const("HIGH_" + key, rule.maximum)
-            comparison = "<" if rule.exclusive_minimum else "<="
-            in_range = f"{low} {comparison} {var} <= {high}"
-            if rule.kind is Kind.INTEGER:
-                if self.textual:
-                    # Canonical digits only: str(int(text)) == text rules out "+5", " 5", "5_0",
-                    # "05" and other scripts' digits, all of which int() takes (see "canonical numbers").
-                    self.emit(depth, f"if {var}.__class__ is not str or len({var}) > 19: {slow}")
-                    self.emit(depth, f"try: {var}_n = int({var})")
-                    self.emit(depth, f"except ValueError: {slow}")
-                    self.emit(depth, f"if str({var}_n) != {var}: {slow}")
-                    self.emit(depth, f"{var} = {var}_n")
-                else:
-                    self.emit(depth, f"if {var}.__class__ is not int: {slow}")
-                self.emit(depth, f"if not ({in_range}): {slow}")
-            else:
-                if self.textual:
-                    # As above, and "E" and is_finite() rule out 1E+5, NaN and Infinity, which
-                    # str() of a Decimal writes back as they came (see "canonical numbers").
-                    self.emit(depth, f"if {var}.__class__ is not str or 'E' in {var}: {slow}")
-                    self.emit(depth, f"try: {var}_n = Decimal({var})")
-                    self.emit(depth, f"except ArithmeticError: {slow}")
-                    self.emit(
-                        depth,
-                        f"if str({var}_n) != {var} or not {var}_n.is_finite() or {var}.startswith('-0'): {slow}",
-                    )
-                    self.emit(depth, f"{var}_text = {var}; {var} = {var}_n")
-                else:
-                    self.emit(depth, f"if {var}.__class__ is Decimal:")
-                    # Negative zero too: the reference path drops its sign (see "negative zero").
-                    self.emit(
-                        depth + 1, f"if not {var}.is_finite() or (not {var} and {var}.is_signed()): {slow}"
-                    )
-                    self.emit(depth, f"elif {var}.__class__ is int: {var} = Decimal({var})")
-                    self.emit(depth, f"else: {slow}")
-                self.emit(depth, f"if not ({in_range}): {slow}")
+            self.number(rule, var, depth)
         elif rule.kind is Kind.OBJECT:
-            keys = self.const("KEYS_" + key, frozenset(m.name for m in rule.fields))
-            self.emit(depth, f"if {var}.__class__ is not dict or {var}.keys() != {keys}: {slow}")
+            keys = self.const("KEYS_" + rule.name, frozenset(m.name for m in rule.fields))
+            self.emit(depth, f"if {var}.__class__ is not dict or {var}.keys() != {keys}: {_SLOW}")
             for member in rule.fields:
                 self.field(member, var, f"{var}_{member.name}", depth)
         else:  # Kind.DATETIME and anything new: the reference path knows it
-            self.emit(depth, slow)
+            self.emit(depth, _SLOW)
+
+    def text(self, rule: FieldRule, var: str, depth: int) -> None:
+        """A text field: every test of the reference's in one condition."""
+        slow, key = _SLOW, rule.name
+        tests = [f"{var}.__class__ is str"]
+        shortest = max(rule.min_length or 0, 1 if self.lenient else 0)
+        # Past the feed's field cap is a feed error, which only the reference path raises.
+        longest = min(rule.max_length or self.max_field_chars, self.max_field_chars)
+        tests.append(f"{shortest} <= len({var}) <= {longest}")
+        if self.lenient:
+            tests.append(f"{var}.strip() is {var}")  # nothing to strip (CPython returns self)
+        if rule.forbidden_chars:
+            # The reference's own test: isprintable() for the common text, the exact
+            # rule otherwise (a description's line breaks and tabs are allowed).
+            forbidden = self.const("FORBIDDEN_" + key, re.compile(f"[{rule.forbidden_chars}]").search)
+            tests.append(f"({var}.isprintable() or {forbidden}({var}) is None)")
+        if rule.choices:
+            tests.append(f"{var} in {self.const('CHOICES_' + key, frozenset(rule.choices))}")
+        if rule.pattern:
+            tests.append(
+                f"{self.const('MATCH_' + key, re.compile(rule.pattern).fullmatch)}({var}) is not None"
+            )
+        if rule.gtin_checksum:
+            # checksums.gtin_check_digit_ok written out: the call costs more than the arithmetic.
+            # The pattern has passed: ASCII digits, 8 to 14 of them (48 is the code of "0").
+            tests.append(
+                f"(g := {var}.encode()) and (3 * sum(g[-2::-2]) + sum(g[-3::-2]) + g[-1]"
+                " - 48 * (3 * (len(g) // 2) + (len(g) - 1) // 2 + 1)) % 10 == 0"
+            )
+        self.emit(depth, f"if not ({' and '.join(tests)}): {slow}")
+
+    def number(self, rule: FieldRule, var: str, depth: int) -> None:
+        """A decimal or integer field: typed, or canonical text (see "canonical numbers"), in range."""
+        slow, key = _SLOW, rule.name
+        low = self.const("LOW_" + key, rule.minimum)
+        high = self.const("HIGH_" + key, rule.maximum)
+        comparison = "<" if rule.exclusive_minimum else "<="
+        in_range = f"{low} {comparison} {var} <= {high}"
+        if rule.kind is Kind.INTEGER:
+            if self.textual:
+                # Canonical digits only: str(int(text)) == text rules out "+5", " 5", "5_0",
+                # "05" and other scripts' digits, all of which int() takes (see "canonical numbers").
+                self.emit(depth, f"if {var}.__class__ is not str or len({var}) > 19: {slow}")
+                self.emit(depth, f"try: {var}_n = int({var})")
+                self.emit(depth, f"except ValueError: {slow}")
+                self.emit(depth, f"if str({var}_n) != {var}: {slow}")
+                self.emit(depth, f"{var} = {var}_n")
+            else:
+                self.emit(depth, f"if {var}.__class__ is not int: {slow}")
+            self.emit(depth, f"if not ({in_range}): {slow}")
+        else:
+            if self.textual:
+                # As above, and "E" and is_finite() rule out 1E+5, NaN and Infinity, which
+                # str() of a Decimal writes back as they came (see "canonical numbers").
+                self.emit(depth, f"if {var}.__class__ is not str or 'E' in {var}: {slow}")
+                self.emit(depth, f"try: {var}_n = Decimal({var})")
+                self.emit(depth, f"except ArithmeticError: {slow}")
+                self.emit(
+                    depth,
+                    f"if str({var}_n) != {var} or not {var}_n.is_finite() or {var}.startswith('-0'): {slow}",
+                )
+                self.emit(depth, f"{var}_text = {var}; {var} = {var}_n")
+            else:
+                self.emit(depth, f"if {var}.__class__ is Decimal:")
+                # Negative zero too: the reference path drops its sign (see "negative zero").
+                self.emit(depth + 1, f"if not {var}.is_finite() or (not {var} and {var}.is_signed()): {slow}")
+                self.emit(depth, f"elif {var}.__class__ is int: {var} = Decimal({var})")
+                self.emit(depth, f"else: {slow}")
+            self.emit(depth, f"if not ({in_range}): {slow}")
+
+    def dimensions(self, rule: FieldRule, var: str) -> None:
+        """The object of the dimensions, its members as the row's w, h, d and u (None when absent)."""
+        self.emit(1, f"{var} = item.get({rule.name!r})")
+        self.emit(1, f"if {var} is None:")
+        self.emit(2, "w = h = d = u = None")
+        self.emit(1, "else:")
+        self.value(rule, var, 2)
+        if self.textual:  # the text is the number's str() already (see "canonical numbers")
+            self.emit(2, f"w = {var}_width_text; h = {var}_height_text; d = {var}_depth_text; u = {var}_unit")
+        else:
+            self.emit(2, f"w = str({var}_width); h = str({var}_height); d = str({var}_depth); u = {var}_unit")
+
+    def cross_field(self, contract: FeedContract) -> None:
+        """The cross-field rules: the price has no more decimals than its currency allows (its
+        exact form in `exact`), and the sale's: the same, not above the price, and a window that
+        ends after it starts."""
+        self.emit(1, "step = QUANTA[v_currency]")
+        self.emit(1, "exact = v_price.quantize(step)")
+        self.emit(1, "if exact != v_price: return SLOW(item, index)")
+        if contract.field("sale_price") is None:
+            return
+        self.emit(1, "if v_sale_price is not None:")
+        self.emit(2, "exact_sale = v_sale_price.quantize(step)")
+        self.emit(2, "if exact_sale != v_sale_price or exact_sale > exact: return SLOW(item, index)")
+        self.emit(2, "v_sale_price = str(exact_sale)")
+        if contract.field("sale_starts_at") is not None and contract.field("sale_ends_at") is not None:
+            self.emit(1, "if v_sale_starts_at_at is not None and v_sale_ends_at_at is not None:")
+            self.emit(2, "if v_sale_starts_at_at >= v_sale_ends_at_at: return SLOW(item, index)")
 
 
 _Factory = Callable[[str, FastPath], FastPath]
@@ -222,39 +262,13 @@ def _generate(
             continue
         var = f"v_{rule.name}"
         if rule.kind is Kind.OBJECT:
-            b.emit(1, f"{var} = item.get({rule.name!r})")
-            b.emit(1, f"if {var} is None:")
-            b.emit(2, "w = h = d = u = None")
-            b.emit(1, "else:")
-            b.value(rule, var, 2)
-            if textual:  # the text is the number's str() already (see "canonical numbers")
-                b.emit(
-                    2, f"w = {var}_width_text; h = {var}_height_text; d = {var}_depth_text; u = {var}_unit"
-                )
-            else:
-                b.emit(
-                    2,
-                    f"w = str({var}_width); h = str({var}_height); d = str({var}_depth); u = {var}_unit",
-                )
+            b.dimensions(rule, var)
             slots.update(width="w", height="h", depth="d", dimension_unit="u")
             continue
         b.field(rule, "item", var, 1)
         slots[rule.name] = var
-    # Cross-field rule: the price has no more decimals than its currency allows.
-    b.emit(1, "step = QUANTA[v_currency]")
-    b.emit(1, "exact = v_price.quantize(step)")
-    b.emit(1, "if exact != v_price: return SLOW(item, index)")
+    b.cross_field(contract)
     slots["price"] = "str(exact)"
-    if contract.field("sale_price") is not None:
-        # The sale's cross-field rules: no more decimals than the currency, not above the
-        # price, and a window that ends after it starts.
-        b.emit(1, "if v_sale_price is not None:")
-        b.emit(2, "exact_sale = v_sale_price.quantize(step)")
-        b.emit(2, "if exact_sale != v_sale_price or exact_sale > exact: return SLOW(item, index)")
-        b.emit(2, "v_sale_price = str(exact_sale)")
-        if contract.field("sale_starts_at") is not None and contract.field("sale_ends_at") is not None:
-            b.emit(1, "if v_sale_starts_at_at is not None and v_sale_ends_at_at is not None:")
-            b.emit(2, "if v_sale_starts_at_at >= v_sale_ends_at_at: return SLOW(item, index)")
     b.emit(1, f"return ({', '.join(slots.values())})")
     source = "\n".join(
         ["def make(PARTNER, SLOW):", *("    " + line for line in b.lines), "    return validate"]

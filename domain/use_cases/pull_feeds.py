@@ -27,7 +27,7 @@ from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.credentials import CredentialVault
 from partner_ingest.ports.cron import CronRules
 from partner_ingest.ports.fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
-from partner_ingest.ports.formats import FormatRegistry
+from partner_ingest.ports.formats import FeedFormat, FormatRegistry
 from partner_ingest.ports.repositories import AuditLog
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
@@ -161,28 +161,7 @@ class PullDueFeeds:
         result = self._fetcher.fetch(request)
         try:
             anomaly = self._audit_fetch(partner, schedule, result, now)
-            job_id = None
-            outcome = str(result.outcome)
-            content_hash = schedule.last_content_hash
-            if result.outcome is FetchOutcome.FETCHED and result.body is not None:
-                content_hash = _sha256(result.body)
-                if content_hash == schedule.last_content_hash:
-                    outcome = UNCHANGED
-                else:
-                    job = self._submit(
-                        FeedSubmission(
-                            partner_id=partner.id,
-                            body=result.body,
-                            format=fmt.name,
-                            version=fmt.version,
-                            source="pull",
-                            feed_mode=schedule.feed_mode,
-                        ),
-                        body_bytes=result.bytes,
-                        content_hash=content_hash,
-                    )
-                    assert isinstance(job, Job)  # only an Idempotency-Key is answered otherwise
-                    job_id = job.id
+            outcome, content_hash, job_id = self._submit_if_changed(partner, schedule, fmt, result)
         finally:
             if result.body is not None:
                 result.body.close()
@@ -198,6 +177,31 @@ class PullDueFeeds:
             job_id=job_id,
         )
         return PullResult(schedule.id, partner.id, outcome, job_id, anomaly, result.duration_seconds)
+
+    def _submit_if_changed(
+        self, partner: Partner, schedule: Schedule, fmt: FeedFormat, result: FetchResult
+    ) -> tuple[str, str | None, str | None]:
+        """The pull's outcome, the content hash the schedule keeps, and the job a changed body
+        was submitted as (a body identical to the last one is not submitted again)."""
+        if result.outcome is not FetchOutcome.FETCHED or result.body is None:
+            return str(result.outcome), schedule.last_content_hash, None
+        content_hash = _sha256(result.body)
+        if content_hash == schedule.last_content_hash:
+            return UNCHANGED, content_hash, None
+        job = self._submit(
+            FeedSubmission(
+                partner_id=partner.id,
+                body=result.body,
+                format=fmt.name,
+                version=fmt.version,
+                source="pull",
+                feed_mode=schedule.feed_mode,
+            ),
+            body_bytes=result.bytes,
+            content_hash=content_hash,
+        )
+        assert isinstance(job, Job)  # only an Idempotency-Key is answered otherwise
+        return str(result.outcome), content_hash, job.id
 
     def _headers(self, partner: Partner) -> dict[str, str]:
         # Decrypted here, used for this one request, never stored, logged or audited.

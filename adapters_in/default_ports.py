@@ -1,0 +1,289 @@
+"""The ports the settings describe, for `build` (ADR 0032): the store and its readiness, rate
+limits in Redis, group commit, parser processes, and the service's secrets; and `Ports`, the
+ports handed to `wire` with the defaults for those not, which every area's use cases are
+built over (wiring.py, wiring_outbound.py).
+
+Invariant: whatever is opened here is registered with the `closers` it is given, so
+`Application.close()` closes it; a bad setting is a `SettingsError` naming the variable, said
+before anything is opened where it can be; secrets are never made up and forgotten (they come
+from the settings, or from the secrets file, created on first start and read on every later one).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypedDict
+
+import attrs
+
+from partner_ingest.adapters_out.crypto import FernetVault
+from partner_ingest.adapters_out.fetcher import AddressPolicy
+from partner_ingest.adapters_out.parser_processes import ParserProcesses
+from partner_ingest.adapters_out.sqlite.migrate import available_migrations
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.adapters_out.system import SystemClock, UuidIds
+from partner_ingest.domain.model.lifecycle import ContractLifecycle
+from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
+from partner_ingest.plugins import load_formats
+from partner_ingest.ports import (
+    AuditLog,
+    Clock,
+    CredentialVault,
+    FeedParsing,
+    FormatRegistry,
+    IdSource,
+    RateLimiter,
+    Store,
+    UnitOfWorkFactory,
+)
+from partner_ingest.ports.rate_limit import FailurePolicy
+
+from .application import Readiness
+from .readiness import schema_current, store_ready, with_disk, with_redis
+from .secrets_file import ServiceSecrets, load_or_create
+from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, networks
+
+__all__ = [
+    "CorePorts",
+    "Ports",
+    "check_settings",
+    "group_commit",
+    "parser_processes",
+    "redis_limiters",
+    "secrets_path",
+    "service_secrets",
+    "store_for",
+]
+
+Closers = list[Callable[[], None]]
+"""What was opened, to be closed the last opened first (`Application.close`)."""
+
+
+def secrets_path(settings: Settings) -> Path | None:
+    """Where the secrets not set in the environment are kept (None: every one is set, or none
+    can be kept: PostgreSQL without a secrets file)."""
+    if settings.key_hash_secret and settings.vault_keys:
+        return None
+    if settings.secrets_file:
+        return Path(settings.secrets_file)
+    return settings.sqlite_path.with_suffix(".secrets.json") if settings.is_sqlite else None
+
+
+def check_settings(settings: Settings) -> None:
+    """What `build` would refuse before it touches anything, as a SettingsError naming the
+    variable: the vault keys, and the SQLite file's directory. (Settings.from_env checked the rest.)"""
+    if settings.vault_keys:
+        _vault_keys(settings.vault_keys)
+    if settings.is_sqlite and not settings.sqlite_path.resolve().parent.is_dir():
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: "
+            "its directory does not exist"
+        )
+
+
+def service_secrets(settings: Settings) -> ServiceSecrets:
+    """The secrets the settings name, else those of the secrets file (created on first start,
+    read on every later one). Never ones made up and forgotten: keys hashed under them would
+    stop working at the next start."""
+    if settings.key_hash_secret and settings.vault_keys:
+        return ServiceSecrets(settings.key_hash_secret.encode(), _vault_keys(settings.vault_keys))
+    path = secrets_path(settings)
+    if path is None:  # Settings.check() refuses this already; said again for a Settings built by hand
+        raise SettingsError(
+            f"{PREFIX}KEY_HASH_SECRET and {PREFIX}VAULT_KEYS (or {PREFIX}SECRETS_FILE) are required"
+            " off the SQLite default: secrets made up now would be lost at the next start"
+        )
+    try:
+        stored = load_or_create(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise SettingsError(
+            f"{PREFIX}SECRETS_FILE: cannot read or create {str(path)!r} ({type(error).__name__})"
+        ) from None
+    return ServiceSecrets(
+        settings.key_hash_secret.encode() if settings.key_hash_secret else stored.key_hash_secret,
+        _vault_keys(settings.vault_keys) if settings.vault_keys else stored.vault_keys,
+    )
+
+
+def _vault_keys(text: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in text.split(",") if key.strip())
+    try:
+        FernetVault(keys)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}VAULT_KEYS: {error}") from None
+    return keys
+
+
+def _open_sqlite(settings: Settings) -> SqliteStore:
+    """The embedded store; a file that cannot be opened (no such directory, no permission, not a
+    database) is a bad setting, said in one line, not a traceback."""
+    try:
+        return SqliteStore(settings.sqlite_path)
+    except (sqlite3.Error, OSError) as error:
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: {error}"
+        ) from error
+
+
+def _open_store(settings: Settings) -> tuple[Store, Callable[[], None]]:
+    """The store the settings name, and how to close it."""
+    if settings.is_sqlite:
+        sqlite = _open_sqlite(settings)
+        return sqlite, sqlite.close
+    # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
+    from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+    pg = PostgresStore(settings.database_url, pool_size=settings.database_pool_size)
+    return pg, pg.close
+
+
+def _schema_check(store: Store) -> Callable[[], str | None]:
+    """For /readyz: is a SQLite or PostgreSQL store at this release's newest migration?
+    Any other store (an embedder's own, the in-memory one) has no schema to check."""
+    if isinstance(store, SqliteStore):
+        newest = max((m.version for m in available_migrations()), default=0)
+        return schema_current(store.schema_version, newest)
+    # A PostgresStore can exist only once its module (and so psycopg) was imported.
+    if "partner_ingest.adapters_out.postgres.store" in sys.modules:
+        from partner_ingest.adapters_out.postgres.migrate import available_migrations as postgres_migrations
+        from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+        if isinstance(store, PostgresStore):
+            newest = max((m.version for m in postgres_migrations()), default=0)
+            return schema_current(store.schema_version, newest)
+    return lambda: None
+
+
+def store_for(
+    settings: Settings, store: Store | None, closers: Closers
+) -> tuple[Store, Callable[[], Readiness]]:
+    """The store handed in, or the one the settings name (opened here, closed by `closers`), and
+    its readiness: reachable, schema current, and room on the SQLite file's disk."""
+    opened = store is None
+    if store is None:
+        store, close_store = _open_store(settings)
+        closers.append(close_store)
+    ready = store_ready(store.unit_of_work, _schema_check(store))
+    if opened and settings.is_sqlite and settings.min_free_disk_bytes:
+        # The SQLite file's own disk: below the floor writes are about to fail with `store_full`.
+        ready = with_disk(ready, settings.sqlite_path.resolve().parent, settings.min_free_disk_bytes)
+    return store, ready
+
+
+def redis_limiters(
+    settings: Settings,
+    url: str,
+    quota_limiter: RateLimiter | None,
+    ready: Callable[[], Readiness],
+    closers: Closers,
+) -> tuple[RateLimiter, RateLimiter, Callable[[], Readiness]]:
+    """Rate limits shared in Redis: failures fail closed, quotas open (unless `quota_limiter`
+    replaces them), and Redis answering is part of readiness (ADR 0015)."""
+    from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
+
+    shared = RedisRateLimiter.from_url(url, settings.redis_prefix, on_error=FailurePolicy.CLOSED)
+    closers.append(shared.close)
+    quotas = quota_limiter if quota_limiter is not None else shared.with_policy(FailurePolicy.OPEN)
+    return shared, quotas, with_redis(ready, shared.ping)
+
+
+def group_commit(settings: Settings, store: Store, closers: Closers) -> UnitOfWorkFactory | None:
+    """Units of work committed in groups, for feeds answered while their sender waits (ADR 0039)."""
+    if not (settings.group_commit and isinstance(store, SqliteStore)):
+        return None
+    from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
+
+    group = GroupCommit(store)
+    closers.append(group.close)
+    return group.unit_of_work
+
+
+def parser_processes(settings: Settings, closers: Closers) -> FeedParsing | None:
+    """Parser processes for large feeds, as the settings size them; None when they are off (ADR 0019)."""
+    if settings.parser_processes == 0:
+        return None
+    processes = ParserProcesses(min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes)
+    closers.append(processes.close)
+    return processes
+
+
+class CorePorts(TypedDict):
+    uow: UnitOfWorkFactory
+    audit: AuditLog
+    formats: FormatRegistry
+    clock: Clock
+    ids: IdSource
+    limits: FeedLimits
+    vault: CredentialVault
+    settings: Settings
+
+
+@attrs.frozen
+class Ports:
+    """The ports and shared parts every area's use cases are built over."""
+
+    uow: UnitOfWorkFactory
+    audit: AuditLog
+    formats: FormatRegistry
+    clock: Clock
+    ids: IdSource
+    limits: FeedLimits
+    vault: CredentialVault
+    settings: Settings
+    random_bytes: Callable[[int], bytes]
+    addresses: AddressPolicy
+    """One policy for pulls, webhooks and configuring endpoints, so all refuse the same addresses."""
+    events: QueueWebhookEvents
+    """Queues webhook events in the unit of work of what they report (ADR 0034)."""
+    lifecycle: ContractLifecycle
+
+    @classmethod
+    def over(
+        cls,
+        uow: UnitOfWorkFactory,
+        audit: AuditLog,
+        settings: Settings,
+        vault_keys: tuple[str, ...],
+        *,
+        formats: FormatRegistry | None,
+        clock: Clock | None,
+        ids: IdSource | None,
+        limits: FeedLimits | None,
+        vault: CredentialVault | None,
+        random_bytes: Callable[[int], bytes],
+    ) -> Ports:
+        """The ports given, and the defaults for those not: the installed formats, the system
+        clock, UUID ids, the default feed limits, the Fernet vault over `vault_keys`."""
+        clock = clock if clock is not None else SystemClock()
+        ids = ids if ids is not None else UuidIds()
+        return cls(
+            uow=uow,
+            audit=audit,
+            formats=formats if formats is not None else load_formats(),
+            clock=clock,
+            ids=ids,
+            limits=limits or FeedLimits(),
+            vault=vault if vault is not None else FernetVault(vault_keys),
+            settings=settings,
+            random_bytes=random_bytes,
+            addresses=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
+            events=QueueWebhookEvents(clock, ids),
+            lifecycle=contract_lifecycle(settings),
+        )
+
+    def core(self) -> CorePorts:
+        """The ports `Application` carries as they are."""
+        return CorePorts(
+            uow=self.uow,
+            audit=self.audit,
+            formats=self.formats,
+            clock=self.clock,
+            ids=self.ids,
+            limits=self.limits,
+            vault=self.vault,
+            settings=self.settings,
+        )
