@@ -561,7 +561,7 @@ def postgres_section(url: str, path: Path, count: int) -> None:
     def library(*, again: bool = False) -> float:
         if not again:
             with store.connection() as conn:
-                conn.execute("TRUNCATE product, partner_feed_imports")
+                conn.execute("TRUNCATE product, partner_feed_imports, partner_held_feeds")
         gc.collect()
         # new feed ids every run; parsed in a parser process, as the service wires it
         ingest = IngestFeed(store.unit_of_work, formats, clock, UuidIds(), parsing=parsing)

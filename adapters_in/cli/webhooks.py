@@ -10,6 +10,7 @@ from typing import Any
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.webhooks import Delivery, Webhook
+from partner_ingest.domain.use_cases.webhooks import MAX_DELIVERY_PAGE
 
 from ._output import print_json
 
@@ -37,7 +38,10 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     )
     deliveries.add_argument("partner_id", metavar="PARTNER", help="the partner's id")
     deliveries.add_argument(
-        "--limit", type=int, default=20, help="how many deliveries to print, newest first (1-500; default 20)"
+        "--limit",
+        type=int,
+        default=20,
+        help=f"how many deliveries to print, newest first (1-{MAX_DELIVERY_PAGE}; default 20)",
     )
     deliveries.set_defaults(command=run_deliveries)
     test = webhooks.add_parser(
