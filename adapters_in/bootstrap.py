@@ -39,6 +39,7 @@ from partner_ingest.adapters_out.fetcher import (
 )
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
+from partner_ingest.adapters_out.product_cache import InProcessProductCache
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
 from partner_ingest.adapters_out.spool import FileRejectionSpools
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
@@ -61,6 +62,7 @@ from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 from partner_ingest.domain.use_cases.manage_partners import ManagePartners
 from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, RotateCredentials
 from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
+from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_changes import ReadChanges
@@ -84,6 +86,7 @@ from partner_ingest.ports import (
     FeedParsing,
     FormatRegistry,
     IdSource,
+    ProductCache,
     RateLimiter,
     Store,
     UnitOfWorkFactory,
@@ -185,6 +188,9 @@ class Application:
     ingest_now: IngestFeed | None = None
     """What feeds answered while their sender waits (`POST /partner/ingest`) go through: with
     group commit (ADR 0039), units of work committed in batches; None: `ingest`."""
+    product_cache: ProductReadCache | None = None
+    """The read-through product cache (ADR 0017) when the settings enable it; its follower runs
+    beside the HTTP server (`background.background_cache_follower`)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""
@@ -222,6 +228,7 @@ def wire(
     parsing: FeedParsing | None = None,
     webhook_sender: WebhookSender | None = None,
     grouped_uow: UnitOfWorkFactory | None = None,
+    product_cache: ProductReadCache | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults
     (feeds are parsed in the ingesting thread unless `parsing` says otherwise).
@@ -362,7 +369,8 @@ def wire(
         partners=ManagePartners(uow, clock, vault, formats, addresses=addresses),
         audit_trail=QueryAudit(audit),
         imports=ReadImports(uow),
-        products=ReadProducts(uow),
+        products=ReadProducts(uow, cache=product_cache),
+        product_cache=product_cache,
         diagnostics=ReadDiagnostics(uow),
         purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
         replay=ReplayImport(uow, ingest, clock, buffer=_replay_buffer),
@@ -664,6 +672,8 @@ def build(
         closers.append(processes.close)
         parsing = processes
 
+    product_cache = _product_cache(settings, uow, clock, closers)
+
     def close() -> None:
         for closer in reversed(closers):
             closer()
@@ -689,7 +699,27 @@ def build(
         ready=ready,
         parsing=parsing,
         grouped_uow=grouped_uow,
+        product_cache=product_cache,
     )
+
+
+def _product_cache(
+    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, closers: list[Callable[[], None]]
+) -> ProductReadCache | None:
+    """The read-through product cache the settings ask for (ADR 0017): shared through Redis
+    when PARTNER_INGEST_REDIS_URL is set, else a bounded LRU in this process."""
+    if not settings.product_cache:
+        return None
+    cache: ProductCache
+    if settings.redis_url:
+        from partner_ingest.adapters_out.product_cache.redis import RedisProductCache
+
+        shared = RedisProductCache.from_url(settings.redis_url, settings.redis_prefix)
+        closers.append(shared.close)
+        cache = shared
+    else:
+        cache = InProcessProductCache(settings.product_cache_size)
+    return ProductReadCache(uow, cache, clock, lag_seconds=settings.product_cache_lag_seconds)
 
 
 def in_memory(
