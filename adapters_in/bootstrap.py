@@ -39,7 +39,7 @@ from partner_ingest.adapters_out.fetcher import (
 )
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
-from partner_ingest.adapters_out.product_cache import InProcessProductCache
+from partner_ingest.adapters_out.product_cache import InProcessProductCache, TieredProductCache
 from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
 from partner_ingest.adapters_out.spool import FileRejectionSpools
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
@@ -706,19 +706,18 @@ def build(
 def _product_cache(
     settings: Settings, uow: UnitOfWorkFactory, clock: Clock, closers: list[Callable[[], None]]
 ) -> ProductReadCache | None:
-    """The read-through product cache the settings ask for (ADR 0017): shared through Redis
-    when PARTNER_INGEST_REDIS_URL is set, else a bounded LRU in this process."""
+    """The read-through product cache the settings ask for (ADR 0017): a bounded LRU in this
+    process, in front of one shared through Redis when PARTNER_INGEST_REDIS_URL is set."""
     if not settings.product_cache:
         return None
-    cache: ProductCache
+    near = InProcessProductCache(settings.product_cache_size)
+    cache: ProductCache = near
     if settings.redis_url:
         from partner_ingest.adapters_out.product_cache.redis import RedisProductCache
 
         shared = RedisProductCache.from_url(settings.redis_url, settings.redis_prefix)
         closers.append(shared.close)
-        cache = shared
-    else:
-        cache = InProcessProductCache(settings.product_cache_size)
+        cache = TieredProductCache(near, shared)
     return ProductReadCache(uow, cache, clock, lag_seconds=settings.product_cache_lag_seconds)
 
 

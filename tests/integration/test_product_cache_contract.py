@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from support.redis import redis_prefix
 
-from partner_ingest.adapters_out.product_cache import InProcessProductCache
+from partner_ingest.adapters_out.product_cache import InProcessProductCache, TieredProductCache
 from partner_ingest.domain.model.product import Dimensions, Product
 from partner_ingest.ports.product_cache import CacheMiss, CacheUnavailable, ProductCache
 
@@ -60,13 +60,24 @@ def shared_prefix() -> Iterator[str]:
         yield prefix
 
 
-@pytest.fixture(params=[pytest.param("memory"), pytest.param("redis", marks=NEEDS_REDIS)])
+@pytest.fixture(
+    params=[
+        pytest.param("memory"),
+        pytest.param("redis", marks=NEEDS_REDIS),
+        pytest.param("memory+redis", marks=NEEDS_REDIS),
+    ]
+)
 def cache(request: pytest.FixtureRequest) -> Iterator[ProductCache]:
+    """The in-process LRU, Redis, and the LRU in front of Redis (what a deployment with Redis runs)."""
     if request.param == "memory":
         yield InProcessProductCache(100)
         return
     redis_cache = _redis_cache(request.getfixturevalue("shared_prefix"))
-    yield redis_cache
+    yield (
+        redis_cache
+        if request.param == "redis"
+        else TieredProductCache(InProcessProductCache(100), redis_cache)
+    )
     redis_cache.close()
 
 
@@ -217,6 +228,27 @@ def test_the_redis_cache_expires_what_it_writes(shared_prefix: str) -> None:
         cache.close()
 
 
+@pytest.mark.redis
+@NEEDS_REDIS[1]
+def test_the_near_tier_serves_what_one_instance_filled_to_another(shared_prefix: str) -> None:
+    far_one, far_two = _redis_cache(shared_prefix), _redis_cache(shared_prefix)
+    one = TieredProductCache(InProcessProductCache(10), far_one)
+    near_two = InProcessProductCache(10)
+    two = TieredProductCache(near_two, far_two)
+    try:
+        assert fill(one, product(name="v1"))
+        found = two.lookup("acme", "SKU-1")  # from Redis, then copied near
+        assert isinstance(found, Product) and found.name == "v1" and len(near_two) == 1
+        # A copy whose near token predates this instance's invalidation is refused.
+        missed = near_two.lookup("acme", "SKU-2")
+        assert isinstance(missed, CacheMiss) and missed.token is not None
+        two.invalidate([("acme", "SKU-2")])
+        assert not near_two.put(product(sku="SKU-2"), missed.token)
+    finally:
+        far_one.close()
+        far_two.close()
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -236,5 +268,12 @@ def test_an_unreachable_redis_is_a_miss_for_readers_and_an_error_for_the_followe
         with pytest.raises(CacheUnavailable):
             cache.reset()
         assert not cache.available
+        # In front of it, the near tier still fills and serves; an invalidation empties it, then raises.
+        tiered = TieredProductCache(InProcessProductCache(10), cache)
+        assert fill(tiered, product())
+        assert isinstance(tiered.lookup("acme", "SKU-1"), Product)
+        with pytest.raises(CacheUnavailable):
+            tiered.invalidate([("acme", "SKU-1")])
+        assert isinstance(tiered.lookup("acme", "SKU-1"), CacheMiss)
     finally:
         cache.close()
