@@ -18,7 +18,9 @@ and with it (true, lag 1 s), one after the other, best of `--rounds` by requests
 
 Each row prints requests/s, p50, p99, the answers that were not 2xx, the cache's
 hits and misses from the server's /metrics, and the ratio of requests/s with the
-cache to without. Every answer is checked to carry the sale price as its effective
+cache to without. Before each HTTP row, the same reads through the library alone
+(`app.products.get(...).price_at(now)` in one thread, no HTTP, no authentication):
+what the cache saves on the product read itself. Every answer is checked to carry the sale price as its effective
 price. The machine is shared: the ratio of runs taken side by side is the figure.
 What the cache cannot save is printed beside it: every request still authenticates
 its key against the store (ADR 0017 keeps keys uncached) and counts its rate limit.
@@ -36,10 +38,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
@@ -170,6 +174,36 @@ def wrk(url: str, script: Path, key: str, *, reads: int, connections: int) -> Lo
     )
 
 
+@attrs.frozen
+class Direct:
+    """The library's reads alone: reads/s and per-read percentiles."""
+
+    reads: int
+    reads_per_s: float
+    p50_us: float
+    p99_us: float
+
+
+def direct(env: dict[str, str], *, enabled: bool, reads: int) -> Direct:
+    """`reads` hot reads through `app.products.get` in this thread, the cache on or off."""
+    app = bootstrap.build(Settings.from_env({**env, "PARTNER_INGEST_PRODUCT_CACHE": str(enabled).lower()}))
+    try:
+        if app.product_cache is not None:
+            app.product_cache.follow()
+        times = []
+        started = time.perf_counter()
+        for n in range(reads):
+            before = time.perf_counter()
+            price = app.products.get("sale", f"HOT-{n % HOT:03d}").price_at(NOW)
+            times.append(time.perf_counter() - before)
+            assert price == Decimal("7.50"), price
+        elapsed = time.perf_counter() - started
+    finally:
+        app.close()
+    times.sort()
+    return Direct(reads, reads / elapsed, times[len(times) // 2] * 1e6, times[int(len(times) * 0.99)] * 1e6)
+
+
 def catalog(env: dict[str, str]) -> str:
     """The partner, its 10,000 products on sale now, and its key."""
     app = bootstrap.build(Settings.from_env(env))
@@ -200,9 +234,19 @@ def catalog(env: dict[str, str]) -> str:
         app.close()
 
 
-def compare(env: dict[str, str], logs: Path, script: Path, args: argparse.Namespace) -> tuple[Load, Load]:
-    """(without the cache, with it) on the store `env` names, best of the rounds each."""
+def compare(
+    env: dict[str, str], logs: Path, script: Path, args: argparse.Namespace
+) -> tuple[Direct, Direct, Load, Load]:
+    """(library without the cache, with it, HTTP without, with) on the store `env` names,
+    best of the rounds each."""
     key = catalog(env)
+    plain = max(
+        (direct(env, enabled=False, reads=args.reads) for _ in range(args.rounds)),
+        key=lambda d: d.reads_per_s,
+    )
+    cached = max(
+        (direct(env, enabled=True, reads=args.reads) for _ in range(args.rounds)), key=lambda d: d.reads_per_s
+    )
     without: list[Load] = []
     with_cache: list[Load] = []
     for round_ in range(args.rounds):
@@ -212,6 +256,8 @@ def compare(env: dict[str, str], logs: Path, script: Path, args: argparse.Namesp
             with served(server_env, logs, name=name) as url:
                 runs.append(wrk(url, script, key, reads=args.reads, connections=args.connections))
     return (
+        plain,
+        cached,
         max(without, key=lambda load: load.requests_per_s),
         max(with_cache, key=lambda load: load.requests_per_s),
     )
@@ -248,10 +294,25 @@ def fresh_prefix(url: str) -> Iterator[str]:
             client.close()
 
 
-def report(title: str, without: Load, with_cache: Load) -> None:
+def report(title: str, plain: Direct, cached: Direct, without: Load, with_cache: Load) -> None:
     ratio = with_cache.requests_per_s / without.requests_per_s
     rows = [("", "requests", "requests/s", "p50", "p99", "not 2xx", "wrong price", "hits", "misses", "ratio")]
-    for label, load in (("no cache", without), ("cache", with_cache)):
+    for label, one in (("library, no cache", plain), ("library, cache", cached)):
+        rows.append(
+            (
+                label,
+                f"{one.reads:,}",
+                f"{one.reads_per_s:,.0f}",
+                f"{one.p50_us:.0f} us",
+                f"{one.p99_us:.0f} us",
+                "",
+                "0",
+                "",
+                "",
+                "1.00" if one is plain else f"{cached.reads_per_s / plain.reads_per_s:.2f}",
+            )
+        )
+    for label, load in (("HTTP, no cache", without), ("HTTP, cache", with_cache)):
         rows.append(
             (
                 label,
