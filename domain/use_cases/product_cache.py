@@ -77,10 +77,12 @@ class ProductReadCache:
         self.lag_seconds = lag_seconds
         self._page = page_size
         self._lock = threading.Lock()
+        self._stepping = threading.Lock()
+        """One follow step at a time, whoever calls (the cursor is the follower's alone)."""
         self._cursor: str | None = None
         self._anchored = False
         self._caught_up_at: float | None = None
-        self._hits = self._misses = self._bypassed = self._invalidated = 0
+        self._counts = dict.fromkeys(("hits", "misses", "bypassed", "invalidated"), 0)
 
     @property
     def poll_seconds(self) -> float:
@@ -97,15 +99,15 @@ class ProductReadCache:
         """The partner's active product `sku`: from the cache while it is served, else `load()`
         (the store's answer, put in the cache when there is one)."""
         if not self.serving():
-            self._count("_bypassed")
+            self._count("bypassed")
             return load()
         found = self._cache.lookup(partner_id, sku)
         if not isinstance(found, CacheMiss):
             if found.partner_id == partner_id and found.sku == sku:
-                self._count("_hits")
+                self._count("hits")
                 return found
             found = CacheMiss(None)  # never another partner's product, whatever a cache holds
-        self._count("_misses")
+        self._count("misses")
         product = load()
         if product is not None and found.token is not None:
             self._cache.put(product, found.token)
@@ -116,6 +118,10 @@ class ProductReadCache:
         feed's end; how many changes. On the first step, and the first after a failed one,
         start from the feed's end with an emptied cache. Raises what the store or the cache
         raised (and stops cache reads until a step succeeds)."""
+        with self._stepping:
+            return self._step()
+
+    def _step(self) -> int:
         started = self._clock.monotonic()
         try:
             if not self._anchored:
@@ -138,24 +144,24 @@ class ProductReadCache:
             self._caught_up_at = None
             raise
         self._caught_up_at = started
-        self._count("_invalidated", applied)
+        self._count("invalidated", applied)
         return applied
 
     def stats(self) -> CacheStats:
         """The counters and the follower's state now."""
         caught_up = self._caught_up_at
         with self._lock:
-            hits, misses, bypassed, invalidated = self._hits, self._misses, self._bypassed, self._invalidated
+            counts = dict(self._counts)
         return CacheStats(
-            hits=hits,
-            misses=misses,
-            bypassed=bypassed,
+            hits=counts["hits"],
+            misses=counts["misses"],
+            bypassed=counts["bypassed"],
             evictions=self._cache.evictions,
-            invalidated=invalidated,
+            invalidated=counts["invalidated"],
             follower_age=None if caught_up is None else self._clock.monotonic() - caught_up,
             serving=self.serving(),
         )
 
     def _count(self, name: str, by: int = 1) -> None:
         with self._lock:
-            setattr(self, name, getattr(self, name) + by)
+            self._counts[name] += by
