@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
+from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.background import background_cache_follower, background_services
+from partner_ingest.adapters_in.cache_follower import CacheFollower
+from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.product_cache import InProcessProductCache
 from partner_ingest.domain.model import Partner
@@ -196,3 +203,41 @@ def test_the_follower_starts_at_the_feeds_end(catalog: Catalog) -> None:
     assert catalog.cache.follow() == 0  # history is not replayed: the cache starts empty
     catalog.send("acme", item("SKU-1", price=11))
     assert catalog.cache.follow() == 1
+
+
+def test_serve_runs_the_follower_first_when_the_cache_is_on(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", product_cache=True, parser_processes=0)
+    app = bootstrap.build(settings)
+    try:
+        assert [type(s).__name__ for s in background_services(app)] == [
+            "BackgroundCacheFollower",
+            "BackgroundWorker",
+            "BackgroundScheduler",
+        ]
+        follower = background_cache_follower(app)
+        assert follower is not None and app.product_cache is not None
+        follower.start()  # its first step is taken at once: the cache serves from the first request
+        assert app.product_cache.serving()
+        follower.stop()
+    finally:
+        app.close()
+    off = bootstrap.build(attrs.evolve(settings, product_cache=False))
+    try:
+        assert off.product_cache is None and background_cache_follower(off) is None
+    finally:
+        off.close()
+
+
+def test_the_follower_loop_logs_an_outage_once_and_its_end(
+    catalog: Catalog, caplog: pytest.LogCaptureFixture
+) -> None:
+    follower = CacheFollower(catalog.cache)
+    catalog.store_down = True
+    with caplog.at_level(logging.WARNING, logger="partner_ingest.product_cache"):
+        assert [follower.run_once() for _ in range(3)] == [False, False, False]
+        catalog.store_down = False
+        assert follower.run_once()
+    assert [r.getMessage().split(" (")[0].split(";")[0] for r in caplog.records] == [
+        "product cache: cannot follow the change feed",
+        "product cache: following the change feed again",
+    ]
