@@ -4,9 +4,14 @@ A hot product is read from memory (no round trip); a product this process does n
 hold is looked up in the shared cache, so one instance's fill saves the others a
 store read. Every invalidation and reset goes to both, so each tier keeps the
 port's promise on its own: the near tier refuses fills whose token predates this
-process's invalidation of the product, the far tier any instance's. A product found
-in the far tier is copied into the near one under the near token taken before the
-far lookup, so an invalidation applied in between refuses the copy.
+process's invalidation of the product, the far tier any instance's.
+
+A product found in the far tier is copied into the near one under the near token
+taken *before* the far lookup, and invalidations and resets reach the far tier
+*first*: so a copy either holds a token older than the near invalidation (refused)
+or was looked up in the far tier after the far invalidation (which no longer holds
+the old product). The other order would let a reader take a fresh near token, find
+the old product still in Redis, and keep it near after both invalidations.
 """
 
 from __future__ import annotations
@@ -58,11 +63,15 @@ class TieredProductCache:
         return stored
 
     def invalidate(self, keys: Sequence[ProductKey]) -> None:
-        """Both tiers; raises what the far one raises (the near one is invalidated first)."""
-        self._near.invalidate(keys)
-        self._far.invalidate(keys)
+        """The far tier, then the near one (whatever the far one raised, which is raised again)."""
+        try:
+            self._far.invalidate(keys)
+        finally:
+            self._near.invalidate(keys)
 
     def reset(self) -> None:
-        """Both tiers."""
-        self._near.reset()
-        self._far.reset()
+        """The far tier, then the near one (see `invalidate`)."""
+        try:
+            self._far.reset()
+        finally:
+            self._near.reset()

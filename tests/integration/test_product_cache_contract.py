@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from support.redis import redis_prefix
 
 from partner_ingest.adapters_out.product_cache import InProcessProductCache, TieredProductCache
 from partner_ingest.domain.model.product import Dimensions, Product
-from partner_ingest.ports.product_cache import CacheMiss, CacheUnavailable, ProductCache
+from partner_ingest.ports.product_cache import CacheMiss, CacheUnavailable, ProductCache, ProductKey
 
 if TYPE_CHECKING:  # redis-py is an extra: without it only the Redis tests are skipped
     from partner_ingest.adapters_out.product_cache.redis import RedisProductCache
@@ -226,6 +226,38 @@ def test_the_redis_cache_expires_what_it_writes(shared_prefix: str) -> None:
         assert all(0 < ttl <= 3_600_000 for ttl in gens.values()), ttls
     finally:
         cache.close()
+
+
+class Interleaved(InProcessProductCache):
+    """A tier that lets a reader look up through the whole cache right after each invalidation."""
+
+    reader: Any = None
+
+    def invalidate(self, keys: Sequence[ProductKey]) -> None:
+        super().invalidate(keys)
+        if self.reader is not None:
+            self.reader()
+
+    def reset(self) -> None:
+        super().reset()
+        if self.reader is not None:
+            self.reader()
+
+
+@pytest.mark.parametrize("step", ["invalidate", "reset"])
+def test_a_reader_between_the_tiers_invalidations_cannot_keep_the_old_product_near(step: str) -> None:
+    """A reader that looks up while one tier is invalidated and the other is not yet must not
+    leave the old product in the near tier once both are."""
+    near, far = Interleaved(10), Interleaved(10)
+    tiered = TieredProductCache(near, far)
+    assert fill(tiered, product(name="old"))
+    near.reader = far.reader = lambda: tiered.lookup("acme", "SKU-1")
+    if step == "invalidate":
+        tiered.invalidate([("acme", "SKU-1")])
+    else:
+        tiered.reset()
+    near.reader = far.reader = None
+    assert isinstance(tiered.lookup("acme", "SKU-1"), CacheMiss)
 
 
 @pytest.mark.redis
