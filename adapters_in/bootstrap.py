@@ -5,7 +5,7 @@ entry point (HTTP app, worker, scheduler, CLI) gets its wiring from here:
 
 - `build(settings, store=..., ...)`: the service as `serve` runs it. Every port
   can be handed in (store, rate limiters, fetcher, vault, clock, ids, secrets,
-  formats, parsing); whatever is not gets the default the settings describe, so
+  formats, parsing, product cache); whatever is not gets the default the settings describe, so
   an embedder replaces one part without re-wiring the rest;
 - `wire(uow, audit, secrets_=...)`: the use cases over ports already chosen;
 - `in_memory()`: everything in memory with a fake clock, for tests (T1).
@@ -617,6 +617,7 @@ def build(
     secrets: ServiceSecrets | None = None,
     formats: FormatRegistry | None = None,
     parsing: FeedParsing | None = None,
+    product_cache: ProductCache | None = None,
 ) -> Application:
     """The service as `serve` runs it; any part handed in replaces that part alone.
 
@@ -628,7 +629,9 @@ def build(
     fetcher behind the circuit breaker (`fetcher` replaces the HTTP side); the
     Fernet vault over the settings' keys; the system clock; UUID ids; secrets
     from the settings or the secrets file (see `_secrets`); the installed
-    formats; parser processes for large feeds.
+    formats; parser processes for large feeds; the product cache when
+    PARTNER_INGEST_PRODUCT_CACHE is on, in process and in front of Redis when it is
+    set (`product_cache`: a cache of your own, which turns it on; ADR 0017).
 
     `Application.close()` closes what was opened here; what was handed in stays
     open, its owner's to close.
@@ -672,7 +675,7 @@ def build(
         closers.append(processes.close)
         parsing = processes
 
-    product_cache = _product_cache(settings, uow, clock, closers)
+    cached_reads = _product_cache(settings, uow, clock, closers, given=product_cache)
 
     def close() -> None:
         for closer in reversed(closers):
@@ -699,15 +702,23 @@ def build(
         ready=ready,
         parsing=parsing,
         grouped_uow=grouped_uow,
-        product_cache=product_cache,
+        product_cache=cached_reads,
     )
 
 
 def _product_cache(
-    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, closers: list[Callable[[], None]]
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    closers: list[Callable[[], None]],
+    *,
+    given: ProductCache | None = None,
 ) -> ProductReadCache | None:
-    """The read-through product cache the settings ask for (ADR 0017): a bounded LRU in this
-    process, in front of one shared through Redis when PARTNER_INGEST_REDIS_URL is set."""
+    """The read-through product cache over `given`, else the one the settings ask for (ADR 0017):
+    a bounded LRU in this process, in front of one shared through Redis when
+    PARTNER_INGEST_REDIS_URL is set."""
+    if given is not None:
+        return ProductReadCache(uow, given, clock, lag_seconds=settings.product_cache_lag_seconds)
     if not settings.product_cache:
         return None
     near = InProcessProductCache(settings.product_cache_size)

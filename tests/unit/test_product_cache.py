@@ -241,3 +241,20 @@ def test_the_follower_loop_logs_an_outage_once_and_its_end(
         "product cache: cannot follow the change feed",
         "product cache: following the change feed again",
     ]
+
+
+def test_build_takes_a_product_cache_of_an_embedders_own(tmp_path: Path) -> None:
+    mine = InProcessProductCache(3)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", parser_processes=0)
+    app = bootstrap.build(settings, product_cache=mine)
+    try:
+        assert app.product_cache is not None
+        with app.uow() as uow:
+            uow.partners.add(Partner(id="acme", name="acme", created_at=app.clock.now()))
+            uow.products.upsert([Product("acme", "A", "Mug", Decimal("2.00"), "EUR", 1).to_row()])
+            uow.commit()
+        app.product_cache.follow()
+        app.products.get("acme", "A")
+        assert isinstance(mine.lookup("acme", "A"), Product)
+    finally:
+        app.close()
