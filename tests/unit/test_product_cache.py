@@ -23,7 +23,7 @@ import pytest
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.background import background_cache_follower, background_services
 from partner_ingest.adapters_in.cache_follower import CacheFollower
-from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.adapters_in.settings import Settings, SettingsError
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.adapters_out.product_cache import InProcessProductCache
 from partner_ingest.domain.model import Partner
@@ -258,3 +258,22 @@ def test_build_takes_a_product_cache_of_an_embedders_own(tmp_path: Path) -> None
         assert isinstance(mine.lookup("acme", "A"), Product)
     finally:
         app.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PRODUCT_CACHE_LAG_SECONDS", "0"), ("PRODUCT_CACHE_SIZE", "0"), ("PRODUCT_CACHE", "maybe")],
+)
+def test_the_cache_settings_are_checked_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"PARTNER_INGEST_{variable}"):
+        Settings.from_env({f"PARTNER_INGEST_{variable}": value})
+
+
+def test_the_cache_settings_are_read_from_the_environment() -> None:
+    env = {"PARTNER_INGEST_PRODUCT_CACHE": "true", "PARTNER_INGEST_PRODUCT_CACHE_LAG_SECONDS": "0.5"}
+    settings = Settings.from_env({**env, "PARTNER_INGEST_PRODUCT_CACHE_SIZE": "500"})
+    assert (settings.product_cache, settings.product_cache_lag_seconds, settings.product_cache_size) == (
+        True,
+        0.5,
+        500,
+    )
