@@ -8,7 +8,7 @@ CODE   := package domain ports adapters_in adapters_out plugins testing
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-loop bench-pages load api-fuzz fuzz clean
+.PHONY: setup run test lint typecheck contracts pytest browser wheel-check bench bench-loop bench-pages bench-cache load api-fuzz fuzz clean
 
 # The strict editable install links each file into the namespace, so a new
 # module (or data file) needs the install run again: the stamp depends on the
@@ -97,6 +97,12 @@ load: setup
 
 bench-pages: setup
 	$(BIN)/python benchmarks/pages_benchmark.py
+
+# 100 hot SKUs read 10,000 times during a sale, with and without the product cache (ADR 0017):
+# wrk against serve on SQLite, and on PostgreSQL (and Redis) when the PARTNER_INGEST_TEST_* URLs are set.
+bench-cache: setup
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python benchmarks/cache_benchmark.py $(BENCH_ARGS)
 
 # Coverage-guided fuzzing of the json, jsonl, csv and xml parsers (tests/fuzz/run.py, ADR 0027):
 # each target for FUZZ_SECONDS, one summary line (executions) per target; every target runs

@@ -24,6 +24,7 @@ from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, Subm
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 from partner_ingest.domain.use_cases.manage_partners import ManagePartners
 from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, RotateCredentials
+from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 from partner_ingest.domain.use_cases.pull_feeds import PullDueFeeds
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_changes import ReadChanges
@@ -131,6 +132,9 @@ class Application:
     ingest_now: IngestFeed | None = None
     """What feeds answered while their sender waits (`POST /partner/ingest`) go through: with
     group commit (ADR 0039), units of work committed in batches; None: `ingest`."""
+    product_cache: ProductReadCache | None = None
+    """The read-through product cache (ADR 0017) when the settings enable it; its follower runs
+    beside the HTTP server (`background.background_cache_follower`)."""
     settings: Settings = attrs.field(factory=Settings)
     close: Callable[[], None] = lambda: None
     """Release connections and pools (call once, at shutdown)."""

@@ -18,10 +18,12 @@ import socket
 import threading
 
 from .bootstrap import Application
+from .cache_follower import BackgroundCacheFollower, CacheFollower
 from .scheduler import BackgroundScheduler, Scheduler
 from .worker import BackgroundWorker, Worker
 
 __all__ = [
+    "background_cache_follower",
     "background_scheduler",
     "background_services",
     "background_worker",
@@ -97,14 +99,26 @@ def background_scheduler(app: Application) -> BackgroundScheduler:
     return BackgroundScheduler(scheduler_for(app))
 
 
-def background_services(app: Application) -> list[BackgroundWorker | BackgroundScheduler]:
+def background_cache_follower(app: Application) -> BackgroundCacheFollower | None:
+    """The product cache's change-feed follower in a thread of its own (ADR 0017); None when
+    the cache is off. Without it running the cache is never read."""
+    return None if app.product_cache is None else BackgroundCacheFollower(CacheFollower(app.product_cache))
+
+
+def background_services(
+    app: Application,
+) -> list[BackgroundWorker | BackgroundScheduler | BackgroundCacheFollower]:
     """What runs beside the HTTP server in `serve`'s process, started in this order.
 
-    The worker (when `settings.runs_worker`: PARTNER_INGEST_IN_PROCESS_WORKER, on by
-    default with SQLite) and the scheduler (`settings.runs_scheduler`). The scheduler
-    submits jobs the worker processes, so it starts last and stops first.
+    The product cache's follower (when PARTNER_INGEST_PRODUCT_CACHE is on), the worker
+    (when `settings.runs_worker`: PARTNER_INGEST_IN_PROCESS_WORKER, on by default with
+    SQLite) and the scheduler (`settings.runs_scheduler`). The scheduler submits jobs the
+    worker processes, so it starts last and stops first.
     """
-    services: list[BackgroundWorker | BackgroundScheduler] = []
+    services: list[BackgroundWorker | BackgroundScheduler | BackgroundCacheFollower] = []
+    follower = background_cache_follower(app)
+    if follower is not None:
+        services.append(follower)
     if app.settings.runs_worker:
         services.append(background_worker(app))
     if app.settings.runs_scheduler:

@@ -6,7 +6,7 @@ worker, scheduler, CLI) gets its wiring from here:
 
 - `build(settings, store=..., ...)`: the service as `serve` runs it. Every port
   can be handed in (store, rate limiters, fetcher, vault, clock, ids, secrets,
-  formats, parsing); whatever is not gets the default the settings describe, so
+  formats, parsing, product cache); whatever is not gets the default the settings describe, so
   an embedder replaces one part without re-wiring the rest;
 - `wire(uow, audit, secrets_=...)`: the use cases over ports already chosen, area by
   area (wiring.py and wiring_outbound.py have each area's step);
@@ -30,6 +30,7 @@ from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
 from partner_ingest.adapters_out.system import SystemClock
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
+from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 from partner_ingest.ports import (
     AuditLog,
     Clock,
@@ -38,6 +39,7 @@ from partner_ingest.ports import (
     FeedParsing,
     FormatRegistry,
     IdSource,
+    ProductCache,
     RateLimiter,
     Store,
     UnitOfWorkFactory,
@@ -50,6 +52,7 @@ from .default_ports import (
     check_settings,
     group_commit,
     parser_processes,
+    read_through_cache,
     redis_limiters,
     secrets_path,
     service_secrets,
@@ -99,6 +102,7 @@ def wire(
     parsing: FeedParsing | None = None,
     webhook_sender: WebhookSender | None = None,
     grouped_uow: UnitOfWorkFactory | None = None,
+    product_cache: ProductReadCache | None = None,
 ) -> Application:
     """Build the use cases over the given ports; unnamed ones get in-process defaults (feeds are
     parsed in the ingesting thread unless `parsing` says otherwise), area by area (wiring.py).
@@ -135,7 +139,8 @@ def wire(
         **access_use_cases(ports, failures, quota_limiter, secrets_.key_hash_secret),
         **jobs,
         **pull_use_cases(ports, fetcher, jobs["submit_job"]),
-        **admin_use_cases(ports, ingest),
+        product_cache=product_cache,
+        **admin_use_cases(ports, ingest, product_cache),
         **webhook_use_cases(ports, webhook_sender),
     )
 
@@ -153,6 +158,7 @@ def build(
     secrets: ServiceSecrets | None = None,
     formats: FormatRegistry | None = None,
     parsing: FeedParsing | None = None,
+    product_cache: ProductCache | None = None,
 ) -> Application:
     """The service as `serve` runs it; any part handed in replaces that part alone.
 
@@ -162,7 +168,9 @@ def build(
     in-process otherwise (`rate_limiter` replaces both, `quota_limiter` the quotas alone); the HTTP
     fetcher behind the circuit breaker (`fetcher` replaces the HTTP side); the Fernet vault over
     the settings' keys; the system clock; UUID ids; secrets from the settings or the secrets file
-    (see `default_ports.service_secrets`); the installed formats; parser processes for large feeds.
+    (see `default_ports.service_secrets`); the installed formats; parser processes for large feeds;
+    the product cache when PARTNER_INGEST_PRODUCT_CACHE is on, in process and in front of Redis
+    when it is set (`product_cache`: a cache of your own, which turns it on; ADR 0017).
 
     `Application.close()` closes what was opened here; what was handed in stays open, its
     owner's to close.
@@ -198,6 +206,7 @@ def build(
         ready=ready,
         parsing=parsing if parsing is not None else parser_processes(settings, closers),
         grouped_uow=group_commit(settings, store, closers),
+        product_cache=read_through_cache(settings, store.unit_of_work, clock, closers, given=product_cache),
     )
 
 

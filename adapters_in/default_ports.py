@@ -22,11 +22,13 @@ import attrs
 from partner_ingest.adapters_out.crypto import FernetVault
 from partner_ingest.adapters_out.fetcher import AddressPolicy
 from partner_ingest.adapters_out.parser_processes import ParserProcesses
+from partner_ingest.adapters_out.product_cache import InProcessProductCache, TieredProductCache
 from partner_ingest.adapters_out.sqlite.migrate import available_migrations
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
+from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
@@ -36,6 +38,7 @@ from partner_ingest.ports import (
     FeedParsing,
     FormatRegistry,
     IdSource,
+    ProductCache,
     RateLimiter,
     Store,
     UnitOfWorkFactory,
@@ -287,3 +290,29 @@ class Ports:
             vault=self.vault,
             settings=self.settings,
         )
+
+
+def read_through_cache(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    closers: Closers,
+    *,
+    given: ProductCache | None = None,
+) -> ProductReadCache | None:
+    """The read-through product cache over `given`, else the one the settings ask for (ADR 0017):
+    a bounded LRU in this process, in front of one shared through Redis when
+    PARTNER_INGEST_REDIS_URL is set."""
+    if given is not None:
+        return ProductReadCache(uow, given, clock, lag_seconds=settings.product_cache_lag_seconds)
+    if not settings.product_cache:
+        return None
+    near = InProcessProductCache(settings.product_cache_size)
+    cache: ProductCache = near
+    if settings.redis_url:
+        from partner_ingest.adapters_out.product_cache.redis import RedisProductCache
+
+        shared = RedisProductCache.from_url(settings.redis_url, settings.redis_prefix)
+        closers.append(shared.close)
+        cache = TieredProductCache(near, shared)
+    return ProductReadCache(uow, cache, clock, lag_seconds=settings.product_cache_lag_seconds)

@@ -162,6 +162,12 @@ class Settings:
     """How long a retired product is kept (listed with ?retired=true, restored when a feed names it again) before it is purged; its history stays in the audit trail."""
     change_retention_seconds: float = 30 * 24 * 3600.0
     """How long change records (GET /admin/changes, /partner/changes) are kept before workers purge them; a consumer away longer resumes from the oldest kept (ADR 0037)."""
+    product_cache: bool = False
+    """Read hot products (one SKU, active) through a cache the change feed keeps current, in process or in Redis when PARTNER_INGEST_REDIS_URL is set; a read may then miss the changes of the last PARTNER_INGEST_PRODUCT_CACHE_LAG_SECONDS (ADR 0017)."""
+    product_cache_size: int = 10_000
+    """Products the in-process cache holds at most (least recently used ones leave first); Redis bounds its own by TTL and maxmemory."""
+    product_cache_lag_seconds: float = 1.0
+    """The product cache's staleness bound: it is read only while this instance's change-feed follower caught up within this many seconds; otherwise reads go to the store."""
     group_commit: bool = True
     """Feeds sent over HTTP and answered while the sender waits share one SQLite transaction and one sync with those sent at the same moment, each answered once its batch is durable (ADR 0039); false: one transaction per feed."""
     log_level: str = "INFO"
@@ -327,6 +333,8 @@ _POSITIVE: Final = (
     "breaker_failures",
     "breaker_reset_seconds",
     "fetch_anomaly_per_hour",
+    "product_cache_size",
+    "product_cache_lag_seconds",
 )
 """Settings that must be above zero."""
 

@@ -26,6 +26,7 @@ from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
 from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 from partner_ingest.domain.use_cases.manage_partners import ManagePartners
+from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 from partner_ingest.domain.use_cases.query_audit import QueryAudit
 from partner_ingest.domain.use_cases.read_changes import ReadChanges
 from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
@@ -192,7 +193,9 @@ class AdminUseCases(TypedDict):
     audit_verdict: CachedAuditVerdict
 
 
-def admin_use_cases(ports: Ports, ingest: IngestFeed) -> AdminUseCases:
+def admin_use_cases(
+    ports: Ports, ingest: IngestFeed, product_cache: ProductReadCache | None = None
+) -> AdminUseCases:
     """Partners, the audit trail and its verification, a partner's own reads, diagnostics."""
     uow, clock, settings = ports.uow, ports.clock, ports.settings
     verify_audit = VerifyAuditChain(ports.audit)
@@ -200,7 +203,7 @@ def admin_use_cases(ports: Ports, ingest: IngestFeed) -> AdminUseCases:
         partners=ManagePartners(uow, clock, ports.vault, ports.formats, addresses=ports.addresses),
         audit_trail=QueryAudit(ports.audit),
         imports=ReadImports(uow),
-        products=ReadProducts(uow),
+        products=ReadProducts(uow, cache=product_cache),
         diagnostics=ReadDiagnostics(uow),
         purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
         purge_webhook_deliveries=PurgeWebhookDeliveries(

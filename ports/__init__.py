@@ -10,6 +10,7 @@ from .diagnostics import DiagnosticRepository, RejectionSpool, RejectionSpools
 from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
 from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
 from .parsing import FeedParsing
+from .product_cache import CacheMiss, CacheUnavailable, ProductCache
 from .rate_limit import FailurePolicy, RateDecision, RateLimiter
 from .repositories import (
     ApiKeyRepository,
@@ -35,6 +36,8 @@ from .webhooks import WebhookSender, WebhookSent
 
 __all__ = [
     "ApiKeyRepository",
+    "CacheMiss",
+    "CacheUnavailable",
     "ChangeFeed",
     "AuditLog",
     "CircuitRepository",
@@ -59,6 +62,7 @@ __all__ = [
     "IdempotencyKeyRepository",
     "JobRepository",
     "PartnerRepository",
+    "ProductCache",
     "ProductRepository",
     "RateDecision",
     "RateLimiter",

@@ -185,6 +185,10 @@ class ChangeFeed(Protocol):
         """Committed changes after `cursor` (None: from the oldest kept), in commit order;
         InvalidCursor for a cursor this store never gave."""
 
+    def end(self) -> str | None:
+        """The cursor of the newest committed change (None: none is kept): what a follower that
+        only needs the changes from now on starts after (the product cache's, ADR 0017)."""
+
     def purge(self, before: datetime) -> int:
         """Delete the change records older than `before`; how many were."""
 

@@ -49,6 +49,7 @@ from . import (
 )
 from ._context import HttpContext
 from .body_threads import BodyThreads
+from .cache_metrics import ProductCacheCollector
 from .collectors import AuditChainCollector, DiagnosticsCollector, FetchHealthCollector, JobQueueCollector
 from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
@@ -126,6 +127,7 @@ def create_app(
     metrics.add_collector(FetchHealthCollector(app))
     metrics.add_collector(AuditChainCollector(app))
     metrics.add_collector(DiagnosticsCollector(app))
+    metrics.add_collector(ProductCacheCollector(app))
     body_threads = BodyThreads(app.settings.body_threads)
     ctx = HttpContext(
         app=app,

@@ -320,6 +320,10 @@ class InMemoryChangeFeed:
                     break
         return out
 
+    def end(self) -> str | None:
+        """The newest change's cursor."""
+        return self._records[-1].cursor if self._records else None
+
     def purge(self, before: datetime) -> int:
         """Delete the records older than `before` (kept: the newest, which numbers the next)."""
         old = [c for c in self._records[:-1] if c.at < before]

@@ -55,6 +55,14 @@ class PostgresChangeFeed:
             )
         return [Change(f"{r[0]}.{r[1]}", r[2], r[3], ChangeKind(r[4]), r[5]) for r in rows]
 
+    def end(self) -> str | None:
+        """The newest committed change's cursor (commit numbers follow commit order: see above)."""
+        row = self._conn.execute(
+            "SELECT k.seq, c.id FROM partner_product_change_commits AS k"
+            " JOIN partner_product_changes AS c ON c.tx = k.tx ORDER BY k.seq DESC, c.id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else f"{row[0]}.{row[1]}"
+
     def purge(self, before: datetime) -> int:
         """Delete the records older than `before`, and the commits left with none."""
         deleted = self._conn.execute("DELETE FROM partner_product_changes WHERE at < %s", (before,)).rowcount

@@ -73,6 +73,13 @@ class SqliteChangeFeed:
                     return out
         return out
 
+    def end(self) -> str | None:
+        """The newest change's cursor: the last SKU of the newest record."""
+        row = self._conn.execute(
+            "SELECT id, json_array_length(skus) FROM partner_product_changes ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else f"{row[0]}.{row[1] - 1}"
+
     def purge(self, before: datetime) -> int:
         """Delete the records older than `before` (AUTOINCREMENT never hands their ids out again);
         how many changes they held."""

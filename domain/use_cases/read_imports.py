@@ -18,6 +18,7 @@ from partner_ingest.domain.model.product import Product
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
 from .paging import check_limit
+from .product_cache import ProductReadCache
 
 __all__ = [
     "MAX_IMPORTS_PAGE",
@@ -80,18 +81,28 @@ class NamePage:
 
 
 class ReadProducts:
-    """The catalog, as one partner may see it: its own products only."""
+    """The catalog, as one partner may see it: its own products only.
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    With `cache`, one active product by SKU is read through it (ADR 0017); every other
+    read goes to the store."""
+
+    def __init__(self, uow: UnitOfWorkFactory, *, cache: ProductReadCache | None = None) -> None:
         self._uow = uow
+        self._cache = cache
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product:
         """One of the partner's active products (`retired=True`: retired ones); NotFoundError otherwise."""
-        with self._uow(read_only=True) as uow:
-            found = uow.products.get(partner_id, sku, retired=retired)
+        if self._cache is not None and not retired:
+            found = self._cache.read(partner_id, sku, lambda: self._load(partner_id, sku, retired=False))
+        else:
+            found = self._load(partner_id, sku, retired=retired)
         if found is None:
             raise NotFoundError("product", sku)
         return found
+
+    def _load(self, partner_id: str, sku: str, *, retired: bool) -> Product | None:
+        with self._uow(read_only=True) as uow:
+            return uow.products.get(partner_id, sku, retired=retired)
 
     def page(
         self,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import attrs
 import httpx2
 import pytest
 from support.service import Service, serving
@@ -152,3 +153,49 @@ def test_redis_stopped_mid_run_fails_closed_with_503_and_recovers_alone(tmp_path
         assert {body["error"] for body in bodies} == {"rate_limiter_unavailable"}
         throttled = service.audit("action = 'auth.throttled'")
         assert throttled and {entry["details"]["reason"] for entry in throttled} == {"limiter_unavailable"}
+
+
+def test_a_redis_outage_sends_cached_product_reads_to_the_store_and_the_cache_recovers(
+    tmp_path: Path,
+) -> None:
+    """The product cache in Redis (ADR 0017): while Redis is down, reads go to the store (the
+    follower cannot apply invalidations, so the cache is not read at all), never an error;
+    once it is back the follower empties the cache and reads hit again."""
+    from partner_ingest.adapters_in.cache_follower import CacheFollower
+
+    with (
+        private_redis(tmp_path) as redis,
+        serving(tmp_path / "svc.db", redis_url=redis.url, product_cache=True) as service,
+    ):
+        admin = service.admin_key()
+        partner, key = service.partner(admin)
+        client = service.client()
+        assert ingest(service, client, key).status_code == 200
+        cache = service.app.product_cache
+        assert cache is not None
+        follower = CacheFollower(cache)
+        assert follower.run_once()
+        products = service.app.products
+        assert products.get(partner, "R-1").quantity == 1
+        assert products.get(partner, "R-1").quantity == 1
+        assert (cache.stats().misses, cache.stats().hits) == (1, 1)
+
+        redis.stop()
+        assert products.get(partner, "R-1").quantity == 1  # a miss that cannot fill: the store
+        with service.app.uow() as uow:  # a change whose invalidation cannot reach Redis
+            stored = uow.products.get(partner, "R-1")
+            assert stored is not None
+            uow.products.upsert([attrs.evolve(stored, quantity=7).to_row()])
+            uow.commit()
+        assert not follower.run_once()  # so cache reads stop at once
+        assert not cache.serving()
+        assert products.get(partner, "R-1").quantity == 7
+        # Over HTTP, an admin's read answers from the store or refuses by the limiter's policy: never a 500.
+        answer = client.get(f"/admin/partners/{partner}/products/R-1", headers={"X-API-Key": admin})
+        assert answer.status_code in (200, 503), answer.text
+
+        redis.start()
+        wait_until(follower.run_once, 10, "the follower to reach Redis again")
+        assert cache.serving()
+        assert [products.get(partner, "R-1").quantity for _ in range(2)] == [7, 7]
+        assert cache.stats().hits >= 2

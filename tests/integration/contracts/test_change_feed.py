@@ -238,3 +238,18 @@ def test_concurrent_writers_are_seen_exactly_once(store: StoreUnderTest) -> None
     assert not failures, failures
     expected = {f"p{n}/S{b}-{k}" for n in range(writers) for b in range(5) for k in range(4)}
     assert len(seen) == len(expected) and set(seen) == expected
+
+
+def test_the_feeds_end_is_the_newest_changes_cursor(store: StoreUnderTest) -> None:
+    """What the product cache's follower starts after (ADR 0017): nothing before it is read again."""
+    ingest = setup(store, "acme")
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.changes.end() is None
+    send(ingest, "acme", [item("A"), item("B"), item("C"), item("D")])
+    with store.unit_of_work(read_only=True) as uow:
+        end = uow.changes.end()
+        newest = uow.changes.after(None, limit=100)[-1]
+        assert end == newest.cursor and uow.changes.after(end) == []
+    send(ingest, "acme", [item("B", price=11)])
+    with store.unit_of_work(read_only=True) as uow:
+        assert [(c.sku, str(c.kind)) for c in uow.changes.after(end)] == [("B", "updated")]
