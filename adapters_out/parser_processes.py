@@ -41,7 +41,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
-from multiprocessing.connection import Connection
 from typing import Any, BinaryIO, Final, Protocol
 
 import attrs
@@ -50,6 +49,8 @@ from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.product import ProductRow
 from partner_ingest.domain.model.reading import FeedReading
 from partner_ingest.domain.model.streams import RawReader
+
+from .frames import FramePipe
 
 __all__ = ["ParserProcessError", "ParserProcesses", "serve"]
 
@@ -284,7 +285,7 @@ class _RemoteChunks:
 class _Helper:
     """One helper process and its two pipes."""
 
-    def __init__(self, process: subprocess.Popen[bytes], inbox: Connection, outbox: Connection) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], inbox: FramePipe, outbox: FramePipe) -> None:
         self._process = process
         self.pid = process.pid
         self.inbox = inbox  # what the helper reads
@@ -308,7 +309,7 @@ class _Helper:
             raise
         os.close(to_helper)
         os.close(from_helper)
-        helper = cls(process, Connection(helper_in, readable=False), Connection(helper_out, writable=False))
+        helper = cls(process, FramePipe(helper_in), FramePipe(helper_out))
         try:
             if not helper._outbox.poll(_START_TIMEOUT):
                 raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
@@ -390,7 +391,7 @@ def _widen(pipe: int) -> None:
 class _Feeder(threading.Thread):
     """Copies the feed's bytes to the helper, then an empty frame for its end."""
 
-    def __init__(self, inbox: Connection, stream: BinaryIO) -> None:
+    def __init__(self, inbox: FramePipe, stream: BinaryIO) -> None:
         super().__init__(name="partner-ingest-feeder", daemon=True)
         self._inbox = inbox
         self._stream = stream
@@ -452,7 +453,7 @@ def _read_up_to(stream: BinaryIO, size: int) -> bytes:
 class _InboxReader(RawReader):
     """The helper's side: the feed's bytes as they arrive, to the empty frame that ends them."""
 
-    def __init__(self, inbox: Connection) -> None:
+    def __init__(self, inbox: FramePipe) -> None:
         self._inbox = inbox
         self._pending = memoryview(b"")
         self.ended = False
@@ -485,12 +486,12 @@ def serve(inbox_fd: int, outbox_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        _serve(Connection(inbox_fd, writable=False), Connection(outbox_fd, readable=False))
+        _serve(FramePipe(inbox_fd), FramePipe(outbox_fd))
     except (EOFError, OSError):  # the parent went away (or killed the feed): nothing to report to
         return
 
 
-def _serve(inbox: Connection, outbox: Connection) -> None:
+def _serve(inbox: FramePipe, outbox: FramePipe) -> None:
     """One feed after another, until end of file on `inbox`."""
 
     def send(kind: str, detail: object = None) -> None:
