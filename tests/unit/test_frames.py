@@ -18,6 +18,7 @@ def _pair() -> tuple[FramePipe, FramePipe]:
 def test_frames_of_every_size_arrive_whole_and_in_order() -> None:
     reader, writer = _pair()
     frames = [b"", b"x", b"a" * 16 * 1024, b"b" * (16 * 1024 + 1), os.urandom(3 << 20)]
+
     # The largest frame is past any pipe's room: the writer blocks until the reader takes it.
     def send() -> None:
         for frame in frames:
