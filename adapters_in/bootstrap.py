@@ -609,6 +609,7 @@ def build(
     secrets: ServiceSecrets | None = None,
     formats: FormatRegistry | None = None,
     parsing: FeedParsing | None = None,
+    start_parser: bool = False,
 ) -> Application:
     """The service as `serve` runs it; any part handed in replaces that part alone.
 
@@ -622,11 +623,23 @@ def build(
     from the settings or the secrets file (see `_secrets`); the installed
     formats; parser processes for large feeds.
 
+    `start_parser` starts a parser process at once, without waiting for it, so that it
+    imports the library while the caller prepares its feed (a CLI ingest of a large file
+    hashes it meanwhile; ADR 0039).
+
     `Application.close()` closes what was opened here; what was handed in stays
     open, its owner's to close.
     """
     settings = settings if settings is not None else Settings.from_env()
     closers: list[Callable[[], None]] = []
+    if parsing is None and settings.parser_processes != 0:
+        processes = ParserProcesses(
+            min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes
+        )
+        closers.append(processes.close)
+        parsing = processes
+        if start_parser:
+            processes.warm(wait=False)
     clock = clock if clock is not None else SystemClock()
     opened = store is None
     if store is None:
@@ -656,13 +669,6 @@ def build(
         ready = _with_redis(ready, shared.ping)
     if rate_limiter is None:
         rate_limiter = InProcessRateLimiter(clock)
-
-    if parsing is None and settings.parser_processes != 0:
-        processes = ParserProcesses(
-            min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes
-        )
-        closers.append(processes.close)
-        parsing = processes
 
     def close() -> None:
         for closer in reversed(closers):

@@ -140,11 +140,31 @@ class ParserProcesses:
             return closing(reading.chunks(rest))
         return _remote(helper, rest, self._release)
 
-    def warm(self) -> None:
-        """Start one helper now rather than on the first large feed."""
+    def warm(self, *, wait: bool = True) -> None:
+        """Start one helper now rather than on the first large feed. Without `wait`, only its
+        process is started: it imports the library while this process goes on (a CLI ingest
+        hashes the file meanwhile), and the first feed waits for whatever is left of that."""
+        if not wait:
+            with self._lock:
+                idle = not (self._closed or self._disabled or self._idle or self._busy)
+            if idle and self.max_processes > 0:
+                self._spawn_idle()
+            return
         helper = self._acquire()
         if helper is not None:
             self._release(helper, reusable=True)
+
+    def _spawn_idle(self) -> None:
+        try:
+            helper = _Helper.spawn(self._executable)
+        except OSError:
+            return  # the first large feed tries again, and says why if it fails then
+        with self._lock:
+            kept = not self._closed
+            if kept:
+                self._idle.append(helper)
+        if not kept:
+            helper.stop()
 
     @property
     def pids(self) -> list[int]:
@@ -203,9 +223,10 @@ class ParserProcesses:
             self._busy += 1
         for helper in dead:
             helper.stop()
-        if found is not None:
-            return found
         try:
+            if found is not None:
+                found.greet()  # at once, unless it was started by warm(wait=False) and is still starting
+                return found
             return _Helper.start(self._executable)
         except (OSError, ParserProcessError) as error:
             with self._lock:
@@ -290,9 +311,18 @@ class _Helper:
         self.pid = process.pid
         self.inbox = inbox  # what the helper reads
         self._outbox = outbox  # what it writes
+        self._greeted = False
 
     @classmethod
     def start(cls, executable: str) -> _Helper:
+        """A helper that has started and said so."""
+        helper = cls.spawn(executable)
+        helper.greet()
+        return helper
+
+    @classmethod
+    def spawn(cls, executable: str) -> _Helper:
+        """A helper process started, still importing the library (see `greet`)."""
         to_helper, helper_in = os.pipe()
         helper_out, from_helper = os.pipe()
         _widen(helper_out)
@@ -309,18 +339,23 @@ class _Helper:
             raise
         os.close(to_helper)
         os.close(from_helper)
-        helper = cls(process, FramePipe(helper_in), FramePipe(helper_out))
+        return cls(process, FramePipe(helper_in), FramePipe(helper_out))
+
+    def greet(self) -> None:
+        """Wait for the helper's hello (once); a helper that fails to start is stopped."""
+        if self._greeted:
+            return
         try:
-            if not helper._outbox.poll(_START_TIMEOUT):
+            if not self._outbox.poll(_START_TIMEOUT):
                 raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
-            kind, detail = helper._message()
+            kind, detail = self._message()
             if kind != "hello":
                 raise ParserProcessError(f"a parser process failed to start: {detail}")
         except BaseException:
-            helper.kill()
-            helper.stop()
+            self.kill()
+            self.stop()
             raise
-        return helper
+        self._greeted = True
 
     def alive(self) -> bool:
         return self._process.poll() is None

@@ -99,9 +99,13 @@ def _format_of(args: argparse.Namespace) -> str | None:
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
-    app = bootstrap.build(Settings.from_env())
+    settings = Settings.from_env()
+    path: Path = args.file
+    # A file the parser process will read: start it now, to import the library while this
+    # process hashes the file (ADR 0039). A missing file is reported by the open below.
+    large = path.is_file() and path.stat().st_size >= settings.parser_min_bytes
+    app = bootstrap.build(settings, start_parser=large)
     try:
-        path: Path = args.file
         with path.open("rb") as raw:
             # Hashed first, so the ingest reads the body once (the progress drawn once), and the
             # body stays seekable: a snapshot held by the mass-delete guard is kept from it.
