@@ -577,7 +577,8 @@ def postgres_section(url: str, path: Path, count: int) -> None:
     def library(*, again: bool = False) -> float:
         if not again:
             with store.connection() as conn:
-                conn.execute("TRUNCATE product, partner_feed_imports")
+                # CASCADE: the tables that reference the ledger (held feeds, ...) are emptied too.
+                conn.execute("TRUNCATE product, partner_feed_imports CASCADE")
         gc.collect()
         # new feed ids every run; parsed in a parser process, as the service wires it
         ingest = IngestFeed(store.unit_of_work, formats, clock, UuidIds(), parsing=parsing)
