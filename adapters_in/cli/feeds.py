@@ -16,7 +16,7 @@ from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.domain.use_cases import FeedSubmission, validate_against_contract
 from partner_ingest.plugins import load_formats
-from partner_ingest.ports.formats import format_for_file
+from partner_ingest.ports.formats import FormatRegistry, format_for_file
 
 from ._output import print_report, reading_with_progress
 
@@ -90,11 +90,12 @@ def _format_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _format_of(args: argparse.Namespace) -> str | None:
-    """--format, else the one format whose plugin declares the file's extension."""
+def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) -> str | None:
+    """--format, else the one format whose plugin declares the file's extension (among
+    `formats`, the application's when it has them: the installed plugins are found once)."""
     if args.format:
         return str(args.format)
-    return format_for_file(load_formats(), Path(args.file).name)
+    return format_for_file(formats if formats is not None else load_formats(), Path(args.file).name)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -119,7 +120,7 @@ def run_ingest(args: argparse.Namespace) -> int:
                 FeedSubmission(
                     partner_id=args.partner,
                     body=body,
-                    format=_format_of(args),
+                    format=_format_of(args, app.formats),
                     version=args.version,
                     dry_run=args.dry_run,
                     source="cli",
