@@ -159,6 +159,7 @@ def build(
     formats: FormatRegistry | None = None,
     parsing: FeedParsing | None = None,
     product_cache: ProductCache | None = None,
+    start_parser: bool = False,
 ) -> Application:
     """The service as `serve` runs it; any part handed in replaces that part alone.
 
@@ -172,11 +173,17 @@ def build(
     the product cache when PARTNER_INGEST_PRODUCT_CACHE is on, in process and in front of Redis
     when it is set (`product_cache`: a cache of your own, which turns it on; ADR 0017).
 
+    `start_parser` starts a parser process at once, without waiting for it, so that it
+    imports the library while the caller prepares its feed (a CLI ingest of a large file
+    hashes it meanwhile; ADR 0039).
+
     `Application.close()` closes what was opened here; what was handed in stays open, its
     owner's to close.
     """
     settings = settings if settings is not None else Settings.from_env()
     closers: list[Callable[[], None]] = []
+    if parsing is None:
+        parsing = parser_processes(settings, closers, start=start_parser)
     clock = clock if clock is not None else SystemClock()
     store, ready = store_for(settings, store, closers)
     if rate_limiter is None and settings.redis_url:
@@ -204,7 +211,7 @@ def build(
         settings=settings,
         close=close,
         ready=ready,
-        parsing=parsing if parsing is not None else parser_processes(settings, closers),
+        parsing=parsing,
         grouped_uow=group_commit(settings, store, closers),
         product_cache=read_through_cache(settings, store.unit_of_work, clock, closers, given=product_cache),
     )

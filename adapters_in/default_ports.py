@@ -205,12 +205,17 @@ def group_commit(settings: Settings, store: Store, closers: Closers) -> UnitOfWo
     return group.unit_of_work
 
 
-def parser_processes(settings: Settings, closers: Closers) -> FeedParsing | None:
-    """Parser processes for large feeds, as the settings size them; None when they are off (ADR 0019)."""
+def parser_processes(settings: Settings, closers: Closers, *, start: bool = False) -> FeedParsing | None:
+    """Parser processes for large feeds, as the settings size them; None when they are off (ADR 0019).
+
+    With `start`, one is started at once, without waiting for it, so that it imports the library
+    while the caller prepares its feed (a CLI ingest hashes its file meanwhile; ADR 0039)."""
     if settings.parser_processes == 0:
         return None
     processes = ParserProcesses(min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes)
     closers.append(processes.close)
+    if start:
+        processes.warm(wait=False)
     return processes
 
 

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Final
 
 import attrs
-from cronsim import CronSim, CronSimError
 
 from partner_ingest.domain.model.cron import CronExpressionError
 
@@ -82,6 +81,8 @@ class CronsimRule:
 
     def next_after(self, moment: datetime) -> datetime:
         """The first matching minute strictly after `moment` (aware in, aware UTC out)."""
+        from cronsim import CronSim  # imported on first use: a CLI ingest never evaluates a schedule
+
         start = _utc(moment)
         try:
             return next(CronSim(self.five_fields, start))
@@ -119,6 +120,8 @@ def _parse(expression: str) -> CronsimRule:
         )
     for field_text, field in zip(fields, _FIELDS, strict=True):
         _check_field(expression, field_text, field)
+    from cronsim import CronSim, CronSimError  # imported on first use, as in next_after
+
     try:
         sim = CronSim(five_fields, _EPOCH)
     except CronSimError as error:

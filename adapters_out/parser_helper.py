@@ -15,13 +15,13 @@ import pickle
 import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection
 from typing import BinaryIO, Final
 
 import attrs
 
 from partner_ingest.domain.model.chunk import ValidatedChunk
 
+from .frames import FramePipe
 from .parser_wire import FRAME, ParserProcessError, unpack_rows
 
 __all__ = ["Feeder", "Helper"]
@@ -40,14 +40,23 @@ _BOOT: Final = (
 class Helper:
     """One helper process and its two pipes."""
 
-    def __init__(self, process: subprocess.Popen[bytes], inbox: Connection, outbox: Connection) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], inbox: FramePipe, outbox: FramePipe) -> None:
         self._process = process
         self.pid = process.pid
         self.inbox = inbox  # what the helper reads
         self._outbox = outbox  # what it writes
+        self._greeted = False
 
     @classmethod
     def start(cls, executable: str) -> Helper:
+        """A helper that has started and said so."""
+        helper = cls.spawn(executable)
+        helper.greet()
+        return helper
+
+    @classmethod
+    def spawn(cls, executable: str) -> Helper:
+        """A helper process started, still importing the library (see `greet`)."""
         to_helper, helper_in = os.pipe()
         helper_out, from_helper = os.pipe()
         _widen(helper_out)
@@ -64,18 +73,23 @@ class Helper:
             raise
         os.close(to_helper)
         os.close(from_helper)
-        helper = cls(process, Connection(helper_in, readable=False), Connection(helper_out, writable=False))
+        return cls(process, FramePipe(helper_in), FramePipe(helper_out))
+
+    def greet(self) -> None:
+        """Wait for the helper's hello (once); a helper that fails to start is stopped."""
+        if self._greeted:
+            return
         try:
-            if not helper._outbox.poll(_START_TIMEOUT):
+            if not self._outbox.poll(_START_TIMEOUT):
                 raise ParserProcessError(f"a parser process did not start within {_START_TIMEOUT:.0f} s")
-            kind, detail = helper._message()
+            kind, detail = self._message()
             if kind != "hello":
                 raise ParserProcessError(f"a parser process failed to start: {detail}")
         except BaseException:
-            helper.kill()
-            helper.stop()
+            self.kill()
+            self.stop()
             raise
-        return helper
+        self._greeted = True
 
     def alive(self) -> bool:
         return self._process.poll() is None
@@ -146,7 +160,7 @@ def _widen(pipe: int) -> None:
 class Feeder(threading.Thread):
     """Copies the feed's bytes to the helper, then an empty frame for its end."""
 
-    def __init__(self, inbox: Connection, stream: BinaryIO) -> None:
+    def __init__(self, inbox: FramePipe, stream: BinaryIO) -> None:
         super().__init__(name="partner-ingest-feeder", daemon=True)
         self._inbox = inbox
         self._stream = stream

@@ -91,11 +91,31 @@ class ParserProcesses:
             return closing(reading.chunks(rest))
         return _remote(helper, rest, self._release)
 
-    def warm(self) -> None:
-        """Start one helper now rather than on the first large feed."""
+    def warm(self, *, wait: bool = True) -> None:
+        """Start one helper now rather than on the first large feed. Without `wait`, only its
+        process is started: it imports the library while this process goes on (a CLI ingest
+        hashes the file meanwhile), and the first feed waits for whatever is left of that."""
+        if not wait:
+            with self._lock:
+                idle = not (self._closed or self._disabled or self._idle or self._busy)
+            if idle and self.max_processes > 0:
+                self._spawn_idle()
+            return
         helper = self._acquire()
         if helper is not None:
             self._release(helper, reusable=True)
+
+    def _spawn_idle(self) -> None:
+        try:
+            helper = Helper.spawn(self._executable)
+        except OSError:
+            return  # the first large feed tries again, and says why if it fails then
+        with self._lock:
+            kept = not self._closed
+            if kept:
+                self._idle.append(helper)
+        if not kept:
+            helper.stop()
 
     @property
     def pids(self) -> list[int]:
@@ -154,9 +174,10 @@ class ParserProcesses:
             self._busy += 1
         for helper in dead:
             helper.stop()
-        if found is not None:
-            return found
         try:
+            if found is not None:
+                found.greet()  # at once, unless it was started by warm(wait=False) and is still starting
+                return found
             return Helper.start(self._executable)
         except (OSError, ParserProcessError) as error:
             with self._lock:

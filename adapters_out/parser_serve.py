@@ -13,7 +13,6 @@ import io
 import os
 import pickle
 import signal
-from multiprocessing.connection import Connection
 
 import attrs
 
@@ -21,6 +20,7 @@ from partner_ingest.domain.model.chunk import ValidatedChunk
 from partner_ingest.domain.model.reading import FeedReading
 from partner_ingest.domain.model.streams import RawReader
 
+from .frames import FramePipe
 from .parser_wire import FRAME, pack_rows
 
 __all__ = ["serve"]
@@ -29,7 +29,7 @@ __all__ = ["serve"]
 class _InboxReader(RawReader):
     """The helper's side: the feed's bytes as they arrive, to the empty frame that ends them."""
 
-    def __init__(self, inbox: Connection) -> None:
+    def __init__(self, inbox: FramePipe) -> None:
         self._inbox = inbox
         self._pending = memoryview(b"")
         self.ended = False
@@ -62,12 +62,12 @@ def serve(inbox_fd: int, outbox_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        _serve(Connection(inbox_fd, writable=False), Connection(outbox_fd, readable=False))
+        _serve(FramePipe(inbox_fd), FramePipe(outbox_fd))
     except (EOFError, OSError):  # the parent went away (or killed the feed): nothing to report to
         return
 
 
-def _serve(inbox: Connection, outbox: Connection) -> None:
+def _serve(inbox: FramePipe, outbox: FramePipe) -> None:
     """One feed after another, until end of file on `inbox`."""
 
     def send(kind: str, detail: object = None) -> None:

@@ -16,7 +16,7 @@ from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.policy import FeedLimits
 from partner_ingest.domain.model.report import ErrorCode, Location
 
-__all__ = ["ITEM", "ROOT", "Fields", "Replay", "check_item_tag", "local_name", "product_at"]
+__all__ = ["ITEM", "ROOT", "Fields", "Replay", "check_item_tag", "escaped", "local_name", "product_at"]
 
 ROOT: Final = "catalog"
 ITEM: Final = "product"
@@ -26,6 +26,13 @@ _NAMES: Final = 1024
 _RECURSION: Final = 100
 """Nesting `Fields` follows by recursion; a deeper product (possible only when
 `max_depth` is raised past it) is replayed, which keeps its own stack."""
+
+
+def escaped(text: str) -> str:
+    """`text` as XML character data: what `xml.sax.saxutils.escape(text, {"\\r": "&#13;"})` gives,
+    without importing it (it imports urllib.request, and with it http.client and ssl, into every
+    process that loads the xml plugins). A bare CR would be read back as LF, so it is a reference."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;").replace("\r", "&#13;")
 
 
 def local_name(tag: str) -> str:

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import BinaryIO, Final
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
 
 import attrs
 
@@ -34,7 +33,7 @@ from partner_ingest.ports.formats import FormatRegistrar, RawItem
 from partner_ingest.ports.hookspecs import hookimpl
 
 from ._merchant_center import GMC_NAMESPACE, MAPPING, Converter, attributes_of, source_of
-from ._xml_elements import local_name
+from ._xml_elements import escaped, local_name
 from .xml_feed import read_items
 
 __all__ = ["GmcXmlFeed", "partner_ingest_register_formats"]
@@ -57,7 +56,6 @@ _RSS_ITEM: Final = frozenset(
 """RSS 2.0's own item elements: the envelope, told apart from namespace-less Merchant Center attributes."""
 _RSS_PATH: Final = "/rss/channel/item"
 _ATOM_PATH: Final = "/feed/entry"
-_ENTITIES: Final = {"\r": "&#13;"}  # a bare CR would be read back as LF
 
 
 def _name(tag: str) -> str:
@@ -156,7 +154,7 @@ class GmcXmlFeed:
         for product in products:
             out.append("  <item>")
             out.extend(
-                f"    <g:{name}>{escape(value, _ENTITIES)}</g:{name}>"
+                f"    <g:{name}>{escaped(value)}</g:{name}>"
                 for name, value in attributes_of(product, self.version)
             )
             out.append("  </item>")

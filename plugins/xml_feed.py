@@ -56,7 +56,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, Final, Protocol
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLParser
-from xml.sax.saxutils import escape
 
 import attrs
 from defusedxml import DefusedXmlException
@@ -70,11 +69,10 @@ from partner_ingest.ports.formats import FormatRegistrar, RawItem
 from partner_ingest.ports.hookspecs import hookimpl
 
 from ._items import product_item
-from ._xml_elements import ITEM, ROOT, Fields, Replay, check_item_tag, local_name, product_at
+from ._xml_elements import ITEM, ROOT, Fields, Replay, check_item_tag, escaped, local_name, product_at
 
 __all__ = ["Layout", "XmlFeed", "partner_ingest_register_formats", "read_items"]
 
-_ENTITIES: Final = {"\r": "&#13;"}  # a bare CR would be read back as LF
 _CHUNK: Final = 64 * 1024
 _SLICE: Final = 4 * 1024
 """Bytes handed to the C parser at a time. Closed products leave the tree after each
@@ -491,7 +489,7 @@ def _element(name: str, value: object) -> str:
         return "".join(_element(name, v) for v in value)
     if value is None:
         return ""
-    return f"<{name}>{escape(str(value), _ENTITIES)}</{name}>"
+    return f"<{name}>{escaped(str(value))}</{name}>"
 
 
 @hookimpl

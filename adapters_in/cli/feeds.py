@@ -16,7 +16,7 @@ from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.domain.use_cases import FeedSubmission, validate_against_contract
 from partner_ingest.plugins import load_formats
-from partner_ingest.ports.formats import format_for_file
+from partner_ingest.ports.formats import FormatRegistry, format_for_file
 
 from ._output import print_report, reading_with_progress
 
@@ -90,18 +90,23 @@ def _format_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _format_of(args: argparse.Namespace) -> str | None:
-    """--format, else the one format whose plugin declares the file's extension."""
+def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) -> str | None:
+    """--format, else the one format whose plugin declares the file's extension (among
+    `formats`, the application's when it has them: the installed plugins are found once)."""
     if args.format:
         return str(args.format)
-    return format_for_file(load_formats(), Path(args.file).name)
+    return format_for_file(formats if formats is not None else load_formats(), Path(args.file).name)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
-    app = bootstrap.build(Settings.from_env())
+    settings = Settings.from_env()
+    path: Path = args.file
+    # A file the parser process will read: start it now, to import the library while this
+    # process hashes the file (ADR 0039). A missing file is reported by the open below.
+    large = path.is_file() and path.stat().st_size >= settings.parser_min_bytes
+    app = bootstrap.build(settings, start_parser=large)
     try:
-        path: Path = args.file
         with path.open("rb") as raw:
             # Hashed first, so the ingest reads the body once (the progress drawn once), and the
             # body stays seekable: a snapshot held by the mass-delete guard is kept from it.
@@ -115,7 +120,7 @@ def run_ingest(args: argparse.Namespace) -> int:
                 FeedSubmission(
                     partner_id=args.partner,
                     body=body,
-                    format=_format_of(args),
+                    format=_format_of(args, app.formats),
                     version=args.version,
                     dry_run=args.dry_run,
                     source="cli",

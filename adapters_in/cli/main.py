@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
+from typing import Any
 
 from partner_ingest.domain.model.errors import IngestError, UnavailableError
 
@@ -34,10 +34,23 @@ GROUPS = (feeds, operations, background, serve, admin, imports, webhooks)
 
 
 def _version() -> str:
+    from importlib import metadata  # only for --version: it imports email and zipfile (ADR 0039)
+
     try:
         return metadata.version("partner-catalog-ingest")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """argparse's "version" action with the version read when asked for, not on every start."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"partner-ingest {_version()}")
+        parser.exit()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
         description="Take partner product catalog feeds: serve the API, run workers, manage partners and keys, "
         "ingest or validate a feed file.",
     )
-    root.add_argument("--version", action="version", version=f"partner-ingest {_version()}")
+    root.add_argument("--version", action=_VersionAction, help="show program's version number and exit")
     commands = root.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for group in GROUPS:
         group.register(commands)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
 
 import attrs
@@ -88,6 +87,10 @@ class VersionLifecycle:
         version deprecated at `now`; none otherwise."""
         if self.status_at(now) is not VersionStatus.DEPRECATED or self.sunset is None:
             return {}
+        # Imported here: email.utils brings the email package into every process that
+        # imports the domain, and only a deprecated version's answers need it (ADR 0039).
+        from email.utils import format_datetime
+
         since = self.deprecated_at or now
         return {
             "Deprecation": f"@{int(since.timestamp())}",

@@ -72,6 +72,7 @@ class FeedReading:
                     raise MalformedFeedError(
                         ErrorCode.TOO_MANY_ITEMS, f"a feed may hold at most {max_items} items"
                     )
+                deleting = False
                 # One dict lookup per item: the upsert path keeps its fast validator.
                 if raw.__class__ is dict and DELETE_FIELD in raw:
                     flag = delete_flag(raw[DELETE_FIELD])
@@ -81,83 +82,51 @@ class FeedReading:
                         snapshots.append(snapshot_of(raw, bad))
                         continue
                     raw = {key: value for key, value in raw.items() if key != DELETE_FIELD}
-                    if flag:
-                        found = sku_of(raw, index)
-                        if found.__class__ is str:
-                            deletes.append((index, found, marker))
-                        else:
-                            rejected.append((found, marker))  # type: ignore[arg-type]
-                            snapshots.append(snapshot_of(raw, found))  # type: ignore[arg-type]
-                        if len(deletes) >= batch_size:
-                            yield ValidatedChunk(
-                                rows,
-                                indexes,
-                                markers,
-                                rejected,
-                                index + 1,
-                                snapshots=snapshots,
-                                deletes=deletes,
-                                patches=patches,
-                            )
-                            rows, indexes, markers, rejected = [], [], [], []
-                            snapshots, deletes, patches = [], [], []
-                        continue
-                if patch:
+                    deleting = flag
+                # Each kind of item says when the chunk is full: valid rows, invalid items,
+                # deletes, or a patch feed's items and rejections, at `batch_size`.
+                if deleting:
+                    found = sku_of(raw, index)
+                    if found.__class__ is str:
+                        deletes.append((index, found, marker))
+                    else:
+                        rejected.append((found, marker))  # type: ignore[arg-type]
+                        snapshots.append(snapshot_of(raw, found))  # type: ignore[arg-type]
+                    full = len(deletes) >= batch_size
+                elif patch:
                     found = sku_of(raw, index)
                     if found.__class__ is str:
                         patches.append((index, raw, marker))  # type: ignore[arg-type]
                     else:
                         rejected.append((found, marker))  # type: ignore[arg-type]
                         snapshots.append(snapshot_of(raw, found))  # type: ignore[arg-type]
-                    if len(patches) + len(rejected) >= batch_size:
-                        yield ValidatedChunk(
-                            rows,
-                            indexes,
-                            markers,
-                            rejected,
-                            index + 1,
-                            snapshots=snapshots,
-                            deletes=deletes,
-                            patches=patches,
-                        )
-                        rows, indexes, markers, rejected = [], [], [], []
-                        snapshots, deletes, patches = [], [], []
-                    continue
-                result = validate(raw, index)
-                if type(result) is tuple:
-                    rows.append(result)
-                    indexes.append(index)
-                    markers.append(marker)
-                    if len(rows) >= batch_size:
-                        yield ValidatedChunk(
-                            rows,
-                            indexes,
-                            markers,
-                            rejected,
-                            index + 1,
-                            snapshots=snapshots,
-                            deletes=deletes,
-                            patches=patches,
-                        )
-                        rows, indexes, markers, rejected = [], [], [], []
-                        snapshots, deletes, patches = [], [], []
+                    full = len(patches) + len(rejected) >= batch_size
                 else:
-                    assert isinstance(result, list)
-                    rejected.append((result, marker))
-                    snapshots.append(snapshot_of(raw, result))
-                    if len(rejected) >= batch_size:  # a feed of invalid items is held no more than valid ones
-                        yield ValidatedChunk(
-                            rows,
-                            indexes,
-                            markers,
-                            rejected,
-                            index + 1,
-                            snapshots=snapshots,
-                            deletes=deletes,
-                            patches=patches,
-                        )
-                        rows, indexes, markers, rejected = [], [], [], []
-                        snapshots, deletes, patches = [], [], []
+                    result = validate(raw, index)
+                    if type(result) is tuple:
+                        rows.append(result)
+                        indexes.append(index)
+                        markers.append(marker)
+                        full = len(rows) >= batch_size
+                    else:
+                        assert isinstance(result, list)
+                        rejected.append((result, marker))
+                        snapshots.append(snapshot_of(raw, result))
+                        # a feed of invalid items is held no more than valid ones
+                        full = len(rejected) >= batch_size
+                if full:
+                    yield ValidatedChunk(
+                        rows,
+                        indexes,
+                        markers,
+                        rejected,
+                        index + 1,
+                        snapshots=snapshots,
+                        deletes=deletes,
+                        patches=patches,
+                    )
+                    rows, indexes, markers, rejected = [], [], [], []
+                    snapshots, deletes, patches = [], [], []
         except MalformedFeedError as problem:
             feed_error = problem.error
         except RecursionError:

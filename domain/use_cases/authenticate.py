@@ -24,6 +24,7 @@ address and the key id when the key parsed, never the presented text.
 from __future__ import annotations
 
 import ipaddress
+import threading
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -62,6 +63,8 @@ WINDOW_SECONDS: Final = 60.0
 
 # Compared against when the key id is unknown, so that path does the same work.
 _DUMMY_HASH: Final = bytes(32)
+_TOUCHED_KEYS: Final = 4096
+"""Keys whose last write this process remembers before it forgets them all and starts again."""
 
 
 _positive_int = attrs.validators.gt(0)
@@ -139,6 +142,9 @@ class AccessGuard:
         self._quotas = quotas if quotas is not None else failures
         self._server_secret = validate_server_secret(server_secret)
         self._limits = limits or AccessLimits()
+        self._touching = threading.Lock()
+        self._touched: dict[str, datetime] = {}
+        """When this process last wrote each key's last_used_at (see `_touch`)."""
 
     def require(self, presented: str | None, client: str, *, role: KeyRole | None = None) -> Granted:
         """`decide`, raising the refusal (for callers that map exceptions in one place)."""
@@ -270,6 +276,18 @@ class AccessGuard:
         interval = timedelta(seconds=self._limits.touch_interval_seconds)
         if key.last_used_at is not None and now - key.last_used_at < interval:
             return
+        # Concurrent requests of one key all read the stale time before the first write commits:
+        # without this claim each would write, and on SQLite each write waits for the write lock
+        # behind the feeds being committed (32 connections: 32 writes queued behind the group
+        # commit, the slowest answers of a run; ADR 0039). One request per key and interval
+        # writes; the others go on at once.
+        with self._touching:
+            claimed = self._touched.get(key.id)
+            if claimed is not None and timedelta(0) <= now - claimed < interval:
+                return
+            if len(self._touched) >= _TOUCHED_KEYS:
+                self._touched.clear()  # a bound, not a cache to keep: the stored time is the judge
+            self._touched[key.id] = now
         # Two instances may both write within the same minute; the later write wins, harmlessly.
         with self._uow() as uow:
             uow.api_keys.touch(key.id, now)

@@ -208,6 +208,37 @@ def test_a_helper_is_reused_from_feed_to_feed(helpers: ParserProcesses) -> None:
     assert helpers.pids == first and len(first) == 1
 
 
+def test_a_helper_started_without_waiting_serves_the_first_feed() -> None:
+    """warm(wait=False) only starts the process (a CLI ingest hashes its file meanwhile, ADR 0039);
+    the first feed waits for its hello and is parsed there."""
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    try:
+        pool.warm(wait=False)
+        (started,) = pool.pids
+        pool.warm(wait=False)  # one is starting already: no second process
+        assert pool.pids == [started]
+        outcome, written = ingest(JSONL, jsonl_feed(50), pool)
+        assert outcome.counts.created == 50 and len(written) == 50
+        assert pool.pids == [started]
+    finally:
+        pool.close()
+
+
+def test_a_helper_that_fails_to_start_unseen_leaves_feeds_parsed_here(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = ParserProcesses(min_bytes=0, max_processes=1, executable="/bin/false")
+    try:
+        pool.warm(wait=False)
+        with caplog.at_level(logging.WARNING):
+            outcome, written = ingest(JSONL, jsonl_feed(20), pool)
+        assert outcome.counts.created == 20 and len(written) == 20
+        assert "no parser process could start" in caplog.text
+        assert pool.pids == []
+    finally:
+        pool.close()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are set on Linux only")
 def test_a_helper_may_write_several_chunks_ahead() -> None:
     import fcntl

@@ -571,3 +571,21 @@ def test_when_the_quota_limiter_is_down_valid_keys_pass_and_say_so() -> None:
 def test_the_guard_refuses_a_short_server_secret(world: World) -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         AccessGuard(world.uow, world.store.audit_log, world.clock, world.limiter, server_secret=b"short")
+
+
+def test_concurrent_requests_of_one_key_write_last_used_at_once(world: World) -> None:
+    """Requests that read the key before the first write committed do not each write (ADR 0039):
+    on SQLite each write would wait for the lock behind the feeds being committed."""
+    key_id = world.acme[5:18]
+    with world.store.unit_of_work(read_only=True) as uow:
+        stale = uow.api_keys.get(key_id)
+    assert stale is not None and stale.last_used_at is None
+    commits = world.store.commits
+    world.guard.require(world.acme, PARTNER_HOST)
+    # The other requests of the burst still hold the key as it was read before that write.
+    for _ in range(31):
+        world.guard._touch(stale, world.clock.now())
+    assert world.store.commits == commits + 1
+    world.clock.advance(61)
+    world.guard._touch(stale, world.clock.now())
+    assert world.store.commits == commits + 2

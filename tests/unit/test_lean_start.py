@@ -1,8 +1,10 @@
-"""A process that only ingests does not import the HTTP fetcher or cryptography (ADR 0039):
-they are imported on the first pull and the first credential, and still work then."""
+"""A process that only ingests does not import the HTTP fetcher, cryptography or anything else only the
+server needs (ADR 0039): they are imported on first use, and still work then."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +30,53 @@ def test_start_up_defers_the_http_fetcher_and_cryptography_until_first_used(tmp_
         [sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True
     ).stdout.splitlines()
     assert out == ["[]", "s3cret True"]
+
+
+INGEST = """
+import json, sys
+from partner_ingest.adapters_in.cli.main import main
+
+assert main(["partners", "add", "acme", "--name", "Acme"]) == 0
+assert main(["ingest", sys.argv[1], "--partner", "acme", "--format", "jsonl"]) == 0
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[2].split(","))))
+"""
+SERVER_ONLY = (
+    "cryptography",
+    "prometheus_client",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "multipart",
+    "rich",
+    "ssl",
+    "http",
+    "urllib.request",
+    "multiprocessing",
+    "cronsim",
+    "psycopg",
+    "redis",
+)
+"""What a CLI ingest never needs (ADR 0039): the server's packages, TLS and HTTP clients, and
+multiprocessing (the parser helper's pipes are `adapters_out/frames.py`)."""
+
+
+def test_a_cli_ingest_through_its_parser_helper_imports_nothing_the_server_needs(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    item = '{{"sku": "SKU-{n}", "name": "Product {n}", "price": 9.99, "currency": "EUR", "quantity": 1}}\n'
+    # Past the 2 MiB below which a feed is parsed in the ingesting process: the helper is used.
+    feed.write_text("".join(item.format(n=n) for n in range(30_000)))
+    assert feed.stat().st_size > 2 << 20
+    env = {**os.environ, "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'lean.db'}"}
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    wanted = ",".join(sorted({name.split(".")[0] for name in SERVER_ONLY}))
+    out = subprocess.run(
+        [sys.executable, "-c", INGEST, str(feed), wanted],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert "30000 created" in out[-2]
+    loaded = set(json.loads(out[-1]))
+    assert sorted(name for name in SERVER_ONLY if name in loaded) == []
