@@ -232,8 +232,9 @@ class SqliteProductRepository:
         limit: int = 100,
         scan: int = 20_000,
     ) -> NameMatches:
-        """Names holding `text` (LIKE ignores ASCII case), in SKU order, among the next `scan`
-        products of the (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
+        """Active products whose names hold `text` (LIKE ignores ASCII case), in SKU order, among
+        the next `scan` products of the (partner_id, sku) index: bounded however rare the name (no
+        name index: ADR 0038). Retired products count in the scan but are never found."""
         start = after_sku or ""
         # The window's last SKU, read from the index alone; the search then walks that range of
         # the index in SKU order and stops at `limit` matches (no sort, no materialized window).
@@ -245,7 +246,8 @@ class SqliteProductRepository:
         bounded = "" if last is None else " AND sku <= ?"
         params = (partner_id, start) + (() if last is None else (last,)) + (f"%{like_escaped(text)}%", limit)
         rows = self._conn.execute(
-            f"{_SELECT} WHERE partner_id = ? AND sku > ?{bounded} AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
+            f"{_SELECT} WHERE partner_id = ? AND sku > ?{bounded} AND retired_at IS NULL"
+            " AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
             params,
         ).fetchall()
         more = (
