@@ -1,18 +1,23 @@
 """Catalog lifecycle benchmark (ADR 0036, 0037): a snapshot against an upsert of the same feed, and
 what the change records cost an upsert.
 
-    .venv/bin/python benchmarks/lifecycle_benchmark.py                    # 100,000 products, SQLite
-    .venv/bin/python benchmarks/lifecycle_benchmark.py --count 1000000    # the issue's million
+    .venv/bin/python benchmarks/lifecycle_benchmark.py --count 1000000              # the issue's million
+    .venv/bin/python benchmarks/lifecycle_benchmark.py --count 1000000 --store postgres
+    .venv/bin/python benchmarks/lifecycle_benchmark.py --only changes               # (2) alone, 100,000
 
 (1) A catalog of N products; a feed naming 99.5% of them, 1% of those changed.
-    The same feed applied as an upsert and as a snapshot (which also retires the
-    0.5% it leaves out), each on its own copy of the catalog; the target is a
-    snapshot at most 1.3x the upsert.
-(2) N new products ingested with the change records (one INSERT ... SELECT per
-    batch), and with the repository's upsert as it was before the change feed: the
-    cost of the change feed on the upsert, whose target is at most 10%. The two
-    alternate, so that a slow moment of the shared machine hits both.
-Each figure is the best of ROUNDS runs (the machine is shared). Nothing asserts.
+    The same feed applied by `partner-ingest ingest FILE --feed-mode upsert` and
+    `--feed-mode snapshot` (which also retires the 0.5% it leaves out), each a
+    whole process on the same catalog (SQLite: a fresh copy of it; PostgreSQL:
+    the catalog written back by an upsert of it, not timed), the two modes
+    alternating. Printed: each mode's best time, the snapshot's ratio to the
+    upsert (target <= 1.3x), and the peak memory of each process tree (the CLI and
+    its parser process, the sum of their VmHWM; issue 3's limit: 90 MB).
+(2) N new products ingested in process with the change records (one record per
+    batch and kind), and with the repository's upsert as it was before the change
+    feed: before / after / the cost of the change records (target <= 10%). The
+    two alternate, so that a slow moment of the shared machine hits both.
+Each figure is the best of --rounds runs (the machine is shared). Nothing asserts.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import argparse
 import io
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,29 +47,36 @@ from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports.repositories import UpsertCounts
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest_benchmark import CLI, RSS_LIMIT_MB, run_process  # a sibling script
+
 ROUNDS = 5
+SNAPSHOT_TARGET = 1.3
+CHANGES_TARGET = 0.10
 FORMATS = load_formats(entry_points=False)
+POSTGRES_ENV = "PARTNER_INGEST_TEST_POSTGRES_URL"
 
 
-def feed(count: int, *, absent_every: int = 0, changed_every: int = 0) -> bytes:
+def feed_lines(count: int, *, absent_every: int = 0, changed_every: int = 0) -> Iterator[str]:
     """JSON Lines: `count` products, leaving out every `absent_every`-th, changing every `changed_every`-th."""
-    lines = []
     for n in range(count):
         if absent_every and n % absent_every == 0:
             continue
         price = 10 + (n % 97) + (1 if changed_every and n % changed_every == 1 else 0)
-        lines.append(
-            json.dumps(
-                {
-                    "sku": f"SKU-{n:08d}",
-                    "name": f"Item {n}",
-                    "price": price,
-                    "currency": "EUR",
-                    "quantity": n % 13,
-                }
-            )
-        )
-    return ("\n".join(lines) + "\n").encode()
+        product = {"sku": f"SKU-{n:08d}", "name": f"Item {n}", "price": price, "currency": "EUR"}
+        yield json.dumps({**product, "quantity": n % 13}) + "\n"
+
+
+def feed(count: int, *, absent_every: int = 0, changed_every: int = 0) -> bytes:
+    """The feed of `feed_lines` in memory."""
+    return "".join(feed_lines(count, absent_every=absent_every, changed_every=changed_every)).encode()
+
+
+def feed_file(path: Path, count: int, **shape: int) -> Path:
+    """The feed of `feed_lines` written to `path` (a million products never sit in memory)."""
+    with path.open("w", encoding="utf-8") as out:
+        out.writelines(feed_lines(count, **shape))
+    return path
 
 
 def ingest_into(store: Any, body: bytes, mode: FeedMode) -> float:
@@ -82,8 +95,8 @@ def with_partner(store: Any) -> Any:
     return store
 
 
-def best(run: Callable[[], float]) -> float:
-    return min(run() for _ in range(ROUNDS))
+def best(run: Callable[[], float], rounds: int = ROUNDS) -> float:
+    return min(run() for _ in range(rounds))
 
 
 def upsert_without_changes(self: SqliteProductRepository, rows: Sequence[ProductRow]) -> UpsertCounts:
@@ -97,86 +110,172 @@ def upsert_without_changes(self: SqliteProductRepository, rows: Sequence[Product
     return UpsertCounts(created, changed - created, len(rows) - changed)
 
 
-def sqlite_section(count: int, directory: Path, *, parts: str = "both") -> None:
-    if parts in ("both", "snapshot"):
-        snapshot_part(count, directory)
-    if parts in ("both", "changes"):
-        changes_part(count, directory)
+def cli_env(database_url: str) -> dict[str, str]:
+    """The environment of a `partner-ingest` process on `database_url` (no Redis: in-process limits)."""
+    env = {**os.environ, "PARTNER_INGEST_DATABASE_URL": database_url}
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    return env
 
 
-def snapshot_part(count: int, directory: Path) -> None:
-    catalog = feed(count)
-    later = feed(count, absent_every=200, changed_every=100)  # 0.5% absent, 1% changed
-    base = directory / "catalog.db"
-    store = with_partner(SqliteStore(base))
-    ingest_into(store, catalog, FeedMode.UPSERT)
-    store.close()
-
-    def applied(mode: FeedMode) -> Callable[[], float]:
-        def run() -> float:
-            copy = directory / f"{mode}.db"
-            for suffix in ("", "-wal", "-shm"):
-                if Path(f"{copy}{suffix}").exists():
-                    os.remove(f"{copy}{suffix}")
-            shutil.copy(base, copy)
-            target = SqliteStore(copy)
-            try:
-                return ingest_into(target, later, mode)
-            finally:
-                target.close()
-
-        return run
-
-    upsert = best(applied(FeedMode.UPSERT))
-    snapshot = best(applied(FeedMode.SNAPSHOT))
-    print(f"SQLite, {count:,} products, feed of 99.5% with 1% changed:")
-    print(f"  upsert   {upsert:8.2f} s")
-    print(f"  snapshot {snapshot:8.2f} s   {snapshot / upsert:.2f}x the upsert (target <= 1.3x)")
+def cli_ingest(path: Path, mode: FeedMode, env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak MB of the process tree) of `partner-ingest ingest FILE --feed-mode MODE`."""
+    argv = [CLI, "ingest", str(path), "--partner", "bench", "--format", "jsonl", "--version", "2"]
+    elapsed, peak, _ = run_process([*argv, "--feed-mode", str(mode)], env, sample=True)
+    return elapsed, peak
 
 
-def changes_part(count: int, directory: Path) -> None:
-    catalog = feed(count)
+class SqliteCatalog:
+    """The catalog in a SQLite file; each run on a fresh copy of it."""
 
-    def fresh(records: bool) -> Callable[[], float]:
-        def run() -> float:
-            path = directory / f"fresh-{records}-{time.monotonic_ns()}.db"
-            target = with_partner(SqliteStore(path))
-            try:
-                if records:
-                    return ingest_into(target, catalog, FeedMode.UPSERT)
-                kept = SqliteProductRepository.upsert
-                SqliteProductRepository.upsert = upsert_without_changes  # type: ignore[method-assign]
-                try:
-                    return ingest_into(target, catalog, FeedMode.UPSERT)
-                finally:
-                    SqliteProductRepository.upsert = kept  # type: ignore[method-assign]
-            finally:
-                target.close()
+    name = "SQLite"
 
-        return run
+    def __init__(self, directory: Path, catalog: Path) -> None:
+        self._directory = directory
+        self._base = directory / "catalog.db"
+        store = with_partner(SqliteStore(self._base))
+        ingest_into(store, catalog.read_bytes(), FeedMode.UPSERT)
+        store.close()
 
-    without_runs: list[float] = []
-    with_runs: list[float] = []
-    for _ in range(ROUNDS):
-        without_runs.append(fresh(False)())
-        with_runs.append(fresh(True)())
-    without, with_records = min(without_runs), min(with_runs)
-    print(f"  {count:,} new products, without change records {without:8.2f} s")
+    def env(self) -> dict[str, str]:
+        """A fresh copy of the catalog, as a process's environment names it."""
+        copy = self._directory / "run.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        shutil.copy(self._base, copy)
+        return cli_env(f"sqlite:///{copy}")
+
+    def close(self) -> None:
+        """Nothing to drop: the directory goes."""
+
+
+class PostgresCatalog:
+    """The catalog in a schema of its own; before each run the catalog feed is upserted again
+    (untimed), which restores what a snapshot retired and undoes the changes."""
+
+    name = "PostgreSQL"
+
+    def __init__(self, url: str, catalog: Path) -> None:
+        from cryptography.fernet import Fernet
+
+        from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+        self._schema = f"lifecycle_bench_{secrets.token_hex(4)}"
+        self._url = url
+        store = with_partner(PostgresStore(url, schema=self._schema))
+        store.close()
+        separator = "&" if "?" in url else "?"
+        self._env = cli_env(f"{url}{separator}options=-csearch_path%3D{self._schema}")
+        # Required with PostgreSQL (every instance hashes keys and decrypts credentials alike).
+        self._env["PARTNER_INGEST_KEY_HASH_SECRET"] = secrets.token_hex(32)
+        self._env["PARTNER_INGEST_VAULT_KEYS"] = Fernet.generate_key().decode()
+        self._catalog = catalog
+        cli_ingest(catalog, FeedMode.UPSERT, self._env)
+
+    def env(self) -> dict[str, str]:
+        """The catalog written back as it was, as a process's environment names it."""
+        cli_ingest(self._catalog, FeedMode.UPSERT, self._env)
+        return self._env
+
+    def close(self) -> None:
+        """Drop the schema."""
+        import psycopg
+
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
+
+
+def snapshot_part(count: int, directory: Path, *, store: str, rounds: int) -> None:
+    catalog_feed = feed_file(directory / "catalog.jsonl", count)
+    later = feed_file(directory / "later.jsonl", count, absent_every=200, changed_every=100)  # 0.5%, 1%
+    if store == "postgres":
+        url = os.environ.get(POSTGRES_ENV)
+        if not url:
+            raise SystemExit(f"--store postgres needs {POSTGRES_ENV}")
+        catalog: SqliteCatalog | PostgresCatalog = PostgresCatalog(url, catalog_feed)
+    else:
+        catalog = SqliteCatalog(directory, catalog_feed)
+    runs: dict[FeedMode, list[tuple[float, float]]] = {FeedMode.UPSERT: [], FeedMode.SNAPSHOT: []}
+    try:
+        for n in range(rounds):
+            # Alternating, and each mode first every other round: a slow minute hits both.
+            order = (
+                (FeedMode.UPSERT, FeedMode.SNAPSHOT) if n % 2 == 0 else (FeedMode.SNAPSHOT, FeedMode.UPSERT)
+            )
+            for mode in order:
+                runs[mode].append(cli_ingest(later, mode, catalog.env()))
+    finally:
+        catalog.close()
+    upsert = min(t for t, _ in runs[FeedMode.UPSERT])
+    snapshot = min(t for t, _ in runs[FeedMode.SNAPSHOT])
+    ratio = snapshot / upsert
+    print(f"{catalog.name}, {count:,} products, `partner-ingest ingest` of a feed of 99.5% with 1% changed,")
+    print(f"best of {rounds} alternating runs (every run's seconds in brackets):")
+    for mode, seconds in ((FeedMode.UPSERT, upsert), (FeedMode.SNAPSHOT, snapshot)):
+        every = ", ".join(f"{t:.1f}" for t, _ in runs[mode])
+        peak = max(m for _, m in runs[mode])
+        verdict = "ok" if peak <= RSS_LIMIT_MB else "OVER"
+        print(
+            f"  {mode:<8} {seconds:7.2f} s  [{every}]  peak {peak:5.1f} MB (limit {RSS_LIMIT_MB} MB: {verdict})"
+        )
     print(
-        f"  {count:,} new products, with change records    {with_records:8.2f} s   "
-        f"+{(with_records / without - 1) * 100:.1f}% (target <= 10%)"
+        f"  snapshot / upsert: {ratio:.2f}x (target <= {SNAPSHOT_TARGET}x: {'ok' if ratio <= SNAPSHOT_TARGET else 'OVER'})"
     )
+
+
+def changes_part(count: int, directory: Path, *, rounds: int) -> None:
+    catalog = feed(count)
+
+    def fresh(records: bool) -> float:
+        path = directory / f"fresh-{records}-{time.monotonic_ns()}.db"
+        target = with_partner(SqliteStore(path))
+        try:
+            if records:
+                return ingest_into(target, catalog, FeedMode.UPSERT)
+            kept = SqliteProductRepository.upsert
+            SqliteProductRepository.upsert = upsert_without_changes  # type: ignore[method-assign]
+            try:
+                return ingest_into(target, catalog, FeedMode.UPSERT)
+            finally:
+                SqliteProductRepository.upsert = kept  # type: ignore[method-assign]
+        finally:
+            target.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    before_runs: list[float] = []
+    after_runs: list[float] = []
+    for n in range(rounds):
+        if n % 2 == 0:
+            before_runs.append(fresh(False))
+            after_runs.append(fresh(True))
+        else:
+            after_runs.append(fresh(True))
+            before_runs.append(fresh(False))
+    before, after = min(before_runs), min(after_runs)
+    cost = after / before - 1
+    print(
+        f"SQLite, an upsert of {count:,} new products through IngestFeed, best of {rounds} alternating runs:"
+    )
+    print(f"  before (no change records)  {before:7.2f} s  {count / before:9,.0f} products/s")
+    print(f"  after (with change records) {after:7.2f} s  {count / after:9,.0f} products/s")
+    verdict = "ok" if cost <= CHANGES_TARGET else "OVER"
+    print(f"  cost of the change records: {cost * 100:+.1f}% (target <= {CHANGES_TARGET:.0%}: {verdict})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"runs of each (default {ROUNDS})")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite", help="the store of (1)")
     parser.add_argument(
         "--only", choices=("snapshot", "changes"), help="run one of the two parts (default: both)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        sqlite_section(args.count, Path(directory), parts=args.only or "both")
+        if args.only in (None, "snapshot"):
+            snapshot_part(args.count, Path(directory), store=args.store, rounds=args.rounds)
+        if args.only in (None, "changes"):
+            changes_part(args.count, Path(directory), rounds=args.rounds)
     sys.stdout.flush()
 
 
