@@ -187,6 +187,19 @@ class SqliteProductRepository:
             by_partner.setdefault(row[0], []).append(row[1])
         payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
         for partner_id, payload in payloads.items():
+            skus = by_partner[partner_id]
+            # One seek first: a batch of new products (a catalog's first load, in SKU order as
+            # most exports are) has no stored product between its lowest and highest SKU, and
+            # then needs none of the per-SKU probes (they cost the change records most of their
+            # share of the upsert: ADR 0037).
+            if (
+                self._conn.execute(
+                    "SELECT 1 FROM product WHERE partner_id = ? AND sku BETWEEN ? AND ? LIMIT 1",
+                    (partner_id, min(skus), max(skus)),
+                ).fetchone()
+                is None
+            ):
+                continue
             for row_id, sku, stamp, retired in self._conn.execute(
                 "SELECT id, sku, updated_at, retired_at IS NOT NULL FROM product"
                 " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))",
