@@ -135,6 +135,7 @@ class Run:
     seconds: float
     cpu: float
     peak: float
+    processes: int
 
 
 def cli_ingest(path: Path, mode: FeedMode, env: dict[str, str]) -> Run:
@@ -143,10 +144,10 @@ def cli_ingest(path: Path, mode: FeedMode, env: dict[str, str]) -> Run:
     load on a shared machine moves least; the wall time is the target's measure."""
     argv = [CLI, "ingest", str(path), "--partner", "bench", "--format", "jsonl", "--version", "2"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    elapsed, peak, _ = run_process([*argv, "--feed-mode", str(mode)], env, sample=True)
+    elapsed, peak, processes = run_process([*argv, "--feed-mode", str(mode)], env, sample=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(elapsed, cpu, peak)
+    return Run(elapsed, cpu, peak, processes)
 
 
 class SqliteCatalog:
@@ -244,10 +245,11 @@ def snapshot_part(count: int, directory: Path, *, store: str, rounds: int) -> No
     for mode, done in runs.items():
         every = ", ".join(f"{r.seconds:.1f}" for r in done)
         peak = max(r.peak for r in done)
+        peaks = ", ".join(f"{r.peak:.0f} MB/{r.processes}" for r in done)
         verdict = "ok" if peak <= RSS_LIMIT_MB else "OVER"
         print(
             f"  {mode:<8} {wall[mode]:7.2f} s  [{every}]  CPU {cpu[mode]:6.2f} s"
-            f"  peak {peak:5.1f} MB (limit {RSS_LIMIT_MB} MB: {verdict})"
+            f"  peak {peak:5.1f} MB (limit {RSS_LIMIT_MB} MB: {verdict}) [{peaks} processes]"
         )
     verdict = "ok" if ratio <= SNAPSHOT_TARGET else "OVER"
     print(
