@@ -77,10 +77,11 @@ class Application:
     held_feeds: SettleHeldFeeds
     """Release or discard the snapshots the mass-delete guard held (ADR 0036)."""
     retired_products: PurgeRetiredProducts
+    """Purge the products retired longer than the retention (workers call `purge_retained`)."""
     changes: ReadChanges
     """The change feed by cursor (ADR 0037): for the HTTP API and for embedders."""
     old_changes: PurgeChanges
-    """Purge the products retired longer than the retention (workers call `purge_retained`)."""
+    """Purge the change records older than their retention (workers call `purge_retained`)."""
     describe_contract: DescribeContract
     lifecycle: ContractLifecycle
     """The contract versions' status (deprecated, retired) as the settings configure it (ADR 0035)."""

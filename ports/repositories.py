@@ -103,7 +103,7 @@ class ProductRepository(Protocol):
         limit: int = 100,
         scan: int = 20_000,
     ) -> NameMatches:
-        """Up to `limit` of a partner's products whose name contains `text`, ignoring ASCII case,
+        """Up to `limit` of a partner's active products whose name contains `text`, ignoring ASCII case,
         in SKU order after `after_sku`, among the next `scan` products at most (so one search
         costs a bounded scan however rare the name). `%`, `_` and `\\` in `text` are plain."""
 

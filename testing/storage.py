@@ -50,7 +50,10 @@ from partner_ingest.domain.model import (
     Schedule,
     ValidationPolicy,
 )
+from partner_ingest.domain.model.changes import Change
+from partner_ingest.domain.model.errors import InvalidCursor
 from partner_ingest.domain.model.policy import Mode
+from partner_ingest.domain.model.retirement import HeldFeed
 from partner_ingest.ports import AuditLog, UnitOfWorkFactory
 
 __all__ = ["StorageContract", "StoreUnderTest"]
@@ -143,6 +146,15 @@ def _fingerprint(content_hash: str, **terms: Any) -> FeedFingerprint:
         **terms,
     }
     return FeedFingerprint(content_hash=content_hash, **values)
+
+
+def _all_changes(store: StoreUnderTest, *, partner_id: str | None = None) -> list[Change]:
+    """Every change the store keeps, read a page of two at a time (cursors inside a batch's record too)."""
+    out: list[Change] = []
+    with store.unit_of_work(read_only=True) as uow:
+        while page := uow.changes.after(out[-1].cursor if out else None, limit=2, partner_id=partner_id):
+            out.extend(page)
+    return out
 
 
 def assert_said(error: ConflictError, expected: str) -> None:
@@ -360,6 +372,205 @@ class StorageContract:
             assert uow.feed_skus.repeated(["D", "E"]) == [0]
         with seeded.unit_of_work() as uow:  # a new unit of work is a new feed
             assert uow.feed_skus.repeated(["A"]) == []
+
+    # --- the catalog lifecycle: retired products, snapshots, held feeds (ADR 0036) -----
+
+    def test_retired_products_are_hidden_from_reads_and_listed_with_the_filter(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B", "C")])
+            uow.products.upsert([attrs.evolve(product("B"), partner_id="globex").to_row()])
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            # A repeated SKU, an unknown one and one retired already are not counted.
+            assert uow.products.retire("acme", ["C", "B", "B", "NOPE"], T0) == 2
+            assert uow.products.retire("acme", ["C"], T0) == 0
+            assert uow.products.retire("acme", [], T0) == 0
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            products = uow.products
+            assert products.get("acme", "B") is None
+            assert products.get("acme", "B", retired=True) == product("B")  # kept whole
+            assert products.get("acme", "A", retired=True) is None
+            assert [p.sku for p in products.page("acme")] == ["A"]
+            assert [p.sku for p in products.page("acme", retired=True)] == ["B", "C"]
+            assert [p.sku for p in products.page("acme", retired=True, after_sku="B", limit=5)] == ["C"]
+            assert products.count("acme") == 1
+            assert list(products.current("acme", ["A", "B", "C"])) == ["A"]  # a patch finds no B
+            assert products.get("globex", "B") is not None  # another partner's B is its own
+            assert [p.sku for p in products.search_names("acme", "product").products] == ["A"]
+
+    def test_an_upsert_of_a_retired_product_restores_it_even_unchanged(self, seeded: StoreUnderTest) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B")])
+            uow.products.retire("acme", ["A", "B"], T0)
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            # A as it was, B changed, C new: a restore is counted as an update.
+            assert uow.products.upsert(
+                [product("A").to_row(), product("B", quantity=7).to_row(), product("C").to_row()]
+            ) == (1, 2, 0)
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert [p.sku for p in uow.products.page("acme")] == ["A", "B", "C"]
+            assert uow.products.page("acme", retired=True) == []
+            assert present(uow.products.get("acme", "B")).quantity == 7
+
+    def test_retired_products_are_purged_only_once_retired_before_the_instant(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B", "C")])
+            uow.products.retire("acme", ["A"], T0)
+            uow.products.retire("acme", ["B"], T0 + timedelta(days=2))
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            assert uow.products.purge_retired(T0) == 0  # retired at the instant: not before it
+            assert uow.products.purge_retired(T0 + timedelta(days=1)) == 1
+            # Not committed: rolled back like any other write.
+        with seeded.unit_of_work() as uow:
+            assert [p.sku for p in uow.products.page("acme", retired=True)] == ["A", "B"]
+            assert uow.products.purge_retired(T0 + timedelta(days=1)) == 1
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            assert [p.sku for p in uow.products.page("acme", retired=True)] == ["B"]
+            assert [p.sku for p in uow.products.page("acme")] == ["C"]  # active ones are never purged
+            assert uow.products.upsert([product("A").to_row()]) == (1, 0, 0)  # gone: created anew
+            uow.commit()
+
+    def test_feed_sku_register_names_the_active_skus_the_feed_left_out(self, seeded: StoreUnderTest) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B", "C", "D", "E")])
+            uow.products.upsert([attrs.evolve(product("Z"), partner_id="globex").to_row()])
+            uow.products.retire("acme", ["E"], T0)
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            assert uow.feed_skus.unseen("acme") == ["A", "B", "C", "D"]  # in SKU order; E is retired
+            uow.feed_skus.repeated(["D", "NEW", "B"])
+            uow.feed_skus.repeated(["B", "E"])  # a repeat, and a retired SKU named again
+            assert uow.feed_skus.unseen("acme") == ["A", "C"]
+            assert uow.feed_skus.unseen("globex") == ["Z"]
+            assert uow.feed_skus.unseen("nobody") == []
+
+    def test_held_imports_are_listed_oldest_first_and_settled_once(self, seeded: StoreUnderTest) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.imports.add(_import("f1", at=T0 + timedelta(minutes=2), status=ImportStatus.HELD))
+            uow.imports.add(_import("f2", at=T0 + timedelta(minutes=1), status=ImportStatus.HELD))
+            uow.imports.add(_import("f3", at=T0))
+            uow.imports.add(attrs.evolve(_import("f4", at=T0, status=ImportStatus.HELD), partner_id="globex"))
+            uow.held_feeds.add(HeldFeed("f1", "acme", b'{"products": []}\n', ("A", "B")))
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            assert [e.id for e in uow.imports.held()] == ["f4", "f2", "f1"]
+            assert [e.id for e in uow.imports.held("acme")] == ["f2", "f1"]
+            assert uow.held_feeds.get("f1") == HeldFeed("f1", "acme", b'{"products": []}\n', ("A", "B"))
+            assert uow.held_feeds.get("f2") is None
+            assert uow.imports.settle("f1", ImportStatus.RELEASED)
+            assert not uow.imports.settle("f1", ImportStatus.DISCARDED)  # settled already
+            assert not uow.imports.settle("f3", ImportStatus.DISCARDED)  # never held
+            assert not uow.imports.settle("nope", ImportStatus.DISCARDED)
+            assert uow.held_feeds.remove("f1")
+            assert not uow.held_feeds.remove("f1")
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert present(uow.imports.get("f1")).status is ImportStatus.RELEASED
+            assert present(uow.imports.get("f3")).status is ImportStatus.APPLIED
+            assert [e.id for e in uow.imports.held()] == ["f4", "f2"]
+            assert uow.held_feeds.get("f1") is None
+            assert present(uow.imports.latest_applied("acme")).id == "f3"  # held ones never are
+
+    # --- the change feed (ADR 0037) -------------------------------------------------------
+
+    def test_every_product_write_is_one_change_in_commit_order(self, seeded: StoreUnderTest) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B")])
+            uow.products.upsert([attrs.evolve(product("G"), partner_id="globex").to_row()])
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row(), product("B", quantity=9).to_row()])  # A unchanged
+            uow.products.retire("acme", ["A", "NOPE"], T0)
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("LOST").to_row()])  # rolled back: no change
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("A").to_row()])
+            uow.commit()
+        everything = _all_changes(seeded)
+        assert [(c.partner_id, c.sku, str(c.kind)) for c in everything] == [
+            ("acme", "A", "created"),
+            ("acme", "B", "created"),
+            ("globex", "G", "created"),
+            ("acme", "B", "updated"),
+            ("acme", "A", "retired"),
+            ("acme", "A", "restored"),
+        ]
+        assert len({c.cursor for c in everything}) == 6
+        assert everything[4].at == T0  # a retirement is at the instant it was given
+        assert [c.sku for c in _all_changes(seeded, partner_id="globex")] == ["G"]
+        with seeded.unit_of_work(read_only=True) as uow:
+            # Any change's cursor resumes right after it, a page at a time.
+            for n, change in enumerate(everything):
+                assert uow.changes.after(change.cursor, limit=2) == everything[n + 1 : n + 3]
+            assert uow.changes.after(None, limit=1000, partner_id="nobody") == []
+            for invalid in ("", "x", "-1", "1.2.3", "9" * 50):
+                with pytest.raises(InvalidCursor):
+                    uow.changes.after(invalid)
+
+    def test_the_feeds_end_is_the_newest_changes_cursor(self, seeded: StoreUnderTest) -> None:
+        """What a follower that needs only the changes from now on starts after (the product
+        cache's, ADR 0017): nothing before it is read again, everything after it is."""
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert uow.changes.end() is None
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B", "C")])
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            end = uow.changes.end()
+            assert end == uow.changes.after(None, limit=100)[-1].cursor
+            assert uow.changes.after(end) == []
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("B", quantity=9).to_row()])
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert [(c.sku, str(c.kind)) for c in uow.changes.after(end)] == [("B", "updated")]
+
+    def test_change_records_older_than_the_instant_are_purged_and_cursors_go_on(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product(s).to_row() for s in ("A", "B")])
+            uow.products.retire("acme", ["A"], T0)
+            uow.commit()
+        time.sleep(0.01)  # stores keep milliseconds: the instant is clearly after those writes
+        instant = datetime.now(UTC)
+        time.sleep(0.01)
+        old = _all_changes(seeded)
+        with seeded.unit_of_work() as uow:
+            uow.products.upsert([product("C").to_row()])
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            assert uow.changes.purge(instant) == 3
+            # Not committed: rolled back like any other write.
+        assert len(_all_changes(seeded)) == 4
+        with seeded.unit_of_work() as uow:
+            assert uow.changes.purge(instant) == 3
+            uow.commit()
+        assert [c.sku for c in _all_changes(seeded)] == ["C"]
+        with seeded.unit_of_work(read_only=True) as uow:
+            # A consumer's cursor from before the purge still resumes where it was.
+            assert [c.sku for c in uow.changes.after(old[-1].cursor)] == ["C"]
+            assert [c.sku for c in uow.changes.after(old[0].cursor)] == ["C"]
+        with seeded.unit_of_work() as uow:
+            assert uow.changes.purge(datetime.now(UTC) + timedelta(hours=1)) == 1  # every record
+            uow.commit()
+        with seeded.unit_of_work() as uow:
+            assert uow.changes.after(None) == []
+            uow.products.upsert([product("D").to_row()])
+            uow.commit()
+        # Purged numbers are never handed out again: the old cursor still sees what came next.
+        with seeded.unit_of_work(read_only=True) as uow:
+            assert [c.sku for c in uow.changes.after(old[-1].cursor)] == ["D"]
 
     # --- ledger -----------------------------------------------------------------------
 

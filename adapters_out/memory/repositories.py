@@ -135,14 +135,14 @@ class InMemoryProductRepository:
         limit: int = 100,
         scan: int = 20_000,
     ) -> NameMatches:
-        """Names holding `text`, ASCII case ignored (as SQLite's LIKE and the PostgreSQL query do),
+        """Active products whose names hold `text`, ASCII case ignored (as SQLite's LIKE and the PostgreSQL query do),
         among the next `scan` products."""
         wanted = _ascii_lower(text)
         skus = sorted(
             sku for pid, sku in self._table if pid == partner_id and (after_sku is None or sku > after_sku)
         )
         window = skus[:scan]
-        found = (self._product((partner_id, sku)) for sku in window)
+        found = (self._product((partner_id, sku)) for sku in window if (partner_id, sku) not in self._retired)
         matches = list(itertools.islice((p for p in found if wanted in _ascii_lower(p.name)), limit))
         return NameMatches(matches, window[-1] if len(skus) > scan else None)
 
@@ -300,14 +300,18 @@ class InMemoryChangeFeed:
     """Change records in a list, numbered as written: the store's lock makes a unit of work
     the only writer from its start to its end, so writing order is commit order."""
 
-    def __init__(self, records: list[Change], undo: UndoLog) -> None:
+    def __init__(self, records: list[Change], undo: UndoLog, numbers: dict[str, int] | None = None) -> None:
         self._records = records
         self._undo = undo
+        # The last number given ("last"), apart from the records: a purge of every record never
+        # hands a number out again, so a consumer's cursor never points before a newer change.
+        self._numbers = {} if numbers is None else numbers
 
     def record(self, partner_id: str, sku: str, kind: ChangeKind, at: datetime) -> None:
         """Append one change (undone with the unit of work)."""
-        number = self._records[-1].cursor if self._records else "0"
-        self._undo.append(self._records, Change(str(int(number) + 1), partner_id, sku, kind, at))
+        number = self._numbers.get("last", 0) + 1
+        self._undo.set(self._numbers, "last", number)
+        self._undo.append(self._records, Change(str(number), partner_id, sku, kind, at))
 
     def after(self, cursor: str | None, *, limit: int = 100, partner_id: str | None = None) -> list[Change]:
         """Changes after `cursor`, oldest first."""
@@ -325,11 +329,13 @@ class InMemoryChangeFeed:
         return self._records[-1].cursor if self._records else None
 
     def purge(self, before: datetime) -> int:
-        """Delete the records older than `before` (kept: the newest, which numbers the next)."""
-        old = [c for c in self._records[:-1] if c.at < before]
-        for change in old:
-            self._records.remove(change)
-        return len(old)
+        """Delete the records older than `before`; how many were."""
+        records = self._records
+        kept = [c for c in records if c.at >= before]
+        purged = len(records) - len(kept)
+        if purged:
+            self._undo.replace(records, kept)
+        return purged
 
 
 def _cursor_number(cursor: str | None) -> int:

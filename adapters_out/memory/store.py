@@ -74,6 +74,12 @@ class UndoLog:
         items.append(value)
         self._entries.append(items.pop)
 
+    def replace(self, items: list[Any], values: list[Any]) -> None:
+        """items[:] = values, undoably."""
+        old = list(items)
+        items[:] = values
+        self._entries.append(lambda: items.__setitem__(slice(None), old))
+
     def undo(self) -> None:
         """Restore everything, newest change first."""
         while self._entries:
@@ -103,6 +109,7 @@ class _Tables:
     imports: dict[str, FeedImport] = attrs.Factory(dict)
     held_feeds: dict[str, HeldFeed] = attrs.Factory(dict)
     changes: list[Change] = attrs.Factory(list)
+    change_numbers: dict[str, int] = attrs.Factory(dict)
     idempotency_keys: dict[tuple[str, str], KeyUse] = attrs.Factory(dict)
     jobs: JobTables = attrs.Factory(JobTables)
     partners: dict[str, Partner] = attrs.Factory(dict)
@@ -145,7 +152,7 @@ class InMemoryUnitOfWork:
         self.committed = False
         t = store.tables
         undo = self._undo
-        self.changes = InMemoryChangeFeed(t.changes, undo)
+        self.changes = InMemoryChangeFeed(t.changes, undo, t.change_numbers)
         self.products = InMemoryProductRepository(
             t.products, undo, t.retired, self.changes, t.written, t.feeds
         )

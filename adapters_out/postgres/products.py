@@ -172,7 +172,7 @@ class PostgresProductRepository:
         limit: int = 100,
         scan: int = 20_000,
     ) -> NameMatches:
-        """Names holding `text`, ASCII case ignored (lower() under the "C" collation folds ASCII
+        """Active products whose names hold `text`, ASCII case ignored (lower() under the "C" collation folds ASCII
         only, as SQLite's LIKE does), in SKU order, among the next `scan` products of the
         (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
         start = after_sku or ""
@@ -186,7 +186,7 @@ class PostgresProductRepository:
         bounded = "" if last is None else " AND sku <= %s"
         params = (partner_id, start) + (() if last is None else (last,)) + (text, limit)
         rows = self._conn.execute(
-            f"{_READ} WHERE partner_id = %s AND sku > %s{bounded}"
+            f"{_READ} WHERE partner_id = %s AND sku > %s{bounded} AND retired_at IS NULL"
             ' AND strpos(lower(name COLLATE "C"), lower(%s COLLATE "C")) > 0 ORDER BY sku LIMIT %s',
             params,
         ).fetchall()

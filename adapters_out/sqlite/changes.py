@@ -56,12 +56,15 @@ class SqliteChangeFeed:
     def after(self, cursor: str | None, *, limit: int = 100, partner_id: str | None = None) -> list[Change]:
         """Committed changes after `cursor`, in commit order."""
         record, position = _position(cursor)
-        # Each record holds one change at least, so `limit` records are enough for a page.
+        # Each record holds one change at least, and the cursor's own record may have none left
+        # after it, so `limit` + 1 records fill a page: a short page is always the feed's end.
+        records = limit + 1
         if partner_id is None:
-            rows = self._conn.execute(f"{_SELECT} WHERE id >= ? ORDER BY id LIMIT ?", (record, limit))
+            rows = self._conn.execute(f"{_SELECT} WHERE id >= ? ORDER BY id LIMIT ?", (record, records))
         else:
             rows = self._conn.execute(
-                f"{_SELECT} WHERE partner_id = ? AND id >= ? ORDER BY id LIMIT ?", (partner_id, record, limit)
+                f"{_SELECT} WHERE partner_id = ? AND id >= ? ORDER BY id LIMIT ?",
+                (partner_id, record, records),
             )
         out: list[Change] = []
         for number, partner, kind, at, skus in rows:

@@ -211,6 +211,19 @@ class SqliteProductRepository:
             by_partner.setdefault(row[PARTNER_ID], []).append(row[SKU])
         payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
         for partner_id, payload in payloads.items():
+            skus = by_partner[partner_id]
+            # One seek first: a batch of new products (a catalog's first load, in SKU order as
+            # most exports are) has no stored product between its lowest and highest SKU, and
+            # then needs none of the per-SKU probes (they cost the change records most of their
+            # share of the upsert: ADR 0037).
+            if (
+                self._conn.execute(
+                    "SELECT 1 FROM product WHERE partner_id = ? AND sku BETWEEN ? AND ? LIMIT 1",
+                    (partner_id, min(skus), max(skus)),
+                ).fetchone()
+                is None
+            ):
+                continue
             for row_id, sku, stamp, retired in self._conn.execute(
                 "SELECT id, sku, updated_at, retired_at IS NOT NULL FROM product"
                 " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))",
@@ -256,8 +269,9 @@ class SqliteProductRepository:
         limit: int = 100,
         scan: int = 20_000,
     ) -> NameMatches:
-        """Names holding `text` (LIKE ignores ASCII case), in SKU order, among the next `scan`
-        products of the (partner_id, sku) index: bounded however rare the name (no name index: ADR 0038)."""
+        """Active products whose names hold `text` (LIKE ignores ASCII case), in SKU order, among
+        the next `scan` products of the (partner_id, sku) index: bounded however rare the name (no
+        name index: ADR 0038). Retired products count in the scan but are never found."""
         start = after_sku or ""
         # The window's last SKU, read from the index alone; the search then walks that range of
         # the index in SKU order and stops at `limit` matches (no sort, no materialized window).
@@ -269,7 +283,8 @@ class SqliteProductRepository:
         bounded = "" if last is None else " AND sku <= ?"
         params = (partner_id, start) + (() if last is None else (last,)) + (f"%{like_escaped(text)}%", limit)
         rows = self._conn.execute(
-            f"{_READ} WHERE partner_id = ? AND sku > ?{bounded} AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
+            f"{_READ} WHERE partner_id = ? AND sku > ?{bounded} AND retired_at IS NULL"
+            " AND name LIKE ? ESCAPE '\\' ORDER BY sku LIMIT ?",
             params,
         ).fetchall()
         more = (

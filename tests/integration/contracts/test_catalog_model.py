@@ -1,10 +1,12 @@
 """A stateful model of one partner's catalog against every store (ADR 0036, 0037).
 
 Hypothesis drives upserts, snapshots (applied or held by the guard), patches,
-deletes, releases and discards through the real use cases, and after every step
-the store must equal a pure reference model: the active products and their
-quantities, the retired SKUs, and the change feed (read by cursor) must say
-exactly what the model says happened.
+deletes, releases and discards through the real use cases, and two upserts at once
+(disjoint SKUs, in two threads) while a consumer pages the change feed; after every
+step the store must equal a pure reference model: the active products and their
+quantities, the retired SKUs, and the change feed (read by cursor, also while the
+concurrent feeds commit) must say exactly what the model says happened, each
+product's changes once and in the order they happened.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import threading
 from typing import Any
 
 from hypothesis import settings
@@ -38,6 +41,16 @@ SKUS = [f"S{n}" for n in range(8)]
 _partners = itertools.count()
 
 sku_quantities = st.dictionaries(st.sampled_from(SKUS), st.integers(0, 3), max_size=8)
+first_half = st.dictionaries(st.sampled_from(SKUS[:4]), st.integers(0, 3), min_size=1, max_size=4)
+second_half = st.dictionaries(st.sampled_from(SKUS[4:]), st.integers(0, 3), min_size=1, max_size=4)
+
+
+def by_sku(changes: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Each SKU's changes in the order given (the order across SKUs of one feed is the store's)."""
+    out: dict[str, list[str]] = {}
+    for sku, kind in changes:
+        out.setdefault(sku, []).append(kind)
+    return out
 
 
 def catalog_machine(store: StoreUnderTest) -> type[RuleBasedStateMachine]:
@@ -59,10 +72,12 @@ def catalog_machine(store: StoreUnderTest) -> type[RuleBasedStateMachine]:
             self.retired: set[str] = set()
             self.held: list[tuple[str, dict[str, int], list[str]]] = []
             self.changes: list[tuple[str, str]] = []
+            self.seen: list[Change] = []
             self.cursor: str | None = None
 
-        def send(self, items: list[dict[str, Any]], mode: FeedMode) -> Any:
-            self.clock.advance(1)  # imports in time order: "the latest applied feed" is the last one
+        def send(self, items: list[dict[str, Any]], mode: FeedMode, *, advance: bool = True) -> Any:
+            if advance:
+                self.clock.advance(1)  # imports in time order: "the latest applied feed" is the last one
             body = io.BytesIO(json.dumps({"products": items}).encode())
             return self.ingest(
                 FeedSubmission(partner_id=self.partner, body=body, format="json", feed_mode=mode)
@@ -125,6 +140,52 @@ def catalog_machine(store: StoreUnderTest) -> type[RuleBasedStateMachine]:
             self.send([{"sku": sku, "_delete": True}], FeedMode.UPSERT)
             self.retire(sku)
 
+        @rule(first=first_half, second=second_half)
+        def concurrent_upserts(self, first: dict[str, int], second: dict[str, int]) -> None:
+            """Two upserts at once, while a consumer pages the change feed until both committed."""
+            self.clock.advance(1)
+            start = threading.Barrier(2)
+            written = threading.Event()
+            failures: list[BaseException] = []
+
+            def write(feed: dict[str, int]) -> None:
+                try:
+                    start.wait(10)
+                    report = self.send(
+                        [self.item(s, q) for s, q in feed.items()], FeedMode.UPSERT, advance=False
+                    )
+                    assert report.applied, report
+                except BaseException as error:  # pragma: no cover - reported below
+                    failures.append(error)
+
+            def consume() -> None:
+                try:
+                    while True:
+                        finished = written.is_set()  # before the read: one racing the last commit goes again
+                        page = self.read(self.cursor, limit=3, partner_id=self.partner)
+                        self.seen.extend(page.changes)
+                        self.cursor = page.next_after
+                        if not page.changes:
+                            if finished:
+                                return
+                            written.wait(0.005)
+                except BaseException as error:  # pragma: no cover - reported below
+                    failures.append(error)
+
+            consumer = threading.Thread(target=consume)
+            writers = [threading.Thread(target=write, args=(feed,)) for feed in (first, second)]
+            consumer.start()
+            for thread in writers:
+                thread.start()
+            for thread in writers:
+                thread.join(60)
+            written.set()
+            consumer.join(60)
+            assert not failures, failures
+            for feed in (first, second):
+                for sku, quantity in feed.items():
+                    self.write(sku, quantity)
+
         @precondition(lambda self: bool(self.held))
         @rule(data=st.data())
         def release(self, data: st.DataObject) -> None:
@@ -149,15 +210,15 @@ def catalog_machine(store: StoreUnderTest) -> type[RuleBasedStateMachine]:
                 retired = {p.sku for p in uow.products.page(self.partner, limit=100, retired=True)}
             assert active == self.active
             assert retired == self.retired
-            seen: list[Change] = []
             while True:
                 page = self.read(self.cursor, limit=7, partner_id=self.partner)
                 if not page.changes:
                     break
-                seen.extend(page.changes)
+                self.seen.extend(page.changes)
                 self.cursor = page.next_after
+            seen, self.seen = self.seen, []
             expected, self.changes = self.changes, []
-            assert sorted((c.sku, str(c.kind)) for c in seen) == sorted(expected)
+            assert by_sku([(c.sku, str(c.kind)) for c in seen]) == by_sku(expected)
 
     return Catalog
 

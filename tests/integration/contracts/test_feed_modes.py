@@ -295,3 +295,50 @@ def test_retired_products_are_purged_after_the_retention_and_their_history_stays
     with store.unit_of_work(read_only=True) as uow:
         entries = uow.audit.query(AuditQuery(action=AuditAction.FEED_INGESTED))
     assert any(entry.details["deleted"] == 1 for entry in entries)  # the delete stays in the audit trail
+
+
+@pytest.mark.parametrize("mode", list(FeedMode))
+def test_an_explicit_delete_retires_its_sku_in_every_mode(
+    store: StoreUnderTest, ingest: IngestFeed, mode: FeedMode
+) -> None:
+    send(ingest, [item(s) for s in "ABCDE"])
+    named = [] if mode is FeedMode.PATCH else [item(s) for s in "ACDE"]
+    report = send(ingest, [*named, {"sku": "B", "_delete": True}], mode)
+    assert report.status is FeedStatus.ACCEPTED, report.errors
+    # In a snapshot the deleted SKU counts as named: it is deleted, not retired twice.
+    assert (report.counts.deleted, report.counts.retired) == (1, 0)
+    assert skus(store) == list("ACDE")
+    assert skus(store, retired=True) == ["B"]
+
+
+def test_a_patch_of_a_retired_sku_is_an_item_error_and_restores_nothing(
+    store: StoreUnderTest, ingest: IngestFeed
+) -> None:
+    send(ingest, [item("A"), item("B")])
+    send(ingest, [{"sku": "B", "_delete": True}])
+    report = send(ingest, [{"sku": "B", "quantity": 3}], FeedMode.PATCH)
+    assert [(e.index, e.field, e.code) for e in report.errors] == [(0, "sku", ErrorCode.UNKNOWN_SKU)]
+    assert skus(store) == ["A"] and skus(store, retired=True) == ["B"]
+
+
+def test_a_patch_with_null_clears_each_optional_field_and_keeps_the_rest(
+    store: StoreUnderTest, ingest: IngestFeed
+) -> None:
+    full = item(
+        "A",
+        brand="Acme",
+        description="Blue",
+        gtin="4006381333931",
+        sale_price=8,
+        sale_starts_at="2026-01-01T00:00:00Z",
+        sale_ends_at="2026-02-01T00:00:00Z",
+    )
+    send(ingest, [full])
+    cleared = ["brand", "description", "gtin", "sale_price", "sale_starts_at", "sale_ends_at"]
+    report = send(ingest, [{"sku": "A", **dict.fromkeys(cleared)}], FeedMode.PATCH)
+    assert report.status is FeedStatus.ACCEPTED, report.errors
+    with store.unit_of_work(read_only=True) as uow:
+        a = uow.products.get(PARTNER, "A")
+    assert a is not None
+    assert [getattr(a, field) for field in cleared] == [None] * len(cleared)
+    assert (a.name, a.price, a.quantity) == ("Product A", Decimal("10.00"), 1)

@@ -138,3 +138,38 @@ def test_an_unknown_import_cannot_be_settled(store: StoreUnderTest) -> None:
     catalog = Catalog(store)
     with pytest.raises(Exception, match="not found"):
         catalog.settle.release("feed_nope", actor="admin:ops")
+
+
+def test_releasing_retires_what_a_newer_feed_restored_and_restores_what_it_deleted(
+    store: StoreUnderTest,
+) -> None:
+    """The rest of the ordering rule (SettleHeldFeeds): the release is the newer write, for
+    retirements too; a product a newer feed retired already is not counted again."""
+    catalog = Catalog(store)
+    catalog.send([item(s) for s in TEN])
+    held = catalog.send([item(s) for s in TEN[:7]], FeedMode.SNAPSHOT)  # would retire S7-S9
+    assert held.status is FeedStatus.HELD
+    # Meanwhile: S8 deleted then sent again (restored), S9 deleted, S0 (which the held snapshot
+    # names) deleted.
+    catalog.send([{"sku": s, "_delete": True} for s in ("S8", "S9", "S0")])
+    catalog.send([item("S8", quantity=4)])
+
+    release = catalog.settle.release(held.feed_id, actor="admin:ops")
+
+    assert release.status is FeedStatus.ACCEPTED
+    assert release.counts.retired == 2  # S7 and the restored S8; S9 was retired already
+    assert catalog.active() == dict.fromkeys(TEN[:7], 1)  # S0 restored by the release
+    with store.unit_of_work(read_only=True) as uow:
+        retired = [p.sku for p in uow.products.page(PARTNER, retired=True)]
+    assert retired == ["S7", "S8", "S9"]
+
+
+def test_a_held_snapshot_of_another_partner_is_listed_apart(store: StoreUnderTest) -> None:
+    catalog = Catalog(store)
+    with store.unit_of_work() as uow:
+        uow.partners.add(Partner(id="globex", name="Globex", created_at=FakeClock().now(), default_version=2))
+        uow.commit()
+    catalog.send([item(s) for s in TEN])
+    held = catalog.send([item("S0")], FeedMode.SNAPSHOT)
+    assert [entry.id for entry in catalog.settle.held(PARTNER)] == [held.feed_id]
+    assert catalog.settle.held("globex") == []
