@@ -12,6 +12,7 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import feeds
+from support.examples import examples
 
 from partner_ingest.adapters_out.sqlite.products import (
     UPSERT_SQL,
@@ -36,7 +37,7 @@ def _store(directory: str) -> SqliteStore:
     return store
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(
     batch=feeds(2, max_size=12),
     blank=st.sets(st.sampled_from(OPTIONAL)),
