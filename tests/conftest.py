@@ -1,4 +1,5 @@
-"""Shared pytest set-up: the hypothesis profiles and the in-memory application fixture."""
+"""Shared pytest set-up: the hypothesis profiles, the order tests are handed to the xdist
+workers in, and the in-memory application fixture."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from support.examples import CI_EXAMPLES
 from support.memory import MemoryApp
 
 from partner_ingest.adapters_in.bootstrap import in_memory
@@ -16,9 +18,47 @@ from partner_ingest.domain.model import Partner, ValidationPolicy
 settings.register_profile(
     "default", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", max_examples=CI_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("quick", max_examples=10, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+# Tests that start servers and processes, longest first (`slow`), then the rest: under xdist each
+# worker's first share of the collection begins with its part of the long tests, so the workers
+# do not wait on one long test at the end while the other has nothing left (docs/ADR/0012-testability.md).
+_PROCESS_SUITES = ("tests/browser/", "tests/e2e/", "tests/faults/")
+
+
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("slow") is not None:
+        return 0
+    return 1 if item.nodeid.startswith(_PROCESS_SUITES) else 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `-n N`, deal each rank's tests into N contiguous shares, the longest ranks first.
+
+    `--dist worksteal` first hands worker i the i-th of N equal slices of the collection and
+    then steals from the tail of the longest queue; so each slice gets the same share of the
+    long tests at its head. Each share keeps its modules together (module fixtures set up once).
+    Every worker computes the same order, as xdist requires.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    groups: list[list[pytest.Item]] = [[], [], []]
+    for item in items:
+        groups[_rank(item)].append(item)
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for group in groups:
+        start = 0
+        for worker in range(workers):
+            size = (len(group) - start) // (workers - worker)
+            shares[worker].extend(group[start : start + size])
+            start += size
+    items[:] = [item for share in shares for item in share]
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ check of the installed schemathesis, every phase (examples, coverage, fuzzing,
 and stateful, following the document's links: create a partner -> read it, issue
 a key -> rotate it, send a feed as a job -> read the job).
 
-`API_FUZZ_EXAMPLES` sets the examples per operation (a short run by default, as
-`make test` runs it; `make api-fuzz` runs it long); `API_FUZZ_SEED` replays a run.
+`API_FUZZ_EXAMPLES` sets the examples per operation (a short run by default: 10 under
+the CI hypothesis profile, 5 in a developer's `make test`; `make api-fuzz` runs it long);
+the seed is random unless `API_FUZZ_SEED` replays a run.
 The summary (operations, test cases, failures) is printed and kept under the
 test's temporary folder with the JSON report.
 """
@@ -27,6 +28,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import settings
+from support.examples import CI_EXAMPLES
 from support.processes import Process
 
 from partner_ingest.domain.use_cases.read_changes import MAX_WAIT_SECONDS
@@ -35,7 +38,8 @@ pytestmark = pytest.mark.slow
 
 CONFIG = Path(__file__).with_name("api_fuzz.toml")
 ST = str(Path(sys.executable).parent / "st")
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))
+# Every phase and check runs at either count; the local run is half as long (support/examples.py).
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10" if settings().max_examples >= CI_EXAMPLES else "5"))
 SEED = os.environ.get("API_FUZZ_SEED", "")
 # Every check this schemathesis has, named so that a new version's new check is a decision.
 CHECKS = (

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from functools import cache
 
 import httpx2
+import pytest
 from support.service import Service, json_of
 
 _MiB = 1 << 20
@@ -56,6 +57,7 @@ def _poll(client: httpx2.Client, until: Callable[[], bool]) -> list[float]:
     return latencies
 
 
+@pytest.mark.slow  # at least eight bombs inflated to the limit, against a real server
 def test_healthz_answers_at_once_while_four_gzip_bombs_are_received(serve: Callable[..., Service]) -> None:
     service = serve(max_body_bytes=_LIMIT, max_sync_bytes=_LIMIT, body_threads=2)
     admin = service.admin_key()

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import PARTNER, broken_items, feeds, junk_items
+from support.examples import examples
 from support.feeds import jsonl_feed
 
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
@@ -117,7 +118,7 @@ _ITEMS = st.lists(
 )
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(
     items=_ITEMS,
     repeat=st.booleans(),

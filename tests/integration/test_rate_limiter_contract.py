@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 from support.redis import redis_prefix as shared_redis_prefix
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
@@ -82,7 +83,7 @@ class TestRateLimiterContract(RateLimiterContract):
 # --- the in-process limiter ---------------------------------------------------------
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(
     st.integers(1, 5),
     st.sampled_from([1.0, 2.5, 10.0]),

@@ -25,6 +25,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.policy import FeedLimits
@@ -534,7 +535,7 @@ def _documents(draw: st.DrawFn) -> bytes:
     return body
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     document=_documents(),
     max_item_bytes=st.sampled_from([40, 120, 250, 600, 256 * 1024]),
@@ -562,7 +563,7 @@ BAD = {
 }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.data(),
     bad=st.sampled_from(sorted(BAD)),

@@ -34,6 +34,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from strategies import PARTNER, broken_items, junk_items, raw_items, with_gtin_check_digit
+from support.examples import examples
 
 from partner_ingest.domain.model import (
     ErrorCode,
@@ -219,7 +220,7 @@ def meet_rules_beyond_schema(item: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("version", [1, 2])
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(data=st.data())
 def test_an_instance_of_the_schema_is_accepted_by_the_server(version: int, data: st.DataObject) -> None:
     instance = data.draw(_INSTANCES[version], label="instance")

@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import PARTNER, broken_items, feeds
+from support.examples import examples
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.domain.model import FeedStatus, IngestCounts, IngestReport, Partner, jsontext
@@ -58,7 +59,7 @@ def test_the_same_feed_twice_from_a_seekable_body_is_answered_with_the_first_rep
     assert store.commits == commits + 1  # the duplicate's audit entry, nothing else
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(data=st.data())
 def test_the_same_valid_feed_twice_changes_nothing_the_second_time(data: st.DataObject) -> None:
     fmt = data.draw(st.sampled_from(FORMATS), label="format")
@@ -77,7 +78,7 @@ def test_the_same_valid_feed_twice_changes_nothing_the_second_time(data: st.Data
     assert second.status is FeedStatus.ACCEPTED
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(items=st.lists(broken_items(2), min_size=1, max_size=8))
 def test_a_feed_with_invalid_items_twice_rejects_the_same_and_changes_nothing(
     items: list[dict[str, Any]],

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from partner_ingest.domain.model import FeedLimits, jsontext
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
@@ -41,7 +42,7 @@ def expected(document: bytes) -> list[Any]:
 
 
 @DECODERS
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(items=st.lists(tricky_items, max_size=6), other=tricky_values, trickle=st.booleans())
 def test_items_with_braces_and_quotes_in_strings_are_read_exactly(
     msgspec: bool, items: list[dict[str, Any]], other: Any, trickle: bool

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from partner_ingest.domain.model import ErrorCode, FeedLimits, MalformedFeedError, UnreadableValue
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
@@ -188,7 +189,7 @@ _line_documents = st.lists(_items() | st.sampled_from(["", "  "]), max_size=6).m
 
 
 @DECODERS
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(document=damaged(_documents), trickle=st.booleans())
 @example(document=b'{"products": [{"sku": "\\ud800"}]}', trickle=False)
 @example(document=b'{"products": [{"sku": 1, "sku": 2}], "products": []}', trickle=False)
@@ -200,7 +201,7 @@ def test_a_json_document_reads_as_json_loads_reads_it(msgspec: bool, document: b
 
 
 @DECODERS
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(document=damaged(_line_documents), trickle=st.booleans())
 @example(document=b'{"sku": "\\ud800"}\n', trickle=False)
 @example(document=b'{"sku": 1, "sku": 2}\n\n[1]', trickle=False)

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import PARTNER, feeds
+from support.examples import examples
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.domain.model import (
@@ -456,7 +457,7 @@ def test_a_huge_text_node_is_refused_before_it_is_held_whole() -> None:
 
 
 @DECODERS
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(data=st.data())
 def test_a_json_document_cut_anywhere_is_malformed(registry: FormatRegistry, data: st.DataObject) -> None:
     version = data.draw(st.sampled_from([1, 2]))

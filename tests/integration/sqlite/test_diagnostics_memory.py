@@ -7,6 +7,8 @@ import json
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
 from partner_ingest.adapters_out.spool import FileRejectionSpools
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
@@ -66,6 +68,7 @@ def _peak(tmp_path: Path, name: str, spools: RejectionSpools, items: int = ITEMS
     return peak
 
 
+@pytest.mark.slow  # 20,000 rejections ingested under tracemalloc
 def test_every_rejection_of_a_large_feed_is_kept_in_bounded_memory(tmp_path: Path) -> None:
     half = _peak(tmp_path, "half", FileRejectionSpools(max_memory=256 * 1024), ITEMS // 2)
     on_file = _peak(tmp_path, "file", FileRejectionSpools(max_memory=256 * 1024))
