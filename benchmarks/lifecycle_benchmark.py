@@ -15,7 +15,8 @@ what the change records cost an upsert.
     the median of each round's ratio of its two back-to-back runs, and the CPU
     ratio, which move least with the shared machine's load), and the peak
     memory of each process tree (the CLI and its parser process, the sum of their
-    VmHWM; issue 3's limit: 90 MB).
+    VmHWM; issue 3's limit, which issue 13 holds the snapshot to: 150 MB; issue 17's
+    target for every ingest: 90 MB).
 (2) N new products ingested in process with the change records (one record per
     batch and kind), and with the repository's upsert as it was before the change
     feed: before / after / the cost of the change records (target <= 10%), in wall
@@ -59,6 +60,10 @@ from partner_ingest.ports.repositories import UpsertCounts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_benchmark import CLI, RSS_LIMIT_MB, run_process, write_feed  # a sibling script
+
+# Issue 3's peak memory limit at 1,000,000 products, which issue 13 holds the snapshot to
+# (RSS_LIMIT_MB is issue 17's tighter target for every ingest, printed beside it).
+SNAPSHOT_RSS_LIMIT_MB = 150
 
 ROUNDS = 5
 SNAPSHOT_TARGET = 1.3
@@ -248,10 +253,12 @@ def snapshot_part(count: int, directory: Path, *, store: str, rounds: int) -> No
         every = ", ".join(f"{r.seconds:.1f}" for r in done)
         peak = max(r.peak for r in done)
         peaks = ", ".join(f"{r.peak:.0f} MB/{r.processes}" for r in done)
-        verdict = "ok" if peak <= RSS_LIMIT_MB else "OVER"
+        limit = "ok" if peak <= SNAPSHOT_RSS_LIMIT_MB else "OVER"
+        target = "ok" if peak <= RSS_LIMIT_MB else "OVER"
         print(
-            f"  {mode:<8} {wall[mode]:7.2f} s  [{every}]  CPU {cpu[mode]:6.2f} s"
-            f"  peak {peak:5.1f} MB (limit {RSS_LIMIT_MB} MB: {verdict}) [{peaks} processes]"
+            f"  {mode:<8} {wall[mode]:7.2f} s  [{every}]  CPU {cpu[mode]:6.2f} s  peak {peak:5.1f} MB"
+            f" (limit {SNAPSHOT_RSS_LIMIT_MB} MB: {limit}; ingest target {RSS_LIMIT_MB} MB: {target})"
+            f" [{peaks} processes]"
         )
     verdict = "ok" if ratio <= SNAPSHOT_TARGET else "OVER"
     print(
