@@ -16,7 +16,7 @@ from .feed_source import UnreadableValue
 from .policy import FeedLimits
 from .report import ErrorCode
 
-__all__ = ["kept_value_problem"]
+__all__ = ["kept_value_problem", "refuse_long_integers"]
 
 
 def kept_value_problem(
@@ -90,3 +90,26 @@ def _number_too_long(index: int, path: str, limits: FeedLimits) -> MalformedFeed
         ErrorCode.NUMBER_TOO_LONG,
         f"item {index}: {path} has more than {limits.max_number_chars} characters",
     )
+
+
+def refuse_long_integers(value: object, limits: FeedLimits, index: int, path: str = "") -> None:
+    """Raise the feed error an integer longer than `max_number_chars` anywhere in `value` is.
+
+    The standard library's JSON decoder refuses such an integer while parsing; msgspec hands
+    it over. A valid item's integers passed their fields' range checks (which refuse a long
+    one) or `kept_value_problem`, so only an invalid item's are walked here: whichever decoder
+    read it, the feed ends the same way. Numbers with a fraction or an exponent are capped by
+    both decoders' hook already.
+    """
+    if value.__class__ is int:
+        digits = value.bit_length() * 0.30103  # about the digits; exact near the cap
+        if digits > limits.max_number_chars + 2 or (
+            digits > limits.max_number_chars - 2 and len(str(value)) > limits.max_number_chars
+        ):
+            raise _number_too_long(index, path or "a value", limits)
+    elif isinstance(value, dict):
+        for key, member in value.items():
+            refuse_long_integers(member, limits, index, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for position, member in enumerate(value):
+            refuse_long_integers(member, limits, index, f"{path}[{position}]")

@@ -27,7 +27,7 @@ from .errors import MalformedFeedError
 from .feed_source import UnreadableValue
 from .field_checks import EXTRA, Rejected, compile_rule, type_name
 from .item_hints import ItemHints
-from .kept_values import kept_value_problem
+from .kept_values import kept_value_problem, refuse_long_integers
 from .policy import FeedLimits, Mode
 from .product import ProductRow, encode_extra
 from .report import ErrorCode, ItemError
@@ -175,6 +175,8 @@ class ItemValidator:
                         errors = _add(errors, sku, index, name, ErrorCode.RELATION, f"needs {other}")
 
         if errors is not None:
+            if not self._textual:
+                refuse_long_integers(item, self._limits, index)
             return self._hints.hinted(errors, item)
         return self._finish(out, extra, sku, index)
 
