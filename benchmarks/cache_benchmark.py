@@ -40,8 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -51,7 +50,7 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serving import served
+from serving import fresh_prefix, fresh_schema, served
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
@@ -263,37 +262,6 @@ def compare(
     )
 
 
-@contextmanager
-def fresh_schema(url: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    schema = "cache_bench_" + secrets.token_hex(6)
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
-@contextmanager
-def fresh_prefix(url: str) -> Iterator[str]:
-    import redis
-
-    prefix = f"pci-cache-bench-{secrets.token_hex(6)}"
-    try:
-        yield prefix
-    finally:
-        client = redis.Redis.from_url(url)
-        try:
-            found = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if found:
-                client.delete(*found)
-        finally:
-            client.close()
-
-
 def report(title: str, plain: Direct, cached: Direct, without: Load, with_cache: Load) -> None:
     ratio = with_cache.requests_per_s / without.requests_per_s
     rows = [("", "requests", "requests/s", "p50", "p99", "not 2xx", "wrong price", "hits", "misses", "ratio")]
@@ -369,7 +337,7 @@ def main() -> int:
             "PARTNER_INGEST_KEY_HASH_SECRET": secrets.token_urlsafe(48),
             "PARTNER_INGEST_VAULT_KEYS": Fernet.generate_key().decode(),
         }
-        with fresh_schema(pg) as database:
+        with fresh_schema(pg, "cache_bench") as database:
             pg_env = {**base, **secrets_env, "PARTNER_INGEST_DATABASE_URL": database}
             subprocess.run(
                 [str(Path(sys.executable).parent / "partner-ingest"), "migrate"], env=pg_env, check=True
@@ -379,8 +347,8 @@ def main() -> int:
             print(f"\n== PostgreSQL and Redis: skipped, {REDIS_ENV} is not set")
             return 0
         with ExitStack() as stack:
-            database = stack.enter_context(fresh_schema(pg))
-            prefix = stack.enter_context(fresh_prefix(redis_url))
+            database = stack.enter_context(fresh_schema(pg, "cache_bench"))
+            prefix = stack.enter_context(fresh_prefix(redis_url, "cache-bench"))
             shared_env = {
                 **base,
                 **secrets_env,

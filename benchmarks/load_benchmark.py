@@ -29,15 +29,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import quote
 
 import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import partner_keys, served
+from serving import fresh_prefix, fresh_schema, partner_keys, served
 
 HERE = Path(__file__).resolve().parent
 PG_ENV = "PARTNER_INGEST_TEST_POSTGRES_URL"
@@ -168,37 +166,6 @@ def sqlite_setup(args: argparse.Namespace, tmp: Path) -> bool:
     return report("(a) one serve on SQLite", outcome, args.limit, 2 * args.limit)
 
 
-@contextmanager
-def fresh_schema(url: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    schema = "load_" + secrets.token_hex(6)
-    separator = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
-@contextmanager
-def fresh_prefix(url: str) -> Iterator[str]:
-    import redis
-
-    prefix = f"pci-load-{secrets.token_hex(6)}"
-    try:
-        yield prefix
-    finally:
-        client = redis.Redis.from_url(url)
-        try:
-            found = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if found:
-                client.delete(*found)
-        finally:
-            client.close()
-
-
 def shared_setup(args: argparse.Namespace, tmp: Path) -> bool:
     pg, redis_url = os.environ.get(PG_ENV), os.environ.get(REDIS_ENV)
     if not pg or not redis_url:
@@ -207,8 +174,8 @@ def shared_setup(args: argparse.Namespace, tmp: Path) -> bool:
     from cryptography.fernet import Fernet
 
     with ExitStack() as stack:
-        database = stack.enter_context(fresh_schema(pg))
-        prefix = stack.enter_context(fresh_prefix(redis_url))
+        database = stack.enter_context(fresh_schema(pg, "load"))
+        prefix = stack.enter_context(fresh_prefix(redis_url, "load"))
         env = {
             **base_env(str(tmp)),
             "PARTNER_INGEST_DATABASE_URL": database,

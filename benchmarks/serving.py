@@ -9,6 +9,7 @@ per-minute limit) and their keys through bootstrap, as the admin API would.
 from __future__ import annotations
 
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
@@ -64,3 +66,36 @@ def served(env: dict[str, str], logs: Path, name: str = "serve") -> Iterator[str
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def fresh_schema(url: str, name: str) -> Iterator[str]:
+    """`url` with a PostgreSQL schema of its own (`name_<random>`) on its search path, dropped after."""
+    import psycopg
+    from psycopg import sql
+
+    schema = f"{name}_{secrets.token_hex(6)}"
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@contextmanager
+def fresh_prefix(url: str, name: str) -> Iterator[str]:
+    """A Redis key prefix of its own (`pci-name-<random>`), its keys deleted after."""
+    import redis
+
+    prefix = f"pci-{name}-{secrets.token_hex(6)}"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(url)
+        try:
+            found = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+            if found:
+                client.delete(*found)
+        finally:
+            client.close()
