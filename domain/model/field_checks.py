@@ -157,7 +157,7 @@ def _refuse_long_number(value: object, textual: bool, limits: FeedLimits) -> Non
     if textual or value.__class__ is str:
         return
     if value.__class__ is int:
-        too_long = value.bit_length() * 0.302 > limits.max_number_chars  # str() past 4300 digits raises
+        too_long = limits.integer_too_long(value)
     else:
         too_long = len(str(value)) > limits.max_number_chars
     if too_long:

@@ -47,8 +47,7 @@ def kept_value_problem(
             )
         return None
     if isinstance(value, int):
-        # bit_length, not str(): str() of an int past 4300 digits raises.
-        if value.bit_length() * 0.302 > limits.max_number_chars:
+        if limits.integer_too_long(value):
             raise _number_too_long(index, path, limits)
         return None
     if isinstance(value, Decimal):
@@ -102,10 +101,7 @@ def refuse_long_integers(value: object, limits: FeedLimits, index: int, path: st
     both decoders' hook already.
     """
     if value.__class__ is int:
-        digits = value.bit_length() * 0.30103  # about the digits; exact near the cap
-        if digits > limits.max_number_chars + 2 or (
-            digits > limits.max_number_chars - 2 and len(str(value)) > limits.max_number_chars
-        ):
+        if limits.integer_too_long(value):
             raise _number_too_long(index, path or "a value", limits)
     elif isinstance(value, dict):
         for key, member in value.items():

@@ -101,3 +101,14 @@ class FeedLimits:
     """Nesting of objects/arrays (JSON) or elements (XML) below the item."""
     max_field_chars: int = attrs.field(default=64 * 1024, validator=_positive)
     max_number_chars: int = attrs.field(default=40, validator=_positive)
+
+    def integer_too_long(self, value: int) -> bool:
+        """Whether `value`, written out with its sign, is longer than `max_number_chars`: what
+        the standard library's JSON decoder counts while parsing, and msgspec, which hands
+        integers of any length over, is held to after it. str() is taken only near the cap
+        (str() of an integer past 4300 digits raises)."""
+        digits = value.bit_length() * 0.30103  # log10(2): the digits, give or take one
+        cap = self.max_number_chars
+        if digits > cap + 2:
+            return True
+        return digits > cap - 2 and len(str(value)) > cap

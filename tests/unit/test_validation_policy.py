@@ -8,6 +8,8 @@ import io
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.domain.model import (
@@ -123,3 +125,14 @@ def test_a_partner_chooses_its_policy_per_request_only_when_allowed() -> None:
     allowed, _ = run(feed('{"sku": "A-%d", "name": "x", "price": "1", "currency": "EUR", "quantity": 1}'),
                      requested=lenient, allow_override=True)  # fmt: skip
     assert allowed.status is FeedStatus.ACCEPTED
+
+
+@given(
+    st.integers(min_value=0, max_value=400), st.sampled_from([-1, 0, 1]), st.booleans(), st.integers(1, 80)
+)
+def test_an_integer_is_too_long_exactly_when_its_text_with_the_sign_is(
+    digits: int, nudge: int, negative: bool, cap: int
+) -> None:
+    """As the standard library's decoder counts while parsing (the 40-digit boundary included)."""
+    value = max(10**digits + nudge, 0) * (-1 if negative else 1)
+    assert FeedLimits(max_number_chars=cap).integer_too_long(value) == (len(str(value)) > cap)
