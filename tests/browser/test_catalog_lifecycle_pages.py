@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx2
 from playwright.sync_api import Page, expect
-from support.browser import Visit
+from support.browser import Visit, sign_in
 from support.feeds import jsonl_feed
 from support.service import Service
 
@@ -37,20 +37,6 @@ def held_snapshot(api: httpx2.Client, key: str, keep: int) -> str:
     return feed_id
 
 
-def console_sign_in(page: Page, base_url: str, key: str) -> None:
-    page.goto(f"{base_url}/console/sign-in")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}/console")
-
-
-def portal_sign_in(page: Page, base_url: str, key: str) -> None:
-    page.goto(f"{base_url}/portal/sign-in")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}/portal")
-
-
 def test_an_admin_releases_one_held_snapshot_and_discards_another(
     service: Service, page: Page, visit: Visit
 ) -> None:
@@ -61,7 +47,7 @@ def test_an_admin_releases_one_held_snapshot_and_discards_another(
         released_id = held_snapshot(api, key, 2)  # would retire 8 of 10
     everything = [f"CAT-{n:08d}" for n in range(10)]
 
-    console_sign_in(page, service.base_url, admin)
+    sign_in(page, service.base_url, admin)
     forged = page.request.post(  # signed in, but without the session's CSRF token: refused
         f"{service.base_url}/console/imports/{released_id}/release",
         form={"csrf_token": "guess"},
@@ -128,7 +114,7 @@ def test_a_partner_sees_its_held_import_waiting_and_its_retired_products_on_requ
         assert send(api, key, jsonl_feed(6, prefix="CAT")).status_code in (200, 201)
         held_id = held_snapshot(api, key, 1)  # would retire 5 of 6
 
-    portal_sign_in(page, service.base_url, key)
+    sign_in(page, service.base_url, key, "portal")
     expect(page.locator("#held-notice")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text=held_id)).to_contain_text("held: waiting for an operator")
     visit("portal-overview-held")
@@ -166,7 +152,7 @@ def test_a_partner_applies_a_feed_in_the_mode_it_chooses_its_own_preselected(
 ) -> None:
     admin = service.admin_key()
     _, key = service.partner(admin, rate_limit_per_minute=100_000, feed_mode="snapshot")
-    portal_sign_in(page, service.base_url, key)
+    sign_in(page, service.base_url, key, "portal")
     page.get_by_role("link", name="Check a feed").first.click()
     mode = page.get_by_label("Feed mode")
     expect(mode).to_have_value("snapshot")  # the partner's feed_mode

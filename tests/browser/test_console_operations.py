@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from support.browser import Visit
+from support.browser import Visit, sign_in
 from support.feeds import jsonl_feed
 from support.service import Service, serving
 
@@ -22,13 +22,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     database: Path = tmp_path_factory.mktemp("console-ops") / "pages.db"
     with serving(database, contract_lifecycle=LIFECYCLE) as running:
         yield running
-
-
-def sign_in(page: Page, base_url: str, key: str) -> None:
-    page.goto(f"{base_url}/console/sign-in")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}/console")
 
 
 def test_an_admin_runs_a_schedule_now_and_sees_its_last_outcome_error_and_time(

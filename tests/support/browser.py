@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 __all__ = ["ARTIFACTS", "AXE_RESULTS", "CHROMIUM", "SCREENSHOTS", "Visit", "axe_violations"]
 
@@ -34,3 +34,11 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))"
     )
     return found
+
+
+def sign_in(page: Page, base_url: str, key: str, area: Literal["console", "portal"] = "console") -> None:
+    """Sign in to the console (an admin key) or the portal (a partner key) through its form."""
+    page.goto(f"{base_url}/{area}/sign-in")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base_url}/{area}")
