@@ -8,8 +8,9 @@ worker, scheduler, CLI) gets its wiring from here:
   can be handed in (store, rate limiters, fetcher, vault, clock, ids, secrets,
   formats, parsing, product cache); whatever is not gets the default the settings describe, so
   an embedder replaces one part without re-wiring the rest;
-- `wire(uow, audit, secrets_=...)`: the use cases over ports already chosen, area by
-  area (wiring.py and wiring_outbound.py have each area's step);
+- `wire(uow, audit, secrets_=...)`: the use cases over ports already chosen, each built
+  on its first use (wiring.py and wiring_outbound.py), so a command imports and builds
+  only what it uses (ADR 0042);
 - `in_memory()`: everything in memory with a fake clock, for tests (T1).
 
 Secrets are never made up and forgotten: they come from the settings, or from
@@ -24,13 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from secrets import token_bytes
+from typing import TYPE_CHECKING
 
-from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
-from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
 from partner_ingest.adapters_out.system import SystemClock
 from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
-from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 from partner_ingest.ports import (
     AuditLog,
     Clock,
@@ -44,7 +42,6 @@ from partner_ingest.ports import (
     Store,
     UnitOfWorkFactory,
 )
-from partner_ingest.ports.webhooks import WebhookSender
 
 from .application import Application, Readiness
 from .default_ports import (
@@ -61,14 +58,12 @@ from .default_ports import (
 from .readiness import store_ready
 from .secrets_file import ServiceSecrets, fresh_secrets
 from .settings import Settings
-from .wiring import (
-    access_use_cases,
-    admin_use_cases,
-    feed_use_cases,
-    ingests,
-    job_use_cases,
-)
-from .wiring_outbound import pull_use_cases, webhook_use_cases
+from .wiring import Wiring
+
+if TYPE_CHECKING:
+    from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
+    from partner_ingest.domain.use_cases.product_cache import ProductReadCache
+    from partner_ingest.ports.webhooks import WebhookSender
 
 __all__ = [
     "Application",
@@ -104,8 +99,9 @@ def wire(
     grouped_uow: UnitOfWorkFactory | None = None,
     product_cache: ProductReadCache | None = None,
 ) -> Application:
-    """Build the use cases over the given ports; unnamed ones get in-process defaults (feeds are
-    parsed in the ingesting thread unless `parsing` says otherwise), area by area (wiring.py).
+    """The use cases over the given ports, each built on its first use (wiring.py); unnamed
+    ports get in-process defaults (feeds are parsed in the ingesting thread unless `parsing`
+    says otherwise).
 
     `secrets_` has no default: API keys are hashed under its secret and partner credentials
     encrypted under its vault keys, so secrets made up here would die with the process and take
@@ -125,24 +121,33 @@ def wire(
         vault=vault,
         random_bytes=random_bytes,
     )
-    ingest, ingest_now = ingests(ports, parsing, grouped_uow)
-    failures = rate_limiter if rate_limiter is not None else InProcessRateLimiter(ports.clock)
-    jobs = job_use_cases(ports, ingest)
-    return Application(
-        ingest=ingest,
-        ingest_now=ingest_now,
-        ready=ready or store_ready(uow),
-        parsing=parsing if parsing is not None else PARSE_HERE,
-        close=close,
-        **ports.core(),
-        **feed_use_cases(ports, ingest, parsing),
-        **access_use_cases(ports, failures, quota_limiter, secrets_.key_hash_secret),
-        **jobs,
-        **pull_use_cases(ports, fetcher, jobs["submit_job"]),
+    wired = Wiring(
+        ports,
+        server_secret=secrets_.key_hash_secret,
+        parsing=parsing,
+        grouped_uow=grouped_uow,
+        rate_limiter=rate_limiter,
+        quota_limiter=quota_limiter,
+        fetcher=fetcher,
+        webhook_sender=webhook_sender,
         product_cache=product_cache,
-        **admin_use_cases(ports, ingest, product_cache),
-        **webhook_use_cases(ports, webhook_sender),
     )
+    return Application(
+        ready=ready or store_ready(uow),
+        parsing=parsing if parsing is not None else _parse_here(),
+        close=close,
+        lifecycle=ports.lifecycle,
+        product_cache=product_cache,
+        wired=wired,
+        **ports.core(),
+    )
+
+
+def _parse_here() -> FeedParsing:
+    """Feeds parsed in the ingesting thread (the pipeline's default)."""
+    from partner_ingest.domain.use_cases.pipeline import PARSE_HERE
+
+    return PARSE_HERE
 
 
 def build(
@@ -234,6 +239,8 @@ def in_memory(
 
     Its secrets are fresh ones kept nowhere: the store they protect dies with the process too.
     """
+    from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
+
     store = InMemoryStore()
     clock = FakeClock()
     app = wire(

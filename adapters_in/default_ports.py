@@ -13,24 +13,18 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import attrs
 
 from partner_ingest.adapters_out.crypto import FernetVault
-from partner_ingest.adapters_out.fetcher import AddressPolicy
-from partner_ingest.adapters_out.parser_processes import ParserProcesses
-from partner_ingest.adapters_out.product_cache import InProcessProductCache, TieredProductCache
-from partner_ingest.adapters_out.sqlite.migrate import available_migrations
-from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.system import SystemClock, UuidIds
+from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.domain.use_cases.product_cache import ProductReadCache
-from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
-from partner_ingest.plugins import load_formats
 from partner_ingest.ports import (
     AuditLog,
     Clock,
@@ -45,6 +39,11 @@ from partner_ingest.ports import (
 )
 from partner_ingest.ports.rate_limit import FailurePolicy
 
+if TYPE_CHECKING:
+    from partner_ingest.adapters_out.sqlite.store import SqliteStore
+    from partner_ingest.domain.use_cases.product_cache import ProductReadCache
+    from partner_ingest.ports.formats import FeedFormat
+
 from .application import Readiness
 from .readiness import schema_current, store_ready, with_disk, with_redis
 from .secrets_file import ServiceSecrets, load_or_create
@@ -52,6 +51,7 @@ from .settings import PREFIX, Settings, SettingsError, contract_lifecycle, netwo
 
 __all__ = [
     "CorePorts",
+    "DeferredFormats",
     "Ports",
     "check_settings",
     "group_commit",
@@ -124,6 +124,8 @@ def _vault_keys(text: str) -> tuple[str, ...]:
 def _open_sqlite(settings: Settings) -> SqliteStore:
     """The embedded store; a file that cannot be opened (no such directory, no permission, not a
     database) is a bad setting, said in one line, not a traceback."""
+    from partner_ingest.adapters_out.sqlite.store import SqliteStore
+
     try:
         return SqliteStore(settings.sqlite_path)
     except (sqlite3.Error, OSError) as error:
@@ -147,7 +149,11 @@ def _open_store(settings: Settings) -> tuple[Store, Callable[[], None]]:
 def _schema_check(store: Store) -> Callable[[], str | None]:
     """For /readyz: is a SQLite or PostgreSQL store at this release's newest migration?
     Any other store (an embedder's own, the in-memory one) has no schema to check."""
+    from partner_ingest.adapters_out.sqlite.store import SqliteStore
+
     if isinstance(store, SqliteStore):
+        from partner_ingest.adapters_out.sqlite.migrate import available_migrations
+
         newest = max((m.version for m in available_migrations()), default=0)
         return schema_current(store.schema_version, newest)
     # A PostgresStore can exist only once its module (and so psycopg) was imported.
@@ -196,6 +202,8 @@ def redis_limiters(
 
 def group_commit(settings: Settings, store: Store, closers: Closers) -> UnitOfWorkFactory | None:
     """Units of work committed in groups, for feeds answered while their sender waits (ADR 0039)."""
+    from partner_ingest.adapters_out.sqlite.store import SqliteStore
+
     if not (settings.group_commit and isinstance(store, SqliteStore)):
         return None
     from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
@@ -212,6 +220,8 @@ def parser_processes(settings: Settings, closers: Closers, *, start: bool = Fals
     while the caller prepares its feed (a CLI ingest hashes its file meanwhile; ADR 0039)."""
     if settings.parser_processes == 0:
         return None
+    from partner_ingest.adapters_out.parser_processes import ParserProcesses
+
     processes = ParserProcesses(min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes)
     closers.append(processes.close)
     if start:
@@ -245,8 +255,6 @@ class Ports:
     random_bytes: Callable[[int], bytes]
     addresses: AddressPolicy
     """One policy for pulls, webhooks and configuring endpoints, so all refuse the same addresses."""
-    events: QueueWebhookEvents
-    """Queues webhook events in the unit of work of what they report (ADR 0034)."""
     lifecycle: ContractLifecycle
 
     @classmethod
@@ -265,13 +273,14 @@ class Ports:
         random_bytes: Callable[[int], bytes],
     ) -> Ports:
         """The ports given, and the defaults for those not: the installed formats, the system
-        clock, UUID ids, the default feed limits, the Fernet vault over `vault_keys`."""
+        clock, UUID ids, the default feed limits, the Fernet vault over `vault_keys`. The
+        installed formats are found when first asked for (`DeferredFormats`)."""
         clock = clock if clock is not None else SystemClock()
         ids = ids if ids is not None else UuidIds()
         return cls(
             uow=uow,
             audit=audit,
-            formats=formats if formats is not None else load_formats(),
+            formats=formats if formats is not None else DeferredFormats(),
             clock=clock,
             ids=ids,
             limits=limits or FeedLimits(),
@@ -279,7 +288,6 @@ class Ports:
             settings=settings,
             random_bytes=random_bytes,
             addresses=AddressPolicy(allowed=networks(settings, "fetch_allow_networks")),
-            events=QueueWebhookEvents(clock, ids),
             lifecycle=contract_lifecycle(settings),
         )
 
@@ -308,6 +316,9 @@ def read_through_cache(
     """The read-through product cache over `given`, else the one the settings ask for (ADR 0017):
     a bounded LRU in this process, in front of one shared through Redis when
     PARTNER_INGEST_REDIS_URL is set."""
+    from partner_ingest.adapters_out.product_cache import InProcessProductCache, TieredProductCache
+    from partner_ingest.domain.use_cases.product_cache import ProductReadCache
+
     if given is not None:
         return ProductReadCache(uow, given, clock, lag_seconds=settings.product_cache_lag_seconds)
     if not settings.product_cache:
@@ -321,3 +332,41 @@ def read_through_cache(
         closers.append(shared.close)
         cache = TieredProductCache(near, shared)
     return ProductReadCache(uow, cache, clock, lag_seconds=settings.product_cache_lag_seconds)
+
+
+class DeferredFormats:
+    """The installed formats (built-in and the plugins' entry points), found when first asked
+    for: finding them imports every format's parser and reads every installed distribution's
+    entry points, which a command that never parses a feed does without (ADR 0042)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._found: FormatRegistry | None = None
+
+    @property
+    def registry(self) -> FormatRegistry:
+        """The formats, found on the first call (by one thread; the others wait for it)."""
+        found = self._found
+        if found is None:
+            with self._lock:
+                if self._found is None:
+                    from partner_ingest.plugins import load_formats
+
+                    self._found = load_formats()
+                found = self._found
+        return found
+
+    def get(self, name: str, version: int) -> FeedFormat:
+        return self.registry.get(name, version)
+
+    def name_for_media_type(self, media_type: str) -> str:
+        return self.registry.name_for_media_type(media_type)
+
+    def versions(self, name: str) -> Sequence[int]:
+        return self.registry.versions(name)
+
+    def all(self) -> Sequence[FeedFormat]:
+        return self.registry.all()
+
+    def media_types(self) -> Sequence[str]:
+        return self.registry.media_types()

@@ -1,123 +1,180 @@
-"""`wire`'s steps (ADR 0032): the use cases of each area of the service, built over ports
-already chosen. bootstrap.py chooses the ports (`build`) and puts these together (`wire`);
-the areas that reach partners' servers (scheduled pulls, webhooks) are in wiring_outbound.py.
+"""`wire`'s product (ADR 0032): the use cases of every area of the service, each built over
+ports already chosen on its first use. bootstrap.py chooses the ports (`build`) and hands them
+here (`wire`); the areas that reach partners' servers (scheduled pulls, webhooks) are built by
+wiring_outbound.py.
 
-Invariant: each step takes the shared `Ports` (default_ports.py) and returns its area's use cases under the
-names of `Application`'s fields (a TypedDict each, so the type checker holds every name and
-type to the field it fills); nothing here opens a connection, starts a thread or reads the
-environment: the HTTP fetcher and the webhook sender are built on their first use.
+Invariant: a use case is built once, when it is first asked for, and its module is imported
+then, not before: a command that ingests imports the ingest and what it needs, not the
+server's use cases (ADR 0042). Two threads asking at once get one instance (`Once`). Nothing
+here opens a connection, starts a thread or reads the environment: the HTTP fetcher and the
+webhook sender are built on their first use.
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
-from partner_ingest.adapters_out.spool import FileRejectionSpools
-from partner_ingest.domain.model.jobs import BodyRetention
-from partner_ingest.domain.model.lifecycle import ContractLifecycle
-from partner_ingest.domain.model.retirement import RetirementGuard
-from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
-from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
-from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
-from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
-from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
-from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
-from partner_ingest.domain.use_cases.manage_keys import ManageKeys
-from partner_ingest.domain.use_cases.manage_partners import ManagePartners
-from partner_ingest.domain.use_cases.product_cache import ProductReadCache
-from partner_ingest.domain.use_cases.query_audit import QueryAudit
-from partner_ingest.domain.use_cases.read_changes import ReadChanges
-from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
-from partner_ingest.domain.use_cases.replay import ReplayImport
-from partner_ingest.domain.use_cases.retention import PurgeWebhookDeliveries
-from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
-from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
-from partner_ingest.domain.use_cases.web_sessions import WebSessions
-from partner_ingest.ports import (
-    FeedParsing,
-    RateLimiter,
-    UnitOfWorkFactory,
-)
-
+from . import wiring_outbound as outbound
 from .default_ports import Ports
 
-__all__ = [
-    "AccessUseCases",
-    "AdminUseCases",
-    "FeedUseCases",
-    "JobUseCases",
-    "access_use_cases",
-    "admin_use_cases",
-    "feed_use_cases",
-    "ingests",
-    "job_use_cases",
-]
+if TYPE_CHECKING:
+    from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
+    from partner_ingest.domain.use_cases.authenticate import AccessGuard
+    from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
+    from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
+    from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
+    from partner_ingest.domain.use_cases.jobs import ProcessNextJob, QueryJobs, SubmitFeedJob
+    from partner_ingest.domain.use_cases.manage_keys import ManageKeys
+    from partner_ingest.domain.use_cases.manage_partners import ManagePartners
+    from partner_ingest.domain.use_cases.product_cache import ProductReadCache
+    from partner_ingest.domain.use_cases.query_audit import QueryAudit
+    from partner_ingest.domain.use_cases.read_changes import ReadChanges
+    from partner_ingest.domain.use_cases.read_imports import ReadImports, ReadProducts
+    from partner_ingest.domain.use_cases.replay import ReplayImport
+    from partner_ingest.domain.use_cases.retention import PurgeWebhookDeliveries
+    from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
+    from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
+    from partner_ingest.domain.use_cases.web_sessions import WebSessions
+    from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
+    from partner_ingest.ports import FeedFetcher, FeedParsing, RateLimiter, UnitOfWorkFactory
+    from partner_ingest.ports.webhooks import WebhookSender
+
+__all__ = ["Once", "Wiring"]
+
+T = TypeVar("T")
 
 
-def ingests(
-    ports: Ports, parsing: FeedParsing | None, grouped_uow: UnitOfWorkFactory | None
-) -> tuple[IngestFeed, IngestFeed | None]:
-    """The ingest of jobs and CLI feeds, and the grouped one of feeds answered while their
-    sender waits (None without group commit, ADR 0039): one ingest's parts, shared."""
-    settings = ports.settings
-    parts: dict[str, Any] = {
-        "limits": ports.limits,
-        "parsing": parsing,
+class Once(Generic[T]):
+    """A part of the wiring built on its first use, then kept: the first reader builds it under
+    the wiring's lock (so two threads asking at once share one instance), and stores it on the
+    wiring, where later reads find it as a plain attribute."""
+
+    def __init__(self, build: Callable[[Wiring], T]) -> None:
+        self._build = build
+        self._name = build.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, wiring: None, owner: type | None = None) -> Once[T]: ...
+
+    @overload
+    def __get__(self, wiring: Wiring, owner: type | None = None) -> T: ...
+
+    def __get__(self, wiring: Wiring | None, owner: type | None = None) -> Once[T] | T:
+        if wiring is None:
+            return self
+        with wiring.lock:
+            kept = wiring.__dict__
+            if self._name not in kept:
+                kept[self._name] = self._build(wiring)
+            return cast("T", kept[self._name])
+
+
+def _ingest_parts(w: Wiring) -> dict[str, Any]:
+    """One ingest's parts, shared by the ingest of jobs and CLI feeds and the grouped one."""
+    from partner_ingest.adapters_out.spool import FileRejectionSpools
+    from partner_ingest.domain.model.retirement import RetirementGuard
+
+    settings = w.ports.settings
+    return {
+        "limits": w.ports.limits,
+        "parsing": w.parsing,
         "fast_validator": settings.fast_validator,
-        "steps": [ports.events],
-        "lifecycle": ports.lifecycle,
+        "steps": [w.events],
+        "lifecycle": w.ports.lifecycle,
         "spools": FileRejectionSpools(),
         "guard": RetirementGuard(settings.retire_max_share, settings.retire_max_count),
     }
-    ingest = IngestFeed(ports.uow, ports.formats, ports.clock, ports.ids, **parts)
-    if grouped_uow is None:
-        return ingest, None
-    return ingest, IngestFeed(grouped_uow, ports.formats, ports.clock, ports.ids, **parts)
 
 
-class FeedUseCases(TypedDict):
-    held_feeds: SettleHeldFeeds
-    retired_products: PurgeRetiredProducts
-    changes: ReadChanges
-    old_changes: PurgeChanges
-    describe_contract: DescribeContract
-    lifecycle: ContractLifecycle
-    contract_usage: ReadContractUsage
-    validate: ValidateFeed
+def _ingest(w: Wiring) -> IngestFeed:
+    from partner_ingest.domain.use_cases.ingest_feed import IngestFeed
+
+    ports = w.ports
+    return IngestFeed(ports.uow, ports.formats, ports.clock, ports.ids, **w.ingest_parts)
 
 
-def feed_use_cases(ports: Ports, ingest: IngestFeed, parsing: FeedParsing | None) -> FeedUseCases:
-    """Around the ingest: held snapshots, retired products, the change feed, the contract."""
-    uow, clock, settings, lifecycle = ports.uow, ports.clock, ports.settings, ports.lifecycle
-    return FeedUseCases(
-        held_feeds=SettleHeldFeeds(uow, ingest, clock),
-        retired_products=PurgeRetiredProducts(
-            uow, clock, timedelta(seconds=settings.retired_retention_seconds)
-        ),
-        changes=ReadChanges(uow),
-        old_changes=PurgeChanges(uow, clock, timedelta(seconds=settings.change_retention_seconds)),
-        describe_contract=DescribeContract(ports.formats, lifecycle, clock),
-        lifecycle=lifecycle,
-        contract_usage=ReadContractUsage(uow, lifecycle, clock),
-        validate=ValidateFeed(
-            ports.formats, limits=ports.limits, fast_validator=settings.fast_validator, parsing=parsing
-        ),
+def _ingest_now(w: Wiring) -> IngestFeed | None:
+    """The grouped ingest of feeds answered while their sender waits (ADR 0039); None without
+    group commit."""
+    if w.grouped_uow is None:
+        return None
+    from partner_ingest.domain.use_cases.ingest_feed import IngestFeed
+
+    ports = w.ports
+    return IngestFeed(w.grouped_uow, ports.formats, ports.clock, ports.ids, **w.ingest_parts)
+
+
+def _events(w: Wiring) -> QueueWebhookEvents:
+    from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
+
+    return QueueWebhookEvents(w.ports.clock, w.ports.ids)
+
+
+# --- around the ingest: held snapshots, retired products, the change feed, the contract ---
+
+
+def _held_feeds(w: Wiring) -> SettleHeldFeeds:
+    from partner_ingest.domain.use_cases.held_feeds import SettleHeldFeeds
+
+    return SettleHeldFeeds(w.ports.uow, w.ingest, w.ports.clock)
+
+
+def _retired_products(w: Wiring) -> PurgeRetiredProducts:
+    from partner_ingest.domain.use_cases.retired_products import PurgeRetiredProducts
+
+    retention = timedelta(seconds=w.ports.settings.retired_retention_seconds)
+    return PurgeRetiredProducts(w.ports.uow, w.ports.clock, retention)
+
+
+def _changes(w: Wiring) -> ReadChanges:
+    from partner_ingest.domain.use_cases.read_changes import ReadChanges
+
+    return ReadChanges(w.ports.uow)
+
+
+def _old_changes(w: Wiring) -> PurgeChanges:
+    from partner_ingest.domain.use_cases.retired_products import PurgeChanges
+
+    retention = timedelta(seconds=w.ports.settings.change_retention_seconds)
+    return PurgeChanges(w.ports.uow, w.ports.clock, retention)
+
+
+def _describe_contract(w: Wiring) -> DescribeContract:
+    from partner_ingest.domain.use_cases.describe_contract import DescribeContract
+
+    return DescribeContract(w.ports.formats, w.ports.lifecycle, w.ports.clock)
+
+
+def _contract_usage(w: Wiring) -> ReadContractUsage:
+    from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
+
+    return ReadContractUsage(w.ports.uow, w.ports.lifecycle, w.ports.clock)
+
+
+def _validate(w: Wiring) -> ValidateFeed:
+    from partner_ingest.domain.use_cases.validate_feed import ValidateFeed
+
+    ports = w.ports
+    return ValidateFeed(
+        ports.formats, limits=ports.limits, fast_validator=ports.settings.fast_validator, parsing=w.parsing
     )
 
 
-class AccessUseCases(TypedDict):
-    guard: AccessGuard
-    keys: ManageKeys
-    web_sessions: WebSessions
+# --- who may do what: the guard (keys, roles, rate limits), API keys, page sessions ---
 
 
-def access_use_cases(
-    ports: Ports, failures: RateLimiter, quotas: RateLimiter | None, server_secret: bytes
-) -> AccessUseCases:
-    """Who may do what: the guard (keys, roles, rate limits), API keys, page sessions."""
-    settings = ports.settings
+def _guard(w: Wiring) -> AccessGuard:
+    from partner_ingest.adapters_out.rate_limit.memory import InProcessRateLimiter
+    from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits
+
+    ports, settings = w.ports, w.ports.settings
     access = AccessLimits(
         per_key_per_minute=settings.rate_limit_per_minute,
         admin_per_minute=settings.admin_rate_limit_per_minute,
@@ -125,98 +182,246 @@ def access_use_cases(
         block_base_seconds=settings.block_seconds,
         block_max_seconds=settings.max_block_seconds,
     )
-    guard = AccessGuard(
+    failures = w.rate_limiter if w.rate_limiter is not None else InProcessRateLimiter(ports.clock)
+    return AccessGuard(
         ports.uow,
         ports.audit,
         ports.clock,
         failures,
-        quotas=quotas,
-        server_secret=server_secret,
+        quotas=w.quota_limiter,
+        server_secret=w.server_secret,
         limits=access,
     )
-    return AccessUseCases(
-        guard=guard,
-        keys=ManageKeys(ports.uow, ports.clock, server_secret=server_secret, random_bytes=ports.random_bytes),
-        web_sessions=WebSessions(
-            ports.uow,
-            guard,
-            ports.clock,
-            lifetime=timedelta(seconds=settings.web_session_seconds),
-            random_bytes=ports.random_bytes,
-        ),
+
+
+def _keys(w: Wiring) -> ManageKeys:
+    from partner_ingest.domain.use_cases.manage_keys import ManageKeys
+
+    ports = w.ports
+    return ManageKeys(ports.uow, ports.clock, server_secret=w.server_secret, random_bytes=ports.random_bytes)
+
+
+def _web_sessions(w: Wiring) -> WebSessions:
+    from partner_ingest.domain.use_cases.web_sessions import WebSessions
+
+    ports = w.ports
+    return WebSessions(
+        ports.uow,
+        w.guard,
+        ports.clock,
+        lifetime=timedelta(seconds=ports.settings.web_session_seconds),
+        random_bytes=ports.random_bytes,
     )
 
 
-class JobUseCases(TypedDict):
-    submit_job: SubmitFeedJob
-    process_next_job: ProcessNextJob
-    jobs: QueryJobs
-    job_bodies: PurgeJobBodies
+# --- the job queue (ADR 0025): submit, process under a lease, look up, purge bodies ---
 
 
-def job_use_cases(ports: Ports, ingest: IngestFeed) -> JobUseCases:
-    """The job queue (ADR 0025): submit, process under a lease, look up, purge bodies."""
-    uow, clock, ids, settings = ports.uow, ports.clock, ports.ids, ports.settings
+def _submit_job(w: Wiring) -> SubmitFeedJob:
+    from partner_ingest.domain.use_cases.submit_job import SubmitFeedJob
+
+    ports = w.ports
+    return SubmitFeedJob(
+        ports.uow,
+        ports.formats,
+        ports.clock,
+        ports.ids,
+        max_attempts=ports.settings.job_max_attempts,
+        lifecycle=ports.lifecycle,
+    )
+
+
+def _process_next_job(w: Wiring) -> ProcessNextJob:
+    from partner_ingest.domain.use_cases.process_job import ProcessNextJob
+
+    ports = w.ports
+    return ProcessNextJob(
+        ports.uow,
+        w.ingest,
+        ports.clock,
+        ports.ids,
+        lease_seconds=ports.settings.job_lease_seconds,
+        bodies=w.job_bodies,
+        on_dead=w.events.job_dead,
+    )
+
+
+def _jobs(w: Wiring) -> QueryJobs:
+    from partner_ingest.domain.use_cases.query_jobs import QueryJobs
+
+    return QueryJobs(w.ports.uow, w.ports.clock)
+
+
+def _job_bodies(w: Wiring) -> PurgeJobBodies:
+    from partner_ingest.domain.model.jobs import BodyRetention
+    from partner_ingest.domain.use_cases.job_bodies import PurgeJobBodies
+
+    settings = w.ports.settings
     retention = BodyRetention(
         finished=timedelta(seconds=settings.job_body_retention_seconds),
         dead=timedelta(seconds=settings.job_body_retention_dead_seconds),
     )
-    job_bodies = PurgeJobBodies(uow, clock, retention)
-    return JobUseCases(
-        submit_job=SubmitFeedJob(
-            uow, ports.formats, clock, ids, max_attempts=settings.job_max_attempts, lifecycle=ports.lifecycle
-        ),
-        process_next_job=ProcessNextJob(
-            uow,
-            ingest,
-            clock,
-            ids,
-            lease_seconds=settings.job_lease_seconds,
-            bodies=job_bodies,
-            on_dead=ports.events.job_dead,
-        ),
-        jobs=QueryJobs(uow, clock),
-        job_bodies=job_bodies,
+    return PurgeJobBodies(w.ports.uow, w.ports.clock, retention)
+
+
+# --- partners, the audit trail and its verification, a partner's own reads, diagnostics ---
+
+
+def _partners(w: Wiring) -> ManagePartners:
+    from partner_ingest.domain.use_cases.manage_partners import ManagePartners
+
+    ports = w.ports
+    return ManagePartners(ports.uow, ports.clock, ports.vault, ports.formats, addresses=ports.addresses)
+
+
+def _audit_trail(w: Wiring) -> QueryAudit:
+    from partner_ingest.domain.use_cases.query_audit import QueryAudit
+
+    return QueryAudit(w.ports.audit)
+
+
+def _imports(w: Wiring) -> ReadImports:
+    from partner_ingest.domain.use_cases.read_imports import ReadImports
+
+    return ReadImports(w.ports.uow)
+
+
+def _products(w: Wiring) -> ReadProducts:
+    from partner_ingest.domain.use_cases.read_imports import ReadProducts
+
+    return ReadProducts(w.ports.uow, cache=w.product_cache)
+
+
+def _diagnostics(w: Wiring) -> ReadDiagnostics:
+    from partner_ingest.domain.use_cases.diagnostics import ReadDiagnostics
+
+    return ReadDiagnostics(w.ports.uow)
+
+
+def _purge_diagnostics(w: Wiring) -> PurgeDiagnostics:
+    from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics
+
+    ports = w.ports
+    return PurgeDiagnostics(ports.uow, ports.clock, retention_days=ports.settings.diagnostics_retention_days)
+
+
+def _purge_webhook_deliveries(w: Wiring) -> PurgeWebhookDeliveries:
+    from partner_ingest.domain.use_cases.retention import PurgeWebhookDeliveries
+
+    ports = w.ports
+    return PurgeWebhookDeliveries(
+        ports.uow, ports.clock, retention_days=ports.settings.webhook_delivery_retention_days
     )
 
 
-class AdminUseCases(TypedDict):
-    partners: ManagePartners
-    audit_trail: QueryAudit
-    imports: ReadImports
-    products: ReadProducts
-    diagnostics: ReadDiagnostics
-    purge_diagnostics: PurgeDiagnostics
-    purge_webhook_deliveries: PurgeWebhookDeliveries
-    replay: ReplayImport
-    verify_audit: VerifyAuditChain
-    audit_verdict: CachedAuditVerdict
+def _replay(w: Wiring) -> ReplayImport:
+    from partner_ingest.domain.use_cases.replay import ReplayImport
 
-
-def admin_use_cases(
-    ports: Ports, ingest: IngestFeed, product_cache: ProductReadCache | None = None
-) -> AdminUseCases:
-    """Partners, the audit trail and its verification, a partner's own reads, diagnostics."""
-    uow, clock, settings = ports.uow, ports.clock, ports.settings
-    verify_audit = VerifyAuditChain(ports.audit)
-    return AdminUseCases(
-        partners=ManagePartners(uow, clock, ports.vault, ports.formats, addresses=ports.addresses),
-        audit_trail=QueryAudit(ports.audit),
-        imports=ReadImports(uow),
-        products=ReadProducts(uow, cache=product_cache),
-        diagnostics=ReadDiagnostics(uow),
-        purge_diagnostics=PurgeDiagnostics(uow, clock, retention_days=settings.diagnostics_retention_days),
-        purge_webhook_deliveries=PurgeWebhookDeliveries(
-            uow, clock, retention_days=settings.webhook_delivery_retention_days
-        ),
-        replay=ReplayImport(uow, ingest, clock, buffer=_replay_buffer),
-        verify_audit=verify_audit,
-        audit_verdict=CachedAuditVerdict(
-            verify_audit, clock, timedelta(seconds=settings.audit_verify_seconds)
-        ),
-    )
+    return ReplayImport(w.ports.uow, w.ingest, w.ports.clock, buffer=_replay_buffer)
 
 
 def _replay_buffer() -> tempfile.SpooledTemporaryFile[bytes]:
     """Where a replay holds its items: in memory up to 1 MiB, then in a temporary file."""
     return tempfile.SpooledTemporaryFile(max_size=1 << 20)
+
+
+def _verify_audit(w: Wiring) -> VerifyAuditChain:
+    from partner_ingest.domain.use_cases.verify_audit import VerifyAuditChain
+
+    return VerifyAuditChain(w.ports.audit)
+
+
+def _audit_verdict(w: Wiring) -> CachedAuditVerdict:
+    from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict
+
+    every = timedelta(seconds=w.ports.settings.audit_verify_seconds)
+    return CachedAuditVerdict(w.verify_audit, w.ports.clock, every)
+
+
+class Wiring:
+    """The use cases over `ports`, each built on its first use (`Once`) and then kept, so every
+    reader shares one instance; `Application` reads them from here (its attributes of the same
+    names)."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        *,
+        server_secret: bytes,
+        parsing: FeedParsing | None = None,
+        grouped_uow: UnitOfWorkFactory | None = None,
+        rate_limiter: RateLimiter | None = None,
+        quota_limiter: RateLimiter | None = None,
+        fetcher: FeedFetcher | None = None,
+        webhook_sender: WebhookSender | None = None,
+        product_cache: ProductReadCache | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        """Held while a part is built (re-entered when it needs another part)."""
+        self.ports = ports
+        self.server_secret = server_secret
+        """What API keys are hashed under (HMAC, ADR 0004)."""
+        self.parsing = parsing
+        """Where feeds are parsed; None: in the ingesting thread."""
+        self.grouped_uow = grouped_uow
+        """Units of work committed in groups (ADR 0039); None: no group commit."""
+        self.rate_limiter = rate_limiter
+        """Failed sign-ins (None: in this process)."""
+        self.quota_limiter = quota_limiter
+        self.fetcher_given = fetcher
+        """The HTTP side of pulls, when handed in (None: the HTTP fetcher, built on the first pull)."""
+        self.webhook_sender = webhook_sender
+        self.product_cache = product_cache
+
+    def replacing(self, **parts: object) -> Wiring:
+        """A wiring over the same ports whose named parts are the ones given; the parts built
+        here already are shared with it, the others are built there on their first use.
+        A name that is no part of the wiring is a TypeError."""
+        unknown = sorted(name for name in parts if not isinstance(getattr(Wiring, name, None), Once))
+        if unknown:
+            raise TypeError(f"no such part of the wiring: {', '.join(unknown)}")
+        copy = Wiring.__new__(Wiring)
+        with self.lock:
+            copy.__dict__.update(self.__dict__)
+        copy.lock = threading.RLock()
+        copy.__dict__.update(parts)
+        return copy
+
+    ingest_parts = Once(_ingest_parts)
+    events = Once(_events)
+    """Queues webhook events in the unit of work of what they report (ADR 0034)."""
+    ingest = Once(_ingest)
+    ingest_now = Once(_ingest_now)
+    held_feeds = Once(_held_feeds)
+    retired_products = Once(_retired_products)
+    changes = Once(_changes)
+    old_changes = Once(_old_changes)
+    describe_contract = Once(_describe_contract)
+    contract_usage = Once(_contract_usage)
+    validate = Once(_validate)
+    guard = Once(_guard)
+    keys = Once(_keys)
+    web_sessions = Once(_web_sessions)
+    submit_job = Once(_submit_job)
+    process_next_job = Once(_process_next_job)
+    jobs = Once(_jobs)
+    job_bodies = Once(_job_bodies)
+    fetcher = Once(outbound.fetcher)
+    cron = Once(outbound.cron)
+    pull_feeds = Once(outbound.pull_feeds)
+    schedules = Once(outbound.schedules)
+    rotate_credentials = Once(outbound.rotate_credentials)
+    fetch_health = Once(outbound.fetch_health)
+    webhook_rules = Once(outbound.webhook_rules)
+    webhooks = Once(outbound.webhooks)
+    deliver_webhooks = Once(outbound.deliver_webhooks)
+    partners = Once(_partners)
+    audit_trail = Once(_audit_trail)
+    imports = Once(_imports)
+    products = Once(_products)
+    diagnostics = Once(_diagnostics)
+    purge_diagnostics = Once(_purge_diagnostics)
+    purge_webhook_deliveries = Once(_purge_webhook_deliveries)
+    replay = Once(_replay)
+    verify_audit = Once(_verify_audit)
+    audit_verdict = Once(_audit_verdict)

@@ -1,5 +1,6 @@
-"""`wire`'s steps for the areas that reach partners' servers (ADR 0032): scheduled pulls behind
-their circuit breaker (ADR 0014) and completion webhooks (ADR 0034).
+"""The parts of the wiring (wiring.py) that reach partners' servers (ADR 0032): scheduled pulls
+behind their circuit breaker (ADR 0014) and completion webhooks (ADR 0034), each built on its
+first use.
 
 Invariant: both go out through one address policy (`Ports.addresses`, the SSRF guard of
 ADR 0021) and pinned connections; the HTTP fetcher and the webhook sender are built on their
@@ -10,49 +11,48 @@ side alone (the breaker and the delivery rules stay).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TypedDict
+from typing import TYPE_CHECKING
 
-from partner_ingest.adapters_out.cron import CronsimRules
-from partner_ingest.adapters_out.fetcher import (
-    AddressPolicy,
-    CircuitBreakerFetcher,
-    DeferredFetcher,
-    DeferredWebhookSender,
-)
-from partner_ingest.domain.model.circuits import BreakerPolicy
-from partner_ingest.domain.model.webhooks import DeliveryBackoff
-from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
-from partner_ingest.domain.use_cases.jobs import SubmitFeedJob
-from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, RotateCredentials
-from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
-from partner_ingest.domain.use_cases.webhooks import DeliverWebhooks, ManageWebhooks, WebhookRules
-from partner_ingest.ports import Clock, FeedFetcher
-from partner_ingest.ports.webhooks import WebhookSender
+if TYPE_CHECKING:
+    from partner_ingest.domain.model.addresses import AddressPolicy
+    from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
+    from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules, RotateCredentials
+    from partner_ingest.domain.use_cases.pull_feeds import PullDueFeeds
+    from partner_ingest.domain.use_cases.webhooks import DeliverWebhooks, ManageWebhooks, WebhookRules
+    from partner_ingest.ports import Clock, FeedFetcher
+    from partner_ingest.ports.cron import CronRules
+    from partner_ingest.ports.webhooks import WebhookSender
 
-from .default_ports import Ports
-from .settings import Settings
+    from .settings import Settings
+    from .wiring import Wiring
 
-__all__ = ["PullUseCases", "WebhookUseCases", "pull_use_cases", "webhook_use_cases"]
-
-
-class PullUseCases(TypedDict):
-    fetcher: FeedFetcher
-    pull_feeds: PullDueFeeds
-    schedules: ManageSchedules
-    rotate_credentials: RotateCredentials
-    fetch_health: ReadFetchHealth
+__all__ = [
+    "cron",
+    "deliver_webhooks",
+    "fetch_health",
+    "fetcher",
+    "pull_feeds",
+    "rotate_credentials",
+    "schedules",
+    "webhook_rules",
+    "webhooks",
+]
 
 
-def pull_use_cases(ports: Ports, fetcher: FeedFetcher | None, submit_job: SubmitFeedJob) -> PullUseCases:
-    """Scheduled pulls: the fetcher behind its circuit breaker (ADR 0014), the schedules, the
-    credentials they fetch with, and their health."""
-    uow, clock, settings = ports.uow, ports.clock, ports.settings
-    if fetcher is None:
-        fetcher = DeferredFetcher(lambda: _http_fetcher(settings, ports.addresses, clock))
-    breaker = CircuitBreakerFetcher(
-        fetcher,
-        uow,
-        clock,
+def fetcher(w: Wiring) -> FeedFetcher:
+    """The fetcher handed in, else the HTTP one (built on the first pull), behind the circuit
+    breaker either way (ADR 0014)."""
+    from partner_ingest.adapters_out.fetcher import CircuitBreakerFetcher, DeferredFetcher
+    from partner_ingest.domain.model.circuits import BreakerPolicy
+
+    ports, settings = w.ports, w.ports.settings
+    inner = w.fetcher_given
+    if inner is None:
+        inner = DeferredFetcher(lambda: _http_fetcher(settings, ports.addresses, ports.clock))
+    return CircuitBreakerFetcher(
+        inner,
+        ports.uow,
+        ports.clock,
         BreakerPolicy(
             failure_threshold=settings.breaker_failures,
             reset_after=timedelta(seconds=settings.breaker_reset_seconds),
@@ -60,36 +60,60 @@ def pull_use_cases(ports: Ports, fetcher: FeedFetcher | None, submit_job: Submit
             probe_lease=timedelta(seconds=settings.fetch_timeout_seconds + 60),
         ),
     )
-    cron = CronsimRules()
-    anomaly = AnomalyRule(per_hour=settings.fetch_anomaly_per_hour)
-    return PullUseCases(
-        fetcher=breaker,
-        pull_feeds=PullDueFeeds(
-            uow,
-            ports.audit,
-            breaker,
-            ports.vault,
-            submit_job,
-            ports.formats,
-            clock,
-            cron=cron,
-            anomaly=anomaly,
-        ),
-        schedules=ManageSchedules(uow, ports.formats, clock, ports.ids, cron=cron, addresses=ports.addresses),
-        rotate_credentials=RotateCredentials(uow, ports.vault, clock),
-        fetch_health=ReadFetchHealth(uow, ports.audit, clock),
+
+
+def cron(_: Wiring) -> CronRules:
+    """Schedules' cron expressions (cronsim is imported when one is first read)."""
+    from partner_ingest.adapters_out.cron import CronsimRules
+
+    return CronsimRules()
+
+
+def pull_feeds(w: Wiring) -> PullDueFeeds:
+    from partner_ingest.domain.use_cases.pull_feeds import AnomalyRule, PullDueFeeds
+
+    ports = w.ports
+    return PullDueFeeds(
+        ports.uow,
+        ports.audit,
+        w.fetcher,
+        ports.vault,
+        w.submit_job,
+        ports.formats,
+        ports.clock,
+        cron=w.cron,
+        anomaly=AnomalyRule(per_hour=ports.settings.fetch_anomaly_per_hour),
     )
 
 
-class WebhookUseCases(TypedDict):
-    webhooks: ManageWebhooks
-    deliver_webhooks: DeliverWebhooks
+def schedules(w: Wiring) -> ManageSchedules:
+    from partner_ingest.domain.use_cases.manage_schedules import ManageSchedules
+
+    ports = w.ports
+    return ManageSchedules(
+        ports.uow, ports.formats, ports.clock, ports.ids, cron=w.cron, addresses=ports.addresses
+    )
 
 
-def webhook_use_cases(ports: Ports, sender: WebhookSender | None) -> WebhookUseCases:
-    """Completion webhooks (ADR 0034): managing endpoints, and delivering what was queued."""
-    uow, clock, settings = ports.uow, ports.clock, ports.settings
-    rules = WebhookRules(
+def rotate_credentials(w: Wiring) -> RotateCredentials:
+    from partner_ingest.domain.use_cases.manage_schedules import RotateCredentials
+
+    return RotateCredentials(w.ports.uow, w.ports.vault, w.ports.clock)
+
+
+def fetch_health(w: Wiring) -> ReadFetchHealth:
+    from partner_ingest.domain.use_cases.fetch_health import ReadFetchHealth
+
+    return ReadFetchHealth(w.ports.uow, w.ports.audit, w.ports.clock)
+
+
+def webhook_rules(w: Wiring) -> WebhookRules:
+    """How deliveries are retried, leased and given up on, and secrets overlap (ADR 0034)."""
+    from partner_ingest.domain.model.webhooks import DeliveryBackoff
+    from partner_ingest.domain.use_cases.webhooks import WebhookRules
+
+    settings = w.ports.settings
+    return WebhookRules(
         disable_after=settings.webhook_disable_after_failures,
         overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
         backoff=DeliveryBackoff(
@@ -99,20 +123,37 @@ def webhook_use_cases(ports: Ports, sender: WebhookSender | None) -> WebhookUseC
         ),
         lease=timedelta(seconds=settings.webhook_timeout_seconds + 60),
     )
-    if sender is None:
-        sender = DeferredWebhookSender(lambda: _http_webhook_sender(settings, ports.addresses, clock))
-    return WebhookUseCases(
-        webhooks=ManageWebhooks(
-            uow,
-            ports.vault,
-            clock,
-            ports.events,
-            addresses=ports.addresses,
-            rules=rules,
-            random_bytes=ports.random_bytes,
-        ),
-        deliver_webhooks=DeliverWebhooks(uow, sender, ports.vault, clock, ports.ids, rules=rules),
+
+
+def webhooks(w: Wiring) -> ManageWebhooks:
+    """Managing endpoints (ADR 0034)."""
+    from partner_ingest.domain.use_cases.webhooks import ManageWebhooks
+
+    ports = w.ports
+    return ManageWebhooks(
+        ports.uow,
+        ports.vault,
+        ports.clock,
+        w.events,
+        addresses=ports.addresses,
+        rules=w.webhook_rules,
+        random_bytes=ports.random_bytes,
     )
+
+
+def deliver_webhooks(w: Wiring) -> DeliverWebhooks:
+    """Delivering what was queued: through the sender handed in, else the HTTP one (built on
+    the first delivery)."""
+    from partner_ingest.adapters_out.fetcher import DeferredWebhookSender
+    from partner_ingest.domain.use_cases.webhooks import DeliverWebhooks
+
+    ports = w.ports
+    sender = w.webhook_sender
+    if sender is None:
+        sender = DeferredWebhookSender(
+            lambda: _http_webhook_sender(ports.settings, ports.addresses, ports.clock)
+        )
+    return DeliverWebhooks(ports.uow, sender, ports.vault, ports.clock, ports.ids, rules=w.webhook_rules)
 
 
 def _http_webhook_sender(settings: Settings, addresses: AddressPolicy, clock: Clock) -> WebhookSender:

@@ -1,33 +1,45 @@
 """Use cases: what the platform does with feeds. Each takes ports as constructor
-arguments and nothing else, so any adapter (or any fake) can drive it."""
+arguments and nothing else, so any adapter (or any fake) can drive it.
 
-from .access_errors import (
-    AccessError,
-    ClientBlocked,
-    Forbidden,
-    KeyRateLimited,
-    TooManyRequests,
-    Unauthenticated,
-)
-from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
-from .describe_contract import DescribeContract
-from .held_feeds import SettleHeldFeeds
-from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody, resolve_format
-from .job_bodies import PurgeJobBodies
-from .jobs import (
-    JobBodyPurgedError,
-    JobFinishedError,
-    JobNotDeadError,
-    JobOutcome,
-    JobResult,
-    ProcessNextJob,
-    QueryJobs,
-    SubmitFeedJob,
-)
-from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
-from .pipeline import FeedOutcome, run_feed
-from .read_changes import ChangePage, ReadChanges
-from .validate_feed import ValidateFeed, validate_against_contract
+The names below are imported from their modules when first used (PEP 562), not when the
+package is: a process that uses one use case (a CLI command) does not load all of them
+(ADR 0039, start-up). `from partner_ingest.domain.use_cases import X` works as before; type
+checkers and the import contracts read the imports under TYPE_CHECKING.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .access_errors import (
+        AccessError,
+        ClientBlocked,
+        Forbidden,
+        KeyRateLimited,
+        TooManyRequests,
+        Unauthenticated,
+    )
+    from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
+    from .describe_contract import DescribeContract
+    from .held_feeds import SettleHeldFeeds
+    from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody, resolve_format
+    from .job_bodies import PurgeJobBodies
+    from .jobs import (
+        JobBodyPurgedError,
+        JobFinishedError,
+        JobNotDeadError,
+        JobOutcome,
+        JobResult,
+        ProcessNextJob,
+        QueryJobs,
+        SubmitFeedJob,
+    )
+    from .manage_keys import CreatedKey, KeyRequestError, KeyStatus, KeySummary, ManageKeys
+    from .pipeline import FeedOutcome, run_feed
+    from .read_changes import ChangePage, ReadChanges
+    from .validate_feed import ValidateFeed, validate_against_contract
 
 __all__ = [
     "AccessError",
@@ -69,3 +81,54 @@ __all__ = [
     "run_feed",
     "validate_against_contract",
 ]
+
+_MODULE_OF: dict[str, str] = {
+    "AccessError": "access_errors",
+    "ClientBlocked": "access_errors",
+    "Forbidden": "access_errors",
+    "KeyRateLimited": "access_errors",
+    "TooManyRequests": "access_errors",
+    "Unauthenticated": "access_errors",
+    "AccessGuard": "authenticate",
+    "AccessLimits": "authenticate",
+    "Granted": "authenticate",
+    "client_bucket": "authenticate",
+    "DescribeContract": "describe_contract",
+    "SettleHeldFeeds": "held_feeds",
+    "FeedSubmission": "ingest_feed",
+    "Ingested": "ingest_feed",
+    "IngestFeed": "ingest_feed",
+    "IngestStep": "ingest_feed",
+    "StoredBody": "ingest_feed",
+    "resolve_format": "ingest_feed",
+    "PurgeJobBodies": "job_bodies",
+    "JobBodyPurgedError": "jobs",
+    "JobFinishedError": "jobs",
+    "JobNotDeadError": "jobs",
+    "JobOutcome": "jobs",
+    "JobResult": "jobs",
+    "ProcessNextJob": "jobs",
+    "QueryJobs": "jobs",
+    "SubmitFeedJob": "jobs",
+    "CreatedKey": "manage_keys",
+    "KeyRequestError": "manage_keys",
+    "KeyStatus": "manage_keys",
+    "KeySummary": "manage_keys",
+    "ManageKeys": "manage_keys",
+    "FeedOutcome": "pipeline",
+    "run_feed": "pipeline",
+    "ChangePage": "read_changes",
+    "ReadChanges": "read_changes",
+    "ValidateFeed": "validate_feed",
+    "validate_against_contract": "validate_feed",
+}
+"""Each public name and the module of this package that holds it."""
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whichever class or function the name is
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -458,7 +458,7 @@ def test_a_500_leaks_nothing_and_carries_the_request_id_the_log_has(logs: LogCap
     settings = e2e_settings(str(tmp_path / "broken.db"))
     working = bootstrap.build(settings)
     try:
-        app = attrs.evolve(working, describe_contract=DescribeContract(_BrokenFormats(secret)))
+        app = working.replacing(describe_contract=DescribeContract(_BrokenFormats(secret)))
         with (
             running_server(app) as url,
             httpx2.Client(base_url=url, headers={"X-Forwarded-For": new_address()}) as client,
