@@ -16,16 +16,6 @@ import attrs
 
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.ports import (
-    AuditLog,
-    Clock,
-    CredentialVault,
-    FeedFetcher,
-    FeedParsing,
-    FormatRegistry,
-    IdSource,
-    UnitOfWorkFactory,
-)
 
 from .settings import Settings
 
@@ -51,6 +41,16 @@ if TYPE_CHECKING:
     from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
     from partner_ingest.domain.use_cases.web_sessions import WebSessions
     from partner_ingest.domain.use_cases.webhooks import DeliverWebhooks, ManageWebhooks
+    from partner_ingest.ports import (
+        AuditLog,
+        Clock,
+        CredentialVault,
+        FeedFetcher,
+        FeedParsing,
+        FormatRegistry,
+        IdSource,
+        UnitOfWorkFactory,
+    )
 
     from .wiring import Wiring
 

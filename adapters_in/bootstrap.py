@@ -29,19 +29,6 @@ from typing import TYPE_CHECKING
 
 from partner_ingest.adapters_out.system import SystemClock
 from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.ports import (
-    AuditLog,
-    Clock,
-    CredentialVault,
-    FeedFetcher,
-    FeedParsing,
-    FormatRegistry,
-    IdSource,
-    ProductCache,
-    RateLimiter,
-    Store,
-    UnitOfWorkFactory,
-)
 
 from .application import Application, Readiness
 from .default_ports import (
@@ -63,6 +50,19 @@ from .wiring import Wiring
 if TYPE_CHECKING:
     from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
+    from partner_ingest.ports import (
+        AuditLog,
+        Clock,
+        CredentialVault,
+        FeedFetcher,
+        FeedParsing,
+        FormatRegistry,
+        IdSource,
+        ProductCache,
+        RateLimiter,
+        Store,
+        UnitOfWorkFactory,
+    )
     from partner_ingest.ports.webhooks import WebhookSender
 
 __all__ = [

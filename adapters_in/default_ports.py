@@ -25,23 +25,23 @@ from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.ports import (
-    AuditLog,
-    Clock,
-    CredentialVault,
-    FeedParsing,
-    FormatRegistry,
-    IdSource,
-    ProductCache,
-    RateLimiter,
-    Store,
-    UnitOfWorkFactory,
-)
 from partner_ingest.ports.rate_limit import FailurePolicy
 
 if TYPE_CHECKING:
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
+    from partner_ingest.ports import (
+        AuditLog,
+        Clock,
+        CredentialVault,
+        FeedParsing,
+        FormatRegistry,
+        IdSource,
+        ProductCache,
+        RateLimiter,
+        Store,
+        UnitOfWorkFactory,
+    )
     from partner_ingest.ports.formats import FeedFormat
 
 from .application import Readiness
@@ -316,13 +316,13 @@ def read_through_cache(
     """The read-through product cache over `given`, else the one the settings ask for (ADR 0017):
     a bounded LRU in this process, in front of one shared through Redis when
     PARTNER_INGEST_REDIS_URL is set."""
+    if given is None and not settings.product_cache:
+        return None
     from partner_ingest.adapters_out.product_cache import InProcessProductCache, TieredProductCache
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 
     if given is not None:
         return ProductReadCache(uow, given, clock, lag_seconds=settings.product_cache_lag_seconds)
-    if not settings.product_cache:
-        return None
     near = InProcessProductCache(settings.product_cache_size)
     cache: ProductCache = near
     if settings.redis_url:

@@ -1,38 +1,49 @@
 """Ports: the Protocols the core needs from the world, and the pluggy hookspecs.
 
 Adapters implement these; the use cases take them as constructor arguments.
+
+The names below are imported from their modules when first used (PEP 562), not when the
+package is: a module that needs one port does not load every other (ADR 0042).
+`from partner_ingest.ports import X` works as before; type checkers and the import contracts
+read the imports under TYPE_CHECKING.
 """
 
-from .clock import Clock, IdSource
-from .credentials import CredentialVault
-from .cron import CronRule, CronRules
-from .diagnostics import DiagnosticRepository, RejectionSpool, RejectionSpools
-from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
-from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
-from .parsing import FeedParsing
-from .product_cache import CacheMiss, CacheUnavailable, ProductCache
-from .rate_limit import FailurePolicy, RateDecision, RateLimiter
-from .repositories import (
-    ApiKeyRepository,
-    AuditLog,
-    ChangeFeed,
-    CircuitRepository,
-    FeedImportLedger,
-    FeedSkuRegister,
-    HeldFeedRepository,
-    IdempotencyKeyRepository,
-    JobRepository,
-    PartnerRepository,
-    ProductRepository,
-    ScheduleRepository,
-    StoredBodies,
-    UpsertCounts,
-    WebhookRepository,
-    WebSessionRepository,
-)
-from .store import Store
-from .unit_of_work import UnitOfWork, UnitOfWorkFactory
-from .webhooks import WebhookSender, WebhookSent
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .clock import Clock, IdSource
+    from .credentials import CredentialVault
+    from .cron import CronRule, CronRules
+    from .diagnostics import DiagnosticRepository, RejectionSpool, RejectionSpools
+    from .fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
+    from .formats import FeedFormat, FormatRegistrar, FormatRegistry, RawItem
+    from .parsing import FeedParsing
+    from .product_cache import CacheMiss, CacheUnavailable, ProductCache
+    from .rate_limit import FailurePolicy, RateDecision, RateLimiter
+    from .repositories import (
+        ApiKeyRepository,
+        AuditLog,
+        ChangeFeed,
+        CircuitRepository,
+        FeedImportLedger,
+        FeedSkuRegister,
+        HeldFeedRepository,
+        IdempotencyKeyRepository,
+        JobRepository,
+        PartnerRepository,
+        ProductRepository,
+        ScheduleRepository,
+        StoredBodies,
+        UpsertCounts,
+        WebhookRepository,
+        WebSessionRepository,
+    )
+    from .store import Store
+    from .unit_of_work import UnitOfWork, UnitOfWorkFactory
+    from .webhooks import WebhookSender, WebhookSent
 
 __all__ = [
     "ApiKeyRepository",
@@ -80,3 +91,60 @@ __all__ = [
     "WebhookSent",
     "WebSessionRepository",
 ]
+
+_MODULE_OF: dict[str, str] = {
+    "Clock": "clock",
+    "IdSource": "clock",
+    "CredentialVault": "credentials",
+    "CronRule": "cron",
+    "CronRules": "cron",
+    "DiagnosticRepository": "diagnostics",
+    "RejectionSpool": "diagnostics",
+    "RejectionSpools": "diagnostics",
+    "FeedFetcher": "fetcher",
+    "FetchOutcome": "fetcher",
+    "FetchRequest": "fetcher",
+    "FetchResult": "fetcher",
+    "FeedFormat": "formats",
+    "FormatRegistrar": "formats",
+    "FormatRegistry": "formats",
+    "RawItem": "formats",
+    "FeedParsing": "parsing",
+    "CacheMiss": "product_cache",
+    "CacheUnavailable": "product_cache",
+    "ProductCache": "product_cache",
+    "FailurePolicy": "rate_limit",
+    "RateDecision": "rate_limit",
+    "RateLimiter": "rate_limit",
+    "ApiKeyRepository": "repositories",
+    "AuditLog": "repositories",
+    "ChangeFeed": "repositories",
+    "CircuitRepository": "repositories",
+    "FeedImportLedger": "repositories",
+    "FeedSkuRegister": "repositories",
+    "HeldFeedRepository": "repositories",
+    "IdempotencyKeyRepository": "repositories",
+    "JobRepository": "repositories",
+    "PartnerRepository": "repositories",
+    "ProductRepository": "repositories",
+    "ScheduleRepository": "repositories",
+    "StoredBodies": "repositories",
+    "UpsertCounts": "repositories",
+    "WebhookRepository": "repositories",
+    "WebSessionRepository": "repositories",
+    "Store": "store",
+    "UnitOfWork": "unit_of_work",
+    "UnitOfWorkFactory": "unit_of_work",
+    "WebhookSender": "webhooks",
+    "WebhookSent": "webhooks",
+}
+"""Each public name and the module of this package that holds it."""
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whichever Protocol or class the name is
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from partner_ingest.domain.model.chunk import ValidatedChunk
-from partner_ingest.domain.model.reading import FeedReading
+if TYPE_CHECKING:
+    from partner_ingest.domain.model.chunk import ValidatedChunk
+    from partner_ingest.domain.model.reading import FeedReading
 
 __all__ = ["FeedParsing"]
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -23,15 +23,12 @@ from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
-from partner_ingest.domain.use_cases.manage_keys import CreatedKey, KeySummary
-from partner_ingest.domain.use_cases.manage_partners import (
-    UNSET,
-    PartnerChanges,
-    PartnerRequestError,
-    PartnerView,
-)
 
 from ._output import print_json
+
+if TYPE_CHECKING:
+    from partner_ingest.domain.use_cases.manage_keys import CreatedKey, KeySummary
+    from partner_ingest.domain.use_cases.manage_partners import PartnerChanges, PartnerView
 
 __all__ = ["register"]
 
@@ -146,6 +143,8 @@ def _plain(value: attrs.AttrsInstance) -> dict[str, Any]:
 
 
 def _changes(args: argparse.Namespace, current: Callable[[], PartnerView] | None) -> PartnerChanges:
+    from partner_ingest.domain.use_cases.manage_partners import PartnerChanges, PartnerRequestError
+
     values: dict[str, Any] = {}
     for option in (
         "name",
@@ -178,12 +177,16 @@ def _changes(args: argparse.Namespace, current: Callable[[], PartnerView] | None
 
 
 def _whole(text: str) -> int:
+    from partner_ingest.domain.use_cases.manage_partners import PartnerRequestError
+
     if not text.isdigit():
         raise PartnerRequestError({"rate_limit_per_minute": "a whole number, or `default`"})
     return int(text)
 
 
 def _credentials(text: str) -> dict[str, Any]:
+    from partner_ingest.domain.use_cases.manage_partners import UNSET, PartnerRequestError
+
     try:
         data = json.loads(text)
     except ValueError:

@@ -12,8 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from partner_ingest.adapters_in import background, bootstrap
-from partner_ingest.adapters_in.logs import configure_logging
+from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
 
 __all__ = ["register", "stop_on_signals"]
@@ -58,6 +57,9 @@ def stop_on_signals(on_repeat: Callable[[], None] | None = None) -> threading.Ev
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run a worker process: a first SIGTERM finishes the current job, a second releases it."""
+    from partner_ingest.adapters_in import background
+    from partner_ingest.adapters_in.logs import configure_logging
+
     settings = Settings.from_env()
     configure_logging(settings)
     app = bootstrap.build(settings)
@@ -73,6 +75,9 @@ def run_worker(args: argparse.Namespace) -> int:
 
 def run_scheduler(args: argparse.Namespace) -> int:
     """Run a scheduler process until SIGTERM."""
+    from partner_ingest.adapters_in import background
+    from partner_ingest.adapters_in.logs import configure_logging
+
     settings = Settings.from_env()
     configure_logging(settings)
     app = bootstrap.build(settings)

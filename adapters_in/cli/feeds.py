@@ -6,7 +6,7 @@ import argparse
 import hashlib
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
@@ -14,11 +14,12 @@ from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.domain.model.rules import CONTRACTS
-from partner_ingest.domain.use_cases import FeedSubmission, validate_against_contract
-from partner_ingest.plugins import load_formats
-from partner_ingest.ports.formats import FormatRegistry, format_for_file
+from partner_ingest.ports.formats import format_for_file
 
 from ._output import print_report, reading_with_progress
+
+if TYPE_CHECKING:
+    from partner_ingest.ports.formats import FormatRegistry
 
 __all__ = ["NEWEST_VERSION", "register", "version_of"]
 
@@ -95,11 +96,15 @@ def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) 
     `formats`, the application's when it has them: the installed plugins are found once)."""
     if args.format:
         return str(args.format)
+    from partner_ingest.plugins import load_formats
+
     return format_for_file(formats if formats is not None else load_formats(), Path(args.file).name)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
+    from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
+
     settings = Settings.from_env()
     path: Path = args.file
     # A file the parser process will read: start it now, to import the library while this
@@ -136,6 +141,9 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Validate without any database; exit 1 when the feed would not be fully accepted."""
+    from partner_ingest.domain.use_cases.validate_feed import validate_against_contract
+    from partner_ingest.plugins import load_formats
+
     settings = Settings.from_env()
     report = validate_against_contract(
         sys.stdin.buffer if str(args.file) == "-" else args.file.read_bytes(),

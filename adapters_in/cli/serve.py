@@ -32,12 +32,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.background import background_services
-from partner_ingest.adapters_in.logs import configure_logging
 from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError, shown_url
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from partner_ingest.adapters_in.background import background_services
 
 __all__ = ["background_services", "bind", "first_start_banner", "register", "server_config"]
 
@@ -167,7 +167,9 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 0 after a clean shutdown."""
     import uvicorn
 
+    from partner_ingest.adapters_in.background import background_services
     from partner_ingest.adapters_in.http import create_app
+    from partner_ingest.adapters_in.logs import configure_logging
 
     settings = Settings.from_env()
     host = args.host if args.host is not None else settings.host
@@ -205,3 +207,13 @@ def run_serve(args: argparse.Namespace) -> int:
         return 1
     print("partner-ingest: stopped", flush=True)
     return 0
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - the one name re-exported on first use
+    """`background_services`, re-exported from adapters_in/background.py when first asked for:
+    the other commands never load the background loops (ADR 0042)."""
+    if name == "background_services":
+        from partner_ingest.adapters_in.background import background_services
+
+        return background_services
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

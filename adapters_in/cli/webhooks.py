@@ -9,8 +9,7 @@ from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
-from partner_ingest.domain.model.webhooks import Delivery, Webhook
-from partner_ingest.domain.use_cases.webhooks import MAX_DELIVERY_PAGE
+from partner_ingest.domain.model.webhooks import MAX_DELIVERY_PAGE, Delivery, Webhook
 
 from ._output import print_json
 

@@ -24,6 +24,7 @@ from typing import Final
 import attrs
 
 __all__ = [
+    "MAX_DELIVERY_PAGE",
     "SECRET_PREFIX",
     "Delivery",
     "DeliveryBackoff",
@@ -34,6 +35,9 @@ __all__ = [
     "sign",
     "signature_header",
 ]
+
+MAX_DELIVERY_PAGE: Final = 200
+"""The most deliveries one page lists (the HTTP route's and the CLI's limit)."""
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - the prefix of every secret, not a secret
 _SECRET_BYTES: Final = 32

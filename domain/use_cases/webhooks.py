@@ -26,6 +26,7 @@ from partner_ingest.domain.model.endpoints import endpoint_refusal
 from partner_ingest.domain.model.errors import ConflictError, InvalidError, NotFoundError
 from partner_ingest.domain.model.jobs import Job
 from partner_ingest.domain.model.webhooks import (
+    MAX_DELIVERY_PAGE,
     Delivery,
     DeliveryBackoff,
     Webhook,
@@ -42,6 +43,7 @@ from .ingest_feed import Ingested
 from .paging import check_limit
 
 __all__ = [
+    "MAX_DELIVERY_PAGE",
     "DeliverWebhooks",
     "ManageWebhooks",
     "QueueWebhookEvents",
@@ -53,7 +55,6 @@ __all__ = [
 
 MAX_URL: Final = 2048
 _URL: Final = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?")
-MAX_DELIVERY_PAGE: Final = 200
 
 
 class WebhookRequestError(InvalidError):

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
+import pytest
+
 PROBE = """
 import sys
 from partner_ingest.adapters_in import bootstrap
@@ -80,3 +83,68 @@ def test_a_cli_ingest_through_its_parser_helper_imports_nothing_the_server_needs
     assert "30000 created" in out[-2]
     loaded = set(json.loads(out[-1]))
     assert sorted(name for name in SERVER_ONLY if name in loaded) == []
+
+
+START_UP = """
+import json, sys
+from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.cli.main import parser
+from partner_ingest.adapters_in.settings import Settings
+
+parser().parse_args(["ingest", "f.json", "--partner", "acme"])
+app = bootstrap.build(Settings.from_env())
+before = sorted(sys.modules)
+partners = app.partners.list_partners()
+print(json.dumps([before, sorted(sys.modules), len(partners), app.partners is app.partners]))
+app.close()
+"""
+BUILT_ON_FIRST_USE = (
+    "partner_ingest.domain.use_cases.authenticate",
+    "partner_ingest.domain.use_cases.ingest_feed",
+    "partner_ingest.domain.use_cases.manage_partners",
+    "partner_ingest.domain.use_cases.pull_feeds",
+    "partner_ingest.domain.use_cases.webhooks",
+    "partner_ingest.domain.use_cases.replay",
+    "partner_ingest.adapters_in.background",
+    "partner_ingest.adapters_in.logs",
+    "partner_ingest.plugins",
+    "pluggy",
+    "importlib.metadata",
+    "email",
+    "logging.handlers",
+)
+"""What the composition root builds, and the CLI imports, only when a command first uses it
+(ADR 0042): every use case, the installed formats (pluggy reads the entry points through
+importlib.metadata, which imports email), the background loops and the log set-up."""
+
+
+def test_start_up_imports_no_use_case_nor_format_until_one_is_used(tmp_path: Path) -> None:
+    env = {**os.environ, "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'lean.db'}"}
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", START_UP], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    before, after, partners, kept = json.loads(out)
+    assert [name for name in BUILT_ON_FIRST_USE if name in before] == []
+    # First used, the use case is built (its module imported then), once, and it works.
+    assert "partner_ingest.domain.use_cases.manage_partners" in after
+    assert "partner_ingest.domain.use_cases.ingest_feed" not in after
+    assert partners == 0
+    assert kept is True
+
+
+def test_a_use_case_is_built_once_and_shared_by_copies_unless_replaced() -> None:
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.domain.use_cases import DescribeContract
+
+    app, _, _ = bootstrap.in_memory()
+    copy = attrs.evolve(app, close=lambda: None)
+    assert copy.ingest is app.ingest
+    assert app.process_next_job._ingest is app.ingest  # the one ingest, shared
+    own = DescribeContract(app.formats)
+    replaced = app.replacing(describe_contract=own)
+    assert replaced.describe_contract is own
+    assert app.describe_contract is not own
+    assert replaced.ingest is app.ingest  # built before the copy: shared
+    with pytest.raises(TypeError, match="no_such_use_case"):
+        app.replacing(no_such_use_case=own)
