@@ -7,7 +7,6 @@ balancer sends requests elsewhere before they would fail.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +54,8 @@ def with_disk(ready: Callable[[], Readiness], directory: Path, minimum: int) -> 
     are about to fail with `store_full`, so the load balancer should look elsewhere first."""
 
     def check() -> Readiness:
+        import shutil  # here: shutil imports bz2, lzma and fnmatch, which only this check uses
+
         store = ready()
         try:
             free = shutil.disk_usage(directory).free

@@ -12,7 +12,6 @@ webhook sender are built on their first use.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,6 +21,8 @@ from . import wiring_outbound as outbound
 from .default_ports import Ports
 
 if TYPE_CHECKING:
+    import tempfile
+
     from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
     from partner_ingest.domain.use_cases.authenticate import AccessGuard
     from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
@@ -322,6 +323,8 @@ def _replay(w: Wiring) -> ReplayImport:
 
 def _replay_buffer() -> tempfile.SpooledTemporaryFile[bytes]:
     """Where a replay holds its items: in memory up to 1 MiB, then in a temporary file."""
+    import tempfile
+
     return tempfile.SpooledTemporaryFile(max_size=1 << 20)
 
 

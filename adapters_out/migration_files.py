@@ -8,7 +8,10 @@ from a newer release the same way for both.
 from __future__ import annotations
 
 import re
-from importlib import resources
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -28,11 +31,32 @@ class MigrationFile:
     sql: str
 
 
+class _Entry(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def read_text(self, encoding: str) -> str: ...
+
+
+def _entries(package: str) -> Iterable[_Entry]:
+    """The files of `package`'s `migrations/` folder: read from the file system where the
+    package is installed there (every pip install), through importlib.resources otherwise (a
+    zip). importlib.resources imports zipfile, tempfile and shutil, which every command would
+    pay for at start-up, since every start checks the schema (ADR 0042)."""
+    module_file = getattr(sys.modules.get(package), "__file__", None)
+    if module_file is not None:
+        folder = Path(module_file).with_name("migrations")
+        if folder.is_dir():
+            return folder.iterdir()
+    from importlib import resources
+
+    return resources.files(package).joinpath("migrations").iterdir()
+
+
 def numbered_files(package: str) -> list[MigrationFile]:
     """The migrations shipped in `package`'s `migrations/` folder, in order, numbered 1..n."""
-    folder = resources.files(package).joinpath("migrations")
     found = []
-    for entry in folder.iterdir():
+    for entry in _entries(package):
         match = _NAME.fullmatch(entry.name)
         if match:
             found.append(

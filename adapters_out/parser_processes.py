@@ -40,14 +40,19 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from partner_ingest.domain.model.chunk import ValidatedChunk
-from partner_ingest.domain.model.reading import FeedReading
 from partner_ingest.domain.model.streams import RawReader
 
-from .parser_helper import Feeder, Helper
 from .parser_wire import FRAME, ParserProcessError
+
+if TYPE_CHECKING:
+    # The helper's handle (subprocess, the row codec) is imported when a first helper is
+    # started: a process that only parses small feeds here never loads it (ADR 0042).
+    from partner_ingest.domain.model.chunk import ValidatedChunk
+    from partner_ingest.domain.model.reading import FeedReading
+
+    from .parser_helper import Helper
 
 __all__ = ["ParserProcessError", "ParserProcesses"]
 
@@ -107,6 +112,8 @@ class ParserProcesses:
 
     def _spawn_idle(self) -> None:
         try:
+            from .parser_helper import Helper
+
             helper = Helper.spawn(self._executable)
         except OSError:
             return  # the first large feed tries again, and says why if it fails then
@@ -178,6 +185,8 @@ class ParserProcesses:
             if found is not None:
                 found.greet()  # at once, unless it was started by warm(wait=False) and is still starting
                 return found
+            from .parser_helper import Helper
+
             return Helper.start(self._executable)
         except (OSError, ParserProcessError) as error:
             with self._lock:
@@ -220,6 +229,8 @@ class _RemoteChunks:
     def __init__(self, helper: Helper, stream: BinaryIO, release: _Release) -> None:
         self._release = release
         self._helper: Helper | None = helper
+        from .parser_helper import Feeder
+
         self._feeder = Feeder(helper.inbox, stream)
         self._feeder.start()
         self._done = False

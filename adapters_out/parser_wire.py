@@ -11,6 +11,7 @@ helper has read the feed to its end. Rows MessagePack cannot carry exactly (an i
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 from partner_ingest.domain.model.product import ProductRow
@@ -25,7 +26,10 @@ class ParserProcessError(RuntimeError):
     """A helper process failed or ended in the middle of a feed."""
 
 
+@functools.cache
 def _row_codec() -> tuple[Any, Any] | None:
+    """msgspec's MessagePack codec, imported when rows first cross a pipe (not by a process
+    that only parses small feeds in place)."""
     try:
         import msgspec
     except ImportError:  # pragma: no cover - msgspec comes with the fast and server extras
@@ -34,22 +38,21 @@ def _row_codec() -> tuple[Any, Any] | None:
     return msgspec.msgpack.Encoder().encode, msgspec.msgpack.Decoder(list[tuple[Any, ...]]).decode
 
 
-_ROW_CODEC: Final = _row_codec()
-
-
 def pack_rows(rows: list[ProductRow]) -> bytes | None:
     """The rows as MessagePack, or None where it cannot carry them exactly (or is absent)."""
-    if _ROW_CODEC is None or not rows:
+    codec = _row_codec()
+    if codec is None or not rows:
         return None
     try:
-        packed: bytes = _ROW_CODEC[0](rows)
+        packed: bytes = codec[0](rows)
     except Exception:  # past 64 bits, a lone surrogate, a type it does not know: pickle takes them
         return None
     return packed
 
 
 def unpack_rows(packed: bytes) -> list[ProductRow]:
-    if _ROW_CODEC is None:  # pragma: no cover - a helper packs only where msgspec imports
+    codec = _row_codec()
+    if codec is None:  # pragma: no cover - a helper packs only where msgspec imports
         raise ParserProcessError("the parser process sent MessagePack and msgspec is not installed")
-    rows: list[ProductRow] = _ROW_CODEC[1](packed)
+    rows: list[ProductRow] = codec[1](packed)
     return rows

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import signal
-import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +34,8 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError, shown_url
 
 if TYPE_CHECKING:
+    import socket
+
     import uvicorn
 
     from partner_ingest.adapters_in.background import background_services
@@ -90,6 +91,8 @@ def bind(config: uvicorn.Config) -> socket.socket:
     and left on, every keep-alive answer, written as headers then body, waits for
     the client's delayed ACK, about 40 ms a request on Linux.
     """
+    import socket  # here: the other commands open no socket
+
     host, port = config.host, config.port
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import pkgutil
 from decimal import Decimal
-from importlib import resources
 from types import MappingProxyType
 from typing import Final
 
@@ -19,8 +19,13 @@ __all__ = ["MINOR_UNITS", "minor_unit", "quantum"]
 @functools.cache
 def _load() -> MappingProxyType[str, int]:
     # Reading our own package data is the one file access the domain makes;
-    # it happens once, at import, and never touches user data.
-    text = resources.files(__package__).joinpath("iso4217.csv").read_text(encoding="utf-8")
+    # it happens once, at import, and never touches user data. Through the loader, which reads
+    # a wheel's files, a zip's or an editable install's alike: importlib.resources would import
+    # zipfile, tempfile and shutil into every process for this one file (ADR 0042).
+    data = pkgutil.get_data(__package__, "iso4217.csv")
+    if data is None:  # pragma: no cover - a loader that cannot read data files
+        raise FileNotFoundError("iso4217.csv")
+    text = data.decode("utf-8")
     rows = csv.DictReader(text.splitlines())
     return MappingProxyType({row["code"]: int(row["minor_unit"]) for row in rows})
 
