@@ -33,9 +33,7 @@ and talks to it, parser_serve.py is what runs inside it, parser_wire.py what the
 from __future__ import annotations
 
 import io
-import logging
 import os
-import pickle
 import sys
 import threading
 from collections.abc import Iterator
@@ -47,6 +45,8 @@ from partner_ingest.domain.model.streams import RawReader
 from .parser_wire import FRAME, ParserProcessError
 
 if TYPE_CHECKING:
+    import logging
+
     # The helper's handle (subprocess, the row codec) is imported when a first helper is
     # started: a process that only parses small feeds here never loads it (ADR 0042).
     from partner_ingest.domain.model.chunk import ValidatedChunk
@@ -56,7 +56,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ParserProcessError", "ParserProcesses"]
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """This module's logger, with `logging` imported on the first line logged: a command
+    that logs nothing does not load it (ADR 0042)."""
+    import logging
+
+    return logging.getLogger(__name__)
 
 
 class ParserProcesses:
@@ -144,6 +150,8 @@ class ParserProcesses:
         if self.max_processes < 1 or kind in self._refused or kind.__module__ == "__main__":
             return None  # (a class of __main__ would be another class in the helper)
         try:
+            import pickle  # here: only a feed sent to a helper is pickled
+
             job = pickle.dumps(reading, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # whatever pickling a plugin's object raises: parse it here
             return None
@@ -154,13 +162,13 @@ class ParserProcesses:
             refusal = helper.offer(job)
         except ParserProcessError as error:
             self._release(helper, reusable=False)
-            log.warning("parsing a feed in this process: %s", error)
+            _log().warning("parsing a feed in this process: %s", error)
             return None
         if refusal is not None:  # the helper cannot unpickle this format: parse such feeds here
             self._release(helper, reusable=True)
             with self._lock:
                 self._refused.add(kind)
-            log.warning("feeds parsed by %s are parsed in this process: %s", kind.__qualname__, refusal)
+            _log().warning("feeds parsed by %s are parsed in this process: %s", kind.__qualname__, refusal)
             return None
         return helper
 
@@ -192,7 +200,7 @@ class ParserProcesses:
             with self._lock:
                 self._busy -= 1
                 self._disabled = True
-            log.warning("every feed is parsed in this process: no parser process could start (%s)", error)
+            _log().warning("every feed is parsed in this process: no parser process could start (%s)", error)
             return None
 
     def _release(self, helper: Helper, *, reusable: bool) -> None:

@@ -8,10 +8,12 @@ words from either database.
 
 from __future__ import annotations
 
-import logging
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from partner_ingest.domain.model.errors import ConflictError, IdempotencyKeyTaken, UnavailableError
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = [
     "EXISTS",
@@ -23,7 +25,14 @@ __all__ = [
     "stored_conflict",
 ]
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """This module's logger, with `logging` imported on the first line logged: a command
+    that logs nothing does not load it (ADR 0042)."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 EXISTS: Final = "exists already"
 IDEMPOTENCY_TAKEN: Final = "repeats an Idempotency-Key its partner has used already"
@@ -45,7 +54,7 @@ def stored_conflict(subject: str, refusal: Refusal, detail: str) -> ConflictErro
     database's own (table, column and constraint names) are for the operator's log.
     Both databases name the Idempotency-Key's unique index in `detail`.
     """
-    log.info("%s: the database refused the write: %s", subject, detail)
+    _log().info("%s: the database refused the write: %s", subject, detail)
     if refusal == "unique" and "idempotency" in detail:
         return IdempotencyKeyTaken(f"{subject} {IDEMPOTENCY_TAKEN}")
     return ConflictError(f"{subject} {_REFUSALS[refusal]}")

@@ -6,7 +6,6 @@ Options and signals only: the loops are `adapters_in.background`'s, which embedd
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -39,15 +38,18 @@ def stop_on_signals(on_repeat: Callable[[], None] | None = None) -> threading.Ev
     A second signal calls `on_repeat` (the worker's `interrupt`: the job is released now
     rather than finished), for an operator or a supervisor that cannot wait.
     """
+    import logging  # here: the commands that install no handlers log nothing of their own
+
+    logger = logging.getLogger("partner_ingest")
     stop = threading.Event()
 
     def handle(signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
         if stop.is_set() and on_repeat is not None:
-            logging.getLogger("partner_ingest").info("%s again: releasing the current job", name)
+            logger.info("%s again: releasing the current job", name)
             on_repeat()
             return
-        logging.getLogger("partner_ingest").info("stopping on %s", name)
+        logger.info("stopping on %s", name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
