@@ -148,3 +148,35 @@ def test_a_use_case_is_built_once_and_shared_by_copies_unless_replaced() -> None
     assert replaced.ingest is app.ingest  # built before the copy: shared
     with pytest.raises(TypeError, match="no_such_use_case"):
         app.replacing(no_such_use_case=own)
+
+
+HELPER = """
+import json, sys
+from partner_ingest.adapters_out.parser_serve import serve
+from partner_ingest.plugins import json_feed  # what unpickling a JSON feed's reading imports
+print(json.dumps(sorted(sys.modules)))
+"""
+NOT_FOR_PARSING = (
+    "partner_ingest.plugins.xml_feed",
+    "partner_ingest.plugins.csv_feed",
+    "partner_ingest.plugins.manager",
+    "partner_ingest.adapters_in.settings",
+    "partner_ingest.adapters_out.sqlite.store",
+    "partner_ingest.domain.use_cases.ingest_feed",
+    "defusedxml",
+    "importlib.metadata",
+    "logging",
+    "subprocess",
+    "sqlite3",
+)
+"""What a parser helper never needs to parse a JSON feed (ADR 0042): the other formats, the
+plugin manager and the entry points, the settings, the store, the use cases, logging."""
+
+
+def test_a_parser_helper_imports_what_parsing_needs(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", HELPER], cwd=tmp_path, check=True, capture_output=True, text=True
+    ).stdout
+    loaded = set(json.loads(out))
+    assert "partner_ingest.plugins.json_feed" in loaded
+    assert [name for name in NOT_FOR_PARSING if name in loaded] == []
