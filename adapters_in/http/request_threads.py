@@ -47,7 +47,7 @@ class RequestThreads:
         call = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
         with CancelScope(shield=True):
             result = await loop.run_in_executor(self._pool, call)
-        return result
+        return result  # noqa: RET504 - returned inside, mypy reads the scope as one that may swallow an error
 
     def start(self) -> None:
         """Nothing to start: threads are made when work arrives."""
