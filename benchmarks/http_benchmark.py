@@ -10,7 +10,11 @@ in groups (ADR 0039); (h-c) the same with PARTNER_INGEST_GROUP_COMMIT=false, a
 transaction and a sync per feed. The load
 generator is wrk (Debian `wrk`), 32 connections, each request a 10-item json
 v2 feed whose prices change from request to request so every request writes.
-Runs alternate (a, b, c, a, b, c), best of ROUNDS by requests/s; each row prints
+(h-d) two `serve` processes sharing PostgreSQL (a schema of their own) and Redis
+(a key prefix of its own), half the connections on each, two wrk processes at
+once: requests/s summed, p50 and p99 the worse of the two; skipped unless
+PARTNER_INGEST_TEST_POSTGRES_URL and PARTNER_INGEST_TEST_REDIS_URL are set.
+Runs alternate (a, b, c, d, a, b, c, d), best of ROUNDS by requests/s; each row prints
 requests/s, p50, p99, the answers that were not 2xx, and the ratio to (h-a).
 The machine is shared: the ratio of runs taken side by side is the figure,
 not the absolute numbers.
@@ -22,17 +26,24 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import attrs
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import fresh_prefix, fresh_schema, served
+
 ROUNDS = 2
+PG_ENV = "PARTNER_INGEST_TEST_POSTGRES_URL"
+REDIS_ENV = "PARTNER_INGEST_TEST_REDIS_URL"
 TARGET_RATIO = 0.30
 TARGET_P99_MS = 50.0
 
@@ -108,11 +119,21 @@ def _ms(text: str) -> float:
 
 
 def wrk(port: int, script: Path, *, seconds: int, connections: int) -> Load:
-    out = subprocess.run(
+    return _load(_wrk_start(f"http://127.0.0.1:{port}", script, seconds=seconds, connections=connections))
+
+
+def _wrk_start(base: str, script: Path, *, seconds: int, connections: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}/partner/ingest"],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+         f"{base}/partner/ingest"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _load(process: subprocess.Popen[str]) -> Load:
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed: {err.strip()[-500:]}")
     rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -130,17 +151,8 @@ def best(loads: list[Load]) -> Load:
     return max(loads, key=lambda load: load.requests_per_s)
 
 
-def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, Load, Load, int]:
-    """(bare app, serve on SQLite, serve with a transaction per feed, rows the service stored)."""
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed: apt-get install -y wrk")
-    database = directory / "http.db"
-    env = {
-        **os.environ,
-        "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{database}",
-        "PARTNER_INGEST_RATE_LIMIT_PER_MINUTE": "100000000",
-    }
-    env.pop("PARTNER_INGEST_REDIS_URL", None)
+def _setup_partner(env: dict[str, str], directory: Path, name: str) -> Path:
+    """Migrate, add the benchmark partner and its key; the wrk script posting its feeds."""
     cli(env, "migrate")
     cli(
         env,
@@ -155,14 +167,73 @@ def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, L
         "2",
     )
     key = json.loads(cli(env, "keys", "create", "--partner", "bench", "--json"))["api_key"]
-    script = directory / "feeds.lua"
+    script = directory / f"feeds-{name}.lua"
     script.write_text(LUA % {"key": key})
+    return script
+
+
+class _Shared:
+    """(h-d): two `serve` sharing PostgreSQL and Redis, started afresh for each round."""
+
+    def __init__(self, stack: ExitStack, directory: Path) -> None:
+        pg, redis_url = os.environ[PG_ENV], os.environ[REDIS_ENV]
+        from cryptography.fernet import Fernet
+
+        self.directory = directory
+        self.env = {
+            **os.environ,
+            "PARTNER_INGEST_DATABASE_URL": stack.enter_context(fresh_schema(pg, "http")),
+            "PARTNER_INGEST_REDIS_URL": redis_url,
+            "PARTNER_INGEST_REDIS_PREFIX": stack.enter_context(fresh_prefix(redis_url, "http")),
+            "PARTNER_INGEST_KEY_HASH_SECRET": secrets.token_urlsafe(48),
+            "PARTNER_INGEST_VAULT_KEYS": Fernet.generate_key().decode(),
+            "PARTNER_INGEST_RATE_LIMIT_PER_MINUTE": "100000000",
+        }
+        self.script = _setup_partner(self.env, directory, "shared")
+
+    def run(self, *, seconds: int, connections: int) -> Load:
+        with ExitStack() as stack:
+            urls = [
+                stack.enter_context(served(self.env, self.directory / "logs-shared", name=f"serve-{n}"))
+                for n in range(2)
+            ]
+            halves = [connections // 2, connections - connections // 2]
+            runs = [
+                _wrk_start(url, self.script, seconds=seconds, connections=half)
+                for url, half in zip(urls, halves, strict=True)
+            ]
+            loads = [_load(run) for run in runs]
+        return Load(
+            sum(load.requests_per_s for load in loads),
+            max(load.p50_ms for load in loads),
+            max(load.p99_ms for load in loads),
+            sum(load.non_2xx for load in loads),
+            "; ".join(load.errors for load in loads if load.errors),
+        )
+
+
+def measure(
+    directory: Path, *, seconds: int, connections: int, shared: _Shared | None = None
+) -> tuple[Load, Load, Load, int, Load | None]:
+    """(bare app, serve on SQLite, serve with a transaction per feed, rows the service stored,
+    two serve on PostgreSQL and Redis when `shared` is given)."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install -y wrk")
+    database = directory / "http.db"
+    env = {
+        **os.environ,
+        "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{database}",
+        "PARTNER_INGEST_RATE_LIMIT_PER_MINUTE": "100000000",
+    }
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    script = _setup_partner(env, directory, "sqlite")
     bare_file = directory / "bare_app.py"
     bare_file.write_text(BARE_APP)
     exe = str(Path(sys.executable).with_name("partner-ingest"))
     bare_runs: list[Load] = []
     serve_runs: list[Load] = []
     single_runs: list[Load] = []
+    shared_runs: list[Load] = []
     servers = (
         ([sys.executable, str(bare_file)], env, bare_runs),
         ([exe, "serve", "--host", "127.0.0.1"], env, serve_runs),
@@ -181,11 +252,19 @@ def measure(directory: Path, *, seconds: int, connections: int) -> tuple[Load, L
             finally:
                 server.terminate()
                 server.wait(timeout=60)
+        if shared is not None:
+            shared_runs.append(shared.run(seconds=seconds, connections=connections))
     import sqlite3
 
     with sqlite3.connect(database) as conn:
         stored = int(conn.execute("SELECT count(*) FROM product").fetchone()[0])
-    return best(bare_runs), best(serve_runs), best(single_runs), stored
+    return (
+        best(bare_runs),
+        best(serve_runs),
+        best(single_runs),
+        stored,
+        best(shared_runs) if shared_runs else None,
+    )
 
 
 def section(*, seconds: int = 10, connections: int = 32) -> None:
@@ -193,9 +272,15 @@ def section(*, seconds: int = 10, connections: int = 32) -> None:
     print(
         f"\nHTTP: 10-item json v2 feeds, {connections} connections, wrk {seconds}s, best of {ROUNDS} alternating:"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         try:
-            bare, serve, single, stored = measure(Path(tmp), seconds=seconds, connections=connections)
+            shared = None
+            if os.environ.get(PG_ENV) and os.environ.get(REDIS_ENV):
+                (Path(tmp) / "pg").mkdir()
+                shared = _Shared(stack, Path(tmp) / "pg")
+            bare, serve, single, stored, two = measure(
+                Path(tmp), seconds=seconds, connections=connections, shared=shared
+            )
         except (RuntimeError, subprocess.CalledProcessError) as error:
             print(f"  skipped: {error}")
             return
@@ -212,6 +297,13 @@ def section(*, seconds: int = 10, connections: int = 32) -> None:
          f"{single.p99_ms:.1f} ms", str(single.non_2xx), f"{single.requests_per_s / bare.requests_per_s:.2f}",
          "", "a transaction and a sync per feed"),
     ]  # fmt: skip
+    if two is None:
+        rows.append(("(h-d) two serve, PostgreSQL + Redis", "skipped", "", "", "", "", "",
+                     f"{PG_ENV} and {REDIS_ENV} are not both set"))  # fmt: skip
+    else:
+        rows.append(("(h-d) two serve, PostgreSQL + Redis", f"{two.requests_per_s:,.0f}", f"{two.p50_ms:.1f} ms",
+                     f"{two.p99_ms:.1f} ms", str(two.non_2xx), f"{two.requests_per_s / bare.requests_per_s:.2f}",
+                     "", "half the connections on each; p50, p99: the worse one"))  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

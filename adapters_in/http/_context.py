@@ -20,6 +20,7 @@ from partner_ingest.ports.rate_limit import RateDecision
 
 from .body_threads import BodyThreads
 from .metrics import Metrics
+from .request_threads import RequestThreads
 
 __all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_info"]
 
@@ -40,6 +41,8 @@ class HttpContext:
     """The pool that receives request bodies (body.py): PARTNER_INGEST_BODY_THREADS threads."""
     openapi: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     """The OpenAPI document of this app's routes."""
+    request_threads: RequestThreads = attrs.field(factory=RequestThreads, repr=False)
+    """Where a request's key check and a feed's ingest run (request_threads.py)."""
 
 
 @attrs.define

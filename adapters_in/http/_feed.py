@@ -20,7 +20,6 @@ The order matters and is the same for both:
 from __future__ import annotations
 
 import attrs
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -108,5 +107,5 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
         submission = feed_submission(request, principal, headers, body, dry_run=dry_run)
         # Sync feeds commit in groups where the store offers it (ADR 0039).
         ingest = ctx.app.ingest_now or ctx.app.ingest
-        report = await run_in_threadpool(ingest, submission)
+        report = await ctx.request_threads.run(ingest, submission)
     return report_response(request, report, dry_run=dry_run)

@@ -57,6 +57,7 @@ from .metrics import Metrics
 from .middleware import RequestMiddleware
 from .openapi import Operation, document, query_names
 from .params import refuse_unknown_parameters
+from .request_threads import RequestThreads
 
 __all__ = ["create_app"]
 
@@ -135,6 +136,7 @@ def create_app(
         trusted_proxies=networks(app.settings, "trusted_proxies"),
         body_threads=body_threads,
         openapi=document(operations, version=_version(), format_names=sorted({f.name for f in formats})),
+        request_threads=RequestThreads(),
     )
     web = Starlette(
         # The pages are not API operations: they read their own forms and queries.
@@ -142,7 +144,7 @@ def create_app(
         middleware=[Middleware(RequestMiddleware, ctx=ctx)],
         exception_handlers=exception_handlers,
         # First, so stopped last: after the services, once no request is received any more.
-        lifespan=lifespan_for([body_threads, *services]),
+        lifespan=lifespan_for([body_threads, ctx.request_threads, *services]),
     )
     # `/partner/ingest/` is a 404 like any unknown path, not a redirect a POST would not follow.
     web.router.redirect_slashes = False

@@ -17,7 +17,6 @@ import math
 from collections.abc import Sequence
 from typing import Final
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import Scope
 
@@ -98,7 +97,9 @@ async def authorize(request: Request, role: KeyRole) -> Principal:
     """The principal of this request's key for a route needing `role`; raises the guard's refusal."""
     ctx = context(request)
     info = request_info(request)
-    outcome = await run_in_threadpool(ctx.app.guard.decide, presented_key(request), info.client, role=role)
+    outcome = await ctx.request_threads.run(
+        ctx.app.guard.decide, presented_key(request), info.client, role=role
+    )
     if isinstance(outcome, Granted | Forbidden | KeyRateLimited):
         info.principal = outcome.principal
         info.rate = outcome.rate

@@ -49,4 +49,8 @@ def log_request(info: RequestInfo, *, method: str, route: str, status: int, seco
         "error": info.error,
         **info.fields,
     }
-    access_log.log(level, "request", extra=fields)
+    # The record made directly: Logger.log would walk the stack for a caller's file and line
+    # that the access line does not carry, and that walk was a fifth of its cost.
+    access_log.handle(
+        access_log.makeRecord(access_log.name, level, "(access)", 0, "request", (), None, extra=fields)
+    )

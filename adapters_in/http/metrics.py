@@ -32,6 +32,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         r = self.registry
         self.requests = Counter(
             "partner_ingest_http_requests",
@@ -79,8 +80,18 @@ class Metrics:
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request."""
-        self.requests.labels(route=route, method=method, status=str(status)).inc()
-        self.duration.labels(route=route, method=method).observe(seconds)
+        # The children are looked up once per label set: `labels()` checks and joins its
+        # arguments under a lock on every call, and every request made two of those calls.
+        # (The label sets are the ones prometheus_client keeps anyway.)
+        found = self._request_children.get((route, method, status))
+        if found is None:
+            found = (
+                self.requests.labels(route, method, str(status)),
+                self.duration.labels(route, method),
+            )
+            self._request_children[(route, method, status)] = found
+        found[0].inc()
+        found[1].observe(seconds)
 
     def observe_report(self, report: IngestReport) -> None:
         """One processed feed; items are counted only when something was (or would be) stored."""

@@ -128,6 +128,8 @@ def _query_value(request: Request, name: str) -> str | None:
 def refuse_unknown_parameters(request: Request, known: Collection[str]) -> None:
     """400 `unknown_parameter` naming every query parameter the operation does not declare
     (a misspelt `limt=5` would otherwise be ignored and answer a default page)."""
+    if not request.scope.get("query_string"):
+        return  # most requests have no query: not even an empty one is parsed
     unknown = sorted({name for name in request.query_params if name not in known})
     if unknown:
         shown = [name[:64] for name in unknown[:10]]

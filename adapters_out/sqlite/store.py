@@ -10,6 +10,7 @@ retry that a bounded number of times, so concurrent threads and processes
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import sqlite3
 import threading
@@ -147,22 +148,68 @@ class SqliteUnitOfWork:
         self._store = store
         self.read_only = read_only
         self.conn = connection if connection is not None else store.connection()
-        conn = self.conn
-        self.products = SqliteProductRepository(conn)
-        self.feed_skus = SqliteFeedSkuRegister(conn)
-        self.imports = SqlFeedImportLedger(conn, SQLITE)
-        self.held_feeds = SqlHeldFeedRepository(conn, SQLITE)
-        self.changes = SqliteChangeFeed(conn)
-        self.idempotency_keys = SqlIdempotencyKeys(conn, SQLITE)
-        self.jobs = SqliteJobRepository(conn)
-        self.partners = SqlPartnerRepository(conn, SQLITE)
-        self.api_keys = SqlApiKeyRepository(conn, SQLITE)
-        self.schedules = SqlScheduleRepository(conn, SQLITE)
-        self.audit = SqliteAuditLog(conn)
-        self.circuits = SqlCircuitRepository(conn, SQLITE)
-        self.webhooks = SqlWebhookRepository(conn, SQLITE)
-        self.diagnostics = SqlDiagnosticRepository(conn, SQLITE)
-        self.web_sessions = SqlWebSessionRepository(conn, SQLITE)
+        # The repositories are made on first use: a unit of work uses a few of its fifteen,
+        # and a small feed over HTTP opened two per request.
+
+    @functools.cached_property
+    def products(self) -> SqliteProductRepository:
+        return SqliteProductRepository(self.conn)
+
+    @functools.cached_property
+    def feed_skus(self) -> SqliteFeedSkuRegister:
+        return SqliteFeedSkuRegister(self.conn)
+
+    @functools.cached_property
+    def imports(self) -> SqlFeedImportLedger:
+        return SqlFeedImportLedger(self.conn, SQLITE)
+
+    @functools.cached_property
+    def held_feeds(self) -> SqlHeldFeedRepository:
+        return SqlHeldFeedRepository(self.conn, SQLITE)
+
+    @functools.cached_property
+    def changes(self) -> SqliteChangeFeed:
+        return SqliteChangeFeed(self.conn)
+
+    @functools.cached_property
+    def idempotency_keys(self) -> SqlIdempotencyKeys:
+        return SqlIdempotencyKeys(self.conn, SQLITE)
+
+    @functools.cached_property
+    def jobs(self) -> SqliteJobRepository:
+        return SqliteJobRepository(self.conn)
+
+    @functools.cached_property
+    def partners(self) -> SqlPartnerRepository:
+        return SqlPartnerRepository(self.conn, SQLITE)
+
+    @functools.cached_property
+    def api_keys(self) -> SqlApiKeyRepository:
+        return SqlApiKeyRepository(self.conn, SQLITE)
+
+    @functools.cached_property
+    def schedules(self) -> SqlScheduleRepository:
+        return SqlScheduleRepository(self.conn, SQLITE)
+
+    @functools.cached_property
+    def audit(self) -> SqliteAuditLog:
+        return SqliteAuditLog(self.conn)
+
+    @functools.cached_property
+    def circuits(self) -> SqlCircuitRepository:
+        return SqlCircuitRepository(self.conn, SQLITE)
+
+    @functools.cached_property
+    def webhooks(self) -> SqlWebhookRepository:
+        return SqlWebhookRepository(self.conn, SQLITE)
+
+    @functools.cached_property
+    def diagnostics(self) -> SqlDiagnosticRepository:
+        return SqlDiagnosticRepository(self.conn, SQLITE)
+
+    @functools.cached_property
+    def web_sessions(self) -> SqlWebSessionRepository:
+        return SqlWebSessionRepository(self.conn, SQLITE)
 
     def __enter__(self) -> Self:
         if self.conn.in_transaction:

@@ -181,6 +181,23 @@ def test_a_failed_batch_leaves_the_session_tables_clean_for_the_next_unit_of_wor
         one.close()
 
 
+def test_a_committed_feed_leaves_nothing_in_the_session_tables_for_the_next_one(pg: PostgresStore) -> None:
+    one = PostgresStore(pg.url, schema=pg.schema, pool_size=1)  # every unit of work on the same session
+    try:
+        with one.unit_of_work() as uow:
+            assert uow.feed_skus.repeated(["X", "Y"]) == []
+            assert uow.products.upsert([product("X").to_row(), product("Y").to_row()]) == (2, 0, 0)
+            assert uow.feed_skus.repeated(["Y", "Z"]) == [0]  # Y: named earlier in this feed
+            uow.commit()
+        with one.unit_of_work() as uow:
+            assert uow.feed_skus.unseen("acme") == ["X", "Y"]  # this feed has named nothing yet
+            assert uow.feed_skus.repeated(["X", "Y"]) == []  # what the last feed named is forgotten
+            assert uow.feed_skus.unseen("acme") == []
+            uow.commit()
+    finally:
+        one.close()
+
+
 def test_the_copy_path_records_each_batchs_import_on_every_row_it_writes(pg: PostgresStore) -> None:
     first = [product(f"S-{n:04d}").to_row() for n in range(1500)]
     with pg.unit_of_work() as uow:

@@ -1,0 +1,58 @@
+"""The pool that runs a feed request's blocking calls: off the loop, in the caller's context,
+and never abandoned by a cancelled request while its call still runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+
+import anyio
+
+from partner_ingest.adapters_in.http.request_threads import THREAD_NAME, RequestThreads
+
+_who: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+
+
+def _where() -> tuple[str, str]:
+    return threading.current_thread().name, _who.get()
+
+
+def test_a_call_runs_in_the_pool_with_the_callers_context_variables() -> None:
+    pool = RequestThreads(2)
+
+    async def main() -> tuple[str, tuple[str, str]]:
+        _who.set("request-7")
+        return threading.current_thread().name, await pool.run(_where)
+
+    try:
+        loop_thread, (name, who) = asyncio.run(main())
+    finally:
+        pool.stop()
+    assert name.startswith(THREAD_NAME) and name != loop_thread
+    assert who == "request-7"
+
+
+def test_a_cancelled_request_waits_for_its_call_to_end_before_it_unwinds() -> None:
+    pool = RequestThreads(1)
+    finished: list[float] = []
+
+    def slow() -> None:
+        time.sleep(0.3)
+        finished.append(time.monotonic())
+
+    async def main() -> float:
+        # Cancelled as Starlette and uvicorn cancel a request: by an anyio cancel scope.
+        async with anyio.create_task_group() as group:
+            group.start_soon(pool.run, slow)
+            await anyio.sleep(0.05)
+            group.cancel_scope.cancel()
+        return time.monotonic()
+
+    try:
+        unwound = asyncio.run(main())
+    finally:
+        pool.stop()
+    assert finished, "the call was abandoned"
+    assert finished[0] <= unwound
