@@ -172,6 +172,7 @@ def job_use_cases(ports: Ports, ingest: IngestFeed) -> JobUseCases:
             clock,
             ids,
             lease_seconds=settings.job_lease_seconds,
+            backoff_base=settings.job_retry_base_seconds,
             bodies=job_bodies,
             on_dead=ports.events.job_dead,
         ),
