@@ -98,6 +98,8 @@ class Settings:
     """How long a worker holds a job without renewing its lease (a dead worker's job waits this long)."""
     job_max_attempts: int = 5
     """Attempts of a job before it is dead (admins retry dead jobs: POST /admin/jobs/{id}/retry)."""
+    job_retry_base_seconds: float = 2.0
+    """Wait before a failed job's second attempt; doubled for each later one, at most 10 minutes."""
     job_body_retention_seconds: float = 0.0
     """How long the feed body of a succeeded or cancelled job is kept; 0: deleted when the job succeeds."""
     job_body_retention_dead_seconds: float = 7 * 24 * 3600.0
@@ -321,6 +323,7 @@ _POSITIVE: Final = (
     "max_block_seconds",
     "job_lease_seconds",
     "job_max_attempts",
+    "job_retry_base_seconds",
     "job_body_purge_seconds",
     "audit_verify_seconds",
     "diagnostics_retention_days",

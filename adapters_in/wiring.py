@@ -242,6 +242,7 @@ def _process_next_job(w: Wiring) -> ProcessNextJob:
         ports.clock,
         ports.ids,
         lease_seconds=ports.settings.job_lease_seconds,
+        backoff_base=ports.settings.job_retry_base_seconds,
         bodies=w.job_bodies,
         on_dead=w.events.job_dead,
     )

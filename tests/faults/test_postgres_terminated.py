@@ -62,7 +62,13 @@ def test_backends_terminated_mid_job_the_job_is_retried_and_applied_exactly_once
             body = feed(ITEMS)
             job = submit(app, body)
             name = f"fault-worker-{secrets.token_hex(4)}"
-            worker = start(f"{url}&application_name={name}", "worker", job_lease_seconds="30")
+            # The lost attempt is retried after a tenth of a second, not the default two.
+            worker = start(
+                f"{url}&application_name={name}",
+                "worker",
+                job_lease_seconds="30",
+                job_retry_base_seconds="0.1",
+            )
             try:
                 wait_for(
                     lambda: job_status(app, job.id)[0] is JobStatus.RUNNING, 60, "the worker to claim the job"

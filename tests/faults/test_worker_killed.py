@@ -28,7 +28,7 @@ from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_out.postgres.connection import schema_from_url
 from partner_ingest.domain.model import JobStatus
 
-LEASE = "3"
+LEASE = "1"  # the second worker takes the job over this soon after the kill
 
 
 def job_status(app: Application, job_id: str) -> tuple[JobStatus, int]:

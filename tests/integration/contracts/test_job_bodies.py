@@ -21,8 +21,9 @@ from partner_ingest.plugins import load_formats
 from partner_ingest.ports.repositories import StoredBodies
 
 ITEM = b'{"sku": "A-1", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}\n'
-# Several MiB, so that PostgreSQL stores it in several chunks, all of which must go.
-BIG_FEED = ITEM * 3 + b"\n" * (3 * 1024 * 1024)
+# Several MiB, so that PostgreSQL stores it in several chunks, all of which must go. The padding
+# is long blank lines (skipped as blank ones are), so the worker reads it in a few thousand lines.
+BIG_FEED = ITEM * 3 + (b" " * 4095 + b"\n") * (3 * 256)
 
 
 @attrs.define

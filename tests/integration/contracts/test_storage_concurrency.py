@@ -255,7 +255,7 @@ def test_two_admins_revoking_the_last_two_admin_keys_at_once_leave_one(seeded: S
     setup = ManageKeys(seeded.unit_of_work, clock, server_secret=b"s" * 32, random_bytes=secrets.token_bytes)
     first, second = (setup.create(KeyRole.ADMIN, actor="system").key.id for _ in range(2))
     racing = ManageKeys(
-        _CommitsTogether(seeded, patience=2.0),
+        _CommitsTogether(seeded, patience=0.5),
         clock,
         server_secret=b"s" * 32,
         random_bytes=secrets.token_bytes,
