@@ -12,7 +12,9 @@ authentications never block another's.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -37,10 +39,21 @@ __all__ = [
     "new_address",
     "new_partner",
     "running_server",
+    "tls",
 ]
 
 LOOPBACK_PROXY = "127.0.0.1/32"
 _addresses = itertools.count(1)
+
+
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """The one SSL context of every test client in this process (`verify=tls()`).
+
+    httpx builds a context per client, reading the system's CA bundle each time (45 ms or
+    more, more than a typical test's requests); this is the same context, built once.
+    """
+    return httpx2.create_ssl_context()
 
 
 def new_address() -> str:
