@@ -12,6 +12,7 @@ authentications never block another's.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import ssl
@@ -69,13 +70,27 @@ def e2e_settings(database: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, checking for `should_exit` every 10 ms rather than every 100 ms.
+
+    Its main loop sleeps a tenth of a second between checks; stopping a test server then
+    waited 50 ms on average for nothing, once per test that starts one.
+    """
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.01)
+
+
 @contextmanager
 def running_server(app: Application, *, services: Sequence[BackgroundService] = ()) -> Iterator[str]:
     """Serve the app on 127.0.0.1:<free port> in a thread; yield its base URL."""
     config = server_config(
         create_app(app, services=services), host="127.0.0.1", port=0, settings=app.settings
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     sock = bind(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-e2e")
     thread.start()
