@@ -7,6 +7,7 @@ defaults run the embedded service: a SQLite file in the working directory.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -514,11 +515,17 @@ def shown_settings(
     return out
 
 
-def _doc(name: str) -> str:
-    # The attribute docstrings above are the documentation; read them from the source.
+@functools.cache
+def _settings_source() -> str:
+    # The attribute docstrings above are the documentation; read them from the source, once:
+    # inspect tokenizes the module to find the class, which once per setting took seconds.
     import inspect
 
-    source = inspect.getsource(Settings)
+    return inspect.getsource(Settings)
+
+
+def _doc(name: str) -> str:
+    source = _settings_source()
     marker = f"    {name}:"
     start = source.find(marker)
     if start < 0:

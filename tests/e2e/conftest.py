@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from support.http import admin_key, e2e_settings, new_address, running_server
+from support.http import admin_key, e2e_settings, new_address, running_server, tls
 from support.service import LogCapture, Service, serving
+from support.sqlite_files import migrated_database
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.bootstrap import Application
@@ -23,8 +24,8 @@ from partner_ingest.adapters_in.bootstrap import Application
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The module's SQLite file."""
-    return tmp_path_factory.mktemp("e2e") / "e2e.db"
+    """The module's SQLite file, migrated."""
+    return migrated_database(tmp_path_factory.mktemp("e2e") / "e2e.db")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,9 @@ def address() -> str:
 @pytest.fixture
 def client(base_url: str, address: str) -> Iterator[httpx2.Client]:
     """An HTTP client speaking from this test's address (X-Forwarded-For via the trusted proxy)."""
-    with httpx2.Client(base_url=base_url, headers={"X-Forwarded-For": address}, timeout=30) as c:
+    with httpx2.Client(
+        verify=tls(), base_url=base_url, headers={"X-Forwarded-For": address}, timeout=30
+    ) as c:
         yield c
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
+from support.http import tls
 from support.service import Service, forge_key
 
 CLI = str(Path(sys.executable).parent / "partner-ingest")
@@ -28,7 +29,7 @@ def verify(database: Path) -> subprocess.CompletedProcess[str]:
 
 
 def metric(service: Service, name: str) -> float:
-    text = httpx2.get(f"{service.base_url}/metrics", timeout=30).text
+    text = httpx2.get(f"{service.base_url}/metrics", verify=tls(), timeout=30).text
     found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     assert found is not None, text
     return float(found.group(1))

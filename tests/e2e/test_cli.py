@@ -26,7 +26,7 @@ from typing import IO, Any
 import httpx2
 import pytest
 from cryptography.fernet import Fernet
-from support.http import new_address
+from support.http import new_address, tls
 from support.service import forge_key, key_id_of, serving
 
 CLI = str(Path(sys.executable).parent / "partner-ingest")
@@ -176,7 +176,9 @@ def test_serve_prints_the_first_start_key_once_and_stops_cleanly(
     assert (report["status"], report["counts"]["created"]) == ("accepted", 1), done.stdout
 
     # Answers come back at once on a kept-alive connection (no delayed-ACK stall).
-    with httpx2.Client(base_url=first.url, headers={"X-Forwarded-For": new_address()}) as client:
+    with httpx2.Client(
+        verify=tls(), base_url=first.url, headers={"X-Forwarded-For": new_address()}
+    ) as client:
         assert client.get("/readyz").json()["ready"] is True
         timings = []
         for _ in range(15):
@@ -197,7 +199,7 @@ def test_serve_prints_the_first_start_key_once_and_stops_cleanly(
     assert "ADMIN_KEY" not in "\n".join(second.stdout)
     assert not any(re.search(r"pci[ak]_\w{63}", line) for line in second.stdout + second.stderr)
     with httpx2.Client(
-        base_url=second.url, headers={"X-API-Key": admin, "X-Forwarded-For": new_address()}
+        verify=tls(), base_url=second.url, headers={"X-API-Key": admin, "X-Forwarded-For": new_address()}
     ) as client:
         partners = client.get("/admin/partners").json()["partners"]
     assert [p["id"] for p in partners] == ["acme"]

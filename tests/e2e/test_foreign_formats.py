@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from support.http import LOOPBACK_PROXY, admin_key, new_partner, running_server
+from support.http import LOOPBACK_PROXY, admin_key, new_partner, running_server, tls
 from support.postgres import postgres_database
 from support.service import json_of
 from support.workers import KEY_HASH_SECRET, VAULT_KEY
@@ -132,7 +132,7 @@ def test_a_real_server_ingests_each_sample_served_as_the_example(database_url: s
     )
     app = bootstrap.build(settings)
     try:
-        with running_server(app) as url, httpx2.Client(base_url=url, timeout=60) as client:
+        with running_server(app) as url, httpx2.Client(verify=tls(), base_url=url, timeout=60) as client:
             admin = admin_key(app)
             partner_id, key = new_partner(
                 client, admin, id="shop", default_version=2, policy={"mode": "lenient"}

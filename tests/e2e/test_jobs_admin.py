@@ -17,7 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from support.feeds import JSONL, jsonl_feed
-from support.http import new_address, new_partner
+from support.http import new_address, new_partner, tls
 from support.jobs import assert_conforms
 
 from partner_ingest.adapters_in.bootstrap import Application
@@ -226,7 +226,7 @@ def test_every_new_admin_route_answers_401_without_a_key_and_403_to_a_partner_an
     anonymous: dict[str, tuple[str, str]] = {}
     as_partner: dict[str, tuple[str, str]] = {}
 
-    with httpx2.Client(base_url=base_url, timeout=30) as raw:
+    with httpx2.Client(verify=tls(), base_url=base_url, timeout=30) as raw:
         for method, template in sorted(NEW_ADMIN_ROUTES):
             path = template.format(partner_id=partner, job_id="some-job", schedule_id="some-schedule")
             # Each refusal from an address of its own, so that none is throttled by the others.
@@ -266,7 +266,9 @@ def test_job_locations_carry_the_mount_prefix_of_an_embedding_app(application: A
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "the embedding server did not start"
             time.sleep(0.01)
-        with httpx2.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30) as client:
+        with httpx2.Client(
+            verify=tls(), base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30
+        ) as client:
             admin = application.keys.create(KeyRole.ADMIN, actor="system", label="mount").plaintext
             created = client.post(
                 "/catalog/admin/partners",

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from support.http import admin_key, e2e_settings, new_partner, running_server
+from support.http import admin_key, e2e_settings, new_partner, running_server, tls
 from support.postgres import postgres_database, postgres_url
 from support.processes import Process, run
 from support.redis import redis_prefix, redis_url
@@ -83,7 +83,7 @@ def test_hot_reads_hit_the_cache_and_an_update_is_read_within_the_lag(tmp_path: 
     try:
         with (
             running_server(app, services=[follower]) as url,
-            httpx2.Client(base_url=url, timeout=30) as client,
+            httpx2.Client(verify=tls(), base_url=url, timeout=30) as client,
         ):
             admin = admin_key(app)
             partner, key = new_partner(client, admin)
@@ -213,8 +213,8 @@ def test_an_ingest_through_one_instance_is_read_through_the_other_within_the_lag
     urls, _admin, key = two_instances
     headers = {"Authorization": f"Bearer {key}"}
     with (
-        httpx2.Client(base_url=urls[0], headers=headers, timeout=30) as first,
-        httpx2.Client(base_url=urls[1], headers=headers, timeout=30) as second,
+        httpx2.Client(verify=tls(), base_url=urls[0], headers=headers, timeout=30) as first,
+        httpx2.Client(verify=tls(), base_url=urls[1], headers=headers, timeout=30) as second,
     ):
         sent = first.post("/partner/ingest", content=feed(item(price=10)), headers=V2)
         assert sent.status_code == 200, sent.text
@@ -240,7 +240,9 @@ def test_an_ingest_through_one_instance_is_read_through_the_other_within_the_lag
             }
 
         one, two = counts(first), counts(second)
-        assert two["hits"] >= 1 and two["hits"] + two["misses"] + two["bypassed"] >= 8, two
+        # Every read of instance 2 is counted once: at least one per read_until and the five
+        # between them (seven when its follower drops the stale entry before the first re-read).
+        assert two["hits"] >= 1 and two["hits"] + two["misses"] + two["bypassed"] >= 7, two
         assert one["hits"] == 1 or one["bypassed"] == 1, one  # its one read: what instance 2 put in Redis
         # Each instance's follower applies the change itself (whichever came first dropped the
         # shared entry), and serves again.

@@ -45,6 +45,7 @@ import httpx2
 import psycopg
 import pytest
 from support.feeds import JSONL, Reply, feed_server, jsonl_feed, wait_for
+from support.http import tls
 from support.postgres import postgres_database, postgres_url
 from support.processes import Process, run
 from support.redis import redis_prefix, redis_url
@@ -120,7 +121,7 @@ class Deployment:
 
     def client(self, instance: int, **headers: str) -> httpx2.Client:
         """A client of one HTTP instance."""
-        return httpx2.Client(base_url=self.urls[instance], headers=headers, timeout=30)
+        return httpx2.Client(verify=tls(), base_url=self.urls[instance], headers=headers, timeout=30)
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of a query on the deployment's schema, read beside the processes."""
@@ -236,7 +237,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 def _ready(url: str) -> bool:
     try:
-        return httpx2.get(f"{url}/readyz", timeout=5).status_code == 200
+        return httpx2.get(f"{url}/readyz", verify=tls(), timeout=5).status_code == 200
     except httpx2.TransportError:
         return False
 

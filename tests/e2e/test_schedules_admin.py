@@ -20,7 +20,7 @@ import attrs
 import httpx2
 import pytest
 from support.feeds import FeedServer, Reply, feed_server, wait_for
-from support.http import admin_key, e2e_settings, new_partner, running_server
+from support.http import admin_key, e2e_settings, new_partner, running_server, tls
 from support.jobs import assert_conforms
 
 from partner_ingest.adapters_in import bootstrap
@@ -109,7 +109,7 @@ def pulled(base_url: str, application: Application, partner_site: FeedServer) ->
     """A partner with an endpoint and credentials, and a schedule created over the admin API,
     once the scheduler has pulled it and the worker has completed the job."""
     admin = admin_key(application)
-    with httpx2.Client(base_url=base_url, timeout=30) as client:
+    with httpx2.Client(verify=tls(), base_url=base_url, timeout=30) as client:
         as_admin = {"X-API-Key": admin}
         partner, key = new_partner(
             client,

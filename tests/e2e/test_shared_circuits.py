@@ -18,7 +18,7 @@ import attrs
 import httpx2
 import pytest
 from support.feeds import Reply, feed_server
-from support.http import admin_key, e2e_settings, new_partner, running_server
+from support.http import admin_key, e2e_settings, new_partner, running_server, tls
 from support.processes import run
 from support.workers import settings_env
 
@@ -48,7 +48,7 @@ def test_scheduler_processes_share_one_circuit_that_the_admin_view_shows_and_a_r
         with (
             feed_server({"/catalog.json": Reply(500, b"down", "text/plain")}) as site,
             running_server(app) as url,
-            httpx2.Client(base_url=url, timeout=30) as client,
+            httpx2.Client(verify=tls(), base_url=url, timeout=30) as client,
         ):
             as_admin = {"X-API-Key": admin_key(app)}
             partner, _ = new_partner(client, as_admin["X-API-Key"], endpoint=site.url("/catalog.json"))

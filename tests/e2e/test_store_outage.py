@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import httpx2
 import pytest
-from support.http import admin_key, running_server
+from support.http import admin_key, running_server, tls
 
 from partner_ingest.adapters_in.bootstrap import Application, wire
 from partner_ingest.adapters_in.secrets_file import fresh_secrets
@@ -60,11 +60,16 @@ def test_a_store_that_cannot_serve_answers_503_then_serves_again(
     key = admin_key(app)
     with running_server(app) as base:
         failing.error = error
-        answer = httpx2.get(f"{base}/admin/partners", headers={"X-API-Key": key}, timeout=10)
+        answer = httpx2.get(f"{base}/admin/partners", verify=tls(), headers={"X-API-Key": key}, timeout=10)
         assert answer.status_code == 503, answer.text
         assert answer.headers["Retry-After"] == "1"
         body = answer.json()
         assert body["error"] == code and "retry" in body["details"]["message"]
         assert "db.internal" not in answer.text and "pool of" not in answer.text
         failing.error = None
-        assert httpx2.get(f"{base}/admin/partners", headers={"X-API-Key": key}, timeout=10).status_code == 200
+        assert (
+            httpx2.get(
+                f"{base}/admin/partners", verify=tls(), headers={"X-API-Key": key}, timeout=10
+            ).status_code
+            == 200
+        )

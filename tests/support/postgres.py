@@ -1,12 +1,26 @@
 """Reaching the test PostgreSQL server: skipped, visibly, where none is configured.
 
 Every store or database URL handed out here lives in a schema of its own
-(`partner_ingest_test_<random>`), dropped when the test is done, so test runs
-sharing one server never see each other's rows.
+(`partner_ingest_test_<random>`), so test runs sharing one server never see
+each other's rows.
+
+`postgres_store()` hands out migrated schemas, and migrating one costs more
+than most tests that use it (a few hundred DDL statements, a commit each
+migration); so a schema a test is done with is emptied and kept for the next
+test of the same process when, and only when, it is still exactly what the
+migrations made: the same tables, columns, constraints, indexes, triggers
+(enabled alike), functions, privileges and migration rows. Emptied means every
+table but `schema_migrations` without a row and every sequence back at its
+start, which is what a freshly migrated schema holds. Anything else (a test
+that dropped a trigger, revoked a grant, recorded a newer migration) is
+dropped as before. Whatever is kept is dropped when the process exits.
+`postgres_database()` is untouched by this: its schema does not exist until
+the code under test creates it.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 from collections.abc import Iterator
@@ -63,14 +77,111 @@ def postgres_database() -> Iterator[str]:
         drop_schema(url, schema)
 
 
+# Everything about a schema's definition a test could change, as one digest; rows are not in it
+# (they are emptied) except the migration records, which say what version the schema claims.
+_DEFINITION = """
+SELECT md5(concat_ws(' | ',
+  (SELECT string_agg(format('%%s:%%s:%%s:%%s', c.relname, c.relkind, c.relrowsecurity, c.relacl), ','
+                     ORDER BY c.relname)
+     FROM pg_class c WHERE c.relnamespace = n.oid),
+  (SELECT string_agg(format('%%s.%%s:%%s:%%s:%%s:%%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+                            a.attnotnull, a.attidentity, pg_get_expr(d.adbin, d.adrelid)), ','
+                     ORDER BY c.relname, a.attnum)
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE c.relnamespace = n.oid AND a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT string_agg(format('%%s:%%s', conname, pg_get_constraintdef(oid)), ',' ORDER BY conname, 2)
+     FROM pg_constraint WHERE connamespace = n.oid),
+  (SELECT string_agg(pg_get_indexdef(i.indexrelid), ',' ORDER BY 1)
+     FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = n.oid),
+  (SELECT string_agg(format('%%s:%%s', t.tgenabled, pg_get_triggerdef(t.oid)), ',' ORDER BY 1)
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = n.oid),
+  (SELECT string_agg(format('%%s:%%s:%%s', p.proname, md5(p.prosrc), p.proacl), ',' ORDER BY 1)
+     FROM pg_proc p WHERE p.pronamespace = n.oid),
+  (SELECT string_agg(format('%%s:%%s', p.polname, p.polrelid::regclass), ',' ORDER BY 1)
+     FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = n.oid),
+  (SELECT string_agg(d.defaclacl::text, ',' ORDER BY 1) FROM pg_default_acl d WHERE d.defaclnamespace = n.oid),
+  n.nspowner::regrole::text, n.nspacl::text,
+  (SELECT string_agg(format('%%s:%%s', version, name), ',' ORDER BY version) FROM {schema}.schema_migrations)
+)) FROM pg_namespace n WHERE n.nspname = %s
+"""
+
+_spare: list[str] = []
+"""Migrated, emptied schemas of this process, ready for the next `postgres_store()`."""
+_definitions: dict[str, str] = {}
+"""Each kept schema's definition digest, taken right after its migrations ran."""
+
+
+def _definition(conn: object, schema: str) -> str:
+    from psycopg import Connection, sql
+
+    assert isinstance(conn, Connection)
+    query = sql.SQL(_DEFINITION).format(schema=sql.Identifier(schema))
+    row = conn.execute(query, (schema,)).fetchone()
+    return str(row[0]) if row else ""
+
+
+def _empty_if_pristine(url: str, schema: str) -> bool:
+    """Empty `schema` and report True when its definition is still what the migrations made."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url) as conn:
+        if _definition(conn, schema) != _definitions.get(schema):
+            return False
+        # Triggers stay as they are: the replica role only keeps them (the audit table's refusal
+        # of TRUNCATE, the foreign keys' checks) from firing for this one transaction.
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute("SET LOCAL lock_timeout = '10s'")
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_migrations'",
+            (schema,),
+        ).fetchall()
+        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every table and index
+        # new files, which costs more than the migrations this saves.
+        for (name,) in tables:
+            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, name)))
+        conn.execute(
+            "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+            " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = %s::regnamespace",
+            (schema,),
+        )
+        conn.commit()
+    return True
+
+
+def _drop_spares(url: str) -> None:
+    while _spare:
+        drop_schema(url, _spare.pop())
+
+
 @contextmanager
 def postgres_store() -> Iterator[PostgresStore]:
-    """A PostgreSQL store in a fresh schema, dropped afterwards."""
+    """A PostgreSQL store on an empty, migrated schema of its own while the test runs."""
     url = postgres_url()
+    import psycopg
+
     from partner_ingest.adapters_out.postgres.store import PostgresStore
 
-    store = PostgresStore.for_tests(url)
+    if _spare:
+        store = PostgresStore(url, schema=_spare.pop(), pool_size=4)
+    else:
+        store = PostgresStore.for_tests(url)
+        with psycopg.connect(url) as conn:
+            _definitions[store.schema] = _definition(conn, store.schema)
+        if len(_definitions) == 1:
+            atexit.register(_drop_spares, url)
+    schema = store.schema
     try:
         yield store
     finally:
-        store.drop_schema_and_close()
+        store.close()
+        kept = False
+        try:
+            kept = _empty_if_pristine(url, schema)
+        finally:
+            if kept:
+                _spare.append(schema)
+            else:
+                _definitions.pop(schema, None)
+                drop_schema(url, schema)

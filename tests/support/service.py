@@ -30,7 +30,8 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.http.logging import JsonFormatter
 
-from .http import admin_key, e2e_settings, new_address, new_partner, running_server
+from .http import admin_key, e2e_settings, new_address, new_partner, running_server, tls
+from .sqlite_files import migrated_database
 
 __all__ = ["LogCapture", "Service", "forge_key", "json_of", "key_id_of", "serving"]
 
@@ -45,7 +46,7 @@ class Service:
     app: Application
     database: Path
     transport: httpx2.HTTPTransport
-    """Shared by every client: a client of its own would build an SSL context (~45 ms) each time."""
+    """Shared by every client of the service: a transport of its own per client costs more than most requests."""
 
     def client(self, address: str | None = None, **headers: str) -> httpx2.Client:
         """A client speaking from `address` (default: a fresh one) through the trusted loopback proxy."""
@@ -82,12 +83,14 @@ class Service:
 
 @contextmanager
 def serving(database: Path, **overrides: Any) -> Iterator[Service]:
-    """Build the service on `database` (a new file) with these settings and serve it."""
+    """Build the service on `database` (a new file, or another service's) with these settings and serve it."""
+    if not database.exists() and "database_url" not in overrides:
+        migrated_database(database)
     with ExitStack() as stack:
         app = bootstrap.build(e2e_settings(str(database), **overrides))
         stack.callback(app.close)
         base_url = stack.enter_context(running_server(app))
-        transport = stack.enter_context(httpx2.HTTPTransport())
+        transport = stack.enter_context(httpx2.HTTPTransport(verify=tls()))
         yield Service(base_url=base_url, app=app, database=database, transport=transport)
 
 

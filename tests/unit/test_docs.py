@@ -8,6 +8,7 @@ be a file.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def _cited() -> list[str]:
     ]
 
 
+@functools.cache  # the catalog cites some files dozens of times; parsing each once saves seconds
 def _test_names(path: Path) -> set[str]:
     """Top-level functions and classes, and `Class::method` (the kits' suites are classes)."""
     tree = ast.parse(path.read_text())

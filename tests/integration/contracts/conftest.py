@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.sqlite_files import migrated_database
 from support.stores import StoreUnderTest
 
 from partner_ingest.adapters_out.memory import InMemoryStore
@@ -21,7 +22,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnder
     if kind == "memory":
         yield InMemoryStore()
     elif kind == "sqlite":
-        sqlite = SqliteStore(tmp_path / "contract.db")
+        sqlite = SqliteStore(migrated_database(tmp_path / "contract.db"))
         yield sqlite
         sqlite.close()
     else:
