@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 _DATA = PRODUCT_COLUMNS[NAME:]  # every value an upsert compares and rewrites
+_PARTNER_OF: Final = itemgetter(PARTNER_ID)
+_SKU_OF: Final = itemgetter(SKU)
 _NULLABLE: Final = tuple(range(BRAND, len(PRODUCT_COLUMNS)))
 """Positions of the columns that may be NULL (brand onwards), the ones a batch may fold."""
 
@@ -212,9 +214,13 @@ class SqliteProductRepository:
         whether it is retired (what tells a restore from an update); one index probe per SKU.
         With each partner's SKUs as the JSON array it probed (in batch order)."""
         found: dict[tuple[str, str], tuple[int, str, bool]] = {}
+        partners = set(map(_PARTNER_OF, rows))
         by_partner: dict[str, list[str]] = {}
-        for row in rows:
-            by_partner.setdefault(row[PARTNER_ID], []).append(row[SKU])
+        if len(partners) == 1:  # a feed's batch: one partner, its SKUs picked in C
+            by_partner[partners.pop()] = list(map(_SKU_OF, rows))
+        else:
+            for row in rows:
+                by_partner.setdefault(row[PARTNER_ID], []).append(row[SKU])
         payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
         for partner_id, payload in payloads.items():
             skus = by_partner[partner_id]
