@@ -7,7 +7,8 @@
 In one run, on the same machine and the same table:
 (a) the limit: raw sqlite3 `executemany` of the upsert statement with every
     column bound (`UPSERT_SQL`), the rows already built as tuples, in one
-    transaction; and (a') the same rows through the statement the library
+    transaction, on a connection opened as the library opens its own (WAL,
+    synchronous=FULL, the same page cache); and (a') the same rows through the statement the library
     runs, which folds the columns a batch leaves empty into NULL literals
     (ADR 0002): shown beside it, since the library's ratio to (a) includes
     that gain;

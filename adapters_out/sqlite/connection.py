@@ -9,6 +9,10 @@
   of work adds a bounded retry on top (see store.py).
 - temp_store=FILE: the per-feed SKU register lives in a temp table that spills
   to disk, so a feed of millions of items stays in bounded memory.
+- cache_size of 4 MB a connection: in WAL mode a connection drops its whole page cache
+  when another connection has committed since its last transaction, so a large cache
+  serves mostly the writer; and a bulk write spills its dirty pages to the WAL at any
+  size, so a larger cache costs a large ingest its memory and buys it no speed (ADR 0039).
 - Autocommit mode at the driver level (`isolation_level=None`): transactions
   are opened explicitly, BEGIN IMMEDIATE for writers, so a transaction never
   has to upgrade from read to write (which is where SQLITE_BUSY escapes
@@ -29,6 +33,9 @@ __all__ = ["connect", "from_timestamp", "stored_link", "timestamp"]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
+_PAGE_CACHE_KIB = 4000
+"""Page cache per connection, in KiB (see above)."""
+
 
 def connect(path: str | Path, *, busy_timeout: float = 30.0) -> sqlite3.Connection:
     """A connection with the pragmas above; `path` may be ":memory:" for throwaway stores."""
@@ -44,7 +51,7 @@ def connect(path: str | Path, *, busy_timeout: float = 30.0) -> sqlite3.Connecti
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA temp_store = FILE")
-    conn.execute("PRAGMA cache_size = -16000")  # 16 MB of page cache per connection
+    conn.execute(f"PRAGMA cache_size = -{_PAGE_CACHE_KIB}")
     conn.create_function("partner_ingest_audit_link", 8, stored_link, deterministic=True)
     return conn
 

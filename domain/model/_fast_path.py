@@ -50,6 +50,21 @@ FastPath = Callable[[object, int], Any]
 _SLOW_FIELDS: Final = frozenset({"sale_price", "sale_starts_at", "sale_ends_at"})
 
 
+_GTIN_PATTERN: Final = r"[0-9]{8}|[0-9]{12,14}"
+_GTIN_LENGTHS: Final = frozenset({8, 12, 13, 14})
+_GTIN_OFFSETS: Final = tuple((2 * n + 4 * (n // 2)) % 10 for n in range(15))
+"""By a GTIN's length: what makes its digits' bytes, summed as the checksum weighs them, a
+multiple of 10 exactly when its digits' weighted sum is (see `_Builder.text`)."""
+
+_ASCII_SUBSETS: Final = {
+    r"[Hh][Tt][Tt][Pp][Ss]?://[^\u0000-\u0020\u007F/?#@\uD800-\uDFFF\uFFFE\uFFFF]+"
+    r"(?:[/?#][^\u0000-\u0020\u007F\uD800-\uDFFF\uFFFE\uFFFF]*)?": r'https?://[!-"$-.0->A-~]+(?:[/?#][!-~]*)?',
+}
+"""A pattern, and one whose every match it matches too, over printable ASCII only: the
+regex engine tests a small ASCII class by a bitmap, where the exact class (its surrogates
+and noncharacters) costs a search per character. An image URL as most feeds write it
+passes the cheaper one; any other is judged by the exact pattern."""
+
 _SLOW: Final = "return SLOW(item, index)"
 """What generated code does at the first doubt: hand the whole item to the reference validator."""
 
@@ -125,17 +140,30 @@ class _Builder:
             tests.append(f"({var}.isprintable() or {forbidden}({var}) is None)")
         if rule.choices:
             tests.append(f"{var} in {self.const('CHOICES_' + key, frozenset(rule.choices))}")
-        if rule.pattern:
-            tests.append(
-                f"{self.const('MATCH_' + key, re.compile(rule.pattern).fullmatch)}({var}) is not None"
-            )
+        gtin = rule.gtin_checksum and rule.pattern == _GTIN_PATTERN
+        if gtin:
+            # The GTIN pattern's own language without the regex engine: isdecimal() of ASCII
+            # text is "0-9 only", and the lengths are the pattern's.
+            lengths = self.const("LENGTHS_" + key, _GTIN_LENGTHS)
+            tests.append(f"len({var}) in {lengths} and {var}.isascii() and {var}.isdecimal()")
+        elif rule.pattern:
+            exact = f"{self.const('MATCH_' + key, re.compile(rule.pattern).fullmatch)}({var}) is not None"
+            subset = _ASCII_SUBSETS.get(rule.pattern)
+            if subset is not None:  # a plain ASCII value passes the cheaper pattern, any other the exact one
+                exact = f"({self.const('ASCII_' + key, re.compile(subset).fullmatch)}({var}) is not None or {exact})"
+            tests.append(exact)
         if rule.gtin_checksum:
             # checksums.gtin_check_digit_ok written out: the call costs more than the arithmetic.
-            # The pattern has passed: ASCII digits, 8 to 14 of them (48 is the code of "0").
-            tests.append(
-                f"(g := {var}.encode()) and (3 * sum(g[-2::-2]) + sum(g[-3::-2]) + g[-1]"
-                " - 48 * (3 * (len(g) // 2) + (len(g) - 1) // 2 + 1)) % 10 == 0"
+            # The pattern has passed: ASCII digits (the byte of digit d is 48 + d). With the check
+            # digit weighted 1, every digit counts once and those in odd places from the right
+            # (weight 3) twice more; the bytes' 48s add a constant per length, its complement
+            # mod 10 in OFFSET (2 n + 4 (n // 2), the same sum's 48s as -48 = 2 and -96 = 4 mod 10).
+            offset = (
+                f"{self.const('OFFSET_' + key, _GTIN_OFFSETS)}[len(g)]"
+                if gtin
+                else "2 * len(g) + 4 * (len(g) >> 1)"
             )
+            tests.append(f"(g := {var}.encode()) and (sum(g) + 2 * sum(g[-2::-2]) + {offset}) % 10 == 0")
         self.emit(depth, f"if not ({' and '.join(tests)}): {slow}")
 
     def number(self, rule: FieldRule, var: str, depth: int) -> None:

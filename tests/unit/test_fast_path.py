@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import traceback
 from decimal import Decimal
 from typing import Any
@@ -253,3 +254,46 @@ def test_sale_windows_go_the_fast_way_and_answer_what_the_reference_answers(
     )
     assert fast(raw, 0) == exact(raw, 0)
     assert (calls == []) is fast_way
+
+
+_URL_CHARS = st.sampled_from([chr(c) for c in range(0x7F)] + ["\x7f", "\x85", "é", "\ud800", "\ufffe", "東"])
+
+
+@given(
+    st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "https:/", ""]),
+    st.text(_URL_CHARS, max_size=12),
+    st.text(_URL_CHARS, max_size=12),
+)
+@example("https://", "img.example.com", "/p/1.jpg")
+@example("https://", "user@host", "/p")
+@example("https://", "", "/p")
+def test_the_cheaper_url_pattern_matches_only_what_the_exact_pattern_matches(
+    scheme: str, host: str, rest: str
+) -> None:
+    # The fast path tries the ASCII pattern first and the exact one after: sound only if every
+    # match of the first is a match of the second (the image URL as most feeds write it matches both).
+    from partner_ingest.domain.model._fast_path import _ASCII_SUBSETS
+    from partner_ingest.domain.model.rules import IMAGE_URL
+
+    assert set(_ASCII_SUBSETS) == {
+        IMAGE_URL.pattern
+    }  # a changed pattern drops its subset, never keeps a stale one
+    url = scheme + host + rest
+    for pattern, subset in _ASCII_SUBSETS.items():
+        if re.fullmatch(subset, url):
+            assert re.fullmatch(pattern, url), url
+    if url == "https://img.example.com/p/1.jpg":
+        assert all(re.fullmatch(subset, url) for subset in _ASCII_SUBSETS.values())
+
+
+def test_the_gtin_checks_take_no_regex_and_agree_with_the_reference_on_every_length() -> None:
+    for length in range(1, 16):
+        for digit in "0123456789":
+            body = ("4006381333931" * 2)[: length - 1] + digit
+            assert_agree({**_VALID, "gtin": body})
+            assert_agree(
+                {**_VALID, "gtin": "\u0664" + body[1:]}
+            )  # an Arabic-Indic digit: isdecimal, not ASCII
+    source = inspect.getsource(_validator((2, Mode.STRICT, False)).validate)
+    assert "LENGTHS_gtin" in source
+    assert "MATCH_gtin" not in source

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from partner_ingest.adapters_out.sqlite.products import (
     batch_time,
     null_columns,
     stamped,
+    upsert_sql,
+    upsert_statement,
 )
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
-from partner_ingest.domain.model import Partner, Product
+from partner_ingest.domain.model import Dimensions, Partner, Product
 from partner_ingest.domain.model.product import PRODUCT_COLUMNS
 
 OPTIONAL = ("brand", "manufacturer", "gtin", "description", "image_url", "dimensions", "extra")
@@ -132,3 +135,38 @@ def test_a_feeds_skus_move_from_memory_to_a_temp_table_and_repeats_are_found_in_
         assert register.repeated(["D", "A", "D", "B\x00x"]) == [1, 2, 3]
         assert register.repeated(["E", "C"]) == [1]
     store.close()
+
+
+_FULL = Product(
+    partner_id="acme", sku="S", name="N", price=Decimal("10"), currency="EUR", quantity=1, brand="B",
+    manufacturer="M", gtin="4006381333931", description="D", image_url="https://img.example.com/1.jpg",
+    dimensions=Dimensions(Decimal("1"), Decimal("2"), Decimal("3"), "cm"), sale_price=Decimal("9"),
+    sale_starts_at=datetime(2026, 11, 27, tzinfo=UTC), sale_ends_at=datetime(2026, 12, 2, tzinfo=UTC),
+    extra={"colour": "red"},
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [
+        (),
+        ("extra",),
+        ("sale_price", "sale_starts_at", "sale_ends_at", "extra"),
+        ("brand",),
+        ("gtin", "extra"),
+    ],
+)
+def test_a_folded_statements_parameters_are_the_values_of_the_columns_it_did_not_fold(
+    empty: tuple[str, ...],
+) -> None:
+    # Folded trailing columns take a slice of each row, any others an itemgetter: the same values.
+    cleared: dict[str, Any] = dict.fromkeys(empty)
+    rows = [attrs.evolve(_FULL, sku=f"S{n}", quantity=n, **cleared).to_row() for n in range(3)]
+    folded = null_columns(rows)
+    assert {PRODUCT_COLUMNS[position] for position in folded} == set(empty)
+    sql, parameters = upsert_statement(rows, "2026-01-01T00:00:00.000Z", "feed-1")
+    assert parameters == [
+        (*(v for i, v in enumerate(row) if i not in folded), "2026-01-01T00:00:00.000Z", "feed-1")
+        for row in rows
+    ]
+    assert sql == upsert_sql(folded)
