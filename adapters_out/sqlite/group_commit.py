@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from types import TracebackType
 from typing import Self
 
 import attrs
@@ -193,13 +192,8 @@ class GroupedUnitOfWork(SqliteUnitOfWork):
         self._batch = self._group.enter()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
+    # __exit__ is the store's own: rollback (this unit's writes alone) and a full disk raised
+    # as StoreFullError, whether the write or the batch's commit found the disk full.
 
     def commit(self) -> None:
         """Keep this unit's writes; return once the batch holding them is committed (durable)."""

@@ -22,6 +22,7 @@ from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.sqlite.testing import seed_partner
+from partner_ingest.adapters_out.store_errors import StoreFullError
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.domain.use_cases.ingest_feed import Ingested
@@ -158,5 +159,34 @@ def test_a_thread_cannot_open_a_second_grouped_unit_of_work_inside_its_first(tmp
         outer.rollback()
     with group.unit_of_work() as uow:  # the turn was given back
         uow.commit()
+    group.close()
+    store.close()
+
+
+def test_a_write_that_finds_the_database_full_raises_store_full_and_the_group_goes_on(tmp_path: Path) -> None:
+    # A write can meet a full disk before the commit does (once the page cache spills), inside
+    # one unit's savepoint: it is refused as a full store (503), never as a raw sqlite3 error.
+    path = tmp_path / "full.db"
+    store = SqliteStore(path)
+    group = GroupCommit(store)
+    with group.unit_of_work() as uow:
+        uow.conn.execute("CREATE TABLE filler (b BLOB)")
+        uow.commit()
+    pages = int(group.conn.execute("PRAGMA page_count").fetchone()[0])
+    group.conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # SQLITE_FULL past two more pages
+
+    def overfill() -> None:
+        with group.unit_of_work() as uow:
+            uow.conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(64)])
+            uow.commit()
+
+    with pytest.raises(StoreFullError):
+        overfill()
+    group.conn.execute("PRAGMA max_page_count = 1073741823")
+    with group.unit_of_work() as uow:
+        uow.conn.execute("INSERT INTO filler VALUES (x'00')")
+        uow.commit()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM filler").fetchone()[0] == 1
     group.close()
     store.close()
