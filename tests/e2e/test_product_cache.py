@@ -54,6 +54,20 @@ def metric(text: str, name: str) -> float:
     return float(found.group(1))
 
 
+def caught_up(client: httpx2.Client, since: float, timeout: float = LAG + 10) -> None:
+    """Wait until the instance's follower has reached the change feed's end in a step begun after
+    `since` (a monotonic instant, taken once the ingest was answered): its changes are applied, so
+    a later read's hit or miss is the cache's and not the follower's late invalidation."""
+    name = "partner_ingest_product_cache_follower_age_seconds"
+    while True:
+        waited = time.monotonic() - since
+        age = metric(client.get("/metrics").text, name)
+        if 0 <= age < waited:
+            return
+        assert waited < timeout, f"{client.base_url}: the follower never caught up (age {age})"
+        time.sleep(0.02)
+
+
 def read_until(client: httpx2.Client, path: str, wanted: str, timeout: float) -> float:
     """Poll until the product's price is `wanted`; when (seconds from now) the last request that
     still read another price was sent: the staleness bound says it is at most the lag."""
@@ -99,6 +113,7 @@ def test_hot_reads_hit_the_cache_and_an_update_is_read_within_the_lag(tmp_path: 
                 headers={**auth, **V2},
             )
             assert sent.status_code == 200 and sent.json()["counts"]["created"] == 5, sent.text
+            caught_up(client, time.monotonic())
             path = "/partner/products/HOT-1"
             before = client.get("/metrics").text
             now, later = datetime.now(UTC), END + timedelta(minutes=1)
@@ -218,6 +233,9 @@ def test_an_ingest_through_one_instance_is_read_through_the_other_within_the_lag
     ):
         sent = first.post("/partner/ingest", content=feed(item(price=10)), headers=V2)
         assert sent.status_code == 200, sent.text
+        answered = time.monotonic()
+        for client in (first, second):
+            caught_up(client, answered)
         path = "/partner/products/HOT-1"
         read_until(second, path, "10.00", timeout=LAG + 2)  # the follower may start after the write
         for _ in range(5):  # a miss then hits: the product now sits in Redis
