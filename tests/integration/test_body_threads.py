@@ -7,30 +7,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import pytest
+from support.loops import on_a_loop_of_its_own
 
 from partner_ingest.adapters_in.http.body_threads import THREAD_NAME, BodyThreads
-
-T = TypeVar("T")
-
-
-def _on_a_loop_of_its_own(main: Callable[[], Awaitable[T]]) -> T:
-    """`main()` run by a fresh event loop in a thread of its own, as a server's loop would run it:
-    never in the test's thread, where another test's loop may still be running (a browser
-    fixture's, in the same worker)."""
-    results: list[T] = []
-
-    async def awaited() -> T:
-        return await main()
-
-    thread = threading.Thread(target=lambda: results.append(asyncio.run(awaited())))
-    thread.start()
-    thread.join(timeout=30)
-    assert results, "the loop's work did not finish"
-    return results[0]
 
 
 def _where() -> tuple[str, int]:
@@ -45,7 +26,7 @@ async def _from_the_loop(pool: BodyThreads) -> tuple[str, tuple[str, int]]:
 def test_body_work_runs_in_the_pool_never_on_the_event_loop() -> None:
     pool = BodyThreads(2)
     try:
-        loop_thread, (name, _) = _on_a_loop_of_its_own(lambda: _from_the_loop(pool))
+        loop_thread, (name, _) = on_a_loop_of_its_own(lambda: _from_the_loop(pool))
     finally:
         pool.stop()
     assert name.startswith(THREAD_NAME) and name != loop_thread
@@ -69,7 +50,7 @@ def test_no_more_threads_work_at_once_than_the_setting_allows() -> None:
         await asyncio.gather(*(pool.run(work) for _ in range(6)))
 
     try:
-        _on_a_loop_of_its_own(six_at_once)
+        on_a_loop_of_its_own(six_at_once)
     finally:
         pool.stop()
     assert most == 2
@@ -85,7 +66,7 @@ def test_the_pool_threads_run_at_a_lower_priority_than_the_event_loop() -> None:
         return loop_nice, nice
 
     try:
-        loop_nice, nice = _on_a_loop_of_its_own(both)
+        loop_nice, nice = on_a_loop_of_its_own(both)
     finally:
         pool.stop()
     assert nice == min(19, loop_nice + 10)

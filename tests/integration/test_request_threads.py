@@ -3,12 +3,12 @@ and never abandoned by a cancelled request while its call still runs."""
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import threading
 import time
 
 import anyio
+from support.loops import on_a_loop_of_its_own
 
 from partner_ingest.adapters_in.http.request_threads import THREAD_NAME, RequestThreads
 
@@ -27,7 +27,7 @@ def test_a_call_runs_in_the_pool_with_the_callers_context_variables() -> None:
         return threading.current_thread().name, await pool.run(_where)
 
     try:
-        loop_thread, (name, who) = asyncio.run(main())
+        loop_thread, (name, who) = on_a_loop_of_its_own(main)
     finally:
         pool.stop()
     assert name.startswith(THREAD_NAME) and name != loop_thread
@@ -51,7 +51,7 @@ def test_a_cancelled_request_waits_for_its_call_to_end_before_it_unwinds() -> No
         return time.monotonic()
 
     try:
-        unwound = asyncio.run(main())
+        unwound = on_a_loop_of_its_own(main)
     finally:
         pool.stop()
     assert finished, "the call was abandoned"
