@@ -9,8 +9,9 @@ works as before; type checkers and the import contracts read the imports under T
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from partner_ingest.domain.lazy_names import on_first_access
 
 if TYPE_CHECKING:
     from partner_ingest.ports.hookspecs import hookimpl
@@ -31,21 +32,15 @@ __all__ = [
 
 _MODULE_OF: dict[str, str] = {
     "hookimpl": "partner_ingest.ports.hookspecs",
-    "BUILTIN_PLUGINS": f"{__name__}.manager",
-    "build_plugin_manager": f"{__name__}.manager",
-    "load_formats": f"{__name__}.manager",
-    "DuplicateFormatError": f"{__name__}.registry",
-    "FormatRegistry": f"{__name__}.registry",
-    "InvalidFormatError": f"{__name__}.registry",
-    "media_type_of": f"{__name__}.registry",
+    "BUILTIN_PLUGINS": "manager",
+    "build_plugin_manager": "manager",
+    "load_formats": "manager",
+    "DuplicateFormatError": "registry",
+    "FormatRegistry": "registry",
+    "InvalidFormatError": "registry",
+    "media_type_of": "registry",
 }
 """Each public name and the module that holds it."""
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - whichever class, function or marker the name is
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = on_first_access(__name__, _MODULE_OF, globals())

@@ -10,8 +10,9 @@ before; type checkers and the import contracts read the imports under TYPE_CHECK
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from partner_ingest.domain.lazy_names import on_first_access
 
 if TYPE_CHECKING:
     from .api_keys import (
@@ -231,13 +232,7 @@ _MODULE_OF: dict[str, str] = {
 """Each public name and the module of this package that holds it."""
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - whichever class, function or constant the name is
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = on_first_access(__name__, _MODULE_OF, globals())
 
 
 def __dir__() -> list[str]:
