@@ -12,15 +12,15 @@ It is a background service of the app (lifespan.py): stopped with the server.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, ParamSpec, TypeVar
+
+from .thread_pool import ThreadPool
 
 __all__ = ["THREAD_NAME", "BodyThreads"]
 
@@ -39,25 +39,14 @@ def _lower_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + _NICER)
 
 
-class BodyThreads:
+class BodyThreads(ThreadPool):
     """At most `size` threads doing body work, named `partner-ingest-body-N`."""
 
     name = "body threads"
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._pool = ThreadPoolExecutor(
-            max_workers=size, thread_name_prefix=THREAD_NAME, initializer=_lower_priority
-        )
+        super().__init__(size, prefix=THREAD_NAME, initializer=_lower_priority)
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(*args, **kwargs)` in one of the pool's threads, awaited."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(work, *args, **kwargs))
-
-    def start(self) -> None:
-        """Nothing to start: threads are made when work arrives."""
-
-    def stop(self) -> None:
-        """Let the threads end once their current work is done."""
-        self._pool.shutdown(wait=False)
+        return await self._hand_off(functools.partial(work, *args, **kwargs))

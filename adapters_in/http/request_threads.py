@@ -13,14 +13,14 @@ runs (shielded): a call that reads a request's spooled body never outlives it.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, ParamSpec, TypeVar
 
 from anyio import CancelScope
+
+from .thread_pool import ThreadPool
 
 __all__ = ["THREAD_NAME", "RequestThreads"]
 
@@ -32,26 +32,17 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class RequestThreads:
+class RequestThreads(ThreadPool):
     """At most `size` threads running the blocking calls of requests, named `partner-ingest-request-N`."""
 
     name = "request threads"
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
-        self.size = size
-        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix=THREAD_NAME)
+        super().__init__(size, prefix=THREAD_NAME)
 
     async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`work(*args, **kwargs)` in one of the pool's threads, in this context, awaited to its end."""
-        loop = asyncio.get_running_loop()
         call = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
         with CancelScope(shield=True):
-            result = await loop.run_in_executor(self._pool, call)
+            result = await self._hand_off(call)
         return result  # noqa: RET504 - returned inside, mypy reads the scope as one that may swallow an error
-
-    def start(self) -> None:
-        """Nothing to start: threads are made when work arrives."""
-
-    def stop(self) -> None:
-        """Let the threads end once their current work is done."""
-        self._pool.shutdown(wait=False)
