@@ -20,7 +20,7 @@ counter can never make an old token look current again.
 When Redis cannot be reached, `lookup` answers a miss that cannot be filled and
 `put` does nothing (reads go to the store), `invalidate` and `reset` raise
 CacheUnavailable; the outage is logged once, and for `pause_after_error` seconds no
-call is even tried, as the rate limiter does (adapters_out/rate_limit/redis.py).
+call is even tried: the gate of adapters_out/redis_calls.py, the rate limiter's too.
 """
 
 from __future__ import annotations
@@ -32,12 +32,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import redis
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
+from partner_ingest.adapters_out.redis_calls import ScriptGate, request_path_client
 from partner_ingest.domain.model.product import Product
 from partner_ingest.ports.product_cache import CacheMiss, CacheUnavailable, ProductKey
 
@@ -45,13 +41,6 @@ __all__ = ["ENTRY_TTL_SECONDS", "GEN_TTL_SECONDS", "MAX_FILL_SECONDS", "RedisPro
 
 log = logging.getLogger(__name__)
 
-_UNAVAILABLE: Final = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ReadOnlyError,
-    OutOfMemoryError,
-    MasterDownError,
-)
 ENTRY_TTL_SECONDS: Final = 600
 """An entry no reader touched for this long leaves on its own (Redis's memory bound, with maxmemory)."""
 GEN_TTL_SECONDS: Final = 3600
@@ -108,10 +97,14 @@ class RedisProductCache:
             raise ValueError("a key prefix is required (one per deployment or test run)")
         self._client = client
         self._base = f"{prefix}:product-cache:"
-        self._pause_after_error = pause_after_error
         self._monotonic = monotonic
-        self._down_until = 0.0
-        self._down = False
+        self._gate = ScriptGate(
+            log,
+            "product cache",
+            "reading the store",
+            pause_after_error=pause_after_error,
+            monotonic=monotonic,
+        )
         self._lookup = client.register_script(_LOOKUP)
         self._put = client.register_script(_PUT)
         self._invalidate = client.register_script(_INVALIDATE)
@@ -119,10 +112,7 @@ class RedisProductCache:
     @classmethod
     def from_url(cls, url: str, prefix: str, *, timeout: float = 0.25) -> RedisProductCache:
         """A cache with its own client, built for a request path: short timeouts, no retries."""
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-        )
-        return cls(client, prefix)
+        return cls(request_path_client(url, timeout=timeout), prefix)
 
     @property
     def evictions(self) -> int:
@@ -132,7 +122,7 @@ class RedisProductCache:
     @property
     def available(self) -> bool:
         """False since the last failed call, until one succeeds again."""
-        return not self._down
+        return self._gate.up
 
     def lookup(self, partner_id: str, sku: str) -> Product | CacheMiss:
         """The shared entry, else a miss holding the (epoch, generation) seen and the time."""
@@ -198,20 +188,7 @@ class RedisProductCache:
 
     def _call(self, script: Callable[..., Any], keys: list[str], args: list[str | int]) -> Any:  # noqa: ANN401 - a Redis reply
         """Run one script; None when Redis is unavailable."""
-        if self._down and self._monotonic() < self._down_until:
-            return None
-        try:
-            reply = script(keys=keys, args=args)
-        except _UNAVAILABLE as error:
-            self._down_until = self._monotonic() + self._pause_after_error
-            if not self._down:
-                log.warning("product cache: Redis unavailable (%s); reading the store", error)
-            self._down = True
-            return None
-        if self._down:
-            log.warning("product cache: Redis reachable again")
-            self._down = False
-        return reply
+        return self._gate.call(script, keys, args)
 
 
 def _ident(partner_id: str, sku: str) -> str:

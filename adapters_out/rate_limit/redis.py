@@ -22,34 +22,14 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import redis
-from redis.backoff import NoBackoff
-from redis.exceptions import (
-    ConnectionError as RedisConnectionError,
-)
-from redis.exceptions import (
-    MasterDownError,
-    OutOfMemoryError,
-    ReadOnlyError,
-)
-from redis.exceptions import (
-    TimeoutError as RedisTimeoutError,
-)
-from redis.retry import Retry
 
+from partner_ingest.adapters_out.redis_calls import UNAVAILABLE, ScriptGate, request_path_client
 from partner_ingest.ports.rate_limit import FailurePolicy, RateDecision
 
 __all__ = ["RedisRateLimiter"]
 
 log = logging.getLogger(__name__)
 
-# What "Redis is unavailable" looks like; any other error is a bug and is raised.
-_UNAVAILABLE: Final = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ReadOnlyError,
-    OutOfMemoryError,
-    MasterDownError,
-)
 _MICROS: Final = 1_000_000
 
 # KEYS[1]: the hit log, a sorted set of allowed hit times (microseconds, server clock).
@@ -137,8 +117,13 @@ class RedisRateLimiter:
         self._retry_after_on_error = retry_after_on_error
         self._pause_after_error = pause_after_error
         self._monotonic = monotonic
-        self._down_until = 0.0
-        self._down = False
+        self._gate = ScriptGate(
+            log,
+            "rate limiter",
+            f"failing {on_error.value}",
+            pause_after_error=pause_after_error,
+            monotonic=monotonic,
+        )
         self._hit = client.register_script(_HIT)
         self._block = client.register_script(_BLOCK)
         self._blocked_for = client.register_script(_BLOCKED_FOR)
@@ -154,10 +139,7 @@ class RedisRateLimiter:
     ) -> RedisRateLimiter:
         """A limiter with its own client, built for a request path: short timeouts and no
         retries (redis-py's default retries add seconds to every request while Redis is down)."""
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-        )
-        return cls(client, prefix, on_error=on_error)
+        return cls(request_path_client(url, timeout=timeout), prefix, on_error=on_error)
 
     def with_policy(self, on_error: FailurePolicy) -> RedisRateLimiter:
         """The same store and prefix under another failure policy (one per use, see the port)."""
@@ -178,13 +160,13 @@ class RedisRateLimiter:
     @property
     def available(self) -> bool:
         """False since the last failed call, until one succeeds again (for health checks)."""
-        return not self._down
+        return self._gate.up
 
     def ping(self) -> bool:
         """Does Redis answer now? (for /readyz; within the client's timeout)"""
         try:
             return bool(self._client.ping())
-        except _UNAVAILABLE:
+        except UNAVAILABLE:
             return False
 
     def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
@@ -243,17 +225,4 @@ class RedisRateLimiter:
 
     def _call(self, script: Callable[..., Any], key: str, *args: str | int) -> Any:  # noqa: ANN401 - a Redis reply
         """Run one script; None when Redis is unavailable (the caller applies the policy)."""
-        if self._down and self._monotonic() < self._down_until:
-            return None
-        try:
-            reply = script(keys=[key], args=list(args))
-        except _UNAVAILABLE as error:
-            self._down_until = self._monotonic() + self._pause_after_error
-            if not self._down:
-                log.warning("rate limiter: Redis unavailable (%s); failing %s", error, self.on_error.value)
-            self._down = True
-            return None
-        if self._down:
-            log.warning("rate limiter: Redis reachable again")
-            self._down = False
-        return reply
+        return self._gate.call(script, [key], list(args))
