@@ -31,7 +31,7 @@ from typing import Any, Final
 from .currencies import MINOR_UNITS, quantum
 from .policy import FeedLimits, Mode
 from .product import PRODUCT_COLUMNS
-from .rules import GTIN, IMAGE_URL, FeedContract, FieldRule, Kind
+from .rules import FeedContract, FieldRule, Kind
 
 __all__ = ["build_fast_path"]
 
@@ -50,13 +50,17 @@ FastPath = Callable[[object, int], Any]
 _SLOW_FIELDS: Final = frozenset({"sale_price", "sale_starts_at", "sale_ends_at"})
 
 
+_GTIN_PATTERN: Final = r"[0-9]{8}|[0-9]{12,14}"
+"""The GTIN rule's pattern, copied on purpose: the length-and-isdecimal test is proven equal to
+this text alone, so a rule whose pattern changes keeps its regex instead (as `_ASCII_SUBSETS`)."""
 _GTIN_LENGTHS: Final = frozenset({8, 12, 13, 14})
 _GTIN_OFFSETS: Final = tuple((2 * n + 4 * (n // 2)) % 10 for n in range(15))
 """By a GTIN's length: what makes its digits' bytes, summed as the checksum weighs them, a
 multiple of 10 exactly when its digits' weighted sum is (see `_Builder.text`)."""
 
 _ASCII_SUBSETS: Final = {
-    IMAGE_URL.pattern: r'https?://[!-"$-.0->A-~]+(?:[/?#][!-~]*)?',
+    r"[Hh][Tt][Tt][Pp][Ss]?://[^\u0000-\u0020\u007F/?#@\uD800-\uDFFF\uFFFE\uFFFF]+"
+    r"(?:[/?#][^\u0000-\u0020\u007F\uD800-\uDFFF\uFFFE\uFFFF]*)?": r'https?://[!-"$-.0->A-~]+(?:[/?#][!-~]*)?',
 }
 """A pattern, and one whose every match it matches too, over printable ASCII only: the
 regex engine tests a small ASCII class by a bitmap, where the exact class (its surrogates
@@ -138,7 +142,7 @@ class _Builder:
             tests.append(f"({var}.isprintable() or {forbidden}({var}) is None)")
         if rule.choices:
             tests.append(f"{var} in {self.const('CHOICES_' + key, frozenset(rule.choices))}")
-        gtin = rule.gtin_checksum and rule.pattern == GTIN.pattern
+        gtin = rule.gtin_checksum and rule.pattern == _GTIN_PATTERN
         if gtin:
             # The GTIN pattern's own language without the regex engine: isdecimal() of ASCII
             # text is "0-9 only", and the lengths are the pattern's.
