@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, TextIO
 
+from partner_ingest.adapters_in.json_forms import json_default
 from partner_ingest.domain.model.report import IngestReport
 
 __all__ = ["ProgressReader", "print_json", "print_report", "reading_with_progress"]
@@ -17,7 +18,7 @@ __all__ = ["ProgressReader", "print_json", "print_report", "reading_with_progres
 
 def print_json(data: Any, out: TextIO | None = None) -> None:  # noqa: ANN401 - any JSON
     """Pretty JSON on stdout."""
-    print(json.dumps(data, indent=2, default=str), file=out or sys.stdout)
+    print(json.dumps(data, indent=2, default=json_default), file=out or sys.stdout)
 
 
 def print_report(report: IngestReport, *, as_json: bool, out: TextIO | None = None) -> None:

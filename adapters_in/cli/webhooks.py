@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 from partner_ingest.adapters_in import bootstrap
+from partner_ingest.adapters_in.json_forms import delivery_json, json_default, webhook_json
 from partner_ingest.adapters_in.settings import Settings
-from partner_ingest.domain.model.webhooks import MAX_DELIVERY_PAGE, Delivery, Webhook
+from partner_ingest.domain.model.webhooks import MAX_DELIVERY_PAGE
 
 from ._output import print_json
 
@@ -65,7 +66,7 @@ def run_show(args: argparse.Namespace) -> int:
     finally:
         app.close()
     if args.json:
-        print_json(_webhook_json(hook))
+        print_json({"partner_id": hook.partner_id, **webhook_json(hook)})
         return 0
     print(f"partner: {hook.partner_id}")
     print(f"url: {hook.url}")
@@ -89,7 +90,7 @@ def run_deliveries(args: argparse.Namespace) -> int:
     finally:
         app.close()
     for delivery in found:
-        print(json.dumps(_delivery_json(delivery), default=str))
+        print(json.dumps(delivery_json(delivery), default=json_default))
     return 0
 
 
@@ -117,34 +118,3 @@ def run_enable(args: argparse.Namespace) -> int:
     else:
         print(f"{hook.partner_id}: the webhook is enabled again ({hook.url}); its failure run starts at 0")
     return 0
-
-
-def _webhook_json(hook: Webhook) -> dict[str, Any]:
-    """The fields `GET /admin/partners/{id}/webhook` answers (never a secret)."""
-    return {
-        "partner_id": hook.partner_id,
-        "url": hook.url,
-        "enabled": hook.enabled,
-        "consecutive_failures": hook.failures,
-        "disabled_at": hook.disabled_at,
-        "disabled_reason": hook.disabled_reason,
-        "previous_secret_valid_until": hook.previous_until if hook.previous_secret else None,
-        "created_at": hook.created_at,
-        "updated_at": hook.updated_at,
-    }
-
-
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
-    """One delivery as `GET /admin/partners/{id}/webhook/deliveries` answers it."""
-    return {
-        "id": delivery.id,
-        "event": str(delivery.event),
-        "status": str(delivery.status),
-        "attempts": delivery.attempts,
-        "created_at": delivery.created_at.isoformat(),
-        "next_attempt_at": None if delivery.finished else delivery.available_at.isoformat(),
-        "last_status": delivery.last_status,
-        "last_error": delivery.last_error,
-        "delivered_at": None if delivery.delivered_at is None else delivery.delivered_at.isoformat(),
-        "payload": delivery.payload,
-    }

@@ -6,15 +6,14 @@ ISO 8601 in UTC, and credentials appear only as `MASK`.
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Final
 
 from starlette.responses import JSONResponse
 
+from partner_ingest.adapters_in.json_forms import json_default
 from partner_ingest.domain.model.audit import AuditEntry
 from partner_ingest.domain.model.feed_import import FeedImport
 from partner_ingest.domain.model.product import Product
@@ -35,21 +34,11 @@ __all__ = [
 MASK: Final = "****"
 
 
-def _default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 class JsonResponse(JSONResponse):
     """A JSON response that also renders decimals, times and enums."""
 
     def render(self, content: Any) -> bytes:  # noqa: ANN401 - any JSON value
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=_default).encode(
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=json_default).encode(
             "utf-8"
         )
 

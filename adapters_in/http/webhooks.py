@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from partner_ingest.adapters_in.json_forms import delivery_json, webhook_json
 from partner_ingest.domain.model.api_keys import KeyRole, Principal
-from partner_ingest.domain.model.webhooks import Delivery, Webhook
 from partner_ingest.domain.use_cases.manage_partners import Unset
 from partner_ingest.domain.use_cases.webhooks import MAX_DELIVERY_PAGE, WebhookSetup
 
@@ -30,41 +30,11 @@ from .views import JsonResponse
 __all__ = ["OPERATIONS", "ROUTES", "delivery_json", "webhook_json"]
 
 
-def webhook_json(hook: Webhook) -> dict[str, Any]:
-    """A webhook as answered (never a secret)."""
-    return {
-        "url": hook.url,
-        "enabled": hook.enabled,
-        "consecutive_failures": hook.failures,
-        "disabled_at": hook.disabled_at,
-        "disabled_reason": hook.disabled_reason,
-        "previous_secret_valid_until": hook.previous_until if hook.previous_secret else None,
-        "created_at": hook.created_at,
-        "updated_at": hook.updated_at,
-    }
-
-
 def _setup_json(setup: WebhookSetup) -> dict[str, Any]:
     shown = webhook_json(setup.webhook)
     if setup.secret is not None:
         shown["secret"] = setup.secret
     return shown
-
-
-def delivery_json(delivery: Delivery) -> dict[str, Any]:
-    """One delivery of the log (the payload is what was signed and sent)."""
-    return {
-        "id": delivery.id,
-        "event": str(delivery.event),
-        "status": str(delivery.status),
-        "attempts": delivery.attempts,
-        "created_at": delivery.created_at,
-        "next_attempt_at": delivery.available_at if not delivery.finished else None,
-        "last_status": delivery.last_status,
-        "last_error": delivery.last_error,
-        "delivered_at": delivery.delivered_at,
-        "payload": delivery.payload,
-    }
 
 
 async def _partner(request: Request) -> tuple[Principal, str]:

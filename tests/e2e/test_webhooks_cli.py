@@ -8,10 +8,22 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 CLI = str(Path(sys.executable).parent / "partner-ingest")
 URL = "https://hooks.example.com/partner-ingest"
+API_WEBHOOK_FIELDS = (
+    "url",
+    "enabled",
+    "consecutive_failures",
+    "disabled_at",
+    "disabled_reason",
+    "previous_secret_valid_until",
+    "created_at",
+    "updated_at",
+)
+"""The fields `GET /partner/webhook` answers: the CLI prints the same form."""
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,6 +85,9 @@ def test_an_operator_reads_a_disabled_webhook_enables_it_queues_a_test_and_reads
         None,
     )
     assert "ciphertext" not in shown_json + shown.stdout  # never the secret, not even encrypted
+    # The form the API answers (adapters_in/json_forms.py), times as ISO 8601, plus whose it is.
+    assert set(as_json) == {"partner_id", *API_WEBHOOK_FIELDS}
+    assert as_json["created_at"] == "2026-03-01T11:00:00+00:00"
     again = _run(env, "webhooks", "enable", "acme")
     assert again.returncode == 0 and "enabled already" in again.stdout
     with sqlite3.connect(database) as conn:
@@ -91,6 +106,7 @@ def test_an_operator_reads_a_disabled_webhook_enables_it_queues_a_test_and_reads
     lines = [json.loads(line) for line in log.stdout.splitlines()]
     assert len(lines) == 2
     assert {(d["event"], d["status"]) for d in lines} == {("webhook.test", "pending")}
+    assert all(datetime.fromisoformat(d["created_at"]).tzinfo is not None for d in lines)
     assert [d["id"] for d in lines] == [q.stdout.split(":", 1)[0] for q in queued[:0:-1]]  # newest first
     too_many = _run(env, "webhooks", "deliveries", "acme", "--limit", "0")
     assert too_many.returncode == 2 and too_many.stderr.startswith("partner-ingest: "), too_many.stderr
