@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -103,6 +102,8 @@ def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) 
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
+    import hashlib  # loads OpenSSL: here, not in every command's start
+
     from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
 
     settings = Settings.from_env()
