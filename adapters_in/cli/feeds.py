@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.domain.model.contract_versions import NEWEST
 from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode
 from partner_ingest.domain.model.report import FeedStatus
-from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.ports.formats import format_for_file
 
 from ._output import print_report, reading_with_progress
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NEWEST_VERSION", "register", "version_of"]
 
-NEWEST_VERSION: Final = max(CONTRACTS)
+NEWEST_VERSION: Final = NEWEST
 """What `example` and `validate` use without --version: one default, so an example validates."""
 
 
