@@ -12,7 +12,6 @@ from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.contract_versions import NEWEST
 from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode
-from partner_ingest.domain.model.report import FeedStatus
 from partner_ingest.ports.formats import format_for_file
 
 from ._output import print_report, reading_with_progress
@@ -104,6 +103,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
     import hashlib  # loads OpenSSL: here, not in every command's start
 
+    from partner_ingest.domain.model.report import FeedStatus
     from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
 
     settings = Settings.from_env()
@@ -142,6 +142,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Validate without any database; exit 1 when the feed would not be fully accepted."""
+    from partner_ingest.domain.model.report import FeedStatus
     from partner_ingest.domain.use_cases.validate_feed import validate_against_contract
     from partner_ingest.plugins import load_formats
 

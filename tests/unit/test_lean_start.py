@@ -157,13 +157,15 @@ LOADED_ON_FIRST_USE = (
     "partner_ingest.domain.model.product",
     "partner_ingest.domain.model.currencies",
     "decimal",
+    "partner_ingest.domain.model.report",
 )
 """What opening the store and reading the settings need not load: OpenSSL (hashlib, hmac,
 secrets), which the feed's hash, API keys, the audit chain and webhook signatures use when they
 first run; the store's repositories and the models they map, imported by a unit of work's first
 use of each (the port Protocols name the models for the type checker only); the contract's
 rules, the product model and the currency table (with decimal), which the command line's help
-does not need for the newest version's number, nor the settings unless a lifecycle is set."""
+does not need for the newest version's number, nor the settings unless a lifecycle is set;
+the report's types, which an error needs only once a feed is malformed."""
 
 
 def test_start_up_loads_no_repository_nor_openssl_until_used(tmp_path: Path) -> None:
