@@ -23,8 +23,8 @@ opened by default_ports.py, /readyz's checks are in readiness.py.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from secrets import token_bytes
 from typing import TYPE_CHECKING
 
 from partner_ingest.adapters_out.system import SystemClock
@@ -91,7 +91,7 @@ def wire(
     fetcher: FeedFetcher | None = None,
     vault: CredentialVault | None = None,
     settings: Settings | None = None,
-    random_bytes: Callable[[int], bytes] = token_bytes,
+    random_bytes: Callable[[int], bytes] = os.urandom,
     close: Callable[[], None] = lambda: None,
     ready: Callable[[], Readiness] | None = None,
     parsing: FeedParsing | None = None,
@@ -107,7 +107,9 @@ def wire(
     encrypted under its vault keys, so secrets made up here would die with the process and take
     every issued key with them. `build` reads them from the settings or the secrets file;
     `in_memory` makes fresh ones for a store that dies with the process anyway. `fetcher` is the
-    HTTP side of pulls; it is wrapped in the circuit breaker either way.
+    HTTP side of pulls; it is wrapped in the circuit breaker either way. `random_bytes` is
+    the operating system's generator, `os.urandom`, which `secrets.token_bytes` reads too:
+    importing `secrets` would load OpenSSL (hashlib) in every command, before any hashing.
     """
     ports = Ports.over(
         uow,

@@ -3,23 +3,25 @@
 Decimals are strings (a price comes back exactly as stored), times are ISO 8601
 with their offset, enums are their values. The forms here are the ones both
 delivery channels print; forms only the API answers stay in adapters_in/http/views.py.
-This module imports no web framework: the CLI loads it without Starlette.
+This module imports no web framework, nor anything at start-up the CLI would not need.
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from partner_ingest.domain.model.webhooks import Delivery, Webhook
+if TYPE_CHECKING:
+    from partner_ingest.domain.model.webhooks import Delivery, Webhook
 
 __all__ = ["delivery_json", "json_default", "webhook_json"]
 
 
 def json_default(value: object) -> object:
     """`json.dumps(default=...)` for the values domain objects hold beside plain JSON."""
+    from decimal import Decimal  # on first use: start-up loads no decimal (ADR 0042)
+
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-from partner_ingest.ports import UnitOfWorkFactory
+from typing import TYPE_CHECKING
 
 from .application import Readiness
+
+if TYPE_CHECKING:
+    from partner_ingest.ports import UnitOfWorkFactory
 
 __all__ = ["schema_current", "store_ready", "with_disk", "with_redis"]
 

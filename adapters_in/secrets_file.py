@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
 from pathlib import Path
 
 import attrs
@@ -30,10 +29,11 @@ class ServiceSecrets:
 
 def fresh_secrets() -> ServiceSecrets:
     """New random secrets, kept nowhere: only for a store that dies with the process too
-    (`bootstrap.in_memory`), since API keys hashed under them stop working without them."""
-    return ServiceSecrets(
-        secrets.token_bytes(32), (base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),)
-    )
+    (`bootstrap.in_memory`), since API keys hashed under them stop working without them.
+
+    Drawn from `os.urandom`, the source `secrets.token_bytes` reads: this module is imported
+    by every command, and `secrets` would bring OpenSSL (hashlib) with it."""
+    return ServiceSecrets(os.urandom(32), (base64.urlsafe_b64encode(os.urandom(32)).decode(),))
 
 
 def load_or_create(path: Path) -> ServiceSecrets:
@@ -49,7 +49,7 @@ def load_or_create(path: Path) -> ServiceSecrets:
             "vault_keys": list(new.vault_keys),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w") as out:

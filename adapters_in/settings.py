@@ -21,7 +21,6 @@ import attrs
 
 from partner_ingest.domain.model.errors import InvalidError
 from partner_ingest.domain.model.lifecycle import ContractLifecycle, VersionLifecycle, VersionStatus
-from partner_ingest.domain.model.rules import CONTRACTS
 
 __all__ = [
     "PREFIX",
@@ -367,6 +366,10 @@ def contract_lifecycle(settings: Settings) -> ContractLifecycle:
     text = settings.contract_lifecycle.strip()
     if not text:
         return ContractLifecycle()
+    # The contract's rules (and the models they check) only when there is a lifecycle to check:
+    # every command reads the settings.
+    from partner_ingest.domain.model.rules import CONTRACTS
+
     try:
         data = json.loads(text)
     except ValueError:

@@ -12,9 +12,10 @@ helper has read the feed to its end. Rows MessagePack cannot carry exactly (an i
 from __future__ import annotations
 
 import functools
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from partner_ingest.domain.model.product import ProductRow
+if TYPE_CHECKING:  # an annotation: the product model is not needed to start a helper
+    from partner_ingest.domain.model.product import ProductRow
 
 __all__ = ["FRAME", "ParserProcessError", "pack_rows", "unpack_rows"]
 

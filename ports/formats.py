@@ -7,12 +7,15 @@ It never validates: validation is the domain's, the same for every format.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
-from partner_ingest.domain.model.feed_source import FeedContext, FormatMapping
-from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.domain.model.product import Product
-from partner_ingest.domain.model.report import Location
+if TYPE_CHECKING:
+    # Named in annotations only: the CLI finds a file's format at every start, and needs
+    # neither the product model nor the feed's context for it.
+    from partner_ingest.domain.model.feed_source import FeedContext, FormatMapping
+    from partner_ingest.domain.model.policy import FeedLimits
+    from partner_ingest.domain.model.product import Product
+    from partner_ingest.domain.model.report import Location
 
 __all__ = [
     "DescribedFormat",

@@ -8,10 +8,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from partner_ingest.adapters_in.json_forms import json_default
-from partner_ingest.domain.model.report import IngestReport
+
+if TYPE_CHECKING:
+    from partner_ingest.domain.model.report import IngestReport
 
 __all__ = ["ProgressReader", "print_json", "print_report", "reading_with_progress"]
 

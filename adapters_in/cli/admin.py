@@ -20,7 +20,6 @@ import attrs
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
-from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 
@@ -276,6 +275,8 @@ def _print_created(created: CreatedKey, as_json: bool) -> None:
 
 def run_key_create(args: argparse.Namespace) -> int:
     """Issue a key."""
+    from partner_ingest.domain.model.api_keys import KeyRole  # its hashing loads OpenSSL: not at start
+
     with _application() as app:
         expires = None if args.expires_days is None else app.clock.now() + timedelta(days=args.expires_days)
         role = KeyRole.ADMIN if args.admin else KeyRole.PARTNER

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.settings import Settings
+from partner_ingest.domain.model.contract_versions import NEWEST
 from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode
-from partner_ingest.domain.model.report import FeedStatus
-from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.ports.formats import format_for_file
 
 from ._output import print_report, reading_with_progress
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NEWEST_VERSION", "register", "version_of"]
 
-NEWEST_VERSION: Final = max(CONTRACTS)
+NEWEST_VERSION: Final = NEWEST
 """What `example` and `validate` use without --version: one default, so an example validates."""
 
 
@@ -103,6 +101,9 @@ def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) 
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
+    import hashlib  # loads OpenSSL: here, not in every command's start
+
+    from partner_ingest.domain.model.report import FeedStatus
     from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
 
     settings = Settings.from_env()
@@ -141,6 +142,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Validate without any database; exit 1 when the feed would not be fully accepted."""
+    from partner_ingest.domain.model.report import FeedStatus
     from partner_ingest.domain.use_cases.validate_feed import validate_against_contract
     from partner_ingest.plugins import load_formats
 

@@ -27,8 +27,6 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from partner_ingest.domain.model.audit_chain import content_of, link_hash
-
 __all__ = ["connect", "from_timestamp", "stored_link", "timestamp"]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -77,6 +75,10 @@ def stored_link(
     details: str,
 ) -> str:
     """The audit chain hash of a row with these stored values after the row whose hash is `previous`."""
+    # Imported when SQL first calls it (a migration chaining old rows), not by every connection:
+    # the chain's hash is OpenSSL's, which a command that never writes audit rows does not load.
+    from partner_ingest.domain.model.audit_chain import content_of, link_hash
+
     content = content_of(
         at, action, outcome, actor, partner_id, client, details
     )  # `at` is stored as time_text

@@ -18,28 +18,31 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
-from partner_ingest.adapters_out.sql.circuits import SqlCircuitRepository
-from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
-from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
-from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
-from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
-from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
-from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
-from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
-from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
-from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
-from partner_ingest.domain.model.audit_chain import AuditLink
 
-from .audit import SqliteAuditLog
-from .changes import SqliteChangeFeed
 from .connection import connect
 from .dialect import SQLITE
-from .jobs import SqliteJobRepository
 from .migrate import current_version, migrate
-from .products import SqliteFeedSkuRegister, SqliteProductRepository
+
+if TYPE_CHECKING:
+    from partner_ingest.adapters_out.sql.circuits import SqlCircuitRepository
+    from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
+    from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
+    from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
+    from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
+    from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository, SqlPartnerRepository
+    from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
+    from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
+    from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
+    from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
+    from partner_ingest.domain.model.audit_chain import AuditLink
+
+    from .audit import SqliteAuditLog
+    from .changes import SqliteChangeFeed
+    from .jobs import SqliteJobRepository
+    from .products import SqliteFeedSkuRegister, SqliteProductRepository
 
 __all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
 
@@ -149,66 +152,97 @@ class SqliteUnitOfWork:
         self.read_only = read_only
         self.conn = connection if connection is not None else store.connection()
         # The repositories are made on first use: a unit of work uses a few of its fifteen,
-        # and a small feed over HTTP opened two per request.
+        # and a small feed over HTTP opened two per request. Each is imported on first use
+        # too, with the model it maps: opening the store (every command's start) needs none.
 
     @functools.cached_property
     def products(self) -> SqliteProductRepository:
+        from .products import SqliteProductRepository
+
         return SqliteProductRepository(self.conn)
 
     @functools.cached_property
     def feed_skus(self) -> SqliteFeedSkuRegister:
+        from .products import SqliteFeedSkuRegister
+
         return SqliteFeedSkuRegister(self.conn)
 
     @functools.cached_property
     def imports(self) -> SqlFeedImportLedger:
+        from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
+
         return SqlFeedImportLedger(self.conn, SQLITE)
 
     @functools.cached_property
     def held_feeds(self) -> SqlHeldFeedRepository:
+        from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
+
         return SqlHeldFeedRepository(self.conn, SQLITE)
 
     @functools.cached_property
     def changes(self) -> SqliteChangeFeed:
+        from .changes import SqliteChangeFeed
+
         return SqliteChangeFeed(self.conn)
 
     @functools.cached_property
     def idempotency_keys(self) -> SqlIdempotencyKeys:
+        from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
+
         return SqlIdempotencyKeys(self.conn, SQLITE)
 
     @functools.cached_property
     def jobs(self) -> SqliteJobRepository:
+        from .jobs import SqliteJobRepository
+
         return SqliteJobRepository(self.conn)
 
     @functools.cached_property
     def partners(self) -> SqlPartnerRepository:
+        from partner_ingest.adapters_out.sql.partners import SqlPartnerRepository
+
         return SqlPartnerRepository(self.conn, SQLITE)
 
     @functools.cached_property
     def api_keys(self) -> SqlApiKeyRepository:
+        from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository
+
         return SqlApiKeyRepository(self.conn, SQLITE)
 
     @functools.cached_property
     def schedules(self) -> SqlScheduleRepository:
+        from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
+
         return SqlScheduleRepository(self.conn, SQLITE)
 
     @functools.cached_property
     def audit(self) -> SqliteAuditLog:
+        from .audit import SqliteAuditLog
+
         return SqliteAuditLog(self.conn)
 
     @functools.cached_property
     def circuits(self) -> SqlCircuitRepository:
+        from partner_ingest.adapters_out.sql.circuits import SqlCircuitRepository
+
         return SqlCircuitRepository(self.conn, SQLITE)
 
     @functools.cached_property
     def webhooks(self) -> SqlWebhookRepository:
+        from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
+
         return SqlWebhookRepository(self.conn, SQLITE)
 
     @functools.cached_property
     def diagnostics(self) -> SqlDiagnosticRepository:
+        from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
+
         return SqlDiagnosticRepository(self.conn, SQLITE)
 
     @functools.cached_property
     def web_sessions(self) -> SqlWebSessionRepository:
+        from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
+
         return SqlWebSessionRepository(self.conn, SQLITE)
 
     def __enter__(self) -> Self:
@@ -242,12 +276,21 @@ class SqliteUnitOfWork:
             self.conn.execute("ROLLBACK")
 
 
-class StandaloneAuditLog(SqliteAuditLog):
-    """Audit appends outside a unit of work (a denied request has none): each one commits."""
+class StandaloneAuditLog:
+    """Audit appends outside a unit of work (a denied request has none): each one commits.
+
+    Each call works through a `SqliteAuditLog` on this thread's connection, imported on the
+    first call: every command is handed this log, and one that writes no audit row does not
+    load the audit rows, the chain and its hash (OpenSSL)."""
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
-        super().__init__(store.connection())
+
+    @staticmethod
+    def _log(conn: sqlite3.Connection) -> SqliteAuditLog:
+        from .audit import SqliteAuditLog
+
+        return SqliteAuditLog(conn)
 
     def append_many(self, entries: Sequence[AuditEntry]) -> None:
         """Add entries in their own short transaction."""
@@ -256,7 +299,7 @@ class StandaloneAuditLog(SqliteAuditLog):
             raise RuntimeError("inside a unit of work: append to uow.audit instead")
         self._store.begin(conn, read_only=False)
         try:
-            SqliteAuditLog(conn).append_many(entries)
+            self._log(conn).append_many(entries)
             conn.execute("COMMIT")
         except BaseException as error:
             with contextlib.suppress(sqlite3.OperationalError):  # SQLITE_FULL may have rolled it back already
@@ -271,8 +314,8 @@ class StandaloneAuditLog(SqliteAuditLog):
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         """Newest first, read on this thread's connection."""
-        return SqliteAuditLog(self._store.connection()).query(query)
+        return self._log(self._store.connection()).query(query)
 
     def links(self, after_id: int, limit: int) -> list[AuditLink]:
         """Oldest first, read on this thread's connection."""
-        return SqliteAuditLog(self._store.connection()).links(after_id, limit)
+        return self._log(self._store.connection()).links(after_id, limit)

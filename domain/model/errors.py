@@ -11,9 +11,10 @@ place, so a new error needs no new mapping.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .report import ErrorCode, FeedError, Location
+if TYPE_CHECKING:
+    from .report import ErrorCode, FeedError, Location
 
 __all__ = [
     "ConflictError",
@@ -148,6 +149,10 @@ class MalformedFeedError(InvalidError):
     def __init__(
         self, code: ErrorCode, message: str, location: Location | None = None, hint: str | None = None
     ) -> None:
+        # The report's types when a feed is malformed, not wherever an error is caught (every
+        # command's start catches these).
+        from .report import FeedError
+
         super().__init__(message)
         self.error = FeedError(code, message, location, hint)
 
@@ -160,6 +165,8 @@ class MalformedFeedError(InvalidError):
         """The error for line `line` of a text feed, `data`, that is not UTF-8 where `error`
         says: located at the line and the character column, for the built-in formats and
         third-party line-based ones alike."""
+        from .report import ErrorCode, Location
+
         column = len(data[: error.start].decode("utf-8", "replace")) + 1
         return cls(
             ErrorCode.ENCODING,

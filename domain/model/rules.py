@@ -291,7 +291,8 @@ CONTRACTS: Final = {
         "Version 1 plus brand, manufacturer, nested dimensions and a flash-sale window.",
     ),
 }
-"""Every feed version the platform understands, by number."""
+"""Every feed version the platform understands, by number (listed in contract_versions.py too,
+for what needs the numbers alone)."""
 
 
 def contract_for(version: int) -> FeedContract:

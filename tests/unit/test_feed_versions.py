@@ -9,7 +9,9 @@ import pytest
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.domain.model import ErrorCode, FeedStatus, Partner, UnknownVersionError, ValidationPolicy
+from partner_ingest.domain.model.contract_versions import NEWEST, VERSIONS
 from partner_ingest.domain.model.policy import Mode
+from partner_ingest.domain.model.rules import CONTRACTS
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import load_formats
 
@@ -64,3 +66,8 @@ def test_a_version_nobody_registered_is_refused_with_the_versions_there_are() ->
     ingest, _ = ingest_for(partner("old"))
     with pytest.raises(UnknownVersionError, match="no version 3; available: 1, 2"):
         ingest(FeedSubmission(partner_id="old", body=io.BytesIO(BRANDED), format="json", version=3))
+
+
+def test_the_version_numbers_the_command_line_reads_are_those_the_rules_define() -> None:
+    assert tuple(sorted(CONTRACTS)) == VERSIONS
+    assert max(CONTRACTS) == NEWEST

@@ -118,19 +118,63 @@ BUILT_ON_FIRST_USE = (
 importlib.metadata, which imports email), the background loops and the log set-up."""
 
 
-def test_start_up_imports_no_use_case_nor_format_until_one_is_used(tmp_path: Path) -> None:
+def _start_up(tmp_path: Path) -> tuple[list[str], list[str], int, bool]:
+    """The modules loaded by the start-up probe, and after listing partners (their count, and
+    whether the use case was kept)."""
     env = {**os.environ, "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'lean.db'}"}
     env.pop("PARTNER_INGEST_REDIS_URL", None)
     out = subprocess.run(
         [sys.executable, "-c", START_UP], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
     ).stdout
     before, after, partners, kept = json.loads(out)
+    return before, after, partners, kept
+
+
+def test_start_up_imports_no_use_case_nor_format_until_one_is_used(tmp_path: Path) -> None:
+    before, after, partners, kept = _start_up(tmp_path)
     assert [name for name in BUILT_ON_FIRST_USE if name in before] == []
     # First used, the use case is built (its module imported then), once, and it works.
     assert "partner_ingest.domain.use_cases.manage_partners" in after
     assert "partner_ingest.domain.use_cases.ingest_feed" not in after
     assert partners == 0
     assert kept is True
+
+
+LOADED_ON_FIRST_USE = (
+    "_hashlib",
+    "hashlib",
+    "hmac",
+    "secrets",
+    "partner_ingest.domain.model.api_keys",
+    "partner_ingest.domain.model.audit_chain",
+    "partner_ingest.domain.model.audit",
+    "partner_ingest.adapters_out.sql.partners",
+    "partner_ingest.adapters_out.sql.ledger",
+    "partner_ingest.adapters_out.sqlite.audit",
+    "partner_ingest.adapters_out.sqlite.jobs",
+    "partner_ingest.adapters_out.sqlite.products",
+    "partner_ingest.domain.model.rules",
+    "partner_ingest.domain.model.product",
+    "partner_ingest.domain.model.currencies",
+    "decimal",
+    "partner_ingest.domain.model.report",
+)
+"""What opening the store and reading the settings need not load: OpenSSL (hashlib, hmac,
+secrets), which the feed's hash, API keys, the audit chain and webhook signatures use when they
+first run; the store's repositories and the models they map, imported by a unit of work's first
+use of each (the port Protocols name the models for the type checker only); the contract's
+rules, the product model and the currency table (with decimal), which the command line's help
+does not need for the newest version's number, nor the settings unless a lifecycle is set;
+the report's types, which an error needs only once a feed is malformed."""
+
+
+def test_start_up_loads_no_repository_nor_openssl_until_used(tmp_path: Path) -> None:
+    before, after, partners, _ = _start_up(tmp_path)
+    assert [name for name in LOADED_ON_FIRST_USE if name in before] == []
+    # Listing partners reads them through their repository, imported on that first use.
+    assert "partner_ingest.adapters_out.sql.partners" in after
+    assert "partner_ingest.adapters_out.sqlite.products" not in after
+    assert partners == 0
 
 
 def test_a_use_case_is_built_once_and_shared_by_copies_unless_replaced() -> None:
