@@ -511,8 +511,9 @@ def test_two_schedulers_fetch_each_due_schedule_once(deployment: Deployment) -> 
             return all(done.get(p, 0) >= round_ for p in partners) and pushed == len(partners)
 
         def check(round_: int) -> None:
-            # Several passes of both schedulers after the runs settled: no one fetches again.
-            time.sleep(2.0)
+            # Several passes of both schedulers after the runs settled (each polls every 0.25 s):
+            # no one fetches again.
+            time.sleep(1.0)
             assert fetches() == dict.fromkeys(partners, round_)
             audited = dict(
                 deployment.sql(
