@@ -10,7 +10,7 @@ script. The operator's admin key and the first partner come from the CLI.
 - (a) one partner key, 150 requests spread over both instances within a
   minute: 60 accepted in total (the default limit), the rest 429 with
   Retry-After and the RateLimit fields;
-- (b) 500 async jobs submitted through both instances, every tenth also sent
+- (b) 500 async jobs (150 outside CI, see JOBS) submitted through both instances, every tenth also sent
   again at once through the other instance under its Idempotency-Key (a
   client's retry through the load balancer): each is one job, completed once
   (one claim, one applied import, its products exactly), spread over the three
@@ -44,6 +44,7 @@ import attrs
 import httpx2
 import psycopg
 import pytest
+from support.examples import at_scale
 from support.feeds import JSONL, Reply, feed_server, jsonl_feed, wait_for
 from support.http import tls
 from support.postgres import postgres_database, postgres_url
@@ -55,7 +56,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 INSTANCES, WORKERS, SCHEDULERS = 2, 3, 2
 DEFAULT_LIMIT = 60
 """Requests per minute per key when neither the settings nor the partner say otherwise."""
-JOBS = 500
+JOBS = at_scale(500, 150)
+"""Issue 6's figure in CI; locally fewer meet the same checks (each once, on all three workers),
+since the submissions and the workers' claims take most of the test's time."""
 ITEMS_PER_JOB = 2
 RETRIED = 10
 """Every tenth job is also sent again at once, through the other instance, as a client's retry."""
@@ -337,7 +340,7 @@ def _new_partner(deployment: Deployment, instance: int, partner_id: str, **field
     assert created.status_code == 201, created.text
 
 
-def test_500_async_jobs_through_both_instances_complete_exactly_once(deployment: Deployment) -> None:
+def test_async_jobs_through_both_instances_complete_exactly_once(deployment: Deployment) -> None:
     with deployment.explained():
         partner = "bulk"
         _new_partner(deployment, 0, partner, rate_limit_per_minute=100_000)
@@ -508,8 +511,9 @@ def test_two_schedulers_fetch_each_due_schedule_once(deployment: Deployment) -> 
             return all(done.get(p, 0) >= round_ for p in partners) and pushed == len(partners)
 
         def check(round_: int) -> None:
-            # Several passes of both schedulers after the runs settled: no one fetches again.
-            time.sleep(2.0)
+            # Several passes of both schedulers after the runs settled (each polls every 0.25 s):
+            # no one fetches again.
+            time.sleep(1.0)
             assert fetches() == dict.fromkeys(partners, round_)
             audited = dict(
                 deployment.sql(

@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -36,18 +36,34 @@ if TYPE_CHECKING:
 ENV = "PARTNER_INGEST_TEST_POSTGRES_URL"
 
 
+SESSION = "-csynchronous_commit=off"
+"""Every test session's commits return before their WAL reaches the disk: a commit is as visible
+and as atomic as with `on` (only a crash of the server itself could lose the last ones, and no
+test crashes it), and waiting on the shared disk's flush for each commit was most of the
+PostgreSQL tests' time, as it was the SQLite tests' before their files moved to RAM."""
+
+
 def postgres_url() -> str:
-    """The configured server URL, or a skip with the reason."""
+    """The configured server URL (with the tests' SESSION options), or a skip with the reason."""
     url = os.environ.get(ENV)
     if not url:
         pytest.skip(f"PostgreSQL tests need {ENV} (CI sets it to postgresql://postgres@127.0.0.1:5432/test)")
-    return url
+    return with_options(url, SESSION)
+
+
+def with_options(url: str, options: str) -> str:
+    """`url` with `options` added to its libpq `options` (a second `options=` would replace the first)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    given = [value for key, value in query if key == "options"]
+    kept = [(key, value) for key, value in query if key != "options"]
+    merged = " ".join([*given, options])
+    return urlunsplit(parts._replace(query=urlencode([*kept, ("options", merged)], quote_via=quote)))
 
 
 def url_with_schema(url: str, schema: str) -> str:
     """`url` with `options=-csearch_path=<schema>`: how a deployment names the store's schema."""
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    return with_options(url, f"-csearch_path={schema}")
 
 
 def new_schema_name() -> str:

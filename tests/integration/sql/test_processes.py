@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from support import workers
+from support.examples import at_scale
 from support.sql_stores import KINDS, SqlKit, sql_kit
 
 from partner_ingest.domain.model import JobStatus
@@ -139,7 +140,8 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
 
 @pytest.mark.slow
 def test_jobs_over_three_worker_processes_are_each_completed_exactly_once(kit: SqlKit) -> None:
-    count = 1000  # issue 5's figure
+    # Issue 5's figure in CI; locally fewer jobs meet the same checks (the claims race alike).
+    count = at_scale(1000, 250)
     partners = [f"p{n}" for n in range(10)]  # a partner's jobs run one at a time: ten keep three workers busy
     app = workers.app_for(kit.url)
     try:
