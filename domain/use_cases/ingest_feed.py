@@ -341,7 +341,7 @@ class IngestFeed:
                 report = _report_of(uow, use)
                 feed_id = report.feed_id
         if report is None:
-            latest = uow.imports.latest_applied(submission.partner_id)
+            latest = uow.imports.latest_applied(submission.partner_id, matching=fingerprint)
             if latest is None or latest.fingerprint != fingerprint:
                 return None
             report, feed_id = latest.report, latest.id
