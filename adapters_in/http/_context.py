@@ -21,6 +21,7 @@ from partner_ingest.ports.rate_limit import RateDecision
 from .body_threads import BodyThreads
 from .metrics import Metrics
 from .request_threads import RequestThreads
+from .writer_calls import WriterCalls
 
 __all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_info"]
 
@@ -43,6 +44,8 @@ class HttpContext:
     """The OpenAPI document of this app's routes."""
     request_threads: RequestThreads = attrs.field(factory=RequestThreads, repr=False)
     """Where a request's key check and a feed's ingest run (request_threads.py)."""
+    writer_calls: WriterCalls = attrs.field(factory=WriterCalls, repr=False)
+    """How a feed's ingest runs in the store's writer, when it has one (writer_calls.py)."""
 
 
 @attrs.define
