@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model.api_keys import Principal
+from partner_ingest.domain.model.partner import Partner
 from partner_ingest.ports.rate_limit import RateDecision
 
 from .body_threads import BodyThreads
@@ -55,6 +56,8 @@ class RequestInfo:
     request_id: str
     client: str
     principal: Principal | None = None
+    partner: Partner | None = None
+    """The principal's partner as the access check read it (a feed's ingest reads it no more)."""
     rate: RateDecision | None = None
     """The key's quota decision: the middleware turns it into the RateLimit fields."""
     error: str | None = None

@@ -106,6 +106,7 @@ async def authorize(request: Request, role: KeyRole) -> Principal:
         if outcome.rate.degraded:
             ctx.metrics.degraded.inc()
     if isinstance(outcome, Granted):
+        info.partner = outcome.partner
         return outcome.principal
     if isinstance(outcome, TooManyRequests):
         ctx.metrics.rate_limited.labels(reason=outcome.code).inc()
