@@ -2,9 +2,10 @@
 
 Starlette's `run_in_threadpool` (anyio's `to_thread.run_sync`) costs about 80 µs of CPU
 a call under 32 connections (a capacity limiter, a cancel scope, a run-variable lookup
-and a queue hand-off per call); a plain `ThreadPoolExecutor` hand-off about 25 µs. A
-small feed makes two such calls, so the request path uses this pool; the other routes,
-rarer and heavier, keep Starlette's.
+and a queue hand-off per call); this pool's hand-off (thread_pool.py) a fraction of
+that. Every feed request makes one such call (its key check; where the store has a writer,
+the ingest goes there, writer_calls.py), so the request path uses this pool; the other
+routes, rarer and heavier, keep Starlette's.
 
 What the caller sees is the same as with `run_in_threadpool`: the call runs in the
 caller's context variables, and the awaiting request is not cancelled while its call
