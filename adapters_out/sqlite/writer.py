@@ -31,6 +31,8 @@ runs inside `submit`'s call, never beside it. Read-only units of work are the st
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -51,6 +53,7 @@ Done = Callable[[object, BaseException | None], None]
 """Told a call's result (and None), or None and its error, once it is settled."""
 
 THREAD_NAME: Final = "partner-ingest-writer"
+log: Final = logging.getLogger(__name__)
 
 
 @attrs.define
@@ -91,12 +94,13 @@ class SqliteWriter:
     def submit(self, work: Callable[[], object], done: Done) -> None:
         """Run `work()` in the writer thread; `done(result, None)` or `done(None, error)` is called
         there once the result may be answered (its writes, if any, durable)."""
-        if self._thread is None:
-            self._start()
-        if self._closed:
-            done(None, BatchNotDurable("the service is shutting down; nothing was stored"))
-            return
-        self._queue.put(_Call(work, done))
+        with self._starting:  # never queued behind close()'s stop, where nobody would answer it
+            if not self._closed:
+                if self._thread is None:
+                    self._start()
+                self._queue.put(_Call(work, done))
+                return
+        done(None, BatchNotDurable("the service is shutting down; nothing was stored"))
 
     def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
         """A savepoint of the writer's transaction, for the call running now; readers get the
@@ -112,19 +116,19 @@ class SqliteWriter:
         with self._starting:
             self._closed = True
             thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)
         if thread is not None:
-            self._queue.put(_STOP)
             thread.join()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
     def _start(self) -> None:
-        with self._starting:
-            if self._thread is None and not self._closed:
-                self._conn = connect(self._store.path, busy_timeout=self._store.busy_timeout)
-                self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
-                self._thread.start()
+        """Open the connection and start the thread (`_starting` held)."""
+        self._conn = connect(self._store.path, busy_timeout=self._store.busy_timeout)
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
         stopping = False
@@ -146,14 +150,6 @@ class SqliteWriter:
                     break
             if calls:
                 self._batch(calls)
-        # Calls queued after the stop (a race with close()) are told so, never left waiting.
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(item, _Call):
-                item.done(None, BatchNotDurable("the service is shutting down; nothing was stored"))
 
     def _batch(self, calls: list[_Call]) -> None:
         conn = self._conn
@@ -180,13 +176,18 @@ class SqliteWriter:
             except sqlite3.Error as failure:
                 self._lose(pending, failure)
                 pending = []
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                # The writer outlives a failed batch: the next one begins afresh.
+                with contextlib.suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
             else:
                 if pending:
                     self.batches += 1
         for call in calls:
-            call.done(call.value, call.error)
+            try:
+                call.done(call.value, call.error)
+            except Exception:  # one caller's answer must not keep the others from theirs
+                log.exception("a writer call's answer failed")
 
     def _lose(self, calls: list[_Call], failure: sqlite3.Error | None) -> None:
         """The writes these calls kept were not made durable: each is told so, not its result."""
