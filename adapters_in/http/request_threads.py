@@ -27,8 +27,10 @@ __all__ = ["THREAD_NAME", "RequestThreads"]
 
 THREAD_NAME: Final = "partner-ingest-request"
 DEFAULT_SIZE: Final = 40
-"""As many as anyio's default limiter lets Starlette's pool run: a waiting request holds a
-thread for as long as its batch takes to commit (group commit, ADR 0039)."""
+"""As many as anyio's default limiter lets Starlette's pool run: without the store's writer
+(PARTNER_INGEST_GROUP_COMMIT=false, or no SQLite) a feed's whole ingest, its commit and sync
+included, holds a thread. With the writer only key checks run here, and a thread is made
+only when none is idle, so a busy server has a few."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
