@@ -201,16 +201,28 @@ def redis_limiters(
 
 
 def group_commit(settings: Settings, store: Store, closers: Closers) -> UnitOfWorkFactory | None:
-    """Units of work committed in groups, for feeds answered while their sender waits (ADR 0039)."""
+    """Units of work committed in groups, for feeds answered while their sender waits (ADR 0039;
+    on PostgreSQL ADR 0044)."""
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
 
-    if not (settings.group_commit and isinstance(store, SqliteStore)):
+    if not settings.group_commit:
         return None
-    from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
+    if isinstance(store, SqliteStore):
+        from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
 
-    group = GroupCommit(store)
-    closers.append(group.close)
-    return group.unit_of_work
+        group = GroupCommit(store)
+        closers.append(group.close)
+        return group.unit_of_work
+    if settings.is_sqlite:  # another store handed in; psycopg (an extra) may not be installed
+        return None
+    from partner_ingest.adapters_out.postgres.group_commit import PostgresGroupCommit
+    from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return None
+    grouped = PostgresGroupCommit(store)
+    closers.append(grouped.close)
+    return grouped.unit_of_work
 
 
 def parser_processes(settings: Settings, closers: Closers, *, start: bool = False) -> FeedParsing | None:

@@ -191,6 +191,11 @@ class PostgresUnitOfWork:
         except BaseException:
             self._store.give_back(conn)
             raise
+        self._attach(conn)
+        return self
+
+    def _attach(self, conn: Connection) -> None:
+        """Work on `conn` from now on (its repositories made for it)."""
         self._conn = conn
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
@@ -207,7 +212,6 @@ class PostgresUnitOfWork:
         self.webhooks = SqlWebhookRepository(conn, POSTGRES)
         self.diagnostics = PostgresDiagnosticRepository(conn)
         self.web_sessions = SqlWebSessionRepository(conn, POSTGRES)
-        return self
 
     def __exit__(
         self,
