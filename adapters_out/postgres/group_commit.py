@@ -39,7 +39,7 @@ from partner_ingest.domain.model.audit import AuditEntry
 
 from .audit import PostgresAuditLog
 from .changes import number_commit
-from .connection import Connection
+from .connection import Connection, advisory_key
 from .store import PostgresStore, PostgresUnitOfWork, _one_line
 
 __all__ = ["BatchNotDurable", "GroupedPostgresUnitOfWork", "PostgresGroupCommit"]
@@ -61,6 +61,7 @@ class PostgresGroupCommit(GroupTurns[_Batch]):
     def __init__(self, store: PostgresStore, *, max_batch: int = 64) -> None:
         self._store = store
         self._conn: Connection | None = None
+        self._lock = advisory_key("group_commit", store.schema)
         super().__init__(max_batch=max_batch)
 
     def unit_of_work(self, *, read_only: bool = False) -> PostgresUnitOfWork:
@@ -97,6 +98,10 @@ class PostgresGroupCommit(GroupTurns[_Batch]):
             conn = None
         if conn is None:
             conn = self._conn = self._store.borrow()
+        if conn.info.transaction_status is TransactionStatus.IDLE:
+            # The batches of every instance, one at a time (see the module): taken as the shared
+            # transaction begins, held until it ends.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock,))
         # psycopg begins the shared transaction with the first statement.
         conn.execute("SAVEPOINT unit_of_work")
 
