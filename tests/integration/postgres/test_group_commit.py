@@ -22,6 +22,7 @@ from support.postgres import postgres_store
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.postgres.group_commit import BatchNotDurable, PostgresGroupCommit
 from partner_ingest.adapters_out.postgres.store import PostgresStore
+from partner_ingest.adapters_out.store_errors import StoreUnreachableError
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import IngestReport, Partner
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
@@ -260,6 +261,46 @@ def test_a_failed_commit_fails_every_member_of_the_batch_and_the_next_batch_comm
         assert report.applied and stored(store, "r1") == ITEMS and group.batches == 1
         verdict = VerifyAuditChain(store.audit_log)()
         assert verdict.ok
+        group.close()
+
+
+def test_a_connection_lost_mid_batch_fails_its_members_as_retryable_and_the_next_batch_reconnects() -> None:
+    with postgres_store() as store:
+        seed(store, "s0", "s1")
+        group = PostgresGroupCommit(store)
+        ingest = IngestFeed(group.unit_of_work, FORMATS, FakeClock(), UuidIds())
+        failures: dict[str, BaseException] = {}
+
+        def hold_the_turn(uow: UnitOfWork, ingested: Ingested) -> None:
+            hold_until_queued(group, 1)
+
+        def cut_the_connection(uow: UnitOfWork, ingested: Ingested) -> None:
+            # The server ends the batch's session (a restart, an operator): this feed's next
+            # statement fails, and the shared transaction, s0's writes in it, is gone.
+            with store.connection() as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (group.conn.info.backend_pid,))
+
+        def send(partner: str, steps: list[IngestStep]) -> None:
+            try:
+                ingest(feed(partner), steps=steps)
+            except BaseException as error:
+                failures[partner] = error
+
+        first = threading.Thread(target=send, args=("s0", [hold_the_turn]))
+        first.start()
+        while not group._busy:
+            time.sleep(0.001)
+        second = threading.Thread(target=send, args=("s1", [cut_the_connection]))
+        second.start()
+        for thread in (first, second):
+            thread.join(60)
+
+        # Both answered "retry" (503), neither as stored; nothing of either was kept.
+        assert isinstance(failures["s0"], BatchNotDurable)
+        assert isinstance(failures["s1"], StoreUnreachableError)
+        assert (stored(store, "s0"), stored(store, "s1"), group.batches) == (0, 0, 0)
+        assert ingest(feed("s0")).applied and stored(store, "s0") == ITEMS and group.batches == 1
+        assert VerifyAuditChain(store.audit_log)().ok
         group.close()
 
 
