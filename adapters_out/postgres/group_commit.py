@@ -20,6 +20,15 @@ lock, the chain's newest-hash read and the sync are paid once per batch:
 - if the COMMIT fails, or the connection is lost mid-batch, every member raises
   `BatchNotDurable` (503 `store_busy`: send it again); none is answered as stored.
 
+A batch holds the row locks of every member's writes until its commit, in the order its
+members came. Two instances' batches open at once would write the same products in other
+orders (one partner's feeds through both) and deadlock, one member failing each
+`deadlock_timeout`. So a batch takes a lock of its own (a transaction-scoped advisory lock
+named after the schema) as its transaction begins: the batches of all instances take turns
+on the database, while each instance's next batch gathers behind its waiting writer. Units of
+work that are not grouped (jobs, the CLI, admin writes) do not take it: they wait for a
+batch's rows as they would for another feed's, and a batch for theirs.
+
 The connection is borrowed from the store's pool for a batch and given back at its
 commit, so a server restart costs a reconnect (the pool's check), as for any unit of work.
 """
