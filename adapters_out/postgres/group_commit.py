@@ -36,7 +36,6 @@ commit, so a server restart costs a reconnect (the pool's check), as for any uni
 from __future__ import annotations
 
 import contextlib
-from types import TracebackType
 from typing import Self
 
 import attrs
@@ -167,21 +166,10 @@ class GroupedPostgresUnitOfWork(PostgresUnitOfWork):
         self._attach(self._group.conn)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        conn, self._conn = self._conn, None
-        lost = conn is not None and conn.broken
-        try:
-            self.rollback()
-        except psycopg.Error:
-            if exc_type is None:  # never hide the error that is already leaving the block
-                raise
-        if isinstance(exc, psycopg.OperationalError):
-            raise self._store.unavailable(exc, lost=lost) from exc
+    def _leave(self, conn: Connection, *, lost: bool) -> None:
+        """Undo what this unit did not commit (its savepoint) and end its turn; the connection
+        stays with the batch."""
+        self.rollback()
 
     def commit(self) -> None:
         """Keep this unit's writes; return once the batch holding them is committed (durable)."""
