@@ -100,8 +100,13 @@ class PostgresGroupCommit(GroupTurns[_Batch]):
 
     def _open(self, batch: _Batch) -> None:
         conn = self._conn
-        if conn is not None and batch.members == 0 and not self._in_transaction():
-            # A member before failed to open its savepoint (the connection broke), none joined.
+        if (
+            conn is not None
+            and batch.members == 0
+            and conn.info.transaction_status is not TransactionStatus.INTRANS
+        ):
+            # A writer before this one failed to open its savepoint (the connection broke, the
+            # lock timed out) and none has joined: start afresh (the pool rolls back or discards).
             self.close()
             conn = None
         if conn is None:
@@ -162,7 +167,8 @@ class GroupedPostgresUnitOfWork(PostgresUnitOfWork):
         try:
             self._batch = self._group.enter()
         except psycopg.OperationalError as error:
-            raise self._store.unavailable(error, lost=True) from error
+            # The server's refusals carry a SQLSTATE (a timeout, a deadlock); a lost connection none.
+            raise self._store.unavailable(error, lost=error.sqlstate is None) from error
         self._attach(self._group.conn)
         return self
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from support.feeds import jsonl_feed
 from support.postgres import postgres_store
@@ -34,10 +35,6 @@ from partner_ingest.ports import UnitOfWork
 FORMATS = load_formats(entry_points=False)
 FEEDS = 6
 ITEMS = 3
-
-
-class RefusingStep(Exception):
-    """What the failing request's step raises, inside its unit of work."""
 
 
 def seed(store: PostgresStore, *partners: str) -> None:
@@ -82,7 +79,8 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
             hold_until_queued(group, FEEDS - 1)
 
         def refuse(uow: UnitOfWork, ingested: Ingested) -> None:
-            raise RefusingStep("this request fails after writing its products")
+            # A failed statement: PostgreSQL aborts the shared transaction up to this feed's savepoint.
+            group.conn.execute("SELECT 1 / 0")
 
         def send(partner: str) -> None:
             steps = [hold_the_turn] if partner == "p0" else [refuse] if partner == "p3" else []
@@ -105,7 +103,7 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
         for thread in [first, *others]:
             thread.join(60)
 
-        assert set(failures) == {"p3"} and isinstance(failures["p3"], RefusingStep)
+        assert set(failures) == {"p3"} and isinstance(failures["p3"], psycopg.errors.DivisionByZero)
         assert group.batches == 1  # five feeds, one transaction, one chain lock, one sync
         assert seen_when_answered == {p: ITEMS for p in partners if p != "p3"}
         assert all(r.applied and r.counts.created == ITEMS and not r.errors for r in reports.values())
