@@ -9,6 +9,7 @@ back right after its feed was answered, on a pooled connection of its own, is wh
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -65,6 +66,19 @@ def hold_until_queued(group: PostgresGroupCommit, others: int) -> None:
         time.sleep(0.005)
 
 
+def in_one_batch(group: PostgresGroupCommit, first: Callable[[], None], *others: Callable[[], None]) -> None:
+    """Run `first` on a thread until it has the turn, then `others` on threads of their own; wait for all."""
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    while not group._busy:
+        time.sleep(0.001)
+    threads += [threading.Thread(target=other) for other in others]
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+
 def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once_durable() -> None:
     with postgres_store() as store:
         partners = [f"p{n}" for n in range(FEEDS)]
@@ -93,15 +107,7 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
                 return
             seen_when_answered[partner] = stored(store, partner)
 
-        first = threading.Thread(target=send, args=("p0",))
-        first.start()
-        while not group._busy:
-            time.sleep(0.001)
-        others = [threading.Thread(target=send, args=(p,)) for p in partners[1:]]
-        for thread in others:
-            thread.start()
-        for thread in [first, *others]:
-            thread.join(60)
+        in_one_batch(group, *(functools.partial(send, p) for p in partners))
 
         assert set(failures) == {"p3"} and isinstance(failures["p3"], psycopg.errors.DivisionByZero)
         assert group.batches == 1  # five feeds, one transaction, one chain lock, one sync
@@ -240,15 +246,7 @@ def test_a_failed_commit_fails_every_member_of_the_batch_and_the_next_batch_comm
             except BaseException as error:
                 failures[partner] = error
 
-        first = threading.Thread(target=send, args=("r0",))
-        first.start()
-        while not group._busy:
-            time.sleep(0.001)
-        others = [threading.Thread(target=send, args=(p,)) for p in ("r1", "r2")]
-        for thread in others:
-            thread.start()
-        for thread in [first, *others]:
-            thread.join(60)
+        in_one_batch(group, *(functools.partial(send, p) for p in ("r0", "r1", "r2")))
 
         assert set(failures) == {"r0", "r1", "r2"}
         assert all(isinstance(e, BatchNotDurable) for e in failures.values()), failures
@@ -284,14 +282,11 @@ def test_a_connection_lost_mid_batch_fails_its_members_as_retryable_and_the_next
             except BaseException as error:
                 failures[partner] = error
 
-        first = threading.Thread(target=send, args=("s0", [hold_the_turn]))
-        first.start()
-        while not group._busy:
-            time.sleep(0.001)
-        second = threading.Thread(target=send, args=("s1", [cut_the_connection]))
-        second.start()
-        for thread in (first, second):
-            thread.join(60)
+        in_one_batch(
+            group,
+            functools.partial(send, "s0", [hold_the_turn]),
+            functools.partial(send, "s1", [cut_the_connection]),
+        )
 
         # Both answered "retry" (503), neither as stored; nothing of either was kept.
         assert isinstance(failures["s0"], BatchNotDurable)
