@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import attrs
 import psycopg
 import pytest
 from support.postgres import postgres_database
@@ -10,8 +13,10 @@ from partner_ingest.adapters_in.bootstrap import Readiness, build
 from partner_ingest.adapters_in.settings import Settings, SettingsError
 from partner_ingest.adapters_out.crypto import FernetVault
 from partner_ingest.adapters_out.postgres.connection import schema_from_url
+from partner_ingest.adapters_out.postgres.group_commit import PostgresGroupCommit
 from partner_ingest.adapters_out.postgres.migrate import available_migrations
 from partner_ingest.domain.model import Partner
+from partner_ingest.domain.use_cases import FeedSubmission
 
 SECRET = "k" * 32
 
@@ -55,3 +60,28 @@ def test_postgresql_settings_need_the_secrets_every_instance_shares() -> None:
                 "PARTNER_INGEST_DATABASE_POOL_SIZE": "0",
             }
         )
+
+
+def test_feeds_answered_while_their_sender_waits_commit_in_groups_on_postgresql_unless_turned_off() -> None:
+    with postgres_database() as url:
+        settings = Settings(database_url=url, key_hash_secret=SECRET, vault_keys=FernetVault.generate_key())
+        app = build(settings)
+        try:
+            grouped = app._wired.grouped_uow
+            assert isinstance(getattr(grouped, "__self__", None), PostgresGroupCommit)
+            with app.uow() as uow:
+                uow.partners.add(Partner(id="acme", name="Acme", created_at=app.clock.now()))
+                uow.commit()
+            assert app.ingest_now is not None
+            body = io.BytesIO(
+                b'{"sku": "S-1", "name": "One", "price": 1.00, "currency": "EUR", "quantity": 1}\n'
+            )
+            report = app.ingest_now(FeedSubmission(partner_id="acme", body=body, format="jsonl", version=2))
+            assert report.applied and report.counts.created == 1
+        finally:
+            app.close()
+        app = build(attrs.evolve(settings, group_commit=False))
+        try:
+            assert app.ingest_now is None  # a transaction per feed
+        finally:
+            app.close()
