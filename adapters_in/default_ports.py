@@ -203,16 +203,27 @@ def redis_limiters(
 
 def group_commit(settings: Settings, store: Store, closers: Closers) -> WriteQueue | None:
     """The writer thread whose batches commit the feeds answered while their sender waits
-    (ADR 0039, 0043): on SQLite with group commit on; None otherwise."""
+    (ADR 0039, 0043; on PostgreSQL ADR 0044); None with group commit off (a transaction per feed)."""
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
 
-    if not (settings.group_commit and isinstance(store, SqliteStore)):
+    if not settings.group_commit:
         return None
-    from partner_ingest.adapters_out.sqlite.writer import SqliteWriter
+    if isinstance(store, SqliteStore):
+        from partner_ingest.adapters_out.sqlite.writer import SqliteWriter
 
-    writer = SqliteWriter(store)
-    closers.append(writer.close)
-    return writer
+        sqlite_writer = SqliteWriter(store)
+        closers.append(sqlite_writer.close)
+        return sqlite_writer
+    if settings.is_sqlite:  # another store handed in; psycopg (an extra) may not be installed
+        return None
+    from partner_ingest.adapters_out.postgres.store import PostgresStore
+    from partner_ingest.adapters_out.postgres.writer import PostgresWriter
+
+    if not isinstance(store, PostgresStore):
+        return None
+    postgres_writer = PostgresWriter(store)
+    closers.append(postgres_writer.close)
+    return postgres_writer
 
 
 def parser_processes(settings: Settings, closers: Closers, *, start: bool = False) -> FeedParsing | None:
