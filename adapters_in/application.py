@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         IdSource,
         UnitOfWorkFactory,
     )
+    from partner_ingest.ports.unit_of_work import WriteQueue
 
     from .wiring import Wiring
 
@@ -246,6 +247,12 @@ class Application:
         """What feeds answered while their sender waits (`POST /partner/ingest`) go through: with
         group commit (ADR 0039), units of work committed in batches; None: `ingest`."""
         return self._wired.ingest_now
+
+    @property
+    def feed_writer(self) -> WriteQueue | None:
+        """The writer `ingest_now` must run in (submit), when its units of work are the
+        writer's (ADR 0043); None: call `ingest_now` in any thread."""
+        return self._wired.writer
 
     def replacing(self, **use_cases: object) -> Application:
         """A copy of this application whose named use cases are the ones given (a test's

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         Store,
         UnitOfWorkFactory,
     )
+    from partner_ingest.ports.unit_of_work import WriteQueue
     from partner_ingest.ports.webhooks import WebhookSender
 
 __all__ = [
@@ -97,6 +98,7 @@ def wire(
     parsing: FeedParsing | None = None,
     webhook_sender: WebhookSender | None = None,
     grouped_uow: UnitOfWorkFactory | None = None,
+    writer: WriteQueue | None = None,
     product_cache: ProductReadCache | None = None,
 ) -> Application:
     """The use cases over the given ports, each built on its first use (wiring.py); unnamed
@@ -127,7 +129,8 @@ def wire(
         ports,
         server_secret=secrets_.key_hash_secret,
         parsing=parsing,
-        grouped_uow=grouped_uow,
+        grouped_uow=writer.unit_of_work if writer is not None else grouped_uow,
+        writer=writer,
         rate_limiter=rate_limiter,
         quota_limiter=quota_limiter,
         fetcher=fetcher,
@@ -219,7 +222,7 @@ def build(
         close=close,
         ready=ready,
         parsing=parsing,
-        grouped_uow=group_commit(settings, store, closers),
+        writer=group_commit(settings, store, closers),
         product_cache=read_through_cache(settings, store.unit_of_work, clock, closers, given=product_cache),
     )
 

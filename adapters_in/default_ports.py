@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         UnitOfWorkFactory,
     )
     from partner_ingest.ports.formats import FeedFormat
+    from partner_ingest.ports.unit_of_work import WriteQueue
 
 from .application import Readiness
 from .readiness import schema_current, store_ready, with_disk, with_redis
@@ -200,17 +201,29 @@ def redis_limiters(
     return shared, quotas, with_redis(ready, shared.ping)
 
 
-def group_commit(settings: Settings, store: Store, closers: Closers) -> UnitOfWorkFactory | None:
-    """Units of work committed in groups, for feeds answered while their sender waits (ADR 0039)."""
+def group_commit(settings: Settings, store: Store, closers: Closers) -> WriteQueue | None:
+    """The writer thread whose batches commit the feeds answered while their sender waits
+    (ADR 0039, 0043; on PostgreSQL ADR 0044); None with group commit off (a transaction per feed)."""
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
 
-    if not (settings.group_commit and isinstance(store, SqliteStore)):
+    if not settings.group_commit:
         return None
-    from partner_ingest.adapters_out.sqlite.group_commit import GroupCommit
+    if isinstance(store, SqliteStore):
+        from partner_ingest.adapters_out.sqlite.writer import SqliteWriter
 
-    group = GroupCommit(store)
-    closers.append(group.close)
-    return group.unit_of_work
+        sqlite_writer = SqliteWriter(store)
+        closers.append(sqlite_writer.close)
+        return sqlite_writer
+    if settings.is_sqlite:  # another store handed in; psycopg (an extra) may not be installed
+        return None
+    from partner_ingest.adapters_out.postgres.store import PostgresStore
+    from partner_ingest.adapters_out.postgres.writer import PostgresWriter
+
+    if not isinstance(store, PostgresStore):
+        return None
+    postgres_writer = PostgresWriter(store)
+    closers.append(postgres_writer.close)
+    return postgres_writer
 
 
 def parser_processes(settings: Settings, closers: Closers, *, start: bool = False) -> FeedParsing | None:

@@ -171,7 +171,7 @@ class Settings:
     product_cache_lag_seconds: float = 1.0
     """The product cache's staleness bound: it is read only while this instance's change-feed follower caught up within this many seconds; otherwise reads go to the store."""
     group_commit: bool = True
-    """Feeds sent over HTTP and answered while the sender waits share one SQLite transaction and one sync with those sent at the same moment, each answered once its batch is durable (ADR 0039); false: one transaction per feed."""
+    """Feeds sent over HTTP and answered while the sender waits share one transaction and one sync with those sent at the same moment, each answered once its batch is durable (ADR 0039; on PostgreSQL the audit chain's lock is then taken once per batch, ADR 0044); false: one transaction per feed."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR."""
     log_format: str = "json"

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from partner_ingest.domain.use_cases.web_sessions import WebSessions
     from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
     from partner_ingest.ports import FeedFetcher, FeedParsing, RateLimiter, UnitOfWorkFactory
+    from partner_ingest.ports.unit_of_work import WriteQueue
     from partner_ingest.ports.webhooks import WebhookSender
 
 __all__ = ["Once", "Wiring"]
@@ -354,6 +355,7 @@ class Wiring:
         server_secret: bytes,
         parsing: FeedParsing | None = None,
         grouped_uow: UnitOfWorkFactory | None = None,
+        writer: WriteQueue | None = None,
         rate_limiter: RateLimiter | None = None,
         quota_limiter: RateLimiter | None = None,
         fetcher: FeedFetcher | None = None,
@@ -369,6 +371,8 @@ class Wiring:
         """Where feeds are parsed; None: in the ingesting thread."""
         self.grouped_uow = grouped_uow
         """Units of work committed in groups (ADR 0039); None: no group commit."""
+        self.writer = writer
+        """The writer `ingest_now` runs in, when its units of work are the writer's (ADR 0043)."""
         self.rate_limiter = rate_limiter
         """Failed sign-ins (None: in this process)."""
         self.quota_limiter = quota_limiter

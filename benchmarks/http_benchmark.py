@@ -15,7 +15,9 @@ v2 feed whose prices change from request to request so every request writes.
 once: requests/s summed, p50 and p99 the worse of the two; skipped unless
 PARTNER_INGEST_TEST_POSTGRES_URL and PARTNER_INGEST_TEST_REDIS_URL are set.
 Runs alternate (a, b, c, d, a, b, c, d), best of ROUNDS by requests/s; each row prints
-requests/s, p50, p99, the answers that were not 2xx, and the ratio to (h-a).
+requests/s, p50, p99, the answers that were not 2xx, and the ratio to (h-a); then the CPU
+time (user + system, from /proc) the server process of (h-a), (h-b) and (h-c) spent a
+request in that run, a figure less sensitive to a shared machine's load.
 The machine is shared: the ratio of runs taken side by side is the figure,
 not the absolute numbers.
 """
@@ -92,6 +94,17 @@ class Load:
     p99_ms: float
     non_2xx: int
     errors: str
+    cpu_ms: float | None = None
+    """CPU time (user + system) the server process spent a request, in ms; None: not measured."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -248,7 +261,12 @@ def measure(
             )
             try:
                 wait_listening(port, server)
-                runs.append(wrk(port, script, seconds=seconds, connections=connections))
+                # CPU a request is less sensitive to a shared machine's load than requests/s.
+                before = cpu_seconds(server.pid)
+                load = wrk(port, script, seconds=seconds, connections=connections)
+                spent = cpu_seconds(server.pid) - before
+                requests = load.requests_per_s * seconds
+                runs.append(attrs.evolve(load, cpu_ms=1000 * spent / requests if requests else None))
             finally:
                 server.terminate()
                 server.wait(timeout=60)
@@ -307,6 +325,12 @@ def section(*, seconds: int = 10, connections: int = 32) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    cpu = [(name, load.cpu_ms) for name, load in (("h-a", bare), ("h-b", serve), ("h-c", single))]
+    print(
+        "(CPU of the server process a request, its best run: "
+        + ", ".join(f"({name}) {ms:.3f} ms" for name, ms in cpu if ms is not None)
+        + f"; load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"(rows stored by the service: {stored:,}; {serve.errors or 'no socket errors'})")
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from partner_ingest.domain.model.changes import Change
     from partner_ingest.domain.model.circuits import Circuit, CircuitKey
     from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
-    from partner_ingest.domain.model.idempotency import KeyUse
+    from partner_ingest.domain.model.idempotency import FeedFingerprint, KeyUse
     from partner_ingest.domain.model.jobs import BodyRetention, Job, JobStatus, Lease
     from partner_ingest.domain.model.partner import Partner
     from partner_ingest.domain.model.product import Product, ProductRow
@@ -155,8 +155,12 @@ class FeedImportLedger(Protocol):
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""
 
-    def latest_applied(self, partner_id: str) -> FeedImport | None:
-        """The partner's most recent applied import (for identical-content detection)."""
+    def latest_applied(
+        self, partner_id: str, *, matching: FeedFingerprint | None = None
+    ) -> FeedImport | None:
+        """The partner's most recent applied import (for identical-content detection); with
+        `matching`, None unless that import's fingerprint is this one (a store may then skip
+        reading the rest of an entry that does not match)."""
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -23,7 +24,7 @@ from .repositories import (
     WebSessionRepository,
 )
 
-__all__ = ["UnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["UnitOfWork", "UnitOfWorkFactory", "WriteQueue"]
 
 
 class UnitOfWork(Protocol):
@@ -85,3 +86,20 @@ class UnitOfWorkFactory(Protocol):
     """Opens a unit of work. `read_only` ones never block writers (and may not write)."""
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
+class WriteQueue(Protocol):
+    """One writer that runs submitted calls one after another, their units of work sharing a
+    transaction (ADR 0043): what a store offers for many small writes answered while they wait."""
+
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work for the call running now (a savepoint of the shared transaction);
+        `read_only` ones are the store's own."""
+        ...
+
+    def submit(
+        self, work: Callable[[], object], done: Callable[[object, BaseException | None], None]
+    ) -> None:
+        """Run `work()` on the writer; `done(result, None)` or `done(None, error)` is called on
+        the writer's thread once the result may be answered (the writes it kept durable)."""
+        ...

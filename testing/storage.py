@@ -587,6 +587,21 @@ class StorageContract:
             assert uow.imports.get("f1") == _import("f1", at=T0, key="k1")
             assert uow.imports.get("nope") is None
 
+    def test_latest_applied_matching_a_fingerprint_is_that_entry_or_none(
+        self, seeded: StoreUnderTest
+    ) -> None:
+        with seeded.unit_of_work() as uow:
+            uow.imports.add(_import("f1", at=T0))
+            uow.imports.add(_import("f2", at=T0 + timedelta(minutes=1)))
+            uow.commit()
+        with seeded.unit_of_work(read_only=True) as uow:
+            latest = uow.imports.latest_applied("acme", matching=_fingerprint("cf2"))
+            assert latest == _import("f2", at=T0 + timedelta(minutes=1))
+            # Only the latest entry is compared: an older one with that fingerprint is no repeat.
+            assert uow.imports.latest_applied("acme", matching=_fingerprint("cf1")) is None
+            assert uow.imports.latest_applied("acme", matching=_fingerprint("cf2", atomic=False)) is None
+            assert uow.imports.latest_applied("globex", matching=_fingerprint("cf2")) is None
+
     def test_of_imports_completed_at_one_instant_the_last_added_is_the_latest(
         self, seeded: StoreUnderTest
     ) -> None:

@@ -16,11 +16,13 @@ from starlette.requests import HTTPConnection
 
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model.api_keys import Principal
+from partner_ingest.domain.model.partner import Partner
 from partner_ingest.ports.rate_limit import RateDecision
 
 from .body_threads import BodyThreads
 from .metrics import Metrics
 from .request_threads import RequestThreads
+from .writer_calls import WriterCalls
 
 __all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_info"]
 
@@ -43,6 +45,8 @@ class HttpContext:
     """The OpenAPI document of this app's routes."""
     request_threads: RequestThreads = attrs.field(factory=RequestThreads, repr=False)
     """Where a request's key check and a feed's ingest run (request_threads.py)."""
+    writer_calls: WriterCalls = attrs.field(factory=WriterCalls, repr=False)
+    """How a feed's ingest runs in the store's writer, when it has one (writer_calls.py)."""
 
 
 @attrs.define
@@ -52,6 +56,8 @@ class RequestInfo:
     request_id: str
     client: str
     principal: Principal | None = None
+    partner: Partner | None = None
+    """The principal's partner as the access check read it (a feed's ingest reads it no more)."""
     rate: RateDecision | None = None
     """The key's quota decision: the middleware turns it into the RateLimit fields."""
     error: str | None = None

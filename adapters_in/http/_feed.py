@@ -105,7 +105,11 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
         ) from None
     async with body:
         submission = feed_submission(request, principal, headers, body, dry_run=dry_run)
-        # Sync feeds commit in groups where the store offers it (ADR 0039).
-        ingest = ctx.app.ingest_now or ctx.app.ingest
-        report = await ctx.request_threads.run(ingest, submission)
+        # Sync feeds commit in groups where the store offers it (ADR 0039): in its writer
+        # thread where it has one (ADR 0043).
+        writer, ingest_now = ctx.app.feed_writer, ctx.app.ingest_now
+        if writer is not None and ingest_now is not None:
+            report = await ctx.writer_calls.run(writer, ingest_now, submission)
+        else:
+            report = await ctx.request_threads.run(ingest_now or ctx.app.ingest, submission)
     return report_response(request, report, dry_run=dry_run)

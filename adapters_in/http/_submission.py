@@ -33,6 +33,7 @@ def feed_submission(
 ) -> FeedSubmission:
     """The submission of a pushed feed; a dry run carries no Idempotency-Key (it records nothing)."""
     assert principal.partner_id is not None  # a PARTNER key always names its partner
+    info = request_info(request)
     return FeedSubmission(
         partner_id=principal.partner_id,
         body=body.stream,
@@ -42,7 +43,8 @@ def feed_submission(
         idempotency_key=None if dry_run else headers.idempotency_key,
         content_hash=body.sha256,
         dry_run=dry_run,
-        client=request_info(request).client,
+        client=info.client,
         source="push",
         feed_mode=headers.feed_mode,
+        partner=info.partner,
     )

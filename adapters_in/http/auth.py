@@ -64,8 +64,10 @@ def client_address(scope: Scope, trusted: Sequence[Network]) -> str:
     host = str(peer[0]) if peer and peer[0] else None
     if not host:
         return "unknown"
+    if not trusted:  # no proxy to look behind: the peer, without parsing it
+        return host
     address = _ip(host)
-    if address is None or not trusted or not _trusted(address, trusted):
+    if address is None or not _trusted(address, trusted):
         return host
     hops: list[str] = []
     for name, value in scope.get("headers", ()):
@@ -106,6 +108,7 @@ async def authorize(request: Request, role: KeyRole) -> Principal:
         if outcome.rate.degraded:
             ctx.metrics.degraded.inc()
     if isinstance(outcome, Granted):
+        info.partner = outcome.partner
         return outcome.principal
     if isinstance(outcome, TooManyRequests):
         ctx.metrics.rate_limited.labels(reason=outcome.code).inc()

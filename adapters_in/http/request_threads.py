@@ -2,9 +2,10 @@
 
 Starlette's `run_in_threadpool` (anyio's `to_thread.run_sync`) costs about 80 µs of CPU
 a call under 32 connections (a capacity limiter, a cancel scope, a run-variable lookup
-and a queue hand-off per call); a plain `ThreadPoolExecutor` hand-off about 25 µs. A
-small feed makes two such calls, so the request path uses this pool; the other routes,
-rarer and heavier, keep Starlette's.
+and a queue hand-off per call); this pool's hand-off (thread_pool.py) a fraction of
+that. Every feed request makes one such call (its key check; where the store has a writer,
+the ingest goes there, writer_calls.py), so the request path uses this pool; the other
+routes, rarer and heavier, keep Starlette's.
 
 What the caller sees is the same as with `run_in_threadpool`: the call runs in the
 caller's context variables, and the awaiting request is not cancelled while its call
@@ -26,8 +27,10 @@ __all__ = ["THREAD_NAME", "RequestThreads"]
 
 THREAD_NAME: Final = "partner-ingest-request"
 DEFAULT_SIZE: Final = 40
-"""As many as anyio's default limiter lets Starlette's pool run: a waiting request holds a
-thread for as long as its batch takes to commit (group commit, ADR 0039)."""
+"""As many as anyio's default limiter lets Starlette's pool run: without the store's writer
+(PARTNER_INGEST_GROUP_COMMIT=false, or no SQLite) a feed's whole ingest, its commit and sync
+included, holds a thread. With the writer only key checks run here, and a thread is made
+only when none is idle, so a busy server has a few."""
 P = ParamSpec("P")
 T = TypeVar("T")
 

@@ -24,6 +24,7 @@ from partner_ingest.domain.model.errors import (
     NotFoundError,
 )
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
+from partner_ingest.domain.model.idempotency import FeedFingerprint
 from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.product import PARTNER_ID, SKU, Product, ProductRow
 from partner_ingest.domain.model.repeats import record_repeats
@@ -243,12 +244,17 @@ class InMemoryFeedImportLedger:
         """One entry, or None."""
         return self._table.get(feed_id)
 
-    def latest_applied(self, partner_id: str) -> FeedImport | None:
-        """The partner's most recent applied import."""
+    def latest_applied(
+        self, partner_id: str, *, matching: FeedFingerprint | None = None
+    ) -> FeedImport | None:
+        """The partner's most recent applied import; with `matching`, only if it has that fingerprint."""
         applied = [
             e for e in self._table.values() if e.partner_id == partner_id and e.status is ImportStatus.APPLIED
         ]
-        return self._newest_first(applied, 1)[0] if applied else None
+        latest = self._newest_first(applied, 1)[0] if applied else None
+        if latest is None or (matching is not None and latest.fingerprint != matching):
+            return None
+        return latest
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""

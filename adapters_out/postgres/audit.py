@@ -63,6 +63,12 @@ class PostgresAuditLog(SqlAuditTrail):
         """Forget the pending entries (the transaction they belonged to was rolled back)."""
         self._pending.clear()
 
+    def take(self) -> list[AuditEntry]:
+        """The pending entries, no longer pending: a grouped unit of work hands them to its
+        batch, which appends every member's under one chain lock at its commit."""
+        pending, self._pending = self._pending, []
+        return pending
+
     def links(self, after_id: int, limit: int) -> list[AuditLink]:
         """Oldest first, the content recomputed from the stored columns (pending entries written first)."""
         self.flush()

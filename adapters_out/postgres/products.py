@@ -282,6 +282,14 @@ class PostgresFeedSkuRegister:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._recorded = False
+
+    def forget(self) -> None:
+        """Empty the register before the transaction ends: a grouped unit of work's feed shares
+        its transaction (and so this session table) with the next member's feed."""
+        if self._recorded:
+            self._conn.execute(f"DELETE FROM {_FEED_SKU}")
+            self._recorded = False
 
     def unseen(self, partner_id: str) -> list[str]:
         """The partner's active SKUs this feed has not named (one anti-join on the primary key)."""
@@ -297,6 +305,7 @@ class PostgresFeedSkuRegister:
         if not skus:
             return []
         keys = _keys(skus)
+        self._recorded = True
         cursor = self._conn.execute(_RECORD, (keys,))
         if cursor.rowcount == len(skus):
             return []

@@ -191,6 +191,11 @@ class PostgresUnitOfWork:
         except BaseException:
             self._store.give_back(conn)
             raise
+        self._attach(conn)
+        return self
+
+    def _attach(self, conn: Connection) -> None:
+        """Work on `conn` from now on (its repositories made for it)."""
         self._conn = conn
         self.products = PostgresProductRepository(conn)
         self.feed_skus = PostgresFeedSkuRegister(conn)
@@ -207,7 +212,6 @@ class PostgresUnitOfWork:
         self.webhooks = SqlWebhookRepository(conn, POSTGRES)
         self.diagnostics = PostgresDiagnosticRepository(conn)
         self.web_sessions = SqlWebSessionRepository(conn, POSTGRES)
-        return self
 
     def __exit__(
         self,
@@ -220,18 +224,23 @@ class PostgresUnitOfWork:
             return
         lost = conn.broken
         try:
-            if not lost:
-                conn.rollback()
-                conn.read_only = None
+            self._leave(conn, lost=lost)
         except psycopg.Error:
             if exc_type is None:  # never hide the error that is already leaving the block
                 raise
-        finally:
-            self._store.give_back(conn)
         if isinstance(exc, psycopg.OperationalError):
             # The server went away (or could not serve in time) in the middle of this unit of
             # work, which is rolled back: the caller's answer is "retry", a 503, not a crash.
             raise self._store.unavailable(exc, lost=lost) from exc
+
+    def _leave(self, conn: Connection, *, lost: bool) -> None:
+        """Roll back what was not committed and give the connection back."""
+        try:
+            if not lost:
+                conn.rollback()
+                conn.read_only = None
+        finally:
+            self._store.give_back(conn)
 
     def commit(self) -> None:
         """Make every change durable, atomically."""

@@ -97,9 +97,27 @@ class SqlFeedImportLedger(SqlRepository):
         row = self._run(f"SELECT {_SELECT} FROM partner_feed_imports WHERE id = ?", (feed_id,)).fetchone()
         return None if row is None else feed_import(FeedImportRow._make(row), self._d)
 
-    def latest_applied(self, partner_id: str) -> FeedImport | None:
-        """The partner's most recent applied import."""
-        entries = self._entries("WHERE partner_id = ? AND status = 'applied'", (partner_id,), limit=1)
+    def latest_applied(
+        self, partner_id: str, *, matching: FeedFingerprint | None = None
+    ) -> FeedImport | None:
+        """The partner's most recent applied import; with `matching`, only if it has that fingerprint.
+
+        Asked of every feed (is it a repeat?) and nearly always answered no: with `matching`,
+        the latest entry's fingerprint is read and compared first, and its report (the
+        costly part to read) only when they match."""
+        where = "WHERE partner_id = ? AND status = 'applied'"
+        if matching is not None:
+            found = self._run(
+                f"SELECT id, fingerprint FROM partner_feed_imports {where}"
+                f" ORDER BY completed_at DESC, {self._d.insertion_order} DESC LIMIT 1",
+                (partner_id,),
+            ).fetchone()
+            if found is None or found[1] is None:
+                return None
+            if FeedFingerprint.from_json(load_json(found[1])) != matching:
+                return None
+            return self.get(found[0])
+        entries = self._entries(where, (partner_id,), limit=1)
         return entries[0] if entries else None
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:

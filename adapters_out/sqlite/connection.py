@@ -55,13 +55,17 @@ def connect(path: str | Path, *, busy_timeout: float = 30.0) -> sqlite3.Connecti
 
 
 def timestamp(moment: datetime) -> str:
-    """Fixed-width UTC text, so that text order is time order."""
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    """Fixed-width UTC text (`_FORMAT`), so that text order is time order."""
+    # isoformat, not strftime(_FORMAT): the same text at a fraction of the cost, and every
+    # request writes several.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_timestamp(text: str) -> datetime:
     """Inverse of `timestamp`."""
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads `_FORMAT` (Z included) in C; strptime's pattern matching cost a
+    # request's reads of its key, partner and ledger entry more than the reads themselves.
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def stored_link(

@@ -99,6 +99,9 @@ class Granted:
 
     principal: Principal
     rate: RateDecision
+    partner: Partner | None = attrs.field(default=None, eq=False, repr=False)
+    """The key's partner as the check read it (None for an admin key): a feed request hands it
+    on to the ingest (`FeedSubmission.partner`), which then need not read it again."""
 
 
 def client_bucket(client: str, ipv6_prefix: int = 64) -> str:
@@ -203,7 +206,7 @@ class AccessGuard:
             self._record(AuditAction.ADMIN_DENIED, client, parsed, details, principal)
             return Forbidden(principal, rate)
         self._touch(key, now)
-        return Granted(principal, rate)
+        return Granted(principal, rate, partner)
 
     def admit(self, principal: Principal, client: str) -> Granted | AccessError:
         """May a signed-in session of `principal` make one more request? Its key must still be

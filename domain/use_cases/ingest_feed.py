@@ -123,6 +123,9 @@ class FeedSubmission:
     release_of: str | None = None
     """The held snapshot this submission releases (its body, as an upsert, then exactly the
     retirements it was held with); see ReleaseHeldFeed."""
+    partner: Partner | None = attrs.field(default=None, eq=False, repr=False)
+    """The partner as the caller read it moments ago (the access check of the request), to be
+    used instead of reading it again; None: read in the ingest's unit of work."""
 
 
 @attrs.frozen
@@ -191,7 +194,9 @@ def resolve_terms(
     """The submission's partner (NotFoundError unless active), format and policy
     (PolicyOverrideDenied for an override the partner may not make); with a `lifecycle`,
     ContractVersionRetired for a version retired at `now`."""
-    partner = uow.partners.get(submission.partner_id)
+    partner = submission.partner
+    if partner is None or partner.id != submission.partner_id:
+        partner = uow.partners.get(submission.partner_id)
     if partner is None or not partner.active:
         raise NotFoundError("partner", submission.partner_id)
     # The format bound to its partner: a plugin may read the partner's settings (a currency).
@@ -341,7 +346,7 @@ class IngestFeed:
                 report = _report_of(uow, use)
                 feed_id = report.feed_id
         if report is None:
-            latest = uow.imports.latest_applied(submission.partner_id)
+            latest = uow.imports.latest_applied(submission.partner_id, matching=fingerprint)
             if latest is None or latest.fingerprint != fingerprint:
                 return None
             report, feed_id = latest.report, latest.id

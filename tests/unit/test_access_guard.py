@@ -296,12 +296,15 @@ def test_a_valid_partner_key_is_granted_with_its_rate_decision(world: World) -> 
     assert (granted.rate.limit, granted.rate.remaining) == (60, 59)
     assert not granted.rate.degraded
     assert world.audit() == []
+    # The partner the check read travels on with the grant (a feed's ingest reads it no more).
+    assert granted.partner is not None and granted.partner.id == "acme"
 
 
 def test_an_admin_key_is_granted_on_an_admin_route(world: World) -> None:
     granted = world.guard.require(world.admin, PARTNER_HOST, role=KeyRole.ADMIN)
     assert granted.principal.is_admin
     assert granted.principal.partner_id is None
+    assert granted.partner is None
 
 
 def test_require_raises_what_decide_returns(world: World) -> None:

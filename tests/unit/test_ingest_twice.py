@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import PARTNER, broken_items, feeds
@@ -104,3 +105,19 @@ def test_a_feed_with_invalid_items_twice_rejects_the_same_and_changes_nothing(
         )
     else:
         assert second.counts == first.counts
+
+
+def test_a_partner_handed_on_by_the_caller_is_used_instead_of_read_again() -> None:
+    # The access check of a feed request read the partner moments ago; the ingest uses that
+    # one (here it says version 1 where the stored partner says 2), unless it names another.
+    ingest, store = fresh_app()
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.partners.get(PARTNER)
+    assert stored is not None and stored.default_version == 2
+    handed = attrs.evolve(stored, default_version=1)
+    body = b'{"products": [{"sku": "A-1", "name": "One", "price": 1.50, "currency": "EUR", "quantity": 1}]}'
+    report = ingest(FeedSubmission(partner_id=PARTNER, body=io.BytesIO(body), format="json", partner=handed))
+    assert report.version == 1
+    other = attrs.evolve(stored, id="someone-else", default_version=1)
+    report = ingest(FeedSubmission(partner_id=PARTNER, body=io.BytesIO(body), format="json", partner=other))
+    assert report.version == 2  # not this submission's partner: read from the store

@@ -1,0 +1,113 @@
+"""The writer thread's SQLite part (ADR 0043): one connection of the writer's own, BEGIN
+IMMEDIATE for a batch, its savepoints, and a full disk told as a full store.
+
+The queue, the batches and when each call is answered are `adapters_out/sql/writer.py`'s.
+With synchronous=FULL every COMMIT is an fsync, and SQLite has one writer at a time: the
+batch's one COMMIT is one fsync for all its calls. If SQLite rolls the whole transaction
+back mid-batch (a full disk, an I/O error), the calls that had kept writes in it are told
+so and the rest of the batch goes on in a fresh transaction. Readers keep their own
+connections (WAL: they never block the writer) and see a batch once committed; writers of
+other processes (a worker, the scheduler) take SQLite's lock between batches.
+
+Read-only units of work are the store's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from typing import Self
+
+from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
+
+from .connection import connect
+from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full
+
+__all__ = ["BatchNotDurable", "Done", "SqliteWriter", "WriterUnitOfWork"]
+
+
+class SqliteWriter(Writer):
+    """The writer thread on a SQLite database (see the module); `close()` at shutdown."""
+
+    def __init__(self, store: SqliteStore, *, max_batch: int = 64) -> None:
+        super().__init__(max_batch=max_batch)
+        self._store = store
+        self._conn: sqlite3.Connection | None = None
+
+    def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
+        """A savepoint of the writer's transaction, for the call running now; readers get the
+        store's own unit of work (their thread's connection)."""
+        if read_only:
+            return self._store.unit_of_work(read_only=True)
+        if threading.current_thread() is not self._thread or self._conn is None:
+            raise RuntimeError("the writer's units of work open only inside a call it runs (submit)")
+        return WriterUnitOfWork(self, self._conn)
+
+    def _connect(self) -> None:
+        self._conn = connect(self._store.path, busy_timeout=self._store.busy_timeout)
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    def _in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
+    def _begin(self) -> None:
+        self._store.begin(self._connection(), read_only=False)
+
+    def _savepoint(self) -> None:
+        self._connection().execute("SAVEPOINT unit_of_work")
+
+    def _release(self) -> None:
+        self._connection().execute("RELEASE unit_of_work")
+
+    def _rollback_to(self) -> None:
+        conn = self._connection()
+        conn.execute("ROLLBACK TO unit_of_work")
+        conn.execute("RELEASE unit_of_work")
+
+    def _commit(self, *, kept: bool) -> BaseException | None:
+        conn = self._connection()
+        if not conn.in_transaction:
+            return None
+        try:
+            conn.execute("COMMIT" if kept else "ROLLBACK")
+        except sqlite3.Error as failure:
+            # The writer outlives a failed batch: the next one begins afresh.
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            if is_full(failure):
+                return full_error(str(self._store.path), failure)
+            return BatchNotDurable(f"the batch could not be committed: {failure}")
+        return None
+
+
+class WriterUnitOfWork(SqliteUnitOfWork):
+    """A unit of work of a call the writer runs: a savepoint of the batch's transaction."""
+
+    def __init__(self, writer: SqliteWriter, conn: sqlite3.Connection) -> None:
+        super().__init__(writer._store, connection=conn)
+        self._writer = writer
+
+    def __enter__(self) -> Self:
+        self._writer.enter()
+        return self
+
+    # __exit__ is the store's own: rollback (this unit's writes alone) and a full disk raised
+    # as StoreFullError.
+
+    def commit(self) -> None:
+        """Keep this unit's writes in the batch; its call is answered once the batch is committed."""
+        self._writer.leave(keep=True)
+
+    def rollback(self) -> None:
+        """Undo this unit's writes alone; its neighbours' stay."""
+        self._writer.leave(keep=False)
