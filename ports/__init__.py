@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         WebSessionRepository,
     )
     from .store import Store
-    from .unit_of_work import UnitOfWork, UnitOfWorkFactory
+    from .unit_of_work import UnitOfWork, UnitOfWorkFactory, WriteQueue
     from .webhooks import WebhookSender, WebhookSent
 
 __all__ = [
@@ -86,6 +86,7 @@ __all__ = [
     "StoredBodies",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "WriteQueue",
     "UpsertCounts",
     "WebhookRepository",
     "WebhookSender",
@@ -136,6 +137,7 @@ _MODULE_OF: dict[str, str] = {
     "Store": "store",
     "UnitOfWork": "unit_of_work",
     "UnitOfWorkFactory": "unit_of_work",
+    "WriteQueue": "unit_of_work",
     "WebhookSender": "webhooks",
     "WebhookSent": "webhooks",
 }

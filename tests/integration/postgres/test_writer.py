@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from support.feeds import jsonl_feed
 from support.postgres import postgres_store
+from support.writer_calls import Answers, call
 
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.postgres.store import PostgresStore
@@ -58,47 +59,6 @@ def feed(partner: str, items: int = ITEMS, first: int = 0) -> FeedSubmission:
     )
 
 
-class Answers:
-    """Each call's answer, with what the database held for its partner when it was told."""
-
-    def __init__(self, store: PostgresStore, expected: int) -> None:
-        self.store = store
-        self.expected = expected
-        self.values: dict[str, object] = {}
-        self.errors: dict[str, BaseException] = {}
-        self.seen: dict[str, int] = {}
-        self.told = threading.Event()
-
-    def done(self, partner: str) -> Callable[[object, BaseException | None], None]:
-        def told(value: object, error: BaseException | None) -> None:
-            if error is not None:
-                self.errors[partner] = error
-            else:
-                self.values[partner] = value
-            self.seen[partner] = stored(self.store, partner)
-            if len(self.values) + len(self.errors) == self.expected:
-                self.told.set()
-
-        return told
-
-
-def call(writer: PostgresWriter, work: Callable[[], object]) -> object:
-    """`work()` in the writer, waited for like a request: its result, or its error raised."""
-    told = threading.Event()
-    answer: list[tuple[object, BaseException | None]] = []
-
-    def done(value: object, error: BaseException | None) -> None:
-        answer.append((value, error))
-        told.set()
-
-    writer.submit(work, done)
-    assert told.wait(60)
-    value, error = answer[0]
-    if error is not None:
-        raise error
-    return value
-
-
 class Held:
     """A step that holds the writer inside the first call until the others are queued."""
 
@@ -135,7 +95,7 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
         seed(store, *partners)
         writer = PostgresWriter(store)
         ingest = IngestFeed(writer.unit_of_work, FORMATS, FakeClock(), UuidIds())
-        answers, held = Answers(store, FEEDS), Held()
+        answers, held = Answers(functools.partial(stored, store), FEEDS), Held()
 
         def refuse(uow: UnitOfWork, ingested: Ingested) -> None:
             # A failed statement: PostgreSQL aborts the shared transaction up to this feed's savepoint.
@@ -223,7 +183,7 @@ def test_two_instances_batches_take_turns_so_writing_the_same_rows_in_other_orde
             ingest_a, ingest_b = (IngestFeed(w.unit_of_work, FORMATS, FakeClock(), UuidIds()) for w in (a, b))
             x, y = 0, 100
             a_go, a_wrote, b_go = threading.Event(), threading.Event(), threading.Event()
-            answers = Answers(first_store, 4)
+            answers = Answers(functools.partial(stored, first_store), 4)
 
             def hold(go: threading.Event) -> Callable[[], object]:
                 # A call of its own (no unit of work) holding a writer, so that the instance's two
@@ -275,7 +235,7 @@ def test_a_failed_commit_fails_every_call_of_the_batch_and_the_next_batch_commit
             )
         writer = PostgresWriter(store)
         ingest = IngestFeed(writer.unit_of_work, FORMATS, FakeClock(), UuidIds())
-        answers, held = Answers(store, 4), Held()
+        answers, held = Answers(functools.partial(stored, store), 4), Held()
 
         def spring_the_trap(uow: UnitOfWork, ingested: Ingested) -> None:
             writer.conn.execute("INSERT INTO trap VALUES (1)")
@@ -302,7 +262,7 @@ def test_a_connection_lost_mid_batch_fails_its_calls_as_retryable_and_the_next_b
         seed(store, "s0", "s1")
         writer = PostgresWriter(store)
         ingest = IngestFeed(writer.unit_of_work, FORMATS, FakeClock(), UuidIds())
-        answers, held = Answers(store, 3), Held()
+        answers, held = Answers(functools.partial(stored, store), 3), Held()
 
         def cut_the_connection(uow: UnitOfWork, ingested: Ingested) -> None:
             # The server ends the batch's session (a restart, an operator): this feed's next

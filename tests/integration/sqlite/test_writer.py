@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.feeds import jsonl_feed
+from support.writer_calls import Answers, call
 
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
@@ -48,30 +49,6 @@ def stored(path: Path, partner_id: str) -> int:
         )
 
 
-class Answers:
-    """Each call's answer, with what the database file held for its partner when it was told."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.values: dict[str, object] = {}
-        self.errors: dict[str, BaseException] = {}
-        self.seen: dict[str, int] = {}
-        self.told = threading.Event()
-        self.expected = 0
-
-    def done(self, partner: str) -> Callable[[object, BaseException | None], None]:
-        def told(value: object, error: BaseException | None) -> None:
-            if error is not None:
-                self.errors[partner] = error
-            else:
-                self.values[partner] = value
-            self.seen[partner] = stored(self.path, partner)
-            if len(self.values) + len(self.errors) == self.expected:
-                self.told.set()
-
-        return told
-
-
 def feed(partner: str, items: int = ITEMS) -> FeedSubmission:
     return FeedSubmission(partner_id=partner, body=io.BytesIO(jsonl_feed(items)), format="jsonl", version=2)
 
@@ -86,8 +63,7 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
         seed_partner(store, partner)
     writer = SqliteWriter(store)
     ingest = IngestFeed(writer.unit_of_work, FORMATS, FakeClock(), UuidIds())
-    answers = Answers(path)
-    answers.expected = FEEDS
+    answers = Answers(functools.partial(stored, path), FEEDS)
     running, queued = threading.Event(), threading.Event()
 
     def hold_the_writer(uow: UnitOfWork, ingested: Ingested) -> None:
@@ -133,8 +109,7 @@ def test_one_partners_feeds_are_stored_in_the_order_they_were_submitted(tmp_path
     seed_partner(store, "ordered")
     writer = SqliteWriter(store)
     ingest = IngestFeed(writer.unit_of_work, FORMATS, FakeClock(), UuidIds())
-    answers = Answers(path)
-    answers.expected = 15
+    answers = Answers(functools.partial(stored, path), 15)
     for price in range(1, 16):
         line = f'{{"sku": "S-1", "name": "One", "price": {price}.00, "currency": "EUR", "quantity": 1}}\n'
         submission = FeedSubmission(partner_id="ordered", body=io.BytesIO(line.encode()), format="jsonl")
@@ -159,7 +134,6 @@ def test_the_writers_units_of_work_open_only_in_its_thread_and_one_at_a_time(tmp
     writer = SqliteWriter(store)
     with pytest.raises(RuntimeError, match="only inside a call it runs"):
         writer.unit_of_work()
-    told: list[tuple[object, BaseException | None]] = []
 
     def nested() -> str:
         with writer.unit_of_work() as outer:
@@ -170,15 +144,7 @@ def test_the_writers_units_of_work_open_only_in_its_thread_and_one_at_a_time(tmp
             uow.commit()
         return "ok"
 
-    finished = threading.Event()
-
-    def tell(value: object, error: BaseException | None) -> None:
-        told.append((value, error))
-        finished.set()
-
-    writer.submit(nested, tell)
-    assert finished.wait(30)
-    assert told == [("ok", None)]
+    assert call(writer, nested) == "ok"
     writer.close()
     store.close()
 
@@ -189,8 +155,7 @@ def test_closing_finishes_the_queued_calls_and_refuses_later_ones(tmp_path: Path
     seed_partner(store, "late")
     writer = SqliteWriter(store)
     ingest = IngestFeed(writer.unit_of_work, FORMATS, FakeClock(), UuidIds())
-    answers = Answers(path)
-    answers.expected = 4
+    answers = Answers(functools.partial(stored, path), 4)
     started = threading.Event()
     release = threading.Event()
 
