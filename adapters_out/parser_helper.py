@@ -94,14 +94,16 @@ class Helper:
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    def offer(self, job: bytes) -> str | None:
-        """Hand over a feed's job; None when accepted, else why not."""
+    def offer(self, job: bytes) -> tuple[str, str]:
+        """Hand over a feed's job; the answer ("accepted", "refused" or "unreadable") and why."""
         try:
             self.inbox.send_bytes(job)
         except OSError as error:
             raise ParserProcessError(f"the parser process is gone ({error})") from None
         kind, detail = self._message()
-        return None if kind == "accepted" else str(detail)
+        if kind not in ("accepted", "refused", "unreadable"):
+            raise ParserProcessError(f"the parser process failed: {detail}")
+        return kind, str(detail)
 
     def receive(self) -> ValidatedChunk:
         kind, detail = self._message()

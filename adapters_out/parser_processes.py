@@ -14,8 +14,9 @@ How:
   which would re-run the embedding application's `__main__`) and reused; at
   most `max_processes` run, and a feed that finds none free is parsed here.
 - Per feed, the helper gets the feed's `FeedReading` (pickled: the format,
-  the validator, the limits), then the feed's bytes from a feeder thread, and
-  sends back `ValidatedChunk`s: exactly what `reading.chunks` yields here. A chunk's
+  the validator, the limits), then the feed's bytes from a feeder thread (or, for a
+  plain file, the file's name and offset: it reads the file itself, and this process
+  copies nothing; ADR 0039), and sends back `ValidatedChunk`s: exactly what `reading.chunks` yields here. A chunk's
   rows travel as MessagePack when msgspec is installed (`pack_rows`): pickling
   rows is a visible share of the helper's work and msgspec packs them several
   times faster, while unpacking costs no more than unpickling. Anything MessagePack
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -42,7 +44,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from partner_ingest.domain.model.streams import RawReader
 
-from .parser_wire import FRAME, ParserProcessError
+from .parser_wire import FRAME, FileSource, ParserProcessError
 
 if TYPE_CHECKING:
     import logging
@@ -93,14 +95,16 @@ class ParserProcesses:
     ) -> AbstractContextManager[Iterator[ValidatedChunk]]:
         """The feed's chunks, from a helper when the feed is large and one is free; leaving
         the context hands the helper back (or stops it, if the feed did not end cleanly)."""
+        source = _file_source(stream)
         head = _read_up_to(stream, self.min_bytes)
         if len(head) < self.min_bytes:  # the whole feed, and a small one
             return closing(reading.chunks(io.BytesIO(head)))
         rest = io.BufferedReader(_Prefixed(head, stream), FRAME)
-        helper = self._helper_for(reading)
-        if helper is None:
+        found = self._helper_for(reading, source)
+        if found is None:
             return closing(reading.chunks(rest))
-        return _remote(helper, rest, self._release)
+        helper, reads_file = found
+        return _remote(helper, None if reads_file else rest, self._release)
 
     def warm(self, *, wait: bool = True) -> None:
         """Start one helper now rather than on the first large feed. Without `wait`, only its
@@ -144,33 +148,37 @@ class ParserProcesses:
         for helper in idle:
             helper.stop()
 
-    def _helper_for(self, reading: FeedReading) -> Helper | None:
-        """A helper that has accepted this feed's reading, or None: parse it here."""
+    def _helper_for(self, reading: FeedReading, source: FileSource | None) -> tuple[Helper, bool] | None:
+        """A helper that has accepted this feed's reading, and whether it reads the feed from
+        `source` itself (else it waits for the bytes); or None: parse it here."""
         kind = type(reading.parser)
         if self.max_processes < 1 or kind in self._refused or kind.__module__ == "__main__":
             return None  # (a class of __main__ would be another class in the helper)
         try:
             import pickle  # here: only a feed sent to a helper is pickled
 
-            job = pickle.dumps(reading, protocol=pickle.HIGHEST_PROTOCOL)
+            job = pickle.dumps((reading, source), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # whatever pickling a plugin's object raises: parse it here
             return None
         helper = self._acquire()
         if helper is None:
             return None
         try:
-            refusal = helper.offer(job)
+            answer, detail = helper.offer(job)
+            if answer == "unreadable":  # the file cannot be opened there: the bytes go through the pipe
+                source = None
+                answer, detail = helper.offer(pickle.dumps((reading, None), protocol=pickle.HIGHEST_PROTOCOL))
         except ParserProcessError as error:
             self._release(helper, reusable=False)
             _log().warning("parsing a feed in this process: %s", error)
             return None
-        if refusal is not None:  # the helper cannot unpickle this format: parse such feeds here
+        if answer != "accepted":  # the helper cannot unpickle this format: parse such feeds here
             self._release(helper, reusable=True)
             with self._lock:
                 self._refused.add(kind)
-            _log().warning("feeds parsed by %s are parsed in this process: %s", kind.__qualname__, refusal)
+            _log().warning("feeds parsed by %s are parsed in this process: %s", kind.__qualname__, detail)
             return None
-        return helper
+        return helper, source is not None
 
     def _acquire(self) -> Helper | None:
         with self._lock:
@@ -220,9 +228,9 @@ class _Release(Protocol):
 
 
 @contextmanager
-def _remote(helper: Helper, stream: BinaryIO, release: _Release) -> Iterator[Iterator[ValidatedChunk]]:
-    """The chunks `helper` sends for `stream`; on leaving, the helper is handed back, or killed
-    if the feed did not end cleanly."""
+def _remote(helper: Helper, stream: BinaryIO | None, release: _Release) -> Iterator[Iterator[ValidatedChunk]]:
+    """The chunks `helper` sends for `stream` (None: for the file it reads itself); on leaving,
+    the helper is handed back, or killed if the feed did not end cleanly."""
     chunks = _RemoteChunks(helper, stream, release)
     try:
         yield chunks
@@ -234,13 +242,15 @@ class _RemoteChunks:
     """The chunks of one feed as a helper sends them; `close` hands the helper back, or
     kills it if the feed did not end cleanly."""
 
-    def __init__(self, helper: Helper, stream: BinaryIO, release: _Release) -> None:
+    def __init__(self, helper: Helper, stream: BinaryIO | None, release: _Release) -> None:
         self._release = release
         self._helper: Helper | None = helper
         from .parser_helper import Feeder
 
-        self._feeder = Feeder(helper.inbox, stream)
-        self._feeder.start()
+        self._feeder: Feeder | None = None
+        if stream is not None:
+            self._feeder = Feeder(helper.inbox, stream)
+            self._feeder.start()
         self._done = False
 
     def __iter__(self) -> _RemoteChunks:
@@ -253,7 +263,8 @@ class _RemoteChunks:
         try:
             chunk = helper.receive()
             if chunk.last:
-                self._feeder.finish()  # re-raises what reading the stream raised, if anything
+                if self._feeder is not None:
+                    self._feeder.finish()  # re-raises what reading the stream raised, if anything
                 helper.wait_ready()
                 self._done = True
                 self._helper = None
@@ -268,8 +279,9 @@ class _RemoteChunks:
         if helper is None:
             return
         helper.kill()  # first: a feeder blocked on the pipe then fails instead of waiting
-        self._feeder.abandon()
-        self._feeder.join()
+        if self._feeder is not None:
+            self._feeder.abandon()
+            self._feeder.join()
         self._release(helper, reusable=False)
 
 
@@ -285,6 +297,24 @@ class _Prefixed(RawReader):
             part, self._head = self._head[:size], self._head[size:]
             return part
         return self._stream.read(size)
+
+
+def _file_source(stream: BinaryIO) -> FileSource | None:
+    """Where a helper can read the rest of `stream` itself: when it is a plain file object (what
+    `open(path, "rb")` returns) on a regular file, and /proc names its open files (Linux). A
+    stream anything else wraps (a progress bar, a hash of what is read) goes through the pipe,
+    so that whatever watches its reads still sees every byte."""
+    if type(stream) is not io.BufferedReader or type(stream.raw) is not io.FileIO:
+        return None
+    try:
+        fd = stream.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        offset = stream.tell()
+    except (OSError, ValueError):
+        return None
+    path = f"/proc/{os.getpid()}/fd/{fd}"
+    return FileSource(path, offset) if os.path.exists(path) else None
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:

@@ -1,9 +1,13 @@
 """What a parser helper and its parent say to each other (ADR 0019): the frames of a feed's
 bytes, the messages, and how a chunk's rows travel.
 
-Invariant: a chunk arrives exactly as `FeedReading.chunks` yielded it in the helper. Each
-message is a pickled `(kind, detail)`: "hello" (the helper's pid, once), then per feed
-"accepted" or "refused", a "chunk" or a "packed" chunk whose rows follow as MessagePack
+Invariant: a chunk arrives exactly as `FeedReading.chunks` yielded it in the helper. A feed's
+job is a pickled `(FeedReading, FileSource | None)`: with a `FileSource` the helper reads the
+feed from that file itself, else its bytes follow in frames (`FRAME`), an empty one at the end.
+Each message back is a pickled `(kind, detail)`: "hello" (the helper's pid, once), then per feed
+"accepted", "refused" (the reading cannot be unpickled there) or "unreadable" (the file
+cannot be opened there: the parent sends the bytes instead), a "chunk" or a "packed" chunk
+whose rows follow as MessagePack
 (`pack_rows`: several times cheaper than pickling them), "failed", and "ready" once the
 helper has read the feed to its end. Rows MessagePack cannot carry exactly (an integer past
 64 bits, say) go as pickle.
@@ -12,12 +16,14 @@ helper has read the feed to its end. Rows MessagePack cannot carry exactly (an i
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
+
+import attrs
 
 if TYPE_CHECKING:  # an annotation: the product model is not needed to start a helper
     from partner_ingest.domain.model.product import ProductRow
 
-__all__ = ["FRAME", "ParserProcessError", "pack_rows", "unpack_rows"]
+__all__ = ["FRAME", "FileSource", "ParserProcessError", "pack_rows", "unpack_rows"]
 
 FRAME: Final = 1 << 18
 """Bytes per message of feed data to a helper."""
@@ -25,6 +31,26 @@ FRAME: Final = 1 << 18
 
 class ParserProcessError(RuntimeError):
     """A helper process failed or ended in the middle of a feed."""
+
+
+@attrs.frozen
+class FileSource:
+    """A feed the helper reads from a regular file itself, from `offset` to its end: the
+    parent then neither reads the bytes nor copies them through a pipe, and the helper
+    receives none (ADR 0039). `path` names the parent's open file (/proc/PID/fd/N), so it
+    is that very file, whatever its name."""
+
+    path: str
+    offset: int
+
+    def open(self) -> BinaryIO:
+        feed = open(self.path, "rb", buffering=FRAME)  # noqa: SIM115 - the caller closes it
+        try:
+            feed.seek(self.offset)
+        except BaseException:
+            feed.close()
+            raise
+        return feed
 
 
 @functools.cache

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -101,22 +103,26 @@ def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) 
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
-    import hashlib  # loads OpenSSL: here, not in every command's start
-
     from partner_ingest.domain.model.report import FeedStatus
-    from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
 
     settings = Settings.from_env()
     path: Path = args.file
+    # Hashed first, so the ingest reads the body once (the progress drawn once), and the
+    # body stays seekable: a snapshot held by the mass-delete guard is kept from it. The
+    # hash runs in a thread of its own (hashlib leaves the GIL while it reads and hashes)
+    # while this one imports the use case, opens the store and finds the installed formats:
+    # work it would otherwise wait for (ADR 0039). A missing file is reported by this open.
+    digest = _Digest(path.open("rb"))
+    from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
+
     # A file the parser process will read: start it now, to import the library while this
-    # process hashes the file (ADR 0039). A missing file is reported by the open below.
+    # process prepares the feed (ADR 0039).
     large = path.is_file() and path.stat().st_size >= settings.parser_min_bytes
     app = bootstrap.build(settings, start_parser=large)
     try:
-        with path.open("rb") as raw:
-            # Hashed first, so the ingest reads the body once (the progress drawn once), and the
-            # body stays seekable: a snapshot held by the mass-delete guard is kept from it.
-            content_hash = hashlib.file_digest(raw, "sha256").hexdigest()
+        fmt = _format_of(args, app.formats)
+        app.formats.all()  # found now, while the hash is still being computed
+        content_hash = digest.result()
         with (
             path.open("rb") as raw,
             reading_with_progress(raw, path.stat().st_size, shown=args.progress) as read,
@@ -126,7 +132,7 @@ def run_ingest(args: argparse.Namespace) -> int:
                 FeedSubmission(
                     partner_id=args.partner,
                     body=body,
-                    format=_format_of(args, app.formats),
+                    format=fmt,
                     version=args.version,
                     dry_run=args.dry_run,
                     source="cli",
@@ -138,6 +144,34 @@ def run_ingest(args: argparse.Namespace) -> int:
         app.close()
     print_report(report, as_json=args.json)
     return 0 if report.status is not FeedStatus.REJECTED else 1
+
+
+class _Digest:
+    """The SHA-256 of an open file, computed by a thread of its own from now on (which
+    closes the file)."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        self._raw = raw
+        self._hex = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="partner-ingest-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import hashlib  # loads OpenSSL: in this thread, not in every command's start
+
+        try:
+            with self._raw as raw:
+                self._hex = hashlib.file_digest(raw, "sha256").hexdigest()
+        except BaseException as error:  # re-raised by result(), in the caller's thread
+            self._error = error
+
+    def result(self) -> str:
+        """The hex digest, once the thread is done; what reading the file raised, if it failed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._hex
 
 
 def run_validate(args: argparse.Namespace) -> int:

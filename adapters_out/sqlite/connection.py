@@ -19,15 +19,23 @@
   busy_timeout).
 - The SQL function `partner_ingest_audit_link`: the audit chain's hash (ADR 0028)
   of a row's stored values, with which migration 0007 chains the rows written before it.
+- None is bound through an adapter registered for it (`bind_none_directly`): without one,
+  the sqlite3 module looks for `__adapt__` on its protocol type for every None it binds,
+  and that lookup raises and clears an AttributeError (its message formatted each time).
+  A product row binds several Nones (the optional fields a partner leaves out), and the
+  batch upsert took a fifth less CPU with the adapter (ADR 0039). The adapter answers None,
+  which is bound as NULL exactly as before; the registry is the sqlite3 module's, so the
+  whole process binds None this way, and an adapter someone registered first is kept.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["connect", "from_timestamp", "stored_link", "timestamp"]
+__all__ = ["bind_none_directly", "connect", "from_timestamp", "stored_link", "timestamp"]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -35,8 +43,21 @@ _PAGE_CACHE_KIB = 4000
 """Page cache per connection, in KiB (see above)."""
 
 
+_NONE_KEY = (type(None), sqlite3.PrepareProtocol)
+_EMPTY: dict[None, None] = {}
+"""Its `get` is the adapter: None for None, in C (the sqlite3 module binds an adapter's None as NULL)."""
+
+
+@functools.cache
+def bind_none_directly() -> None:
+    """Register the None adapter (see above), unless one is registered already; once a process."""
+    if _NONE_KEY not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), _EMPTY.get)
+
+
 def connect(path: str | Path, *, busy_timeout: float = 30.0) -> sqlite3.Connection:
     """A connection with the pragmas above; `path` may be ":memory:" for throwaway stores."""
+    bind_none_directly()
     conn = sqlite3.connect(
         str(path),
         timeout=busy_timeout,

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import types
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -82,6 +83,7 @@ def ingest(
     mode: Mode = Mode.STRICT,
     atomic: bool = False,
     batch_size: int = 3,
+    stream: BinaryIO | None = None,
 ) -> tuple[FeedOutcome, list[ProductRow]]:
     validator = ItemValidator(
         contract_for(fmt.version), mode, textual=fmt.textual, partner_id=PARTNER, limits=LIMITS
@@ -91,7 +93,7 @@ def ingest(
     outcome = run_feed(
         fmt,
         FeedReading(fmt, validator, LIMITS, batch_size),
-        io.BytesIO(body),
+        io.BytesIO(body) if stream is None else stream,
         policy,
         sink,
         errors_cap=5,
@@ -190,6 +192,73 @@ def test_textual_feeds_come_out_the_same_from_a_helper(
     if cut is not None:
         body = body[: max(0, len(body) - cut)]
     assert ingest(fmt, body, helpers) == ingest(fmt, body, None)
+
+
+_SKIPPED = b"what the caller read before"
+
+
+@settings(max_examples=examples(12))
+@given(products=feeds(2, max_size=12), fmt_name=st.sampled_from(["json", "jsonl", "csv", "xml"]))
+def test_a_helper_reads_a_plain_file_itself_and_the_feed_comes_out_the_same(
+    helpers: ParserProcesses, products: list[Any], fmt_name: str
+) -> None:
+    """A feed in a regular file, opened as open(path, "rb") opens it, is read by the helper
+    from the parent's position on: the parent reads none of its bytes (its position does not
+    move), and the chunks are those of the feed parsed here."""
+    fmt = FORMATS.get(fmt_name, 2)
+    body = fmt.render([*products, *products[:1]])  # and a repeat
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "feed"
+        path.write_bytes(_SKIPPED + body)
+        with path.open("rb") as stream:
+            stream.read(len(_SKIPPED))
+            outcome = ingest(fmt, body, helpers, stream=stream)
+            assert stream.tell() == len(_SKIPPED)
+    assert outcome == ingest(fmt, body, None)
+
+
+def test_a_file_the_helper_cannot_open_goes_through_the_pipe(
+    helpers: ParserProcesses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the helper cannot open the file it is named, the parent sends the bytes instead:
+    the feed comes out the same, and the helper serves the next feed."""
+    import partner_ingest.adapters_out.parser_processes as processes
+    from partner_ingest.adapters_out.parser_wire import FileSource
+
+    monkeypatch.setattr(processes, "_file_source", lambda stream: FileSource(str(tmp_path / "gone"), 0))
+    path = tmp_path / "feed.jsonl"
+    path.write_bytes(jsonl_feed(30))
+    with path.open("rb") as stream:
+        outcome = ingest(JSONL, jsonl_feed(30), helpers, stream=stream)
+    assert outcome == ingest(JSONL, jsonl_feed(30), None)
+    first = helpers.pids
+    assert ingest(JSONL, jsonl_feed(5), helpers)[0].counts.created == 5
+    assert helpers.pids == first and len(first) == 1
+
+
+class _Counting(RawReader):
+    """A file behind a reader that counts what is read of it (as a progress bar does)."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self.passed = 0
+
+    def read_some(self, size: int) -> bytes:
+        data = self._inner.read(size)
+        self.passed += len(data)
+        return data
+
+
+def test_a_wrapped_file_goes_through_the_pipe(helpers: ParserProcesses, tmp_path: Path) -> None:
+    """A file behind anything that watches its reads (a progress bar, a hash) is read here and
+    sent to the helper, so that every byte passes through the wrapper."""
+    path = tmp_path / "feed.jsonl"
+    path.write_bytes(jsonl_feed(30))
+    with path.open("rb") as raw:
+        counting = _Counting(raw)
+        outcome = ingest(JSONL, jsonl_feed(30), helpers, stream=io.BufferedReader(counting))
+    assert counting.passed == len(jsonl_feed(30))
+    assert outcome == ingest(JSONL, jsonl_feed(30), None)
 
 
 def test_a_small_feed_is_parsed_here_and_starts_no_helper() -> None:
@@ -361,6 +430,20 @@ def test_close_stops_the_helpers() -> None:
         os.kill(pid, 0)  # gone (and reaped: close waits for it)
     outcome, _ = ingest(JSONL, jsonl_feed(4), pool)  # a closed pool parses here
     assert outcome.counts.created == 4
+
+
+def test_a_helper_ends_itself_once_its_pipe_closes() -> None:
+    """A helper that has parsed a feed exits on its own, with status 0, as soon as its parent
+    closes the pipe: stop() never has to kill it after waiting (the end of every CLI ingest)."""
+    from partner_ingest.adapters_out.parser_helper import Helper
+
+    helper = Helper.start(sys.executable)
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    pool._idle.append(helper)
+    outcome, _ = ingest(JSONL, jsonl_feed(40), pool)
+    assert outcome.counts.created == 40
+    pool.close()  # stops it: closes its pipes and waits
+    assert helper._process.returncode == 0  # not killed, and its exit raised nothing
 
 
 def test_no_helper_when_none_may_run() -> None:

@@ -170,3 +170,49 @@ def test_a_folded_statements_parameters_are_the_values_of_the_columns_it_did_not
         for row in rows
     ]
     assert sql == upsert_sql(folded)
+
+
+def test_none_is_bound_as_null_through_the_librarys_adapter(tmp_path: Path) -> None:
+    """A library connection binds None through its adapter (no failed attribute lookup per
+    None), and None is still stored as NULL: in a plain column, a NOT NULL check, a compare."""
+    import sqlite3
+
+    from partner_ingest.adapters_out.sqlite.connection import connect
+
+    conn = connect(tmp_path / "none.db")
+    try:
+        assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+        conn.execute("CREATE TABLE t (a TEXT, b INTEGER NOT NULL DEFAULT 0)")
+        conn.executemany("INSERT INTO t (a) VALUES (?)", [(None,), ("x",)])
+        assert conn.execute("SELECT typeof(a), a IS NULL FROM t ORDER BY rowid").fetchall() == [
+            ("null", 1),
+            ("text", 0),
+        ]
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO t (a, b) VALUES (?, ?)", ("y", None))
+        assert conn.execute("SELECT ? IS NULL, ? = ?", (None, None, None)).fetchone() == (1, None)
+    finally:
+        conn.close()
+
+
+def test_an_adapter_for_none_registered_first_is_kept() -> None:
+    import sqlite3
+
+    from partner_ingest.adapters_out.sqlite import connection
+
+    key = (type(None), sqlite3.PrepareProtocol)
+    before = sqlite3.adapters.pop(key, None)
+
+    def theirs(value: None) -> str:
+        return "theirs"
+
+    try:
+        sqlite3.register_adapter(type(None), theirs)
+        connection.bind_none_directly.cache_clear()
+        connection.bind_none_directly()
+        assert sqlite3.adapters[key] is theirs
+    finally:
+        sqlite3.adapters.pop(key, None)
+        if before is not None:
+            sqlite3.adapters[key] = before
+        connection.bind_none_directly.cache_clear()
