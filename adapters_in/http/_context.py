@@ -24,7 +24,7 @@ from .metrics import Metrics
 from .request_threads import RequestThreads
 from .writer_calls import WriterCalls
 
-__all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_info"]
+__all__ = ["HttpContext", "RequestInfo", "base_url", "context", "request_header", "request_info"]
 
 CONTEXT_KEY: Final = "partner_ingest.context"
 INFO_KEY: Final = "partner_ingest.request"
@@ -86,3 +86,23 @@ def base_url(conn: HTTPConnection) -> str:
     """Where this app is served, mount prefix included (`http://host:8000/ingest-api`)."""
     url = conn.url
     return f"{url.scheme}://{url.netloc}{conn.scope.get('root_path', '')}"
+
+
+_HEADERS_KEY: Final = "partner_ingest.headers"
+
+
+def request_header(conn: HTTPConnection, name: str) -> str | None:
+    """The first value of the request header `name`, as `conn.headers.get(name)` reads it.
+
+    A feed request reads a dozen headers, most of them absent. Starlette's `Headers` scans
+    the raw list for each and raises and catches a KeyError for each absent one; here the
+    list becomes a dict once a request (kept in its scope), and each lookup is one probe.
+    """
+    found: dict[bytes, bytes] | None = conn.scope.get(_HEADERS_KEY)
+    if found is None:
+        found = {}
+        for key, value in conn.scope["headers"]:
+            found.setdefault(key, value)  # the first, as Headers.get answers
+        conn.scope[_HEADERS_KEY] = found
+    value = found.get(name.lower().encode("latin-1"))
+    return None if value is None else value.decode("latin-1")

@@ -29,7 +29,7 @@ from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import PolicyOverrides
 
 from ._async_feed import submit_feed_job, wants_async
-from ._context import HttpContext, context
+from ._context import HttpContext, context, request_header
 from ._report import report_response
 from ._submission import feed_submission
 from .auth import authorize
@@ -58,7 +58,7 @@ class FeedHeaders:
 def feed_headers(request: Request, ctx: HttpContext) -> FeedHeaders:
     """The feed headers, checked against the registered formats (415, 400) before any body is read."""
     formats = ctx.app.formats
-    media_type: str | None = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type: str | None = (request_header(request, "content-type") or "").split(";", 1)[0].strip().lower()
     version = header_int(request, "X-Feed-Version")
     if media_type in _DEFAULT_FORMAT_TYPES:
         media_type = None

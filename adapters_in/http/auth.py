@@ -25,7 +25,7 @@ from partner_ingest.domain.use_cases.access_errors import Forbidden, KeyRateLimi
 from partner_ingest.domain.use_cases.authenticate import WINDOW_SECONDS, Granted
 from partner_ingest.ports.rate_limit import RateDecision
 
-from ._context import Network, context, request_info
+from ._context import Network, context, request_header, request_info
 
 __all__ = ["authorize", "client_address", "presented_key", "rate_limit_headers", "retry_after"]
 
@@ -86,10 +86,10 @@ def client_address(scope: Scope, trusted: Sequence[Network]) -> str:
 
 def presented_key(request: Request) -> str | None:
     """The key from `X-API-Key`, else from `Authorization: Bearer <key>`; None when absent."""
-    key = request.headers.get("x-api-key")
+    key = request_header(request, "x-api-key")
     if key is not None:
         return key.strip()
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    scheme, _, credentials = (request_header(request, "authorization") or "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     return None

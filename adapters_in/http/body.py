@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Final, Self, cast
 from anyio import CancelScope
 from starlette.requests import Request
 
-from ._context import context
+from ._context import context, request_header
 from .body_threads import BodyThreads
 from .errors import BadRequest, BodyTooLarge, InvalidRequest, UnsupportedMediaType
 
@@ -171,7 +171,7 @@ class _Receiver:
 
 
 def _decoder(request: Request) -> _Gunzip | None:
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = (request_header(request, "content-encoding") or "identity").strip().lower()
     if encoding in ("", "identity"):
         return None
     if encoding in _GZIP:
@@ -185,7 +185,7 @@ def _decoder(request: Request) -> _Gunzip | None:
 
 def check_declared_length(request: Request, limit: int) -> None:
     """413 before reading anything when Content-Length already says the body is too large."""
-    declared = request.headers.get("content-length")
+    declared = request_header(request, "content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"the body is larger than {limit} bytes", details={"max_bytes": limit})
 

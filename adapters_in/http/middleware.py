@@ -15,9 +15,9 @@ streaming bodies). For every HTTP request it
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Final
 
 from starlette.datastructures import MutableHeaders
@@ -42,7 +42,39 @@ def _request_id(scope: Scope) -> str:
             # Taken only when it cannot forge a log line or smuggle a header.
             if _SAFE_ID.fullmatch(text):
                 return text
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID
+
+
+_OURS: Final = frozenset({b"x-request-id", b"ratelimit", b"ratelimit-policy"})
+
+
+def _add_headers(message: Message, info: RequestInfo) -> None:
+    """X-Request-ID, Cache-Control: no-store unless the answer has its own, the RateLimit fields.
+
+    Appended to the raw list as `MutableHeaders` would append them (lower-case names, in this
+    order); only an answer already carrying one of them goes through `MutableHeaders`, which
+    replaces it. `MutableHeaders` scans the list for each of its four writes.
+    """
+    raw = list(message.get("headers", ()))
+    names = {name for name, _ in raw}
+    if not names.isdisjoint(_OURS):
+        headers = MutableHeaders(raw=raw)
+        headers["X-Request-ID"] = info.request_id
+        if "cache-control" not in headers:
+            headers["Cache-Control"] = "no-store"
+        if info.rate is not None:
+            headers.update(rate_limit_headers(info.rate))
+        message["headers"] = headers.raw
+        return
+    raw.append((b"x-request-id", info.request_id.encode("latin-1")))
+    if b"cache-control" not in names:
+        raw.append((b"cache-control", b"no-store"))
+    if info.rate is not None:
+        raw.extend(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in rate_limit_headers(info.rate).items()
+        )
+    message["headers"] = raw
 
 
 class RequestMiddleware:
@@ -69,12 +101,7 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = info.request_id
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
-                if info.rate is not None:
-                    headers.update(rate_limit_headers(info.rate))
+                _add_headers(message, info)
             await send(message)
 
         try:

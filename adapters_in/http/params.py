@@ -20,6 +20,7 @@ from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 from partner_ingest.domain.use_cases.manage_partners import UNSET, Unset
 
+from ._context import request_header
 from .errors import BadRequest, InvalidRequest
 
 __all__ = [
@@ -53,7 +54,7 @@ def _bad_header(name: str, message: str) -> BadRequest:
 
 def header_int(request: Request, name: str, *, minimum: int = 1) -> int | None:
     """A whole-number header (None when absent)."""
-    raw = request.headers.get(name)
+    raw = request_header(request, name)
     if raw is None:
         return None
     raw = raw.strip()
@@ -64,7 +65,7 @@ def header_int(request: Request, name: str, *, minimum: int = 1) -> int | None:
 
 def header_bool(request: Request, name: str) -> bool | None:
     """`true` or `false` (None when absent)."""
-    raw = request.headers.get(name)
+    raw = request_header(request, name)
     if raw is None:
         return None
     value = _TRUE.get(raw.strip().lower())
@@ -75,7 +76,7 @@ def header_bool(request: Request, name: str) -> bool | None:
 
 def header_token(request: Request, name: str) -> str | None:
     """1-255 visible ASCII characters (an Idempotency-Key), None when absent."""
-    raw = request.headers.get(name)
+    raw = request_header(request, name)
     if raw is None:
         return None
     if not _TOKEN.fullmatch(raw.strip()):
@@ -85,7 +86,7 @@ def header_token(request: Request, name: str) -> str | None:
 
 def header_feed_mode(request: Request, name: str = "X-Feed-Mode") -> FeedMode | None:
     """`upsert`, `snapshot` or `patch` (None when absent)."""
-    raw = request.headers.get(name)
+    raw = request_header(request, name)
     if raw is None:
         return None
     try:
@@ -96,7 +97,7 @@ def header_feed_mode(request: Request, name: str = "X-Feed-Mode") -> FeedMode | 
 
 def header_mode(request: Request, name: str) -> Mode | None:
     """`strict` or `lenient` (None when absent)."""
-    raw = request.headers.get(name)
+    raw = request_header(request, name)
     if raw is None:
         return None
     try:
