@@ -107,9 +107,11 @@ class _Builder:
         self.emit(1, f"{var} = item.get({rule.name!r}); {var}_at = None")
         self.emit(1, f"if {var} is not None:")
         self.emit(2, f"if {var}.__class__ is not str or {canonical}({var}) is None: return SLOW(item, index)")
-        self.emit(2, f"try: {var}_at = {instant}({var}[:-1] + '+00:00')")
+        self.emit(2, f"try: {var}_at = {instant}({var})")
         self.emit(2, "except ValueError: return SLOW(item, index)")
-        self.emit(2, f"{var} = {var}_at.isoformat()")
+        # What isoformat() writes for that instant, without its cost (a tzinfo call): the
+        # spelling matched is fixed-width, a valid date and no fraction, so only the zone differs.
+        self.emit(2, f"{var} = {var}[:-1] + '+00:00'")
 
     def value(self, rule: FieldRule, var: str, depth: int) -> None:
         """Code that leaves the normalized value of `rule`, read into `var`, in `var`, or returns SLOW(...)."""
