@@ -92,6 +92,8 @@ class JsonDecoder:
         repeated-name check counts cheaply."""
         cap = limits.max_number_chars
         self._nested = nested
+        self._colons_may_count = True
+        """Whether `kept_every_name` still tries counting colons first (see there)."""
 
         def to_decimal(text: str) -> Decimal:
             if len(text) > cap:
@@ -150,8 +152,13 @@ class JsonDecoder:
         """Whether `values` (the items of an array, or values side by side), decoded from
         `data`, hold every member name `data` has."""
         found = members_at_least(values, self._nested)
-        if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
-            return True
+        if self._colons_may_count:
+            if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
+                return True
+            # Text with a colon (a URL, a time of day) is in one batch of a feed: it is in the
+            # next ones too, where the colons would be counted for nothing (a pass as costly
+            # as the names' own count).
+            self._colons_may_count = False
         names = names_at_most(data)
         return found == names or members(values) == names
 

@@ -28,6 +28,7 @@ from partner_ingest.domain.model import (
 )
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import FormatRegistry, load_formats
+from partner_ingest.plugins._json_decoder import JsonDecoder
 from partner_ingest.plugins._json_names import members, members_at_least
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
 
@@ -186,3 +187,14 @@ def test_the_cheap_count_counts_the_items_and_their_nested_objects_only(
     # Not a subclass of dict, not a list's or another field's objects: those are for `members`.
     assert members_at_least(items, nested) == _members_at_least_by_loop(items, nested)
     assert members_at_least(items, nested) <= members(items)
+
+
+def test_a_repeat_after_a_batch_with_colons_in_its_text_is_still_found() -> None:
+    # Once a batch's text has a colon, the decoder stops counting colons first: the names'
+    # own count must then still tell a repeat, in a batch with colons in its text or not.
+    decoder = JsonDecoder(FeedLimits(), nested=("dimensions",))
+    with_url = b'[{"sku":"A","image_url":"https://x.example/a.jpg"}]'
+    assert decoder.kept_every_name(with_url, decoder.decode_unchecked(with_url))  # type: ignore[arg-type]
+    for data in (b'[{"sku":"A","sku":"B"}]', b'[{"sku":"A","note":"at 10:00","sku":"B"}]', with_url):
+        values = decoder.decode_unchecked(data)
+        assert decoder.kept_every_name(data, values) is (data == with_url)  # type: ignore[arg-type]
