@@ -123,6 +123,10 @@ class JsonDecoder:
             self._decode_stdlib, decoder=self._stdlib_plain
         )
         """`data` decoded, a repeated member name not looked for (see `checked`)."""
+        self.decode_bare: Callable[[bytes], object] = self.decode_unchecked
+        """`decode_unchecked` without its translation of errors: the decoder itself, called
+        without a Python frame in between, for a reader that decodes a value per line. What it
+        raises, `decode_unchecked` of the same bytes raises as the readers take it."""
         self.uses_msgspec = False
         if prefer_msgspec:
             try:
@@ -133,6 +137,7 @@ class JsonDecoder:
                 self._msgspec_decode = msgspec.json.Decoder(float_hook=to_decimal).decode
                 self._msgspec_error = msgspec.DecodeError
                 self.decode_unchecked = self._decode_msgspec
+                self.decode_bare = self._msgspec_decode
                 self.uses_msgspec = True
 
     def decode(self, data: bytes) -> object:
