@@ -92,6 +92,8 @@ class JsonDecoder:
         repeated-name check counts cheaply."""
         cap = limits.max_number_chars
         self._nested = nested
+        self._colons_may_count = True
+        """Whether `kept_every_name` still tries counting colons first (see there)."""
 
         def to_decimal(text: str) -> Decimal:
             if len(text) > cap:
@@ -121,6 +123,10 @@ class JsonDecoder:
             self._decode_stdlib, decoder=self._stdlib_plain
         )
         """`data` decoded, a repeated member name not looked for (see `checked`)."""
+        self.decode_bare: Callable[[bytes], object] = self.decode_unchecked
+        """`decode_unchecked` without its translation of errors: the decoder itself, called
+        without a Python frame in between, for a reader that decodes a value per line. What it
+        raises, `decode_unchecked` of the same bytes raises as the readers take it."""
         self.uses_msgspec = False
         if prefer_msgspec:
             try:
@@ -131,6 +137,7 @@ class JsonDecoder:
                 self._msgspec_decode = msgspec.json.Decoder(float_hook=to_decimal).decode
                 self._msgspec_error = msgspec.DecodeError
                 self.decode_unchecked = self._decode_msgspec
+                self.decode_bare = self._msgspec_decode
                 self.uses_msgspec = True
 
     def decode(self, data: bytes) -> object:
@@ -150,8 +157,13 @@ class JsonDecoder:
         """Whether `values` (the items of an array, or values side by side), decoded from
         `data`, hold every member name `data` has."""
         found = members_at_least(values, self._nested)
-        if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
-            return True
+        if self._colons_may_count:
+            if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
+                return True
+            # Text with a colon (a URL, a time of day) is in one batch of a feed: it is in the
+            # next ones too, where the colons would be counted for nothing (a pass as costly
+            # as the names' own count).
+            self._colons_may_count = False
         names = names_at_most(data)
         return found == names or members(values) == names
 

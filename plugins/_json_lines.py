@@ -31,7 +31,7 @@ def read_lines_items(
     limit = limits.max_item_bytes
     readline = stream.readline
     # Lines are checked for repeated names a block at a time (see JsonDecoder.checked).
-    decode = decoder.decode_unchecked
+    decode, bare = decoder.decode_unchecked, decoder.decode_bare
     lines: list[bytes] = []
     values: list[object] = []
     numbers: list[int] = []
@@ -63,10 +63,13 @@ def read_lines_items(
             continue
         try:
             try:
-                value = decode(line)
-            except Truncated:
-                # msgspec reports a lone surrogate as truncation: the exact decoder names it.
-                value = decoder.decode_exactly(line)
+                value = bare(line)
+            except Exception:  # decoded again, for the error as the readers take it
+                try:
+                    value = decode(line)
+                except Truncated:
+                    # msgspec reports a lone surrogate as truncation: the exact decoder names it.
+                    value = decoder.decode_exactly(line)
         except (Truncated, MalformedFeedError) as error:
             yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             raise _line_error(error, number, starts) from None

@@ -8,7 +8,9 @@ they differ, the exact decode uses `object_hook`, which marks the repeat.
 
 from __future__ import annotations
 
-from typing import Final
+from itertools import compress, repeat
+from operator import is_
+from typing import Any, Final
 
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.feed_source import UnreadableValue
@@ -79,16 +81,18 @@ def names_at_most(data: bytes) -> int:
 
 def members_at_least(items: list[object], nested: tuple[str, ...]) -> int:
     """At most as many as the members of `items` and their objects, counting only the
-    items' own members and those of their `nested` fields: the cheap count."""
-    count = 0
-    for item in items:
-        if item.__class__ is dict:
-            count += len(item)
-            for name in nested:
-                member = item.get(name)
-                if member.__class__ is dict:
-                    count += len(member)
+    items' own members and those of their `nested` fields: the cheap count, one pass of
+    C-level maps per field rather than a Python loop over the items."""
+    objects = _objects(items)
+    count = sum(map(len, objects))
+    for name in nested:
+        count += sum(map(len, _objects(list(map(dict.get, objects, repeat(name))))))
     return count
+
+
+def _objects(values: list[Any]) -> list[dict[str, object]]:
+    """The values that are dicts (not a subclass: as the decoders build them), in order."""
+    return list(compress(values, map(is_, map(type, values), repeat(dict))))
 
 
 def members(value: object) -> int:

@@ -15,11 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support.examples import examples
 
 from partner_ingest.domain.model import FeedLimits, jsontext
+from partner_ingest.plugins._json_reader import _line_breaks
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
 from partner_ingest.plugins.testing import TrickleStream, parse_all
 
@@ -106,3 +107,14 @@ def test_an_item_larger_than_one_read_fits_when_the_cap_allows(msgspec: bool) ->
     document = jsontext.dumps({"products": [item, item]}).encode()
     parsed = list(JsonFeed(1, prefer_msgspec=msgspec).parse(io.BytesIO(document), LARGE))
     assert [i for i, _ in parsed] == [item, item]
+
+
+@given(
+    text=st.lists(st.sampled_from([b"\n", b"x", b"\n\n", b"y" * 70, b"z" * 5000]), max_size=60).map(b"".join),
+    data=st.data(),
+)
+@example(text=b"\n" * 10_000, data=None)
+@example(text=b'{"products": [\n' + b"x" * 5000 + b"\n", data=None)
+def test_line_breaks_are_counted_sparse_or_dense(text: bytes, data: Any) -> None:
+    end = len(text) if data is None else data.draw(st.integers(0, len(text)))
+    assert _line_breaks(text, end) == text.count(b"\n", 0, end)

@@ -14,6 +14,9 @@ import io
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import json_values, raw_items
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
 from partner_ingest.domain.model import (
@@ -25,6 +28,8 @@ from partner_ingest.domain.model import (
 )
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.plugins import FormatRegistry, load_formats
+from partner_ingest.plugins._json_decoder import JsonDecoder
+from partner_ingest.plugins._json_names import members, members_at_least
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
 
 PARTNER = "acme"
@@ -158,3 +163,38 @@ def test_text_that_looks_like_a_member_name_is_not_a_repeat(registry: Any, fmt: 
     assert report.errors == (), report.to_json()
     assert report.counts.created == 1
     assert store.tables.products[(PARTNER, "A-1")][9] == 'say "sku": twice":'
+
+
+def _members_at_least_by_loop(items: list[object], nested: tuple[str, ...]) -> int:
+    """The cheap count's definition, item by item."""
+    count = 0
+    for value in items:
+        if value.__class__ is dict:
+            count += len(value)
+            for name in nested:
+                member = value.get(name)
+                if member.__class__ is dict:
+                    count += len(member)
+    return count
+
+
+@given(
+    items=st.lists(json_values(8) | raw_items(2), max_size=6), nested=st.sampled_from([(), ("dimensions",)])
+)
+def test_the_cheap_count_counts_the_items_and_their_nested_objects_only(
+    items: list[object], nested: tuple[str, ...]
+) -> None:
+    # Not a subclass of dict, not a list's or another field's objects: those are for `members`.
+    assert members_at_least(items, nested) == _members_at_least_by_loop(items, nested)
+    assert members_at_least(items, nested) <= members(items)
+
+
+def test_a_repeat_after_a_batch_with_colons_in_its_text_is_still_found() -> None:
+    # Once a batch's text has a colon, the decoder stops counting colons first: the names'
+    # own count must then still tell a repeat, in a batch with colons in its text or not.
+    decoder = JsonDecoder(FeedLimits(), nested=("dimensions",))
+    with_url = b'[{"sku":"A","image_url":"https://x.example/a.jpg"}]'
+    assert decoder.kept_every_name(with_url, decoder.decode_unchecked(with_url))  # type: ignore[arg-type]
+    for data in (b'[{"sku":"A","sku":"B"}]', b'[{"sku":"A","note":"at 10:00","sku":"B"}]', with_url):
+        values = decoder.decode_unchecked(data)
+        assert decoder.kept_every_name(data, values) is (data == with_url)  # type: ignore[arg-type]
