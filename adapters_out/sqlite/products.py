@@ -1,6 +1,6 @@
 """The `product` table: batch upserts that count created, updated and unchanged rows.
 
-One `executemany` per batch: INSERT ... ON CONFLICT DO UPDATE ... WHERE the
+One `executemany` per batch (one multi-row statement for a small one): INSERT ... ON CONFLICT DO UPDATE ... WHERE the
 stored values differ from the new ones (one row-value comparison, done by
 SQLite), so an unchanged product is never rewritten. The batch's bookkeeping
 time is taken once and bound as the last parameter of every row: SQLite's
@@ -52,7 +52,9 @@ __all__ = [
     "UPSERT_SQL",
     "SqliteFeedSkuRegister",
     "SqliteProductRepository",
+    "MULTI_ROW_MAX",
     "batch_time",
+    "multi_row_statement",
     "null_columns",
     "stamped",
     "upsert_sql",
@@ -131,6 +133,51 @@ def upsert_statement(
     return sql, [values(row) + time for row in rows]
 
 
+MULTI_ROW_MAX: Final = 64
+"""Batches of at most this many rows are written by one multi-row statement (`multi_row_statement`)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_sql(nulls: frozenset[int], rows: int) -> str:
+    """`upsert_sql(nulls)` with `rows` rows of VALUES: the batch's time and import are ?1 and
+    ?2, then each row's unfolded values in turn."""
+    width = len(PRODUCT_COLUMNS) - len(nulls)
+    tuples = []
+    for n in range(rows):
+        values = []
+        bound = 2 + n * width
+        for position in range(len(PRODUCT_COLUMNS)):
+            if position in nulls:
+                values.append("NULL")
+            else:
+                bound += 1
+                values.append(f"?{bound}")
+        tuples.append(f"({', '.join(values)}, ?1, ?1, ?2)")
+    one = upsert_sql(nulls)
+    head, tail = one.index(" VALUES ("), one.index(" ON CONFLICT ")
+    return f"{one[:head]} VALUES {', '.join(tuples)}{one[tail:]}"
+
+
+def multi_row_statement(
+    rows: Sequence[ProductRow], at: str, feed_id: str | None = None
+) -> tuple[str, list[object]]:
+    """What `upsert_statement` writes, as one statement of `rows` VALUES (at most
+    `MULTI_ROW_MAX`): SQLite steps it once where `executemany` steps it a row at a time, each
+    step releasing the GIL and waiting to take it back, which dominates a small feed's write
+    in the busy writer thread (ADR 0043). The rows take the upsert in turn, as executemany's
+    do, and the statement's change count is the sum of theirs."""
+    nulls = null_columns(rows)
+    _, values, leading = _folded(nulls)
+    parameters: list[object] = [at, feed_id]
+    if leading:
+        for row in rows:
+            parameters.extend(row[:leading])
+    else:
+        for row in rows:
+            parameters.extend(values(row))
+    return _multi_row_sql(nulls, len(rows)), parameters
+
+
 def batch_time() -> str:
     """Now, as stored in `created_at` / `updated_at` (UTC, milliseconds, like the other tables)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -182,7 +229,10 @@ class SqliteProductRepository:
             # back): the batch takes a later time, so that `updated_at = at` names only the rows
             # this statement rewrote.
             at = _stamp(_parse(latest) + timedelta(milliseconds=1))
-        changed = conn.executemany(*upsert_statement(rows, at, feed_id)).rowcount
+        if len(rows) <= MULTI_ROW_MAX:
+            changed = conn.execute(*multi_row_statement(rows, at, feed_id)).rowcount
+        else:
+            changed = conn.executemany(*upsert_statement(rows, at, feed_id)).rowcount
         # The rows of one call have distinct keys, so every row not stored before was inserted.
         new = len(rows) - len(before)
         kinds: dict[tuple[str, str], list[str]] = {}

@@ -1,5 +1,6 @@
 """The writer thread's SQLite part (ADR 0043): one connection of the writer's own, BEGIN
-IMMEDIATE for a batch, its savepoints, and a full disk told as a full store.
+IMMEDIATE for a batch, its savepoints, the audit chain appended once at the batch's commit,
+and a full disk told as a full store.
 
 The queue, the batches and when each call is answered are `adapters_out/sql/writer.py`'s.
 With synchronous=FULL every COMMIT is an fsync, and SQLite has one writer at a time: the
@@ -9,20 +10,34 @@ so and the rest of the batch goes on in a fresh transaction. Readers keep their 
 connections (WAL: they never block the writer) and see a batch once committed; writers of
 other processes (a worker, the scheduler) take SQLite's lock between batches.
 
+Every feed appends to the audit chain (ADR 0028), and an append reads the chain's newest
+hash before it inserts. A unit of work that is kept hands its entries to the batch instead;
+the batch's commit appends them all, in the order the units were kept, with one newest-hash
+read and one insert, as PostgreSQL's part does. A unit that is undone hands none; a batch
+whose transaction is lost or whose commit fails keeps none (the append is in the
+transaction it commits).
+
 Read-only units of work are the store's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import threading
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
 from .connection import connect
 from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full
+
+if TYPE_CHECKING:
+    # Imported on first use, as the store's repositories are: the audit chain loads OpenSSL.
+    from partner_ingest.domain.model.audit import AuditEntry
+
+    from .audit import PendingSqliteAuditLog
 
 __all__ = ["BatchNotDurable", "Done", "SqliteWriter", "WriterUnitOfWork"]
 
@@ -34,6 +49,8 @@ class SqliteWriter(Writer):
         super().__init__(max_batch=max_batch)
         self._store = store
         self._conn: sqlite3.Connection | None = None
+        self._audit: list[AuditEntry] = []
+        """The kept units' audit entries, appended to the chain at the batch's commit."""
 
     def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
         """A savepoint of the writer's transaction, for the call running now; readers get the
@@ -43,6 +60,10 @@ class SqliteWriter(Writer):
         if threading.current_thread() is not self._thread or self._conn is None:
             raise RuntimeError("the writer's units of work open only inside a call it runs (submit)")
         return WriterUnitOfWork(self, self._conn)
+
+    def hand_over(self, audit: list[AuditEntry]) -> None:
+        """A kept unit's audit entries, for the batch's commit."""
+        self._audit.extend(audit)
 
     def _connect(self) -> None:
         self._conn = connect(self._store.path, busy_timeout=self._store.busy_timeout)
@@ -60,6 +81,8 @@ class SqliteWriter(Writer):
         return self._conn is not None and self._conn.in_transaction
 
     def _begin(self) -> None:
+        # Entries handed over in a transaction the database rolled back were never stored.
+        self._audit = []
         self._store.begin(self._connection(), read_only=False)
 
     def _savepoint(self) -> None:
@@ -75,9 +98,15 @@ class SqliteWriter(Writer):
 
     def _commit(self, *, kept: bool) -> BaseException | None:
         conn = self._connection()
+        audit, self._audit = self._audit, []
         if not conn.in_transaction:
             return None
         try:
+            if kept and audit:
+                from .audit import SqliteAuditLog
+
+                # In the transaction it commits: a failed commit keeps none of them.
+                SqliteAuditLog(conn).append_many(audit)
             conn.execute("COMMIT" if kept else "ROLLBACK")
         except sqlite3.Error as failure:
             # The writer outlives a failed batch: the next one begins afresh.
@@ -104,10 +133,21 @@ class WriterUnitOfWork(SqliteUnitOfWork):
     # __exit__ is the store's own: rollback (this unit's writes alone) and a full disk raised
     # as StoreFullError.
 
+    @functools.cached_property
+    def audit(self) -> PendingSqliteAuditLog:
+        """Entries kept in memory until this unit is kept: the batch appends them at its commit."""
+        from .audit import PendingSqliteAuditLog
+
+        return PendingSqliteAuditLog(self.conn)
+
     def commit(self) -> None:
         """Keep this unit's writes in the batch; its call is answered once the batch is committed."""
+        audit = self.audit.take() if "audit" in self.__dict__ else []
         self._writer.leave(keep=True)
+        self._writer.hand_over(audit)
 
     def rollback(self) -> None:
         """Undo this unit's writes alone; its neighbours' stay."""
+        if "audit" in self.__dict__:
+            self.audit.discard()
         self._writer.leave(keep=False)

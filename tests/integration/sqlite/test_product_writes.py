@@ -4,7 +4,9 @@ product reads back exactly as written, and the counts come out as with every col
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +23,7 @@ from partner_ingest.adapters_out.sqlite.products import (
     UPSERT_SQL,
     SqliteFeedSkuRegister,
     batch_time,
+    multi_row_statement,
     null_columns,
     stamped,
     upsert_sql,
@@ -84,6 +87,59 @@ def test_a_batch_round_trips_whatever_columns_it_leaves_empty(
                 assert [uow.products.get("acme", p.sku) for p in edited] == edited
         finally:
             store.close()
+
+
+@settings(max_examples=examples(40))
+@given(
+    batch=feeds(2, max_size=12).filter(bool),
+    blank=st.sets(st.sampled_from(OPTIONAL)),
+    stored=st.integers(0, 12),
+    changed=st.integers(0, 12),
+    retired=st.integers(0, 12),
+)
+def test_the_multi_row_statement_writes_and_counts_what_executemany_does(
+    migrated: Path, batch: list[Product], blank: set[str], stored: int, changed: int, retired: int
+) -> None:
+    # A small batch is one multi-row statement: over the same stored products (some of the
+    # batch stored, some of those changed, some retired), it leaves the table and the change
+    # count executemany of the one-row statement leaves.
+    blanks: dict[str, Any] = {name: ({} if name == "extra" else None) for name in blank}
+    batch = [attrs.evolve(p, partner_id="acme", **blanks) for p in batch]
+    before = [
+        (attrs.evolve(p, brand="Before") if n < changed else p).to_row() for n, p in enumerate(batch[:stored])
+    ]
+    rows = [p.to_row() for p in batch]
+    tables = []
+    writes: tuple[tuple[str, Callable[[sqlite3.Connection], sqlite3.Cursor]], ...] = (
+        (
+            "many",
+            lambda conn: conn.executemany(*upsert_statement(rows, "2026-03-02T00:00:00.000Z", "f2")),
+        ),
+        ("one", lambda conn: conn.execute(*multi_row_statement(rows, "2026-03-02T00:00:00.000Z", "f2"))),
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        for name, write in writes:
+            shutil.copyfile(migrated, Path(directory) / f"{name}.db")
+            store = SqliteStore(Path(directory) / f"{name}.db")
+            try:
+                conn = store.connection()
+                if before:
+                    conn.executemany(*upsert_statement(before, "2026-03-01T00:00:00.000Z", "f1"))
+                conn.execute(
+                    "UPDATE product SET retired_at = updated_at WHERE id IN"
+                    " (SELECT id FROM product ORDER BY sku LIMIT ?)",
+                    (retired,),
+                )
+                count = write(conn).rowcount
+                table = conn.execute(
+                    f"SELECT id, {', '.join(PRODUCT_COLUMNS)}, created_at, updated_at, feed_id, retired_at"
+                    " FROM product ORDER BY id"
+                ).fetchall()
+                tables.append((count, table))
+            finally:
+                store.close()
+    assert tables[0] == tables[1]
+    assert len(tables[0][1]) == len(batch)
 
 
 def test_empty_text_and_zero_are_values_not_nulls(tmp_path: Path) -> None:

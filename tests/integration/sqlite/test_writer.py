@@ -26,9 +26,11 @@ from partner_ingest.adapters_out.sqlite.testing import seed_partner
 from partner_ingest.adapters_out.sqlite.writer import BatchNotDurable, SqliteWriter
 from partner_ingest.adapters_out.store_errors import StoreFullError
 from partner_ingest.adapters_out.system import UuidIds
+from partner_ingest.domain.model.audit import AuditQuery
 from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
 from partner_ingest.domain.use_cases.ingest_feed import Ingested, IngestStep
+from partner_ingest.domain.use_cases.verify_audit import VerifyAuditChain
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import UnitOfWork
 
@@ -65,9 +67,11 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
     ingest = IngestFeed(writer.unit_of_work, FORMATS, FakeClock(), UuidIds())
     answers = Answers(functools.partial(stored, path), FEEDS)
     running, queued = threading.Event(), threading.Event()
+    statements: list[str] = []
 
     def hold_the_writer(uow: UnitOfWork, ingested: Ingested) -> None:
         # Inside the first feed's unit of work: wait until every other feed is queued behind it.
+        uow.conn.set_trace_callback(statements.append)  # type: ignore[attr-defined]
         running.set()
         assert queued.wait(30)
 
@@ -92,6 +96,8 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
     # p0 committed alone (the others queued while it held the writer), then p1..p5 in one batch.
     assert writer.batches == 2
     assert answers.seen == {p: 0 if p == "p3" else ITEMS for p in partners}
+    # The chain's newest hash was read once a batch, not once a feed.
+    assert sum("FROM partner_ingest_audit ORDER BY id DESC" in s for s in statements) == 2
     writer.close()
     store.close()
     reopened = SqliteStore(path)
@@ -100,6 +106,14 @@ def test_one_batch_keeps_every_neighbour_of_a_failing_feed_and_answers_each_once
             p: 0 if p == "p3" else ITEMS for p in partners
         }
         assert all(uow.imports.latest_applied(p) is not None for p in partners if p != "p3")
+        # The batch appended its members' audit entries at its commit: in the order they were
+        # kept, none for the feed that was undone, the chain unbroken.
+        oldest_first = [e.partner_id for e in reversed(uow.audit.query(AuditQuery(limit=100)))]
+        assert [p for n, p in enumerate(oldest_first) if n == 0 or oldest_first[n - 1] != p] == [
+            p for p in partners if p != "p3"
+        ]
+    verdict = VerifyAuditChain(reopened.audit_log)()
+    assert verdict.ok and verdict.entries == len(oldest_first)
     reopened.close()
 
 
