@@ -17,7 +17,7 @@ from typing import Final
 
 import attrs
 
-from partner_ingest.adapters_out.sql.audit import SqlAuditTrail
+from partner_ingest.adapters_out.sql.audit import PendingAuditTrail
 from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
 from partner_ingest.domain.model.audit_chain import AuditLink
 
@@ -31,53 +31,16 @@ _LOCK: Final = (
 )
 
 
-class PostgresAuditLog(SqlAuditTrail):
+class PostgresAuditLog(PendingAuditTrail):
     """Audit entries written in one connection's current transaction, at `flush()` (which the
-    unit of work calls as it commits)."""
+    unit of work calls as it commits), under the chain lock (held until the transaction ends):
+    ids ascend with the entries, one appender at a time."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn, POSTGRES)
-        self._db = conn
-        self._pending: list[AuditEntry] = []
 
-    def append(self, entry: AuditEntry) -> None:
-        """Add one entry."""
-        self._pending.append(entry)
-
-    def append_many(self, entries: Sequence[AuditEntry]) -> None:
-        """Add entries in order."""
-        self._pending.extend(entries)
-
-    def flush(self) -> None:
-        """Write the pending entries, chained, under the chain lock (held until the transaction ends).
-
-        Ids ascend with the entries: one executemany, one identity sequence, one appender at a time.
-        """
-        if not self._pending:
-            return
-        self._db.execute(_LOCK)
-        self._write(self._pending)
-        self._pending.clear()
-
-    def discard(self) -> None:
-        """Forget the pending entries (the transaction they belonged to was rolled back)."""
-        self._pending.clear()
-
-    def take(self) -> list[AuditEntry]:
-        """The pending entries, no longer pending: a grouped unit of work hands them to its
-        batch, which appends every member's under one chain lock at its commit."""
-        pending, self._pending = self._pending, []
-        return pending
-
-    def links(self, after_id: int, limit: int) -> list[AuditLink]:
-        """Oldest first, the content recomputed from the stored columns (pending entries written first)."""
-        self.flush()
-        return super().links(after_id, limit)
-
-    def query(self, query: AuditQuery) -> list[AuditEntry]:
-        """Newest first; each filter uses its index (pending entries written first)."""
-        self.flush()
-        return super().query(query)
+    def _before_write(self) -> None:
+        self._run(_LOCK)
 
 
 @attrs.define

@@ -5,7 +5,8 @@ way, and read the trail back alike. When they append differs, for a reason: SQLi
 writer holds the database's one write lock for its whole transaction, so it appends at
 once (`adapters_out/sqlite/audit.py`); PostgreSQL has many writers and appends at commit
 under an advisory lock, so that the lock is held for the commit alone
-(`adapters_out/postgres/audit.py`).
+(`adapters_out/postgres/audit.py`). Entries that wait for a commit (every PostgreSQL unit
+of work, a unit of SQLite's writer thread, ADR 0043) are kept by `PendingAuditTrail`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from partner_ingest.domain.model.audit import AuditAction, AuditEntry, AuditQuer
 from partner_ingest.domain.model.audit_chain import GENESIS, AuditLink, content_of, link_hash
 
 from ._json import dump_json, load_json
-from .dialect import Dialect
+from .dialect import Dialect, SqlConnection
 from .repository import SqlRepository
 
-__all__ = ["AuditEntryRow", "SqlAuditTrail", "audit_entry"]
+__all__ = ["AuditEntryRow", "PendingAuditTrail", "SqlAuditTrail", "audit_entry"]
 
 
 class AuditEntryRow(NamedTuple):
@@ -125,3 +126,53 @@ class SqlAuditTrail(SqlRepository):
         condition = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._run(f"{_SELECT}{condition} ORDER BY id DESC LIMIT ?", (*params, query.limit)).fetchall()
         return [audit_entry(AuditEntryRow._make(row), d) for row in rows]
+
+
+class PendingAuditTrail(SqlAuditTrail):
+    """Entries kept in memory until `flush()` writes them in the current transaction, or a unit of
+    work kept in a batch hands them on (`take`) for the batch to write at its commit. A read
+    flushes first, so it sees its own unit's entries."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, conn: SqlConnection, dialect: Dialect) -> None:
+        super().__init__(conn, dialect)
+        self._pending: list[AuditEntry] = []
+
+    def append(self, entry: AuditEntry) -> None:
+        """Add one entry (written at `flush`)."""
+        self._pending.append(entry)
+
+    def append_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Add entries in order (written at `flush`)."""
+        self._pending.extend(entries)
+
+    def flush(self) -> None:
+        """Write the pending entries, chained, in the current transaction."""
+        if not self._pending:
+            return
+        self._before_write()
+        self._write(self._pending)
+        self._pending.clear()
+
+    def _before_write(self) -> None:
+        """What the engine must do before the chain's newest hash is read (keep other appenders out)."""
+
+    def take(self) -> list[AuditEntry]:
+        """The pending entries, no longer pending, for the batch their unit of work is kept in."""
+        pending, self._pending = self._pending, []
+        return pending
+
+    def discard(self) -> None:
+        """Forget the pending entries (the unit of work they belonged to was undone)."""
+        self._pending.clear()
+
+    def links(self, after_id: int, limit: int) -> list[AuditLink]:
+        """Oldest first (pending entries written first)."""
+        self.flush()
+        return super().links(after_id, limit)
+
+    def query(self, query: AuditQuery) -> list[AuditEntry]:
+        """Newest first (pending entries written first)."""
+        self.flush()
+        return super().query(query)

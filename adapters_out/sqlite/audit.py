@@ -14,9 +14,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from partner_ingest.adapters_out.sql.audit import SqlAuditTrail
-from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
-from partner_ingest.domain.model.audit_chain import AuditLink
+from partner_ingest.adapters_out.sql.audit import PendingAuditTrail, SqlAuditTrail
+from partner_ingest.domain.model.audit import AuditEntry
 
 from .dialect import SQLITE
 
@@ -39,43 +38,10 @@ class SqliteAuditLog(SqlAuditTrail):
             self._write(entries)
 
 
-class PendingSqliteAuditLog(SqliteAuditLog):
-    """A writer unit's audit entries, kept in memory until the unit is kept (`take`) or undone
-    (`discard`): its batch appends them, with its other members', at its commit."""
+class PendingSqliteAuditLog(PendingAuditTrail):
+    """A writer unit's audit entries, kept until the unit is kept (`take`) or undone (`discard`):
+    its batch appends them, with its other members', at its commit (ADR 0043). SQLite's writer
+    holds the one write lock, so nothing else is needed before a write."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(conn)
-        self._pending: list[AuditEntry] = []
-
-    def append(self, entry: AuditEntry) -> None:
-        """Add one entry (written at the batch's commit)."""
-        self._pending.append(entry)
-
-    def append_many(self, entries: Sequence[AuditEntry]) -> None:
-        """Add entries in order (written at the batch's commit)."""
-        self._pending.extend(entries)
-
-    def flush(self) -> None:
-        """Write the pending entries now, in the unit's savepoint (a read of the trail sees them)."""
-        if self._pending:
-            self._write(self._pending)
-            self._pending.clear()
-
-    def take(self) -> list[AuditEntry]:
-        """The pending entries, no longer pending, for the batch the unit is kept in."""
-        pending, self._pending = self._pending, []
-        return pending
-
-    def discard(self) -> None:
-        """Forget the pending entries (the unit they belonged to was undone)."""
-        self._pending.clear()
-
-    def links(self, after_id: int, limit: int) -> list[AuditLink]:
-        """Oldest first (pending entries written first)."""
-        self.flush()
-        return super().links(after_id, limit)
-
-    def query(self, query: AuditQuery) -> list[AuditEntry]:
-        """Newest first (pending entries written first)."""
-        self.flush()
-        return super().query(query)
+        super().__init__(conn, SQLITE)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
     from partner_ingest.domain.model.audit import AuditEntry, AuditQuery
     from partner_ingest.domain.model.audit_chain import AuditLink
+    from partner_ingest.ports import AuditLog
 
     from .audit import SqliteAuditLog
     from .changes import SqliteChangeFeed
@@ -216,7 +217,9 @@ class SqliteUnitOfWork:
         return SqlScheduleRepository(self.conn, SQLITE)
 
     @functools.cached_property
-    def audit(self) -> SqliteAuditLog:
+    def audit(self) -> AuditLog:
+        """Entries written at once: this unit holds SQLite's one write lock (the writer thread's
+        units keep theirs for the batch's commit instead, adapters_out/sqlite/writer.py)."""
         from .audit import SqliteAuditLog
 
         return SqliteAuditLog(self.conn)
