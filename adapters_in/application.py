@@ -50,8 +50,8 @@ if TYPE_CHECKING:
         FormatRegistry,
         IdSource,
         UnitOfWorkFactory,
+        WriteQueue,
     )
-    from partner_ingest.ports.unit_of_work import WriteQueue
 
     from .wiring import Wiring
 

@@ -62,8 +62,8 @@ if TYPE_CHECKING:
         RateLimiter,
         Store,
         UnitOfWorkFactory,
+        WriteQueue,
     )
-    from partner_ingest.ports.unit_of_work import WriteQueue
     from partner_ingest.ports.webhooks import WebhookSender
 
 __all__ = [

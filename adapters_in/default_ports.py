@@ -41,9 +41,9 @@ if TYPE_CHECKING:
         RateLimiter,
         Store,
         UnitOfWorkFactory,
+        WriteQueue,
     )
     from partner_ingest.ports.formats import FeedFormat
-    from partner_ingest.ports.unit_of_work import WriteQueue
 
 from .application import Readiness
 from .readiness import schema_current, store_ready, with_disk, with_redis

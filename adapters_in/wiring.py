@@ -41,8 +41,7 @@ if TYPE_CHECKING:
     from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
     from partner_ingest.domain.use_cases.web_sessions import WebSessions
     from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
-    from partner_ingest.ports import FeedFetcher, FeedParsing, RateLimiter, UnitOfWorkFactory
-    from partner_ingest.ports.unit_of_work import WriteQueue
+    from partner_ingest.ports import FeedFetcher, FeedParsing, RateLimiter, UnitOfWorkFactory, WriteQueue
     from partner_ingest.ports.webhooks import WebhookSender
 
 __all__ = ["Once", "Wiring"]

@@ -16,7 +16,7 @@ from typing import ParamSpec, TypeVar, cast
 
 from anyio import CancelScope
 
-from partner_ingest.ports.unit_of_work import WriteQueue
+from partner_ingest.ports import WriteQueue
 
 from .loop_answers import LoopAnswers
 
