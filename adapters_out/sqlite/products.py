@@ -68,29 +68,41 @@ _NULLABLE: Final = tuple(range(BRAND, len(PRODUCT_COLUMNS)))
 """Positions of the columns that may be NULL (brand onwards), the ones a batch may fold."""
 
 
-def upsert_sql(nulls: frozenset[int] = frozenset()) -> str:
-    """The statement of a product write whose rows are NULL at the `nulls` positions:
-    those are NULL literals, every other column a parameter in `PRODUCT_COLUMNS` order, then
-    the batch's time and the import that writes it (see `stamped`). The feed id is written
-    with the values, never compared: an unchanged product keeps the import that wrote it."""
+def _row_values(nulls: frozenset[int], first: int) -> str:
+    """One row of VALUES: NULL literals at the `nulls` positions, every other column a parameter
+    in `PRODUCT_COLUMNS` order numbered from `first`."""
     values = []
-    bound = 0
+    number = first
     for position in range(len(PRODUCT_COLUMNS)):
         if position in nulls:
             values.append("NULL")
         else:
-            bound += 1
-            values.append(f"?{bound}")
-    now, feed = f"?{bound + 1}", f"?{bound + 2}"
+            values.append(f"?{number}")
+            number += 1
+    return ", ".join(values)
+
+
+def _upsert(rows: str) -> str:
+    """The product write of the VALUES `rows` (each ending with its time twice and its import)."""
     return (
         f"INSERT INTO product ({', '.join(PRODUCT_COLUMNS)}, created_at, updated_at, feed_id) "
-        f"VALUES ({', '.join(values)}, {now}, {now}, {feed}) "
+        f"VALUES {rows} "
         "ON CONFLICT (partner_id, sku) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in _DATA)
         + ", updated_at = excluded.updated_at, feed_id = excluded.feed_id, retired_at = NULL "
         f"WHERE ({', '.join(f'product.{c}' for c in _DATA)}) IS NOT ({', '.join(f'excluded.{c}' for c in _DATA)})"
         " OR product.retired_at IS NOT NULL"  # a retired product named again is restored
     )
+
+
+def upsert_sql(nulls: frozenset[int] = frozenset()) -> str:
+    """The statement of a product write whose rows are NULL at the `nulls` positions:
+    those are NULL literals, every other column a parameter in `PRODUCT_COLUMNS` order, then
+    the batch's time and the import that writes it (see `stamped`). The feed id is written
+    with the values, never compared: an unchanged product keeps the import that wrote it."""
+    width = len(PRODUCT_COLUMNS) - len(nulls)
+    now, feed = f"?{width + 1}", f"?{width + 2}"
+    return _upsert(f"({_row_values(nulls, 1)}, {now}, {now}, {feed})")
 
 
 UPSERT_SQL: Final = upsert_sql()
@@ -142,20 +154,7 @@ def _multi_row_sql(nulls: frozenset[int], rows: int) -> str:
     """`upsert_sql(nulls)` with `rows` rows of VALUES: the batch's time and import are ?1 and
     ?2, then each row's unfolded values in turn."""
     width = len(PRODUCT_COLUMNS) - len(nulls)
-    tuples = []
-    for n in range(rows):
-        values = []
-        bound = 2 + n * width
-        for position in range(len(PRODUCT_COLUMNS)):
-            if position in nulls:
-                values.append("NULL")
-            else:
-                bound += 1
-                values.append(f"?{bound}")
-        tuples.append(f"({', '.join(values)}, ?1, ?1, ?2)")
-    one = upsert_sql(nulls)
-    head, tail = one.index(" VALUES ("), one.index(" ON CONFLICT ")
-    return f"{one[:head]} VALUES {', '.join(tuples)}{one[tail:]}"
+    return _upsert(", ".join(f"({_row_values(nulls, 3 + n * width)}, ?1, ?1, ?2)" for n in range(rows)))
 
 
 def multi_row_statement(
