@@ -96,7 +96,8 @@ def refuse_long_integers(value: object, limits: FeedLimits, index: int, path: st
 
     The standard library's JSON decoder refuses such an integer while parsing; msgspec hands
     it over. A valid item's integers passed their fields' range checks (which refuse a long
-    one) or `kept_value_problem`, so only an invalid item's are walked here: whichever decoder
+    one) or `kept_value_problem`, so only an invalid item's are walked here (an item that is
+    not an object, a bare number, is invalid too): whichever decoder
     read it, the feed ends the same way. Numbers with a fraction or an exponent are capped by
     both decoders' hook already.
     """

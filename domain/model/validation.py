@@ -106,10 +106,17 @@ class ItemValidator:
             (self.contract, self.mode, self._textual, self._partner_id, self._limits, self._fast),
         )
 
+    def _not_an_object(self, raw: object, index: int) -> list[ItemError]:
+        """The error of an item that is not an object; a long integer in it (a line that is one
+        bare number) ends the feed as it would with either JSON decoder (`refuse_long_integers`)."""
+        if not self._textual:
+            refuse_long_integers(raw, self._limits, index)
+        return [ItemError(index, None, "", ErrorCode.TYPE, _NOT_AN_OBJECT.format(type_name(raw)))]
+
     def sku_of(self, raw: object, index: int) -> str | list[ItemError]:
         """The valid SKU of an item that only needs one (a delete, a patch), or its errors."""
         if not isinstance(raw, dict):
-            return [ItemError(index, None, "", ErrorCode.TYPE, _NOT_AN_OBJECT.format(type_name(raw)))]
+            return self._not_an_object(raw, index)
         value = raw.get("sku")
         sku = _error_sku(value, self._lenient, self._textual)
         if value is None or (self._lenient and value == ""):
@@ -133,7 +140,7 @@ class ItemValidator:
         items (see _fast_path.py); this is the reference it defers to.
         """
         if not isinstance(raw, dict):
-            return [ItemError(index, None, "", ErrorCode.TYPE, _NOT_AN_OBJECT.format(type_name(raw)))]
+            return self._not_an_object(raw, index)
         item: dict[object, object] = raw
         out: dict[str, object] = {}
         errors: list[ItemError] | None = None
