@@ -92,6 +92,8 @@ class Settings:
     """First block of a client that failed authentication too often; doubles for repeat offenders."""
     max_block_seconds: float = 3600.0
     """Longest block of a client that keeps failing authentication."""
+    key_cache_seconds: float = 1.0
+    """How long an API key this process verified is taken as read (0: read every request); a key revoked, or a partner deactivated, by another process or instance is refused at most this long after (ADR 0045)."""
     trusted_proxies: str = ""
     """CIDR networks whose X-Forwarded-For is believed (comma separated)."""
     job_lease_seconds: float = 60.0
@@ -272,6 +274,7 @@ class Settings:
                 f"{PREFIX}RETIRE_MAX_SHARE must be between 0 and 1, got {self.retire_max_share}"
             )
         for name in (
+            "key_cache_seconds",
             "job_body_retention_seconds",
             "job_body_retention_dead_seconds",
             "retired_retention_seconds",

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from partner_ingest.domain.use_cases.replay import ReplayImport
     from partner_ingest.domain.use_cases.retention import PurgeWebhookDeliveries
     from partner_ingest.domain.use_cases.retired_products import PurgeChanges, PurgeRetiredProducts
+    from partner_ingest.domain.use_cases.verified_keys import VerifiedKeys
     from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
     from partner_ingest.domain.use_cases.web_sessions import WebSessions
     from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
@@ -192,14 +193,28 @@ def _guard(w: Wiring) -> AccessGuard:
         quotas=w.quota_limiter,
         server_secret=w.server_secret,
         limits=access,
+        verified=w.verified_keys,
+        limits_in_process=w.rate_limiter is None and w.quota_limiter is None,
     )
+
+
+def _verified_keys(w: Wiring) -> VerifiedKeys:
+    from partner_ingest.domain.use_cases.verified_keys import VerifiedKeys
+
+    return VerifiedKeys(w.ports.settings.key_cache_seconds)
 
 
 def _keys(w: Wiring) -> ManageKeys:
     from partner_ingest.domain.use_cases.manage_keys import ManageKeys
 
     ports = w.ports
-    return ManageKeys(ports.uow, ports.clock, server_secret=w.server_secret, random_bytes=ports.random_bytes)
+    return ManageKeys(
+        ports.uow,
+        ports.clock,
+        server_secret=w.server_secret,
+        random_bytes=ports.random_bytes,
+        on_change=w.verified_keys.forget,
+    )
 
 
 def _web_sessions(w: Wiring) -> WebSessions:
@@ -273,7 +288,14 @@ def _partners(w: Wiring) -> ManagePartners:
     from partner_ingest.domain.use_cases.manage_partners import ManagePartners
 
     ports = w.ports
-    return ManagePartners(ports.uow, ports.clock, ports.vault, ports.formats, addresses=ports.addresses)
+    return ManagePartners(
+        ports.uow,
+        ports.clock,
+        ports.vault,
+        ports.formats,
+        addresses=ports.addresses,
+        on_change=w.verified_keys.forget,
+    )
 
 
 def _audit_trail(w: Wiring) -> QueryAudit:
@@ -407,6 +429,8 @@ class Wiring:
     contract_usage = Once(_contract_usage)
     validate = Once(_validate)
     guard = Once(_guard)
+    verified_keys = Once(_verified_keys)
+    """Keys the guard verified a moment ago; forgotten when this process changes keys or partners."""
     keys = Once(_keys)
     web_sessions = Once(_web_sessions)
     submit_job = Once(_submit_job)

@@ -23,6 +23,7 @@ address and the key id when the key parsed, never the presented text.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 from datetime import datetime, timedelta
@@ -55,6 +56,7 @@ from .access_errors import (
     LimiterUnavailable,
     Unauthenticated,
 )
+from .verified_keys import VerifiedKeys
 
 __all__ = ["AccessGuard", "AccessLimits", "Granted", "client_bucket"]
 
@@ -104,6 +106,8 @@ class Granted:
     on to the ingest (`FeedSubmission.partner`), which then need not read it again."""
 
 
+# Every request asks, mostly for the same few addresses: parsing one is a few microseconds.
+@functools.lru_cache(maxsize=4096)
 def client_bucket(client: str, ipv6_prefix: int = 64) -> str:
     """The address failed authentications are counted against: an IPv4 address as is, an
     IPv6 one as its /64 network (IPv4-mapped IPv6 as the IPv4 address), anything else
@@ -137,6 +141,8 @@ class AccessGuard:
         server_secret: bytes,
         quotas: RateLimiter | None = None,
         limits: AccessLimits | None = None,
+        verified: VerifiedKeys | None = None,
+        limits_in_process: bool = False,
     ) -> None:
         self._uow = uow
         self._audit = audit
@@ -148,6 +154,10 @@ class AccessGuard:
         self._touching = threading.Lock()
         self._touched: dict[str, datetime] = {}
         """When this process last wrote each key's last_used_at (see `_touch`)."""
+        self._verified = verified
+        """Keys verified a moment ago (ADR 0045); None: every decision reads its key."""
+        self._in_process = limits_in_process
+        """Both limiters count in this process: a decision from `_verified` waits for nothing."""
 
     def require(self, presented: str | None, client: str, *, role: KeyRole | None = None) -> Granted:
         """`decide`, raising the refusal (for callers that map exceptions in one place)."""
@@ -183,12 +193,7 @@ class AccessGuard:
 
         presented_hash = hash_secret(parsed.secret, self._server_secret)
         now = self._clock.now()
-        partner: Partner | None = None
-        with self._uow(read_only=True) as uow:
-            key = uow.api_keys.get(parsed.key_id)
-            matches = secrets_match(presented_hash, key.secret_hash if key is not None else _DUMMY_HASH)
-            if key is not None and matches and key.usable_at(now) and key.partner_id is not None:
-                partner = uow.partners.get(key.partner_id)
+        key, partner, matches = self._read(parsed, presented_hash, now)
         refusal = _refusal(parsed, key, matches, partner, now)
         if refusal is not None or key is None:
             details = {"reason": refusal or "unknown_key", "needs": needs}
@@ -207,6 +212,57 @@ class AccessGuard:
             return Forbidden(principal, rate)
         self._touch(key, now)
         return Granted(principal, rate, partner)
+
+    def decide_at_once(
+        self, presented: str | None, client: str, *, role: KeyRole | None = None
+    ) -> Granted | None:
+        """`decide`'s answer when it is a grant that waits for nothing: the key verified a moment
+        ago (ADR 0045), both limiters in this process, the role right, the quota not spent and
+        no `last_used_at` write due. None otherwise, having counted and written nothing: the
+        caller then asks `decide` (in a thread), which answers, counts and audits as always."""
+        verified = self._verified
+        if verified is None or not self._in_process:
+            return None
+        parsed = parse_api_key(presented)
+        if parsed is None:
+            return None
+        bucket = client_bucket(client, self._limits.ipv6_prefix)
+        if self._failures.blocked_for(_block_key(bucket)) > 0:
+            return None
+        now = self._clock.now()
+        found = verified.get(parsed.key_id, hash_secret(parsed.secret, self._server_secret), now)
+        if found is None:
+            return None
+        key, partner = found
+        if _refusal(parsed, key, True, partner, now) is not None:
+            return None
+        if (role is not None and key.role is not role) or self._touch_due(key, now):
+            return None
+        rate = self._quotas.hit(_quota_key(key.id), self._quota(key, partner), WINDOW_SECONDS)
+        if not rate.allowed:
+            return None  # a refused hit is not counted (RateLimiter): `decide` refuses it again
+        return Granted(Principal(role=key.role, partner_id=key.partner_id, key_id=key.id), rate, partner)
+
+    def _read(
+        self, parsed: ParsedKey, presented_hash: bytes, now: datetime
+    ) -> tuple[ApiKey | None, Partner | None, bool]:
+        """The key of `parsed`, its partner when the key is usable, and whether the secret matches:
+        from the keys verified a moment ago when there, else from the store."""
+        verified = self._verified
+        if verified is not None:
+            found = verified.get(parsed.key_id, presented_hash, now)
+            if found is not None:
+                return found[0], found[1], True
+            generation = verified.generation
+        partner: Partner | None = None
+        with self._uow(read_only=True) as uow:
+            key = uow.api_keys.get(parsed.key_id)
+            matches = secrets_match(presented_hash, key.secret_hash if key is not None else _DUMMY_HASH)
+            if key is not None and matches and key.usable_at(now) and key.partner_id is not None:
+                partner = uow.partners.get(key.partner_id)
+        if verified is not None and key is not None and _refusal(parsed, key, matches, partner, now) is None:
+            verified.put(key, partner, now, generation)
+        return key, partner, matches
 
     def admit(self, principal: Principal, client: str) -> Granted | AccessError:
         """May a signed-in session of `principal` make one more request? Its key must still be
@@ -274,6 +330,14 @@ class AccessGuard:
         if partner is not None and partner.rate_limit_per_minute is not None:
             return partner.rate_limit_per_minute
         return self._limits.per_key_per_minute
+
+    def _touch_due(self, key: ApiKey, now: datetime) -> bool:
+        """Would `_touch` write? (Read without claiming: `_touch` claims.)"""
+        interval = timedelta(seconds=self._limits.touch_interval_seconds)
+        if key.last_used_at is not None and now - key.last_used_at < interval:
+            return False
+        claimed = self._touched.get(key.id)
+        return claimed is None or not timedelta(0) <= now - claimed < interval
 
     def _touch(self, key: ApiKey, now: datetime) -> None:
         interval = timedelta(seconds=self._limits.touch_interval_seconds)

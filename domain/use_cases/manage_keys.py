@@ -139,11 +139,14 @@ class ManageKeys:
         *,
         server_secret: bytes,
         random_bytes: Callable[[int], bytes],
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._server_secret = validate_server_secret(server_secret)
         self._random_bytes = random_bytes
+        self._on_change = on_change
+        """Called once a revocation or rotation is committed (the guard's verified keys forget)."""
 
     def create(
         self,
@@ -209,6 +212,7 @@ class ManageKeys:
             summary = KeySummary.of(key, now)
             uow.audit.append(self._entry(AuditAction.KEY_REVOKED, actor, client, summary, {}))
             uow.commit()
+        self._changed()
         return summary
 
     def rotate(
@@ -258,7 +262,12 @@ class ManageKeys:
             }
             uow.audit.append(self._entry(AuditAction.KEY_ROTATED, actor, client, created.key, details))
             uow.commit()
+        self._changed()
         return created
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
 
     def ensure_admin_key(self, *, label: str = "first admin key") -> CreatedKey | None:
         """On first start (no key at all), create an admin key and return it, to be printed

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -152,7 +152,10 @@ class ManagePartners:
         formats: FormatRegistry,
         *,
         addresses: AddressPolicy | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        self._on_change = on_change
+        """Called once a change is committed (the guard's verified keys hold partners: they forget)."""
         self._uow = uow
         self._clock = clock
         self._vault = vault
@@ -204,6 +207,8 @@ class ManagePartners:
                 uow.partners.update(partner)
                 uow.audit.append_many(self._entries(partner, changed, "updated", actor, client))
                 uow.commit()
+        if changed and self._on_change is not None:
+            self._on_change()
         return PartnerView.of(partner)
 
     def get(self, partner_id: str) -> PartnerView:
