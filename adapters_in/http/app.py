@@ -26,7 +26,6 @@ from importlib import metadata
 from typing import Final
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -51,6 +50,7 @@ from ._context import HttpContext
 from .body_threads import BodyThreads
 from .cache_metrics import ProductCacheCollector
 from .collectors import AuditChainCollector, DiagnosticsCollector, FetchHealthCollector, JobQueueCollector
+from .direct_routes import DIRECT
 from .errors import exception_handlers
 from .lifespan import BackgroundService, lifespan_for
 from .metrics import Metrics
@@ -141,10 +141,14 @@ def create_app(
     web = Starlette(
         # The pages are not API operations: they read their own forms and queries.
         routes=[*(_declared_query_only(route, operations) for route in routes), *PAGE_ROUTES],
-        middleware=[Middleware(RequestMiddleware, ctx=ctx)],
         exception_handlers=exception_handlers,
         # First, so stopped last: after the services, once no request is received any more.
         lifespan=lifespan_for([body_threads, ctx.request_threads, *services]),
+    )
+    # The feed route is served by the middleware itself (direct_routes.py), with this app's
+    # routes and handlers, as its router would serve it.
+    web.add_middleware(
+        RequestMiddleware, ctx=ctx, router=web.router, direct=DIRECT, handlers=web.exception_handlers
     )
     # `/partner/ingest/` is a 404 like any unknown path, not a redirect a POST would not follow.
     web.router.redirect_slashes = False

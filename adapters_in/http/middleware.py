@@ -9,7 +9,8 @@ streaming bodies). For every HTTP request it
 - adds the key's RateLimit fields to any answer the guard has a quota decision for;
 - turns an unhandled exception into the 500 of errors.py, logging the traceback
   under the request id (the answer carries nothing of it);
-- counts the request and writes one access line.
+- counts the request and writes one access line;
+- serves the feed route itself, without Starlette's router stack (direct_routes.py).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ import logging
 import os
 import re
 import time
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 from starlette.datastructures import MutableHeaders
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._context import CONTEXT_KEY, INFO_KEY, HttpContext, RequestInfo
 from .auth import client_address, rate_limit_headers
+from .direct_routes import DirectRoutes
 from .errors import internal_error_response
 from .logging import log_request
 
@@ -80,9 +83,21 @@ def _add_headers(message: Message, info: RequestInfo) -> None:
 class RequestMiddleware:
     """Wraps the router of one app; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, ctx: HttpContext) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        ctx: HttpContext,
+        *,
+        router: Router | None = None,
+        direct: Iterable[tuple[str, str]] = (),
+        handlers: Mapping[Any, Any] | None = None,
+    ) -> None:
+        """`direct`: the (method, path) of the routes of `router` served here (direct_routes.py),
+        with the app's exception `handlers`; the app builds its middleware on its first request,
+        so they are read as Starlette reads its own."""
         self.app = app
         self.ctx = ctx
+        self.direct = DirectRoutes(router, direct, handlers or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,8 +119,12 @@ class RequestMiddleware:
                 _add_headers(message, info)
             await send(message)
 
+        direct = self.direct.find(scope)
         try:
-            await self.app(scope, receive, send_with_headers)
+            if direct is not None:
+                await self.direct.serve(direct, scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
         except Exception:
             log.exception("unhandled error", extra={"request_id": info.request_id})
             if status:
