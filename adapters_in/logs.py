@@ -16,12 +16,13 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from partner_ingest.adapters_in.settings import Settings
 
-__all__ = ["JsonFormatter", "configure_logging", "mask_keys"]
+__all__ = ["JsonFormatter", "configure_logging", "json_line", "mask_keys"]
 
 # Record attributes that are not "extra" fields (uvicorn adds an ANSI-coloured copy of its message).
 _STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -46,20 +47,40 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
+def json_line(
+    created: float,
+    level: str,
+    logger: str,
+    message: str,
+    fields: Mapping[str, Any],
+    exception: str | None = None,
+) -> str:
+    """One JSON line: what `JsonFormatter` writes for a record of these, keys masked."""
+    out: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        **fields,
+    }
+    if exception is not None:
+        out["exception"] = exception
+    return mask_keys(json.dumps(out, default=str, ensure_ascii=False))
+
+
 class JsonFormatter(logging.Formatter):
     """`{"ts", "level", "logger", "message", ...extra fields, "exception"?}` on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            **_extra(record),
-        }
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return mask_keys(json.dumps(out, default=str, ensure_ascii=False))
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return json_line(
+            record.created,
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+            _extra(record),
+            exception,
+        )
 
 
 class _TextFormatter(logging.Formatter):

@@ -11,9 +11,10 @@ formatter before a line is written.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Final
 
-from partner_ingest.adapters_in.logs import JsonFormatter, configure_logging, mask_keys
+from partner_ingest.adapters_in.logs import JsonFormatter, configure_logging, json_line, mask_keys
 
 from ._context import RequestInfo
 
@@ -49,8 +50,54 @@ def log_request(info: RequestInfo, *, method: str, route: str, status: int, seco
         "error": info.error,
         **info.fields,
     }
+    handler = _lone_json_handler(level)
+    if handler is not None:
+        _write(handler, level, fields)
+        return
     # The record made directly: Logger.log would walk the stack for a caller's file and line
     # that the access line does not carry, and that walk was a fifth of its cost.
-    access_log.handle(
-        access_log.makeRecord(access_log.name, level, "(access)", 0, "request", (), None, extra=fields)
-    )
+    access_log.handle(_record(level, fields))
+
+
+def _record(level: int, fields: dict[str, Any]) -> logging.LogRecord:
+    return access_log.makeRecord(access_log.name, level, "(access)", 0, "request", (), None, extra=fields)
+
+
+def _lone_json_handler(level: int) -> logging.StreamHandler[Any] | None:
+    """The one handler an access line reaches, when it is configure_logging's JSON stream handler:
+    then the line is written to its stream as its `emit` would, without the record, the walk up
+    the loggers and the formatter's lookups (ADR 0045). None for any other set-up (a filter, a
+    second handler, the text format, a test's capture): then through `logging`, as any line."""
+    logger: logging.Logger | None = access_log
+    if access_log.disabled or access_log.filters:
+        return None
+    while logger is not None and logger.parent is not None:  # up to, not including, the root
+        if logger.handlers or not logger.propagate:
+            return None
+        logger = logger.parent
+    if logger is None or len(logger.handlers) != 1:
+        return None
+    handler = logger.handlers[0]
+    if (
+        type(handler) is not logging.StreamHandler
+        or type(handler.formatter) is not JsonFormatter
+        or handler.filters
+        or level < handler.level
+    ):
+        return None
+    return handler
+
+
+def _write(handler: logging.StreamHandler[Any], level: int, fields: dict[str, Any]) -> None:
+    """What `StreamHandler.emit` of a `JsonFormatter` record does, the record left out."""
+    line = json_line(time.time(), logging.getLevelName(level).lower(), access_log.name, "request", fields)
+    handler.acquire()
+    try:
+        handler.stream.write(line + handler.terminator)
+        handler.flush()
+    except RecursionError:
+        raise
+    except Exception:  # as emit does: the handler reports it, the request goes on
+        handler.handleError(_record(level, fields))
+    finally:
+        handler.release()

@@ -116,6 +116,8 @@ def _query_value(request: Request, name: str) -> str | None:
     Absent: None (the default applies). Empty (`?limit=`) or given twice: 400, since
     either is a client mistake that reading as absent, or taking the last, would hide.
     """
+    if not request.scope.get("query_string"):
+        return None  # no query at all (most requests): nothing to parse
     values = request.query_params.getlist(name)
     if not values:
         return None

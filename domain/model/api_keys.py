@@ -19,7 +19,6 @@ This module is pure: randomness comes in as a parameter (the adapters pass
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 import re
 import zlib
@@ -235,7 +234,7 @@ def hash_secret(secret: str, server_secret: bytes) -> bytes:
     The server secret (a pepper kept outside the database) means a stolen
     `partner_api_keys` table alone does not even allow checking a guess offline.
     """
-    return hmac.new(server_secret, secret.encode("ascii"), hashlib.sha256).digest()
+    return hmac.digest(server_secret, secret.encode("ascii"), "sha256")  # hmac.new's digest, in one C call
 
 
 MIN_SERVER_SECRET_BYTES: Final = 32

@@ -58,3 +58,38 @@ def test_a_key_is_masked_in_either_format(capsys: pytest.CaptureFixture[str]) ->
         logging.getLogger("partner_ingest").warning("oops", extra={"presented": key})
         text = capsys.readouterr().err
         assert "x" * 20 not in text and "pcik_0123456789ABC_****" in text
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_an_access_line_written_straight_to_the_stream_is_the_line_logging_writes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from partner_ingest.adapters_in.http._context import RequestInfo
+    from partner_ingest.adapters_in.http.logging import _lone_json_handler, log_request
+    from partner_ingest.domain.model.api_keys import KeyRole, Principal
+
+    info = RequestInfo(request_id="r" * 32, client="203.0.113.9")
+    info.principal = Principal(role=KeyRole.PARTNER, partner_id="acme", key_id="0123456789ABC")
+    info.fields.update(feed_id="feed_1", feed_status="accepted", note="Café pcik_0123456789ABC_" + "y" * 43)
+    configure_logging(Settings(log_format="json"))
+    assert _lone_json_handler(logging.INFO) is not None  # the straight way
+    log_request(info, method="POST", route="/partner/ingest", status=200, seconds=0.0123)
+    log_request(info, method="POST", route="/partner/ingest", status=503, seconds=0.5)
+    direct = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    # A filter on the access logger: the same lines go through the record and the formatter.
+    logging.getLogger("partner_ingest.http").addFilter(lambda record: True)
+    assert _lone_json_handler(logging.INFO) is None
+    try:
+        log_request(info, method="POST", route="/partner/ingest", status=200, seconds=0.0123)
+        log_request(info, method="POST", route="/partner/ingest", status=503, seconds=0.5)
+    finally:
+        logging.getLogger("partner_ingest.http").filters.clear()
+    through_logging = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line.pop("ts") for line in direct] and [line.pop("ts") for line in through_logging]
+    assert direct == through_logging
+    assert [(line["level"], line["status"], line["outcome"]) for line in direct] == [
+        ("info", 200, "ok"),
+        ("error", 503, "error"),
+    ]
+    assert direct[0]["note"] == "Café pcik_0123456789ABC_****"
+    assert list(direct[0])[:4] == ["level", "logger", "message", "request_id"]
