@@ -66,6 +66,9 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self._feed_children: dict[tuple[object, bool], Counter] = {}
+        self._item_children: dict[str, Counter] = {}
+        """Made on first use: a label set appears in the exposition once it is counted."""
         self.degraded = Counter(
             "partner_ingest_rate_limit_degraded",
             "Requests let through because the shared rate-limit store was unreachable (ADR 0015).",
@@ -95,7 +98,12 @@ class Metrics:
 
     def observe_report(self, report: IngestReport) -> None:
         """One processed feed; items are counted only when something was (or would be) stored."""
-        self.feeds.labels(status=str(report.status), dry_run=str(report.dry_run).lower()).inc()
+        # Children looked up once per label set, as for the requests (`observe_request`).
+        feeds = self._feed_children.get((report.status, report.dry_run))
+        if feeds is None:
+            feeds = self.feeds.labels(status=str(report.status), dry_run=str(report.dry_run).lower())
+            self._feed_children[(report.status, report.dry_run)] = feeds
+        feeds.inc()
         if report.dry_run:
             return
         counts = report.counts
@@ -106,7 +114,10 @@ class Metrics:
             ("rejected", counts.rejected),
         ):
             if n:
-                self.items.labels(outcome=outcome).inc(n)
+                child = self._item_children.get(outcome)
+                if child is None:
+                    child = self._item_children[outcome] = self.items.labels(outcome=outcome)
+                child.inc(n)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""
