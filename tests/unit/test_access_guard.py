@@ -29,6 +29,7 @@ from partner_ingest.domain.use_cases.access_errors import (
 )
 from partner_ingest.domain.use_cases.authenticate import AccessGuard, AccessLimits, Granted, client_bucket
 from partner_ingest.domain.use_cases.manage_keys import ManageKeys
+from partner_ingest.domain.use_cases.verified_keys import VerifiedKeys
 from partner_ingest.ports.diagnostics import DiagnosticRepository
 from partner_ingest.ports.rate_limit import FailurePolicy, RateDecision, RateLimiter
 from partner_ingest.ports.repositories import (
@@ -219,11 +220,13 @@ class World:
         limits: AccessLimits | None = None,
         failures: RateLimiter | None = None,
         quotas: RateLimiter | None = None,
+        verified: VerifiedKeys | None = None,
     ) -> None:
         self.store = InMemoryStore()
         self.clock = FakeClock()
         self.uow = CountingUnitOfWorkFactory(self.store)
         self.limiter = InProcessRateLimiter(self.clock)
+        self.verified = verified
         self.guard = AccessGuard(
             self.uow,
             self.store.audit_log,
@@ -232,9 +235,15 @@ class World:
             server_secret=SERVER_SECRET,
             quotas=quotas,
             limits=limits,
+            verified=verified,
+            limits_in_process=failures is None and quotas is None,
         )
         self.keys = ManageKeys(
-            self.store.unit_of_work, self.clock, server_secret=SERVER_SECRET, random_bytes=secrets.token_bytes
+            self.store.unit_of_work,
+            self.clock,
+            server_secret=SERVER_SECRET,
+            random_bytes=secrets.token_bytes,
+            on_change=None if verified is None else verified.forget,
         )
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
@@ -256,9 +265,11 @@ class World:
 _KEY_ACTIONS = {AuditAction.KEY_CREATED, AuditAction.KEY_REVOKED, AuditAction.KEY_ROTATED}
 
 
-@pytest.fixture
-def world() -> World:
-    return World()
+@pytest.fixture(params=["reads every key", "verified keys kept"])
+def world(request: pytest.FixtureRequest) -> World:
+    """Every test of a `world` runs with and without the keys verified a moment ago (ADR 0045):
+    each answer, count and audit entry is the same either way."""
+    return World(verified=VerifiedKeys(1.0) if request.param == "verified keys kept" else None)
 
 
 def guessed_key(n: int) -> str:
@@ -592,3 +603,109 @@ def test_concurrent_requests_of_one_key_write_last_used_at_once(world: World) ->
     world.clock.advance(61)
     world.guard._touch(stale, world.clock.now())
     assert world.store.commits == commits + 2
+
+
+# --- keys verified a moment ago (ADR 0045) -------------------------------------------
+
+
+@pytest.fixture
+def kept() -> World:
+    return World(verified=VerifiedKeys(1.0))
+
+
+def test_a_verified_key_is_decided_without_a_read_until_the_bound_and_spends_its_quota_each_time(
+    kept: World,
+) -> None:
+    assert kept.guard.decide_at_once(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER) is None  # never read
+    first = kept.guard.decide(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER)
+    assert isinstance(first, Granted) and kept.uow.key_lookups == 1
+    kept.clock.advance(0.5)
+    at_once = kept.guard.decide_at_once(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER)
+    again = kept.guard.decide(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER)
+    assert isinstance(at_once, Granted) and isinstance(again, Granted)
+    assert kept.uow.key_lookups == 1  # neither read the key
+    assert at_once.principal == first.principal and at_once.partner == first.partner
+    # globex's own limit is 5 a minute: every decision spent one, whichever way it was made.
+    assert [d.rate.remaining for d in (first, at_once, again)] == [4, 3, 2]
+    kept.clock.advance(0.5)  # the bound: read again
+    assert kept.guard.decide_at_once(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER) is None
+    assert isinstance(kept.guard.decide(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER), Granted)
+    assert kept.uow.key_lookups == 2
+
+
+def test_what_needs_a_refusal_a_write_or_another_secret_is_left_to_decide(kept: World) -> None:
+    assert isinstance(kept.guard.decide(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER), Granted)
+    # The wrong role: decide says 403 and audits it; nothing was counted here.
+    assert kept.guard.decide_at_once(kept.globex, PARTNER_HOST, role=KeyRole.ADMIN) is None
+    assert isinstance(kept.guard.decide(kept.globex, PARTNER_HOST, role=KeyRole.ADMIN), Forbidden)
+    # Another secret under the same key id is no verified key: read, refused, counted, audited.
+    forged = forge(kept.globex, secret="Z" * 43)
+    assert kept.guard.decide_at_once(forged, PARTNER_HOST, role=KeyRole.PARTNER) is None
+    assert isinstance(kept.guard.decide(forged, PARTNER_HOST, role=KeyRole.PARTNER), Unauthenticated)
+    # The quota spent (5 a minute, 2 used): the last hits are refused by decide, audited once each.
+    granted = [kept.guard.decide_at_once(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER) for _ in range(4)]
+    assert [isinstance(g, Granted) for g in granted] == [True, True, True, False]
+    assert isinstance(kept.guard.decide(kept.globex, PARTNER_HOST, role=KeyRole.PARTNER), KeyRateLimited)
+    actions = [(e.action, e.details.get("reason")) for e in kept.audit()]
+    assert actions == [
+        (AuditAction.ADMIN_DENIED, "not_admin"),
+        (AuditAction.AUTH_FAILED, "wrong_secret"),
+        (AuditAction.RATE_LIMITED, None),
+    ]
+
+
+def test_a_verified_key_still_expires_and_is_still_touched_on_time(kept: World) -> None:
+    expiring = kept.keys.create(
+        KeyRole.PARTNER, "acme", actor="system", expires_at=kept.clock.now() + timedelta(seconds=90.5)
+    ).plaintext
+    kept.clock.advance(90)
+    assert isinstance(kept.guard.decide(expiring, PARTNER_HOST, role=KeyRole.PARTNER), Granted)  # touched
+    kept.clock.advance(0.25)
+    assert isinstance(kept.guard.decide_at_once(expiring, PARTNER_HOST, role=KeyRole.PARTNER), Granted)
+    kept.clock.advance(0.25)  # its expiry, within the bound of its read: refused all the same
+    assert kept.guard.decide_at_once(expiring, PARTNER_HOST, role=KeyRole.PARTNER) is None
+    refused = kept.guard.decide(expiring, PARTNER_HOST, role=KeyRole.PARTNER)
+    assert isinstance(refused, Unauthenticated)
+    assert [e.details.get("reason") for e in kept.audit(AuditAction.AUTH_FAILED)] == ["expired"]
+    # last_used_at: written by the first decision; once a minute is due, decide writes it again.
+    assert isinstance(kept.guard.decide(kept.acme, PARTNER_HOST, role=KeyRole.PARTNER), Granted)
+    kept.clock.advance(60)
+    assert isinstance(kept.guard.decide(kept.acme, PARTNER_HOST, role=KeyRole.PARTNER), Granted)  # read again
+    kept.clock.advance(0.5)
+    assert isinstance(kept.guard.decide_at_once(kept.acme, PARTNER_HOST, role=KeyRole.PARTNER), Granted)
+    with kept.store.unit_of_work(read_only=True) as uow:
+        stored = uow.api_keys.get(kept.acme[5:18])
+    assert stored is not None and stored.last_used_at == kept.clock.now() - timedelta(seconds=0.5)
+
+
+def test_a_blocked_client_or_limits_kept_elsewhere_are_never_decided_at_once() -> None:
+    world = World(verified=VerifiedKeys(1.0))
+    assert isinstance(world.guard.decide(world.acme, ATTACKER, role=KeyRole.PARTNER), Granted)
+    for n in range(11):  # past the 10 failures a minute: the address is blocked
+        world.guard.decide(forge(world.acme, secret=f"{n:0>43}"), ATTACKER, role=KeyRole.PARTNER)
+    assert world.guard.decide_at_once(world.acme, ATTACKER, role=KeyRole.PARTNER) is None
+    assert isinstance(world.guard.decide(world.acme, ATTACKER, role=KeyRole.PARTNER), ClientBlocked)
+    shared = World(verified=VerifiedKeys(1.0), quotas=InProcessRateLimiter(FakeClock()))
+    assert isinstance(shared.guard.decide(shared.acme, PARTNER_HOST, role=KeyRole.PARTNER), Granted)
+    assert shared.guard.decide_at_once(shared.acme, PARTNER_HOST, role=KeyRole.PARTNER) is None
+    off = World(verified=VerifiedKeys(0))
+    assert isinstance(off.guard.decide(off.acme, PARTNER_HOST, role=KeyRole.PARTNER), Granted)
+    assert off.guard.decide_at_once(off.acme, PARTNER_HOST, role=KeyRole.PARTNER) is None
+
+
+def test_a_read_that_began_before_a_change_is_not_kept() -> None:
+    world = World(verified=VerifiedKeys(1.0))
+    verified = world.verified
+    assert verified is not None
+    generation = verified.generation
+    with world.store.unit_of_work(read_only=True) as uow:
+        key = uow.api_keys.get(world.acme[5:18])
+        partner = uow.partners.get("acme")
+    assert key is not None
+    verified.forget()  # a revocation committed while the read was on its way
+    verified.put(key, partner, world.clock.now(), generation)
+    assert verified.get(key.id, key.secret_hash, world.clock.now()) is None
+    verified.put(key, partner, world.clock.now(), verified.generation)
+    assert verified.get(key.id, key.secret_hash, world.clock.now()) == (key, partner)
+    world.clock.advance(-1)  # a clock set back: read again rather than trust the age
+    assert verified.get(key.id, key.secret_hash, world.clock.now()) is None
