@@ -165,6 +165,26 @@ def test_a_deactivated_partners_key_is_refused_like_an_unknown_one(service: Serv
     assert partner.get("/partner/products").status_code == 200
 
 
+def test_a_key_revoked_right_after_it_was_used_is_refused_on_its_next_request(service: Service) -> None:
+    """The key was verified a moment before (ADR 0045): a revocation through this instance is
+    refused at once, not after the bound another instance's would take."""
+    admin = service.client(**{"X-API-Key": service.admin_key()})
+    _, key = service.partner(admin.headers["X-API-Key"])
+    address = new_address()
+    partner = service.client(address, **{"X-API-Key": key})
+    assert partner.get("/partner/products").status_code == 200
+    assert partner.get("/partner/products").status_code == 200  # from the verified key
+    assert admin.post(f"/admin/keys/{key_id_of(key)}/revoke").status_code == 200
+    refused = partner.get("/partner/products")
+    unknown = service.client(address).get("/partner/products", headers={"X-API-Key": forge_key()})
+    assert refused.status_code == unknown.status_code == 401
+    assert json_of(refused)["details"]["message"] == json_of(unknown)["details"]["message"]
+    reasons = [
+        e["details"]["reason"] for e in service.audit("client = ? AND action = 'auth.failed'", [address])
+    ]
+    assert reasons == ["revoked", "unknown_key"]
+
+
 def test_the_last_admin_key_in_service_is_not_revoked_409_and_audited(service: Service) -> None:
     admin = service.admin_key()
     client = service.client(**{"X-API-Key": admin})
