@@ -10,8 +10,7 @@ from support.service import LogCapture, Service, json_of
 def test_the_feed_route_answers_counts_and_logs_like_any_route(service: Service, logs: LogCapture) -> None:
     _, key = service.partner(service.admin_key())
     client = service.client(new_address(), **{"X-API-Key": key})
-    example = {"format": "json", "version": 1}
-    feed = service.client().get("/partner/contract/example", params=example).content
+    feed = service.client().get("/partner/contract/example", params={"format": "json", "version": 1}).content
     ok = client.post("/partner/ingest", content=feed, headers={"Content-Type": "application/json"})
     assert ok.status_code == 200, ok.text
     refused = client.post("/partner/ingest", content=feed, headers={"Content-Type": "text/x-nothing"})
