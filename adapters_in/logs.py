@@ -65,7 +65,11 @@ def json_line(
     }
     if exception is not None:
         out["exception"] = exception
-    return mask_keys(json.dumps(out, default=str, ensure_ascii=False))
+    return mask_keys(_ENCODER.encode(out))
+
+
+# What json.dumps(default=str, ensure_ascii=False) builds for each call, built once.
+_ENCODER: Final = json.JSONEncoder(default=str, ensure_ascii=False)
 
 
 class JsonFormatter(logging.Formatter):
