@@ -38,9 +38,11 @@ class JsonResponse(JSONResponse):
     """A JSON response that also renders decimals, times and enums."""
 
     def render(self, content: Any) -> bytes:  # noqa: ANN401 - any JSON value
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=json_default).encode(
-            "utf-8"
-        )
+        return _ENCODER.encode(content).encode("utf-8")
+
+
+# What json.dumps builds for every call with these arguments, built once (the same text).
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
 
 
 def partner_json(view: PartnerView) -> dict[str, Any]:
