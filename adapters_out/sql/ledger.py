@@ -57,6 +57,13 @@ def feed_import(row: FeedImportRow, d: Dialect) -> FeedImport:
     )
 
 
+def _other_body(fingerprint: str, content_hash: str) -> bool:
+    """Is the stored fingerprint (JSON text) surely of another body? A hash of letters and
+    digits is written into the text as it is, so a fingerprint that lacks it cannot equal one
+    with it: the common answer (a new feed is not a repeat) without parsing the JSON."""
+    return content_hash.isascii() and content_hash.isalnum() and content_hash not in fingerprint
+
+
 class SqlFeedImportLedger(SqlRepository):
     """Ledger entries of one connection's current transaction."""
 
@@ -112,7 +119,7 @@ class SqlFeedImportLedger(SqlRepository):
                 f" ORDER BY completed_at DESC, {self._d.insertion_order} DESC LIMIT 1",
                 (partner_id,),
             ).fetchone()
-            if found is None or found[1] is None:
+            if found is None or found[1] is None or _other_body(found[1], matching.content_hash):
                 return None
             if FeedFingerprint.from_json(load_json(found[1])) != matching:
                 return None

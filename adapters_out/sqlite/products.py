@@ -179,7 +179,8 @@ def multi_row_statement(
 
 def batch_time() -> str:
     """Now, as stored in `created_at` / `updated_at` (UTC, milliseconds, like the other tables)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat, not strftime: the same text (years 1000 on) at a fraction of the cost, once a batch.
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def stamped(rows: Sequence[ProductRow], at: str, feed_id: str | None = None) -> list[tuple[object, ...]]:

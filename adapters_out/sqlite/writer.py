@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Self
 
 from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
+from .batch_reads import BatchDiagnostics, BatchReads, BatchWebhooks
 from .connection import connect
 from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full
 
@@ -51,6 +52,9 @@ class SqliteWriter(Writer):
         self._conn: sqlite3.Connection | None = None
         self._audit: list[AuditEntry] = []
         """The kept units' audit entries, appended to the chain at the batch's commit."""
+        self.reads = BatchReads()
+        """Answers kept for the batch's units (batch_reads.py): forgotten when a unit is undone
+        and when the transaction begins or ends."""
 
     def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
         """A savepoint of the writer's transaction, for the call running now; readers get the
@@ -81,8 +85,10 @@ class SqliteWriter(Writer):
         return self._conn is not None and self._conn.in_transaction
 
     def _begin(self) -> None:
-        # Entries handed over in a transaction the database rolled back were never stored.
+        # Entries handed over in a transaction the database rolled back were never stored, and
+        # what was read in it may have changed since.
         self._audit = []
+        self.reads.clear()
         self._store.begin(self._connection(), read_only=False)
 
     def _savepoint(self) -> None:
@@ -92,6 +98,7 @@ class SqliteWriter(Writer):
         self._connection().execute("RELEASE unit_of_work")
 
     def _rollback_to(self) -> None:
+        self.reads.clear()
         conn = self._connection()
         conn.execute("ROLLBACK TO unit_of_work")
         conn.execute("RELEASE unit_of_work")
@@ -99,6 +106,7 @@ class SqliteWriter(Writer):
     def _commit(self, *, kept: bool) -> BaseException | None:
         conn = self._connection()
         audit, self._audit = self._audit, []
+        self.reads.clear()
         if not conn.in_transaction:
             return None
         try:
@@ -139,6 +147,16 @@ class WriterUnitOfWork(SqliteUnitOfWork):
         from .audit import PendingSqliteAuditLog
 
         return PendingSqliteAuditLog(self.conn)
+
+    @functools.cached_property
+    def webhooks(self) -> BatchWebhooks:
+        """A partner's webhook read once a batch (batch_reads.py)."""
+        return BatchWebhooks(self.conn, self._writer.reads)
+
+    @functools.cached_property
+    def diagnostics(self) -> BatchDiagnostics:
+        """Whether a partner has open diagnostics, read once a batch (batch_reads.py)."""
+        return BatchDiagnostics(self.conn, self._writer.reads)
 
     def commit(self) -> None:
         """Keep this unit's writes in the batch; its call is answered once the batch is committed."""
