@@ -23,7 +23,6 @@ Read-only units of work are the store's own.
 from __future__ import annotations
 
 import contextlib
-import functools
 import sqlite3
 import threading
 from typing import TYPE_CHECKING, Self
@@ -32,7 +31,7 @@ from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
 from .batch_reads import BatchDiagnostics, BatchReads, BatchWebhooks
 from .connection import connect
-from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full
+from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full, made_once
 
 if TYPE_CHECKING:
     # Imported on first use, as the store's repositories are: the audit chain loads OpenSSL.
@@ -141,19 +140,19 @@ class WriterUnitOfWork(SqliteUnitOfWork):
     # __exit__ is the store's own: rollback (this unit's writes alone) and a full disk raised
     # as StoreFullError.
 
-    @functools.cached_property
+    @made_once
     def audit(self) -> PendingSqliteAuditLog:
         """Entries kept in memory until this unit is kept: the batch appends them at its commit."""
         from .audit import PendingSqliteAuditLog
 
         return PendingSqliteAuditLog(self.conn)
 
-    @functools.cached_property
+    @made_once
     def webhooks(self) -> BatchWebhooks:
         """A partner's webhook read once a batch (batch_reads.py)."""
         return BatchWebhooks(self.conn, self._writer.reads)
 
-    @functools.cached_property
+    @made_once
     def diagnostics(self) -> BatchDiagnostics:
         """Whether a partner has open diagnostics, read once a batch (batch_reads.py)."""
         return BatchDiagnostics(self.conn, self._writer.reads)
