@@ -1,12 +1,16 @@
 """Reads the SQLite writer's batch answers once for all its feeds (ADR 0046): a partner's
-webhook (queued events) and whether it has open diagnostics (the products it accepts close
-them), each asked by every feed and nearly always the same answer.
+webhook (queued events), whether it has open diagnostics (the products it accepts close
+them) and its latest applied import (the repeat check), each asked by every feed; the first
+two nearly always the same answer, the third the import a feed of the batch just recorded.
 
 Why an answer may be kept for the batch: the writer's batch holds SQLite's one write lock from
 its BEGIN IMMEDIATE to its COMMIT, so no other connection changes a table while it runs; only
 the batch's own units can. So an answer stays true until
 
 - one of the batch's units writes the table it was read from, through the repository here
+  (the ledger's repository knows what its own new entry makes the partner's latest applied
+  import: it, when applied and completed no earlier than the one known, ties going to the
+  newer row as the read's order does; anything else forgets the answer)
   (every method that may change the table forgets its answers first: `KEEPS` lists the
   methods that cannot, and a test holds every other method of the shared repository to an
   override), or
@@ -26,7 +30,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
+from partner_ingest.adapters_out.sql.ledger import Latest, SqlFeedImportLedger, fingerprint_text
 from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
+from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 
 from .dialect import SQLITE
 
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
     from partner_ingest.domain.model.diagnostics import Diagnostic
     from partner_ingest.domain.model.webhooks import Webhook
 
-__all__ = ["BatchDiagnostics", "BatchReads", "BatchWebhooks"]
+__all__ = ["BatchDiagnostics", "BatchLedger", "BatchReads", "BatchWebhooks"]
 
 
 class BatchReads:
@@ -43,11 +49,13 @@ class BatchReads:
     def __init__(self) -> None:
         self.webhooks: dict[str, Webhook | None] = {}
         self.open_diagnostics: dict[str, bool] = {}
+        self.latest_applied: dict[str, Latest | None] = {}
 
     def clear(self) -> None:
         """Forget every answer (a unit undone, the transaction ended)."""
         self.webhooks.clear()
         self.open_diagnostics.clear()
+        self.latest_applied.clear()
 
 
 class BatchWebhooks(SqlWebhookRepository):
@@ -123,3 +131,41 @@ class BatchDiagnostics(SqlDiagnosticRepository):
     def purge(self, before: datetime, *, limit: int = 5000) -> int:
         self._reads.open_diagnostics.clear()
         return super().purge(before, limit=limit)
+
+
+class BatchLedger(SqlFeedImportLedger):
+    """The ledger of a writer unit: a partner's latest applied import read once a batch, and
+    then known from the entries the batch's units add."""
+
+    __slots__ = ("_reads",)
+
+    KEEPS: Final = frozenset({"get", "latest_applied", "recent", "version_usage", "held"})
+    """The methods that only read; every other one writes, and forgets the kept answers first
+    (`add` says what its entry changes instead)."""
+
+    def __init__(self, conn: sqlite3.Connection, reads: BatchReads) -> None:
+        super().__init__(conn, SQLITE)
+        self._reads = reads
+
+    def _latest(self, partner_id: str) -> Latest | None:
+        kept = self._reads.latest_applied
+        if partner_id in kept:
+            return kept[partner_id]
+        found = kept[partner_id] = super()._latest(partner_id)
+        return found
+
+    def add(self, entry: FeedImport) -> None:
+        fingerprint = fingerprint_text(entry)
+        self._insert(entry, fingerprint)
+        kept = self._reads.latest_applied
+        if entry.status is not ImportStatus.APPLIED or entry.partner_id not in kept:
+            return
+        known = kept[entry.partner_id]
+        completed = self._d.time(entry.completed_at)
+        # The read orders by completion time, then by insertion: a later row wins a tie.
+        if known is None or completed >= known.completed_at:
+            kept[entry.partner_id] = Latest(entry.id, fingerprint, completed)
+
+    def settle(self, feed_id: str, status: ImportStatus) -> bool:
+        self._reads.latest_applied.clear()
+        return super().settle(feed_id, status)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Self
 
 from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
-from .batch_reads import BatchDiagnostics, BatchReads, BatchWebhooks
+from .batch_reads import BatchDiagnostics, BatchLedger, BatchReads, BatchWebhooks
 from .connection import connect
 from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full, made_once
 
@@ -146,6 +146,11 @@ class WriterUnitOfWork(SqliteUnitOfWork):
         from .audit import PendingSqliteAuditLog
 
         return PendingSqliteAuditLog(self.conn)
+
+    @made_once
+    def imports(self) -> BatchLedger:
+        """The partner's latest applied import read once a batch (batch_reads.py)."""
+        return BatchLedger(self.conn, self._writer.reads)
 
     @made_once
     def webhooks(self) -> BatchWebhooks:

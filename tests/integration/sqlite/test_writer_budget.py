@@ -19,9 +19,10 @@ import pytest
 
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
+from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.repository import SqlRepository
 from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
-from partner_ingest.adapters_out.sqlite.batch_reads import BatchDiagnostics, BatchWebhooks
+from partner_ingest.adapters_out.sqlite.batch_reads import BatchDiagnostics, BatchLedger, BatchWebhooks
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.sqlite.testing import seed_partner
 from partner_ingest.adapters_out.sqlite.writer import SqliteWriter
@@ -37,11 +38,12 @@ from partner_ingest.ports import UnitOfWork
 
 FORMATS = load_formats(entry_points=False)
 FEEDS = 32
-STATEMENTS_A_FEED = 8
-"""A 10-item feed that updates its 10 products: SAVEPOINT, the repeat check, the products'
-probe, their upsert, the change record, the ledger entry, RELEASE, its audit row."""
-STATEMENTS_A_BATCH = 5
-"""BEGIN IMMEDIATE, the partner's webhook and open diagnostics, the chain's newest hash, COMMIT."""
+STATEMENTS_A_FEED = 7
+"""A 10-item feed that updates its 10 products: SAVEPOINT, the products' probe, their upsert,
+the change record, the ledger entry, RELEASE, its audit row."""
+STATEMENTS_A_BATCH = 6
+"""BEGIN IMMEDIATE, the partner's latest applied import (the repeat check), webhook and open
+diagnostics, the chain's newest hash, COMMIT."""
 
 
 class Refused(Exception):
@@ -122,7 +124,7 @@ def submission(body: bytes, partner: str = "bench", fmt: str = "json") -> FeedSu
     )
 
 
-def test_a_small_feed_that_updates_its_products_costs_the_writer_eight_statements(store: SqliteStore) -> None:
+def test_a_small_feed_that_updates_its_products_costs_the_writer_seven_statements(store: SqliteStore) -> None:
     writer = SqliteWriter(store)
     ingest = ingest_over(writer)
     first = one_batch(writer, [lambda: ingest(submission(json_feed(0)))])[0]
@@ -156,6 +158,7 @@ def _writes(base: type[SqlRepository], keeps: frozenset[str], batch: type[SqlRep
 def test_every_method_that_may_change_a_kept_answer_forgets_it() -> None:
     assert _writes(SqlWebhookRepository, BatchWebhooks.KEEPS, BatchWebhooks) == []
     assert _writes(SqlDiagnosticRepository, BatchDiagnostics.KEEPS, BatchDiagnostics) == []
+    assert _writes(SqlFeedImportLedger, BatchLedger.KEEPS, BatchLedger) == []
 
 
 def test_diagnostics_a_neighbour_opened_in_the_batch_are_closed_by_the_feed_that_accepts_the_sku(
@@ -235,4 +238,38 @@ def test_a_webhook_set_or_undone_by_a_neighbour_in_the_batch_is_what_the_next_fe
         assert uow.webhooks.deliveries("undone") == []
         queued = uow.webhooks.deliveries("bench")
         assert len(queued) == 2  # the setting feed's own event and the next feed's
+    store.close()
+
+
+def test_a_feed_repeating_the_latest_applied_one_of_its_batch_is_answered_as_a_repeat(
+    store: SqliteStore,
+) -> None:
+    writer = SqliteWriter(store)
+    ingest = ingest_over(writer)
+    bad = b'{"products": [{"sku": "B-1", "name": "", "price": -1, "currency": "EUR", "quantity": 1}]}'
+    reports = one_batch(
+        writer,
+        [
+            functools.partial(ingest, submission(json_feed(1))),
+            functools.partial(ingest, submission(json_feed(1))),  # the latest: a repeat
+            functools.partial(ingest, submission(bad)),  # rejected: not the latest applied
+            functools.partial(ingest, submission(json_feed(1))),  # still a repeat of the first
+            functools.partial(ingest, submission(json_feed(2))),
+            functools.partial(ingest, submission(json_feed(1))),  # no longer the latest: applied again
+        ],
+    )
+    assert all(isinstance(r, IngestReport) for r in reports), reports
+    first, again, rejected, still, other, anew = (r for r in reports if isinstance(r, IngestReport))
+    assert rejected.status is FeedStatus.REJECTED
+    assert again.feed_id == still.feed_id == first.feed_id
+    assert len({first.feed_id, other.feed_id, anew.feed_id, rejected.feed_id}) == 4
+    assert (first.counts.created, other.counts.updated, anew.counts.updated) == (10, 10, 10)
+    writer.close()
+    with store.unit_of_work(read_only=True) as uow:
+        assert [e.id for e in uow.imports.recent("bench")] == [
+            anew.feed_id,
+            other.feed_id,
+            rejected.feed_id,
+            first.feed_id,
+        ]
     store.close()
