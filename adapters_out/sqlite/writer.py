@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Self
 
 from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
-from .batch_reads import BatchDiagnostics, BatchLedger, BatchReads, BatchWebhooks
+from .batch_reads import BatchReads
 from .connection import connect
 from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full, made_once
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from partner_ingest.domain.model.audit import AuditEntry
 
     from .audit import PendingSqliteAuditLog
+    from .batch_repositories import BatchDiagnostics, BatchLedger, BatchWebhooks
 
 __all__ = ["BatchNotDurable", "Done", "SqliteWriter", "WriterUnitOfWork"]
 
@@ -150,16 +151,22 @@ class WriterUnitOfWork(SqliteUnitOfWork):
     @made_once
     def imports(self) -> BatchLedger:
         """The partner's latest applied import read once a batch (batch_reads.py)."""
+        from .batch_repositories import BatchLedger
+
         return BatchLedger(self.conn, self._writer.reads)
 
     @made_once
     def webhooks(self) -> BatchWebhooks:
         """A partner's webhook read once a batch (batch_reads.py)."""
+        from .batch_repositories import BatchWebhooks
+
         return BatchWebhooks(self.conn, self._writer.reads)
 
     @made_once
     def diagnostics(self) -> BatchDiagnostics:
         """Whether a partner has open diagnostics, read once a batch (batch_reads.py)."""
+        from .batch_repositories import BatchDiagnostics
+
         return BatchDiagnostics(self.conn, self._writer.reads)
 
     def commit(self) -> None:

@@ -1,5 +1,5 @@
 """What the SQLite writer asks the database for a small feed (ADR 0046), and the answers it
-keeps for a batch (adapters_out/sqlite/batch_reads.py) staying true within it.
+keeps for a batch (adapters_out/sqlite/batch_reads.py, batch_repositories.py) staying true within it.
 
 A real writer thread on a real database file; the first call holds the writer until every
 other call is queued, so they all run in one batch, as they do under load over HTTP.
@@ -22,7 +22,7 @@ from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
 from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 from partner_ingest.adapters_out.sql.repository import SqlRepository
 from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
-from partner_ingest.adapters_out.sqlite.batch_reads import BatchDiagnostics, BatchLedger, BatchWebhooks
+from partner_ingest.adapters_out.sqlite.batch_repositories import BatchDiagnostics, BatchLedger, BatchWebhooks
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.sqlite.testing import seed_partner
 from partner_ingest.adapters_out.sqlite.writer import SqliteWriter
