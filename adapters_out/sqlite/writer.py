@@ -17,6 +17,11 @@ read and one insert, as PostgreSQL's part does. A unit that is undone hands none
 whose transaction is lost or whose commit fails keeps none (the append is in the
 transaction it commits).
 
+Three reads every feed makes (its partner's webhook, whether the partner has open
+diagnostics, its latest applied import) are answered once a batch: the batch holds the write
+lock, so only its own units change them, and what they write through their repositories, or a
+unit undone, or the transaction's end, forgets the answers (batch_reads.py, ADR 0046).
+
 Read-only units of work are the store's own.
 """
 
