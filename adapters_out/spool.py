@@ -20,15 +20,21 @@ class FileRejectionSpool:
     """Batches pickled one after another into a `SpooledTemporaryFile` it alone writes and reads."""
 
     def __init__(self, max_memory: int = _IN_MEMORY) -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115 - closed by close()
+        self._max_memory = max_memory
+        # Made by the first rejection: most feeds have none, and every feed gets a spool.
+        self._file: tempfile.SpooledTemporaryFile[bytes] | None = None
 
     def add(self, rejections: Sequence[Rejection]) -> None:
         """Append a batch at the end of the file."""
+        if self._file is None:
+            self._file = tempfile.SpooledTemporaryFile(max_size=self._max_memory)  # noqa: SIM115 - closed by close()
         self._file.seek(0, 2)
         pickle.dump(list(rejections), self._file, protocol=pickle.HIGHEST_PROTOCOL)
 
     def batches(self, size: int) -> Iterator[list[Rejection]]:
         """Every rejection, in order, `size` at a time, read back from the start."""
+        if self._file is None:
+            return
         end = self._file.seek(0, 2)
         position = 0
         pending: list[Rejection] = []
@@ -44,7 +50,8 @@ class FileRejectionSpool:
 
     def close(self) -> None:
         """Delete the file."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class FileRejectionSpools:

@@ -14,7 +14,7 @@ from ._json import dump_json, load_json
 from .dialect import Dialect
 from .repository import SqlRepository, select_list
 
-__all__ = ["FeedImportRow", "SqlFeedImportLedger", "feed_import"]
+__all__ = ["FeedImportRow", "Latest", "SqlFeedImportLedger", "feed_import", "fingerprint_text"]
 
 
 class FeedImportRow(NamedTuple):
@@ -57,6 +57,31 @@ def feed_import(row: FeedImportRow, d: Dialect) -> FeedImport:
     )
 
 
+_APPLIED: Final = "WHERE partner_id = ? AND status = 'applied'"
+
+
+class Latest(NamedTuple):
+    """A partner's most recent applied import, as the repeat check reads it."""
+
+    id: str
+    fingerprint: str | None
+    """`FeedFingerprint` as the JSON text stored."""
+    completed_at: Any
+    """As stored (the order of imports)."""
+
+
+def _other_body(fingerprint: str, content_hash: str) -> bool:
+    """Is the stored fingerprint (JSON text) surely of another body? A hash of letters and
+    digits is written into the text as it is, so a fingerprint that lacks it cannot equal one
+    with it: the common answer (a new feed is not a repeat) without parsing the JSON."""
+    return content_hash.isascii() and content_hash.isalnum() and content_hash not in fingerprint
+
+
+def fingerprint_text(entry: FeedImport) -> str | None:
+    """The entry's fingerprint as the ledger stores it (JSON text), or None."""
+    return None if entry.fingerprint is None else dump_json(entry.fingerprint.to_json())
+
+
 class SqlFeedImportLedger(SqlRepository):
     """Ledger entries of one connection's current transaction."""
 
@@ -64,6 +89,10 @@ class SqlFeedImportLedger(SqlRepository):
 
     def add(self, entry: FeedImport) -> None:
         """Record a processed feed; ConflictError for a stored id or Idempotency-Key."""
+        self._insert(entry, fingerprint_text(entry))
+
+    def _insert(self, entry: FeedImport, fingerprint: str | None) -> None:
+        """`add`, with the entry's fingerprint as stored (`fingerprint_text`)."""
         counts = entry.report.counts
         d = self._d
         with d.conflicts(self._conn, f"feed import {entry.id!r}"):
@@ -88,7 +117,7 @@ class SqlFeedImportLedger(SqlRepository):
                     entry.job_id,
                     d.time(entry.received_at),
                     d.time(entry.completed_at),
-                    None if entry.fingerprint is None else dump_json(entry.fingerprint.to_json()),
+                    fingerprint,
                 ),
             )
 
@@ -105,20 +134,28 @@ class SqlFeedImportLedger(SqlRepository):
         Asked of every feed (is it a repeat?) and nearly always answered no: with `matching`,
         the latest entry's fingerprint is read and compared first, and its report (the
         costly part to read) only when they match."""
-        where = "WHERE partner_id = ? AND status = 'applied'"
         if matching is not None:
-            found = self._run(
-                f"SELECT id, fingerprint FROM partner_feed_imports {where}"
-                f" ORDER BY completed_at DESC, {self._d.insertion_order} DESC LIMIT 1",
-                (partner_id,),
-            ).fetchone()
-            if found is None or found[1] is None:
+            found = self._latest(partner_id)
+            if (
+                found is None
+                or found.fingerprint is None
+                or _other_body(found.fingerprint, matching.content_hash)
+            ):
                 return None
-            if FeedFingerprint.from_json(load_json(found[1])) != matching:
+            if FeedFingerprint.from_json(load_json(found.fingerprint)) != matching:
                 return None
-            return self.get(found[0])
-        entries = self._entries(where, (partner_id,), limit=1)
+            return self.get(found.id)
+        entries = self._entries(_APPLIED, (partner_id,), limit=1)
         return entries[0] if entries else None
+
+    def _latest(self, partner_id: str) -> Latest | None:
+        """The partner's most recent applied import, as far as the repeat check needs it."""
+        found = self._run(
+            f"SELECT id, fingerprint, completed_at FROM partner_feed_imports {_APPLIED}"
+            f" ORDER BY completed_at DESC, {self._d.insertion_order} DESC LIMIT 1",
+            (partner_id,),
+        ).fetchone()
+        return None if found is None else Latest(*found)
 
     def recent(self, partner_id: str | None = None, *, limit: int = 50) -> list[FeedImport]:
         """Most recent first."""

@@ -78,7 +78,9 @@ def connect(path: str | Path, *, busy_timeout: float = 30.0) -> sqlite3.Connecti
 def timestamp(moment: datetime) -> str:
     """Fixed-width UTC text (`_FORMAT`), so that text order is time order."""
     # isoformat, not strftime(_FORMAT): the same text at a fraction of the cost, and every
-    # request writes several.
+    # request writes several; a moment in UTC already (the clock's) is not converted again.
+    if moment.tzinfo is UTC:
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # without its "+00:00"
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

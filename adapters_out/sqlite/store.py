@@ -10,7 +10,6 @@ retry that a bounded number of times, so concurrent threads and processes
 from __future__ import annotations
 
 import contextlib
-import functools
 import random
 import sqlite3
 import threading
@@ -18,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from partner_ingest.adapters_out.store_errors import StoreBusyError, StoreFullError
 
@@ -45,9 +44,36 @@ if TYPE_CHECKING:
     from .jobs import SqliteJobRepository
     from .products import SqliteFeedSkuRegister, SqliteProductRepository
 
-__all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError"]
+__all__ = ["SqliteStore", "SqliteUnitOfWork", "StandaloneAuditLog", "StoreBusyError", "made_once"]
 
 _T = TypeVar("_T")
+
+
+class made_once(Generic[_T]):
+    """A unit of work's repository, made on first use and then kept in the instance's dict, where
+    later reads find it as a plain attribute: `functools.cached_property` without the lock it
+    takes on every first read before Python 3.12 (a unit is one thread's; every feed the writer
+    runs opens one and reads several repositories of it)."""
+
+    def __init__(self, make: Callable[[Any], _T]) -> None:
+        self._make = make
+        self._name = make.__name__
+        self.__doc__ = make.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> made_once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> made_once[_T] | _T:
+        if instance is None:
+            return self
+        made = instance.__dict__[self._name] = self._make(instance)
+        return made
 
 
 def _is_locked(error: sqlite3.OperationalError) -> bool:
@@ -156,67 +182,67 @@ class SqliteUnitOfWork:
         # and a small feed over HTTP opened two per request. Each is imported on first use
         # too, with the model it maps: opening the store (every command's start) needs none.
 
-    @functools.cached_property
+    @made_once
     def products(self) -> SqliteProductRepository:
         from .products import SqliteProductRepository
 
         return SqliteProductRepository(self.conn)
 
-    @functools.cached_property
+    @made_once
     def feed_skus(self) -> SqliteFeedSkuRegister:
         from .products import SqliteFeedSkuRegister
 
         return SqliteFeedSkuRegister(self.conn)
 
-    @functools.cached_property
+    @made_once
     def imports(self) -> SqlFeedImportLedger:
         from partner_ingest.adapters_out.sql.ledger import SqlFeedImportLedger
 
         return SqlFeedImportLedger(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def held_feeds(self) -> SqlHeldFeedRepository:
         from partner_ingest.adapters_out.sql.held_feeds import SqlHeldFeedRepository
 
         return SqlHeldFeedRepository(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def changes(self) -> SqliteChangeFeed:
         from .changes import SqliteChangeFeed
 
         return SqliteChangeFeed(self.conn)
 
-    @functools.cached_property
+    @made_once
     def idempotency_keys(self) -> SqlIdempotencyKeys:
         from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
 
         return SqlIdempotencyKeys(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def jobs(self) -> SqliteJobRepository:
         from .jobs import SqliteJobRepository
 
         return SqliteJobRepository(self.conn)
 
-    @functools.cached_property
+    @made_once
     def partners(self) -> SqlPartnerRepository:
         from partner_ingest.adapters_out.sql.partners import SqlPartnerRepository
 
         return SqlPartnerRepository(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def api_keys(self) -> SqlApiKeyRepository:
         from partner_ingest.adapters_out.sql.partners import SqlApiKeyRepository
 
         return SqlApiKeyRepository(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def schedules(self) -> SqlScheduleRepository:
         from partner_ingest.adapters_out.sql.schedules import SqlScheduleRepository
 
         return SqlScheduleRepository(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def audit(self) -> AuditLog:
         """Entries written at once: this unit holds SQLite's one write lock (the writer thread's
         units keep theirs for the batch's commit instead, adapters_out/sqlite/writer.py)."""
@@ -224,25 +250,25 @@ class SqliteUnitOfWork:
 
         return SqliteAuditLog(self.conn)
 
-    @functools.cached_property
+    @made_once
     def circuits(self) -> SqlCircuitRepository:
         from partner_ingest.adapters_out.sql.circuits import SqlCircuitRepository
 
         return SqlCircuitRepository(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def webhooks(self) -> SqlWebhookRepository:
         from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
 
         return SqlWebhookRepository(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def diagnostics(self) -> SqlDiagnosticRepository:
         from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
 
         return SqlDiagnosticRepository(self.conn, SQLITE)
 
-    @functools.cached_property
+    @made_once
     def web_sessions(self) -> SqlWebSessionRepository:
         from partner_ingest.adapters_out.sql.web_sessions import SqlWebSessionRepository
 

@@ -17,27 +17,33 @@ read and one insert, as PostgreSQL's part does. A unit that is undone hands none
 whose transaction is lost or whose commit fails keeps none (the append is in the
 transaction it commits).
 
+Three reads every feed makes (its partner's webhook, whether the partner has open
+diagnostics, its latest applied import) are answered once a batch: the batch holds the write
+lock, so only its own units change them, and what they write through their repositories, or a
+unit undone, or the transaction's end, forgets the answers (batch_reads.py, ADR 0046).
+
 Read-only units of work are the store's own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import sqlite3
 import threading
 from typing import TYPE_CHECKING, Self
 
 from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
+from .batch_reads import BatchReads
 from .connection import connect
-from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full
+from .store import SqliteStore, SqliteUnitOfWork, full_error, is_full, made_once
 
 if TYPE_CHECKING:
     # Imported on first use, as the store's repositories are: the audit chain loads OpenSSL.
     from partner_ingest.domain.model.audit import AuditEntry
 
     from .audit import PendingSqliteAuditLog
+    from .batch_repositories import BatchDiagnostics, BatchLedger, BatchWebhooks
 
 __all__ = ["BatchNotDurable", "Done", "SqliteWriter", "WriterUnitOfWork"]
 
@@ -51,6 +57,9 @@ class SqliteWriter(Writer):
         self._conn: sqlite3.Connection | None = None
         self._audit: list[AuditEntry] = []
         """The kept units' audit entries, appended to the chain at the batch's commit."""
+        self.reads = BatchReads()
+        """Answers kept for the batch's units (batch_reads.py): forgotten when a unit is undone
+        and when the transaction begins or ends."""
 
     def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
         """A savepoint of the writer's transaction, for the call running now; readers get the
@@ -81,8 +90,10 @@ class SqliteWriter(Writer):
         return self._conn is not None and self._conn.in_transaction
 
     def _begin(self) -> None:
-        # Entries handed over in a transaction the database rolled back were never stored.
+        # Entries handed over in a transaction the database rolled back were never stored, and
+        # what was read in it may have changed since.
         self._audit = []
+        self.reads.clear()
         self._store.begin(self._connection(), read_only=False)
 
     def _savepoint(self) -> None:
@@ -92,6 +103,7 @@ class SqliteWriter(Writer):
         self._connection().execute("RELEASE unit_of_work")
 
     def _rollback_to(self) -> None:
+        self.reads.clear()
         conn = self._connection()
         conn.execute("ROLLBACK TO unit_of_work")
         conn.execute("RELEASE unit_of_work")
@@ -99,6 +111,7 @@ class SqliteWriter(Writer):
     def _commit(self, *, kept: bool) -> BaseException | None:
         conn = self._connection()
         audit, self._audit = self._audit, []
+        self.reads.clear()
         if not conn.in_transaction:
             return None
         try:
@@ -133,12 +146,33 @@ class WriterUnitOfWork(SqliteUnitOfWork):
     # __exit__ is the store's own: rollback (this unit's writes alone) and a full disk raised
     # as StoreFullError.
 
-    @functools.cached_property
+    @made_once
     def audit(self) -> PendingSqliteAuditLog:
         """Entries kept in memory until this unit is kept: the batch appends them at its commit."""
         from .audit import PendingSqliteAuditLog
 
         return PendingSqliteAuditLog(self.conn)
+
+    @made_once
+    def imports(self) -> BatchLedger:
+        """The partner's latest applied import read once a batch (batch_reads.py)."""
+        from .batch_repositories import BatchLedger
+
+        return BatchLedger(self.conn, self._writer.reads)
+
+    @made_once
+    def webhooks(self) -> BatchWebhooks:
+        """A partner's webhook read once a batch (batch_reads.py)."""
+        from .batch_repositories import BatchWebhooks
+
+        return BatchWebhooks(self.conn, self._writer.reads)
+
+    @made_once
+    def diagnostics(self) -> BatchDiagnostics:
+        """Whether a partner has open diagnostics, read once a batch (batch_reads.py)."""
+        from .batch_repositories import BatchDiagnostics
+
+        return BatchDiagnostics(self.conn, self._writer.reads)
 
     def commit(self) -> None:
         """Keep this unit's writes in the batch; its call is answered once the batch is committed."""

@@ -55,6 +55,6 @@ class Partner:
         """The policy one of this partner's feeds is judged by: the partner's own, changed as
         `overrides` ask where the partner allows it; PolicyOverrideDenied otherwise."""
         policy = overrides.applied_to(self.policy)
-        if policy != self.policy and not self.allow_policy_override:
+        if policy is not self.policy and policy != self.policy and not self.allow_policy_override:
             raise PolicyOverrideDenied(f"partner {self.id!r} may not choose its own validation policy")
         return policy

@@ -74,6 +74,8 @@ class PolicyOverrides:
 
     def applied_to(self, policy: ValidationPolicy) -> ValidationPolicy:
         """`policy` with these overrides."""
+        if self.mode is None and self.atomic is None:
+            return policy  # nearly every feed: nothing to change, nothing to copy
         return attrs.evolve(
             policy,
             mode=policy.mode if self.mode is None else self.mode,
