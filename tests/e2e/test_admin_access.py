@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx2
 import pytest
 from support.http import new_address
 from support.service import Service, forge_key, json_of, key_id_of
@@ -153,14 +154,7 @@ def test_a_deactivated_partners_key_is_refused_like_an_unknown_one(service: Serv
     partner = service.client(address, **{"X-API-Key": key})
     assert partner.get("/partner/products").status_code == 200
     assert admin.patch(f"/admin/partners/{partner_id}", json={"active": False}).status_code == 200
-    refused = partner.get("/partner/products")
-    unknown = service.client(address).get("/partner/products", headers={"X-API-Key": forge_key()})
-    assert refused.status_code == unknown.status_code == 401
-    assert json_of(refused)["details"]["message"] == json_of(unknown)["details"]["message"]
-    reasons = [
-        e["details"]["reason"] for e in service.audit("client = ? AND action = 'auth.failed'", [address])
-    ]
-    assert reasons == ["partner_inactive", "unknown_key"]
+    _refused_like_an_unknown_key(service, partner, address, reason="partner_inactive")
     assert admin.patch(f"/admin/partners/{partner_id}", json={"active": True}).status_code == 200
     assert partner.get("/partner/products").status_code == 200
 
@@ -175,14 +169,7 @@ def test_a_key_revoked_right_after_it_was_used_is_refused_on_its_next_request(se
     assert partner.get("/partner/products").status_code == 200
     assert partner.get("/partner/products").status_code == 200  # from the verified key
     assert admin.post(f"/admin/keys/{key_id_of(key)}/revoke").status_code == 200
-    refused = partner.get("/partner/products")
-    unknown = service.client(address).get("/partner/products", headers={"X-API-Key": forge_key()})
-    assert refused.status_code == unknown.status_code == 401
-    assert json_of(refused)["details"]["message"] == json_of(unknown)["details"]["message"]
-    reasons = [
-        e["details"]["reason"] for e in service.audit("client = ? AND action = 'auth.failed'", [address])
-    ]
-    assert reasons == ["revoked", "unknown_key"]
+    _refused_like_an_unknown_key(service, partner, address, reason="revoked")
 
 
 def test_the_last_admin_key_in_service_is_not_revoked_409_and_audited(service: Service) -> None:
@@ -204,3 +191,17 @@ def test_the_last_admin_key_in_service_is_not_revoked_409_and_audited(service: S
     replacement = json_of(rotated)["id"]
     assert client.post(f"/admin/keys/{replacement}/revoke").json()["error"] == "last_admin_key"
     assert client.post(f"/admin/keys/{key_id_of(admin)}/revoke").status_code == 200  # the retiring one
+
+
+def _refused_like_an_unknown_key(
+    service: Service, partner: httpx2.Client, address: str, *, reason: str
+) -> None:
+    """The partner's next request is refused as a forged key is, and audited with its own reason."""
+    refused = partner.get("/partner/products")
+    unknown = service.client(address).get("/partner/products", headers={"X-API-Key": forge_key()})
+    assert refused.status_code == unknown.status_code == 401
+    assert json_of(refused)["details"]["message"] == json_of(unknown)["details"]["message"]
+    reasons = [
+        e["details"]["reason"] for e in service.audit("client = ? AND action = 'auth.failed'", [address])
+    ]
+    assert reasons == [reason, "unknown_key"]
