@@ -29,6 +29,7 @@ def read_lines_items(
     """Items of a JSON Lines feed (one object per line) with their line numbers; blank
     lines are skipped."""
     limit = limits.max_item_bytes
+    size = limit + 2
     readline = stream.readline
     # Lines are checked for repeated names a block at a time (see JsonDecoder.checked).
     decode, bare = decoder.decode_unchecked, decoder.decode_bare
@@ -37,18 +38,19 @@ def read_lines_items(
     numbers: list[int] = []
     number = 0
     offset = 0
-    """Where the line being read starts in the document."""
+    """Where the next line starts in the document."""
     while True:
         if len(lines) >= _LINES_BLOCK:
             yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             lines, values, numbers = [], [], []
-        line = readline(limit + 2)
+        line = readline(size)
         if not line:
             yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
             return
         number += 1
-        starts, offset = offset, offset + len(line)
-        if len(line) > limit and not line.endswith(b"\n"):
+        length = len(line)
+        offset += length
+        if length > limit and not line.endswith(b"\n"):
             raise MalformedFeedError(
                 ErrorCode.ITEM_TOO_LARGE,
                 f"line {number} is longer than {limit} bytes",
@@ -58,21 +60,23 @@ def read_lines_items(
             refuse_other_encodings(line)
             if line.startswith(BOM):
                 line = line[len(BOM) :]
-                starts += len(BOM)
-        if line.isspace():
-            continue
         try:
-            try:
-                value = bare(line)
-            except Exception:  # decoded again, for the error as the readers take it
+            value = bare(line)
+        except Exception:
+            # A blank line is skipped; it is only looked for here, where msgspec refused the
+            # line (as it refuses whitespace alone): not every line pays for the test.
+            if line.isspace():
+                continue
+            try:  # decoded again, for the error as the readers take it
                 try:
                     value = decode(line)
                 except Truncated:
                     # msgspec reports a lone surrogate as truncation: the exact decoder names it.
                     value = decoder.decode_exactly(line)
-        except (Truncated, MalformedFeedError) as error:
-            yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
-            raise _line_error(error, number, starts) from None
+            except (Truncated, MalformedFeedError) as error:
+                yield from zip(_checked_lines(decoder, lines, values, numbers), numbers, strict=True)
+                # The line starts where the bytes read before it end (after a byte order mark).
+                raise _line_error(error, number, offset - len(line)) from None
         lines.append(line)
         values.append(value)
         numbers.append(number)

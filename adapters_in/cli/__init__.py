@@ -1,5 +1,5 @@
 """The `partner-ingest` command line: one module per command group, one place for errors."""
 
-from .main import main
+from .main import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

@@ -50,7 +50,8 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         action=argparse.BooleanOptionalAction,
         help="show progress (bytes, rate, elapsed, time left) on stderr; default: only on a terminal",
     )
-    ingest.set_defaults(command=run_ingest)
+    # Ends the process without tearing the interpreter down (see main.run).
+    ingest.set_defaults(command=run_ingest, quick_exit=True)
 
     validate = commands.add_parser(
         "validate",
@@ -113,12 +114,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     # while this one imports the use case, opens the store and finds the installed formats:
     # work it would otherwise wait for (ADR 0039). A missing file is reported by this open.
     digest = _Digest(path.open("rb"))
-    from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
-
     # A file the parser process will read: start it now, to import the library while this
-    # process prepares the feed (ADR 0039).
+    # process prepares the feed (ADR 0039). First: the use case's own imports come after.
     large = path.is_file() and path.stat().st_size >= settings.parser_min_bytes
     app = bootstrap.build(settings, start_parser=large)
+    from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
+
     try:
         fmt = _format_of(args, app.formats)
         app.formats.all()  # found now, while the hash is still being computed

@@ -8,16 +8,18 @@ line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from partner_ingest.domain.model.errors import IngestError, UnavailableError
 
 from . import admin, background, feeds, imports, operations, serve, webhooks
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main", "run"]
 
 EXIT_FAILURE = 1
 """The command ran and the answer is no (a rejected feed, a failed check)."""
@@ -105,7 +107,32 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (the console script exits with it)."""
-    args = parser().parse_args(argv)
+    return _run(parser().parse_args(argv))
+
+
+def run() -> NoReturn:
+    """The console script: run the command of `sys.argv` and end the process with its code.
+
+    A command that sets `quick_exit` (`ingest`) ends the process without tearing the
+    interpreter down: freeing every module and object of a process that has ingested a
+    large feed is work nobody waits for but the user (ADR 0039). It does so only when its
+    thread is the last one left; what was registered to run at exit runs first, and what
+    is buffered for stdout and stderr is written.
+    """
+    args = parser().parse_args()
+    code = _run(args)
+    if getattr(args, "quick_exit", False) and threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # a closed or broken stream: the ordinary exit reports it
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
+
+
+def _run(args: argparse.Namespace) -> int:
     command: Command = args.command
     try:
         return command(args)
@@ -127,4 +154,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -97,14 +97,14 @@ class _Builder:
             self.value(rule, var, depth + 1)
 
     def datetime(self, rule: FieldRule, var: str) -> None:
-        """Code for a date-time in its most common spelling, `2026-11-27T08:00:00Z`: the
+        """Code for a date-time, read into `var`, in its most common spelling, `2026-11-27T08:00:00Z`: the
         reference's UTC ISO form of it (`+00:00`) in `var`, the instant in `var_at`; any other
         spelling, and anything fromisoformat refuses (year 0, a leap second), is SLOW."""
         canonical = self.const(
             "UTC_Z", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
         )
         instant = self.const("FROMISO", _datetime.fromisoformat)
-        self.emit(1, f"{var} = item.get({rule.name!r}); {var}_at = None")
+        self.emit(1, f"{var}_at = None")
         self.emit(1, f"if {var} is not None:")
         self.emit(2, f"if {var}.__class__ is not str or {canonical}({var}) is None: return SLOW(item, index)")
         self.emit(2, f"try: {var}_at = {instant}({var})")
@@ -140,7 +140,12 @@ class _Builder:
         shortest = max(rule.min_length or 0, 1 if self.lenient else 0)
         # Past the feed's field cap is a feed error, which only the reference path raises.
         longest = min(rule.max_length or self.max_field_chars, self.max_field_chars)
-        tests.append(f"{shortest} <= len({var}) <= {longest}")
+        gtin = rule.gtin_checksum and rule.pattern == _GTIN_PATTERN
+        # The lengths a value may have, where a later test admits fewer: the choices', the GTIN's.
+        admitted = {len(c) for c in rule.choices} if rule.choices else _GTIN_LENGTHS if gtin else None
+        if admitted is None or not all(shortest <= n <= longest for n in admitted):
+            # (no lower bound to test at 0: every length is at least that)
+            tests.append(f"{shortest} <= len({var}) <= {longest}" if shortest else f"len({var}) <= {longest}")
         if self.lenient:
             tests.append(f"{var}.strip() is {var}")  # nothing to strip (CPython returns self)
         if rule.forbidden_chars:
@@ -150,7 +155,6 @@ class _Builder:
             tests.append(f"({var}.isprintable() or {forbidden}({var}) is None)")
         if rule.choices:
             tests.append(f"{var} in {self.const('CHOICES_' + key, frozenset(rule.choices))}")
-        gtin = rule.gtin_checksum and rule.pattern == _GTIN_PATTERN
         if gtin:
             # The GTIN pattern's own language without the regex engine: isdecimal() of ASCII
             # text is "0-9 only", and the lengths are the pattern's.
@@ -290,15 +294,29 @@ def _generate(
     b.emit(1, "if item.__class__ is not dict or not KNOWN(item): return SLOW(item, index)")
     slots = dict.fromkeys(PRODUCT_COLUMNS, "None")
     slots["partner_id"] = "PARTNER"
+    read: set[str] = set()
+    """Fields already read into `v_<name>`: None there exactly when absent or null in the item
+    (a value read is normalized or handed to SLOW, never made None)."""
     for rule in contract.fields:
-        if rule.requires:
-            present = " or ".join(f"item.get({name!r}) is None" for name in rule.requires)
-            b.emit(1, f"if item.get({rule.name!r}) is not None and ({present}): return SLOW(item, index)")
-        if rule.kind is Kind.DATETIME:
-            b.datetime(rule, f"v_{rule.name}")
-            slots[rule.name] = f"v_{rule.name}"
-            continue
         var = f"v_{rule.name}"
+        if rule.kind is Kind.DATETIME:
+            # Read once, for the rule it requires and for its own checks.
+            b.emit(1, f"{var} = item.get({rule.name!r})")
+            this = var
+        else:
+            this = f"item.get({rule.name!r})"
+        if rule.requires:
+            present = " or ".join(
+                f"v_{name} is None" if name in read else f"item.get({name!r}) is None"
+                for name in rule.requires
+            )
+            b.emit(1, f"if {this} is not None and ({present}): return SLOW(item, index)")
+        if rule.kind is not Kind.OBJECT:
+            read.add(rule.name)
+        if rule.kind is Kind.DATETIME:
+            b.datetime(rule, var)
+            slots[rule.name] = var
+            continue
         if rule.kind is Kind.OBJECT:
             b.dimensions(rule, var)
             slots.update(width="w", height="h", depth="d", dimension_unit="u")

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from support.examples import examples
 
 from partner_ingest.domain.model import FeedLimits, jsontext
+from partner_ingest.domain.model.errors import MalformedFeedError
+from partner_ingest.domain.model.report import Location
 from partner_ingest.plugins._json_reader import _line_breaks
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
 from partner_ingest.plugins.testing import TrickleStream, parse_all
@@ -118,3 +120,26 @@ def test_an_item_larger_than_one_read_fits_when_the_cap_allows(msgspec: bool) ->
 def test_line_breaks_are_counted_sparse_or_dense(text: bytes, data: Any) -> None:
     end = len(text) if data is None else data.draw(st.integers(0, len(text)))
     assert _line_breaks(text, end) == text.count(b"\n", 0, end)
+
+
+@DECODERS
+def test_json_lines_skip_every_whitespace_only_line_and_keep_counting(msgspec: bool) -> None:
+    # Blank lines are looked for only where the decoder refused a line: each kind of JSON
+    # and non-JSON whitespace alone on a line is skipped, on either decoder, and the items
+    # after it keep their own line numbers.
+    body = b'\xef\xbb\xbf\n{"a": 1}\n  \r\n\t\n{"b": 2}\r\n\x0b\x0c\n{"c": 3}'
+    items = list(JsonLinesFeed(2, prefer_msgspec=msgspec).parse(io.BytesIO(body), FeedLimits()))
+    assert items == [({"a": 1}, 2), ({"b": 2}, 5), ({"c": 3}, 7)]
+
+
+@DECODERS
+def test_a_json_lines_error_after_a_byte_order_mark_names_the_documents_byte(msgspec: bool) -> None:
+    # The failing line's start is worked out only for its error: past the mark, in the document.
+    body = b'\xef\xbb\xbf  {"a": 1} x\n'
+    with pytest.raises(MalformedFeedError) as raised:
+        list(JsonLinesFeed(2, prefer_msgspec=msgspec).parse(io.BytesIO(body), FeedLimits()))
+    assert raised.value.error.location == Location(line=1, column=12, offset=14)
+    body = b'{"a": 1}\n\n{"b": 2,\n'
+    with pytest.raises(MalformedFeedError) as raised:
+        list(JsonLinesFeed(2, prefer_msgspec=msgspec).parse(io.BytesIO(body), FeedLimits()))
+    assert raised.value.error.location == Location(line=3)
