@@ -59,16 +59,18 @@ browser:
 # Branch coverage of the package is reported, and the suite must keep its floor.
 PYTEST_WORKERS ?= auto
 COVERAGE_FLOOR ?= 90
-# The suite starts hundreds of Python processes (servers, workers, the CLI): they share compiled
-# bytecode from one cache in the venv rather than compile every module at each start, even where
-# PYTHONDONTWRITEBYTECODE is set to keep __pycache__ out of the source tree.
-PYCACHE := $(abspath $(VENV))/pycache
+# The suite starts hundreds of Python processes (servers, workers, the CLI): they write and share
+# compiled bytecode (__pycache__, ignored by git) rather than compile every module at each start,
+# even where PYTHONDONTWRITEBYTECODE is set. Beside each module, not under a PYTHONPYCACHEPREFIX: a
+# prefix applies to every module, so a fresh clone recompiled the standard library and every
+# installed package (about 2,300 files, once per process that started before another had written
+# them) although pip and Python had compiled them already (docs/ADR/0012-testability.md).
 # Test files (tmp_path: SQLite databases, logs, feeds) go to a RAM-backed /dev/shm where it has room
 # (a run writes a few hundred MB at most): the stores commit with synchronous=FULL, and an fsync on
 # disk per commit was a quarter of the SQLite tests' time. TEST_TMPDIR= keeps the system's.
 TEST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 2097152 { print "/dev/shm" }')
 pytest: setup browser
-	env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(PYCACHE) $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) \
+	env -u PYTHONDONTWRITEBYTECODE $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) \
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal \
 		--cov=partner_ingest --cov-branch --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)

@@ -14,9 +14,10 @@ from partner_ingest.adapters_in.bootstrap import in_memory
 from partner_ingest.domain.model import Partner, ValidationPolicy
 
 # Quick by default, where a developer runs the suite again and again; CI (`.ci/run`)
-# loads the thorough profile, so every property meets many more cases there.
+# loads the thorough profile, so every property meets many more cases there. Ten cases a
+# property (a quarter less of the in-process tests' CPU than 25: docs/ADR/0012-testability.md).
 settings.register_profile(
-    "default", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "default", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
     "ci", max_examples=CI_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
