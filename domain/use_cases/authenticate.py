@@ -332,7 +332,7 @@ class AccessGuard:
         return self._limits.per_key_per_minute
 
     def _touch_due(self, key: ApiKey, now: datetime) -> bool:
-        """Would `_touch` write? (Read without claiming: `_touch` claims.)"""
+        """Would `_touch` write? Read without claiming: `_touch` asks again under its lock, then claims."""
         interval = timedelta(seconds=self._limits.touch_interval_seconds)
         if key.last_used_at is not None and now - key.last_used_at < interval:
             return False
@@ -340,8 +340,7 @@ class AccessGuard:
         return claimed is None or not timedelta(0) <= now - claimed < interval
 
     def _touch(self, key: ApiKey, now: datetime) -> None:
-        interval = timedelta(seconds=self._limits.touch_interval_seconds)
-        if key.last_used_at is not None and now - key.last_used_at < interval:
+        if not self._touch_due(key, now):
             return
         # Concurrent requests of one key all read the stale time before the first write commits:
         # without this claim each would write, and on SQLite each write waits for the write lock
@@ -349,8 +348,7 @@ class AccessGuard:
         # commit, the slowest answers of a run; ADR 0039). One request per key and interval
         # writes; the others go on at once.
         with self._touching:
-            claimed = self._touched.get(key.id)
-            if claimed is not None and timedelta(0) <= now - claimed < interval:
+            if not self._touch_due(key, now):  # another request claimed it since
                 return
             if len(self._touched) >= _TOUCHED_KEYS:
                 self._touched.clear()  # a bound, not a cache to keep: the stored time is the judge
