@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
-import pytest
 from support.feeds import jsonl_feed
 from support.postgres import postgres_store
 from support.writer_calls import Answers, call
@@ -287,23 +286,4 @@ def test_a_connection_lost_mid_batch_fails_its_calls_as_retryable_and_the_next_b
         assert isinstance(report, IngestReport) and report.applied
         assert stored(store, "s0") == ITEMS and writer.batches == 1
         assert VerifyAuditChain(store.audit_log)().ok
-        writer.close()
-
-
-def test_units_of_work_open_only_inside_a_call_and_one_at_a_time() -> None:
-    with postgres_store() as store:
-        writer = PostgresWriter(store)
-        with pytest.raises(RuntimeError, match="only inside a call"):
-            writer.unit_of_work()
-
-        def nested() -> str:
-            with writer.unit_of_work() as outer:
-                with pytest.raises(RuntimeError, match="already has a unit of work open"):
-                    writer.unit_of_work().__enter__()
-                outer.rollback()
-            with writer.unit_of_work() as uow:  # the savepoint was given back
-                uow.commit()
-            return "ok"
-
-        assert call(writer, nested) == "ok"
         writer.close()

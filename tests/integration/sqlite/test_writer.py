@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from support.feeds import jsonl_feed
-from support.writer_calls import Answers, call
+from support.writer_calls import Answers
 
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
@@ -141,26 +140,6 @@ def test_one_partners_feeds_are_stored_in_the_order_they_were_submitted(tmp_path
         # shared a transaction with the others.
         assert product is not None and (str(product.price), product.feed_id) == ("15.00", last.feed_id)
     reopened.close()
-
-
-def test_the_writers_units_of_work_open_only_in_its_thread_and_one_at_a_time(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "nested.db")
-    writer = SqliteWriter(store)
-    with pytest.raises(RuntimeError, match="only inside a call it runs"):
-        writer.unit_of_work()
-
-    def nested() -> str:
-        with writer.unit_of_work() as outer:
-            with pytest.raises(RuntimeError, match="already has a unit of work open"):
-                writer.unit_of_work().__enter__()
-            outer.rollback()
-        with writer.unit_of_work() as uow:  # the savepoint was given back
-            uow.commit()
-        return "ok"
-
-    assert call(writer, nested) == "ok"
-    writer.close()
-    store.close()
 
 
 def test_closing_finishes_the_queued_calls_and_refuses_later_ones(tmp_path: Path) -> None:
