@@ -1,7 +1,8 @@
 """Ingest benchmark: the library against SQLite's own speed, and against what a user would write.
 
     .venv/bin/python benchmarks/ingest_benchmark.py            # everything (1M-product RSS runs included)
-    .venv/bin/python benchmarks/ingest_benchmark.py --quick    # 100,000 products only
+    .venv/bin/python benchmarks/ingest_benchmark.py --quick    # 20,000 products (--count N), no 1M runs
+    .venv/bin/python benchmarks/ingest_benchmark.py --memory-only  # peak RSS at 100,000 and 1,000,000 (P4)
     .venv/bin/python benchmarks/ingest_benchmark.py --quick --postgres postgresql://postgres@127.0.0.1/test
 
 In one run, on the same machine and the same table:
@@ -790,9 +791,15 @@ def main() -> None:
         "--foreign-only", action="store_true", help="run only the foreign formats' section (issue 18)"
     )
     parser.add_argument("--no-http", action="store_true", help="leave out the HTTP section")
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="run only the peak-memory section, at 100,000 and 1,000,000 products (P4)",
+    )
     args = parser.parse_args()
 
-    count = args.count or (20_000 if args.quick else 200_000)
+    # --memory-only measures 100,000 and 1,000,000: its feeds are those sizes, none besides.
+    count = args.count or (20_000 if args.quick else 100_000 if args.memory_only else 200_000)
     rounds = 2 if args.quick else ROUNDS
     print(
         f"partner-catalog-ingest ingest benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
@@ -809,6 +816,10 @@ def main() -> None:
         if not args.postgres:
             parser.error("--postgres-only needs --postgres URL (or PARTNER_INGEST_TEST_POSTGRES_URL)")
         postgres_section(args.postgres, feeds["json"], count)
+        return
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            memory_section(Path(tmp), count, feeds, quick=False)
         return
     if args.foreign_only:
         with tempfile.TemporaryDirectory() as tmp:
