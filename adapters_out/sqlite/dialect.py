@@ -62,7 +62,12 @@ class SqliteDialect:
         try:
             yield
         except sqlite3.IntegrityError as error:
-            raise stored_conflict(what, refusal(error), str(error)) from None
+            raise self.conflict(what, error) from None
+
+    def conflict(self, what: str, error: sqlite3.IntegrityError) -> Exception:
+        """The ConflictError a violated constraint is, for a write that catches it itself (a
+        context manager costs a write the writer thread runs once a feed a visible share)."""
+        return stored_conflict(what, refusal(error), str(error))
 
 
 SQLITE: Final = SqliteDialect()
