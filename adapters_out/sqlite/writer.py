@@ -32,6 +32,8 @@ import sqlite3
 import threading
 from typing import TYPE_CHECKING, Self
 
+import attrs
+
 from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
 from .batch_reads import BatchReads
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
     from .audit import PendingSqliteAuditLog
     from .batch_repositories import BatchDiagnostics, BatchLedger, BatchWebhooks
+    from .products import SqliteFeedSkuRegister
 
 __all__ = ["BatchNotDurable", "Done", "SqliteWriter", "WriterUnitOfWork"]
 
@@ -61,6 +64,8 @@ class SqliteWriter(Writer):
         """Answers kept for the batch's units (batch_reads.py): forgotten when a unit is undone
         and when the transaction begins or ends."""
         self.shared: dict[str, object] = {}
+        self.kinds: _Kinds
+        """The classes of the repositories each unit makes afresh (`_kinds`)."""
         """The repositories every unit of the writer's connection uses as they are (`_shared`)."""
 
     def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
@@ -79,6 +84,7 @@ class SqliteWriter(Writer):
     def _connect(self) -> None:
         self._conn = connect(self._store.path, busy_timeout=self._store.busy_timeout)
         self.shared = _shared(self._conn, self.reads)
+        self.kinds = _kinds()
 
     def _disconnect(self) -> None:
         if self._conn is not None:
@@ -135,6 +141,22 @@ class SqliteWriter(Writer):
         return None
 
 
+@attrs.frozen
+class _Kinds:
+    """The repositories every unit of the writer makes afresh, imported once (with the
+    connection), not by every feed."""
+
+    pending_audit: type[PendingSqliteAuditLog]
+    feed_skus: type[SqliteFeedSkuRegister]
+
+
+def _kinds() -> _Kinds:
+    from .audit import PendingSqliteAuditLog
+    from .products import SqliteFeedSkuRegister
+
+    return _Kinds(PendingSqliteAuditLog, SqliteFeedSkuRegister)
+
+
 def _shared(conn: sqlite3.Connection, reads: BatchReads) -> dict[str, object]:
     """The repositories that hold the writer's connection (and the batch's kept answers) and
     nothing of a unit's own, by the unit's attribute: every unit of the connection uses the
@@ -182,9 +204,12 @@ class WriterUnitOfWork(SqliteUnitOfWork):
     @made_once
     def audit(self) -> PendingSqliteAuditLog:
         """Entries kept in memory until this unit is kept: the batch appends them at its commit."""
-        from .audit import PendingSqliteAuditLog
+        return self._writer.kinds.pending_audit(self.conn)
 
-        return PendingSqliteAuditLog(self.conn)
+    @made_once
+    def feed_skus(self) -> SqliteFeedSkuRegister:
+        """The SKUs of this unit's feed (its own: a register remembers what it was told)."""
+        return self._writer.kinds.feed_skus(self.conn)
 
     def commit(self) -> None:
         """Keep this unit's writes in the batch; its call is answered once the batch is committed."""
