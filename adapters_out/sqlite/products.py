@@ -48,7 +48,7 @@ from partner_ingest.domain.model.product import (
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
-from .changes import record_changes, record_payloads
+from .changes import record_changes, record_payloads, sku_array
 
 __all__ = [
     "UPSERT_SQL",
@@ -300,7 +300,7 @@ class SqliteProductRepository:
                     skus = by_partner[partner_id]
                     ordered = sorted(skus)
                     # A feed in SKU order (most are) has its record's JSON made already.
-                    payload = payloads[partner_id] if ordered == skus else json.dumps(ordered)
+                    payload = payloads[partner_id] if ordered == skus else sku_array(ordered)
                     records.append((partner_id, "updated", at, payload))
             record_payloads(conn, records)
             return counts
@@ -341,7 +341,7 @@ class SqliteProductRepository:
         else:
             for row in rows:
                 by_partner.setdefault(row[PARTNER_ID], []).append(row[SKU])
-        payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
+        payloads = {partner_id: sku_array(skus) for partner_id, skus in by_partner.items()}
         stored: dict[str, _Stored] = {}
         for partner_id, payload in payloads.items():
             skus = by_partner[partner_id]
