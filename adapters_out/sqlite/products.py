@@ -32,8 +32,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, repeat
+from operator import eq, is_, itemgetter
 from typing import Final, NamedTuple, cast
 
 from partner_ingest.domain.model.product import (
@@ -123,6 +123,12 @@ def _folded(nulls: frozenset[int]) -> tuple[str, Callable[[ProductRow], tuple[ob
 
 def null_columns(rows: Sequence[ProductRow]) -> frozenset[int]:
     """Positions of the nullable columns that are None in every one of `rows`."""
+    # Most batches leave the same optional columns empty in every row: the first row's empty
+    # ones, checked in all rows at once by the C `itemgetter` and `==`, answer without a Python
+    # step per row or column.
+    candidates, pick, empty = _empty_in(tuple(map(is_, rows[0], _NONES)))
+    if not candidates or all(map(eq, map(pick, rows), repeat(empty))):
+        return candidates
     count = len(rows)
     # The batch's columns, transposed in C once: a column is then a tuple that any() and
     # count() read without a Python call per value. any() stops at the first value that is
@@ -131,10 +137,27 @@ def null_columns(rows: Sequence[ProductRow]) -> frozenset[int]:
     return frozenset(
         [
             position
-            for position in _NULLABLE
+            for position in candidates
             if not any(column := columns[position]) and column.count(None) == count
         ]
     )
+
+
+_NONES: Final = (None,) * len(PRODUCT_COLUMNS)
+
+
+@functools.lru_cache(maxsize=256)
+def _empty_in(empty: tuple[bool, ...]) -> tuple[frozenset[int], Callable[[ProductRow], object], object]:
+    """For a row empty at `empty`: its nullable empty positions, what picks them from a row,
+    and what that picks from a row empty there too."""
+    positions = [position for position in _NULLABLE if empty[position]]
+    # itemgetter picks a value, not a tuple, when given one position.
+    none: object = (None,) * len(positions) if len(positions) != 1 else None
+    return frozenset(positions), itemgetter(*positions) if positions else _nothing, none
+
+
+def _nothing(row: ProductRow) -> object:
+    return None
 
 
 def upsert_statement(
