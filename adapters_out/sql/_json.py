@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from partner_ingest.domain.model import jsontext
@@ -14,6 +15,14 @@ __all__ = ["dump_json", "load_json"]
 
 _encoder = json.JSONEncoder(
     ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=lambda value: _fallback(value)
+)
+_c_encode: Callable[[object, int], tuple[str, ...]] | None = (
+    None
+    if c_make_encoder is None
+    # `_encoder`'s own C encoder, made once: `JSONEncoder.encode` makes it again, with its
+    # Python-level setup, for every document (three a feed the writer records). Without the
+    # circular-reference markers: every document is a tree the library has just built.
+    else c_make_encoder(None, _encoder.default, encode_basestring_ascii, None, ":", ",", False, False, False)
 )
 
 
@@ -37,7 +46,9 @@ def dump_json(value: Mapping[str, Any]) -> str:
     cent of a small feed's CPU. Keys are strings (the type says so), which both write alike.
     """
     try:
-        return _encoder.encode(value)
+        if _c_encode is None:  # pragma: no cover - a Python without the json module's C part
+            return _encoder.encode(value)
+        return "".join(_c_encode(value, 0))
     except _NeedsExactWriter:
         return jsontext.dumps(value)
 

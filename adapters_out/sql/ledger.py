@@ -14,7 +14,16 @@ from ._json import dump_json, load_json
 from .dialect import Dialect
 from .repository import SqlRepository, select_list
 
-__all__ = ["FeedImportRow", "Latest", "SqlFeedImportLedger", "feed_import", "fingerprint_text"]
+__all__ = [
+    "COMPLETED_AT",
+    "INSERT_IMPORT",
+    "FeedImportRow",
+    "Latest",
+    "SqlFeedImportLedger",
+    "feed_import",
+    "fingerprint_text",
+    "import_row",
+]
 
 
 class FeedImportRow(NamedTuple):
@@ -82,6 +91,40 @@ def fingerprint_text(entry: FeedImport) -> str | None:
     return None if entry.fingerprint is None else dump_json(entry.fingerprint.to_json())
 
 
+INSERT_IMPORT: Final = (
+    "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
+    " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
+    " received_at, completed_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+"""The insert of a ledger entry (parameters: `import_row`)."""
+COMPLETED_AT: Final = 15
+"""Where `import_row` holds the entry's completion time, as stored."""
+
+
+def import_row(entry: FeedImport, fingerprint: str | None, d: Dialect) -> tuple[Any, ...]:
+    """The parameters of `INSERT_IMPORT` for `entry`, whose fingerprint is stored as `fingerprint`."""
+    counts = entry.report.counts
+    return (
+        entry.id,
+        entry.partner_id,
+        entry.format,
+        entry.version,
+        entry.content_hash,
+        str(entry.status),
+        counts.received,
+        counts.created,
+        counts.updated,
+        counts.unchanged,
+        counts.rejected,
+        dump_json(entry.report.to_json()),
+        entry.idempotency_key,
+        entry.job_id,
+        d.time(entry.received_at),
+        d.time(entry.completed_at),
+        fingerprint,
+    )
+
+
 class SqlFeedImportLedger(SqlRepository):
     """Ledger entries of one connection's current transaction."""
 
@@ -93,33 +136,8 @@ class SqlFeedImportLedger(SqlRepository):
 
     def _insert(self, entry: FeedImport, fingerprint: str | None) -> None:
         """`add`, with the entry's fingerprint as stored (`fingerprint_text`)."""
-        counts = entry.report.counts
-        d = self._d
-        with d.conflicts(self._conn, f"feed import {entry.id!r}"):
-            self._run(
-                "INSERT INTO partner_feed_imports (id, partner_id, format, version, content_hash, status,"
-                " received, created, updated, unchanged, rejected, report, idempotency_key, job_id,"
-                " received_at, completed_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.id,
-                    entry.partner_id,
-                    entry.format,
-                    entry.version,
-                    entry.content_hash,
-                    str(entry.status),
-                    counts.received,
-                    counts.created,
-                    counts.updated,
-                    counts.unchanged,
-                    counts.rejected,
-                    dump_json(entry.report.to_json()),
-                    entry.idempotency_key,
-                    entry.job_id,
-                    d.time(entry.received_at),
-                    d.time(entry.completed_at),
-                    fingerprint,
-                ),
-            )
+        with self._d.conflicts(self._conn, f"feed import {entry.id!r}"):
+            self._run(INSERT_IMPORT, import_row(entry, fingerprint, self._d))
 
     def get(self, feed_id: str) -> FeedImport | None:
         """One entry, or None."""

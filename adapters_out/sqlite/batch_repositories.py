@@ -10,7 +10,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
-from partner_ingest.adapters_out.sql.ledger import Latest, SqlFeedImportLedger, fingerprint_text
+from partner_ingest.adapters_out.sql.ledger import (
+    COMPLETED_AT,
+    INSERT_IMPORT,
+    Latest,
+    SqlFeedImportLedger,
+    fingerprint_text,
+    import_row,
+)
 from partner_ingest.adapters_out.sql.webhooks import SqlWebhookRepository
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 
@@ -123,12 +130,16 @@ class BatchLedger(SqlFeedImportLedger):
 
     def add(self, entry: FeedImport) -> None:
         fingerprint = fingerprint_text(entry)
-        self._insert(entry, fingerprint)
+        row = import_row(entry, fingerprint, SQLITE)
+        try:
+            self._conn.execute(INSERT_IMPORT, row)
+        except sqlite3.IntegrityError as error:
+            raise SQLITE.conflict(f"feed import {entry.id!r}", error) from None
         kept = self._reads.latest_applied
         if entry.status is not ImportStatus.APPLIED or entry.partner_id not in kept:
             return
         known = kept[entry.partner_id]
-        completed = self._d.time(entry.completed_at)
+        completed = row[COMPLETED_AT]
         # The read orders by completion time, then by insertion: a later row wins a tie.
         if known is None or completed >= known.completed_at:
             kept[entry.partner_id] = Latest(entry.id, fingerprint, completed)

@@ -80,7 +80,10 @@ def timestamp(moment: datetime) -> str:
     # isoformat, not strftime(_FORMAT): the same text at a fraction of the cost, and every
     # request writes several; a moment in UTC already (the clock's) is not converted again.
     if moment.tzinfo is UTC:
-        return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # without its "+00:00"
+        text = moment.isoformat()  # without a timespec to parse: a fraction unless it is zero
+        if len(text) == 32:
+            return text[:26] + "Z"  # without its "+00:00"
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

@@ -29,10 +29,12 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
-from typing import Final, cast
+from itertools import chain, repeat
+from operator import eq, is_, itemgetter
+from typing import Final, NamedTuple, cast
 
 from partner_ingest.domain.model.product import (
     BRAND,
@@ -46,7 +48,7 @@ from partner_ingest.domain.model.product import (
 from partner_ingest.domain.model.repeats import record_repeats
 from partner_ingest.ports.repositories import NameMatches, UpsertCounts
 
-from .changes import record_changes, record_payloads
+from .changes import record_changes, record_payloads, sku_array
 
 __all__ = [
     "UPSERT_SQL",
@@ -121,14 +123,41 @@ def _folded(nulls: frozenset[int]) -> tuple[str, Callable[[ProductRow], tuple[ob
 
 def null_columns(rows: Sequence[ProductRow]) -> frozenset[int]:
     """Positions of the nullable columns that are None in every one of `rows`."""
-    found = []
-    for position in _NULLABLE:
-        pick = itemgetter(position)
-        # any() stops at the first value that is set, so a filled column costs one look;
-        # a column of falsy values ("" or 0) is told from an empty one by counting.
-        if not any(map(pick, rows)) and list(map(pick, rows)).count(None) == len(rows):
-            found.append(position)
-    return frozenset(found)
+    # Most batches leave the same optional columns empty in every row: the first row's empty
+    # ones, checked in all rows at once by the C `itemgetter` and `==`, answer without a Python
+    # step per row or column.
+    candidates, pick, empty = _empty_in(tuple(map(is_, rows[0], _NONES)))
+    if not candidates or all(map(eq, map(pick, rows), repeat(empty))):
+        return candidates
+    count = len(rows)
+    # The batch's columns, transposed in C once: a column is then a tuple that any() and
+    # count() read without a Python call per value. any() stops at the first value that is
+    # set; a column of falsy values ("" or 0) is told from an empty one by counting.
+    columns = list(zip(*rows, strict=True))
+    return frozenset(
+        [
+            position
+            for position in candidates
+            if not any(column := columns[position]) and column.count(None) == count
+        ]
+    )
+
+
+_NONES: Final = (None,) * len(PRODUCT_COLUMNS)
+
+
+@functools.lru_cache(maxsize=256)
+def _empty_in(empty: tuple[bool, ...]) -> tuple[frozenset[int], Callable[[ProductRow], object], object]:
+    """For a row empty at `empty`: its nullable empty positions, what picks them from a row,
+    and what that picks from a row empty there too."""
+    positions = [position for position in _NULLABLE if empty[position]]
+    # itemgetter picks a value, not a tuple, when given one position.
+    none: object = (None,) * len(positions) if len(positions) != 1 else None
+    return frozenset(positions), itemgetter(*positions) if positions else _nothing, none
+
+
+def _nothing(row: ProductRow) -> object:
+    return None
 
 
 def upsert_statement(
@@ -167,20 +196,28 @@ def multi_row_statement(
     do, and the statement's change count is the sum of theirs."""
     nulls = null_columns(rows)
     _, values, leading = _folded(nulls)
-    parameters: list[object] = [at, feed_id]
-    if leading:
-        for row in rows:
-            parameters.extend(row[:leading])
-    else:
-        for row in rows:
-            parameters.extend(values(row))
-    return _multi_row_sql(nulls, len(rows)), parameters
+    # Every row's values picked and laid end to end in C (a slice, when the folded columns
+    # are the row's last, is the cheaper pick).
+    pick = itemgetter(slice(leading)) if leading else values
+    return _multi_row_sql(nulls, len(rows)), [at, feed_id, *chain.from_iterable(map(pick, rows))]
+
+
+_second: tuple[int, str] = (-1, "")
+"""The second `batch_time` last named, and its text up to the milliseconds (replaced whole,
+so a thread never reads one second's number with another's text)."""
 
 
 def batch_time() -> str:
     """Now, as stored in `created_at` / `updated_at` (UTC, milliseconds, like the other tables)."""
-    # isoformat, not strftime: the same text (years 1000 on) at a fraction of the cost, once a batch.
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    # The text of the second is made once a second, not once a batch: the writer stamps
+    # every small feed it runs, and formatting the date was most of the stamp's cost.
+    global _second  # a cache of one entry, replaced whole
+    second, nanos = divmod(time.time_ns(), 1_000_000_000)
+    known, text = _second
+    if known != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        _second = (second, text)
+    return f"{text}{nanos // 1_000_000:03d}Z"
 
 
 def stamped(rows: Sequence[ProductRow], at: str, feed_id: str | None = None) -> list[tuple[object, ...]]:
@@ -203,6 +240,37 @@ def _product(row: tuple[object, ...]) -> Product:
     )
 
 
+class _Stored(NamedTuple):
+    """What a partner has stored of a batch's SKUs (one row of `_PROBE`)."""
+
+    stored: int
+    latest: str
+    """When the most recently written of them was written."""
+    retired: int
+    """How many of them are retired (a write restores them)."""
+    rows: str
+    """Each of them as the JSON array [id, partner_id, sku, retired], in one JSON array."""
+
+
+_PROBE: Final = (
+    "SELECT count(*), max(updated_at), count(retired_at),"
+    " json_group_array(json_array(id, partner_id, sku, retired_at IS NOT NULL)) FROM product"
+    " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))"
+)
+"""The probe of a partner's stored products among SKUs: answered in one row, whose counts are
+all that a batch of products all new or all stored and active needs (the common ones); the
+rows themselves are read from its JSON only when the counts do not tell the change records."""
+
+
+def _before(stored: Mapping[str, _Stored]) -> dict[tuple[str, str], tuple[int, bool]]:
+    """The stored products of `stored`, by key: their id and whether each is retired."""
+    return {
+        (partner_id, sku): (row_id, bool(retired))
+        for found in stored.values()
+        for row_id, partner_id, sku, retired in json.loads(found.rows)
+    }
+
+
 def like_escaped(text: str) -> str:
     """`text` as a LIKE pattern's literal part (with ESCAPE '\\'): its wildcards match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -221,38 +289,58 @@ class SqliteProductRepository:
         if not rows:
             return UpsertCounts(0, 0, 0)
         conn = self._conn
-        before, payloads = self._existing(rows)
+        by_partner, payloads, stored = self._existing(rows)
         at = batch_time()
-        latest = max((stamp for _, stamp, _ in before.values()), default="")
+        latest = max((found.latest for found in stored.values()), default="")
         if latest >= at:
             # A product of this batch was written in this very millisecond (or a clock stepped
             # back): the batch takes a later time, so that `updated_at = at` names only the rows
             # this statement rewrote.
-            at = _stamp(_parse(latest) + timedelta(milliseconds=1))
+            at = _after(latest)
         if len(rows) <= MULTI_ROW_MAX:
             changed = conn.execute(*multi_row_statement(rows, at, feed_id)).rowcount
         else:
             changed = conn.executemany(*upsert_statement(rows, at, feed_id)).rowcount
         # The rows of one call have distinct keys, so every row not stored before was inserted.
-        new = len(rows) - len(before)
+        new = len(rows) - sum(found.stored for found in stored.values())
+        counts = UpsertCounts(new, changed - new, len(rows) - changed)
+        whole = all(
+            found.stored == len(by_partner[partner_id]) and not found.retired
+            for partner_id, found in stored.items()
+        )
+        if whole and (changed == len(rows) or changed <= new):
+            # Each partner's SKUs all new or all stored and active (a feed sent again with new
+            # prices, a catalog's first load): its records follow from the counts alone, with
+            # no row of the probe read one by one. Created first, in batch order; then updated,
+            # in (partner, SKU) order, as the general case below writes them.
+            records = [
+                (partner_id, "created", at, payload)
+                for partner_id, payload in payloads.items()
+                if partner_id not in stored
+            ]
+            if changed == len(rows):
+                for partner_id in sorted(stored):
+                    skus = by_partner[partner_id]
+                    ordered = sorted(skus)
+                    # A feed in SKU order (most are) has its record's JSON made already.
+                    payload = payloads[partner_id] if ordered == skus else sku_array(ordered)
+                    records.append((partner_id, "updated", at, payload))
+            record_payloads(conn, records)
+            return counts
+        before = _before(stored)
         kinds: dict[tuple[str, str], list[str]] = {}
-        if before:
-            for row in rows:
-                if (row[PARTNER_ID], row[SKU]) not in before:
-                    kinds.setdefault((row[PARTNER_ID], "created"), []).append(row[SKU])
-        else:  # the common batch of new products: its SKUs' JSON is already made
-            record_payloads(
-                conn, [(partner_id, "created", at, payload) for partner_id, payload in payloads.items()]
-            )
+        for row in rows:
+            if (row[PARTNER_ID], row[SKU]) not in before:
+                kinds.setdefault((row[PARTNER_ID], "created"), []).append(row[SKU])
         if changed == len(rows):
             # Every row was written, so every stored one was updated (or restored): nothing to ask
             # the database. In the order the query below reads them.
-            for (partner_id, sku), (_, _, was_retired) in sorted(before.items()):
+            for (partner_id, sku), (_, was_retired) in sorted(before.items()):
                 kind = "restored" if was_retired else "updated"
                 kinds.setdefault((partner_id, kind), []).append(sku)
         elif changed > new:
-            ids = json.dumps([row_id for row_id, _, _ in before.values()])
-            retired = {row_id for row_id, _, was_retired in before.values() if was_retired}
+            ids = json.dumps([row_id for row_id, _ in before.values()])
+            retired = {row_id for row_id, was_retired in before.values() if was_retired}
             for row_id, partner_id, sku in conn.execute(
                 "SELECT id, partner_id, sku FROM product WHERE updated_at = ?"
                 " AND id IN (SELECT value FROM json_each(?)) ORDER BY partner_id, sku",
@@ -261,15 +349,14 @@ class SqliteProductRepository:
                 kind = "restored" if row_id in retired else "updated"
                 kinds.setdefault((partner_id, kind), []).append(sku)
         record_changes(conn, kinds, at)
-        return UpsertCounts(new, changed - new, len(rows) - changed)
+        return counts
 
     def _existing(
         self, rows: Sequence[ProductRow]
-    ) -> tuple[dict[tuple[str, str], tuple[int, str, bool]], dict[str, str]]:
-        """The stored products among `rows`, by key: their id, when each was last written, and
-        whether it is retired (what tells a restore from an update); one index probe per SKU.
-        With each partner's SKUs as the JSON array it probed (in batch order)."""
-        found: dict[tuple[str, str], tuple[int, str, bool]] = {}
+    ) -> tuple[dict[str, list[str]], dict[str, str], dict[str, _Stored]]:
+        """Each partner's SKUs among `rows` (in batch order), the same as the JSON array its
+        probe read, and what the partners with stored products among them have stored
+        (one index probe per SKU)."""
         partners = set(map(_PARTNER_OF, rows))
         by_partner: dict[str, list[str]] = {}
         if len(partners) == 1:  # a feed's batch: one partner, its SKUs picked in C
@@ -277,7 +364,8 @@ class SqliteProductRepository:
         else:
             for row in rows:
                 by_partner.setdefault(row[PARTNER_ID], []).append(row[SKU])
-        payloads = {partner_id: json.dumps(skus) for partner_id, skus in by_partner.items()}
+        payloads = {partner_id: sku_array(skus) for partner_id, skus in by_partner.items()}
+        stored: dict[str, _Stored] = {}
         for partner_id, payload in payloads.items():
             skus = by_partner[partner_id]
             # One seek first: a batch of new products (a catalog's first load, in SKU order as
@@ -293,13 +381,10 @@ class SqliteProductRepository:
                 is None
             ):
                 continue
-            for row_id, sku, stamp, retired in self._conn.execute(
-                "SELECT id, sku, updated_at, retired_at IS NOT NULL FROM product"
-                " WHERE partner_id = ? AND sku IN (SELECT value FROM json_each(?))",
-                (partner_id, payload),
-            ):
-                found[(partner_id, sku)] = (row_id, stamp, bool(retired))
-        return found, payloads
+            found = _Stored._make(self._conn.execute(_PROBE, (partner_id, payload)).fetchone())
+            if found.stored:
+                stored[partner_id] = found
+        return by_partner, payloads, stored
 
     def get(self, partner_id: str, sku: str, *, retired: bool = False) -> Product | None:
         """One product (active, or retired when asked), or None."""
@@ -419,6 +504,23 @@ def _state(retired: bool) -> str:
 def _parse(stamp: str) -> datetime:
     """Inverse of `_stamp`."""
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _after(stamp: str) -> str:
+    """The stored time a millisecond after `stamp` (a stored time)."""
+    # Feeds of one batch that write the same products come within a millisecond of each other
+    # (a partner sending its catalog again and again), so this is a common step of a small
+    # feed's write: the milliseconds counted on in the text, the date parsed only to carry.
+    milliseconds = stamp[20:23]
+    if (
+        stamp[19:20] == "."
+        and stamp[23:] == "Z"
+        and milliseconds.isascii()
+        and milliseconds.isdigit()
+        and milliseconds != "999"
+    ):
+        return f"{stamp[:20]}{int(milliseconds) + 1:03d}Z"
+    return _stamp(_parse(stamp) + timedelta(milliseconds=1))
 
 
 def _stamp(at: datetime) -> str:

@@ -32,6 +32,8 @@ import sqlite3
 import threading
 from typing import TYPE_CHECKING, Self
 
+import attrs
+
 from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
 
 from .batch_reads import BatchReads
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
     from .audit import PendingSqliteAuditLog
     from .batch_repositories import BatchDiagnostics, BatchLedger, BatchWebhooks
+    from .products import SqliteFeedSkuRegister
 
 __all__ = ["BatchNotDurable", "Done", "SqliteWriter", "WriterUnitOfWork"]
 
@@ -60,6 +63,10 @@ class SqliteWriter(Writer):
         self.reads = BatchReads()
         """Answers kept for the batch's units (batch_reads.py): forgotten when a unit is undone
         and when the transaction begins or ends."""
+        self.shared: dict[str, object] = {}
+        self.kinds: _Kinds
+        """The classes of the repositories each unit makes afresh (`_kinds`)."""
+        """The repositories every unit of the writer's connection uses as they are (`_shared`)."""
 
     def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
         """A savepoint of the writer's transaction, for the call running now; readers get the
@@ -76,6 +83,8 @@ class SqliteWriter(Writer):
 
     def _connect(self) -> None:
         self._conn = connect(self._store.path, busy_timeout=self._store.busy_timeout)
+        self.shared = _shared(self._conn, self.reads)
+        self.kinds = _kinds()
 
     def _disconnect(self) -> None:
         if self._conn is not None:
@@ -132,12 +141,58 @@ class SqliteWriter(Writer):
         return None
 
 
+@attrs.frozen
+class _Kinds:
+    """The repositories every unit of the writer makes afresh, imported once (with the
+    connection), not by every feed."""
+
+    pending_audit: type[PendingSqliteAuditLog]
+    feed_skus: type[SqliteFeedSkuRegister]
+
+
+def _kinds() -> _Kinds:
+    from .audit import PendingSqliteAuditLog
+    from .products import SqliteFeedSkuRegister
+
+    return _Kinds(PendingSqliteAuditLog, SqliteFeedSkuRegister)
+
+
+def _shared(conn: sqlite3.Connection, reads: BatchReads) -> dict[str, object]:
+    """The repositories that hold the writer's connection (and the batch's kept answers) and
+    nothing of a unit's own, by the unit's attribute: every unit of the connection uses the
+    same ones. Each feed read a few of them, and importing and making them again a unit was
+    a visible share of the writer thread's work for a small feed."""
+    from partner_ingest.adapters_out.sql.idempotency import SqlIdempotencyKeys
+
+    from .batch_repositories import BatchDiagnostics, BatchLedger, BatchWebhooks
+    from .dialect import SQLITE
+    from .products import SqliteProductRepository
+
+    return {
+        "products": SqliteProductRepository(conn),
+        "imports": BatchLedger(conn, reads),
+        "webhooks": BatchWebhooks(conn, reads),
+        "diagnostics": BatchDiagnostics(conn, reads),
+        "idempotency_keys": SqlIdempotencyKeys(conn, SQLITE),
+    }
+
+
 class WriterUnitOfWork(SqliteUnitOfWork):
-    """A unit of work of a call the writer runs: a savepoint of the batch's transaction."""
+    """A unit of work of a call the writer runs: a savepoint of the batch's transaction.
+
+    Its ledger, webhooks and diagnostics keep answers for the batch (batch_repositories.py);
+    they and the other repositories that hold nothing of a unit's own are the writer's
+    (`_shared`), found in the unit's dict from the start."""
+
+    if TYPE_CHECKING:
+        imports: BatchLedger
+        webhooks: BatchWebhooks
+        diagnostics: BatchDiagnostics
 
     def __init__(self, writer: SqliteWriter, conn: sqlite3.Connection) -> None:
         super().__init__(writer._store, connection=conn)
         self._writer = writer
+        self.__dict__.update(writer.shared)
 
     def __enter__(self) -> Self:
         self._writer.enter()
@@ -149,30 +204,12 @@ class WriterUnitOfWork(SqliteUnitOfWork):
     @made_once
     def audit(self) -> PendingSqliteAuditLog:
         """Entries kept in memory until this unit is kept: the batch appends them at its commit."""
-        from .audit import PendingSqliteAuditLog
-
-        return PendingSqliteAuditLog(self.conn)
+        return self._writer.kinds.pending_audit(self.conn)
 
     @made_once
-    def imports(self) -> BatchLedger:
-        """The partner's latest applied import read once a batch (batch_reads.py)."""
-        from .batch_repositories import BatchLedger
-
-        return BatchLedger(self.conn, self._writer.reads)
-
-    @made_once
-    def webhooks(self) -> BatchWebhooks:
-        """A partner's webhook read once a batch (batch_reads.py)."""
-        from .batch_repositories import BatchWebhooks
-
-        return BatchWebhooks(self.conn, self._writer.reads)
-
-    @made_once
-    def diagnostics(self) -> BatchDiagnostics:
-        """Whether a partner has open diagnostics, read once a batch (batch_reads.py)."""
-        from .batch_repositories import BatchDiagnostics
-
-        return BatchDiagnostics(self.conn, self._writer.reads)
+    def feed_skus(self) -> SqliteFeedSkuRegister:
+        """The SKUs of this unit's feed (its own: a register remembers what it was told)."""
+        return self._writer.kinds.feed_skus(self.conn)
 
     def commit(self) -> None:
         """Keep this unit's writes in the batch; its call is answered once the batch is committed."""
