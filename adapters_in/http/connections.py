@@ -14,6 +14,9 @@ the process's file descriptors. `GuardedH11Protocol` adds both:
   API's error shape, with Retry-After) and its connection closed, so the
   connections already open keep being served and the crowd drains.
 
+Not a guard, but on the same connections: an answer's head and body leave in one write, not
+two (held_writes.py).
+
 Built on the protocol of malformed_requests.py (unparsable requests get the error
 shape too); where that cannot be built, `protocol()` answers "auto" and uvicorn's
 own protocol runs without these guards. See ADR 0026 and docs/deployment.md for
@@ -30,6 +33,7 @@ import attrs
 
 from partner_ingest.adapters_in.settings import Settings
 
+from .held_writes import HeldWrites
 from .malformed_requests import json_errors_protocol
 
 if TYPE_CHECKING:
@@ -98,7 +102,8 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
         _head_deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:
-            super().connection_made(transport)
+            # An answer's head and body in one write (held_writes.py).
+            super().connection_made(HeldWrites(transport, self.loop))
             self._arm_head_deadline()
 
         def data_received(self, data: bytes) -> None:
