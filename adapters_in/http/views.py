@@ -63,6 +63,21 @@ class PlainJsonResponse(JsonResponse):
                 pass
         return super().render(content)
 
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        """The raw headers `Response.init_headers` makes (the given ones lower-cased, then
+        Content-Length and Content-Type), without its general checks, for a usual answer."""
+        given = [] if headers is None else [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if self.status_code < 200 or self.status_code in (204, 304) or any(k in _SET_HERE for k, _ in given):
+            super().init_headers(headers)
+            return
+        given.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        given.append(_JSON_TYPE)
+        self.raw_headers = given
+
+
+_SET_HERE: Final = frozenset({b"content-length", b"content-type"})
+_JSON_TYPE: Final = (b"content-type", b"application/json")
+
 
 def _plain_encoder() -> Callable[[Any], bytes] | None:
     try:

@@ -68,3 +68,19 @@ def test_a_value_msgspec_refuses_is_refused_as_json_refuses_it() -> None:
         JsonResponse({"sku": "\ud800"})
     with pytest.raises(UnicodeEncodeError):
         PlainJsonResponse({"sku": "\ud800"})
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (200, None),
+        (202, {"Deprecation": "@1700000000", "Sunset": "Wed, 01 Jan 2031 00:00:00 GMT"}),
+        (204, None),
+        (200, {"Content-Type": "application/problem+json"}),
+        (200, {"content-length": "2"}),
+    ],
+)
+def test_the_headers_are_the_ones_starlette_makes(status: int, headers: dict[str, str] | None) -> None:
+    plain = PlainJsonResponse({"a": 1}, status_code=status, headers=headers)
+    general = JsonResponse({"a": 1}, status_code=status, headers=headers)
+    assert plain.raw_headers == general.raw_headers
