@@ -130,7 +130,8 @@ def _write_step() -> None:
 
 
 def _write_lines(
-    handler: logging.StreamHandler[Any], lines: list[tuple[logging.StreamHandler[Any], str, int, dict[str, Any]]]
+    handler: logging.StreamHandler[Any],
+    lines: list[tuple[logging.StreamHandler[Any], str, int, dict[str, Any]]],
 ) -> None:
     terminator = handler.terminator
     handler.acquire()

@@ -66,7 +66,11 @@ class PlainJsonResponse(JsonResponse):
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
         """The raw headers `Response.init_headers` makes (the given ones lower-cased, then
         Content-Length and Content-Type), without its general checks, for a usual answer."""
-        given = [] if headers is None else [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        given = (
+            []
+            if headers is None
+            else [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        )
         if self.status_code < 200 or self.status_code in (204, 304) or any(k in _SET_HERE for k, _ in given):
             super().init_headers(headers)
             return

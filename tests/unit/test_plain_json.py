@@ -35,7 +35,14 @@ def _reports() -> list[IngestReport]:
         status=FeedStatus.PARTIAL,
         counts=IngestCounts(received=3, created=1, rejected=2),
         errors=(
-            ItemError(0, _AWKWARD, "price", ErrorCode.TYPE, _AWKWARD, Location(pointer="/products/0/price", offset=12)),
+            ItemError(
+                0,
+                _AWKWARD,
+                "price",
+                ErrorCode.TYPE,
+                _AWKWARD,
+                Location(pointer="/products/0/price", offset=12),
+            ),
             ItemError(2, None, "", ErrorCode.MISSING, "no sku", Location(line=4, column=1), hint=_AWKWARD),
         ),
         errors_total=5,
