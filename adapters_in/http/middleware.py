@@ -147,7 +147,9 @@ class RequestMiddleware:
         direct = self.direct.find(scope)
         try:
             if direct is not None:
-                await self.direct.serve(direct, scope, receive, send_with_headers)
+                await self.direct.serve(
+                    direct, scope, receive, send_with_headers, started=lambda: status != 0
+                )
             else:
                 await self.app(scope, receive, send_with_headers)
         except Exception:
