@@ -33,7 +33,7 @@ from starlette.responses import Response
 from partner_ingest.domain.model.api_keys import Principal
 from partner_ingest.domain.model.report import IngestReport
 
-from ._context import context, request_info
+from ._context import context, request_header, request_info
 from ._report import report_response
 from ._submission import feed_submission
 from .body import check_declared_length, read_body
@@ -53,6 +53,8 @@ _RESPOND_ASYNC: Final = "respond-async"
 
 def _prefers_async(request: Request) -> bool:
     # Prefer: respond-async, wait=10 ; several Prefer fields may be sent.
+    if request_header(request, "prefer") is None:
+        return False  # (nearly every feed) without building the request's `Headers`
     for value in request.headers.getlist("prefer"):
         for preference in value.split(","):
             token = preference.split(";", 1)[0].split("=", 1)[0].strip().lower()

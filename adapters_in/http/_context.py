@@ -98,11 +98,23 @@ def request_header(conn: HTTPConnection, name: str) -> str | None:
     the raw list for each and raises and catches a KeyError for each absent one; here the
     list becomes a dict once a request (kept in its scope), and each lookup is one probe.
     """
-    found: dict[bytes, bytes] | None = conn.scope.get(_HEADERS_KEY)
+    scope = conn.scope
+    found: dict[bytes, bytes] | None = scope.get(_HEADERS_KEY)
     if found is None:
         found = {}
-        for key, value in conn.scope["headers"]:
-            found.setdefault(key, value)  # the first, as Headers.get answers
-        conn.scope[_HEADERS_KEY] = found
-    value = found.get(name.lower().encode("latin-1"))
+        for key, value in scope["headers"]:
+            if key not in found:  # the first, as Headers.get answers
+                found[key] = value
+        scope[_HEADERS_KEY] = found
+    raw_name = _RAW_NAMES.get(name)
+    if raw_name is None:
+        raw_name = name.lower().encode("latin-1")
+        if len(_RAW_NAMES) < _MAX_RAW_NAMES:  # the code's own names, a few dozen
+            _RAW_NAMES[name] = raw_name
+    value = found.get(raw_name)
     return None if value is None else value.decode("latin-1")
+
+
+_RAW_NAMES: Final[dict[str, bytes]] = {}
+"""Header names as asked for, each as the lower-case bytes of the ASGI scope."""
+_MAX_RAW_NAMES: Final = 256

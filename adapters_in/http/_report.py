@@ -9,7 +9,7 @@ from partner_ingest.domain.model.report import FeedStatus, IngestReport
 
 from ._context import context, request_info
 from .errors import rejected_feed_response
-from .views import JsonResponse
+from .views import PlainJsonResponse
 
 __all__ = ["report_response"]
 
@@ -31,4 +31,5 @@ def report_response(request: Request, report: IngestReport, *, dry_run: bool = F
         return rejected_feed_response(request, report, answer_headers)
     # Held by the mass-delete guard: taken, not applied, until an operator settles it.
     status = 202 if report.status is FeedStatus.HELD else 200
-    return JsonResponse(report.to_json(), status_code=status, headers=answer_headers)
+    # A report is plain JSON values (ids, counts, codes, messages): see PlainJsonResponse.
+    return PlainJsonResponse(report.to_json(), status_code=status, headers=answer_headers)

@@ -32,7 +32,14 @@ from partner_ingest.ports.rate_limit import RateDecision
 
 from ._context import Network, context, request_header, request_info
 
-__all__ = ["authorize", "client_address", "presented_key", "rate_limit_headers", "retry_after"]
+__all__ = [
+    "authorize",
+    "client_address",
+    "presented_key",
+    "rate_limit_headers",
+    "rate_limit_values",
+    "retry_after",
+]
 
 MAX_FORWARDED_HOPS: Final = 32
 """More hops than any real proxy chain; the rest of a longer header is not read."""
@@ -131,7 +138,16 @@ def retry_after(seconds: float) -> str:
 
 def rate_limit_headers(rate: RateDecision) -> dict[str, str]:
     """The key's quota as IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers, ADR 0003)."""
-    return {
-        "RateLimit-Policy": f'"key";q={rate.limit};w={int(WINDOW_SECONDS)}',
-        "RateLimit": f'"key";r={max(rate.remaining, 0)};t={math.ceil(rate.reset_after)}',
-    }
+    policy, now = rate_limit_values(rate)
+    return {"RateLimit-Policy": policy, "RateLimit": now}
+
+
+def rate_limit_values(rate: RateDecision) -> tuple[str, str]:
+    """The values of `RateLimit-Policy` and `RateLimit`, in that order (`rate_limit_headers`)."""
+    return (
+        f'"key";q={rate.limit};w={_WINDOW}',
+        f'"key";r={max(rate.remaining, 0)};t={math.ceil(rate.reset_after)}',
+    )
+
+
+_WINDOW: Final = int(WINDOW_SECONDS)

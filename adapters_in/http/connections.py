@@ -14,6 +14,9 @@ the process's file descriptors. `GuardedH11Protocol` adds both:
   API's error shape, with Retry-After) and its connection closed, so the
   connections already open keep being served and the crowd drains.
 
+Not a guard, but on the same connections: an answer's head and body leave in one write, not
+two (held_writes.py).
+
 Built on the protocol of malformed_requests.py (unparsable requests get the error
 shape too); where that cannot be built, `protocol()` answers "auto" and uvicorn's
 own protocol runs without these guards. See ADR 0026 and docs/deployment.md for
@@ -30,6 +33,7 @@ import attrs
 
 from partner_ingest.adapters_in.settings import Settings
 
+from .held_writes import HeldWrites
 from .malformed_requests import json_errors_protocol
 
 if TYPE_CHECKING:
@@ -96,9 +100,12 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
 
     class GuardedH11Protocol(base):  # type: ignore[valid-type, misc]  # a class made at run time
         _head_deadline: asyncio.TimerHandle | None = None
+        _head_due = 0.0
+        _head_cycle: RequestResponseCycle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:
-            super().connection_made(transport)
+            # An answer's head and body in one write (held_writes.py).
+            super().connection_made(HeldWrites(transport, self.loop))
             self._arm_head_deadline()
 
         def data_received(self, data: bytes) -> None:
@@ -120,13 +127,22 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
             super().connection_lost(exc)
 
         def _arm_head_deadline(self) -> None:
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
             # The cycle now current: a request head parsed later makes a new one.
-            self._head_deadline = self.loop.call_later(limits.header_timeout, self._head_too_slow, self.cycle)
+            self._head_cycle = self.cycle
+            self._head_due = self.loop.time() + limits.header_timeout
+            # One timer a connection, not one a request: when it fires before the deadline
+            # last set (an answer re-armed it since), it waits again for that one.
+            if self._head_deadline is None:
+                self._head_deadline = self.loop.call_at(self._head_due, self._head_check)
+
+        def _head_check(self) -> None:
+            self._head_deadline = None
+            if self.loop.time() < self._head_due:
+                self._head_deadline = self.loop.call_at(self._head_due, self._head_check)
+                return
+            self._head_too_slow(self._head_cycle)
 
         def _head_too_slow(self, cycle: RequestResponseCycle | None) -> None:
-            self._head_deadline = None
             waiting = self.cycle is cycle and (cycle is None or cycle.response_complete)
             if waiting and not self.transport.is_closing():
                 self.transport.close()

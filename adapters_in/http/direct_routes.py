@@ -21,7 +21,7 @@ which answers the 500, as before.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from starlette.exceptions import HTTPException
@@ -71,34 +71,48 @@ class DirectRoutes:
             path = path[len(root_path) :]  # as Starlette's router reads a mounted app's paths
         return self._routes.get((scope["method"], path))
 
-    async def serve(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
-        """What the exception middleware, the router and the route's wrapper do, in one step."""
+    async def serve(
+        self,
+        route: Route,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        started: Callable[[], bool] | None = None,
+    ) -> None:
+        """What the exception middleware, the router and the route's wrapper do, in one step.
+
+        `started`: whether `send` has been given the answer's start, when the caller knows
+        (the request middleware does); otherwise `send` is wrapped to tell."""
         scope.setdefault("router", self._router)
         scope["route"] = route
         scope["endpoint"] = route.endpoint
         scope["path_params"] = {}
         scope["starlette.exception_handlers"] = (self._handlers, {})
         request = Request(scope, receive, send)
-        started = False
+        if started is None:
+            began = False
 
-        async def sender(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+            async def sender(message: Message) -> None:
+                nonlocal began
+                if message["type"] == "http.response.start":
+                    began = True
+                await send(message)
+
+            send, started = sender, lambda: began
 
         try:
             response: Response = await route.endpoint(request)
-            await response(scope, receive, sender)
+            await response(scope, receive, send)
         except Exception as error:
             handler = self._handler_for(error)
             if handler is None:
                 raise
-            if started:
+            if started():
                 raise RuntimeError("Caught handled exception, but response already started.") from error
             answer: Response | None = await handler(request, error)
             if answer is not None:
-                await answer(scope, receive, sender)
+                await answer(scope, receive, send)
             error.__traceback__ = None  # a reused exception instance would keep every traceback
 
     def _handler_for(self, error: Exception) -> _Handler | None:

@@ -10,7 +10,9 @@ formatter before a line is written.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
 from typing import Any, Final
 
@@ -88,16 +90,58 @@ def _lone_json_handler(level: int) -> logging.StreamHandler[Any] | None:
     return handler
 
 
+class _StepLines(threading.local):
+    """The access lines a thread's event loop made in its current step, not yet written."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[logging.StreamHandler[Any], str, int, dict[str, Any]]] = []
+
+
+_STEP: Final = _StepLines()
+
+
 def _write(handler: logging.StreamHandler[Any], level: int, fields: dict[str, Any]) -> None:
-    """What `StreamHandler.emit` of a `JsonFormatter` record does, the record left out."""
+    """What `StreamHandler.emit` of a `JsonFormatter` record does, the record left out.
+
+    On an event loop the line is written at the end of the loop's current step, with the
+    other lines of that step: one write to the stream (one system call, which lets the GIL
+    go) for all the requests a step answers, where each line was one. The lines are the same,
+    in the same order; a line another logger writes in the same step may come before them.
+    """
     line = json_line(time.time(), logging.getLevelName(level).lower(), access_log.name, "request", fields)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on a loop: at once, as emit does
+        _write_lines(handler, [(handler, line, level, fields)])
+        return
+    step = _STEP.lines
+    step.append((handler, line, level, fields))
+    if len(step) == 1:
+        loop.call_soon(_write_step)
+
+
+def _write_step() -> None:
+    lines, _STEP.lines = _STEP.lines, []
+    start = 0
+    for end in range(1, len(lines) + 1):  # runs of one handler (nearly always all of them)
+        if end == len(lines) or lines[end][0] is not lines[start][0]:
+            _write_lines(lines[start][0], lines[start:end])
+            start = end
+
+
+def _write_lines(
+    handler: logging.StreamHandler[Any],
+    lines: list[tuple[logging.StreamHandler[Any], str, int, dict[str, Any]]],
+) -> None:
+    terminator = handler.terminator
     handler.acquire()
     try:
-        handler.stream.write(line + handler.terminator)
+        handler.stream.write("".join(line + terminator for _, line, _, _ in lines))
         handler.flush()
     except RecursionError:
         raise
-    except Exception:  # as emit does: the handler reports it, the request goes on
-        handler.handleError(_record(level, fields))
+    except Exception:  # as emit does: the handler reports it (for each line), the request goes on
+        for _, _, level, fields in lines:
+            handler.handleError(_record(level, fields))
     finally:
         handler.release()

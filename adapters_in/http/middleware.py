@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -27,7 +28,7 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._context import CONTEXT_KEY, INFO_KEY, HttpContext, RequestInfo
-from .auth import client_address, rate_limit_headers
+from .auth import client_address, rate_limit_headers, rate_limit_values
 from .direct_routes import DirectRoutes
 from .errors import internal_error_response
 from .logging import log_request
@@ -45,7 +46,29 @@ def _request_id(scope: Scope) -> str:
             # Taken only when it cannot forge a log line or smuggle a header.
             if _SAFE_ID.fullmatch(text):
                 return text
-    return os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID
+    return _new_request_id()
+
+
+_IDS_AT_ONCE: Final = 256
+_IDS: Final[deque[str]] = deque()
+
+
+def _new_request_id() -> str:
+    """32 random hex digits (as random as uuid4().hex), from the system's random bytes.
+
+    Taken 256 at a time: `os.urandom` is a system call that lets the GIL go, and on a busy
+    server the loop then waits for another thread to hand it back, once a request. A deque's
+    `popleft` is atomic, so threads never share an id; a forked child starts with none.
+    """
+    try:
+        return _IDS.popleft()
+    except IndexError:
+        ids = os.urandom(16 * _IDS_AT_ONCE).hex()
+        _IDS.extend(ids[i : i + 32] for i in range(32, len(ids), 32))
+        return ids[:32]
+
+
+os.register_at_fork(after_in_child=_IDS.clear)
 
 
 _OURS: Final = frozenset({b"x-request-id", b"ratelimit", b"ratelimit-policy"})
@@ -71,13 +94,15 @@ def _add_headers(message: Message, info: RequestInfo) -> None:
         return
     raw.append((b"x-request-id", info.request_id.encode("latin-1")))
     if b"cache-control" not in names:
-        raw.append((b"cache-control", b"no-store"))
+        raw.append(_NO_STORE)
     if info.rate is not None:
-        raw.extend(
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in rate_limit_headers(info.rate).items()
-        )
+        policy, now = rate_limit_values(info.rate)
+        raw.append((b"ratelimit-policy", policy.encode("latin-1")))
+        raw.append((b"ratelimit", now.encode("latin-1")))
     message["headers"] = raw
+
+
+_NO_STORE: Final = (b"cache-control", b"no-store")
 
 
 class RequestMiddleware:
@@ -122,7 +147,9 @@ class RequestMiddleware:
         direct = self.direct.find(scope)
         try:
             if direct is not None:
-                await self.direct.serve(direct, scope, receive, send_with_headers)
+                await self.direct.serve(
+                    direct, scope, receive, send_with_headers, started=lambda: status != 0
+                )
             else:
                 await self.app(scope, receive, send_with_headers)
         except Exception:

@@ -7,7 +7,7 @@ ISO 8601 in UTC, and credentials appear only as `MASK`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -23,6 +23,7 @@ from partner_ingest.domain.use_cases.manage_partners import PartnerView
 __all__ = [
     "MASK",
     "JsonResponse",
+    "PlainJsonResponse",
     "audit_entry_json",
     "created_key_json",
     "feed_import_json",
@@ -43,6 +44,55 @@ class JsonResponse(JSONResponse):
 
 # What json.dumps builds for every call with these arguments, built once (the same text).
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
+
+
+class PlainJsonResponse(JsonResponse):
+    """A `JsonResponse` of plain JSON values only: str, int, bool, None, and lists and dicts of them.
+
+    Such a value is encoded by msgspec, to the same bytes as `JsonResponse` (compact, UTF-8,
+    the same escapes), in a fraction of the time. Anything else (a float, a time, a decimal)
+    msgspec would write its own way, so it belongs in a `JsonResponse`; a value msgspec
+    refuses (a lone surrogate) goes the `JsonResponse` way, which refuses it as before.
+    """
+
+    def render(self, content: Any) -> bytes:  # noqa: ANN401 - any plain JSON value
+        if _PLAIN_ENCODE is not None:
+            try:
+                return _PLAIN_ENCODE(content)
+            except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+                pass
+        return super().render(content)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        """The raw headers `Response.init_headers` makes (the given ones lower-cased, then
+        Content-Length and Content-Type), without its general checks, for a usual answer."""
+        given = (
+            []
+            if headers is None
+            else [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        )
+        if self.status_code < 200 or self.status_code in (204, 304) or any(k in _SET_HERE for k, _ in given):
+            super().init_headers(headers)
+            return
+        given.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        given.append(_JSON_TYPE)
+        self.raw_headers = given
+
+
+_SET_HERE: Final = frozenset({b"content-length", b"content-type"})
+_JSON_TYPE: Final = (b"content-type", b"application/json")
+
+
+def _plain_encoder() -> Callable[[Any], bytes] | None:
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - the server extra brings msgspec
+        return None
+    encode: Callable[[Any], bytes] = msgspec.json.Encoder().encode
+    return encode
+
+
+_PLAIN_ENCODE: Final = _plain_encoder()
 
 
 def partner_json(view: PartnerView) -> dict[str, Any]:

@@ -3,6 +3,7 @@ headers, metrics and access lines are those of every other route, errors include
 
 from __future__ import annotations
 
+from support.feeds import wait_for
 from support.http import new_address
 from support.service import LogCapture, Service, json_of
 
@@ -29,7 +30,13 @@ def test_the_feed_route_answers_counts_and_logs_like_any_route(service: Service,
     assert ok.headers["Content-Location"] == f"/partner/imports/{json_of(ok)['feed_id']}"
     for answer in (refused, unknown):
         assert json_of(answer)["details"]["request_id"] == answer.headers["X-Request-ID"]
-    lines = logs.entries(logger="partner_ingest.http", message="request", route="/partner/ingest")
+
+    def lines_so_far() -> list[dict[str, object]]:
+        return logs.entries(logger="partner_ingest.http", message="request", route="/partner/ingest")
+
+    # A line is written once its answer is sent, so the client may read the last answer first.
+    wait_for(lambda: len(lines_so_far()) >= 4, 5, "the four access lines")
+    lines = lines_so_far()
     assert [(e["method"], e["status"], e["outcome"], e["error"]) for e in lines] == [
         ("POST", 200, "ok", None),
         ("POST", 415, "rejected", "unsupported_media_type"),

@@ -93,3 +93,37 @@ def test_an_access_line_written_straight_to_the_stream_is_the_line_logging_write
     ]
     assert direct[0]["note"] == "Café pcik_0123456789ABC_****"
     assert list(direct[0])[:4] == ["level", "logger", "message", "request_id"]
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_access_lines_made_on_a_loop_are_written_together_at_the_end_of_its_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from partner_ingest.adapters_in.http._context import RequestInfo
+    from partner_ingest.adapters_in.http.logging import log_request
+
+    configure_logging(Settings(log_format="json"))
+    info = RequestInfo(request_id="s" * 32, client="203.0.113.9")
+
+    async def two_requests() -> tuple[str, str]:
+        log_request(info, method="POST", route="/partner/ingest", status=200, seconds=0.01)
+        log_request(info, method="GET", route="/partner/imports", status=404, seconds=0.02)
+        during = capsys.readouterr().err
+        await asyncio.sleep(0)
+        return during, capsys.readouterr().err
+
+    during, after = asyncio.run(two_requests())
+    log_request(info, method="POST", route="/partner/ingest", status=200, seconds=0.01)
+    log_request(info, method="GET", route="/partner/imports", status=404, seconds=0.02)
+    off_loop = capsys.readouterr().err
+    assert during == ""
+    on_loop = [json.loads(line) for line in after.splitlines()]
+    at_once = [json.loads(line) for line in off_loop.splitlines()]
+    assert [line.pop("ts") for line in on_loop] and [line.pop("ts") for line in at_once]
+    assert on_loop == at_once
+    assert [(line["route"], line["status"]) for line in on_loop] == [
+        ("/partner/ingest", 200),
+        ("/partner/imports", 404),
+    ]
