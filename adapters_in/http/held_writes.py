@@ -38,7 +38,11 @@ class HeldWrites:
         held = self._held
         if held:
             self._held = b""
-            self._transport.write(held + data)
+            if len(data) > HOLD_AT_MOST:  # joining would copy a large body to save one syscall
+                self._transport.write(held)
+                self._transport.write(data)
+            else:
+                self._transport.write(held + data)
         elif not data or len(data) > HOLD_AT_MOST or self._transport.is_closing():
             self._transport.write(data)  # nothing to join it to; the transport's own checks
         else:

@@ -93,3 +93,15 @@ def test_a_large_write_is_not_held_and_the_transport_answers_the_rest() -> None:
     assert writes == [b"x" * (HOLD_AT_MOST + 1)]
     assert peer == ("127.0.0.1", 4242)
     assert closing is False
+
+
+def test_a_large_body_after_a_held_head_is_sent_after_it_not_copied_into_it() -> None:
+    async def head_then_large() -> list[bytes]:
+        transport = RecordingTransport()
+        held = HeldWrites(transport, asyncio.get_running_loop())
+        held.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        held.write(b"y" * (HOLD_AT_MOST + 1))
+        await asyncio.sleep(0)
+        return transport.writes
+
+    assert asyncio.run(head_then_large()) == [b"HTTP/1.1 200 OK\r\n\r\n", b"y" * (HOLD_AT_MOST + 1)]
