@@ -178,7 +178,7 @@ def test_rows_travel_exactly_or_go_as_pickle(rows: list[ProductRow]) -> None:
     assert all(type(row) is tuple for row in back)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(
     products=feeds(2, max_size=12),
     fmt_name=st.sampled_from(["csv", "xml"]),

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import _carried, foreign_feeds, foreign_products
+from support.examples import examples
 
 from partner_ingest.domain.model import Product
 from partner_ingest.plugins import load_formats
@@ -56,7 +57,7 @@ def test_a_valid_product_survives_render_parse_validate(fmt: FeedFormat, data: s
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f"{f.name}-v{f.version}")
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(data=st.data())
 def test_a_feed_survives_the_round_trip_read_a_few_bytes_at_a_time(
     fmt: FeedFormat, data: st.DataObject

@@ -469,7 +469,7 @@ def test_a_json_document_cut_anywhere_is_malformed(registry: FormatRegistry, dat
 
 
 @pytest.mark.parametrize("name", ["jsonl", "csv", "xml"])
-@settings(max_examples=20)
+@settings(max_examples=examples(20))
 @given(data=st.data())
 def test_other_documents_cut_anywhere_give_a_report_never_an_exception(
     name: str, data: st.DataObject

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import feeds, products
+from support.examples import examples
 
 from partner_ingest.domain.model import Product
 from partner_ingest.plugins import load_formats
@@ -27,7 +28,8 @@ def test_a_valid_product_survives_render_parse_validate(fmt: FeedFormat, data: s
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f"{f.name}-v{f.version}")
-@settings(max_examples=25)  # several products per example: the single-product test above covers more ground
+# Several products per example: the single-product test above covers more ground.
+@settings(max_examples=examples(25))
 @given(data=st.data())
 def test_a_feed_survives_the_round_trip_read_a_few_bytes_at_a_time(
     fmt: FeedFormat, data: st.DataObject

@@ -26,6 +26,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from support.examples import examples
 from support.stores import StoreUnderTest
 
 from partner_ingest.adapters_out.memory import FakeClock
@@ -225,5 +226,6 @@ def catalog_machine(store: StoreUnderTest) -> type[RuleBasedStateMachine]:
 
 def test_the_catalog_behaves_like_its_model(store: StoreUnderTest) -> None:
     run_state_machine_as_test(
-        catalog_machine(store), settings=settings(max_examples=15, stateful_step_count=12, deadline=None)
+        catalog_machine(store),
+        settings=settings(max_examples=examples(15), stateful_step_count=12, deadline=None),
     )
