@@ -193,10 +193,11 @@ class JsonDecoder:
             return value
         return self._decode_stdlib(data)
 
-    def kept_every_name(self, data: bytes, values: list[object]) -> bool:
+    def kept_every_name(self, data: bytes, values: list[object], outer: int = 0) -> bool:
         """Whether `values` (the items of an array, or values side by side), decoded from
-        `data`, hold every member name `data` has."""
-        found = members_at_least(values, self._nested)
+        `data`, hold every member name `data` has; `outer`: the member names decoded around
+        them (a whole document's own)."""
+        found = members_at_least(values, self._nested) + outer
         if self._colons_may_count:
             if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
                 return True
@@ -205,7 +206,7 @@ class JsonDecoder:
             # as the names' own count).
             self._colons_may_count = False
         names = names_at_most(data)
-        return found == names or members(values) == names
+        return found == names or members(values) + outer == names
 
     def _decode_msgspec(self, data: bytes) -> object:
         try:
