@@ -250,7 +250,9 @@ def _read_marked(feed: Any, document: bytes, trickle: bool) -> Any:
 @example(document=b'{"products": [{"sku": "A", "url": "https://x"}, {"sku": "B"}]}')
 @example(document=b'{"products": [{"sku": 1, "sku": 2}]}')
 @example(document=b'{"products": [{"sku": 1}, 2]}')
-@example(document=b' {"products": [{"n": 1e999999999999}, {"n": 1.5e9999999999999999999999999999999999999999}]}')
+@example(
+    document=b' {"products": [{"n": 1e999999999999}, {"n": 1.5e9999999999999999999999999999999999999999}]}'
+)
 def test_a_document_read_whole_reads_as_the_item_by_item_path_reads_it(
     msgspec: bool, document: bytes
 ) -> None:
