@@ -19,6 +19,7 @@ import codecs
 import functools
 import json
 import re
+import threading
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Final
@@ -81,20 +82,11 @@ def _too_long(kind: str, limit: int) -> MalformedFeedError:
     )
 
 
-class JsonDecoder:
-    """Decodes one complete JSON value from bytes: numbers with a fraction or an exponent
-    as exact Decimals, NaN and Infinity refused, number length capped."""
+class _Decoders:
+    """The decoders of one number cap, and their hooks: stateless, so built once per thread
+    (`_decoders`) rather than once per feed, which for a small feed costs more than reading it."""
 
-    def __init__(
-        self, limits: FeedLimits, *, prefer_msgspec: bool = True, nested: tuple[str, ...] = ()
-    ) -> None:
-        """`nested`: the fields that hold objects in a valid item (`dimensions`), which the
-        repeated-name check counts cheaply."""
-        cap = limits.max_number_chars
-        self._nested = nested
-        self._colons_may_count = True
-        """Whether `kept_every_name` still tries counting colons first (see there)."""
-
+    def __init__(self, cap: int, prefer_msgspec: bool) -> None:
         def to_decimal(text: str) -> Decimal:
             if len(text) > cap:
                 raise _too_long("number", cap)
@@ -115,30 +107,78 @@ class JsonDecoder:
 
         # Two standard-library decoders: the plain one builds objects in C, the exact one sees
         # every member (a Python call per object) and marks repeated names.
-        self._stdlib_plain = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
-        self._stdlib = json.JSONDecoder(
+        self.stdlib_plain = json.JSONDecoder(parse_float=to_decimal, parse_int=to_int, parse_constant=refuse)
+        self.stdlib = json.JSONDecoder(
             parse_float=to_decimal, parse_int=to_int, parse_constant=refuse, object_pairs_hook=object_hook
         )
-        self.decode_unchecked: Callable[[bytes], object] = functools.partial(
-            self._decode_stdlib, decoder=self._stdlib_plain
-        )
-        """`data` decoded, a repeated member name not looked for (see `checked`)."""
-        self.decode_bare: Callable[[bytes], object] = self.decode_unchecked
-        """`decode_unchecked` without its translation of errors: the decoder itself, called
-        without a Python frame in between, for a reader that decodes a value per line. What it
-        raises, `decode_unchecked` of the same bytes raises as the readers take it."""
-        self.uses_msgspec = False
+        self.msgspec_decode: Callable[[bytes], object] | None = None
+        self.msgspec_error: type[Exception] = ValueError
         if prefer_msgspec:
             try:
                 import msgspec
             except ImportError:  # pragma: no cover - exercised by the no-msgspec CI leg
                 pass
             else:
-                self._msgspec_decode = msgspec.json.Decoder(float_hook=to_decimal).decode
-                self._msgspec_error = msgspec.DecodeError
-                self.decode_unchecked = self._decode_msgspec
-                self.decode_bare = self._msgspec_decode
-                self.uses_msgspec = True
+                self.msgspec_decode = msgspec.json.Decoder(float_hook=to_decimal).decode
+                self.msgspec_error = msgspec.DecodeError
+
+
+_PER_THREAD: Final = threading.local()
+
+
+def _decoders(cap: int, prefer_msgspec: bool) -> _Decoders:
+    """This thread's decoders for `cap`: kept per thread so that no decoder (nor the standard
+    library scanner's memo of member names) is ever shared by two threads at once."""
+    try:
+        kept: dict[tuple[int, bool], _Decoders] = _PER_THREAD.decoders
+    except AttributeError:
+        kept = _PER_THREAD.decoders = {}
+    found = kept.get((cap, prefer_msgspec))
+    if found is None:
+        if len(kept) >= _MAX_KEPT:  # a cap per limits a service configures: a few at most
+            kept.clear()
+        found = kept[cap, prefer_msgspec] = _Decoders(cap, prefer_msgspec)
+    return found
+
+
+_MAX_KEPT: Final = 16
+
+
+class JsonDecoder:
+    """Decodes one complete JSON value from bytes: numbers with a fraction or an exponent
+    as exact Decimals, NaN and Infinity refused, number length capped.
+
+    One per feed: `kept_every_name` learns from a feed's first batches how to check its later
+    ones (the decoders it reads with are shared, see `_Decoders`)."""
+
+    def __init__(
+        self, limits: FeedLimits, *, prefer_msgspec: bool = True, nested: tuple[str, ...] = ()
+    ) -> None:
+        """`nested`: the fields that hold objects in a valid item (`dimensions`), which the
+        repeated-name check counts cheaply."""
+        decoders = _decoders(limits.max_number_chars, prefer_msgspec)
+        self._nested = nested
+        self._colons_may_count = True
+        """Whether `kept_every_name` still tries counting colons first (see there)."""
+        self._stdlib_plain = decoders.stdlib_plain
+        self._stdlib = decoders.stdlib
+        self.decode_unchecked: Callable[[bytes], object]
+        """`data` decoded, a repeated member name not looked for (see `checked`)."""
+        self.decode_bare: Callable[[bytes], object]
+        """`decode_unchecked` without its translation of errors: the decoder itself, called
+        without a Python frame in between, for a reader that decodes a value per line. What it
+        raises, `decode_unchecked` of the same bytes raises as the readers take it."""
+        msgspec_decode = decoders.msgspec_decode
+        if msgspec_decode is None:
+            self.decode_unchecked = functools.partial(self._decode_stdlib, decoder=self._stdlib_plain)
+            self.decode_bare = self.decode_unchecked
+            self.uses_msgspec = False
+        else:
+            self._msgspec_decode = msgspec_decode
+            self._msgspec_error = decoders.msgspec_error
+            self.decode_unchecked = self._decode_msgspec
+            self.decode_bare = msgspec_decode
+            self.uses_msgspec = True
 
     def decode(self, data: bytes) -> object:
         """One complete JSON value, each repeated member name's value marked (see `_object`)."""
@@ -153,10 +193,11 @@ class JsonDecoder:
             return value
         return self._decode_stdlib(data)
 
-    def kept_every_name(self, data: bytes, values: list[object]) -> bool:
+    def kept_every_name(self, data: bytes, values: list[object], outer: int = 0) -> bool:
         """Whether `values` (the items of an array, or values side by side), decoded from
-        `data`, hold every member name `data` has."""
-        found = members_at_least(values, self._nested)
+        `data`, hold every member name `data` has; `outer`: the member names decoded around
+        them (a whole document's own)."""
+        found = members_at_least(values, self._nested) + outer
         if self._colons_may_count:
             if data.count(b":") == found:  # every colon ends a name (no URL, no time of day in text)
                 return True
@@ -165,7 +206,7 @@ class JsonDecoder:
             # as the names' own count).
             self._colons_may_count = False
         names = names_at_most(data)
-        return found == names or members(values) == names
+        return found == names or members(values) + outer == names
 
     def _decode_msgspec(self, data: bytes) -> object:
         try:

@@ -16,7 +16,7 @@ from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.feed_source import UnreadableValue
 from partner_ingest.domain.model.report import ErrorCode
 
-__all__ = ["members", "members_at_least", "names_at_most", "object_hook", "refuse_lone_surrogates"]
+__all__ = ["members", "members_at_least", "names_at_most", "object_hook", "objects", "refuse_lone_surrogates"]
 
 # JSON whitespace read as a quote: then every member name ends in `":` (its quote, or the
 # whitespace between it and its colon, right before the colon).
@@ -83,14 +83,14 @@ def members_at_least(items: list[object], nested: tuple[str, ...]) -> int:
     """At most as many as the members of `items` and their objects, counting only the
     items' own members and those of their `nested` fields: the cheap count, one pass of
     C-level maps per field rather than a Python loop over the items."""
-    objects = _objects(items)
-    count = sum(map(len, objects))
+    dicts = objects(items)
+    count = sum(map(len, dicts))
     for name in nested:
-        count += sum(map(len, _objects(list(map(dict.get, objects, repeat(name))))))
+        count += sum(map(len, objects(list(map(dict.get, dicts, repeat(name))))))
     return count
 
 
-def _objects(values: list[Any]) -> list[dict[str, object]]:
+def objects(values: list[Any]) -> list[dict[str, object]]:
     """The values that are dicts (not a subclass: as the decoders build them), in order."""
     return list(compress(values, map(is_, map(type, values), repeat(dict))))
 

@@ -11,13 +11,16 @@ reader (_json_reader.py), how it is decoded by the decoder (_json_decoder.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import repeat
 from typing import BinaryIO
 
+from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.hints import looks_like
 from partner_ingest.domain.model.policy import FeedLimits
 
-from ._json_decoder import BOM, JsonDecoder, refuse_other_encodings
+from ._json_decoder import BOM, JsonDecoder, Truncated, refuse_other_encodings
 from ._json_lines import read_lines_items
+from ._json_names import objects
 from ._json_reader import ARRAY_CLOSED, NEXT_ITEM, UNKNOWN, Reader
 
 __all__ = ["JsonDecoder", "read_document_items", "read_lines_items"]
@@ -38,6 +41,10 @@ def read_document_items(
     refuse_other_encodings(reader.buf)
     if reader.buf.startswith(BOM, reader.pos):
         reader.pos += len(BOM)
+    items = _whole_document(reader)
+    if items is not None:
+        yield from zip(items, repeat(None))
+        return
     if reader.peek() != ord("{"):
         other = looks_like(reader.buf[reader.pos : reader.pos + 512])
         media = {"CSV": "text/csv", "XML": "application/xml"}.get(other or "")
@@ -79,6 +86,33 @@ def read_document_items(
         raise reader.fail('the document has no "products" array')
     if reader.peek() >= 0:
         raise reader.fail("unexpected data after the document")
+
+
+def _whole_document(reader: Reader) -> list[object] | None:
+    """The items of a document read whole in one decode, or None for the item-by-item path.
+
+    A document within the item size cap that came in one read is `{"products": [item, ...]}`
+    in most feeds: decoded whole, its items are those one batch of the array would decode
+    (`Reader.batch`, whose window holds the whole array, ending at the last item's brace:
+    the same bytes, so the same values, and no offsets), without the steps of reading
+    around the array. Anything else (another member, an item that is not an object, a
+    repeated name, any error) is read by the item-by-item path, which says exactly what.
+    """
+    buf, start = reader.buf, reader.pos
+    if len(buf) > reader.limits.max_item_bytes or buf[start : start + 1] != b"{" or reader.more() >= 0:
+        return None  # (more() is the read the item-by-item path makes next: nothing is lost)
+    data = buf[start:] if start else buf
+    decoder = reader.decoder
+    try:
+        document = decoder.decode_unchecked(data)
+    except (Truncated, MalformedFeedError):
+        return None
+    if type(document) is not dict or len(document) != 1:
+        return None
+    items = document.get("products")
+    if type(items) is not list or not items or len(objects(items)) != len(items):
+        return None
+    return items if decoder.kept_every_name(data, items, outer=1) else None
 
 
 def _array_items(reader: Reader) -> Iterator[tuple[object, int | None]]:

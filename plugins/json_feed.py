@@ -8,6 +8,7 @@ in bounded memory.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -28,10 +29,13 @@ __all__ = ["JsonFeed", "JsonLinesFeed", "partner_ingest_register_formats"]
 
 
 def _decoder(limits: FeedLimits, version: int, prefer_msgspec: bool) -> JsonDecoder:
+    return JsonDecoder(limits, prefer_msgspec=prefer_msgspec, nested=_nested(version))
+
+
+@functools.lru_cache(maxsize=16)
+def _nested(version: int) -> tuple[str, ...]:
     # The version's object fields (dimensions) make the repeated-name check cheap for valid items.
-    contract = contract_for(version)
-    nested = tuple(rule.name for rule in contract.fields if rule.kind is Kind.OBJECT)
-    return JsonDecoder(limits, prefer_msgspec=prefer_msgspec, nested=nested)
+    return tuple(rule.name for rule in contract_for(version).fields if rule.kind is Kind.OBJECT)
 
 
 def _pointer_part(field: str) -> str:

@@ -231,13 +231,26 @@ class _Builder:
         else:
             self.emit(2, f"w = str({var}_width); h = str({var}_height); d = str({var}_depth); u = {var}_unit")
 
+    def price(self, depth: int) -> None:
+        """The price's cross-field rule: no more decimals than its currency allows (its exact
+        form in `exact`)."""
+        self.emit(depth, "step = QUANTA[v_currency]")
+        self.emit(depth, "exact = v_price.quantize(step)")
+        self.emit(depth, "if exact != v_price: return SLOW(item, index)")
+
+    def required_only(self, required: int, slots: dict[str, str]) -> None:
+        """The row of an item that holds its required fields alone, all read and normalized by
+        now (`slots`: the row so far, every other column None): it has no other member, so
+        every optional field is absent, and of the cross-field rules only the price's applies."""
+        self.emit(1, f"if len(item) == {required}:")
+        self.price(2)
+        self.emit(2, f"return ({', '.join(slots.values())})")
+
     def cross_field(self, contract: FeedContract) -> None:
         """The cross-field rules: the price has no more decimals than its currency allows (its
         exact form in `exact`), and the sale's: the same, not above the price, and a window that
         ends after it starts."""
-        self.emit(1, "step = QUANTA[v_currency]")
-        self.emit(1, "exact = v_price.quantize(step)")
-        self.emit(1, "if exact != v_price: return SLOW(item, index)")
+        self.price(1)
         if contract.field("sale_price") is None:
             return
         self.emit(1, "if v_sale_price is not None:")
@@ -294,10 +307,14 @@ def _generate(
     b.emit(1, "if item.__class__ is not dict or not KNOWN(item): return SLOW(item, index)")
     slots = dict.fromkeys(PRODUCT_COLUMNS, "None")
     slots["partner_id"] = "PARTNER"
+    # Where every required field has been read: an item of those fields alone is a row there
+    # (most items of a feed of few fields), without a test per optional field it does not hold.
+    required = [n for n, rule in enumerate(contract.fields) if rule.required]
+    last_required = required[-1] if required else -1
     read: set[str] = set()
     """Fields already read into `v_<name>`: None there exactly when absent or null in the item
     (a value read is normalized or handed to SLOW, never made None)."""
-    for rule in contract.fields:
+    for n, rule in enumerate(contract.fields):
         var = f"v_{rule.name}"
         if rule.kind is Kind.DATETIME:
             # Read once, for the rule it requires and for its own checks.
@@ -323,6 +340,8 @@ def _generate(
             continue
         b.field(rule, "item", var, 1)
         slots[rule.name] = var
+        if n == last_required and {"price", "currency"} <= read:
+            b.required_only(len(required), {**slots, "price": "str(exact)"})
     b.cross_field(contract)
     slots["price"] = "str(exact)"
     b.emit(1, f"return ({', '.join(slots.values())})")

@@ -160,6 +160,32 @@ def test_a_valid_item_goes_the_fast_way(version: int, raw: dict[str, Any]) -> No
     assert calls == [], f"a valid item took the reference path: {raw!r}"
 
 
+@given(
+    raw=raw_items(1) | raw_items(2),
+    price=st.sampled_from([Decimal("1.5"), Decimal("1.505"), 7, Decimal("-0")]),
+)
+def test_an_item_of_its_required_fields_alone_agrees_and_goes_the_fast_way(
+    raw: dict[str, Any], price: Decimal | int
+) -> None:
+    # Such an item takes its own short way through the generated code (no test of an absent
+    # optional field); the price's cross-field rule (a JPY price with decimals) still applies.
+    required = {k: raw[k] for k in ("sku", "name", "price", "currency", "quantity")}
+    for item in (required, {**required, "price": price}):
+        assert_agree(item)
+    calls: list[int] = []
+
+    def spy(item: object, index: int) -> Any:
+        calls.append(index)
+        return exact(item, index)
+
+    exact = ItemValidator(contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER).validate_exactly
+    fast = build_fast_path(
+        contract_for(2), Mode.STRICT, textual=False, partner_id=PARTNER, slow=spy, limits=FeedLimits()
+    )
+    assert fast(required, 0) == exact(required, 0)
+    assert calls == [], f"an item of required fields alone took the reference path: {required!r}"
+
+
 def test_the_generated_source_shows_in_tracebacks_and_getsource() -> None:
     """A traceback through the generated function shows its lines, under a name saying what it is."""
 

@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from support.examples import examples
 
 from partner_ingest.domain.model import ErrorCode, FeedLimits, MalformedFeedError, UnreadableValue
+from partner_ingest.plugins._json_reader import Reader
+from partner_ingest.plugins._json_stream import _whole_document
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
 from partner_ingest.plugins.testing import TrickleStream
 
@@ -231,3 +233,41 @@ def _typed_plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return ("Decimal", str(value))
     return (type(value).__name__, value)
+
+
+def _read_marked(feed: Any, document: bytes, trickle: bool) -> Any:
+    """Items with their markers (offsets), or the feed error's code and message."""
+    stream = TrickleStream(document) if trickle else io.BytesIO(document)
+    try:
+        return [(typed(item), marker) for item, marker in feed.parse(stream, LIMITS)]
+    except MalformedFeedError as problem:
+        return problem.error.code, problem.error.message
+
+
+@DECODERS
+@settings(max_examples=examples(300))
+@given(document=damaged(_documents))
+@example(document=b'{"products": [{"sku": "A", "url": "https://x"}, {"sku": "B"}]}')
+@example(document=b'{"products": [{"sku": 1, "sku": 2}]}')
+@example(document=b'{"products": [{"sku": 1}, 2]}')
+@example(
+    document=b' {"products": [{"n": 1e999999999999}, {"n": 1.5e9999999999999999999999999999999999999999}]}'
+)
+def test_a_document_read_whole_reads_as_the_item_by_item_path_reads_it(
+    msgspec: bool, document: bytes
+) -> None:
+    # A document within the item cap that comes in one read is decoded whole; one that
+    # trickles in is read item by item: the same items, markers and errors either way.
+    feed = JsonFeed(2, prefer_msgspec=msgspec)
+    assert _read_marked(feed, document, trickle=False) == _read_marked(feed, document, trickle=True)
+
+
+def test_a_small_document_is_decoded_whole() -> None:
+    # (else the test above would compare the item-by-item path with itself)
+    document = b'{"products": [{"sku": "A", "price": 1.50}, {"sku": "B", "dimensions": {"unit": "cm"}}]}'
+    reader = Reader(io.BytesIO(document), LIMITS, JsonFeed(2).decoder(LIMITS))
+    assert reader.peek() == ord("{")
+    assert _whole_document(reader) == [
+        {"sku": "A", "price": Decimal("1.50")},
+        {"sku": "B", "dimensions": {"unit": "cm"}},
+    ]
