@@ -105,6 +105,12 @@ class Reader:
         self.pos = 0
         return shift
 
+    def fill(self, size: int) -> None:
+        """Read until `size` bytes lie past the cursor or the stream ends: a stream may hand
+        out any number of bytes a read, and what is judged on its first bytes must see them all."""
+        while len(self.buf) - self.pos < size and self.more() >= 0:
+            pass
+
     def peek(self) -> int:
         """The next byte after whitespace, or -1 at the end of the document."""
         buf, pos = self.buf, self.pos
@@ -158,8 +164,7 @@ class Reader:
         item-by-item path takes over, with its exact errors.
         """
         limit = self.limits.max_item_bytes
-        while len(self.buf) - self.pos < limit and self.more() >= 0:
-            pass
+        self.fill(limit)
         buf, start = self.buf, self.pos
         window_end = min(len(buf), start + limit)
         brace = buf.rfind(b"}", start, window_end)

@@ -36,6 +36,8 @@ def read_document_items(
     within the item size cap.
     """
     reader = Reader(stream, limits, decoder)
+    # The encoding marks and the BOM are judged on the first 4 bytes, which short reads may split.
+    reader.fill(4)
     if reader.peek() < 0:
         raise reader.fail("the document is empty")
     refuse_other_encodings(reader.buf)

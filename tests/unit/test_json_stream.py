@@ -9,17 +9,18 @@ reads, with each item's byte offset.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support.examples import examples
 
-from partner_ingest.domain.model import FeedLimits, jsontext
+from partner_ingest.domain.model import ErrorCode, FeedLimits, jsontext
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.report import Location
 from partner_ingest.plugins._json_reader import _line_breaks
@@ -143,3 +144,42 @@ def test_a_json_lines_error_after_a_byte_order_mark_names_the_documents_byte(msg
     with pytest.raises(MalformedFeedError) as raised:
         list(JsonLinesFeed(2, prefer_msgspec=msgspec).parse(io.BytesIO(body), FeedLimits()))
     assert raised.value.error.location == Location(line=3)
+
+
+@DECODERS
+@pytest.mark.parametrize("read_size", [1, 2, 3])
+def test_a_byte_order_mark_split_across_short_reads_is_skipped(msgspec: bool, read_size: int) -> None:
+    # A stream may hand out fewer bytes than the mark has: the first bytes are judged together.
+    body = codecs.BOM_UTF8 + b'{"products": [{"a": 1}, {"b": 2}]}'
+    feed = JsonFeed(2, prefer_msgspec=msgspec)
+    items = [item for item, _ in feed.parse(_short_reads(body, read_size), FeedLimits())]
+    assert items == [{"a": 1}, {"b": 2}]
+
+
+@DECODERS
+@pytest.mark.parametrize("read_size", [1, 2, 3])
+def test_a_utf16_document_read_a_byte_at_a_time_is_an_encoding_error(msgspec: bool, read_size: int) -> None:
+    body = '{"products": [{"a": 1}]}'.encode("utf-16-le")
+    with pytest.raises(MalformedFeedError) as raised:
+        list(JsonFeed(2, prefer_msgspec=msgspec).parse(_short_reads(body, read_size), FeedLimits()))
+    assert raised.value.error.code is ErrorCode.ENCODING
+
+
+class _ShortReads(io.RawIOBase):
+    """A stream that hands out `size` bytes a read, as a slow socket may."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self._data, self._size, self._at = data, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        chunk = self._data[self._at : self._at + min(self._size, len(buffer))]
+        buffer[: len(chunk)] = chunk
+        self._at += len(chunk)
+        return len(chunk)
+
+
+def _short_reads(data: bytes, size: int) -> BinaryIO:
+    return cast("BinaryIO", _ShortReads(data, size))
