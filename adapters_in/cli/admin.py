@@ -16,16 +16,15 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.feed_mode import FeedMode
-from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 
+from ._choices import VALIDATION_MODES
 from ._output import print_json
 
 if TYPE_CHECKING:
+    import attrs
+
+    from partner_ingest.adapters_in.application import Application
     from partner_ingest.domain.use_cases.manage_keys import CreatedKey, KeySummary
     from partner_ingest.domain.use_cases.manage_partners import PartnerChanges, PartnerView
 
@@ -86,7 +85,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 def _partner_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-format", help="json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv")
     parser.add_argument("--default-version", type=int, help="contract version of feeds that name none")
-    parser.add_argument("--mode", choices=[str(m) for m in Mode], help="validation mode")
+    parser.add_argument("--mode", choices=list(VALIDATION_MODES), help="validation mode")
     parser.add_argument(
         "--atomic", action=argparse.BooleanOptionalAction, help="one bad item rejects the feed"
     )
@@ -126,7 +125,12 @@ def _owner(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def _application() -> Iterator[bootstrap.Application]:
+def _application() -> Iterator[Application]:
+    # The store, settings and use cases are imported by the command that runs, not by the
+    # parser every command builds (ADR 0042).
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         yield app
@@ -135,6 +139,8 @@ def _application() -> Iterator[bootstrap.Application]:
 
 
 def _plain(value: attrs.AttrsInstance) -> dict[str, Any]:
+    import attrs
+
     def serialize(inst: object, field: object, item: object) -> object:
         return item.isoformat() if isinstance(item, datetime) else item
 
@@ -142,6 +148,9 @@ def _plain(value: attrs.AttrsInstance) -> dict[str, Any]:
 
 
 def _changes(args: argparse.Namespace, current: Callable[[], PartnerView] | None) -> PartnerChanges:
+    import attrs
+
+    from partner_ingest.domain.model.policy import Mode, ValidationPolicy
     from partner_ingest.domain.use_cases.manage_partners import PartnerChanges, PartnerRequestError
 
     values: dict[str, Any] = {}
