@@ -9,11 +9,9 @@ JSON on standard input with `--credentials-stdin`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from partner_ingest.domain.model.feed_mode import FeedMode
@@ -139,6 +137,8 @@ def _application() -> Iterator[Application]:
 
 
 def _plain(value: attrs.AttrsInstance) -> dict[str, Any]:
+    from datetime import datetime
+
     import attrs
 
     def serialize(inst: object, field: object, item: object) -> object:
@@ -193,6 +193,8 @@ def _whole(text: str) -> int:
 
 
 def _credentials(text: str) -> dict[str, Any]:
+    import json
+
     from partner_ingest.domain.use_cases.manage_partners import UNSET, PartnerRequestError
 
     try:
@@ -284,6 +286,8 @@ def _print_created(created: CreatedKey, as_json: bool) -> None:
 
 def run_key_create(args: argparse.Namespace) -> int:
     """Issue a key."""
+    from datetime import timedelta
+
     from partner_ingest.domain.model.api_keys import KeyRole  # its hashing loads OpenSSL: not at start
 
     with _application() as app:
@@ -315,6 +319,8 @@ def run_key_revoke(args: argparse.Namespace) -> int:
 
 def run_key_rotate(args: argparse.Namespace) -> int:
     """Rotate a key."""
+    from datetime import timedelta
+
     with _application() as app:
         created = app.keys.rotate(args.key_id, overlap=timedelta(hours=args.overlap_hours), actor=ACTOR)
     _print_created(created, args.json)

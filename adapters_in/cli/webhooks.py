@@ -4,7 +4,6 @@ command line (ADR 0034), through the same use cases as `/admin/partners/{id}/web
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
 from ._choices import MAX_DELIVERY_PAGE
@@ -95,6 +94,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_deliveries(args: argparse.Namespace) -> int:
     """Print the delivery log, one JSON object a line."""
+    import json
+
     from partner_ingest.adapters_in.json_forms import delivery_json, json_default
 
     _, app = _build()
