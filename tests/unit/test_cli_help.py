@@ -49,5 +49,5 @@ def test_the_options_choices_are_the_domains() -> None:
     from partner_ingest.domain.model import webhooks
     from partner_ingest.domain.model.policy import Mode
 
-    assert VALIDATION_MODES == tuple(str(m) for m in Mode)
+    assert tuple(str(m) for m in Mode) == VALIDATION_MODES
     assert MAX_DELIVERY_PAGE == webhooks.MAX_DELIVERY_PAGE

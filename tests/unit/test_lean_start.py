@@ -111,11 +111,13 @@ BUILT_ON_FIRST_USE = (
     "pluggy",
     "importlib.metadata",
     "email",
+    "logging",
     "logging.handlers",
 )
 """What the composition root builds, and the CLI imports, only when a command first uses it
 (ADR 0042): every use case, the installed formats (pluggy reads the entry points through
-importlib.metadata, which imports email), the background loops and the log set-up."""
+importlib.metadata, which imports email), the background loops, the log set-up and `logging`
+itself (the store's writer imports it on the first line it logs)."""
 
 
 def _start_up(tmp_path: Path) -> tuple[list[str], list[str], int, bool]:
