@@ -1,47 +1,79 @@
-"""Every command's --help, word for word: the parser registers each command without importing what the
-command runs (ADR 0042), and this keeps that from changing what a user reads.
+"""The command line explains itself: every command and every option has help text,
+`--version` names the release, and `example` and `validate` default to one contract version.
 
-cli_help.txt is the help of every command and subcommand at 100 columns, parents first. A change to
-an option's help is made there too: regenerate it with `regenerate()` below and read the diff.
-"""
+Every command's help stays word for word what it was: the parser registers each command without
+importing what the command runs (ADR 0042), and cli_help.txt (beside this file: the help of every
+command and subcommand at 100 columns, parents first) keeps that from changing what a user reads.
+A change made to an option's help on purpose is made there too: regenerate it with `regenerate()`
+below and read the diff."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from partner_ingest.adapters_in.cli import feeds
 from partner_ingest.adapters_in.cli._choices import MAX_DELIVERY_PAGE, VALIDATION_MODES
-from partner_ingest.adapters_in.cli.main import parser
+from partner_ingest.adapters_in.cli.main import main, parser
+from partner_ingest.domain.model.rules import CONTRACTS
 
-EXPECTED = Path(__file__).with_name("cli_help.txt")
 
-
-def _parsers(root: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
-    yield root
+def _parsers(
+    root: argparse.ArgumentParser, path: str = "partner-ingest"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, root
     for action in root._actions:
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                yield from _parsers(sub)
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, f"{path} {name}")
 
 
-def rendered() -> str:
+def test_every_command_and_option_has_help_text() -> None:
+    missing = []
+    for path, command in _parsers(parser()):
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {choice.dest for choice in action._choices_actions if choice.help}
+                missing += [f"{path} {name}" for name in action.choices if name not in helped]
+            elif not action.help or action.help == argparse.SUPPRESS:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    assert not missing, "without help text: " + ", ".join(missing)
+
+
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"partner-ingest {metadata.version('partner-catalog-ingest')}"
+
+
+def test_example_and_validate_default_to_the_same_contract_version() -> None:
+    args = parser().parse_args(["example"])
+    validate = parser().parse_args(["validate", "feed.json"])
+    assert feeds.version_of(args) == feeds.version_of(validate) == max(CONTRACTS)
+
+
+EXPECTED_HELP = Path(__file__).with_name("cli_help.txt")
+
+
+def rendered_help() -> str:
     """Each parser's help as `partner-ingest ... --help` prints it, one after another."""
-    return "".join(p.format_help() + "\n" for p in _parsers(parser()))
+    return "".join(command.format_help() + "\n" for _, command in _parsers(parser()))
 
 
 def regenerate() -> None:  # pragma: no cover - run by hand when a help text changes on purpose
-    EXPECTED.write_text(rendered())
+    EXPECTED_HELP.write_text(rendered_help())
 
 
 def test_every_command_prints_the_help_it_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
-    got, expected = rendered(), EXPECTED.read_text()
-    heads = [line for line in got.splitlines() if line.startswith("usage: ")]
-    assert len(heads) == 33  # the root, each command, each group's subcommands
-    assert got == expected
+    got = rendered_help()
+    assert sum(line.startswith("usage: ") for line in got.splitlines()) == 33  # root, commands, subcommands
+    assert got == EXPECTED_HELP.read_text()
 
 
 def test_the_options_choices_are_the_domains() -> None:
@@ -50,4 +82,4 @@ def test_the_options_choices_are_the_domains() -> None:
     from partner_ingest.domain.model.policy import Mode
 
     assert tuple(str(m) for m in Mode) == VALIDATION_MODES
-    assert MAX_DELIVERY_PAGE == webhooks.MAX_DELIVERY_PAGE
+    assert webhooks.MAX_DELIVERY_PAGE == MAX_DELIVERY_PAGE
