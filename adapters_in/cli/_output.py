@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
-
-from partner_ingest.adapters_in.json_forms import json_default
 
 if TYPE_CHECKING:
     from partner_ingest.domain.model.report import IngestReport
@@ -20,6 +17,10 @@ __all__ = ["ProgressReader", "print_json", "print_report", "reading_with_progres
 
 def print_json(data: Any, out: TextIO | None = None) -> None:  # noqa: ANN401 - any JSON
     """Pretty JSON on stdout."""
+    import json
+
+    from partner_ingest.adapters_in.json_forms import json_default
+
     print(json.dumps(data, indent=2, default=json_default), file=out or sys.stdout)
 
 

@@ -9,23 +9,20 @@ JSON on standard input with `--credentials-stdin`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.feed_mode import FeedMode
-from partner_ingest.domain.model.policy import Mode, ValidationPolicy
 
+from ._choices import VALIDATION_MODES
 from ._output import print_json
 
 if TYPE_CHECKING:
+    import attrs
+
+    from partner_ingest.adapters_in.application import Application
     from partner_ingest.domain.use_cases.manage_keys import CreatedKey, KeySummary
     from partner_ingest.domain.use_cases.manage_partners import PartnerChanges, PartnerView
 
@@ -86,7 +83,7 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 def _partner_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-format", help="json, jsonl, csv, xml, gmc-xml, gmc-tsv, shopify-csv")
     parser.add_argument("--default-version", type=int, help="contract version of feeds that name none")
-    parser.add_argument("--mode", choices=[str(m) for m in Mode], help="validation mode")
+    parser.add_argument("--mode", choices=list(VALIDATION_MODES), help="validation mode")
     parser.add_argument(
         "--atomic", action=argparse.BooleanOptionalAction, help="one bad item rejects the feed"
     )
@@ -126,7 +123,12 @@ def _owner(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def _application() -> Iterator[bootstrap.Application]:
+def _application() -> Iterator[Application]:
+    # The store, settings and use cases are imported by the command that runs, not by the
+    # parser every command builds (ADR 0042).
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         yield app
@@ -135,6 +137,10 @@ def _application() -> Iterator[bootstrap.Application]:
 
 
 def _plain(value: attrs.AttrsInstance) -> dict[str, Any]:
+    from datetime import datetime
+
+    import attrs
+
     def serialize(inst: object, field: object, item: object) -> object:
         return item.isoformat() if isinstance(item, datetime) else item
 
@@ -142,6 +148,9 @@ def _plain(value: attrs.AttrsInstance) -> dict[str, Any]:
 
 
 def _changes(args: argparse.Namespace, current: Callable[[], PartnerView] | None) -> PartnerChanges:
+    import attrs
+
+    from partner_ingest.domain.model.policy import Mode, ValidationPolicy
     from partner_ingest.domain.use_cases.manage_partners import PartnerChanges, PartnerRequestError
 
     values: dict[str, Any] = {}
@@ -184,6 +193,8 @@ def _whole(text: str) -> int:
 
 
 def _credentials(text: str) -> dict[str, Any]:
+    import json
+
     from partner_ingest.domain.use_cases.manage_partners import UNSET, PartnerRequestError
 
     try:
@@ -275,6 +286,8 @@ def _print_created(created: CreatedKey, as_json: bool) -> None:
 
 def run_key_create(args: argparse.Namespace) -> int:
     """Issue a key."""
+    from datetime import timedelta
+
     from partner_ingest.domain.model.api_keys import KeyRole  # its hashing loads OpenSSL: not at start
 
     with _application() as app:
@@ -306,6 +319,8 @@ def run_key_revoke(args: argparse.Namespace) -> int:
 
 def run_key_rotate(args: argparse.Namespace) -> int:
     """Rotate a key."""
+    from datetime import timedelta
+
     with _application() as app:
         created = app.keys.rotate(args.key_id, overlap=timedelta(hours=args.overlap_hours), actor=ACTOR)
     _print_created(created, args.json)

@@ -6,13 +6,9 @@ Options and signals only: the loops are `adapters_in.background`'s, which embedd
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any
-
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings
 
 __all__ = ["register", "stop_on_signals"]
 
@@ -39,6 +35,7 @@ def stop_on_signals(on_repeat: Callable[[], None] | None = None) -> threading.Ev
     rather than finished), for an operator or a supervisor that cannot wait.
     """
     import logging  # here: the commands that install no handlers log nothing of their own
+    import signal
 
     logger = logging.getLogger("partner_ingest")
     stop = threading.Event()
@@ -59,8 +56,9 @@ def stop_on_signals(on_repeat: Callable[[], None] | None = None) -> threading.Ev
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run a worker process: a first SIGTERM finishes the current job, a second releases it."""
-    from partner_ingest.adapters_in import background
+    from partner_ingest.adapters_in import background, bootstrap
     from partner_ingest.adapters_in.logs import configure_logging
+    from partner_ingest.adapters_in.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings)
@@ -77,8 +75,9 @@ def run_worker(args: argparse.Namespace) -> int:
 
 def run_scheduler(args: argparse.Namespace) -> int:
     """Run a scheduler process until SIGTERM."""
-    from partner_ingest.adapters_in import background
+    from partner_ingest.adapters_in import background, bootstrap
     from partner_ingest.adapters_in.logs import configure_logging
+    from partner_ingest.adapters_in.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings)

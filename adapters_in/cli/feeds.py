@@ -9,13 +9,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.contract_versions import NEWEST
 from partner_ingest.domain.model.feed_mode import FeedMode
-from partner_ingest.domain.model.policy import Mode
-from partner_ingest.ports.formats import format_for_file
 
+from ._choices import VALIDATION_MODES
 from ._output import print_report, reading_with_progress
 
 if TYPE_CHECKING:
@@ -61,8 +58,8 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     _format_arguments(validate)
     validate.add_argument(
         "--mode",
-        choices=[str(m) for m in Mode],
-        default=str(Mode.STRICT),
+        choices=list(VALIDATION_MODES),
+        default=VALIDATION_MODES[0],
         help="strict (exact types, unknown fields are errors) or lenient (default: strict)",
     )
     validate.add_argument(
@@ -98,12 +95,15 @@ def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) 
     if args.format:
         return str(args.format)
     from partner_ingest.plugins import load_formats
+    from partner_ingest.ports.formats import format_for_file
 
     return format_for_file(formats if formats is not None else load_formats(), Path(args.file).name)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
     from partner_ingest.domain.model.report import FeedStatus
 
     settings = Settings.from_env()
@@ -177,6 +177,7 @@ class _Digest:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Validate without any database; exit 1 when the feed would not be fully accepted."""
+    from partner_ingest.adapters_in.settings import Settings
     from partner_ingest.domain.model.report import FeedStatus
     from partner_ingest.domain.use_cases.validate_feed import validate_against_contract
     from partner_ingest.plugins import load_formats
@@ -197,6 +198,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_example(args: argparse.Namespace) -> int:
     """Print the contract's example feed in one format and version."""
+    from partner_ingest.adapters_in import bootstrap
+
     app, _, _ = bootstrap.in_memory()
     for example in app.describe_contract.examples():
         if example["format"] == args.format and example["version"] == version_of(args):

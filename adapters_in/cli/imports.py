@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings
-
 from ._output import print_json, print_report
 
 __all__ = ["register"]
@@ -35,6 +32,9 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 
 def run_held(args: argparse.Namespace) -> int:
     """Print the held imports as JSON lines (feed id, partner, what each would do)."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         for entry in app.held_feeds.held(args.partner):
@@ -53,6 +53,9 @@ def run_held(args: argparse.Namespace) -> int:
 
 def run_release(args: argparse.Namespace) -> int:
     """Release one; its report."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         report = app.held_feeds.release(args.feed_id, actor=ACTOR)
@@ -64,6 +67,9 @@ def run_release(args: argparse.Namespace) -> int:
 
 def run_discard(args: argparse.Namespace) -> int:
     """Discard one."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         entry = app.held_feeds.discard(args.feed_id, actor=ACTOR)

@@ -15,8 +15,6 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from partner_ingest.domain.model.errors import IngestError, UnavailableError
-
 from . import admin, background, feeds, imports, operations, serve, webhooks
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main", "run"]
@@ -133,6 +131,9 @@ def run() -> NoReturn:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported once a command is chosen: `--help` and a usage error end before it (ADR 0042).
+    from partner_ingest.domain.model.errors import IngestError, UnavailableError
+
     command: Command = args.command
     try:
         return command(args)

@@ -8,9 +8,6 @@ import os
 import sys
 from typing import Any
 
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import Settings, shown_settings, shown_url
-
 __all__ = ["register"]
 
 
@@ -48,6 +45,9 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 
 def run_migrate(args: argparse.Namespace) -> int:
     """Open the store (which migrates it) and say where it stands."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings, shown_url
+
     settings = Settings.from_env()
     app = bootstrap.build(settings)
     app.close()
@@ -57,6 +57,9 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 def run_settings(args: argparse.Namespace) -> int:
     """Every setting in effect, validated as `serve` validates it: its value, source and meaning."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings, shown_settings
+
     settings = Settings.from_env()
     bootstrap.check_settings(settings)
     for shown in shown_settings(settings, os.environ, secrets_file=bootstrap.secrets_path(settings)):
@@ -66,6 +69,9 @@ def run_settings(args: argparse.Namespace) -> int:
 
 def run_rotate_credentials(args: argparse.Namespace) -> int:
     """Re-encrypt partner credentials under the newest key of PARTNER_INGEST_VAULT_KEYS."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         count = app.rotate_credentials(actor="system:cli")
@@ -77,6 +83,9 @@ def run_rotate_credentials(args: argparse.Namespace) -> int:
 
 def run_verify_audit(args: argparse.Namespace) -> int:
     """Recompute every audit entry's hash and follow every link, oldest first."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         verdict = app.verify_audit()
@@ -96,6 +105,9 @@ def run_verify_audit(args: argparse.Namespace) -> int:
 
 def run_purge(args: argparse.Namespace) -> int:
     """Delete the diagnostics, webhook deliveries and job bodies whose retention is over, and say how many."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
     app = bootstrap.build(Settings.from_env())
     try:
         diagnostics = app.purge_diagnostics()

@@ -22,17 +22,11 @@ command line works on an install without the `server` extra.
 from __future__ import annotations
 
 import argparse
-import gc
-import shlex
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
-
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.settings import PREFIX, Settings, SettingsError, shown_url
 
 GC_YOUNG_THRESHOLD: Final = 10_000
 """Allocations between young-generation collections in `serve` (Python's default: 700)."""
@@ -43,6 +37,7 @@ if TYPE_CHECKING:
     import uvicorn
 
     from partner_ingest.adapters_in.background import background_services
+    from partner_ingest.adapters_in.settings import Settings
 
 __all__ = ["background_services", "bind", "first_start_banner", "register", "server_config"]
 
@@ -97,6 +92,8 @@ def bind(config: uvicorn.Config) -> socket.socket:
     """
     import socket  # here: the other commands open no socket
 
+    from partner_ingest.adapters_in.settings import PREFIX, SettingsError
+
     host, port = config.host, config.port
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -123,6 +120,8 @@ def _url(host: str, port: int) -> str:
 
 def first_start_banner(url: str, admin_key: str, examples: list[dict[str, Any]]) -> str:
     """The once-only message: the admin key and the commands from nothing to a stored feed."""
+    import shlex
+
     from partner_ingest.adapters_in.http.help import quickstart
 
     guide = quickstart(url, examples)
@@ -157,6 +156,8 @@ def _survive_stop_signals() -> Iterator[list[int]]:
     """Uvicorn handles SIGTERM and SIGINT itself and, once shut down, raises the signal again
     for the handler that was there before it. With the default one, SIGTERM would then kill
     the process before the application is closed; this one just notes it."""
+    import signal  # here: only this command and the background ones handle signals
+
     received: list[int] = []
 
     def note(signum: int, frame: FrameType | None) -> None:
@@ -172,11 +173,15 @@ def _survive_stop_signals() -> Iterator[list[int]]:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 0 after a clean shutdown."""
+    import gc
+
     import uvicorn
 
+    from partner_ingest.adapters_in import bootstrap
     from partner_ingest.adapters_in.background import background_services
     from partner_ingest.adapters_in.http import create_app
     from partner_ingest.adapters_in.logs import configure_logging
+    from partner_ingest.adapters_in.settings import Settings, shown_url
 
     settings = Settings.from_env()
     host = args.host if args.host is not None else settings.host

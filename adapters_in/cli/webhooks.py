@@ -4,15 +4,14 @@ command line (ADR 0034), through the same use cases as `/admin/partners/{id}/web
 from __future__ import annotations
 
 import argparse
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from partner_ingest.adapters_in import bootstrap
-from partner_ingest.adapters_in.json_forms import delivery_json, json_default, webhook_json
-from partner_ingest.adapters_in.settings import Settings
-from partner_ingest.domain.model.webhooks import MAX_DELIVERY_PAGE
-
+from ._choices import MAX_DELIVERY_PAGE
 from ._output import print_json
+
+if TYPE_CHECKING:
+    from partner_ingest.adapters_in.application import Application
+    from partner_ingest.adapters_in.settings import Settings
 
 __all__ = ["register"]
 
@@ -57,10 +56,21 @@ def register(commands: Any) -> None:  # noqa: ANN401 - argparse's private subpar
     enable.set_defaults(command=run_enable)
 
 
+def _build() -> tuple[Settings, Application]:
+    """The settings and the application, imported when a command runs, not when the parser is
+    built (ADR 0042)."""
+    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.settings import Settings
+
+    settings = Settings.from_env()
+    return settings, bootstrap.build(settings)
+
+
 def run_show(args: argparse.Namespace) -> int:
     """Print the webhook: readable lines, or JSON."""
-    settings = Settings.from_env()
-    app = bootstrap.build(settings)
+    from partner_ingest.adapters_in.json_forms import webhook_json
+
+    settings, app = _build()
     try:
         hook = app.webhooks.get(args.partner_id)
     finally:
@@ -84,7 +94,11 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_deliveries(args: argparse.Namespace) -> int:
     """Print the delivery log, one JSON object a line."""
-    app = bootstrap.build(Settings.from_env())
+    import json
+
+    from partner_ingest.adapters_in.json_forms import delivery_json, json_default
+
+    _, app = _build()
     try:
         found = app.webhooks.deliveries(args.partner_id, limit=args.limit)
     finally:
@@ -96,7 +110,7 @@ def run_deliveries(args: argparse.Namespace) -> int:
 
 def run_test(args: argparse.Namespace) -> int:
     """Queue a test event; its delivery id."""
-    app = bootstrap.build(Settings.from_env())
+    _, app = _build()
     try:
         delivery = app.webhooks.send_test(args.partner_id, actor=ACTOR)
     finally:
@@ -107,7 +121,7 @@ def run_test(args: argparse.Namespace) -> int:
 
 def run_enable(args: argparse.Namespace) -> int:
     """Enable the webhook again; say whether it was disabled."""
-    app = bootstrap.build(Settings.from_env())
+    _, app = _build()
     try:
         before = app.webhooks.get(args.partner_id)
         hook = app.webhooks.enable(args.partner_id, actor=ACTOR)

@@ -33,15 +33,17 @@ closes its connection.
 from __future__ import annotations
 
 import abc
-import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from partner_ingest.adapters_out.store_errors import StoreBusyError
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = ["BatchNotDurable", "Done", "Writer"]
 
@@ -50,7 +52,14 @@ Done = Callable[[object, BaseException | None], None]
 
 THREAD_NAME: Final = "partner-ingest-writer"
 LOST: Final = "the database rolled the transaction back; nothing was stored"
-log: Final = logging.getLogger(__name__)
+
+
+def _log() -> logging.Logger:
+    """This module's logger, with `logging` imported on the first line logged: a command
+    that logs nothing does not load it (ADR 0042)."""
+    import logging
+
+    return logging.getLogger(__name__)
 
 
 class BatchNotDurable(StoreBusyError):
@@ -220,7 +229,7 @@ class Writer(abc.ABC):
         try:
             failure = self._commit(kept=bool(pending))
         except Exception as error:  # the writer outlives a failed batch: the next one begins afresh
-            log.exception("the writer's commit failed")
+            _log().exception("the writer's commit failed")
             failure = BatchNotDurable(f"the batch could not be committed: {error}")
         if failure is not None:
             self._lose(pending, failure)
@@ -230,7 +239,7 @@ class Writer(abc.ABC):
             try:
                 call.done(call.value, call.error)
             except Exception:  # one caller's answer must not keep the others from theirs
-                log.exception("a writer call's answer failed")
+                _log().exception("a writer call's answer failed")
 
     @staticmethod
     def _lose(calls: list[_Call], failure: BaseException) -> None:

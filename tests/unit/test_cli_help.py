@@ -1,15 +1,23 @@
 """The command line explains itself: every command and every option has help text,
-`--version` names the release, and `example` and `validate` default to one contract version."""
+`--version` names the release, and `example` and `validate` default to one contract version.
+
+Every command's help stays word for word what it was: the parser registers each command without
+importing what the command runs (ADR 0042), and cli_help.txt (beside this file: the help of every
+command and subcommand at 100 columns, parents first) keeps that from changing what a user reads.
+A change made to an option's help on purpose is made there too: regenerate it with `regenerate()`
+below and read the diff."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
 from partner_ingest.adapters_in.cli import feeds
+from partner_ingest.adapters_in.cli._choices import MAX_DELIVERY_PAGE, VALIDATION_MODES
 from partner_ingest.adapters_in.cli.main import main, parser
 from partner_ingest.domain.model.rules import CONTRACTS
 
@@ -47,3 +55,31 @@ def test_example_and_validate_default_to_the_same_contract_version() -> None:
     args = parser().parse_args(["example"])
     validate = parser().parse_args(["validate", "feed.json"])
     assert feeds.version_of(args) == feeds.version_of(validate) == max(CONTRACTS)
+
+
+EXPECTED_HELP = Path(__file__).with_name("cli_help.txt")
+
+
+def rendered_help() -> str:
+    """Each parser's help as `partner-ingest ... --help` prints it, one after another."""
+    return "".join(command.format_help() + "\n" for _, command in _parsers(parser()))
+
+
+def regenerate() -> None:  # pragma: no cover - run by hand when a help text changes on purpose
+    EXPECTED_HELP.write_text(rendered_help())
+
+
+def test_every_command_prints_the_help_it_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    got = rendered_help()
+    assert sum(line.startswith("usage: ") for line in got.splitlines()) == 33  # root, commands, subcommands
+    assert got == EXPECTED_HELP.read_text()
+
+
+def test_the_options_choices_are_the_domains() -> None:
+    """The choices written out in the CLI (so its parser imports no domain model) are the domain's."""
+    from partner_ingest.domain.model import webhooks
+    from partner_ingest.domain.model.policy import Mode
+
+    assert tuple(str(m) for m in Mode) == VALIDATION_MODES
+    assert webhooks.MAX_DELIVERY_PAGE == MAX_DELIVERY_PAGE

@@ -111,11 +111,13 @@ BUILT_ON_FIRST_USE = (
     "pluggy",
     "importlib.metadata",
     "email",
+    "logging",
     "logging.handlers",
 )
 """What the composition root builds, and the CLI imports, only when a command first uses it
 (ADR 0042): every use case, the installed formats (pluggy reads the entry points through
-importlib.metadata, which imports email), the background loops and the log set-up."""
+importlib.metadata, which imports email), the background loops, the log set-up and `logging`
+itself (the store's writer imports it on the first line it logs)."""
 
 
 def _start_up(tmp_path: Path) -> tuple[list[str], list[str], int, bool]:
@@ -224,3 +226,43 @@ def test_a_parser_helper_imports_what_parsing_needs(tmp_path: Path) -> None:
     loaded = set(json.loads(out))
     assert "partner_ingest.plugins.json_feed" in loaded
     assert [name for name in NOT_FOR_PARSING if name in loaded] == []
+
+
+PARSE = """
+import sys
+from partner_ingest.adapters_in.cli.main import parser
+
+for argv in (["ingest", "f.json", "--partner", "acme"], ["partners", "list"], ["keys", "list", "--admin"],
+             ["migrate"], ["serve"], ["worker"], ["webhooks", "show", "acme"], ["imports", "held"]):
+    parser().parse_args(argv)
+loaded = sorted(sys.modules)
+import json
+print(json.dumps(loaded))
+"""
+PARSED_WITHOUT = (
+    "partner_ingest.adapters_in.bootstrap",
+    "partner_ingest.adapters_in.settings",
+    "partner_ingest.adapters_in.json_forms",
+    "partner_ingest.domain.model.errors",
+    "partner_ingest.domain.model.policy",
+    "partner_ingest.domain.model.webhooks",
+    "partner_ingest.ports.formats",
+    "attrs",
+    "sqlite3",
+    "logging",
+    "json",
+    "datetime",
+    "signal",
+    "shlex",
+)
+"""What building the parser and choosing a command never needs (ADR 0042): the command imports
+what it runs once it runs, so `--help`, a usage error and every command's start pay only argparse."""
+
+
+def test_the_parser_registers_every_command_without_importing_what_they_run(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PARSE], cwd=tmp_path, check=True, capture_output=True, text=True
+    ).stdout
+    loaded = set(json.loads(out))
+    assert "partner_ingest.adapters_in.cli.admin" in loaded  # registered, so imported: the probe works
+    assert [name for name in PARSED_WITHOUT if name in loaded] == []
