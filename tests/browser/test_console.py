@@ -221,8 +221,9 @@ def test_the_api_reference_renders_from_the_wheels_assets(service: Service, page
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("partner")
     expect(page.locator(".opblock-summary-path").first).to_be_visible()
     # Swagger UI itself is held to the rule too: its colours and markup are repaired by the
-    # project's docs-a11y.css and docs-a11y.js, checked as rendered and with an operation open.
-    visit("docs")
+    # project's docs-a11y.css and docs-a11y.js. axe checks the page with an operation open, which
+    # still shows every other operation as rendered, closed as this one was.
+    visit("docs", axe=False)
     operation = page.locator(".opblock").first
     header = operation.locator(".opblock-summary-control")
     # The header is one control, reached and opened from the keyboard; its deep link is no

@@ -21,7 +21,7 @@ AXE_RESULTS: dict[str, list[dict[str, Any]]] = {}
 class Visit(Protocol):
     """Check the page shown now (see `visit`)."""
 
-    def __call__(self, name: str) -> Page: ...
+    def __call__(self, name: str, *, axe: bool = True) -> Page: ...
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
