@@ -21,7 +21,7 @@ _parsing = threading.Lock()
 _parse = ast.parse
 
 
-def _serial_parse(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - ast.parse's own signature
+def _serial_parse(*args: Any, **kwargs: Any) -> Any:  # ast.parse's own signature
     with _parsing:
         return _parse(*args, **kwargs)
 

@@ -26,5 +26,15 @@ def test_an_id_is_its_kind_then_a_version_4_uuid_in_hex() -> None:
 def test_an_id_has_the_bits_uuid4_makes_of_the_same_random_bytes(
     monkeypatch: pytest.MonkeyPatch, random: bytes
 ) -> None:
-    monkeypatch.setattr(system.os, "urandom", lambda size: random[:size])
+    monkeypatch.setattr(system, "os", _FixedRandom(random))
     assert UuidIds().new_id("job") == f"job_{uuid.UUID(bytes=random, version=4).hex}"
+
+
+class _FixedRandom:
+    """Stands for the `os` module `new_id` draws from: its `urandom` answers fixed bytes."""
+
+    def __init__(self, random: bytes) -> None:
+        self._random = random
+
+    def urandom(self, size: int) -> bytes:
+        return self._random[:size]
