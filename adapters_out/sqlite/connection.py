@@ -31,9 +31,11 @@
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 __all__ = ["bind_none_directly", "connect", "from_timestamp", "stored_link", "timestamp"]
 
@@ -80,11 +82,28 @@ def timestamp(moment: datetime) -> str:
     # isoformat, not strftime(_FORMAT): the same text at a fraction of the cost, and every
     # request writes several; a moment in UTC already (the clock's) is not converted again.
     if moment.tzinfo is UTC:
-        text = moment.isoformat()  # without a timespec to parse: a fraction unless it is zero
-        if len(text) == 32:
-            return text[:26] + "Z"  # without its "+00:00"
+        # The text up to the second is made once a second, not once a moment: formatting the
+        # date was most of the cost (the ledger entry and each audit row write one or two).
+        # The second is found from the POSIX time, which reads the fields in C; below 2**33
+        # seconds (year 2242) its float is close enough that its floor is the moment's second.
+        global _second  # a cache of one entry, replaced whole (read by any thread)
+        seconds = moment.timestamp()
+        if -_EXACT_SECONDS < seconds < _EXACT_SECONDS:
+            second = math.floor(seconds)
+            known, text = _second
+            if known != second:
+                text = moment.isoformat(timespec="seconds")[:19]
+                _second = (second, text)
+            return f"{text}.{moment.microsecond:06d}Z"
         return moment.isoformat(timespec="microseconds")[:-6] + "Z"
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+_second: tuple[int, str] = (0, datetime.fromtimestamp(0, UTC).isoformat(timespec="seconds")[:19])
+"""The second `timestamp` last wrote, and its text up to the second (replaced whole, so a
+thread never reads one second's number with another's text)."""
+_EXACT_SECONDS: Final = 2**33
+"""POSIX times whose float floors to their second: the float's spacing is below a microsecond."""
 
 
 def from_timestamp(text: str) -> datetime:

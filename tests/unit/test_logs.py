@@ -127,3 +127,62 @@ def test_access_lines_made_on_a_loop_are_written_together_at_the_end_of_its_step
         ("/partner/ingest", 200),
         ("/partner/imports", 404),
     ]
+
+
+def test_a_json_line_is_the_text_json_dumps_writes_for_it() -> None:
+    """The line's encoder is called directly: it must write what json.dumps(default=str,
+    ensure_ascii=False) writes, for every kind of value a field may hold."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from partner_ingest.adapters_in.logs import json_line
+
+    fields = {
+        "text": 'é\n"\u2028\x00',
+        "float": 3.21,
+        "inf": float("inf"),
+        "big": 2**70,
+        "none": None,
+        "flag": True,
+        "nested": [1, {"a": (2, 3)}],
+        "decimal": Decimal("1.10"),
+        "at": datetime(2026, 12, 7, 5, 30),
+    }
+    line = json_line(1_765_085_400.123, "info", "partner_ingest.http", "request", fields)
+    expected = {
+        "ts": "2025-12-07T05:30:00.123+00:00",
+        "level": "info",
+        "logger": "partner_ingest.http",
+        "message": "request",
+        **fields,
+    }
+    assert line == json.dumps(expected, default=str, ensure_ascii=False)
+
+
+def test_a_json_line_of_a_circular_field_fails_as_json_dumps_does_and_the_next_line_is_whole() -> None:
+    from partner_ingest.adapters_in.logs import json_line
+
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_line(0.0, "info", "x", "m", {"looped": looped})
+    shared = [1]
+    assert json.loads(json_line(0.0, "info", "x", "m", {"a": shared, "b": shared}))["b"] == [1]
+
+
+def test_a_json_lines_time_is_the_text_fromtimestamp_and_isoformat_write() -> None:
+    """The line's time is made from a cached second: the same text for every moment, those a
+    rounding to microseconds carries into the next second or millisecond included."""
+    import random
+    from datetime import UTC, datetime
+
+    from partner_ingest.adapters_in.logs import json_line
+
+    chance = random.Random(11)
+    moments = [0.0, -0.5, 0.9999995, -0.9999995, 1_765_085_400.9999995, 1_765_085_399.9995, -62_135_596_800.0]
+    moments += [chance.uniform(-6e10, 2.5e11) for _ in range(3000)]
+    moments += [chance.randrange(4 * 10**9) + chance.randrange(10**6) / 1e6 + 5e-7 for _ in range(3000)]
+    moments += [1_765_085_400 + step * 0.000_731 for step in range(3000)]
+    for created in moments:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert json.loads(json_line(created, "info", "x", "m", {}))["ts"] == expected, created
