@@ -126,8 +126,11 @@ FEED_PARAMETERS: Final = [
     {
         "name": "Content-Encoding",
         "in": "header",
-        "schema": {"type": "string", "enum": ["gzip", "identity"]},
-        "description": "gzip bodies are accepted; the size cap applies after decompression",
+        # Every value `body.py` reads, so the document says what the server accepts: an empty
+        # field is an empty list of codings (RFC 9110 5.6.1), the body as sent.
+        "schema": {"type": "string", "enum": ["gzip", "x-gzip", "identity", ""]},
+        "description": "gzip bodies are accepted; the size cap applies after decompression; "
+        "the coding's case does not matter, and an empty value is identity",
     },
 ]
 FEED_BODY: Final = {

@@ -108,3 +108,30 @@ def test_a_body_of_several_gzip_members_inflates_to_their_concatenation(service:
     response = service.client(**headers).post("/partner/ingest", content=body)
     assert response.status_code == 200, response.text
     assert json_of(response)["counts"]["created"] == 200
+
+
+@pytest.mark.parametrize(
+    ("coding", "compress"),
+    [("", False), ("identity", False), ("GZIP", True), ("x-gzip", True)],
+    ids=["empty", "identity", "upper case", "x-gzip"],
+)
+def test_every_content_encoding_the_api_document_lists_is_read(
+    service: Service, coding: str, compress: bool
+) -> None:
+    # The document lists what the server reads (an empty value is an empty list of codings),
+    # so the API fuzzer's schema-violating cases are the ones the server refuses.
+    admin = service.admin_key()
+    _, key = service.partner(admin, default_version=1)
+    listed = service.client().get("/openapi.json").json()["paths"]["/partner/ingest"]["post"]["parameters"]
+    (encoding,) = [p for p in listed if p["name"] == "Content-Encoding"]
+    assert coding.lower() in encoding["schema"]["enum"]
+    item = {"sku": "E-1", "name": "Encoded", "price": 1.5, "currency": "EUR", "quantity": 1}
+    feed = json.dumps({"products": [item]}).encode()
+    headers = {"X-API-Key": key, "Content-Encoding": coding, "Content-Type": "application/json"}
+    response = service.client(**headers).post(
+        "/partner/ingest", content=gzip.compress(feed) if compress else feed
+    )
+    assert response.status_code == 200, response.text
+    assert json_of(response)["counts"]["created"] == 1
+    refused = service.client(**{**headers, "Content-Encoding": "br"}).post("/partner/ingest", content=feed)
+    assert refused.status_code == 415 and json_of(refused)["error"] == "unsupported_content_encoding"
