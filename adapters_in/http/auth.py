@@ -133,7 +133,18 @@ async def authorize(request: Request, role: KeyRole) -> Principal:
 
 def retry_after(seconds: float) -> str:
     """Retry-After (RFC 9110): whole seconds, rounded up, at least 1."""
-    return str(max(1, math.ceil(seconds)))
+    return str(max(1, _whole_seconds(seconds)))
+
+
+def _whole_seconds(seconds: float) -> int:
+    """`seconds` rounded up to whole seconds, past the float noise a limiter's sums carry: a
+    first hit's reset is `(now + window) - now`, which can read 60.00000000000001, and a
+    plain ceil made that a 61 s wait for a 60 s window."""
+    return math.ceil(seconds - _NOISE)
+
+
+_NOISE: Final = 1e-6
+"""A microsecond: finer than any limiter's clock (Redis counts in microseconds)."""
 
 
 def rate_limit_headers(rate: RateDecision) -> dict[str, str]:
@@ -146,7 +157,7 @@ def rate_limit_values(rate: RateDecision) -> tuple[str, str]:
     """The values of `RateLimit-Policy` and `RateLimit`, in that order (`rate_limit_headers`)."""
     return (
         f'"key";q={rate.limit};w={_WINDOW}',
-        f'"key";r={max(rate.remaining, 0)};t={math.ceil(rate.reset_after)}',
+        f'"key";r={max(rate.remaining, 0)};t={_whole_seconds(rate.reset_after)}',
     )
 
 
