@@ -33,11 +33,12 @@ from __future__ import annotations
 import functools
 import math
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-__all__ = ["bind_none_directly", "connect", "from_timestamp", "stored_link", "timestamp"]
+__all__ = ["bind_none_directly", "connect", "from_timestamp", "second_text", "stored_link", "timestamp"]
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -86,24 +87,34 @@ def timestamp(moment: datetime) -> str:
         # date was most of the cost (the ledger entry and each audit row write one or two).
         # The second is found from the POSIX time, which reads the fields in C; below 2**33
         # seconds (year 2242) its float is close enough that its floor is the moment's second.
-        global _second  # a cache of one entry, replaced whole (read by any thread)
         seconds = moment.timestamp()
         if -_EXACT_SECONDS < seconds < _EXACT_SECONDS:
-            second = math.floor(seconds)
-            known, text = _second
-            if known != second:
-                text = moment.isoformat(timespec="seconds")[:19]
-                _second = (second, text)
-            return f"{text}.{moment.microsecond:06d}Z"
+            return f"{second_text(math.floor(seconds))}.{moment.microsecond:06d}Z"
         return moment.isoformat(timespec="microseconds")[:-6] + "Z"
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-_second: tuple[int, str] = (0, datetime.fromtimestamp(0, UTC).isoformat(timespec="seconds")[:19])
-"""The second `timestamp` last wrote, and its text up to the second (replaced whole, so a
-thread never reads one second's number with another's text)."""
 _EXACT_SECONDS: Final = 2**33
 """POSIX times whose float floors to their second: the float's spacing is below a microsecond."""
+
+
+def second_text(second: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS`, POSIX second `second` in UTC: the part of every stored time up to
+    its second (`timestamp`, and the product table's `batch_time`).
+
+    Made once a second, not once a stored time: formatting the date was most of a stamp's
+    cost, and the writer stores several a feed."""
+    global _second  # a cache of one entry, replaced whole (read by any thread)
+    known, text = _second
+    if known != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = (second, text)
+    return text
+
+
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+"""The second `second_text` last named, and its text (replaced whole, so a thread never reads
+one second's number with another's text)."""
 
 
 def from_timestamp(text: str) -> datetime:

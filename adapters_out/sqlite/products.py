@@ -36,6 +36,7 @@ from itertools import chain, repeat
 from operator import eq, is_, itemgetter
 from typing import Final, NamedTuple, cast
 
+from partner_ingest.adapters_out.sqlite.connection import second_text
 from partner_ingest.domain.model.product import (
     BRAND,
     NAME,
@@ -202,22 +203,10 @@ def multi_row_statement(
     return _multi_row_sql(nulls, len(rows)), [at, feed_id, *chain.from_iterable(map(pick, rows))]
 
 
-_second: tuple[int, str] = (-1, "")
-"""The second `batch_time` last named, and its text up to the milliseconds (replaced whole,
-so a thread never reads one second's number with another's text)."""
-
-
 def batch_time() -> str:
     """Now, as stored in `created_at` / `updated_at` (UTC, milliseconds, like the other tables)."""
-    # The text of the second is made once a second, not once a batch: the writer stamps
-    # every small feed it runs, and formatting the date was most of the stamp's cost.
-    global _second  # a cache of one entry, replaced whole
     second, nanos = divmod(time.time_ns(), 1_000_000_000)
-    known, text = _second
-    if known != second:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-        _second = (second, text)
-    return f"{text}{nanos // 1_000_000:03d}Z"
+    return f"{second_text(second)}.{nanos // 1_000_000:03d}Z"
 
 
 def stamped(rows: Sequence[ProductRow], at: str, feed_id: str | None = None) -> list[tuple[object, ...]]:
