@@ -64,9 +64,9 @@ class SqliteWriter(Writer):
         """Answers kept for the batch's units (batch_reads.py): forgotten when a unit is undone
         and when the transaction begins or ends."""
         self.shared: dict[str, object] = {}
+        """The repositories every unit of the writer's connection uses as they are (`_shared`)."""
         self.kinds: _Kinds
         """The classes of the repositories each unit makes afresh (`_kinds`)."""
-        """The repositories every unit of the writer's connection uses as they are (`_shared`)."""
 
     def unit_of_work(self, *, read_only: bool = False) -> SqliteUnitOfWork:
         """A savepoint of the writer's transaction, for the call running now; readers get the
