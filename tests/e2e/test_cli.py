@@ -1,11 +1,13 @@
-"""The `partner-ingest` command end to end: the real console script of the venv, in subprocesses.
+"""The `partner-ingest` command end to end, on SQLite files of the test's own.
 
-`serve` is started on a free port against an empty SQLite file: it prints the
-first-start admin key and quickstart exactly once (the quickstart is then run
-by bash, as the banner says to), answers promptly, and exits 0 on SIGTERM;
-a second start on the same file prints no key. The operator commands, the
-local `validate`, and bad settings (one line on stderr, a non-zero exit, never
-a traceback) are checked the same way.
+`serve` is started as the real console script of the venv on a free port against an
+empty SQLite file: it prints the first-start admin key and quickstart exactly once (the
+quickstart is then run by bash, as the banner says to), answers promptly, and exits 0 on
+SIGTERM; a second start on the same file prints no key. A serve refused its address is
+the console script's own exit: one line on stderr, a non-zero code, never a traceback.
+The operator commands, the local `validate`, and bad settings are the same command run in
+this process (support/cli.py): what they print, return and write, without a new interpreter
+for each.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,10 +27,10 @@ from typing import IO, Any
 import httpx2
 import pytest
 from cryptography.fernet import Fernet
+from support import cli, processes
 from support.http import new_address, tls
 from support.service import forge_key, key_id_of, serving
 
-CLI = str(Path(sys.executable).parent / "partner-ingest")
 RULE = "=" * 78
 
 
@@ -41,13 +42,7 @@ def _env(home: Path, database: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+def _one_line_error(done: cli.Ran | subprocess.CompletedProcess[str]) -> str:
     """The single stderr line of a failed command (and no traceback anywhere)."""
     assert done.returncode != 0, done.stdout
     assert "Traceback" not in done.stderr + done.stdout, done.stderr
@@ -74,7 +69,7 @@ class Served:
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.process = subprocess.Popen(
-            [CLI, "serve", "--port", "0"],
+            [processes.CLI, "serve", "--port", "0"],
             env=env,
             cwd=cwd,
             stdout=subprocess.PIPE,
@@ -215,19 +210,20 @@ def test_serve_refuses_an_address_it_cannot_have_before_making_a_key(tmp_path: P
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = _run(_env(tmp_path, database), "serve", "--port", str(port))
+        # The console script itself: its exit code and stderr as a service manager sees them.
+        done = processes.run(_env(tmp_path, database), "serve", "--port", str(port))
     line = _one_line_error(done)
     assert "Address already in use" in line
     assert "ADMIN_KEY" not in done.stdout
     # No key was made that could not be shown, so the next good start shows the first one.
-    assert _run(_env(tmp_path, database), "keys", "list", "--admin", "--json").stdout.strip() == "[]"
+    assert cli.run(_env(tmp_path, database), "keys", "list", "--admin", "--json").stdout.strip() == "[]"
 
 
 def test_partner_and_key_commands(tmp_path: Path) -> None:
     database = tmp_path / "service.db"
     env = _env(tmp_path, database)
 
-    added = _run(
+    added = cli.run(
         env,
         "partners",
         "add",
@@ -242,36 +238,38 @@ def test_partner_and_key_commands(tmp_path: Path) -> None:
     )
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["rate_limit_per_minute"] == 5
-    updated = _run(
+    updated = cli.run(
         env, "partners", "update", "globex", "--mode", "lenient", "--allow-policy-override", "--json"
     )
     assert updated.returncode == 0, updated.stderr
     assert json.loads(updated.stdout)["policy"]["mode"] == "lenient"
-    listed = json.loads(_run(env, "partners", "list", "--json").stdout)
+    listed = json.loads(cli.run(env, "partners", "list", "--json").stdout)
     assert [p["id"] for p in listed] == ["globex"]
-    shown = _run(env, "partners", "show", "globex")
+    shown = cli.run(env, "partners", "show", "globex")
     assert shown.returncode == 0
     assert shown.stdout.startswith("globex  'Globex'  active")
 
-    created = _run(env, "keys", "create", "--partner", "globex", "--label", "ci")
+    created = cli.run(env, "keys", "create", "--partner", "globex", "--label", "ci")
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert re.fullmatch(r"pcik_\w{63}", key)
     assert "shown this once" in created.stderr
-    listing = json.loads(_run(env, "keys", "list", "--partner", "globex", "--json").stdout)
+    listing = json.loads(cli.run(env, "keys", "list", "--partner", "globex", "--json").stdout)
     assert [(k["id"], k["status"], k["masked"]) for k in listing] == [
         (key_id_of(key), "active", f"pcik_{key_id_of(key)}_****")
     ]
     assert key[19:] not in json.dumps(listing)
 
-    rotated = json.loads(_run(env, "keys", "rotate", key_id_of(key), "--overlap-hours", "1", "--json").stdout)
+    rotated = json.loads(
+        cli.run(env, "keys", "rotate", key_id_of(key), "--overlap-hours", "1", "--json").stdout
+    )
     assert rotated["replaces"] == key_id_of(key)
-    revoked = _run(env, "keys", "revoke", key_id_of(key))
+    revoked = cli.run(env, "keys", "revoke", key_id_of(key))
     assert revoked.returncode == 0
     assert "revoked" in revoked.stdout
     statuses = {
         k["id"]: k["status"]
-        for k in json.loads(_run(env, "keys", "list", "--partner", "globex", "--json").stdout)
+        for k in json.loads(cli.run(env, "keys", "list", "--partner", "globex", "--json").stdout)
     }
     assert statuses == {key_id_of(key): "revoked", rotated["id"]: "active"}
 
@@ -287,31 +285,31 @@ def test_partner_and_key_commands(tmp_path: Path) -> None:
     assert ("key.revoked", "system") in audited
 
     # Mistakes are one line each.
-    assert "not found" in _one_line_error(_run(env, "partners", "show", "nope"))
-    assert "not found" in _one_line_error(_run(env, "keys", "list", "--partner", "nope"))
-    assert "not found" in _one_line_error(_run(env, "keys", "revoke", forge_key()[5:18]))
-    assert "exists" in _one_line_error(_run(env, "partners", "add", "globex", "--name", "Again"))
-    assert _one_line_error(_run(env, "partners", "update", "globex", "--rate-limit", "lots"))
+    assert "not found" in _one_line_error(cli.run(env, "partners", "show", "nope"))
+    assert "not found" in _one_line_error(cli.run(env, "keys", "list", "--partner", "nope"))
+    assert "not found" in _one_line_error(cli.run(env, "keys", "revoke", forge_key()[5:18]))
+    assert "exists" in _one_line_error(cli.run(env, "partners", "add", "globex", "--name", "Again"))
+    assert _one_line_error(cli.run(env, "partners", "update", "globex", "--rate-limit", "lots"))
 
 
 def test_the_cli_does_not_revoke_the_last_admin_key(tmp_path: Path) -> None:
     env = _env(tmp_path, tmp_path / "service.db")
-    made = _run(env, "keys", "create", "--admin", "--json")
+    made = cli.run(env, "keys", "create", "--admin", "--json")
     assert made.returncode == 0, made.stderr
     only = json.loads(made.stdout)["id"]
-    refused = _one_line_error(_run(env, "keys", "revoke", only))
+    refused = _one_line_error(cli.run(env, "keys", "revoke", only))
     assert "last admin key in service" in refused and "create another admin key first" in refused
-    [listed] = json.loads(_run(env, "keys", "list", "--admin", "--json").stdout)
+    [listed] = json.loads(cli.run(env, "keys", "list", "--admin", "--json").stdout)
     assert (listed["id"], listed["status"]) == (only, "active")
 
 
 def test_validate_a_good_and_a_bad_feed_file(tmp_path: Path) -> None:
     env = _env(tmp_path, tmp_path / "unused.db")
-    example = _run(env, "example", "--format", "json", "--version", "1")
+    example = cli.run(env, "example", "--format", "json", "--version", "1")
     assert example.returncode == 0
     good = tmp_path / "good.json"
     good.write_text(example.stdout)
-    ok = _run(env, "validate", str(good))
+    ok = cli.run(env, "validate", str(good))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.splitlines() == [ok.stdout.splitlines()[0]]
     assert ok.stdout.startswith("accepted: 1 received, 1 created")
@@ -320,7 +318,7 @@ def test_validate_a_good_and_a_bad_feed_file(tmp_path: Path) -> None:
     bad.write_text(
         '{"products": [{"sku": "A-1", "name": "Mug", "price": "cheap", "currency": "EUR", "quantity": 1}]}'
     )
-    refused = _run(env, "validate", str(bad))
+    refused = cli.run(env, "validate", str(bad))
     assert refused.returncode == 1
     lines = refused.stdout.splitlines()
     assert lines[0].startswith("rejected: 1 received, 0 created")
@@ -330,14 +328,14 @@ def test_validate_a_good_and_a_bad_feed_file(tmp_path: Path) -> None:
 
     broken = tmp_path / "broken.xml"
     broken.write_text("<catalog><product>")
-    malformed = _run(env, "validate", str(broken))
+    malformed = cli.run(env, "validate", str(broken))
     assert malformed.returncode == 1
     assert len(malformed.stdout.splitlines()) == 2
     assert "feed error [malformed]" in malformed.stdout
 
-    from_stdin = _run(env, "validate", "-", "--format", "json", stdin=example.stdout)
+    from_stdin = cli.run(env, "validate", "-", "--format", "json", stdin=example.stdout)
     assert from_stdin.returncode == 0
-    assert "no such file" in _one_line_error(_run(env, "validate", str(tmp_path / "missing.json")))
+    assert "no such file" in _one_line_error(cli.run(env, "validate", str(tmp_path / "missing.json")))
     assert not (tmp_path / "unused.db").exists(), "validate needs no database"
 
 
@@ -365,7 +363,7 @@ def test_bad_settings_are_one_line_and_a_non_zero_exit(
 ) -> None:
     env = _env(tmp_path, tmp_path / "service.db")
     env[f"PARTNER_INGEST_{setting.upper()}"] = value
-    done = _run(env, "serve")
+    done = cli.run(env, "serve")
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert named in _one_line_error(done)
     assert "ADMIN_KEY" not in done.stdout
@@ -376,10 +374,10 @@ def test_validate_reads_the_fast_validator_setting(tmp_path: Path) -> None:
     feed.write_text(
         '{"products": [{"sku": "A-1", "name": "Mug", "price": 9.5, "currency": "EUR", "quantity": 3}]}'
     )
-    reference = _run(_env(tmp_path, tmp_path / "unused.db", fast_validator="false"), "validate", str(feed))
+    reference = cli.run(_env(tmp_path, tmp_path / "unused.db", fast_validator="false"), "validate", str(feed))
     assert reference.returncode == 0, reference.stdout + reference.stderr
     assert reference.stdout.startswith("accepted: 1 received, 1 created")
-    refused = _run(_env(tmp_path, tmp_path / "unused.db", fast_validator="maybe"), "validate", str(feed))
+    refused = cli.run(_env(tmp_path, tmp_path / "unused.db", fast_validator="maybe"), "validate", str(feed))
     assert refused.returncode == 2
     assert (
         _one_line_error(refused)
@@ -395,7 +393,7 @@ def test_every_command_reads_settings_the_same_way(tmp_path: Path) -> None:
         ["migrate"],
         ["ingest", "x.json", "--partner", "p"],
     ):
-        line = _one_line_error(_run(env, *command))
+        line = _one_line_error(cli.run(env, *command))
         assert line == "partner-ingest: PARTNER_INGEST_PORT must be a whole number, got 'abc'", command
 
 
@@ -408,6 +406,6 @@ def test_a_database_that_cannot_be_reached_is_one_line_and_exit_75_try_again_lat
     env["PARTNER_INGEST_DATABASE_URL"] = f"postgresql://nobody@127.0.0.1:{closed_port}/none?connect_timeout=2"
     env["PARTNER_INGEST_KEY_HASH_SECRET"] = "k" * 40
     env["PARTNER_INGEST_VAULT_KEYS"] = Fernet.generate_key().decode()
-    done = _run(env, "partners", "list")
+    done = cli.run(env, "partners", "list")
     assert done.returncode == 75, (done.stdout, done.stderr)
     assert "password" not in _one_line_error(done).lower()
