@@ -1,4 +1,4 @@
-"""The audit chain end to end (ADR 0028): `partner-ingest audit verify` (the real console script)
+"""The audit chain end to end (ADR 0028): `partner-ingest audit verify` (run in this process)
 and the periodic verdict in `/metrics`, before and after the database file's owner edits history."""
 
 from __future__ import annotations
@@ -6,26 +6,21 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
+from support import cli
 from support.http import tls
 from support.service import Service, forge_key
 
-CLI = str(Path(sys.executable).parent / "partner-ingest")
 
-
-def verify(database: Path) -> subprocess.CompletedProcess[str]:
+def verify(database: Path) -> cli.Ran:
     env = {"PATH": os.environ["PATH"], "HOME": str(database.parent), "LC_ALL": "C.UTF-8"}
     env["PARTNER_INGEST_DATABASE_URL"] = f"sqlite:///{database}"
     env["PARTNER_INGEST_PARSER_PROCESSES"] = "0"
-    return subprocess.run(
-        [CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    return cli.run(env, "audit", "verify")
 
 
 def metric(service: Service, name: str) -> float:

@@ -1,21 +1,15 @@
 """The command line keeps a catalog in sync: --feed-mode, a partner's feed mode, held snapshots settled.
 
-The real console script in subprocesses, on a SQLite file of the test's own.
+The command run in this process (support/cli.py), on a SQLite file of the test's own.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-CLI = str(Path(sys.executable).parent / "partner-ingest")
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+from support import cli
 
 
 def _feed(path: Path, skus: range) -> Path:
@@ -34,30 +28,30 @@ def test_a_snapshot_held_at_the_command_line_is_listed_released_once_and_applied
         "LC_ALL": "C.UTF-8",
         "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
     }
-    added = _run(env, "partners", "add", "acme", "--name", "Acme", "--feed-mode", "upsert", "--json")
+    added = cli.run(env, "partners", "add", "acme", "--name", "Acme", "--feed-mode", "upsert", "--json")
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["feed_mode"] == "upsert"
     assert (
-        _run(env, "ingest", str(_feed(tmp_path / "all.jsonl", range(10))), "--partner", "acme").returncode
+        cli.run(env, "ingest", str(_feed(tmp_path / "all.jsonl", range(10))), "--partner", "acme").returncode
         == 0
     )
 
     snapshot = _feed(tmp_path / "few.jsonl", range(5))
-    held = _run(env, "ingest", str(snapshot), "--partner", "acme", "--feed-mode", "snapshot", "--json")
+    held = cli.run(env, "ingest", str(snapshot), "--partner", "acme", "--feed-mode", "snapshot", "--json")
     assert held.returncode == 0, held.stderr
     report = json.loads(held.stdout)
     assert (report["status"], report["counts"]["retired"]) == ("held", 5)
 
-    listed = _run(env, "imports", "held")
+    listed = cli.run(env, "imports", "held")
     assert report["feed_id"] in listed.stdout
 
-    released = _run(env, "imports", "release", report["feed_id"])
+    released = cli.run(env, "imports", "release", report["feed_id"])
     assert released.returncode == 0, released.stderr
     assert "5 retired" in released.stdout
-    again = _run(env, "imports", "release", report["feed_id"])
+    again = cli.run(env, "imports", "release", report["feed_id"])
     assert again.returncode != 0
     assert again.stderr.startswith("partner-ingest: ") and "Traceback" not in again.stderr
     assert len(again.stderr.splitlines()) == 1
 
-    bad = _run(env, "ingest", str(snapshot), "--partner", "acme", "--feed-mode", "mirror")
+    bad = cli.run(env, "ingest", str(snapshot), "--partner", "acme", "--feed-mode", "mirror")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -5,16 +5,13 @@ allow-list admits what it admits at pull time."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import pytest
+from support import cli
 from support.service import Service, json_of
-
-CLI = str(Path(sys.executable).parent / "partner-ingest")
 
 SPELLINGS = [
     ("2130706433", "127.0.0.1 is loopback"),
@@ -91,8 +88,8 @@ def test_the_cli_refuses_a_non_public_endpoint_in_one_line(tmp_path: Path) -> No
         "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
     }
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    def run(*args: str) -> cli.Ran:
+        return cli.run(env, *args)
 
     added = run("partners", "add", "acme", "--name", "Acme", "--endpoint", "http://017700000001/feed")
     updated_first = run("partners", "add", "acme", "--name", "Acme")

@@ -1,5 +1,6 @@
-"""The three foreign formats end to end: each sample ingested by `partner-ingest ingest` as a
-whole process, and over HTTP by a real server on loopback, into SQLite and into PostgreSQL.
+"""The three foreign formats end to end: each sample ingested by `partner-ingest ingest` (the
+command run in this process, support/cli.py), and over HTTP by a real server on loopback, into
+SQLite and into PostgreSQL.
 
 A Shopify export carries no currency: the partner's currency setting (set with the CLI or
 the admin API) supplies it, and until it is set the feed is refused with `missing_setting`.
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from support import cli
 from support.http import LOOPBACK_PROXY, admin_key, new_partner, running_server, tls
 from support.postgres import postgres_database
 from support.service import json_of
@@ -29,7 +29,6 @@ from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model import Product
 from partner_ingest.plugins import load_formats
 
-CLI = str(Path(sys.executable).parent / "partner-ingest")
 ATOM = Path(__file__).parent.parent / "samples" / "gmc-atom.xml"
 SAMPLES: dict[str, tuple[str, int]] = {
     "gmc-xml": ("application/rss+xml", 4),
@@ -67,16 +66,12 @@ def stored(database_url: str) -> Iterator[dict[str, Product]]:
         app.close()
 
 
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
-
-
-def test_the_cli_ingests_each_sample_as_a_whole_process(tmp_path: Path, database_url: str) -> None:
+def test_the_cli_ingests_each_sample(tmp_path: Path, database_url: str) -> None:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LC_ALL": "C.UTF-8"}
     env["PARTNER_INGEST_DATABASE_URL"] = database_url
     env["PARTNER_INGEST_KEY_HASH_SECRET"] = KEY_HASH_SECRET
     env["PARTNER_INGEST_VAULT_KEYS"] = VAULT_KEY
-    added = _run(
+    added = cli.run(
         env, "partners", "add", "shop", "--name", "Shop", "--default-version", "2", "--mode", "lenient"
     )
     assert added.returncode == 0, added.stderr
@@ -86,21 +81,21 @@ def test_the_cli_ingests_each_sample_as_a_whole_process(tmp_path: Path, database
         files[name].write_bytes(sample(name))
 
     # No currency yet: the Shopify export is refused as a whole, with the reason.
-    refused = _run(
+    refused = cli.run(
         env, "ingest", str(files["shopify-csv"]), "--partner", "shop", "--format", "shopify-csv", "--json"
     )
     assert refused.returncode == 1, refused.stderr
     report = json.loads(refused.stdout)
     assert (report["status"], report["feed_error"]["code"]) == ("rejected", "missing_setting")
     assert "Traceback" not in refused.stderr
-    updated = _run(env, "partners", "update", "shop", "--currency", "USD", "--json")
+    updated = cli.run(env, "partners", "update", "shop", "--currency", "USD", "--json")
     assert updated.returncode == 0, updated.stderr
     assert json.loads(updated.stdout)["currency"] == "USD"
-    bad = _run(env, "partners", "update", "shop", "--currency", "dollars")
+    bad = cli.run(env, "partners", "update", "shop", "--currency", "dollars")
     assert bad.returncode != 0 and len(bad.stderr.splitlines()) == 1 and "currency" in bad.stderr
 
     for name, (_, count) in SAMPLES.items():
-        done = _run(env, "ingest", str(files[name]), "--partner", "shop", "--format", name, "--json")
+        done = cli.run(env, "ingest", str(files[name]), "--partner", "shop", "--format", name, "--json")
         assert done.returncode == 0, done.stdout + done.stderr
         report = json.loads(done.stdout)
         assert (report["format"], report["version"], report["status"]) == (name, 2, "accepted")
@@ -117,7 +112,7 @@ def test_the_cli_ingests_each_sample_as_a_whole_process(tmp_path: Path, database
         )
 
     # `validate` checks a Shopify export with the currency the partner would have.
-    checked = _run(env, "validate", str(files["shopify-csv"]), "--format", "shopify-csv", "--version", "2",
+    checked = cli.run(env, "validate", str(files["shopify-csv"]), "--format", "shopify-csv", "--version", "2",
                    "--mode", "lenient", "--currency", "EUR", "--json")  # fmt: skip
     assert checked.returncode == 0, checked.stdout
     assert json.loads(checked.stdout)["counts"]["created"] == 5

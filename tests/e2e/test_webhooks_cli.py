@@ -1,17 +1,16 @@
-"""`partner-ingest webhooks show|deliveries|test|enable`, and `purge` of the delivery log: the real
-console script, in a subprocess, on a SQLite file (ADR 0034)."""
+"""`partner-ingest webhooks show|deliveries|test|enable`, and `purge` of the delivery log: the command
+run in this process (support/cli.py), on a SQLite file (ADR 0034)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
-CLI = str(Path(sys.executable).parent / "partner-ingest")
+from support import cli
+
 URL = "https://hooks.example.com/partner-ingest"
 API_WEBHOOK_FIELDS = (
     "url",
@@ -24,10 +23,6 @@ API_WEBHOOK_FIELDS = (
     "updated_at",
 )
 """The fields `GET /partner/webhook` answers: the CLI prints the same form."""
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -58,12 +53,12 @@ def test_an_operator_reads_a_disabled_webhook_enables_it_queues_a_test_and_reads
 ) -> None:
     env = _env(tmp_path)
     database = tmp_path / "service.db"
-    assert _run(env, "partners", "add", "acme", "--name", "Acme").returncode == 0, "partner"
-    none = _run(env, "webhooks", "show", "acme")
+    assert cli.run(env, "partners", "add", "acme", "--name", "Acme").returncode == 0, "partner"
+    none = cli.run(env, "webhooks", "show", "acme")
     assert none.returncode == 2 and none.stderr.startswith("partner-ingest: ") and "webhook" in none.stderr
     _disabled_webhook(database)
 
-    shown = _run(env, "webhooks", "show", "acme")
+    shown = cli.run(env, "webhooks", "show", "acme")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == [
         "partner: acme",
@@ -71,13 +66,13 @@ def test_an_operator_reads_a_disabled_webhook_enables_it_queues_a_test_and_reads
         "state: disabled since 2026-03-01T12:00:00+00:00: 3 delivery attempts in a row failed",
         "failure run: 3 failed attempt(s) in a row (disabled at 3)",
     ]
-    refused = _run(env, "webhooks", "test", "acme")
+    refused = cli.run(env, "webhooks", "test", "acme")
     assert refused.returncode == 2 and "disabled" in refused.stderr, refused.stderr
 
-    enabled = _run(env, "webhooks", "enable", "acme")
+    enabled = cli.run(env, "webhooks", "enable", "acme")
     assert enabled.returncode == 0, enabled.stderr
     assert "enabled again" in enabled.stdout
-    shown_json = _run(env, "webhooks", "show", "acme", "--json").stdout
+    shown_json = cli.run(env, "webhooks", "show", "acme", "--json").stdout
     as_json = json.loads(shown_json)
     assert (as_json["enabled"], as_json["consecutive_failures"], as_json["disabled_reason"]) == (
         True,
@@ -88,7 +83,7 @@ def test_an_operator_reads_a_disabled_webhook_enables_it_queues_a_test_and_reads
     # The form the API answers (adapters_in/json_forms.py), times as ISO 8601, plus whose it is.
     assert set(as_json) == {"partner_id", *API_WEBHOOK_FIELDS}
     assert as_json["created_at"] == "2026-03-01T11:00:00+00:00"
-    again = _run(env, "webhooks", "enable", "acme")
+    again = cli.run(env, "webhooks", "enable", "acme")
     assert again.returncode == 0 and "enabled already" in again.stdout
     with sqlite3.connect(database) as conn:
         audited = [
@@ -99,18 +94,18 @@ def test_an_operator_reads_a_disabled_webhook_enables_it_queues_a_test_and_reads
         ]
     assert [d["change"] for d in audited] == ["enabled"]  # once: enabling an enabled one writes nothing
 
-    queued = [_run(env, "webhooks", "test", "acme") for _ in range(3)]
+    queued = [cli.run(env, "webhooks", "test", "acme") for _ in range(3)]
     assert all(q.returncode == 0 and "webhook.test queued for acme" in q.stdout for q in queued), queued
-    log = _run(env, "webhooks", "deliveries", "acme", "--limit", "2")
+    log = cli.run(env, "webhooks", "deliveries", "acme", "--limit", "2")
     assert log.returncode == 0, log.stderr
     lines = [json.loads(line) for line in log.stdout.splitlines()]
     assert len(lines) == 2
     assert {(d["event"], d["status"]) for d in lines} == {("webhook.test", "pending")}
     assert all(datetime.fromisoformat(d["created_at"]).tzinfo is not None for d in lines)
     assert [d["id"] for d in lines] == [q.stdout.split(":", 1)[0] for q in queued[:0:-1]]  # newest first
-    too_many = _run(env, "webhooks", "deliveries", "acme", "--limit", "0")
+    too_many = cli.run(env, "webhooks", "deliveries", "acme", "--limit", "0")
     assert too_many.returncode == 2 and too_many.stderr.startswith("partner-ingest: "), too_many.stderr
-    unknown = _run(env, "webhooks", "deliveries", "nobody")
+    unknown = cli.run(env, "webhooks", "deliveries", "nobody")
     assert unknown.returncode == 2 and "nobody" in unknown.stderr
 
 
@@ -119,11 +114,11 @@ def test_purge_deletes_the_finished_deliveries_past_their_retention_never_a_pend
 ) -> None:
     env = _env(tmp_path)
     database = tmp_path / "service.db"
-    assert _run(env, "partners", "add", "acme", "--name", "Acme").returncode == 0
+    assert cli.run(env, "partners", "add", "acme", "--name", "Acme").returncode == 0
     _disabled_webhook(database)
-    assert _run(env, "webhooks", "enable", "acme").returncode == 0
+    assert cli.run(env, "webhooks", "enable", "acme").returncode == 0
     for _ in range(3):
-        assert _run(env, "webhooks", "test", "acme").returncode == 0
+        assert cli.run(env, "webhooks", "test", "acme").returncode == 0
     with sqlite3.connect(database) as conn:
         ids = [row[0] for row in conn.execute("SELECT id FROM partner_webhook_deliveries ORDER BY id")]
         old = "2000-01-01T00:00:00.000000Z"
@@ -133,13 +128,13 @@ def test_purge_deletes_the_finished_deliveries_past_their_retention_never_a_pend
             (old, old, ids[0]),
         )
         conn.execute("UPDATE partner_webhook_deliveries SET created_at = ? WHERE id = ?", (old, ids[1]))
-    purged = _run(env, "purge")
+    purged = cli.run(env, "purge")
     assert purged.returncode == 0, purged.stderr
     assert "1 webhook delivery(ies)" in purged.stdout, purged.stdout
     with sqlite3.connect(database) as conn:
         left = {row[0] for row in conn.execute("SELECT id FROM partner_webhook_deliveries")}
     assert left == set(ids[1:])  # the old pending one stays: it is still to be delivered
-    bad = _run({**env, "PARTNER_INGEST_WEBHOOK_DELIVERY_RETENTION_DAYS": "0"}, "purge")
+    bad = cli.run({**env, "PARTNER_INGEST_WEBHOOK_DELIVERY_RETENTION_DAYS": "0"}, "purge")
     assert bad.returncode == 2 and bad.stderr.strip() == (
         "partner-ingest: PARTNER_INGEST_WEBHOOK_DELIVERY_RETENTION_DAYS must be greater than 0, got 0"
     )
