@@ -25,9 +25,10 @@ from typing import Any
 
 import httpx2
 import pytest
+from support import cli
 from support.http import admin_key, e2e_settings, new_partner, running_server, tls
 from support.postgres import postgres_database, postgres_url
-from support.processes import Process, run
+from support.processes import Process
 from support.redis import redis_prefix, redis_url
 
 from partner_ingest.adapters_in import bootstrap
@@ -192,12 +193,13 @@ def two_instances(tmp_path: Path) -> Iterator[tuple[list[str], str, str]]:
         database_url = stack.enter_context(postgres_database())
         prefix = stack.enter_context(redis_prefix(redis))
         env = _env(database_url, redis, prefix, tmp_path)
-        assert run(env, "migrate").returncode == 0
-        made = run(env, "keys", "create", "--admin", "--label", "operator", "--json")
+        # The operator's set-up commands run in this process: only the servers need processes of their own.
+        assert cli.run(env, "migrate").returncode == 0
+        made = cli.run(env, "keys", "create", "--admin", "--label", "operator", "--json")
         assert made.returncode == 0, made.stderr
         admin = json.loads(made.stdout)["api_key"]
-        assert run(env, "partners", "add", "acme", "--name", "Acme").returncode == 0
-        made = run(env, "keys", "create", "--partner", "acme", "--json")
+        assert cli.run(env, "partners", "add", "acme", "--name", "Acme").returncode == 0
+        made = cli.run(env, "keys", "create", "--partner", "acme", "--json")
         assert made.returncode == 0, made.stderr
         key = json.loads(made.stdout)["api_key"]
         serves = [

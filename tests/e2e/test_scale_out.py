@@ -5,7 +5,8 @@ PARTNER_INGEST_* settings and secrets in every process (generated the way the
 guide generates them), `partner-ingest migrate` once, then two `serve`
 instances (no worker or scheduler inside: the PostgreSQL default), three
 `worker` processes and two `scheduler` processes, all the venv's console
-script. The operator's admin key and the first partner come from the CLI.
+script. The operator's admin key and the first partner come from the CLI (those
+one-shot commands run in this process: support/cli.py).
 
 - (a) one partner key, 150 requests spread over both instances within a
   minute: 60 accepted in total (the default limit), the rest 429 with
@@ -44,11 +45,12 @@ import attrs
 import httpx2
 import psycopg
 import pytest
+from support import cli
 from support.examples import at_scale
 from support.feeds import JSONL, Reply, feed_server, jsonl_feed, wait_for
 from support.http import tls
 from support.postgres import postgres_database, postgres_url
-from support.processes import Process, run
+from support.processes import Process
 from support.redis import redis_prefix, redis_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -183,14 +185,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
         # Sections 2 and 3: migrate once, before anything starts; the operator's admin key by the CLI,
         # and the first partner with its key the same way.
-        migrated = run(env, "migrate")
+        migrated = cli.run(env, "migrate")
         assert migrated.returncode == 0, migrated.stderr
-        made = run(env, "keys", "create", "--admin", "--label", "operator", "--json")
+        made = cli.run(env, "keys", "create", "--admin", "--label", "operator", "--json")
         assert made.returncode == 0, made.stderr
         admin = json.loads(made.stdout)["api_key"]
-        added = run(env, "partners", "add", "acme", "--name", "Acme")
+        added = cli.run(env, "partners", "add", "acme", "--name", "Acme")
         assert added.returncode == 0, added.stderr
-        made = run(env, "keys", "create", "--partner", "acme", "--json")
+        made = cli.run(env, "keys", "create", "--partner", "acme", "--json")
         assert made.returncode == 0, made.stderr
         deployment = Deployment(env, database_url, admin, "acme", json.loads(made.stdout)["api_key"])
 
