@@ -13,11 +13,13 @@ for each.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -409,3 +411,17 @@ def test_a_database_that_cannot_be_reached_is_one_line_and_exit_75_try_again_lat
     done = cli.run(env, "partners", "list")
     assert done.returncode == 75, (done.stdout, done.stderr)
     assert "password" not in _one_line_error(done).lower()
+
+
+def test_a_command_run_in_process_leaves_the_test_process_as_it_found_it(tmp_path: Path) -> None:
+    # serve configures logging before its build refuses the vault key: the most a failed command
+    # changes of the process, which the tests after this one in the same worker would inherit.
+    def state() -> tuple[object, ...]:
+        loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.access")]
+        logs = [(list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+        return dict(os.environ), logs, sys.stdin, sys.stdout, sys.stderr
+
+    before = state()
+    env = _env(tmp_path, tmp_path / "service.db", vault_keys="not-a-fernet-key")
+    assert "PARTNER_INGEST_VAULT_KEYS" in _one_line_error(cli.run(env, "serve"))
+    assert state() == before

@@ -27,6 +27,7 @@ import io
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -86,6 +87,9 @@ def _exit_code(code: object, err: io.TextIOWrapper) -> int:
 
 @contextmanager
 def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    # The temporary directory is read from TMPDIR once per process, on first use: first used under
+    # `env`, it would stay the command's choice for every later test of this process.
+    tempfile.gettempdir()
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
