@@ -91,7 +91,8 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.cli.main import parser
 from partner_ingest.adapters_in.settings import Settings
 
-parser().parse_args(["ingest", "f.json", "--partner", "acme"])
+argv = ["ingest", "f.json", "--partner", "acme"]
+parser(argv).parse_args(argv)  # as the CLI does: the command's group only
 app = bootstrap.build(Settings.from_env())
 before = sorted(sys.modules)
 partners = app.partners.list_partners()
