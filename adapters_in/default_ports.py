@@ -25,7 +25,6 @@ from partner_ingest.adapters_out.system import SystemClock, UuidIds
 from partner_ingest.domain.model.addresses import AddressPolicy
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
-from partner_ingest.ports.rate_limit import FailurePolicy
 
 if TYPE_CHECKING:
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
@@ -194,6 +193,7 @@ def redis_limiters(
     """Rate limits shared in Redis: failures fail closed, quotas open (unless `quota_limiter`
     replaces them), and Redis answering is part of readiness (ADR 0015)."""
     from partner_ingest.adapters_out.rate_limit.redis import RedisRateLimiter
+    from partner_ingest.ports.rate_limit import FailurePolicy  # with Redis only (ADR 0042)
 
     shared = RedisRateLimiter.from_url(url, settings.redis_prefix, on_error=FailurePolicy.CLOSED)
     closers.append(shared.close)

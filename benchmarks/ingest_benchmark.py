@@ -504,7 +504,8 @@ STARTUP = (
     "from partner_ingest.adapters_in.cli.main import parser\n"
     "from partner_ingest.adapters_in import bootstrap\n"
     "from partner_ingest.adapters_in.settings import Settings\n"
-    "parser().parse_args(['ingest', 'f.json', '--partner', 'bench'])\n"
+    "argv = ['ingest', 'f.json', '--partner', 'bench']\n"
+    "parser(argv).parse_args(argv)\n"
     "app = bootstrap.build(Settings.from_env())\n" + _VMRSS + "\napp.close()\n"
 )
 """What `partner-ingest ingest` does before it reads a byte of the feed."""
@@ -734,7 +735,11 @@ def whole_process_section(
          "ok" if speedup >= PYDANTIC_TARGET else "BELOW", "both whole processes, runs alternating")
     )  # fmt: skip
     table(rows)
+    startup_section(whole)
 
+
+def startup_section(whole: WholeProcess) -> None:
+    """P5: the start-up of `partner-ingest ingest`, beside a bare `python -c`, and where its import time goes."""
     started, rss, bare_started, bare_rss = whole.startup()
     print(
         "\nstart-up of `partner-ingest ingest` (imports, settings, store opened; before reading a byte), best of 5:"
@@ -792,6 +797,9 @@ def main() -> None:
     )
     parser.add_argument("--no-http", action="store_true", help="leave out the HTTP section")
     parser.add_argument(
+        "--startup-only", action="store_true", help="run only the start-up section (P5), a few seconds"
+    )
+    parser.add_argument(
         "--memory-only",
         action="store_true",
         help="run only the peak-memory section, at 100,000 and 1,000,000 products (P4)",
@@ -810,6 +818,10 @@ def main() -> None:
         "machine the absolute figures drift, the ratios less, and neither is exact."
     )
     print(compile_library())
+    if args.startup_only:  # needs no feed
+        with tempfile.TemporaryDirectory() as tmp:
+            startup_section(WholeProcess(Path(tmp)))
+        return
     print(f"generating {count:,}-product feeds (cached in {DATA}) ...", flush=True)
     feeds = {name: write_feed(name, count) for name in FORMATS}
     if args.postgres_only:

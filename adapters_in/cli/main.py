@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import importlib
 import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import admin, background, feeds, imports, operations, serve, webhooks
+if TYPE_CHECKING:  # imported by name when their commands are built (see `parser`)
+    from . import admin, background, feeds, imports, operations, serve, webhooks  # noqa: F401
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main", "run"]
 
@@ -30,8 +32,29 @@ EXIT_INTERRUPTED = 130
 
 Command = Callable[[argparse.Namespace], int]
 
-GROUPS = (feeds, operations, background, serve, admin, imports, webhooks)
-"""Modules with a `register(subparsers)` function; each sets `command` on its parsers."""
+GROUPS = ("feeds", "operations", "background", "serve", "admin", "imports", "webhooks")
+"""The modules (of this package) with a `register(subparsers)` function, in the order `--help`
+lists their commands; each sets `command` on its parsers."""
+
+COMMANDS = {
+    "ingest": "feeds",
+    "validate": "feeds",
+    "example": "feeds",
+    "migrate": "operations",
+    "settings": "operations",
+    "purge": "operations",
+    "credentials": "operations",
+    "audit": "operations",
+    "worker": "background",
+    "scheduler": "background",
+    "serve": "serve",
+    "partners": "admin",
+    "keys": "admin",
+    "imports": "imports",
+    "webhooks": "webhooks",
+}
+"""Each command and the module of `GROUPS` that registers it (tests/unit/test_cli_help.py holds
+the two to each other)."""
 
 
 def _version() -> str:
@@ -89,8 +112,13 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The whole command line."""
+def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line `argv` needs: when it starts with a command, that command's group only
+    (its module imported, its parsers built: one of seven, where building all of them was a
+    fifth of `ingest`'s start-up, ADR 0042); else (`--help`, `--version`, no command, one
+    misspelt) the whole command line, so help and usage errors list every command."""
+    first = argv[0] if argv else None
+    groups = (COMMANDS[first],) if first in COMMANDS else GROUPS
     root = _Parser(
         prog="partner-ingest",
         description="Take partner product catalog feeds: serve the API, run workers, manage partners and keys, "
@@ -98,14 +126,15 @@ def parser() -> argparse.ArgumentParser:
     )
     root.add_argument("--version", action=_VersionAction, help="show program's version number and exit")
     commands = root.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for group in GROUPS:
-        group.register(commands)
+    for group in groups:
+        importlib.import_module(f"{__package__}.{group}").register(commands)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (the console script exits with it)."""
-    return _run(parser().parse_args(argv))
+    argv = sys.argv[1:] if argv is None else argv
+    return _run(parser(argv).parse_args(argv))
 
 
 def run() -> NoReturn:
@@ -117,7 +146,8 @@ def run() -> NoReturn:
     thread is the last one left; what was registered to run at exit runs first, and what
     is buffered for stdout and stderr is written.
     """
-    args = parser().parse_args()
+    argv = sys.argv[1:]
+    args = parser(argv).parse_args(argv)
     code = _run(args)
     if getattr(args, "quick_exit", False) and threading.active_count() == 1:
         atexit._run_exitfuncs()

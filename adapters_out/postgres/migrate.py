@@ -65,11 +65,16 @@ def migrate(conn: Connection, schema: str, *, target: int | None = None) -> list
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         if not _has_table(conn):
             conn.execute(_TABLE)  # only when missing, for the same reason as the schema
-        refuse_newer(current_version(conn), newest)
+        have = current_version(conn)
+        refuse_newer(have, newest)
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
+    if have >= target:
+        # Every instance's start finds a current schema: one transaction, not three round
+        # trips a migration to find each applied (as the SQLite runner, ADR 0042).
+        return []
     applied = []
     for migration in migrations:
         if migration.version > target:

@@ -67,11 +67,16 @@ def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> list[int]
     target = newest if target is None else target
     conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then find nothing to do
     try:
-        refuse_newer(current_version(conn), newest)
+        have = current_version(conn)
+        refuse_newer(have, newest)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if have >= target:
+        # Every start of every command opens a current database: one transaction, not one a
+        # migration, each waiting for the write lock a busy writer holds (ADR 0042).
+        return []
     applied = []
     for migration in migrations:
         if migration.version > target:

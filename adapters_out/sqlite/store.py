@@ -10,7 +10,6 @@ retry that a bounded number of times, so concurrent threads and processes
 from __future__ import annotations
 
 import contextlib
-import random
 import sqlite3
 import threading
 import time
@@ -157,6 +156,8 @@ class SqliteStore:
                             f"{(self.lock_retries + 1) * self.busy_timeout:.0f} s"
                         ) from error
                     raise
+                import random  # only when the database is locked: no start-up pays for it (ADR 0042)
+
                 time.sleep(random.uniform(0.01, 0.1) * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
 

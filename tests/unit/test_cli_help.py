@@ -18,7 +18,7 @@ import pytest
 
 from partner_ingest.adapters_in.cli import feeds
 from partner_ingest.adapters_in.cli._choices import MAX_DELIVERY_PAGE, VALIDATION_MODES
-from partner_ingest.adapters_in.cli.main import main, parser
+from partner_ingest.adapters_in.cli.main import COMMANDS, main, parser
 from partner_ingest.domain.model.rules import CONTRACTS
 
 
@@ -83,3 +83,30 @@ def test_the_options_choices_are_the_domains() -> None:
 
     assert tuple(str(m) for m in Mode) == VALIDATION_MODES
     assert webhooks.MAX_DELIVERY_PAGE == MAX_DELIVERY_PAGE
+
+
+def _commands(root: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (subparsers,) = (a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(subparsers.choices)
+
+
+def test_a_command_line_starting_with_a_command_builds_its_part_of_the_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each command's help, and the root's usage, are the whole parser's (usage errors read the
+    same), with only the command's group built; the table names every command."""
+    monkeypatch.setenv("COLUMNS", "100")
+    whole = parser()
+    assert sorted(_commands(whole)) == sorted(COMMANDS)
+    for name, command in _commands(whole).items():
+        part = parser([name, "--anything"])
+        assert name in _commands(part)
+        assert set(_commands(part)) < set(COMMANDS)  # its group's, no more
+        assert part.format_usage() == whole.format_usage()
+        built = [p.format_help() for _, p in _parsers(_commands(part)[name])]
+        assert built == [p.format_help() for _, p in _parsers(command)]
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["-h", "ingest"], ["--version"], ["ingst"], ["f.json"]])
+def test_a_command_line_not_starting_with_a_command_builds_the_whole(argv: list[str]) -> None:
+    assert parser(argv).format_help() == parser().format_help()

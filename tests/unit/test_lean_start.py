@@ -91,7 +91,8 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.cli.main import parser
 from partner_ingest.adapters_in.settings import Settings
 
-parser().parse_args(["ingest", "f.json", "--partner", "acme"])
+argv = ["ingest", "f.json", "--partner", "acme"]
+parser(argv).parse_args(argv)  # as the CLI does: the command's group only
 app = bootstrap.build(Settings.from_env())
 before = sorted(sys.modules)
 partners = app.partners.list_partners()
@@ -160,6 +161,8 @@ LOADED_ON_FIRST_USE = (
     "partner_ingest.domain.model.currencies",
     "decimal",
     "partner_ingest.domain.model.report",
+    "random",
+    "partner_ingest.ports.rate_limit",
 )
 """What opening the store and reading the settings need not load: OpenSSL (hashlib, hmac,
 secrets), which the feed's hash, API keys, the audit chain and webhook signatures use when they
@@ -167,7 +170,9 @@ first run; the store's repositories and the models they map, imported by a unit 
 use of each (the port Protocols name the models for the type checker only); the contract's
 rules, the product model and the currency table (with decimal), which the command line's help
 does not need for the newest version's number, nor the settings unless a lifecycle is set;
-the report's types, which an error needs only once a feed is malformed."""
+the report's types, which an error needs only once a feed is malformed; `random`, which the
+SQLite store draws from only to space its retries of a locked database; the rate-limit port,
+whose failure policies only the Redis limiters are built with."""
 
 
 def test_start_up_loads_no_repository_nor_openssl_until_used(tmp_path: Path) -> None:
