@@ -47,11 +47,14 @@ contracts: setup
 	# No cache: after `make setup` re-links the package its graph can describe the previous files.
 	$(BIN)/lint-imports --no-cache
 
-# The browser tests (tests/browser) drive Debian's chromium through Playwright; Playwright's
-# own browser download is never used (no `playwright install`).
-CHROMIUM ?= /usr/bin/chromium
+# The browser tests (tests/browser) drive Debian's headless Chromium through Playwright:
+# chromium-headless-shell, the same release as its `chromium` without the desktop browser's
+# machinery. Playwright's own browser download is never used (no `playwright install`).
+# tests/support/browser.py names the same path; PARTNER_INGEST_TEST_CHROMIUM points the tests
+# at another build.
+CHROMIUM ?= /usr/lib/chromium/chromium-headless-shell
 browser:
-	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium)
+	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium-headless-shell)
 
 # The suite runs on every core (pytest-xdist): each test has its own PostgreSQL schema,
 # Redis key prefix, ports and files (tests/support/), so workers never meet. Most tests

@@ -1,7 +1,8 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against a real server on loopback.
 
-The browser is the distribution's (`/usr/bin/chromium`, installed by the Makefile when
-missing); Playwright never downloads one. Each test gets a fresh browser context that
+The browser is the distribution's headless Chromium (Debian's `chromium-headless-shell`,
+installed by the Makefile when missing; PARTNER_INGEST_TEST_CHROMIUM names another, such as
+`/usr/bin/chromium`); Playwright never downloads one. Each test gets a fresh browser context that
 speaks from an address of its own (X-Forwarded-For through the trusted loopback proxy),
 so one test's failed sign-ins never block another's.
 
@@ -32,7 +33,7 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium-headless-shell")
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
     yield launched
     launched.close()
