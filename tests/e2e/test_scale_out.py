@@ -190,13 +190,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         made = cli.run(env, "keys", "create", "--admin", "--label", "operator", "--json")
         assert made.returncode == 0, made.stderr
         admin = json.loads(made.stdout)["api_key"]
-        added = cli.run(env, "partners", "add", "acme", "--name", "Acme")
-        assert added.returncode == 0, added.stderr
-        made = cli.run(env, "keys", "create", "--partner", "acme", "--json")
-        assert made.returncode == 0, made.stderr
-        deployment = Deployment(env, database_url, admin, "acme", json.loads(made.stdout)["api_key"])
+        deployment = Deployment(env, database_url, admin, "acme", "")
 
-        # Section 4: N serve, M workers, two schedulers, all at once.
+        # Section 4: N serve, M workers, two schedulers, all at once; they start (a second of
+        # imports and connections) while the CLI adds the first partner and its key, which
+        # nothing sent to them needs before the tests begin.
         logs = home / "logs"
         try:
             for n in range(INSTANCES):
@@ -206,6 +204,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 deployment.workers.append(Process.start(f"worker-{n}", ["worker"], env, logs))
             for n in range(SCHEDULERS):
                 deployment.schedulers.append(Process.start(f"scheduler-{n}", ["scheduler"], env, logs))
+            added = cli.run(env, "partners", "add", "acme", "--name", "Acme")
+            assert added.returncode == 0, added.stderr
+            made = cli.run(env, "keys", "create", "--partner", "acme", "--json")
+            assert made.returncode == 0, made.stderr
+            deployment.partner_key = json.loads(made.stdout)["api_key"]
             for process in deployment.serves:
                 found = process.wait_for_output(r"^partner-ingest: serving (http://\S+) on ")
                 deployment.urls.append(found.group(1))
