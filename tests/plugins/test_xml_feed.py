@@ -47,7 +47,9 @@ def _old_product_at(index: int) -> Location:
 
 
 class _OldItemBuilder:
-    """plugins/xml_feed.py's `_ItemBuilder` before the C tree builder, unchanged."""
+    """plugins/xml_feed.py's `_ItemBuilder` before the C tree builder, unchanged but for one
+    line: a repeated element's list is extended in place, not copied with the new value (the
+    same list, held by its frame alone; the copy made n repeated elements cost n squared)."""
 
     def __init__(self, limits: FeedLimits, guard: Any) -> None:
         self._guard = guard
@@ -130,7 +132,10 @@ class _OldItemBuilder:
             name = _old_local(tag)
             if name in parent:
                 previous = parent[name]
-                parent[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+                if isinstance(previous, list):
+                    previous.append(value)
+                else:
+                    parent[name] = [previous, value]
             else:
                 parent[name] = value
         elif depth == 2:
