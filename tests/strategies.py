@@ -58,6 +58,7 @@ _WHITESPACE_ALLOWED = frozenset("\t\n\r")
 _SPECIAL_CURRENCIES = ("JPY", "EUR", "KWD", "BHD", "CLP", "USD")
 
 
+@functools.cache
 def currencies() -> st.SearchStrategy[str]:
     """ISO 4217 codes from the shipped table, JPY/EUR/KWD first."""
     return st.sampled_from(_SPECIAL_CURRENCIES) | st.sampled_from(sorted(MINOR_UNITS))
@@ -147,11 +148,12 @@ def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
 
 
-def _fraction_of(price: Decimal, currency: str) -> st.SearchStrategy[Decimal]:
-    # A sale price at or below `price`, with the currency's decimals: built without a
-    # new strategy per price (strategies are cached; prices are not).
+def _fraction_of(price: Decimal, currency: str, percent: int) -> Decimal:
+    # A sale price at or below `price`, with the currency's decimals: drawn as a percentage
+    # from one strategy, not through a new strategy per price (each new strategy is
+    # validated on its first draw; strategies are cached, prices are not).
     step = Decimal(1).scaleb(-MINOR_UNITS[currency])
-    return _PERCENT.map(lambda p: (price * p / 100).quantize(step, rounding="ROUND_DOWN"))
+    return (price * percent / 100).quantize(step, rounding="ROUND_DOWN")
 
 
 _PERCENT = st.integers(0, 100)
@@ -165,9 +167,19 @@ _MOMENTS = st.datetimes(
 )
 
 
+@functools.cache
+def products(version: int = 2, partner_id: str = PARTNER) -> st.SearchStrategy[Product]:
+    """A valid, canonical product of contract `version` (no unknown fields).
+
+    This and the strategies below are kept once per argument: a strategy is an immutable
+    value, and hypothesis validates each new one on its first draw, which a test drawing
+    `products(...)` inside its body would otherwise pay on every example.
+    """
+    return _products(version, partner_id)
+
+
 @st.composite
-def products(draw: st.DrawFn, version: int = 2, partner_id: str = PARTNER) -> Product:
-    """A valid, canonical product of contract `version` (no unknown fields)."""
+def _products(draw: st.DrawFn, version: int, partner_id: str) -> Product:
     known = contract_for(version).field_names
     currency = draw(currencies())
     price = draw(money(currency))
@@ -175,9 +187,11 @@ def products(draw: st.DrawFn, version: int = 2, partner_id: str = PARTNER) -> Pr
     def maybe(name: str, strategy: st.SearchStrategy[Any]) -> Any:
         return draw(_optional(strategy)) if name in known else None
 
-    sale_price = maybe(
-        "sale_price", money(currency, high=price) if price < 100 else _fraction_of(price, currency)
-    )
+    if price < 100:
+        sale_price = maybe("sale_price", money(currency, high=price))
+    else:
+        percent = maybe("sale_price", _PERCENT)
+        sale_price = None if percent is None else _fraction_of(price, currency, percent)
     starts = ends = None
     if sale_price is not None:
         starts = maybe("sale_starts_at", _MOMENTS)
@@ -205,11 +219,13 @@ def products(draw: st.DrawFn, version: int = 2, partner_id: str = PARTNER) -> Pr
     )
 
 
+@functools.cache
 def raw_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
     """The JSON-like item of a valid product, as a JSON feed carries it (Decimals kept)."""
     return products(version).map(lambda p: product_item(p, version))
 
 
+@functools.cache
 def feeds(version: int = 2, *, max_size: int = 20) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs: one feed's worth."""
     return st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku)
@@ -241,11 +257,13 @@ def _carried(fmt_name: str, product: Product) -> Product:
     return attrs.evolve(product, **changes)
 
 
+@functools.cache
 def foreign_products(fmt_name: str, version: int = 2) -> st.SearchStrategy[Product]:
     """A valid product as a foreign format (gmc-xml, gmc-tsv, shopify-csv) carries it."""
     return products(version).map(lambda p: _carried(fmt_name, p))
 
 
+@functools.cache
 def foreign_feeds(fmt_name: str, version: int = 2, *, max_size: int = 5) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs, as a foreign format carries them."""
     return st.lists(foreign_products(fmt_name, version), max_size=max_size, unique_by=lambda p: p.sku)
