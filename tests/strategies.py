@@ -16,10 +16,11 @@ import functools
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 from hypothesis import strategies as st
+from support.tracing import untraced
 
 from partner_ingest.domain.model import Dimensions, Product, contract_for
 from partner_ingest.domain.model.currencies import MINOR_UNITS
@@ -47,6 +48,21 @@ __all__ = [
 ]
 
 PARTNER = "acme"
+
+T = TypeVar("T")
+
+
+@st.composite
+def _untraced(draw: st.DrawFn, strategy: st.SearchStrategy[T]) -> T:
+    """`strategy`'s value, drawn without the coverage tracer (support/tracing.py).
+
+    Generation is hypothesis' code and this module's, neither of them measured, yet under
+    `make test` the tracer is called on every line of it: the public strategies below are
+    drawn through this. The package code they call (`Product`, `product_item`) is what the
+    tests then parse, render and validate, traced.
+    """
+    return untraced(lambda: draw(strategy))
+
 
 # Characters the contract forbids in names (CONTROL_CHARS); surrogates are left
 # out by hypothesis' own alphabet below.
@@ -175,7 +191,7 @@ def products(version: int = 2, partner_id: str = PARTNER) -> st.SearchStrategy[P
     value, and hypothesis validates each new one on its first draw, which a test drawing
     `products(...)` inside its body would otherwise pay on every example.
     """
-    return _products(version, partner_id)
+    return _untraced(_products(version, partner_id))
 
 
 @st.composite
@@ -222,13 +238,13 @@ def _products(draw: st.DrawFn, version: int, partner_id: str) -> Product:
 @functools.cache
 def raw_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
     """The JSON-like item of a valid product, as a JSON feed carries it (Decimals kept)."""
-    return products(version).map(lambda p: product_item(p, version))
+    return _untraced(products(version).map(lambda p: product_item(p, version)))
 
 
 @functools.cache
 def feeds(version: int = 2, *, max_size: int = 20) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs: one feed's worth."""
-    return st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku)
+    return _untraced(st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku))
 
 
 def _carried(fmt_name: str, product: Product) -> Product:
@@ -260,13 +276,15 @@ def _carried(fmt_name: str, product: Product) -> Product:
 @functools.cache
 def foreign_products(fmt_name: str, version: int = 2) -> st.SearchStrategy[Product]:
     """A valid product as a foreign format (gmc-xml, gmc-tsv, shopify-csv) carries it."""
-    return products(version).map(lambda p: _carried(fmt_name, p))
+    return _untraced(products(version).map(lambda p: _carried(fmt_name, p)))
 
 
 @functools.cache
 def foreign_feeds(fmt_name: str, version: int = 2, *, max_size: int = 5) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs, as a foreign format carries them."""
-    return st.lists(foreign_products(fmt_name, version), max_size=max_size, unique_by=lambda p: p.sku)
+    return _untraced(
+        st.lists(foreign_products(fmt_name, version), max_size=max_size, unique_by=lambda p: p.sku)
+    )
 
 
 # --- arbitrary and broken input ---------------------------------------------------
@@ -284,9 +302,15 @@ _SCALARS: st.SearchStrategy[Any] = st.one_of(
 )
 
 
+@functools.cache
 def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     """Anything a JSON parser (or an embedder's dict) could hand the validator, and a bit more:
     NaN and infinities, huge integers, bools, lone surrogates, nested lists and objects."""
+    return _untraced(_json_values(max_leaves))
+
+
+@functools.cache
+def _json_values(max_leaves: int) -> st.SearchStrategy[Any]:
     return st.recursive(
         _SCALARS,
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
@@ -303,15 +327,21 @@ def _field_names(version: int) -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def junk_items(version: int = 2) -> st.SearchStrategy[Any]:
     """Dicts with contract and random keys mapped to arbitrary values, or not a dict at all."""
-    return st.dictionaries(_field_names(version), json_values(8), max_size=12) | json_values(4)
+    return _untraced(st.dictionaries(_field_names(version), json_values(8), max_size=12) | json_values(4))
+
+
+@functools.cache
+def broken_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid raw item, then zero to three small edits: a field dropped, set to a value of
+    another kind, tweaked as text, or an unknown field added. Close to valid on purpose."""
+    return _untraced(_broken_items(version))
 
 
 @st.composite
-def broken_items(draw: st.DrawFn, version: int = 2) -> dict[str, Any]:
-    """A valid raw item, then zero to three small edits: a field dropped, set to a value of
-    another kind, tweaked as text, or an unknown field added. Close to valid on purpose."""
+def _broken_items(draw: st.DrawFn, version: int) -> dict[str, Any]:
     item = draw(raw_items(version))
     names = sorted(contract_for(version).field_names)
     for _ in range(draw(st.integers(0, 3))):
@@ -346,6 +376,7 @@ def broken_items(draw: st.DrawFn, version: int = 2) -> dict[str, Any]:
     return item
 
 
+@functools.cache
 def extra_fields(version: int = 2) -> st.SearchStrategy[dict[str, JsonValue]]:
     """Unknown fields as lenient mode keeps them: text keys outside the contract, JSON values
     with exact Decimals (never floats), nothing null at the top."""
@@ -359,8 +390,10 @@ def extra_fields(version: int = 2) -> st.SearchStrategy[dict[str, JsonValue]]:
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
         max_leaves=8,
     )
-    return st.dictionaries(
-        st.text(min_size=1, max_size=12).filter(lambda k: k not in known and "." not in k),
-        value.filter(lambda v: v is not None),
-        max_size=4,
+    return _untraced(
+        st.dictionaries(
+            st.text(min_size=1, max_size=12).filter(lambda k: k not in known and "." not in k),
+            value.filter(lambda v: v is not None),
+            max_size=4,
+        )
     )
