@@ -16,11 +16,11 @@ import functools
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 from hypothesis import strategies as st
-from support.tracing import untraced
+from support.tracing import drawn_untraced
 
 from partner_ingest.domain.model import Dimensions, Product, contract_for
 from partner_ingest.domain.model.currencies import MINOR_UNITS
@@ -48,20 +48,6 @@ __all__ = [
 ]
 
 PARTNER = "acme"
-
-T = TypeVar("T")
-
-
-@st.composite
-def _untraced(draw: st.DrawFn, strategy: st.SearchStrategy[T]) -> T:
-    """`strategy`'s value, drawn without the coverage tracer (support/tracing.py).
-
-    Generation is hypothesis' code and this module's, neither of them measured, yet under
-    `make test` the tracer is called on every line of it: the public strategies below are
-    drawn through this. The package code they call (`Product`, `product_item`) is what the
-    tests then parse, render and validate, traced.
-    """
-    return untraced(lambda: draw(strategy))
 
 
 # Characters the contract forbids in names (CONTROL_CHARS); surrogates are left
@@ -189,9 +175,10 @@ def products(version: int = 2, partner_id: str = PARTNER) -> st.SearchStrategy[P
 
     This and the strategies below are kept once per argument: a strategy is an immutable
     value, and hypothesis validates each new one on its first draw, which a test drawing
-    `products(...)` inside its body would otherwise pay on every example.
+    `products(...)` inside its body would otherwise pay on every example. They are drawn
+    outside the coverage tracer (`drawn_untraced`): generating is none of the package's code.
     """
-    return _untraced(_products(version, partner_id))
+    return drawn_untraced(_products(version, partner_id))
 
 
 @st.composite
@@ -238,13 +225,13 @@ def _products(draw: st.DrawFn, version: int, partner_id: str) -> Product:
 @functools.cache
 def raw_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
     """The JSON-like item of a valid product, as a JSON feed carries it (Decimals kept)."""
-    return _untraced(products(version).map(lambda p: product_item(p, version)))
+    return drawn_untraced(products(version).map(lambda p: product_item(p, version)))
 
 
 @functools.cache
 def feeds(version: int = 2, *, max_size: int = 20) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs: one feed's worth."""
-    return _untraced(st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku))
+    return drawn_untraced(st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku))
 
 
 def _carried(fmt_name: str, product: Product) -> Product:
@@ -276,13 +263,13 @@ def _carried(fmt_name: str, product: Product) -> Product:
 @functools.cache
 def foreign_products(fmt_name: str, version: int = 2) -> st.SearchStrategy[Product]:
     """A valid product as a foreign format (gmc-xml, gmc-tsv, shopify-csv) carries it."""
-    return _untraced(products(version).map(lambda p: _carried(fmt_name, p)))
+    return drawn_untraced(products(version).map(lambda p: _carried(fmt_name, p)))
 
 
 @functools.cache
 def foreign_feeds(fmt_name: str, version: int = 2, *, max_size: int = 5) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs, as a foreign format carries them."""
-    return _untraced(
+    return drawn_untraced(
         st.lists(foreign_products(fmt_name, version), max_size=max_size, unique_by=lambda p: p.sku)
     )
 
@@ -306,7 +293,7 @@ _SCALARS: st.SearchStrategy[Any] = st.one_of(
 def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     """Anything a JSON parser (or an embedder's dict) could hand the validator, and a bit more:
     NaN and infinities, huge integers, bools, lone surrogates, nested lists and objects."""
-    return _untraced(_json_values(max_leaves))
+    return drawn_untraced(_json_values(max_leaves))
 
 
 @functools.cache
@@ -330,14 +317,16 @@ def _field_names(version: int) -> st.SearchStrategy[str]:
 @functools.cache
 def junk_items(version: int = 2) -> st.SearchStrategy[Any]:
     """Dicts with contract and random keys mapped to arbitrary values, or not a dict at all."""
-    return _untraced(st.dictionaries(_field_names(version), json_values(8), max_size=12) | json_values(4))
+    return drawn_untraced(
+        st.dictionaries(_field_names(version), json_values(8), max_size=12) | json_values(4)
+    )
 
 
 @functools.cache
 def broken_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
     """A valid raw item, then zero to three small edits: a field dropped, set to a value of
     another kind, tweaked as text, or an unknown field added. Close to valid on purpose."""
-    return _untraced(_broken_items(version))
+    return drawn_untraced(_broken_items(version))
 
 
 @st.composite
@@ -390,7 +379,7 @@ def extra_fields(version: int = 2) -> st.SearchStrategy[dict[str, JsonValue]]:
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
         max_leaves=8,
     )
-    return _untraced(
+    return drawn_untraced(
         st.dictionaries(
             st.text(min_size=1, max_size=12).filter(lambda k: k not in known and "." not in k),
             value.filter(lambda v: v is not None),
