@@ -26,7 +26,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.examples import examples
-from support.tracing import untraced
+from support.tracing import drawn_untraced, untraced
 
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.policy import FeedLimits
@@ -544,7 +544,7 @@ def _documents(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    document=_documents(),
+    document=drawn_untraced(_documents()),
     max_item_bytes=st.sampled_from([40, 120, 250, 600, 256 * 1024]),
     max_field_chars=st.sampled_from([3, 6, 12, 64 * 1024, 64 * 1024]),
     max_depth=st.sampled_from([1, 2, 3, 16, 16]),
@@ -581,12 +581,14 @@ def test_items_before_a_bad_product_come_out_as_they_did(
 ) -> None:
     names = _PLAIN_NAMES + _PREFIXED_NAMES
     good = data.draw(
-        st.lists(
-            st.builds(
-                lambda fields: b"<product>%s</product>" % b"".join(fields),
-                st.lists(_element(names, 1), max_size=4),
-            ),
-            max_size=12,
+        drawn_untraced(
+            st.lists(
+                st.builds(
+                    lambda fields: b"<product>%s</product>" % b"".join(fields),
+                    st.lists(_element(names, 1), max_size=4),
+                ),
+                max_size=12,
+            )
         )
     )
     at = data.draw(st.integers(0, len(good)))
