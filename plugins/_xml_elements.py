@@ -66,9 +66,17 @@ def check_item_tag(element: Element) -> None:
 
 
 def _repeat(fields: dict[str, Any], name: str, value: object) -> None:
-    """A repeated element becomes a list (and fails a scalar field's type)."""
+    """A repeated element becomes a list (and fails a scalar field's type).
+
+    The list is extended in place: it is one this function made, held by this item alone
+    (a field's value is otherwise text or a dict), and copying it on every repeat made a
+    product of n repeated elements cost n squared.
+    """
     previous = fields[name]
-    fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+    if isinstance(previous, list):
+        previous.append(value)
+    else:
+        fields[name] = [previous, value]
 
 
 class Unsure(Exception):

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 from hypothesis import strategies as st
+from support.tracing import drawn_untraced
 
 from partner_ingest.domain.model import Dimensions, Product, contract_for
 from partner_ingest.domain.model.currencies import MINOR_UNITS
@@ -48,6 +49,7 @@ __all__ = [
 
 PARTNER = "acme"
 
+
 # Characters the contract forbids in names (CONTROL_CHARS); surrogates are left
 # out by hypothesis' own alphabet below.
 _FORBIDDEN = frozenset(chr(c) for c in [*range(0x20), 0x7F, 0xFFFE, 0xFFFF])
@@ -58,6 +60,7 @@ _WHITESPACE_ALLOWED = frozenset("\t\n\r")
 _SPECIAL_CURRENCIES = ("JPY", "EUR", "KWD", "BHD", "CLP", "USD")
 
 
+@functools.cache
 def currencies() -> st.SearchStrategy[str]:
     """ISO 4217 codes from the shipped table, JPY/EUR/KWD first."""
     return st.sampled_from(_SPECIAL_CURRENCIES) | st.sampled_from(sorted(MINOR_UNITS))
@@ -147,11 +150,12 @@ def _optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
 
 
-def _fraction_of(price: Decimal, currency: str) -> st.SearchStrategy[Decimal]:
-    # A sale price at or below `price`, with the currency's decimals: built without a
-    # new strategy per price (strategies are cached; prices are not).
+def _fraction_of(price: Decimal, currency: str, percent: int) -> Decimal:
+    # A sale price at or below `price`, with the currency's decimals: drawn as a percentage
+    # from one strategy, not through a new strategy per price (each new strategy is
+    # validated on its first draw; strategies are cached, prices are not).
     step = Decimal(1).scaleb(-MINOR_UNITS[currency])
-    return _PERCENT.map(lambda p: (price * p / 100).quantize(step, rounding="ROUND_DOWN"))
+    return (price * percent / 100).quantize(step, rounding="ROUND_DOWN")
 
 
 _PERCENT = st.integers(0, 100)
@@ -165,9 +169,20 @@ _MOMENTS = st.datetimes(
 )
 
 
+@functools.cache
+def products(version: int = 2, partner_id: str = PARTNER) -> st.SearchStrategy[Product]:
+    """A valid, canonical product of contract `version` (no unknown fields).
+
+    This and the strategies below are kept once per argument: a strategy is an immutable
+    value, and hypothesis validates each new one on its first draw, which a test drawing
+    `products(...)` inside its body would otherwise pay on every example. They are drawn
+    outside the coverage tracer (`drawn_untraced`): generating is none of the package's code.
+    """
+    return drawn_untraced(_products(version, partner_id))
+
+
 @st.composite
-def products(draw: st.DrawFn, version: int = 2, partner_id: str = PARTNER) -> Product:
-    """A valid, canonical product of contract `version` (no unknown fields)."""
+def _products(draw: st.DrawFn, version: int, partner_id: str) -> Product:
     known = contract_for(version).field_names
     currency = draw(currencies())
     price = draw(money(currency))
@@ -175,9 +190,11 @@ def products(draw: st.DrawFn, version: int = 2, partner_id: str = PARTNER) -> Pr
     def maybe(name: str, strategy: st.SearchStrategy[Any]) -> Any:
         return draw(_optional(strategy)) if name in known else None
 
-    sale_price = maybe(
-        "sale_price", money(currency, high=price) if price < 100 else _fraction_of(price, currency)
-    )
+    if price < 100:
+        sale_price = maybe("sale_price", money(currency, high=price))
+    else:
+        percent = maybe("sale_price", _PERCENT)
+        sale_price = None if percent is None else _fraction_of(price, currency, percent)
     starts = ends = None
     if sale_price is not None:
         starts = maybe("sale_starts_at", _MOMENTS)
@@ -205,14 +222,16 @@ def products(draw: st.DrawFn, version: int = 2, partner_id: str = PARTNER) -> Pr
     )
 
 
+@functools.cache
 def raw_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
     """The JSON-like item of a valid product, as a JSON feed carries it (Decimals kept)."""
-    return products(version).map(lambda p: product_item(p, version))
+    return drawn_untraced(products(version).map(lambda p: product_item(p, version)))
 
 
+@functools.cache
 def feeds(version: int = 2, *, max_size: int = 20) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs: one feed's worth."""
-    return st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku)
+    return drawn_untraced(st.lists(products(version), max_size=max_size, unique_by=lambda p: p.sku))
 
 
 def _carried(fmt_name: str, product: Product) -> Product:
@@ -241,14 +260,18 @@ def _carried(fmt_name: str, product: Product) -> Product:
     return attrs.evolve(product, **changes)
 
 
+@functools.cache
 def foreign_products(fmt_name: str, version: int = 2) -> st.SearchStrategy[Product]:
     """A valid product as a foreign format (gmc-xml, gmc-tsv, shopify-csv) carries it."""
-    return products(version).map(lambda p: _carried(fmt_name, p))
+    return drawn_untraced(products(version).map(lambda p: _carried(fmt_name, p)))
 
 
+@functools.cache
 def foreign_feeds(fmt_name: str, version: int = 2, *, max_size: int = 5) -> st.SearchStrategy[list[Product]]:
     """Valid products with distinct SKUs, as a foreign format carries them."""
-    return st.lists(foreign_products(fmt_name, version), max_size=max_size, unique_by=lambda p: p.sku)
+    return drawn_untraced(
+        st.lists(foreign_products(fmt_name, version), max_size=max_size, unique_by=lambda p: p.sku)
+    )
 
 
 # --- arbitrary and broken input ---------------------------------------------------
@@ -266,9 +289,15 @@ _SCALARS: st.SearchStrategy[Any] = st.one_of(
 )
 
 
+@functools.cache
 def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     """Anything a JSON parser (or an embedder's dict) could hand the validator, and a bit more:
     NaN and infinities, huge integers, bools, lone surrogates, nested lists and objects."""
+    return drawn_untraced(_json_values(max_leaves))
+
+
+@functools.cache
+def _json_values(max_leaves: int) -> st.SearchStrategy[Any]:
     return st.recursive(
         _SCALARS,
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
@@ -285,15 +314,23 @@ def _field_names(version: int) -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def junk_items(version: int = 2) -> st.SearchStrategy[Any]:
     """Dicts with contract and random keys mapped to arbitrary values, or not a dict at all."""
-    return st.dictionaries(_field_names(version), json_values(8), max_size=12) | json_values(4)
+    return drawn_untraced(
+        st.dictionaries(_field_names(version), json_values(8), max_size=12) | json_values(4)
+    )
+
+
+@functools.cache
+def broken_items(version: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid raw item, then zero to three small edits: a field dropped, set to a value of
+    another kind, tweaked as text, or an unknown field added. Close to valid on purpose."""
+    return drawn_untraced(_broken_items(version))
 
 
 @st.composite
-def broken_items(draw: st.DrawFn, version: int = 2) -> dict[str, Any]:
-    """A valid raw item, then zero to three small edits: a field dropped, set to a value of
-    another kind, tweaked as text, or an unknown field added. Close to valid on purpose."""
+def _broken_items(draw: st.DrawFn, version: int) -> dict[str, Any]:
     item = draw(raw_items(version))
     names = sorted(contract_for(version).field_names)
     for _ in range(draw(st.integers(0, 3))):
@@ -328,6 +365,7 @@ def broken_items(draw: st.DrawFn, version: int = 2) -> dict[str, Any]:
     return item
 
 
+@functools.cache
 def extra_fields(version: int = 2) -> st.SearchStrategy[dict[str, JsonValue]]:
     """Unknown fields as lenient mode keeps them: text keys outside the contract, JSON values
     with exact Decimals (never floats), nothing null at the top."""
@@ -341,8 +379,10 @@ def extra_fields(version: int = 2) -> st.SearchStrategy[dict[str, JsonValue]]:
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
         max_leaves=8,
     )
-    return st.dictionaries(
-        st.text(min_size=1, max_size=12).filter(lambda k: k not in known and "." not in k),
-        value.filter(lambda v: v is not None),
-        max_size=4,
+    return drawn_untraced(
+        st.dictionaries(
+            st.text(min_size=1, max_size=12).filter(lambda k: k not in known and "." not in k),
+            value.filter(lambda v: v is not None),
+            max_size=4,
+        )
     )

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import attrs
 import pytest
-from starlette.testclient import TestClient
+from support.http import TestClient
 
 from partner_ingest.adapters_in.bootstrap import Application, in_memory
 from partner_ingest.adapters_in.settings import Settings

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
@@ -26,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from support.tracing import untraced
 
 from partner_ingest.adapters_out.fetcher import AddressPolicy, FetchLimits, HttpFeedFetcher
 from partner_ingest.ports.fetcher import FeedFetcher, FetchOutcome, FetchRequest, FetchResult
@@ -216,6 +218,12 @@ class FeedServer(ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # The server is the test's own code (and the standard library's): its handler threads
+        # run outside the coverage tracer, which would cost them twice their CPU for nothing.
+        serve = super().process_request_thread
+        untraced(lambda: serve(request, client_address))
 
     def handle_error(self, request: object, client_address: object) -> None:
         if isinstance(sys.exc_info()[1], OSError):

@@ -95,7 +95,8 @@ def server() -> Iterator[str]:
     Partners.seen_auth = []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Partners)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the loop to look at its flag, once a poll: 0.5 s by default.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()

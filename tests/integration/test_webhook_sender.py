@@ -36,7 +36,8 @@ def answering(status: int, **headers: str) -> Iterator[tuple[int, list[bytes]]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for the loop to look at its flag, once a poll: 0.5 s by default.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield server.server_address[1], bodies
     finally:

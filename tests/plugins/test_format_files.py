@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 import partner_ingest_tsv
 from partner_ingest_tsv import MEDIA_TYPE, TsvFeed
-from starlette.testclient import TestClient
+from support.http import TestClient
 
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.http import create_app

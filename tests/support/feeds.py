@@ -106,7 +106,10 @@ def feed_server(replies: Mapping[str, Reply]) -> Iterator[FeedServer]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
     server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="feed-server", daemon=True)
+    # shutdown() waits for the loop to look at its flag, once a poll: 0.5 s by default.
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-server", daemon=True
+    )
     thread.start()
     try:
         yield server

@@ -15,7 +15,9 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["untraced"]
+from hypothesis import strategies as st
+
+__all__ = ["drawn_untraced", "untraced"]
 
 T = TypeVar("T")
 
@@ -32,3 +34,14 @@ def untraced(call: Callable[[], T]) -> T:
         return call()
     finally:
         sys.settrace(tracer)
+
+
+@st.composite
+def drawn_untraced(draw: st.DrawFn, strategy: st.SearchStrategy[T]) -> T:
+    """`strategy`'s value, drawn with no trace function: the same values, the same shrinking.
+
+    Generation is hypothesis' code and the tests' own, none of it measured, yet the tracer is
+    called on every line of it. Package code a strategy calls (`Product`, `product_item`)
+    is what the test then parses, renders or validates, traced.
+    """
+    return untraced(lambda: draw(strategy))
