@@ -14,6 +14,9 @@ table but `schema_migrations` without a row and every sequence back at its
 start, which is what a freshly migrated schema holds. Anything else (a test
 that dropped a trigger, revoked a grant, recorded a newer migration) is
 dropped as before. Whatever is kept is dropped when the process exits.
+The check and the emptying run on one connection the process keeps open: a new
+session each time would cost a backend's start and cold catalog caches, which the
+digest's catalog functions pay again for every table (more than the check itself).
 `postgres_database()` is untouched by this: its schema does not exist until
 the code under test creates it.
 """
@@ -23,15 +26,19 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 if TYPE_CHECKING:
+    import psycopg
+
     from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+T = TypeVar("T")
 
 ENV = "PARTNER_INGEST_TEST_POSTGRES_URL"
 
@@ -128,6 +135,44 @@ _definitions: dict[str, str] = {}
 """Each kept schema's definition digest, taken right after its migrations ran."""
 
 
+_admin: list[psycopg.Connection[tuple[object, ...]]] = []
+"""The process's one session for `_definition` and emptying (made on first use), left idle."""
+
+
+def _admin_session(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    import psycopg
+
+    if _admin and not (_admin[0].closed or _admin[0].broken):
+        return _admin[0]
+    _admin[:] = [psycopg.connect(url)]
+    return _admin[0]
+
+
+def _with_admin(url: str, work: Callable[[psycopg.Connection[tuple[object, ...]]], T]) -> T:
+    """`work` on the admin session, committed (idle afterwards, so it holds no lock); once more on a
+    new session when the kept one turns out to be gone (a test terminated backends, say)."""
+    import psycopg
+
+    for attempt in (1, 2):
+        conn = _admin_session(url)
+        try:
+            result = work(conn)
+            conn.commit()
+            return result
+        except BaseException as error:
+            if not conn.broken:
+                conn.rollback()
+            elif isinstance(error, psycopg.OperationalError) and attempt == 1:
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _close_admin() -> None:
+    while _admin:
+        _admin.pop().close()
+
+
 def _definition(conn: object, schema: str) -> str:
     from psycopg import Connection, sql
 
@@ -139,34 +184,37 @@ def _definition(conn: object, schema: str) -> str:
 
 def _empty_if_pristine(url: str, schema: str) -> bool:
     """Empty `schema` and report True when its definition is still what the migrations made."""
-    import psycopg
+    return _with_admin(url, lambda conn: _empty_on(conn, schema))
+
+
+def _empty_on(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool:
+    """Empty `schema` on `conn` (the caller commits) and report True, when it is still pristine."""
     from psycopg import sql
 
-    with psycopg.connect(url) as conn:
-        if _definition(conn, schema) != _definitions.get(schema):
-            return False
-        # Triggers stay as they are: the replica role only keeps them (the audit table's refusal
-        # of TRUNCATE, the foreign keys' checks) from firing for this one transaction.
-        conn.execute("SET LOCAL session_replication_role = replica")
-        conn.execute("SET LOCAL lock_timeout = '10s'")
-        tables = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_migrations'",
-            (schema,),
-        ).fetchall()
-        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every table and index
-        # new files, which costs more than the migrations this saves.
-        for (name,) in tables:
-            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, name)))
-        conn.execute(
-            "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
-            " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = %s::regnamespace",
-            (schema,),
-        )
-        conn.commit()
+    if _definition(conn, schema) != _definitions.get(schema):
+        return False
+    # Triggers stay as they are: the replica role only keeps them (the audit table's refusal
+    # of TRUNCATE, the foreign keys' checks) from firing for this one transaction.
+    conn.execute("SET LOCAL session_replication_role = replica")
+    conn.execute("SET LOCAL lock_timeout = '10s'")
+    tables = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_migrations'",
+        (schema,),
+    ).fetchall()
+    # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every table and index
+    # new files, which costs more than the migrations this saves.
+    for (name,) in tables:
+        conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, str(name))))
+    conn.execute(
+        "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+        " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = %s::regnamespace",
+        (schema,),
+    )
     return True
 
 
 def _drop_spares(url: str) -> None:
+    _close_admin()
     while _spare:
         drop_schema(url, _spare.pop())
 
@@ -175,16 +223,13 @@ def _drop_spares(url: str) -> None:
 def postgres_store() -> Iterator[PostgresStore]:
     """A PostgreSQL store on an empty, migrated schema of its own while the test runs."""
     url = postgres_url()
-    import psycopg
-
     from partner_ingest.adapters_out.postgres.store import PostgresStore
 
     if _spare:
         store = PostgresStore(url, schema=_spare.pop(), pool_size=4)
     else:
         store = PostgresStore.for_tests(url)
-        with psycopg.connect(url) as conn:
-            _definitions[store.schema] = _definition(conn, store.schema)
+        _definitions[store.schema] = _with_admin(url, lambda conn: _definition(conn, store.schema))
         if len(_definitions) == 1:
             atexit.register(_drop_spares, url)
     schema = store.schema
