@@ -17,6 +17,11 @@ dropped as before. Whatever is kept is dropped when the process exits.
 The check and the emptying run on one connection the process keeps open: a new
 session each time would cost a backend's start and cold catalog caches, which the
 digest's catalog functions pay again for every table (more than the check itself).
+For the same reason the store itself is kept with its schema, its pool and sessions
+open, when every session is back in the pool as the store made it (the same
+settings and role, no channel listened on, no session advisory lock, no other
+temporary table, no open cursor); a test that closed the store, kept a connection
+or changed a session leaves the next test a new store on the schema.
 `postgres_database()` is untouched by this: its schema does not exist until
 the code under test creates it.
 """
@@ -213,7 +218,58 @@ def _empty_on(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool
     return True
 
 
+# What a session could keep from one test to the next: its settings and role, channels it
+# listens on, session advisory locks, temporary tables and cursors held open past a commit.
+_SESSION_SHAPE = """
+SELECT concat_ws(' | ', current_user, session_user,
+  (SELECT string_agg(format('%s=%s', name, setting), ',' ORDER BY name) FROM pg_settings
+    WHERE source NOT IN ('default', 'override', 'configuration file')),
+  (SELECT string_agg(channel, ',' ORDER BY channel) FROM pg_listening_channels() AS channel),
+  (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
+  (SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = pg_my_temp_schema()),
+  (SELECT count(*) FROM pg_cursors))
+"""
+
+_open_stores: dict[str, PostgresStore] = {}
+"""A kept schema's store, left open for the next test when its sessions are as the store made them."""
+_shapes: dict[str, str] = {}
+"""Each open store's session shape (`_SESSION_SHAPE`) when the store was new."""
+
+
+def _shape(conn: psycopg.Connection[tuple[object, ...]]) -> str:
+    row = conn.execute(_SESSION_SHAPE).fetchone()
+    conn.rollback()
+    return str(row[0]) if row else ""
+
+
+def _new_store(store: PostgresStore) -> PostgresStore:
+    with store.connection() as conn:
+        _shapes[store.schema] = _shape(conn)
+    return store
+
+
+def _sessions_as_made(store: PostgresStore) -> bool:
+    """Whether the next test may have `store` as it is: open, every connection back in its pool
+    and idle, and every session as the store made it (a test that closed the store, kept a
+    connection, or changed a session leaves the next test a new store, as before)."""
+    pool = store._pool
+    if pool.closed:
+        return False
+    stats = pool.get_stats()
+    idle = stats.get("pool_available", 0)
+    if idle != stats.get("pool_size", -1) or stats.get("requests_waiting", 0):
+        return False
+    sessions = [pool.getconn(timeout=1) for _ in range(idle)]
+    try:
+        return all(not conn.broken and _shape(conn) == _shapes.get(store.schema) for conn in sessions)
+    finally:
+        for conn in sessions:
+            pool.putconn(conn)
+
+
 def _drop_spares(url: str) -> None:
+    while _open_stores:
+        _open_stores.popitem()[1].close()
     _close_admin()
     while _spare:
         drop_schema(url, _spare.pop())
@@ -226,9 +282,10 @@ def postgres_store() -> Iterator[PostgresStore]:
     from partner_ingest.adapters_out.postgres.store import PostgresStore
 
     if _spare:
-        store = PostgresStore(url, schema=_spare.pop(), pool_size=4)
+        schema = _spare.pop()
+        store = _open_stores.pop(schema, None) or _new_store(PostgresStore(url, schema=schema, pool_size=4))
     else:
-        store = PostgresStore.for_tests(url)
+        store = _new_store(PostgresStore.for_tests(url))
         _definitions[store.schema] = _with_admin(url, lambda conn: _definition(conn, store.schema))
         if len(_definitions) == 1:
             atexit.register(_drop_spares, url)
@@ -236,13 +293,22 @@ def postgres_store() -> Iterator[PostgresStore]:
     try:
         yield store
     finally:
-        store.close()
+        as_made = False
+        try:
+            as_made = _sessions_as_made(store)
+        finally:
+            if not as_made:
+                store.close()
         kept = False
         try:
             kept = _empty_if_pristine(url, schema)
         finally:
             if kept:
                 _spare.append(schema)
+                if as_made:
+                    _open_stores[schema] = store
             else:
+                if as_made:
+                    store.close()
                 _definitions.pop(schema, None)
                 drop_schema(url, schema)
