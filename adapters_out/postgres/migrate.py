@@ -65,7 +65,8 @@ def migrate(conn: Connection, schema: str, *, target: int | None = None) -> list
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
         if not _has_table(conn):
             conn.execute(_TABLE)  # only when missing, for the same reason as the schema
-        refuse_newer(current_version(conn), newest)
+        version = current_version(conn)
+        refuse_newer(version, newest)
         conn.commit()
     except BaseException:
         conn.rollback()
@@ -74,6 +75,10 @@ def migrate(conn: Connection, schema: str, *, target: int | None = None) -> list
     for migration in migrations:
         if migration.version > target:
             break
+        # Applied before the version was read: versions only grow, so no need to ask again under
+        # the lock (a started service's usual case is all of them, one round trip instead of many).
+        if migration.version <= version:
+            continue
         try:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             if current_version(conn) >= migration.version:
