@@ -79,6 +79,10 @@ def migrate(conn: Connection, schema: str, *, target: int | None = None) -> list
     for migration in migrations:
         if migration.version > target:
             break
+        # Applied before the version was read: versions only grow, so no need to ask again under
+        # the lock (a started service's usual case is all of them, one round trip instead of many).
+        if migration.version <= have:
+            continue
         try:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             if current_version(conn) >= migration.version:

@@ -14,6 +14,14 @@ table but `schema_migrations` without a row and every sequence back at its
 start, which is what a freshly migrated schema holds. Anything else (a test
 that dropped a trigger, revoked a grant, recorded a newer migration) is
 dropped as before. Whatever is kept is dropped when the process exits.
+The check and the emptying run on one connection the process keeps open: a new
+session each time would cost a backend's start and cold catalog caches, which the
+digest's catalog functions pay again for every table (more than the check itself).
+For the same reason the store itself is kept with its schema, its pool and sessions
+open, when every session is back in the pool as the store made it (the same
+settings and role, no channel listened on, no session advisory lock, no other
+temporary table, no open cursor); a test that closed the store, kept a connection
+or changed a session leaves the next test a new store on the schema.
 `postgres_database()` is untouched by this: its schema does not exist until
 the code under test creates it.
 """
@@ -23,15 +31,19 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 if TYPE_CHECKING:
+    import psycopg
+
     from partner_ingest.adapters_out.postgres.store import PostgresStore
+
+T = TypeVar("T")
 
 ENV = "PARTNER_INGEST_TEST_POSTGRES_URL"
 
@@ -128,6 +140,44 @@ _definitions: dict[str, str] = {}
 """Each kept schema's definition digest, taken right after its migrations ran."""
 
 
+_admin: list[psycopg.Connection[tuple[object, ...]]] = []
+"""The process's one session for `_definition` and emptying (made on first use), left idle."""
+
+
+def _admin_session(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    import psycopg
+
+    if _admin and not (_admin[0].closed or _admin[0].broken):
+        return _admin[0]
+    _admin[:] = [psycopg.connect(url)]
+    return _admin[0]
+
+
+def _with_admin(url: str, work: Callable[[psycopg.Connection[tuple[object, ...]]], T]) -> T:
+    """`work` on the admin session, committed (idle afterwards, so it holds no lock); once more on a
+    new session when the kept one turns out to be gone (a test terminated backends, say)."""
+    import psycopg
+
+    for attempt in (1, 2):
+        conn = _admin_session(url)
+        try:
+            result = work(conn)
+            conn.commit()
+            return result
+        except BaseException as error:
+            if not conn.broken:
+                conn.rollback()
+            elif isinstance(error, psycopg.OperationalError) and attempt == 1:
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _close_admin() -> None:
+    while _admin:
+        _admin.pop().close()
+
+
 def _definition(conn: object, schema: str) -> str:
     from psycopg import Connection, sql
 
@@ -139,34 +189,88 @@ def _definition(conn: object, schema: str) -> str:
 
 def _empty_if_pristine(url: str, schema: str) -> bool:
     """Empty `schema` and report True when its definition is still what the migrations made."""
-    import psycopg
+    return _with_admin(url, lambda conn: _empty_on(conn, schema))
+
+
+def _empty_on(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool:
+    """Empty `schema` on `conn` (the caller commits) and report True, when it is still pristine."""
     from psycopg import sql
 
-    with psycopg.connect(url) as conn:
-        if _definition(conn, schema) != _definitions.get(schema):
-            return False
-        # Triggers stay as they are: the replica role only keeps them (the audit table's refusal
-        # of TRUNCATE, the foreign keys' checks) from firing for this one transaction.
-        conn.execute("SET LOCAL session_replication_role = replica")
-        conn.execute("SET LOCAL lock_timeout = '10s'")
-        tables = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_migrations'",
-            (schema,),
-        ).fetchall()
-        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every table and index
-        # new files, which costs more than the migrations this saves.
-        for (name,) in tables:
-            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, name)))
-        conn.execute(
-            "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
-            " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = %s::regnamespace",
-            (schema,),
-        )
-        conn.commit()
+    if _definition(conn, schema) != _definitions.get(schema):
+        return False
+    # Triggers stay as they are: the replica role only keeps them (the audit table's refusal
+    # of TRUNCATE, the foreign keys' checks) from firing for this one transaction.
+    conn.execute("SET LOCAL session_replication_role = replica")
+    conn.execute("SET LOCAL lock_timeout = '10s'")
+    tables = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_migrations'",
+        (schema,),
+    ).fetchall()
+    # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every table and index
+    # new files, which costs more than the migrations this saves.
+    for (name,) in tables:
+        conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, str(name))))
+    conn.execute(
+        "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+        " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = %s::regnamespace",
+        (schema,),
+    )
     return True
 
 
+# What a session could keep from one test to the next: its settings and role, channels it
+# listens on, session advisory locks, temporary tables and cursors held open past a commit.
+_SESSION_SHAPE = """
+SELECT concat_ws(' | ', current_user, session_user,
+  (SELECT string_agg(format('%s=%s', name, setting), ',' ORDER BY name) FROM pg_settings
+    WHERE source NOT IN ('default', 'override', 'configuration file')),
+  (SELECT string_agg(channel, ',' ORDER BY channel) FROM pg_listening_channels() AS channel),
+  (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
+  (SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = pg_my_temp_schema()),
+  (SELECT count(*) FROM pg_cursors))
+"""
+
+_open_stores: dict[str, PostgresStore] = {}
+"""A kept schema's store, left open for the next test when its sessions are as the store made them."""
+_shapes: dict[str, str] = {}
+"""Each open store's session shape (`_SESSION_SHAPE`) when the store was new."""
+
+
+def _shape(conn: psycopg.Connection[tuple[object, ...]]) -> str:
+    row = conn.execute(_SESSION_SHAPE).fetchone()
+    conn.rollback()
+    return str(row[0]) if row else ""
+
+
+def _new_store(store: PostgresStore) -> PostgresStore:
+    with store.connection() as conn:
+        _shapes[store.schema] = _shape(conn)
+    return store
+
+
+def _sessions_as_made(store: PostgresStore) -> bool:
+    """Whether the next test may have `store` as it is: open, every connection back in its pool
+    and idle, and every session as the store made it (a test that closed the store, kept a
+    connection, or changed a session leaves the next test a new store, as before)."""
+    pool = store._pool
+    if pool.closed:
+        return False
+    stats = pool.get_stats()
+    idle = stats.get("pool_available", 0)
+    if idle != stats.get("pool_size", -1) or stats.get("requests_waiting", 0):
+        return False
+    sessions = [pool.getconn(timeout=1) for _ in range(idle)]
+    try:
+        return all(not conn.broken and _shape(conn) == _shapes.get(store.schema) for conn in sessions)
+    finally:
+        for conn in sessions:
+            pool.putconn(conn)
+
+
 def _drop_spares(url: str) -> None:
+    while _open_stores:
+        _open_stores.popitem()[1].close()
+    _close_admin()
     while _spare:
         drop_schema(url, _spare.pop())
 
@@ -175,29 +279,36 @@ def _drop_spares(url: str) -> None:
 def postgres_store() -> Iterator[PostgresStore]:
     """A PostgreSQL store on an empty, migrated schema of its own while the test runs."""
     url = postgres_url()
-    import psycopg
-
     from partner_ingest.adapters_out.postgres.store import PostgresStore
 
     if _spare:
-        store = PostgresStore(url, schema=_spare.pop(), pool_size=4)
+        schema = _spare.pop()
+        store = _open_stores.pop(schema, None) or _new_store(PostgresStore(url, schema=schema, pool_size=4))
     else:
-        store = PostgresStore.for_tests(url)
-        with psycopg.connect(url) as conn:
-            _definitions[store.schema] = _definition(conn, store.schema)
+        store = _new_store(PostgresStore.for_tests(url))
+        _definitions[store.schema] = _with_admin(url, lambda conn: _definition(conn, store.schema))
         if len(_definitions) == 1:
             atexit.register(_drop_spares, url)
     schema = store.schema
     try:
         yield store
     finally:
-        store.close()
+        as_made = False
+        try:
+            as_made = _sessions_as_made(store)
+        finally:
+            if not as_made:
+                store.close()
         kept = False
         try:
             kept = _empty_if_pristine(url, schema)
         finally:
             if kept:
                 _spare.append(schema)
+                if as_made:
+                    _open_stores[schema] = store
             else:
+                if as_made:
+                    store.close()
                 _definitions.pop(schema, None)
                 drop_schema(url, schema)
