@@ -94,13 +94,13 @@ def start(database_url: str, *args: str, **extra: str) -> subprocess.Popen[bytes
     )
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` until true; AssertionError naming `what` after `timeout` seconds."""
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, *, every: float = 0.05) -> None:
+    """Poll `predicate` every `every` seconds until true; AssertionError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
