@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 from support.postgres import postgres_database, postgres_url
-from support.sqlite_wal import uncommitted_frames
+from support.sqlite_wal import WalWatch
 from support.workers import app_for, feed, start, stop, submit, wait_for
 
 from partner_ingest.adapters_in.bootstrap import Application
@@ -125,6 +125,7 @@ def test_a_sqlite_worker_killed_mid_feed_is_replaced_and_the_job_applied_once(tm
     items = 60_000
     try:
         job = submit(app, feed(items))
+        wal = WalWatch(tmp_path / "faults.db")
         first = start(url, "worker", job_lease_seconds=LEASE, parser_processes="0")
         try:
             wait_for(
@@ -133,7 +134,7 @@ def test_a_sqlite_worker_killed_mid_feed_is_replaced_and_the_job_applied_once(tm
             # Pages the feed's open transaction spilled into the WAL (its size alone also counts
             # the submitted body's frames).
             wait_for(
-                lambda: uncommitted_frames(tmp_path / "faults.db") > 0,
+                lambda: wal.uncommitted_frames() > 0,
                 60,
                 "the feed to be written",
                 every=0.01,

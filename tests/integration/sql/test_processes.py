@@ -19,7 +19,7 @@ import pytest
 from support import workers
 from support.examples import at_scale
 from support.sql_stores import KINDS, SqlKit, sql_kit
-from support.sqlite_wal import uncommitted_frames
+from support.sqlite_wal import WalWatch
 
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model import JobStatus
@@ -98,7 +98,7 @@ def test_a_process_killed_mid_feed_leaves_all_or_nothing_and_the_ledger_agrees(k
         app.close()
 
 
-def writing_the_feed(kit: SqlKit, app: Application, job_id: str) -> bool:
+def writing_the_feed(kit: SqlKit, app: Application, job_id: str, wal: WalWatch) -> bool:
     """Evidence, seen from outside, that a worker is inside the job's feed with part of it written.
 
     PostgreSQL: the worker's heartbeat, committing beside the feed's transaction, has recorded
@@ -106,7 +106,7 @@ def writing_the_feed(kit: SqlKit, app: Application, job_id: str) -> bool:
     writer lets no heartbeat commit while the feed runs, but the feed's transaction has spilled
     written pages into the WAL past its last commit."""
     if kit.kind == "sqlite":
-        return uncommitted_frames(Path(kit.url.removeprefix("sqlite:///"))) > 0
+        return wal.uncommitted_frames() > 0
     return app.jobs.get(job_id, partner_id=None).items_read > 0
 
 
@@ -127,6 +127,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
     app = workers.app_for(kit.url)
     try:
         job = workers.submit(app, workers.feed(items))
+        wal = WalWatch(Path(kit.url.removeprefix("sqlite:///")))  # SQLite's evidence
         first = workers.start(kit.url, "worker", job_lease_seconds=lease)
         try:
             workers.wait_for(
@@ -135,7 +136,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
                 "the first claim",
             )
             workers.wait_for(
-                lambda: writing_the_feed(kit, app, job.id), 60, "the feed to be written", every=0.01
+                lambda: writing_the_feed(kit, app, job.id, wal), 60, "the feed to be written", every=0.01
             )
         finally:
             first.kill()
@@ -145,7 +146,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
 
         killed = app.jobs.get(job.id, partner_id=None)
         assert killed.status is JobStatus.RUNNING and killed.attempts == 1
-        assert writing_the_feed(kit, app, job.id), "killed before the feed was written"
+        assert writing_the_feed(kit, app, job.id, wal), "killed before the feed was written"
         if kit.kind == "postgres":
             assert killed.items_read < items, "the whole feed was read before the kill"
         with app.uow(read_only=True) as uow:
