@@ -29,9 +29,9 @@ from partner_ingest.domain.model.feed_import import ImportStatus
 pytestmark = pytest.mark.slow
 
 FEED = b'{"products": [{"sku": "S-1", "name": "Scheduled", "price": 3, "currency": "EUR", "quantity": 4}]}'
-BIG = 75_000
-"""Items of a feed that takes most of a second to ingest on a fast machine, so a signal sent as
-soon as the job is seen running lands while it runs."""
+BIG = 40_000
+"""Items of a feed that takes about half a second to ingest on a fast machine, so a signal sent as
+soon as the job is seen running (polled every 0.02 s) lands while it runs."""
 
 
 def command(*args: str) -> list[str]:

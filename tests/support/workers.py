@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from partner_ingest.adapters_in.bootstrap import Application, build
 from partner_ingest.adapters_in.settings import Settings
@@ -44,9 +45,11 @@ def settings_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def app_for(database_url: str) -> Application:
-    """The application, built as the processes build it, with partner `acme`."""
-    app = build(Settings(database_url=database_url, key_hash_secret=KEY_HASH_SECRET, vault_keys=VAULT_KEY))
+def app_for(database_url: str, **settings: Any) -> Application:
+    """The application, built as the processes build it (with these other `settings`), with partner `acme`."""
+    app = build(
+        Settings(database_url=database_url, key_hash_secret=KEY_HASH_SECRET, vault_keys=VAULT_KEY, **settings)
+    )
     with app.uow() as uow:
         if uow.partners.get("acme") is None:
             uow.partners.add(Partner(id="acme", name="Acme", created_at=datetime(2026, 1, 1, tzinfo=UTC)))
@@ -94,13 +97,13 @@ def start(database_url: str, *args: str, **extra: str) -> subprocess.Popen[bytes
     )
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` until true; AssertionError naming `what` after `timeout` seconds."""
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, *, every: float = 0.05) -> None:
+    """Poll `predicate` every `every` seconds until true; AssertionError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -16,9 +16,12 @@ from partner_ingest.domain.use_cases import JobOutcome, JobResult
 
 
 def test_a_job_cancelled_mid_feed_stops_at_its_next_read_and_writes_nothing() -> None:
-    items = 400_000
+    # The heartbeat checks the lease every third of it: a short lease has the cancel noticed (and
+    # the feed's progress recorded, the evidence the cancel waits for) every 0.1 s, so the feed
+    # need only outlast that. The worker runs alone, so a late renewal loses it nothing.
+    items = 100_000
     with postgres_database() as url:
-        app = workers.app_for(url)
+        app = workers.app_for(url, job_lease_seconds=0.3)
         try:
             job = workers.submit(app, workers.feed(items))
             worker = Worker(app.process_next_job, name="cancel-test")
@@ -28,7 +31,12 @@ def test_a_job_cancelled_mid_feed_stops_at_its_next_read_and_writes_nothing() ->
             workers.wait_for(
                 lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.RUNNING, 60, "the claim"
             )
-            time.sleep(0.3)
+            workers.wait_for(
+                lambda: app.jobs.get(job.id, partner_id=None).items_read > 0,
+                60,
+                "the feed to be read",
+                every=0.01,
+            )
             app.jobs.cancel(job.id, partner_id=None, actor="admin:test")
             cancelled_at = time.monotonic()
             thread.join(timeout=120)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +19,9 @@ import pytest
 from support import workers
 from support.examples import at_scale
 from support.sql_stores import KINDS, SqlKit, sql_kit
+from support.sqlite_wal import WalWatch
 
+from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.domain.model import JobStatus
 
 MEMORY_FILES = Path("/dev/shm")
@@ -97,27 +98,57 @@ def test_a_process_killed_mid_feed_leaves_all_or_nothing_and_the_ledger_agrees(k
         app.close()
 
 
+def writing_the_feed(kit: SqlKit, app: Application, job_id: str, wal: WalWatch) -> bool:
+    """Evidence, seen from outside, that a worker is inside the job's feed with part of it written.
+
+    PostgreSQL: the worker's heartbeat, committing beside the feed's transaction, has recorded
+    items read (the pipeline writes each batch before it reads the next). SQLite: its single
+    writer lets no heartbeat commit while the feed runs, but the feed's transaction has spilled
+    written pages into the WAL past its last commit."""
+    if kit.kind == "sqlite":
+        return wal.uncommitted_frames() > 0
+    return app.jobs.get(job_id, partner_id=None).items_read > 0
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_uninterrupted(
     kit: SqlKit,
 ) -> None:
-    items = 100_000  # ~1 s of ingest here: killed 0.3 s in, the worker is well inside the feed
-    lease = "0.6"  # a short lease: the second worker takes the job over soon after the kill
+    # Killed on evidence that the feed is being written, so the feed need only outlast the
+    # poll that sees the evidence; the evidence is asserted again once the worker is dead.
+    # PostgreSQL's comes within a heartbeat of the feed's start (then ~1,000-2,000 items in);
+    # SQLite's only once the feed outgrows the writer's page cache (~20,000 items in), and the
+    # rest of the feed leaves the test about half a second to kill the worker before its commit.
+    items = 60_000 if kit.kind == "sqlite" else 20_000
+    # A short lease: renewed every 0.05 s (the PostgreSQL evidence), and the second worker takes
+    # the job over soon after the kill. Only one worker is alive at a time, so none takes the
+    # job from a live worker whose heartbeat is late.
+    lease = "0.15"
     app = workers.app_for(kit.url)
     try:
         job = workers.submit(app, workers.feed(items))
+        wal = WalWatch(Path(kit.url.removeprefix("sqlite:///")))  # SQLite's evidence
         first = workers.start(kit.url, "worker", job_lease_seconds=lease)
-        workers.wait_for(
-            lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.RUNNING, 60, "the first claim"
-        )
-        time.sleep(0.3)
-        first.kill()
-        first.wait(timeout=30)
-        if first.stderr:
-            first.stderr.close()
+        try:
+            workers.wait_for(
+                lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.RUNNING,
+                60,
+                "the first claim",
+            )
+            workers.wait_for(
+                lambda: writing_the_feed(kit, app, job.id, wal), 60, "the feed to be written", every=0.01
+            )
+        finally:
+            first.kill()
+            first.wait(timeout=30)
+            if first.stderr:
+                first.stderr.close()
 
         killed = app.jobs.get(job.id, partner_id=None)
         assert killed.status is JobStatus.RUNNING and killed.attempts == 1
+        assert writing_the_feed(kit, app, job.id, wal), "killed before the feed was written"
+        if kit.kind == "postgres":
+            assert killed.items_read < items, "the whole feed was read before the kill"
         with app.uow(read_only=True) as uow:
             assert uow.products.count("acme") == 0
             assert uow.imports.recent() == []
