@@ -224,6 +224,7 @@ NOT_FOR_THE_WORKER = (
     "partner_ingest.adapters_out.cron",
     "partner_ingest.adapters_out.sqlite.writer",
     "secrets",
+    "tempfile",
 )
 NOT_FOR_THE_SCHEDULER = (
     "partner_ingest.adapters_in.worker",
@@ -241,7 +242,8 @@ NOT_FOR_THE_SCHEDULER = (
 """What the background commands' start-up (ADR 0042) need not load: the other loop, the
 group-commit writer (the HTTP server's), the ingest's pipeline, rules and validation for a
 scheduler (it submits jobs; a worker runs them), OpenSSL until a pulled feed is hashed or a
-circuit probed, and a socket for a scheduler (the worker's name holds the host's)."""
+circuit probed, and a socket for a scheduler (the worker's name holds the host's); the
+rejection spool's temporary file (tempfile, with shutil) until a feed has a rejected item."""
 
 
 @pytest.mark.parametrize(
@@ -265,6 +267,34 @@ def test_a_background_loop_starts_without_the_other_loop_or_the_writer(
     assert [name for name in unneeded if name in loaded] == []
     # First asked for, the writer is opened, once, and shared by a copy of the application.
     assert (writer, same, imported) == ("SqliteWriter", True, True)
+
+
+SERVE = """
+import json, sys
+import uvicorn
+
+uvicorn.Server.run = lambda self, sockets=None: None  # up to "serving": the loop is not entered
+from partner_ingest.adapters_in.cli.main import main
+
+main(["serve", "--port", "0"])
+print(json.dumps(sorted(sys.modules)))
+"""
+NOT_FOR_SERVING = ("jinja2", "markupsafe", "partner_ingest.adapters_out.sqlite.writer")
+"""What `serve` need not load before it serves (ADR 0042): the pages' templates (jinja2), until
+a page is rendered; the group-commit writer, until a feed is answered while its sender waits."""
+
+
+def test_serve_starts_without_templates_nor_the_writer(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    env = {**os.environ, "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'lean.db'}"}
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    # The first start makes the admin key; the second is the usual start.
+    run = [sys.executable, "-c", SERVE]
+    subprocess.run(run, cwd=tmp_path, env=env, check=False, capture_output=True, text=True)
+    out = subprocess.run(run, cwd=tmp_path, env=env, check=False, capture_output=True, text=True).stdout
+    serving, loaded = out.splitlines()[0], set(json.loads(out.splitlines()[-1]))
+    assert "partner-ingest: serving http://127.0.0.1:" in serving
+    assert [name for name in NOT_FOR_SERVING if name in loaded] == []
 
 
 HELPER = """
