@@ -14,13 +14,16 @@ shutdown grace), so each host runs them alike.
 from __future__ import annotations
 
 import os
-import socket
 import threading
+from typing import TYPE_CHECKING
 
-from .bootstrap import Application
-from .cache_follower import BackgroundCacheFollower, CacheFollower
-from .scheduler import BackgroundScheduler, Scheduler
-from .worker import BackgroundWorker, Worker
+if TYPE_CHECKING:
+    # Imported where each loop is made: a worker process never loads the scheduler's pulls,
+    # nor a scheduler the worker's ingest (ADR 0042).
+    from .bootstrap import Application
+    from .cache_follower import BackgroundCacheFollower
+    from .scheduler import BackgroundScheduler, Scheduler
+    from .worker import BackgroundWorker, Worker
 
 __all__ = [
     "background_cache_follower",
@@ -39,6 +42,10 @@ def worker_for(
 ) -> Worker:
     """The job worker over `app`, as its settings describe it; named after host and process
     unless `name` says otherwise. `interrupt`: see `Worker`."""
+    import socket  # here: a scheduler opens no socket of its own
+
+    from .worker import Worker
+
     settings = app.settings
     return Worker(
         app.process_next_job,
@@ -53,6 +60,8 @@ def worker_for(
 
 def scheduler_for(app: Application) -> Scheduler:
     """The scheduler over `app`, polling as its settings say."""
+    from .scheduler import Scheduler
+
     return Scheduler(app.pull_feeds, poll_seconds=app.settings.scheduler_poll_seconds)
 
 
@@ -91,18 +100,26 @@ def background_worker(app: Application) -> BackgroundWorker:
     """The worker in a thread of its own, started and stopped with an HTTP app
     (`create_app(app, services=[background_worker(app)])`); on stop, the current job
     finishes or is released after PARTNER_INGEST_SHUTDOWN_GRACE_SECONDS."""
+    from .worker import BackgroundWorker
+
     return BackgroundWorker(worker_for(app), grace_seconds=app.settings.shutdown_grace_seconds)
 
 
 def background_scheduler(app: Application) -> BackgroundScheduler:
     """The scheduler in a thread of its own, started and stopped with an HTTP app."""
+    from .scheduler import BackgroundScheduler
+
     return BackgroundScheduler(scheduler_for(app))
 
 
 def background_cache_follower(app: Application) -> BackgroundCacheFollower | None:
     """The product cache's change-feed follower in a thread of its own (ADR 0017); None when
     the cache is off. Without it running the cache is never read."""
-    return None if app.product_cache is None else BackgroundCacheFollower(CacheFollower(app.product_cache))
+    if app.product_cache is None:
+        return None
+    from .cache_follower import BackgroundCacheFollower, CacheFollower
+
+    return BackgroundCacheFollower(CacheFollower(app.product_cache))
 
 
 def background_services(

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from partner_ingest.domain.use_cases.product_cache import ProductReadCache
+if TYPE_CHECKING:
+    from partner_ingest.domain.use_cases.product_cache import ProductReadCache
 
 __all__ = ["BackgroundCacheFollower", "CacheFollower"]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from partner_ingest.domain.use_cases.pull_feeds import PullDueFeeds, PullResult
+if TYPE_CHECKING:
+    from partner_ingest.domain.use_cases.pull_feeds import PullDueFeeds, PullResult
 
 __all__ = ["BackgroundScheduler", "Scheduler"]
 

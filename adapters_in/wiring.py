@@ -113,6 +113,20 @@ def _ingest_now(w: Wiring) -> IngestFeed | None:
     return IngestFeed(w.grouped_uow, ports.formats, ports.clock, ports.ids, **w.ingest_parts)
 
 
+def _writer(w: Wiring) -> WriteQueue | None:
+    """The writer handed in, else the one `open_writer` opens (the group-commit writer only the
+    HTTP server's answered feeds use: a worker, a scheduler or a CLI command never imports it)."""
+    if w.writer_given is not None:
+        return w.writer_given
+    return w.open_writer() if w.open_writer is not None else None
+
+
+def _grouped_uow(w: Wiring) -> UnitOfWorkFactory | None:
+    """The writer's units of work when there is a writer, else those handed in."""
+    writer = w.writer
+    return writer.unit_of_work if writer is not None else w.grouped_uow_given
+
+
 def _events(w: Wiring) -> QueueWebhookEvents:
     from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
 
@@ -377,6 +391,7 @@ class Wiring:
         parsing: FeedParsing | None = None,
         grouped_uow: UnitOfWorkFactory | None = None,
         writer: WriteQueue | None = None,
+        open_writer: Callable[[], WriteQueue | None] | None = None,
         rate_limiter: RateLimiter | None = None,
         quota_limiter: RateLimiter | None = None,
         fetcher: FeedFetcher | None = None,
@@ -390,10 +405,12 @@ class Wiring:
         """What API keys are hashed under (HMAC, ADR 0004)."""
         self.parsing = parsing
         """Where feeds are parsed; None: in the ingesting thread."""
-        self.grouped_uow = grouped_uow
-        """Units of work committed in groups (ADR 0039); None: no group commit."""
-        self.writer = writer
-        """The writer `ingest_now` runs in, when its units of work are the writer's (ADR 0043)."""
+        self.grouped_uow_given = grouped_uow
+        """Units of work committed in groups (ADR 0039), when handed in without a writer."""
+        self.writer_given = writer
+        """The writer `ingest_now` runs in, when handed in (ADR 0043)."""
+        self.open_writer = open_writer
+        """Opens the writer on its first use, when none was handed in (None: no writer)."""
         self.rate_limiter = rate_limiter
         """Failed sign-ins (None: in this process)."""
         self.quota_limiter = quota_limiter
@@ -416,6 +433,10 @@ class Wiring:
         copy.__dict__.update(parts)
         return copy
 
+    writer = Once(_writer)
+    """The writer `ingest_now` runs in, when its units of work are the writer's (ADR 0043)."""
+    grouped_uow = Once(_grouped_uow)
+    """Units of work committed in groups (ADR 0039); None: no group commit."""
     ingest_parts = Once(_ingest_parts)
     events = Once(_events)
     """Queues webhook events in the unit of work of what they report (ADR 0034)."""

@@ -4,11 +4,13 @@ held in bounded memory until the diagnostics step writes them (ADR 0033)."""
 from __future__ import annotations
 
 import pickle
-import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from partner_ingest.domain.model.diagnostics import Rejection
+if TYPE_CHECKING:
+    import tempfile
+
+    from partner_ingest.domain.model.diagnostics import Rejection
 
 __all__ = ["FileRejectionSpool", "FileRejectionSpools"]
 
@@ -27,6 +29,8 @@ class FileRejectionSpool:
     def add(self, rejections: Sequence[Rejection]) -> None:
         """Append a batch at the end of the file."""
         if self._file is None:
+            import tempfile  # here: with shutil and random, for the first feed that has a rejection
+
             self._file = tempfile.SpooledTemporaryFile(max_size=self._max_memory)  # noqa: SIM115 - closed by close()
         self._file.seek(0, 2)
         pickle.dump(list(rejections), self._file, protocol=pickle.HIGHEST_PROTOCOL)

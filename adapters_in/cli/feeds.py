@@ -118,7 +118,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     # process prepares the feed (ADR 0039). First: the use case's own imports come after.
     large = path.is_file() and path.stat().st_size >= settings.parser_min_bytes
     app = bootstrap.build(settings, start_parser=large)
-    from partner_ingest.domain.use_cases.ingest_feed import FeedSubmission
+    from partner_ingest.domain.use_cases.feed_terms import FeedSubmission
 
     try:
         fmt = _format_of(args, app.formats)

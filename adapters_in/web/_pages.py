@@ -9,9 +9,9 @@ nosniff, and HSTS when the request came over TLS.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -27,6 +27,9 @@ from partner_ingest.domain.model.errors import (
     UnavailableError,
 )
 
+if TYPE_CHECKING:
+    import jinja2
+
 __all__ = ["CSP", "DOCS_CSP", "Handler", "error_page", "is_tls", "page", "render", "security_headers"]
 
 CSP: Final = (
@@ -36,13 +39,22 @@ CSP: Final = (
 DOCS_CSP: Final = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 """Swagger UI sets style attributes from its script; its script still comes from this origin only."""
 
-_ENV: Final = jinja2.Environment(
-    loader=jinja2.PackageLoader("partner_ingest.adapters_in.web", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+@cache
+def _environment() -> jinja2.Environment:
+    """The pages' templates, loaded when the first page is rendered: jinja2's import and
+    environment are among the largest parts of a server's start, for pages a client of the
+    API alone never asks for (ADR 0042)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("partner_ingest.adapters_in.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -87,8 +99,10 @@ def render(
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """`template` rendered with `values` (plus the request), with the security headers."""
-    body = _ENV.get_template(template).render(
-        {"request": request, "root": request.scope.get("root_path", ""), **values}
+    body = (
+        _environment()
+        .get_template(template)
+        .render({"request": request, "root": request.scope.get("root_path", ""), **values})
     )
     return HTMLResponse(
         body, status_code=status, headers={**security_headers(request, csp=csp), **(headers or {})}

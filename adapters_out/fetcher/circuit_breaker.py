@@ -26,7 +26,6 @@ endpoint is up and resets the run; those are the scheduler's to audit and report
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from typing import Final, TypeVar
 
@@ -83,7 +82,7 @@ class CircuitBreakerFetcher:
         clock: Clock,
         policy: BreakerPolicy | None = None,
         *,
-        tokens: Callable[[], str] = lambda: secrets.token_hex(8),
+        tokens: Callable[[], str] = lambda: _probe_token(),
     ) -> None:
         self._inner = inner
         self._uow = circuits
@@ -171,3 +170,11 @@ def _host(endpoint: str) -> str:
     """The host of `scheme://host:port`, brackets of an IPv6 address removed."""
     host = endpoint.partition("://")[2].rpartition(":")[0]
     return host[1:-1] if host.startswith("[") else host
+
+
+def _probe_token() -> str:
+    """A half-open probe's token. `secrets` is imported here: with it come OpenSSL's hashlib,
+    hmac and random, which a process that never probes a circuit need not load."""
+    import secrets
+
+    return secrets.token_hex(8)

@@ -13,7 +13,6 @@ heartbeat's committed lease.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -92,6 +91,8 @@ class PostgresStore:
     @classmethod
     def for_tests(cls, url: str, *, pool_size: int = 4, pool_timeout: float = 30.0) -> PostgresStore:
         """A store in a new schema of its own (drop it with `drop_schema_and_close`)."""
+        import secrets  # here: a service's start needs no OpenSSL for its store
+
         schema = TEST_SCHEMA_PREFIX + secrets.token_hex(6)
         return cls(url, schema=schema, pool_size=pool_size, pool_timeout=pool_timeout)
 

@@ -16,7 +16,6 @@ dies in the middle of a probe delays the next probe by that much, never forever.
 from __future__ import annotations
 
 import enum
-import hashlib
 import re
 from datetime import datetime, timedelta
 from typing import Final
@@ -132,6 +131,8 @@ class CircuitKey:
         endpoint = endpoint_of(url)
         if endpoint is None:
             return None
+        import hashlib  # here: OpenSSL loads with the first pull, not with every fetcher's import
+
         digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return cls(partner_id or "", digest, endpoint)
 

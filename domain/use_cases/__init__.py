@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     )
     from .authenticate import AccessGuard, AccessLimits, Granted, client_bucket
     from .describe_contract import DescribeContract
+    from .feed_terms import FeedSubmission, Ingested, IngestStep, StoredBody, resolve_format
     from .held_feeds import SettleHeldFeeds
-    from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody, resolve_format
+    from .ingest_feed import IngestFeed
     from .job_bodies import PurgeJobBodies
     from .jobs import (
         JobBodyPurgedError,
@@ -96,12 +97,12 @@ _MODULE_OF: dict[str, str] = {
     "client_bucket": "authenticate",
     "DescribeContract": "describe_contract",
     "SettleHeldFeeds": "held_feeds",
-    "FeedSubmission": "ingest_feed",
-    "Ingested": "ingest_feed",
+    "FeedSubmission": "feed_terms",
+    "Ingested": "feed_terms",
     "IngestFeed": "ingest_feed",
-    "IngestStep": "ingest_feed",
-    "StoredBody": "ingest_feed",
-    "resolve_format": "ingest_feed",
+    "IngestStep": "feed_terms",
+    "StoredBody": "feed_terms",
+    "resolve_format": "feed_terms",
     "PurgeJobBodies": "job_bodies",
     "JobBodyPurgedError": "jobs",
     "JobFinishedError": "jobs",

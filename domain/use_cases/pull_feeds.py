@@ -11,7 +11,6 @@ than allowed or than usual raises a `fetch_anomaly` audit entry.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import BinaryIO, Final
 
@@ -31,7 +30,7 @@ from partner_ingest.ports.formats import FeedFormat, FormatRegistry
 from partner_ingest.ports.repositories import AuditLog
 from partner_ingest.ports.unit_of_work import UnitOfWorkFactory
 
-from .ingest_feed import FeedSubmission
+from .feed_terms import FeedSubmission
 from .schedule_runs import next_run
 from .submit_job import SubmitFeedJob
 
@@ -345,6 +344,8 @@ class PullDueFeeds:
 
 
 def _sha256(body: BinaryIO) -> str:
+    import hashlib  # here: OpenSSL loads with the first pulled feed, not the scheduler's start
+
     digest = hashlib.sha256()
     while chunk := body.read(_CHUNK):
         digest.update(chunk)

@@ -20,7 +20,7 @@ from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.formats import FormatRegistry
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-from .ingest_feed import FeedSubmission, StoredBody, earlier_use, resolve_terms
+from .feed_terms import FeedSubmission, StoredBody, earlier_use, resolve_terms
 
 __all__ = ["SubmitFeedJob"]
 

@@ -39,7 +39,7 @@ from partner_ingest.ports.credentials import CredentialVault
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from partner_ingest.ports.webhooks import WebhookSender
 
-from .ingest_feed import Ingested
+from .feed_terms import Ingested
 from .paging import check_limit
 
 __all__ = [

@@ -163,6 +163,8 @@ LOADED_ON_FIRST_USE = (
     "partner_ingest.domain.model.report",
     "random",
     "partner_ingest.ports.rate_limit",
+    "partner_ingest.adapters_out.sql.writer",
+    "partner_ingest.adapters_out.sqlite.writer",
 )
 """What opening the store and reading the settings need not load: OpenSSL (hashlib, hmac,
 secrets), which the feed's hash, API keys, the audit chain and webhook signatures use when they
@@ -172,7 +174,8 @@ rules, the product model and the currency table (with decimal), which the comman
 does not need for the newest version's number, nor the settings unless a lifecycle is set;
 the report's types, which an error needs only once a feed is malformed; `random`, which the
 SQLite store draws from only to space its retries of a locked database; the rate-limit port,
-whose failure policies only the Redis limiters are built with."""
+whose failure policies only the Redis limiters are built with; the group-commit writer, which
+only the HTTP server's answered feeds use (built on its first use, `Application.feed_writer`)."""
 
 
 def test_start_up_loads_no_repository_nor_openssl_until_used(tmp_path: Path) -> None:
@@ -199,6 +202,99 @@ def test_a_use_case_is_built_once_and_shared_by_copies_unless_replaced() -> None
     assert replaced.ingest is app.ingest  # built before the copy: shared
     with pytest.raises(TypeError, match="no_such_use_case"):
         app.replacing(no_such_use_case=own)
+
+
+LOOPS = """
+import json, sys
+from partner_ingest.adapters_in import background, bootstrap
+from partner_ingest.adapters_in.settings import Settings
+
+app = bootstrap.build(Settings.from_env())
+made = background.{loop}_for(app)
+loaded = sorted(sys.modules)
+writer = app.feed_writer
+same = writer is app.feed_writer and app.replacing().feed_writer is writer
+print(json.dumps([loaded, type(writer).__name__, same, "partner_ingest.adapters_out.sqlite.writer" in sys.modules]))
+app.close()
+"""
+NOT_FOR_THE_WORKER = (
+    "partner_ingest.adapters_in.scheduler",
+    "partner_ingest.adapters_in.cache_follower",
+    "partner_ingest.domain.use_cases.pull_feeds",
+    "partner_ingest.adapters_out.cron",
+    "partner_ingest.adapters_out.sqlite.writer",
+    "secrets",
+    "tempfile",
+)
+NOT_FOR_THE_SCHEDULER = (
+    "partner_ingest.adapters_in.worker",
+    "partner_ingest.adapters_in.cache_follower",
+    "partner_ingest.domain.use_cases.ingest_feed",
+    "partner_ingest.domain.use_cases.pipeline",
+    "partner_ingest.domain.use_cases.process_job",
+    "partner_ingest.domain.model.rules",
+    "partner_ingest.domain.model.validation",
+    "partner_ingest.adapters_out.sqlite.writer",
+    "secrets",
+    "hashlib",
+    "socket",
+)
+"""What the background commands' start-up (ADR 0042) need not load: the other loop, the
+group-commit writer (the HTTP server's), the ingest's pipeline, rules and validation for a
+scheduler (it submits jobs; a worker runs them), OpenSSL until a pulled feed is hashed or a
+circuit probed, and a socket for a scheduler (the worker's name holds the host's); the
+rejection spool's temporary file (tempfile, with shutil) until a feed has a rejected item."""
+
+
+@pytest.mark.parametrize(
+    ("loop", "unneeded"), [("worker", NOT_FOR_THE_WORKER), ("scheduler", NOT_FOR_THE_SCHEDULER)]
+)
+def test_a_background_loop_starts_without_the_other_loop_or_the_writer(
+    tmp_path: Path, loop: str, unneeded: tuple[str, ...]
+) -> None:
+    env = {**os.environ, "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'lean.db'}"}
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    env.pop("PARTNER_INGEST_GROUP_COMMIT", None)
+    out = subprocess.run(
+        [sys.executable, "-c", LOOPS.format(loop=loop)],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    loaded, writer, same, imported = json.loads(out)
+    assert [name for name in unneeded if name in loaded] == []
+    # First asked for, the writer is opened, once, and shared by a copy of the application.
+    assert (writer, same, imported) == ("SqliteWriter", True, True)
+
+
+SERVE = """
+import json, sys
+import uvicorn
+
+uvicorn.Server.run = lambda self, sockets=None: None  # up to "serving": the loop is not entered
+from partner_ingest.adapters_in.cli.main import main
+
+main(["serve", "--port", "0"])
+print(json.dumps(sorted(sys.modules)))
+"""
+NOT_FOR_SERVING = ("jinja2", "markupsafe", "partner_ingest.adapters_out.sqlite.writer")
+"""What `serve` need not load before it serves (ADR 0042): the pages' templates (jinja2), until
+a page is rendered; the group-commit writer, until a feed is answered while its sender waits."""
+
+
+def test_serve_starts_without_templates_nor_the_writer(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    env = {**os.environ, "PARTNER_INGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'lean.db'}"}
+    env.pop("PARTNER_INGEST_REDIS_URL", None)
+    # The first start makes the admin key; the second is the usual start.
+    run = [sys.executable, "-c", SERVE]
+    subprocess.run(run, cwd=tmp_path, env=env, check=False, capture_output=True, text=True)
+    out = subprocess.run(run, cwd=tmp_path, env=env, check=False, capture_output=True, text=True).stdout
+    serving, loaded = out.splitlines()[0], set(json.loads(out.splitlines()[-1]))
+    assert "partner-ingest: serving http://127.0.0.1:" in serving
+    assert [name for name in NOT_FOR_SERVING if name in loaded] == []
 
 
 HELPER = """
