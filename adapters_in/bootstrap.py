@@ -249,11 +249,15 @@ def _opened_once(open_: Callable[[], WriteQueue | None]) -> Callable[[], WriteQu
 
 
 def _closing(closers: list[Callable[[], None]]) -> Callable[[], None]:
-    """Closes what `closers` hold when it is called, the last opened first."""
+    """Closes what `closers` hold when it is called, the last opened first, each once.
+
+    Taken off the list one at a time, so a part opened while closing runs (the group-commit
+    writer opens on its first use, which a last request can be) is closed too, not missed by
+    a pass over the list as it was when closing began."""
 
     def close() -> None:
-        for closer in reversed(closers):
-            closer()
+        while closers:
+            closers.pop()()
 
     return close
 
