@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from support.feeds import wait_for
 from support.postgres import postgres_url
 
 from partner_ingest.adapters_out.postgres.jobs import CHUNK_BYTES
@@ -110,20 +111,32 @@ def test_a_claim_never_waits_for_a_partner_another_worker_is_claiming(pg: Postgr
 
 def test_concurrent_writers_of_the_same_new_product_are_counted_by_the_database(pg: PostgresStore) -> None:
     counts: list[UpsertCounts] = []
-    with pg.unit_of_work() as first:
-        counts.append(first.products.upsert([product("A").to_row()]))
+    name = f"second-writer-{pg.schema}"  # the second writer's sessions, found among every test's
+    second = PostgresStore(f"{pg.url}&application_name={name}", schema=pg.schema, pool_size=1)
+    try:
+        with pg.unit_of_work() as first, psycopg.connect(postgres_url(), autocommit=True) as watcher:
+            counts.append(first.products.upsert([product("A").to_row()]))
 
-        def second_writer() -> None:
-            with pg.unit_of_work() as uow:
-                counts.append(uow.products.upsert([product("A").to_row(), product("B").to_row()]))
-                uow.commit()
+            def second_writer() -> None:
+                with second.unit_of_work() as uow:
+                    counts.append(uow.products.upsert([product("A").to_row(), product("B").to_row()]))
+                    uow.commit()
 
-        thread = threading.Thread(target=second_writer)
-        thread.start()
-        thread.join(timeout=0.5)
-        assert thread.is_alive()  # waiting on the first writer's uncommitted row
-        first.commit()
-        thread.join(timeout=10)
+            def waiting_on_a_lock() -> bool:
+                row = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+                    (name,),
+                ).fetchone()
+                return row is not None and row[0] > 0
+
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            wait_for(waiting_on_a_lock, 10, "the second writer to wait on the first one's uncommitted row")
+            assert thread.is_alive()
+            first.commit()
+            thread.join(timeout=10)
+    finally:
+        second.close()
     assert counts == [(1, 0, 0), (1, 0, 1)]  # A created once; the second found it, unchanged
     with pg.unit_of_work(read_only=True) as uow:
         assert uow.products.count("acme") == 2
