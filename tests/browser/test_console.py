@@ -163,7 +163,8 @@ def evil_site() -> Iterator[Callable[[str], str]]:
     def start(target: str) -> str:
         handler = type("Evil", (_EvilSite,), {"target": target})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop to look at its flag, once a poll: 0.5 s by default.
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return f"http://localhost:{server.server_address[1]}/"
 
