@@ -48,16 +48,11 @@ T = TypeVar("T")
 ENV = "PARTNER_INGEST_TEST_POSTGRES_URL"
 
 
-SESSION = "-csynchronous_commit=off -cdeadlock_timeout=50ms"
+SESSION = "-csynchronous_commit=off"
 """Every test session's commits return before their WAL reaches the disk: a commit is as visible
 and as atomic as with `on` (only a crash of the server itself could lose the last ones, and no
 test crashes it), and waiting on the shared disk's flush for each commit was most of the
-PostgreSQL tests' time, as it was the SQLite tests' before their files moved to RAM.
-
-And a session waiting on a lock looks for a deadlock after 50 ms rather than the default second:
-the same deadlocks are found (the check runs until the wait ends), only sooner, so a test that
-provokes one (the store's retry on deadlock) no longer holds its worker for a second. Superuser
-only; the test server's role is one."""
+PostgreSQL tests' time, as it was the SQLite tests' before their files moved to RAM."""
 
 
 def postgres_url() -> str:
