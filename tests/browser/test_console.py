@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from support.browser import Visit
+from support.clocks import SkippableClock
 from support.feeds import jsonl_feed
 from support.http import new_address
 from support.service import Service, serving
@@ -162,7 +163,8 @@ def evil_site() -> Iterator[Callable[[str], str]]:
     def start(target: str) -> str:
         handler = type("Evil", (_EvilSite,), {"target": target})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # shutdown() waits for the loop to look at its flag, once a poll: 0.5 s by default.
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         return f"http://localhost:{server.server_address[1]}/"
 
@@ -201,11 +203,14 @@ def test_a_cross_site_form_post_is_refused_and_changes_nothing(
 
 
 def test_an_expired_session_is_sent_back_to_sign_in(browser: Browser, tmp_path: Path) -> None:
-    with serving(tmp_path / "short.db", web_session_seconds=1.0) as short:
+    clock = SkippableClock()
+    with serving(tmp_path / "short.db", clock=clock, web_session_seconds=60.0) as short:
         context = browser.new_context(extra_http_headers={"X-Forwarded-For": new_address()})
         page = context.new_page()
         sign_in(page, short.base_url, short.admin_key())
-        page.wait_for_timeout(1500)
+        # The server's clock, not the wall's: a lifetime long enough that signing in never outlasts
+        # it, skipped past rather than waited out.
+        clock.skip(61)
         page.get_by_role("link", name="Jobs").click()
         expect(page).to_have_url(f"{short.base_url}/console/sign-in")
         assert short.sql("SELECT count(*) AS n FROM partner_web_sessions")[0]["n"] == 0  # deleted on sight

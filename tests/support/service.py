@@ -29,6 +29,7 @@ import httpx2
 from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.bootstrap import Application
 from partner_ingest.adapters_in.http.logging import JsonFormatter
+from partner_ingest.ports.clock import Clock
 
 from .http import admin_key, e2e_settings, new_address, new_partner, running_server, tls
 from .sqlite_files import migrated_database
@@ -82,12 +83,15 @@ class Service:
 
 
 @contextmanager
-def serving(database: Path, **overrides: Any) -> Iterator[Service]:
-    """Build the service on `database` (a new file, or another service's) with these settings and serve it."""
+def serving(database: Path, *, clock: Clock | None = None, **overrides: Any) -> Iterator[Service]:
+    """Build the service on `database` (a new file, or another service's) with these settings and serve it.
+
+    `clock` replaces the system clock (support.clocks.SkippableClock lets a test skip a lifetime).
+    """
     if not database.exists() and "database_url" not in overrides:
         migrated_database(database)
     with ExitStack() as stack:
-        app = bootstrap.build(e2e_settings(str(database), **overrides))
+        app = bootstrap.build(e2e_settings(str(database), **overrides), clock=clock)
         stack.callback(app.close)
         base_url = stack.enter_context(running_server(app))
         transport = stack.enter_context(httpx2.HTTPTransport(verify=tls()))

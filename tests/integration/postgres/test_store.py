@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from support.postgres import postgres_url
+from support.feeds import wait_for
+from support.postgres import postgres_url, with_options
 
 from partner_ingest.adapters_out.postgres.jobs import CHUNK_BYTES
 from partner_ingest.adapters_out.postgres.products import STAGE
@@ -110,20 +111,32 @@ def test_a_claim_never_waits_for_a_partner_another_worker_is_claiming(pg: Postgr
 
 def test_concurrent_writers_of_the_same_new_product_are_counted_by_the_database(pg: PostgresStore) -> None:
     counts: list[UpsertCounts] = []
-    with pg.unit_of_work() as first:
-        counts.append(first.products.upsert([product("A").to_row()]))
+    name = f"second-writer-{pg.schema}"  # the second writer's sessions, found among every test's
+    second = PostgresStore(f"{pg.url}&application_name={name}", schema=pg.schema, pool_size=1)
+    try:
+        with pg.unit_of_work() as first, psycopg.connect(postgres_url(), autocommit=True) as watcher:
+            counts.append(first.products.upsert([product("A").to_row()]))
 
-        def second_writer() -> None:
-            with pg.unit_of_work() as uow:
-                counts.append(uow.products.upsert([product("A").to_row(), product("B").to_row()]))
-                uow.commit()
+            def second_writer() -> None:
+                with second.unit_of_work() as uow:
+                    counts.append(uow.products.upsert([product("A").to_row(), product("B").to_row()]))
+                    uow.commit()
 
-        thread = threading.Thread(target=second_writer)
-        thread.start()
-        thread.join(timeout=0.5)
-        assert thread.is_alive()  # waiting on the first writer's uncommitted row
-        first.commit()
-        thread.join(timeout=10)
+            def waiting_on_a_lock() -> bool:
+                row = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
+                    (name,),
+                ).fetchone()
+                return row is not None and row[0] > 0
+
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            wait_for(waiting_on_a_lock, 10, "the second writer to wait on the first one's uncommitted row")
+            assert thread.is_alive()
+            first.commit()
+            thread.join(timeout=10)
+    finally:
+        second.close()
     assert counts == [(1, 0, 0), (1, 0, 1)]  # A created once; the second found it, unchanged
     with pg.unit_of_work(read_only=True) as uow:
         assert uow.products.count("acme") == 2
@@ -135,10 +148,14 @@ def test_two_feeds_deadlocking_on_the_same_products_make_exactly_one_retry(pg: P
         uow.commit()
     halfway = threading.Barrier(2)
     outcomes: list[str] = []
+    # The feeds' sessions look for the deadlock after 50 ms, not the server's default second: the
+    # same deadlock is found, without holding the worker a second for it (a superuser's option,
+    # so this test's, not every test session's).
+    feeds = PostgresStore(with_options(pg.url, "-cdeadlock_timeout=50ms"), schema=pg.schema, pool_size=2)
 
     def feed(first: str, second: str, name: str) -> None:
         try:
-            with pg.unit_of_work() as uow:
+            with feeds.unit_of_work() as uow:
                 uow.products.upsert([product(first, name).to_row()])
                 halfway.wait()  # each feed now holds the row the other one needs next
                 uow.products.upsert([product(second, name).to_row()])
@@ -148,10 +165,13 @@ def test_two_feeds_deadlocking_on_the_same_products_make_exactly_one_retry(pg: P
             outcomes.append("busy")
 
     threads = [threading.Thread(target=feed, args=args) for args in (("X", "Y", "a"), ("Y", "X", "b"))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        feeds.close()
     assert sorted(outcomes) == ["busy", "committed"]
     with pg.unit_of_work(read_only=True) as uow:
         names = {p.name for p in uow.products.page("acme")}
