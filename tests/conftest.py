@@ -3,6 +3,7 @@ workers in, and the in-memory application fixture."""
 
 from __future__ import annotations
 
+import collections
 import os
 
 import pytest
@@ -39,26 +40,36 @@ def _rank(item: pytest.Item) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `-n N`, deal each rank's tests into N contiguous shares, the longest ranks first.
+    """Under `-n N`, deal each rank's modules into N contiguous shares, the longest ranks first.
 
     `--dist worksteal` first hands worker i the i-th of N equal slices of the collection and
     then steals from the tail of the longest queue; so each slice gets the same share of the
-    long tests at its head. Each share keeps its modules together (module fixtures set up once).
-    Every worker computes the same order, as xdist requires.
+    long tests at its head. A module goes whole into one share, ranked by its longest test:
+    cut between two workers, its module fixtures (a scale-out deployment is seven processes)
+    were set up on both. Every worker computes the same order, as xdist requires.
     """
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers < 2:
         return
-    groups: list[list[pytest.Item]] = [[], [], []]
+    modules: dict[str, list[pytest.Item]] = {}
     for item in items:
-        groups[_rank(item)].append(item)
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    groups: list[list[list[pytest.Item]]] = [[], [], []]
+    for tests in modules.values():
+        groups[min(_rank(test) for test in tests)].append(tests)
     shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
     for group in groups:
-        start = 0
-        for worker in range(workers):
-            size = (len(group) - start) // (workers - worker)
-            shares[worker].extend(group[start : start + size])
-            start += size
+        left = sum(len(tests) for tests in group)
+        queue = collections.deque(group)
+        for worker, share in enumerate(shares):
+            target = left / (workers - worker)
+            taken = 0
+            # A module joins this share while at least half of it fits; the last share takes the rest.
+            while queue and (worker == workers - 1 or taken + len(queue[0]) / 2 <= target):
+                tests = queue.popleft()
+                share.extend(tests)
+                taken += len(tests)
+            left -= taken
     items[:] = [item for share in shares for item in share]
 
 
