@@ -26,7 +26,7 @@ from .paging import PageRequestError, check_limit
 from .retention import PurgePastRetention
 
 if TYPE_CHECKING:
-    from .ingest_feed import Ingested
+    from .feed_terms import Ingested
 
 __all__ = [
     "MAX_DIAGNOSTICS_PAGE",

@@ -1,6 +1,6 @@
 """A feed as submitted and the terms it is processed under: what submitting a job (and so a
 scheduled pull) needs of an ingest without the ingest itself, whose pipeline, validation and
-contract rules a scheduler never runs (ADR 0042). `ingest_feed` re-exports every name.
+contract rules a scheduler never runs (ADR 0042).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from partner_ingest.domain.model.report import IngestReport
 from partner_ingest.ports.clock import Clock
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-from .ingest_feed import FeedSubmission, Ingested, IngestFeed
+from .feed_terms import FeedSubmission, Ingested
+from .ingest_feed import IngestFeed
 
 __all__ = ["SettleHeldFeeds"]
 

@@ -63,22 +63,11 @@ from .feed_terms import (
     IngestStep,
     StoredBody,
     earlier_use,
-    resolve_format,
     resolve_terms,
 )
 from .pipeline import PARSE_HERE, HashingReader, reading_for, run_feed
 
-__all__ = [
-    "FeedSubmission",
-    "FeedTerms",
-    "IngestFeed",
-    "IngestStep",
-    "Ingested",
-    "StoredBody",
-    "earlier_use",
-    "resolve_format",
-    "resolve_terms",
-]
+__all__ = ["IngestFeed"]
 
 _HASH_STEP: Final = 1 << 20
 

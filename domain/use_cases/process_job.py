@@ -31,7 +31,8 @@ from partner_ingest.domain.model.streams import RawReader
 from partner_ingest.ports.clock import Clock, IdSource
 from partner_ingest.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-from .ingest_feed import FeedSubmission, Ingested, IngestFeed, IngestStep, StoredBody
+from .feed_terms import FeedSubmission, Ingested, IngestStep, StoredBody
+from .ingest_feed import IngestFeed
 from .job_bodies import PurgeJobBodies
 
 __all__ = ["JobOutcome", "JobProgress", "JobResult", "ProcessNextJob"]

@@ -248,7 +248,7 @@ def test_rotating_the_vault_keys_re_encrypts_webhook_secrets_and_they_still_sign
 
 def test_an_event_is_queued_in_the_ingests_unit_of_work_and_rolls_back_with_it(hooked: Hooked) -> None:
     from partner_ingest.domain.use_cases import IngestFeed
-    from partner_ingest.domain.use_cases.ingest_feed import Ingested
+    from partner_ingest.domain.use_cases.feed_terms import Ingested
     from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
     from partner_ingest.ports import UnitOfWork
 

@@ -27,7 +27,7 @@ from partner_ingest.adapters_out.store_errors import StoreUnreachableError
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import IngestReport, Partner
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
-from partner_ingest.domain.use_cases.ingest_feed import Ingested, IngestStep
+from partner_ingest.domain.use_cases.feed_terms import Ingested, IngestStep
 from partner_ingest.domain.use_cases.verify_audit import VerifyAuditChain
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import UnitOfWork

@@ -31,7 +31,7 @@ from partner_ingest.domain.model.partner import Partner
 from partner_ingest.domain.model.report import FeedStatus, IngestReport
 from partner_ingest.domain.model.webhooks import Webhook
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
-from partner_ingest.domain.use_cases.ingest_feed import Ingested, IngestStep
+from partner_ingest.domain.use_cases.feed_terms import Ingested, IngestStep
 from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
 from partner_ingest.plugins import load_formats
 from partner_ingest.ports import UnitOfWork
