@@ -24,7 +24,6 @@ opened by default_ports.py, /readyz's checks are in readiness.py.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -114,9 +113,8 @@ def wire(
     HTTP side of pulls; it is wrapped in the circuit breaker either way. `random_bytes` is
     the operating system's generator, `os.urandom`, which `secrets.token_bytes` reads too:
     importing `secrets` would load OpenSSL (hashlib) in every command, before any hashing.
-    `open_writer` opens the writer (when `writer` is not given) on its first use; a copy of
-    the application (`replacing`) built before that use calls it too, so it must open one
-    writer however often it is called (`build` hands in one that does).
+    `open_writer` opens the writer (when `writer` is not given) on its first use, once for
+    the application and every copy of it (`replacing`).
     """
     ports = Ports.over(
         uow,
@@ -229,23 +227,9 @@ def build(
         ready=ready,
         parsing=parsing,
         # On its first use (the HTTP server's first answered feed): no other command imports it.
-        open_writer=_opened_once(lambda: group_commit(settings, store, closers)),
+        open_writer=lambda: group_commit(settings, store, closers),
         product_cache=read_through_cache(settings, store.unit_of_work, clock, closers, given=product_cache),
     )
-
-
-def _opened_once(open_: Callable[[], WriteQueue | None]) -> Callable[[], WriteQueue | None]:
-    """`open_` called on the first call only, under a lock; every call returns what it opened."""
-    lock = threading.Lock()
-    opened: list[WriteQueue | None] = []
-
-    def once() -> WriteQueue | None:
-        with lock:
-            if not opened:
-                opened.append(open_())
-            return opened[0]
-
-    return once
 
 
 def _closing(closers: list[Callable[[], None]]) -> Callable[[], None]:

@@ -78,6 +78,23 @@ class Once(Generic[T]):
             return cast("T", kept[self._name])
 
 
+def _called_once(open_: Callable[[], T]) -> Callable[[], T]:
+    """`open_` called on the first call only, under a lock; every call returns what it opened.
+
+    `Once` keeps a part per wiring; a part that copies of a wiring must share (the writer: one
+    thread, one connection) is opened through this, which the copies hold in common."""
+    lock = threading.Lock()
+    opened: list[T] = []
+
+    def once() -> T:
+        with lock:
+            if not opened:
+                opened.append(open_())
+            return opened[0]
+
+    return once
+
+
 def _ingest_parts(w: Wiring) -> dict[str, Any]:
     """One ingest's parts, shared by the ingest of jobs and CLI feeds and the grouped one."""
     from partner_ingest.adapters_out.spool import FileRejectionSpools
@@ -409,8 +426,9 @@ class Wiring:
         """Units of work committed in groups (ADR 0039), when handed in without a writer."""
         self.writer_given = writer
         """The writer `ingest_now` runs in, when handed in (ADR 0043)."""
-        self.open_writer = open_writer
-        """Opens the writer on its first use, when none was handed in (None: no writer)."""
+        self.open_writer = None if open_writer is None else _called_once(open_writer)
+        """Opens the writer on its first use, when none was handed in (None: no writer); once,
+        since a copy made by `replacing` before that use keeps this and opens through it too."""
         self.rate_limiter = rate_limiter
         """Failed sign-ins (None: in this process)."""
         self.quota_limiter = quota_limiter
