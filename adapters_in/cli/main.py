@@ -131,10 +131,14 @@ def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return root
 
 
+def _arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """`argv` parsed by the command line it needs (see `parser`)."""
+    return parser(argv).parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (the console script exits with it)."""
-    argv = sys.argv[1:] if argv is None else argv
-    return _run(parser(argv).parse_args(argv))
+    return _run(_arguments(sys.argv[1:] if argv is None else argv))
 
 
 def run() -> NoReturn:
@@ -146,8 +150,7 @@ def run() -> NoReturn:
     thread is the last one left; what was registered to run at exit runs first, and what
     is buffered for stdout and stderr is written.
     """
-    argv = sys.argv[1:]
-    args = parser(argv).parse_args(argv)
+    args = _arguments(sys.argv[1:])
     code = _run(args)
     if getattr(args, "quick_exit", False) and threading.active_count() == 1:
         atexit._run_exitfuncs()

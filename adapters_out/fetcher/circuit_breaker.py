@@ -72,6 +72,14 @@ def judge(result: FetchResult) -> Verdict:
     return Verdict.SUCCESS
 
 
+def _probe_token() -> str:
+    """A half-open probe's token. `secrets` is imported here: with it come OpenSSL's hashlib,
+    hmac and random, which a process that never probes a circuit need not load."""
+    import secrets
+
+    return secrets.token_hex(8)
+
+
 class CircuitBreakerFetcher:
     """A `FeedFetcher` that stops calling a partner's feed after a run of failures, then probes it."""
 
@@ -82,7 +90,7 @@ class CircuitBreakerFetcher:
         clock: Clock,
         policy: BreakerPolicy | None = None,
         *,
-        tokens: Callable[[], str] = lambda: _probe_token(),
+        tokens: Callable[[], str] = _probe_token,
     ) -> None:
         self._inner = inner
         self._uow = circuits
@@ -170,11 +178,3 @@ def _host(endpoint: str) -> str:
     """The host of `scheme://host:port`, brackets of an IPv6 address removed."""
     host = endpoint.partition("://")[2].rpartition(":")[0]
     return host[1:-1] if host.startswith("[") else host
-
-
-def _probe_token() -> str:
-    """A half-open probe's token. `secrets` is imported here: with it come OpenSSL's hashlib,
-    hmac and random, which a process that never probes a circuit need not load."""
-    import secrets
-
-    return secrets.token_hex(8)
