@@ -296,7 +296,6 @@ def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     return drawn_untraced(_json_values(max_leaves))
 
 
-@functools.cache
 def _json_values(max_leaves: int) -> st.SearchStrategy[Any]:
     return st.recursive(
         _SCALARS,
