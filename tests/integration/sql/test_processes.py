@@ -124,11 +124,15 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
     # the job over soon after the kill. Only one worker is alive at a time, so none takes the
     # job from a live worker whose heartbeat is late.
     lease = "0.15"
+    # The feed is parsed in the worker's own thread: a parser helper process would be one more
+    # interpreter start per worker, and the claim here is about the worker's transaction, which
+    # a helper neither holds nor changes (tests/integration/test_parser_processes.py kills those).
+    inline = "0"
     app = workers.app_for(kit.url)
     try:
         job = workers.submit(app, workers.feed(items))
         wal = WalWatch(Path(kit.url.removeprefix("sqlite:///")))  # SQLite's evidence
-        first = workers.start(kit.url, "worker", job_lease_seconds=lease)
+        first = workers.start(kit.url, "worker", job_lease_seconds=lease, parser_processes=inline)
         try:
             workers.wait_for(
                 lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.RUNNING,
@@ -153,7 +157,7 @@ def test_a_worker_killed_mid_job_leaves_nothing_and_another_finishes_it_as_if_un
             assert uow.products.count("acme") == 0
             assert uow.imports.recent() == []
 
-        second = workers.start(kit.url, "worker", job_lease_seconds=lease)
+        second = workers.start(kit.url, "worker", job_lease_seconds=lease, parser_processes=inline)
         try:
             workers.wait_for(
                 lambda: app.jobs.get(job.id, partner_id=None).status is JobStatus.SUCCEEDED, 300, "the retry"
