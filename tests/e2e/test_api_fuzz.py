@@ -44,6 +44,13 @@ ST = [sys.executable, "-P", str(Path(__file__).parents[1] / "support" / "st_seri
 # profile (support/examples.py) meets 3 an operation where CI, which draws new ones each run, meets 10.
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10" if settings().max_examples >= CI_EXAMPLES else "3"))
 SEED = os.environ.get("API_FUZZ_SEED", "")
+# hypothesis keeps its Unicode tables (which characters each codec encodes, each category's code
+# points) in its storage directory, by default `.hypothesis` in the working directory: `st` runs in
+# the test's own folder, so it rebuilt them every run, a scan of all 1.1 million code points per
+# codec. It shares the suite's storage instead (the repository's, where
+# pytest's own hypothesis keeps the same tables), so whichever builds them first writes them for
+# both. Its example database stays in the test's folder, new each run as before.
+STORAGE = Path(__file__).parents[2] / ".hypothesis"
 # Every check this schemathesis has, named so that a new version's new check is a decision.
 CHECKS = (
     "not_a_server_error",
@@ -139,7 +146,7 @@ def test_the_api_fuzzer_finds_no_failure_on_a_real_serve(tmp_path: Path) -> None
     try:
         admin = server.wait_for_output(r"ADMIN_KEY=(pcia_\S+)").group(1)
         base_url = server.wait_for_output(r"serving (http://\S+) on").group(1)
-        env = {**os.environ, **_credentials(base_url, admin)}
+        env = {"HYPOTHESIS_STORAGE_DIRECTORY": str(STORAGE), **os.environ, **_credentials(base_url, admin)}
         report = tmp_path / "report.json"
         command = [
             *ST,
@@ -162,6 +169,8 @@ def test_the_api_fuzzer_finds_no_failure_on_a_real_serve(tmp_path: Path) -> None
             # API: on a loaded 2-core runner two operations' strategies failed it (ADR 0029).
             "--suppress-health-check",
             "too_slow",
+            "--generation-database",
+            str(tmp_path / ".hypothesis" / "examples"),
             "--report",
             "json",
             "--report-json-path",
