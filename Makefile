@@ -20,11 +20,30 @@ $(VENV)/.files: FORCE
 	@find $(CODE) -type f \( -name '*.py' -o -name '*.sql' -o -name '*.csv' -o -name '*.lua' -o -name '*.html' -o -name '*.css' -o -name '*.js' -o -name '*.map' -o -name 'py.typed' -o -path '*/samples/*' \) | LC_ALL=C sort > $@.new
 	@cmp -s $@.new $@ 2>/dev/null && rm $@.new || mv $@.new $@
 
+
+# The dependencies (and pip, which the tests and `python -m build` run) are installed by uv, from
+# PyPI like every other package: it fetches and installs them in parallel and compiles their
+# bytecode on every core, as pip compiles it one file at a time (docs/ADR/0012-testability.md).
+# The venv is made without pip (ensurepip would install one only to be replaced) and the host's
+# pip puts uv in it, or where the host has none, the pip ensurepip installs. The package itself is
+# installed by pip, with the venv's setuptools (held to build-system.requires): uv shows a build
+# backend's output in its debug log alone, pip shows setuptools' warnings. Where uv cannot be had
+# or fails (no uv wheel for the platform, no PyPI), pip installs everything as before. An
+# installed uv serves later runs.
 $(VENV)/.installed: pyproject.toml $(VENV)/.files
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	@test -x $(BIN)/uv || $(PYTHON) -m pip --python $(BIN)/python install --quiet uv 2>/dev/null \
+		|| { $(BIN)/python -m ensurepip >/dev/null && $(BIN)/python -m pip install --quiet uv; } \
+		|| echo "make setup: no uv, pip installs the dependencies"
+	@set -x; if test -x $(BIN)/uv && $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode \
+		-r pyproject.toml --extra dev pip --upgrade-package pip; then \
+		only_package="--no-deps --no-build-isolation --check-build-dependencies"; \
+	else \
+		{ $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null; } \
+		&& $(BIN)/python -m pip install --quiet --upgrade pip || exit 1; \
+	fi; \
 	PYTHONWARNINGS="ignore:Editable installation" \
-		$(BIN)/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
+		$(BIN)/python -m pip install --quiet $$only_package -e '.[dev]' --config-settings editable_mode=strict
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -78,7 +97,9 @@ pytest: setup browser
 		--cov=partner_ingest --cov-branch --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
-test: lint typecheck contracts pytest
+# The checks of a second or less (ruff, the import contracts) go before mypy, whose cold run
+# (a fresh clone has no cache) is the longest: a broken rule fails without waiting for it.
+test: lint contracts typecheck pytest
 
 # CI: build the wheel, install it alone into a clean virtualenv, import every module.
 wheel-check: setup
