@@ -107,31 +107,54 @@ def postgres_database() -> Iterator[str]:
 
 # Everything about a schema's definition a test could change, as one digest; rows are not in it
 # (they are emptied) except the migration records, which say what version the schema claims.
+# The schema's objects are found through the catalogs' indexes, from the dependency every table,
+# sequence, view, function and type keeps on its schema (an index, constraint, trigger, column or
+# policy through its table's oid): `relnamespace = ...` and the like have no index, and scanning
+# whole catalogs costs what the server's catalogs weigh, dead rows included (every schema a run
+# creates and drops leaves its rows there until a VACUUM), not what this schema holds.
 _DEFINITION = """
+WITH owned AS (
+  SELECT d.classid, d.objid FROM pg_depend d
+   WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %(oid)s AND d.objsubid = 0),
+rel AS (
+  SELECT c.oid, c.relname FROM owned o JOIN pg_class c ON c.oid = o.objid
+   WHERE o.classid = 'pg_class'::regclass AND c.relnamespace = %(oid)s),
+idx AS (
+  SELECT i.indexrelid, i.indrelid FROM rel JOIN pg_index i ON i.indrelid = rel.oid)
 SELECT md5(concat_ws(' | ',
   (SELECT string_agg(format('%%s:%%s:%%s:%%s', c.relname, c.relkind, c.relrowsecurity, c.relacl), ','
                      ORDER BY c.relname)
-     FROM pg_class c WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(format('%%s.%%s:%%s:%%s:%%s:%%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+     FROM pg_class c WHERE c.oid IN (SELECT oid FROM rel UNION ALL SELECT indexrelid FROM idx)),
+  (SELECT string_agg(format('%%s.%%s:%%s:%%s:%%s:%%s', rel.relname, a.attname, format_type(a.atttypid, a.atttypmod),
                             a.attnotnull, a.attidentity, pg_get_expr(d.adbin, d.adrelid)), ','
-                     ORDER BY c.relname, a.attnum)
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                     ORDER BY rel.relname, a.attnum)
+     FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid
      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE c.relnamespace = n.oid AND a.attnum > 0 AND NOT a.attisdropped),
-  (SELECT string_agg(format('%%s:%%s', conname, pg_get_constraintdef(oid)), ',' ORDER BY conname, 2)
-     FROM pg_constraint WHERE connamespace = n.oid),
-  (SELECT string_agg(pg_get_indexdef(i.indexrelid), ',' ORDER BY 1)
-     FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(format('%%s:%%s', t.tgenabled, pg_get_triggerdef(t.oid)), ',' ORDER BY 1)
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(format('%%s:%%s:%%s', p.proname, md5(p.prosrc), p.proacl), ',' ORDER BY 1)
-     FROM pg_proc p WHERE p.pronamespace = n.oid),
-  (SELECT string_agg(format('%%s:%%s', p.polname, p.polrelid::regclass), ',' ORDER BY 1)
-     FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(d.defaclacl::text, ',' ORDER BY 1) FROM pg_default_acl d WHERE d.defaclnamespace = n.oid),
+    WHERE a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT string_agg(def, ',' ORDER BY def)
+     FROM (SELECT format('%%s:%%s', k.conname, pg_get_constraintdef(k.oid)) AS def
+             FROM rel JOIN pg_constraint k ON k.conrelid = rel.oid
+           UNION ALL
+           SELECT format('%%s:%%s', k.conname, pg_get_constraintdef(k.oid))
+             FROM owned o JOIN pg_constraint k ON k.contypid = o.objid
+            WHERE o.classid = 'pg_type'::regclass) AS con),
+  (SELECT string_agg(def, ',' ORDER BY def) FROM (SELECT pg_get_indexdef(indexrelid) AS def FROM idx) AS ind),
+  (SELECT string_agg(def, ',' ORDER BY def)
+     FROM (SELECT format('%%s:%%s', t.tgenabled, pg_get_triggerdef(t.oid)) AS def
+             FROM rel JOIN pg_trigger t ON t.tgrelid = rel.oid) AS trg),
+  (SELECT string_agg(def, ',' ORDER BY def)
+     FROM (SELECT format('%%s(%%s):%%s:%%s', p.proname, pg_get_function_identity_arguments(p.oid),
+                         md5(p.prosrc), p.proacl) AS def
+             FROM owned o JOIN pg_proc p ON p.oid = o.objid WHERE o.classid = 'pg_proc'::regclass) AS fun),
+  (SELECT string_agg(format('%%s:%%s:%%s', ty.typname, ty.typtype, ty.typacl), ',' ORDER BY ty.typname)
+     FROM owned o JOIN pg_type ty ON ty.oid = o.objid WHERE o.classid = 'pg_type'::regclass),
+  (SELECT string_agg(format('%%s:%%s', rel.relname, p.polname), ',' ORDER BY rel.relname, p.polname)
+     FROM rel JOIN pg_policy p ON p.polrelid = rel.oid),
+  (SELECT string_agg(d.defaclacl::text, ',' ORDER BY d.defaclacl::text)
+     FROM pg_default_acl d WHERE d.defaclnamespace = %(oid)s),
   n.nspowner::regrole::text, n.nspacl::text,
-  (SELECT string_agg(format('%%s:%%s', version, name), ',' ORDER BY version) FROM {schema}.schema_migrations)
-)) FROM pg_namespace n WHERE n.nspname = %s
+  (SELECT string_agg(format('%%s:%%s', version, name), ',' ORDER BY version, name) FROM {schema}.schema_migrations)
+)) FROM pg_namespace n WHERE n.oid = %(oid)s
 """
 
 _spare: list[str] = []
@@ -182,8 +205,11 @@ def _definition(conn: object, schema: str) -> str:
     from psycopg import Connection, sql
 
     assert isinstance(conn, Connection)
+    found = conn.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    if found is None:
+        return ""
     query = sql.SQL(_DEFINITION).format(schema=sql.Identifier(schema))
-    row = conn.execute(query, (schema,)).fetchone()
+    row = conn.execute(query, {"oid": found[0]}).fetchone()
     return str(row[0]) if row else ""
 
 
@@ -202,8 +228,11 @@ def _empty_on(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool
     # of TRUNCATE, the foreign keys' checks) from firing for this one transaction.
     conn.execute("SET LOCAL session_replication_role = replica")
     conn.execute("SET LOCAL lock_timeout = '10s'")
+    # The schema's tables and sequences are found through its dependencies, as in the digest.
     tables = conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_migrations'",
+        "SELECT c.relname FROM pg_depend d JOIN pg_class c ON c.oid = d.objid"
+        " WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %s::regnamespace"
+        " AND d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations'",
         (schema,),
     ).fetchall()
     # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every table and index
@@ -211,8 +240,9 @@ def _empty_on(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool
     for (name,) in tables:
         conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, str(name))))
     conn.execute(
-        "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
-        " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = %s::regnamespace",
+        "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid"
+        " WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %s::regnamespace"
+        " AND d.classid = 'pg_class'::regclass",
         (schema,),
     )
     return True
