@@ -9,7 +9,7 @@ than most tests that use it (a few hundred DDL statements, a commit each
 migration); so a schema a test is done with is emptied and kept for the next
 test of the same process when, and only when, it is still exactly what the
 migrations made: the same tables, columns, constraints, indexes, triggers
-(enabled alike), functions, privileges and migration rows. Emptied means every
+(enabled alike), functions, types, privileges and migration rows. Emptied means every
 table but `schema_migrations` without a row and every sequence back at its
 start, which is what a freshly migrated schema holds. Anything else (a test
 that dropped a trigger, revoked a grant, recorded a newer migration) is
