@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from support.examples import CI_EXAMPLES
 from support.memory import MemoryApp
+from support.postgres import vacuum_churned_catalogs
 
 from partner_ingest.adapters_in.bootstrap import in_memory
 from partner_ingest.domain.model import Partner, ValidationPolicy
@@ -71,6 +72,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 taken += len(tests)
             left -= taken
     items[:] = [item for share in shares for item in share]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once a run (in the xdist controller, not in each worker): clear the dead catalog rows
+    earlier runs left on the PostgreSQL test server (tests/support/postgres.py)."""
+    if not hasattr(session.config, "workerinput"):
+        vacuum_churned_catalogs()
 
 
 @pytest.fixture

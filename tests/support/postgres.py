@@ -9,7 +9,7 @@ than most tests that use it (a few hundred DDL statements, a commit each
 migration); so a schema a test is done with is emptied and kept for the next
 test of the same process when, and only when, it is still exactly what the
 migrations made: the same tables, columns, constraints, indexes, triggers
-(enabled alike), functions, privileges and migration rows. Emptied means every
+(enabled alike), functions, types, privileges and migration rows. Emptied means every
 table but `schema_migrations` without a row and every sequence back at its
 start, which is what a freshly migrated schema holds. Anything else (a test
 that dropped a trigger, revoked a grant, recorded a newer migration) is
@@ -94,6 +94,50 @@ def drop_schema(url: str, schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
+# The catalogs every migrated schema adds rows to; dropping the schema leaves them dead.
+_CHURNED_CATALOGS = (
+    "pg_attribute",
+    "pg_class",
+    "pg_depend",
+    "pg_type",
+    "pg_constraint",
+    "pg_index",
+    "pg_attrdef",
+    "pg_trigger",
+    "pg_proc",
+    "pg_sequence",
+    "pg_namespace",
+)
+_DEAD_ROWS_WORTH_A_VACUUM = 20_000
+"""Fewer dead rows than a run of the PostgreSQL tests leaves: a fresh server is left alone."""
+
+
+def vacuum_churned_catalogs() -> None:
+    """VACUUM the catalogs the suite's schemas churn, when earlier runs left them full of dead rows.
+
+    The test server runs without autovacuum, so every schema a run creates and drops stays in
+    the catalogs as dead rows, and every later run (CI's included) reads past them wherever the
+    server scans a catalog. A VACUUM of them costs little; a role that may not vacuum a catalog
+    only gets a warning, and a server that cannot be reached is left to the tests to report.
+    """
+    url = os.environ.get(ENV)
+    if not url:
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT coalesce(sum(n_dead_tup), 0) FROM pg_stat_sys_tables"
+                " WHERE schemaname = 'pg_catalog' AND relname = ANY(%s)",
+                (list(_CHURNED_CATALOGS),),
+            ).fetchone()
+            if row is not None and int(row[0]) >= _DEAD_ROWS_WORTH_A_VACUUM:
+                conn.execute("VACUUM " + ", ".join(f"pg_catalog.{name}" for name in _CHURNED_CATALOGS))
+    except psycopg.Error:
+        return
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A database URL naming a fresh schema (created by the first store that opens it), dropped afterwards."""
@@ -107,31 +151,54 @@ def postgres_database() -> Iterator[str]:
 
 # Everything about a schema's definition a test could change, as one digest; rows are not in it
 # (they are emptied) except the migration records, which say what version the schema claims.
+# The schema's objects are found through the catalogs' indexes, from the dependency every table,
+# sequence, view, function and type keeps on its schema (an index, constraint, trigger, column or
+# policy through its table's oid): `relnamespace = ...` and the like have no index, and scanning
+# whole catalogs costs what the server's catalogs weigh, dead rows included (every schema a run
+# creates and drops leaves its rows there until a VACUUM), not what this schema holds.
 _DEFINITION = """
+WITH owned AS (
+  SELECT d.classid, d.objid FROM pg_depend d
+   WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %(oid)s AND d.objsubid = 0),
+rel AS (
+  SELECT c.oid, c.relname FROM owned o JOIN pg_class c ON c.oid = o.objid
+   WHERE o.classid = 'pg_class'::regclass AND c.relnamespace = %(oid)s),
+idx AS (
+  SELECT i.indexrelid, i.indrelid FROM rel JOIN pg_index i ON i.indrelid = rel.oid)
 SELECT md5(concat_ws(' | ',
   (SELECT string_agg(format('%%s:%%s:%%s:%%s', c.relname, c.relkind, c.relrowsecurity, c.relacl), ','
                      ORDER BY c.relname)
-     FROM pg_class c WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(format('%%s.%%s:%%s:%%s:%%s:%%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+     FROM pg_class c WHERE c.oid IN (SELECT oid FROM rel UNION ALL SELECT indexrelid FROM idx)),
+  (SELECT string_agg(format('%%s.%%s:%%s:%%s:%%s:%%s', rel.relname, a.attname, format_type(a.atttypid, a.atttypmod),
                             a.attnotnull, a.attidentity, pg_get_expr(d.adbin, d.adrelid)), ','
-                     ORDER BY c.relname, a.attnum)
-     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                     ORDER BY rel.relname, a.attnum)
+     FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid
      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE c.relnamespace = n.oid AND a.attnum > 0 AND NOT a.attisdropped),
-  (SELECT string_agg(format('%%s:%%s', conname, pg_get_constraintdef(oid)), ',' ORDER BY conname, 2)
-     FROM pg_constraint WHERE connamespace = n.oid),
-  (SELECT string_agg(pg_get_indexdef(i.indexrelid), ',' ORDER BY 1)
-     FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(format('%%s:%%s', t.tgenabled, pg_get_triggerdef(t.oid)), ',' ORDER BY 1)
-     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(format('%%s:%%s:%%s', p.proname, md5(p.prosrc), p.proacl), ',' ORDER BY 1)
-     FROM pg_proc p WHERE p.pronamespace = n.oid),
-  (SELECT string_agg(format('%%s:%%s', p.polname, p.polrelid::regclass), ',' ORDER BY 1)
-     FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = n.oid),
-  (SELECT string_agg(d.defaclacl::text, ',' ORDER BY 1) FROM pg_default_acl d WHERE d.defaclnamespace = n.oid),
+    WHERE a.attnum > 0 AND NOT a.attisdropped),
+  (SELECT string_agg(def, ',' ORDER BY def)
+     FROM (SELECT format('%%s:%%s', k.conname, pg_get_constraintdef(k.oid)) AS def
+             FROM rel JOIN pg_constraint k ON k.conrelid = rel.oid
+           UNION ALL
+           SELECT format('%%s:%%s', k.conname, pg_get_constraintdef(k.oid))
+             FROM owned o JOIN pg_constraint k ON k.contypid = o.objid
+            WHERE o.classid = 'pg_type'::regclass) AS con),
+  (SELECT string_agg(def, ',' ORDER BY def) FROM (SELECT pg_get_indexdef(indexrelid) AS def FROM idx) AS ind),
+  (SELECT string_agg(def, ',' ORDER BY def)
+     FROM (SELECT format('%%s:%%s', t.tgenabled, pg_get_triggerdef(t.oid)) AS def
+             FROM rel JOIN pg_trigger t ON t.tgrelid = rel.oid) AS trg),
+  (SELECT string_agg(def, ',' ORDER BY def)
+     FROM (SELECT format('%%s(%%s):%%s:%%s', p.proname, pg_get_function_identity_arguments(p.oid),
+                         md5(p.prosrc), p.proacl) AS def
+             FROM owned o JOIN pg_proc p ON p.oid = o.objid WHERE o.classid = 'pg_proc'::regclass) AS fun),
+  (SELECT string_agg(format('%%s:%%s:%%s', ty.typname, ty.typtype, ty.typacl), ',' ORDER BY ty.typname)
+     FROM owned o JOIN pg_type ty ON ty.oid = o.objid WHERE o.classid = 'pg_type'::regclass),
+  (SELECT string_agg(format('%%s:%%s', rel.relname, p.polname), ',' ORDER BY rel.relname, p.polname)
+     FROM rel JOIN pg_policy p ON p.polrelid = rel.oid),
+  (SELECT string_agg(d.defaclacl::text, ',' ORDER BY d.defaclacl::text)
+     FROM pg_default_acl d WHERE d.defaclnamespace = %(oid)s),
   n.nspowner::regrole::text, n.nspacl::text,
-  (SELECT string_agg(format('%%s:%%s', version, name), ',' ORDER BY version) FROM {schema}.schema_migrations)
-)) FROM pg_namespace n WHERE n.nspname = %s
+  (SELECT string_agg(format('%%s:%%s', version, name), ',' ORDER BY version, name) FROM {schema}.schema_migrations)
+)) FROM pg_namespace n WHERE n.oid = %(oid)s
 """
 
 _spare: list[str] = []
@@ -182,8 +249,11 @@ def _definition(conn: object, schema: str) -> str:
     from psycopg import Connection, sql
 
     assert isinstance(conn, Connection)
+    found = conn.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    if found is None:
+        return ""
     query = sql.SQL(_DEFINITION).format(schema=sql.Identifier(schema))
-    row = conn.execute(query, (schema,)).fetchone()
+    row = conn.execute(query, {"oid": found[0]}).fetchone()
     return str(row[0]) if row else ""
 
 
@@ -202,8 +272,11 @@ def _empty_on(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool
     # of TRUNCATE, the foreign keys' checks) from firing for this one transaction.
     conn.execute("SET LOCAL session_replication_role = replica")
     conn.execute("SET LOCAL lock_timeout = '10s'")
+    # The schema's tables and sequences are found through its dependencies, as in the digest.
     tables = conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'schema_migrations'",
+        "SELECT c.relname FROM pg_depend d JOIN pg_class c ON c.oid = d.objid"
+        " WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %s::regnamespace"
+        " AND d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p') AND c.relname <> 'schema_migrations'",
         (schema,),
     ).fetchall()
     # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives every table and index
@@ -211,8 +284,9 @@ def _empty_on(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool
     for (name,) in tables:
         conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, str(name))))
     conn.execute(
-        "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
-        " JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = %s::regnamespace",
+        "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid"
+        " WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %s::regnamespace"
+        " AND d.classid = 'pg_class'::regclass",
         (schema,),
     )
     return True
