@@ -27,6 +27,7 @@ from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
 
 if TYPE_CHECKING:
+    from partner_ingest.adapters_out.parser_spawn import SpawnedProcess
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
     from partner_ingest.ports import (
@@ -226,19 +227,25 @@ def group_commit(settings: Settings, store: Store, closers: Closers) -> WriteQue
     return postgres_writer
 
 
-def parser_processes(settings: Settings, closers: Closers, *, start: bool = False) -> FeedParsing | None:
+def parser_processes(
+    settings: Settings, closers: Closers, *, start: bool | SpawnedProcess = False
+) -> FeedParsing | None:
     """Parser processes for large feeds, as the settings size them; None when they are off (ADR 0019).
 
     With `start`, one is started at once, without waiting for it, so that it imports the library
-    while the caller prepares its feed (a CLI ingest hashes its file meanwhile; ADR 0039)."""
+    while the caller prepares its feed (a CLI ingest hashes its file meanwhile; ADR 0039); a
+    `SpawnedProcess` is one the caller started already (early_parser.py), adopted as that one."""
+    spawned = None if isinstance(start, bool) else start
     if settings.parser_processes == 0:
+        if spawned is not None:
+            spawned.abandon()
         return None
     from partner_ingest.adapters_out.parser_processes import ParserProcesses
 
     processes = ParserProcesses(min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes)
     closers.append(processes.close)
-    if start:
-        processes.warm(wait=False)
+    if start is not False:
+        processes.warm(wait=False, spawned=spawned)
     return processes
 
 
