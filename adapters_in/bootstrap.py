@@ -49,6 +49,7 @@ from .wiring import Wiring
 
 if TYPE_CHECKING:
     from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
+    from partner_ingest.adapters_out.parser_spawn import SpawnedProcess
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
     from partner_ingest.ports import (
         AuditLog,
@@ -173,7 +174,8 @@ def build(
     formats: FormatRegistry | None = None,
     parsing: FeedParsing | None = None,
     product_cache: ProductCache | None = None,
-    start_parser: bool = False,
+    start_parser: bool | SpawnedProcess = False,
+    checkpoint_at_close: bool = True,
 ) -> Application:
     """The service as `serve` runs it; any part handed in replaces that part alone.
 
@@ -189,7 +191,12 @@ def build(
 
     `start_parser` starts a parser process at once, without waiting for it, so that it
     imports the library while the caller prepares its feed (a CLI ingest of a large file
-    hashes it meanwhile; ADR 0039).
+    hashes it meanwhile; ADR 0039); a `SpawnedProcess` (early_parser.py) is one the caller
+    started before importing this module, adopted as that one (stopped if `parsing` is
+    handed in or the settings turn helpers off).
+
+    `checkpoint_at_close=False` is for a process that ends right after `close()` (the CLI's
+    ingest): a SQLite store then leaves its synced WAL to the next opener (see `SqliteStore`).
 
     `Application.close()` closes what was opened here; what was handed in stays open, its
     owner's to close.
@@ -198,8 +205,10 @@ def build(
     closers: list[Callable[[], None]] = []
     if parsing is None:
         parsing = parser_processes(settings, closers, start=start_parser)
+    elif not isinstance(start_parser, bool):
+        start_parser.abandon()
     clock = clock if clock is not None else SystemClock()
-    store, ready = store_for(settings, store, closers)
+    store, ready = store_for(settings, store, closers, checkpoint_at_close=checkpoint_at_close)
     if rate_limiter is None and settings.redis_url:
         rate_limiter, quota_limiter, ready = redis_limiters(
             settings, settings.redis_url, quota_limiter, ready, closers

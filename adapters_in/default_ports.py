@@ -27,6 +27,7 @@ from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
 
 if TYPE_CHECKING:
+    from partner_ingest.adapters_out.parser_spawn import SpawnedProcess
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
     from partner_ingest.ports import (
@@ -121,23 +122,23 @@ def _vault_keys(text: str) -> tuple[str, ...]:
     return keys
 
 
-def _open_sqlite(settings: Settings) -> SqliteStore:
+def _open_sqlite(settings: Settings, *, checkpoint_at_close: bool = True) -> SqliteStore:
     """The embedded store; a file that cannot be opened (no such directory, no permission, not a
     database) is a bad setting, said in one line, not a traceback."""
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
 
     try:
-        return SqliteStore(settings.sqlite_path)
+        return SqliteStore(settings.sqlite_path, checkpoint_at_close=checkpoint_at_close)
     except (sqlite3.Error, OSError) as error:
         raise SettingsError(
             f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: {error}"
         ) from error
 
 
-def _open_store(settings: Settings) -> tuple[Store, Callable[[], None]]:
-    """The store the settings name, and how to close it."""
+def _open_store(settings: Settings, *, checkpoint_at_close: bool = True) -> tuple[Store, Callable[[], None]]:
+    """The store the settings name, and how to close it (`checkpoint_at_close`: SqliteStore's)."""
     if settings.is_sqlite:
-        sqlite = _open_sqlite(settings)
+        sqlite = _open_sqlite(settings, checkpoint_at_close=checkpoint_at_close)
         return sqlite, sqlite.close
     # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
     from partner_ingest.adapters_out.postgres.store import PostgresStore
@@ -168,13 +169,14 @@ def _schema_check(store: Store) -> Callable[[], str | None]:
 
 
 def store_for(
-    settings: Settings, store: Store | None, closers: Closers
+    settings: Settings, store: Store | None, closers: Closers, *, checkpoint_at_close: bool = True
 ) -> tuple[Store, Callable[[], Readiness]]:
     """The store handed in, or the one the settings name (opened here, closed by `closers`), and
-    its readiness: reachable, schema current, and room on the SQLite file's disk."""
+    its readiness: reachable, schema current, and room on the SQLite file's disk.
+    `checkpoint_at_close=False`: see `SqliteStore` (a process that ends right after closing it)."""
     opened = store is None
     if store is None:
-        store, close_store = _open_store(settings)
+        store, close_store = _open_store(settings, checkpoint_at_close=checkpoint_at_close)
         closers.append(close_store)
     ready = store_ready(store.unit_of_work, _schema_check(store))
     if opened and settings.is_sqlite and settings.min_free_disk_bytes:
@@ -226,19 +228,25 @@ def group_commit(settings: Settings, store: Store, closers: Closers) -> WriteQue
     return postgres_writer
 
 
-def parser_processes(settings: Settings, closers: Closers, *, start: bool = False) -> FeedParsing | None:
+def parser_processes(
+    settings: Settings, closers: Closers, *, start: bool | SpawnedProcess = False
+) -> FeedParsing | None:
     """Parser processes for large feeds, as the settings size them; None when they are off (ADR 0019).
 
     With `start`, one is started at once, without waiting for it, so that it imports the library
-    while the caller prepares its feed (a CLI ingest hashes its file meanwhile; ADR 0039)."""
+    while the caller prepares its feed (a CLI ingest hashes its file meanwhile; ADR 0039); a
+    `SpawnedProcess` is one the caller started already (early_parser.py), adopted as that one."""
+    spawned = None if isinstance(start, bool) else start
     if settings.parser_processes == 0:
+        if spawned is not None:
+            spawned.abandon()
         return None
     from partner_ingest.adapters_out.parser_processes import ParserProcesses
 
     processes = ParserProcesses(min_bytes=settings.parser_min_bytes, max_processes=settings.parser_processes)
     closers.append(processes.close)
-    if start:
-        processes.warm(wait=False)
+    if start is not False:
+        processes.warm(wait=False, spawned=spawned)
     return processes
 
 

@@ -9,11 +9,8 @@ its pipes close; a helper that does not answer as the protocol says (parser_wire
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
 import subprocess
-import sys
 import threading
 from typing import BinaryIO, Final
 
@@ -22,19 +19,13 @@ import attrs
 from partner_ingest.domain.model.chunk import ValidatedChunk
 
 from .frames import FramePipe
+from .parser_spawn import SpawnedProcess, spawn
 from .parser_wire import FRAME, ParserProcessError, unpack_rows
 
 __all__ = ["Feeder", "Helper"]
 
-_PIPE_BYTES: Final = 1 << 20
-"""Room in the pipes to and from a helper (Linux's cap for a pipe, /proc/sys/fs/pipe-max-size)."""
 _START_TIMEOUT: Final = 60.0
 """Seconds a new helper may take to import the library and report ready."""
-_BOOT: Final = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
-    "from partner_ingest.adapters_out.parser_serve import serve; "
-    "serve(int(sys.argv[1]), int(sys.argv[2]))"
-)
 
 
 class Helper:
@@ -57,23 +48,12 @@ class Helper:
     @classmethod
     def spawn(cls, executable: str) -> Helper:
         """A helper process started, still importing the library (see `greet`)."""
-        to_helper, helper_in = os.pipe()
-        helper_out, from_helper = os.pipe()
-        _widen(helper_out)
-        _widen(helper_in)
-        try:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and code
-                [executable, "-c", _BOOT, str(to_helper), str(from_helper), json.dumps(sys.path)],
-                pass_fds=(to_helper, from_helper),
-                stdin=subprocess.DEVNULL,
-            )
-        except OSError:
-            for fd in (to_helper, helper_in, helper_out, from_helper):
-                os.close(fd)
-            raise
-        os.close(to_helper)
-        os.close(from_helper)
-        return cls(process, FramePipe(helper_in), FramePipe(helper_out))
+        return cls.adopt(spawn(executable))
+
+    @classmethod
+    def adopt(cls, spawned: SpawnedProcess) -> Helper:
+        """The helper a `parser_spawn.spawn` started (before this module was imported)."""
+        return cls(spawned.process, FramePipe(spawned.to_helper), FramePipe(spawned.from_helper))
 
     def greet(self) -> None:
         """Wait for the helper's hello (once); a helper that fails to start is stopped."""
@@ -140,23 +120,6 @@ class Helper:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-
-
-def _widen(pipe: int) -> None:
-    """Give a pipe room for several messages (Linux: 64 KiB by default, a chunk is ~200 KiB).
-
-    With the default, a helper that finishes a chunk waits until this process is done
-    writing the one before, and the feeder waits for the helper to take each frame:
-    each chunk then costs the slower of the two halves, whose speeds vary chunk by
-    chunk. With room for several each side keeps going, and a feed costs the slower
-    half on average (faster in alternating runs; see ADR 0019).
-    """
-    try:
-        import fcntl
-
-        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):  # not Linux, or capped lower: the default works
-        pass
 
 
 class Feeder(threading.Thread):

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from partner_ingest.domain.model.reading import FeedReading
 
     from .parser_helper import Helper
+    from .parser_spawn import SpawnedProcess
 
 __all__ = ["ParserProcessError", "ParserProcesses"]
 
@@ -106,25 +107,29 @@ class ParserProcesses:
         helper, reads_file = found
         return _remote(helper, None if reads_file else rest, self._release)
 
-    def warm(self, *, wait: bool = True) -> None:
+    def warm(self, *, wait: bool = True, spawned: SpawnedProcess | None = None) -> None:
         """Start one helper now rather than on the first large feed. Without `wait`, only its
         process is started: it imports the library while this process goes on (a CLI ingest
-        hashes the file meanwhile), and the first feed waits for whatever is left of that."""
-        if not wait:
+        hashes the file meanwhile), and the first feed waits for whatever is left of that.
+        `spawned` is such a process the caller started already (`parser_spawn.spawn`): kept
+        as the idle helper, or stopped if this pool has no use for it."""
+        if not wait or spawned is not None:
             with self._lock:
                 idle = not (self._closed or self._disabled or self._idle or self._busy)
             if idle and self.max_processes > 0:
-                self._spawn_idle()
+                self._spawn_idle(spawned)
+            elif spawned is not None:
+                spawned.abandon()
             return
         helper = self._acquire()
         if helper is not None:
             self._release(helper, reusable=True)
 
-    def _spawn_idle(self) -> None:
+    def _spawn_idle(self, spawned: SpawnedProcess | None = None) -> None:
         try:
             from .parser_helper import Helper
 
-            helper = Helper.spawn(self._executable)
+            helper = Helper.spawn(self._executable) if spawned is None else Helper.adopt(spawned)
         except OSError:
             return  # the first large feed tries again, and says why if it fails then
         with self._lock:

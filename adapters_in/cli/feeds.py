@@ -102,22 +102,34 @@ def _format_of(args: argparse.Namespace, formats: FormatRegistry | None = None) 
 
 def run_ingest(args: argparse.Namespace) -> int:
     """Ingest a local file through the real use case and print its report."""
-    from partner_ingest.adapters_in import bootstrap
+    from partner_ingest.adapters_in.early_parser import start_parser_for
     from partner_ingest.adapters_in.settings import Settings
-    from partner_ingest.domain.model.report import FeedStatus
 
     settings = Settings.from_env()
     path: Path = args.file
+    # A file the parser process will read: start it first, before this process imports the
+    # composition root and the use case, so that it imports the library meanwhile (ADR 0039).
+    spawned = start_parser_for(settings, path)
     # Hashed first, so the ingest reads the body once (the progress drawn once), and the
     # body stays seekable: a snapshot held by the mass-delete guard is kept from it. The
     # hash runs in a thread of its own (hashlib leaves the GIL while it reads and hashes)
     # while this one imports the use case, opens the store and finds the installed formats:
     # work it would otherwise wait for (ADR 0039). A missing file is reported by this open.
-    digest = _Digest(path.open("rb"))
-    # A file the parser process will read: start it now, to import the library while this
-    # process prepares the feed (ADR 0039). First: the use case's own imports come after.
-    large = path.is_file() and path.stat().st_size >= settings.parser_min_bytes
-    app = bootstrap.build(settings, start_parser=large)
+    try:
+        digest = _Digest(path.open("rb"))
+        from partner_ingest.adapters_in import bootstrap
+        from partner_ingest.domain.model.report import FeedStatus
+    except BaseException:
+        if spawned is not None:
+            spawned.abandon()
+        raise
+    # A process that ends with this command leaves copying the WAL into the database file
+    # to the next opener: each commit synced it already (SqliteStore, ADR 0039).
+    app = bootstrap.build(
+        settings,
+        start_parser=spawned if spawned is not None else False,
+        checkpoint_at_close=not getattr(args, "ends_process", False),
+    )
     from partner_ingest.domain.use_cases.feed_terms import FeedSubmission
 
     try:

@@ -29,6 +29,7 @@ from support.feeds import jsonl_feed
 
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
 from partner_ingest.adapters_out.parser_processes import ParserProcessError, ParserProcesses
+from partner_ingest.adapters_out.parser_spawn import spawn
 from partner_ingest.adapters_out.parser_wire import pack_rows, unpack_rows
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.sqlite.testing import seed_partner
@@ -292,6 +293,28 @@ def test_a_helper_started_without_waiting_serves_the_first_feed() -> None:
         assert pool.pids == [started]
     finally:
         pool.close()
+
+
+def test_a_helper_started_before_the_pool_is_adopted_or_stopped() -> None:
+    """A process a CLI ingest starts before importing the composition root (parser_spawn.py,
+    ADR 0039) becomes the pool's idle helper and parses the first feed; a pool that already
+    has one, or runs no helpers, stops it rather than leaving it running."""
+    pool = ParserProcesses(min_bytes=0, max_processes=1)
+    spare = spawn()
+    try:
+        early = spawn()
+        pool.warm(spawned=early)
+        assert pool.pids == [early.process.pid]
+        pool.warm(spawned=spare)  # one is there already
+        assert spare.process.poll() is not None
+        outcome, written = ingest(JSONL, jsonl_feed(50), pool)
+        assert outcome.counts.created == 50 and len(written) == 50
+        assert pool.pids == [early.process.pid]
+    finally:
+        pool.close()
+    off = spawn()
+    ParserProcesses(min_bytes=0, max_processes=0).warm(spawned=off)
+    assert off.process.poll() is not None
 
 
 def test_a_helper_that_fails_to_start_unseen_leaves_feeds_parsed_here(

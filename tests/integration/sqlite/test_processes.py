@@ -54,3 +54,48 @@ def test_concurrent_processes_and_threads_never_see_a_locked_database(tmp_path: 
         assert [uow.products.count(f"p{n}") for n in range(4)] == [20, 20, 20, 20]
     assert len(store.audit_log.query(AuditQuery(action=AuditAction.AUTH_FAILED, limit=1000))) == 4 * 24
     store.close()
+
+
+_LEAVE_WAL = """
+import os, sys
+from datetime import UTC, datetime
+from partner_ingest.adapters_out.sqlite.store import SqliteStore
+from partner_ingest.domain.model import Partner
+
+store = SqliteStore(sys.argv[1], checkpoint_at_close=False)
+with store.unit_of_work() as uow:
+    uow.partners.add(Partner(id=sys.argv[2], name="left", created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    uow.commit()
+with store.unit_of_work() as uow:
+    uow.partners.add(Partner(id=sys.argv[2] + "-unfinished", name="x", created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    uow.conn.execute("SELECT 1")  # written, never committed: the exit drops it
+    store.close()
+    os._exit(0)
+"""
+
+
+def _leave_wal(db: Path, partner: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _LEAVE_WAL, str(db), partner], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_store_left_without_a_checkpoint_is_whole_for_the_next_opener(tmp_path: Path) -> None:
+    """`checkpoint_at_close=False` (the CLI's ingest, ADR 0039): the process ends with its
+    commits in the synced WAL, not in the database file; the next opener (one like it, then
+    an ordinary one) reads them and sees nothing of a transaction that never committed."""
+    db = tmp_path / "left.db"
+    seeded_store(db, "p0").close()
+    before = db.stat().st_size
+    _leave_wal(db, "p1")
+    wal = db.with_name("left.db-wal")
+    assert wal.stat().st_size > 0 and db.stat().st_size == before  # only in the WAL
+    _leave_wal(db, "p2")  # copies the WAL p1 left, beside its own commit
+    store = SqliteStore(db)
+    with store.unit_of_work(read_only=True) as uow:
+        assert [uow.partners.get(p) is not None for p in ("p0", "p1", "p2")] == [True, True, True]
+        assert uow.partners.get("p1-unfinished") is None and uow.partners.get("p2-unfinished") is None
+        assert uow.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store.close()
+    assert not wal.exists()  # an ordinary close copies and removes it
