@@ -175,7 +175,6 @@ def build(
     parsing: FeedParsing | None = None,
     product_cache: ProductCache | None = None,
     start_parser: bool | SpawnedProcess = False,
-    checkpoint_at_close: bool = True,
 ) -> Application:
     """The service as `serve` runs it; any part handed in replaces that part alone.
 
@@ -195,9 +194,6 @@ def build(
     started before importing this module, adopted as that one (stopped if `parsing` is
     handed in or the settings turn helpers off).
 
-    `checkpoint_at_close=False` is for a process that ends right after `close()` (the CLI's
-    ingest): a SQLite store then leaves its synced WAL to the next opener (see `SqliteStore`).
-
     `Application.close()` closes what was opened here; what was handed in stays open, its
     owner's to close.
     """
@@ -208,7 +204,7 @@ def build(
     elif not isinstance(start_parser, bool):
         start_parser.abandon()
     clock = clock if clock is not None else SystemClock()
-    store, ready = store_for(settings, store, closers, checkpoint_at_close=checkpoint_at_close)
+    store, ready = store_for(settings, store, closers)
     if rate_limiter is None and settings.redis_url:
         rate_limiter, quota_limiter, ready = redis_limiters(
             settings, settings.redis_url, quota_limiter, ready, closers

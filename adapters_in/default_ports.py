@@ -122,23 +122,23 @@ def _vault_keys(text: str) -> tuple[str, ...]:
     return keys
 
 
-def _open_sqlite(settings: Settings, *, checkpoint_at_close: bool = True) -> SqliteStore:
+def _open_sqlite(settings: Settings) -> SqliteStore:
     """The embedded store; a file that cannot be opened (no such directory, no permission, not a
     database) is a bad setting, said in one line, not a traceback."""
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
 
     try:
-        return SqliteStore(settings.sqlite_path, checkpoint_at_close=checkpoint_at_close)
+        return SqliteStore(settings.sqlite_path)
     except (sqlite3.Error, OSError) as error:
         raise SettingsError(
             f"{PREFIX}DATABASE_URL: cannot open the SQLite file {str(settings.sqlite_path)!r}: {error}"
         ) from error
 
 
-def _open_store(settings: Settings, *, checkpoint_at_close: bool = True) -> tuple[Store, Callable[[], None]]:
-    """The store the settings name, and how to close it (`checkpoint_at_close`: SqliteStore's)."""
+def _open_store(settings: Settings) -> tuple[Store, Callable[[], None]]:
+    """The store the settings name, and how to close it."""
     if settings.is_sqlite:
-        sqlite = _open_sqlite(settings, checkpoint_at_close=checkpoint_at_close)
+        sqlite = _open_sqlite(settings)
         return sqlite, sqlite.close
     # Imported here: psycopg is the optional `postgres` extra, needed only on this path.
     from partner_ingest.adapters_out.postgres.store import PostgresStore
@@ -169,14 +169,13 @@ def _schema_check(store: Store) -> Callable[[], str | None]:
 
 
 def store_for(
-    settings: Settings, store: Store | None, closers: Closers, *, checkpoint_at_close: bool = True
+    settings: Settings, store: Store | None, closers: Closers
 ) -> tuple[Store, Callable[[], Readiness]]:
     """The store handed in, or the one the settings name (opened here, closed by `closers`), and
-    its readiness: reachable, schema current, and room on the SQLite file's disk.
-    `checkpoint_at_close=False`: see `SqliteStore` (a process that ends right after closing it)."""
+    its readiness: reachable, schema current, and room on the SQLite file's disk."""
     opened = store is None
     if store is None:
-        store, close_store = _open_store(settings, checkpoint_at_close=checkpoint_at_close)
+        store, close_store = _open_store(settings)
         closers.append(close_store)
     ready = store_ready(store.unit_of_work, _schema_check(store))
     if opened and settings.is_sqlite and settings.min_free_disk_bytes:

@@ -123,13 +123,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         if spawned is not None:
             spawned.abandon()
         raise
-    # A process that ends with this command leaves copying the WAL into the database file
-    # to the next opener: each commit synced it already (SqliteStore, ADR 0039).
-    app = bootstrap.build(
-        settings,
-        start_parser=spawned if spawned is not None else False,
-        checkpoint_at_close=not getattr(args, "ends_process", False),
-    )
+    app = bootstrap.build(settings, start_parser=spawned if spawned is not None else False)
     from partner_ingest.domain.use_cases.feed_terms import FeedSubmission
 
     try:

@@ -151,9 +151,6 @@ def run() -> NoReturn:
     is buffered for stdout and stderr is written.
     """
     args = _arguments(sys.argv[1:])
-    # Read by a command that leaves work to the process's end (`ingest`: SqliteStore's
-    # checkpoint_at_close); `main`, run inside another program, does not set it.
-    args.ends_process = bool(getattr(args, "quick_exit", False))
     code = _run(args)
     if getattr(args, "quick_exit", False) and threading.active_count() == 1:
         atexit._run_exitfuncs()

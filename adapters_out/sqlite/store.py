@@ -10,7 +10,6 @@ retry that a bounded number of times, so concurrent threads and processes
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 import time
@@ -93,18 +92,6 @@ def full_error(path: str, error: BaseException) -> StoreFullError:
     return StoreFullError(f"the database {path} ran out of space: {error}")
 
 
-_LEFT_TO_EXIT: list[sqlite3.Connection] = []
-"""Connections of stores closed with `checkpoint_at_close=False`, kept open until the process ends."""
-
-
-def _has_wal(path: str) -> bool:
-    """Whether the database has a WAL with pages in it (left by a process that did not copy it)."""
-    try:
-        return os.path.getsize(f"{path}-wal") > 0
-    except OSError:
-        return False
-
-
 class SqliteStore:
     """A database file shared by every thread (and process) that opens it."""
 
@@ -115,51 +102,21 @@ class SqliteStore:
         busy_timeout: float = 30.0,
         lock_retries: int = 5,
         migrate_on_open: bool = True,
-        checkpoint_at_close: bool = True,
     ) -> None:
-        """`checkpoint_at_close=False` is for a process that ends right after closing the store
-        (the CLI's ingest, ADR 0039): its commits leave their pages in the WAL, which each
-        commit has synced (synchronous=FULL: durable, and read back by the next opener), rather
-        than copying them into the database file, and close() leaves its connections to the
-        process's exit instead of closing them (the last close copies the WAL, ending
-        without one leaves it). A WAL such a process left is copied by a thread from the open
-        on, beside this process's own work, so it does not grow from one such process to
-        the next; any other opener copies it on its first commit."""
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self.lock_retries = lock_retries
-        self._checkpoint_at_close = checkpoint_at_close
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._copying: threading.Thread | None = None
         if migrate_on_open:
             self.migrate()
-        if not checkpoint_at_close and _has_wal(self.path):
-            self._copying = threading.Thread(
-                target=self._copy_left_wal, name="partner-ingest-checkpoint", daemon=True
-            )
-            self._copying.start()
-
-    def _copy_left_wal(self) -> None:
-        try:
-            conn = connect(self.path, busy_timeout=self.busy_timeout)
-        except sqlite3.Error:  # this process's own commits still work; the next opener copies it
-            return
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass
-        finally:
-            conn.close()  # not the last connection: this process's own stays open
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (made on first use)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.path, busy_timeout=self.busy_timeout)
-            if not self._checkpoint_at_close:
-                conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -205,16 +162,10 @@ class SqliteStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        """Close every connection this store opened (call once, at shutdown); with
-        `checkpoint_at_close=False`, leave them to the process's exit."""
-        if self._copying is not None:
-            self._copying.join()
+        """Close every connection this store opened (call once, at shutdown)."""
         with self._lock:
-            if self._checkpoint_at_close:
-                for conn in self._all:
-                    conn.close()
-            else:
-                _LEFT_TO_EXIT.extend(self._all)
+            for conn in self._all:
+                conn.close()
             self._all.clear()
         self._local = threading.local()
 
