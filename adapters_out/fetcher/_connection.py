@@ -15,6 +15,7 @@ deadline holds for headers and body alike, over plain TCP and TLS.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import socket
 import ssl
@@ -92,10 +93,16 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         raise ConnectionError("a pinned connection cannot reconnect by host name")
 
 
+@functools.lru_cache(maxsize=8)
 def tls_context(ca_certificates: str | None = None) -> ssl.SSLContext:
     """A verifying client context (TLS 1.2+, host name checked) whose sockets honour deadlines.
 
     `ca_certificates` (PEM) replaces the system trust store: a private PKI, or tests.
+
+    One context per trust store in a process, shared by every fetcher and webhook sender
+    over it: loading the system's CA bundle is tens of milliseconds, more than most fetches,
+    and nothing changes a context once it is made (each connection is wrapped by its own
+    `SSLSocket`, the context only holds the settings and the trusted certificates).
     """
     context = ssl.create_default_context(cadata=ca_certificates)
     context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from support.sqlite_files import migrated_database
 
 from partner_ingest.adapters_in.bootstrap import Application, build
 from partner_ingest.adapters_in.scheduler import Scheduler
@@ -123,7 +124,7 @@ QUICK_TIMEOUT = 0.4
 @pytest.fixture
 def app(tmp_path: Path, fetch_timeout: float) -> Iterator[Application]:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'pulls.db'}",
+        database_url=f"sqlite:///{migrated_database(tmp_path / 'pulls.db')}",
         fetch_allow_networks="127.0.0.0/8",
         fetch_timeout_seconds=fetch_timeout,
         fetch_max_bytes=1024 * 1024,

@@ -25,6 +25,7 @@ from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.ports import AuditLog, UnitOfWorkFactory
 
 from .postgres import postgres_database
+from .sqlite_files import migrated_database
 
 __all__ = ["KINDS", "SqlKit", "SqlStore", "sql_kit"]
 
@@ -58,6 +59,15 @@ class SqlKit(Protocol):
         """A store on this database (it migrates on open)."""
         ...
 
+    def migrated_store(self) -> SqlStore:
+        """A store on this database, still untouched, as a store finds it once migrated to the newest.
+
+        For a test about what the migrated schema does (its triggers, its constraints), not
+        about migrating: a SQLite file is written as a copy of one migrated once in this
+        process (support.sqlite_files), PostgreSQL migrates the schema on open.
+        """
+        ...
+
     def migrate_to(self, version: int | None = None) -> list[int]:
         """Apply the migrations up to `version` (default: all) without a store; those applied."""
         ...
@@ -86,6 +96,9 @@ class _SqliteKit:
 
     def open_store(self) -> SqlStore:
         return SqliteStore(self.path)
+
+    def migrated_store(self) -> SqlStore:
+        return SqliteStore(migrated_database(self.path))
 
     def migrate_to(self, version: int | None = None) -> list[int]:
         with closing(sqlite_connection.connect(self.path)) as conn:
@@ -130,6 +143,9 @@ class _PostgresKit:
         from partner_ingest.adapters_out.postgres.store import PostgresStore
 
         return PostgresStore(self.url, pool_size=4)
+
+    def migrated_store(self) -> SqlStore:
+        return self.open_store()
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:

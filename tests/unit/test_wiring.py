@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from support.sqlite_files import migrated_database
 
 from partner_ingest.adapters_in.bootstrap import Application, ServiceSecrets, build, in_memory
 from partner_ingest.adapters_in.settings import Settings, SettingsError
@@ -119,7 +120,7 @@ def test_build_uses_the_store_limiter_clock_and_ids_it_is_given(tmp_path: Path) 
 
 
 def test_an_embedder_replaces_only_the_store_and_keeps_every_other_default(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "embedder.db")
+    store = SqliteStore(migrated_database(tmp_path / "embedder.db"))
     app = build(settings_in(tmp_path), store=store)
     try:
         add_partner(app)

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from support.sqlite_files import migrated_database
 from support.stores import StoreUnderTest
 
 from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore, SequentialIds
@@ -223,7 +224,9 @@ def test_every_store_ingests_as_the_model_says(kind: str, tmp_path: Path) -> Non
         with postgres_store() as pg:
             run_machine(pg, kind)
         return
-    store: Any = InMemoryStore() if kind == "memory" else SqliteStore(tmp_path / "machine.db")
+    store: Any = (
+        InMemoryStore() if kind == "memory" else SqliteStore(migrated_database(tmp_path / "machine.db"))
+    )
     run_machine(store, kind)
 
 

@@ -28,6 +28,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from support.sqlite_files import migrated_database
 from support.stores import StoreUnderTest
 
 from partner_ingest.adapters_out.memory import InMemoryStore
@@ -273,7 +274,7 @@ def test_every_store_follows_the_job_state_machine(kind: str, tmp_path: Path) ->
     if kind == "memory":
         store = InMemoryStore()
     elif kind == "sqlite":
-        store = SqliteStore(tmp_path / "machine.db")
+        store = SqliteStore(migrated_database(tmp_path / "machine.db"))
     else:
         from support.postgres import postgres_store
 

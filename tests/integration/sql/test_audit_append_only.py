@@ -20,7 +20,7 @@ from partner_ingest.domain.model import AuditAction, AuditEntry, AuditQuery, Out
     ],
 )
 def test_audit_rows_cannot_be_changed_or_removed_even_with_raw_sql(kit: SqlKit, statement: str) -> None:
-    store = kit.open_store()
+    store = kit.migrated_store()
     try:
         store.audit_log.append(
             AuditEntry(

@@ -36,7 +36,7 @@ def verify(store: SqlStore) -> ChainVerdict:
 
 
 def appended(kit: SqlKit, count: int) -> SqlStore:
-    store = kit.open_store()
+    store = kit.migrated_store()
     store.audit_log.append_many([entry(n) for n in range(1, count + 1)])
     return store
 
@@ -174,7 +174,7 @@ def test_migration_0007_chains_the_entries_written_before_it(kit: SqlKit) -> Non
 
 
 def test_concurrent_appenders_never_fork_the_chain(kit: SqlKit) -> None:
-    store = kit.open_store()
+    store = kit.migrated_store()
     writers, each = 8, 25
     start = threading.Barrier(writers)
     failures: list[BaseException] = []

@@ -16,7 +16,7 @@ from partner_ingest.adapters_out.sqlite.writer import SqliteWriter
 
 
 def test_units_of_work_open_only_inside_a_call_and_one_at_a_time(kit: SqlKit) -> None:
-    store = kit.open_store()
+    store = kit.migrated_store()
     writer: SqliteWriter | PostgresWriter = (
         SqliteWriter(cast("SqliteStore", store))
         if kit.kind == "sqlite"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.sqlite_files import migrated_database
 
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.domain.model import AuditAction, AuditEntry, Outcome
@@ -28,7 +29,7 @@ def test_every_audit_filter_has_an_index(tmp_path: Path) -> None:
 
 
 def test_the_standalone_audit_log_refuses_to_run_inside_a_unit_of_work(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "a.db")
+    store = SqliteStore(migrated_database(tmp_path / "a.db"))
     entry = AuditEntry(datetime(2026, 1, 1, tzinfo=UTC), AuditAction.AUTH_FAILED, Outcome.DENIED, "anonymous")
     with store.unit_of_work(), pytest.raises(RuntimeError, match=r"uow\.audit"):
         store.audit_log.append(entry)

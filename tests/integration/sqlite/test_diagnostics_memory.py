@@ -8,6 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from support.sqlite_files import migrated_database
 from support.tracing import untraced
 
 from partner_ingest.adapters_out.memory import FakeClock, SequentialIds
@@ -44,7 +45,7 @@ def _feed(items: int) -> bytes:
 
 def _peak(tmp_path: Path, name: str, spools: RejectionSpools, items: int = ITEMS) -> int:
     """Peak memory allocated while ingesting `items` invalid items (the body is read from a file)."""
-    store = SqliteStore(tmp_path / f"{name}.db")
+    store = SqliteStore(migrated_database(tmp_path / f"{name}.db"))
     clock = FakeClock()
     with store.unit_of_work() as uow:
         uow.partners.add(

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.sqlite_files import migrated_database
 
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.domain.model import Partner, Product
@@ -62,7 +63,7 @@ class Model:
 
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteStore:
-    opened = SqliteStore(tmp_path / "changes.db")
+    opened = SqliteStore(migrated_database(tmp_path / "changes.db"))
     with opened.unit_of_work() as uow:
         for partner_id in ("acme", "beta"):
             uow.partners.add(Partner(id=partner_id, name=partner_id, created_at=T0, default_version=2))

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import feeds
 from support.examples import examples
+from support.sqlite_files import migrated_database
 
 from partner_ingest.adapters_out.sqlite.products import (
     UPSERT_SQL,
@@ -38,7 +39,7 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _store(directory: str) -> SqliteStore:
-    store = SqliteStore(Path(directory) / "writes.db")
+    store = SqliteStore(migrated_database(Path(directory) / "writes.db"))
     with store.unit_of_work() as uow:
         uow.partners.add(Partner(id="acme", name="Acme", created_at=T0, default_version=2))
         uow.commit()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.sqlite_files import migrated_database
 
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.sql.diagnostics import SqlDiagnosticRepository
@@ -102,7 +103,7 @@ def seed(store: SqliteStore, partner_id: str) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> SqliteStore:
-    opened = SqliteStore(tmp_path / "budget.db")
+    opened = SqliteStore(migrated_database(tmp_path / "budget.db"))
     seed(opened, "bench")
     return opened
 
