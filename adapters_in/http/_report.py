@@ -18,11 +18,14 @@ def report_response(request: Request, report: IngestReport, *, dry_run: bool = F
     """A feed's report as the answer: 200, 202 for a snapshot held by the mass-delete guard, or
     422 when nothing was accepted; Content-Location
     names the stored import."""
-    context(request).metrics.observe_report(report)
-    request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
     ctx = context(request)
+    ctx.metrics.observe_report(report)
+    request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
     # RFC 9745 / RFC 8594: a feed under a deprecated contract version says so in headers too.
-    answer_headers = ctx.app.lifecycle.of_version(report.version).headers(ctx.app.clock.now())
+    # Only a version configured with a sunset can be deprecated (one not configured is current,
+    # `ContractLifecycle.of_version`): the clock is read for those alone.
+    entry = ctx.app.lifecycle.versions.get(report.version)
+    answer_headers = {} if entry is None or entry.sunset is None else entry.headers(ctx.app.clock.now())
     if not dry_run:
         answer_headers["Content-Location"] = (
             f"{request.scope.get('root_path', '')}/partner/imports/{report.feed_id}"
