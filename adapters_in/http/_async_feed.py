@@ -97,7 +97,7 @@ async def submit_feed_job(request: Request, principal: Principal, headers: FeedH
         return report_response(request, job)
     info.fields.update(job_id=job.id, job_status=str(job.status))
     location = job_location(request, job.id)
-    answer_headers = ctx.app.lifecycle.of_version(job.version).headers(ctx.app.clock.now())
+    answer_headers = ctx.app.lifecycle.headers(job.version, ctx.app.clock.now)
     answer_headers["Location"] = location
     # When to look again: a queued job is claimed within a worker's poll (at least a second).
     answer_headers["Retry-After"] = str(max(1, math.ceil(ctx.app.settings.worker_poll_seconds)))

@@ -22,10 +22,7 @@ def report_response(request: Request, report: IngestReport, *, dry_run: bool = F
     ctx.metrics.observe_report(report)
     request_info(request).fields.update(feed_id=report.feed_id, feed_status=str(report.status))
     # RFC 9745 / RFC 8594: a feed under a deprecated contract version says so in headers too.
-    # Only a version configured with a sunset can be deprecated (one not configured is current,
-    # `ContractLifecycle.of_version`): the clock is read for those alone.
-    entry = ctx.app.lifecycle.versions.get(report.version)
-    answer_headers = {} if entry is None or entry.sunset is None else entry.headers(ctx.app.clock.now())
+    answer_headers = ctx.app.lifecycle.headers(report.version, ctx.app.clock.now)
     if not dry_run:
         answer_headers["Content-Location"] = (
             f"{request.scope.get('root_path', '')}/partner/imports/{report.feed_id}"

@@ -10,7 +10,7 @@ versions still supported.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,6 +128,15 @@ class ContractLifecycle:
     def of_version(self, version: int) -> VersionLifecycle:
         """One version's lifecycle (current when not configured)."""
         return self.versions.get(version) or VersionLifecycle(version, VersionStatus.CURRENT)
+
+    def headers(self, version: int, now: Callable[[], datetime]) -> dict[str, str]:
+        """The answer headers of a feed under `version` (`VersionLifecycle.headers`). `now` is
+        called only for a version configured with a sunset, the only kind that can be
+        deprecated: every feed's answer asks, and most are under a current version."""
+        entry = self.versions.get(version)
+        if entry is None or entry.sunset is None:
+            return {}
+        return entry.headers(now())
 
     def supported(self, known: Iterable[int], now: datetime) -> list[int]:
         """The versions of `known` not retired at `now`."""

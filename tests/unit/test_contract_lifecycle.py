@@ -42,6 +42,25 @@ def test_a_deprecated_version_carries_rfc_9745_and_rfc_8594_headers_until_its_su
     assert VersionLifecycle(2, VersionStatus.CURRENT).headers(before) == {}
 
 
+def test_a_feeds_answer_headers_read_the_clock_only_for_a_version_with_a_sunset() -> None:
+    deprecated = VersionLifecycle(
+        1, VersionStatus.DEPRECATED, sunset=SUNSET, deprecated_at=datetime(2026, 1, 15, tzinfo=UTC)
+    )
+    lifecycle = ContractLifecycle.of([deprecated, VersionLifecycle(3, VersionStatus.CURRENT)])
+    read: list[datetime] = []
+
+    def now() -> datetime:
+        read.append(SUNSET - timedelta(seconds=1))
+        return read[-1]
+
+    assert lifecycle.headers(2, now) == {}  # not configured: current
+    assert lifecycle.headers(3, now) == {}  # configured current, no sunset
+    assert read == []
+    assert lifecycle.headers(1, now) == deprecated.headers(SUNSET - timedelta(seconds=1))
+    assert lifecycle.headers(1, now) != {}
+    assert len(read) == 2
+
+
 def test_a_retired_version_is_refused_naming_the_supported_ones() -> None:
     lifecycle = ContractLifecycle.of([VersionLifecycle(1, VersionStatus.DEPRECATED, sunset=SUNSET)])
     assert lifecycle.check(1, CONTRACTS, SUNSET - timedelta(days=1)).status is VersionStatus.DEPRECATED
