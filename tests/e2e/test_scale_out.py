@@ -15,7 +15,7 @@ one-shot commands run in this process: support/cli.py).
   again at once through the other instance under its Idempotency-Key (a
   client's retry through the load balancer): each is one job, completed once
   (one claim, one applied import, its products exactly), spread over the three
-  workers; feeds sent while waiting, retried the same way, are applied once;
+  workers (at CI's scale); feeds sent while waiting, retried the same way, are applied once;
 - (c) two schedulers at once: each due run of each schedule is fetched once
   (the partner's feed server counts the requests, the audit trail the fetches,
   the schedulers' logs the pulls), with the partner's credentials encrypted by
@@ -46,7 +46,7 @@ import httpx2
 import psycopg
 import pytest
 from support import cli
-from support.examples import at_scale
+from support.examples import at_scale, thorough
 from support.feeds import JSONL, Reply, feed_server, jsonl_feed, wait_for
 from support.http import tls
 from support.postgres import postgres_database, postgres_url
@@ -420,15 +420,21 @@ def test_async_jobs_through_both_instances_complete_exactly_once(deployment: Dep
                 depth
             )
 
-        # The workers' own logs: each job processed once, and all three took part.
+        # The workers' own logs: each job processed once, and (at CI's 500) all three took part.
+        # Sixty jobs arrive slower than one worker processes them: a worker that finds a job
+        # looks again at once, so the first to wake can keep the others' polls empty throughout.
         processed: Counter[str] = Counter()
+        took_part: set[str] = set()
         for worker in deployment.workers:
             mine = [e for e in _json_lines(worker.stderr()) if e.get("message") == "job processed"]
             mine = [e for e in mine if e.get("partner_id") == partner]
-            assert mine, f"{worker.name} processed none of the jobs:\n{worker.tail()}"
+            if mine:
+                took_part.add(worker.name)
             processed.update(str(e["job_id"]) for e in mine)
-            assert {e["outcome"] for e in mine} == {"succeeded"}
+            assert {e["outcome"] for e in mine} <= {"succeeded"}
         assert processed == dict.fromkeys(job_ids, 1)
+        if thorough():
+            assert took_part == {w.name for w in deployment.workers}, deployment.tails()
 
 
 def test_a_feed_retried_at_once_through_the_other_instance_is_applied_once(deployment: Deployment) -> None:
