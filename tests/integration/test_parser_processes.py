@@ -333,38 +333,35 @@ def test_a_helper_that_fails_to_start_unseen_leaves_feeds_parsed_here(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are set on Linux only")
-def test_a_helper_may_write_several_chunks_ahead() -> None:
+def test_a_helper_may_write_several_chunks_ahead(helpers: ParserProcesses) -> None:
     import fcntl
 
-    pool = ParserProcesses(min_bytes=0, max_processes=1)
-    try:
-        pool.warm()
-        (helper,) = pool._idle
-        room = min(fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) for pipe in (helper._outbox, helper.inbox))
-    finally:
-        pool.close()
+    helpers.warm()
+    (helper,) = helpers._idle
+    room = min(fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) for pipe in (helper._outbox, helper.inbox))
     # A system whose pipes may not grow that much (pipe-max-size) keeps its default.
     allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text()) >= 1 << 20
     assert room >= 1 << 20 if allowed else room > 0
 
 
-def test_formats_a_helper_cannot_have_are_parsed_here(caplog: pytest.LogCaptureFixture) -> None:
+def test_formats_a_helper_cannot_have_are_parsed_here(
+    helpers: ParserProcesses, caplog: pytest.LogCaptureFixture
+) -> None:
     # A class of a module that exists only in this process: pickled by reference, it
     # cannot be imported in the helper, which refuses it; the feed is parsed here.
     module = types.ModuleType("partner_ingest_test_only_here")
     cls = attrs.frozen(type("OnlyHere", (JsonLinesFeed,), {"__module__": module.__name__}))
     module.OnlyHere = cls  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
-    pool = ParserProcesses(min_bytes=0, max_processes=1)
     try:
         with caplog.at_level(logging.WARNING):
-            outcome, written = ingest(cls(version=2), jsonl_feed(7), pool)
+            outcome, written = ingest(cls(version=2), jsonl_feed(7), helpers)
         assert outcome.counts.created == 7 and len(written) == 7
         assert "parsed in this process" in caplog.text
-        outcome, _ = ingest(cls(version=2), jsonl_feed(7), pool)  # remembered: not offered again
+        outcome, _ = ingest(cls(version=2), jsonl_feed(7), helpers)  # remembered: not offered again
         assert outcome.counts.created == 7
+        assert ingest(JSONL, jsonl_feed(3), helpers)[0].counts.created == 3  # the helper serves on
     finally:
-        pool.close()
         del sys.modules[module.__name__]
 
 
