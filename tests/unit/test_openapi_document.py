@@ -22,15 +22,19 @@ from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.http import create_app
 from partner_ingest.adapters_in.settings import Settings
 from partner_ingest.domain.model.api_keys import KeyRole
+from partner_ingest.plugins import load_formats
 
 INT64_MAX = 2**63 - 1
 METHODS = ("get", "put", "post", "delete", "patch")
+# The installed formats, found once for the module: a registry is read-only once loaded, and
+# finding it reads every installed distribution's entry points, which no test here is about.
+FORMATS = load_formats()
 
 
 @pytest.fixture
 def api() -> Iterator[tuple[TestClient, dict[str, Any], dict[str, str]]]:
     settings = Settings(rate_limit_per_minute=1_000_000, admin_rate_limit_per_minute=1_000_000)
-    app, _, _ = bootstrap.in_memory(settings=settings)
+    app, _, _ = bootstrap.in_memory(formats=FORMATS, settings=settings)
     admin = app.keys.create(KeyRole.ADMIN, actor="system", label="test").plaintext
     with TestClient(create_app(app)) as client:
         created = client.post(
