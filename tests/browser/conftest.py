@@ -7,7 +7,8 @@ speaks from an address of its own (X-Forwarded-For through the trusted loopback 
 so one test's failed sign-ins never block another's.
 
 `visit` is what every page check goes through: it loads the page, saves a screenshot
-under tests/artifacts/screenshots/ (ignored by git), and runs axe-core (vendored beside
+under tests/artifacts/screenshots/ (ignored by git; of the whole page for those the README
+shows from docs/screenshots/, of the window otherwise), and runs axe-core (vendored beside
 this file) on it, failing on any serious or critical violation.
 """
 
@@ -19,7 +20,15 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
-from support.browser import ARTIFACTS, AXE_RESULTS, CHROMIUM, SCREENSHOTS, Visit, axe_violations
+from support.browser import (
+    ARTIFACTS,
+    AXE_RESULTS,
+    CHROMIUM,
+    README_SCREENSHOTS,
+    SCREENSHOTS,
+    Visit,
+    axe_violations,
+)
 from support.http import new_address
 from support.service import Service, serving
 
@@ -71,7 +80,10 @@ def visit(page: Page) -> Visit:
         # is waited for by its test). "networkidle" would add half a second of silence to every check.
         page.wait_for_load_state("load")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        # A whole page only where the README shows it: Swagger UI's page, eight thousand pixels
+        # long, took a second or more of the browser's CPU to shoot whole, twice a run.
+        whole = (README_SCREENSHOTS / f"{name}.png").exists()
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=whole)
         if not axe:
             # A state whose every element a later check of the same page still shows: axe (seconds
             # on a page as long as Swagger UI's) runs once, on that later state.
