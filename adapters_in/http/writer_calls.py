@@ -58,6 +58,9 @@ class WriterCalls:
         writer.submit(_nothing, functools.partial(self._answers.answer, loop, after))
         while not after.done():
             try:
-                await asyncio.shield(after)
+                await asyncio.wait((after,))  # waits without taking the future's error, or cancelling it
             except asyncio.CancelledError:
                 continue
+        # A writer that is closing refuses the no-op at once (it finishes what it holds first):
+        # nothing more to wait for, and its error is not the request's.
+        after.exception()

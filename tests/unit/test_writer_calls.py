@@ -117,3 +117,37 @@ def test_a_cancelled_scope_around_the_call_takes_effect_after_the_call(writer: O
 
     asyncio.run(scenario())
     assert ended == ["call", "request"]
+
+
+class ClosingWriter(OrderedWriter):
+    """A writer that takes the first call, then refuses every later one at once, as a closing one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+
+    def submit(self, work: Callable[[], object], done: _Done) -> None:
+        self.taken += 1
+        if self.taken > 1:
+            done(None, RuntimeError("the service is shutting down"))
+            return
+        super().submit(work, done)
+
+
+def test_a_cancelled_task_still_ends_cancelled_when_the_writer_refuses_the_wait() -> None:
+    started, release = threading.Event(), threading.Event()
+    ended: list[str] = []
+    writer = ClosingWriter()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(WriterCalls().run(writer, _slow_call(started, release, ended)))
+        await asyncio.to_thread(started.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        writer.close()
