@@ -15,6 +15,8 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar, cast
 
+from anyio import CancelScope
+
 from partner_ingest.ports import WriteQueue
 
 from .loop_answers import LoopAnswers
@@ -58,8 +60,12 @@ class WriterCalls:
         writer.submit(_nothing, functools.partial(self._answers.answer, loop, after))
         while not after.done():
             try:
-                await asyncio.wait((after,))  # waits without taking the future's error, or cancelling it
-            except asyncio.CancelledError:
+                # Shielded, so that an outer anyio scope does not cancel again at every turn
+                # of the loop; `asyncio.wait` takes neither the future's error nor a cancellation
+                # into the future.
+                with CancelScope(shield=True):
+                    await asyncio.wait((after,))
+            except asyncio.CancelledError:  # a plain Task.cancel: still wait
                 continue
         # A writer that is closing refuses the no-op at once (it finishes what it holds first):
         # nothing more to wait for, and its error is not the request's.

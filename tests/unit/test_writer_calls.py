@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import anyio
@@ -151,3 +152,23 @@ def test_a_cancelled_task_still_ends_cancelled_when_the_writer_refuses_the_wait(
     finally:
         release.set()
         writer.close()
+
+
+def test_a_cancelled_scope_does_not_keep_the_loop_busy_while_the_call_runs(writer: OrderedWriter) -> None:
+    started, release = threading.Event(), threading.Event()
+    ended: list[str] = []
+    spent: list[float] = []
+
+    async def scenario() -> None:
+        with anyio.CancelScope() as scope:
+            threading.Timer(0.3, release.set).start()
+            asyncio.get_running_loop().call_later(0.01, scope.cancel)
+            before = time.thread_time()
+            try:
+                await WriterCalls().run(writer, _slow_call(started, release, ended))
+            finally:
+                spent.append(time.thread_time() - before)
+
+    asyncio.run(scenario())
+    assert ended == ["call"]
+    assert spent[0] < 0.15  # the loop waited for the writer, it did not cancel again and again
