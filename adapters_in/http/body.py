@@ -1,6 +1,6 @@
 """Request bodies: read as a stream with a size cap, gunzipped with a cap, spooled and hashed.
 
-A feed body is never held in memory whole: chunks go to a SpooledTemporaryFile
+A feed body is never held in memory whole: chunks go to a spool
 (memory up to 1 MiB, then a temporary file) while SHA-256 is computed, so the
 ingest use case recognizes identical content before doing any work. The cap
 applies to the *decompressed* size, checked as the data is inflated in bounded
@@ -22,6 +22,7 @@ and so does everything after it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import tempfile
 import zlib
@@ -57,7 +58,11 @@ class SpooledBody:
     """
 
     def __init__(self, threads: BodyThreads) -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+b")  # noqa: SIM115 - closed by close()
+        # In memory up to SPOOL_IN_MEMORY, then a temporary file, as a SpooledTemporaryFile
+        # would hold it; but a plain BytesIO while small: the spool's making, closing and
+        # every read through it cost more than the copy of a small feed.
+        self._memory: io.BytesIO | None = io.BytesIO()
+        self._file: BinaryIO = self._memory
         self._hash = hashlib.sha256()
         self._threads = threads
         self.size = 0
@@ -66,9 +71,24 @@ class SpooledBody:
 
     def write(self, data: bytes) -> None:
         """Append a decoded chunk."""
+        if self._memory is not None and self.size + len(data) > SPOOL_IN_MEMORY:
+            self._spill(self._memory)
         self._file.write(data)
         self._hash.update(data)
         self.size += len(data)
+
+    def _spill(self, memory: io.BytesIO) -> None:
+        """Move what is held in memory to a temporary file, where the rest of the body goes."""
+        file = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - closed by close()
+        try:
+            with memory.getbuffer() as held:
+                file.write(held)
+        except BaseException:
+            file.close()
+            raise
+        self._file = cast("BinaryIO", file)
+        self._memory = None
+        memory.close()
 
     @property
     def sha256(self) -> str:
@@ -79,8 +99,12 @@ class SpooledBody:
     def stream(self) -> BinaryIO:
         """The body from its start (call once, after the last write)."""
         self._file.seek(0)
-        # SpooledTemporaryFile is an IO[bytes] that typeshed does not declare a BinaryIO.
-        return cast("BinaryIO", self._file)
+        return self._file
+
+    @property
+    def in_memory(self) -> bool:
+        """Is the body still held in memory (no temporary file made)?"""
+        return self._memory is not None
 
     def close(self) -> None:
         """Remove the temporary file, if one was made."""

@@ -40,7 +40,7 @@ from partner_ingest.domain.model.errors import (
 )
 from partner_ingest.domain.model.feed_import import FeedImport, ImportStatus
 from partner_ingest.domain.model.feed_mode import FeedMode
-from partner_ingest.domain.model.idempotency import KeyUse
+from partner_ingest.domain.model.idempotency import FeedFingerprint, KeyUse
 from partner_ingest.domain.model.jobs import JobStatus
 from partner_ingest.domain.model.lifecycle import ContractLifecycle
 from partner_ingest.domain.model.policy import FeedLimits
@@ -145,7 +145,9 @@ class IngestFeed:
             terms = resolve_terms(
                 uow, self._formats, submission, lifecycle=self._lifecycle, now=self._clock.now()
             )
-            earlier = self._earlier_report(uow, submission, terms)
+            # Made once: the repeat check and the ledger entry both need it.
+            known = None if submission.content_hash is None else terms.fingerprint(submission.content_hash)
+            earlier = self._earlier_report(uow, submission, known)
             if earlier is not None:
                 _run(steps, uow, Ingested(submission, earlier, repeat=True))
                 uow.commit()
@@ -164,7 +166,7 @@ class IngestFeed:
                 uow.rollback()
                 return report
             if report.applied:
-                self._record(uow, submission, terms, report, content_hash, received_at)
+                self._record(uow, submission, terms, report, content_hash, received_at, known)
                 _run(steps, uow, Ingested(submission, report, repeat=False, rejections=spool))
                 uow.commit()
                 return report
@@ -173,7 +175,7 @@ class IngestFeed:
             kept: HeldFeed | None = None
             if report.status is FeedStatus.HELD:
                 report, kept = self._hold(uow, submission, report, start, held)
-            self._record(uow, submission, terms, report, content_hash, received_at)
+            self._record(uow, submission, terms, report, content_hash, received_at, known)
             if kept is not None:
                 uow.held_feeds.add(kept)
             _run(steps, uow, Ingested(submission, report, repeat=False, rejections=spool))
@@ -181,12 +183,12 @@ class IngestFeed:
         return report
 
     def _earlier_report(
-        self, uow: UnitOfWork, submission: FeedSubmission, terms: FeedTerms
+        self, uow: UnitOfWork, submission: FeedSubmission, fingerprint: FeedFingerprint | None
     ) -> IngestReport | None:
-        """The report to answer again instead of processing (a repeat), audited as a duplicate."""
-        if submission.dry_run or submission.content_hash is None or submission.release_of is not None:
+        """The report to answer again instead of processing (a repeat), audited as a duplicate;
+        `fingerprint`: the feed's, when its body's hash is known."""
+        if submission.dry_run or fingerprint is None or submission.release_of is not None:
             return None
-        fingerprint = terms.fingerprint(submission.content_hash)
         report: IngestReport | None = None
         feed_id: str | None = None
         if submission.idempotency_key is not None:
@@ -319,10 +321,16 @@ class IngestFeed:
         report: IngestReport,
         content_hash: str,
         received_at: datetime,
+        known: FeedFingerprint | None,
     ) -> None:
-        """Write the ledger entry, the Idempotency-Key and the audit entries of a processed feed."""
+        """Write the ledger entry, the Idempotency-Key and the audit entries of a processed feed;
+        `known`: the fingerprint made before the body was read, if its hash was known."""
         now = self._clock.now()
-        fingerprint = terms.fingerprint(content_hash)
+        fingerprint = (
+            known
+            if known is not None and known.content_hash == content_hash
+            else terms.fingerprint(content_hash)
+        )
         uow.imports.add(
             FeedImport(
                 id=report.feed_id,
