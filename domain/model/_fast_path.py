@@ -136,8 +136,8 @@ class _Builder:
                 depth,
                 f"if {var}.__class__ is not dict or len({var}) != {len(names)} or not {keys}({var}): {_SLOW}",
             )
-            for member in rule.fields:
-                self.field(member, var, f"{var}_{member.name}", depth, member=True)
+            for inner in rule.fields:
+                self.field(inner, var, f"{var}_{inner.name}", depth, member=True)
         else:  # Kind.DATETIME and anything new: the reference path knows it
             self.emit(depth, _SLOW)
 
