@@ -68,7 +68,8 @@ and noncharacters) costs a search per character. An image URL as most feeds writ
 passes the cheaper one; any other is judged by the exact pattern."""
 
 _REMEMBERED: Final = 256
-"""Texts of an object's decimal member kept as known to pass (see `remembered_number`)."""
+"""Texts of an object's decimal member, or of a date-time, kept as known to pass, per rule
+(see `remembered_number` and `_Builder.datetime`)."""
 _REMEMBERED_CHARS: Final = 32
 """The longest text kept: a number's text is short, a cap keeps the memory small."""
 
@@ -105,19 +106,29 @@ class _Builder:
     def datetime(self, rule: FieldRule, var: str) -> None:
         """Code for a date-time, read into `var`, in its most common spelling, `2026-11-27T08:00:00Z`: the
         reference's UTC ISO form of it (`+00:00`) in `var`, the instant in `var_at`; any other
-        spelling, and anything fromisoformat refuses (year 0, a leap second), is SLOW."""
+        spelling, and anything fromisoformat refuses (year 0, a leap second), is SLOW.
+
+        The items of a sale share a few windows: a text read before (up to `_REMEMBERED`
+        of them per rule) takes its instant and form from a dict instead of a regex and a
+        fromisoformat; only a text that passed both is kept."""
         canonical = self.const(
             "UTC_Z", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
         )
         instant = self.const("FROMISO", _datetime.fromisoformat)
+        passed = self.const("PASSED_" + rule.name, {})
         self.emit(1, f"{var}_at = None")
         self.emit(1, f"if {var} is not None:")
-        self.emit(2, f"if {var}.__class__ is not str or {canonical}({var}) is None: return SLOW(item, index)")
-        self.emit(2, f"try: {var}_at = {instant}({var})")
-        self.emit(2, "except ValueError: return SLOW(item, index)")
+        # A list or dict is unhashable: the class test comes first.
+        self.emit(2, f"{var}_known = {passed}.get({var}) if {var}.__class__ is str else None")
+        self.emit(2, f"if {var}_known is None:")
+        self.emit(3, f"if {var}.__class__ is not str or {canonical}({var}) is None: return SLOW(item, index)")
+        self.emit(3, f"try: {var}_at = {instant}({var})")
+        self.emit(3, "except ValueError: return SLOW(item, index)")
         # What isoformat() writes for that instant, without its cost (a tzinfo call): the
         # spelling matched is fixed-width, a valid date and no fraction, so only the zone differs.
-        self.emit(2, f"{var} = {var}[:-1] + '+00:00'")
+        self.emit(3, f"{var}_known = ({var}_at, {var}[:-1] + '+00:00')")
+        self.emit(3, f"if len({passed}) < {_REMEMBERED}: {passed}[{var}] = {var}_known")
+        self.emit(2, f"{var}_at, {var} = {var}_known")
 
     def value(self, rule: FieldRule, var: str, depth: int, *, member: bool = False) -> None:
         """Code that leaves the normalized value of `rule`, read into `var`, in `var`, or returns SLOW(...)."""
