@@ -67,6 +67,12 @@ regex engine tests a small ASCII class by a bitmap, where the exact class (its s
 and noncharacters) costs a search per character. An image URL as most feeds write it
 passes the cheaper one; any other is judged by the exact pattern."""
 
+_REMEMBERED: Final = 256
+"""Texts of an object's decimal member, or of a date-time, kept as known to pass, per rule
+(see `remembered_number` and `_Builder.datetime`)."""
+_REMEMBERED_CHARS: Final = 32
+"""The longest text kept: a number's text is short, a cap keeps the memory small."""
+
 _SLOW: Final = "return SLOW(item, index)"
 """What generated code does at the first doubt: hand the whole item to the reference validator."""
 
@@ -86,37 +92,50 @@ class _Builder:
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
 
-    def field(self, rule: FieldRule, source: str, var: str, depth: int) -> None:
-        """Code that leaves the normalized value of `rule` in `var`, or returns SLOW(...)."""
+    def field(self, rule: FieldRule, source: str, var: str, depth: int, *, member: bool = False) -> None:
+        """Code that leaves the normalized value of `rule` in `var`, or returns SLOW(...);
+        `member`: a member of an object, of which the row keeps a number's text alone."""
         self.emit(depth, f"{var} = {source}.get({rule.name!r})")
         if rule.required:
             self.emit(depth, f"if {var} is None: return SLOW(item, index)")
-            self.value(rule, var, depth)
+            self.value(rule, var, depth, member=member)
         else:
             self.emit(depth, f"if {var} is not None:")
-            self.value(rule, var, depth + 1)
+            self.value(rule, var, depth + 1, member=member)
 
     def datetime(self, rule: FieldRule, var: str) -> None:
         """Code for a date-time, read into `var`, in its most common spelling, `2026-11-27T08:00:00Z`: the
         reference's UTC ISO form of it (`+00:00`) in `var`, the instant in `var_at`; any other
-        spelling, and anything fromisoformat refuses (year 0, a leap second), is SLOW."""
+        spelling, and anything fromisoformat refuses (year 0, a leap second), is SLOW.
+
+        The items of a sale share a few windows: a text read before (up to `_REMEMBERED`
+        of them per rule) takes its instant and form from a dict instead of a regex and a
+        fromisoformat; only a text that passed both is kept."""
         canonical = self.const(
             "UTC_Z", re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
         )
         instant = self.const("FROMISO", _datetime.fromisoformat)
+        passed = self.const("PASSED_" + rule.name, {})
         self.emit(1, f"{var}_at = None")
         self.emit(1, f"if {var} is not None:")
-        self.emit(2, f"if {var}.__class__ is not str or {canonical}({var}) is None: return SLOW(item, index)")
-        self.emit(2, f"try: {var}_at = {instant}({var})")
-        self.emit(2, "except ValueError: return SLOW(item, index)")
+        # A list or dict is unhashable: the class test comes first.
+        self.emit(2, f"{var}_known = {passed}.get({var}) if {var}.__class__ is str else None")
+        self.emit(2, f"if {var}_known is None:")
+        self.emit(3, f"if {var}.__class__ is not str or {canonical}({var}) is None: return SLOW(item, index)")
+        self.emit(3, f"try: {var}_at = {instant}({var})")
+        self.emit(3, "except ValueError: return SLOW(item, index)")
         # What isoformat() writes for that instant, without its cost (a tzinfo call): the
         # spelling matched is fixed-width, a valid date and no fraction, so only the zone differs.
-        self.emit(2, f"{var} = {var}[:-1] + '+00:00'")
+        self.emit(3, f"{var}_known = ({var}_at, {var}[:-1] + '+00:00')")
+        self.emit(3, f"if len({passed}) < {_REMEMBERED}: {passed}[{var}] = {var}_known")
+        self.emit(2, f"{var}_at, {var} = {var}_known")
 
-    def value(self, rule: FieldRule, var: str, depth: int) -> None:
+    def value(self, rule: FieldRule, var: str, depth: int, *, member: bool = False) -> None:
         """Code that leaves the normalized value of `rule`, read into `var`, in `var`, or returns SLOW(...)."""
         if rule.kind is Kind.TEXT:
             self.text(rule, var, depth)
+        elif rule.kind is Kind.DECIMAL and member and self.textual:
+            self.remembered_number(rule, var, depth)
         elif rule.kind in (Kind.DECIMAL, Kind.INTEGER):
             self.number(rule, var, depth)
         elif rule.kind is Kind.OBJECT:
@@ -128,8 +147,8 @@ class _Builder:
                 depth,
                 f"if {var}.__class__ is not dict or len({var}) != {len(names)} or not {keys}({var}): {_SLOW}",
             )
-            for member in rule.fields:
-                self.field(member, var, f"{var}_{member.name}", depth)
+            for inner in rule.fields:
+                self.field(inner, var, f"{var}_{inner.name}", depth, member=True)
         else:  # Kind.DATETIME and anything new: the reference path knows it
             self.emit(depth, _SLOW)
 
@@ -218,6 +237,24 @@ class _Builder:
                 self.emit(depth, f"elif {var}.__class__ is int: {var} = Decimal({var})")
                 self.emit(depth, f"else: {slow}")
             self.emit(depth, f"if not ({in_range}): {slow}")
+
+    def remembered_number(self, rule: FieldRule, var: str, depth: int) -> None:
+        """A decimal member of an object written as text, whose text alone the row keeps (see
+        `dimensions`): the checks of `number`, skipped for a text that has passed them before.
+
+        Whether a text passes depends on the text and the rule alone, and objects such as the
+        dimensions repeat a few values across a feed: the texts that passed are kept, up to
+        `_REMEMBERED` short ones (per generated validator, so per rule), and one that is
+        kept costs a set lookup instead of a Decimal read, written back and compared."""
+        passed = self.const("PASSED_" + rule.name, set())
+        # A list or dict (a repeated or nested element) is unhashable: the class test comes first.
+        self.emit(depth, f"if {var}.__class__ is not str or {var} not in {passed}:")
+        self.number(rule, var, depth + 1)
+        self.emit(
+            depth + 1,
+            f"if len({passed}) < {_REMEMBERED} and len({var}_text) <= {_REMEMBERED_CHARS}: {passed}.add({var}_text)",
+        )
+        self.emit(depth, f"else: {var}_text = {var}")
 
     def dimensions(self, rule: FieldRule, var: str) -> None:
         """The object of the dimensions, its members as the row's w, h, d and u (None when absent)."""

@@ -12,6 +12,7 @@ message and location), in both.
 from __future__ import annotations
 
 import codecs
+import gc
 import io
 import pickle
 import time
@@ -502,6 +503,32 @@ LONG = {
 @pytest.mark.parametrize("document", LONG.values(), ids=LONG.keys())
 def test_a_long_document_reads_as_it_did(document: bytes, reads: tuple[int, ...]) -> None:
     assert_same(document, FeedLimits(max_field_chars=4_000, max_item_bytes=150_000), reads)
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The cyclic garbage collector off, as in a parser process: the reader then hands the
+    C parser a whole read at once, not slice by slice."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.usefixtures("collector_off")
+@pytest.mark.parametrize("reads", READS.values(), ids=READS.keys())
+@pytest.mark.parametrize("document", TRICKY.values(), ids=TRICKY.keys())
+def test_a_tricky_document_read_a_whole_chunk_at_once_reads_as_it_did(
+    document: bytes, reads: tuple[int, ...]
+) -> None:
+    assert_same(document, sizes=reads)
+
+
+@pytest.mark.usefixtures("collector_off")
+@pytest.mark.parametrize("document", LONG.values(), ids=LONG.keys())
+def test_a_long_document_read_a_whole_chunk_at_once_reads_as_it_did(document: bytes) -> None:
+    assert_same(document, FeedLimits(max_field_chars=4_000, max_item_bytes=150_000), (40_000, 30_000, 1))
 
 
 # --- any document, any caps, any reads ----------------------------------------------------

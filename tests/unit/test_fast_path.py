@@ -356,3 +356,88 @@ def test_sale_windows_written_with_z(starts: datetime, ends: datetime) -> None:
         assert fast(raw, 0) == exact(raw, 0)
         assert_agree(raw)
     assert calls == ([] if starts < ends else [0])
+
+
+@pytest.mark.parametrize("mode", [Mode.STRICT, Mode.LENIENT])
+def test_a_dimension_text_seen_before_answers_what_the_reference_answers(mode: Mode) -> None:
+    # Texts a decimal member passed are remembered: a repeat of one takes a set lookup,
+    # and a text that failed, or one of another class, is never taken for one that passed.
+    raw = {
+        "sku": "MUG-1",
+        "name": "Mug",
+        "price": "9.50",
+        "currency": "EUR",
+        "quantity": "3",
+        "dimensions": {"width": "10.5", "height": "20", "depth": "3.25", "unit": "cm"},
+    }
+    calls: list[int] = []
+
+    def spy(item: object, index: int) -> Any:
+        calls.append(index)
+        return exact(item, index)
+
+    exact = ItemValidator(
+        contract_for(2), mode, textual=True, partner_id=PARTNER, fast=False
+    ).validate_exactly
+    # Limits of their own: a validator generated for this test alone, its memory empty.
+    limits = FeedLimits(max_field_chars=65_535)
+    fast = build_fast_path(contract_for(2), mode, textual=True, partner_id=PARTNER, slow=spy, limits=limits)
+    for index in (0, 1):
+        assert fast(raw, index) == exact(raw, index)
+    assert calls == []
+    for index, dimensions in enumerate(
+        [
+            {"width": "010.5", "height": "20", "depth": "3.25", "unit": "cm"},  # not canonical
+            {"width": "10.5", "height": "0", "depth": "3.25", "unit": "cm"},  # out of range
+            {"width": "10.5", "height": "20", "depth": ["3.25", "3.25"], "unit": "cm"},  # repeated
+            {"width": "10.5", "height": "20", "depth": {"value": "3.25"}, "unit": "cm"},
+        ]
+        * 2,
+        start=2,
+    ):
+        item = {**raw, "dimensions": dimensions}
+        assert fast(item, index) == exact(item, index)
+        assert calls[-1] == index
+
+
+@pytest.mark.parametrize("textual", [False, True])
+def test_a_sale_window_seen_before_answers_what_the_reference_answers(textual: bool) -> None:
+    # Date-times that passed are remembered with their instant: a repeat takes a dict lookup;
+    # one refused (another spelling, not on the calendar, a window that ends first) never is.
+    raw: dict[str, Any] = {
+        "sku": "MUG-1",
+        "name": "Mug",
+        "price": Decimal("9.50"),
+        "currency": "EUR",
+        "quantity": 3,
+        "sale_price": Decimal("7.50"),
+        "sale_starts_at": "2026-11-27T00:00:00Z",
+        "sale_ends_at": "2026-12-02T23:59:59Z",
+    }
+    item = as_text(raw) if textual else raw
+    calls: list[int] = []
+
+    def spy(item: object, index: int) -> Any:
+        calls.append(index)
+        return exact(item, index)
+
+    exact = ItemValidator(
+        contract_for(2), Mode.STRICT, textual=textual, partner_id=PARTNER, fast=False
+    ).validate_exactly
+    limits = FeedLimits(max_field_chars=65_534)  # a validator generated for this test alone
+    fast = build_fast_path(
+        contract_for(2), Mode.STRICT, textual=textual, partner_id=PARTNER, slow=spy, limits=limits
+    )
+    for index in (0, 1):
+        assert fast(item, index) == exact(item, index)
+    assert calls == []
+    windows: list[dict[str, Any]] = [
+        {"sale_starts_at": "2026-12-02T23:59:59Z", "sale_ends_at": "2026-11-27T00:00:00Z"},
+        {"sale_ends_at": "2026-02-30T00:00:00Z"},
+        {"sale_ends_at": ["2026-12-02T23:59:59Z"]},
+        {"sale_starts_at": "2026-11-27T00:00:00+00:00"},
+    ]
+    for index, changes in enumerate(windows * 2, start=2):
+        changed = {**item, **changes}
+        assert fast(changed, index) == exact(changed, index)
+        assert calls[-1] == index
