@@ -38,8 +38,23 @@ def record_changes(conn: sqlite3.Connection, kinds: Mapping[tuple[str, str], Seq
 
 def sku_array(skus: Iterable[str]) -> str:
     """`json.dumps(list(skus))`, each SKU escaped by the json module's C function without the
-    encoder's setup, which took most of the time of the few SKUs of a small feed."""
-    return "[" + ", ".join(map(encode_basestring_ascii, skus)) + "]"
+    encoder's setup, which took most of the time of the few SKUs of a small feed.
+
+    The last array made is kept: a batch's SKUs are written as JSON twice, by the feed's SKU
+    register (products.py, `SqliteFeedSkuRegister`) and by the upsert's probe and change
+    record, and the second is then a comparison of the SKUs (the same objects, compared by
+    identity first) instead of escaping every one again."""
+    key = tuple(skus)
+    known, text = _LAST[0]
+    if key == known:
+        return text
+    text = "[" + ", ".join(map(encode_basestring_ascii, key)) + "]"
+    _LAST[0] = (key, text)  # one assignment: a thread sees the old pair or the new one
+    return text
+
+
+_LAST: list[tuple[tuple[str, ...], str]] = [((), "[]")]
+"""The SKUs `sku_array` last made an array of, and that array."""
 
 
 def record_payloads(conn: sqlite3.Connection, records: Sequence[tuple[str, str, str, str]]) -> None:
