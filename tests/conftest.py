@@ -3,8 +3,10 @@ workers in, and the in-memory application fixture."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -79,6 +81,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     earlier runs left on the PostgreSQL test server (tests/support/postgres.py)."""
     if not hasattr(session.config, "workerinput"):
         vacuum_churned_catalogs()
+
+
+@pytest.fixture(autouse=True)
+def _no_loop_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test outside the browser suite starts in a thread with no running event loop.
+
+    Playwright's sync API (tests/browser, one per worker for the session) leaves its loop set as
+    the running loop of the worker's thread between its calls: a later test's `asyncio.run` then
+    refused to start, and code that writes differently on a loop (the access lines) took the
+    thread for one. The loop is only unset for the test's own setup and call, and set again
+    before the module and session fixtures' teardown, where Playwright may need it."""
+    left = asyncio._get_running_loop()
+    if left is None or request.node.nodeid.startswith("tests/browser/"):
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(left)
 
 
 @pytest.fixture
