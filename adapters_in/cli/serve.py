@@ -26,10 +26,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-GC_YOUNG_THRESHOLD: Final = 10_000
-"""Allocations between young-generation collections in `serve` (Python's default: 700)."""
+from ._collector import fewer_young_collections
 
 if TYPE_CHECKING:
     import socket
@@ -173,7 +172,6 @@ def _survive_stop_signals() -> Iterator[list[int]]:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 0 after a clean shutdown."""
-    import gc
 
     import uvicorn
 
@@ -207,16 +205,11 @@ def run_serve(args: argparse.Namespace) -> int:
             f"partner-ingest: serving {url} on {shown_url(settings.database_url)}; stop with Ctrl+C or SIGTERM",
             flush=True,
         )
-        # A small feed's request allocates a few thousand objects that die with it, so the
-        # default threshold (700) ran a young-generation collection every few requests and an
-        # older one every tenth of those; this process's own setting, not the library's (ADR 0045).
-        thresholds = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
+        # A small feed's request allocates a few thousand objects that die with it (ADR 0045).
         try:
-            with _survive_stop_signals():
+            with fewer_young_collections(), _survive_stop_signals():
                 server.run(sockets=[sock])
         finally:
-            gc.set_threshold(*thresholds)
             sock.close()
     finally:
         app.close()
