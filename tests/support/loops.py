@@ -11,10 +11,10 @@ T = TypeVar("T")
 
 
 def on_a_loop_of_its_own(main: Callable[[], Awaitable[T]]) -> T:
-    """`main()` run by a fresh event loop in a thread of its own, as a server's loop would run it:
-    never in the test's thread, where another test's loop may still be running (the browser
-    suite's session-wide Playwright keeps one running in each worker that ran it).
-    Whatever `main()` raised is raised here."""
+    """`main()` run by a fresh event loop in a thread of its own, as a server's loop would run it,
+    for a test about which thread does what (the loop's, a request thread's, their priorities).
+    A coroutine that only needs a loop takes `asyncio.run`: the test's thread has no running loop
+    (tests/conftest.py, `_no_loop_left_running`). Whatever `main()` raised is raised here."""
     results: list[T] = []
     errors: list[BaseException] = []
 
