@@ -10,11 +10,16 @@ comes first. A small answer's head is then sent with its body, in one write; a h
 follows with nothing yet (a streamed answer waiting for its first chunk) leaves on the loop's
 next step, as if written at once; order is kept, every byte is sent. Closing sends what is
 held first; aborting drops it, as the transport drops its own buffer.
+
+The end of the step is one callback for every connection of the loop that held a write in it,
+not one a connection: the answers of a batch the writer committed are sent in one step, and
+each of them scheduled a callback that then found nothing held (ADR 0045).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, Final
 
 __all__ = ["HOLD_AT_MOST", "HeldWrites"]
@@ -47,7 +52,18 @@ class HeldWrites:
             self._transport.write(data)  # nothing to join it to; the transport's own checks
         else:
             self._held = bytes(data)
-            self._loop.call_soon(self.flush)
+            self._flush_at_step_end()
+
+    def _flush_at_step_end(self) -> None:
+        step = _STEP
+        if step.held and step.loop is self._loop:
+            step.held.append(self)
+            return
+        # The first this step (or the list of a loop that stopped before its callback ran, whose
+        # connections nobody serves any more: not this loop's to send).
+        held = [self]
+        step.loop, step.held = self._loop, held
+        self._loop.call_soon(_flush_step, held)
 
     def flush(self) -> None:
         """Send what is held now."""
@@ -86,3 +102,23 @@ class HeldWrites:
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - whatever else the transport offers
         return getattr(self._transport, name)
+
+
+class _Step(threading.local):
+    """The connections of this thread's loop holding a write, flushed by one callback at the
+    end of its step; `loop` is the loop that callback was scheduled on."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.held: list[HeldWrites] = []
+
+
+_STEP: Final = _Step()
+
+
+def _flush_step(held: list[HeldWrites]) -> None:
+    step = _STEP
+    if step.held is held:
+        step.held = []
+    for writes in held:
+        writes.flush()

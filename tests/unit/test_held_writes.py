@@ -105,3 +105,25 @@ def test_a_large_body_after_a_held_head_is_sent_after_it_not_copied_into_it() ->
         return transport.writes
 
     assert asyncio.run(head_then_large()) == [b"HTTP/1.1 200 OK\r\n\r\n", b"y" * (HOLD_AT_MOST + 1)]
+
+
+def test_the_connections_holding_a_write_in_one_step_are_flushed_by_one_callback() -> None:
+    scheduled: list[tuple[object, tuple[object, ...]]] = []
+
+    class Loop:
+        def call_soon(self, callback: object, *args: object) -> None:
+            scheduled.append((callback, args))
+
+    loop = Loop()
+    first, second = RecordingTransport(), RecordingTransport()
+    a, b = HeldWrites(first, loop), HeldWrites(second, loop)  # type: ignore[arg-type]
+    a.write(b"head a")
+    b.write(b"head b")
+    a.write(b"body a")  # joined to its head; the step's callback finds nothing left of it
+    assert len(scheduled) == 1
+    callback, args = scheduled[0]
+    callback(*args)  # type: ignore[operator]
+    assert first.writes == [b"head abody a"]
+    assert second.writes == [b"head b"]
+    b.write(b"next")  # a new step: a new callback
+    assert len(scheduled) == 2
