@@ -14,6 +14,10 @@ the process's file descriptors. `GuardedH11Protocol` adds both:
   API's error shape, with Retry-After) and its connection closed, so the
   connections already open keep being served and the crowd drains.
 
+The head deadline and uvicorn's keep-alive deadline share one timer a connection, moved
+forward by each answer (uvicorn made a timer at every answer and cancelled it at the next
+request's first bytes); each closes the connection when, and as, it did on its own.
+
 Not a guard, but on the same connections: an answer's head and body leave in one write, not
 two (held_writes.py).
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -96,19 +101,25 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
     base = json_errors_protocol()
     if base is None:  # pragma: no cover - uvicorn without h11, or a uvicorn that changed its protocol
         return "auto"
+    import h11  # uvicorn's h11 protocol's own parser, there when `base` is
+
     busy = _busy_app(limits)
 
     class GuardedH11Protocol(base):  # type: ignore[valid-type, misc]  # a class made at run time
-        _head_deadline: asyncio.TimerHandle | None = None
-        _head_due = 0.0
+        _deadline: asyncio.TimerHandle | None = None
+        _deadline_at = math.inf
+        _head_due = math.inf
         _head_cycle: RequestResponseCycle | None = None
+        _idle_due: float | None = None
+        """When an answered connection that has received nothing since is closed (keep-alive)."""
 
         def connection_made(self, transport: asyncio.Transport) -> None:
             # An answer's head and body in one write (held_writes.py).
             super().connection_made(HeldWrites(transport, self.loop))
-            self._arm_head_deadline()
+            self._arm_deadlines(self.loop.time())
 
         def data_received(self, data: bytes) -> None:
+            self._idle_due = None  # any byte ends the keep-alive wait, as uvicorn's timer's cancel did
             if self.cycle is None or self.cycle.response_complete:
                 # These bytes begin a request: decide now whether it is served.
                 crowded = len(self.connections) > limits.max_connections
@@ -116,31 +127,61 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
             super().data_received(data)
 
         def on_response_complete(self) -> None:
-            super().on_response_complete()
+            # uvicorn's own, but for its keep-alive timer: made with `call_later` at every answer
+            # and cancelled by the next request's bytes, it is a deadline on this connection's
+            # one timer here, as the head deadline is (ADR 0045). The same close, at the same time.
+            self.server_state.total_requests += 1
+            if self.transport.is_closing():
+                return
+            self._unset_keepalive_if_required()
+            now = self.loop.time()
+            self._idle_due = now + self.timeout_keep_alive
+            answered = self.cycle
+            self.flow.resume_reading()
+            # Unblock any pipelined events.
+            if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+                self.conn.start_next_cycle()
+                self.handle_events()
+            if self.cycle is not answered:  # a pipelined request began: no longer idle
+                self._idle_due = None
             if not self.transport.is_closing():
-                self._arm_head_deadline()
+                self._arm_deadlines(now)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
-                self._head_deadline = None
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
             super().connection_lost(exc)
 
-        def _arm_head_deadline(self) -> None:
+        def _arm_deadlines(self, now: float) -> None:
             # The cycle now current: a request head parsed later makes a new one.
             self._head_cycle = self.cycle
-            self._head_due = self.loop.time() + limits.header_timeout
-            # One timer a connection, not one a request: when it fires before the deadline
-            # last set (an answer re-armed it since), it waits again for that one.
-            if self._head_deadline is None:
-                self._head_deadline = self.loop.call_at(self._head_due, self._head_check)
+            self._head_due = now + limits.header_timeout
+            self._arm_at(self._head_due if self._idle_due is None else min(self._head_due, self._idle_due))
 
-        def _head_check(self) -> None:
-            self._head_deadline = None
-            if self.loop.time() < self._head_due:
-                self._head_deadline = self.loop.call_at(self._head_due, self._head_check)
-                return
-            self._head_too_slow(self._head_cycle)
+        def _arm_at(self, due: float) -> None:
+            # One timer a connection, not one a request: when it fires before the deadlines last
+            # set (an answer moved them since), it waits again for the nearest. Only a timer set
+            # for later than `due` is made again.
+            if self._deadline is not None:
+                if self._deadline_at <= due:
+                    return
+                self._deadline.cancel()
+            self._deadline_at = due
+            self._deadline = self.loop.call_at(due, self._check_deadlines)
+
+        def _check_deadlines(self) -> None:
+            self._deadline = None
+            now = self.loop.time()
+            if self._idle_due is not None and now >= self._idle_due:
+                self._idle_due = None
+                self.timeout_keep_alive_handler()
+            if now >= self._head_due:
+                self._head_due = math.inf  # checked once, as the request it was set for
+                self._head_too_slow(self._head_cycle)
+            due = self._head_due if self._idle_due is None else min(self._head_due, self._idle_due)
+            if due < math.inf and not self.transport.is_closing():
+                self._arm_at(due)
 
         def _head_too_slow(self, cycle: RequestResponseCycle | None) -> None:
             waiting = self.cycle is cycle and (cycle is None or cycle.response_complete)

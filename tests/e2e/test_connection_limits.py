@@ -105,6 +105,34 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(
     assert 0.8 < waited < 5, waited
 
 
+def test_the_keep_alive_timeout_runs_from_the_last_answer_and_ends_at_the_next_requests_bytes(
+    serve: Callable[..., Service],
+) -> None:
+    service = serve(header_timeout_seconds=30, keep_alive_seconds=1)
+    with _socket(service) as conn:
+        for _ in range(3):  # 1.2 s in all, longer than the keep-alive timeout: each answer moves it
+            conn.sendall(_HEALTHZ)
+            assert _answer(conn)[0] == 200
+            time.sleep(0.4)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head begun: no longer idle
+        time.sleep(1.5)
+        conn.sendall(b"Host: test\r\n\r\n")
+        assert _answer(conn)[0] == 200
+        waited = _closed_after(conn)
+    assert 0.8 < waited < 5, waited
+
+
+def test_after_an_answer_the_header_timeout_closes_a_silent_connection_before_the_keep_alive_one(
+    serve: Callable[..., Service],
+) -> None:
+    service = serve(header_timeout_seconds=HEADER_TIMEOUT, keep_alive_seconds=5)
+    with _socket(service) as conn:
+        conn.sendall(_HEALTHZ)
+        assert _answer(conn)[0] == 200
+        waited = _closed_after(conn)
+    assert HEADER_TIMEOUT - 0.1 < waited < HEADER_TIMEOUT + 2, waited
+
+
 def test_beyond_the_connection_cap_a_request_gets_503_and_the_server_serves_on(
     serve: Callable[..., Service],
 ) -> None:
