@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["BUSY_CODE", "ConnectionLimits", "protocol"]
 
 BUSY_CODE: Final = "server_busy"
+_UVICORN_METHODS: Final = ("handle_events", "timeout_keep_alive_handler", "_unset_keepalive_if_required")
 
 
 @attrs.frozen
@@ -100,6 +101,10 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
     """The protocol class for `uvicorn.Config(http=...)`, or "auto" where it cannot be built."""
     base = json_errors_protocol()
     if base is None:  # pragma: no cover - uvicorn without h11, or a uvicorn that changed its protocol
+        return "auto"
+    # The methods of uvicorn's protocol that on_response_complete below calls: a uvicorn without
+    # them runs its own protocol, as one without send_400_response does.
+    if not all(callable(getattr(base, name, None)) for name in _UVICORN_METHODS):  # pragma: no cover
         return "auto"
     import h11  # uvicorn's h11 protocol's own parser, there when `base` is
 
