@@ -1,11 +1,13 @@
 """Shared pytest set-up: the hypothesis profiles, the order tests are handed to the xdist
 workers in, where the coverage tracer runs (a test's setup, call and teardown, not pytest's work
-between them nor the xdist controller's loop), and the in-memory application fixture."""
+between them nor the xdist controller's loop), the collected objects frozen out of the garbage
+collector's generations, and the in-memory application fixture."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import os
 import sys
 from collections.abc import Generator, Iterator
@@ -83,6 +85,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     earlier runs left on the PostgreSQL test server (tests/support/postgres.py)."""
     if not hasattr(session.config, "workerinput"):
         vacuum_churned_catalogs()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the tests are collected, every object alive is one the run keeps to its end (the test
+    modules, their items and fixtures' definitions, the package): `gc.freeze()` moves them out of
+    the collector's generations, so its full collections during the run stop walking them again
+    (docs/ADR/0012-testability.md). Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 _tracer: list[object] = []
