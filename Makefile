@@ -78,7 +78,8 @@ browser:
 # The suite runs on every core (pytest-xdist): each test has its own PostgreSQL schema,
 # Redis key prefix, ports and files (tests/support/), so workers never meet. Most tests
 # wait on real processes, sockets and disks, so workers overlap well even on two cores.
-# Branch coverage of the package is reported, and the suite must keep its floor.
+# Branch coverage of the package is reported, and the suite must keep its floor; the tracer runs
+# in a test's setup, call and teardown only, not in pytest's work between them (tests/conftest.py).
 PYTEST_WORKERS ?= auto
 COVERAGE_FLOOR ?= 90
 # The suite starts hundreds of Python processes (servers, workers, the CLI): they write and share

@@ -1,12 +1,16 @@
 """Shared pytest set-up: the hypothesis profiles, the order tests are handed to the xdist
-workers in, and the in-memory application fixture."""
+workers in, where the coverage tracer runs (a test's setup, call and teardown, not pytest's work
+between them nor the xdist controller's loop), the collected objects frozen out of the garbage
+collector's generations, and the in-memory application fixture."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Generator, Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -81,6 +85,82 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     earlier runs left on the PostgreSQL test server (tests/support/postgres.py)."""
     if not hasattr(session.config, "workerinput"):
         vacuum_churned_catalogs()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the tests are collected, every object alive is one the run keeps to its end (the test
+    modules, their items and fixtures' definitions, the package): `gc.freeze()` moves them out of
+    the collector's generations, so its full collections during the run stop walking them again
+    (docs/ADR/0012-testability.md). Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
+
+
+_tracer: list[object] = []
+"""The coverage tracer of this thread while a test's protocol runs with it removed."""
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """A test's setup, call and teardown run under the coverage tracer, pytest's work between
+    them (reports, their logging and their passage to the xdist controller) without it.
+
+    The tracer is called on every line of every frame, pytest's as well, though only
+    `partner_ingest` is measured, and the package runs only inside those three phases (fixtures,
+    the test, finalizers); each phase puts the tracer back for its duration, outermost of the
+    phase's hooks (docs/ADR/0012-testability.md). Without a tracer (no `--cov`) nothing changes."""
+    tracer = sys.gettrace()
+    if tracer is None:
+        return (yield)
+    _tracer.append(tracer)
+    sys.settrace(None)
+    try:
+        return (yield)
+    finally:
+        _tracer.pop()
+        sys.settrace(tracer)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """The xdist controller runs no test: its loop (each worker's reports) goes without the tracer.
+
+    What of the package the controller executes (the imports of this file) every worker executes
+    too, under its own tracer. Innermost of the loop's wrappers, so pytest-cov finds its tracer back
+    in place when it stops and saves the controller's data after the loop."""
+    tracer = sys.gettrace()
+    if tracer is None or session.config.pluginmanager.getplugin("dsession") is None:
+        return (yield)
+    sys.settrace(None)
+    try:
+        return (yield)
+    finally:
+        sys.settrace(tracer)
+
+
+def _traced_phase() -> Generator[None, object, object]:
+    if not _tracer:
+        return (yield)
+    sys.settrace(_tracer[-1])  # type: ignore[arg-type]
+    try:
+        return (yield)
+    finally:
+        sys.settrace(None)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _traced_phase())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _traced_phase())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _traced_phase())
 
 
 @pytest.fixture(autouse=True)
