@@ -23,7 +23,7 @@ from support.examples import examples
 from partner_ingest.domain.model import ErrorCode, FeedLimits, jsontext
 from partner_ingest.domain.model.errors import MalformedFeedError
 from partner_ingest.domain.model.report import Location
-from partner_ingest.plugins._json_reader import _line_breaks
+from partner_ingest.plugins._json_reader import _BATCH_BYTES, Reader, _line_breaks
 from partner_ingest.plugins.json_feed import JsonFeed, JsonLinesFeed
 from partner_ingest.plugins.testing import TrickleStream, parse_all
 
@@ -110,6 +110,47 @@ def test_an_item_larger_than_one_read_fits_when_the_cap_allows(msgspec: bool) ->
     document = jsontext.dumps({"products": [item, item]}).encode()
     parsed = list(JsonFeed(1, prefer_msgspec=msgspec).parse(io.BytesIO(document), LARGE))
     assert [i for i, _ in parsed] == [item, item]
+
+
+def _reader_at_first_item(document: bytes, msgspec: bool) -> Reader:
+    feed = JsonFeed(2, prefer_msgspec=msgspec)
+    reader = Reader(io.BytesIO(document), FeedLimits(), feed.decoder(FeedLimits()))
+    reader.fill(1)
+    reader.pos = document.index(b"[") + 1
+    return reader
+
+
+@DECODERS
+def test_a_batch_decodes_a_window_of_items_not_the_whole_item_size_cap(msgspec: bool) -> None:
+    # A batch's items are validated while they are still in the cache: a window of them,
+    # however many more the cap would let in.
+    items = [{"sku": f"SKU-{n:05d}", "name": "x" * 80} for n in range(2_000)]
+    document = jsontext.dumps({"products": items}).encode()
+    assert len(document) > 4 * _BATCH_BYTES < FeedLimits().max_item_bytes
+    reader = _reader_at_first_item(document, msgspec)
+    batch = reader.batch()
+    assert batch is not None
+    assert 0 < len(batch) < len(items)
+    assert len(jsontext.dumps(batch).encode()) <= _BATCH_BYTES
+    assert batch == items[: len(batch)]
+
+
+@DECODERS
+@pytest.mark.parametrize("size", [_BATCH_BYTES, 3 * _BATCH_BYTES])
+def test_an_item_larger_than_the_batch_window_is_read_in_a_wider_batch(msgspec: bool, size: int) -> None:
+    # No item ends in the window: it widens to the cap rather than going item by item.
+    big = {"sku": "BIG", "description": "x" * size}
+    small = [{"sku": f"S{n}", "d": {"w": n}} for n in range(10_000)]
+    document = jsontext.dumps({"products": [*small[:5], big, *small[5:], big]}).encode()
+    assert len(document) > FeedLimits().max_item_bytes  # not read whole
+    parsed = parse_all(JsonFeed(2, prefer_msgspec=msgspec), io.BytesIO(document))
+    assert [item for item, _ in parsed] == expected(document)
+    assert [offset for _, offset in parsed] == [None] * len(parsed)  # every item in a batch
+    reader = _reader_at_first_item(document, msgspec)
+    assert reader.batch() == small[:5]
+    second = reader.batch()
+    assert second is not None
+    assert second[:2] == [big, small[5]]
 
 
 @given(
