@@ -232,8 +232,8 @@ def group_commit(settings: Settings, store: Store, closers: Closers) -> WriteQue
 
 def ingest_process(settings: Settings, closers: Closers) -> IngestQueue[FeedSubmission] | None:
     """The ingest process of the feeds answered while their sender waits, on SQLite with group
-    commit (ADR 0047); None with it off (they go to the writer thread, ADR 0043). Its child is
-    started now, so that it imports the library before the first feed."""
+    commit (ADR 0047); None with it off (they go to the writer thread, ADR 0043). Its child
+    starts on the first feed, or when `serve` warms it before it takes requests."""
     if not (settings.ingest_process and settings.group_commit and settings.is_sqlite):
         return None
     import pickle
@@ -244,7 +244,6 @@ def ingest_process(settings: Settings, closers: Closers) -> IngestQueue[FeedSubm
 
     calls = CallProcess(pickle.dumps((open_ingest, settings), protocol=pickle.HIGHEST_PROTOCOL))
     closers.append(calls.close)
-    calls.start()
     return ProcessIngest(calls)
 
 

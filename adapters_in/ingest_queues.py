@@ -54,6 +54,9 @@ class WriterIngest:
         # The writer runs its calls in order: a no-op submitted now is answered after them.
         self.writer.submit(_nothing, done)
 
+    def warm(self, timeout: float) -> None:
+        """Nothing to wait for: the writer's thread starts with its first call."""
+
 
 class _Calls(Protocol):
     """`CallProcess`'s side this module uses (the composition root hands it in)."""
@@ -61,6 +64,8 @@ class _Calls(Protocol):
     def submit(self, message: bytes | Callable[[], bytes], done: Done) -> None: ...
 
     def sent(self, done: Done) -> None: ...
+
+    def start(self, *, wait: float = 0.0) -> None: ...
 
 
 @attrs.frozen
@@ -78,6 +83,10 @@ class ProcessIngest:
 
     def after_submitted(self, done: Done) -> None:
         self.calls.sent(done)
+
+    def warm(self, timeout: float) -> None:
+        """Start the ingest process and wait until it has built the service (or has failed)."""
+        self.calls.start(wait=timeout)
 
 
 def _read_and_pickle(submission: FeedSubmission) -> bytes:

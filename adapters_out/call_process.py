@@ -82,6 +82,8 @@ class _Child:
         self.sending = False
         """The sender holds a frame it is writing: a new one must queue behind it."""
         self.ended = False
+        self.settled = threading.Event()
+        """Set once the child has opened what the opening message names, or has ended."""
         self.outbox.append((0, frame(0, opening)))
 
 
@@ -111,11 +113,15 @@ class CallProcess:
         with self._lock:
             return 0 if self._child is None else len(self._child.waiting)
 
-    def start(self) -> None:
-        """Start the child now, rather than on the first call (it imports while nothing waits)."""
+    def start(self, *, wait: float = 0.0) -> None:
+        """Start the child now rather than on the first call, and wait up to `wait` seconds
+        until it is ready for calls (or has ended: the first call starts another)."""
         with self._lock:
             if not self._closed and self._child is None:
                 self._child = self._spawn()
+            child = self._child
+        if child is not None and wait > 0:
+            child.settled.wait(wait)
 
     def submit(self, message: bytes | Callable[[], bytes], done: Done) -> None:
         """Send the pickled `message` (or what `message()` returns, called on the sender thread)
@@ -245,6 +251,9 @@ class CallProcess:
             while True:
                 data = pipe.recv_bytes()
                 (number,) = _NUMBER.unpack_from(data)
+                if number == 0:  # the child is ready
+                    child.settled.set()
+                    continue
                 value, error = pickle.loads(memoryview(data)[_NUMBER.size :])  # noqa: S301 - our own child
                 with self._lock:
                     done = child.waiting.pop(number, None)
@@ -254,6 +263,7 @@ class CallProcess:
             pass
         except Exception:
             _log().exception("an answer of the ingest process could not be read")
+        child.settled.set()
         with self._lock:
             child.ended = True
             waiting, child.waiting = child.waiting, {}

@@ -68,6 +68,7 @@ def _serve(inbox: FramePipe, outbox: FramePipe) -> None:
     open_, argument = pickle.loads(opening)  # noqa: S301 - from our parent
     opened: Opened = open_(argument)
     sending = threading.Lock()
+    outbox.send_bytes(_NUMBER.pack(0) + pickle.dumps((None, None)))  # opened: ready for calls
 
     def answer(number: int, value: object, error: BaseException | None) -> None:
         try:

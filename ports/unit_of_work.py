@@ -105,6 +105,11 @@ class IngestQueue(Protocol[S_contra]):
         cancelled request may then close it)."""
         ...
 
+    def warm(self, timeout: float) -> None:
+        """Get ready for the first submission now, waiting up to `timeout` seconds for it (a
+        server calls it before it takes requests)."""
+        ...
+
 
 class WriteQueue(Protocol):
     """One writer that runs submitted calls one after another, their units of work sharing a

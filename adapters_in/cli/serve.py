@@ -191,9 +191,11 @@ def run_serve(args: argparse.Namespace) -> int:
         config = server_config(web, host=host, port=port, settings=settings)
         server = uvicorn.Server(config)
         sock = bind(config)
-        # The ingest process, where there is one (ADR 0047), started now: it imports the
-        # library while the server starts, not while the first feed waits.
-        app.sync_ingest  # noqa: B018
+        # The ingest process, where there is one (ADR 0047), ready before the first request:
+        # otherwise the first feeds would wait for it to import the library and build the service.
+        queue = app.sync_ingest
+        if queue is not None:
+            queue.warm(timeout=60)
         # Only once the address is ours: a first-start key made before a failed bind would
         # never be shown, and the next start, finding a key, would not make another.
         try:

@@ -59,6 +59,9 @@ class Calls:
     def after_submitted(self, done: _Done) -> None:
         self._writer.submit(lambda: None, done)
 
+    def warm(self, timeout: float) -> None:
+        pass
+
 
 @pytest.fixture
 def writer() -> Iterator[Calls]:
