@@ -232,9 +232,15 @@ class CallProcess:
             with self._lock:
                 child.sending = False
                 fd, child.to_child = child.to_child, -1
+                # Calls left unsent are answered by the reader when the pipe ends; a `sent`
+                # barrier among them is reached now: nothing of theirs will be read any more.
+                barriers = [item for number, item in child.outbox if number == 0 and callable(item)]
+                child.outbox.clear()
                 self._wake.notify_all()
             if fd >= 0:
                 os.close(fd)  # the child's end of file: it finishes what it holds and exits
+            for barrier in barriers:
+                barrier()
 
     def _fail(self, child: _Child, number: int, error: BaseException) -> None:
         """A call whose message could not be made (its body could not be read): never sent,
