@@ -482,6 +482,11 @@ class Wiring:
             copy.__dict__.update(self.__dict__)
         copy.lock = threading.RLock()
         copy.__dict__.update(parts)
+        if {"ingest_now", "writer"} & parts.keys() and "sync_ingest" not in parts:
+            # The feeds answered while their sender waits go to the ingest given, so to the
+            # writer thread of this process: an ingest process builds its own from the settings.
+            copy.__dict__.pop("sync_ingest", None)
+            copy.open_ingest_process = None
         return copy
 
     writer = Once(_writer)
