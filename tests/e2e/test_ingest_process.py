@@ -21,8 +21,11 @@ from typing import Any
 import httpx2
 import pytest
 from support.feeds import JSONL, jsonl_feed, wait_for
+from support.http import e2e_settings
 from support.service import Service
+from support.sqlite_files import migrated_database
 
+from partner_ingest.adapters_in import bootstrap
 from partner_ingest.adapters_in.ingest_queues import ProcessIngest, WriterIngest
 
 pytestmark = pytest.mark.slow
@@ -71,6 +74,20 @@ def test_the_setting_chooses_the_ingest_process_or_the_writer_thread(serve: Call
         partner, key = service.partner(service.admin_key())
         assert _send(service, key, jsonl_feed(3)).status_code == 200
         assert _products(service, partner) == 3
+
+
+def test_an_ingest_given_to_a_copy_of_the_app_is_the_one_its_feeds_go_to(tmp_path: Path) -> None:
+    database = migrated_database(tmp_path / "replaced.db")
+    app = bootstrap.build(e2e_settings(str(database), ingest_process=True))
+    try:
+        assert isinstance(app.sync_ingest, ProcessIngest)
+        given = app.ingest
+        queue = app.replacing(ingest_now=given).sync_ingest
+        assert isinstance(queue, WriterIngest)
+        assert queue.ingest is given
+        assert isinstance(app.sync_ingest, ProcessIngest)  # the original keeps its own
+    finally:
+        app.close()
 
 
 def test_a_killed_ingest_process_answers_503_for_its_calls_and_a_new_one_takes_the_next(
