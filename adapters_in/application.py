@@ -20,7 +20,13 @@ from partner_ingest.domain.model.policy import FeedLimits
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
+    from partner_ingest.domain.use_cases import (
+        DescribeContract,
+        FeedSubmission,
+        IngestFeed,
+        SettleHeldFeeds,
+        ValidateFeed,
+    )
     from partner_ingest.domain.use_cases.authenticate import AccessGuard
     from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
     from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
@@ -49,6 +55,7 @@ if TYPE_CHECKING:
         FeedParsing,
         FormatRegistry,
         IdSource,
+        IngestQueue,
         UnitOfWorkFactory,
         WriteQueue,
     )
@@ -253,6 +260,12 @@ class Application:
         """The writer `ingest_now` must run in (submit), when its units of work are the
         writer's (ADR 0043); None: call `ingest_now` in any thread."""
         return self._wired.writer
+
+    @property
+    def sync_ingest(self) -> IngestQueue[FeedSubmission] | None:
+        """Where `POST /partner/ingest` submits its feeds: an ingest process (ADR 0047) or the
+        writer thread (ADR 0043); None: call `ingest_now` (else `ingest`) in any thread."""
+        return self._wired.sync_ingest
 
     def replacing(self, **use_cases: object) -> Application:
         """A copy of this application whose named use cases are the ones given (a test's

@@ -35,6 +35,7 @@ from .default_ports import (
     Ports,
     check_settings,
     group_commit,
+    ingest_process,
     parser_processes,
     read_through_cache,
     redis_limiters,
@@ -50,6 +51,7 @@ from .wiring import Wiring
 if TYPE_CHECKING:
     from partner_ingest.adapters_out.memory import FakeClock, InMemoryStore
     from partner_ingest.adapters_out.parser_spawn import SpawnedProcess
+    from partner_ingest.domain.use_cases import FeedSubmission
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
     from partner_ingest.ports import (
         AuditLog,
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
         FeedParsing,
         FormatRegistry,
         IdSource,
+        IngestQueue,
         ProductCache,
         RateLimiter,
         Store,
@@ -101,6 +104,7 @@ def wire(
     grouped_uow: UnitOfWorkFactory | None = None,
     writer: WriteQueue | None = None,
     open_writer: Callable[[], WriteQueue | None] | None = None,
+    open_ingest_process: Callable[[], IngestQueue[FeedSubmission] | None] | None = None,
     product_cache: ProductReadCache | None = None,
 ) -> Application:
     """The use cases over the given ports, each built on its first use (wiring.py); unnamed
@@ -136,6 +140,7 @@ def wire(
         grouped_uow=grouped_uow,
         writer=writer,
         open_writer=open_writer,
+        open_ingest_process=open_ingest_process,
         rate_limiter=rate_limiter,
         quota_limiter=quota_limiter,
         fetcher=fetcher,
@@ -198,6 +203,7 @@ def build(
     owner's to close.
     """
     settings = settings if settings is not None else Settings.from_env()
+    own_ports = all(part is None for part in (store, formats, clock, ids, parsing, product_cache))
     closers: list[Callable[[], None]] = []
     if parsing is None:
         parsing = parser_processes(settings, closers, start=start_parser)
@@ -233,6 +239,8 @@ def build(
         parsing=parsing,
         # On its first use (the HTTP server's first answered feed): no other command imports it.
         open_writer=lambda: group_commit(settings, store, closers),
+        # The child builds its own ports from the settings alone: not when one is handed in.
+        open_ingest_process=(lambda: ingest_process(settings, closers)) if own_ports else None,
         product_cache=read_through_cache(settings, store.unit_of_work, clock, closers, given=product_cache),
     )
 

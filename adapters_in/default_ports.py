@@ -29,6 +29,7 @@ from partner_ingest.domain.model.policy import FeedLimits
 if TYPE_CHECKING:
     from partner_ingest.adapters_out.parser_spawn import SpawnedProcess
     from partner_ingest.adapters_out.sqlite.store import SqliteStore
+    from partner_ingest.domain.use_cases import FeedSubmission
     from partner_ingest.domain.use_cases.product_cache import ProductReadCache
     from partner_ingest.ports import (
         AuditLog,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
         FeedParsing,
         FormatRegistry,
         IdSource,
+        IngestQueue,
         ProductCache,
         RateLimiter,
         Store,
@@ -56,6 +58,7 @@ __all__ = [
     "Ports",
     "check_settings",
     "group_commit",
+    "ingest_process",
     "parser_processes",
     "redis_limiters",
     "secrets_path",
@@ -225,6 +228,23 @@ def group_commit(settings: Settings, store: Store, closers: Closers) -> WriteQue
     postgres_writer = PostgresWriter(store)
     closers.append(postgres_writer.close)
     return postgres_writer
+
+
+def ingest_process(settings: Settings, closers: Closers) -> IngestQueue[FeedSubmission] | None:
+    """The ingest process of the feeds answered while their sender waits, on SQLite with group
+    commit (ADR 0047); None with it off (they go to the writer thread, ADR 0043). Its child
+    starts on the first feed, or when `serve` warms it before it takes requests."""
+    if not (settings.ingest_process and settings.group_commit and settings.is_sqlite):
+        return None
+    import pickle
+
+    from partner_ingest.adapters_out.call_process import CallProcess
+
+    from .ingest_queues import ProcessIngest, open_ingest
+
+    calls = CallProcess(pickle.dumps((open_ingest, settings), protocol=pickle.HIGHEST_PROTOCOL))
+    closers.append(calls.close)
+    return ProcessIngest(calls)
 
 
 def parser_processes(

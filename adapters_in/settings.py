@@ -174,6 +174,8 @@ class Settings:
     """The product cache's staleness bound: it is read only while this instance's change-feed follower caught up within this many seconds; otherwise reads go to the store."""
     group_commit: bool = True
     """Feeds sent over HTTP and answered while the sender waits share one transaction and one sync with those sent at the same moment, each answered once its batch is durable (ADR 0039; on PostgreSQL the audit chain's lock is then taken once per batch, ADR 0044); false: one transaction per feed."""
+    ingest_process: bool = True
+    """With group commit on SQLite, `serve` ingests the feeds answered while their sender waits in a process of their own, beside the one answering HTTP, so the two use two cores (ADR 0047); false: in a thread of the serving process (ADR 0043)."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING or ERROR."""
     log_format: str = "json"

@@ -23,7 +23,13 @@ from .default_ports import Ports
 if TYPE_CHECKING:
     import tempfile
 
-    from partner_ingest.domain.use_cases import DescribeContract, IngestFeed, SettleHeldFeeds, ValidateFeed
+    from partner_ingest.domain.use_cases import (
+        DescribeContract,
+        FeedSubmission,
+        IngestFeed,
+        SettleHeldFeeds,
+        ValidateFeed,
+    )
     from partner_ingest.domain.use_cases.authenticate import AccessGuard
     from partner_ingest.domain.use_cases.contract_usage import ReadContractUsage
     from partner_ingest.domain.use_cases.diagnostics import PurgeDiagnostics, ReadDiagnostics
@@ -42,7 +48,14 @@ if TYPE_CHECKING:
     from partner_ingest.domain.use_cases.verify_audit import CachedAuditVerdict, VerifyAuditChain
     from partner_ingest.domain.use_cases.web_sessions import WebSessions
     from partner_ingest.domain.use_cases.webhooks import QueueWebhookEvents
-    from partner_ingest.ports import FeedFetcher, FeedParsing, RateLimiter, UnitOfWorkFactory, WriteQueue
+    from partner_ingest.ports import (
+        FeedFetcher,
+        FeedParsing,
+        IngestQueue,
+        RateLimiter,
+        UnitOfWorkFactory,
+        WriteQueue,
+    )
     from partner_ingest.ports.webhooks import WebhookSender
 
 __all__ = ["Once", "Wiring"]
@@ -136,6 +149,22 @@ def _writer(w: Wiring) -> WriteQueue | None:
     if w.writer_given is not None:
         return w.writer_given
     return w.open_writer() if w.open_writer is not None else None
+
+
+def _sync_ingest(w: Wiring) -> IngestQueue[FeedSubmission] | None:
+    """Where feeds answered while their sender waits are ingested: the ingest process when one
+    is opened (ADR 0047), else the writer thread (ADR 0043); None: in any thread (`ingest_now`
+    or `ingest`)."""
+    if w.open_ingest_process is not None:
+        queue = w.open_ingest_process()
+        if queue is not None:
+            return queue
+    writer, ingest_now = w.writer, w.ingest_now
+    if writer is None or ingest_now is None:
+        return None
+    from .ingest_queues import WriterIngest
+
+    return WriterIngest(writer, ingest_now)
 
 
 def _grouped_uow(w: Wiring) -> UnitOfWorkFactory | None:
@@ -409,6 +438,7 @@ class Wiring:
         grouped_uow: UnitOfWorkFactory | None = None,
         writer: WriteQueue | None = None,
         open_writer: Callable[[], WriteQueue | None] | None = None,
+        open_ingest_process: Callable[[], IngestQueue[FeedSubmission] | None] | None = None,
         rate_limiter: RateLimiter | None = None,
         quota_limiter: RateLimiter | None = None,
         fetcher: FeedFetcher | None = None,
@@ -429,6 +459,9 @@ class Wiring:
         self.open_writer = None if open_writer is None else _called_once(open_writer)
         """Opens the writer on its first use, when none was handed in (None: no writer); once,
         since a copy made by `replacing` before that use keeps this and opens through it too."""
+        self.open_ingest_process = None if open_ingest_process is None else _called_once(open_ingest_process)
+        """Opens the ingest process on its first use (None, or it returns None: no process); once
+        for the wiring and its copies."""
         self.rate_limiter = rate_limiter
         """Failed sign-ins (None: in this process)."""
         self.quota_limiter = quota_limiter
@@ -449,6 +482,11 @@ class Wiring:
             copy.__dict__.update(self.__dict__)
         copy.lock = threading.RLock()
         copy.__dict__.update(parts)
+        if {"ingest_now", "writer"} & parts.keys() and "sync_ingest" not in parts:
+            # The feeds answered while their sender waits go to the ingest given, so to the
+            # writer thread of this process: an ingest process builds its own from the settings.
+            copy.__dict__.pop("sync_ingest", None)
+            copy.open_ingest_process = None
         return copy
 
     writer = Once(_writer)
@@ -460,6 +498,7 @@ class Wiring:
     """Queues webhook events in the unit of work of what they report (ADR 0034)."""
     ingest = Once(_ingest)
     ingest_now = Once(_ingest_now)
+    sync_ingest = Once(_sync_ingest)
     held_feeds = Once(_held_feeds)
     retired_products = Once(_retired_products)
     changes = Once(_changes)

@@ -1,6 +1,7 @@
-"""Starting a parser helper's process (ADR 0019): the `python -c` boot and its two pipes, and
-nothing else, so that a command can start one before it imports the rest of the library
-(ADR 0039: a CLI ingest of a large file starts its helper first thing).
+"""Starting a parser helper's process (ADR 0019), or the ingest process of `serve` (ADR 0047):
+the `python -c` boot and its two pipes, and nothing else, so that a command can start one
+before it imports the rest of the library (ADR 0039: a CLI ingest of a large file starts its
+helper first thing).
 
 Invariant: this module imports only the standard library's `os`, `json`, `subprocess` and
 `sys`; `parser_helper.Helper` adopts what it starts.
@@ -19,10 +20,11 @@ __all__ = ["SpawnedProcess", "spawn"]
 _PIPE_BYTES: Final = 1 << 20
 """Room in the pipes to and from a helper (Linux's cap for a pipe, /proc/sys/fs/pipe-max-size)."""
 _BOOT: Final = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[3]); "
-    "from partner_ingest.adapters_out.parser_serve import serve; "
-    "serve(int(sys.argv[1]), int(sys.argv[2]))"
+    "import importlib, json, sys; sys.path[:] = json.loads(sys.argv[3]); "
+    "importlib.import_module(sys.argv[4]).serve(int(sys.argv[1]), int(sys.argv[2]))"
 )
+PARSER: Final = "partner_ingest.adapters_out.parser_serve"
+"""The module whose `serve(inbox_fd, outbox_fd)` a parser helper runs."""
 
 
 class SpawnedProcess(NamedTuple):
@@ -42,8 +44,9 @@ class SpawnedProcess(NamedTuple):
         self.process.wait()
 
 
-def spawn(executable: str | None = None) -> SpawnedProcess:
-    """Start a helper process over two new pipes; it imports the library and says hello."""
+def spawn(executable: str | None = None, *, module: str = PARSER) -> SpawnedProcess:
+    """Start a helper process over two new pipes, running `module`'s `serve(inbox_fd, outbox_fd)`
+    (a parser helper's by default: it imports the library and says hello)."""
     helper_reads, to_helper = os.pipe()
     from_helper, helper_writes = os.pipe()
     _widen(from_helper)
@@ -57,6 +60,7 @@ def spawn(executable: str | None = None) -> SpawnedProcess:
                 str(helper_reads),
                 str(helper_writes),
                 json.dumps(sys.path),
+                module,
             ],
             pass_fds=(helper_reads, helper_writes),
             stdin=subprocess.DEVNULL,

@@ -16,8 +16,8 @@ once: requests/s summed, p50 and p99 the worse of the two; skipped unless
 PARTNER_INGEST_TEST_POSTGRES_URL and PARTNER_INGEST_TEST_REDIS_URL are set.
 Runs alternate (a, b, c, d, a, b, c, d), best of ROUNDS by requests/s; each row prints
 requests/s, p50, p99, the answers that were not 2xx, and the ratio to (h-a); then the CPU
-time (user + system, from /proc) the server process of (h-a), (h-b) and (h-c) spent a
-request in that run, a figure less sensitive to a shared machine's load.
+time (user + system, from /proc) the server process of (h-a), (h-b) and (h-c) and its
+child processes (serve's ingest process, ADR 0047) spent a request in that run, a figure less sensitive to a shared machine's load.
 The machine is shared: the ratio of runs taken side by side is the figure,
 not the absolute numbers.
 """
@@ -99,12 +99,28 @@ class Load:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc; 0.0 elsewhere)."""
+    """User + system CPU time so far of a process and its descendants: those alive (serve's
+    ingest process, ADR 0047) and those it has reaped (Linux /proc; 0.0 elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(field) for field in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    """The live children of a process, from every thread's list."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found.extend(int(child) for child in (task / "children").read_text().split())
+            except OSError:
+                continue
+    except OSError:
+        return []
+    return found
 
 
 def free_port() -> int:

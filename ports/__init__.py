@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         WebSessionRepository,
     )
     from .store import Store
-    from .unit_of_work import UnitOfWork, UnitOfWorkFactory, WriteQueue
+    from .unit_of_work import IngestQueue, UnitOfWork, UnitOfWorkFactory, WriteQueue
     from .webhooks import WebhookSender, WebhookSent
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WriteQueue",
+    "IngestQueue",
     "UpsertCounts",
     "WebhookRepository",
     "WebhookSender",
@@ -138,6 +139,7 @@ _MODULE_OF: dict[str, str] = {
     "UnitOfWork": "unit_of_work",
     "UnitOfWorkFactory": "unit_of_work",
     "WriteQueue": "unit_of_work",
+    "IngestQueue": "unit_of_work",
     "WebhookSender": "webhooks",
     "WebhookSent": "webhooks",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 from .diagnostics import DiagnosticRepository
 from .repositories import (
@@ -86,6 +86,29 @@ class UnitOfWorkFactory(Protocol):
     """Opens a unit of work. `read_only` ones never block writers (and may not write)."""
 
     def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+
+
+S_contra = TypeVar("S_contra", contravariant=True)
+
+
+class IngestQueue(Protocol[S_contra]):
+    """Where a feed answered while its sender waits is ingested (ADR 0043, 0047): the store's
+    writer thread in this process, or an ingest process. The caller does not know which."""
+
+    def submit(self, submission: S_contra, done: Callable[[object, BaseException | None], None]) -> None:
+        """Ingest `submission`; `done(report, None)` or `done(None, error)` is called, on a thread
+        of the queue's, once the answer may be given (the writes it kept durable)."""
+        ...
+
+    def after_submitted(self, done: Callable[[object, BaseException | None], None]) -> None:
+        """`done(None, None)` once no submission made so far reads its body any more (a
+        cancelled request may then close it)."""
+        ...
+
+    def warm(self, timeout: float) -> None:
+        """Get ready for the first submission now, waiting up to `timeout` seconds for it (a
+        server calls it before it takes requests)."""
+        ...
 
 
 class WriteQueue(Protocol):

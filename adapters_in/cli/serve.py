@@ -190,6 +190,11 @@ def run_serve(args: argparse.Namespace) -> int:
         web = create_app(app, services=background_services(app))
         config = server_config(web, host=host, port=port, settings=settings)
         server = uvicorn.Server(config)
+        # The ingest process, where there is one (ADR 0047), ready before the address listens:
+        # otherwise the first feeds would wait for it to import the library and build the service.
+        queue = app.sync_ingest
+        if queue is not None:
+            queue.warm(timeout=60)
         sock = bind(config)
         # Only once the address is ours: a first-start key made before a failed bind would
         # never be shown, and the next start, finding a key, would not make another.

@@ -19,6 +19,8 @@ The order matters and is the same for both:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import attrs
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +29,9 @@ from partner_ingest.domain.model.api_keys import KeyRole
 from partner_ingest.domain.model.errors import UnknownFormatError
 from partner_ingest.domain.model.feed_mode import FeedMode
 from partner_ingest.domain.model.policy import PolicyOverrides
+
+if TYPE_CHECKING:
+    from partner_ingest.domain.model.report import IngestReport
 
 from ._async_feed import submit_feed_job, wants_async
 from ._context import HttpContext, context, request_header
@@ -106,10 +111,10 @@ async def answer_feed(request: Request, *, dry_run: bool) -> Response:
     async with body:
         submission = feed_submission(request, principal, headers, body, dry_run=dry_run)
         # Sync feeds commit in groups where the store offers it (ADR 0039): in its writer
-        # thread where it has one (ADR 0043).
-        writer, ingest_now = ctx.app.feed_writer, ctx.app.ingest_now
-        if writer is not None and ingest_now is not None:
-            report = await ctx.writer_calls.run(writer, ingest_now, submission)
+        # thread (ADR 0043), or in an ingest process's (ADR 0047).
+        queue = ctx.app.sync_ingest
+        if queue is not None:
+            report = cast("IngestReport", await ctx.writer_calls.run(queue, submission))
         else:
-            report = await ctx.request_threads.run(ingest_now or ctx.app.ingest, submission)
+            report = await ctx.request_threads.run(ctx.app.ingest_now or ctx.app.ingest, submission)
     return report_response(request, report, dry_run=dry_run)

@@ -1,63 +1,54 @@
-"""A feed request's ingest run in the store's writer (ADR 0043), awaited on the event loop.
+"""A feed request's ingest submitted to an `IngestQueue` (the store's writer thread, ADR 0043,
+or an ingest process, ADR 0047), awaited on the event loop.
 
-The writer answers on its own thread, after a batch's commit, every call of the batch in a
-row; `LoopAnswers` settles them with one wake-up of the loop. As with the request threads,
-the call runs in the caller's context variables, and a request cancelled while its call runs
-waits for the call to end before the cancellation goes on: a call that reads a request's
-spooled body never outlives it.
+The queue answers on its own thread, after a batch's commit, every call of the batch in a
+row; `LoopAnswers` settles them with one wake-up of the loop. A request cancelled while its
+submission is in the queue waits until the queue no longer reads its body before the
+cancellation goes on: a call that reads a request's spooled body never outlives it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar, cast
+from typing import TypeVar
 
 from anyio import CancelScope
 
-from partner_ingest.ports import WriteQueue
+from partner_ingest.ports import IngestQueue
 
 from .loop_answers import LoopAnswers
 
 __all__ = ["WriterCalls"]
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def _nothing() -> None:
-    return None
+S = TypeVar("S")
 
 
 class WriterCalls:
-    """Runs calls in a `WriteQueue` for the requests of an app."""
+    """Submits to an `IngestQueue` for the requests of an app."""
 
     def __init__(self) -> None:
         self._answers = LoopAnswers()
 
-    async def run(self, writer: WriteQueue, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`work(*args, **kwargs)` in the writer, in this context, awaited until it may be answered."""
+    async def run(self, queue: IngestQueue[S], submission: S) -> object:
+        """`submission` ingested by `queue`, awaited until it may be answered."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
-        call = functools.partial(contextvars.copy_context().run, work, *args, **kwargs)
-        writer.submit(call, functools.partial(self._answers.answer, loop, future))
+        queue.submit(submission, functools.partial(self._answers.answer, loop, future))
         # Awaited bare, not in a shielded cancel scope (whose making and entering cost more
         # than the rest of the hand-off): a cancellation is rare, and is held back below.
         try:
             result = await future
         except asyncio.CancelledError:
             if not future.done() or future.cancelled():  # the call may still be running
-                await self._until_done(writer, loop)
+                await self._until_done(queue, loop)
             raise
-        return cast("T", result)
+        return result
 
-    async def _until_done(self, writer: WriteQueue, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait, through any further cancellation, until the writer has ended the calls
-        submitted so far: it runs them in order, so a call submitted now is answered after them."""
+    async def _until_done(self, queue: IngestQueue[S], loop: asyncio.AbstractEventLoop) -> None:
+        """Wait, through any further cancellation, until the queue reads no body submitted so far."""
         after: asyncio.Future[object] = loop.create_future()
-        writer.submit(_nothing, functools.partial(self._answers.answer, loop, after))
+        queue.after_submitted(functools.partial(self._answers.answer, loop, after))
         while not after.done():
             try:
                 # Shielded, so that an outer anyio scope does not cancel again at every turn

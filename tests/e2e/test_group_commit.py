@@ -1,6 +1,7 @@
 """Feeds sent at the same moment to a real server on SQLite share transactions (ADR 0039):
 every feed answered 200 is in the database file the moment it is answered, and a feed
-that fails in the middle of them (a duplicate SKU in an atomic feed) fails alone."""
+that fails in the middle of them (a duplicate SKU in an atomic feed) fails alone, whether
+the writer is a thread of the server (ADR 0043) or of its ingest process (ADR 0047)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from support.feeds import JSONL, jsonl_feed
 from support.service import Service
 
 SENDERS = 16
 
 
+@pytest.mark.parametrize("ingest_process", [False, True], ids=["writer thread", "ingest process"])
 def test_concurrent_feeds_are_answered_once_durable_and_a_failing_one_fails_alone(
-    serve: Callable[..., Service],
+    serve: Callable[..., Service], ingest_process: bool
 ) -> None:
-    service = serve(rate_limit_per_minute=100_000)
+    service = serve(rate_limit_per_minute=100_000, ingest_process=ingest_process)
     admin = service.admin_key()
     partner, key = service.partner(admin, default_version=2, allow_policy_override=True)
     bad = jsonl_feed(2) + jsonl_feed(1)  # SKU-00000000 twice
