@@ -60,7 +60,9 @@ def _answers(service: Service) -> tuple[list[dict[str, Any]], list[tuple[Any, ..
 
 
 def test_large_feeds_answer_the_same_from_the_parser_process(tmp_path: Path) -> None:
-    with serving(tmp_path / "helpers.db", parser_min_bytes=16 * 1024) as service:
+    # The parser helper looked at is this process's: the feeds are ingested here, not in an
+    # ingest process (ADR 0047), which has helpers of its own.
+    with serving(tmp_path / "helpers.db", parser_min_bytes=16 * 1024, ingest_process=False) as service:
         with_helpers = _answers(service)
         parsing = service.app.ingest._parsing
         assert isinstance(parsing, ParserProcesses) and len(parsing.pids) == 1  # it was used, and kept

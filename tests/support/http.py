@@ -84,14 +84,10 @@ def new_address() -> str:
 
 
 def e2e_settings(database: str, **overrides: Any) -> Settings:
-    """Settings for a test server: a SQLite file, loopback as the trusted proxy, and the feeds
-    answered while their sender waits ingested in the server's own writer thread: an ingest
-    process (ADR 0047) would start with every test server; its tests ask for it."""
-    values: dict[str, Any] = {
-        "database_url": f"sqlite:///{database}",
-        "trusted_proxies": LOOPBACK_PROXY,
-        "ingest_process": False,
-    }
+    """Settings for a test server: a SQLite file, loopback as the trusted proxy, and otherwise
+    `serve`'s defaults, the ingest process of the feeds answered while their sender waits
+    included (ADR 0047; it starts with a server's first such feed)."""
+    values: dict[str, Any] = {"database_url": f"sqlite:///{database}", "trusted_proxies": LOOPBACK_PROXY}
     values.update(overrides)
     return Settings(**values)
 
