@@ -29,10 +29,9 @@ if TYPE_CHECKING:
     from partner_ingest.adapters_in.settings import Settings
     from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed
     from partner_ingest.ports import WriteQueue
+    from partner_ingest.ports.unit_of_work import Done
 
 __all__ = ["ProcessIngest", "WriterIngest", "open_ingest"]
-
-Done = Callable[[object, BaseException | None], None]
 
 
 def _nothing() -> None:

@@ -27,14 +27,13 @@ from __future__ import annotations
 import functools
 import os
 import pickle
-import select
-import struct
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from .frames import FramePipe
+from .call_process_serve import NUMBER
+from .frames import FramePipe, frame, write_all
 from .sql.writer import BatchNotDurable, Done
 
 if TYPE_CHECKING:
@@ -44,9 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["CHILD_ENDED", "CallProcess"]
 
 CHILD_ENDED: Final = "the ingest process stopped before answering; the feed may be sent again"
-_HEAD: Final = struct.Struct("!QQ")
-"""A frame's length (frames.py), then the call number."""
-_NUMBER: Final = struct.Struct("!Q")
 _SERVE: Final = "partner_ingest.adapters_out.call_process_serve"
 _STOP_SECONDS: Final = 60.0
 """How long `close()` waits for the child to finish what it holds before killing it."""
@@ -58,9 +54,9 @@ def _log() -> logging.Logger:
     return logging.getLogger(__name__)
 
 
-def frame(number: int, payload: bytes) -> bytes:
-    """A call's (or an answer's) frame: its length, the call number, the payload."""
-    return _HEAD.pack(_NUMBER.size + len(payload), number) + payload
+def _frame(number: int, payload: bytes) -> bytes:
+    """A call's frame (frames.py): the call number, then the payload."""
+    return frame(payload, NUMBER.pack(number))
 
 
 class _Child:
@@ -84,7 +80,7 @@ class _Child:
         self.ended = False
         self.settled = threading.Event()
         """Set once the child has opened what the opening message names, or has ended."""
-        self.outbox.append((0, frame(0, opening)))
+        self.outbox.append((0, _frame(0, opening)))
 
 
 class CallProcess:
@@ -143,12 +139,12 @@ class CallProcess:
                     child.waiting[number] = done
                     if not isinstance(message, bytes):
                         made = message
-                        child.outbox.append((number, lambda: frame(number, made())))
+                        child.outbox.append((number, lambda: _frame(number, made())))
                         self._wake.notify_all()
                     elif not child.outbox and not child.sending:
-                        self._write_now(child, number, frame(number, message))
+                        self._write_now(child, number, _frame(number, message))
                     else:
-                        child.outbox.append((number, frame(number, message)))
+                        child.outbox.append((number, _frame(number, message)))
                         self._wake.notify_all()
                     return
         done(None, error)
@@ -222,7 +218,7 @@ class CallProcess:
                     self._fail(child, number, error)
                     data = b""
                 try:
-                    _write_all(child.to_child, data)
+                    write_all(child.to_child, data)
                 except OSError:  # the child is gone: its reader answers the calls
                     break
                 finally:
@@ -256,11 +252,11 @@ class CallProcess:
         try:
             while True:
                 data = pipe.recv_bytes()
-                (number,) = _NUMBER.unpack_from(data)
+                (number,) = NUMBER.unpack_from(data)
                 if number == 0:  # the child is ready
                     child.settled.set()
                     continue
-                value, error = pickle.loads(memoryview(data)[_NUMBER.size :])  # noqa: S301 - our own child
+                value, error = pickle.loads(memoryview(data)[NUMBER.size :])  # noqa: S301 - our own child
                 with self._lock:
                     done = child.waiting.pop(number, None)
                 if done is not None:
@@ -306,12 +302,3 @@ def _reap(child: _Child) -> None:
     except subprocess.TimeoutExpired:
         child.process.kill()
         child.process.wait()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view) :]
-        except BlockingIOError:
-            select.select([], [fd], [])

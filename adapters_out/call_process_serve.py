@@ -26,9 +26,10 @@ from .frames import FramePipe
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Opened", "portable", "serve"]
+__all__ = ["NUMBER", "Opened", "portable", "serve"]
 
-_NUMBER: Final = struct.Struct("!Q")
+NUMBER: Final = struct.Struct("!Q")
+"""A call's number, first in each frame of a call and of its answer (0: the opening, and ready)."""
 
 
 class Opened(Protocol):
@@ -64,11 +65,11 @@ def serve(inbox_fd: int, outbox_fd: int) -> NoReturn:
 
 
 def _serve(inbox: FramePipe, outbox: FramePipe) -> None:
-    opening = inbox.recv_bytes()[_NUMBER.size :]
+    opening = inbox.recv_bytes()[NUMBER.size :]
     open_, argument = pickle.loads(opening)  # noqa: S301 - from our parent
     opened: Opened = open_(argument)
     sending = threading.Lock()
-    outbox.send_bytes(_NUMBER.pack(0) + pickle.dumps((None, None)))  # opened: ready for calls
+    outbox.send_bytes(NUMBER.pack(0) + pickle.dumps((None, None)))  # opened: ready for calls
 
     def answer(number: int, value: object, error: BaseException | None) -> None:
         try:
@@ -76,7 +77,7 @@ def _serve(inbox: FramePipe, outbox: FramePipe) -> None:
         except Exception as failure:
             data = pickle.dumps((None, portable(failure)), protocol=pickle.HIGHEST_PROTOCOL)
         with sending, contextlib.suppress(OSError):  # the parent is gone: nobody to answer
-            outbox.send_bytes(_NUMBER.pack(number) + data)
+            outbox.send_bytes(NUMBER.pack(number) + data)
 
     try:
         while True:
@@ -84,10 +85,10 @@ def _serve(inbox: FramePipe, outbox: FramePipe) -> None:
                 data = inbox.recv_bytes()
             except (EOFError, OSError):
                 break
-            (number,) = _NUMBER.unpack_from(data)
+            (number,) = NUMBER.unpack_from(data)
             done = functools.partial(answer, number)
             try:
-                message = pickle.loads(memoryview(data)[_NUMBER.size :])  # noqa: S301 - from our parent
+                message = pickle.loads(memoryview(data)[NUMBER.size :])  # noqa: S301 - from our parent
             except Exception as error:
                 done(None, error)
                 continue

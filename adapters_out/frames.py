@@ -18,7 +18,7 @@ import select
 import struct
 from typing import Final
 
-__all__ = ["FramePipe"]
+__all__ = ["FramePipe", "frame", "write_all"]
 
 _LENGTH: Final = struct.Struct("!Q")
 _SMALL: Final = 16 * 1024
@@ -45,10 +45,10 @@ class FramePipe:
         fd = self._handle()
         header = _LENGTH.pack(len(data))
         if len(data) <= _SMALL:
-            _write_all(fd, header + data)
+            write_all(fd, header + data)
         else:
-            _write_all(fd, header)
-            _write_all(fd, data)
+            write_all(fd, header)
+            write_all(fd, data)
 
     def recv_bytes(self) -> bytes:
         """The next whole frame; EOFError once the writer closed its end."""
@@ -71,10 +71,20 @@ class FramePipe:
             self.close()
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def frame(payload: bytes, prefix: bytes = b"") -> bytes:
+    """`prefix` and `payload` as one frame, ready to write (for a writer that cannot block in
+    `send_bytes`: it writes what the pipe takes and keeps the rest, call_process.py)."""
+    return _LENGTH.pack(len(prefix) + len(payload)) + prefix + payload
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data`; on a non-blocking end, wait for room whenever the pipe is full."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
 
 
 def _read_exact(fd: int, size: int) -> bytes:

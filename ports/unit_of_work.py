@@ -90,17 +90,20 @@ class UnitOfWorkFactory(Protocol):
 
 S_contra = TypeVar("S_contra", contravariant=True)
 
+Done = Callable[[object, BaseException | None], None]
+"""Told a call's result and None, or None and its error, once it may be answered."""
+
 
 class IngestQueue(Protocol[S_contra]):
     """Where a feed answered while its sender waits is ingested (ADR 0043, 0047): the store's
     writer thread in this process, or an ingest process. The caller does not know which."""
 
-    def submit(self, submission: S_contra, done: Callable[[object, BaseException | None], None]) -> None:
+    def submit(self, submission: S_contra, done: Done) -> None:
         """Ingest `submission`; `done(report, None)` or `done(None, error)` is called, on a thread
         of the queue's, once the answer may be given (the writes it kept durable)."""
         ...
 
-    def after_submitted(self, done: Callable[[object, BaseException | None], None]) -> None:
+    def after_submitted(self, done: Done) -> None:
         """`done(None, None)` once no submission made so far reads its body any more (a
         cancelled request may then close it)."""
         ...
@@ -120,9 +123,7 @@ class WriteQueue(Protocol):
         `read_only` ones are the store's own."""
         ...
 
-    def submit(
-        self, work: Callable[[], object], done: Callable[[object, BaseException | None], None]
-    ) -> None:
+    def submit(self, work: Callable[[], object], done: Done) -> None:
         """Run `work()` on the writer; `done(result, None)` or `done(None, error)` is called on
         the writer's thread once the result may be answered (the writes it kept durable)."""
         ...

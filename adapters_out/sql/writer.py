@@ -41,14 +41,13 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from partner_ingest.adapters_out.store_errors import StoreBusyError
+from partner_ingest.ports.unit_of_work import Done
 
 if TYPE_CHECKING:
     import logging
 
 __all__ = ["BatchNotDurable", "Done", "Writer"]
 
-Done = Callable[[object, BaseException | None], None]
-"""Told a call's result (and None), or None and its error, once it is settled."""
 
 THREAD_NAME: Final = "partner-ingest-writer"
 LOST: Final = "the database rolled the transaction back; nothing was stored"

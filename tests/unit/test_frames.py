@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from partner_ingest.adapters_out import frames as framing
 from partner_ingest.adapters_out.frames import FramePipe
 
 
@@ -52,3 +53,20 @@ def test_poll_says_whether_a_frame_waits_and_a_closed_end_refuses_use() -> None:
         reader.recv_bytes()
     with pytest.raises(BrokenPipeError):  # nobody reads any more
         writer.send_bytes(b"lost")
+
+
+def test_a_frame_made_ahead_and_written_to_a_non_blocking_end_arrives_whole() -> None:
+    # What call_process.py does: a frame made with its call number in front, written to a
+    # non-blocking end that fills (3 MiB is past any pipe's room) while the reader drains it.
+    read_end, write_end = os.pipe()
+    reader = FramePipe(read_end)
+    os.set_blocking(write_end, False)
+    payload = os.urandom(3 << 20)
+    writer = threading.Thread(
+        target=framing.write_all, args=(write_end, framing.frame(payload, b"\x00" * 7 + b"\x05"))
+    )
+    writer.start()
+    data = reader.recv_bytes()
+    writer.join()
+    os.close(write_end)
+    assert data[:8] == b"\x00" * 7 + b"\x05" and data[8:] == payload
