@@ -44,6 +44,9 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.files
 	fi; \
 	PYTHONWARNINGS="ignore:Editable installation" \
 		$(BIN)/python -m pip install --quiet $$only_package -e '.[dev]' --config-settings editable_mode=strict
+	@# The package's bytecode, on every core at once: otherwise the first processes of a run (the
+	@# pytest workers, starting together) each compile every module they import.
+	@$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import partner_ingest, os; print(os.path.dirname(partner_ingest.__file__))')" tests/support >/dev/null
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -80,8 +83,11 @@ browser:
 # workers never meet. Many tests wait on real processes, sockets, timeouts and disks; the extra
 # worker runs while another waits (2 cores: pytest 82-84 s with three workers against 86-97 s with
 # two, and 94 s with four; docs/ADR/0012-testability.md).
-# Branch coverage of the package is reported, and the suite must keep its floor; the tracer runs
-# in a test's setup, call and teardown only, not in pytest's work between them (tests/conftest.py).
+# Branch coverage of the package is reported (pyproject.toml's [tool.coverage]), and the suite must
+# keep its floor; the tracer runs in a test's setup, call and teardown only, not in pytest's work
+# between them (tests/conftest.py). coverage reports once the workers' data is combined: pytest-cov's
+# own report analysed every file of the package twice (once for the total, once for the table),
+# one core's second or more at the end of the run with the other idle.
 PYTEST_WORKERS ?= $(shell expr $$(nproc 2>/dev/null || echo 1) + 1)
 COVERAGE_FLOOR ?= 90
 # The suite starts hundreds of Python processes (servers, workers, the CLI): they write and share
@@ -96,9 +102,8 @@ COVERAGE_FLOOR ?= 90
 TEST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 2097152 { print "/dev/shm" }')
 pytest: setup browser
 	env -u PYTHONDONTWRITEBYTECODE $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) \
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal \
-		--cov=partner_ingest --cov-branch --cov-report=term:skip-covered \
-		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --cov --cov-report= $(PYTEST_ARGS)
+	$(BIN)/coverage report --skip-covered --fail-under=$(COVERAGE_FLOOR)
 
 # The checks of a second or less (ruff, the import contracts) go before mypy, whose cold run
 # (a fresh clone has no cache) is the longest: a broken rule fails without waiting for it.
