@@ -73,13 +73,16 @@ _SPARSE_GRACE: Final = 1 << 12
 
 
 def _last_item_end(buf: bytes, start: int, end: int) -> re.Match[bytes] | None:
-    """The last of the item boundaries (`_ITEM_END`) whose brace lies in `buf[start:end]`,
-    looking at `_MAX_CANDIDATES` braces at most from the end; None if none of them is one."""
+    """The last of the item boundaries (`_ITEM_END`) that lie whole in `buf[start:end]`, brace
+    and separator, looking at `_MAX_CANDIDATES` braces at most from the end; None if none of
+    them is one. Only the window's bytes decide: past its end the buffer holds whatever the
+    stream's reads happened to bring, and a separator found there in one read pattern and not
+    in another made the same document's batches, and so its items' offsets, differ."""
     brace = buf.rfind(b"}", start, end)
     for _ in range(_MAX_CANDIDATES):
         if brace < 0:
             return None
-        found = _ITEM_END.match(buf, brace)
+        found = _ITEM_END.match(buf, brace, end)
         if found is not None:
             return found
         brace = buf.rfind(b"}", start, brace)

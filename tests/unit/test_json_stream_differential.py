@@ -256,6 +256,17 @@ def _read_marked(feed: Any, document: bytes, trickle: bool) -> Any:
 @example(
     document=b' {"products": [{"n": 1e999999999999}, {"n": 1.5e9999999999999999999999999999999999999999}]}'
 )
+# Found by CI's profile: a batch's window ended between the last item's brace and the `]` after
+# it. Read whole, the `]` was in the buffer and the batch ended there; trickled, it was not yet,
+# the batch took an earlier brace followed by `,{` inside a string, failed to decode, and the
+# item was read on its own (an offset where the other read gave none).
+@example(
+    document=b'{"products":\n  [{},\n  {},\n  {"sku":0},\n  [0,-1000,-100.10E-2],\n  {"price":[],"products":[],'
+    b'"":[],"sku":{"a": 0, "": 0.0e3, "a": [], "a": "\\ud83d\\ude00"},":::::::\\"\\u00e9\\ud83d\\ude00":'
+    b'{"products": "\\\\ud800"}},\n  {"sku":1E400,"":-100000000000,":::::::\\"\\u00e9\\ud83d\\ude00":'
+    b'{"products": "\\\\ud800"},":::\\u00e9":[[-10000,-0.0,1E400],{"sku": -1000000, "price": 1E400, "a": -100,'
+    b' ":::::::\\"\\"\\u00e9": -1000000000}],"products":[]}]}'
+)
 def test_a_document_read_whole_reads_as_the_item_by_item_path_reads_it(
     msgspec: bool, document: bytes
 ) -> None:
