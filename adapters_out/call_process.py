@@ -34,11 +34,13 @@ from typing import TYPE_CHECKING, Final
 
 from .call_process_serve import NUMBER
 from .frames import FramePipe, frame, write_all
-from .sql.writer import BatchNotDurable, Done
+from .store_errors import BatchNotDurable
 
 if TYPE_CHECKING:
     import logging
     import subprocess
+
+    from partner_ingest.ports.unit_of_work import Done
 
 __all__ = ["CHILD_ENDED", "CallProcess"]
 
@@ -67,7 +69,6 @@ class _Child:
 
         spawned = spawn(executable, module=_SERVE)
         self.process: subprocess.Popen[bytes] = spawned.process
-        self.pid = spawned.process.pid
         self.to_child = spawned.to_helper
         os.set_blocking(self.to_child, False)
         self.from_child = FramePipe(spawned.from_helper)
@@ -101,7 +102,7 @@ class CallProcess:
     def pid(self) -> int | None:
         """The current child's process id (tests kill it), None before the first call."""
         with self._lock:
-            return None if self._child is None else self._child.pid
+            return None if self._child is None else self._child.process.pid
 
     @property
     def waiting(self) -> int:

@@ -26,6 +26,8 @@ from .frames import FramePipe
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from partner_ingest.ports.unit_of_work import Done
+
 __all__ = ["NUMBER", "Opened", "portable", "serve"]
 
 NUMBER: Final = struct.Struct("!Q")
@@ -35,7 +37,7 @@ NUMBER: Final = struct.Struct("!Q")
 class Opened(Protocol):
     """What the opening message's `open(argument)` returns."""
 
-    def call(self, message: object, done: Callable[[object, BaseException | None], None]) -> None:
+    def call(self, message: object, done: Done) -> None:
         """Run `message`; `done(value, None)` or `done(None, error)` once it may be answered."""
         ...
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXISTS",
     "IDEMPOTENCY_TAKEN",
+    "BatchNotDurable",
     "SchemaTooNewError",
     "StoreBusyError",
     "StoreFullError",
@@ -71,6 +72,12 @@ class StoreBusyError(UnavailableError):
     """The store could not serve in time: the database stayed locked, or no connection was free."""
 
     code = "store_busy"
+
+
+class BatchNotDurable(StoreBusyError):
+    """The shared transaction of a batch could not be committed, or the process that held it
+    ended first: nothing of it was kept, and the request may be sent again (answered 503
+    `store_busy`, like a database that stayed locked)."""
 
 
 class StoreUnreachableError(UnavailableError):

@@ -162,7 +162,10 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
             # The cycle now current: a request head parsed later makes a new one.
             self._head_cycle = self.cycle
             self._head_due = now + limits.header_timeout
-            self._arm_at(self._head_due if self._idle_due is None else min(self._head_due, self._idle_due))
+            self._arm_at(self._next_due())
+
+        def _next_due(self) -> float:
+            return self._head_due if self._idle_due is None else min(self._head_due, self._idle_due)
 
         def _arm_at(self, due: float) -> None:
             # One timer a connection, not one a request: when it fires before the deadlines last
@@ -184,7 +187,7 @@ def protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | str:
             if now >= self._head_due:
                 self._head_due = math.inf  # checked once, as the request it was set for
                 self._head_too_slow(self._head_cycle)
-            due = self._head_due if self._idle_due is None else min(self._head_due, self._idle_due)
+            due = self._next_due()
             if due < math.inf and not self.transport.is_closing():
                 self._arm_at(due)
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from partner_ingest.adapters_out.store_errors import StoreBusyError
+from partner_ingest.adapters_out.store_errors import BatchNotDurable
 from partner_ingest.ports.unit_of_work import Done
 
 if TYPE_CHECKING:
@@ -59,11 +59,6 @@ def _log() -> logging.Logger:
     import logging
 
     return logging.getLogger(__name__)
-
-
-class BatchNotDurable(StoreBusyError):
-    """The shared transaction of a batch could not be committed: nothing of it was kept, and
-    the request may be sent again (answered 503 `store_busy`, like a database that stayed locked)."""
 
 
 @attrs.define
