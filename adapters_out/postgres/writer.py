@@ -43,7 +43,8 @@ from typing import Final, Self
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
+from partner_ingest.adapters_out.sql.writer import Writer
+from partner_ingest.adapters_out.store_errors import BatchNotDurable
 from partner_ingest.domain.model.audit import AuditEntry
 
 from .audit import PostgresAuditLog
@@ -51,7 +52,7 @@ from .changes import number_commit
 from .connection import Connection, advisory_key
 from .store import PostgresStore, PostgresUnitOfWork, _one_line
 
-__all__ = ["BatchNotDurable", "Done", "PostgresWriter", "WriterPostgresUnitOfWork"]
+__all__ = ["PostgresWriter", "WriterPostgresUnitOfWork"]
 
 _OPEN: Final = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 

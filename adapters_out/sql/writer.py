@@ -46,7 +46,7 @@ from partner_ingest.ports.unit_of_work import Done
 if TYPE_CHECKING:
     import logging
 
-__all__ = ["BatchNotDurable", "Done", "Writer"]
+__all__ = ["Writer"]
 
 
 THREAD_NAME: Final = "partner-ingest-writer"

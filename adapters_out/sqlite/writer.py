@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Self
 
 import attrs
 
-from partner_ingest.adapters_out.sql.writer import BatchNotDurable, Done, Writer
+from partner_ingest.adapters_out.sql.writer import Writer
+from partner_ingest.adapters_out.store_errors import BatchNotDurable
 
 from .batch_reads import BatchReads
 from .connection import connect
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from .batch_repositories import BatchDiagnostics, BatchLedger, BatchWebhooks
     from .products import SqliteFeedSkuRegister
 
-__all__ = ["BatchNotDurable", "Done", "SqliteWriter", "WriterUnitOfWork"]
+__all__ = ["SqliteWriter", "WriterUnitOfWork"]
 
 
 class SqliteWriter(Writer):

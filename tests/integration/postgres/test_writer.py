@@ -22,8 +22,8 @@ from support.writer_calls import Answers, call
 
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.postgres.store import PostgresStore
-from partner_ingest.adapters_out.postgres.writer import BatchNotDurable, PostgresWriter
-from partner_ingest.adapters_out.store_errors import StoreUnreachableError
+from partner_ingest.adapters_out.postgres.writer import PostgresWriter
+from partner_ingest.adapters_out.store_errors import BatchNotDurable, StoreUnreachableError
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model import IngestReport, Partner
 from partner_ingest.domain.use_cases import FeedSubmission, IngestFeed

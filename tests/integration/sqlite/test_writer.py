@@ -22,8 +22,8 @@ from support.writer_calls import Answers
 from partner_ingest.adapters_out.memory import FakeClock
 from partner_ingest.adapters_out.sqlite.store import SqliteStore
 from partner_ingest.adapters_out.sqlite.testing import seed_partner
-from partner_ingest.adapters_out.sqlite.writer import BatchNotDurable, SqliteWriter
-from partner_ingest.adapters_out.store_errors import StoreFullError
+from partner_ingest.adapters_out.sqlite.writer import SqliteWriter
+from partner_ingest.adapters_out.store_errors import BatchNotDurable, StoreFullError
 from partner_ingest.adapters_out.system import UuidIds
 from partner_ingest.domain.model.audit import AuditQuery
 from partner_ingest.domain.model.report import IngestReport
